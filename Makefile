@@ -1,0 +1,153 @@
+# wordcount — build, run, test.
+#
+#   make            build bin/wordcount-web, bin/wordcount-worker, bin/wordcount-migrate
+#   make run        install missing packages, start local Redis/Postgres, migrate, run
+#   make test       unit + integration tests, then the same suite under ASan+UBSan
+#   make check      the suite once, in the current build mode
+#   make deps       install missing Debian packages (idempotent)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=address,undefined   sanitizer build under build/san/
+#
+# Sources are picked up by directory, so a new module needs no Makefile edit:
+# common/*.c, web/*.c, worker/*.c and migrations/*.c, each program's main.c
+# kept apart so tests link every other object.
+
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD := build/default
+BIN := bin
+OPT ?= -O2
+else
+BUILD := build/san
+BIN := build/san/bin
+OPT ?= -O1
+endif
+
+PKGS := libuv hiredis libpq libcurl libxml-2.0 jansson icu-uc icu-i18n inih
+TEST_PKGS := criterion
+
+# pkg-config is asked once per make run, not once per file.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+override CFLAGS += -std=c17 -Wall -Wextra -Werror -Wformat=2 -g $(OPT) \
+	-D_GNU_SOURCE -I. $(PKG_CFLAGS) -MMD -MP \
+	-DWC_SRCDIR='"$(CURDIR)"' -DWC_DATADIR='"$(PREFIX)/share/wordcount"'
+ifneq ($(SANITIZE),)
+override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+LDLIBS += $(PKG_LIBS) -lhttp_parser -lm
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+WEB_SRC := $(sort $(filter-out web/main.c,$(wildcard web/*.c)))
+WORKER_SRC := $(sort $(filter-out worker/main.c,$(wildcard worker/*.c)))
+MIGRATE_SRC := $(sort $(filter-out migrations/main.c,$(wildcard migrations/*.c)))
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+WEB_OBJ := $(call obj,$(WEB_SRC))
+WORKER_OBJ := $(call obj,$(WORKER_SRC))
+MIGRATE_OBJ := $(call obj,$(MIGRATE_SRC))
+
+PROGRAMS := $(BIN)/wordcount-web $(BIN)/wordcount-worker $(BIN)/wordcount-migrate
+
+# One Criterion binary per test file; each links the objects of the tree it
+# mirrors (tests/unit/web links common + web, and so on), never a main.o.
+UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
+INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
+TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
+TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
+UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
+INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
+
+.PHONY: all deps run test check unit integration clean install uninstall format format-check
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+
+$(BIN)/wordcount-web: $(BUILD)/web/main.o $(WEB_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/wordcount-worker: $(BUILD)/worker/main.o $(WORKER_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/wordcount-migrate: $(BUILD)/migrations/main.o $(MIGRATE_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tbin = $(patsubst %.c,$(BUILD)/%,$(sort $(wildcard $(1))))
+UNIT_COMMON_BIN := $(call tbin,tests/unit/common/test_*.c)
+UNIT_WEB_BIN := $(call tbin,tests/unit/web/test_*.c)
+UNIT_WORKER_BIN := $(call tbin,tests/unit/worker/test_*.c)
+UNIT_MIGRATE_BIN := $(call tbin,tests/unit/migrations/test_*.c)
+
+$(UNIT_COMMON_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+$(UNIT_WEB_BIN): %: %.o $(TESTLIB_OBJ) $(WEB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+$(UNIT_WORKER_BIN): %: %.o $(TESTLIB_OBJ) $(WORKER_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+$(UNIT_MIGRATE_BIN): %: %.o $(TESTLIB_OBJ) $(MIGRATE_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+$(INTEG_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+
+tests-build: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN)
+.PHONY: tests-build
+
+deps:
+	@deploy/deps.sh
+
+# check: the suite once in this build mode. tests/run.sh starts a private
+# Redis and Postgres on free loopback ports, runs every Criterion binary
+# and stops what it started.
+check: deps
+	@$(MAKE) --no-print-directory tests-build
+	BIN_DIR=$(CURDIR)/$(BIN) BUILD_DIR=$(CURDIR)/$(BUILD) tests/run.sh
+
+# test: the suite, then the same suite under AddressSanitizer and
+# UndefinedBehaviorSanitizer.
+test: deps
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory check SANITIZE=address,undefined
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wordcount/static \
+		$(DESTDIR)$(PREFIX)/share/wordcount/migrations
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 worker/data/stopwords-english.txt $(DESTDIR)$(PREFIX)/share/wordcount/
+	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/wordcount/migrations/
+	if ls web/static/* >/dev/null 2>&1; then \
+		install -m 0644 web/static/* $(DESTDIR)$(PREFIX)/share/wordcount/static/; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,wordcount-web wordcount-worker wordcount-migrate)
+	rm -rf $(DESTDIR)$(PREFIX)/share/wordcount
+
+format:
+	clang-format -i $(wildcard common/*.[ch] web/*.[ch] worker/*.[ch] migrations/*.[ch] tests/*/*.[ch] tests/*/*/*.[ch])
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,83 @@
+/* config — the process configuration, loaded once at start.
+ *
+ * Owns: struct config and the rules that fill it: the environment first,
+ * then an optional .env file (KEY=VALUE lines, read with libinih; a value
+ * in the environment wins), then defaults that depend on APP_ENV
+ * (development, testing, staging, production). Every value is validated
+ * here; a bad one makes config_load fail with a message that names the
+ * variable, and the programs exit with EX_CONFIG (78).
+ *
+ * After config_load the struct is treated as const and passed down
+ * explicitly; there is no global configuration. config_free releases the
+ * strings it owns. */
+#ifndef WC_CONFIG_H
+#define WC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EX_CONFIG_CODE 78
+
+enum app_env { APP_DEVELOPMENT, APP_TESTING, APP_STAGING, APP_PRODUCTION };
+
+struct config {
+    enum app_env app_env;
+    int log_level; /* enum log_level */
+
+    /* web */
+    char *host;
+    int port; /* 0 = pick a free port (tests), reported in the log */
+    int web_concurrency;
+    int web_grace_ms;
+    size_t http_max_header_bytes;
+    size_t http_max_body_bytes;
+    int http_max_connections;
+    int http_header_timeout_ms;
+    int http_idle_timeout_ms;
+    char *static_dir;
+    char *admin_token; /* NULL when unset */
+
+    /* storage */
+    char *database_url;
+    char *redis_url;
+    char *key_prefix;
+    int result_ttl_s;
+
+    /* jobs and workers */
+    int worker_processes;
+    int worker_concurrency;
+    int worker_grace_ms;
+    int job_timeout_ms;
+    int job_max_attempts;
+    int job_rescue_after_ms;
+    int heartbeat_interval_ms;
+
+    /* fetching and counting */
+    size_t fetch_max_bytes;
+    int fetch_timeout_ms;
+    int fetch_connect_timeout_ms;
+    int fetch_max_redirects;
+    bool fetch_allow_private;
+    char *fetch_user_agent;
+    char *stopwords_file;
+};
+
+/* config_load fills c from the environment and env_file (NULL: "$ENV_FILE"
+ * or "./.env" when it exists). Returns 0, or -1 with a message in err that
+ * names the offending variable. On failure c holds nothing to free. */
+int config_load(struct config *c, const char *env_file, char *err, size_t errlen);
+/* config_free releases what config_load allocated. */
+void config_free(struct config *c);
+/* config_env_name returns "development", "testing", ... */
+const char *config_env_name(enum app_env env);
+
+/* Value parsers, exposed for tests. Each returns 0 or -1 when invalid. */
+int config_parse_bool(const char *s, bool *out);
+/* config_parse_duration_ms accepts "250ms", "30s", "2m", "1h"; a bare number is seconds. */
+int config_parse_duration_ms(const char *s, int *out);
+/* config_parse_size accepts "65536", "64k", "64KB", "10M", "10MiB", "1G". */
+int config_parse_size(const char *s, size_t *out);
+int config_parse_int(const char *s, long min, long max, long *out);
+
+#endif

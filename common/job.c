@@ -1,0 +1,114 @@
+#include "common/job.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/clock.h"
+
+static const char *state_names[] = {"queued", "started", "retrying", "finished", "failed", "canceled"};
+
+void
+job_free(struct job *j) {
+    free(j->url);
+    free(j->error);
+    free(j->error_code);
+    j->url = j->error = j->error_code = NULL;
+}
+
+const char *
+job_state_name(enum job_state s) {
+    return (unsigned)s < sizeof state_names / sizeof *state_names ? state_names[s] : "unknown";
+}
+
+int
+job_state_parse(const char *name, enum job_state *out) {
+    for (size_t i = 0; i < sizeof state_names / sizeof *state_names; i++) {
+        if (name && strcmp(name, state_names[i]) == 0) {
+            *out = (enum job_state)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+bool
+job_state_terminal(enum job_state s) {
+    return s == JOB_FINISHED || s == JOB_FAILED || s == JOB_CANCELED;
+}
+
+bool
+job_transition_allowed(enum job_state from, enum job_state to) {
+    switch (from) {
+    case JOB_QUEUED:
+        return to == JOB_STARTED || to == JOB_CANCELED || to == JOB_FAILED;
+    case JOB_STARTED:
+        /* started -> started is a redelivery after the holder was lost. */
+        return to == JOB_FINISHED || to == JOB_FAILED || to == JOB_RETRYING || to == JOB_QUEUED ||
+               to == JOB_STARTED;
+    case JOB_RETRYING:
+        return to == JOB_QUEUED || to == JOB_CANCELED || to == JOB_FAILED;
+    case JOB_FAILED:
+        return to == JOB_QUEUED; /* an operator's retry from the failed set */
+    case JOB_FINISHED:
+    case JOB_CANCELED:
+        return false;
+    }
+    return false;
+}
+
+void
+job_id_new(char out[JOB_ID_LEN + 1]) {
+    /* Monotonic within the process: when the clock has not moved (or went
+     * back), bump the 12-bit rand_a counter so ids still sort in order. */
+    static int64_t last_ms;
+    static unsigned counter;
+    int64_t ms = clock_now_ms();
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        /* getrandom on Linux does not fail for 16 bytes once the pool is
+         * initialised; fall back to a weaker source rather than abort. */
+        for (size_t i = 0; i < sizeof b; i++) b[i] = (unsigned char)random();
+    }
+    if (ms <= last_ms) {
+        ms = last_ms;
+        counter++;
+        if (counter > 0xfff) {
+            ms++;
+            counter = 0;
+        }
+    } else {
+        counter = ((unsigned)b[6] << 8 | b[7]) & 0x7ff; /* random start, room to count */
+    }
+    last_ms = ms;
+    for (int i = 0; i < 6; i++) b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    b[6] = (unsigned char)(0x70 | ((counter >> 8) & 0x0f));
+    b[7] = (unsigned char)(counter & 0xff);
+    b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
+    snprintf(out, JOB_ID_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+bool
+job_id_valid(const char *s) {
+    if (!s || strlen(s) != JOB_ID_LEN) return false;
+    for (int i = 0; i < JOB_ID_LEN; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return false;
+    }
+    return true;
+}
+
+int64_t
+job_id_timestamp_ms(const char *id) {
+    if (!job_id_valid(id)) return -1;
+    char hex[13];
+    memcpy(hex, id, 8);
+    memcpy(hex + 8, id + 9, 4);
+    hex[12] = '\0';
+    return (int64_t)strtoll(hex, NULL, 16);
+}

@@ -1,0 +1,51 @@
+/* job — the job model: states, transitions and UUIDv7 ids.
+ *
+ * Owns: struct job (the strings in it are heap copies owned by the struct
+ * and released by job_free), the state names used on the wire and in
+ * Redis, the allowed transitions, and id generation.
+ *
+ * States: queued -> started -> finished | failed, plus retrying (waiting
+ * out a backoff, then queued again) and canceled (only from queued or
+ * retrying). finished, failed and canceled are terminal. */
+#ifndef WC_JOB_H
+#define WC_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define JOB_ID_LEN 36
+
+enum job_state { JOB_QUEUED, JOB_STARTED, JOB_RETRYING, JOB_FINISHED, JOB_FAILED, JOB_CANCELED };
+
+struct job {
+    char id[JOB_ID_LEN + 1];
+    char *url;
+    enum job_state state;
+    int attempts;
+    int64_t created_at_ms; /* 0 = not set */
+    int64_t started_at_ms;
+    int64_t finished_at_ms;
+    int64_t next_attempt_at_ms;
+    char *error;      /* human message of the last failure, or NULL */
+    char *error_code; /* stable machine code ("http_404", "timeout", ...), or NULL */
+};
+
+/* job_free releases the strings a job owns (not the struct itself). */
+void job_free(struct job *j);
+const char *job_state_name(enum job_state s);
+/* job_state_parse maps a name to a state; returns 0 or -1 when unknown. */
+int job_state_parse(const char *name, enum job_state *out);
+bool job_state_terminal(enum job_state s);
+/* job_transition_allowed tells whether from -> to is a legal move. */
+bool job_transition_allowed(enum job_state from, enum job_state to);
+
+/* job_id_new writes a new UUIDv7 (RFC 9562: 48-bit ms timestamp, version 7,
+ * variant 10, random rest) as 36 lower-case characters plus NUL. Ids made
+ * in one process in the same millisecond still sort in creation order. */
+void job_id_new(char out[JOB_ID_LEN + 1]);
+/* job_id_valid accepts the canonical 8-4-4-4-12 hex form, either case. */
+bool job_id_valid(const char *s);
+/* job_id_timestamp_ms returns the creation time embedded in a UUIDv7. */
+int64_t job_id_timestamp_ms(const char *id);
+
+#endif

@@ -1,0 +1,59 @@
+/* pg_uv — one libpq connection driven asynchronously by a libuv loop, with
+ * a FIFO of queries and reconnect.
+ *
+ * Owns: the PGconn, the uv_poll_t on its socket (heap-allocated, one per
+ * socket; PQfinish runs in the poll's close callback), the reconnect
+ * backoff timer, the query timeout timer, and the queue of pending queries
+ * (their SQL and parameters are copied at submit).
+ *
+ * Connect: PQconnectStart, PQsetnonblocking, then PQconnectPoll driven by
+ * its READING/WRITING answers, re-checking PQsocket each time.
+ * Queries: PQsendQueryParams (text parameters, text results), one in
+ * flight, PQflush until done, PQconsumeInput + PQgetResult until NULL.
+ *
+ * Contract:
+ *  - pg_uv_query returns 0 and later calls cb exactly once, or returns a
+ *    negative UV_* error (UV_ENOTCONN while the server is known to be
+ *    down, i.e. waiting to reconnect; UV_ENOBUFS when max_queue queries
+ *    are already waiting; UV_ECANCELED while closing) and never calls cb.
+ *    While the first connect or a reconnect attempt is in progress,
+ *    queries are queued and run once connected.
+ *  - cb gets res == NULL and a message in errstr when the query could not
+ *    run to completion (connection lost, timeout, close). Otherwise res is
+ *    the query's last PGresult, whatever its status (check
+ *    PQresultStatus: an SQL error is a result, with
+ *    PQresultErrorMessage); it is PQclear'ed after cb returns — copy what
+ *    you keep.
+ *  - A query that takes longer than query_timeout_ms is canceled by
+ *    dropping the connection; it and the queued ones fail with "timeout".
+ *  - Reconnect: backoff 100 ms doubling to 5 s, with jitter, forever.
+ *  - pg_uv_close(pg, cb): pending queries get cb(NULL, "closing"); the
+ *    connection is finished; close_cb runs once the memory is gone. */
+#ifndef WC_PG_UV_H
+#define WC_PG_UV_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct pg_uv pg_uv_t;
+
+typedef void (*pg_uv_cb)(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg);
+typedef void (*pg_uv_state_cb)(pg_uv_t *pg, bool connected, void *arg);
+typedef void (*pg_uv_close_cb)(void *arg);
+
+/* pg_uv_new starts connecting to conninfo (a postgresql:// URL or key=value
+ * string). name is used in log lines. */
+pg_uv_t *pg_uv_new(uv_loop_t *loop, const char *conninfo, const char *name, int query_timeout_ms,
+                   size_t max_queue);
+void pg_uv_on_state(pg_uv_t *pg, pg_uv_state_cb cb, void *arg);
+bool pg_uv_connected(const pg_uv_t *pg);
+/* pg_uv_query queues sql with nparams text parameters (NULL = SQL NULL). */
+int pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params, pg_uv_cb cb,
+                void *arg);
+/* pg_uv_last_error returns the last connection error text ("" if none). */
+const char *pg_uv_last_error(const pg_uv_t *pg);
+void pg_uv_close(pg_uv_t *pg, pg_uv_close_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,58 @@
+/* redis_uv — one hiredis async connection driven by a libuv loop, with
+ * reconnect.
+ *
+ * Owns: the redisAsyncContext (the only file that includes
+ * hiredis/adapters/libuv.h), the reconnect backoff timer, the command
+ * timeout timer, and the parsed REDIS_URL (host, port, password, db).
+ * After (re)connecting it sends AUTH and SELECT when the URL asks for them,
+ * before any queued user command.
+ *
+ * Contract (libuv/hiredis style):
+ *  - redis_uv_command returns 0 and later calls cb exactly once, or returns
+ *    a negative UV_* error (UV_ENOTCONN while disconnected, UV_ECANCELED
+ *    while closing) and never calls cb. Callers see "Redis down" at once.
+ *  - cb gets reply == NULL and a message in errstr when the command did not
+ *    complete (connection lost, command timeout, close). A Redis error
+ *    reply (REDIS_REPLY_ERROR) is a reply, not NULL.
+ *  - The reply is freed by hiredis when cb returns: copy what you keep.
+ *  - A command that gets no answer within cmd_timeout_ms drops the
+ *    connection (every pending command fails with errstr "timeout") and
+ *    reconnecting starts. For a blocking command (XREADGROUP BLOCK), use a
+ *    dedicated connection whose timeout exceeds the block time.
+ *  - Reconnect: backoff from 100 ms doubling to 5 s, with jitter, forever,
+ *    until redis_uv_close. on_state reports each connect and disconnect.
+ *  - redis_uv_close(r, cb): pending commands get cb(NULL, "closing"); the
+ *    handles close; close_cb runs once the memory is gone. */
+#ifndef WC_REDIS_UV_H
+#define WC_REDIS_UV_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct redis_uv redis_uv_t;
+
+typedef void (*redis_uv_cb)(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg);
+typedef void (*redis_uv_state_cb)(redis_uv_t *r, bool connected, void *arg);
+typedef void (*redis_uv_close_cb)(void *arg);
+
+/* redis_uv_new parses url (redis://[:password@]host[:port][/db]) with
+ * curl's URL API and starts connecting. Returns NULL with a message in err
+ * when the URL is invalid. name is used in log lines ("redis-main"). */
+redis_uv_t *redis_uv_new(uv_loop_t *loop, const char *url, const char *name, int cmd_timeout_ms,
+                         char *err, size_t errlen);
+/* redis_uv_on_state sets a callback for connect/disconnect events. */
+void redis_uv_on_state(redis_uv_t *r, redis_uv_state_cb cb, void *arg);
+bool redis_uv_connected(const redis_uv_t *r);
+/* redis_uv_command sends argv (binary safe). See the contract above. */
+int redis_uv_command(redis_uv_t *r, redis_uv_cb cb, void *arg, int argc, const char **argv,
+                     const size_t *argvlen);
+/* redis_uv_commandf sends a hiredis format command ("HGETALL %s"). */
+int redis_uv_commandf(redis_uv_t *r, redis_uv_cb cb, void *arg, const char *fmt, ...);
+/* redis_uv_last_error returns the last connection error text ("" if none). */
+const char *redis_uv_last_error(const redis_uv_t *r);
+/* redis_uv_close closes asynchronously; r must not be used afterwards. */
+void redis_uv_close(redis_uv_t *r, redis_uv_close_cb cb, void *arg);
+
+#endif
