@@ -1,0 +1,80 @@
+#include "tests/lib/testenv.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+const char *
+testenv_redis_url(void) {
+    const char *u = getenv("WC_TEST_REDIS_URL");
+    if (!u || !*u) cr_assert_fail("WC_TEST_REDIS_URL is not set: run the suite with `make check` (tests/run.sh)");
+    return u;
+}
+
+const char *
+testenv_database_url(void) {
+    const char *u = getenv("WC_TEST_DATABASE_URL");
+    if (!u || !*u)
+        cr_assert_fail("WC_TEST_DATABASE_URL is not set: run the suite with `make check` (tests/run.sh)");
+    return u;
+}
+
+static unsigned
+rnd(void) {
+    unsigned r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (unsigned)rand();
+    return r;
+}
+
+void
+testenv_prefix(char *out, size_t n) {
+    static unsigned seq;
+    snprintf(out, n, "t:%ld:%u:%08x:", (long)getpid(), ++seq, rnd());
+}
+
+void
+testenv_name(char *out, size_t n) {
+    static unsigned seq;
+    snprintf(out, n, "t_%ld_%u_%08x", (long)getpid(), ++seq, rnd());
+}
+
+static void
+on_deadline(uv_timer_t *t) {
+    *(bool *)t->data = true;
+}
+
+bool
+testenv_run_until(uv_loop_t *loop, const bool *flag, int timeout_ms) {
+    /* One timer bounds the wait: UV_RUN_ONCE returns after each turn with
+     * events, and the deadline guarantees a last turn. */
+    bool expired = false;
+    uv_timer_t t;
+    uv_timer_init(loop, &t);
+    t.data = &expired;
+    uv_timer_start(&t, on_deadline, (uint64_t)timeout_ms, 0);
+    while (!*flag && !expired) uv_run(loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return *flag;
+}
+
+int
+testenv_loop_close(uv_loop_t *loop) {
+    for (int i = 0; i < 1000 && uv_loop_alive(loop); i++) uv_run(loop, UV_RUN_NOWAIT);
+    return uv_loop_close(loop);
+}
+
+const char *
+testenv_bin(const char *name) {
+    static char path[4096];
+    const char *dir = getenv("BIN_DIR");
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : WC_SRCDIR "/bin", name);
+    return path;
+}
+
+const char *
+testenv_srcdir(void) {
+    return WC_SRCDIR;
+}
