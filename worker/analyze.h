@@ -1,0 +1,54 @@
+/* analyze — one page from URL to word counts: fetch (curl_uv/fetch) ->
+ * charset decoding -> HTML text extraction (html_text, fed chunk by chunk
+ * as bytes arrive) -> word segmentation (tokenize) -> counting (count),
+ * with and without stop words (stopwords).
+ *
+ * Owns: the per-job pipeline state and the result it hands to done_cb.
+ * analysis_start returns 0 and later calls done_cb exactly once (success,
+ * failure or analysis_cancel), or returns a negative error and never calls
+ * it. The result and everything it points to are valid only during
+ * done_cb; the analysis frees itself after done_cb returns. */
+#ifndef WC_ANALYZE_H
+#define WC_ANALYZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "worker/count.h"
+#include "worker/curl_uv.h"
+#include "worker/stopwords.h"
+
+typedef struct analysis analysis_t;
+
+struct analysis_result {
+    int status;             /* 0 = counted; < 0 = failed */
+    const char *error_code; /* stable code when failed: "http_404", "timeout", "dns",
+                               "connect", "too_large", "unsupported_type",
+                               "blocked_address", "invalid_url", "canceled", ... */
+    const char *error;      /* human message when failed */
+    bool transient;         /* failed, but worth retrying (timeouts, 5xx, 429, connect) */
+
+    /* fetch metadata (also set on HTTP failures when known) */
+    long http_status;
+    const char *final_url;    /* after redirects */
+    const char *content_type; /* without parameters, lower case */
+    const char *charset;      /* the charset used to decode */
+    size_t bytes;             /* body bytes received (decoded) */
+    int fetch_ms;
+
+    /* counts (valid when status == 0) */
+    const struct count_table *all;     /* every word */
+    const struct count_table *no_stop; /* every word that is not a stop word */
+};
+
+typedef void (*analysis_done_cb)(analysis_t *a, const struct analysis_result *r, void *arg);
+
+/* analysis_start fetches url under cfg's fetch policy on cu's loop. */
+int analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
+                   const char *url, analysis_done_cb cb, void *arg, analysis_t **out);
+/* analysis_cancel stops a running analysis; done_cb runs (error_code "canceled"). */
+void analysis_cancel(analysis_t *a);
+
+#endif
