@@ -1,0 +1,26 @@
+/* signals — SIGTERM and SIGINT on a libuv loop, turned into one "stop"
+ * callback.
+ *
+ * Owns: two uv_signal_t handles. signals_start begins watching;
+ * the callback runs for each signal received (the argument says which), so
+ * a second signal can mean "stop now". signals_close closes both handles;
+ * the struct must stay alive until the loop has run their close callbacks
+ * (the owner embeds it and frees after its loop ends). */
+#ifndef WC_SIGNALS_H
+#define WC_SIGNALS_H
+
+#include <uv.h>
+
+typedef void (*signals_cb)(int signum, void *arg);
+
+struct signals {
+    uv_signal_t term;
+    uv_signal_t intr;
+    signals_cb cb;
+    void *arg;
+};
+
+int signals_start(struct signals *s, uv_loop_t *loop, signals_cb cb, void *arg);
+void signals_close(struct signals *s);
+
+#endif
