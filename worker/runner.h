@@ -1,0 +1,41 @@
+/* runner — one worker process's job engine on one libuv loop.
+ *
+ * Owns: the process's Redis connections (one for commands, one for the
+ * blocking XREADGROUP), its Postgres connection, the curl multi glue, the
+ * tasks in flight (up to WORKER_CONCURRENCY), and the heartbeat.
+ *
+ * A task goes: take (XREADGROUP) -> start (job started in Redis) ->
+ * analyze (fetch, extract, count) -> store (INSERT, idempotent) -> finish
+ * (job finished, delivery acknowledged), or -> fail (job failed with a
+ * code and message, acknowledged). A store or finish that cannot reach its
+ * server is retried with backoff; nothing is acknowledged before the
+ * result is committed. JOB_TIMEOUT bounds fetching and counting.
+ *
+ * Life cycle: runner_new starts connecting and taking; runner_drain stops
+ * taking and calls drained_cb once nothing is in flight, or when the grace
+ * period ends (tasks still running are abandoned without an ack, so their
+ * jobs are delivered again); runner_close then releases everything and
+ * calls close_cb when the memory is gone. */
+#ifndef WC_RUNNER_H
+#define WC_RUNNER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/config.h"
+#include "worker/stopwords.h"
+
+typedef struct runner runner_t;
+typedef void (*runner_cb)(runner_t *r, void *arg);
+
+/* runner_new returns NULL with a message in err when a URL in cfg is invalid. */
+runner_t *runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw,
+                     const char *consumer, char *err, size_t errlen);
+/* runner_drain stops taking jobs; drained_cb runs once, when idle or after grace_ms. */
+void runner_drain(runner_t *r, int grace_ms, runner_cb drained_cb, void *arg);
+/* runner_close releases everything; call after drained_cb. */
+void runner_close(runner_t *r, runner_cb close_cb, void *arg);
+/* runner_inflight returns how many jobs are in flight. */
+int runner_inflight(const runner_t *r);
+
+#endif

@@ -1,0 +1,97 @@
+#include "worker/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/xalloc.h"
+
+static const char INSERT_SQL[] =
+    "INSERT INTO results (job_id, url, result_all, result_no_stop_words, top_words,"
+    " total_words, unique_words, total_words_no_stop, unique_words_no_stop,"
+    " final_url, http_status, content_type, charset, bytes, fetch_ms)"
+    " VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    " ON CONFLICT (job_id) DO NOTHING";
+
+struct store_op {
+    store_done_cb cb;
+    void *arg;
+};
+
+static void
+on_insert(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
+    struct store_op *op = arg;
+    (void)pg;
+    if (!res) {
+        op->cb(UV_ECONNRESET, errstr ? errstr : "postgres connection lost", op->arg);
+    } else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        op->cb(UV_EPROTO, PQresultErrorMessage(res), op->arg);
+    } else {
+        op->cb(0, NULL, op->arg);
+    }
+    free(op);
+}
+
+/* top_json writes [{"word":..,"count":..}, ...] for the n most frequent words. */
+static void
+top_json(const struct count_table *t, struct buf *out) {
+    struct count_entry top[STORE_TOP_WORDS];
+    int n = count_top(t, STORE_TOP_WORDS, top);
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s%, s:I}", "word", top[i].word, top[i].len,
+                                             "count", (json_int_t)top[i].count));
+    json_dump_append(arr, out);
+    json_decref(arr);
+}
+
+static char *
+fmt_u64(unsigned long long v) {
+    return xasprintf("%llu", v);
+}
+
+void
+store_row_init(struct store_row *row, const char *job_id, const char *url,
+               const struct analysis_result *r) {
+    struct buf b;
+    char **p = row->params;
+    p[0] = xstrdup(job_id);
+    p[1] = xstrdup(url);
+    buf_init(&b);
+    count_to_json(r->all, &b);
+    p[2] = buf_steal(&b);
+    count_to_json(r->no_stop, &b);
+    p[3] = buf_steal(&b);
+    top_json(r->no_stop, &b);
+    p[4] = buf_steal(&b);
+    p[5] = fmt_u64(count_total(r->all));
+    p[6] = fmt_u64(count_unique(r->all));
+    p[7] = fmt_u64(count_total(r->no_stop));
+    p[8] = fmt_u64(count_unique(r->no_stop));
+    p[9] = r->final_url ? xstrdup(r->final_url) : NULL;
+    p[10] = r->http_status ? xasprintf("%ld", r->http_status) : NULL;
+    p[11] = r->content_type ? xstrdup(r->content_type) : NULL;
+    p[12] = r->charset ? xstrdup(r->charset) : NULL;
+    p[13] = fmt_u64(r->bytes);
+    p[14] = xasprintf("%d", r->fetch_ms);
+}
+
+void
+store_row_free(struct store_row *row) {
+    for (int i = 0; i < STORE_NPARAMS; i++) {
+        free(row->params[i]);
+        row->params[i] = NULL;
+    }
+}
+
+int
+store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg) {
+    struct store_op *op = xcalloc(1, sizeof *op);
+    op->cb = cb;
+    op->arg = arg;
+    int rc = pg_uv_query(pg, INSERT_SQL, STORE_NPARAMS, (const char *const *)row->params,
+                         on_insert, op);
+    if (rc < 0) free(op);
+    return rc;
+}

@@ -1,0 +1,41 @@
+/* store — writes a job's result row to Postgres through pg_uv.
+ *
+ * Owns: the INSERT statement and the encoding of counts into its
+ * parameters. The write is idempotent by job id (results.job_id is unique
+ * and the insert does nothing on conflict), so a job that runs twice after
+ * a rescue stores one result. store_result follows the pg_uv contract:
+ * returns 0 and calls cb exactly once, or returns a negative UV_* error
+ * and never calls cb. Nothing of the analysis result is kept after the
+ * call returns (parameters are copied by pg_uv). */
+#ifndef WC_STORE_H
+#define WC_STORE_H
+
+#include "common/pg_uv.h"
+#include "worker/analyze.h"
+
+/* How many of the most frequent non-stop words are stored in top_words. */
+#define STORE_TOP_WORDS 100
+
+/* STORE_NPARAMS is the number of columns the INSERT writes. */
+#define STORE_NPARAMS 15
+
+/* A result encoded as the INSERT's text parameters. It owns its strings
+ * (store_row_free), so a write that failed can be tried again later,
+ * after the analysis that produced it is gone. */
+struct store_row {
+    char *params[STORE_NPARAMS];
+};
+
+/* status 0: committed (inserted now, or already there); < 0: not stored,
+ * errstr says why (connection lost, SQL error). */
+typedef void (*store_done_cb)(int status, const char *errstr, void *arg);
+
+/* store_row_init encodes an analysis result (counts as JSON objects, the
+ * top STORE_TOP_WORDS words, totals and fetch metadata). */
+void store_row_init(struct store_row *row, const char *job_id, const char *url,
+                    const struct analysis_result *r);
+void store_row_free(struct store_row *row);
+/* store_insert writes the row; see the contract above. */
+int store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
+
+#endif
