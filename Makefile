@@ -57,6 +57,12 @@ WEB_OBJ := $(call obj,$(WEB_SRC))
 WORKER_OBJ := $(call obj,$(WORKER_SRC))
 MIGRATE_OBJ := $(call obj,$(MIGRATE_SRC))
 
+# Each tree is an archive, so a test links only the objects it uses.
+COMMON_LIB := $(BUILD)/libcommon.a
+WEB_LIB := $(BUILD)/libweb.a
+WORKER_LIB := $(BUILD)/libworker.a
+MIGRATE_LIB := $(BUILD)/libmigrate.a
+
 PROGRAMS := $(BIN)/wordcount-web $(BIN)/wordcount-worker $(BIN)/wordcount-migrate
 
 # One Criterion binary per test file; each links the objects of the tree it
@@ -79,15 +85,24 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
 
-$(BIN)/wordcount-web: $(BUILD)/web/main.o $(WEB_OBJ) $(COMMON_OBJ)
+$(COMMON_LIB): $(COMMON_OBJ)
+$(WEB_LIB): $(WEB_OBJ)
+$(WORKER_LIB): $(WORKER_OBJ)
+$(MIGRATE_LIB): $(MIGRATE_OBJ)
+$(BUILD)/%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN)/wordcount-web: $(BUILD)/web/main.o $(WEB_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/wordcount-worker: $(BUILD)/worker/main.o $(WORKER_OBJ) $(COMMON_OBJ)
+$(BIN)/wordcount-worker: $(BUILD)/worker/main.o $(WORKER_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/wordcount-migrate: $(BUILD)/migrations/main.o $(MIGRATE_OBJ) $(COMMON_OBJ)
+$(BIN)/wordcount-migrate: $(BUILD)/migrations/main.o $(MIGRATE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -97,15 +112,15 @@ UNIT_WEB_BIN := $(call tbin,tests/unit/web/test_*.c)
 UNIT_WORKER_BIN := $(call tbin,tests/unit/worker/test_*.c)
 UNIT_MIGRATE_BIN := $(call tbin,tests/unit/migrations/test_*.c)
 
-$(UNIT_COMMON_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_OBJ)
+$(UNIT_COMMON_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
-$(UNIT_WEB_BIN): %: %.o $(TESTLIB_OBJ) $(WEB_OBJ) $(COMMON_OBJ)
+$(UNIT_WEB_BIN): %: %.o $(TESTLIB_OBJ) $(WEB_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
-$(UNIT_WORKER_BIN): %: %.o $(TESTLIB_OBJ) $(WORKER_OBJ) $(COMMON_OBJ)
+$(UNIT_WORKER_BIN): %: %.o $(TESTLIB_OBJ) $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
-$(UNIT_MIGRATE_BIN): %: %.o $(TESTLIB_OBJ) $(MIGRATE_OBJ) $(COMMON_OBJ)
+$(UNIT_MIGRATE_BIN): %: %.o $(TESTLIB_OBJ) $(MIGRATE_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
-$(INTEG_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_OBJ)
+$(INTEG_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
 tests-build: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN)

@@ -1,0 +1,191 @@
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+
+/* Every variable config reads, cleared before each test so the tests see
+ * only what they set. */
+static const char *vars[] = {
+    "APP_ENV", "LOG_LEVEL", "HOST", "PORT", "WEB_CONCURRENCY", "WEB_GRACE",
+    "HTTP_MAX_HEADER_BYTES", "HTTP_MAX_BODY_BYTES", "HTTP_MAX_CONNECTIONS", "HTTP_HEADER_TIMEOUT",
+    "HTTP_IDLE_TIMEOUT", "ADMIN_TOKEN", "DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX",
+    "RESULT_TTL", "WORKER_PROCESSES", "WORKER_CONCURRENCY", "WORKER_GRACE", "JOB_TIMEOUT",
+    "JOB_MAX_ATTEMPTS", "JOB_RESCUE_AFTER", "HEARTBEAT_INTERVAL", "FETCH_MAX_BYTES",
+    "FETCH_TIMEOUT", "FETCH_CONNECT_TIMEOUT", "FETCH_MAX_REDIRECTS", "FETCH_ALLOW_PRIVATE",
+    "FETCH_USER_AGENT", "STOPWORDS_FILE", "STATIC_DIR", "ENV_FILE"};
+
+static char tmpdir[64];
+
+static void
+setup(void) {
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) unsetenv(vars[i]);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/wc-config-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    cr_assert_eq(chdir(tmpdir), 0); /* no stray ./.env from the source tree */
+}
+
+static void
+teardown(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/.env", tmpdir);
+    unlink(path);
+    rmdir(tmpdir);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+Test(config, development_defaults) {
+    struct config c;
+    char err[256] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.app_env, APP_DEVELOPMENT);
+    cr_assert_eq(c.port, 5000);
+    cr_assert_str_eq(c.host, "127.0.0.1");
+    cr_assert_eq(c.worker_concurrency, 64);
+    cr_assert_eq(c.job_max_attempts, 5);
+    cr_assert_eq(c.job_timeout_ms, 60000);
+    cr_assert_eq(c.fetch_max_bytes, 10u << 20);
+    cr_assert(c.fetch_allow_private, "development fetches private addresses");
+    cr_assert_str_eq(c.key_prefix, "wc:");
+    cr_assert_null(c.admin_token);
+    cr_assert_eq(access(c.stopwords_file, R_OK), 0, "%s", c.stopwords_file);
+    config_free(&c);
+}
+
+Test(config, production_is_strict) {
+    setenv("APP_ENV", "production", 1);
+    struct config c;
+    char err[256] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "DATABASE_URL"), "message names the variable: %s", err);
+    setenv("DATABASE_URL", "postgresql://db.internal/wordcount", 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_not(c.fetch_allow_private, "production refuses private addresses");
+    cr_assert_str_eq(c.host, "0.0.0.0");
+    config_free(&c);
+}
+
+Test(config, values_with_units) {
+    setenv("JOB_TIMEOUT", "90s", 1);
+    setenv("FETCH_TIMEOUT", "2500ms", 1);
+    setenv("WORKER_GRACE", "1m", 1);
+    setenv("FETCH_MAX_BYTES", "2M", 1);
+    setenv("HTTP_MAX_BODY_BYTES", "64KB", 1);
+    setenv("FETCH_ALLOW_PRIVATE", "no", 1);
+    setenv("LOG_LEVEL", "debug", 1);
+    struct config c;
+    char err[256] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.job_timeout_ms, 90000);
+    cr_assert_eq(c.fetch_timeout_ms, 2500);
+    cr_assert_eq(c.worker_grace_ms, 60000);
+    cr_assert_eq(c.fetch_max_bytes, 2u << 20);
+    cr_assert_eq(c.http_max_body_bytes, 65536);
+    cr_assert_not(c.fetch_allow_private);
+    cr_assert_eq(c.log_level, LOG_DEBUG);
+    config_free(&c);
+}
+
+/* Arrays, not pointers: parameters are copied into each test process. */
+struct bad_case {
+    char name[32];
+    char value[48];
+};
+
+ParameterizedTestParameters(config, bad_value_names_the_variable) {
+    static struct bad_case cases[] = {
+        {"APP_ENV", "prod"},
+        {"PORT", "70000"},
+        {"PORT", "80x"},
+        {"PORT", "-1"},
+        {"WORKER_PROCESSES", "0"},
+        {"WORKER_CONCURRENCY", "lots"},
+        {"JOB_TIMEOUT", "10 years"},
+        {"JOB_TIMEOUT", "-5"},
+        {"JOB_MAX_ATTEMPTS", "0"},
+        {"FETCH_MAX_BYTES", "10Q"},
+        {"FETCH_MAX_BYTES", "99999999999999999999999"},
+        {"FETCH_ALLOW_PRIVATE", "maybe"},
+        {"LOG_LEVEL", "loud"},
+        {"DATABASE_URL", "mysql://x/y"},
+        {"REDIS_URL", "http://127.0.0.1:6379"},
+        {"REDIS_KEY_PREFIX", "has space"},
+        {"STOPWORDS_FILE", "/nonexistent/stopwords.txt"},
+        {"HEARTBEAT_INTERVAL", "20s"},
+    };
+    return cr_make_param_array(struct bad_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct bad_case *bc, config, bad_value_names_the_variable, .init = setup,
+                  .fini = teardown) {
+    setenv(bc->name, bc->value, 1);
+    struct config c;
+    char err[256] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1, "%s=%s accepted", bc->name, bc->value);
+    cr_assert(strstr(err, bc->name), "message names %s: %s", bc->name, err);
+}
+
+Test(config, dotenv_file_fills_gaps_and_environment_wins) {
+    FILE *f = fopen(".env", "w");
+    cr_assert_not_null(f);
+    fputs("# comment\nPORT=6001\nREDIS_KEY_PREFIX=\"from-file:\"\nWORKER_CONCURRENCY=8\n", f);
+    fclose(f);
+    setenv("WORKER_CONCURRENCY", "16", 1);
+    struct config c;
+    char err[256] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.port, 6001);
+    cr_assert_str_eq(c.key_prefix, "from-file:");
+    cr_assert_eq(c.worker_concurrency, 16);
+    config_free(&c);
+}
+
+Test(config, bad_dotenv_line_is_reported) {
+    FILE *f = fopen(".env", "w");
+    cr_assert_not_null(f);
+    fputs("PORT=6001\nthis line has no equals sign\n", f);
+    fclose(f);
+    struct config c;
+    char err[256] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "line 2"), "%s", err);
+}
+
+Test(config, missing_explicit_env_file_is_an_error) {
+    setenv("ENV_FILE", "/nonexistent/.env", 1);
+    struct config c;
+    char err[256] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "ENV_FILE"), "%s", err);
+}
+
+Test(config, parsers) {
+    int ms;
+    size_t sz;
+    bool b;
+    cr_assert_eq(config_parse_duration_ms("30", &ms), 0);
+    cr_assert_eq(ms, 30000);
+    cr_assert_eq(config_parse_duration_ms("0.5s", &ms), 0);
+    cr_assert_eq(ms, 500);
+    cr_assert_eq(config_parse_duration_ms("1h", &ms), 0);
+    cr_assert_eq(ms, 3600000);
+    cr_assert_eq(config_parse_duration_ms("s", &ms), -1);
+    cr_assert_eq(config_parse_duration_ms("5d", &ms), -1);
+    cr_assert_eq(config_parse_size("1G", &sz), 0);
+    cr_assert_eq(sz, 1u << 30);
+    cr_assert_eq(config_parse_size("10MiB", &sz), 0);
+    cr_assert_eq(sz, 10u << 20);
+    cr_assert_eq(config_parse_size("12B", &sz), 0);
+    cr_assert_eq(sz, 12);
+    cr_assert_eq(config_parse_size("1.5M", &sz), -1);
+    cr_assert_eq(config_parse_bool("TRUE", &b), 0);
+    cr_assert(b);
+    cr_assert_eq(config_parse_bool("off", &b), 0);
+    cr_assert_not(b);
+    cr_assert_eq(config_parse_bool("2", &b), -1);
+}
