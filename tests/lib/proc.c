@@ -1,0 +1,89 @@
+#include "tests/lib/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void
+sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+pid_t
+proc_start(const char *const *argv, const char *const *env, const char *log_path) {
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd);
+        return -1;
+    }
+    if (pid == 0) {
+        for (const char *const *e = env; e && *e; e++) putenv((char *)*e);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) dup2(devnull, 0);
+        execv(argv[0], (char *const *)argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(fd);
+    return pid;
+}
+
+int
+proc_wait_exit(pid_t pid, int timeout_ms) {
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return status;
+        if (r < 0) return -1;
+        sleep_ms(20);
+    }
+    return -1;
+}
+
+int
+proc_stop(pid_t pid, int sig, int timeout_ms) {
+    if (pid <= 0) return -1;
+    kill(pid, sig);
+    int status = proc_wait_exit(pid, timeout_ms);
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    return status;
+}
+
+bool
+proc_wait_log(const char *log_path, const char *needle, int timeout_ms, char *out, size_t n) {
+    for (int waited = 0; waited <= timeout_ms; waited += 25) {
+        FILE *f = fopen(log_path, "r");
+        if (f) {
+            char line[8192];
+            while (fgets(line, sizeof line, f)) {
+                if (strstr(line, needle)) {
+                    if (out && n) snprintf(out, n, "%s", line);
+                    fclose(f);
+                    return true;
+                }
+            }
+            fclose(f);
+        }
+        sleep_ms(25);
+    }
+    return false;
+}
+
+bool
+proc_alive(pid_t pid) {
+    return pid > 0 && kill(pid, 0) == 0;
+}
