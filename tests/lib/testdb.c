@@ -1,0 +1,72 @@
+#include "tests/lib/testdb.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "tests/lib/testenv.h"
+
+static int
+exec_admin(const char *sql) {
+    PGconn *c = PQconnectdb(testenv_database_url());
+    if (PQstatus(c) != CONNECTION_OK) {
+        cr_log_error("testdb: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return -1;
+    }
+    PGresult *r = PQexec(c, sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc) cr_log_error("testdb: %s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+int
+testdb_create(char *url, size_t url_len, char *name, size_t name_len) {
+    testenv_name(name, name_len);
+    char sql[256];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    cr_assert_eq(exec_admin(sql), 0, "cannot create test database %s", name);
+    /* Same server and user, another database: replace the URL's path. */
+    CURLU *u = curl_url();
+    cr_assert_eq(curl_url_set(u, CURLUPART_URL, testenv_database_url(), CURLU_NON_SUPPORT_SCHEME), CURLUE_OK);
+    char path[128];
+    snprintf(path, sizeof path, "/%s", name);
+    cr_assert_eq(curl_url_set(u, CURLUPART_PATH, path, 0), CURLUE_OK);
+    char *full = NULL;
+    cr_assert_eq(curl_url_get(u, CURLUPART_URL, &full, 0), CURLUE_OK);
+    snprintf(url, url_len, "%s", full);
+    curl_free(full);
+    curl_url_cleanup(u);
+    return 0;
+}
+
+void
+testdb_drop(const char *name) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    exec_admin(sql);
+}
+
+char *
+testdb_query_value(const char *url, const char *sql) {
+    PGconn *c = PQconnectdb(url);
+    char *out = NULL;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_TUPLES_OK) out = xstrdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+        else if (st == PGRES_COMMAND_OK) out = xstrdup("");
+        else cr_log_error("testdb: %s: %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+    } else {
+        cr_log_error("testdb: %s", PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return out;
+}

@@ -1,0 +1,19 @@
+/* testdb — a fresh Postgres database per test, on the server that
+ * tests/run.sh started (WC_TEST_DATABASE_URL).
+ *
+ * testdb_create makes an empty database with a unique name and writes a
+ * postgresql:// URL for it; testdb_drop removes it (forcing out any
+ * connections left). Blocking libpq: this is test set-up. */
+#ifndef WC_TEST_TESTDB_H
+#define WC_TEST_TESTDB_H
+
+#include <stddef.h>
+
+/* testdb_create returns 0 and fills url/name, or fails the current test. */
+int testdb_create(char *url, size_t url_len, char *name, size_t name_len);
+void testdb_drop(const char *name);
+/* testdb_exec runs sql on url and returns the first field of the first row
+ * as a newly allocated string ("" when no rows), or NULL on error. */
+char *testdb_query_value(const char *url, const char *sql);
+
+#endif
