@@ -1,0 +1,365 @@
+/* End to end: the real wordcount-migrate, wordcount-web and wordcount-worker
+ * binaries against real Redis and Postgres (tests/run.sh) and a loopback
+ * page server. Pages are generated here, so every count is known by
+ * construction. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+#include "tests/lib/http_client.h"
+#include "tests/lib/page_server.h"
+#include "tests/lib/proc.h"
+#include "tests/lib/testdb.h"
+#include "tests/lib/testenv.h"
+
+#define NPAGES 24
+
+static char workdir[128];
+static char db_url[512], db_name[128];
+static char prefix[96];
+static char web_log[256], worker_log[256];
+static char base[64];
+static page_server_t *pages;
+static pid_t web_pid, worker_pid;
+
+static void
+write_file(const char *path, const char *content) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(content, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Page i: "alpha" i times (the first capitalised), "beta" in two adjacent
+ * blocks, three "the", one "and", one "don't", one "café" (as an entity),
+ * a number, and script/style/noscript text that must not count. Words:
+ * i + 8 in all, 6 unique; without stop words: i + 3, 3 unique. */
+static void
+write_page(int i) {
+    struct buf b;
+    buf_init(&b);
+    buf_append_str(&b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+                       "<style>body { color: red } stylewordnotcounted</style>"
+                       "<script>var scriptwordnotcounted = 1;</script></head><body>"
+                       "<noscript>noscriptwordnotcounted</noscript><h1>Alpha</h1><p>");
+    for (int k = 1; k < i; k++) buf_append_str(&b, "alpha ");
+    buf_append_str(&b, "</p><div>beta</div><div>beta</div><p>The the THE and don't caf&eacute; 42 "
+                       "&amp;</p></body></html>\n");
+    char path[256];
+    snprintf(path, sizeof path, "%s/pages/page-%d.html", workdir, i);
+    write_file(path, b.data);
+    buf_free(&b);
+}
+
+static const char *
+env_kv(const char *k, const char *v) {
+    return xasprintf("%s=%s", k, v);
+}
+
+static void
+start_system(void) {
+    snprintf(workdir, sizeof workdir, "/tmp/wc-e2e-XXXXXX");
+    cr_assert_not_null(mkdtemp(workdir));
+    char dir[192];
+    snprintf(dir, sizeof dir, "%s/pages", workdir);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    for (int i = 1; i <= NPAGES; i++) write_page(i);
+    char path[256];
+    snprintf(path, sizeof path, "%s/plain.txt", workdir);
+    snprintf(path, sizeof path, "%s/pages/plain.txt", workdir);
+    write_file(path, "one two two three three three\n");
+
+    pages = page_server_start(dir);
+    cr_assert_not_null(pages, "page server did not start");
+
+    testdb_create(db_url, sizeof db_url, db_name, sizeof db_name);
+    testenv_prefix(prefix, sizeof prefix);
+    snprintf(web_log, sizeof web_log, "%s/web.log", workdir);
+    snprintf(worker_log, sizeof worker_log, "%s/worker.log", workdir);
+
+    const char *env[] = {env_kv("APP_ENV", "testing"),
+                         env_kv("DATABASE_URL", db_url),
+                         env_kv("REDIS_URL", testenv_redis_url()),
+                         env_kv("REDIS_KEY_PREFIX", prefix),
+                         env_kv("FETCH_ALLOW_PRIVATE", "true"),
+                         env_kv("PORT", "0"),
+                         env_kv("WORKER_PROCESSES", "2"),
+                         env_kv("WORKER_CONCURRENCY", "8"),
+                         env_kv("WORKER_GRACE", "5s"),
+                         env_kv("WEB_GRACE", "3s"),
+                         env_kv("FETCH_TIMEOUT", "5s"),
+                         env_kv("LOG_LEVEL", "info"),
+                         NULL};
+
+    char migrate_bin[4096];
+    snprintf(migrate_bin, sizeof migrate_bin, "%s", testenv_bin("wordcount-migrate"));
+    const char *margv[] = {migrate_bin, "upgrade", NULL};
+    char migrate_log[256];
+    snprintf(migrate_log, sizeof migrate_log, "%s/migrate.log", workdir);
+    pid_t m = proc_start(margv, env, migrate_log);
+    cr_assert_gt(m, 0);
+    int st = proc_wait_exit(m, 30000);
+    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "migrate failed, see %s", migrate_log);
+
+    char web_bin[4096], worker_bin[4096];
+    snprintf(web_bin, sizeof web_bin, "%s", testenv_bin("wordcount-web"));
+    snprintf(worker_bin, sizeof worker_bin, "%s", testenv_bin("wordcount-worker"));
+    const char *wargv[] = {web_bin, NULL};
+    web_pid = proc_start(wargv, env, web_log);
+    const char *kargv[] = {worker_bin, NULL};
+    worker_pid = proc_start(kargv, env, worker_log);
+    cr_assert_gt(web_pid, 0);
+    cr_assert_gt(worker_pid, 0);
+    for (const char **e = env; *e; e++) free((void *)*e);
+
+    char line[8192];
+    cr_assert(proc_wait_log(web_log, "msg=listening", 10000, line, sizeof line),
+              "web did not report its port; see %s", web_log);
+    const char *p = strstr(line, "port=");
+    cr_assert_not_null(p, "no port= in %s", line);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", atoi(p + 5));
+    cr_assert(proc_wait_log(worker_log, "msg=\"worker ready\"", 10000, NULL, 0),
+              "worker did not start; see %s", worker_log);
+}
+
+static void
+stop_system(void) {
+    if (web_pid > 0) proc_stop(web_pid, SIGKILL, 2000);
+    if (worker_pid > 0) proc_stop(worker_pid, SIGKILL, 2000);
+    web_pid = worker_pid = 0;
+    if (pages) page_server_stop(pages);
+    pages = NULL;
+    if (db_name[0]) testdb_drop(db_name);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+    if (system(cmd) != 0) cr_log_warn("could not remove %s", workdir);
+}
+
+static json_t *
+get_json(const char *path, long *status) {
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    struct http_response r;
+    cr_assert_eq(http_request("GET", url, NULL, NULL, NULL, &r), 0, "GET %s failed", url);
+    *status = r.status;
+    json_error_t je;
+    json_t *v = json_loads(r.body.data, 0, &je);
+    cr_assert_not_null(v, "GET %s: not JSON: %s", path, r.body.data);
+    http_response_free(&r);
+    return v;
+}
+
+/* submit posts url as JSON or as a form and returns the new job id. */
+static char *
+submit(const char *page_url, bool as_form) {
+    char url[512], body[1024];
+    snprintf(url, sizeof url, "%s/api/v1/jobs", base);
+    if (as_form) snprintf(body, sizeof body, "url=%s", page_url);
+    else snprintf(body, sizeof body, "{\"url\": \"%s\"}", page_url);
+    struct http_response r;
+    cr_assert_eq(http_request("POST", url, as_form ? "application/x-www-form-urlencoded" : "application/json",
+                              body, NULL, &r),
+                 0);
+    cr_assert_eq(r.status, 202, "POST %s: %ld %s", body, r.status, r.body.data);
+    json_t *v = json_loads(r.body.data, 0, NULL);
+    cr_assert_not_null(v);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "status")), "queued");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "url")), page_url);
+    char *id = xstrdup(json_string_value(json_object_get(v, "id")));
+    char loc[256], want[256];
+    cr_assert_eq(http_header(&r, "Location", loc, sizeof loc), 0, "no Location header");
+    snprintf(want, sizeof want, "/api/v1/jobs/%s", id);
+    cr_assert_str_eq(loc, want);
+    json_decref(v);
+    http_response_free(&r);
+    return id;
+}
+
+/* wait_done polls a job until it ends and returns its final JSON. */
+static json_t *
+wait_done(const char *id, int timeout_ms) {
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", id);
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        long status;
+        json_t *v = get_json(path, &status);
+        cr_assert_eq(status, 200, "GET %s: %ld", path, status);
+        const char *st = json_string_value(json_object_get(v, "status"));
+        cr_assert_not_null(st);
+        if (!strcmp(st, "finished") || !strcmp(st, "failed")) return v;
+        json_decref(v);
+        usleep(100 * 1000);
+    }
+    cr_assert_fail("job %s did not end within %d ms; see %s", id, timeout_ms, worker_log);
+    return NULL;
+}
+
+static json_int_t
+count_of(json_t *counts, const char *word) {
+    json_t *v = json_object_get(counts, word);
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system, .timeout = 120) {
+    char *ids[NPAGES + 2];
+    char url[256];
+    int port = page_server_port(pages);
+    for (int i = 1; i <= NPAGES; i++) {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/page-%d.html", port, i);
+        ids[i - 1] = submit(url, i % 2 == 0);
+    }
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/plain.txt", port);
+    ids[NPAGES] = submit(url, false);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/status/404", port);
+    ids[NPAGES + 1] = submit(url, false);
+
+    for (int i = 1; i <= NPAGES; i++) {
+        json_t *job = wait_done(ids[i - 1], 30000);
+        cr_assert_str_eq(json_string_value(json_object_get(job, "status")), "finished",
+                         "page %d: %s", i, json_dumps(job, 0));
+        cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1);
+        json_decref(job);
+
+        char path[256];
+        snprintf(path, sizeof path, "/api/v1/jobs/%s/result?top=5", ids[i - 1]);
+        long status;
+        json_t *res = get_json(path, &status);
+        cr_assert_eq(status, 200, "%s: %ld", path, status);
+        cr_assert_eq(json_integer_value(json_object_get(res, "total_words")), i + 8, "page %d", i);
+        cr_assert_eq(json_integer_value(json_object_get(res, "unique_words")), 6, "page %d", i);
+        json_t *all = json_object_get(res, "counts");
+        json_t *nostop = json_object_get(res, "counts_no_stop_words");
+        cr_assert(json_is_object(all) && json_is_object(nostop));
+        cr_assert_eq(count_of(all, "alpha"), i);
+        cr_assert_eq(count_of(all, "beta"), 2, "adjacent blocks must not glue");
+        cr_assert_eq(count_of(all, "the"), 3, "case folded");
+        cr_assert_eq(count_of(all, "and"), 1);
+        cr_assert_eq(count_of(all, "don't"), 1);
+        cr_assert_eq(count_of(all, "café"), 1, "entity decoded");
+        cr_assert_eq(count_of(all, "betabeta"), 0);
+        cr_assert_eq(count_of(all, "scriptwordnotcounted"), 0);
+        cr_assert_eq(count_of(all, "stylewordnotcounted"), 0);
+        cr_assert_eq(count_of(all, "noscriptwordnotcounted"), 0);
+        cr_assert_eq(count_of(all, "42"), 0);
+        cr_assert_eq(json_object_size(nostop), 3, "page %d: %s", i, json_dumps(nostop, 0));
+        cr_assert_eq(count_of(nostop, "the"), 0);
+        cr_assert_eq(count_of(nostop, "don't"), 0);
+        cr_assert_eq(count_of(nostop, "alpha"), i);
+
+        /* top: count descending, ties by word. */
+        json_t *top = json_object_get(res, "top");
+        cr_assert_eq(json_array_size(top), 3);
+        const char *first = json_string_value(json_object_get(json_array_get(top, 0), "word"));
+        const char *expect_first = i >= 2 ? "alpha" : "beta";
+        cr_assert_str_eq(first, expect_first, "page %d", i);
+        json_decref(res);
+    }
+
+    json_t *plain = wait_done(ids[NPAGES], 30000);
+    cr_assert_str_eq(json_string_value(json_object_get(plain, "status")), "finished");
+    json_decref(plain);
+    char path[256];
+    long status;
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/result", ids[NPAGES]);
+    json_t *res = get_json(path, &status);
+    cr_assert_eq(json_integer_value(json_object_get(res, "total_words")), 6);
+    cr_assert_eq(count_of(json_object_get(res, "counts"), "three"), 3);
+    json_decref(res);
+
+    json_t *failed = wait_done(ids[NPAGES + 1], 30000);
+    cr_assert_str_eq(json_string_value(json_object_get(failed, "status")), "failed");
+    json_t *err = json_object_get(failed, "error");
+    cr_assert(json_is_object(err), "failed job has an error object: %s", json_dumps(failed, 0));
+    cr_assert_str_eq(json_string_value(json_object_get(err, "code")), "http_404");
+    cr_assert(json_string_length(json_object_get(err, "message")) > 0);
+    json_decref(failed);
+
+    /* The oracle: Postgres holds exactly one row per finished job. */
+    char *rows = testdb_query_value(db_url, "SELECT count(*) FROM results");
+    cr_assert_str_eq(rows, "25");
+    free(rows);
+    char *distinct = testdb_query_value(db_url, "SELECT count(DISTINCT job_id) FROM results");
+    cr_assert_str_eq(distinct, "25");
+    free(distinct);
+
+    for (int i = 0; i < NPAGES + 2; i++) free(ids[i]);
+}
+
+Test(e2e, bad_requests_get_clear_errors, .init = start_system, .fini = stop_system, .timeout = 60) {
+    struct {
+        const char *ctype;
+        const char *body;
+        long status;
+    } cases[] = {
+        {"application/json", "{\"url\": ", 400},
+        {"application/json", "[\"http://example.com/\"]", 400},
+        {"application/json", "{}", 422},
+        {"application/json", "{\"url\": 42}", 422},
+        {"application/json", "{\"url\": \"ftp://example.com/file\"}", 422},
+        {"application/json", "{\"url\": \"not a url\"}", 422},
+        {"application/json", "{\"url\": \"http://\"}", 422},
+        {"text/xml", "<url>http://example.com/</url>", 415},
+    };
+    char url[256];
+    snprintf(url, sizeof url, "%s/api/v1/jobs", base);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct http_response r;
+        cr_assert_eq(http_request("POST", url, cases[i].ctype, cases[i].body, NULL, &r), 0);
+        cr_assert_eq(r.status, cases[i].status, "%s -> %ld %s", cases[i].body, r.status, r.body.data);
+        char ct[128];
+        cr_assert_eq(http_header(&r, "Content-Type", ct, sizeof ct), 0);
+        cr_assert(strstr(ct, "application/problem+json"), "%s", ct);
+        json_t *p = json_loads(r.body.data, 0, NULL);
+        cr_assert_not_null(p, "problem body is JSON: %s", r.body.data);
+        cr_assert_eq(json_integer_value(json_object_get(p, "status")), cases[i].status);
+        cr_assert(json_string_length(json_object_get(p, "title")) > 0);
+        cr_assert(json_string_length(json_object_get(p, "detail")) > 0);
+        json_decref(p);
+        http_response_free(&r);
+    }
+    long status;
+    json_t *v = get_json("/api/v1/jobs/0192f3a1-7c2e-7abc-8def-0123456789ab", &status);
+    cr_assert_eq(status, 404);
+    json_decref(v);
+    v = get_json("/healthz", &status);
+    cr_assert_eq(status, 200);
+    json_decref(v);
+
+    /* Nothing was queued by the bad requests. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' XLEN '%squeue'", testenv_redis_url(), prefix);
+    FILE *f = popen(cmd, "r");
+    cr_assert_not_null(f);
+    char out[64] = "";
+    cr_assert_not_null(fgets(out, sizeof out, f));
+    pclose(f);
+    cr_assert_eq(atoi(out), 0, "queue length %s", out);
+}
+
+Test(e2e, sigterm_stops_everything, .init = start_system, .fini = stop_system, .timeout = 60) {
+    /* Remember the worker children, then stop both programs politely. */
+    char line[8192];
+    cr_assert(proc_wait_log(worker_log, "msg=\"worker started\" child=1", 10000, line, sizeof line));
+    int child1 = atoi(strstr(line, "pid=") + 4);
+    cr_assert(proc_wait_log(worker_log, "msg=\"worker started\" child=0", 10000, line, sizeof line));
+    int child0 = atoi(strstr(line, "pid=") + 4);
+    cr_assert(proc_alive(child0) && proc_alive(child1));
+
+    int st = proc_stop(web_pid, SIGTERM, 10000);
+    web_pid = 0;
+    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "web exit status %d", st);
+    st = proc_stop(worker_pid, SIGTERM, 20000);
+    worker_pid = 0;
+    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit status %d", st);
+    usleep(100 * 1000);
+    cr_assert_not(proc_alive(child0), "worker child %d left behind", child0);
+    cr_assert_not(proc_alive(child1), "worker child %d left behind", child1);
+    cr_assert(proc_wait_log(worker_log, "msg=\"worker stopped\"", 1000, NULL, 0));
+}
