@@ -15,7 +15,9 @@ job_free(struct job *j) {
     free(j->url);
     free(j->error);
     free(j->error_code);
-    j->url = j->error = j->error_code = NULL;
+    free(j->history);
+    free(j->worker);
+    j->url = j->error = j->error_code = j->history = j->worker = NULL;
 }
 
 const char *

@@ -28,6 +28,8 @@ struct job {
     int64_t next_attempt_at_ms;
     char *error;      /* human message of the last failure, or NULL */
     char *error_code; /* stable machine code ("http_404", "timeout", ...), or NULL */
+    char *history;    /* JSON array of every failed attempt {attempt, code, message, at}, or NULL */
+    char *worker;     /* consumer holding the job while started, or NULL */
 };
 
 /* job_free releases the strings a job owns (not the struct itself). */

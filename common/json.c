@@ -63,6 +63,20 @@ json_job(const struct job *j) {
     } else {
         json_object_set_new(o, "error", json_null());
     }
+    /* Every failed attempt, oldest first, as the queue recorded it. */
+    json_t *errors = j->history ? json_loads(j->history, 0, NULL) : NULL;
+    if (!json_is_array(errors)) {
+        json_decref(errors);
+        errors = json_array();
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(errors, i, item) {
+        json_t *at = json_object_get(item, "at");
+        if (json_is_number(at))
+            json_object_set_new(item, "at", time_or_null((int64_t)json_number_value(at)));
+    }
+    json_object_set_new(o, "errors", errors);
     return o;
 }
 

@@ -1,21 +1,31 @@
-/* queue — job operations on Redis: submit, read, take, start, finish,
- * fail, written on top of redis_uv.
+/* queue — job operations on Redis, written on top of redis_uv.
  *
- * Owns: the Lua scripts that keep each state change atomic, and the field
- * layout of the job hash ({p}job:{id}):
+ * Owns: the field layout of the job hash ({p}job:{id}) and the calls that
+ * change it (each one Lua script from queue_lua.c, so every change is
+ * atomic):
  *   id, url, status, attempts, created_at, started_at, finished_at,
- *   next_attempt_at (ms since epoch), error, error_code, entry (the
- *   stream entry id of the current delivery), worker (consumer name).
+ *   next_attempt_at (ms since epoch), error, error_code, history (JSON
+ *   list of failed attempts), entry (the stream entry of the current
+ *   delivery), worker (the consumer holding it while started).
  *
  * Delivery is at least once through a Redis stream and consumer group
- * (keys.h): XADD on submit, XREADGROUP to take, XACK+XDEL only after the
- * result is committed (queue_finish) or the job has failed for good. Ended
- * jobs' hashes expire after result_ttl_s; results live on in Postgres.
+ * (keys.h). A worker takes deliveries with XREADGROUP, holds a lease on
+ * each by renewing it (queue_renew, every heartbeat), and acknowledges
+ * only when the result is committed (queue_finish) or the job has ended
+ * otherwise (fail, retry, release). Deliveries whose lease lapsed are
+ * taken over by another worker (queue_rescue, XAUTOCLAIM) and start again;
+ * a job whose workers keep dying ends failed (worker_lost) after
+ * max_attempts deliveries. A worker that lost a lease can neither
+ * acknowledge nor change the job. Ended jobs' hashes expire after
+ * result_ttl_s; results live on in Postgres.
+ *
+ * Client side (web, CLI): submit, get, cancel, the failed set.
+ * Worker side: queue_work.c.
  *
  * Every function that takes a callback follows the redis_uv contract: it
  * returns 0 and calls cb exactly once, or returns a negative UV_* error
- * and never calls cb. A struct job handed to a callback is owned by the
- * queue and valid only during the callback (copy what you keep). */
+ * and never calls cb. Data handed to a callback (jobs, entries, ids) is
+ * owned by the queue and valid only during the callback. */
 #ifndef WC_QUEUE_H
 #define WC_QUEUE_H
 
@@ -39,39 +49,83 @@ struct queue_entry {
     char job_id[JOB_ID_LEN + 1];
 };
 
-/* status: 0, or a negative UV_* error (UV_ENOTCONN, UV_ETIMEDOUT, UV_EPROTO for
- * an unexpected reply); job is NULL when the job does not exist. */
+/* status: 0, or a negative UV_* error (UV_ECONNRESET when Redis did not
+ * answer, UV_EPROTO for an error reply); errstr says more. */
 typedef void (*queue_job_cb)(int status, const struct job *job, const char *errstr, void *arg);
-typedef void (*queue_done_cb)(int status, const char *errstr, void *arg);
-/* entries is valid during the callback only; n may be 0 (block timed out). */
+/* value: the script's answer (1 done / 0 not done, or a count). */
+typedef void (*queue_done_cb)(int status, long long value, const char *errstr, void *arg);
 typedef void (*queue_take_cb)(int status, const struct queue_entry *entries, size_t n,
                               const char *errstr, void *arg);
+/* state: the job's state after the call ("canceled" when it worked), NULL when unknown. */
+typedef void (*queue_cancel_cb)(int status, const char *state, const char *errstr, void *arg);
+/* total: size of the failed set; jobs: this page, newest first. */
+typedef void (*queue_list_cb)(int status, long long total, const struct job *jobs, size_t n,
+                              const char *errstr, void *arg);
+/* lost: deliveries this consumer no longer owns. */
+typedef void (*queue_renew_cb)(int status, const char *const *lost, size_t n, const char *errstr,
+                               void *arg);
 
 void queue_init(struct queue *q, redis_uv_t *redis, const struct keys *keys, int result_ttl_s);
 
-/* queue_submit creates a job for url (state queued, a new UUIDv7 id,
- * created_at now) and appends it to the stream in one atomic step. */
+/* --- client side (queue.c) --- */
+
+/* queue_submit creates a job for url (queued, new UUIDv7 id, created_at
+ * now) and appends it to the stream in one step; cb gets the new job. */
 int queue_submit(struct queue *q, const char *url, queue_job_cb cb, void *arg);
-/* queue_get reads a job's state; job == NULL in cb when unknown or expired. */
+/* queue_get reads a job; job == NULL in cb when unknown or expired.
+ * Returns UV_EINVAL (no callback) for a malformed id. */
 int queue_get(struct queue *q, const char *id, queue_job_cb cb, void *arg);
+/* queue_cancel cancels a queued or retrying job. */
+int queue_cancel(struct queue *q, const char *id, queue_cancel_cb cb, void *arg);
+/* queue_failed_list pages through the failed set, newest first. */
+int queue_failed_list(struct queue *q, long offset, long limit, queue_list_cb cb, void *arg);
+/* queue_failed_retry requeues the failed jobs ids (n of them), or, with
+ * ids == NULL, up to n of the oldest; value = how many were requeued. */
+int queue_failed_retry(struct queue *q, const char *const *ids, size_t n, queue_done_cb cb,
+                       void *arg);
+/* queue_failed_delete deletes a failed job; value = 1, or 0 if not failed. */
+int queue_failed_delete(struct queue *q, const char *id, queue_done_cb cb, void *arg);
+
+/* --- worker side (queue_work.c) --- */
 
 /* queue_ensure_group creates the consumer group (and stream) if missing. */
 int queue_ensure_group(struct queue *q, queue_done_cb cb, void *arg);
 /* queue_take reads up to count new deliveries for consumer, blocking up to
- * block_ms on the connection `blocking` (its timeout must exceed block_ms). */
+ * block_ms on the connection `blocking` (whose timeout must exceed it);
+ * n == 0 when the block timed out. */
 int queue_take(struct queue *q, redis_uv_t *blocking, const char *consumer, int count,
                int block_ms, queue_take_cb cb, void *arg);
+/* queue_rescue takes over up to count deliveries idle for min_idle_ms
+ * (their holder stopped renewing), scanning the pending list from
+ * *cursor ("0-0" to start) and updating it. */
+int queue_rescue(struct queue *q, const char *consumer, long min_idle_ms, int count,
+                 char cursor[48], queue_take_cb cb, void *arg);
 /* queue_start marks the delivered job started (attempts + 1). cb's job is
- * NULL when the job is gone or already ended; that delivery was acked and
- * there is nothing to run. */
+ * NULL when there is nothing to run (gone, ended, superseded, or out of
+ * attempts and now failed worker_lost); that delivery was acknowledged. */
 int queue_start(struct queue *q, const struct queue_entry *e, const char *consumer,
-                queue_job_cb cb, void *arg);
-/* queue_finish marks the job finished and acknowledges the delivery. Call
- * only after the result is committed. */
-int queue_finish(struct queue *q, const struct queue_entry *e, queue_done_cb cb, void *arg);
-/* queue_fail marks the job failed for good with a machine code and a
- * human message, adds it to the failed set, and acknowledges it. */
-int queue_fail(struct queue *q, const struct queue_entry *e, const char *code,
-               const char *message, queue_done_cb cb, void *arg);
+                int max_attempts, queue_job_cb cb, void *arg);
+/* queue_renew renews the lease on n deliveries held by consumer. */
+int queue_renew(struct queue *q, const char *consumer, const struct queue_entry *entries, size_t n,
+                queue_renew_cb cb, void *arg);
+/* queue_finish marks the job finished and acknowledges it; call only after
+ * the result is committed. value 0: the lease was lost, nothing changed. */
+int queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer,
+                 queue_done_cb cb, void *arg);
+/* queue_fail marks the job failed for good (code, message), adds it to
+ * the failed set, and acknowledges it. value 0: the lease was lost. */
+int queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer,
+               const char *code, const char *message, queue_done_cb cb, void *arg);
+/* queue_retry parks the job as retrying until due_ms, recording the error,
+ * and acknowledges this delivery. value 0: the lease was lost. */
+int queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer,
+                int64_t due_ms, const char *code, const char *message, queue_done_cb cb,
+                void *arg);
+/* queue_release hands a started job back to the queue at once, not
+ * counting the attempt (a drain out of time). value 0: not ours. */
+int queue_release(struct queue *q, const struct queue_entry *e, const char *consumer,
+                  queue_done_cb cb, void *arg);
+/* queue_promote moves up to limit due retries back to the stream. */
+int queue_promote(struct queue *q, int limit, queue_done_cb cb, void *arg);
 
 #endif
