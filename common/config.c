@@ -279,6 +279,8 @@ load(struct config *c, struct src *s) {
     if (get_int(s, "JOB_MAX_ATTEMPTS", 5, 1, 100, &c->job_max_attempts) < 0) return -1;
     if (get_ms(s, "JOB_RESCUE_AFTER", 30000, 1000, &c->job_rescue_after_ms) < 0) return -1;
     if (get_ms(s, "HEARTBEAT_INTERVAL", 5000, 100, &c->heartbeat_interval_ms) < 0) return -1;
+    if (get_ms(s, "JOB_RETRY_BASE", 2000, 10, &c->job_retry_base_ms) < 0) return -1;
+    if (get_ms(s, "JOB_RETRY_MAX", 300000, 10, &c->job_retry_max_ms) < 0) return -1;
     if (c->heartbeat_interval_ms * 2 > c->job_rescue_after_ms)
         return bad(s, "HEARTBEAT_INTERVAL", lookup(s, "HEARTBEAT_INTERVAL") ?: "5s",
                    "at most half of JOB_RESCUE_AFTER");

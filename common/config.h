@@ -51,6 +51,8 @@ struct config {
     int job_timeout_ms;
     int job_max_attempts;
     int job_rescue_after_ms;
+    int job_retry_base_ms; /* first retry delay; doubles per attempt, with jitter */
+    int job_retry_max_ms;  /* cap on one retry delay */
     int heartbeat_interval_ms;
 
     /* fetching and counting */

@@ -1,0 +1,349 @@
+#include "worker/task.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#define PERSIST_RETRY_MIN_MS 200
+#define PERSIST_RETRY_MAX_MS 5000
+/* SQL errors (not lost connections) are retried this many times, then the
+ * job fails: the row itself is at fault and would never go in. */
+#define STORE_MAX_SQL_ERRORS 3
+
+static void persist(struct task *t);
+
+/* --- the one teardown path --- */
+
+static void
+on_timer_closed(uv_handle_t *h) {
+    struct task *t = h->data;
+    const struct task_env *env = t->env;
+    if (t->have_row) store_row_free(&t->row);
+    free(t->url);
+    free(t->error);
+    free(t);
+    if (env->on_freed) env->on_freed(env->arg);
+}
+
+static void
+task_end(struct task *t, const char *outcome) {
+    if (t->phase == TASK_ENDED) return;
+    t->phase = TASK_ENDED;
+    uv_timer_stop(&t->timer);
+    t->env->on_end(t, outcome, t->env->arg);
+    uv_close((uv_handle_t *)&t->timer, on_timer_closed);
+}
+
+/* --- persistence steps, each idempotent and repeated with backoff --- */
+
+static void
+on_backoff(uv_timer_t *timer) {
+    persist(timer->data);
+}
+
+/* giving_up: a stop was asked for and this step is not the hand-back. */
+static bool
+giving_up(const struct task *t) {
+    return t->stopping && !(t->phase == TASK_RELEASING && t->release_on_stop);
+}
+
+static void
+retry_step(struct task *t, const char *step, const char *errstr) {
+    if (giving_up(t)) {
+        task_end(t, "abandoned");
+        return;
+    }
+    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : PERSIST_RETRY_MIN_MS;
+    if (t->backoff_ms > PERSIST_RETRY_MAX_MS) t->backoff_ms = PERSIST_RETRY_MAX_MS;
+    log_warn("msg=\"will retry\" step=%s job=%s retry_in_ms=%d error=%s", step, t->entry.job_id,
+             t->backoff_ms, log_q(errstr));
+    uv_timer_start(&t->timer, on_backoff, (uint64_t)t->backoff_ms, 0);
+}
+
+static void
+next_phase(struct task *t, enum task_phase phase) {
+    t->phase = phase;
+    t->backoff_ms = 0;
+    persist(t);
+}
+
+/* on_ended handles the answer to finish, fail, retry and release. */
+static void
+on_ended(int status, long long owned, const char *errstr, void *arg) {
+    struct task *t = arg;
+    static const char *steps[] = {[TASK_FINISHING] = "finish", [TASK_FAILING] = "fail",
+                                  [TASK_RETRYING] = "retry", [TASK_RELEASING] = "release"};
+    if (status < 0) {
+        retry_step(t, steps[t->phase], errstr);
+        return;
+    }
+    if (!owned) {
+        log_warn("msg=\"lease lost, result not recorded\" job=%s step=%s", t->entry.job_id,
+                 steps[t->phase]);
+        task_end(t, "lost");
+        return;
+    }
+    uint64_t ms = clock_now_ms() - t->started_ms;
+    switch (t->phase) {
+    case TASK_FINISHING:
+        log_info("msg=\"job finished\" job=%s attempt=%d ms=%llu", t->entry.job_id, t->attempt,
+                 (unsigned long long)ms);
+        task_end(t, "finished");
+        break;
+    case TASK_FAILING:
+        log_info("msg=\"job failed\" job=%s attempt=%d code=%s error=%s", t->entry.job_id,
+                 t->attempt, t->error_code, log_q(t->error));
+        task_end(t, "failed");
+        break;
+    case TASK_RETRYING:
+        log_info("msg=\"job will retry\" job=%s attempt=%d code=%s error=%s", t->entry.job_id,
+                 t->attempt, t->error_code, log_q(t->error));
+        task_end(t, "retrying");
+        break;
+    default:
+        log_info("msg=\"job handed back\" job=%s", t->entry.job_id);
+        task_end(t, "released");
+        break;
+    }
+}
+
+static void
+on_stored(int status, const char *errstr, void *arg) {
+    struct task *t = arg;
+    if (status == UV_EPROTO && ++t->store_errors >= STORE_MAX_SQL_ERRORS) {
+        snprintf(t->error_code, sizeof t->error_code, "store");
+        free(t->error);
+        t->error = xasprintf("the result could not be stored: %s", errstr ? errstr : "SQL error");
+        next_phase(t, TASK_FAILING);
+        return;
+    }
+    if (status < 0) {
+        retry_step(t, "store", errstr);
+        return;
+    }
+    next_phase(t, TASK_FINISHING);
+}
+
+static void
+on_lease_checked(int status, const char *const *lost, size_t n, const char *errstr, void *arg) {
+    struct task *t = arg;
+    (void)lost;
+    t->renewing = false;
+    if (status < 0) {
+        retry_step(t, "lease", errstr);
+        return;
+    }
+    if (n > 0) {
+        task_lease_lost(t);
+        return;
+    }
+    t->lease_at = uv_now(t->env->loop);
+    persist(t);
+}
+
+static bool
+lease_fresh(const struct task *t) {
+    return uv_now(t->env->loop) - t->lease_at < (uint64_t)t->env->lease_safe_ms;
+}
+
+/* persist runs (or runs again) the step the task is in. */
+static void
+persist(struct task *t) {
+    const struct task_env *env = t->env;
+    int rc = 0;
+    const char *step = "";
+    if (giving_up(t)) {
+        task_end(t, "abandoned");
+        return;
+    }
+    switch (t->phase) {
+    case TASK_STORING:
+        /* Write only under a fresh lease: a worker cut off long enough for
+         * its job to be rescued must not write a stale result. */
+        if (!lease_fresh(t)) {
+            step = "lease";
+            t->renewing = true;
+            rc = queue_renew(env->queue, env->consumer, &t->entry, 1, on_lease_checked, t);
+            if (rc < 0) t->renewing = false;
+            break;
+        }
+        step = "store";
+        rc = store_insert(env->pg, &t->row, on_stored, t);
+        break;
+    case TASK_FINISHING:
+        step = "finish";
+        rc = queue_finish(env->queue, &t->entry, env->consumer, on_ended, t);
+        break;
+    case TASK_FAILING:
+        step = "fail";
+        rc = queue_fail(env->queue, &t->entry, env->consumer, t->error_code,
+                        t->error ? t->error : t->error_code, on_ended, t);
+        break;
+    case TASK_RETRYING: {
+        /* Exponential backoff with jitter: base * 2^(attempt-1), capped,
+         * then a random point in its upper half so retries spread out. */
+        step = "retry";
+        int64_t delay = env->cfg->job_retry_base_ms;
+        for (int i = 1; i < t->attempt && delay < env->cfg->job_retry_max_ms; i++) delay *= 2;
+        if (delay > env->cfg->job_retry_max_ms) delay = env->cfg->job_retry_max_ms;
+        unsigned r = 0;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (unsigned)rand();
+        delay = delay / 2 + (int64_t)(r % (unsigned)(delay / 2 + 1));
+        rc = queue_retry(env->queue, &t->entry, env->consumer, clock_now_ms() + delay,
+                         t->error_code, t->error ? t->error : t->error_code, on_ended, t);
+        break;
+    }
+    case TASK_RELEASING:
+        step = "release";
+        rc = queue_release(env->queue, &t->entry, env->consumer, on_ended, t);
+        break;
+    default:
+        return;
+    }
+    if (rc < 0) retry_step(t, step, uv_strerror(rc));
+}
+
+static void
+set_error(struct task *t, const char *code, const char *message) {
+    snprintf(t->error_code, sizeof t->error_code, "%s", code);
+    free(t->error);
+    t->error = xstrdup(message ? message : code);
+}
+
+/* --- analysis --- */
+
+static void
+on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
+    struct task *t = arg;
+    (void)a;
+    t->analysis = NULL;
+    uv_timer_stop(&t->timer);
+    if (t->stopping) {
+        if (t->release_on_stop) next_phase(t, TASK_RELEASING);
+        else task_end(t, "abandoned");
+        return;
+    }
+    const struct config *cfg = t->env->cfg;
+    if (t->timed_out) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the job ran longer than JOB_TIMEOUT (%d ms)", cfg->job_timeout_ms);
+        set_error(t, "timeout", msg);
+        next_phase(t, t->attempt < cfg->job_max_attempts ? TASK_RETRYING : TASK_FAILING);
+        return;
+    }
+    if (res->status < 0) {
+        set_error(t, res->error_code ? res->error_code : "fetch", res->error);
+        bool again = res->transient && t->attempt < cfg->job_max_attempts;
+        next_phase(t, again ? TASK_RETRYING : TASK_FAILING);
+        return;
+    }
+    store_row_init(&t->row, t->entry.job_id, t->url, res);
+    t->have_row = true;
+    next_phase(t, TASK_STORING);
+}
+
+static void
+on_job_timeout(uv_timer_t *timer) {
+    struct task *t = timer->data;
+    if (t->phase == TASK_ANALYZING && t->analysis) {
+        t->timed_out = true;
+        analysis_cancel(t->analysis); /* on_analyzed runs */
+    }
+}
+
+static void
+on_started(int status, const struct job *job, const char *errstr, void *arg) {
+    struct task *t = arg;
+    const struct task_env *env = t->env;
+    if (status < 0) {
+        /* Not started: the delivery stays pending and is rescued later. */
+        log_warn("msg=\"cannot start job\" job=%s error=%s", t->entry.job_id, log_q(errstr));
+        task_end(t, "not_started");
+        return;
+    }
+    if (!job) {
+        log_info("msg=\"delivery skipped\" job=%s reason=\"job gone, ended or out of attempts\"",
+                 t->entry.job_id);
+        task_end(t, "skipped");
+        return;
+    }
+    if (t->stopping) {
+        if (t->release_on_stop) next_phase(t, TASK_RELEASING);
+        else task_end(t, "abandoned");
+        return;
+    }
+    t->url = xstrdup(job->url);
+    t->attempt = job->attempts;
+    t->started_ms = (uint64_t)clock_now_ms();
+    t->phase = TASK_ANALYZING;
+    log_info("msg=\"job started\" job=%s url=%s attempt=%d", job->id, log_q(job->url),
+             job->attempts);
+    uv_timer_start(&t->timer, on_job_timeout, (uint64_t)env->cfg->job_timeout_ms, 0);
+    int rc = analysis_start(env->curl, env->cfg, env->sw, t->url, on_analyzed, t, &t->analysis);
+    if (rc < 0) {
+        uv_timer_stop(&t->timer);
+        t->analysis = NULL;
+        set_error(t, "fetch", uv_strerror(rc));
+        next_phase(t, TASK_FAILING);
+    }
+}
+
+struct task *
+task_start(const struct task_env *env, const struct queue_entry *e) {
+    struct task *t = xcalloc(1, sizeof *t);
+    t->env = env;
+    t->entry = *e;
+    t->phase = TASK_STARTING;
+    t->lease_at = uv_now(env->loop);
+    uv_timer_init(env->loop, &t->timer);
+    t->timer.data = t;
+    int rc = queue_start(env->queue, e, env->consumer, env->cfg->job_max_attempts, on_started, t);
+    if (rc < 0) {
+        log_warn("msg=\"cannot start job\" job=%s error=%s", e->job_id, log_q(uv_strerror(rc)));
+        task_end(t, "not_started");
+    }
+    return t;
+}
+
+void
+task_lease_renewed(struct task *t, uint64_t at) {
+    if (at > t->lease_at) t->lease_at = at;
+}
+
+void
+task_lease_lost(struct task *t) {
+    if (t->phase == TASK_ENDED) return;
+    log_warn("msg=\"lease lost, stopping job\" job=%s", t->entry.job_id);
+    t->stopping = true;
+    t->release_on_stop = false;
+    if (t->analysis) {
+        analysis_cancel(t->analysis); /* on_analyzed ends the task */
+    } else if (t->phase != TASK_STARTING && !t->renewing) {
+        /* Waiting on a timer (backoff): end now. A step in flight ends the
+         * task when its answer comes (the lease check makes it harmless). */
+        if (uv_is_active((uv_handle_t *)&t->timer)) task_end(t, "lost");
+    }
+}
+
+void
+task_stop(struct task *t, bool release) {
+    if (t->phase == TASK_ENDED) return;
+    bool first = !t->stopping;
+    t->stopping = true;
+    if (!release) t->release_on_stop = false;
+    else if (first) t->release_on_stop = true;
+    if (t->analysis) {
+        if (first) analysis_cancel(t->analysis); /* on_analyzed decides */
+        return;
+    }
+    /* A step in flight ends the task when its answer comes. */
+    if (!uv_is_active((uv_handle_t *)&t->timer)) return;
+    uv_timer_stop(&t->timer);
+    if (t->release_on_stop && t->phase == TASK_STORING) next_phase(t, TASK_RELEASING);
+    else task_end(t, "abandoned");
+}

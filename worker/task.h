@@ -1,0 +1,104 @@
+/* task — one delivery of one job inside a worker process, from start to
+ * acknowledgement.
+ *
+ * Owns: the task struct, its timer (JOB_TIMEOUT while analyzing, backoff
+ * while persisting), the running analysis, and the encoded result row.
+ *
+ * Phases: starting (queue_start) -> analyzing (fetch, extract, count) ->
+ * storing (INSERT, idempotent) -> finishing (job finished + ack); or, on
+ * failure, failing (job failed) / retrying (job parked until its backoff
+ * is over); or releasing (handed back to the queue by a drain). A step
+ * that cannot reach Redis or Postgres is repeated with backoff; nothing
+ * is acknowledged before the result is committed.
+ *
+ * Leases: the runner renews every task's lease at each heartbeat and
+ * tells the task (task_lease_renewed / task_lease_lost). A task stores its
+ * result only while its lease is fresh; otherwise it renews first, and a
+ * task whose lease was lost stops without writing anything.
+ *
+ * A task ends exactly once; then env->on_end runs and, after its timer has
+ * closed, the memory is freed (the runner must stay alive until then). */
+#ifndef WC_TASK_H
+#define WC_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/config.h"
+#include "common/pg_uv.h"
+#include "common/queue.h"
+#include "worker/analyze.h"
+#include "worker/curl_uv.h"
+#include "worker/stopwords.h"
+#include "worker/store.h"
+
+struct task;
+
+/* What a task needs from its runner; owned by the runner, outlives tasks. */
+struct task_env {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    const struct stopwords *sw;
+    struct queue *queue;
+    pg_uv_t *pg;
+    curl_uv_t *curl;
+    const char *consumer;
+    /* A lease renewed less than this long ago (ms) is safe to act on. */
+    int lease_safe_ms;
+    /* on_end runs when a task ends: outcome is "finished", "failed",
+     * "retrying", "released", "skipped", "lost", "not_started" or "abandoned". */
+    void (*on_end)(struct task *t, const char *outcome, void *arg);
+    /* on_freed runs after the task's memory is gone. */
+    void (*on_freed)(void *arg);
+    void *arg;
+};
+
+enum task_phase {
+    TASK_STARTING,
+    TASK_ANALYZING,
+    TASK_STORING,
+    TASK_FINISHING,
+    TASK_FAILING,
+    TASK_RETRYING,
+    TASK_RELEASING,
+    TASK_ENDED
+};
+
+struct task {
+    const struct task_env *env;
+    struct task *prev, *next; /* the runner's list */
+    struct queue_entry entry;
+    enum task_phase phase;
+    uint64_t lease_at; /* uv_now when the lease was last known good */
+    bool renewing;     /* a renewal including this task is in flight */
+    /* private */
+    char *url;
+    int attempt;
+    analysis_t *analysis;
+    uv_timer_t timer;
+    int backoff_ms;
+    bool timed_out;
+    bool stopping; /* abandon or release requested */
+    bool release_on_stop;
+    struct store_row row;
+    bool have_row;
+    int store_errors; /* SQL errors (not connection losses) so far */
+    char error_code[48];
+    char *error;
+    uint64_t started_ms;
+};
+
+/* task_start creates a task for delivery e and starts it. When the first
+ * step cannot be sent the task ends at once ("not_started"): the delivery
+ * stays pending and is rescued later. */
+struct task *task_start(const struct task_env *env, const struct queue_entry *e);
+/* task_lease_renewed records that the lease was renewed at `at` (uv_now). */
+void task_lease_renewed(struct task *t, uint64_t at);
+/* task_lease_lost stops the task without writing anything. */
+void task_lease_lost(struct task *t);
+/* task_stop abandons the task: with release, a started job is handed back
+ * to the queue at once; without, it is left for rescue. */
+void task_stop(struct task *t, bool release);
+
+#endif
