@@ -1,0 +1,379 @@
+/* The queue's state changes on a real Redis: every script is driven
+ * through redis_uv and checked with a blocking hiredis client (the oracle). */
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/queue.h"
+#include "common/redis_uv.h"
+#include "common/xalloc.h"
+#include "tests/lib/testenv.h"
+
+static uv_loop_t loop;
+static redis_uv_t *redis;
+static struct queue q;
+static struct keys keys;
+static redisContext *oracle;
+
+static void
+setup(void) {
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    char prefix[96], err[256];
+    testenv_prefix(prefix, sizeof prefix);
+    keys_init(&keys, prefix);
+    redis = redis_uv_new(&loop, testenv_redis_url(), "test", 5000, err, sizeof err);
+    cr_assert_not_null(redis, "%s", err);
+    for (int i = 0; i < 200 && !redis_uv_connected(redis); i++) uv_run(&loop, UV_RUN_ONCE);
+    cr_assert(redis_uv_connected(redis), "redis not reachable");
+    queue_init(&q, redis, &keys, 3600);
+
+    /* The oracle: a plain blocking connection to the same server. */
+    const char *url = testenv_redis_url(); /* redis://127.0.0.1:PORT[/db] */
+    const char *hp = strstr(url, "://") + 3;
+    char host[64];
+    int port = 6379;
+    sscanf(hp, "%63[^:]:%d", host, &port);
+    oracle = redisConnect(host, port);
+    cr_assert(oracle && !oracle->err);
+}
+
+static bool closed;
+static void
+on_closed(void *arg) {
+    (void)arg;
+    closed = true;
+}
+
+static void
+teardown(void) {
+    closed = false;
+    redis_uv_close(redis, on_closed, NULL);
+    testenv_run_until(&loop, &closed, 5000);
+    cr_assert(closed);
+    cr_assert_eq(testenv_loop_close(&loop), 0, "handles leaked");
+    redisFree(oracle);
+}
+
+TestSuite(queue, .init = setup, .fini = teardown, .timeout = 30);
+
+/* --- synchronous wrappers: call, then run the loop until the answer --- */
+
+static bool done;
+static int got_status;
+static long long got_value;
+static struct job got_job;
+static bool got_job_set;
+static struct queue_entry got_entries[16];
+static size_t got_n;
+static char got_state[32];
+static long long got_total;
+
+static void
+wait_done(void) {
+    cr_assert(testenv_run_until(&loop, &done, 5000), "no answer from redis");
+}
+
+static void
+on_job(int status, const struct job *job, const char *errstr, void *arg) {
+    (void)arg;
+    got_status = status;
+    cr_assert_eq(status, 0, "%s", errstr);
+    job_free(&got_job);
+    got_job_set = job != NULL;
+    if (job) {
+        got_job = *job;
+        got_job.url = xstrdup(job->url);
+        got_job.error = job->error ? xstrdup(job->error) : NULL;
+        got_job.error_code = job->error_code ? xstrdup(job->error_code) : NULL;
+        got_job.history = job->history ? xstrdup(job->history) : NULL;
+        got_job.worker = job->worker ? xstrdup(job->worker) : NULL;
+    }
+    done = true;
+}
+
+static void
+on_done(int status, long long value, const char *errstr, void *arg) {
+    (void)arg;
+    cr_assert_eq(status, 0, "%s", errstr);
+    got_value = value;
+    done = true;
+}
+
+static void
+on_take(int status, const struct queue_entry *e, size_t n, const char *errstr, void *arg) {
+    (void)arg;
+    cr_assert_eq(status, 0, "%s", errstr);
+    cr_assert_leq(n, 16);
+    memcpy(got_entries, e, n * sizeof *e);
+    got_n = n;
+    done = true;
+}
+
+static void
+on_cancel(int status, const char *state, const char *errstr, void *arg) {
+    (void)arg;
+    cr_assert_eq(status, 0, "%s", errstr);
+    snprintf(got_state, sizeof got_state, "%s", state ? state : "(unknown)");
+    done = true;
+}
+
+static void
+on_list(int status, long long total, const struct job *jobs, size_t n, const char *errstr, void *arg) {
+    (void)arg;
+    (void)jobs;
+    cr_assert_eq(status, 0, "%s", errstr);
+    got_total = total;
+    got_n = n;
+    done = true;
+}
+
+#define SYNC(call)                                                                                 \
+    do {                                                                                           \
+        done = false;                                                                              \
+        int rc_ = (call);                                                                          \
+        cr_assert_eq(rc_, 0, #call " -> %s", uv_strerror(rc_));                                    \
+        wait_done();                                                                               \
+    } while (0)
+
+static char *
+submit(const char *url) {
+    SYNC(queue_submit(&q, url, on_job, NULL));
+    cr_assert(got_job_set);
+    return xstrdup(got_job.id);
+}
+
+static struct queue_entry
+take_one(const char *consumer) {
+    SYNC(queue_take(&q, redis, consumer, 1, 100, on_take, NULL));
+    cr_assert_eq(got_n, 1, "nothing to take");
+    return got_entries[0];
+}
+
+static long long
+oracle_int(const char *fmt, const char *arg) {
+    char key[512];
+    snprintf(key, sizeof key, "%s%s", keys.prefix, arg);
+    redisReply *r = redisCommand(oracle, fmt, key);
+    cr_assert_not_null(r);
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+static void
+setup_group(void) {
+    SYNC(queue_ensure_group(&q, on_done, NULL));
+    SYNC(queue_ensure_group(&q, on_done, NULL)); /* BUSYGROUP is fine */
+}
+
+Test(queue, submit_then_get) {
+    char *id = submit("http://example.com/a");
+    cr_assert(job_id_valid(id));
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert(got_job_set);
+    cr_assert_str_eq(got_job.url, "http://example.com/a");
+    cr_assert_eq(got_job.state, JOB_QUEUED);
+    cr_assert_eq(got_job.attempts, 0);
+    cr_assert_gt(got_job.created_at_ms, 0);
+    cr_assert_eq(oracle_int("XLEN %s", "queue"), 1);
+    free(id);
+}
+
+Test(queue, unknown_and_malformed_ids) {
+    SYNC(queue_get(&q, "0192f3a1-7c2e-7abc-8def-0123456789ab", on_job, NULL));
+    cr_assert_not(got_job_set);
+    cr_assert_eq(queue_get(&q, "nope", on_job, NULL), UV_EINVAL);
+    cr_assert_eq(queue_cancel(&q, "../x", on_cancel, NULL), UV_EINVAL);
+}
+
+Test(queue, start_finish_acknowledges) {
+    setup_group();
+    char *id = submit("http://example.com/b");
+    struct queue_entry e = take_one("w1");
+    cr_assert_str_eq(e.job_id, id);
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    cr_assert(got_job_set);
+    cr_assert_eq(got_job.state, JOB_STARTED);
+    cr_assert_eq(got_job.attempts, 1);
+    cr_assert_str_eq(got_job.worker, "w1");
+    SYNC(queue_finish(&q, &e, "w2", on_done, NULL));
+    cr_assert_eq(got_value, 0, "another consumer cannot finish it");
+    SYNC(queue_finish(&q, &e, "w1", on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_FINISHED);
+    cr_assert_eq(oracle_int("XLEN %s", "queue"), 0, "entry deleted");
+    char jk[128];
+    snprintf(jk, sizeof jk, "job:%s", id);
+    long long ttl = oracle_int("TTL %s", jk);
+    cr_assert(ttl > 3500 && ttl <= 3600, "ended job expires after RESULT_TTL (ttl %lld)", ttl);
+    free(id);
+}
+
+Test(queue, retry_parks_then_promotes_with_history) {
+    setup_group();
+    char *id = submit("http://example.com/c");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_retry(&q, &e, "w1", 0, "http_503", "service unavailable", on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_RETRYING);
+    cr_assert_str_eq(got_job.error_code, "http_503");
+    cr_assert_not_null(strstr(got_job.history, "service unavailable"));
+    SYNC(queue_promote(&q, 10, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_QUEUED);
+    struct queue_entry e2 = take_one("w2");
+    cr_assert_str_eq(e2.job_id, id);
+    cr_assert_str_neq(e2.stream_id, e.stream_id, "a new delivery");
+    SYNC(queue_start(&q, &e2, "w2", 3, on_job, NULL));
+    cr_assert_eq(got_job.attempts, 2);
+    free(id);
+}
+
+Test(queue, fail_adds_to_failed_set_and_retry_requeues) {
+    setup_group();
+    char *id = submit("http://example.com/d");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_fail(&q, &e, "w1", "http_404", "not found", on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_failed_list(&q, 0, 10, on_list, NULL));
+    cr_assert_eq(got_total, 1);
+    cr_assert_eq(got_n, 1);
+    char key[256];
+    snprintf(key, sizeof key, "%sstats", keys.prefix);
+    redisReply *r = redisCommand(oracle, "HGET %s failed:http_404", key);
+    cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "1"), "failures counted by reason");
+    freeReplyObject(r);
+    const char *ids[] = {id};
+    SYNC(queue_failed_retry(&q, ids, 1, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_QUEUED);
+    cr_assert_eq(got_job.attempts, 0);
+    SYNC(queue_failed_list(&q, 0, 10, on_list, NULL));
+    cr_assert_eq(got_total, 0);
+    free(id);
+}
+
+Test(queue, failed_delete) {
+    setup_group();
+    char *id = submit("http://example.com/e");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_failed_delete(&q, id, on_done, NULL));
+    cr_assert_eq(got_value, 0, "a started job is not deleted");
+    SYNC(queue_fail(&q, &e, "w1", "too_large", "page too large", on_done, NULL));
+    SYNC(queue_failed_delete(&q, id, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_not(got_job_set);
+    free(id);
+}
+
+Test(queue, cancel_only_before_start) {
+    setup_group();
+    char *a = submit("http://example.com/f");
+    SYNC(queue_cancel(&q, a, on_cancel, NULL));
+    cr_assert_str_eq(got_state, "canceled");
+    cr_assert_eq(oracle_int("XLEN %s", "queue"), 0, "canceled job left the stream");
+    char *b = submit("http://example.com/g");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_cancel(&q, b, on_cancel, NULL));
+    cr_assert_str_eq(got_state, "started");
+    SYNC(queue_cancel(&q, "0192f3a1-7c2e-7abc-8def-0123456789ab", on_cancel, NULL));
+    cr_assert_str_eq(got_state, "(unknown)");
+    free(a);
+    free(b);
+}
+
+Test(queue, rescue_takes_over_and_old_holder_loses_lease) {
+    setup_group();
+    char *id = submit("http://example.com/h");
+    struct queue_entry e = take_one("dead");
+    SYNC(queue_start(&q, &e, "dead", 3, on_job, NULL));
+    usleep(300 * 1000);
+    char cursor[48] = "0-0";
+    SYNC(queue_rescue(&q, "alive", 200, 10, cursor, on_take, NULL));
+    cr_assert_eq(got_n, 1);
+    cr_assert_str_eq(got_entries[0].job_id, id);
+    SYNC(queue_start(&q, &got_entries[0], "alive", 3, on_job, NULL));
+    cr_assert(got_job_set);
+    cr_assert_eq(got_job.attempts, 2);
+    cr_assert_str_eq(got_job.worker, "alive");
+    /* The old holder cannot end it, and learns it lost the lease. */
+    SYNC(queue_finish(&q, &e, "dead", on_done, NULL));
+    cr_assert_eq(got_value, 0);
+    free(id);
+}
+
+static size_t lost_n;
+static void
+on_renew(int status, const char *const *lost, size_t n, const char *errstr, void *arg) {
+    (void)arg;
+    (void)lost;
+    cr_assert_eq(status, 0, "%s", errstr);
+    lost_n = n;
+    done = true;
+}
+
+Test(queue, renew_keeps_lease_fresh) {
+    setup_group();
+    char *id = submit("http://example.com/i");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    usleep(300 * 1000);
+    SYNC(queue_renew(&q, "w1", &e, 1, on_renew, NULL));
+    cr_assert_eq(lost_n, 0);
+    char cursor[48] = "0-0";
+    SYNC(queue_rescue(&q, "w2", 250, 10, cursor, on_take, NULL));
+    cr_assert_eq(got_n, 0, "a renewed lease is not rescued");
+    SYNC(queue_renew(&q, "w2", &e, 1, on_renew, NULL));
+    cr_assert_eq(lost_n, 1, "w2 never held it");
+    free(id);
+}
+
+Test(queue, poison_job_fails_after_max_deliveries) {
+    setup_group();
+    char *id = submit("http://example.com/poison");
+    struct queue_entry e = take_one("w0");
+    char cursor[48] = "0-0";
+    for (int i = 0; i < 2; i++) {
+        SYNC(queue_start(&q, &e, "w", 2, on_job, NULL));
+        cr_assert(got_job_set, "delivery %d runs", i + 1);
+        /* The holder dies; another worker rescues the delivery. */
+        usleep(60 * 1000);
+        snprintf(cursor, sizeof cursor, "0-0");
+        SYNC(queue_rescue(&q, "w", 50, 10, cursor, on_take, NULL));
+        cr_assert_eq(got_n, 1);
+        e = got_entries[0];
+    }
+    SYNC(queue_start(&q, &e, "w", 2, on_job, NULL));
+    cr_assert_not(got_job_set, "no third run");
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_FAILED);
+    cr_assert_str_eq(got_job.error_code, "worker_lost");
+    cr_assert_eq(oracle_int("XLEN %s", "queue"), 0);
+    free(id);
+}
+
+Test(queue, release_hands_back_without_counting) {
+    setup_group();
+    char *id = submit("http://example.com/j");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_release(&q, &e, "w1", on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_QUEUED);
+    cr_assert_eq(got_job.attempts, 0);
+    struct queue_entry e2 = take_one("w2");
+    cr_assert_str_eq(e2.job_id, id);
+    free(id);
+}
