@@ -14,13 +14,14 @@
 
 /* Appends {attempt, code, message, at} to the job's JSON error history. */
 #define LUA_HISTORY_PUSH                                                                           \
-    "local function push_history(key, code, msg, now)\n"                                           \
+    "local function push_history(key, code, msg, now, worker)\n"                                           \
     "  local h = redis.call('HGET', key, 'history')\n"                                             \
     "  local arr = {}\n"                                                                           \
     "  if h then arr = cjson.decode(h) end\n"                                                      \
     "  if #arr >= 50 then table.remove(arr, 1) end\n"                                              \
     "  local att = tonumber(redis.call('HGET', key, 'attempts') or '0')\n"                         \
-    "  table.insert(arr, {attempt = att, code = code, message = msg, at = tonumber(now)})\n"       \
+    "  table.insert(arr, {attempt = att, code = code, message = msg, at = tonumber(now),"     \
+    " worker = worker})\n"                                                                 \
     "  redis.call('HSET', key, 'history', cjson.encode(arr))\n"                                    \
     "end\n"
 
@@ -75,7 +76,7 @@ const char QUEUE_LUA_START[] =
     "if st == 'started' then\n"
     "  redis.call('HINCRBY', KEYS[3], 'rescued', 1)\n"
     "  push_history(KEYS[1], 'worker_lost', 'the worker running this job was lost; running it"
-    " again', ARGV[3])\n"
+    " again', ARGV[3], redis.call('HGET', KEYS[1], 'worker'))\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'status', 'started', 'started_at', ARGV[3],"
     " 'worker', ARGV[2], 'entry', ARGV[1])\n"
