@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# deps.sh — install the Debian packages wordcount needs to build, run and test.
+#
+# Quick and idempotent: asks dpkg which packages are missing and does
+# nothing else when none are; otherwise runs apt-get update once and
+# installs only the missing ones (through sudo when not root).
+set -euo pipefail
+
+# The one list of packages. Add new dependencies here.
+PACKAGES=(
+    build-essential
+    pkg-config
+    libuv1-dev
+    libhttp-parser-dev
+    libhiredis-dev
+    libpq-dev
+    libcurl4-openssl-dev
+    libxml2-dev
+    libjansson-dev
+    libcriterion-dev
+    libicu-dev
+    libinih-dev
+    libssl-dev
+    redis-server
+    postgresql
+    postgresql-contrib
+    curl
+    ca-certificates
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [[ $status == installed ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=()
+if ((EUID != 0)); then
+    if ! command -v sudo >/dev/null; then
+        echo "deps: missing packages (${missing[*]}) and not root, no sudo" >&2
+        exit 1
+    fi
+    SUDO=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
