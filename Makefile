@@ -28,7 +28,7 @@ BIN := build/san/bin
 OPT ?= -O1
 endif
 
-PKGS := libuv hiredis libpq libcurl libxml-2.0 jansson icu-uc icu-i18n inih
+PKGS := libuv hiredis libpq libcurl libxml-2.0 jansson icu-uc icu-i18n inih libcrypto
 TEST_PKGS := criterion
 
 # pkg-config is asked once per make run, not once per file.

@@ -1,0 +1,150 @@
+/* wordcount-migrate — apply, revert and inspect the schema migrations.
+ *
+ * A thin command line over migrate.h and migfile.h. The database comes from
+ * --database-url, else DATABASE_URL through config_load (with .env and the
+ * APP_ENV defaults; a bad configuration exits 78); the folder from --dir,
+ * else MIGRATIONS_DIR, else share/wordcount/migrations beside the binary,
+ * else the source tree's migrations/. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "migrations/migfile.h"
+#include "migrations/migrate.h"
+
+static const char usage_text[] =
+    "usage: wordcount-migrate [--database-url URL] [--dir DIR] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  upgrade [TARGET]    apply pending migrations up to TARGET (a version; default: newest)\n"
+    "  downgrade TARGET    revert migrations above TARGET (a version, -1 or base)\n"
+    "  current             print the newest applied migration\n"
+    "  history             list every migration, applied (when) or pending\n"
+    "  check               exit 1 when migrations are pending, edited or unknown\n"
+    "  new NAME            write the next NNNN_NAME.up.sql and .down.sql\n"
+    "\n"
+    "options:\n"
+    "  --database-url URL  the database (default: DATABASE_URL, also read from .env)\n"
+    "  --dir DIR           the migrations folder (default: MIGRATIONS_DIR, then the installed one)\n"
+    "  --dry-run           upgrade/downgrade: print the SQL that would run, change nothing\n"
+    "  --accept-edited     run even though an applied file was edited; record its new checksum\n"
+    "\n"
+    "exit codes: 0 ok, 1 check failed, 2 usage, 65 bad migration files, 69 database\n"
+    "unavailable, 70 migration failed, 78 bad configuration\n";
+
+/* usage reports a command-line mistake briefly, or prints the full text. */
+static int
+usage(const char *why) {
+    if (why) fprintf(stderr, "wordcount-migrate: %s (see wordcount-migrate --help)\n", why);
+    else fputs(usage_text, stderr);
+    return 2;
+}
+
+/* option_value takes "--name=value" or "--name value" from argv. */
+static const char *
+option_value(int argc, char **argv, int *i, const char *name) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return NULL;
+    if (argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (argv[*i][n] == '\0' && *i + 1 < argc) return argv[++*i];
+    return NULL;
+}
+
+int
+main(int argc, char **argv) {
+    const char *url = NULL, *dir = NULL;
+    struct migrate_opts o = {0};
+    const char *pos[3] = {0};
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (strcmp(a, "--dry-run") == 0) {
+            o.dry_run = true;
+        } else if (strcmp(a, "--accept-edited") == 0) {
+            o.accept_edited = true;
+        } else if ((v = option_value(argc, argv, &i, "--database-url"))) {
+            url = v;
+        } else if ((v = option_value(argc, argv, &i, "--dir"))) {
+            dir = v;
+        } else if (strncmp(a, "--", 2) == 0 && a[2]) {
+            char why[256];
+            snprintf(why, sizeof why, "unknown option or missing value: %s", a);
+            return usage(why);
+        } else if (npos < 3) {
+            pos[npos++] = a; /* "-1" is a downgrade target, not an option */
+        } else {
+            return usage("too many arguments");
+        }
+    }
+    if (npos == 0) return usage(NULL);
+    const char *cmd = pos[0];
+    int want_max = strcmp(cmd, "upgrade") == 0 ? 2
+                   : strcmp(cmd, "downgrade") == 0 || strcmp(cmd, "new") == 0 ? 2
+                   : strcmp(cmd, "current") == 0 || strcmp(cmd, "history") == 0 ||
+                           strcmp(cmd, "check") == 0
+                       ? 1
+                       : -1;
+    if (want_max < 0) {
+        char why[256];
+        snprintf(why, sizeof why, "unknown command: %s", cmd);
+        return usage(why);
+    }
+    if (npos > want_max) return usage("too many arguments");
+    if ((strcmp(cmd, "downgrade") == 0 || strcmp(cmd, "new") == 0) && npos < 2)
+        return usage(strcmp(cmd, "new") == 0 ? "new needs a NAME" : "downgrade needs a TARGET (a version, -1 or base)");
+    if (o.dry_run && strcmp(cmd, "upgrade") != 0 && strcmp(cmd, "downgrade") != 0)
+        return usage("--dry-run applies to upgrade and downgrade");
+
+    struct config cfg = {0};
+    bool have_cfg = false;
+    bool needs_db = strcmp(cmd, "new") != 0;
+    if (needs_db && !url) {
+        char err[512];
+        if (config_load(&cfg, NULL, err, sizeof err) < 0) {
+            log_init("migrate", LOG_INFO);
+            log_error("msg=\"bad configuration\" error=%s", log_q(err));
+            return EX_CONFIG_CODE;
+        }
+        have_cfg = true;
+        url = cfg.database_url;
+        log_init("migrate", (enum log_level)cfg.log_level);
+    } else {
+        const char *lvl = getenv("LOG_LEVEL");
+        int level = lvl && *lvl ? log_level_parse(lvl) : LOG_INFO;
+        log_init("migrate", level < 0 ? LOG_INFO : (enum log_level)level);
+    }
+    if (!dir) dir = getenv("MIGRATIONS_DIR");
+    char *found = NULL;
+    if (!dir || !*dir) dir = found = migfile_default_dir();
+    o.database_url = url;
+    o.dir = dir;
+    o.out = stdout;
+
+    char err[2048] = "";
+    int rc;
+    if (strcmp(cmd, "upgrade") == 0) rc = migrate_upgrade(&o, npos > 1 ? pos[1] : NULL, err, sizeof err);
+    else if (strcmp(cmd, "downgrade") == 0) rc = migrate_downgrade(&o, pos[1], err, sizeof err);
+    else if (strcmp(cmd, "current") == 0) rc = migrate_current(&o, NULL, err, sizeof err);
+    else if (strcmp(cmd, "history") == 0) rc = migrate_history(&o, err, sizeof err);
+    else if (strcmp(cmd, "check") == 0) rc = migrate_check(&o, err, sizeof err);
+    else {
+        char *path = NULL;
+        rc = migfile_new(dir, pos[1], &path, err, sizeof err);
+        if (rc == 0) printf("created %s and its .down.sql\n", path);
+        free(path);
+    }
+    fflush(stdout);
+    if (rc < 0) {
+        if (rc == MIGRATE_EUSAGE) usage(err);
+        else log_error("msg=%s error=%s", log_q(migrate_strerror(rc)), log_q(err));
+    }
+    free(found);
+    if (have_cfg) config_free(&cfg);
+    return migrate_exit_code(rc);
+}
