@@ -203,7 +203,7 @@ migfile_load(const char *dir, struct migration_set *set, char *err, size_t errle
     }
     closedir(d);
     if (rc == 0) {
-        qsort(set->items, set->n, sizeof *set->items, cmp_version);
+        if (set->n) qsort(set->items, set->n, sizeof *set->items, cmp_version);
         for (size_t i = 0; i < set->n && rc == 0; i++) {
             struct migration *m = &set->items[i];
             if (m->version != (int)i + 1)

@@ -15,6 +15,8 @@
 /* The advisory lock key: "wcmigrat" in ASCII. Advisory locks are per
  * database, so runs against different databases do not wait for each other. */
 #define LOCK_KEY "8602840012682322292"
+#define LOCK_POLL_MS 200
+#define LOCK_WAIT_MS (15 * 60 * 1000)
 
 struct applied {
     int version;
@@ -129,6 +131,31 @@ read_applied(struct session *s) {
     return 0;
 }
 
+/* take_lock takes the advisory lock, polling rather than blocking: a
+ * session blocked in pg_advisory_lock sits in a transaction, and the
+ * running migration's CREATE INDEX CONCURRENTLY would wait for that
+ * transaction to end, a deadlock. */
+static int
+take_lock(struct session *s) {
+    uint64_t start = uv_hrtime();
+    for (bool logged = false;; logged = true) {
+        PGresult *r = PQexec(s->conn, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            int rc = fail(s, MIGRATE_EFAILED, "taking the migration lock: %s", PQresultErrorMessage(r));
+            PQclear(r);
+            return rc;
+        }
+        bool got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+        if (got) return 0;
+        if ((uv_hrtime() - start) / 1000000 > LOCK_WAIT_MS)
+            return fail(s, MIGRATE_EFAILED, "another migrate run has held the migration lock for %d minutes",
+                        LOCK_WAIT_MS / 60000);
+        if (!logged) log_info("msg=\"waiting for another migrate run to finish\"");
+        uv_sleep(LOCK_POLL_MS);
+    }
+}
+
 /* session_begin loads the files, connects and reads the applied versions.
  * A writer (upgrade, downgrade) first takes the advisory lock and, unless
  * this is a dry run, creates the bookkeeping table. */
@@ -151,15 +178,8 @@ session_begin(struct session *s, const struct migrate_opts *o, bool writer, char
         goto fail;
     }
     PQsetNoticeProcessor(s->conn, on_notice, NULL);
+    if (writer && (rc = take_lock(s)) < 0) goto fail;
     if (writer) {
-        PGresult *r = PQexec(s->conn, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
-        bool got = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-        PQclear(r);
-        if (!got) {
-            log_info("msg=\"waiting for another migrate run to finish\"");
-            if ((rc = exec_sql(s, "SELECT pg_advisory_lock(" LOCK_KEY ")", "taking the migration lock")) < 0)
-                goto fail;
-        }
         if (!o->dry_run &&
             (rc = exec_sql(s,
                            "CREATE TABLE IF NOT EXISTS schema_migrations ("
