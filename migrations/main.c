@@ -28,7 +28,8 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "  --database-url URL  the database (default: DATABASE_URL, also read from .env)\n"
-    "  --dir DIR           the migrations folder (default: MIGRATIONS_DIR, then the installed one)\n"
+    "  --dir DIR           the migrations folder (default: MIGRATIONS_DIR, then the\n"
+    "                      installed share/wordcount/migrations, then the source tree's)\n"
     "  --dry-run           upgrade/downgrade: print the SQL that would run, change nothing\n"
     "  --accept-edited     run even though an applied file was edited; record its new checksum\n"
     "\n"
@@ -84,20 +85,24 @@ main(int argc, char **argv) {
     }
     if (npos == 0) return usage(NULL);
     const char *cmd = pos[0];
-    int want_max = strcmp(cmd, "upgrade") == 0 ? 2
-                   : strcmp(cmd, "downgrade") == 0 || strcmp(cmd, "new") == 0 ? 2
-                   : strcmp(cmd, "current") == 0 || strcmp(cmd, "history") == 0 ||
-                           strcmp(cmd, "check") == 0
-                       ? 1
-                       : -1;
-    if (want_max < 0) {
+    /* Each command with the number of arguments it takes after its name. */
+    static const struct {
+        const char *name;
+        int min, max;
+    } commands[] = {{"upgrade", 0, 1}, {"downgrade", 1, 1}, {"current", 0, 0},
+                    {"history", 0, 0}, {"check", 0, 0},     {"new", 1, 1}};
+    int found_cmd = -1;
+    for (int i = 0; i < (int)(sizeof commands / sizeof commands[0]); i++)
+        if (strcmp(cmd, commands[i].name) == 0) found_cmd = i;
+    if (found_cmd < 0) {
         char why[256];
         snprintf(why, sizeof why, "unknown command: %s", cmd);
         return usage(why);
     }
-    if (npos > want_max) return usage("too many arguments");
-    if ((strcmp(cmd, "downgrade") == 0 || strcmp(cmd, "new") == 0) && npos < 2)
-        return usage(strcmp(cmd, "new") == 0 ? "new needs a NAME" : "downgrade needs a TARGET (a version, -1 or base)");
+    if (npos - 1 > commands[found_cmd].max) return usage("too many arguments");
+    if (npos - 1 < commands[found_cmd].min)
+        return usage(strcmp(cmd, "new") == 0 ? "new needs a NAME"
+                                             : "downgrade needs a TARGET (a version, -1 or base)");
     if (o.dry_run && strcmp(cmd, "upgrade") != 0 && strcmp(cmd, "downgrade") != 0)
         return usage("--dry-run applies to upgrade and downgrade");
 
@@ -128,7 +133,8 @@ main(int argc, char **argv) {
 
     char err[2048] = "";
     int rc;
-    if (strcmp(cmd, "upgrade") == 0) rc = migrate_upgrade(&o, npos > 1 ? pos[1] : NULL, err, sizeof err);
+    if (strcmp(cmd, "upgrade") == 0)
+        rc = migrate_upgrade(&o, npos > 1 ? pos[1] : NULL, err, sizeof err);
     else if (strcmp(cmd, "downgrade") == 0) rc = migrate_downgrade(&o, pos[1], err, sizeof err);
     else if (strcmp(cmd, "current") == 0) rc = migrate_current(&o, NULL, err, sizeof err);
     else if (strcmp(cmd, "history") == 0) rc = migrate_history(&o, err, sizeof err);

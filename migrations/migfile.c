@@ -2,11 +2,11 @@
 
 #include <ctype.h>
 #include <dirent.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +22,8 @@
  * dump dropped in the folder) than a schema change. */
 #define MIGFILE_MAX_BYTES (16u << 20)
 
-static int
-fail(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
 fail(char *err, size_t errlen, int code, const char *fmt, ...) {
@@ -237,20 +237,23 @@ static const char down_template[] =
 static int
 write_new(const char *path, const char *text, char *err, size_t errlen) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(err, errlen, MIGRATE_EFILES, "cannot create %s: %s", path, strerror(errno));
+    if (fd < 0)
+        return fail(err, errlen, MIGRATE_EFILES, "cannot create %s: %s", path, strerror(errno));
     size_t len = strlen(text), off = 0;
     while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
-            int rc = fail(err, errlen, MIGRATE_EFILES, "cannot write %s: %s", path, strerror(errno));
+            int rc =
+                fail(err, errlen, MIGRATE_EFILES, "cannot write %s: %s", path, strerror(errno));
             close(fd);
             unlink(path);
             return rc;
         }
         off += (size_t)w;
     }
-    if (close(fd) < 0) return fail(err, errlen, MIGRATE_EFILES, "cannot write %s: %s", path, strerror(errno));
+    if (close(fd) < 0)
+        return fail(err, errlen, MIGRATE_EFILES, "cannot write %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -266,7 +269,8 @@ migfile_new(const char *dir, const char *name, char **up_path, char *err, size_t
     if (rc < 0) return rc;
     int version = (int)set.n + 1;
     migfile_set_free(&set);
-    if (version > 9999) return fail(err, errlen, MIGRATE_EFILES, "%s: no version numbers left", dir);
+    if (version > 9999)
+        return fail(err, errlen, MIGRATE_EFILES, "%s: no version numbers left", dir);
 
     char *up = xasprintf("%s/%04d_%s.up.sql", dir, version, name);
     char *down = xasprintf("%s/%04d_%s.down.sql", dir, version, name);

@@ -20,8 +20,8 @@
 
 struct migration {
     int version;
-    char *name;     /* "create_results" */
-    char *up_file;  /* "0001_create_results.up.sql" (base name) */
+    char *name;    /* "create_results" */
+    char *up_file; /* "0001_create_results.up.sql" (base name) */
     char *down_file;
     char *up_sql;
     char *down_sql;

@@ -37,8 +37,8 @@ struct session {
     size_t errlen;
 };
 
-static int
-fail(struct session *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 fail(struct session *s, int code, const char *fmt, ...) {
@@ -67,8 +67,10 @@ exec_sql(struct session *s, const char *sql, const char *what) {
     int rc = 0;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
         const char *msg = PQresultErrorMessage(r);
-        if (!*msg) msg = st == PGRES_COPY_IN || st == PGRES_COPY_OUT ? "COPY is not supported in migrations"
-                                                                      : PQerrorMessage(s->conn);
+        if (!*msg)
+            msg = st == PGRES_COPY_IN || st == PGRES_COPY_OUT
+                      ? "COPY is not supported in migrations"
+                      : PQerrorMessage(s->conn);
         rc = fail(s, MIGRATE_EFAILED, "%s: %s", what, msg);
     }
     PQclear(r);
@@ -76,7 +78,8 @@ exec_sql(struct session *s, const char *sql, const char *what) {
 }
 
 static int
-exec_params(struct session *s, const char *sql, int n, const char *const *params, const char *what) {
+exec_params(struct session *s, const char *sql, int n, const char *const *params,
+            const char *what) {
     PGresult *r = PQexecParams(s->conn, sql, n, NULL, params, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -141,7 +144,8 @@ take_lock(struct session *s) {
     for (bool logged = false;; logged = true) {
         PGresult *r = PQexec(s->conn, "SELECT pg_try_advisory_lock(" LOCK_KEY ")");
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            int rc = fail(s, MIGRATE_EFAILED, "taking the migration lock: %s", PQresultErrorMessage(r));
+            int rc =
+                fail(s, MIGRATE_EFAILED, "taking the migration lock: %s", PQresultErrorMessage(r));
             PQclear(r);
             return rc;
         }
@@ -149,7 +153,8 @@ take_lock(struct session *s) {
         PQclear(r);
         if (got) return 0;
         if ((uv_hrtime() - start) / 1000000 > LOCK_WAIT_MS)
-            return fail(s, MIGRATE_EFAILED, "another migrate run has held the migration lock for %d minutes",
+            return fail(s, MIGRATE_EFAILED,
+                        "another migrate run has held the migration lock for %d minutes",
                         LOCK_WAIT_MS / 60000);
         if (!logged) log_info("msg=\"waiting for another migrate run to finish\"");
         uv_sleep(LOCK_POLL_MS);
@@ -160,7 +165,8 @@ take_lock(struct session *s) {
  * A writer (upgrade, downgrade) first takes the advisory lock and, unless
  * this is a dry run, creates the bookkeeping table. */
 static int
-session_begin(struct session *s, const struct migrate_opts *o, bool writer, char *err, size_t errlen) {
+session_begin(struct session *s, const struct migrate_opts *o, bool writer, char *err,
+              size_t errlen) {
     memset(s, 0, sizeof *s);
     s->o = o;
     s->out = o->out ? o->out : stdout;
@@ -180,14 +186,13 @@ session_begin(struct session *s, const struct migrate_opts *o, bool writer, char
     PQsetNoticeProcessor(s->conn, on_notice, NULL);
     if (writer && (rc = take_lock(s)) < 0) goto fail;
     if (writer) {
-        if (!o->dry_run &&
-            (rc = exec_sql(s,
-                           "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                           " version integer PRIMARY KEY CHECK (version > 0),"
-                           " name text NOT NULL,"
-                           " checksum text NOT NULL,"
-                           " applied_at timestamptz NOT NULL DEFAULT now())",
-                           "creating schema_migrations")) < 0)
+        if (!o->dry_run && (rc = exec_sql(s,
+                                          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                          " version integer PRIMARY KEY CHECK (version > 0),"
+                                          " name text NOT NULL,"
+                                          " checksum text NOT NULL,"
+                                          " applied_at timestamptz NOT NULL DEFAULT now())",
+                                          "creating schema_migrations")) < 0)
             goto fail;
     }
     if ((rc = read_applied(s)) < 0) goto fail;
@@ -249,7 +254,8 @@ run_no_tx(struct session *s, const char *sql, const char *file) {
         n++;
         char *stmt = xstrndup(sql + start, len);
         char what[256];
-        snprintf(what, sizeof what, "%s (statement %d, run without a transaction: earlier statements stay applied)",
+        snprintf(what, sizeof what,
+                 "%s (statement %d, run without a transaction: earlier statements stay applied)",
                  file, n);
         int rc = exec_sql(s, stmt, what);
         free(stmt);
@@ -270,16 +276,18 @@ apply(struct session *s, const struct migration *m, bool up) {
         fprintf(s->out, "-- %s%s\n%s%s", file, no_tx ? " (no transaction)" : "", sql,
                 *sql && sql[strlen(sql) - 1] != '\n' ? "\n" : "");
         if (up)
-            fprintf(s->out, "INSERT INTO schema_migrations (version, name, checksum) VALUES (%d, '%s', '%s');\n\n",
+            fprintf(s->out,
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%d, '%s', "
+                    "'%s');\n\n",
                     m->version, m->name, m->checksum);
-        else
-            fprintf(s->out, "DELETE FROM schema_migrations WHERE version = %d;\n\n", m->version);
+        else fprintf(s->out, "DELETE FROM schema_migrations WHERE version = %d;\n\n", m->version);
         return 0;
     }
     uint64_t t0 = uv_hrtime();
     const char *params[] = {v, m->name, m->checksum};
-    const char *book = up ? "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
-                          : "DELETE FROM schema_migrations WHERE version = $1";
+    const char *book =
+        up ? "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)"
+           : "DELETE FROM schema_migrations WHERE version = $1";
     int rc;
     if (no_tx) {
         if ((rc = run_no_tx(s, sql, file)) < 0) return rc;
@@ -321,17 +329,20 @@ migrate_upgrade(const struct migrate_opts *o, const char *target, char *err, siz
     if (rc < 0) return rc;
     int to = (int)s.files.n;
     if (target && strcmp(target, "head") != 0 && parse_version(target, &to) < 0) {
-        rc = fail(&s, MIGRATE_EUSAGE, "invalid upgrade target \"%s\": expected a version or head", target);
+        rc = fail(&s, MIGRATE_EUSAGE, "invalid upgrade target \"%s\": expected a version or head",
+                  target);
         goto done;
     }
     if (to > (int)s.files.n) {
-        rc = fail(&s, MIGRATE_EUSAGE, "no migration %04d in %s (newest is %04zu)", to, s.files.dir, s.files.n);
+        rc = fail(&s, MIGRATE_EUSAGE, "no migration %04d in %s (newest is %04zu)", to, s.files.dir,
+                  s.files.n);
         goto done;
     }
     if ((rc = verify(&s)) < 0) goto done;
     if (to < current_version(&s)) {
-        rc = fail(&s, MIGRATE_EUSAGE, "target %04d is below the current version %04d: use downgrade", to,
-                  current_version(&s));
+        rc =
+            fail(&s, MIGRATE_EUSAGE, "target %04d is below the current version %04d: use downgrade",
+                 to, current_version(&s));
         goto done;
     }
     int done_n = 0;
@@ -360,11 +371,13 @@ migrate_downgrade(const struct migrate_opts *o, const char *target, char *err, s
     if (strcmp(target, "base") == 0) to = 0;
     else if (strcmp(target, "-1") == 0) to = cur > 0 ? cur - 1 : 0;
     else if (parse_version(target, &to) < 0) {
-        rc = fail(&s, MIGRATE_EUSAGE, "invalid downgrade target \"%s\": expected a version, -1 or base", target);
+        rc = fail(&s, MIGRATE_EUSAGE,
+                  "invalid downgrade target \"%s\": expected a version, -1 or base", target);
         goto done;
     }
     if (to > cur) {
-        rc = fail(&s, MIGRATE_EUSAGE, "target %04d is above the current version %04d: use upgrade", to, cur);
+        rc = fail(&s, MIGRATE_EUSAGE, "target %04d is above the current version %04d: use upgrade",
+                  to, cur);
         goto done;
     }
     if ((rc = verify(&s)) < 0) goto done;
@@ -418,8 +431,8 @@ report(struct session *s, bool all) {
             problems++;
             fi++;
         } else {
-            fprintf(s->out, "%04d  %-32s applied  %s  NOT IN %s\n", a->version, a->name, a->applied_at,
-                    s->files.dir);
+            fprintf(s->out, "%04d  %-32s applied  %s  NOT IN %s\n", a->version, a->name,
+                    a->applied_at, s->files.dir);
             problems++;
             ai++;
         }
@@ -458,13 +471,20 @@ migrate_check(const struct migrate_opts *o, char *err, size_t errlen) {
 const char *
 migrate_strerror(int code) {
     switch (code) {
-    case 0: return "ok";
-    case MIGRATE_ECHECK: return "check failed";
-    case MIGRATE_EUSAGE: return "usage error";
-    case MIGRATE_EFILES: return "bad migration files";
-    case MIGRATE_EUNAVAIL: return "database unavailable";
-    case MIGRATE_EFAILED: return "migration failed";
-    default: return "unknown error";
+    case 0:
+        return "ok";
+    case MIGRATE_ECHECK:
+        return "check failed";
+    case MIGRATE_EUSAGE:
+        return "usage error";
+    case MIGRATE_EFILES:
+        return "bad migration files";
+    case MIGRATE_EUNAVAIL:
+        return "database unavailable";
+    case MIGRATE_EFAILED:
+        return "migration failed";
+    default:
+        return "unknown error";
     }
 }
 

@@ -23,9 +23,9 @@
 #include <stdio.h>
 
 enum migrate_err {
-    MIGRATE_ECHECK = -1,    /* check: pending, edited or unknown migrations (exit 1) */
-    MIGRATE_EUSAGE = -2,    /* bad command line, name or target (exit 2) */
-    MIGRATE_EFILES = -65,   /* bad migration files, or files the database disagrees with (exit 65) */
+    MIGRATE_ECHECK = -1,  /* check: pending, edited or unknown migrations (exit 1) */
+    MIGRATE_EUSAGE = -2,  /* bad command line, name or target (exit 2) */
+    MIGRATE_EFILES = -65, /* bad migration files, or files the database disagrees with (exit 65) */
     MIGRATE_EUNAVAIL = -69, /* cannot connect to the database (exit 69) */
     MIGRATE_EFAILED = -70,  /* a migration failed (exit 70) */
 };

@@ -165,17 +165,19 @@ struct bad_name {
 
 ParameterizedTestParameters(migfile, bad_file_names) {
     static struct bad_name cases[] = {
-        {"1_a.up.sql"},      {"00001_a.up.sql"}, {"0001-a.up.sql"},   {"0001_.up.sql"},
-        {"0001_A.up.sql"},   {"0001_a b.up.sql"}, {"0001_a.sql"},     {"0001_a.up.down.sql"},
-        {"0000_zero.up.sql"}, {"abcd_a.up.sql"},  {"0001_1a.up.sql"}, {"0001_a.UP.sql"},
+        {"1_a.up.sql"},       {"00001_a.up.sql"},  {"0001-a.up.sql"},  {"0001_.up.sql"},
+        {"0001_A.up.sql"},    {"0001_a b.up.sql"}, {"0001_a.sql"},     {"0001_a.up.down.sql"},
+        {"0000_zero.up.sql"}, {"abcd_a.up.sql"},   {"0001_1a.up.sql"}, {"0001_a.UP.sql"},
     };
     return cr_make_param_array(struct bad_name, cases, sizeof cases / sizeof cases[0]);
 }
 
-ParameterizedTest(struct bad_name *c, migfile, bad_file_names, .init = make_dir, .fini = remove_dir) {
+ParameterizedTest(struct bad_name *c, migfile, bad_file_names, .init = make_dir,
+                  .fini = remove_dir) {
     put(c->file, "SELECT 1;");
     struct migration_set set;
-    cr_assert_eq(migfile_load(dir, &set, err, sizeof err), MIGRATE_EFILES, "%s was accepted", c->file);
+    cr_assert_eq(migfile_load(dir, &set, err, sizeof err), MIGRATE_EFILES, "%s was accepted",
+                 c->file);
     cr_assert_not_null(strstr(err, c->file), "error does not name %s: %s", c->file, err);
 }
 
@@ -193,7 +195,8 @@ Test(migfile, nul_byte_is_rejected) {
 }
 
 Test(migfile, no_transaction_marker) {
-    cr_assert(migfile_has_no_tx_marker("-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);"));
+    cr_assert(migfile_has_no_tx_marker(
+        "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);"));
     cr_assert(migfile_has_no_tx_marker("-- migrate:no-transaction  \r\nSELECT 1;"));
     cr_assert(migfile_has_no_tx_marker("-- migrate:no-transaction"));
     cr_assert_not(migfile_has_no_tx_marker("SELECT 1;\n-- migrate:no-transaction\n"));

@@ -138,8 +138,9 @@ Test(migrate, upgrade_from_empty_to_newest) {
     cr_assert_eq(current(), 0);
     cr_assert_eq(migrate_upgrade(&o, NULL, err, sizeof err), 0, "%s", err);
     cr_assert_eq(current(), 3);
-    assert_q("SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM schema_migrations",
-             "1:a,2:b,3:idx");
+    assert_q(
+        "SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM schema_migrations",
+        "1:a,2:b,3:idx");
     assert_q("SELECT count(*) FROM a WHERE x = 1", "1");
     assert_q("SELECT count(*) FROM pg_indexes WHERE indexname IN ('a_x_idx', 'b_y_idx')", "2");
     /* The recorded checksum is the up file's SHA-256. */
@@ -289,7 +290,8 @@ Test(migrate, edited_applied_file_is_detected) {
     cr_assert_eq(current(), 3);
     cr_assert_eq(migrate_check(&o, err, sizeof err), MIGRATE_ECHECK);
     const char *text = output();
-    cr_assert_not_null(strstr(text, "0001  a"), "check output names the edited migration: %s", text);
+    cr_assert_not_null(strstr(text, "0001  a"), "check output names the edited migration: %s",
+                       text);
     cr_assert_eq(migrate_history(&o, err, sizeof err), 0, "%s", err);
     text = output();
     cr_assert_not_null(strstr(text, "EDITED"), "%s", text);
@@ -310,7 +312,8 @@ Test(migrate, versions_unknown_to_the_files_are_refused) {
     cr_assert_eq(migrate_downgrade(&o, "base", err, sizeof err), MIGRATE_EFILES);
     cr_assert_eq(migrate_check(&o, err, sizeof err), MIGRATE_ECHECK);
     const char *text = output();
-    cr_assert_not_null(strstr(text, "0003  idx"), "check output names the unknown version: %s", text);
+    cr_assert_not_null(strstr(text, "0003  idx"), "check output names the unknown version: %s",
+                       text);
     cr_assert_eq(migrate_current(&o, NULL, err, sizeof err), 0, "%s", err);
     text = output();
     cr_assert_not_null(strstr(text, "0003 idx (not in"), "%s", text);
@@ -342,8 +345,10 @@ Test(migrate, history_lists_applied_and_pending) {
     cr_assert_eq(migrate_history(&o, err, sizeof err), 0, "%s", err);
     const char *text = output();
     cr_assert(strncmp(text, "0001  a", 7) == 0, "%s", text);
-    cr_assert_not_null(strstr(text, "0002  b                                applied  20"), "%s", text);
-    cr_assert_not_null(strstr(text, "0003  idx                              pending\n"), "%s", text);
+    cr_assert_not_null(strstr(text, "0002  b                                applied  20"), "%s",
+                       text);
+    cr_assert_not_null(strstr(text, "0003  idx                              pending\n"), "%s",
+                       text);
 }
 
 Test(migrate, dry_run_prints_and_changes_nothing) {
@@ -470,8 +475,10 @@ Test(migrate, two_deploys_at_once_apply_each_migration_once) {
     cr_assert(p1 > 0 && p2 > 0);
     int s1 = proc_wait_exit(p1, 30000), s2 = proc_wait_exit(p2, 30000);
     char *t1 = slurp(log1), *t2 = slurp(log2);
-    cr_assert(s1 != -1 && WIFEXITED(s1) && WEXITSTATUS(s1) == 0, "first run failed (%d):\n%s", s1, t1);
-    cr_assert(s2 != -1 && WIFEXITED(s2) && WEXITSTATUS(s2) == 0, "second run failed (%d):\n%s", s2, t2);
+    cr_assert(s1 != -1 && WIFEXITED(s1) && WEXITSTATUS(s1) == 0, "first run failed (%d):\n%s", s1,
+              t1);
+    cr_assert(s2 != -1 && WIFEXITED(s2) && WEXITSTATUS(s2) == 0, "second run failed (%d):\n%s", s2,
+              t2);
     assert_q("SELECT count(*) || '/' || count(DISTINCT version) FROM schema_migrations", "3/3");
     /* Each migration was applied by exactly one of the two. */
     int applied = 0;

@@ -19,7 +19,8 @@ split_join(const char *sql, char *out, size_t n) {
     while (sqlsplit_next(sql, &pos, &start, &len)) {
         while (len > 0 && (sql[start] == ' ' || sql[start] == '\n')) start++, len--;
         while (len > 0 && (sql[start + len - 1] == ' ' || sql[start + len - 1] == '\n')) len--;
-        used += (size_t)snprintf(out + used, n - used, "%s%.*s", used ? "|" : "", (int)len, sql + start);
+        used += (size_t)snprintf(out + used, n - used, "%s%.*s", used ? "|" : "", (int)len,
+                                 sql + start);
         cr_assert_lt(used, n);
     }
 }
@@ -34,7 +35,8 @@ ParameterizedTestParameters(sqlsplit, cases) {
         {"SELECT 1; SELECT 2;", "SELECT 1|SELECT 2"},
         {"SELECT 1;\n-- only a comment\n", "SELECT 1"},
         {"-- c; with semicolon\nSELECT 1;", "-- c; with semicolon\nSELECT 1"},
-        {"/* a; /* nested; */ still; */ SELECT 1; SELECT 2", "/* a; /* nested; */ still; */ SELECT 1|SELECT 2"},
+        {"/* a; /* nested; */ still; */ SELECT 1; SELECT 2",
+         "/* a; /* nested; */ still; */ SELECT 1|SELECT 2"},
         {"SELECT 'a;b'; SELECT 2", "SELECT 'a;b'|SELECT 2"},
         {"SELECT 'it''s; fine'; SELECT 2", "SELECT 'it''s; fine'|SELECT 2"},
         {"SELECT E'a\\';b'; SELECT 2", "SELECT E'a\\';b'|SELECT 2"},
