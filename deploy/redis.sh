@@ -81,7 +81,7 @@ cmd_stop() {
     for ((i = 0; i < WAIT_S * 10; i++)); do
         [[ -f $dir/redis.pid ]] || return 0
         # A process that is gone (or a zombie nobody reaps) no longer serves.
-        if ! kill -0 "$pid" 2>/dev/null || [[ $(ps -o stat= -p "$pid" 2>/dev/null) == Z* ]]; then
+        if ! kill -0 "$pid" 2>/dev/null || [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]]; then
             rm -f "$dir/redis.pid"
             return 0
         fi
