@@ -58,7 +58,7 @@ on_notice(void *arg, const char *message) {
     log_debug("msg=\"postgres notice\" detail=%s", log_q(message));
 }
 
-/* exec_ok runs sql (one or more statements, no parameters) and tells
+/* exec_sql runs sql (one or more statements, no parameters) and tells
  * whether it succeeded; on failure the server's message goes into s->err. */
 static int
 exec_sql(struct session *s, const char *sql, const char *what) {
