@@ -1,0 +1,603 @@
+/* redis_uv on real Redis servers: the shared one from tests/run.sh for the
+ * plain cases, and a private redis-server started here (on a free port)
+ * for the cases that kill, stop or restart the server or need a
+ * password. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/redis_uv.h"
+#include "tests/lib/proc.h"
+#include "tests/lib/testenv.h"
+
+static uv_loop_t loop;
+
+static void
+setup(void) {
+    cr_assert_eq(uv_loop_init(&loop), 0);
+}
+
+static void
+teardown(void) {
+    cr_assert_eq(testenv_loop_close(&loop), 0, "handles leaked");
+}
+
+TestSuite(redis_uv, .init = setup, .fini = teardown, .timeout = 30);
+
+/* --- a private redis-server --- */
+
+struct server {
+    pid_t pid;
+    int port;
+    char dir[64];
+    char log[96];
+};
+
+static int
+free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static bool
+server_pings(int port) {
+    struct timeval tv = {0, 200000};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    bool ok = false;
+    if (c && !c->err) {
+        redisReply *rep = redisCommand(c, "PING");
+        /* NOAUTH counts: the server is up. */
+        ok = rep != NULL;
+        freeReplyObject(rep);
+    }
+    redisFree(c);
+    return ok;
+}
+
+/* server_start starts redis-server on s->port (picked once, kept across
+ * restarts) with extra options and waits until it answers. */
+static void
+server_start(struct server *s, const char *extra_opt, const char *extra_val) {
+    if (!s->port) {
+        s->port = free_port();
+        snprintf(s->dir, sizeof s->dir, "/tmp/wc-redis-uv.XXXXXX");
+        cr_assert_not_null(mkdtemp(s->dir));
+        snprintf(s->log, sizeof s->log, "%s/redis.log", s->dir);
+    }
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->port);
+    const char *argv[] = {"/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1",
+                          "--save", "", "--appendonly", "no", "--dir", s->dir,
+                          extra_opt, extra_val, NULL};
+    s->pid = proc_start(argv, NULL, s->log);
+    cr_assert(s->pid > 0);
+    for (int i = 0; i < 100 && !server_pings(s->port); i++) usleep(50000);
+    cr_assert(server_pings(s->port), "private redis-server did not start (log %s)", s->log);
+}
+
+static void
+server_kill(struct server *s) {
+    if (s->pid > 0) proc_stop(s->pid, SIGKILL, 3000);
+    s->pid = 0;
+}
+
+static void
+server_cleanup(struct server *s) {
+    server_kill(s);
+    if (s->dir[0]) {
+        unlink(s->log);
+        rmdir(s->dir);
+    }
+}
+
+static void
+server_url(const struct server *s, const char *auth, int db, char *out, size_t n) {
+    snprintf(out, n, "redis://%s127.0.0.1:%d/%d", auth ? auth : "", s->port, db);
+}
+
+/* --- recording callbacks --- */
+
+struct rec {
+    int calls;
+    int nulls;
+    int type;
+    long long integer;
+    char str[256];
+    size_t len;
+    char err[128];
+    redis_uv_t *close_me; /* close this connection from inside the callback */
+};
+
+static void
+on_reply(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    (void)r;
+    struct rec *rec = arg;
+    rec->calls++;
+    if (!reply) {
+        rec->nulls++;
+        cr_assert_not_null(errstr);
+        snprintf(rec->err, sizeof rec->err, "%s", errstr);
+    } else {
+        cr_assert_null(errstr);
+        rec->type = reply->type;
+        rec->integer = reply->integer;
+        rec->len = reply->len < sizeof rec->str ? reply->len : sizeof rec->str;
+        if (reply->str) memcpy(rec->str, reply->str, rec->len);
+    }
+    if (rec->close_me) {
+        redis_uv_t *c = rec->close_me;
+        rec->close_me = NULL;
+        redis_uv_close(c, NULL, NULL);
+    }
+}
+
+struct state {
+    int ups, downs;
+    bool up;
+};
+
+static void
+on_state(redis_uv_t *r, bool connected, void *arg) {
+    (void)r;
+    struct state *st = arg;
+    if (connected) st->ups++;
+    else st->downs++;
+    st->up = connected;
+}
+
+static redis_uv_t *
+open_conn(const char *url, int timeout_ms, struct state *st) {
+    char err[256] = "";
+    redis_uv_t *r = redis_uv_new(&loop, url, "test", timeout_ms, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    redis_uv_on_state(r, on_state, st);
+    cr_assert(testenv_run_until(&loop, &st->up, 5000), "not connected to %s: %s", url,
+              redis_uv_last_error(r));
+    cr_assert(redis_uv_connected(r));
+    return r;
+}
+
+static bool closed;
+
+static void
+on_closed(void *arg) {
+    (void)arg;
+    closed = true;
+}
+
+static void
+close_conn(redis_uv_t *r) {
+    closed = false;
+    redis_uv_close(r, on_closed, NULL);
+    cr_assert(testenv_run_until(&loop, &closed, 5000), "close callback never ran");
+}
+
+static void
+run_ms(int ms) {
+    bool never = false;
+    testenv_run_until(&loop, &never, ms);
+}
+
+static void
+wait_calls(struct rec *rec, int n) {
+    for (int i = 0; i < 500 && rec->calls < n; i++) uv_run(&loop, UV_RUN_ONCE);
+    cr_assert_eq(rec->calls, n);
+}
+
+static void
+cmd(redis_uv_t *r, struct rec *rec, int argc, const char **argv, const size_t *lens) {
+    cr_assert_eq(redis_uv_command(r, on_reply, rec, argc, argv, lens), 0);
+}
+
+/* --- plain cases on the shared server --- */
+
+Test(redis_uv, round_trip) {
+    struct state st = {0};
+    redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
+    char key[96];
+    testenv_prefix(key, sizeof key);
+    struct rec set = {0}, get = {0}, del = {0};
+    cmd(r, &set, 3, (const char *[]){"SET", key, "hello world"}, NULL);
+    cmd(r, &get, 2, (const char *[]){"GET", key}, NULL);
+    cmd(r, &del, 2, (const char *[]){"DEL", key}, NULL);
+    wait_calls(&del, 1);
+    cr_assert_eq(set.calls, 1);
+    cr_assert_eq(set.type, REDIS_REPLY_STATUS);
+    cr_assert_eq(get.type, REDIS_REPLY_STRING);
+    cr_assert_eq(get.len, 11);
+    cr_assert_arr_eq(get.str, "hello world", 11);
+    cr_assert_eq(del.type, REDIS_REPLY_INTEGER);
+    cr_assert_eq(del.integer, 1);
+    cr_assert_eq(st.ups, 1);
+    cr_assert_eq(st.downs, 0);
+    close_conn(r);
+    cr_assert_eq(get.calls, 1, "a finished command is not called again on close");
+}
+
+Test(redis_uv, binary_safe_argv) {
+    struct state st = {0};
+    redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
+    char key[96];
+    testenv_prefix(key, sizeof key);
+    size_t kl = strlen(key);
+    key[kl++] = '\0'; /* a NUL inside the key too */
+    key[kl++] = 'k';
+    static const char val[] = {'a', '\0', '\r', '\n', '$', '3', '\r', '\n', (char)0xff, 'z'};
+    struct rec set = {0}, get = {0}, other = {0}, del = {0};
+    cmd(r, &set, 3, (const char *[]){"SET", key, val}, (size_t[]){3, kl, sizeof val});
+    cmd(r, &get, 2, (const char *[]){"GET", key}, (size_t[]){3, kl});
+    /* The key cut at its NUL is another key, which does not exist. */
+    cmd(r, &other, 2, (const char *[]){"GET", key}, NULL);
+    cmd(r, &del, 2, (const char *[]){"DEL", key}, (size_t[]){3, kl});
+    wait_calls(&del, 1);
+    cr_assert_eq(get.type, REDIS_REPLY_STRING);
+    cr_assert_eq(get.len, sizeof val);
+    cr_assert_arr_eq(get.str, val, sizeof val);
+    cr_assert_eq(other.type, REDIS_REPLY_NIL);
+    cr_assert_eq(del.integer, 1);
+    close_conn(r);
+}
+
+Test(redis_uv, commandf_formats) {
+    struct state st = {0};
+    redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
+    char key[96];
+    testenv_prefix(key, sizeof key);
+    struct rec set = {0}, get = {0};
+    cr_assert_eq(redis_uv_commandf(r, on_reply, &set, "SET %s %b EX 60", key, "x\0y", (size_t)3),
+                 0);
+    cr_assert_eq(redis_uv_commandf(r, on_reply, &get, "STRLEN %s", key), 0);
+    wait_calls(&get, 1);
+    cr_assert_eq(set.type, REDIS_REPLY_STATUS);
+    cr_assert_eq(get.integer, 3);
+    close_conn(r);
+}
+
+Test(redis_uv, error_reply_is_a_reply) {
+    struct state st = {0};
+    redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
+    char key[96];
+    testenv_prefix(key, sizeof key);
+    struct rec set = {0}, incr = {0}, unknown = {0}, after = {0};
+    cmd(r, &set, 5, (const char *[]){"SET", key, "not a number", "EX", "60"}, NULL);
+    cmd(r, &incr, 2, (const char *[]){"INCR", key}, NULL);
+    cmd(r, &unknown, 1, (const char *[]){"NO-SUCH-COMMAND"}, NULL);
+    cmd(r, &after, 1, (const char *[]){"PING"}, NULL);
+    wait_calls(&after, 1);
+    cr_assert_eq(incr.calls, 1);
+    cr_assert_eq(incr.nulls, 0);
+    cr_assert_eq(incr.type, REDIS_REPLY_ERROR);
+    cr_assert(strstr(incr.str, "not an integer"), "%s", incr.str);
+    cr_assert_eq(unknown.type, REDIS_REPLY_ERROR);
+    cr_assert(strstr(unknown.str, "unknown command"), "%s", unknown.str);
+    /* The connection survives error replies. */
+    cr_assert_eq(after.type, REDIS_REPLY_STATUS);
+    cr_assert(redis_uv_connected(r));
+    cr_assert_eq(st.downs, 0);
+    close_conn(r);
+}
+
+Test(redis_uv, select_from_url) {
+    const char *shared = testenv_redis_url();
+    /* The shared URL ends in /N; use database 3 on the same server. */
+    char url[256];
+    snprintf(url, sizeof url, "%.*s/3", (int)(strrchr(shared, '/') - shared), shared);
+    struct state st = {0};
+    redis_uv_t *r = open_conn(url, 5000, &st);
+    struct rec info = {0};
+    cmd(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
+    wait_calls(&info, 1);
+    cr_assert(strstr(info.str, " db=3 "), "%.*s", (int)info.len, info.str);
+    close_conn(r);
+}
+
+Test(redis_uv, enotconn_when_server_down) {
+    char url[64], err[256];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", free_port());
+    struct state st = {0};
+    redis_uv_t *r = redis_uv_new(&loop, url, "test", 1000, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    redis_uv_on_state(r, on_state, &st);
+    struct rec rec = {0};
+    const char *argv[] = {"PING"};
+    /* At once, while the first connect is in progress... */
+    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
+    cr_assert_eq(redis_uv_commandf(r, on_reply, &rec, "PING"), UV_ENOTCONN);
+    cr_assert_not(redis_uv_connected(r));
+    /* ...and after a few refused attempts. */
+    run_ms(400);
+    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
+    cr_assert_neq(redis_uv_last_error(r)[0], '\0');
+    cr_assert(strstr(redis_uv_last_error(r), "refused"), "%s", redis_uv_last_error(r));
+    close_conn(r);
+    cr_assert_eq(rec.calls, 0, "a refused command's callback must never run");
+    cr_assert_eq(st.ups + st.downs, 0);
+}
+
+Test(redis_uv, close_before_the_loop_runs) {
+    char err[256];
+    redis_uv_t *r = redis_uv_new(&loop, testenv_redis_url(), "test", 1000, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    close_conn(r);
+}
+
+Test(redis_uv, close_without_callback) {
+    char err[256];
+    redis_uv_t *r = redis_uv_new(&loop, testenv_redis_url(), "test", 1000, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    redis_uv_close(r, NULL, NULL);
+    /* .fini checks that every handle is gone. */
+}
+
+/* Fixed arrays, not pointers: Criterion copies parameters into a test
+ * process whose addresses differ. */
+struct bad_url {
+    char url[64];
+    char msg[32];
+};
+
+ParameterizedTestParameters(redis_uv, rejects_bad_url) {
+    static struct bad_url cases[] = {
+        {"http://127.0.0.1:6379", "scheme"},
+        {"rediss://127.0.0.1:6379", "scheme"},
+        {"redis://", "invalid Redis URL"},
+        {"not a url at all", "invalid Redis URL"},
+        {"redis://127.0.0.1:99999", "invalid Redis URL"},
+        {"redis://127.0.0.1:6379/db1", "database number"},
+        {"redis://127.0.0.1:6379/-1", "database number"},
+        {"redis://127.0.0.1:6379/1x", "database number"},
+        {"redis://user@127.0.0.1:6379", "password"},
+    };
+    return cr_make_param_array(struct bad_url, cases, sizeof cases / sizeof *cases);
+}
+
+ParameterizedTest(struct bad_url *c, redis_uv, rejects_bad_url) {
+    char err[256] = "";
+    redis_uv_t *r = redis_uv_new(&loop, c->url, "test", 1000, err, sizeof err);
+    cr_assert_null(r, "%s accepted", c->url);
+    cr_assert(strstr(err, c->msg), "%s: %s", c->url, err);
+}
+
+/* --- cases on a private server --- */
+
+Test(redis_uv, auth_from_url) {
+    struct server s = {0};
+    server_start(&s, "--requirepass", "s3cr:t");
+    char url[128];
+    /* The password is percent-encoded in the URL. */
+    server_url(&s, ":s3cr%3At@", 2, url, sizeof url);
+    struct state st = {0};
+    redis_uv_t *r = open_conn(url, 5000, &st);
+    struct rec info = {0};
+    cmd(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
+    wait_calls(&info, 1);
+    cr_assert_eq(info.type, REDIS_REPLY_STRING);
+    cr_assert(strstr(info.str, " db=2 "), "%.*s", (int)info.len, info.str);
+    close_conn(r);
+
+    /* A wrong password never counts as connected. */
+    server_url(&s, ":wrong@", 0, url, sizeof url);
+    char err[256];
+    struct state bad = {0};
+    r = redis_uv_new(&loop, url, "test", 1000, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    redis_uv_on_state(r, on_state, &bad);
+    run_ms(500);
+    cr_assert_not(redis_uv_connected(r));
+    cr_assert_eq(bad.ups, 0);
+    cr_assert(strstr(redis_uv_last_error(r), "WRONGPASS"), "%s", redis_uv_last_error(r));
+    close_conn(r);
+    server_cleanup(&s);
+}
+
+Test(redis_uv, reconnects_after_restart) {
+    struct server s = {0};
+    server_start(&s, NULL, NULL);
+    char url[128];
+    server_url(&s, NULL, 0, url, sizeof url);
+    struct state st = {0};
+    redis_uv_t *r = open_conn(url, 5000, &st);
+
+    /* Commands that are pending when the server dies: BLPOP waits. */
+    struct rec pending[3] = {{0}};
+    for (int i = 0; i < 3; i++) cmd(r, &pending[i], 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+    struct rec ping = {0};
+    cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
+    run_ms(100);
+    cr_assert_eq(pending[0].calls, 0);
+    server_kill(&s);
+    wait_calls(&ping, 1);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(pending[i].calls, 1);
+        cr_assert_eq(pending[i].nulls, 1);
+    }
+    cr_assert_eq(ping.nulls, 1);
+    cr_assert_eq(st.downs, 1);
+    cr_assert_not(redis_uv_connected(r));
+    struct rec refused = {0};
+    cr_assert_eq(redis_uv_command(r, on_reply, &refused, 1, (const char *[]){"PING"}, NULL),
+                 UV_ENOTCONN);
+    /* Attempts fail while it is down; nothing is called twice. */
+    run_ms(700);
+    for (int i = 0; i < 3; i++) cr_assert_eq(pending[i].calls, 1);
+    cr_assert_eq(st.ups, 1);
+
+    server_start(&s, NULL, NULL);
+    st.up = false;
+    cr_assert(testenv_run_until(&loop, &st.up, 8000), "did not reconnect: %s",
+              redis_uv_last_error(r));
+    cr_assert_eq(st.ups, 2);
+    cr_assert_eq(redis_uv_last_error(r)[0], '\0');
+    struct rec again = {0};
+    cmd(r, &again, 2, (const char *[]){"ECHO", "back"}, NULL);
+    wait_calls(&again, 1);
+    cr_assert_eq(again.len, 4);
+    cr_assert_arr_eq(again.str, "back", 4);
+    close_conn(r);
+    cr_assert_eq(refused.calls, 0);
+    server_cleanup(&s);
+}
+
+Test(redis_uv, command_timeout_drops_and_reconnects) {
+    struct server s = {0};
+    server_start(&s, NULL, NULL);
+    char url[128];
+    server_url(&s, NULL, 0, url, sizeof url);
+    struct state st = {0};
+    redis_uv_t *r = open_conn(url, 300, &st);
+
+    kill(s.pid, SIGSTOP);
+    struct rec a = {0}, b = {0};
+    uint64_t t0 = uv_now(&loop);
+    cmd(r, &a, 1, (const char *[]){"PING"}, NULL);
+    run_ms(100);
+    cmd(r, &b, 1, (const char *[]){"PING"}, NULL);
+    wait_calls(&a, 1);
+    uint64_t waited = uv_now(&loop) - t0;
+    cr_assert_eq(a.nulls, 1);
+    cr_assert_str_eq(a.err, "timeout");
+    /* The oldest command decides: b, younger, fails with it. */
+    cr_assert_eq(b.calls, 1);
+    cr_assert_eq(b.nulls, 1);
+    cr_assert_geq(waited, 290);
+    cr_assert_leq(waited, 1500);
+    cr_assert_eq(st.downs, 1);
+    cr_assert_str_eq(redis_uv_last_error(r), "timeout");
+
+    kill(s.pid, SIGCONT);
+    st.up = false;
+    cr_assert(testenv_run_until(&loop, &st.up, 8000), "did not reconnect: %s",
+              redis_uv_last_error(r));
+    struct rec c = {0};
+    cmd(r, &c, 1, (const char *[]){"PING"}, NULL);
+    wait_calls(&c, 1);
+    cr_assert_eq(c.type, REDIS_REPLY_STATUS);
+    close_conn(r);
+    cr_assert_eq(a.calls, 1);
+    server_cleanup(&s);
+}
+
+Test(redis_uv, slow_but_in_time_commands_succeed) {
+    struct server s = {0};
+    server_start(&s, NULL, NULL);
+    char url[128];
+    server_url(&s, NULL, 0, url, sizeof url);
+    struct state st = {0};
+    redis_uv_t *r = open_conn(url, 600, &st);
+    /* Each BLPOP waits 0.3 s, under the 0.6 s limit; back to back, the
+     * second answers 0.6 s after it was sent, at the limit. The timer must
+     * measure each command from its own send time. */
+    struct rec first = {0}, second = {0};
+    cmd(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
+    run_ms(250);
+    cmd(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
+    wait_calls(&second, 1);
+    cr_assert_eq(first.nulls, 0);
+    cr_assert_eq(first.type, REDIS_REPLY_NIL);
+    cr_assert_eq(second.nulls, 0, "%s", second.err);
+    cr_assert_eq(st.downs, 0);
+    close_conn(r);
+    server_cleanup(&s);
+}
+
+Test(redis_uv, close_with_commands_pending) {
+    struct state st = {0};
+    redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
+    char key[96];
+    testenv_prefix(key, sizeof key);
+    struct rec recs[4] = {{0}};
+    for (int i = 0; i < 4; i++) cmd(r, &recs[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
+    run_ms(50);
+    closed = false;
+    redis_uv_close(r, on_closed, NULL);
+    /* The callbacks run during the close call itself. */
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(recs[i].calls, 1);
+        cr_assert_eq(recs[i].nulls, 1);
+        cr_assert_str_eq(recs[i].err, "closing");
+    }
+    cr_assert(testenv_run_until(&loop, &closed, 5000));
+    for (int i = 0; i < 4; i++) cr_assert_eq(recs[i].calls, 1);
+    cr_assert_eq(st.downs, 0, "closing is not reported as a disconnect");
+}
+
+Test(redis_uv, close_inside_a_reply_callback) {
+    struct state st = {0};
+    redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
+    char key[96];
+    testenv_prefix(key, sizeof key);
+    struct rec first = {.close_me = r}, later[3] = {{0}};
+    cmd(r, &first, 1, (const char *[]){"PING"}, NULL);
+    for (int i = 0; i < 3; i++) cmd(r, &later[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
+    wait_calls(&first, 1);
+    cr_assert_eq(first.nulls, 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(later[i].calls, 1);
+        cr_assert_str_eq(later[i].err, "closing");
+    }
+    run_ms(50);
+    for (int i = 0; i < 3; i++) cr_assert_eq(later[i].calls, 1);
+}
+
+Test(redis_uv, close_inside_a_failed_callback) {
+    struct server s = {0};
+    server_start(&s, NULL, NULL);
+    char url[128];
+    server_url(&s, NULL, 0, url, sizeof url);
+    struct state st = {0};
+    redis_uv_t *r = open_conn(url, 5000, &st);
+    /* The first pending command closes the connection from inside the
+     * NULL-reply callback that the server's death causes. */
+    struct rec first = {.close_me = r}, second = {0};
+    cmd(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+    cmd(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+    run_ms(50);
+    server_kill(&s);
+    wait_calls(&second, 1);
+    cr_assert_eq(first.calls, 1);
+    cr_assert_eq(first.nulls, 1);
+    cr_assert_eq(second.nulls, 1);
+    run_ms(300);
+    cr_assert_eq(first.calls, 1);
+    cr_assert_eq(second.calls, 1);
+    server_cleanup(&s);
+}
+
+Test(redis_uv, silent_server_times_out_the_handshake) {
+    /* A socket that listens but never answers: connects succeed (the
+     * kernel's backlog), the handshake PING never gets a reply. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, 16) == 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    char url[64], err[256];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", ntohs(a.sin_port));
+    struct state st = {0};
+    redis_uv_t *r = redis_uv_new(&loop, url, "test", 200, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    redis_uv_on_state(r, on_state, &st);
+    run_ms(600);
+    cr_assert_not(redis_uv_connected(r));
+    cr_assert_eq(st.ups, 0);
+    cr_assert_str_eq(redis_uv_last_error(r), "timeout");
+    struct rec rec = {0};
+    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, (const char *[]){"PING"}, NULL),
+                 UV_ENOTCONN);
+    close_conn(r);
+    close(fd);
+    cr_assert_eq(rec.calls, 0);
+}
