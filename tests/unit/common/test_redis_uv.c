@@ -18,7 +18,16 @@
 #include "tests/lib/proc.h"
 #include "tests/lib/testenv.h"
 
+struct server {
+    pid_t pid;
+    int port;
+    char dir[64];
+    char log[96];
+};
+
 static uv_loop_t loop;
+static struct server *running; /* the test's private server, if any */
+static void server_cleanup(struct server *s);
 
 static void
 setup(void) {
@@ -27,19 +36,14 @@ setup(void) {
 
 static void
 teardown(void) {
+    /* A private server is stopped even when its test failed half-way. */
+    if (running) server_cleanup(running);
+    running = NULL;
     cr_assert_eq(testenv_loop_close(&loop), 0, "handles leaked");
 }
 
 TestSuite(redis_uv, .init = setup, .fini = teardown, .timeout = 30);
 
-/* --- a private redis-server --- */
-
-struct server {
-    pid_t pid;
-    int port;
-    char dir[64];
-    char log[96];
-};
 
 static int
 free_port(void) {
@@ -76,6 +80,7 @@ server_start(struct server *s, const char *extra_opt, const char *extra_val) {
         snprintf(s->dir, sizeof s->dir, "/tmp/wc-redis-uv.XXXXXX");
         cr_assert_not_null(mkdtemp(s->dir));
         snprintf(s->log, sizeof s->log, "%s/redis.log", s->dir);
+        running = s;
     }
     char port[16];
     snprintf(port, sizeof port, "%d", s->port);
@@ -100,7 +105,9 @@ server_cleanup(struct server *s) {
     if (s->dir[0]) {
         unlink(s->log);
         rmdir(s->dir);
+        s->dir[0] = '\0';
     }
+    if (running == s) running = NULL;
 }
 
 static void
@@ -374,7 +381,7 @@ ParameterizedTest(struct bad_url *c, redis_uv, rejects_bad_url) {
 /* --- cases on a private server --- */
 
 Test(redis_uv, auth_from_url) {
-    struct server s = {0};
+    static struct server s; /* static: teardown may need it after a failed assert */
     server_start(&s, "--requirepass", "s3cr:t");
     char url[128];
     /* The password is percent-encoded in the URL. */
@@ -404,7 +411,7 @@ Test(redis_uv, auth_from_url) {
 }
 
 Test(redis_uv, reconnects_after_restart) {
-    struct server s = {0};
+    static struct server s; /* static: teardown may need it after a failed assert */
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
@@ -452,7 +459,7 @@ Test(redis_uv, reconnects_after_restart) {
 }
 
 Test(redis_uv, command_timeout_drops_and_reconnects) {
-    struct server s = {0};
+    static struct server s; /* static: teardown may need it after a failed assert */
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
@@ -491,7 +498,7 @@ Test(redis_uv, command_timeout_drops_and_reconnects) {
 }
 
 Test(redis_uv, slow_but_in_time_commands_succeed) {
-    struct server s = {0};
+    static struct server s; /* static: teardown may need it after a failed assert */
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
@@ -553,7 +560,7 @@ Test(redis_uv, close_inside_a_reply_callback) {
 }
 
 Test(redis_uv, close_inside_a_failed_callback) {
-    struct server s = {0};
+    static struct server s; /* static: teardown may need it after a failed assert */
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
