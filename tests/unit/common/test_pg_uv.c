@@ -390,8 +390,7 @@ struct cluster {
 /* The test's cluster, for teardown. */
 static struct cluster cluster;
 
-static int
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 sh(const char *fmt, ...) {

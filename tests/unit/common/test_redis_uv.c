@@ -44,7 +44,6 @@ teardown(void) {
 
 TestSuite(redis_uv, .init = setup, .fini = teardown, .timeout = 30);
 
-
 static int
 free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -84,9 +83,9 @@ server_start(struct server *s, const char *extra_opt, const char *extra_val) {
     }
     char port[16];
     snprintf(port, sizeof port, "%d", s->port);
-    const char *argv[] = {"/usr/bin/redis-server", "--port", port, "--bind", "127.0.0.1",
-                          "--save", "", "--appendonly", "no", "--dir", s->dir,
-                          extra_opt, extra_val, NULL};
+    const char *argv[] = {
+        "/usr/bin/redis-server", "--port", port,    "--bind", "127.0.0.1", "--save",  "",
+        "--appendonly",          "no",     "--dir", s->dir,   extra_opt,   extra_val, NULL};
     s->pid = proc_start(argv, NULL, s->log);
     cr_assert(s->pid > 0);
     for (int i = 0; i < 100 && !server_pings(s->port); i++) usleep(50000);
@@ -420,7 +419,8 @@ Test(redis_uv, reconnects_after_restart) {
 
     /* Commands that are pending when the server dies: BLPOP waits. */
     struct rec pending[3] = {{0}};
-    for (int i = 0; i < 3; i++) cmd(r, &pending[i], 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+    for (int i = 0; i < 3; i++)
+        cmd(r, &pending[i], 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
     struct rec ping = {0};
     cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
     run_ms(100);
