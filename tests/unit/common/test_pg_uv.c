@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/pg_uv.h"
+#include "tests/lib/proc.h"
 #include "tests/lib/testenv.h"
 
 static uv_loop_t loop;
@@ -29,7 +31,7 @@ teardown(void) {
     cr_assert_eq(testenv_loop_close(&loop), 0, "handles leaked");
 }
 
-TestSuite(pg_uv, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(pg_uv, .init = setup, .fini = teardown, .timeout = 60);
 
 /* --- recording callbacks --- */
 
@@ -381,14 +383,19 @@ Test(pg_uv, close_before_the_loop_runs) {
 
 /* --- the private cluster --- */
 
+/* The server runs as a direct child of the test (not daemonized by
+ * pg_ctl), so the test reaps it itself and leaves no orphan behind. */
 struct cluster {
     char dir[64];
     int port;
     char url[160];
+    pid_t pid;
 };
 
 /* The test's cluster, for teardown. */
 static struct cluster cluster;
+
+#define PG_BIN "/usr/lib/postgresql/15/bin"
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -402,43 +409,98 @@ sh(const char *fmt, ...) {
     return system(cmd);
 }
 
-/* cluster_start initdb's (the first time) and starts a cluster through the
- * project's deploy/postgres.sh, which runs it as user postgres when we are
- * root. */
+/* cluster_start initdb's a cluster the first time (as user postgres when
+ * we are root: initdb refuses root), then starts the server and waits
+ * until it accepts connections. */
 static void
 cluster_start(struct cluster *c) {
+    bool root = geteuid() == 0;
+    const char *as = root ? "runuser -u postgres -- " : "";
     if (!c->port) {
         c->port = free_port();
         snprintf(c->dir, sizeof c->dir, "/tmp/wc-pg-uv.XXXXXX");
         cr_assert_not_null(mkdtemp(c->dir));
-        sh("chmod 755 %s", c->dir);
-        snprintf(c->url, sizeof c->url, "postgresql://wordcount@127.0.0.1:%d/wordcount", c->port);
+        cr_assert_eq(sh("chmod 755 %s", c->dir), 0);
+        if (root) cr_assert_eq(sh("chown postgres: %s", c->dir), 0);
+        cr_assert_eq(sh("%s" PG_BIN "/initdb -D %s/data -U postgres -E UTF8 --no-locale "
+                        "--auth=trust >%s/initdb.log 2>&1",
+                        as, c->dir, c->dir),
+                     0, "initdb failed (see %s/initdb.log)", c->dir);
+        snprintf(c->url, sizeof c->url, "postgresql://postgres@127.0.0.1:%d/postgres", c->port);
     }
-    int rc = sh("%s/deploy/postgres.sh start --no-fsync %s/pg %d >%s/start.log 2>&1",
-                testenv_srcdir(), c->dir, c->port, c->dir);
-    cr_assert_eq(rc, 0, "private postgres did not start (see %s/start.log)", c->dir);
+    char data[96], port[16], sockdir[96], logf[96];
+    snprintf(data, sizeof data, "%s/data", c->dir);
+    snprintf(port, sizeof port, "%d", c->port);
+    snprintf(sockdir, sizeof sockdir, "unix_socket_directories=%s", c->dir);
+    snprintf(logf, sizeof logf, "%s/postgres.log", c->dir);
+    const char *server[] = {PG_BIN "/postgres",           "-D", data,    "-p", port,        "-c",
+                            "listen_addresses=127.0.0.1", "-c", sockdir, "-c", "fsync=off", NULL};
+    const char *as_postgres[] = {"/usr/sbin/runuser",
+                                 "-u",
+                                 "postgres",
+                                 "--",
+                                 PG_BIN "/postgres",
+                                 "-D",
+                                 data,
+                                 "-p",
+                                 port,
+                                 "-c",
+                                 "listen_addresses=127.0.0.1",
+                                 "-c",
+                                 sockdir,
+                                 "-c",
+                                 "fsync=off",
+                                 NULL};
+    if (root) {
+        /* The log file must be writable by postgres too. */
+        FILE *f = fopen(logf, "a");
+        if (f) fclose(f);
+        sh("chown postgres: %s", logf);
+    }
+    c->pid = proc_start(root ? as_postgres : server, NULL, logf);
+    cr_assert(c->pid > 0);
+    for (int i = 0; i < 200 && PQping(c->url) != PQPING_OK; i++) usleep(50000);
+    cr_assert_eq(PQping(c->url), PQPING_OK, "private postgres did not start (see %s)", logf);
 }
 
-/* cluster_crash stops the server at once, as a crash would: every
- * backend exits and clients lose their connections. */
+/* postmaster_signal sends sig to the postmaster named in postmaster.pid
+ * (our child may be runuser, which does not forward signals). */
+static int
+postmaster_signal(const struct cluster *c, int sig) {
+    char path[96];
+    snprintf(path, sizeof path, "%s/data/postmaster.pid", c->dir);
+    FILE *f = fopen(path, "r");
+    long pm = 0;
+    if (!f) return -1;
+    int n = fscanf(f, "%ld", &pm);
+    fclose(f);
+    return n == 1 && pm > 0 ? kill((pid_t)pm, sig) : -1;
+}
+
+/* cluster_crash stops the server at once, as a crash would (SIGQUIT, what
+ * pg_ctl's immediate mode sends): every backend exits and clients lose
+ * their connections. */
 static void
 cluster_crash(struct cluster *c) {
-    int rc = sh("%s /usr/lib/postgresql/15/bin/pg_ctl stop -D %s/pg/data -m immediate -w "
-                ">/dev/null 2>&1",
-                geteuid() == 0 ? "runuser -u postgres --" : "", c->dir);
-    cr_assert_eq(rc, 0);
+    cr_assert_eq(postmaster_signal(c, SIGQUIT), 0);
+    cr_assert_neq(proc_wait_exit(c->pid, 10000), -1, "postgres did not exit");
+    c->pid = 0;
 }
 
 static void
 cluster_cleanup(void) {
     struct cluster *c = &cluster;
     if (!c->dir[0]) return;
-    sh("%s/deploy/postgres.sh stop %s/pg >/dev/null 2>&1", testenv_srcdir(), c->dir);
+    if (c->pid > 0) {
+        postmaster_signal(c, SIGQUIT);
+        proc_stop(c->pid, SIGTERM, 10000);
+        c->pid = 0;
+    }
     sh("rm -rf %s", c->dir);
     c->dir[0] = '\0';
 }
 
-Test(pg_uv, reconnects_after_restart, .timeout = 90) {
+Test(pg_uv, reconnects_after_restart) {
     struct cluster *c = &cluster;
     cluster_start(c);
     struct state st = {0};
