@@ -1,0 +1,25 @@
+/* html_text — the visible text of an HTML document, parsed chunk by chunk
+ * as it arrives (libxml2's HTML push parser with SAX callbacks, so no
+ * tree is built).
+ *
+ * Owns: the parser context and a text buffer. Text inside script, style,
+ * noscript and template is dropped; entities are decoded by libxml2; a
+ * block-level element or <br> ends a word, so adjacent blocks never glue
+ * together. Text reaches cb in UTF-8 pieces that end at a word boundary. */
+#ifndef WC_HTML_TEXT_H
+#define WC_HTML_TEXT_H
+
+#include <stddef.h>
+
+typedef void (*html_text_cb)(const char *text, size_t len, void *arg);
+typedef struct html_text html_text_t;
+
+/* html_text_new: charset from the HTTP header, or NULL (then a BOM or
+ * <meta> decides, else UTF-8). Returns NULL when libxml2 cannot start. */
+html_text_t *html_text_new(const char *charset, html_text_cb cb, void *arg);
+int html_text_feed(html_text_t *h, const char *data, size_t len);
+/* html_text_finish flushes what is left; call once at the end. */
+int html_text_finish(html_text_t *h);
+void html_text_free(html_text_t *h);
+
+#endif
