@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/url_check.h"
 #include "common/xalloc.h"
 #include "worker/fetch.h"
 #include "worker/html_text.h"
@@ -224,7 +225,7 @@ analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *
                analysis_done_cb cb, void *arg, analysis_t **out) {
     char err[256];
     *out = NULL;
-    if (fetch_url_check(url, err, sizeof err) < 0) return UV_EINVAL;
+    if (url_check(url, err, sizeof err) < 0) return UV_EINVAL;
     struct analysis *a = xcalloc(1, sizeof *a);
     a->cu = cu;
     a->cfg = cfg;
