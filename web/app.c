@@ -1,0 +1,55 @@
+/* app.c — open and close the per-process connections handlers use. */
+#include "web/app.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/keys.h"
+
+int
+app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen) {
+    memset(a, 0, sizeof *a);
+    a->loop = loop;
+    a->cfg = cfg;
+    struct keys keys;
+    if (keys_init(&keys, cfg->key_prefix) < 0) {
+        snprintf(err, errlen, "key prefix is too long");
+        return -1;
+    }
+    a->redis = redis_uv_new(loop, cfg->redis_url, "redis-web", APP_REDIS_TIMEOUT_MS, err, errlen);
+    if (!a->redis) return -1;
+    a->pg = pg_uv_new(loop, cfg->database_url, "pg-web", APP_PG_TIMEOUT_MS, APP_PG_MAX_QUEUE);
+    queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);
+    return 0;
+}
+
+static void
+on_closed(void *arg) {
+    struct app *a = arg;
+    if (--a->closing == 0 && a->closed_cb) a->closed_cb(a->closed_arg);
+}
+
+void
+app_close(struct app *a, app_closed_cb cb, void *arg) {
+    a->closed_cb = cb;
+    a->closed_arg = arg;
+    a->closing = 2;
+    redis_uv_t *r = a->redis;
+    pg_uv_t *pg = a->pg;
+    a->redis = NULL;
+    a->pg = NULL;
+    redis_uv_close(r, on_closed, a);
+    pg_uv_close(pg, on_closed, a);
+}
+
+struct queue *
+app_queue(struct app *a) {
+    return a->redis ? &a->queue : NULL;
+}
+
+int
+app_pg_query(struct app *a, const char *sql, int nparams, const char *const *params, pg_uv_cb cb,
+             void *arg) {
+    if (!a->pg) return UV_ECANCELED;
+    return pg_uv_query(a->pg, sql, nparams, params, cb, arg);
+}

@@ -1,0 +1,53 @@
+/* app — what the handlers of one web process reach: the configuration,
+ * the Redis and Postgres connections and the queue on top of Redis.
+ *
+ * Owns: the redis_uv_t and pg_uv_t (made by app_open in the process that
+ * serves, after any fork) and the struct queue. The config is borrowed.
+ * app_close closes both connections (their pending commands fail with
+ * "closing", so handlers waiting on them answer) and calls cb once both
+ * are gone. The struct is embedded by its owner and must outlive that. */
+#ifndef WC_APP_H
+#define WC_APP_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "common/config.h"
+#include "common/pg_uv.h"
+#include "common/queue.h"
+#include "common/redis_uv.h"
+
+/* Timeouts for one Redis command and one Postgres query from a handler;
+ * past them the client gets 503 rather than waiting. */
+#define APP_REDIS_TIMEOUT_MS 3000
+#define APP_PG_TIMEOUT_MS 5000
+#define APP_PG_MAX_QUEUE 512
+
+typedef void (*app_closed_cb)(void *arg);
+
+struct app {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    redis_uv_t *redis;
+    pg_uv_t *pg;
+    struct queue queue;
+    int closing;
+    app_closed_cb closed_cb;
+    void *closed_arg;
+};
+
+/* app_open starts connecting to Redis and Postgres (connections come up
+ * in the background; /readyz tells when). Returns 0, or -1 with a
+ * message in err (a bad REDIS_URL or key prefix). */
+int app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen);
+/* app_close closes both connections; cb runs when their memory is gone.
+ * From then on app_queue returns NULL and app_pg_query UV_ECANCELED, so a
+ * handler called back during the close cannot reach a closed connection. */
+void app_close(struct app *a, app_closed_cb cb, void *arg);
+/* app_queue returns the queue, or NULL once closing. */
+struct queue *app_queue(struct app *a);
+/* app_pg_query is pg_uv_query, or UV_ECANCELED once closing. */
+int app_pg_query(struct app *a, const char *sql, int nparams, const char *const *params,
+                 pg_uv_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,369 @@
+/* conn.c — one client: read, parse, dispatch, write, time out, close.
+ * See conn.h for the reference-count rule that keeps late answers safe. */
+#include "web/conn.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "web/app.h"
+#include "web/server.h"
+
+/* How long a conn that has sent its last answer keeps reading (and
+ * discarding) before closing, so the client sees the answer rather than a
+ * reset caused by unread request bytes. */
+#define LINGER_MS 2000
+
+/* One uv_write: the request travels with the buffers it sends (STYLE rule 3). */
+struct write_req {
+    uv_write_t req;
+    conn_t *conn;
+    struct buf head;
+    struct buf body;
+};
+
+static void process(conn_t *c);
+static void update_io(conn_t *c);
+
+static void
+conn_unref(conn_t *c) {
+    assert(c->refs > 0);
+    if (--c->refs > 0) return;
+    http_parse_free(&c->parse);
+    buf_free(&c->in);
+    free(c);
+}
+
+static void
+on_close(uv_handle_t *h) {
+    conn_t *c = h->data;
+    if (--c->handles_open > 0) return;
+    server_conn_closed(c->server, c);
+    conn_unref(c); /* the conn's own reference */
+}
+
+void
+conn_close(conn_t *c) {
+    if (c->closing) return;
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+    uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+/* --- writing --- */
+
+static void
+on_shutdown(uv_shutdown_t *sr, int status) {
+    conn_t *c = sr->data;
+    if (status < 0 && !c->closing) conn_close(c);
+    conn_unref(c);
+}
+
+/* finish_close starts the orderly end once the last answer is written:
+ * FIN first, then read and drop what the client still sends, then close. */
+static void
+finish_close(conn_t *c) {
+    if (c->closing || c->lingering) return;
+    c->lingering = true;
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        conn_close(c);
+        return;
+    }
+    c->refs++;
+    update_io(c);
+}
+
+static void
+on_write(uv_write_t *wr, int status) {
+    struct write_req *w = wr->data;
+    conn_t *c = w->conn;
+    buf_free(&w->head);
+    buf_free(&w->body);
+    free(w);
+    c->writes--;
+    if (!c->closing) {
+        if (status < 0) {
+            log_debug("msg=\"write failed\" err=%s", uv_strerror(status));
+            conn_close(c);
+        } else if (c->writes == 0 && !c->req && (c->close_after || c->draining)) {
+            finish_close(c);
+        } else {
+            update_io(c);
+        }
+    }
+    conn_unref(c);
+}
+
+/* send_response writes resp on c and logs the access line; resp's buffers
+ * are taken. Returns the bytes queued. */
+static size_t
+send_response(conn_t *c, struct response *resp, const struct http_request *http,
+              uint64_t start_ns) {
+    struct response_wire wire = {
+        .http_minor = http ? http->http_minor : 1,
+        .keep_alive = http && http->keep_alive && !c->draining && !c->close_after,
+        .head_only = http && http->method == HTTP_HEAD,
+    };
+    struct write_req *w = xcalloc(1, sizeof *w);
+    w->conn = c;
+    w->req.data = w;
+    buf_init(&w->head);
+    size_t body_len;
+    response_serialize(resp, &wire, &w->head, &body_len);
+    w->body = resp->body;
+    buf_init(&resp->body);
+    response_free(resp);
+    uv_buf_t bufs[2] = {uv_buf_init(w->head.data, w->head.len),
+                        uv_buf_init(w->body.data ? w->body.data : "", body_len)};
+    size_t bytes = w->head.len + body_len;
+    if (!wire.keep_alive) c->close_after = true;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, body_len ? 2 : 1, on_write);
+    if (rc < 0) {
+        buf_free(&w->head);
+        buf_free(&w->body);
+        free(w);
+        conn_close(c);
+    } else {
+        c->writes++;
+        c->refs++;
+    }
+    uint64_t us = (uv_hrtime() - start_ns) / 1000;
+    log_info("msg=access method=%s path=%s status=%d bytes=%zu us=%llu",
+             http ? http->method_name : "-", http ? log_q(http->path) : "-", resp->status, bytes,
+             (unsigned long long)us);
+    return bytes;
+}
+
+static void
+send_error(conn_t *c, int status, const char *title, const char *detail) {
+    struct response r;
+    response_init(&r, status);
+    response_problem(&r, status, title, detail);
+    c->close_after = true;
+    send_response(c, &r, NULL, uv_hrtime());
+}
+
+static void
+send_continue(conn_t *c) {
+    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    struct write_req *w = xcalloc(1, sizeof *w);
+    w->conn = c;
+    w->req.data = w;
+    buf_init(&w->head);
+    buf_init(&w->body);
+    buf_append(&w->head, line, sizeof line - 1);
+    uv_buf_t b = uv_buf_init(w->head.data, w->head.len);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+        buf_free(&w->head);
+        free(w);
+        conn_close(c);
+        return;
+    }
+    c->writes++;
+    c->refs++;
+}
+
+void
+req_send(struct req *req, struct response *resp) {
+    conn_t *c = req->conn;
+    assert(c->req == req);
+    if (!c->closing) {
+        send_response(c, resp, req->http, req->start_ns);
+    } else {
+        log_info("msg=access method=%s path=%s status=%d bytes=0 us=%llu client=gone",
+                 req->http->method_name, log_q(req->http->path), resp->status,
+                 (unsigned long long)((uv_hrtime() - req->start_ns) / 1000));
+        response_free(resp);
+    }
+    http_request_free(req->http);
+    free(req);
+    c->req = NULL;
+    bool alive = !c->closing;
+    if (alive && !c->processing) process(c);
+    conn_unref(c); /* the request's reference; frees c if it was the last */
+}
+
+void
+req_problem(struct req *req, int status, const char *title, const char *detail) {
+    struct response r;
+    response_init(&r, status);
+    response_problem(&r, status, title, detail);
+    req_send(req, &r);
+}
+
+/* --- reading and dispatch --- */
+
+static void
+dispatch(conn_t *c, struct http_request *http) {
+    struct req *req = xcalloc(1, sizeof *req);
+    req->conn = c;
+    req->app = c->app;
+    req->http = http;
+    req->start_ns = uv_hrtime();
+    c->req = req;
+    c->refs++;
+    c->served++;
+    router_match(c->server->routes, c->server->nroutes, http->method_name, http->path,
+                 &req->match);
+    if (req->match.status == 404) {
+        req_problem(req, 404, "Not Found", "no resource at this path");
+    } else if (req->match.status == 405) {
+        struct response r;
+        response_init(&r, 405);
+        response_header(&r, "Allow", "%s", req->match.allow);
+        response_problem(&r, 405, "Method Not Allowed", "this resource does not allow the method");
+        req_send(req, &r);
+    } else {
+        req->match.route->handler(req);
+    }
+}
+
+/* process parses buffered input and dispatches requests one at a time,
+ * until a handler goes asynchronous, the input runs out, or the conn is
+ * ending. */
+static void
+process(conn_t *c) {
+    c->processing = true;
+    while (!c->closing && !c->req && !c->close_after && !c->lingering && c->in_off < c->in.len) {
+        size_t used;
+        int rc = http_parse_feed(&c->parse, c->in.data + c->in_off, c->in.len - c->in_off, &used);
+        c->in_off += used;
+        if (rc < 0) {
+            send_error(c, c->parse.status, response_reason(c->parse.status), c->parse.error);
+            break;
+        }
+        if (http_parse_wants_continue(&c->parse)) send_continue(c);
+        if (rc == HTTP_PARSE_MESSAGE) dispatch(c, http_parse_take(&c->parse));
+    }
+    if (c->in_off == c->in.len) {
+        buf_reset(&c->in);
+        c->in_off = 0;
+    }
+    c->processing = false;
+    if (!c->closing && !c->req && c->writes == 0 && (c->draining || c->close_after) &&
+        !c->lingering) {
+        finish_close(c);
+        return;
+    }
+    update_io(c);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
+    conn_t *c = h->data;
+    (void)suggested;
+    *out = uv_buf_init(c->rbuf, sizeof c->rbuf);
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
+    conn_t *c = s->data;
+    (void)b;
+    if (c->closing || nread == 0) return;
+    if (nread < 0) {
+        if (nread != UV_EOF) log_debug("msg=\"read failed\" err=%s", uv_strerror((int)nread));
+        /* A half-close with an answer still coming: finish it first. */
+        if (nread == UV_EOF && (c->req || c->writes) && !c->lingering) {
+            c->close_after = true;
+            uv_read_stop(s);
+            c->reading = false;
+            return;
+        }
+        conn_close(c);
+        return;
+    }
+    if (c->lingering) return; /* discard */
+    buf_append(&c->in, c->rbuf, (size_t)nread);
+    process(c);
+}
+
+static void
+on_timer(uv_timer_t *t) {
+    conn_t *c = t->data;
+    if (c->closing) return;
+    if (c->timer_mode == CONN_TIMER_HEADER && http_parse_started(&c->parse) && !c->close_after) {
+        c->timer_mode = CONN_TIMER_NONE;
+        send_error(c, 408, "Request Timeout", "the request did not arrive in time");
+        update_io(c);
+        return;
+    }
+    conn_close(c);
+}
+
+/* update_io sets reading and the timer from the conn's state: reading
+ * stops while a request is in flight (pipelined bytes wait in the kernel
+ * and in c->in), and one deadline runs at a time. */
+static void
+update_io(conn_t *c) {
+    if (c->closing) return;
+    const struct config *cfg = c->app->cfg;
+    bool want_read = c->lingering || (!c->req && !c->close_after);
+    if (want_read && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
+            conn_close(c);
+            return;
+        }
+        c->reading = true;
+    } else if (!want_read && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+
+    enum conn_timer_mode mode;
+    uint64_t ms;
+    if (c->lingering) mode = CONN_TIMER_LINGER, ms = LINGER_MS;
+    else if (c->req) mode = CONN_TIMER_NONE, ms = 0;
+    else if (http_parse_started(&c->parse) || c->served == 0)
+        mode = CONN_TIMER_HEADER, ms = cfg->http_header_timeout_ms;
+    else mode = CONN_TIMER_IDLE, ms = cfg->http_idle_timeout_ms;
+    if (mode == c->timer_mode) return; /* a deadline runs from when its state began */
+    c->timer_mode = mode;
+    if (mode == CONN_TIMER_NONE) uv_timer_stop(&c->timer);
+    else uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+void
+conn_drain(conn_t *c) {
+    if (c->closing) return;
+    c->draining = true;
+    if (!c->req && c->writes == 0) conn_close(c);
+}
+
+int
+conn_accept(struct server *srv, struct app *app, uv_stream_t *listener, bool reject) {
+    conn_t *c = xcalloc(1, sizeof *c);
+    c->server = srv;
+    c->app = app;
+    c->refs = 1;
+    buf_init(&c->in);
+    struct http_limits lim = {.max_header_bytes = app->cfg->http_max_header_bytes,
+                              .max_body_bytes = app->cfg->http_max_body_bytes};
+    http_parse_init(&c->parse, &lim);
+    int rc = uv_tcp_init(listener->loop, &c->tcp);
+    if (rc < 0) {
+        http_parse_free(&c->parse);
+        free(c);
+        return rc;
+    }
+    uv_timer_init(listener->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles_open = 2;
+    server_conn_add(srv, c);
+    rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+    if (rc < 0) {
+        conn_close(c);
+        return rc;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (reject) {
+        send_error(c, 503, "Service Unavailable", "too many open connections");
+        update_io(c);
+        return 0;
+    }
+    /* A fresh connection gets the header deadline: no bytes yet is no excuse. */
+    update_io(c);
+    return 0;
+}

@@ -1,0 +1,85 @@
+/* conn — one client connection.
+ *
+ * Owns: the uv_tcp_t, its timer (header, idle and lingering-close
+ * deadlines), the input buffer, the parser state (http_parse), the request
+ * in flight (struct req) and the writes queued on the socket.
+ *
+ * Requests are answered one at a time and in order: the parser pauses
+ * after each message, reading stops while a handler works, and the
+ * bytes of pipelined requests wait in the input buffer.
+ *
+ * Life cycle: a conn holds one reference for itself and one per request
+ * in flight or write queued. conn_close (or the peer, a timeout, an
+ * error) closes the handles; the server is told once both close callbacks
+ * ran; the memory goes when the last reference does. So a handler whose
+ * Redis or Postgres answer comes after the client left still holds valid
+ * memory: req_send sees the conn closing and drops the answer (STYLE
+ * rule 4). Handlers never touch the conn themselves. */
+#ifndef WC_CONN_H
+#define WC_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "web/http_parse.h"
+#include "web/response.h"
+#include "web/router.h"
+
+struct app;
+struct server;
+typedef struct conn conn_t;
+
+/* One request being handled. Valid from the handler call until req_send. */
+struct req {
+    conn_t *conn;              /* private to conn.c */
+    struct app *app;           /* config, Redis, Postgres, queue */
+    struct http_request *http; /* method, path, headers, body */
+    struct router_match match; /* path parameters */
+    uint64_t start_ns;
+};
+
+enum conn_timer_mode { CONN_TIMER_NONE, CONN_TIMER_HEADER, CONN_TIMER_IDLE, CONN_TIMER_LINGER };
+
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown;
+    struct server *server;
+    struct app *app;
+    conn_t *prev, *next; /* the server's list of open connections */
+    struct http_parse parse;
+    struct buf in; /* received, not yet parsed */
+    size_t in_off;
+    struct req *req; /* in flight, or NULL */
+    int refs;
+    int handles_open;
+    int writes;
+    unsigned served; /* requests dispatched */
+    enum conn_timer_mode timer_mode;
+    bool closing;     /* handles are closing: touch nothing but memory */
+    bool draining;    /* server stopping: close after the current answer */
+    bool close_after; /* last answer queued: shut down after the writes */
+    bool lingering;   /* shut down; reading and discarding until EOF */
+    bool processing;  /* inside process(): do not re-enter */
+    bool reading;
+    char rbuf[16384];
+};
+
+/* conn_new accepts a client from listener (the server calls it on each
+ * connection). Returns 0 and links the conn into the server, or a
+ * negative UV_* error. With reject set, the conn answers 503 and closes. */
+int conn_accept(struct server *srv, struct app *app, uv_stream_t *listener, bool reject);
+/* conn_drain asks c to close once its current answer is sent (now if idle). */
+void conn_drain(conn_t *c);
+/* conn_close closes at once; in-flight answers are dropped when they come. */
+void conn_close(conn_t *c);
+
+/* req_send sends resp (its buffers are taken; the caller must not free
+ * them) and ends the request: req is freed. Call exactly once per req. */
+void req_send(struct req *req, struct response *resp);
+/* req_problem is req_send of a problem+json response. */
+void req_problem(struct req *req, int status, const char *title, const char *detail);
+
+#endif

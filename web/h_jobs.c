@@ -1,0 +1,415 @@
+/* h_jobs — the job resources: submit, read, result; and the original
+ * app's /start and /results/{id}. Job state comes from Redis (queue.h),
+ * results from Postgres; a finished job whose Redis state has expired is
+ * still answered from Postgres. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/url_check.h"
+#include "common/xalloc.h"
+#include "web/app.h"
+#include "web/handlers.h"
+
+enum kind { K_JOB, K_RESULT, K_COMPAT };
+
+/* Per-request state that travels through Redis and Postgres callbacks. */
+struct ctx {
+    struct req *req;
+    struct app *app;
+    enum kind kind;
+    char id[JOB_ID_LEN + 1];
+    int top;
+    json_t *job; /* K_JOB: the job JSON waiting for its result summary */
+};
+
+static const char RESULT_SQL[] =
+    "SELECT url, (extract(epoch FROM created_at) * 1000)::bigint, total_words, unique_words,"
+    " total_words_no_stop, unique_words_no_stop, top_words::text, result_all::text,"
+    " result_no_stop_words::text, final_url, http_status, content_type, charset, bytes, fetch_ms"
+    " FROM results WHERE job_id = $1";
+
+/* respond_json sends v (reference taken); retry_after > 0 adds Retry-After. */
+static void
+respond_json(struct req *req, int status, int retry_after, json_t *v) {
+    struct response r;
+    response_init(&r, status);
+    if (retry_after > 0) response_header(&r, "Retry-After", "%d", retry_after);
+    response_json(&r, status, v);
+    json_decref(v);
+    req_send(req, &r);
+}
+
+static void
+respond_text(struct req *req, int status, int retry_after, const char *text) {
+    struct response r;
+    response_init(&r, status);
+    if (retry_after > 0) response_header(&r, "Retry-After", "%d", retry_after);
+    response_text(&r, status, NULL, text);
+    req_send(req, &r);
+}
+
+static void
+unavailable(struct req *req, const char *what, const char *detail) {
+    char title[64];
+    snprintf(title, sizeof title, "%s Unavailable", what);
+    struct response r;
+    response_init(&r, 503);
+    response_header(&r, "Retry-After", "%d", 2);
+    response_problem(&r, 503, title, detail ? detail : "try again shortly");
+    req_send(req, &r);
+}
+
+static struct ctx *
+ctx_new(struct req *req, enum kind kind, const char *id) {
+    struct ctx *x = xcalloc(1, sizeof *x);
+    x->req = req;
+    x->app = req->app;
+    x->kind = kind;
+    if (id) { /* a valid job id (checked by the caller): JOB_ID_LEN bytes */
+        memcpy(x->id, id, JOB_ID_LEN);
+        x->id[JOB_ID_LEN] = '\0';
+    }
+    x->top = 10;
+    return x;
+}
+
+static void
+ctx_free(struct ctx *x) {
+    if (x->job) json_decref(x->job);
+    free(x);
+}
+
+static const char *
+path_id(const struct req *req) {
+    return req->match.nparams ? req->match.params[0] : NULL;
+}
+
+/* --- submit --- */
+
+static void
+on_submitted(int status, const struct job *job, const char *errstr, void *arg) {
+    struct ctx *x = arg;
+    if (status < 0) {
+        log_warn("msg=\"submit failed\" error=%s", log_q(errstr));
+        unavailable(x->req, "Redis", "the job queue is unreachable");
+    } else if (x->kind == K_COMPAT) {
+        respond_text(x->req, 200, 0, job->id);
+    } else {
+        log_info("msg=\"job created\" job=%s url=%s", job->id, log_q(job->url));
+        struct response r;
+        response_init(&r, 202);
+        response_header(&r, "Location", "/api/v1/jobs/%s", job->id);
+        response_header(&r, "Retry-After", "%d", 1);
+        json_t *v = json_job(job);
+        response_json(&r, 202, v);
+        json_decref(v);
+        req_send(x->req, &r);
+    }
+    ctx_free(x);
+}
+
+static void
+submit(struct req *req, enum kind kind, const char *url) {
+    char err[256];
+    if (url_check(url, err, sizeof err) < 0) {
+        req_problem(req, 422, "Invalid URL", err);
+        return;
+    }
+    struct queue *q = app_queue(req->app);
+    struct ctx *x = ctx_new(req, kind, NULL);
+    int rc = q ? queue_submit(q, url, on_submitted, x) : UV_ECANCELED;
+    if (rc < 0) {
+        ctx_free(x);
+        unavailable(req, "Redis", "the job queue is unreachable");
+    }
+}
+
+/* form_url extracts and decodes the url field of a form body. */
+static char *
+form_url(const struct http_request *http) {
+    const char *p = http->body;
+    while (*p) {
+        size_t n = strcspn(p, "&");
+        if (n > 4 && !strncmp(p, "url=", 4)) {
+            char *raw = xstrndup(p + 4, n - 4);
+            for (char *q = raw; *q; q++)
+                if (*q == '+') *q = ' ';
+            int len = 0;
+            char *dec = curl_easy_unescape(NULL, raw, 0, &len);
+            free(raw);
+            if (!dec) return NULL;
+            char *out = memchr(dec, '\0', (size_t)len) ? NULL : xstrndup(dec, (size_t)len);
+            curl_free(dec);
+            return out;
+        }
+        p += n + (p[n] == '&');
+    }
+    return NULL;
+}
+
+void
+h_jobs_create(struct req *req) {
+    const struct http_request *http = req->http;
+    const char *ct = http_request_header(http, "Content-Type");
+    if (!ct) ct = "";
+    if (!strncasecmp(ct, "application/json", 16)) {
+        char err[256];
+        json_t *v = json_decode_object(http->body, http->body_len, err, sizeof err);
+        if (!v) {
+            req_problem(req, 400, "Malformed JSON", err);
+            return;
+        }
+        const char *url = json_get_string(v, "url");
+        if (!url) req_problem(req, 422, "Invalid URL", "the body needs a string field \"url\"");
+        else submit(req, K_JOB, url);
+        json_decref(v);
+    } else if (!strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
+        char *url = form_url(http);
+        if (!url) req_problem(req, 422, "Invalid URL", "the form needs a field \"url\"");
+        else submit(req, K_JOB, url);
+        free(url);
+    } else {
+        req_problem(req, 415, "Unsupported Media Type",
+                    "send application/json or application/x-www-form-urlencoded");
+    }
+}
+
+void
+h_compat_start(struct req *req) {
+    /* As the original app: a raw JSON body whatever the content type, and
+     * http:// in front of a URL without a scheme. */
+    const struct http_request *http = req->http;
+    char err[256];
+    json_t *v = json_decode_object(http->body, http->body_len, err, sizeof err);
+    if (!v) {
+        req_problem(req, 400, "Malformed JSON", err);
+        return;
+    }
+    const char *url = json_get_string(v, "url");
+    if (!url) {
+        req_problem(req, 422, "Invalid URL", "the body needs a string field \"url\"");
+    } else {
+        char *full = strstr(url, "://") ? xstrdup(url) : xasprintf("http://%s", url);
+        submit(req, K_COMPAT, full);
+        free(full);
+    }
+    json_decref(v);
+}
+
+/* --- reading: Postgres row to JSON --- */
+
+static json_t *
+parsed(const char *text) {
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    return v ? v : json_null();
+}
+
+static json_t *
+top_slice(PGresult *res, int n) {
+    json_t *all = parsed(PQgetvalue(res, 0, 6));
+    json_t *out = json_array();
+    for (size_t i = 0; i < json_array_size(all) && (int)i < n; i++)
+        json_array_append(out, json_array_get(all, i));
+    json_decref(all);
+    return out;
+}
+
+static json_int_t
+int_at(PGresult *res, int col) {
+    return PQgetisnull(res, 0, col) ? 0 : strtoll(PQgetvalue(res, 0, col), NULL, 10);
+}
+
+static json_t *
+str_at(PGresult *res, int col) {
+    return PQgetisnull(res, 0, col) ? json_null() : json_string(PQgetvalue(res, 0, col));
+}
+
+static json_t *
+full_result(const char *id, PGresult *res, int top) {
+    char created[32];
+    clock_format_rfc3339(int_at(res, 1), created);
+    return json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:o, s:I, s:o, s:o, s:I, "
+                     "s:I}, s:s}",
+                     "job_id", id, "url", str_at(res, 0), "total_words", int_at(res, 2),
+                     "unique_words", int_at(res, 3), "total_words_no_stop", int_at(res, 4),
+                     "unique_words_no_stop", int_at(res, 5), "top", top_slice(res, top), "counts",
+                     parsed(PQgetvalue(res, 0, 7)), "counts_no_stop_words",
+                     parsed(PQgetvalue(res, 0, 8)), "fetch", "final_url", str_at(res, 9),
+                     "http_status", int_at(res, 10), "content_type", str_at(res, 11), "charset",
+                     str_at(res, 12), "bytes", int_at(res, 13), "ms", int_at(res, 14),
+                     "created_at", created);
+}
+
+static void on_job_state(int status, const struct job *job, const char *errstr, void *arg);
+
+/* on_row answers from the results row, or falls back to Redis state. */
+static void
+on_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
+    struct ctx *x = arg;
+    (void)pg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_warn("msg=\"result query failed\" job=%s error=%s", x->id,
+                 log_q(res ? PQresultErrorMessage(res) : errstr));
+        unavailable(x->req, "Postgres", "the results store is unreachable");
+        ctx_free(x);
+        return;
+    }
+    bool found = PQntuples(res) == 1;
+    if (x->kind == K_JOB && x->job) {
+        /* A finished job from Redis: add its result summary. */
+        if (found)
+            json_object_set_new(x->job, "result",
+                                json_pack("{s:I, s:I, s:o}", "total_words", int_at(res, 2),
+                                          "unique_words", int_at(res, 3), "top", top_slice(res, 10)));
+        json_t *job = x->job;
+        x->job = NULL;
+        respond_json(x->req, 200, 0, job);
+    } else if (found && x->kind == K_JOB) {
+        /* The Redis state expired: the row is the job's record. */
+        char created[32];
+        clock_format_rfc3339(int_at(res, 1), created);
+        json_t *job = json_pack("{s:s, s:o, s:s, s:n, s:n, s:n, s:s, s:n, s:n, s:{s:I, s:I, s:o}}",
+                                "id", x->id, "url", str_at(res, 0), "status", "finished",
+                                "attempts", "created_at", "started_at", "finished_at", created,
+                                "error", "errors", "result", "total_words", int_at(res, 2),
+                                "unique_words", int_at(res, 3), "top", top_slice(res, 10));
+        respond_json(x->req, 200, 0, job);
+    } else if (found && x->kind == K_RESULT) {
+        respond_json(x->req, 200, 0, full_result(x->id, res, x->top));
+    } else if (found) {
+        json_t *top = top_slice(res, 10), *pairs = json_array(), *item;
+        size_t i;
+        json_array_foreach(top, i, item) json_array_append_new(
+            pairs, json_pack("[O, O]", json_object_get(item, "word"), json_object_get(item, "count")));
+        json_decref(top);
+        respond_json(x->req, 200, 0, pairs);
+    } else {
+        struct queue *q = app_queue(x->app);
+        int rc = q ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
+        if (rc < 0) {
+            unavailable(x->req, "Redis", "the job queue is unreachable");
+            ctx_free(x);
+        }
+        return;
+    }
+    ctx_free(x);
+}
+
+static void
+query_row(struct ctx *x) {
+    const char *params[] = {x->id};
+    int rc = app_pg_query(x->app, RESULT_SQL, 1, params, on_row, x);
+    if (rc < 0) {
+        unavailable(x->req, "Postgres", "the results store is unreachable");
+        ctx_free(x);
+    }
+}
+
+static void
+on_job_state(int status, const struct job *job, const char *errstr, void *arg) {
+    struct ctx *x = arg;
+    if (status < 0) {
+        log_warn("msg=\"job read failed\" job=%s error=%s", x->id, log_q(errstr));
+        unavailable(x->req, "Redis", "the job queue is unreachable");
+    } else if (x->kind == K_JOB) {
+        if (!job) {
+            query_row(x); /* maybe expired from Redis but stored */
+            return;
+        }
+        json_t *v = json_job(job);
+        if (job->state == JOB_FINISHED) {
+            x->job = v;
+            query_row(x);
+            return;
+        }
+        respond_json(x->req, 200, job_state_terminal(job->state) ? 0 : 1, v);
+    } else if (!job) {
+        req_problem(x->req, 404, "Not Found", "no job with this id");
+    } else if (x->kind == K_COMPAT) {
+        if (job->state == JOB_FAILED || job->state == JOB_CANCELED) {
+            respond_json(x->req, 200, 0,
+                         json_pack("{s:{s:s, s:s}}", "error", "code",
+                                   job->error_code ? job->error_code : job_state_name(job->state),
+                                   "message", job->error ? job->error : job_state_name(job->state)));
+        } else {
+            respond_text(x->req, 202, 1, "Nay!");
+        }
+    } else if (job->state == JOB_FAILED || job->state == JOB_CANCELED) {
+        char detail[512];
+        snprintf(detail, sizeof detail, "the job %s: %s", job_state_name(job->state),
+                 job->error ? job->error : "no result");
+        req_problem(x->req, 409, "No Result", detail);
+    } else if (job->state == JOB_FINISHED) {
+        req_problem(x->req, 404, "Not Found", "the result is no longer stored");
+    } else {
+        respond_json(x->req, 202, 1,
+                     json_pack("{s:s, s:s}", "id", job->id, "status", job_state_name(job->state)));
+    }
+    ctx_free(x);
+}
+
+static bool
+valid_id(struct req *req, const char *id) {
+    if (id && job_id_valid(id)) return true;
+    req_problem(req, 404, "Not Found", "no job with this id");
+    return false;
+}
+
+void
+h_jobs_get(struct req *req) {
+    const char *id = path_id(req);
+    if (!valid_id(req, id)) return;
+    struct queue *q = app_queue(req->app);
+    struct ctx *x = ctx_new(req, K_JOB, id);
+    int rc = q ? queue_get(q, id, on_job_state, x) : UV_ECANCELED;
+    if (rc < 0) {
+        ctx_free(x);
+        unavailable(req, "Redis", "the job queue is unreachable");
+    }
+}
+
+/* query_int finds name=N in a query string; returns 1 found and valid,
+ * 0 absent, -1 present but not a number in [lo, hi]. */
+static int
+query_int(const char *query, const char *name, long lo, long hi, long *out) {
+    size_t nlen = strlen(name);
+    for (const char *p = query; p && *p;) {
+        size_t n = strcspn(p, "&");
+        if (n > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') {
+            char *end;
+            long v = strtol(p + nlen + 1, &end, 10);
+            if (end == p + nlen + 1 || end != p + n || v < lo || v > hi) return -1;
+            *out = v;
+            return 1;
+        }
+        p += n + (p[n] == '&');
+    }
+    return 0;
+}
+
+void
+h_jobs_result(struct req *req) {
+    const char *id = path_id(req);
+    if (!valid_id(req, id)) return;
+    long top = 10;
+    if (query_int(req->http->query, "top", 1, 100, &top) < 0) {
+        req_problem(req, 400, "Bad Request", "top must be a whole number from 1 to 100");
+        return;
+    }
+    struct ctx *x = ctx_new(req, K_RESULT, id);
+    x->top = (int)top;
+    query_row(x);
+}
+
+void
+h_compat_results(struct req *req) {
+    const char *id = path_id(req);
+    if (!valid_id(req, id)) return;
+    query_row(ctx_new(req, K_COMPAT, id));
+}

@@ -1,0 +1,27 @@
+/* handlers — the route handlers and the route table.
+ *
+ * Each handler answers its request exactly once, with req_send or
+ * req_problem, now or from a Redis/Postgres callback. Path parameters are
+ * in req->match.params. h_jobs.c holds the job resources and the
+ * original app's routes; h_health.c the probes. */
+#ifndef WC_HANDLERS_H
+#define WC_HANDLERS_H
+
+#include <stddef.h>
+
+#include "web/conn.h"
+#include "web/router.h"
+
+void h_jobs_create(struct req *req);
+void h_jobs_get(struct req *req);
+void h_jobs_result(struct req *req);
+void h_compat_start(struct req *req);
+void h_compat_results(struct req *req);
+void h_healthz(struct req *req);
+void h_readyz(struct req *req);
+
+/* The route table (routes.c). */
+extern const struct route web_routes[];
+extern const size_t web_nroutes;
+
+#endif

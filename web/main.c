@@ -1,0 +1,111 @@
+/* wordcount-web: configuration, one loop, the HTTP server, and an orderly
+ * stop on SIGTERM/SIGINT: stop accepting, finish in-flight requests within
+ * WEB_GRACE, close Redis and Postgres, exit 0. A second signal stops at
+ * once (what is in flight is dropped). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "web/app.h"
+#include "web/handlers.h"
+#include "web/server.h"
+
+struct web {
+    const struct config *cfg;
+    struct app app;
+    struct server server;
+    struct signals signals;
+    int stop_signals; /* signals received */
+    bool server_running;
+};
+
+static void
+on_app_closed(void *arg) {
+    struct web *w = arg;
+    signals_close(&w->signals);
+}
+
+static void
+on_server_stopped(void *arg) {
+    struct web *w = arg;
+    w->server_running = false;
+    app_close(&w->app, on_app_closed, w);
+}
+
+static void
+on_signal(int signum, void *arg) {
+    struct web *w = arg;
+    if (++w->stop_signals == 1) {
+        log_info("msg=stopping signal=%d grace_ms=%d", signum, w->cfg->web_grace_ms);
+        server_stop(&w->server, w->cfg->web_grace_ms, on_server_stopped, w);
+    } else if (w->server_running) {
+        log_info("msg=\"second signal, stopping now\" signal=%d", signum);
+        for (conn_t *c = w->server.conns, *next; c; c = next) {
+            next = c->next;
+            conn_close(c);
+        }
+    }
+}
+
+int
+main(int argc, char **argv) {
+    (void)argv;
+    log_init("web", LOG_INFO);
+    if (argc != 1) {
+        fprintf(stderr, "usage: wordcount-web   (configured by the environment, see README)\n");
+        return 2;
+    }
+    struct config cfg;
+    char err[512];
+    if (config_load(&cfg, NULL, err, sizeof err) < 0) {
+        log_error("msg=\"bad configuration\" error=%s", log_q(err));
+        return EX_CONFIG_CODE;
+    }
+    log_threshold = (enum log_level)cfg.log_level;
+
+    int fd, port;
+    int rc = server_socket(cfg.host, cfg.port, 511, &fd, &port, err, sizeof err);
+    if (rc < 0) {
+        log_error("msg=\"cannot listen\" error=%s", log_q(err));
+        config_free(&cfg);
+        return 71;
+    }
+    uv_loop_t loop;
+    if ((rc = uv_loop_init(&loop)) < 0) {
+        log_error("msg=\"cannot create loop\" error=%s", log_q(uv_strerror(rc)));
+        close(fd);
+        config_free(&cfg);
+        return 70;
+    }
+    struct web w = {.cfg = &cfg};
+    int status = 0;
+    if (app_open(&w.app, &loop, &cfg, err, sizeof err) < 0) {
+        log_error("msg=\"bad configuration\" error=%s", log_q(err));
+        close(fd);
+        status = EX_CONFIG_CODE;
+    } else if ((rc = server_start(&w.server, &loop, &w.app, web_routes, web_nroutes,
+                                  cfg.http_max_connections, fd)) < 0) {
+        log_error("msg=\"cannot serve\" error=%s", log_q(uv_strerror(rc)));
+        close(fd);
+        status = 71;
+        app_close(&w.app, NULL, NULL);
+    } else if ((rc = signals_start(&w.signals, &loop, on_signal, &w)) < 0) {
+        log_error("msg=\"cannot watch signals\" error=%s", log_q(uv_strerror(rc)));
+        status = 70;
+        server_stop(&w.server, 0, on_server_stopped, &w);
+    } else {
+        w.server_running = true;
+        log_info("msg=listening host=%s port=%d pid=%ld", cfg.host, port, (long)getpid());
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if ((rc = uv_loop_close(&loop)) < 0) {
+        log_error("msg=\"loop not closed cleanly\" error=%s", log_q(uv_strerror(rc)));
+        if (!status) status = 70;
+    }
+    config_free(&cfg);
+    if (!status) log_info("msg=stopped");
+    return status;
+}

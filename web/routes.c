@@ -1,0 +1,13 @@
+/* routes — every route the web server answers, in one table. */
+#include "web/handlers.h"
+
+const struct route web_routes[] = {
+    {"POST", "/api/v1/jobs", h_jobs_create},
+    {"GET", "/api/v1/jobs/{id}", h_jobs_get},
+    {"GET", "/api/v1/jobs/{id}/result", h_jobs_result},
+    {"POST", "/start", h_compat_start},
+    {"GET", "/results/{id}", h_compat_results},
+    {"GET", "/healthz", h_healthz},
+    {"GET", "/readyz", h_readyz},
+};
+const size_t web_nroutes = sizeof web_routes / sizeof web_routes[0];
