@@ -63,19 +63,12 @@ WEB_LIB := $(BUILD)/libweb.a
 WORKER_LIB := $(BUILD)/libworker.a
 MIGRATE_LIB := $(BUILD)/libmigrate.a
 
-# A program joins the build once its tree is complete.
-PROGRAMS := $(BIN)/wordcount-migrate
-ifneq ($(wildcard web/server.c),)
-PROGRAMS += $(BIN)/wordcount-web
-endif
-ifneq ($(wildcard worker/analyze.c),)
-PROGRAMS += $(BIN)/wordcount-worker
-endif
+PROGRAMS := $(BIN)/wordcount-web $(BIN)/wordcount-worker $(BIN)/wordcount-migrate
 
 # One Criterion binary per test file; each links the objects of the tree it
 # mirrors (tests/unit/web links common + web, and so on), never a main.o.
 UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
-INTEG_SRC := $(if $(and $(wildcard tests/lib/page_server.c),$(wildcard web/server.c),$(wildcard worker/analyze.c)),$(sort $(wildcard tests/integration/test_*.c)),)
+INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
 TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))

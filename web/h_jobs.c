@@ -289,7 +289,11 @@ on_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
             pairs, json_pack("[O, O]", json_object_get(item, "word"), json_object_get(item, "count")));
         json_decref(top);
         respond_json(x->req, 200, 0, pairs);
+    } else if (x->kind == K_JOB) {
+        /* Redis did not know it either (K_JOB asks Redis first). */
+        req_problem(x->req, 404, "Not Found", "no job with this id");
     } else {
+        /* No result yet: the job's state in Redis says why. */
         struct queue *q = app_queue(x->app);
         int rc = q ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
         if (rc < 0) {

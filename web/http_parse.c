@@ -110,6 +110,10 @@ finish_head(struct http_parse *p) {
         p->url_off = r->arena.len;
         terminate(p);
     }
+    /* Path and query are copied from the target inside the same arena:
+     * reserve first, so the appends below cannot move the source. */
+    size_t target_len = strlen(r->arena.data + p->url_off);
+    buf_reserve(&r->arena, 2 * target_len + 2);
     const char *target = r->arena.data + p->url_off;
     size_t path_len = strcspn(target, "?#");
     size_t path_off = r->arena.len;

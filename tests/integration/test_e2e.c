@@ -137,6 +137,10 @@ stop_system(void) {
     if (pages) page_server_stop(pages);
     pages = NULL;
     if (db_name[0]) testdb_drop(db_name);
+    if (getenv("KEEP_TMP") && !strcmp(getenv("KEEP_TMP"), "1")) {
+        cr_log_info("kept %s", workdir);
+        return;
+    }
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
     if (system(cmd) != 0) cr_log_warn("could not remove %s", workdir);
