@@ -10,6 +10,7 @@
 #include "common/url_check.h"
 #include "common/xalloc.h"
 #include "worker/fetch.h"
+#include "worker/charset.h"
 #include "worker/html_text.h"
 #include "worker/tokenize.h"
 
@@ -29,6 +30,7 @@ struct analysis {
     char errbuf[CURL_ERROR_SIZE];
     enum body_kind kind;
     html_text_t *html;
+    struct charset_conv plain_conv; /* text/plain: page charset to UTF-8 */
     struct buf plain;
     struct tokenizer tok;
     struct count_table all, no_stop;
@@ -113,6 +115,14 @@ on_body(char *data, size_t size, size_t nmemb, void *arg) {
             if (!a->html) return stop(a, "fetch", "cannot start the HTML parser");
         } else if (!strcmp(a->content_type, "text/plain")) {
             a->kind = BODY_PLAIN;
+            char name[CHARSET_NAME_MAX], err[128];
+            size_t bom;
+            charset_sniff(data, len, a->charset[0] ? a->charset : NULL, name, &bom);
+            if (charset_conv_open(&a->plain_conv, name, err, sizeof err) < 0)
+                return stop(a, "fetch", err);
+            snprintf(a->charset, sizeof a->charset, "%s", name);
+            data += bom; /* not counted against FETCH_MAX_BYTES either */
+            len -= bom;
         } else {
             char msg[200];
             snprintf(msg, sizeof msg, "content type %s is not HTML or plain text", a->content_type);
@@ -127,13 +137,11 @@ on_body(char *data, size_t size, size_t nmemb, void *arg) {
         return stop(a, "too_large", msg);
     }
     a->bytes += len;
-    if (a->kind == BODY_HTML) {
-        html_text_feed(a->html, data, len);
-    } else {
-        buf_append(&a->plain, data, len);
-        if (a->plain.len >= PLAIN_FLUSH_AT) plain_flush(a, false);
-    }
-    return len;
+    int rc = a->kind == BODY_HTML ? html_text_feed(a->html, data, len)
+                                  : charset_conv_feed(&a->plain_conv, data, len, false, &a->plain);
+    if (rc < 0) return stop(a, "fetch", "the page cannot be decoded in its charset");
+    if (a->kind == BODY_PLAIN && a->plain.len >= PLAIN_FLUSH_AT) plain_flush(a, false);
+    return size * nmemb;
 }
 
 static curl_socket_t
@@ -151,6 +159,7 @@ static void
 analysis_free(struct analysis *a) {
     if (a->easy) curl_easy_cleanup(a->easy);
     html_text_free(a->html);
+    charset_conv_close(&a->plain_conv);
     buf_free(&a->plain);
     tokenizer_free(&a->tok);
     count_free(&a->all);
@@ -203,12 +212,25 @@ finish(struct analysis *a, CURLcode rc, bool canceled) {
         else if (rc == CURLE_UNSUPPORTED_PROTOCOL) r.error_code = "invalid_url", r.transient = false;
         else r.error_code = "fetch";
     } else {
-        if (a->kind == BODY_HTML) html_text_finish(a->html);
-        else plain_flush(a, true);
-        r.status = 0;
-        r.all = &a->all;
-        r.no_stop = &a->no_stop;
-        if (!r.content_type) r.content_type = "text/html";
+        int rc2 = 0;
+        if (a->kind == BODY_HTML) {
+            rc2 = html_text_finish(a->html);
+            if (html_text_charset(a->html))
+                snprintf(a->charset, sizeof a->charset, "%s", html_text_charset(a->html));
+        } else if (a->kind == BODY_PLAIN) {
+            rc2 = charset_conv_feed(&a->plain_conv, "", 0, true, &a->plain);
+            plain_flush(a, true);
+        }
+        if (rc2 < 0) {
+            r.error_code = "decode";
+            r.error = "the page cannot be decoded in its charset";
+        } else {
+            r.status = 0;
+            r.all = &a->all;
+            r.no_stop = &a->no_stop;
+            if (!r.content_type) r.content_type = "text/html";
+            r.charset = a->charset[0] ? a->charset : "utf-8";
+        }
     }
     a->cb(a, &r, a->arg);
     analysis_free(a);

@@ -2,17 +2,32 @@
 
 #include <libxml/HTMLparser.h>
 #include <libxml/parserInternals.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/buf.h"
 #include "common/xalloc.h"
+#include "worker/charset.h"
 
 /* Text is handed on once this much has gathered (at a word boundary). */
 #define FLUSH_AT 32768
 
+/* A chunk never ends inside a short tag: a tag start ('<' with no '>'
+ * after it) closer than this to the end waits for the next bytes.
+ * libxml2 2.9's push parser loses the end of a <script> or <style> whose
+ * "</script>" is split between two chunks, and everything after it. */
+#define TAG_HOLD_MAX 1024
+
 struct html_text {
-    htmlParserCtxtPtr ctxt;
+    htmlParserCtxtPtr ctxt; /* NULL until the charset is known */
+    char header_charset[CHARSET_NAME_MAX];
+    char charset[CHARSET_NAME_MAX];
+    struct charset_conv conv;
+    struct buf raw;  /* bytes not yet decoded (only while sniffing) */
+    struct buf utf8; /* decoded, not yet given to libxml2 */
+    bool failed;
     html_text_cb cb;
     void *arg;
     int skip_depth; /* inside script/style/noscript/template */
@@ -80,6 +95,14 @@ html_text_new(const char *charset, html_text_cb cb, void *arg) {
     h->cb = cb;
     h->arg = arg;
     buf_init(&h->text);
+    buf_init(&h->raw);
+    buf_init(&h->utf8);
+    if (charset) snprintf(h->header_charset, sizeof h->header_charset, "%s", charset);
+    return h;
+}
+
+static htmlSAXHandler *
+sax_handler(void) {
     static htmlSAXHandler sax;
     if (!sax.startElement) {
         sax.startElement = on_start;
@@ -87,36 +110,80 @@ html_text_new(const char *charset, html_text_cb cb, void *arg) {
         sax.characters = on_characters;
         sax.cdataBlock = NULL; /* script/style bodies arrive as cdata: ignored */
     }
-    h->ctxt = htmlCreatePushParserCtxt(&sax, h, NULL, 0, NULL, XML_CHAR_ENCODING_NONE);
-    if (!h->ctxt) {
-        free(h);
-        return NULL;
-    }
+    return &sax;
+}
+
+/* start decides the charset from what has arrived and starts libxml2 on
+ * UTF-8 (the conversion is ours, so libxml2 is told to ignore <meta>). */
+static int
+start(struct html_text *h) {
+    size_t bom;
+    charset_sniff(h->raw.data ? h->raw.data : "", h->raw.len,
+                  h->header_charset[0] ? h->header_charset : NULL, h->charset, &bom);
+    char err[128];
+    if (charset_conv_open(&h->conv, h->charset, err, sizeof err) < 0) return -1;
+    h->ctxt = htmlCreatePushParserCtxt(sax_handler(), h, NULL, 0, NULL, XML_CHAR_ENCODING_UTF8);
+    if (!h->ctxt) return -1;
     htmlCtxtUseOptions(h->ctxt, HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER |
-                                    HTML_PARSE_NONET | HTML_PARSE_COMPACT);
-    if (charset && *charset) {
-        xmlCharEncodingHandlerPtr enc = xmlFindCharEncodingHandler(charset);
-        if (enc) xmlSwitchToEncoding(h->ctxt, enc);
+                                    HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC);
+    struct buf raw = h->raw;
+    buf_init(&h->raw);
+    int rc = charset_conv_feed(&h->conv, raw.data ? raw.data + bom : "", raw.len - bom, false,
+                               &h->utf8);
+    buf_free(&raw);
+    return rc;
+}
+
+/* parse gives libxml2 the decoded text, holding back a trailing tag start. */
+static void
+parse(struct html_text *h, bool terminate) {
+    size_t n = h->utf8.len;
+    if (!terminate && n) {
+        const char *d = h->utf8.data;
+        const char *lt = memrchr(d, '<', n);
+        if (lt && !memchr(lt, '>', (size_t)(d + n - lt)) && (size_t)(d + n - lt) < TAG_HOLD_MAX)
+            n = (size_t)(lt - d);
     }
-    return h;
+    const char *d = h->utf8.data;
+    for (size_t off = 0; off < n;) {
+        int k = n - off > (1 << 20) ? 1 << 20 : (int)(n - off);
+        htmlParseChunk(h->ctxt, d + off, k, 0);
+        off += (size_t)k;
+    }
+    size_t rest = h->utf8.len - n;
+    if (rest) memmove(h->utf8.data, h->utf8.data + n, rest);
+    h->utf8.len = rest;
+    if (h->utf8.data) h->utf8.data[rest] = '\0';
+    if (terminate) htmlParseChunk(h->ctxt, NULL, 0, 1);
 }
 
 int
 html_text_feed(html_text_t *h, const char *data, size_t len) {
-    while (len > 0) {
-        int n = len > (1 << 20) ? 1 << 20 : (int)len;
-        htmlParseChunk(h->ctxt, data, n, 0);
-        data += n;
-        len -= (size_t)n;
+    if (h->failed) return -1;
+    if (!h->ctxt) {
+        buf_append(&h->raw, data, len);
+        if (h->raw.len < CHARSET_SNIFF_BYTES) return 0;
+        if (start(h) < 0) return h->failed = true, -1;
+    } else if (charset_conv_feed(&h->conv, data, len, false, &h->utf8) < 0) {
+        return h->failed = true, -1;
     }
+    parse(h, false);
     return 0;
 }
 
 int
 html_text_finish(html_text_t *h) {
-    htmlParseChunk(h->ctxt, NULL, 0, 1);
+    if (h->failed) return -1;
+    if (!h->ctxt && start(h) < 0) return h->failed = true, -1;
+    if (charset_conv_feed(&h->conv, "", 0, true, &h->utf8) < 0) return h->failed = true, -1;
+    parse(h, true);
     flush(h);
     return 0;
+}
+
+const char *
+html_text_charset(const html_text_t *h) {
+    return h->charset[0] ? h->charset : NULL;
 }
 
 void
@@ -126,6 +193,9 @@ html_text_free(html_text_t *h) {
         if (h->ctxt->myDoc) xmlFreeDoc(h->ctxt->myDoc);
         htmlFreeParserCtxt(h->ctxt);
     }
+    charset_conv_close(&h->conv);
+    buf_free(&h->raw);
+    buf_free(&h->utf8);
     buf_free(&h->text);
     free(h);
 }
