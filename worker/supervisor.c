@@ -34,6 +34,7 @@ struct supervisor {
     struct signals signals;
     uv_timer_t kill_timer;
     bool stopping;
+    bool closed; /* the supervisor's own handles are closing */
     int alive;
 };
 
@@ -46,7 +47,8 @@ on_restart_timer(uv_timer_t *t) {
 
 static void
 check_done(struct supervisor *sup) {
-    if (!sup->stopping || sup->alive > 0) return;
+    if (!sup->stopping || sup->alive > 0 || sup->closed) return;
+    sup->closed = true;
     log_info("msg=\"all workers stopped\"");
     uv_timer_stop(&sup->kill_timer);
     uv_close((uv_handle_t *)&sup->kill_timer, NULL);
