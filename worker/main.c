@@ -3,10 +3,13 @@
  * (one libuv loop, up to WORKER_CONCURRENCY jobs in flight). */
 #include <curl/curl.h>
 #include <libxml/parser.h>
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -60,6 +63,15 @@ run_child(const struct config *cfg, int index) {
     char role[32];
     snprintf(role, sizeof role, "worker-%d", index);
     log_set_role(role);
+    /* A worker process does not outlive its supervisor: if the supervisor
+     * is killed (even with SIGKILL), the kernel sends this process SIGTERM
+     * and it drains as usual; its leases lapse otherwise. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+        log_warn("msg=\"cannot ask for the parent-death signal\" error=%s", log_q(strerror(errno)));
+    if (getppid() == 1) {
+        log_error("msg=\"supervisor already gone\"");
+        return 70;
+    }
 
     struct stopwords sw;
     char err[512];

@@ -131,8 +131,9 @@ start_system(void) {
 
 static void
 stop_system(void) {
-    if (web_pid > 0) proc_stop(web_pid, SIGKILL, 2000);
-    if (worker_pid > 0) proc_stop(worker_pid, SIGKILL, 2000);
+    /* SIGTERM first (proc_stop escalates to SIGKILL after the wait). */
+    if (web_pid > 0) proc_stop(web_pid, SIGTERM, 5000);
+    if (worker_pid > 0) proc_stop(worker_pid, SIGTERM, 10000);
     web_pid = worker_pid = 0;
     if (pages) page_server_stop(pages);
     pages = NULL;
@@ -366,4 +367,25 @@ Test(e2e, sigterm_stops_everything, .init = start_system, .fini = stop_system, .
     cr_assert_not(proc_alive(child0), "worker child %d left behind", child0);
     cr_assert_not(proc_alive(child1), "worker child %d left behind", child1);
     cr_assert(proc_wait_log(worker_log, "msg=\"worker stopped\"", 1000, NULL, 0));
+}
+
+Test(e2e, killed_supervisor_leaves_no_workers, .init = start_system, .fini = stop_system,
+     .timeout = 60) {
+    char line[8192];
+    cr_assert(proc_wait_log(worker_log, "msg=\"worker started\" child=0", 10000, line, sizeof line));
+    int child0 = atoi(strstr(line, "pid=") + 4);
+    cr_assert(proc_wait_log(worker_log, "msg=\"worker started\" child=1", 10000, line, sizeof line));
+    int child1 = atoi(strstr(line, "pid=") + 4);
+    cr_assert(proc_alive(child0) && proc_alive(child1));
+    /* SIGKILL gives the supervisor no chance to stop its children: the
+     * kernel's parent-death signal must. */
+    int st = proc_stop(worker_pid, SIGKILL, 5000);
+    worker_pid = 0;
+    cr_assert(st != -1 && WIFSIGNALED(st));
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) {
+        gone = !proc_alive(child0) && !proc_alive(child1);
+        if (!gone) usleep(100 * 1000);
+    }
+    cr_assert(gone, "worker processes %d, %d outlived their supervisor", child0, child1);
 }

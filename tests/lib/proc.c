@@ -85,5 +85,16 @@ proc_wait_log(const char *log_path, const char *needle, int timeout_ms, char *ou
 
 bool
 proc_alive(pid_t pid) {
-    return pid > 0 && kill(pid, 0) == 0;
+    if (pid <= 0 || kill(pid, 0) != 0) return false;
+    /* A zombie (exited, not yet reaped: orphans are not reaped where pid 1
+     * is not an init) is not alive. */
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *rp = strrchr(stat, ')');
+    return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
 }

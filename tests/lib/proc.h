@@ -21,7 +21,7 @@ int proc_wait_exit(pid_t pid, int timeout_ms);
 /* proc_wait_log waits up to timeout_ms for a line of log_path containing
  * needle and copies that line into out. Returns true when found. */
 bool proc_wait_log(const char *log_path, const char *needle, int timeout_ms, char *out, size_t n);
-/* proc_alive tells whether pid still exists (not yet reaped counts as alive). */
+/* proc_alive tells whether pid still runs (a zombie does not). */
 bool proc_alive(pid_t pid);
 
 #endif
