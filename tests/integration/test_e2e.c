@@ -75,6 +75,10 @@ start_system(void) {
     snprintf(path, sizeof path, "%s/plain.txt", workdir);
     snprintf(path, sizeof path, "%s/pages/plain.txt", workdir);
     write_file(path, "one two two three three three\n");
+    /* The hand-counted fixture pages (tests/fixtures/expected.json). */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp %s/tests/fixtures/pages/* '%s/pages/'", WC_SRCDIR, workdir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
 
     pages = page_server_start(dir);
     cr_assert_not_null(pages, "page server did not start");
@@ -388,4 +392,46 @@ Test(e2e, killed_supervisor_leaves_no_workers, .init = start_system, .fini = sto
         if (!gone) usleep(100 * 1000);
     }
     cr_assert(gone, "worker processes %d, %d outlived their supervisor", child0, child1);
+}
+
+Test(e2e, fixture_pages_counted_by_hand, .init = start_system, .fini = stop_system,
+     .timeout = 120) {
+    json_error_t je;
+    json_t *expected = json_load_file(WC_SRCDIR "/tests/fixtures/expected.json", 0, &je);
+    cr_assert_not_null(expected, "expected.json: %s", je.text);
+    const char *file;
+    json_t *want;
+    int port = page_server_port(pages);
+    json_object_foreach(expected, file, want) {
+        char url[256], path[256];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/%s", port, file);
+        char *id = submit(url, false);
+        json_t *job = wait_done(id, 30000);
+        cr_assert_str_eq(json_string_value(json_object_get(job, "status")), "finished", "%s: %s",
+                         file, json_dumps(job, 0));
+        json_decref(job);
+        snprintf(path, sizeof path, "/api/v1/jobs/%s/result?top=100", id);
+        long status;
+        json_t *res = get_json(path, &status);
+        cr_assert_eq(status, 200);
+        const char *totals[] = {"total_words", "unique_words", "total_words_no_stop",
+                                "unique_words_no_stop"};
+        for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
+            cr_expect_eq(json_integer_value(json_object_get(res, totals[i])),
+                         json_integer_value(json_object_get(want, totals[i])), "%s: %s in %s", file,
+                         totals[i], json_dumps(json_object_get(res, "counts"), 0));
+        const char *word;
+        json_t *n;
+        json_object_foreach(json_object_get(want, "counts"), word, n)
+            cr_expect_eq(count_of(json_object_get(res, "counts"), word), json_integer_value(n),
+                         "%s: count of %s", file, word);
+        size_t i;
+        json_t *w;
+        json_array_foreach(json_object_get(want, "absent"), i, w)
+            cr_expect_eq(count_of(json_object_get(res, "counts"), json_string_value(w)), 0,
+                         "%s: %s must not count", file, json_string_value(w));
+        json_decref(res);
+        free(id);
+    }
+    json_decref(expected);
 }
