@@ -150,7 +150,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wordcount/static \
 		$(DESTDIR)$(PREFIX)/share/wordcount/migrations
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 worker/data/stopwords-english.txt $(DESTDIR)$(PREFIX)/share/wordcount/
+	install -m 0644 worker/data/stopwords-english.txt web/openapi.json $(DESTDIR)$(PREFIX)/share/wordcount/
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/wordcount/migrations/
 	if ls web/static/* >/dev/null 2>&1; then \
 		install -m 0644 web/static/* $(DESTDIR)$(PREFIX)/share/wordcount/static/; fi

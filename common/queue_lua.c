@@ -32,8 +32,21 @@
     "  return f[1] == 'started' and f[2] == entry and f[3] == consumer\n"                          \
     "end\n"
 
-/* KEYS: job, stream, stats. ARGV: id, url, now. Returns the entry id. */
+/* KEYS: job, stream, stats[, idem]. ARGV: id, url, now[, body hash, idem
+ * ttl s]. Returns the entry id; with an idempotency key already used,
+ * {"replay", id} when the body hash matches and {"conflict", id} when not
+ * (nothing is created then). */
 const char QUEUE_LUA_SUBMIT[] =
+    "if KEYS[4] then\n"
+    "  local v = redis.call('GET', KEYS[4])\n"
+    "  if v then\n"
+    "    local sep = string.find(v, ' ', 1, true)\n"
+    "    local h, id = string.sub(v, 1, sep - 1), string.sub(v, sep + 1)\n"
+    "    if h == ARGV[4] then return {'replay', id} end\n"
+    "    return {'conflict', id}\n"
+    "  end\n"
+    "  redis.call('SET', KEYS[4], ARGV[4] .. ' ' .. ARGV[1], 'EX', ARGV[5])\n"
+    "end\n"
     "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'url', ARGV[2], 'status', 'queued',"
     " 'attempts', 0, 'created_at', ARGV[3])\n"
     "local e = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])\n"

@@ -17,6 +17,8 @@ void h_jobs_get(struct req *req);
 void h_jobs_result(struct req *req);
 void h_compat_start(struct req *req);
 void h_compat_results(struct req *req);
+void h_results_list(struct req *req);
+void h_openapi(struct req *req);
 void h_healthz(struct req *req);
 void h_readyz(struct req *req);
 
