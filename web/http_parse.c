@@ -145,6 +145,7 @@ on_headers_complete(http_parser *hp) {
     r->method_name = http_method_str(hp->method);
     r->http_major = hp->http_major;
     r->http_minor = hp->http_minor;
+    if (hp->http_major != 1) return fail(p, 505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
     if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->limits.max_body_bytes)
         return fail(p, 413, "request body too large");
     const char *expect = http_request_header(r, "Expect");
