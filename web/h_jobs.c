@@ -461,3 +461,43 @@ h_compat_results(struct req *req) {
     if (!valid_id(req, id)) return;
     query_row(ctx_new(req, K_COMPAT, id));
 }
+
+/* --- cancel --- */
+
+static void
+on_canceled(int status, const char *state, const char *errstr, void *arg) {
+    struct ctx *x = arg;
+    if (status < 0) {
+        log_warn("msg=\"cancel failed\" job=%s error=%s", x->id, log_q(errstr));
+        unavailable(x->req, "Redis", "the job queue is unreachable");
+    } else if (!state) {
+        req_problem(x->req, 404, "Not Found", "no job with this id");
+    } else if (strcmp(state, "canceled") != 0) { /* canceled before: DELETE is idempotent */
+        char detail[128];
+        snprintf(detail, sizeof detail, "the job is %s: only a queued or retrying job can be canceled",
+                 state);
+        req_problem(x->req, 409, "Conflict", detail);
+    } else {
+        log_info("msg=\"job canceled\" job=%s", x->id);
+        /* Answer with the job as it is now. */
+        struct queue *q = app_queue(x->app);
+        x->kind = K_JOB;
+        int rc = q ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
+        if (rc == 0) return;
+        unavailable(x->req, "Redis", "the job queue is unreachable");
+    }
+    ctx_free(x);
+}
+
+void
+h_jobs_cancel(struct req *req) {
+    const char *id = path_id(req);
+    if (!valid_id(req, id)) return;
+    struct queue *q = app_queue(req->app);
+    struct ctx *x = ctx_new(req, K_JOB, id);
+    int rc = q ? queue_cancel(q, id, on_canceled, x) : UV_ECANCELED;
+    if (rc < 0) {
+        ctx_free(x);
+        unavailable(req, "Redis", "the job queue is unreachable");
+    }
+}

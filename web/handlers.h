@@ -14,6 +14,7 @@
 
 void h_jobs_create(struct req *req);
 void h_jobs_get(struct req *req);
+void h_jobs_cancel(struct req *req);
 void h_jobs_result(struct req *req);
 void h_compat_start(struct req *req);
 void h_compat_results(struct req *req);

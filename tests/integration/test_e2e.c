@@ -290,12 +290,67 @@ Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system, .tim
     cr_assert(json_string_length(json_object_get(err, "message")) > 0);
     json_decref(failed);
 
+    /* The original app's route on a finished job: the top ten [word, count]
+     * pairs without stop words. Page 5: alpha 5, beta 2, café 1. */
+    snprintf(path, sizeof path, "/results/%s", ids[4]);
+    json_t *pairs = get_json(path, &status);
+    cr_assert_eq(status, 200);
+    cr_assert(json_is_array(pairs) && json_array_size(pairs) == 3, "%s", json_dumps(pairs, 0));
+    cr_assert_str_eq(json_string_value(json_array_get(json_array_get(pairs, 0), 0)), "alpha");
+    cr_assert_eq(json_integer_value(json_array_get(json_array_get(pairs, 0), 1)), 5);
+    cr_assert_str_eq(json_string_value(json_array_get(json_array_get(pairs, 1), 0)), "beta");
+    json_decref(pairs);
+    /* ... and on a failed one: 200 with the error, not 202 forever. */
+    snprintf(path, sizeof path, "/results/%s", ids[NPAGES + 1]);
+    json_t *ferr = get_json(path, &status);
+    cr_assert_eq(status, 200);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(ferr, "error"), "code")),
+                     "http_404");
+    json_decref(ferr);
+
+    /* A job that has run cannot be canceled. */
+    snprintf(url, sizeof url, "%s/api/v1/jobs/%s", base, ids[0]);
+    struct http_response del;
+    cr_assert_eq(http_request("DELETE", url, NULL, NULL, NULL, &del), 0);
+    cr_assert_eq(del.status, 409, "%s", del.body.data);
+    http_response_free(&del);
+
+    /* History by URL: page-3 submitted twice more, newest first, paged. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/page-3.html", port);
+    char *again[2];
+    for (int k = 0; k < 2; k++) {
+        again[k] = submit(url, false);
+        json_decref(wait_done(again[k], 30000));
+    }
+    snprintf(path, sizeof path, "/api/v1/results?url=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fpage-3.html&limit=2",
+             port);
+    json_t *page = get_json(path, &status);
+    cr_assert_eq(status, 200, "%s", json_dumps(page, 0));
+    json_t *items = json_object_get(page, "results");
+    cr_assert_eq(json_array_size(items), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "job_id")), again[1]);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "job_id")), again[0]);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(items, 0), "total_words")), 3 + 8);
+    const char *cursor = json_string_value(json_object_get(page, "next_cursor"));
+    cr_assert_not_null(cursor, "a third result remains");
+    char path2[512];
+    snprintf(path2, sizeof path2, "%s&cursor=%s", path, cursor);
+    json_t *page2 = get_json(path2, &status);
+    cr_assert_eq(status, 200);
+    json_t *items2 = json_object_get(page2, "results");
+    cr_assert_eq(json_array_size(items2), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items2, 0), "job_id")), ids[2]);
+    cr_assert(json_is_null(json_object_get(page2, "next_cursor")));
+    json_decref(page2);
+    json_decref(page);
+    for (int k = 0; k < 2; k++) free(again[k]);
+
     /* The oracle: Postgres holds exactly one row per finished job. */
     char *rows = testdb_query_value(db_url, "SELECT count(*) FROM results");
-    cr_assert_str_eq(rows, "25");
+    cr_assert_str_eq(rows, "27");
     free(rows);
     char *distinct = testdb_query_value(db_url, "SELECT count(DISTINCT job_id) FROM results");
-    cr_assert_str_eq(distinct, "25");
+    cr_assert_str_eq(distinct, "27");
     free(distinct);
 
     for (int i = 0; i < NPAGES + 2; i++) free(ids[i]);

@@ -633,3 +633,34 @@ Test(http, web_concurrency_processes_share_the_port, .init = start_two_processes
     cr_assert_not(proc_alive(child0));
     cr_assert_not(proc_alive(child1));
 }
+
+Test(http, cancel_a_queued_job, .init = start_default, .fini = stop_web) {
+    int fd = raw_connect(port);
+    post_json(fd, "/api/v1/jobs", "{\"url\": \"http://example.com/cancel\"}", NULL);
+    struct raw_response r;
+    cr_assert_eq(raw_read(fd, &r, 5000), 0);
+    cr_assert_eq(r.status, 202);
+    char *id = job_id_of(&r);
+    raw_response_free(&r);
+    char req[256];
+    snprintf(req, sizeof req, "DELETE /api/v1/jobs/%s HTTP/1.1\r\nHost: t\r\n\r\n", id);
+    cr_assert_eq(raw_send_str(fd, req), 0);
+    cr_assert_eq(raw_read(fd, &r, 5000), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body.data);
+    json_t *job = json_loads(r.body.data, 0, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(job, "status")), "canceled");
+    json_decref(job);
+    raw_response_free(&r);
+    /* Twice: DELETE is idempotent, the job stays canceled. */
+    cr_assert_eq(raw_send_str(fd, req), 0);
+    cr_assert_eq(raw_read(fd, &r, 5000), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body.data, "\"status\":\"canceled\""), "%s", r.body.data);
+    raw_response_free(&r);
+    cr_assert_eq(raw_send_str(fd, "DELETE /api/v1/jobs/01a21300-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    cr_assert_eq(raw_read(fd, &r, 5000), 0);
+    expect_problem(&r, 404);
+    raw_response_free(&r);
+    free(id);
+    close(fd);
+}
