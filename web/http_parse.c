@@ -71,6 +71,7 @@ on_header_field(http_parser *hp, const char *at, size_t len) {
     struct http_parse *p = owner(hp);
     struct http_request *r = p->req;
     if (count_header_bytes(p, len) < 0) return -1;
+    if (r->method_name) return 0; /* a trailer after a chunked body: counted, not kept */
     if (p->last != LAST_FIELD) {
         if (p->last == LAST_URL || p->last == LAST_VALUE) terminate(p);
         if (r->nheaders == HTTP_MAX_HEADERS) return fail(p, 431, "too many header fields");
@@ -86,6 +87,7 @@ on_header_value(http_parser *hp, const char *at, size_t len) {
     struct http_parse *p = owner(hp);
     struct http_request *r = p->req;
     if (count_header_bytes(p, len) < 0) return -1;
+    if (r->method_name) return 0; /* trailer: the arena must not move after the head */
     if (p->last == LAST_FIELD) {
         terminate(p);
         p->offs[r->nheaders - 1].value_off = r->arena.len;
