@@ -82,7 +82,7 @@ TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
 
-.PHONY: all deps run test check unit integration clean install uninstall format format-check fuzz
+.PHONY: all deps run test check unit integration clean install uninstall format format-check fuzz bench
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -163,6 +163,10 @@ fuzz:
 
 build/fuzz/tests/fuzz/fuzz_http: build/fuzz/tests/fuzz/fuzz_http.o $(WEB_LIB) $(COMMON_LIB)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+# bench: benchmarks that print figures (nothing asserted), built with -O2.
+bench: deps all
+	tests/bench/http.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

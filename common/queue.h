@@ -128,6 +128,11 @@ int queue_renew(struct queue *q, const char *consumer, const struct queue_entry 
  * the result is committed. value 0: the lease was lost, nothing changed. */
 int queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer,
                  queue_done_cb cb, void *arg);
+/* queue_finish_with also keeps summary (the job's result field: JSON
+ * {total_words, unique_words, top}) in the job hash, so a poll of a
+ * finished job is answered from Redis alone until the hash expires. */
+int queue_finish_with(struct queue *q, const struct queue_entry *e, const char *consumer,
+                      const char *summary, queue_done_cb cb, void *arg);
 /* queue_fail marks the job failed for good (code, message), adds it to
  * the failed set, and acknowledges it. value 0: the lease was lost. */
 int queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer,

@@ -99,13 +99,15 @@ const char QUEUE_LUA_START[] =
     "return redis.call('HGETALL', KEYS[1])\n";
 
 /* KEYS: job, stream, stats. ARGV: entry, now, ttl, group, consumer,
- * duration_ms. Returns 1, or 0 when the lease was lost. */
+ * summary (JSON kept as the job's result field; "" for none). Returns 1,
+ * or 0 when the lease was lost. */
 const char QUEUE_LUA_FINISH[] =
     LUA_OWNS
     "if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end\n"
     "redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
     "redis.call('HSET', KEYS[1], 'status', 'finished', 'finished_at', ARGV[2])\n"
+    "if ARGV[6] and ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[6]) end\n"
     "redis.call('HDEL', KEYS[1], 'next_attempt_at', 'worker')\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
     "redis.call('HINCRBY', KEYS[3], 'finished', 1)\n"

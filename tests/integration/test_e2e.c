@@ -238,6 +238,11 @@ Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system) {
         cr_assert_str_eq(json_string_value(json_object_get(job, "status")), "finished",
                          "page %d: %s", i, json_dumps(job, 0));
         cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1);
+        json_t *summary = json_object_get(job, "result");
+        cr_assert_eq(json_integer_value(json_object_get(summary, "total_words")), i + 8,
+                     "the finished job carries its summary: %s", json_dumps(job, 0));
+        cr_assert_eq(json_integer_value(json_object_get(summary, "unique_words")), 6);
+        cr_assert_eq(json_array_size(json_object_get(summary, "top")), 3);
         json_decref(job);
 
         char path[256];
