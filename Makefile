@@ -82,7 +82,7 @@ TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
 
-.PHONY: all deps run test check unit integration clean install uninstall format format-check fuzz bench
+.PHONY: all deps run test check unit integration clean install uninstall format format-check fuzz bench valgrind
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -167,6 +167,11 @@ build/fuzz/tests/fuzz/fuzz_http: build/fuzz/tests/fuzz/fuzz_http.o $(WEB_LIB) $(
 # bench: benchmarks that print figures (nothing asserted), built with -O2.
 bench: deps all
 	tests/bench/http.sh
+
+# valgrind: web and a worker process serve jobs under valgrind and stop
+# on SIGTERM with no errors and no leaks.
+valgrind: deps all
+	tests/valgrind/shutdown.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
