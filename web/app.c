@@ -20,6 +20,7 @@ app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, si
     if (!a->redis) return -1;
     a->pg = pg_uv_new(loop, cfg->database_url, "pg-web", APP_PG_TIMEOUT_MS, APP_PG_MAX_QUEUE);
     queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);
+    http_metrics_init(&a->http_metrics, loop, a->redis, cfg->key_prefix);
     return 0;
 }
 
@@ -33,7 +34,8 @@ void
 app_close(struct app *a, app_closed_cb cb, void *arg) {
     a->closed_cb = cb;
     a->closed_arg = arg;
-    a->closing = 2;
+    a->closing = 3;
+    http_metrics_close(&a->http_metrics, on_closed, a); /* flushes while Redis is open */
     redis_uv_t *r = a->redis;
     pg_uv_t *pg = a->pg;
     a->redis = NULL;
