@@ -44,13 +44,13 @@
 /* Bucket upper bounds (inclusive). A value above the last bound lands in
  * the overflow bucket (+Inf). The lists are macros so the Lua text and
  * the C arrays cannot disagree. */
-#define STATS_MS_BOUNDS 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 1800000
-#define STATS_MS_NB 12
+#define STATS_MS_BOUNDS 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 1800000
+#define STATS_MS_NB 14
 #define STATS_BYTES_BOUNDS 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 10485760
 #define STATS_BYTES_NB 8
 #define STATS_US_BOUNDS 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000
 #define STATS_US_NB 10
-#define STATS_MAX_NB 12
+#define STATS_MAX_NB 14
 
 /* How long the per-minute hashes live, and the widest window a read covers. */
 #define STATS_TS_TTL_S 3900
