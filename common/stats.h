@@ -44,7 +44,8 @@
 /* Bucket upper bounds (inclusive). A value above the last bound lands in
  * the overflow bucket (+Inf). The lists are macros so the Lua text and
  * the C arrays cannot disagree. */
-#define STATS_MS_BOUNDS 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 1800000
+#define STATS_MS_BOUNDS                                                                            \
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 1800000
 #define STATS_MS_NB 14
 #define STATS_BYTES_BOUNDS 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 10485760
 #define STATS_BYTES_NB 8
@@ -72,32 +73,37 @@ extern const int64_t stats_us_bounds[STATS_US_NB];
  * from ending. The per-minute key's prefix is the stats key's. */
 #define STATS_LUA_RECORD                                                                           \
     "local function wc_bucket(v)\n"                                                                \
-    "  local b = {" STATS_STR(STATS_MS_BOUNDS) "}\n"                                               \
-    "  for i = 1, #b do if v <= b[i] then return i - 1 end end\n"                                  \
-    "  return #b\n"                                                                                \
-    "end\n"                                                                                        \
-    "local function wc_stats_record(sk, jk, now, kind)\n"                                          \
-    "  local t = tonumber(now) or 0\n"                                                             \
-    "  local sec = math.floor(t / 1000)\n"                                                         \
-    "  local s = sec % 60\n"                                                                       \
-    "  local tk = string.sub(sk, 1, -6) .. 'ts:' .. string.format('%d', math.floor(sec / 60))\n"   \
-    "  redis.pcall('HINCRBY', tk, kind .. ':' .. string.format('%d', s), 1)\n"                     \
-    "  if kind == 'f' then\n"                                                                      \
-    "    local f = redis.pcall('HMGET', jk, 'created_at', 'started_at')\n"                         \
-    "    local c = tonumber(f[1]) or t\n"                                                          \
-    "    local st = tonumber(f[2]) or t\n"                                                         \
-    "    local lat = math.max(0, t - c)\n"                                                         \
-    "    local dur = math.max(0, t - st)\n"                                                        \
-    "    local lb = string.format('%d', wc_bucket(lat))\n"                                         \
-    "    redis.pcall('HINCRBY', tk, 'l:' .. string.format('%d', math.floor(s / 10)) .. ':' .. lb,"  \
-    " 1)\n"                                                                                        \
-    "    redis.pcall('HINCRBY', sk, 'lat:' .. lb, 1)\n"                                            \
-    "    redis.pcall('HINCRBY', sk, 'lat_sum', string.format('%d', lat))\n"                        \
-    "    redis.pcall('HINCRBY', sk, 'dur:' .. string.format('%d', wc_bucket(dur)), 1)\n"           \
-    "    redis.pcall('HINCRBY', sk, 'dur_sum', string.format('%d', dur))\n"                        \
-    "  end\n"                                                                                      \
-    "  redis.pcall('EXPIRE', tk, " STATS_STR(STATS_TS_TTL_S) ")\n"                                 \
-    "end\n"
+    "  local b = {" STATS_STR(                                                                     \
+        STATS_MS_BOUNDS) "}\n"                                                                     \
+                         "  for i = 1, #b do if v <= b[i] then return i - 1 end end\n"             \
+                         "  return #b\n"                                                           \
+                         "end\n"                                                                   \
+                         "local function wc_stats_record(sk, jk, now, kind)\n"                     \
+                         "  local t = tonumber(now) or 0\n"                                        \
+                         "  local sec = math.floor(t / 1000)\n"                                    \
+                         "  local s = sec % 60\n"                                                  \
+                         "  local tk = string.sub(sk, 1, -6) .. 'ts:' .. string.format('%d', "     \
+                         "math.floor(sec / 60))\n"                                                 \
+                         "  redis.pcall('HINCRBY', tk, kind .. ':' .. string.format('%d', s), "    \
+                         "1)\n"                                                                    \
+                         "  if kind == 'f' then\n"                                                 \
+                         "    local f = redis.pcall('HMGET', jk, 'created_at', 'started_at')\n"    \
+                         "    local c = tonumber(f[1]) or t\n"                                     \
+                         "    local st = tonumber(f[2]) or t\n"                                    \
+                         "    local lat = math.max(0, t - c)\n"                                    \
+                         "    local dur = math.max(0, t - st)\n"                                   \
+                         "    local lb = string.format('%d', wc_bucket(lat))\n"                    \
+                         "    redis.pcall('HINCRBY', tk, 'l:' .. string.format('%d', "             \
+                         "math.floor(s / 10)) .. ':' .. lb,"                                       \
+                         " 1)\n"                                                                   \
+                         "    redis.pcall('HINCRBY', sk, 'lat:' .. lb, 1)\n"                       \
+                         "    redis.pcall('HINCRBY', sk, 'lat_sum', string.format('%d', lat))\n"   \
+                         "    redis.pcall('HINCRBY', sk, 'dur:' .. string.format('%d', "           \
+                         "wc_bucket(dur)), 1)\n"                                                   \
+                         "    redis.pcall('HINCRBY', sk, 'dur_sum', string.format('%d', dur))\n"   \
+                         "  end\n"                                                                 \
+                         "  redis.pcall('EXPIRE', tk, " STATS_STR(STATS_TS_TTL_S) ")\n"            \
+                                                                                  "end\n"
 
 /* One histogram: count[i] for bucket i (nb finite buckets, then +Inf). */
 struct stats_hist {
@@ -187,8 +193,7 @@ double stats_quantile(const struct stats_hist *h, double q);
 
 /* stats_parse fills snap from the read script's reply (exposed for tests).
  * Returns 0, or -1 when the reply has the wrong shape. */
-int stats_parse(const redisReply *r, int64_t now_ms, int window_s,
-                struct stats_snapshot *snap);
+int stats_parse(const redisReply *r, int64_t now_ms, int window_s, struct stats_snapshot *snap);
 void stats_snapshot_free(struct stats_snapshot *snap);
 
 #endif

@@ -75,7 +75,8 @@ static void
 read_stats(struct req *req, bool prometheus) {
     int window = DEFAULT_WINDOW_S;
     if (!prometheus && window_param(req->http->query, &window) < 0) {
-        req_problem(req, 400, "Bad Request", "window must be a whole number of seconds from 60 to 3600");
+        req_problem(req, 400, "Bad Request",
+                    "window must be a whole number of seconds from 60 to 3600");
         return;
     }
     struct queue *q = app_queue(req->app);

@@ -60,8 +60,8 @@ struct http_metrics {
 void http_metrics_init(struct http_metrics *m, uv_loop_t *loop, redis_uv_t *redis,
                        const char *prefix);
 /* http_metrics_observe records one answer. route NULL: no route matched. */
-void http_metrics_observe(struct http_metrics *m, const char *method, const char *route,
-                          int status, uint64_t elapsed_ns);
+void http_metrics_observe(struct http_metrics *m, const char *method, const char *route, int status,
+                          uint64_t elapsed_ns);
 /* http_metrics_flush sends the deltas now (the timer calls it). */
 void http_metrics_flush(struct http_metrics *m);
 void http_metrics_close(struct http_metrics *m, http_metrics_closed_cb cb, void *arg);

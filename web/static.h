@@ -49,7 +49,7 @@ const char *static_content_type(const char *name);
 /* static_not_modified applies RFC 9110 conditionals: If-None-Match (a
  * list of tags, or "*"; weak comparison) wins over If-Modified-Since.
  * Either header may be NULL. */
-bool static_not_modified(const char *if_none_match, const char *if_modified_since,
-                         const char *etag, time_t mtime);
+bool static_not_modified(const char *if_none_match, const char *if_modified_since, const char *etag,
+                         time_t mtime);
 
 #endif

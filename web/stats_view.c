@@ -41,12 +41,13 @@ stats_view_json(const struct stats_snapshot *s, int stale_after_ms) {
     for (size_t i = 0; i < s->npoints; i++) {
         const struct stats_point *p = &s->points[i];
         json_array_append_new(
-            points, json_pack("{s:o, s:I, s:i, s:I, s:I, s:f, s:f, s:o, s:o}", "t", time_json(p->t_ms),
-                              "t_ms", (json_int_t)p->t_ms, "seconds", p->seconds, "finished",
-                              (json_int_t)p->finished, "failed", (json_int_t)p->failed,
-                              "finished_per_s", per_s(p->finished, p->seconds), "failed_per_s",
-                              per_s(p->failed, p->seconds), "p50_ms", quantile_json(&p->latency, 0.5),
-                              "p95_ms", quantile_json(&p->latency, 0.95)));
+            points,
+            json_pack("{s:o, s:I, s:i, s:I, s:I, s:f, s:f, s:o, s:o}", "t", time_json(p->t_ms),
+                      "t_ms", (json_int_t)p->t_ms, "seconds", p->seconds, "finished",
+                      (json_int_t)p->finished, "failed", (json_int_t)p->failed, "finished_per_s",
+                      per_s(p->finished, p->seconds), "failed_per_s", per_s(p->failed, p->seconds),
+                      "p50_ms", quantile_json(&p->latency, 0.5), "p95_ms",
+                      quantile_json(&p->latency, 0.95)));
     }
 
     json_t *workers = json_array();
@@ -56,23 +57,23 @@ stats_view_json(const struct stats_snapshot *s, int stale_after_ms) {
         bool stale = worker_stale(s, w, stale_after_ms);
         if (!stale) alive++;
         json_array_append_new(
-            workers, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:b}", "id", w->id,
-                               "host", w->host, "pid", (json_int_t)w->pid, "inflight",
-                               (json_int_t)w->inflight, "processed", (json_int_t)w->processed,
-                               "failed", (json_int_t)w->failed, "retried", (json_int_t)w->retried,
-                               "rescued", (json_int_t)w->rescued, "last_heartbeat",
-                               time_json(w->at_ms), "heartbeat_age_ms",
-                               (json_int_t)(s->now_ms - w->at_ms), "stale", stale));
+            workers,
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:b}", "id", w->id,
+                      "host", w->host, "pid", (json_int_t)w->pid, "inflight",
+                      (json_int_t)w->inflight, "processed", (json_int_t)w->processed, "failed",
+                      (json_int_t)w->failed, "retried", (json_int_t)w->retried, "rescued",
+                      (json_int_t)w->rescued, "last_heartbeat", time_json(w->at_ms),
+                      "heartbeat_age_ms", (json_int_t)(s->now_ms - w->at_ms), "stale", stale));
     }
 
-    json_t *counts = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "queued", (json_int_t)s->queued,
-        "running", (json_int_t)s->running, "retrying", (json_int_t)s->retrying, "finished",
-        (json_int_t)s->finished, "failed", (json_int_t)s->failed, "failed_set",
-        (json_int_t)s->failed_set, "submitted", (json_int_t)s->submitted, "started",
-        (json_int_t)s->started, "canceled", (json_int_t)s->canceled, "retried",
-        (json_int_t)s->retried, "rescued", (json_int_t)s->rescued, "requeued",
-        (json_int_t)s->requeued);
+    json_t *counts =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "queued",
+                  (json_int_t)s->queued, "running", (json_int_t)s->running, "retrying",
+                  (json_int_t)s->retrying, "finished", (json_int_t)s->finished, "failed",
+                  (json_int_t)s->failed, "failed_set", (json_int_t)s->failed_set, "submitted",
+                  (json_int_t)s->submitted, "started", (json_int_t)s->started, "canceled",
+                  (json_int_t)s->canceled, "retried", (json_int_t)s->retried, "rescued",
+                  (json_int_t)s->rescued, "requeued", (json_int_t)s->requeued);
 
     int last = s->window_s < 60 ? s->window_s : 60;
     return json_pack(
@@ -119,7 +120,9 @@ histogram(struct buf *out, const char *name, const char *labels, const long long
     long long cum = 0;
     for (int i = 0; i <= nb; i++) {
         cum += count[i];
-        if (i < nb) buf_printf(out, "%s_bucket{%sle=\"%g\"} %lld\n", name, labels, (double)bounds[i] / scale, cum);
+        if (i < nb)
+            buf_printf(out, "%s_bucket{%sle=\"%g\"} %lld\n", name, labels,
+                       (double)bounds[i] / scale, cum);
         else buf_printf(out, "%s_bucket{%sle=\"+Inf\"} %lld\n", name, labels, cum);
     }
     size_t n = strlen(labels);
@@ -217,13 +220,20 @@ stats_view_prometheus(const struct stats_snapshot *s, int stale_after_ms, struct
         const char *name, *help;
         size_t off;
     } counters[] = {
-        {"wordcount_jobs_submitted_total", "Jobs submitted.", offsetof(struct stats_snapshot, submitted)},
-        {"wordcount_jobs_started_total", "Deliveries started (attempts).", offsetof(struct stats_snapshot, started)},
-        {"wordcount_jobs_finished_total", "Jobs finished with a stored result.", offsetof(struct stats_snapshot, finished)},
-        {"wordcount_jobs_retried_total", "Attempts that failed and were scheduled again.", offsetof(struct stats_snapshot, retried)},
-        {"wordcount_jobs_rescued_total", "Jobs taken over from a lost worker.", offsetof(struct stats_snapshot, rescued)},
-        {"wordcount_jobs_canceled_total", "Jobs canceled before they started.", offsetof(struct stats_snapshot, canceled)},
-        {"wordcount_jobs_requeued_total", "Failed jobs put back in the queue by an operator.", offsetof(struct stats_snapshot, requeued)},
+        {"wordcount_jobs_submitted_total", "Jobs submitted.",
+         offsetof(struct stats_snapshot, submitted)},
+        {"wordcount_jobs_started_total", "Deliveries started (attempts).",
+         offsetof(struct stats_snapshot, started)},
+        {"wordcount_jobs_finished_total", "Jobs finished with a stored result.",
+         offsetof(struct stats_snapshot, finished)},
+        {"wordcount_jobs_retried_total", "Attempts that failed and were scheduled again.",
+         offsetof(struct stats_snapshot, retried)},
+        {"wordcount_jobs_rescued_total", "Jobs taken over from a lost worker.",
+         offsetof(struct stats_snapshot, rescued)},
+        {"wordcount_jobs_canceled_total", "Jobs canceled before they started.",
+         offsetof(struct stats_snapshot, canceled)},
+        {"wordcount_jobs_requeued_total", "Failed jobs put back in the queue by an operator.",
+         offsetof(struct stats_snapshot, requeued)},
     };
     for (size_t i = 0; i < sizeof counters / sizeof *counters; i++) {
         family(out, counters[i].name, "counter", counters[i].help);
@@ -252,10 +262,11 @@ stats_view_prometheus(const struct stats_snapshot *s, int stale_after_ms, struct
         {"wordcount_failed_set_size", "Failed jobs kept in the failed set."},
         {"wordcount_workers_alive", "Worker processes whose heartbeat is recent."},
         {"wordcount_workers_registered", "Worker processes in the registry, stale ones included."},
-        {"wordcount_worker_jobs_inflight", "Jobs in flight on live workers, from their heartbeats."},
+        {"wordcount_worker_jobs_inflight",
+         "Jobs in flight on live workers, from their heartbeats."},
     };
-    const long long gv[] = {s->queued, s->running, s->retrying, s->failed_set,
-                            alive,     (long long)s->nworkers, inflight};
+    const long long gv[] = {
+        s->queued, s->running, s->retrying, s->failed_set, alive, (long long)s->nworkers, inflight};
     for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++) {
         family(out, gauges[i].name, "gauge", gauges[i].help);
         sample(out, gauges[i].name, gv[i]);

@@ -53,8 +53,8 @@ write_page(const char *dir) {
     static const struct {
         const char *word;
         int n;
-    } words[] = {{"alpha", 9}, {"beta", 7}, {"gamma", 5}, {"delta", 4},
-                 {"epsilon", 3}, {"zeta", 2}, {"eta", 1}, {"the", 6}};
+    } words[] = {{"alpha", 9},   {"beta", 7}, {"gamma", 5}, {"delta", 4},
+                 {"epsilon", 3}, {"zeta", 2}, {"eta", 1},   {"the", 6}};
     struct buf b;
     buf_init(&b);
     buf_append_str(&b, "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
@@ -127,7 +127,8 @@ start_system(void) {
     char line[8192];
     cr_assert(proc_wait_log(web_log, "msg=listening", 10000, line, sizeof line), "see %s", web_log);
     snprintf(base, sizeof base, "http://127.0.0.1:%d", atoi(strstr(line, "port=") + 5));
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker ready\"", 10000, NULL, 0), "see %s", worker_log);
+    cr_assert(proc_wait_log(worker_log, "msg=\"worker ready\"", 10000, NULL, 0), "see %s",
+              worker_log);
 
     wd_start(&wd, workdir, 1100, 1500);
 }
@@ -186,7 +187,8 @@ submit_in_browser(const char *url) {
 
 static char *
 job_id_from_page(void) {
-    char *id = wd_exec_str(&wd, "const m = /#job=([0-9a-f-]{36})/.exec(location.hash); return m ? m[1] : '';");
+    char *id = wd_exec_str(
+        &wd, "const m = /#job=([0-9a-f-]{36})/.exec(location.hash); return m ? m[1] : '';");
     cr_assert_eq(strlen(id), 36, "no job id in the page's address");
     return id;
 }
@@ -210,18 +212,19 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
     char *id = job_id_from_page();
 
     /* What the page shows, word by word, against what the API says. */
-    json_t *shown = wd_exec(&wd,
-                            "return {rows: [...document.querySelectorAll('#top-table tbody tr')].map(tr =>"
-                            " [tr.querySelector('.word').textContent, Number(tr.querySelector('.count')"
-                            ".textContent.replace(/[^0-9]/g, ''))]),"
-                            " bars: [...document.querySelectorAll('#chart rect.bar')].map(b =>"
-                            " [b.dataset.word, Number(b.dataset.count), b.getBBox().width]),"
-                            " total: document.querySelector('#total-words').textContent,"
-                            " unique: document.querySelector('#unique-words').textContent,"
-                            " status: document.querySelector('#job').dataset.status,"
-                            " svgWidth: document.querySelector('#chart svg').getBoundingClientRect().width,"
-                            " boxWidth: document.querySelector('#chart').getBoundingClientRect().width};",
-                            NULL);
+    json_t *shown =
+        wd_exec(&wd,
+                "return {rows: [...document.querySelectorAll('#top-table tbody tr')].map(tr =>"
+                " [tr.querySelector('.word').textContent, Number(tr.querySelector('.count')"
+                ".textContent.replace(/[^0-9]/g, ''))]),"
+                " bars: [...document.querySelectorAll('#chart rect.bar')].map(b =>"
+                " [b.dataset.word, Number(b.dataset.count), b.getBBox().width]),"
+                " total: document.querySelector('#total-words').textContent,"
+                " unique: document.querySelector('#unique-words').textContent,"
+                " status: document.querySelector('#job').dataset.status,"
+                " svgWidth: document.querySelector('#chart svg').getBoundingClientRect().width,"
+                " boxWidth: document.querySelector('#chart').getBoundingClientRect().width};",
+                NULL);
     char path[256];
     snprintf(path, sizeof path, "/api/v1/jobs/%s/result?top=10", id);
     long status;
@@ -233,7 +236,8 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
     static const char *want_words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"};
     static const int want_counts[] = {9, 7, 5, 4, 3, 2, 1};
     for (size_t i = 0; i < json_array_size(top); i++) {
-        json_t *t = json_array_get(top, i), *row = json_array_get(rows, i), *bar = json_array_get(bars, i);
+        json_t *t = json_array_get(top, i), *row = json_array_get(rows, i),
+               *bar = json_array_get(bars, i);
         const char *word = json_string_value(json_object_get(t, "word"));
         json_int_t count = json_integer_value(json_object_get(t, "count"));
         cr_assert_str_eq(word, want_words[i]);
@@ -253,7 +257,8 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
     cr_assert_eq(json_integer_value(json_object_get(api, "total_words")), 37);
     cr_assert_str_eq(json_string_value(json_object_get(shown, "status")), "finished");
     cr_assert_leq(json_number_value(json_object_get(shown, "svgWidth")),
-                  json_number_value(json_object_get(shown, "boxWidth")) + 0.5, "chart fits its box");
+                  json_number_value(json_object_get(shown, "boxWidth")) + 0.5,
+                  "chart fits its box");
     json_decref(api);
     json_decref(shown);
     shot("submit-finished");
@@ -273,17 +278,19 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
             " svg.getBoundingClientRect().right <= window.innerWidth &&"
             " Number(svg.getAttribute('viewBox').split(' ')[2]) <= window.innerWidth;",
             WAIT_MS, "a page that fits a phone-width screen");
-    json_decref(wd_exec(&wd, "document.querySelector('#result').scrollIntoView(); return true;", NULL));
+    json_decref(
+        wd_exec(&wd, "document.querySelector('#result').scrollIntoView(); return true;", NULL));
     shot("submit-phone");
     wd_window_size(&wd, 1100, 1500);
 
     /* Keyboard: the field and the button are reachable with Tab and show focus. */
-    json_t *focus = wd_exec(&wd,
-                            "const u = document.querySelector('#url'); u.focus();"
-                            "const s = getComputedStyle(u, ':focus-visible');"
-                            "return document.activeElement === u && document.querySelector('label[for=url]') !== null"
-                            " && u.getAttribute('aria-describedby').includes('url-error');",
-                            NULL);
+    json_t *focus = wd_exec(
+        &wd,
+        "const u = document.querySelector('#url'); u.focus();"
+        "const s = getComputedStyle(u, ':focus-visible');"
+        "return document.activeElement === u && document.querySelector('label[for=url]') !== null"
+        " && u.getAttribute('aria-describedby').includes('url-error');",
+        NULL);
     cr_assert(json_is_true(focus), "the URL field is labelled and focusable");
     json_decref(focus);
 
@@ -292,7 +299,8 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
     submit_in_browser(bad);
     wd_wait(&wd,
             "const s = document.querySelector('#status');"
-            "return document.querySelector('#job').dataset.status === 'failed' && s.classList.contains('failed')"
+            "return document.querySelector('#job').dataset.status === 'failed' && "
+            "s.classList.contains('failed')"
             " && /http_404/.test(s.textContent) && /404/.test(s.textContent);",
             WAIT_MS, "the failed job's reason");
     char *failed_id = job_id_from_page();
@@ -311,13 +319,15 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
             "the poll interval at 1 s");
     wd_wait(&wd,
             "const t = (s) => document.querySelector(s).textContent;"
-            "return t('#count-finished') === '1' && t('#count-failed') === '1' && t('#count-queued') === '0';",
+            "return t('#count-finished') === '1' && t('#count-failed') === '1' && "
+            "t('#count-queued') === '0';",
             WAIT_MS, "the dashboard counting one finished and one failed job");
     wd_wait(&wd,
             "return [...document.querySelectorAll('#workers tbody tr')].some(tr =>"
             " tr.querySelector('.badge.ok') !== null);",
             WAIT_MS, "a live worker in the workers table");
-    char *sum_before = wd_exec_str(&wd, "return document.querySelector('#chart-throughput svg').getAttribute('data-sum')");
+    char *sum_before = wd_exec_str(
+        &wd, "return document.querySelector('#chart-throughput svg').getAttribute('data-sum')");
     cr_assert_gt(atof(sum_before), 0, "the throughput chart shows the jobs done");
 
     /* The chart moves when another job finishes. */
@@ -330,10 +340,11 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
     cr_assert_eq(r.status, 202);
     http_response_free(&r);
     char script[512];
-    snprintf(script, sizeof script,
-             "return document.querySelector('#count-finished').textContent === '2' &&"
-             " Number(document.querySelector('#chart-throughput svg').getAttribute('data-sum')) > %s;",
-             sum_before);
+    snprintf(
+        script, sizeof script,
+        "return document.querySelector('#count-finished').textContent === '2' &&"
+        " Number(document.querySelector('#chart-throughput svg').getAttribute('data-sum')) > %s;",
+        sum_before);
     wd_wait(&wd, script, WAIT_MS, "the counts and the throughput chart moving");
     free(sum_before);
 
@@ -345,26 +356,32 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
                              "Authorization: Bearer " ADMIN_TOKEN, &status);
     json_decref(probe);
     if (status == 404) {
-        wd_wait(&wd, "return /does not offer the failed-jobs admin API/.test(document.querySelector('#failed-msg').textContent);",
+        wd_wait(&wd,
+                "return /does not offer the failed-jobs admin "
+                "API/.test(document.querySelector('#failed-msg').textContent);",
                 WAIT_MS, "the dashboard saying the admin API is missing");
         shot("dashboard");
-        cr_log_info("NOTE: the admin routes (/api/v1/admin/failed...) are not in this build: retry from the dashboard not exercised");
+        cr_log_info("NOTE: the admin routes (/api/v1/admin/failed...) are not in this build: retry "
+                    "from the dashboard not exercised");
     } else {
         cr_assert_eq(status, 200, "GET /api/v1/admin/failed: %ld", status);
         snprintf(script, sizeof script,
                  "return document.querySelector('#failed tr[data-job=\"%s\"] .reason') !== null &&"
-                 " /http_404/.test(document.querySelector('#failed tr[data-job=\"%s\"] .reason').textContent);",
+                 " /http_404/.test(document.querySelector('#failed tr[data-job=\"%s\"] "
+                 ".reason').textContent);",
                  failed_id, failed_id);
         wd_wait(&wd, script, WAIT_MS, "the failed job listed with its reason");
         shot("dashboard");
         snprintf(script, sizeof script, "#failed tr[data-job=\"%s\"] button.retry", failed_id);
         wd_click(&wd, script);
-        wd_wait(&wd, "return /Retry: done/.test(document.querySelector('#failed-msg').textContent);", WAIT_MS,
-                "the retry confirmed");
+        wd_wait(&wd,
+                "return /Retry: done/.test(document.querySelector('#failed-msg').textContent);",
+                WAIT_MS, "the retry confirmed");
         /* The job went back to the queue: requeued counted, and it ran again. */
         for (int i = 0; i < 300; i++) {
             json_t *s = api_json("GET", "/api/v1/stats", NULL, &status);
-            json_int_t requeued = json_integer_value(json_object_get(json_object_get(s, "counts"), "requeued"));
+            json_int_t requeued =
+                json_integer_value(json_object_get(json_object_get(s, "counts"), "requeued"));
             json_decref(s);
             if (requeued == 1) break;
             cr_assert_lt(i, 299, "the retried job was not requeued");

@@ -91,7 +91,8 @@ static void
 teardown(void) {
     if (web_pid > 0) {
         int st = proc_stop(web_pid, SIGTERM, 5000);
-        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "web exit %d; see %s", st, web_log);
+        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "web exit %d; see %s", st,
+                  web_log);
     }
     web_pid = 0;
     closed = false;
@@ -180,15 +181,18 @@ build(void) {
     }
     int64_t now = clock_now_ms();
     oracle_cmd("HSET %sjob:%s created_at %lld", prefix, entries[0].job_id, (long long)(now - 3000));
-    oracle_cmd("HSET %sjob:%s created_at %lld", prefix, entries[1].job_id, (long long)(now - 40000));
+    oracle_cmd("HSET %sjob:%s created_at %lld", prefix, entries[1].job_id,
+               (long long)(now - 40000));
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(queue_finish(&q, &entries[i], "c1", on_done, NULL), 0);
         wait_done();
         cr_assert_eq(value, 1);
     }
-    cr_assert_eq(queue_fail(&q, &entries[2], "c1", "http_404", "the page answered 404", on_done, NULL), 0);
+    cr_assert_eq(
+        queue_fail(&q, &entries[2], "c1", "http_404", "the page answered 404", on_done, NULL), 0);
     wait_done();
-    cr_assert_eq(queue_retry(&q, &entries[3], "c1", now + 3600000, "timeout", "too slow", on_done, NULL), 0);
+    cr_assert_eq(
+        queue_retry(&q, &entries[3], "c1", now + 3600000, "timeout", "too slow", on_done, NULL), 0);
     wait_done();
 
     /* Workers: fresh, stale (60 s silent), long dead (11 min: pruned). */
@@ -346,7 +350,8 @@ Test(stats, metrics_are_valid_prometheus_with_the_same_figures) {
         http_response_free(&r);
     }
     char *m = NULL;
-    const char *want = "wordcount_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 3";
+    const char *want =
+        "wordcount_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 3";
     for (int i = 0; i < 100; i++) {
         free(m);
         m = get_metrics();
@@ -403,9 +408,10 @@ Test(stats, metrics_are_valid_prometheus_with_the_same_figures) {
         out[n] = '\0';
         fclose(o);
     }
-    cr_assert(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
-              "promtool check metrics failed (exit %d; is Debian's prometheus package installed?):\n%s",
-              WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out);
+    cr_assert(
+        rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
+        "promtool check metrics failed (exit %d; is Debian's prometheus package installed?):\n%s",
+        WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out);
     free(m);
 }
 
@@ -425,7 +431,8 @@ raw(const char *request, char *head, size_t n) {
     char buf[65536];
     size_t got = 0;
     ssize_t r;
-    while (got < sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)r;
+    while (got < sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)r;
     close(fd);
     buf[got] = '\0';
     char *end = strstr(buf, "\r\n\r\n");
@@ -493,17 +500,26 @@ Test(stats, pages_are_served_with_validators_and_no_traversal) {
 
     /* Sent raw, so no client cleans the path up first. */
     static const char *evil[] = {
-        "/static/../README.md",         "/static/..%2fREADME.md", "/static/%2e%2e%2fREADME.md",
-        "/static/..",                    "/static/.hidden",        "/static/%2e%2e",
-        "/static/..%5c..%5cREADME.md",   "/static/app.css%00.txt", "/static/nothere.css",
+        "/static/../README.md",
+        "/static/..%2fREADME.md",
+        "/static/%2e%2e%2fREADME.md",
+        "/static/..",
+        "/static/.hidden",
+        "/static/%2e%2e",
+        "/static/..%5c..%5cREADME.md",
+        "/static/app.css%00.txt",
+        "/static/nothere.css",
         "/static//etc/passwd",
     };
     char head[8192], req[512];
     for (size_t i = 0; i < sizeof evil / sizeof *evil; i++) {
-        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", evil[i]);
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                 evil[i]);
         int st = raw(req, head, sizeof head);
         cr_expect(st == 404, "%s -> %d\n%s", evil[i], st, head);
     }
-    snprintf(req, sizeof req, "POST /static/app.css HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    snprintf(req, sizeof req,
+             "POST /static/app.css HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: "
+             "close\r\n\r\n");
     cr_assert_eq(raw(req, head, sizeof head), 405, "%s", head);
 }

@@ -40,7 +40,9 @@ call(struct wd *wd, const char *method, const char *path, json_t *body) {
     char url[512];
     snprintf(url, sizeof url, "%s%s", wd->base, path);
     /* A POST always carries a JSON object, if only an empty one. */
-    char *text = body ? json_dumps(body, JSON_COMPACT) : !strcmp(method, "POST") ? xstrdup("{}") : NULL;
+    char *text = body                      ? json_dumps(body, JSON_COMPACT)
+                 : !strcmp(method, "POST") ? xstrdup("{}")
+                                           : NULL;
     struct http_response r;
     int rc = http_request(method, url, text ? "application/json" : NULL, text, NULL, &r);
     free(text);
@@ -50,7 +52,8 @@ call(struct wd *wd, const char *method, const char *path, json_t *body) {
     json_t *value = json_incref(json_object_get(v, "value"));
     if (r.status != 200) {
         const char *msg = json_string_value(json_object_get(value, "message"));
-        cr_assert_fail("webdriver %s %s: %ld %.500s", method, path, r.status, msg ? msg : r.body.data);
+        cr_assert_fail("webdriver %s %s: %ld %.500s", method, path, r.status,
+                       msg ? msg : r.body.data);
     }
     json_decref(v);
     http_response_free(&r);
@@ -76,7 +79,8 @@ wd_start(struct wd *wd, const char *dir, int width, int height) {
         snprintf(port_arg, sizeof port_arg, "--port=%d", wd->port);
         const char *argv[] = {"/usr/bin/chromedriver", port_arg, NULL};
         wd->driver_pid = proc_start(argv, NULL, wd->log);
-        cr_assert_gt(wd->driver_pid, 0, "cannot start chromedriver (apt-get install chromium-driver)");
+        cr_assert_gt(wd->driver_pid, 0,
+                     "cannot start chromedriver (apt-get install chromium-driver)");
         snprintf(wd->base, sizeof wd->base, "http://127.0.0.1:%d", wd->port);
         for (int i = 0; i < 100 && !ready && proc_alive(wd->driver_pid); i++) {
             char url[128];
@@ -98,11 +102,11 @@ wd_start(struct wd *wd, const char *dir, int width, int height) {
     char profile[300], size[64];
     snprintf(profile, sizeof profile, "--user-data-dir=%s/chromium-profile", dir);
     snprintf(size, sizeof size, "--window-size=%d,%d", width, height);
-    json_t *caps = json_pack(
-        "{s:{s:{s:s, s:{s:s, s:[s, s, s, s, s, s, s, s]}}}}", "capabilities", "alwaysMatch",
-        "browserName", "chrome", "goog:chromeOptions", "binary", "/usr/bin/chromium", "args",
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--no-first-run", "--disable-extensions", profile, size);
+    json_t *caps = json_pack("{s:{s:{s:s, s:{s:s, s:[s, s, s, s, s, s, s, s]}}}}", "capabilities",
+                             "alwaysMatch", "browserName", "chrome", "goog:chromeOptions", "binary",
+                             "/usr/bin/chromium", "args", "--headless=new", "--no-sandbox",
+                             "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                             "--disable-extensions", profile, size);
     json_t *v = call(wd, "POST", "/session", caps);
     json_decref(caps);
     const char *id = json_string_value(json_object_get(v, "sessionId"));
@@ -197,8 +201,10 @@ wd_wait(struct wd *wd, const char *script, int timeout_ms, const char *what) {
         if (waited >= timeout_ms) break;
         usleep(100 * 1000);
     }
-    char *html = wd_exec_str(wd, "return document.body ? document.body.innerText.slice(0, 1500) : ''");
-    cr_assert_fail("browser: %s did not happen within %d ms. Page text:\n%s", what, timeout_ms, html);
+    char *html =
+        wd_exec_str(wd, "return document.body ? document.body.innerText.slice(0, 1500) : ''");
+    cr_assert_fail("browser: %s did not happen within %d ms. Page text:\n%s", what, timeout_ms,
+                   html);
     free(html);
 }
 
