@@ -136,8 +136,17 @@ start_system(void) {
 static void
 stop_system(void) {
     wd_stop(&wd);
-    if (web_pid > 0) proc_stop(web_pid, SIGTERM, 5000);
-    if (worker_pid > 0) proc_stop(worker_pid, SIGTERM, 10000);
+    /* Both must stop cleanly (under ASan a leak makes the exit code non-zero). */
+    if (web_pid > 0) {
+        int st = proc_stop(web_pid, SIGTERM, 5000);
+        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "web exit %d; see %s", st,
+                  web_log);
+    }
+    if (worker_pid > 0) {
+        int st = proc_stop(worker_pid, SIGTERM, 10000);
+        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit %d; see %s", st,
+                  worker_log);
+    }
     web_pid = worker_pid = 0;
     if (pages) page_server_stop(pages);
     pages = NULL;
