@@ -18,6 +18,7 @@
 #include "common/queue.h"
 #include "common/redis_uv.h"
 #include "web/http_metrics.h"
+#include "web/ratelimit.h"
 
 /* Timeouts for one Redis command and one Postgres query from a handler;
  * past them the client gets 503 rather than waiting. */
@@ -34,6 +35,7 @@ struct app {
     pg_uv_t *pg;
     struct queue queue;
     struct http_metrics http_metrics; /* request statistics, flushed to Redis */
+    struct ratelimit submit_limit; /* SUBMIT_RATE per client address */
     int closing;
     app_closed_cb closed_cb;
     void *closed_arg;

@@ -15,9 +15,12 @@
 
 void h_jobs_create(struct req *req);
 void h_jobs_get(struct req *req);
+void h_jobs_cancel(struct req *req);
 void h_jobs_result(struct req *req);
 void h_compat_start(struct req *req);
 void h_compat_results(struct req *req);
+void h_results_list(struct req *req);
+void h_openapi(struct req *req);
 void h_healthz(struct req *req);
 void h_readyz(struct req *req);
 void h_page_index(struct req *req);

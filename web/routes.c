@@ -4,7 +4,10 @@
 const struct route web_routes[] = {
     {"POST", "/api/v1/jobs", h_jobs_create},
     {"GET", "/api/v1/jobs/{id}", h_jobs_get},
+    {"DELETE", "/api/v1/jobs/{id}", h_jobs_cancel},
     {"GET", "/api/v1/jobs/{id}/result", h_jobs_result},
+    {"GET", "/api/v1/results", h_results_list},
+    {"GET", "/api/v1/openapi.json", h_openapi},
     {"POST", "/start", h_compat_start},
     {"GET", "/results/{id}", h_compat_results},
     {"GET", "/healthz", h_healthz},
