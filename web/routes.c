@@ -12,5 +12,10 @@ const struct route web_routes[] = {
     {"GET", "/results/{id}", h_compat_results},
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},
+    {"GET", "/api/v1/stats", h_stats},
+    {"GET", "/metrics", h_metrics},
+    {"GET", "/", h_page_index},
+    {"GET", "/dashboard", h_page_dashboard},
+    {"GET", "/static/{file}", h_static_file},
 };
 const size_t web_nroutes = sizeof web_routes / sizeof web_routes[0];
