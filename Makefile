@@ -164,9 +164,16 @@ fuzz:
 build/fuzz/tests/fuzz/fuzz_http: build/fuzz/tests/fuzz/fuzz_http.o $(WEB_LIB) $(COMMON_LIB)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
-# bench: benchmarks that print figures (nothing asserted), built with -O2.
-bench: deps all
+# bench: benchmarks that print figures (nothing asserted), built with -O2:
+# the HTTP front end against nginx, then extraction + counting against
+# libxml2's bare parse (tests/bench/extract.sh).
+BENCH_EXTRACT := $(BUILD)/tests/bench/extract
+$(BENCH_EXTRACT): $(BUILD)/tests/bench/extract.o $(WORKER_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: deps all $(BENCH_EXTRACT)
 	tests/bench/http.sh
+	BENCH_EXTRACT=$(CURDIR)/$(BENCH_EXTRACT) tests/bench/extract.sh
 
 # valgrind: web and a worker process serve jobs under valgrind and stop
 # on SIGTERM with no errors and no leaks.

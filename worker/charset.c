@@ -2,6 +2,7 @@
 #include "worker/charset.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -88,10 +89,113 @@ charset_sniff(const char *data, size_t len, const char *header_charset,
     return "default";
 }
 
+/* seq_prefix tells how many bytes at s[0..len) (len > 0) are one
+ * well-formed sequence or the start of one: 0 when s[0] starts none,
+ * else 1 to 4; *need is the length of the whole sequence (Unicode table
+ * 3-7: no overlong forms, no surrogates, nothing past U+10FFFF). */
+static size_t
+seq_prefix(const unsigned char *s, size_t len, size_t *need) {
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF; /* range of the second byte */
+    *need = 1;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        *need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        *need = 3;
+        if (c == 0xE0) lo = 0xA0;
+        else if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        *need = 4;
+        if (c == 0xF0) lo = 0x90;
+        else if (c == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (len < 2) return 1;
+    if (s[1] < lo || s[1] > hi) return 1;
+    size_t k = 2;
+    while (k < len && k < *need && (s[k] & 0xC0) == 0x80) k++;
+    return k;
+}
+
+size_t
+charset_utf8_valid_prefix(const unsigned char *s, size_t len) {
+    size_t i = 0, need;
+    while (i < len) {
+        /* ASCII eight bytes at a time: most of a page is. */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL) break;
+            i += 8;
+        }
+        if (i == len) break;
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        if (seq_prefix(s + i, len - i, &need) != need) break;
+        i += need;
+    }
+    return i;
+}
+
+static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
+
+/* utf8_feed copies well-formed UTF-8 and puts one U+FFFD for each
+ * maximal ill-formed part, as ICU's UTF-8 converter does. */
+static int
+utf8_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct buf *out) {
+    const unsigned char *s = (const unsigned char *)in;
+    size_t need;
+    /* First the sequence the last feed ended in. */
+    while (c->ntail && len) {
+        c->tail[c->ntail] = *s;
+        if (seq_prefix(c->tail, c->ntail + 1, &need) <= c->ntail) {
+            buf_append(out, REPLACEMENT, 3); /* *s does not continue it */
+            c->ntail = 0;
+            break;
+        }
+        c->ntail++;
+        s++;
+        len--;
+        if (c->ntail == need) {
+            buf_append(out, c->tail, need);
+            c->ntail = 0;
+        }
+    }
+    while (len) {
+        size_t ok = charset_utf8_valid_prefix(s, len);
+        buf_append(out, s, ok);
+        s += ok;
+        len -= ok;
+        if (!len) break;
+        size_t k = seq_prefix(s, len, &need);
+        if (k == len && k < need) { /* cut by the end of this piece */
+            memcpy(c->tail, s, k);
+            c->ntail = k;
+            break;
+        }
+        buf_append(out, REPLACEMENT, 3);
+        s += k ? k : 1;
+        len -= k ? k : 1;
+    }
+    if (flush && c->ntail) {
+        buf_append(out, REPLACEMENT, 3);
+        c->ntail = 0;
+    }
+    return 0;
+}
+
+/* icu_feed converts through the two ICU converters. */
+static int icu_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct buf *out);
+
 int
 charset_conv_open(struct charset_conv *c, const char *name, char *err, size_t errlen) {
     UErrorCode e = U_ZERO_ERROR;
     c->from = c->to = NULL;
+    c->ntail = 0;
+    c->utf8 = !strcasecmp(name, "utf-8") || !strcasecmp(name, "utf8");
     UConverter *from = ucnv_open(name, &e);
     if (U_FAILURE(e)) {
         snprintf(err, errlen, "unknown charset %s: %s", name, u_errorName(e));
@@ -110,6 +214,12 @@ charset_conv_open(struct charset_conv *c, const char *name, char *err, size_t er
 
 int
 charset_conv_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct buf *out) {
+    if (c->utf8) return utf8_feed(c, in, len, flush, out);
+    return icu_feed(c, in, len, flush, out);
+}
+
+static int
+icu_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct buf *out) {
     UChar u16[4096];
     const char *src = in, *end = in + len;
     bool more;

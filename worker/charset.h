@@ -38,7 +38,21 @@ bool charset_known(const char *name);
 struct charset_conv {
     void *from; /* UConverter: the page's encoding */
     void *to;   /* UConverter: UTF-8 */
+    /* A UTF-8 page is checked, not converted (ICU would go through
+     * UTF-16 and back): well-formed UTF-8 is copied as it is, and each
+     * maximal ill-formed part becomes one U+FFFD, as ICU's converter
+     * does (the tests compare the two). The start of a sequence cut by
+     * the network waits in tail for the next feed. */
+    bool utf8;
+    unsigned char tail[4];
+    size_t ntail;
 };
+
+/* charset_utf8_valid_prefix returns how many bytes of s[0..len) are
+ * well-formed UTF-8 (Unicode table 3-7: no overlong forms, surrogates
+ * or code points past U+10FFFF), stopping before the first ill-formed or
+ * incomplete sequence. */
+size_t charset_utf8_valid_prefix(const unsigned char *s, size_t len);
 
 /* charset_conv_open returns 0, or -1 with a message in err. */
 int charset_conv_open(struct charset_conv *c, const char *name, char *err, size_t errlen);

@@ -34,22 +34,44 @@ struct html_text {
     struct buf text;
 };
 
-static bool
-skipped(const char *name) {
-    return !strcasecmp(name, "script") || !strcasecmp(name, "style") ||
-           !strcasecmp(name, "noscript") || !strcasecmp(name, "template");
-}
+enum elem { ELEM_BLOCK, ELEM_INLINE, ELEM_SKIP };
 
-/* Inline elements do not separate words ("<b>wo</b>rd" is one word). */
-static bool
-is_inline(const char *name) {
-    static const char *names[] = {"a",    "abbr", "b",    "bdi",  "bdo",   "cite", "code",
-                                  "data", "dfn",  "em",   "font", "i",     "kbd",  "mark",
-                                  "q",    "s",    "samp", "small", "span", "strong",
-                                  "sub",  "sup",  "time", "tt",   "u",     "var",  "label"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (!strcasecmp(name, names[i])) return true;
-    return false;
+/* classify: text inside script, style, noscript and template is not
+ * shown; inline elements do not separate words ("<b>wo</b>rd" is one
+ * word); every other element (blocks, br, img, unknown ones) does.
+ * libxml2 hands HTML names over in lower case. This runs for every start
+ * and end tag, so it switches on the length and compares fixed-size
+ * memory (which compilers turn into one integer comparison). */
+static enum elem
+classify(const char *name) {
+#define IS(lit) (memcmp(name, lit, sizeof lit - 1) == 0)
+    switch (strlen(name)) {
+    case 1:
+        return strchr("abiqsu", name[0]) ? ELEM_INLINE : ELEM_BLOCK;
+    case 2:
+        return IS("em") || IS("rb") || IS("tt") ? ELEM_INLINE : ELEM_BLOCK;
+    case 3:
+        return IS("bdi") || IS("bdo") || IS("big") || IS("del") || IS("dfn") || IS("ins") ||
+                       IS("kbd") || IS("sub") || IS("sup") || IS("var") || IS("wbr")
+                   ? ELEM_INLINE
+                   : ELEM_BLOCK;
+    case 4:
+        return IS("span") || IS("code") || IS("abbr") || IS("cite") || IS("data") || IS("font") ||
+                       IS("mark") || IS("nobr") || IS("ruby") || IS("samp") || IS("time")
+                   ? ELEM_INLINE
+                   : ELEM_BLOCK;
+    case 5:
+        if (IS("style")) return ELEM_SKIP;
+        return IS("label") || IS("small") ? ELEM_INLINE : ELEM_BLOCK;
+    case 6:
+        if (IS("script")) return ELEM_SKIP;
+        return IS("strong") || IS("strike") ? ELEM_INLINE : ELEM_BLOCK;
+    case 8:
+        return IS("noscript") || IS("template") ? ELEM_SKIP : ELEM_BLOCK;
+    default:
+        return ELEM_BLOCK;
+    }
+#undef IS
 }
 
 static void
@@ -68,16 +90,18 @@ static void
 on_start(void *ctx, const xmlChar *name, const xmlChar **attrs) {
     struct html_text *h = ctx;
     (void)attrs;
-    if (skipped((const char *)name)) h->skip_depth++;
-    else if (!is_inline((const char *)name)) boundary(h);
+    enum elem k = classify((const char *)name);
+    if (k == ELEM_SKIP) h->skip_depth++;
+    else if (k == ELEM_BLOCK) boundary(h);
 }
 
 static void
 on_end(void *ctx, const xmlChar *name) {
     struct html_text *h = ctx;
-    if (skipped((const char *)name)) {
+    enum elem k = classify((const char *)name);
+    if (k == ELEM_SKIP) {
         if (h->skip_depth > 0) h->skip_depth--;
-    } else if (!is_inline((const char *)name)) {
+    } else if (k == ELEM_BLOCK) {
         boundary(h);
     }
 }
