@@ -8,15 +8,29 @@
 #include <strings.h>
 #include <unicode/ucnv.h>
 
-/* The WHATWG Encoding standard reads these labels as windows-1252. */
+/* canonical maps a label to the encoding the WHATWG Encoding standard
+ * (what browsers do) decodes it as, where that differs from ICU's
+ * reading of the same label; other labels pass through to ICU. */
 static const char *
-canonical(const char *label) {
-    static const char *w1252[] = {"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "l1",
-                                  "us-ascii",   "ascii",     "cp819",      "ibm819", "iso-ir-100"};
-    for (size_t i = 0; i < sizeof w1252 / sizeof w1252[0]; i++)
-        if (!strcasecmp(label, w1252[i])) return "windows-1252";
-    /* A meta tag that says UTF-16 cannot be right: the bytes were read as ASCII. */
-    if (!strncasecmp(label, "utf-16", 6)) return "utf-8";
+canonical(const char *label, bool from_meta) {
+    static const struct {
+        const char *label, *name;
+    } aliases[] = {
+        {"iso-8859-1", "windows-1252"}, {"iso8859-1", "windows-1252"}, {"iso_8859-1", "windows-1252"},
+        {"latin1", "windows-1252"},     {"l1", "windows-1252"},        {"us-ascii", "windows-1252"},
+        {"ascii", "windows-1252"},      {"cp819", "windows-1252"},     {"ibm819", "windows-1252"},
+        {"iso-ir-100", "windows-1252"}, {"iso-8859-9", "windows-1254"}, {"iso8859-9", "windows-1254"},
+        {"latin5", "windows-1254"},     {"l5", "windows-1254"},        {"iso-8859-11", "windows-874"},
+        {"tis-620", "windows-874"},     {"gb2312", "gb18030"},         {"gb_2312-80", "gb18030"},
+        {"gbk", "gb18030"},             {"x-gbk", "gb18030"},          {"chinese", "gb18030"},
+        {"euc-kr", "windows-949"},      {"ks_c_5601-1987", "windows-949"}, {"korean", "windows-949"},
+        {"big5", "big5-hkscs"},         {"x-sjis", "shift_jis"},       {"iso-8859-8-i", "iso-8859-8"},
+        {"utf-16", "utf-16le"},         {"unicode", "utf-16le"},
+    };
+    /* A <meta> that names UTF-16 cannot be right: it was read as ASCII. */
+    if (from_meta && (!strncasecmp(label, "utf-16", 6) || !strcasecmp(label, "unicode"))) return "utf-8";
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcasecmp(label, aliases[i].label)) return aliases[i].name;
     return label;
 }
 
@@ -47,7 +61,7 @@ static bool
 meta_charset(const char *data, size_t len, char name[CHARSET_NAME_MAX]) {
     const char *end = data + len;
     for (const char *p = data; p + 5 < end; p++) {
-        if (*p != '<' || strncasecmp(p + 1, "meta", 4) != 0) continue;
+        if (*p != '<' || strncasecmp(p + 1, "meta", 4) != 0 || !memchr(" \t\r\n\f/", p[5], 6)) continue;
         const char *tag_end = memchr(p, '>', (size_t)(end - p));
         if (!tag_end) return false;
         for (const char *q = p + 5; q + 7 < tag_end; q++) {
@@ -77,12 +91,12 @@ charset_sniff(const char *data, size_t len, const char *header_charset,
         return "bom";
     }
     if (header_charset && *header_charset) {
-        snprintf(name, CHARSET_NAME_MAX, "%s", canonical(header_charset));
+        snprintf(name, CHARSET_NAME_MAX, "%s", canonical(header_charset, false));
         if (charset_known(name)) return "header";
     }
     char label[CHARSET_NAME_MAX];
     if (meta_charset(data, len < CHARSET_SNIFF_BYTES ? len : CHARSET_SNIFF_BYTES, label)) {
-        snprintf(name, CHARSET_NAME_MAX, "%s", canonical(label));
+        snprintf(name, CHARSET_NAME_MAX, "%s", canonical(label, true));
         if (charset_known(name)) return "meta";
     }
     snprintf(name, CHARSET_NAME_MAX, "utf-8");

@@ -4,10 +4,11 @@
  * The decision follows the HTML rule of precedence: a byte-order mark,
  * then the charset of the Content-Type header, then <meta charset> or
  * <meta http-equiv content="...; charset=..."> in the first
- * CHARSET_SNIFF_BYTES, then UTF-8. Labels the WHATWG Encoding standard
- * maps to windows-1252 (iso-8859-1, latin1, us-ascii) are read as
- * windows-1252, as browsers do; a label ICU does not know falls through
- * to the next rule.
+ * CHARSET_SNIFF_BYTES, then UTF-8. Labels are read as the WHATWG
+ * Encoding standard says, as browsers do: iso-8859-1, latin1 and
+ * us-ascii are windows-1252, gb2312 is gb18030, euc-kr windows-949,
+ * utf-16 (no BOM) UTF-16LE, and a <meta> naming UTF-16 means UTF-8; a
+ * label ICU does not know falls through to the next rule.
  *
  * Owns: struct charset_conv holds two ICU converters (page encoding to
  * UTF-16, UTF-16 to UTF-8), kept across calls so a character split

@@ -106,11 +106,37 @@ on_end(void *ctx, const xmlChar *name) {
     }
 }
 
+/* flush_long hands on a long run of text with no element boundary in
+ * it, up to its last white space, so the buffer stays near FLUSH_AT
+ * whatever the page. Text with no ASCII white space at all (Chinese,
+ * Japanese) is cut at a character boundary once it reaches 4 * FLUSH_AT:
+ * one word in 128 KiB may then be cut in two. */
+static void
+flush_long(struct html_text *h) {
+    const char *d = h->text.data;
+    size_t cut = h->text.len;
+    while (cut > 0 && !strchr(" \t\n\r\f", d[cut - 1])) cut--;
+    if (cut == 0) {
+        if (h->text.len < 4 * FLUSH_AT) return;
+        /* Before the first byte of the last character, which may be
+         * incomplete. */
+        cut = h->text.len - 1;
+        while (cut > 0 && ((unsigned char)d[cut] & 0xC0) == 0x80) cut--;
+        if (cut == 0) cut = h->text.len;
+    }
+    h->cb(d, cut, h->arg);
+    size_t rest = h->text.len - cut;
+    memmove(h->text.data, d + cut, rest);
+    h->text.len = rest;
+    h->text.data[rest] = '\0';
+}
+
 static void
 on_characters(void *ctx, const xmlChar *ch, int len) {
     struct html_text *h = ctx;
     if (h->skip_depth > 0 || len <= 0) return;
     buf_append(&h->text, ch, (size_t)len);
+    if (h->text.len >= 2 * FLUSH_AT) flush_long(h);
 }
 
 html_text_t *
@@ -125,17 +151,16 @@ html_text_new(const char *charset, html_text_cb cb, void *arg) {
     return h;
 }
 
-static htmlSAXHandler *
-sax_handler(void) {
-    static htmlSAXHandler sax;
-    if (!sax.startElement) {
-        sax.startElement = on_start;
-        sax.endElement = on_end;
-        sax.characters = on_characters;
-        sax.cdataBlock = NULL; /* script/style bodies arrive as cdata: ignored */
-    }
-    return &sax;
-}
+/* Only these callbacks: no tree is built. White space libxml2 thinks
+ * ignorable still separates words, so it is text too. The bodies of
+ * script and style arrive through characters (cdataBlock is NULL) and
+ * are dropped there by skip_depth. libxml2 copies the handler. */
+static htmlSAXHandler sax = {
+    .startElement = on_start,
+    .endElement = on_end,
+    .characters = on_characters,
+    .ignorableWhitespace = on_characters,
+};
 
 /* start decides the charset from what has arrived and starts libxml2 on
  * UTF-8 (the conversion is ours, so libxml2 is told to ignore <meta>). */
@@ -146,7 +171,7 @@ start(struct html_text *h) {
                   h->header_charset[0] ? h->header_charset : NULL, h->charset, &bom);
     char err[128];
     if (charset_conv_open(&h->conv, h->charset, err, sizeof err) < 0) return -1;
-    h->ctxt = htmlCreatePushParserCtxt(sax_handler(), h, NULL, 0, NULL, XML_CHAR_ENCODING_UTF8);
+    h->ctxt = htmlCreatePushParserCtxt(&sax, h, NULL, 0, NULL, XML_CHAR_ENCODING_UTF8);
     if (!h->ctxt) return -1;
     htmlCtxtUseOptions(h->ctxt, HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER |
                                     HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC);
