@@ -37,7 +37,7 @@ OPT ?= -O1
 endif
 
 PKGS := libuv hiredis libpq libcurl libxml-2.0 jansson icu-uc icu-i18n inih libcrypto
-TEST_PKGS := criterion
+TEST_PKGS := criterion zlib
 
 # pkg-config is asked once per make run, not once per file.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -21,6 +21,7 @@ PACKAGES=(
     libicu-dev
     libinih-dev
     libssl-dev
+    zlib1g-dev
     redis-server
     postgresql
     postgresql-contrib
