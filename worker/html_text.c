@@ -32,6 +32,7 @@ struct html_text {
     void *arg;
     int skip_depth; /* inside script/style/noscript/template */
     struct buf text;
+    size_t no_space; /* text[0..no_space) holds no white space (flush_long) */
 };
 
 enum elem { ELEM_BLOCK, ELEM_INLINE, ELEM_SKIP };
@@ -78,6 +79,12 @@ static void
 flush(struct html_text *h) {
     if (h->text.len) h->cb(h->text.data, h->text.len, h->arg);
     buf_reset(&h->text);
+    h->no_space = 0;
+}
+
+static bool
+is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
 static void
@@ -115,8 +122,10 @@ static void
 flush_long(struct html_text *h) {
     const char *d = h->text.data;
     size_t cut = h->text.len;
-    while (cut > 0 && !strchr(" \t\n\r\f", d[cut - 1])) cut--;
-    if (cut == 0) {
+    /* text[0..no_space) was looked at before and has no white space. */
+    while (cut > h->no_space && !is_space(d[cut - 1])) cut--;
+    if (cut <= h->no_space) {
+        h->no_space = h->text.len;
         if (h->text.len < 4 * FLUSH_AT) return;
         /* Before the first byte of the last character, which may be
          * incomplete. */
@@ -129,6 +138,7 @@ flush_long(struct html_text *h) {
     memmove(h->text.data, d + cut, rest);
     h->text.len = rest;
     h->text.data[rest] = '\0';
+    h->no_space = rest; /* what is left has no white space */
 }
 
 static void
