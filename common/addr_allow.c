@@ -13,15 +13,25 @@ parse_entry(const char *e, size_t len, struct addr_allow *a) {
     if (len == 0 || len >= sizeof tmp) return -1;
     memcpy(tmp, e, len);
     tmp[len] = '\0';
-    char *host = tmp, *port = NULL;
+    char *host = tmp, *port = NULL, *prefix = NULL;
     memset(a, 0, sizeof *a);
     if (tmp[0] == '[') {
+        /* [v6], [v6/N] or [v6]/N, each maybe followed by :PORT */
         char *close = strchr(tmp, ']');
         if (!close) return -1;
         *close = '\0';
         host = tmp + 1;
-        if (close[1] == ':') port = close + 2;
-        else if (close[1] != '\0') return -1;
+        char *rest = close + 1;
+        if (*rest == '/') {
+            prefix = ++rest;
+            rest += strspn(rest, "0123456789");
+            if (*rest == ':') *rest++ = '\0', port = rest;
+            else if (*rest) return -1;
+        } else if (*rest == ':') {
+            port = rest + 1;
+        } else if (*rest) {
+            return -1;
+        }
         a->family = AF_INET6;
     } else {
         char *colon = strchr(tmp, ':');
@@ -39,10 +49,14 @@ parse_entry(const char *e, size_t len, struct addr_allow *a) {
     a->prefix = max;
     char *slash = strchr(host, '/');
     if (slash) {
+        if (prefix) return -1; /* [v6/N]/N */
         *slash = '\0';
+        prefix = slash + 1;
+    }
+    if (prefix) {
         char *end;
-        long p = strtol(slash + 1, &end, 10);
-        if (end == slash + 1 || *end || p < 0 || p > max) return -1;
+        long p = strtol(prefix, &end, 10);
+        if (end == prefix || *end || p < 0 || p > max) return -1;
         a->prefix = (int)p;
     }
     if (inet_pton(a->family, host, a->addr) != 1) return -1;

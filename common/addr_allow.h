@@ -6,7 +6,7 @@
  *
  * The list is a comma-separated string of entries, each
  *   a.b.c.d   a.b.c.d/N   a.b.c.d:PORT   a.b.c.d/N:PORT
- *   v6        [v6]        [v6/N]         [v6]:PORT   [v6/N]:PORT
+ *   v6        [v6]        [v6/N] or [v6]/N        [v6]:PORT   [v6/N]:PORT
  * (spaces around entries ignored). An entry matches an address of its
  * own family only: allowing 127.0.0.1 does not allow ::ffff:127.0.0.1.
  * Without a port every port matches.
