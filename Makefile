@@ -150,18 +150,31 @@ test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check SANITIZE=address,undefined
 
-# fuzz: the HTTP request path under libFuzzer (clang) for FUZZ_TIME
-# seconds, starting from tests/fuzz/corpus-http; findings land in
-# build/fuzz/findings.
+# fuzz: each libFuzzer target (clang, ASan+UBSan) for FUZZ_TIME seconds,
+# one after the other, starting from tests/fuzz/corpus-<target>:
+#   http     the HTTP request path (web)
+#   extract  a page's bytes in any charset to words and counts (worker)
+#   url      the URL check, the address policy and FETCH_ALLOW_ADDRESSES
+# FUZZ_TARGETS picks some; findings land in build/fuzz/findings/<target>-*.
 FUZZ_TIME ?= 60
-FUZZ_BIN := build/fuzz/tests/fuzz/fuzz_http
-fuzz:
-	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZ_BIN)
-	@mkdir -p build/fuzz/corpus build/fuzz/findings
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=16384 -timeout=10 \
-		-artifact_prefix=build/fuzz/findings/ build/fuzz/corpus tests/fuzz/corpus-http
+FUZZ_TARGETS ?= http extract url
+FUZZ_MAXLEN_http := 16384
+FUZZ_MAXLEN_extract := 65536
+FUZZ_MAXLEN_url := 4096
+define fuzz_run
+	@mkdir -p build/fuzz/corpus-$(1)
+	@echo "fuzz: $(1) for $(FUZZ_TIME) s"
+	build/fuzz/tests/fuzz/fuzz_$(1) -max_total_time=$(FUZZ_TIME) -max_len=$(FUZZ_MAXLEN_$(1)) \
+		-timeout=10 -print_final_stats=1 -artifact_prefix=build/fuzz/findings/$(1)- \
+		build/fuzz/corpus-$(1) tests/fuzz/corpus-$(1)
 
-build/fuzz/tests/fuzz/fuzz_http: build/fuzz/tests/fuzz/fuzz_http.o $(WEB_LIB) $(COMMON_LIB)
+endef
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 $(addprefix build/fuzz/tests/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@mkdir -p build/fuzz/findings
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t)))
+
+build/fuzz/tests/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(WEB_LIB) $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 # bench: benchmarks that print figures (nothing asserted), built with -O2:

@@ -137,9 +137,14 @@ icu_segment(struct tokenizer *t, const char *utf8, size_t len, tokenize_word_cb 
         if (U_FAILURE(st)) return;
         int32_t start = ubrk_first(t->brk);
         for (int32_t end = ubrk_next(t->brk); end != UBRK_DONE; start = end, end = ubrk_next(t->brk)) {
+            /* A combining mark after a space joins the space (UAX #29
+             * WB4), so a token can begin with white space: trim it. */
+            int32_t a = start, b = end;
+            while (a < b && u_isUWhiteSpace(u[a])) a++;
+            while (b > a && u_isUWhiteSpace(u[b - 1])) b--;
             /* A word is a token with a letter in it. ICU's rule status
              * is not used: it calls "abc123" a number. */
-            if (has_letter(u + start, end - start)) emit(t, u + start, end - start, cb, arg);
+            if (has_letter(u + a, b - a)) emit(t, u + a, b - a, cb, arg);
         }
         /* Detach the text: the buffer may move on the next call. */
         ubrk_setText(t->brk, NULL, 0, &st);

@@ -87,6 +87,10 @@ ParameterizedTestParameters(tokenize, table) {
         {"happy🙂face", "happy face"},
         /* no-break spaces and other white space */
         {"one\xc2\xa0two\tthree\nfour\r\nfive\fsix", "one two three four five six"},
+        /* a mark that is a letter (U+FF9F, Lm) after spaces joins them
+         * in UAX #29 (WB4); the word is the mark, without the spaces
+         * (found by fuzz_extract) */
+        {"a   \xef\xbe\x9f b", "a \xef\xbe\x9f b"},
         {"", ""},
         {"   \n\t ", ""},
     };
@@ -138,6 +142,7 @@ Test(tokenize, ascii_fast_path_agrees_with_icu) {
         " ",  "\t", "\n", "\r",  "\v",  "\f",  "\"", "!",  "#",  "/",  "@",       "\x01",
         "\x7f", "\xc2\xa0", "é", "É", "\xe2\x80\x99", "\xcc\x81", "\xe2\x80\x8d", "東", "京",
         "ア", "🙂", "—", "ß", "ψ", "٤", "\xc2", "\xff", "x1", "don't", "3.14", "e.g.",
+        "\xef\xbe\x9f", "\xe3\x80\x80", "\xe2\x80\x8b", "\xcd\x85",
     };
     size_t np = sizeof pieces / sizeof pieces[0];
     srand(20240401);
