@@ -136,7 +136,9 @@ on_body(char *data, size_t size, size_t nmemb, void *arg) {
             a->kind = BODY_PLAIN;
             char name[CHARSET_NAME_MAX], err[128];
             size_t bom;
-            charset_sniff(data, len, a->charset[0] ? a->charset : NULL, name, &bom);
+            const char *from = charset_sniff(data, len, a->charset[0] ? a->charset : NULL, name, &bom);
+            if (!strcmp(from, "meta")) /* plain text has no <meta>: what looks like one is text */
+                snprintf(name, sizeof name, "utf-8");
             if (charset_conv_open(&a->plain_conv, name, err, sizeof err) < 0)
                 return stop(a, "fetch", err);
             snprintf(a->charset, sizeof a->charset, "%s", name);

@@ -191,6 +191,14 @@ Test(analyze, plain_text_in_its_charset) {
     cr_expect_eq(count_of(&o, "café"), 2);
     cr_expect_eq(count_of(&o, "crème"), 1);
     outcome_free(&o);
+    /* what looks like <meta> in plain text is text, not a declaration */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/meta-in-plain.txt?ct=text/plain", port_a);
+    o = fetch(url);
+    cr_assert_eq(o.status, 0, "%s: %s", o.code, o.error);
+    cr_expect_str_eq(o.charset, "utf-8");
+    cr_expect_eq(count_of(&o, "café"), 1);
+    cr_expect_eq(count_of(&o, "meta"), 1);
+    outcome_free(&o);
 }
 
 Test(analyze, sends_user_agent_and_accept_encoding) {
