@@ -3,7 +3,8 @@
  * Each handler answers its request exactly once, with req_send or
  * req_problem, now or from a Redis/Postgres callback. Path parameters are
  * in req->match.params. h_jobs.c holds the job resources and the
- * original app's routes; h_health.c the probes. */
+ * original app's routes; h_health.c the probes; h_admin.c the failed set
+ * (admin) and job cancellation. */
 #ifndef WC_HANDLERS_H
 #define WC_HANDLERS_H
 
@@ -19,6 +20,11 @@ void h_compat_start(struct req *req);
 void h_compat_results(struct req *req);
 void h_healthz(struct req *req);
 void h_readyz(struct req *req);
+void h_jobs_cancel(struct req *req);
+void h_admin_failed_list(struct req *req);
+void h_admin_failed_retry_all(struct req *req);
+void h_admin_failed_retry(struct req *req);
+void h_admin_failed_delete(struct req *req);
 
 /* The route table (routes.c). */
 extern const struct route web_routes[];

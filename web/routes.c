@@ -9,5 +9,10 @@ const struct route web_routes[] = {
     {"GET", "/results/{id}", h_compat_results},
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},
+    {"DELETE", "/api/v1/jobs/{id}", h_jobs_cancel},
+    {"GET", "/api/v1/admin/failed", h_admin_failed_list},
+    {"POST", "/api/v1/admin/failed/retry", h_admin_failed_retry_all},
+    {"POST", "/api/v1/admin/failed/{id}/retry", h_admin_failed_retry},
+    {"DELETE", "/api/v1/admin/failed/{id}", h_admin_failed_delete},
 };
 const size_t web_nroutes = sizeof web_routes / sizeof web_routes[0];
