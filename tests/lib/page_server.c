@@ -159,7 +159,7 @@ serve(struct client *c) {
         return;
     }
     if (!strcmp(url, "/hang")) return; /* accept and never answer */
-    int ms, n;
+    int ms, fails;
     char key[64];
     if (sscanf(url, "/slow/%d", &ms) == 1 && ms >= 0) {
         uv_timer_start(&c->timer, on_slow, (uint64_t)ms, 0);
@@ -175,8 +175,8 @@ serve(struct client *c) {
         uv_timer_start(&c->timer, on_drip, 100, 100);
         return;
     }
-    if (sscanf(url, "/flaky/%d/%63[^/?]", &n, key) == 2) {
-        if (flaky_hit(c->ps, key) <= n) send_response(c, 503, "text/html", NULL, "<p>busy</p>", 11);
+    if (sscanf(url, "/flaky/%d/%63[^/?]", &fails, key) == 2) {
+        if (flaky_hit(c->ps, key) <= fails) send_response(c, 503, "text/html", NULL, "<p>busy</p>", 11);
         else send_small_page(c);
         return;
     }
