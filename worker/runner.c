@@ -49,7 +49,7 @@ struct runner {
     char rescue_cursor[48];
     bool taking, rescuing, promoting;
     bool group_ready, ensuring_group;
-    bool draining, drained, closing;
+    bool draining, handing_back, drained, closing;
     runner_cb drained_cb;
     void *drained_arg;
     runner_cb close_cb;
@@ -75,9 +75,12 @@ on_task_end(struct task *t, const char *outcome, void *arg) {
     else if (!strcmp(outcome, "retrying")) r->retried++;
 }
 
+/* check_drained calls drained_cb once nothing is in flight: no task, and
+ * no take or rescue whose deliveries could still arrive (they would sit
+ * unacknowledged until a rescue if the connection closed under them). */
 static void
 check_drained(struct runner *r) {
-    if (!r->draining || r->drained || r->inflight > 0) return;
+    if (!r->draining || r->drained || r->inflight > 0 || r->taking || r->rescuing) return;
     r->drained = true;
     uv_timer_stop(&r->grace);
     if (r->drained_cb) r->drained_cb(r, r->drained_arg);
@@ -104,6 +107,10 @@ begin(struct runner *r, const struct queue_entry *e) {
     t->next = r->tasks;
     if (r->tasks) r->tasks->prev = t;
     r->tasks = t;
+    /* A delivery that arrives while draining (a take or rescue sent
+     * before the drain) is handed straight back, so another worker runs
+     * it now rather than after this one's lease lapses. */
+    if (r->draining) task_stop(t, true);
 }
 
 /* --- taking new deliveries --- */
@@ -137,11 +144,12 @@ on_take(int status, const struct queue_entry *entries, size_t n, const char *err
         if (errstr && strncmp(errstr, "NOGROUP", 7) == 0) r->group_ready = false;
         else log_warn("msg=\"cannot take jobs\" error=%s", log_q(errstr));
         uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
+        check_drained(r);
         return;
     }
-    /* Deliveries that arrive are ours even while draining: run them. */
     for (size_t i = 0; i < n; i++) begin(r, &entries[i]);
     maybe_take(r);
+    check_drained(r);
 }
 
 static void
@@ -168,6 +176,14 @@ on_redis_state(redis_uv_t *redis, bool connected, void *arg) {
 
 /* --- rescue and retries: every worker scans, Redis keeps it atomic --- */
 
+/* running tells whether a live task of this process holds delivery e. */
+static bool
+running(const struct runner *r, const struct queue_entry *e) {
+    for (const struct task *t = r->tasks; t; t = t->next)
+        if (!strcmp(t->entry.stream_id, e->stream_id)) return true;
+    return false;
+}
+
 static void
 on_rescued(int status, const struct queue_entry *entries, size_t n, const char *errstr, void *arg) {
     struct runner *r = arg;
@@ -175,14 +191,19 @@ on_rescued(int status, const struct queue_entry *entries, size_t n, const char *
     if (r->closing) return;
     if (status < 0) {
         log_debug("msg=\"rescue scan failed\" error=%s", log_q(errstr));
+        check_drained(r);
         return;
     }
     for (size_t i = 0; i < n; i++) {
+        /* Our own task whose renewals failed for a while (Redis was down):
+         * the claim renewed its lease; it must not run twice here. */
+        if (running(r, &entries[i])) continue;
         log_warn("msg=\"rescuing job from a lost worker\" job=%s entry=%s", entries[i].job_id,
                  entries[i].stream_id);
         r->rescued++;
         begin(r, &entries[i]);
     }
+    check_drained(r);
 }
 
 static void
@@ -366,6 +387,7 @@ runner_inflight(const runner_t *r) {
 static void
 on_grace(uv_timer_t *timer) {
     struct runner *r = timer->data;
+    r->handing_back = true;
     log_warn("msg=\"grace period over, handing jobs back\" jobs=%d", r->inflight);
     /* Hand unfinished jobs back to the queue so they run again at once;
      * the drained callback runs when the last task is gone. */
@@ -378,8 +400,19 @@ on_grace(uv_timer_t *timer) {
 void
 runner_drain(runner_t *r, int grace_ms, runner_cb drained_cb, void *arg) {
     if (r->draining) {
-        /* A second request (a second signal): hand back now. */
-        on_grace(&r->grace);
+        /* A second request (a second signal): hand back now; when that is
+         * already under way (and stuck, say on a Redis outage), abandon
+         * everything: the jobs are rescued elsewhere. */
+        if (!r->handing_back) {
+            uv_timer_stop(&r->grace);
+            on_grace(&r->grace);
+            return;
+        }
+        log_warn("msg=\"stopping now, abandoning jobs\" jobs=%d", r->inflight);
+        for (struct task *t = r->tasks, *next; t; t = next) {
+            next = t->next;
+            task_stop(t, false);
+        }
         return;
     }
     r->draining = true;

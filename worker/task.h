@@ -97,8 +97,10 @@ struct task *task_start(const struct task_env *env, const struct queue_entry *e)
 void task_lease_renewed(struct task *t, uint64_t at);
 /* task_lease_lost stops the task without writing anything. */
 void task_lease_lost(struct task *t);
-/* task_stop abandons the task: with release, a started job is handed back
- * to the queue at once; without, it is left for rescue. */
+/* task_stop stops the task. With release (a drain), a job not yet stored
+ * is handed back to the queue at once, and a job already stored, failed
+ * or due for a retry is ended as such. Without release, the task ends
+ * without writing anything more and the job is left for rescue. */
 void task_stop(struct task *t, bool release);
 
 #endif
