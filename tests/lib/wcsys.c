@@ -391,15 +391,20 @@ wcsys_line_pid(const char *line) {
 }
 
 long long
-wcsys_line_ms(const char *line) {
+wcsys_time_ms(const char *t) {
     struct tm tm = {0};
     int ms = 0;
-    if (sscanf(line, "ts=%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    if (!t || sscanf(t, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     return (long long)timegm(&tm) * 1000 + ms;
+}
+
+long long
+wcsys_line_ms(const char *line) {
+    return strncmp(line, "ts=", 3) ? -1 : wcsys_time_ms(line + 3);
 }
 
 pid_t

@@ -108,6 +108,8 @@ bool wcsys_log_nth(const char *path, const char *n1, const char *n2, int nth, in
 int wcsys_log_count(const char *path, const char *n1, const char *n2);
 /* wcsys_line_pid returns the pid= of a log line (the process that wrote it). */
 pid_t wcsys_line_pid(const char *line);
+/* wcsys_time_ms parses the API's times ("2024-05-01T12:00:00.123Z"); -1 if not one. */
+long long wcsys_time_ms(const char *t);
 /* wcsys_line_ms returns a log line's ts= as ms since the epoch. */
 long long wcsys_line_ms(const char *line);
 /* wcsys_job_pid waits for "job started" of job id (attempt, or any when
