@@ -149,10 +149,14 @@ wcsys_start_web(struct wcsys *s) {
     char bin[4096];
     snprintf(bin, sizeof bin, "%s", testenv_bin("wordcount-web"));
     const char *argv[] = {bin, NULL};
+    if (s->web_pid > 0) proc_stop(s->web_pid, SIGTERM, 5000);
+    /* The log is appended to: wait for this start's line. */
+    int before = wcsys_log_count(s->web_log, "msg=listening", NULL);
     s->web_pid = proc_start(argv, (const char *const *)s->env, s->web_log);
     cr_assert_gt(s->web_pid, 0);
     char line[4096];
-    cr_assert(proc_wait_log(s->web_log, "msg=listening", 20000, line, sizeof line),
+    cr_assert(wcsys_log_nth(s->web_log, "msg=listening", NULL, before + 1, 20000, line,
+                            sizeof line),
               "web did not report its port; see %s", s->web_log);
     const char *p = strstr(line, "port=");
     cr_assert_not_null(p);

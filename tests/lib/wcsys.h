@@ -61,7 +61,8 @@ struct wcsys_opts {
 void wcsys_init(struct wcsys *s, const struct wcsys_opts *opts);
 /* wcsys_env sets (or replaces) one variable for programs started later. */
 void wcsys_env(struct wcsys *s, const char *key, const char *value);
-/* wcsys_start_web starts wordcount-web on a free port and waits for it. */
+/* wcsys_start_web starts wordcount-web on a free port and waits for it
+ * (stopping the one it started before, if any). */
 void wcsys_start_web(struct wcsys *s);
 /* wcsys_start_worker starts a supervisor (optionally in a namespace, opts
  * may be NULL), waits for a worker to be ready and returns its index. */
