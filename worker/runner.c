@@ -47,6 +47,8 @@ struct runner {
     int rescue_interval_ms;
     long rescue_idle_ms;
     char rescue_cursor[48];
+    uint64_t rescue_not_before; /* uv_now before which no rescue scan runs */
+    bool redis_lost;            /* the command connection went down since it was up */
     bool taking, rescuing, promoting;
     bool group_ready, ensuring_group;
     bool draining, handing_back, drained, closing;
@@ -168,10 +170,29 @@ maybe_take(struct runner *r) {
     else uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
 }
 
+static void on_heartbeat(uv_timer_t *timer);
+
+/* A Redis outage stops every worker's renewals at once, so when it ends
+ * every lease looks lapsed. A worker that reconnects renews its own
+ * leases at once and rescues nothing for JOB_RESCUE_AFTER plus the
+ * longest reconnect backoff (redis_uv: 5 s): by then every live worker
+ * has reconnected and renewed, and only the dead ones' jobs are taken. */
+#define RECONNECT_BACKOFF_MAX_MS 5000
+
 static void
 on_redis_state(redis_uv_t *redis, bool connected, void *arg) {
-    (void)redis;
-    if (connected) maybe_take(arg);
+    struct runner *r = arg;
+    if (redis == r->redis) {
+        if (!connected) {
+            r->redis_lost = true;
+        } else if (r->redis_lost) {
+            r->redis_lost = false;
+            r->rescue_not_before =
+                uv_now(r->loop) + (uint64_t)r->cfg->job_rescue_after_ms + RECONNECT_BACKOFF_MAX_MS;
+            on_heartbeat(&r->heartbeat);
+        }
+    }
+    if (connected) maybe_take(r);
 }
 
 /* --- rescue and retries: every worker scans, Redis keeps it atomic --- */
@@ -210,6 +231,7 @@ static void
 on_rescue_timer(uv_timer_t *timer) {
     struct runner *r = timer->data;
     if (r->closing || r->draining || r->rescuing || !r->group_ready) return;
+    if (uv_now(r->loop) < r->rescue_not_before) return;
     int room = r->cfg->worker_concurrency - r->inflight;
     if (room <= 0) return;
     if (queue_rescue(&r->queue, r->consumer, r->rescue_idle_ms, room, r->rescue_cursor, on_rescued,

@@ -300,8 +300,19 @@ json_t *
 wcsys_wait_status(struct wcsys *s, const char *id, const char *statuses, int timeout_ms) {
     long long until = wcsys_now_ms() + timeout_ms;
     char last[32] = "";
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", id);
     do {
-        json_t *v = wcsys_job(s, id);
+        long status;
+        json_t *v = wcsys_http(s, "GET", path, NULL, &status);
+        /* 503: the web is reconnecting after an outage; ask again. */
+        cr_assert(status == 200 || status == 503, "GET %s: %ld", path, status);
+        if (status == 503) {
+            json_decref(v);
+            sleep_ms(100);
+            continue;
+        }
+        cr_assert_not_null(v);
         snprintf(last, sizeof last, "%s", wcsys_status(v));
         if (in_list(last, statuses)) return v;
         json_decref(v);

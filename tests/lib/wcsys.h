@@ -87,7 +87,8 @@ json_t *wcsys_http(struct wcsys *s, const char *method, const char *path, const 
 /* wcsys_job returns GET /api/v1/jobs/{id} (200 expected). */
 json_t *wcsys_job(struct wcsys *s, const char *id);
 /* wcsys_wait_status polls the job until its status is one of the
- * comma-separated statuses ("finished,failed") and returns its JSON. */
+ * comma-separated statuses ("finished,failed") and returns its JSON
+ * (a 503 while the web reconnects after an outage is asked again). */
 json_t *wcsys_wait_status(struct wcsys *s, const char *id, const char *statuses, int timeout_ms);
 /* wcsys_status returns the job's status string (a static copy). */
 const char *wcsys_status(const json_t *job);
