@@ -49,7 +49,7 @@ struct runner {
     char rescue_cursor[48];
     uint64_t rescue_not_before; /* uv_now before which no rescue scan runs */
     bool redis_lost;            /* the command connection went down since it was up */
-    bool taking, rescuing, promoting;
+    bool taking, rescuing, promoting, renewing;
     bool group_ready, ensuring_group;
     bool draining, handing_back, drained, closing;
     runner_cb drained_cb;
@@ -267,6 +267,7 @@ static void
 on_renewed(int status, const char *const *lost, size_t nlost, const char *errstr, void *arg) {
     struct renewal *rn = arg;
     struct runner *r = rn->r;
+    r->renewing = false;
     if (status < 0) {
         log_warn("msg=\"cannot renew leases\" jobs=%zu error=%s", rn->n, log_q(errstr));
     } else if (!r->closing) {
@@ -288,6 +289,9 @@ on_renewed(int status, const char *const *lost, size_t nlost, const char *errstr
 
 static void
 renew_leases(struct runner *r) {
+    /* One renewal at a time: while Redis does not answer, heartbeats
+     * would pile up renewals that all fail together. */
+    if (r->renewing) return;
     size_t n = 0;
     for (struct task *t = r->tasks; t; t = t->next) n++;
     if (n == 0) return;
@@ -300,7 +304,9 @@ renew_leases(struct runner *r) {
     if (queue_renew(&r->queue, r->consumer, rn->entries, rn->n, on_renewed, rn) < 0) {
         free(rn->entries);
         free(rn);
+        return;
     }
+    r->renewing = true;
 }
 
 static void
