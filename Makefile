@@ -4,6 +4,7 @@
 #   make run        install missing packages, start local Redis/Postgres, migrate, run
 #   make test       unit + integration tests, then the same suite under ASan+UBSan
 #   make check      the suite once, in the current build mode
+#   make chaos      the long chaos run (kills, Redis and Postgres restarts)
 #   make deps       install missing Debian packages (idempotent)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined   sanitizer build under build/san/
@@ -69,12 +70,14 @@ PROGRAMS := $(BIN)/wordcount-web $(BIN)/wordcount-worker $(BIN)/wordcount-migrat
 # mirrors (tests/unit/web links common + web, and so on), never a main.o.
 UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
+CHAOS_SRC := $(sort $(wildcard tests/chaos/test_*.c))
 TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
+CHAOS_BIN := $(patsubst %.c,$(BUILD)/%,$(CHAOS_SRC))
 
-.PHONY: all deps run test check unit integration clean install uninstall format format-check
+.PHONY: all deps run test check chaos unit integration clean install uninstall format format-check
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -120,10 +123,10 @@ $(UNIT_WORKER_BIN): %: %.o $(TESTLIB_OBJ) $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 $(UNIT_MIGRATE_BIN): %: %.o $(TESTLIB_OBJ) $(MIGRATE_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
-$(INTEG_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_LIB)
+$(INTEG_BIN) $(CHAOS_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
-tests-build: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN)
+tests-build: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN) $(CHAOS_BIN)
 .PHONY: tests-build
 
 deps:
@@ -141,6 +144,16 @@ check: deps
 test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check SANITIZE=address,undefined
+
+# chaos: the long chaos run (tests/chaos; a short one is part of check).
+# It starts its own Redis and Postgres. CHAOS_JOBS, CHAOS_SECONDS and
+# CHAOS_WORKERS size it.
+CHAOS_JOBS ?= 3000
+CHAOS_SECONDS ?= 120
+chaos: deps
+	@$(MAKE) --no-print-directory tests-build
+	BIN_DIR=$(CURDIR)/$(BIN) CHAOS_JOBS=$(CHAOS_JOBS) CHAOS_SECONDS=$(CHAOS_SECONDS) \
+		$(BUILD)/tests/chaos/test_chaos --jobs 1 --verbose
 
 run: deps
 	@$(MAKE) --no-print-directory all
