@@ -87,7 +87,6 @@ retry_step(struct task *t, const char *step, const char *errstr) {
     uv_timer_start(&t->timer, on_backoff, (uint64_t)t->backoff_ms, 0);
 }
 
-
 /* on_ended handles the answer to finish, fail, retry and release. */
 static void
 on_ended(int status, long long owned, const char *errstr, void *arg) {

@@ -210,10 +210,10 @@ Test(chaos, kill_restart_and_count) {
     char page[256];
     while (wcsys_now_ms() < end) {
         long long now = wcsys_now_ms();
-        long long due = now >= submit_until
-                            ? njobs
-                            : (long long)njobs * (now - t0) / (submit_until - t0);
-        while (sub.n < due && sub.n < njobs) submit_one(&sub, pick_page(sub.n, page, sizeof page), end + 30000);
+        long long due =
+            now >= submit_until ? njobs : (long long)njobs * (now - t0) / (submit_until - t0);
+        while (sub.n < due && sub.n < njobs)
+            submit_one(&sub, pick_page(sub.n, page, sizeof page), end + 30000);
         if (now >= next_kill && nkills < MAX_KILLS) {
             pid_t kids[64];
             int n = live_children(kids, 64);

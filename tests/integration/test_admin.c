@@ -40,7 +40,8 @@ call(const char *method, const char *path, const char *auth, long want) {
 
 static const char *
 id_at(json_t *list, size_t i) {
-    return json_string_value(json_object_get(json_array_get(json_object_get(list, "jobs"), i), "id"));
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(list, "jobs"), i), "id"));
 }
 
 Test(admin, failed_set_list_retry_and_delete) {
@@ -229,7 +230,8 @@ Test(admin, ended_states_expire_results_stay) {
     snprintf(path, sizeof path, "/api/v1/jobs/%s", bad);
     json_decref(call("GET", path, NULL, 404));
     json_t *list = call("GET", "/api/v1/admin/failed", TOKEN, 200);
-    cr_assert_eq(json_integer_value(json_object_get(list, "total")), 0, "expired jobs leave the set");
+    cr_assert_eq(json_integer_value(json_object_get(list, "total")), 0,
+                 "expired jobs leave the set");
     json_decref(list);
     free(ok);
     free(bad);

@@ -45,8 +45,8 @@ Test(lifecycle, supervisor_restarts_children_with_backoff) {
     pid_t first = child_pid(0, 1, line, sizeof line);
     cr_assert_eq(kill(first, SIGKILL), 0);
     char died[8192];
-    cr_assert(wcsys_log_nth(sys.worker_logs[0], "msg=\"worker died, restarting\" child=0 ", NULL,
-                            1, 10000, died, sizeof died));
+    cr_assert(wcsys_log_nth(sys.worker_logs[0], "msg=\"worker died, restarting\" child=0 ", NULL, 1,
+                            10000, died, sizeof died));
     cr_assert(strstr(died, "signal=9") && strstr(died, "restart_in_ms=1000"), "%s", died);
     pid_t second = child_pid(0, 2, line, sizeof line);
     cr_assert_neq(second, first);
@@ -56,8 +56,8 @@ Test(lifecycle, supervisor_restarts_children_with_backoff) {
     /* Dying again soon after the restart doubles the wait. */
     cr_assert(wcsys_log_nth(sys.worker_logs[0], "msg=\"worker ready\"", NULL, 3, 20000, NULL, 0));
     cr_assert_eq(kill(second, SIGKILL), 0);
-    cr_assert(wcsys_log_nth(sys.worker_logs[0], "msg=\"worker died, restarting\" child=0 ", NULL,
-                            2, 10000, died, sizeof died));
+    cr_assert(wcsys_log_nth(sys.worker_logs[0], "msg=\"worker died, restarting\" child=0 ", NULL, 2,
+                            10000, died, sizeof died));
     cr_assert(strstr(died, "restart_in_ms=2000"), "%s", died);
     pid_t third = child_pid(0, 3, line, sizeof line);
     gap = wcsys_line_ms(line) - wcsys_line_ms(died);

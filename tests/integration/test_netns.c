@@ -77,14 +77,14 @@ make_namespaces(char *why, size_t n) {
     snprintf(ns_db, sizeof ns_db, "wcnet-db-%d", pid);
     snprintf(ns_h1, sizeof ns_h1, "wcnet-h1-%d", pid);
     snprintf(ns_h2, sizeof ns_h2, "wcnet-h2-%d", pid);
-    if (system("ip netns add wcnet-probe-0 >/dev/null 2>&1") != 0) {
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "ip netns add %s >/dev/null 2>&1", ns_db);
+    if (system(cmd) != 0) {
         snprintf(why, n, "`ip netns add` failed (no network namespaces in this container?)");
         return false;
     }
-    system("ip netns del wcnet-probe-0 >/dev/null 2>&1");
     made = true;
-    bool ok = sh("ip netns add %s", ns_db) == 0 && sh("ip netns add %s", ns_h1) == 0 &&
-              sh("ip netns add %s", ns_h2) == 0;
+    bool ok = sh("ip netns add %s", ns_h1) == 0 && sh("ip netns add %s", ns_h2) == 0;
     for (int i = 0; ok && i < 3; i++)
         ok = sh("ip -n %s link set lo up", i == 0 ? ns_db : i == 1 ? ns_h1 : ns_h2) == 0;
     ok = ok && sh("ip -n %s link add br0 type bridge", ns_db) == 0 &&

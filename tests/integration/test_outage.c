@@ -95,9 +95,9 @@ Test(outage, redis_down_and_back) {
     char submit[256];
     snprintf(submit, sizeof submit, "%s/api/v1/jobs", sys.base);
     struct http_response r;
-    cr_assert_eq(http_request("POST", submit, "application/json", "{\"url\": \"http://x.test/\"}",
-                              NULL, &r),
-                 0);
+    cr_assert_eq(
+        http_request("POST", submit, "application/json", "{\"url\": \"http://x.test/\"}", NULL, &r),
+        0);
     cr_assert_eq(r.status, 503, "the web says the queue is down: %ld", r.status);
     http_response_free(&r);
     outage_wait(kids, 7000);
@@ -129,7 +129,8 @@ Test(outage, postgres_down_and_back) {
 
     /* Counted but not stored: nothing is acknowledged or finished. */
     redisReply *rep = redisCommand(wcsys_redis(&sys), "XPENDING %squeue workers", sys.prefix);
-    cr_assert(rep && rep->type == REDIS_REPLY_ARRAY && rep->element[0]->type == REDIS_REPLY_INTEGER);
+    cr_assert(rep && rep->type == REDIS_REPLY_ARRAY &&
+              rep->element[0]->type == REDIS_REPLY_INTEGER);
     cr_assert_eq(rep->element[0]->integer, N, "every delivery still pending");
     freeReplyObject(rep);
     for (int i = 0; i < N; i++) {

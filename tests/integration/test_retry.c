@@ -54,15 +54,19 @@ Test(retry, transient_failures_retry_with_backoff) {
         char *id;
         bool seen_retrying;
     } cases[] = {
-        {"/status/503", "http_503", NULL, false}, {"/status/429", "http_429", NULL, false},
-        {"/status/500", "http_500", NULL, false}, {refused, "connect", NULL, false},
-        {"/hang", "timeout", NULL, false},        {"http://no-such-host.invalid/", "dns", NULL, false},
+        {"/status/503", "http_503", NULL, false},
+        {"/status/429", "http_429", NULL, false},
+        {"/status/500", "http_500", NULL, false},
+        {refused, "connect", NULL, false},
+        {"/hang", "timeout", NULL, false},
+        {"http://no-such-host.invalid/", "dns", NULL, false},
     };
     enum { N = sizeof cases / sizeof cases[0] };
     char url[256];
     for (int i = 0; i < N; i++) {
-        const char *u = cases[i].path[0] == '/' ? wcsys_page_url(&sys, cases[i].path, url, sizeof url)
-                                                : cases[i].path;
+        const char *u = cases[i].path[0] == '/'
+                            ? wcsys_page_url(&sys, cases[i].path, url, sizeof url)
+                            : cases[i].path;
         cases[i].id = wcsys_submit(&sys, u);
     }
 
@@ -78,8 +82,8 @@ Test(retry, transient_failures_retry_with_backoff) {
                 seen++;
                 cr_assert_str_eq(error_field(job, "code"), cases[i].code, "%s", json_dumps(job, 0));
                 cr_assert(strlen(error_field(job, "message")) > 0);
-                long long next = wcsys_time_ms(
-                    json_string_value(json_object_get(job, "next_attempt_at")));
+                long long next =
+                    wcsys_time_ms(json_string_value(json_object_get(job, "next_attempt_at")));
                 json_t *errors = json_object_get(job, "errors");
                 cr_assert_geq(json_array_size(errors), 1);
                 json_t *last = json_array_get(errors, json_array_size(errors) - 1);

@@ -176,7 +176,8 @@ serve(struct client *c) {
         return;
     }
     if (sscanf(url, "/flaky/%d/%63[^/?]", &fails, key) == 2) {
-        if (flaky_hit(c->ps, key) <= fails) send_response(c, 503, "text/html", NULL, "<p>busy</p>", 11);
+        if (flaky_hit(c->ps, key) <= fails)
+            send_response(c, 503, "text/html", NULL, "<p>busy</p>", 11);
         else send_small_page(c);
         return;
     }

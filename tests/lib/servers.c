@@ -85,9 +85,22 @@ redis_srv_start(struct redis_srv *r, const char *bind) {
     char port[16], logf[96];
     snprintf(port, sizeof port, "%d", r->port);
     snprintf(logf, sizeof logf, "%s/redis.log", r->dir);
-    const char *argv[] = {"/usr/bin/redis-server", "--bind", r->bind, "--port", port,
-                          "--protected-mode", "no", "--dir", r->dir, "--appendonly", "yes",
-                          "--save", "", "--daemonize", "no", NULL};
+    const char *argv[] = {"/usr/bin/redis-server",
+                          "--bind",
+                          r->bind,
+                          "--port",
+                          port,
+                          "--protected-mode",
+                          "no",
+                          "--dir",
+                          r->dir,
+                          "--appendonly",
+                          "yes",
+                          "--save",
+                          "",
+                          "--daemonize",
+                          "no",
+                          NULL};
     r->pid = proc_start(argv, NULL, logf);
     cr_assert_gt(r->pid, 0);
     for (int i = 0; i < 400 && !redis_pings(r); i++) usleep(25000);
@@ -140,8 +153,8 @@ pg_srv_start(struct pg_srv *p, const char *bind) {
         make_dir(p->dir, sizeof p->dir, "pg");
         snprintf(p->bind, sizeof p->bind, "%s", bind);
         p->port = servers_free_port(bind);
-        snprintf(p->url, sizeof p->url, "postgresql://postgres@%s:%d/postgres",
-                 connect_addr(bind), p->port);
+        snprintf(p->url, sizeof p->url, "postgresql://postgres@%s:%d/postgres", connect_addr(bind),
+                 p->port);
         if (root) {
             char cmd[128];
             snprintf(cmd, sizeof cmd, "chown postgres: '%s'", p->dir);
@@ -151,8 +164,8 @@ pg_srv_start(struct pg_srv *p, const char *bind) {
         snprintf(initdb, sizeof initdb, "%s/initdb", pg_bindir());
         snprintf(data, sizeof data, "%s/data", p->dir);
         snprintf(ilog, sizeof ilog, "%s/initdb.log", p->dir);
-        const char *argv[] = {initdb, "-D", data, "-U", "postgres", "-E", "UTF8", "--no-locale",
-                              "--auth=trust", NULL};
+        const char *argv[] = {initdb, "-D",   data,          "-U",           "postgres",
+                              "-E",   "UTF8", "--no-locale", "--auth=trust", NULL};
         pid_t pid = proc_spawn(argv, NULL, ilog, &as);
         cr_assert_gt(pid, 0);
         int st = proc_wait_exit(pid, 60000);
@@ -174,8 +187,20 @@ pg_srv_start(struct pg_srv *p, const char *bind) {
     snprintf(port, sizeof port, "%d", p->port);
     snprintf(listen, sizeof listen, "listen_addresses=%s", p->bind);
     snprintf(sock, sizeof sock, "unix_socket_directories=%s", p->dir);
-    const char *argv[] = {server, "-D", data, "-p", port, "-c", listen, "-c", sock, "-c",
-                          "fsync=off", "-c", "max_connections=200", NULL};
+    const char *argv[] = {server,
+                          "-D",
+                          data,
+                          "-p",
+                          port,
+                          "-c",
+                          listen,
+                          "-c",
+                          sock,
+                          "-c",
+                          "fsync=off",
+                          "-c",
+                          "max_connections=200",
+                          NULL};
     p->pid = proc_spawn(argv, NULL, logf, &as);
     cr_assert_gt(p->pid, 0);
     for (int i = 0; i < 600 && !pg_ready(p); i++) usleep(50000);

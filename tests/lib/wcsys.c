@@ -155,9 +155,9 @@ wcsys_start_web(struct wcsys *s) {
     s->web_pid = proc_start(argv, (const char *const *)s->env, s->web_log);
     cr_assert_gt(s->web_pid, 0);
     char line[4096];
-    cr_assert(wcsys_log_nth(s->web_log, "msg=listening", NULL, before + 1, 20000, line,
-                            sizeof line),
-              "web did not report its port; see %s", s->web_log);
+    cr_assert(
+        wcsys_log_nth(s->web_log, "msg=listening", NULL, before + 1, 20000, line, sizeof line),
+        "web did not report its port; see %s", s->web_log);
     const char *p = strstr(line, "port=");
     cr_assert_not_null(p);
     snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", atoi(p + 5));
@@ -318,8 +318,8 @@ wcsys_wait_status(struct wcsys *s, const char *id, const char *statuses, int tim
         json_decref(v);
         sleep_ms(50);
     } while (wcsys_now_ms() < until);
-    cr_assert_fail("job %s still %s after %d ms (waiting for %s); logs in %s", id, last,
-                   timeout_ms, statuses, s->dir);
+    cr_assert_fail("job %s still %s after %d ms (waiting for %s); logs in %s", id, last, timeout_ms,
+                   statuses, s->dir);
     return NULL;
 }
 
@@ -365,8 +365,8 @@ wcsys_log_find(const char *path, const char *n1, const char *n2, int timeout_ms,
 }
 
 bool
-wcsys_log_nth(const char *path, const char *n1, const char *n2, int nth, int timeout_ms,
-              char *out, size_t n) {
+wcsys_log_nth(const char *path, const char *n1, const char *n2, int nth, int timeout_ms, char *out,
+              size_t n) {
     long long until = wcsys_now_ms() + timeout_ms;
     for (;;) {
         FILE *f = fopen(path, "r");
@@ -409,8 +409,8 @@ long long
 wcsys_time_ms(const char *t) {
     struct tm tm = {0};
     int ms = 0;
-    if (!t || sscanf(t, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    if (!t || sscanf(t, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                     &tm.tm_min, &tm.tm_sec, &ms) != 7)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
