@@ -84,8 +84,10 @@ Test(lifecycle, drain_finishes_jobs_within_grace) {
     char url[160];
     char *id = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/1500", url, sizeof url));
     wcsys_job_pid(&sys, id, 1, 20000);
-    int st = wcsys_stop_worker(&sys, 0, SIGTERM, 30000);
+    /* Ctrl-C works as SIGTERM does: the supervisor forwards it. */
+    int st = wcsys_stop_worker(&sys, 0, SIGINT, 30000);
     cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit status %d", st);
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"drained\"", NULL), 2);
     json_t *job = wcsys_job(&sys, id);
     cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
     cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1);
