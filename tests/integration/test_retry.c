@@ -119,8 +119,7 @@ Test(retry, transient_failures_retry_with_backoff) {
             cr_assert(json_string_length(json_object_get(e, "message")) > 0);
             long long at = wcsys_time_ms(json_string_value(json_object_get(e, "at")));
             /* Exponential: at least half of 1 s, then of 2 s, between attempts. */
-            if (k > 0)
-                cr_assert_geq(at - prev, (500LL << (k - 1)) - 10, "%s", json_dumps(job, 0));
+            if (k > 0) cr_assert_geq(at - prev, (500LL << (k - 1)) - 10, "%s", json_dumps(job, 0));
             prev = at;
         }
         json_decref(job);
