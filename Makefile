@@ -19,7 +19,15 @@ DESTDIR ?=
 CC ?= cc
 
 SANITIZE ?=
-ifeq ($(SANITIZE),)
+FUZZ ?=
+ifneq ($(FUZZ),)
+# make fuzz: everything built by clang with libFuzzer's coverage hooks.
+BUILD := build/fuzz
+BIN := build/fuzz/bin
+OPT ?= -O1
+CC := clang
+SANITIZE := fuzzer-no-link,address,undefined
+else ifeq ($(SANITIZE),)
 BUILD := build/default
 BIN := bin
 OPT ?= -O2
@@ -77,7 +85,7 @@ UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
 CHAOS_BIN := $(patsubst %.c,$(BUILD)/%,$(CHAOS_SRC))
 
-.PHONY: all deps run test check chaos unit integration clean install uninstall format format-check
+.PHONY: all deps run test check chaos unit integration clean install uninstall format format-check fuzz bench
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -155,6 +163,24 @@ chaos: deps
 	BIN_DIR=$(CURDIR)/$(BIN) CHAOS_JOBS=$(CHAOS_JOBS) CHAOS_SECONDS=$(CHAOS_SECONDS) \
 		$(BUILD)/tests/chaos/test_chaos --jobs 1 --verbose
 
+# fuzz: the HTTP request path under libFuzzer (clang) for FUZZ_TIME
+# seconds, starting from tests/fuzz/corpus-http; findings land in
+# build/fuzz/findings.
+FUZZ_TIME ?= 60
+FUZZ_BIN := build/fuzz/tests/fuzz/fuzz_http
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZ_BIN)
+	@mkdir -p build/fuzz/corpus build/fuzz/findings
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=16384 -timeout=10 \
+		-artifact_prefix=build/fuzz/findings/ build/fuzz/corpus tests/fuzz/corpus-http
+
+build/fuzz/tests/fuzz/fuzz_http: build/fuzz/tests/fuzz/fuzz_http.o $(WEB_LIB) $(COMMON_LIB)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+# bench: benchmarks that print figures (nothing asserted), built with -O2.
+bench: deps all
+	tests/bench/http.sh
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	@deploy/run.sh
@@ -163,7 +189,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wordcount/static \
 		$(DESTDIR)$(PREFIX)/share/wordcount/migrations
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 worker/data/stopwords-english.txt $(DESTDIR)$(PREFIX)/share/wordcount/
+	install -m 0644 worker/data/stopwords-english.txt web/openapi.json $(DESTDIR)$(PREFIX)/share/wordcount/
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/wordcount/migrations/
 	if ls web/static/* >/dev/null 2>&1; then \
 		install -m 0644 web/static/* $(DESTDIR)$(PREFIX)/share/wordcount/static/; fi

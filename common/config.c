@@ -254,6 +254,13 @@ load(struct config *c, struct src *s) {
         return -1;
     if (get_ms(s, "HTTP_HEADER_TIMEOUT", 10000, 1, &c->http_header_timeout_ms) < 0) return -1;
     if (get_ms(s, "HTTP_IDLE_TIMEOUT", 60000, 1, &c->http_idle_timeout_ms) < 0) return -1;
+    if (get_ms(s, "HTTP_BODY_TIMEOUT", 30000, 1, &c->http_body_timeout_ms) < 0) return -1;
+    /* Job submissions per second per client address, and the burst; 0 is off. */
+    if (get_int(s, "SUBMIT_RATE", c->app_env == APP_TESTING ? 0 : 10, 0, 1000000,
+                &c->submit_rate) < 0)
+        return -1;
+    if (get_int(s, "SUBMIT_BURST", 20, 1, 1000000, &c->submit_burst) < 0) return -1;
+    c->cors_origins = get_str(s, "CORS_ORIGINS", NULL);
     c->admin_token = get_str(s, "ADMIN_TOKEN", NULL);
 
     const char *db = lookup(s, "DATABASE_URL");
@@ -298,6 +305,7 @@ load(struct config *c, struct src *s) {
         return bad(s, "STOPWORDS_FILE", c->stopwords_file, "a readable file");
     const char *st = lookup(s, "STATIC_DIR");
     c->static_dir = st ? xstrdup(st) : find_resource("static", "web/static");
+    c->openapi_file = find_resource("openapi.json", "web/openapi.json");
     return 0;
 }
 
@@ -327,6 +335,8 @@ void
 config_free(struct config *c) {
     free(c->host);
     free(c->static_dir);
+    free(c->cors_origins);
+    free(c->openapi_file);
     free(c->admin_token);
     free(c->database_url);
     free(c->redis_url);

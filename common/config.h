@@ -35,7 +35,12 @@ struct config {
     int http_max_connections;
     int http_header_timeout_ms;
     int http_idle_timeout_ms;
+    int http_body_timeout_ms; /* from the end of the headers to the end of the body */
+    int submit_rate;          /* job submissions per second per client address; 0 = off */
+    int submit_burst;
+    char *cors_origins; /* comma-separated origins allowed by CORS, "*" for any; NULL = none */
     char *static_dir;
+    char *openapi_file; /* the API's OpenAPI document (installed, else the source tree) */
     char *admin_token; /* NULL when unset */
 
     /* storage */

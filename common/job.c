@@ -17,7 +17,8 @@ job_free(struct job *j) {
     free(j->error_code);
     free(j->history);
     free(j->worker);
-    j->url = j->error = j->error_code = j->history = j->worker = NULL;
+    free(j->result);
+    j->url = j->error = j->error_code = j->history = j->worker = j->result = NULL;
 }
 
 const char *

@@ -30,6 +30,7 @@ struct job {
     char *error_code; /* stable machine code ("http_404", "timeout", ...), or NULL */
     char *history;    /* JSON array of every failed attempt {attempt, code, message, at}, or NULL */
     char *worker;     /* consumer holding the job while started, or NULL */
+    char *result;     /* finished: JSON {total_words, unique_words, top} (ten words), or NULL */
 };
 
 /* job_free releases the strings a job owns (not the struct itself). */

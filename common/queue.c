@@ -54,6 +54,50 @@ queue_submit(struct queue *q, const char *url, queue_job_cb cb, void *arg) {
     return rc;
 }
 
+static void
+on_submit_idem(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct queue_op *op = arg;
+    (void)r;
+    const char *msg;
+    int st = queue_op_error(reply, errstr, &msg);
+    if (st) {
+        op->cb.submit(st, QUEUE_CREATED, NULL, NULL, msg, op->arg);
+    } else if (reply->type == REDIS_REPLY_STRING) {
+        struct job j = {.url = op->url, .state = JOB_QUEUED, .created_at_ms = op->now};
+        memcpy(j.id, op->id, sizeof j.id);
+        op->cb.submit(0, QUEUE_CREATED, &j, NULL, NULL, op->arg);
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+               reply->element[0]->type == REDIS_REPLY_STRING &&
+               reply->element[1]->type == REDIS_REPLY_STRING) {
+        bool replay = !strcmp(reply->element[0]->str, "replay");
+        op->cb.submit(0, replay ? QUEUE_REPLAY : QUEUE_CONFLICT, NULL, reply->element[1]->str, NULL,
+                      op->arg);
+    } else {
+        op->cb.submit(UV_EPROTO, QUEUE_CREATED, NULL, NULL, "unexpected reply to submit", op->arg);
+    }
+    queue_op_free(op);
+}
+
+int
+queue_submit_idem(struct queue *q, const char *url, const char *idem_key, const char *body_hash,
+                  int ttl_s, queue_submit_cb cb, void *arg) {
+    struct keybuf kj, ks, kst, ki;
+    if (!keys_idem(&q->keys, idem_key, &ki)) return UV_EINVAL;
+    struct queue_op *op = queue_op_new(q, arg);
+    op->cb.submit = cb;
+    op->url = xstrdup(url);
+    op->now = clock_now_ms();
+    job_id_new(op->id);
+    const char *keys[] = {keys_job(&q->keys, op->id, &kj), keys_queue(&q->keys, &ks),
+                          keys_stats(&q->keys, &kst), ki.s};
+    char now[24], ttl[24];
+    snprintf(ttl, sizeof ttl, "%d", ttl_s);
+    const char *args[] = {op->id, url, queue_op_ms(op->now, now), body_hash, ttl};
+    int rc = queue_op_eval(q, on_submit_idem, op, QUEUE_LUA_SUBMIT, 4, keys, 5, args);
+    if (rc < 0) queue_op_free(op);
+    return rc;
+}
+
 /* --- get --- */
 
 static void

@@ -65,6 +65,15 @@ typedef void (*queue_list_cb)(int status, long long total, const struct job *job
 typedef void (*queue_renew_cb)(int status, const char *const *lost, size_t n, const char *errstr,
                                void *arg);
 
+/* outcome of a submit with an idempotency key: the job was created, the
+ * key was used before with the same body (replay: id names that job), or
+ * with another body (conflict). */
+enum queue_submit_outcome { QUEUE_CREATED, QUEUE_REPLAY, QUEUE_CONFLICT };
+/* job: the new job (QUEUE_CREATED); existing_id: the earlier job otherwise. */
+typedef void (*queue_submit_cb)(int status, enum queue_submit_outcome outcome,
+                                const struct job *job, const char *existing_id, const char *errstr,
+                                void *arg);
+
 void queue_init(struct queue *q, redis_uv_t *redis, const struct keys *keys, int result_ttl_s);
 
 /* --- client side (queue.c) --- */
@@ -72,6 +81,13 @@ void queue_init(struct queue *q, redis_uv_t *redis, const struct keys *keys, int
 /* queue_submit creates a job for url (queued, new UUIDv7 id, created_at
  * now) and appends it to the stream in one step; cb gets the new job. */
 int queue_submit(struct queue *q, const char *url, queue_job_cb cb, void *arg);
+/* queue_submit_idem is queue_submit under an Idempotency-Key: the first
+ * submit with idem_key records body_hash and the new job's id for ttl_s;
+ * a later one with the same key creates nothing (see the outcome). Both
+ * steps are one script, so two requests racing with one key make one
+ * job. UV_EINVAL (no callback) when idem_key is over 256 bytes. */
+int queue_submit_idem(struct queue *q, const char *url, const char *idem_key,
+                      const char *body_hash, int ttl_s, queue_submit_cb cb, void *arg);
 /* queue_get reads a job; job == NULL in cb when unknown or expired.
  * Returns UV_EINVAL (no callback) for a malformed id. */
 int queue_get(struct queue *q, const char *id, queue_job_cb cb, void *arg);
@@ -112,6 +128,11 @@ int queue_renew(struct queue *q, const char *consumer, const struct queue_entry 
  * the result is committed. value 0: the lease was lost, nothing changed. */
 int queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer,
                  queue_done_cb cb, void *arg);
+/* queue_finish_with also keeps summary (the job's result field: JSON
+ * {total_words, unique_words, top}) in the job hash, so a poll of a
+ * finished job is answered from Redis alone until the hash expires. */
+int queue_finish_with(struct queue *q, const struct queue_entry *e, const char *consumer,
+                      const char *summary, queue_done_cb cb, void *arg);
 /* queue_fail marks the job failed for good (code, message), adds it to
  * the failed set, and acknowledges it. value 0: the lease was lost. */
 int queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer,

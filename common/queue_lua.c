@@ -32,8 +32,21 @@
     "  return f[1] == 'started' and f[2] == entry and f[3] == consumer\n"                          \
     "end\n"
 
-/* KEYS: job, stream, stats. ARGV: id, url, now. Returns the entry id. */
+/* KEYS: job, stream, stats[, idem]. ARGV: id, url, now[, body hash, idem
+ * ttl s]. Returns the entry id; with an idempotency key already used,
+ * {"replay", id} when the body hash matches and {"conflict", id} when not
+ * (nothing is created then). */
 const char QUEUE_LUA_SUBMIT[] =
+    "if KEYS[4] then\n"
+    "  local v = redis.call('GET', KEYS[4])\n"
+    "  if v then\n"
+    "    local sep = string.find(v, ' ', 1, true)\n"
+    "    local h, id = string.sub(v, 1, sep - 1), string.sub(v, sep + 1)\n"
+    "    if h == ARGV[4] then return {'replay', id} end\n"
+    "    return {'conflict', id}\n"
+    "  end\n"
+    "  redis.call('SET', KEYS[4], ARGV[4] .. ' ' .. ARGV[1], 'EX', ARGV[5])\n"
+    "end\n"
     "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'url', ARGV[2], 'status', 'queued',"
     " 'attempts', 0, 'created_at', ARGV[3])\n"
     "local e = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])\n"
@@ -86,13 +99,15 @@ const char QUEUE_LUA_START[] =
     "return redis.call('HGETALL', KEYS[1])\n";
 
 /* KEYS: job, stream, stats. ARGV: entry, now, ttl, group, consumer,
- * duration_ms. Returns 1, or 0 when the lease was lost. */
+ * summary (JSON kept as the job's result field; "" for none). Returns 1,
+ * or 0 when the lease was lost. */
 const char QUEUE_LUA_FINISH[] =
     LUA_OWNS
     "if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end\n"
     "redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
     "redis.call('HSET', KEYS[1], 'status', 'finished', 'finished_at', ARGV[2])\n"
+    "if ARGV[6] and ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[6]) end\n"
     "redis.call('HDEL', KEYS[1], 'next_attempt_at', 'worker')\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
     "redis.call('HINCRBY', KEYS[3], 'finished', 1)\n"

@@ -105,6 +105,8 @@ queue_op_job(const redisReply *r, struct job *j) {
             set_str(&j->history, val);
         } else if (!strcmp(f, "worker")) {
             set_str(&j->worker, val);
+        } else if (!strcmp(f, "result")) {
+            set_str(&j->result, val);
         }
     }
     if (!have_id || !j->url) goto fail;

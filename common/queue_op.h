@@ -19,6 +19,7 @@ struct queue_op {
         queue_cancel_cb cancel;
         queue_list_cb list;
         queue_renew_cb renew;
+        queue_submit_cb submit;
     } cb;
     void *arg;
     char id[JOB_ID_LEN + 1];

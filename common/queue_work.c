@@ -258,6 +258,12 @@ on_int(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
 int
 queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer, queue_done_cb cb,
              void *arg) {
+    return queue_finish_with(q, e, consumer, NULL, cb, arg);
+}
+
+int
+queue_finish_with(struct queue *q, const struct queue_entry *e, const char *consumer,
+                  const char *summary, queue_done_cb cb, void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
     struct keybuf kj, ks, kst;
@@ -266,8 +272,8 @@ queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer,
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
     const char *args[] = {e->stream_id, queue_op_ms(clock_now_ms(), now), ttl, KEYS_GROUP,
-                          consumer};
-    int rc = queue_op_eval(q, on_int, op, QUEUE_LUA_FINISH, 3, keys, 5, args);
+                          consumer, summary ? summary : ""};
+    int rc = queue_op_eval(q, on_int, op, QUEUE_LUA_FINISH, 3, keys, 6, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }

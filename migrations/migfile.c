@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <uv.h>
 
 #include "common/buf.h"
+#include "common/sha256.h"
 #include "common/xalloc.h"
 #include "migrations/migrate.h"
 
@@ -32,16 +32,6 @@ fail(char *err, size_t errlen, int code, const char *fmt, ...) {
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
     return code;
-}
-
-int
-migfile_sha256_hex(const void *data, size_t len, char out[65]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) return -1;
-    for (unsigned i = 0; i < mdlen; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
-    return 0;
 }
 
 bool
@@ -174,7 +164,7 @@ add_file(struct migration_set *set, const char *file, char *err, size_t errlen) 
         m->up_file = xstrdup(file);
         m->up_sql = sql;
         m->up_no_tx = migfile_has_no_tx_marker(sql);
-        migfile_sha256_hex(sql, len, m->checksum);
+        sha256_hex(sql, len, m->checksum);
     } else {
         m->down_file = xstrdup(file);
         m->down_sql = sql;

@@ -44,8 +44,6 @@ void migfile_set_free(struct migration_set *set);
 /* migfile_find returns the migration with that version, or NULL. */
 const struct migration *migfile_find(const struct migration_set *set, int version);
 
-/* migfile_sha256_hex writes the lower-case hex SHA-256 of data (65 bytes with the NUL). */
-int migfile_sha256_hex(const void *data, size_t len, char out[65]);
 /* migfile_has_no_tx_marker tells whether sql's first line is the marker. */
 bool migfile_has_no_tx_marker(const char *sql);
 /* migfile_valid_name accepts 1..MIGFILE_NAME_MAX of [a-z0-9_], starting with a letter. */

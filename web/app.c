@@ -20,6 +20,7 @@ app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, si
     if (!a->redis) return -1;
     a->pg = pg_uv_new(loop, cfg->database_url, "pg-web", APP_PG_TIMEOUT_MS, APP_PG_MAX_QUEUE);
     queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);
+    ratelimit_init(&a->submit_limit, cfg->submit_rate, cfg->submit_burst);
     return 0;
 }
 
@@ -34,6 +35,7 @@ app_close(struct app *a, app_closed_cb cb, void *arg) {
     a->closed_cb = cb;
     a->closed_arg = arg;
     a->closing = 2;
+    ratelimit_free(&a->submit_limit);
     redis_uv_t *r = a->redis;
     pg_uv_t *pg = a->pg;
     a->redis = NULL;

@@ -16,6 +16,7 @@
 #include "common/pg_uv.h"
 #include "common/queue.h"
 #include "common/redis_uv.h"
+#include "web/ratelimit.h"
 
 /* Timeouts for one Redis command and one Postgres query from a handler;
  * past them the client gets 503 rather than waiting. */
@@ -31,6 +32,7 @@ struct app {
     redis_uv_t *redis;
     pg_uv_t *pg;
     struct queue queue;
+    struct ratelimit submit_limit; /* SUBMIT_RATE per client address */
     int closing;
     app_closed_cb closed_cb;
     void *closed_arg;

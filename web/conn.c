@@ -2,10 +2,14 @@
  * See conn.h for the reference-count rule that keeps late answers safe. */
 #include "web/conn.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
+#include "common/job.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "web/app.h"
@@ -25,6 +29,8 @@ struct write_req {
 };
 
 static void process(conn_t *c);
+static void cors_headers(const struct config *cfg, const struct http_request *http,
+                         struct response *r);
 static void update_io(conn_t *c);
 
 static void
@@ -101,7 +107,9 @@ on_write(uv_write_t *wr, int status) {
  * are taken. Returns the bytes queued. */
 static size_t
 send_response(conn_t *c, struct response *resp, const struct http_request *http,
-              uint64_t start_ns) {
+              uint64_t start_ns, const char *request_id) {
+    if (request_id && request_id[0]) response_header(resp, "X-Request-Id", "%s", request_id);
+    if (http) cors_headers(c->app->cfg, http, resp);
     struct response_wire wire = {
         .http_minor = http ? http->http_minor : 1,
         .keep_alive = http && http->keep_alive && !c->draining && !c->close_after,
@@ -131,9 +139,9 @@ send_response(conn_t *c, struct response *resp, const struct http_request *http,
         c->refs++;
     }
     uint64_t us = (uv_hrtime() - start_ns) / 1000;
-    log_info("msg=access method=%s path=%s status=%d bytes=%zu us=%llu",
+    log_info("msg=access method=%s path=%s status=%d bytes=%zu us=%llu request_id=%s",
              http ? http->method_name : "-", http ? log_q(http->path) : "-", resp->status, bytes,
-             (unsigned long long)us);
+             (unsigned long long)us, request_id && request_id[0] ? request_id : "-");
     return bytes;
 }
 
@@ -143,7 +151,7 @@ send_error(conn_t *c, int status, const char *title, const char *detail) {
     response_init(&r, status);
     response_problem(&r, status, title, detail);
     c->close_after = true;
-    send_response(c, &r, NULL, uv_hrtime());
+    send_response(c, &r, NULL, uv_hrtime(), NULL);
 }
 
 static void
@@ -171,7 +179,7 @@ req_send(struct req *req, struct response *resp) {
     conn_t *c = req->conn;
     assert(c->req == req);
     if (!c->closing) {
-        send_response(c, resp, req->http, req->start_ns);
+        send_response(c, resp, req->http, req->start_ns, req->request_id);
     } else {
         log_info("msg=access method=%s path=%s status=%d bytes=0 us=%llu client=gone",
                  req->http->method_name, log_q(req->http->path), resp->status,
@@ -196,6 +204,90 @@ req_problem(struct req *req, int status, const char *title, const char *detail) 
 
 /* --- reading and dispatch --- */
 
+/* request_id takes the client's X-Request-Id when it is short and plain,
+ * else makes one (a UUIDv7: unique and time-ordered). */
+static void
+request_id(const struct http_request *http, char out[65]) {
+    const char *id = http_request_header(http, "X-Request-Id");
+    size_t n = id ? strlen(id) : 0;
+    if (n > 0 && n <= 64 && strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                       "0123456789-_.:") == n) {
+        memcpy(out, id, n + 1);
+        return;
+    }
+    char uuid[JOB_ID_LEN + 1];
+    job_id_new(uuid);
+    memcpy(out, uuid, sizeof uuid);
+}
+
+static bool
+is_private(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+        return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == (172u << 4 | 1) ||
+               (a >> 16) == (192u << 8 | 168);
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (a->s6_addr[0] & 0xfe) == 0xfc;
+    }
+    return false;
+}
+
+/* client_addr is the peer, or, when the peer is a proxy on our side
+ * (loopback or private: nginx in front), the address it names in X-Real-IP. */
+static void
+client_addr(conn_t *c, const struct http_request *http, struct sockaddr_storage *out) {
+    int len = sizeof *out;
+    memset(out, 0, sizeof *out);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len) < 0) return;
+    const char *real = http_request_header(http, "X-Real-IP");
+    if (!real || !is_private((struct sockaddr *)out)) return;
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+    struct sockaddr_in v4 = {.sin_family = AF_INET};
+    if (inet_pton(AF_INET, real, &v4.sin_addr) == 1) memcpy(out, &v4, sizeof v4);
+    else if (inet_pton(AF_INET6, real, &v6.sin6_addr) == 1) memcpy(out, &v6, sizeof v6);
+}
+
+/* origin_allowed tells whether CORS_ORIGINS lists origin ("*" allows any). */
+static bool
+origin_allowed(const char *list, const char *origin) {
+    if (!list || !origin) return false;
+    size_t olen = strlen(origin);
+    for (const char *p = list; *p;) {
+        p += strspn(p, " ,");
+        size_t n = strcspn(p, ",");
+        size_t m = n;
+        while (m > 0 && p[m - 1] == ' ') m--;
+        if ((m == 1 && p[0] == '*') || (m == olen && m > 0 && !strncmp(p, origin, m))) return true;
+        p += n;
+    }
+    return false;
+}
+
+static void
+cors_headers(const struct config *cfg, const struct http_request *http, struct response *r) {
+    const char *origin = http_request_header(http, "Origin");
+    if (!origin_allowed(cfg->cors_origins, origin)) return;
+    response_header(r, "Access-Control-Allow-Origin", "%s", origin);
+    response_header(r, "Vary", "Origin");
+    response_header(r, "Access-Control-Expose-Headers", "Location, Retry-After, X-Request-Id");
+}
+
+/* preflight answers a CORS preflight (OPTIONS with Access-Control-Request-Method). */
+static void
+preflight(struct req *req) {
+    struct response r;
+    response_init(&r, 204);
+    if (origin_allowed(req->app->cfg->cors_origins, http_request_header(req->http, "Origin"))) {
+        response_header(&r, "Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE, OPTIONS");
+        response_header(&r, "Access-Control-Allow-Headers",
+                        "Content-Type, Idempotency-Key, X-Request-Id, Authorization");
+        response_header(&r, "Access-Control-Max-Age", "600");
+    }
+    req_send(req, &r);
+}
+
 static void
 dispatch(conn_t *c, struct http_request *http) {
     struct req *req = xcalloc(1, sizeof *req);
@@ -203,6 +295,8 @@ dispatch(conn_t *c, struct http_request *http) {
     req->app = c->app;
     req->http = http;
     req->start_ns = uv_hrtime();
+    request_id(http, req->request_id);
+    client_addr(c, http, &req->client_addr);
     c->req = req;
     c->refs++;
     c->served++;
@@ -210,6 +304,9 @@ dispatch(conn_t *c, struct http_request *http) {
                  &req->match);
     if (req->match.status == 404) {
         req_problem(req, 404, "Not Found", "no resource at this path");
+    } else if (req->match.status == 405 && http->method == HTTP_OPTIONS &&
+               http_request_header(http, "Access-Control-Request-Method")) {
+        preflight(req);
     } else if (req->match.status == 405) {
         struct response r;
         response_init(&r, 405);
@@ -284,7 +381,8 @@ static void
 on_timer(uv_timer_t *t) {
     conn_t *c = t->data;
     if (c->closing) return;
-    if (c->timer_mode == CONN_TIMER_HEADER && http_parse_started(&c->parse) && !c->close_after) {
+    if ((c->timer_mode == CONN_TIMER_HEADER || c->timer_mode == CONN_TIMER_BODY) &&
+        http_parse_started(&c->parse) && !c->close_after) {
         c->timer_mode = CONN_TIMER_NONE;
         send_error(c, 408, "Request Timeout", "the request did not arrive in time");
         update_io(c);
@@ -316,6 +414,7 @@ update_io(conn_t *c) {
     uint64_t ms;
     if (c->lingering) mode = CONN_TIMER_LINGER, ms = LINGER_MS;
     else if (c->req) mode = CONN_TIMER_NONE, ms = 0;
+    else if (http_parse_in_body(&c->parse)) mode = CONN_TIMER_BODY, ms = cfg->http_body_timeout_ms;
     else if (http_parse_started(&c->parse) || c->served == 0)
         mode = CONN_TIMER_HEADER, ms = cfg->http_header_timeout_ms;
     else mode = CONN_TIMER_IDLE, ms = cfg->http_idle_timeout_ms;

@@ -38,9 +38,17 @@ struct req {
     struct http_request *http; /* method, path, headers, body */
     struct router_match match; /* path parameters */
     uint64_t start_ns;
+    char request_id[65];                 /* X-Request-Id: the client's, or a new one */
+    struct sockaddr_storage client_addr; /* the peer, or X-Real-IP from a proxy on our side */
 };
 
-enum conn_timer_mode { CONN_TIMER_NONE, CONN_TIMER_HEADER, CONN_TIMER_IDLE, CONN_TIMER_LINGER };
+enum conn_timer_mode {
+    CONN_TIMER_NONE,
+    CONN_TIMER_HEADER,
+    CONN_TIMER_BODY,
+    CONN_TIMER_IDLE,
+    CONN_TIMER_LINGER
+};
 
 struct conn {
     uv_tcp_t tcp;

@@ -1,16 +1,14 @@
-/* h_admin — the failed set and cancellation, for operators and the
- * dashboard.
+/* h_admin — the failed set, for operators and the dashboard.
  *
  *   GET    /api/v1/admin/failed?offset=O&limit=L  failed jobs, newest first
  *   POST   /api/v1/admin/failed/retry             requeue every failed job
  *   POST   /api/v1/admin/failed/{id}/retry        requeue one failed job
  *   DELETE /api/v1/admin/failed/{id}              forget one failed job
- *   DELETE /api/v1/jobs/{id}                      cancel a job not yet started
  *
- * The /admin routes need "Authorization: Bearer $ADMIN_TOKEN". Without an
- * ADMIN_TOKEN they are open in development and refused (403) elsewhere.
- * Canceling is not an admin action: whoever holds a job's id (the client
- * that submitted it) may cancel it, as DESIGN.md's public API says.
+ * They need "Authorization: Bearer $ADMIN_TOKEN". Without an ADMIN_TOKEN
+ * they are open in development and refused (403) elsewhere. (Canceling a
+ * job, DELETE /api/v1/jobs/{id} in h_jobs.c, is not an admin action:
+ * whoever holds a job's id may cancel it, as DESIGN.md's public API says.)
  * Everything goes through common/queue.h; each change is one Lua script. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,41 +255,6 @@ h_admin_failed_delete(struct req *req) {
     struct queue *q = app_queue(req->app);
     struct actx *x = actx_new(req, id);
     int rc = q ? queue_failed_delete(q, x->id, on_deleted, x) : UV_ECANCELED;
-    if (rc < 0) {
-        free(x);
-        unavailable(req);
-    }
-}
-
-/* --- DELETE /api/v1/jobs/{id} --- */
-
-static void
-on_canceled(int status, const char *state, const char *errstr, void *arg) {
-    struct actx *x = arg;
-    if (status < 0) {
-        log_warn("msg=\"cancel failed\" job=%s error=%s", x->id, log_q(errstr));
-        unavailable(x->req);
-    } else if (!state) {
-        req_problem(x->req, 404, "Not Found", "no job with this id");
-    } else if (strcmp(state, "canceled") != 0) {
-        char detail[160];
-        snprintf(detail, sizeof detail,
-                 "the job is %s; only a queued or retrying job can be canceled", state);
-        req_problem(x->req, 409, "Conflict", detail);
-    } else {
-        log_info("msg=\"job canceled\" job=%s", x->id);
-        respond_json(x->req, 200, json_pack("{s:s, s:s}", "id", x->id, "status", "canceled"));
-    }
-    free(x);
-}
-
-void
-h_jobs_cancel(struct req *req) {
-    const char *id = path_id(req);
-    if (!id) return;
-    struct queue *q = app_queue(req->app);
-    struct actx *x = actx_new(req, id);
-    int rc = q ? queue_cancel(q, x->id, on_canceled, x) : UV_ECANCELED;
     if (rc < 0) {
         free(x);
         unavailable(req);

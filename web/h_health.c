@@ -2,8 +2,11 @@
  * (/readyz: Redis and Postgres are connected, else 503 so a load balancer
  * sends traffic elsewhere). */
 #include <stdbool.h>
+#include <stdio.h>
 
+#include "common/buf.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "web/app.h"
 #include "web/handlers.h"
 
@@ -29,5 +32,36 @@ h_readyz(struct req *req) {
                           "redis", redis ? "up" : "down", "postgres", pg ? "up" : "down");
     response_json(&r, status, v);
     json_decref(v);
+    req_send(req, &r);
+}
+
+/* h_openapi serves web/openapi.json, read once per process and kept. */
+void
+h_openapi(struct req *req) {
+    static char *doc;
+    static size_t len;
+    if (!doc) {
+        FILE *f = fopen(req->app->cfg->openapi_file, "rb");
+        struct buf b;
+        buf_init(&b);
+        char chunk[8192];
+        size_t n;
+        while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(&b, chunk, n);
+        bool ok = f && !ferror(f) && b.len > 0;
+        if (f) fclose(f);
+        if (!ok) {
+            buf_free(&b);
+            log_error("msg=\"cannot read the OpenAPI document\" file=%s",
+                      log_q(req->app->cfg->openapi_file));
+            req_problem(req, 500, "Internal Server Error", "the OpenAPI document is missing");
+            return;
+        }
+        len = b.len;
+        doc = buf_steal(&b);
+    }
+    struct response r;
+    response_init(&r, 200);
+    response_header(&r, "Content-Type", "application/json");
+    buf_append(&r.body, doc, len);
     req_send(req, &r);
 }

@@ -2,7 +2,6 @@
  * app's /start and /results/{id}. Job state comes from Redis (queue.h),
  * results from Postgres; a finished job whose Redis state has expired is
  * still answered from Postgres. */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +10,12 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "common/url_check.h"
 #include "common/xalloc.h"
 #include "web/app.h"
 #include "web/handlers.h"
+#include "web/query.h"
 
 enum kind { K_JOB, K_RESULT, K_COMPAT };
 
@@ -114,6 +115,57 @@ on_submitted(int status, const struct job *job, const char *errstr, void *arg) {
     ctx_free(x);
 }
 
+static void on_job_state(int status, const struct job *job, const char *errstr, void *arg);
+
+/* IDEM_TTL_S: how long an Idempotency-Key is remembered. */
+#define IDEM_TTL_S 86400
+
+static void
+on_submitted_idem(int status, enum queue_submit_outcome outcome, const struct job *job,
+                  const char *existing_id, const char *errstr, void *arg) {
+    struct ctx *x = arg;
+    if (status < 0 || outcome == QUEUE_CREATED) {
+        on_submitted(status, job, errstr, arg);
+        return;
+    }
+    if (outcome == QUEUE_REPLAY && x->kind == K_COMPAT) {
+        respond_text(x->req, 200, 0, existing_id);
+        ctx_free(x);
+        return;
+    }
+    if (outcome == QUEUE_CONFLICT) {
+        req_problem(x->req, 422, "Idempotency Key Reused",
+                    "this Idempotency-Key was used with a different body");
+        ctx_free(x);
+        return;
+    }
+    /* A replay: answer 200 with the job the first request made. */
+    struct queue *q = app_queue(x->app);
+    x->kind = K_JOB;
+    memcpy(x->id, existing_id, JOB_ID_LEN);
+    x->id[JOB_ID_LEN] = '\0';
+    int rc = q && job_id_valid(x->id) ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
+    if (rc < 0) {
+        unavailable(x->req, "Redis", "the job queue is unreachable");
+        ctx_free(x);
+    }
+}
+
+/* idem_key returns the request's Idempotency-Key, NULL when absent; sets
+ * *bad when present but unusable (empty, over 256 bytes, not printable). */
+static const char *
+idem_key(const struct http_request *http, bool *bad) {
+    const char *k = http_request_header(http, "Idempotency-Key");
+    *bad = false;
+    if (!k) return NULL;
+    size_t n = strlen(k);
+    bool printable = n > 0 && n <= 256;
+    for (size_t i = 0; printable && i < n; i++)
+        printable = (unsigned char)k[i] > 0x20 && (unsigned char)k[i] < 0x7f;
+    *bad = !printable;
+    return printable ? k : NULL;
+}
+
 static void
 submit(struct req *req, enum kind kind, const char *url) {
     char err[256];
@@ -121,41 +173,51 @@ submit(struct req *req, enum kind kind, const char *url) {
         req_problem(req, 422, "Invalid URL", err);
         return;
     }
+    bool bad_key;
+    const char *key = idem_key(req->http, &bad_key);
+    if (bad_key) {
+        req_problem(req, 400, "Bad Idempotency-Key",
+                    "Idempotency-Key must be 1 to 256 printable ASCII characters");
+        return;
+    }
     struct queue *q = app_queue(req->app);
     struct ctx *x = ctx_new(req, kind, NULL);
-    int rc = q ? queue_submit(q, url, on_submitted, x) : UV_ECANCELED;
+    int rc = UV_ECANCELED;
+    if (q && key) {
+        char hash[65];
+        rc = sha256_hex(req->http->body, req->http->body_len, hash) < 0
+                 ? UV_EIO
+                 : queue_submit_idem(q, url, key, hash, IDEM_TTL_S, on_submitted_idem, x);
+    } else if (q) {
+        rc = queue_submit(q, url, on_submitted, x);
+    }
     if (rc < 0) {
         ctx_free(x);
         unavailable(req, "Redis", "the job queue is unreachable");
     }
 }
 
-/* form_url extracts and decodes the url field of a form body. */
-static char *
-form_url(const struct http_request *http) {
-    const char *p = http->body;
-    while (*p) {
-        size_t n = strcspn(p, "&");
-        if (n > 4 && !strncmp(p, "url=", 4)) {
-            char *raw = xstrndup(p + 4, n - 4);
-            for (char *q = raw; *q; q++)
-                if (*q == '+') *q = ' ';
-            int len = 0;
-            char *dec = curl_easy_unescape(NULL, raw, 0, &len);
-            free(raw);
-            if (!dec) return NULL;
-            char *out = memchr(dec, '\0', (size_t)len) ? NULL : xstrndup(dec, (size_t)len);
-            curl_free(dec);
-            return out;
-        }
-        p += n + (p[n] == '&');
-    }
-    return NULL;
+/* rate_limited answers 429 when the client has used up its submissions. */
+static bool
+rate_limited(struct req *req) {
+    int wait = ratelimit_take(&req->app->submit_limit, (struct sockaddr *)&req->client_addr,
+                              (uint64_t)clock_now_ms());
+    if (wait == 0) return false;
+    struct response r;
+    response_init(&r, 429);
+    response_header(&r, "Retry-After", "%d", wait);
+    char detail[128];
+    snprintf(detail, sizeof detail, "at most %d job submissions per second from one address",
+             req->app->cfg->submit_rate);
+    response_problem(&r, 429, "Too Many Requests", detail);
+    req_send(req, &r);
+    return true;
 }
 
 void
 h_jobs_create(struct req *req) {
     const struct http_request *http = req->http;
+    if (rate_limited(req)) return;
     const char *ct = http_request_header(http, "Content-Type");
     if (!ct) ct = "";
     if (!strncasecmp(ct, "application/json", 16)) {
@@ -170,7 +232,7 @@ h_jobs_create(struct req *req) {
         else submit(req, K_JOB, url);
         json_decref(v);
     } else if (!strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
-        char *url = form_url(http);
+        char *url = query_get(http->body, http->body_len, "url");
         if (!url) req_problem(req, 422, "Invalid URL", "the form needs a field \"url\"");
         else submit(req, K_JOB, url);
         free(url);
@@ -185,6 +247,7 @@ h_compat_start(struct req *req) {
     /* As the original app: a raw JSON body whatever the content type, and
      * http:// in front of a URL without a scheme. */
     const struct http_request *http = req->http;
+    if (rate_limited(req)) return;
     char err[256];
     json_t *v = json_decode_object(http->body, http->body_len, err, sizeof err);
     if (!v) {
@@ -327,6 +390,15 @@ on_job_state(int status, const struct job *job, const char *errstr, void *arg) {
             return;
         }
         json_t *v = json_job(job);
+        json_t *summary = job->result ? json_loads(job->result, 0, NULL) : NULL;
+        if (job->state == JOB_FINISHED && json_is_object(summary)) {
+            /* The worker left the summary in Redis: no Postgres round trip. */
+            json_object_set_new(v, "result", summary);
+            respond_json(x->req, 200, 0, v);
+            ctx_free(x);
+            return;
+        }
+        json_decref(summary);
         if (job->state == JOB_FINISHED) {
             x->job = v;
             query_row(x);
@@ -378,25 +450,6 @@ h_jobs_get(struct req *req) {
     }
 }
 
-/* query_int finds name=N in a query string; returns 1 found and valid,
- * 0 absent, -1 present but not a number in [lo, hi]. */
-static int
-query_int(const char *query, const char *name, long lo, long hi, long *out) {
-    size_t nlen = strlen(name);
-    for (const char *p = query; p && *p;) {
-        size_t n = strcspn(p, "&");
-        if (n > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') {
-            char *end;
-            long v = strtol(p + nlen + 1, &end, 10);
-            if (end == p + nlen + 1 || end != p + n || v < lo || v > hi) return -1;
-            *out = v;
-            return 1;
-        }
-        p += n + (p[n] == '&');
-    }
-    return 0;
-}
-
 void
 h_jobs_result(struct req *req) {
     const char *id = path_id(req);
@@ -416,4 +469,44 @@ h_compat_results(struct req *req) {
     const char *id = path_id(req);
     if (!valid_id(req, id)) return;
     query_row(ctx_new(req, K_COMPAT, id));
+}
+
+/* --- cancel --- */
+
+static void
+on_canceled(int status, const char *state, const char *errstr, void *arg) {
+    struct ctx *x = arg;
+    if (status < 0) {
+        log_warn("msg=\"cancel failed\" job=%s error=%s", x->id, log_q(errstr));
+        unavailable(x->req, "Redis", "the job queue is unreachable");
+    } else if (!state) {
+        req_problem(x->req, 404, "Not Found", "no job with this id");
+    } else if (strcmp(state, "canceled") != 0) { /* canceled before: DELETE is idempotent */
+        char detail[128];
+        snprintf(detail, sizeof detail, "the job is %s: only a queued or retrying job can be canceled",
+                 state);
+        req_problem(x->req, 409, "Conflict", detail);
+    } else {
+        log_info("msg=\"job canceled\" job=%s", x->id);
+        /* Answer with the job as it is now. */
+        struct queue *q = app_queue(x->app);
+        x->kind = K_JOB;
+        int rc = q ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
+        if (rc == 0) return;
+        unavailable(x->req, "Redis", "the job queue is unreachable");
+    }
+    ctx_free(x);
+}
+
+void
+h_jobs_cancel(struct req *req) {
+    const char *id = path_id(req);
+    if (!valid_id(req, id)) return;
+    struct queue *q = app_queue(req->app);
+    struct ctx *x = ctx_new(req, K_JOB, id);
+    int rc = q ? queue_cancel(q, id, on_canceled, x) : UV_ECANCELED;
+    if (rc < 0) {
+        ctx_free(x);
+        unavailable(req, "Redis", "the job queue is unreachable");
+    }
 }

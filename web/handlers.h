@@ -4,7 +4,7 @@
  * req_problem, now or from a Redis/Postgres callback. Path parameters are
  * in req->match.params. h_jobs.c holds the job resources and the
  * original app's routes; h_health.c the probes; h_admin.c the failed set
- * (admin) and job cancellation. */
+ * (admin routes). */
 #ifndef WC_HANDLERS_H
 #define WC_HANDLERS_H
 
@@ -15,12 +15,14 @@
 
 void h_jobs_create(struct req *req);
 void h_jobs_get(struct req *req);
+void h_jobs_cancel(struct req *req);
 void h_jobs_result(struct req *req);
 void h_compat_start(struct req *req);
 void h_compat_results(struct req *req);
+void h_results_list(struct req *req);
+void h_openapi(struct req *req);
 void h_healthz(struct req *req);
 void h_readyz(struct req *req);
-void h_jobs_cancel(struct req *req);
 void h_admin_failed_list(struct req *req);
 void h_admin_failed_retry_all(struct req *req);
 void h_admin_failed_retry(struct req *req);

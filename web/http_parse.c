@@ -71,6 +71,7 @@ on_header_field(http_parser *hp, const char *at, size_t len) {
     struct http_parse *p = owner(hp);
     struct http_request *r = p->req;
     if (count_header_bytes(p, len) < 0) return -1;
+    if (r->method_name) return 0; /* a trailer after a chunked body: counted, not kept */
     if (p->last != LAST_FIELD) {
         if (p->last == LAST_URL || p->last == LAST_VALUE) terminate(p);
         if (r->nheaders == HTTP_MAX_HEADERS) return fail(p, 431, "too many header fields");
@@ -86,6 +87,7 @@ on_header_value(http_parser *hp, const char *at, size_t len) {
     struct http_parse *p = owner(hp);
     struct http_request *r = p->req;
     if (count_header_bytes(p, len) < 0) return -1;
+    if (r->method_name) return 0; /* trailer: the arena must not move after the head */
     if (p->last == LAST_FIELD) {
         terminate(p);
         p->offs[r->nheaders - 1].value_off = r->arena.len;
@@ -145,6 +147,7 @@ on_headers_complete(http_parser *hp) {
     r->method_name = http_method_str(hp->method);
     r->http_major = hp->http_major;
     r->http_minor = hp->http_minor;
+    if (hp->http_major != 1) return fail(p, 505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
     if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->limits.max_body_bytes)
         return fail(p, 413, "request body too large");
     const char *expect = http_request_header(r, "Expect");
@@ -239,6 +242,11 @@ http_parse_take(struct http_parse *p) {
 bool
 http_parse_started(const struct http_parse *p) {
     return p->req != NULL && !p->complete;
+}
+
+bool
+http_parse_in_body(const struct http_parse *p) {
+    return p->req != NULL && !p->complete && p->req->method_name != NULL;
 }
 
 bool

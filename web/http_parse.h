@@ -88,6 +88,8 @@ void http_parse_free(struct http_parse *p);
 int http_parse_feed(struct http_parse *p, const char *data, size_t len, size_t *used);
 /* http_parse_take hands over the complete request (the caller frees it). */
 struct http_request *http_parse_take(struct http_parse *p);
+/* http_parse_in_body: its headers are complete and its body is arriving. */
+bool http_parse_in_body(const struct http_parse *p);
 /* http_parse_started tells whether part of a request has arrived. */
 bool http_parse_started(const struct http_parse *p);
 /* http_parse_wants_continue is true once per request whose headers asked

@@ -1,7 +1,8 @@
 /* wordcount-web: configuration, one loop, the HTTP server, and an orderly
  * stop on SIGTERM/SIGINT: stop accepting, finish in-flight requests within
  * WEB_GRACE, close Redis and Postgres, exit 0. A second signal stops at
- * once (what is in flight is dropped). */
+ * once (what is in flight is dropped). With WEB_CONCURRENCY > 1 a small
+ * parent forks that many such processes on one socket (web/prefork.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "common/signals.h"
 #include "web/app.h"
 #include "web/handlers.h"
+#include "web/prefork.h"
 #include "web/server.h"
 
 struct web {
@@ -50,6 +52,56 @@ on_signal(int signum, void *arg) {
     }
 }
 
+struct serve_ctx {
+    struct config *cfg;
+    int fd;
+    int port;
+};
+
+/* serve runs one web process on the inherited listening socket. */
+static int
+serve(int index, void *arg) {
+    struct serve_ctx *ctx = arg;
+    const struct config *cfg = ctx->cfg;
+    if (index > 0 || cfg->web_concurrency > 1) {
+        char role[32];
+        snprintf(role, sizeof role, "web-%d", index);
+        log_set_role(role);
+    }
+    uv_loop_t loop;
+    char err[512];
+    int rc = uv_loop_init(&loop);
+    if (rc < 0) {
+        log_error("msg=\"cannot create loop\" error=%s", log_q(uv_strerror(rc)));
+        return 70;
+    }
+    struct web w = {.cfg = cfg};
+    int status = 0;
+    if (app_open(&w.app, &loop, cfg, err, sizeof err) < 0) {
+        log_error("msg=\"bad configuration\" error=%s", log_q(err));
+        status = EX_CONFIG_CODE;
+    } else if ((rc = server_start(&w.server, &loop, &w.app, web_routes, web_nroutes,
+                                  cfg->http_max_connections, ctx->fd)) < 0) {
+        log_error("msg=\"cannot serve\" error=%s", log_q(uv_strerror(rc)));
+        status = 71;
+        app_close(&w.app, NULL, NULL);
+    } else if ((rc = signals_start(&w.signals, &loop, on_signal, &w)) < 0) {
+        log_error("msg=\"cannot watch signals\" error=%s", log_q(uv_strerror(rc)));
+        status = 70;
+        server_stop(&w.server, 0, on_server_stopped, &w);
+    } else {
+        w.server_running = true;
+        log_info("msg=listening host=%s port=%d pid=%ld", cfg->host, ctx->port, (long)getpid());
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if ((rc = uv_loop_close(&loop)) < 0) {
+        log_error("msg=\"loop not closed cleanly\" error=%s", log_q(uv_strerror(rc)));
+        if (!status) status = 70;
+    }
+    if (!status) log_info("msg=stopped");
+    return status;
+}
+
 int
 main(int argc, char **argv) {
     (void)argv;
@@ -65,47 +117,16 @@ main(int argc, char **argv) {
         return EX_CONFIG_CODE;
     }
     log_threshold = (enum log_level)cfg.log_level;
-
-    int fd, port;
-    int rc = server_socket(cfg.host, cfg.port, 511, &fd, &port, err, sizeof err);
+    struct serve_ctx ctx = {.cfg = &cfg};
+    int rc = server_socket(cfg.host, cfg.port, 511, &ctx.fd, &ctx.port, err, sizeof err);
     if (rc < 0) {
         log_error("msg=\"cannot listen\" error=%s", log_q(err));
         config_free(&cfg);
         return 71;
     }
-    uv_loop_t loop;
-    if ((rc = uv_loop_init(&loop)) < 0) {
-        log_error("msg=\"cannot create loop\" error=%s", log_q(uv_strerror(rc)));
-        close(fd);
-        config_free(&cfg);
-        return 70;
-    }
-    struct web w = {.cfg = &cfg};
-    int status = 0;
-    if (app_open(&w.app, &loop, &cfg, err, sizeof err) < 0) {
-        log_error("msg=\"bad configuration\" error=%s", log_q(err));
-        close(fd);
-        status = EX_CONFIG_CODE;
-    } else if ((rc = server_start(&w.server, &loop, &w.app, web_routes, web_nroutes,
-                                  cfg.http_max_connections, fd)) < 0) {
-        log_error("msg=\"cannot serve\" error=%s", log_q(uv_strerror(rc)));
-        close(fd);
-        status = 71;
-        app_close(&w.app, NULL, NULL);
-    } else if ((rc = signals_start(&w.signals, &loop, on_signal, &w)) < 0) {
-        log_error("msg=\"cannot watch signals\" error=%s", log_q(uv_strerror(rc)));
-        status = 70;
-        server_stop(&w.server, 0, on_server_stopped, &w);
-    } else {
-        w.server_running = true;
-        log_info("msg=listening host=%s port=%d pid=%ld", cfg.host, port, (long)getpid());
-    }
-    uv_run(&loop, UV_RUN_DEFAULT);
-    if ((rc = uv_loop_close(&loop)) < 0) {
-        log_error("msg=\"loop not closed cleanly\" error=%s", log_q(uv_strerror(rc)));
-        if (!status) status = 70;
-    }
+    int status = prefork_run(cfg.web_concurrency, serve, &ctx);
+    /* With one process the listener owned (and closed) the socket. */
+    if (cfg.web_concurrency > 1) close(ctx.fd);
     config_free(&cfg);
-    if (!status) log_info("msg=stopped");
     return status;
 }

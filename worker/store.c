@@ -95,3 +95,22 @@ store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *a
     if (rc < 0) free(op);
     return rc;
 }
+
+char *
+store_row_summary(const struct store_row *row) {
+    json_t *top = json_loads(row->params[4], 0, NULL);
+    if (!json_is_array(top)) {
+        json_decref(top);
+        return NULL;
+    }
+    json_t *ten = json_array();
+    for (size_t i = 0; i < json_array_size(top) && i < 10; i++)
+        json_array_append(ten, json_array_get(top, i));
+    json_decref(top);
+    json_t *v = json_pack("{s:I, s:I, s:o}", "total_words",
+                          (json_int_t)strtoll(row->params[5], NULL, 10), "unique_words",
+                          (json_int_t)strtoll(row->params[6], NULL, 10), "top", ten);
+    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    return s;
+}

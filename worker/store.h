@@ -35,6 +35,10 @@ typedef void (*store_done_cb)(int status, const char *errstr, void *arg);
 void store_row_init(struct store_row *row, const char *job_id, const char *url,
                     const struct analysis_result *r);
 void store_row_free(struct store_row *row);
+/* store_row_summary returns the job's result summary, JSON
+ * {"total_words", "unique_words", "top": the first ten of the top words}
+ * (malloc'd), or NULL when the row's JSON cannot be read. */
+char *store_row_summary(const struct store_row *row);
 /* store_insert writes the row; see the contract above. */
 int store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
 

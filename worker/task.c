@@ -193,7 +193,12 @@ persist(struct task *t) {
         break;
     case TASK_FINISHING:
         step = "finish";
-        rc = queue_finish(env->queue, &t->entry, env->consumer, on_ended, t);
+    {
+        /* The summary rides along, so polls are answered from Redis. */
+        char *summary = t->have_row ? store_row_summary(&t->row) : NULL;
+        rc = queue_finish_with(env->queue, &t->entry, env->consumer, summary, on_ended, t);
+        free(summary);
+    }
         break;
     case TASK_FAILING:
         step = "fail";

@@ -21,6 +21,10 @@
 
 #define NPAGES 24
 
+/* One suite-wide timeout: a per-test .timeout leaks 48 bytes in
+ * Criterion's runner, which LeakSanitizer reports. */
+TestSuite(e2e, .timeout = 180);
+
 static char workdir[128];
 static char db_url[512], db_name[128];
 static char prefix[96];
@@ -75,6 +79,10 @@ start_system(void) {
     snprintf(path, sizeof path, "%s/plain.txt", workdir);
     snprintf(path, sizeof path, "%s/pages/plain.txt", workdir);
     write_file(path, "one two two three three three\n");
+    /* The hand-counted fixture pages (tests/fixtures/expected.json). */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp %s/tests/fixtures/pages/* '%s/pages/'", WC_SRCDIR, workdir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
 
     pages = page_server_start(dir);
     cr_assert_not_null(pages, "page server did not start");
@@ -212,7 +220,7 @@ count_of(json_t *counts, const char *word) {
     return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
-Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system, .timeout = 120) {
+Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system) {
     char *ids[NPAGES + 2];
     char url[256];
     int port = page_server_port(pages);
@@ -230,6 +238,11 @@ Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system, .tim
         cr_assert_str_eq(json_string_value(json_object_get(job, "status")), "finished",
                          "page %d: %s", i, json_dumps(job, 0));
         cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1);
+        json_t *summary = json_object_get(job, "result");
+        cr_assert_eq(json_integer_value(json_object_get(summary, "total_words")), i + 8,
+                     "the finished job carries its summary: %s", json_dumps(job, 0));
+        cr_assert_eq(json_integer_value(json_object_get(summary, "unique_words")), 6);
+        cr_assert_eq(json_array_size(json_object_get(summary, "top")), 3);
         json_decref(job);
 
         char path[256];
@@ -286,18 +299,73 @@ Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system, .tim
     cr_assert(json_string_length(json_object_get(err, "message")) > 0);
     json_decref(failed);
 
+    /* The original app's route on a finished job: the top ten [word, count]
+     * pairs without stop words. Page 5: alpha 5, beta 2, café 1. */
+    snprintf(path, sizeof path, "/results/%s", ids[4]);
+    json_t *pairs = get_json(path, &status);
+    cr_assert_eq(status, 200);
+    cr_assert(json_is_array(pairs) && json_array_size(pairs) == 3, "%s", json_dumps(pairs, 0));
+    cr_assert_str_eq(json_string_value(json_array_get(json_array_get(pairs, 0), 0)), "alpha");
+    cr_assert_eq(json_integer_value(json_array_get(json_array_get(pairs, 0), 1)), 5);
+    cr_assert_str_eq(json_string_value(json_array_get(json_array_get(pairs, 1), 0)), "beta");
+    json_decref(pairs);
+    /* ... and on a failed one: 200 with the error, not 202 forever. */
+    snprintf(path, sizeof path, "/results/%s", ids[NPAGES + 1]);
+    json_t *ferr = get_json(path, &status);
+    cr_assert_eq(status, 200);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(ferr, "error"), "code")),
+                     "http_404");
+    json_decref(ferr);
+
+    /* A job that has run cannot be canceled. */
+    snprintf(url, sizeof url, "%s/api/v1/jobs/%s", base, ids[0]);
+    struct http_response del;
+    cr_assert_eq(http_request("DELETE", url, NULL, NULL, NULL, &del), 0);
+    cr_assert_eq(del.status, 409, "%s", del.body.data);
+    http_response_free(&del);
+
+    /* History by URL: page-3 submitted twice more, newest first, paged. */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/page-3.html", port);
+    char *again[2];
+    for (int k = 0; k < 2; k++) {
+        again[k] = submit(url, false);
+        json_decref(wait_done(again[k], 30000));
+    }
+    snprintf(path, sizeof path, "/api/v1/results?url=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fpage-3.html&limit=2",
+             port);
+    json_t *page = get_json(path, &status);
+    cr_assert_eq(status, 200, "%s", json_dumps(page, 0));
+    json_t *items = json_object_get(page, "results");
+    cr_assert_eq(json_array_size(items), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "job_id")), again[1]);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "job_id")), again[0]);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(items, 0), "total_words")), 3 + 8);
+    const char *cursor = json_string_value(json_object_get(page, "next_cursor"));
+    cr_assert_not_null(cursor, "a third result remains");
+    char path2[512];
+    snprintf(path2, sizeof path2, "%s&cursor=%s", path, cursor);
+    json_t *page2 = get_json(path2, &status);
+    cr_assert_eq(status, 200);
+    json_t *items2 = json_object_get(page2, "results");
+    cr_assert_eq(json_array_size(items2), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items2, 0), "job_id")), ids[2]);
+    cr_assert(json_is_null(json_object_get(page2, "next_cursor")));
+    json_decref(page2);
+    json_decref(page);
+    for (int k = 0; k < 2; k++) free(again[k]);
+
     /* The oracle: Postgres holds exactly one row per finished job. */
     char *rows = testdb_query_value(db_url, "SELECT count(*) FROM results");
-    cr_assert_str_eq(rows, "25");
+    cr_assert_str_eq(rows, "27");
     free(rows);
     char *distinct = testdb_query_value(db_url, "SELECT count(DISTINCT job_id) FROM results");
-    cr_assert_str_eq(distinct, "25");
+    cr_assert_str_eq(distinct, "27");
     free(distinct);
 
     for (int i = 0; i < NPAGES + 2; i++) free(ids[i]);
 }
 
-Test(e2e, bad_requests_get_clear_errors, .init = start_system, .fini = stop_system, .timeout = 60) {
+Test(e2e, bad_requests_get_clear_errors, .init = start_system, .fini = stop_system) {
     struct {
         const char *ctype;
         const char *body;
@@ -348,7 +416,7 @@ Test(e2e, bad_requests_get_clear_errors, .init = start_system, .fini = stop_syst
     cr_assert_eq(atoi(out), 0, "queue length %s", out);
 }
 
-Test(e2e, sigterm_stops_everything, .init = start_system, .fini = stop_system, .timeout = 60) {
+Test(e2e, sigterm_stops_everything, .init = start_system, .fini = stop_system) {
     /* Remember the worker children, then stop both programs politely. */
     char line[8192];
     cr_assert(proc_wait_log(worker_log, "msg=\"worker started\" child=1", 10000, line, sizeof line));
@@ -369,8 +437,7 @@ Test(e2e, sigterm_stops_everything, .init = start_system, .fini = stop_system, .
     cr_assert(proc_wait_log(worker_log, "msg=\"worker stopped\"", 1000, NULL, 0));
 }
 
-Test(e2e, killed_supervisor_leaves_no_workers, .init = start_system, .fini = stop_system,
-     .timeout = 60) {
+Test(e2e, killed_supervisor_leaves_no_workers, .init = start_system, .fini = stop_system) {
     char line[8192];
     cr_assert(proc_wait_log(worker_log, "msg=\"worker started\" child=0", 10000, line, sizeof line));
     int child0 = atoi(strstr(line, "pid=") + 4);
@@ -388,4 +455,45 @@ Test(e2e, killed_supervisor_leaves_no_workers, .init = start_system, .fini = sto
         if (!gone) usleep(100 * 1000);
     }
     cr_assert(gone, "worker processes %d, %d outlived their supervisor", child0, child1);
+}
+
+Test(e2e, fixture_pages_counted_by_hand, .init = start_system, .fini = stop_system) {
+    json_error_t je;
+    json_t *expected = json_load_file(WC_SRCDIR "/tests/fixtures/expected.json", 0, &je);
+    cr_assert_not_null(expected, "expected.json: %s", je.text);
+    const char *file;
+    json_t *want;
+    int port = page_server_port(pages);
+    json_object_foreach(expected, file, want) {
+        char url[256], path[256];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/%s", port, file);
+        char *id = submit(url, false);
+        json_t *job = wait_done(id, 30000);
+        cr_assert_str_eq(json_string_value(json_object_get(job, "status")), "finished", "%s: %s",
+                         file, json_dumps(job, 0));
+        json_decref(job);
+        snprintf(path, sizeof path, "/api/v1/jobs/%s/result?top=100", id);
+        long status;
+        json_t *res = get_json(path, &status);
+        cr_assert_eq(status, 200);
+        const char *totals[] = {"total_words", "unique_words", "total_words_no_stop",
+                                "unique_words_no_stop"};
+        for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
+            cr_expect_eq(json_integer_value(json_object_get(res, totals[i])),
+                         json_integer_value(json_object_get(want, totals[i])), "%s: %s in %s", file,
+                         totals[i], json_dumps(json_object_get(res, "counts"), 0));
+        const char *word;
+        json_t *n;
+        json_object_foreach(json_object_get(want, "counts"), word, n)
+            cr_expect_eq(count_of(json_object_get(res, "counts"), word), json_integer_value(n),
+                         "%s: count of %s", file, word);
+        size_t i;
+        json_t *w;
+        json_array_foreach(json_object_get(want, "absent"), i, w)
+            cr_expect_eq(count_of(json_object_get(res, "counts"), json_string_value(w)), 0,
+                         "%s: %s must not count", file, json_string_value(w));
+        json_decref(res);
+        free(id);
+    }
+    json_decref(expected);
 }

@@ -145,7 +145,8 @@ type_of(const char *path) {
     const char *dot = strrchr(path, '.');
     if (dot && !strcmp(dot, ".txt")) return "text/plain; charset=utf-8";
     if (dot && !strcmp(dot, ".pdf")) return "application/pdf";
-    return "text/html; charset=utf-8";
+    /* No charset: as many servers do, leaving it to the page (<meta>, else UTF-8). */
+    return "text/html";
 }
 
 static void

@@ -1,4 +1,6 @@
 #include <criterion/criterion.h>
+
+#include "common/sha256.h"
 #include <criterion/parameterized.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -71,9 +73,9 @@ TestSuite(migfile, .init = make_dir, .fini = remove_dir);
 
 Test(migfile, sha256_known_vectors) {
     char hex[65];
-    cr_assert_eq(migfile_sha256_hex("", 0, hex), 0);
+    cr_assert_eq(sha256_hex("", 0, hex), 0);
     cr_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    cr_assert_eq(migfile_sha256_hex("abc", 3, hex), 0);
+    cr_assert_eq(sha256_hex("abc", 3, hex), 0);
     cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
@@ -88,7 +90,7 @@ Test(migfile, loads_the_source_tree_migrations) {
     cr_assert_str_eq(set.items[0].down_file, "0001_create_results.down.sql");
     cr_assert_not_null(strstr(set.items[0].up_sql, "CREATE TABLE results"));
     char hex[65];
-    migfile_sha256_hex(set.items[0].up_sql, strlen(set.items[0].up_sql), hex);
+    sha256_hex(set.items[0].up_sql, strlen(set.items[0].up_sql), hex);
     cr_assert_str_eq(set.items[0].checksum, hex);
     for (size_t i = 0; i < set.n; i++) cr_assert_eq(set.items[i].version, (int)i + 1);
     cr_assert_eq(migfile_find(&set, 1), &set.items[0]);

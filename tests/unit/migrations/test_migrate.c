@@ -3,6 +3,8 @@
  * functions called directly; the binary is run for exit codes and for two
  * deploys at once. */
 #include <criterion/criterion.h>
+
+#include "common/sha256.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +148,7 @@ Test(migrate, upgrade_from_empty_to_newest) {
     /* The recorded checksum is the up file's SHA-256. */
     char hex[65], *sum = q("SELECT checksum FROM schema_migrations WHERE version = 2");
     const char *up2 = "CREATE TABLE b (y text);\nINSERT INTO a VALUES (1);\n";
-    migfile_sha256_hex(up2, strlen(up2), hex);
+    sha256_hex(up2, strlen(up2), hex);
     cr_assert_str_eq(sum, hex);
     free(sum);
     /* A second run has nothing to do. */

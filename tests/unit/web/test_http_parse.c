@@ -111,3 +111,18 @@ Test(http_parse, chunked_body_joined) {
         http_request_free(r[0]);
     }
 }
+
+/* Found by the fuzzer: trailer fields after a chunked body used to grow
+ * the arena the request's strings point into. */
+Test(http_parse, chunked_trailers_leave_the_request_intact) {
+    const char req[] = "POST /start HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\r\n0\r\nX-Trailer: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    struct http_request *r[1];
+    int status = 0;
+    cr_assert_eq(parse_all(req, sizeof req - 1, sizeof req, r, 1, &status), 1);
+    cr_assert_str_eq(r[0]->path, "/start");
+    cr_assert_str_eq(r[0]->body, "hello");
+    cr_assert_null(http_request_header(r[0], "X-Trailer"));
+    http_request_free(r[0]);
+}
