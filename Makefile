@@ -85,7 +85,7 @@ UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
 CHAOS_BIN := $(patsubst %.c,$(BUILD)/%,$(CHAOS_SRC))
 
-.PHONY: all deps run test check chaos unit integration clean install uninstall format format-check fuzz bench
+.PHONY: all deps run test check chaos unit integration clean install uninstall format format-check fuzz bench valgrind
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -180,6 +180,11 @@ build/fuzz/tests/fuzz/fuzz_http: build/fuzz/tests/fuzz/fuzz_http.o $(WEB_LIB) $(
 # bench: benchmarks that print figures (nothing asserted), built with -O2.
 bench: deps all
 	tests/bench/http.sh
+
+# valgrind: web and a worker process serve jobs under valgrind and stop
+# on SIGTERM with no errors and no leaks.
+valgrind: deps all
+	tests/valgrind/shutdown.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

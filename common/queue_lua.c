@@ -12,6 +12,8 @@
  * neither acknowledges nor changes the job. */
 #include "common/queue_lua.h"
 
+#include "common/stats.h"
+
 /* Appends {attempt, code, message, at} to the job's JSON error history. */
 #define LUA_HISTORY_PUSH                                                                           \
     "local function push_history(key, code, msg, now, worker)\n"                                           \
@@ -60,7 +62,7 @@ const char QUEUE_LUA_SUBMIT[] =
  * entry, or has used up its attempts (a job whose workers keep dying ends
  * failed with worker_lost). */
 const char QUEUE_LUA_START[] =
-    LUA_HISTORY_PUSH
+    LUA_HISTORY_PUSH STATS_LUA_RECORD
     "local function drop()\n"
     "  redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "  redis.call('XDEL', KEYS[2], ARGV[1])\n"
@@ -83,6 +85,7 @@ const char QUEUE_LUA_START[] =
     "  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[7])\n"
     "  redis.call('HINCRBY', KEYS[3], 'failed', 1)\n"
     "  redis.call('HINCRBY', KEYS[3], 'failed:worker_lost', 1)\n"
+    "  wc_stats_record(KEYS[3], KEYS[1], ARGV[3], 'x')\n"
     "  drop()\n"
     "  return false\n"
     "end\n"
@@ -102,7 +105,7 @@ const char QUEUE_LUA_START[] =
  * summary (JSON kept as the job's result field; "" for none). Returns 1,
  * or 0 when the lease was lost. */
 const char QUEUE_LUA_FINISH[] =
-    LUA_OWNS
+    LUA_OWNS STATS_LUA_RECORD
     "if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end\n"
     "redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
@@ -111,12 +114,13 @@ const char QUEUE_LUA_FINISH[] =
     "redis.call('HDEL', KEYS[1], 'next_attempt_at', 'worker')\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
     "redis.call('HINCRBY', KEYS[3], 'finished', 1)\n"
+    "wc_stats_record(KEYS[3], KEYS[1], ARGV[2], 'f')\n"
     "return 1\n";
 
 /* KEYS: job, stream, stats, failed. ARGV: entry, now, ttl, group,
  * consumer, code, message, id. Returns 1, or 0 when the lease was lost. */
 const char QUEUE_LUA_FAIL[] =
-    LUA_OWNS LUA_HISTORY_PUSH
+    LUA_OWNS LUA_HISTORY_PUSH STATS_LUA_RECORD
     "if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end\n"
     "redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
@@ -128,6 +132,7 @@ const char QUEUE_LUA_FAIL[] =
     "redis.call('ZADD', KEYS[4], ARGV[2], ARGV[8])\n"
     "redis.call('HINCRBY', KEYS[3], 'failed', 1)\n"
     "redis.call('HINCRBY', KEYS[3], 'failed:' .. ARGV[6], 1)\n"
+    "wc_stats_record(KEYS[3], KEYS[1], ARGV[2], 'x')\n"
     "return 1\n";
 
 /* KEYS: job, stream, stats, retry. ARGV: entry, now, due, group, consumer,

@@ -26,6 +26,9 @@ PACKAGES=(
     postgresql-contrib
     curl
     ca-certificates
+    chromium
+    chromium-driver
+    prometheus
 )
 
 missing=()

@@ -20,6 +20,7 @@ app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, si
     if (!a->redis) return -1;
     a->pg = pg_uv_new(loop, cfg->database_url, "pg-web", APP_PG_TIMEOUT_MS, APP_PG_MAX_QUEUE);
     queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);
+    http_metrics_init(&a->http_metrics, loop, a->redis, cfg->key_prefix);
     ratelimit_init(&a->submit_limit, cfg->submit_rate, cfg->submit_burst);
     return 0;
 }
@@ -34,8 +35,9 @@ void
 app_close(struct app *a, app_closed_cb cb, void *arg) {
     a->closed_cb = cb;
     a->closed_arg = arg;
-    a->closing = 2;
+    a->closing = 3;
     ratelimit_free(&a->submit_limit);
+    http_metrics_close(&a->http_metrics, on_closed, a); /* flushes while Redis is open */
     redis_uv_t *r = a->redis;
     pg_uv_t *pg = a->pg;
     a->redis = NULL;

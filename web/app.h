@@ -2,7 +2,8 @@
  * the Redis and Postgres connections and the queue on top of Redis.
  *
  * Owns: the redis_uv_t and pg_uv_t (made by app_open in the process that
- * serves, after any fork) and the struct queue. The config is borrowed.
+ * serves, after any fork), the struct queue and the request statistics
+ * (web/http_metrics.h). The config is borrowed.
  * app_close closes both connections (their pending commands fail with
  * "closing", so handlers waiting on them answer) and calls cb once both
  * are gone. The struct is embedded by its owner and must outlive that. */
@@ -16,6 +17,7 @@
 #include "common/pg_uv.h"
 #include "common/queue.h"
 #include "common/redis_uv.h"
+#include "web/http_metrics.h"
 #include "web/ratelimit.h"
 
 /* Timeouts for one Redis command and one Postgres query from a handler;
@@ -32,6 +34,7 @@ struct app {
     redis_uv_t *redis;
     pg_uv_t *pg;
     struct queue queue;
+    struct http_metrics http_metrics; /* request statistics, flushed to Redis */
     struct ratelimit submit_limit; /* SUBMIT_RATE per client address */
     int closing;
     app_closed_cb closed_cb;

@@ -178,6 +178,9 @@ void
 req_send(struct req *req, struct response *resp) {
     conn_t *c = req->conn;
     assert(c->req == req);
+    http_metrics_observe(&c->app->http_metrics, req->http->method_name,
+                         req->match.route ? req->match.route->pattern : NULL, resp->status,
+                         uv_hrtime() - req->start_ns);
     if (!c->closing) {
         send_response(c, resp, req->http, req->start_ns, req->request_id);
     } else {

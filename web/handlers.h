@@ -3,7 +3,8 @@
  * Each handler answers its request exactly once, with req_send or
  * req_problem, now or from a Redis/Postgres callback. Path parameters are
  * in req->match.params. h_jobs.c holds the job resources and the
- * original app's routes; h_health.c the probes; h_admin.c the failed set
+ * original app's routes; h_health.c the probes; h_static.c the pages;
+ * h_stats.c the statistics (JSON and Prometheus); h_admin.c the failed set
  * (admin routes). */
 #ifndef WC_HANDLERS_H
 #define WC_HANDLERS_H
@@ -23,6 +24,11 @@ void h_results_list(struct req *req);
 void h_openapi(struct req *req);
 void h_healthz(struct req *req);
 void h_readyz(struct req *req);
+void h_page_index(struct req *req);
+void h_page_dashboard(struct req *req);
+void h_static_file(struct req *req);
+void h_stats(struct req *req);
+void h_metrics(struct req *req);
 void h_admin_failed_list(struct req *req);
 void h_admin_failed_retry_all(struct req *req);
 void h_admin_failed_retry(struct req *req);

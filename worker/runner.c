@@ -12,6 +12,7 @@
 #include "common/pg_uv.h"
 #include "common/queue.h"
 #include "common/redis_uv.h"
+#include "common/stats.h"
 #include "common/xalloc.h"
 #include "worker/curl_uv.h"
 #include "worker/task.h"
@@ -62,6 +63,7 @@ struct runner {
 
 static void maybe_take(struct runner *r);
 static void maybe_free(struct runner *r);
+static void on_heartbeat_reply(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg);
 
 /* --- task bookkeeping --- */
 
@@ -72,7 +74,16 @@ on_task_end(struct task *t, const char *outcome, void *arg) {
     else r->tasks = t->next;
     if (t->next) t->next->prev = t->prev;
     t->prev = t->next = NULL;
-    if (!strcmp(outcome, "finished")) r->processed++;
+    if (!strcmp(outcome, "finished")) {
+        r->processed++;
+        /* Fetch time and page size of what was counted, for /metrics. */
+        if (t->have_row && t->row.params[STORE_PARAM_BYTES] && t->row.params[STORE_PARAM_FETCH_MS]) {
+            stats_observe(r->redis, &r->keys, "fetch", stats_ms_bounds, STATS_MS_NB,
+                          strtoll(t->row.params[STORE_PARAM_FETCH_MS], NULL, 10));
+            stats_observe(r->redis, &r->keys, "bytes", stats_bytes_bounds, STATS_BYTES_NB,
+                          strtoll(t->row.params[STORE_PARAM_BYTES], NULL, 10));
+        }
+    }
     else if (!strcmp(outcome, "failed")) r->failed++;
     else if (!strcmp(outcome, "retrying")) r->retried++;
 }
@@ -85,6 +96,14 @@ check_drained(struct runner *r) {
     if (!r->draining || r->drained || r->inflight > 0 || r->taking || r->rescuing) return;
     r->drained = true;
     uv_timer_stop(&r->grace);
+    /* Nothing left to renew: leave the workers registry (best effort; an
+     * entry left behind goes stale and is pruned by the stats read). */
+    uv_timer_stop(&r->heartbeat);
+    struct keybuf kw;
+    const char *argv[] = {"HDEL", keys_workers(&r->keys, &kw), r->consumer};
+    size_t argvlen[] = {4, strlen(argv[1]), strlen(r->consumer)};
+    if (redis_uv_command(r->redis, on_heartbeat_reply, r, 3, argv, argvlen) < 0)
+        log_debug("msg=\"registry entry not removed\" error=\"redis not connected\"");
     if (r->drained_cb) r->drained_cb(r, r->drained_arg);
 }
 
@@ -189,7 +208,7 @@ on_redis_state(redis_uv_t *redis, bool connected, void *arg) {
             r->redis_lost = false;
             r->rescue_not_before =
                 uv_now(r->loop) + (uint64_t)r->cfg->job_rescue_after_ms + RECONNECT_BACKOFF_MAX_MS;
-            on_heartbeat(&r->heartbeat);
+            if (!r->drained && !r->closing) on_heartbeat(&r->heartbeat);
         }
     }
     if (connected) maybe_take(r);

@@ -18,6 +18,9 @@
 
 /* STORE_NPARAMS is the number of columns the INSERT writes. */
 #define STORE_NPARAMS 15
+/* Where the fetch metadata sits among the parameters (decimal text). */
+#define STORE_PARAM_BYTES 13
+#define STORE_PARAM_FETCH_MS 14
 
 /* A result encoded as the INSERT's text parameters. It owns its strings
  * (store_row_free), so a write that failed can be tried again later,
