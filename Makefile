@@ -177,9 +177,14 @@ fuzz:
 build/fuzz/tests/fuzz/fuzz_http: build/fuzz/tests/fuzz/fuzz_http.o $(WEB_LIB) $(COMMON_LIB)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
-# bench: benchmarks that print figures (nothing asserted), built with -O2.
+# bench: benchmarks that print figures (nothing asserted), built with -O2:
+# the HTTP front end against nginx, then the whole system end to end over
+# the PostgreSQL manual (see tests/bench/README.md).
 bench: deps all
 	tests/bench/http.sh
+	@command -v /usr/sbin/nginx >/dev/null && [ -d /usr/share/doc/postgresql-doc-15/html ] || \
+		apt-get install -y -q --no-install-recommends nginx postgresql-doc-15 wrk >/dev/null
+	python3 tests/bench/e2e.py
 
 # valgrind: web and a worker process serve jobs under valgrind and stop
 # on SIGTERM with no errors and no leaks.

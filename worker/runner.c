@@ -27,6 +27,9 @@
 #define PROMOTE_BATCH 200
 #define RENEW_BATCH 1000
 
+/* Postgres connections per worker process (at most WORKER_CONCURRENCY). */
+#define RUNNER_PG_CONNS 4
+
 struct runner {
     uv_loop_t *loop;
     const struct config *cfg;
@@ -34,7 +37,8 @@ struct runner {
     struct keys keys;
     redis_uv_t *redis;
     redis_uv_t *redis_block;
-    pg_uv_t *pg;
+    pg_uv_t *pg[RUNNER_PG_CONNS]; /* result writes spread over a few connections */
+    int npg;
     curl_uv_t *curl;
     struct queue queue;
     struct task_env env;
@@ -385,8 +389,13 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
         free(r);
         return NULL;
     }
-    r->pg = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,
-                      (size_t)cfg->worker_concurrency * 4 + 16);
+    /* One connection runs one statement at a time: with many jobs in
+     * flight the inserts queue behind each other, so a few connections
+     * share them (by job id). */
+    r->npg = cfg->worker_concurrency < RUNNER_PG_CONNS ? cfg->worker_concurrency : RUNNER_PG_CONNS;
+    for (int i = 0; i < r->npg; i++)
+        r->pg[i] = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,
+                             (size_t)cfg->worker_concurrency * 4 + 16);
     r->curl = curl_uv_new(loop);
     queue_init(&r->queue, r->redis, &r->keys, cfg->result_ttl_s);
 
@@ -401,7 +410,8 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                                .cfg = cfg,
                                .sw = sw,
                                .queue = &r->queue,
-                               .pg = r->pg,
+                               .pgs = r->pg,
+                               .npg = r->npg,
                                .curl = r->curl,
                                .consumer = r->consumer,
                                .lease_safe_ms = (int)r->rescue_idle_ms - cfg->heartbeat_interval_ms,
@@ -501,7 +511,7 @@ on_curl_closed(void *arg) {
     /* Postgres and Redis close after curl, so no transfer can call back
      * into a task whose connections are gone; pending commands fail and
      * end their tasks. */
-    pg_uv_close(r->pg, on_part_closed, r);
+    for (int i = 0; i < r->npg; i++) pg_uv_close(r->pg[i], on_part_closed, r);
     redis_uv_close(r->redis, on_part_closed, r);
     redis_uv_close(r->redis_block, on_part_closed, r);
     on_part_closed(r);
@@ -518,7 +528,7 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
     }
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
-    r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 3 /* pg, redis */;
+    r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ + r->npg;
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);

@@ -189,7 +189,8 @@ persist(struct task *t) {
             break;
         }
         step = "store";
-        rc = store_insert(env->pg, &t->row, on_stored, t);
+        rc = store_insert(env->pgs[(unsigned char)t->entry.job_id[JOB_ID_LEN - 1] % env->npg],
+                          &t->row, on_stored, t);
         break;
     case TASK_FINISHING:
         step = "finish";

@@ -41,7 +41,8 @@ struct task_env {
     const struct config *cfg;
     const struct stopwords *sw;
     struct queue *queue;
-    pg_uv_t *pg;
+    pg_uv_t *const *pgs; /* result writes go to pgs[hash of job id % npg] */
+    int npg;
     curl_uv_t *curl;
     const char *consumer;
     /* A lease renewed less than this long ago (ms) is safe to act on. */
