@@ -88,7 +88,7 @@ cmd_enqueue(struct cli *c, int argc, char **argv) {
     struct opts_result o;
     if (opts_parse(argc, argv, NULL, 0, 1, &o) < 0) return cli_usage(c, usage_text, o.error);
     if (o.help) return cli_usage(c, usage_text, NULL);
-    c->json = o.json;
+    c->json = c->json || o.json;
     if (o.npos != 1) return cli_usage(c, usage_text, "give a FILE of URLs (- for standard input)");
     struct urlfile u;
     char err[512];

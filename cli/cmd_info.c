@@ -181,7 +181,7 @@ cmd_info(struct cli *c, int argc, char **argv) {
     struct opts_result o;
     if (opts_parse(argc, argv, NULL, 0, 0, &o) < 0) return cli_usage(c, usage_text, o.error);
     if (o.help) return cli_usage(c, usage_text, NULL);
-    c->json = o.json;
+    c->json = c->json || o.json;
     int rc = cli_start(c);
     if (!rc) rc = cli_redis(c);
     if (rc) return rc;

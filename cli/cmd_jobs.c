@@ -127,7 +127,7 @@ cmd_requeue(struct cli *c, int argc, char **argv) {
     struct opts_result o;
     if (opts_parse(argc, argv, opts, 1, 1, &o) < 0) return cli_usage(c, requeue_usage, o.error);
     if (o.help) return cli_usage(c, requeue_usage, NULL);
-    c->json = o.json;
+    c->json = c->json || o.json;
     bool all = opts[0].seen;
     if (all == (o.npos == 1)) return cli_usage(c, requeue_usage, "give either an ID or --all-failed");
     const char *id = all ? NULL : o.pos[0];
@@ -168,7 +168,7 @@ cmd_cancel(struct cli *c, int argc, char **argv) {
     struct opts_result o;
     if (opts_parse(argc, argv, NULL, 0, 1, &o) < 0) return cli_usage(c, cancel_usage, o.error);
     if (o.help) return cli_usage(c, cancel_usage, NULL);
-    c->json = o.json;
+    c->json = c->json || o.json;
     if (o.npos != 1) return cli_usage(c, cancel_usage, "give the job's ID");
     const char *id = o.pos[0];
     if (!job_id_valid(id)) return cli_usage(c, cancel_usage, "not a job id (a UUID)");
@@ -348,7 +348,7 @@ cmd_purge(struct cli *c, int argc, char **argv) {
     struct opts_result o;
     if (opts_parse(argc, argv, opts, 2, 0, &o) < 0) return cli_usage(c, purge_usage, o.error);
     if (o.help) return cli_usage(c, purge_usage, NULL);
-    c->json = o.json;
+    c->json = c->json || o.json;
     bool failed = opts[0].seen, finished = opts[1].seen;
     if (!failed && !finished) return cli_usage(c, purge_usage, "say what to purge: --failed or --finished");
     int rc = cli_start(c);

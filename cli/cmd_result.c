@@ -133,7 +133,7 @@ cmd_result(struct cli *c, int argc, char **argv) {
     struct opts_result o;
     if (opts_parse(argc, argv, opts, 1, 1, &o) < 0) return cli_usage(c, usage_text, o.error);
     if (o.help) return cli_usage(c, usage_text, NULL);
-    c->json = o.json;
+    c->json = c->json || o.json;
     long top = 10;
     if (opts[0].seen && opts_int(opts[0].value, 1, 100, &top) < 0)
         return cli_usage(c, usage_text, "--top needs a number from 1 to 100");

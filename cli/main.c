@@ -10,7 +10,7 @@
 #include "common/log.h"
 
 static const char usage_text[] =
-    "usage: wordcount [--timeout SECONDS] COMMAND [OPTIONS] [ARGS]\n"
+    "usage: wordcount [--json] [--timeout SECONDS] COMMAND [OPTIONS] [ARGS]\n"
     "\n"
     "commands:\n"
     "  info                       queue depth, running, retrying, failed by reason, workers\n"
@@ -51,10 +51,15 @@ int
 main(int argc, char **argv) {
     log_init("cli", LOG_ERROR);
     long timeout_s = 5;
+    bool json = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(NULL);
+        if (!strcmp(a, "--json")) {
+            json = true;
+            continue;
+        }
         const char *v = NULL;
         if (!strncmp(a, "--timeout=", 10)) v = a + 10;
         else if (!strcmp(a, "--timeout") && i + 1 < argc) v = argv[++i];
@@ -71,6 +76,7 @@ main(int argc, char **argv) {
         if (strcmp(argv[i], commands[k].name) != 0) continue;
         struct cli c;
         cli_init(&c, commands[k].name, (int)timeout_s * 1000);
+        c.json = json;
         int rc = commands[k].run(&c, argc - i, argv + i);
         fflush(stdout);
         cli_close(&c);
