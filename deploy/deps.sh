@@ -26,6 +26,12 @@ PACKAGES=(
     postgresql-contrib
     curl
     ca-certificates
+    # Deploy checks (tests/integration/test_deploy_*.c): Debian's nginx
+    # for nginx -t and the end-to-end run behind it, libyaml to read
+    # docker-compose.yml, systemd for systemd-analyze verify.
+    nginx
+    libyaml-dev
+    systemd
 )
 
 missing=()
