@@ -176,9 +176,19 @@ cmd_cancel(struct cli *c, int argc, char **argv) {
     if (!rc) rc = cli_redis(c);
     if (rc) return rc;
 
+    /* The cancel script answers "canceled" for a job canceled before too;
+     * look first, so that case says it did nothing. */
+    struct wait_job before = {0};
+    if ((rc = finish(c, &before, queue_get(&c->queue, id, on_job, &before), "get"))) return rc;
     struct wait_job w = {0};
-    if ((rc = finish(c, &w, queue_cancel(&c->queue, id, on_cancel, &w), "cancel"))) return rc;
-    bool canceled = w.found && strcmp(w.state_name, "canceled") == 0;
+    if (before.found && before.state == JOB_CANCELED) {
+        w.found = true;
+        snprintf(w.state_name, sizeof w.state_name, "%s", job_state_name(before.state));
+    } else if ((rc = finish(c, &w, queue_cancel(&c->queue, id, on_cancel, &w), "cancel"))) {
+        return rc;
+    }
+    bool already = before.found && before.state == JOB_CANCELED;
+    bool canceled = !already && w.found && strcmp(w.state_name, "canceled") == 0;
     json_t *out = json_pack("{s:s, s:b, s:o}", "id", id, "canceled", canceled, "status",
                             w.found ? json_string(w.state_name) : json_null());
     if (c->json) cli_print_json(out);
