@@ -26,7 +26,8 @@ cli_start(struct cli *c) {
     if (keys_init(&c->keys, c->config.key_prefix) < 0)
         return cli_error(c, CLI_CONFIG, "REDIS_KEY_PREFIX is too long");
     int rc = uv_loop_init(&c->loop);
-    if (rc < 0) return cli_error(c, CLI_SOFTWARE, "cannot create an event loop: %s", uv_strerror(rc));
+    if (rc < 0)
+        return cli_error(c, CLI_SOFTWARE, "cannot create an event loop: %s", uv_strerror(rc));
     uv_timer_init(&c->loop, &c->timer);
     c->timer.data = c;
     c->loop_ready = true;
@@ -92,7 +93,8 @@ int
 cli_redis(struct cli *c) {
     if (c->redis) return CLI_OK;
     char err[256];
-    c->redis = redis_uv_new(&c->loop, c->cfg->redis_url, "redis-cli", c->timeout_ms, err, sizeof err);
+    c->redis =
+        redis_uv_new(&c->loop, c->cfg->redis_url, "redis-cli", c->timeout_ms, err, sizeof err);
     if (!c->redis) return cli_error(c, CLI_CONFIG, "REDIS_URL: %s", err);
     redis_uv_on_state(c->redis, on_redis_state, &c->redis_ready);
     bool ok = cli_wait(c, &c->redis_ready);
@@ -118,7 +120,10 @@ on_pg_ping(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     struct pg_wait *w = arg;
     w->ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
     if (!w->ok)
-        snprintf(w->err, sizeof w->err, "%s", res ? PQresultErrorMessage(res) : errstr ? errstr : "");
+        snprintf(w->err, sizeof w->err, "%s",
+                 res      ? PQresultErrorMessage(res)
+                 : errstr ? errstr
+                          : "");
     w->done = true;
 }
 
@@ -160,7 +165,8 @@ reply_json(const redisReply *r) {
         return json_integer(r->integer);
     case REDIS_REPLY_ARRAY: {
         json_t *a = json_array();
-        for (size_t i = 0; i < r->elements; i++) json_array_append_new(a, reply_json(r->element[i]));
+        for (size_t i = 0; i < r->elements; i++)
+            json_array_append_new(a, reply_json(r->element[i]));
         return a;
     }
     default:

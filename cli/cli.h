@@ -23,9 +23,9 @@
 
 /* Exit codes, shared by every command (sysexits.h values where one fits). */
 enum cli_exit {
-    CLI_OK = 0,           /* done */
-    CLI_NOOP = 1,         /* ran, but (some of) it did not apply: job in another state, lines rejected */
-    CLI_USAGE = 2,        /* bad command line */
+    CLI_OK = 0,    /* done */
+    CLI_NOOP = 1,  /* ran, but (some of) it did not apply: job in another state, lines rejected */
+    CLI_USAGE = 2, /* bad command line */
     CLI_NOTFOUND = 3,     /* no such job or result */
     CLI_NOINPUT = 66,     /* input file missing or unreadable */
     CLI_UNAVAILABLE = 69, /* Redis or Postgres unreachable, or stopped answering */
@@ -34,10 +34,10 @@ enum cli_exit {
 };
 
 struct cli {
-    struct config config; /* loaded by cli_start */
+    struct config config;     /* loaded by cli_start */
     const struct config *cfg; /* &config once loaded, else NULL */
     bool json;
-    int timeout_ms; /* connect and per-call limit */
+    int timeout_ms;  /* connect and per-call limit */
     const char *cmd; /* command name, for messages */
     uv_loop_t loop;
     bool loop_ready;

@@ -31,9 +31,9 @@ struct enqueue {
     bool progress; /* a reply arrived since the last wait */
     int inflight;
     long submitted, rejected;
-    int fatal;        /* exit code once Redis failed */
+    int fatal; /* exit code once Redis failed */
     char err[600];
-    uint64_t shown_at; /* last progress line (ms) */
+    uint64_t shown_at;  /* last progress line (ms) */
     long lines[WINDOW]; /* line numbers in flight, in order (a ring) */
     int head;
 };
@@ -67,9 +67,9 @@ on_submitted(int status, const struct job *job, const char *errstr, void *arg) {
     }
     e->submitted++;
     if (e->c->json)
-        cli_print_json(json_pack("{s:I, s:s, s:s}", "line", (json_int_t)line, "url", job->url, "id", job->id));
-    else
-        printf("%s %s\n", job->id, job->url);
+        cli_print_json(
+            json_pack("{s:I, s:s, s:s}", "line", (json_int_t)line, "url", job->url, "id", job->id));
+    else printf("%s %s\n", job->id, job->url);
     show_progress(e, false);
 }
 
@@ -77,7 +77,8 @@ static void
 reject(struct enqueue *e, long line, const char *url, const char *why) {
     e->rejected++;
     if (e->c->json)
-        cli_print_json(json_pack("{s:I, s:s, s:s}", "line", (json_int_t)line, "url", url, "error", why));
+        cli_print_json(
+            json_pack("{s:I, s:s, s:s}", "line", (json_int_t)line, "url", url, "error", why));
     if (e->tty) fputc('\n', stderr);
     fprintf(stderr, "wordcount enqueue: line %ld rejected: %s: %.200s\n", line, why, url);
     show_progress(e, false);
@@ -92,7 +93,8 @@ cmd_enqueue(struct cli *c, int argc, char **argv) {
     if (o.npos != 1) return cli_usage(c, usage_text, "give a FILE of URLs (- for standard input)");
     struct urlfile u;
     char err[512];
-    if (urlfile_open(&u, o.pos[0], err, sizeof err) < 0) return cli_error(c, CLI_NOINPUT, "%s", err);
+    if (urlfile_open(&u, o.pos[0], err, sizeof err) < 0)
+        return cli_error(c, CLI_NOINPUT, "%s", err);
     int rc = cli_start(c);
     if (!rc) rc = cli_redis(c);
     if (rc) {
@@ -142,8 +144,8 @@ cmd_enqueue(struct cli *c, int argc, char **argv) {
     urlfile_close(&u);
     show_progress(&e, true);
     if (c->json)
-        cli_print_json(json_pack("{s:I, s:I, s:b}", "submitted", (json_int_t)e.submitted, "rejected",
-                                 (json_int_t)e.rejected, "complete", !e.fatal));
+        cli_print_json(json_pack("{s:I, s:I, s:b}", "submitted", (json_int_t)e.submitted,
+                                 "rejected", (json_int_t)e.rejected, "complete", !e.fatal));
     if (e.fatal)
         return cli_error(c, e.fatal, "stopped after %ld submitted: %s", e.submitted, e.err);
     return e.rejected ? CLI_NOOP : CLI_OK;

@@ -40,7 +40,8 @@ static int
 call(struct cli *c, json_t **out, bool allow_missing, int argc, const char **argv) {
     char err[256];
     int rc = cli_redis_call(c, out, err, sizeof err, argc, argv);
-    if (rc == CLI_SOFTWARE && allow_missing && (strstr(err, "NOGROUP") || strstr(err, "no such key"))) {
+    if (rc == CLI_SOFTWARE && allow_missing &&
+        (strstr(err, "NOGROUP") || strstr(err, "no such key"))) {
         *out = json_null();
         return CLI_OK;
     }
@@ -105,7 +106,7 @@ workers_json(const struct cli *c, json_t *hash, int64_t now) {
             w = json_object();
         }
         json_t *out = json_pack("{s:s}", "name", name ? name : "");
-        static const char *const fields[] = {"host", "pid", "inflight", "processed",
+        static const char *const fields[] = {"host",   "pid",     "inflight", "processed",
                                              "failed", "retried", "rescued"};
         for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
             json_t *v = json_object_get(w, fields[f]);
@@ -135,15 +136,18 @@ print_text(const struct cli *c, json_t *info) {
     printf("queue %s\n", c->cfg->key_prefix);
     static const char *const states[] = {"queued", "running", "retrying", "failed"};
     for (size_t i = 0; i < 4; i++)
-        printf("  %-10s %lld\n", states[i], (long long)json_integer_value(json_object_get(info, states[i])));
+        printf("  %-10s %lld\n", states[i],
+               (long long)json_integer_value(json_object_get(info, states[i])));
 
     json_t *reasons = json_object_get(info, "failed_by_reason");
     if (json_object_size(reasons)) {
         printf("failed by reason%s\n",
-               json_is_true(json_object_get(info, "failed_by_reason_sampled")) ? " (a sample)" : "");
+               json_is_true(json_object_get(info, "failed_by_reason_sampled")) ? " (a sample)"
+                                                                               : "");
         const char *code;
         json_t *v;
-        json_object_foreach(reasons, code, v) printf("  %-24s %lld\n", code, (long long)json_integer_value(v));
+        json_object_foreach(reasons, code, v)
+            printf("  %-24s %lld\n", code, (long long)json_integer_value(v));
     }
 
     json_t *workers = json_object_get(info, "workers");
@@ -172,7 +176,8 @@ print_text(const struct cli *c, json_t *info) {
         printf("counters since the start\n");
         const char *k;
         json_t *v;
-        json_object_foreach(counters, k, v) printf("  %-24s %lld\n", k, (long long)json_integer_value(v));
+        json_object_foreach(counters, k, v)
+            printf("  %-24s %lld\n", k, (long long)json_integer_value(v));
     }
 }
 
@@ -188,7 +193,8 @@ cmd_info(struct cli *c, int argc, char **argv) {
 
     struct keybuf kq, kr, kf, ks, kw;
     const char *queue = keys_queue(&c->keys, &kq);
-    json_t *xlen = NULL, *pending = NULL, *retry = NULL, *failed = NULL, *stats = NULL, *workers = NULL;
+    json_t *xlen = NULL, *pending = NULL, *retry = NULL, *failed = NULL, *stats = NULL,
+           *workers = NULL;
     struct failed_walk walk = {0};
     json_t *info = NULL;
     const char *a_xlen[] = {"XLEN", queue};
@@ -199,25 +205,28 @@ cmd_info(struct cli *c, int argc, char **argv) {
     const char *a_workers[] = {"HGETALL", keys_workers(&c->keys, &kw)};
     if ((rc = call(c, &xlen, false, 2, a_xlen)) || (rc = call(c, &pending, true, 3, a_pend)) ||
         (rc = call(c, &retry, false, 2, a_retry)) || (rc = call(c, &failed, false, 2, a_failed)) ||
-        (rc = call(c, &stats, false, 2, a_stats)) || (rc = call(c, &workers, false, 2, a_workers)) ||
-        (rc = failed_reasons(c, &walk)))
+        (rc = call(c, &stats, false, 2, a_stats)) ||
+        (rc = call(c, &workers, false, 2, a_workers)) || (rc = failed_reasons(c, &walk)))
         goto done;
 
     /* Acknowledged entries are deleted from the stream, so its length is
      * the undelivered entries plus the delivered, unacknowledged ones. */
     long long running = int_reply(json_array_get(pending, 0));
     long long queued = int_reply(xlen) - running;
-    info = json_pack("{s:s, s:I, s:I, s:I, s:I}", "prefix", c->cfg->key_prefix, "queued",
-                     (json_int_t)(queued < 0 ? 0 : queued), "running", (json_int_t)running,
-                     "retrying", (json_int_t)int_reply(retry), "failed",
-                     (json_int_t)int_reply(failed));
+    info =
+        json_pack("{s:s, s:I, s:I, s:I, s:I}", "prefix", c->cfg->key_prefix, "queued",
+                  (json_int_t)(queued < 0 ? 0 : queued), "running", (json_int_t)running, "retrying",
+                  (json_int_t)int_reply(retry), "failed", (json_int_t)int_reply(failed));
     json_object_set(info, "failed_by_reason", walk.reasons);
-    json_object_set_new(info, "failed_by_reason_sampled", json_boolean((long long)walk.seen < walk.total));
+    json_object_set_new(info, "failed_by_reason_sampled",
+                        json_boolean((long long)walk.seen < walk.total));
     json_object_set_new(info, "workers", workers_json(c, workers, clock_now_ms()));
     json_t *counters = json_object();
     for (size_t i = 0; i + 1 < json_array_size(stats); i += 2) {
         const char *name = json_string_value(json_array_get(stats, i));
-        if (name) json_object_set_new(counters, name, json_integer(int_reply(json_array_get(stats, i + 1))));
+        if (name)
+            json_object_set_new(counters, name,
+                                json_integer(int_reply(json_array_get(stats, i + 1))));
     }
     json_object_set_new(info, "counters", counters);
     if (c->json) cli_print_json(json_incref(info));

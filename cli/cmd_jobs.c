@@ -57,7 +57,8 @@ on_cancel(int status, const char *state, const char *errstr, void *arg) {
 static int
 finish(struct cli *c, struct wait_job *w, int rc, const char *what) {
     if (rc < 0) return cli_error(c, cli_status_code(rc), "%s: %s", what, uv_strerror(rc));
-    if (!cli_wait(c, &w->done)) return cli_error(c, CLI_UNAVAILABLE, "%s: Redis did not answer", what);
+    if (!cli_wait(c, &w->done))
+        return cli_error(c, CLI_UNAVAILABLE, "%s: Redis did not answer", what);
     if (w->status) return cli_error(c, cli_status_code(w->status), "%s: %s", what, w->err);
     return CLI_OK;
 }
@@ -71,10 +72,12 @@ explain(struct cli *c, const char *id, const char *wanted, json_t *out) {
         json_decref(out);
         return rc;
     }
-    json_object_set_new(out, "status", w.found ? json_string(job_state_name(w.state)) : json_null());
+    json_object_set_new(out, "status",
+                        w.found ? json_string(job_state_name(w.state)) : json_null());
     if (c->json) cli_print_json(out);
     else json_decref(out);
-    if (!w.found) return cli_error(c, CLI_NOTFOUND, "no job %s (unknown, or its state has expired)", id);
+    if (!w.found)
+        return cli_error(c, CLI_NOTFOUND, "no job %s (unknown, or its state has expired)", id);
     return cli_error(c, CLI_NOOP, "job %s is %s, not %s", id, job_state_name(w.state), wanted);
 }
 
@@ -129,7 +132,8 @@ cmd_requeue(struct cli *c, int argc, char **argv) {
     if (o.help) return cli_usage(c, requeue_usage, NULL);
     c->json = c->json || o.json;
     bool all = opts[0].seen;
-    if (all == (o.npos == 1)) return cli_usage(c, requeue_usage, "give either an ID or --all-failed");
+    if (all == (o.npos == 1))
+        return cli_usage(c, requeue_usage, "give either an ID or --all-failed");
     const char *id = all ? NULL : o.pos[0];
     if (id && !job_id_valid(id)) return cli_usage(c, requeue_usage, "not a job id (a UUID)");
     int rc = cli_start(c);
@@ -193,8 +197,11 @@ cmd_cancel(struct cli *c, int argc, char **argv) {
                             w.found ? json_string(w.state_name) : json_null());
     if (c->json) cli_print_json(out);
     else json_decref(out);
-    if (!w.found) return cli_error(c, CLI_NOTFOUND, "no job %s (unknown, or its state has expired)", id);
-    if (!canceled) return cli_error(c, CLI_NOOP, "job %s is %s: only a queued or retrying job can be canceled", id, w.state_name);
+    if (!w.found)
+        return cli_error(c, CLI_NOTFOUND, "no job %s (unknown, or its state has expired)", id);
+    if (!canceled)
+        return cli_error(c, CLI_NOOP, "job %s is %s: only a queued or retrying job can be canceled",
+                         id, w.state_name);
     if (!c->json) printf("canceled %s\n", id);
     return CLI_OK;
 }
@@ -213,15 +220,15 @@ static const char purge_usage[] =
     "78 bad configuration\n";
 
 /* KEYS: job hashes. Deletes those whose status is finished; returns how many. */
-static const char PURGE_FINISHED_LUA[] =
-    "local n = 0\n"
-    "for _, k in ipairs(KEYS) do\n"
-    "  if redis.call('TYPE', k).ok == 'hash' and redis.call('HGET', k, 'status') == 'finished' then\n"
-    "    redis.call('DEL', k)\n"
-    "    n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "return n\n";
+static const char PURGE_FINISHED_LUA[] = "local n = 0\n"
+                                         "for _, k in ipairs(KEYS) do\n"
+                                         "  if redis.call('TYPE', k).ok == 'hash' and "
+                                         "redis.call('HGET', k, 'status') == 'finished' then\n"
+                                         "    redis.call('DEL', k)\n"
+                                         "    n = n + 1\n"
+                                         "  end\n"
+                                         "end\n"
+                                         "return n\n";
 
 enum { PURGE_PAGE = 500, PURGE_EVAL_KEYS = 200 };
 
@@ -244,7 +251,8 @@ on_failed_page(int status, long long total, const struct job *jobs, size_t n, co
     if (status) snprintf(p->err, sizeof p->err, "%s", errstr ? errstr : "");
     p->total = total;
     p->n = 0;
-    for (size_t i = 0; i < n && i < PURGE_PAGE; i++) memcpy(p->ids[p->n++], jobs[i].id, JOB_ID_LEN + 1);
+    for (size_t i = 0; i < n && i < PURGE_PAGE; i++)
+        memcpy(p->ids[p->n++], jobs[i].id, JOB_ID_LEN + 1);
     p->done = true;
 }
 
@@ -338,7 +346,8 @@ purge_finished(struct cli *c, long long *deleted) {
             argv[0] = "EVAL";
             argv[1] = PURGE_FINISHED_LUA;
             argv[2] = nkeys;
-            for (size_t i = 0; i < n; i++) argv[3 + i] = json_string_value(json_array_get(keys, at + i));
+            for (size_t i = 0; i < n; i++)
+                argv[3 + i] = json_string_value(json_array_get(keys, at + i));
             json_t *count = NULL;
             if ((rc = cli_redis_call(c, &count, err, sizeof err, (int)n + 3, argv))) {
                 json_decref(page);
@@ -360,7 +369,8 @@ cmd_purge(struct cli *c, int argc, char **argv) {
     if (o.help) return cli_usage(c, purge_usage, NULL);
     c->json = c->json || o.json;
     bool failed = opts[0].seen, finished = opts[1].seen;
-    if (!failed && !finished) return cli_usage(c, purge_usage, "say what to purge: --failed or --finished");
+    if (!failed && !finished)
+        return cli_usage(c, purge_usage, "say what to purge: --failed or --finished");
     int rc = cli_start(c);
     if (!rc) rc = cli_redis(c);
     if (rc) return rc;

@@ -58,13 +58,13 @@ on_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
         snprintf(w->err, sizeof w->err, "results.top_words is not a JSON list");
         return;
     }
-    w->row = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", PQgetvalue(res, 0, 0),
-                       "url", PQgetvalue(res, 0, 1), "created_at", PQgetvalue(res, 0, 2),
-                       "total_words", (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10),
-                       "unique_words", (json_int_t)strtoll(PQgetvalue(res, 0, 4), NULL, 10),
-                       "total_words_no_stop", (json_int_t)strtoll(PQgetvalue(res, 0, 5), NULL, 10),
-                       "unique_words_no_stop", (json_int_t)strtoll(PQgetvalue(res, 0, 6), NULL, 10),
-                       "top", top);
+    w->row =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", PQgetvalue(res, 0, 0), "url",
+                  PQgetvalue(res, 0, 1), "created_at", PQgetvalue(res, 0, 2), "total_words",
+                  (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10), "unique_words",
+                  (json_int_t)strtoll(PQgetvalue(res, 0, 4), NULL, 10), "total_words_no_stop",
+                  (json_int_t)strtoll(PQgetvalue(res, 0, 5), NULL, 10), "unique_words_no_stop",
+                  (json_int_t)strtoll(PQgetvalue(res, 0, 6), NULL, 10), "top", top);
 }
 
 struct state_wait {
@@ -100,10 +100,12 @@ pending(struct cli *c, const char *id) {
     if (w.status) return cli_error(c, cli_status_code(w.status), "get: %s", w.err);
     if (c->json)
         cli_print_json(json_pack("{s:s, s:o, s:o}", "id", id, "status",
-                                 w.found ? json_string(w.state) : json_null(), "result", json_null()));
+                                 w.found ? json_string(w.state) : json_null(), "result",
+                                 json_null()));
     if (!w.found) return cli_error(c, CLI_NOTFOUND, "no job %s and no result for it", id);
     if (!strcmp(w.state, "failed") || !strcmp(w.state, "canceled"))
-        return cli_error(c, CLI_NOOP, "job %s is %s%s%s", id, w.state, *w.error ? ": " : "", w.error);
+        return cli_error(c, CLI_NOOP, "job %s is %s%s%s", id, w.state, *w.error ? ": " : "",
+                         w.error);
     return cli_error(c, CLI_NOOP, "job %s has no result yet: it is %s", id, w.state);
 }
 
@@ -156,7 +158,8 @@ cmd_result(struct cli *c, int argc, char **argv) {
     const char *params[] = {arg};
     int r = pg_uv_query(c->pg, sql, 1, params, on_row, &w);
     if (r < 0) return cli_error(c, cli_status_code(r), "query: %s", uv_strerror(r));
-    if (!cli_wait(c, &w.done)) return cli_error(c, CLI_UNAVAILABLE, "query: Postgres did not answer");
+    if (!cli_wait(c, &w.done))
+        return cli_error(c, CLI_UNAVAILABLE, "query: Postgres did not answer");
     if (w.status) return cli_error(c, w.status, "query: %s", w.err);
     if (!w.row) {
         if (by_id) return pending(c, arg);

@@ -33,8 +33,8 @@ static const struct {
     const char *name;
     int (*run)(struct cli *c, int argc, char **argv);
 } commands[] = {
-    {"info", cmd_info},       {"requeue", cmd_requeue}, {"cancel", cmd_cancel},
-    {"purge", cmd_purge},     {"enqueue", cmd_enqueue}, {"result", cmd_result},
+    {"info", cmd_info},   {"requeue", cmd_requeue}, {"cancel", cmd_cancel},
+    {"purge", cmd_purge}, {"enqueue", cmd_enqueue}, {"result", cmd_result},
 };
 
 static int

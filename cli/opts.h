@@ -19,11 +19,11 @@ struct opt {
 };
 
 struct opts_result {
-    bool help;            /* --help or -h was given */
-    bool json;            /* --json was given */
-    const char *pos[8];   /* positional arguments */
+    bool help;          /* --help or -h was given */
+    bool json;          /* --json was given */
+    const char *pos[8]; /* positional arguments */
     int npos;
-    char error[256];      /* why parsing failed */
+    char error[256]; /* why parsing failed */
 };
 
 /* opts_parse returns 0, or -1 with a message in r->error for an unknown

@@ -53,7 +53,8 @@ urlfile_next(struct urlfile *u, const char **url, const char **reject, char *err
         char *s = u->buf;
         while (*s == ' ' || *s == '\t') s++;
         size_t len = strlen(s);
-        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r')) s[--len] = '\0';
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+            s[--len] = '\0';
         if (!too_long && !has_nul && (len == 0 || s[0] == '#')) continue;
         *url = s;
         *reject = NULL;

@@ -27,7 +27,8 @@ int urlfile_open(struct urlfile *u, const char *path, char *err, size_t errlen);
 /* urlfile_next returns 1 with the next URL in *url (valid until the next
  * call) and *reject == NULL, or *reject set to why the line cannot be
  * submitted; 0 at the end; -1 on a read error (reason in err). */
-int urlfile_next(struct urlfile *u, const char **url, const char **reject, char *err, size_t errlen);
+int urlfile_next(struct urlfile *u, const char **url, const char **reject, char *err,
+                 size_t errlen);
 void urlfile_close(struct urlfile *u);
 
 #endif

@@ -129,7 +129,8 @@ start_worker(void) {
     snprintf(worker, sizeof worker, "%s", testenv_bin("wordcount-worker"));
     const char *argv[] = {worker, NULL};
     worker_pid = proc_start(argv, (const char *const *)env, worker_log);
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker ready\"", 10000, NULL, 0), "see %s", worker_log);
+    cr_assert(proc_wait_log(worker_log, "msg=\"worker ready\"", 10000, NULL, 0), "see %s",
+              worker_log);
 }
 
 static void
@@ -242,8 +243,9 @@ Test(cli, configuration_and_unreachable_servers, .init = setup, .fini = teardown
 Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) {
     char list[256];
     snprintf(list, sizeof list, "%s/urls.txt", workdir);
-    write_file(list, "# three good, two bad\nhttp://a.example/1\n\nnot a url\nhttps://b.example/2\r\n"
-                     "ftp://c.example/\nhttp://c.example/3\n");
+    write_file(list,
+               "# three good, two bad\nhttp://a.example/1\n\nnot a url\nhttps://b.example/2\r\n"
+               "ftp://c.example/\nhttp://c.example/3\n");
     struct out o = cli("enqueue", list);
     cr_assert_eq(o.rc, 1, "some lines were rejected: %d %s", o.rc, o.err.data);
     cr_assert(strstr(o.err.data, "line 4 rejected") && strstr(o.err.data, "line 6 rejected"), "%s",
@@ -252,7 +254,8 @@ Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) 
     /* stdout: "ID URL" per job, in file order. */
     char id1[40];
     cr_assert_eq(sscanf(o.out.data, "%36s http://a.example/1\n", id1), 1, "%s", o.out.data);
-    cr_assert(strstr(o.out.data, " https://b.example/2\n") > strstr(o.out.data, " http://a.example/1\n"));
+    cr_assert(strstr(o.out.data, " https://b.example/2\n") >
+              strstr(o.out.data, " http://a.example/1\n"));
     out_free(&o);
 
     /* --json: one object per line, then the summary; standard input works. */
@@ -323,10 +326,11 @@ Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) 
 
     /* A worker that stopped sending heartbeats shows as stale. */
     char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "redis-cli -u '%s' HSET '%sworkers' gone-1 '{\"host\":\"gone\",\"pid\":1,\"inflight\":0,"
-             "\"processed\":9,\"failed\":0,\"at\":1000}' >/dev/null",
-             testenv_redis_url(), prefix);
+    snprintf(
+        cmd, sizeof cmd,
+        "redis-cli -u '%s' HSET '%sworkers' gone-1 '{\"host\":\"gone\",\"pid\":1,\"inflight\":0,"
+        "\"processed\":9,\"failed\":0,\"at\":1000}' >/dev/null",
+        testenv_redis_url(), prefix);
     cr_assert_eq(system(cmd), 0);
     v = info();
     json_t *w = json_array_get(json_object_get(v, "workers"), 0);
@@ -336,7 +340,8 @@ Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) 
     json_decref(v);
     o = cli("info");
     cr_assert_eq(o.rc, 0);
-    cr_assert(strstr(o.out.data, "(stale)") && strstr(o.out.data, "queued     6"), "%s", o.out.data);
+    cr_assert(strstr(o.out.data, "(stale)") && strstr(o.out.data, "queued     6"), "%s",
+              o.out.data);
     out_free(&o);
 }
 
@@ -360,8 +365,8 @@ Test(cli, result_requeue_and_purge_with_a_worker, .init = setup, .fini = teardow
     char list[256], content[512];
     int port = page_server_port(pages);
     snprintf(list, sizeof list, "%s/urls.txt", workdir);
-    snprintf(content, sizeof content, "http://127.0.0.1:%d/fox.html\nhttp://127.0.0.1:%d/status/404\n", port,
-             port);
+    snprintf(content, sizeof content,
+             "http://127.0.0.1:%d/fox.html\nhttp://127.0.0.1:%d/status/404\n", port, port);
     write_file(list, content);
     struct out o = cli("enqueue", list);
     cr_assert_eq(o.rc, 0, "%s", o.err.data);

@@ -24,8 +24,8 @@
 #include "tests/lib/testdb.h"
 #include "tests/lib/testenv.h"
 
-TestSuite(nginx_conf, .timeout = 60);
-TestSuite(nginx_e2e, .timeout = 120);
+/* One suite (see test_deploy_files.c: Criterion's cross-suite leak). */
+TestSuite(nginx, .timeout = 120);
 
 static char workdir[128];
 
@@ -59,24 +59,26 @@ write_file(const char *path, const char *content) {
 
 /* --- the configuration --- */
 
-Test(nginx_conf, passes_nginx_t, .init = make_workdir, .fini = remove_workdir) {
+Test(nginx, conf_passes_nginx_t, .init = make_workdir, .fini = remove_workdir) {
     char err[512];
-    cr_assert_eq(nginx_prepare(workdir, "127.0.0.1:8080", "127.0.0.1:5000", workdir, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(
+        nginx_prepare(workdir, "127.0.0.1:8080", "127.0.0.1:5000", workdir, err, sizeof err), 0,
+        "%s", err);
     struct buf out;
     buf_init(&out);
     int rc = nginx_check(workdir, &out);
     cr_assert_eq(rc, 0, "nginx -t exited %d: %s", rc, out.data);
-    cr_assert(strstr(out.data, "syntax is ok") && strstr(out.data, "test is successful"), "%s", out.data);
+    cr_assert(strstr(out.data, "syntax is ok") && strstr(out.data, "test is successful"), "%s",
+              out.data);
     cr_log_info("nginx -t: %s", out.data);
     buf_free(&out);
 }
 
-Test(nginx_conf, plain_host_values_pass_nginx_t, .init = make_workdir, .fini = remove_workdir) {
+Test(nginx, conf_plain_host_values_pass_nginx_t, .init = make_workdir, .fini = remove_workdir) {
     /* What deploy/nginx-render.sh writes with its defaults (a plain host). */
     char err[512];
-    cr_assert_eq(nginx_prepare(workdir, "80", "127.0.0.1:5000", "/usr/local/share/wordcount/static", err,
-                               sizeof err),
+    cr_assert_eq(nginx_prepare(workdir, "80", "127.0.0.1:5000", "/usr/local/share/wordcount/static",
+                               err, sizeof err),
                  0, "%s", err);
     struct buf out;
     buf_init(&out);
@@ -84,10 +86,11 @@ Test(nginx_conf, plain_host_values_pass_nginx_t, .init = make_workdir, .fini = r
     buf_free(&out);
 }
 
-Test(nginx_conf, a_broken_site_fails_nginx_t, .init = make_workdir, .fini = remove_workdir) {
+Test(nginx, conf_a_broken_site_fails_nginx_t, .init = make_workdir, .fini = remove_workdir) {
     char err[512], site[256];
-    cr_assert_eq(nginx_prepare(workdir, "127.0.0.1:8080", "127.0.0.1:5000", workdir, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(
+        nginx_prepare(workdir, "127.0.0.1:8080", "127.0.0.1:5000", workdir, err, sizeof err), 0,
+        "%s", err);
     snprintf(site, sizeof site, "%s/wordcount.conf", workdir);
     FILE *f = fopen(site, "a");
     cr_assert_not_null(f);
@@ -100,11 +103,11 @@ Test(nginx_conf, a_broken_site_fails_nginx_t, .init = make_workdir, .fini = remo
     buf_free(&out);
 }
 
-Test(nginx_conf, renderer_refuses_values_that_change_the_file) {
+Test(nginx, conf_renderer_refuses_values_that_change_the_file) {
     char script[4096];
     snprintf(script, sizeof script, "%s/deploy/nginx-render.sh", testenv_srcdir());
-    const char *bad[] = {"WC_UPSTREAM=127.0.0.1:5000; include /etc/passwd", "WC_STATIC_DIR=/srv/a b",
-                         "WC_LISTEN=80 }", "WC_UPSTREAM=web:5000|x"};
+    const char *bad[] = {"WC_UPSTREAM=127.0.0.1:5000; include /etc/passwd",
+                         "WC_STATIC_DIR=/srv/a b", "WC_LISTEN=80 }", "WC_UPSTREAM=web:5000|x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *env[] = {bad[i], NULL};
         const char *argv[] = {script, NULL};
@@ -144,7 +147,8 @@ start_system(void) {
     struct buf b;
     buf_init(&b);
     buf_append_str(&b, "<html><body><p>");
-    for (int i = 0; i < 300; i++) buf_printf(&b, "word%c%c%c ", 'a' + i % 26, 'a' + i / 26 % 26, 'a' + i % 7);
+    for (int i = 0; i < 300; i++)
+        buf_printf(&b, "word%c%c%c ", 'a' + i % 26, 'a' + i / 26 % 26, 'a' + i % 7);
     buf_append_str(&b, "zebra zebra zebra</p></body></html>\n");
     snprintf(path, sizeof path, "%s/many.html", dir);
     write_file(path, b.data);
@@ -165,11 +169,18 @@ start_system(void) {
     testenv_prefix(prefix, sizeof prefix);
     snprintf(web_log, sizeof web_log, "%s/web.log", workdir);
     snprintf(worker_log, sizeof worker_log, "%s/worker.log", workdir);
-    const char *env[] = {kv("APP_ENV", "testing"), kv("DATABASE_URL", db_url),
-                         kv("REDIS_URL", testenv_redis_url()), kv("REDIS_KEY_PREFIX", prefix),
-                         kv("FETCH_ALLOW_PRIVATE", "true"), kv("PORT", "0"),
-                         kv("WORKER_PROCESSES", "1"), kv("WORKER_CONCURRENCY", "4"),
-                         kv("WORKER_GRACE", "3s"), kv("WEB_GRACE", "2s"), kv("STATIC_DIR", dir), NULL};
+    const char *env[] = {kv("APP_ENV", "testing"),
+                         kv("DATABASE_URL", db_url),
+                         kv("REDIS_URL", testenv_redis_url()),
+                         kv("REDIS_KEY_PREFIX", prefix),
+                         kv("FETCH_ALLOW_PRIVATE", "true"),
+                         kv("PORT", "0"),
+                         kv("WORKER_PROCESSES", "1"),
+                         kv("WORKER_CONCURRENCY", "4"),
+                         kv("WORKER_GRACE", "3s"),
+                         kv("WEB_GRACE", "2s"),
+                         kv("STATIC_DIR", dir),
+                         NULL};
     char migrate[4096], web[4096], worker[4096], mlog[256];
     snprintf(migrate, sizeof migrate, "%s", testenv_bin("wordcount-migrate"));
     snprintf(web, sizeof web, "%s", testenv_bin("wordcount-web"));
@@ -187,7 +198,8 @@ start_system(void) {
     cr_assert(proc_wait_log(web_log, "msg=listening", 10000, line, sizeof line), "see %s", web_log);
     int web_port = atoi(strstr(line, "port=") + 5);
     snprintf(web_base, sizeof web_base, "http://127.0.0.1:%d", web_port);
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker ready\"", 10000, NULL, 0), "see %s", worker_log);
+    cr_assert(proc_wait_log(worker_log, "msg=\"worker ready\"", 10000, NULL, 0), "see %s",
+              worker_log);
 
     /* nginx on a free loopback port (retried if another program takes it). */
     char upstream[64], listen[64], err[512], elog[320];
@@ -232,12 +244,13 @@ stop_system(void) {
 }
 
 static json_t *
-request_json(const char *method, const char *path, const char *body, long *status, struct http_response *keep) {
+request_json(const char *method, const char *path, const char *body, long *status,
+             struct http_response *keep) {
     char url[512];
     snprintf(url, sizeof url, "%s%s", base, path);
     struct http_response r;
-    cr_assert_eq(http_request(method, url, body ? "application/json" : NULL, body, NULL, &r), 0, "%s %s",
-                 method, url);
+    cr_assert_eq(http_request(method, url, body ? "application/json" : NULL, body, NULL, &r), 0,
+                 "%s %s", method, url);
     *status = r.status;
     json_t *v = json_loads(r.body.data, 0, NULL);
     cr_assert_not_null(v, "%s %s: not JSON (%ld): %s", method, path, r.status, r.body.data);
@@ -246,7 +259,7 @@ request_json(const char *method, const char *path, const char *body, long *statu
     return v;
 }
 
-Test(nginx_e2e, submit_and_poll_through_nginx, .init = start_system, .fini = stop_system) {
+Test(nginx, e2e_submit_and_poll_through_nginx, .init = start_system, .fini = stop_system) {
     char page[256], body[512];
     snprintf(page, sizeof page, "http://127.0.0.1:%d/many.html", page_server_port(pages));
     snprintf(body, sizeof body, "{\"url\": \"%s\"}", page);
@@ -279,8 +292,9 @@ Test(nginx_e2e, submit_and_poll_through_nginx, .init = start_system, .fini = sto
     json_t *res = request_json("GET", path, NULL, &status, NULL);
     cr_assert_eq(status, 200);
     cr_assert_eq(json_integer_value(json_object_get(res, "total_words")), 303);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(res, "top"), 0), "word")),
-                     "zebra");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(json_object_get(res, "top"), 0), "word")),
+        "zebra");
     json_decref(res);
 
     /* The same answer, compressed by nginx when the client accepts gzip. */
@@ -288,7 +302,8 @@ Test(nginx_e2e, submit_and_poll_through_nginx, .init = start_system, .fini = sto
     snprintf(url, sizeof url, "%s%s", base, path);
     cr_assert_eq(http_request("GET", url, NULL, NULL, "Accept-Encoding: gzip", &r), 0);
     cr_assert_eq(r.status, 200);
-    cr_assert_eq(http_header(&r, "Content-Encoding", enc, sizeof enc), 0, "not compressed: %s", r.headers.data);
+    cr_assert_eq(http_header(&r, "Content-Encoding", enc, sizeof enc), 0, "not compressed: %s",
+                 r.headers.data);
     cr_assert_str_eq(enc, "gzip");
     cr_assert_eq(http_header(&r, "Vary", vary, sizeof vary), 0);
     cr_assert_eq((unsigned char)r.body.data[0], 0x1f, "not a gzip stream");
@@ -302,7 +317,7 @@ Test(nginx_e2e, submit_and_poll_through_nginx, .init = start_system, .fini = sto
     json_decref(job);
 }
 
-Test(nginx_e2e, limits_static_files_and_errors, .init = start_system, .fini = stop_system) {
+Test(nginx, e2e_limits_static_files_and_errors, .init = start_system, .fini = stop_system) {
     /* A body over the limit is refused by nginx, as problem+json. */
     size_t n = 70 * 1024;
     char *big = xmalloc(n + 32);
@@ -339,7 +354,8 @@ Test(nginx_e2e, limits_static_files_and_errors, .init = start_system, .fini = st
 
     /* A path that is neither a file nor a route is the web server's 404. */
     long status;
-    json_t *v = request_json("GET", "/api/v1/jobs/0192f3a1-7c2e-7abc-8def-0123456789ab", NULL, &status, NULL);
+    json_t *v = request_json("GET", "/api/v1/jobs/0192f3a1-7c2e-7abc-8def-0123456789ab", NULL,
+                             &status, NULL);
     cr_assert_eq(status, 404);
     json_decref(v);
     v = request_json("GET", "/healthz", NULL, &status, NULL);

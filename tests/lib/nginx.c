@@ -60,7 +60,8 @@ nginx_prepare(const char *dir, const char *listen, const char *upstream, const c
     if (render_site(dir, listen, upstream, static_dir, err, errlen) < 0) return -1;
     FILE *in = fopen(DEBIAN_MAIN_CONF, "r");
     if (!in) {
-        snprintf(err, errlen, "cannot read %s: is Debian's nginx installed? (make deps)", DEBIAN_MAIN_CONF);
+        snprintf(err, errlen, "cannot read %s: is Debian's nginx installed? (make deps)",
+                 DEBIAN_MAIN_CONF);
         return -1;
     }
     char path[4096];
@@ -99,7 +100,8 @@ nginx_prepare(const char *dir, const char *listen, const char *upstream, const c
     }
     fclose(in);
     if (fclose(out) != 0 || !saw_pid || !saw_confd) {
-        snprintf(err, errlen, "%s has no pid line or no conf.d include: cannot adapt it", DEBIAN_MAIN_CONF);
+        snprintf(err, errlen, "%s has no pid line or no conf.d include: cannot adapt it",
+                 DEBIAN_MAIN_CONF);
         return -1;
     }
     return 0;

@@ -28,7 +28,8 @@ convert(yaml_document_t *doc, yaml_node_t *node, int depth) {
         return json_stringn((const char *)node->data.scalar.value, node->data.scalar.length);
     case YAML_SEQUENCE_NODE: {
         json_t *a = json_array();
-        for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = node->data.sequence.items.start;
+             it < node->data.sequence.items.top; it++) {
             json_t *v = convert(doc, yaml_document_get_node(doc, *it), depth + 1);
             if (!v) return json_decref(a), NULL;
             json_array_append_new(a, v);
@@ -37,7 +38,8 @@ convert(yaml_document_t *doc, yaml_node_t *node, int depth) {
     }
     case YAML_MAPPING_NODE: {
         json_t *o = json_object(), *merges = json_array();
-        for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+             p++) {
             yaml_node_t *k = yaml_document_get_node(doc, p->key);
             json_t *v = convert(doc, yaml_document_get_node(doc, p->value), depth + 1);
             if (!k || k->type != YAML_SCALAR_NODE || !v) {
@@ -72,11 +74,12 @@ yaml_json_load(const char *path, char *err, size_t errlen) {
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_file(&parser, f);
     if (!yaml_parser_load(&parser, &doc)) {
-        snprintf(err, errlen, "%s: %s at line %zu", path, parser.problem ? parser.problem : "YAML error",
-                 parser.problem_mark.line + 1);
+        snprintf(err, errlen, "%s: %s at line %zu", path,
+                 parser.problem ? parser.problem : "YAML error", parser.problem_mark.line + 1);
     } else {
         out = convert(&doc, yaml_document_get_root_node(&doc), 0);
-        if (!out) snprintf(err, errlen, "%s: empty, or a structure this reader does not take", path);
+        if (!out)
+            snprintf(err, errlen, "%s: empty, or a structure this reader does not take", path);
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);

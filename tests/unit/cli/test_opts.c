@@ -9,7 +9,8 @@
 
 Test(opts, flags_values_and_positionals) {
     char *argv[] = {"result", "--top=5", "--json", "http://a.example/", "--all", "--name", "x"};
-    struct opt opts[] = {{.name = "--top", .takes_value = true}, {.name = "--all"},
+    struct opt opts[] = {{.name = "--top", .takes_value = true},
+                         {.name = "--all"},
                          {.name = "--name", .takes_value = true}};
     struct opts_result r;
     cr_assert_eq(opts_parse(ARGC(argv), argv, opts, 3, 1, &r), 0, "%s", r.error);
@@ -41,12 +42,9 @@ struct bad_case {
 };
 
 static struct bad_case bad_cases[] = {
-    {{"--bogus"}, 1, "unknown option"},
-    {{"--top"}, 1, "needs a value"},
-    {{"--all=yes"}, 1, "takes no value"},
-    {{"--all", "--all"}, 2, "given twice"},
-    {{"a", "b"}, 2, "too many arguments"},
-    {{"-x"}, 1, "unknown option"},
+    {{"--bogus"}, 1, "unknown option"},    {{"--top"}, 1, "needs a value"},
+    {{"--all=yes"}, 1, "takes no value"},  {{"--all", "--all"}, 2, "given twice"},
+    {{"a", "b"}, 2, "too many arguments"}, {{"-x"}, 1, "unknown option"},
     {{"--topx=3"}, 1, "unknown option"},
 };
 

@@ -26,8 +26,9 @@ cleanup(void) {
 TestSuite(urlfile, .fini = cleanup);
 
 Test(urlfile, skips_comments_and_blanks_and_trims) {
-    const char data[] = "# a list\n\n  https://a.example/x  \r\nhttp://b.example/\t\n   \n#http://c.example/\n"
-                        "http://d.example/last";
+    const char data[] =
+        "# a list\n\n  https://a.example/x  \r\nhttp://b.example/\t\n   \n#http://c.example/\n"
+        "http://d.example/last";
     write_list(data, sizeof data - 1);
     struct urlfile u;
     char err[256];
@@ -46,7 +47,10 @@ Test(urlfile, skips_comments_and_blanks_and_trims) {
 }
 
 Test(urlfile, rejects_bad_lines_and_goes_on) {
-    struct { const char *line; const char *why; } cases[] = {
+    struct {
+        const char *line;
+        const char *why;
+    } cases[] = {
         {"ftp://a.example/", "http and https"},
         {"not a url", "not a valid URL"},
         {"http://user:pw@a.example/", "credentials"},
