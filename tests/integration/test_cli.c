@@ -80,14 +80,6 @@ jint(json_t *v, const char *key) {
 }
 
 static void
-write_file(const char *path, const char *content) {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(content, f);
-    cr_assert_eq(fclose(f), 0);
-}
-
-static void
 setup(void) {
     snprintf(workdir, sizeof workdir, "/tmp/wc-cli-XXXXXX");
     cr_assert_not_null(mkdtemp(workdir));
@@ -95,7 +87,7 @@ setup(void) {
     snprintf(dir, sizeof dir, "%s/pages", workdir);
     cr_assert_eq(mkdir(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/fox.html", dir);
-    write_file(path, "<html><body><p>The quick brown fox jumps over the lazy dog. "
+    testenv_write_file(path, "<html><body><p>The quick brown fox jumps over the lazy dog. "
                      "The fox, the fox! Brown dog.</p></body></html>\n");
     pages = page_server_start(dir);
     cr_assert_not_null(pages);
@@ -243,7 +235,7 @@ Test(cli, configuration_and_unreachable_servers, .init = setup, .fini = teardown
 Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) {
     char list[256];
     snprintf(list, sizeof list, "%s/urls.txt", workdir);
-    write_file(list,
+    testenv_write_file(list,
                "# three good, two bad\nhttp://a.example/1\n\nnot a url\nhttps://b.example/2\r\n"
                "ftp://c.example/\nhttp://c.example/3\n");
     struct out o = cli("enqueue", list);
@@ -280,7 +272,7 @@ Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) 
     out_free(&o);
 
     /* A file of only good lines exits 0. */
-    write_file(list, "http://d.example/4\n");
+    testenv_write_file(list, "http://d.example/4\n");
     o = cli("enqueue", list);
     cr_assert_eq(o.rc, 0, "%s", o.err.data);
     out_free(&o);
@@ -367,7 +359,7 @@ Test(cli, result_requeue_and_purge_with_a_worker, .init = setup, .fini = teardow
     snprintf(list, sizeof list, "%s/urls.txt", workdir);
     snprintf(content, sizeof content,
              "http://127.0.0.1:%d/fox.html\nhttp://127.0.0.1:%d/status/404\n", port, port);
-    write_file(list, content);
+    testenv_write_file(list, content);
     struct out o = cli("enqueue", list);
     cr_assert_eq(o.rc, 0, "%s", o.err.data);
     char ok_id[40], bad_id[40];

@@ -49,14 +49,6 @@ remove_workdir(void) {
     if (system(cmd) != 0) cr_log_warn("could not remove %s", workdir);
 }
 
-static void
-write_file(const char *path, const char *content) {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(content, f);
-    cr_assert_eq(fclose(f), 0);
-}
-
 /* --- the configuration --- */
 
 Test(nginx, conf_passes_nginx_t, .init = make_workdir, .fini = remove_workdir) {
@@ -151,7 +143,7 @@ start_system(void) {
         buf_printf(&b, "word%c%c%c ", 'a' + i % 26, 'a' + i / 26 % 26, 'a' + i % 7);
     buf_append_str(&b, "zebra zebra zebra</p></body></html>\n");
     snprintf(path, sizeof path, "%s/many.html", dir);
-    write_file(path, b.data);
+    testenv_write_file(path, b.data);
     buf_free(&b);
     pages = page_server_start(dir);
     cr_assert_not_null(pages);
@@ -162,7 +154,7 @@ start_system(void) {
     buf_init(&b);
     for (int i = 0; i < 200; i++) buf_printf(&b, ".rule-%d { color: #%06x; }\n", i, i * 4099);
     snprintf(path, sizeof path, "%s/probe.css", dir);
-    write_file(path, b.data);
+    testenv_write_file(path, b.data);
     buf_free(&b);
 
     testdb_create(db_url, sizeof db_url, db_name, sizeof db_name);

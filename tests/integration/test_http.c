@@ -523,18 +523,6 @@ Test(http, submit_rate_limit_and_cors, .init = start_limited, .fini = stop_web) 
 static int redis_port;
 static pid_t redis_pid;
 
-static int
-free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void
 start_redis(void) {
     char p[16], log[256];
@@ -550,7 +538,7 @@ start_redis(void) {
 
 static void
 start_without_redis(void) {
-    redis_port = free_port();
+    redis_port = testenv_free_port();
     static char url[64];
     snprintf(url, sizeof url, "REDIS_URL=redis://127.0.0.1:%d/0", redis_port);
     const char *env[] = {url, NULL};
