@@ -1,6 +1,7 @@
 # wordcount — build, run, test.
 #
-#   make            build bin/wordcount-web, bin/wordcount-worker, bin/wordcount-migrate
+#   make            build bin/wordcount-web, bin/wordcount-worker, bin/wordcount-migrate,
+#                   bin/wordcount (the admin CLI)
 #   make run        install missing packages, start local Redis/Postgres, migrate, run
 #   make test       unit + integration tests, then the same suite under ASan+UBSan
 #   make check      the suite once, in the current build mode
@@ -10,7 +11,7 @@
 #   make SANITIZE=address,undefined   sanitizer build under build/san/
 #
 # Sources are picked up by directory, so a new module needs no Makefile edit:
-# common/*.c, web/*.c, worker/*.c and migrations/*.c, each program's main.c
+# common/*.c, web/*.c, worker/*.c, migrations/*.c and cli/*.c, each program's main.c
 # kept apart so tests link every other object.
 
 SHELL := /bin/bash
@@ -38,7 +39,8 @@ OPT ?= -O1
 endif
 
 PKGS := libuv hiredis libpq libcurl libxml-2.0 jansson icu-uc icu-i18n inih libcrypto
-TEST_PKGS := criterion
+# yaml-0.1: tests/integration/test_deploy_compose.c parses docker-compose.yml.
+TEST_PKGS := criterion yaml-0.1
 
 # pkg-config is asked once per make run, not once per file.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -59,20 +61,23 @@ COMMON_SRC := $(sort $(wildcard common/*.c))
 WEB_SRC := $(sort $(filter-out web/main.c,$(wildcard web/*.c)))
 WORKER_SRC := $(sort $(filter-out worker/main.c,$(wildcard worker/*.c)))
 MIGRATE_SRC := $(sort $(filter-out migrations/main.c,$(wildcard migrations/*.c)))
+CLI_SRC := $(sort $(filter-out cli/main.c,$(wildcard cli/*.c)))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 WEB_OBJ := $(call obj,$(WEB_SRC))
 WORKER_OBJ := $(call obj,$(WORKER_SRC))
 MIGRATE_OBJ := $(call obj,$(MIGRATE_SRC))
+CLI_OBJ := $(call obj,$(CLI_SRC))
 
 # Each tree is an archive, so a test links only the objects it uses.
 COMMON_LIB := $(BUILD)/libcommon.a
 WEB_LIB := $(BUILD)/libweb.a
 WORKER_LIB := $(BUILD)/libworker.a
 MIGRATE_LIB := $(BUILD)/libmigrate.a
+CLI_LIB := $(BUILD)/libcli.a
 
-PROGRAMS := $(BIN)/wordcount-web $(BIN)/wordcount-worker $(BIN)/wordcount-migrate
+PROGRAMS := $(BIN)/wordcount-web $(BIN)/wordcount-worker $(BIN)/wordcount-migrate $(BIN)/wordcount
 
 # One Criterion binary per test file; each links the objects of the tree it
 # mirrors (tests/unit/web links common + web, and so on), never a main.o.
@@ -100,6 +105,7 @@ $(COMMON_LIB): $(COMMON_OBJ)
 $(WEB_LIB): $(WEB_OBJ)
 $(WORKER_LIB): $(WORKER_OBJ)
 $(MIGRATE_LIB): $(MIGRATE_OBJ)
+$(CLI_LIB): $(CLI_OBJ)
 $(BUILD)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@
@@ -117,11 +123,16 @@ $(BIN)/wordcount-migrate: $(BUILD)/migrations/main.o $(MIGRATE_LIB) $(COMMON_LIB
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BIN)/wordcount: $(BUILD)/cli/main.o $(CLI_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 tbin = $(patsubst %.c,$(BUILD)/%,$(sort $(wildcard $(1))))
 UNIT_COMMON_BIN := $(call tbin,tests/unit/common/test_*.c)
 UNIT_WEB_BIN := $(call tbin,tests/unit/web/test_*.c)
 UNIT_WORKER_BIN := $(call tbin,tests/unit/worker/test_*.c)
 UNIT_MIGRATE_BIN := $(call tbin,tests/unit/migrations/test_*.c)
+UNIT_CLI_BIN := $(call tbin,tests/unit/cli/test_*.c)
 
 $(UNIT_COMMON_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
@@ -130,6 +141,8 @@ $(UNIT_WEB_BIN): %: %.o $(TESTLIB_OBJ) $(WEB_LIB) $(COMMON_LIB)
 $(UNIT_WORKER_BIN): %: %.o $(TESTLIB_OBJ) $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 $(UNIT_MIGRATE_BIN): %: %.o $(TESTLIB_OBJ) $(MIGRATE_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+$(UNIT_CLI_BIN): %: %.o $(TESTLIB_OBJ) $(CLI_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 $(INTEG_BIN) $(CHAOS_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
@@ -205,11 +218,11 @@ install: all
 		install -m 0644 web/static/* $(DESTDIR)$(PREFIX)/share/wordcount/static/; fi
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,wordcount-web wordcount-worker wordcount-migrate)
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,wordcount-web wordcount-worker wordcount-migrate wordcount)
 	rm -rf $(DESTDIR)$(PREFIX)/share/wordcount
 
 format:
-	clang-format -i $(wildcard common/*.[ch] web/*.[ch] worker/*.[ch] migrations/*.[ch] tests/*/*.[ch] tests/*/*/*.[ch])
+	clang-format -i $(wildcard common/*.[ch] web/*.[ch] worker/*.[ch] migrations/*.[ch] cli/*.[ch] tests/*/*.[ch] tests/*/*/*.[ch])
 
 clean:
 	rm -rf build bin

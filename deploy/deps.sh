@@ -26,9 +26,16 @@ PACKAGES=(
     postgresql-contrib
     curl
     ca-certificates
+    # Browser test (tests/integration/test_browser.c) and promtool for /metrics.
     chromium
     chromium-driver
     prometheus
+    # Deploy checks (tests/integration/test_deploy_*.c): Debian's nginx
+    # for nginx -t and the end-to-end run behind it, libyaml to read
+    # docker-compose.yml, systemd for systemd-analyze verify.
+    nginx
+    libyaml-dev
+    systemd
 )
 
 missing=()
@@ -51,6 +58,14 @@ if ((EUID != 0)); then
     SUDO=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Installing a server package (nginx) must not start it as a system service
+# on port 80: tests start their own, on loopback. Where no policy-rc.d says
+# so already, one that denies every start is in place during the install.
+POLICY=/usr/sbin/policy-rc.d
+if [[ ! -e $POLICY ]]; then
+    "${SUDO[@]}" sh -c "printf '#!/bin/sh\nexit 101\n' >$POLICY && chmod 755 $POLICY"
+    trap '"${SUDO[@]}" rm -f "$POLICY"' EXIT
+fi
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q --no-install-recommends "${missing[@]}"

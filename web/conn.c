@@ -109,8 +109,8 @@ on_write(uv_write_t *wr, int status) {
 /* send_response writes resp on c and logs the access line; resp's buffers
  * are taken. Returns the bytes queued. */
 static size_t
-send_response(conn_t *c, struct response *resp, const struct http_request *http,
-              uint64_t start_ns, const char *request_id) {
+send_response(conn_t *c, struct response *resp, const struct http_request *http, uint64_t start_ns,
+              const char *request_id) {
     if (request_id && request_id[0]) response_header(resp, "X-Request-Id", "%s", request_id);
     if (http) cors_headers(c->app->cfg, http, resp);
     struct response_wire wire = {
@@ -216,8 +216,9 @@ static void
 request_id(const struct http_request *http, char out[65]) {
     const char *id = http_request_header(http, "X-Request-Id");
     size_t n = id ? strlen(id) : 0;
-    if (n > 0 && n <= 64 && strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                       "0123456789-_.:") == n) {
+    if (n > 0 && n <= 64 &&
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                   "0123456789-_.:") == n) {
         memcpy(out, id, n + 1);
         return;
     }
@@ -306,8 +307,7 @@ dispatch(conn_t *c, struct http_request *http) {
     c->req = req;
     c->refs++;
     c->served++;
-    router_match(c->server->routes, c->server->nroutes, http->method_name, http->path,
-                 &req->match);
+    router_match(c->server->routes, c->server->nroutes, http->method_name, http->path, &req->match);
     if (req->match.status == 404) {
         req_problem(req, 404, "Not Found", "no resource at this path");
     } else if (req->match.status == 405 && http->method == HTTP_OPTIONS &&
@@ -406,8 +406,8 @@ static void
 update_io(conn_t *c) {
     if (c->closing) return;
     const struct config *cfg = c->app->cfg;
-    bool want_read = c->lingering ||
-                     (!c->close_after && (!c->req || c->in.len - c->in_off < CONN_READ_AHEAD));
+    bool want_read =
+        c->lingering || (!c->close_after && (!c->req || c->in.len - c->in_off < CONN_READ_AHEAD));
     if (want_read && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
             conn_close(c);

@@ -45,8 +45,10 @@ main(int argc, char **argv) {
     double t0 = now();
     for (int r = 0; r < repeat; r++) {
         for (size_t i = 0; i < n; i++) {
-            htmlParserCtxtPtr c = htmlCreatePushParserCtxt(&sax, NULL, NULL, 0, NULL, XML_CHAR_ENCODING_UTF8);
-            htmlCtxtUseOptions(c, HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER | HTML_PARSE_NONET);
+            htmlParserCtxtPtr c =
+                htmlCreatePushParserCtxt(&sax, NULL, NULL, 0, NULL, XML_CHAR_ENCODING_UTF8);
+            htmlCtxtUseOptions(c, HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER |
+                                      HTML_PARSE_NONET);
             for (size_t off = 0; off < lens[i]; off += 16384) {
                 size_t k = lens[i] - off < 16384 ? lens[i] - off : 16384;
                 htmlParseChunk(c, docs[i] + off, (int)k, 0);
