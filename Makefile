@@ -90,7 +90,7 @@ UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
 CHAOS_BIN := $(patsubst %.c,$(BUILD)/%,$(CHAOS_SRC))
 
-.PHONY: all deps run test check chaos unit integration clean install uninstall format format-check fuzz bench valgrind
+.PHONY: all deps test-deps run test check chaos unit integration clean install uninstall format format-check fuzz bench valgrind
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -153,16 +153,20 @@ tests-build: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN) $(CHAOS_BIN)
 deps:
 	@deploy/deps.sh
 
+# test-deps: also what the tests need (browser, nginx, promtool, systemd-analyze).
+test-deps:
+	@deploy/deps.sh --test
+
 # check: the suite once in this build mode. tests/run.sh starts a private
 # Redis and Postgres on free loopback ports, runs every Criterion binary
 # and stops what it started.
-check: deps
+check: test-deps
 	@$(MAKE) --no-print-directory tests-build
 	BIN_DIR=$(CURDIR)/$(BIN) BUILD_DIR=$(CURDIR)/$(BUILD) tests/run.sh
 
 # test: the suite, then the same suite under AddressSanitizer and
 # UndefinedBehaviorSanitizer.
-test: deps
+test: test-deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check SANITIZE=address,undefined
 
@@ -171,7 +175,7 @@ test: deps
 # CHAOS_WORKERS size it.
 CHAOS_JOBS ?= 3000
 CHAOS_SECONDS ?= 120
-chaos: deps
+chaos: test-deps
 	@$(MAKE) --no-print-directory tests-build
 	BIN_DIR=$(CURDIR)/$(BIN) CHAOS_JOBS=$(CHAOS_JOBS) CHAOS_SECONDS=$(CHAOS_SECONDS) \
 		$(BUILD)/tests/chaos/test_chaos --jobs 1 --verbose

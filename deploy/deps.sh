@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# deps.sh — install the Debian packages wordcount needs to build, run and test.
+# deps.sh — install the Debian packages wordcount needs to build and run
+# (`make run`, `make deps`), and with --test also what the test suite
+# needs (`make test`, CI): a browser, nginx, promtool, systemd-analyze.
 #
 # Quick and idempotent: asks dpkg which packages are missing and does
 # nothing else when none are; otherwise runs apt-get update once and
 # installs only the missing ones (through sudo when not root).
 set -euo pipefail
 
-# The one list of packages. Add new dependencies here.
+WITH_TESTS=0
+if [[ ${1:-} == --test ]]; then WITH_TESTS=1; elif [[ -n ${1:-} ]]; then
+    echo "usage: $0 [--test]" >&2
+    exit 2
+fi
+
+# The lists of packages. Add new dependencies here.
 PACKAGES=(
     build-essential
     pkg-config
@@ -26,6 +34,8 @@ PACKAGES=(
     postgresql-contrib
     curl
     ca-certificates
+)
+TEST_PACKAGES=(
     # Browser test (tests/integration/test_browser.c) and promtool for /metrics.
     chromium
     chromium-driver
@@ -37,6 +47,8 @@ PACKAGES=(
     libyaml-dev
     systemd
 )
+
+if ((WITH_TESTS)); then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
