@@ -1,15 +1,17 @@
 # wordcount — build, run, test.
 #
-#   make            build bin/wordcount-web, bin/wordcount-worker, bin/wordcount-migrate
+#   make            build bin/wordcount-web, bin/wordcount-worker, bin/wordcount-migrate,
+#                   bin/wordcount (the admin CLI)
 #   make run        install missing packages, start local Redis/Postgres, migrate, run
 #   make test       unit + integration tests, then the same suite under ASan+UBSan
 #   make check      the suite once, in the current build mode
+#   make chaos      the long chaos run (kills, Redis and Postgres restarts)
 #   make deps       install missing Debian packages (idempotent)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined   sanitizer build under build/san/
 #
 # Sources are picked up by directory, so a new module needs no Makefile edit:
-# common/*.c, web/*.c, worker/*.c and migrations/*.c, each program's main.c
+# common/*.c, web/*.c, worker/*.c, migrations/*.c and cli/*.c, each program's main.c
 # kept apart so tests link every other object.
 
 SHELL := /bin/bash
@@ -37,7 +39,9 @@ OPT ?= -O1
 endif
 
 PKGS := libuv hiredis libpq libcurl libxml-2.0 jansson icu-uc icu-i18n inih libcrypto
-TEST_PKGS := criterion zlib
+# yaml-0.1: tests/integration/test_deploy_compose.c parses docker-compose.yml;
+# zlib: tests/lib/page_server.c makes a gzip bomb.
+TEST_PKGS := criterion yaml-0.1 zlib
 
 # pkg-config is asked once per make run, not once per file.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -58,31 +62,36 @@ COMMON_SRC := $(sort $(wildcard common/*.c))
 WEB_SRC := $(sort $(filter-out web/main.c,$(wildcard web/*.c)))
 WORKER_SRC := $(sort $(filter-out worker/main.c,$(wildcard worker/*.c)))
 MIGRATE_SRC := $(sort $(filter-out migrations/main.c,$(wildcard migrations/*.c)))
+CLI_SRC := $(sort $(filter-out cli/main.c,$(wildcard cli/*.c)))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 WEB_OBJ := $(call obj,$(WEB_SRC))
 WORKER_OBJ := $(call obj,$(WORKER_SRC))
 MIGRATE_OBJ := $(call obj,$(MIGRATE_SRC))
+CLI_OBJ := $(call obj,$(CLI_SRC))
 
 # Each tree is an archive, so a test links only the objects it uses.
 COMMON_LIB := $(BUILD)/libcommon.a
 WEB_LIB := $(BUILD)/libweb.a
 WORKER_LIB := $(BUILD)/libworker.a
 MIGRATE_LIB := $(BUILD)/libmigrate.a
+CLI_LIB := $(BUILD)/libcli.a
 
-PROGRAMS := $(BIN)/wordcount-web $(BIN)/wordcount-worker $(BIN)/wordcount-migrate
+PROGRAMS := $(BIN)/wordcount-web $(BIN)/wordcount-worker $(BIN)/wordcount-migrate $(BIN)/wordcount
 
 # One Criterion binary per test file; each links the objects of the tree it
 # mirrors (tests/unit/web links common + web, and so on), never a main.o.
 UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
+CHAOS_SRC := $(sort $(wildcard tests/chaos/test_*.c))
 TESTLIB_SRC := $(sort $(wildcard tests/lib/*.c))
 TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
+CHAOS_BIN := $(patsubst %.c,$(BUILD)/%,$(CHAOS_SRC))
 
-.PHONY: all deps run test check unit integration clean install uninstall format format-check fuzz bench valgrind
+.PHONY: all deps test-deps run test check chaos unit integration clean install uninstall format format-check fuzz bench valgrind
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -97,6 +106,7 @@ $(COMMON_LIB): $(COMMON_OBJ)
 $(WEB_LIB): $(WEB_OBJ)
 $(WORKER_LIB): $(WORKER_OBJ)
 $(MIGRATE_LIB): $(MIGRATE_OBJ)
+$(CLI_LIB): $(CLI_OBJ)
 $(BUILD)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@
@@ -114,11 +124,16 @@ $(BIN)/wordcount-migrate: $(BUILD)/migrations/main.o $(MIGRATE_LIB) $(COMMON_LIB
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BIN)/wordcount: $(BUILD)/cli/main.o $(CLI_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 tbin = $(patsubst %.c,$(BUILD)/%,$(sort $(wildcard $(1))))
 UNIT_COMMON_BIN := $(call tbin,tests/unit/common/test_*.c)
 UNIT_WEB_BIN := $(call tbin,tests/unit/web/test_*.c)
 UNIT_WORKER_BIN := $(call tbin,tests/unit/worker/test_*.c)
 UNIT_MIGRATE_BIN := $(call tbin,tests/unit/migrations/test_*.c)
+UNIT_CLI_BIN := $(call tbin,tests/unit/cli/test_*.c)
 
 $(UNIT_COMMON_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
@@ -128,27 +143,43 @@ $(UNIT_WORKER_BIN): %: %.o $(TESTLIB_OBJ) $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 $(UNIT_MIGRATE_BIN): %: %.o $(TESTLIB_OBJ) $(MIGRATE_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
-$(INTEG_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_LIB)
+$(UNIT_CLI_BIN): %: %.o $(TESTLIB_OBJ) $(CLI_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+$(INTEG_BIN) $(CHAOS_BIN): %: %.o $(TESTLIB_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
-tests-build: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN)
+tests-build: $(PROGRAMS) $(UNIT_BIN) $(INTEG_BIN) $(CHAOS_BIN)
 .PHONY: tests-build
 
 deps:
 	@deploy/deps.sh
 
+# test-deps: also what the tests need (browser, nginx, promtool, systemd-analyze).
+test-deps:
+	@deploy/deps.sh --test
+
 # check: the suite once in this build mode. tests/run.sh starts a private
 # Redis and Postgres on free loopback ports, runs every Criterion binary
 # and stops what it started.
-check: deps
+check: test-deps
 	@$(MAKE) --no-print-directory tests-build
 	BIN_DIR=$(CURDIR)/$(BIN) BUILD_DIR=$(CURDIR)/$(BUILD) tests/run.sh
 
 # test: the suite, then the same suite under AddressSanitizer and
 # UndefinedBehaviorSanitizer.
-test: deps
+test: test-deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check SANITIZE=address,undefined
+
+# chaos: the long chaos run (tests/chaos; a short one is part of check).
+# It starts its own Redis and Postgres. CHAOS_JOBS, CHAOS_SECONDS and
+# CHAOS_WORKERS size it.
+CHAOS_JOBS ?= 3000
+CHAOS_SECONDS ?= 120
+chaos: test-deps
+	@$(MAKE) --no-print-directory tests-build
+	BIN_DIR=$(CURDIR)/$(BIN) CHAOS_JOBS=$(CHAOS_JOBS) CHAOS_SECONDS=$(CHAOS_SECONDS) \
+		$(BUILD)/tests/chaos/test_chaos --jobs 1 --verbose
 
 # fuzz: each libFuzzer target (clang, ASan+UBSan) for FUZZ_TIME seconds,
 # one after the other, starting from tests/fuzz/corpus-<target>:
@@ -178,8 +209,9 @@ build/fuzz/tests/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(WEB_LIB) $(WORKER
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 # bench: benchmarks that print figures (nothing asserted), built with -O2:
-# the HTTP front end against nginx, then extraction + counting against
-# libxml2's bare parse (tests/bench/extract.sh).
+# the HTTP front end against nginx, extraction + counting against
+# libxml2's bare parse (tests/bench/extract.sh), then the whole system end
+# to end over the PostgreSQL manual (see tests/bench/README.md).
 BENCH_EXTRACT := $(BUILD)/tests/bench/extract
 $(BENCH_EXTRACT): $(BUILD)/tests/bench/extract.o $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -187,6 +219,9 @@ $(BENCH_EXTRACT): $(BUILD)/tests/bench/extract.o $(WORKER_LIB) $(COMMON_LIB)
 bench: deps all $(BENCH_EXTRACT)
 	tests/bench/http.sh
 	BENCH_EXTRACT=$(CURDIR)/$(BENCH_EXTRACT) tests/bench/extract.sh
+	@command -v /usr/sbin/nginx >/dev/null && [ -d /usr/share/doc/postgresql-doc-15/html ] || \
+		apt-get install -y -q --no-install-recommends nginx postgresql-doc-15 wrk >/dev/null
+	python3 tests/bench/e2e.py
 
 # valgrind: web and a worker process serve jobs under valgrind and stop
 # on SIGTERM with no errors and no leaks.
@@ -207,11 +242,11 @@ install: all
 		install -m 0644 web/static/* $(DESTDIR)$(PREFIX)/share/wordcount/static/; fi
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,wordcount-web wordcount-worker wordcount-migrate)
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,wordcount-web wordcount-worker wordcount-migrate wordcount)
 	rm -rf $(DESTDIR)$(PREFIX)/share/wordcount
 
 format:
-	clang-format -i $(wildcard common/*.[ch] web/*.[ch] worker/*.[ch] migrations/*.[ch] tests/*/*.[ch] tests/*/*/*.[ch])
+	clang-format -i $(wildcard common/*.[ch] web/*.[ch] worker/*.[ch] migrations/*.[ch] cli/*.[ch] tests/*/*.[ch] tests/*/*/*.[ch])
 
 clean:
 	rm -rf build bin

@@ -23,7 +23,22 @@ signals_start(struct signals *s, uv_loop_t *loop, signals_cb cb, void *arg) {
         signals_close(s);
         return rc;
     }
+    /* Watched now: let through what signals_block held back. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
     return 0;
+}
+
+void
+signals_block(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
 void

@@ -20,6 +20,10 @@ struct signals {
     void *arg;
 };
 
+/* signals_block holds SIGTERM and SIGINT back (a program calls it first
+ * thing), so one that arrives while the program starts is not fatal;
+ * signals_start lets them through once they are watched. */
+void signals_block(void);
 int signals_start(struct signals *s, uv_loop_t *loop, signals_cb cb, void *arg);
 void signals_close(struct signals *s);
 

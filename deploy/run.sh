@@ -142,5 +142,7 @@ wait -n "$WEB_PID" "$WORKER_PID"
 rc=$?
 set -e
 if kill -0 "$WEB_PID" 2>/dev/null; then gone="wordcount-worker"; else gone="wordcount-web"; fi
-say "$gone exited (status $rc); stopping the rest"
-exit $((rc == 0 ? 1 : rc))
+# A program that exits 0 was told to stop (Ctrl-C in the terminal reaches
+# the whole process group); anything else is a failure to report.
+if ((rc == 0)); then say "$gone stopped; stopping the rest"; else say "$gone exited (status $rc); stopping the rest"; fi
+exit "$rc"

@@ -4,8 +4,8 @@
 # Starts a private Postgres (fsync off) and redis-server on free loopback
 # ports in a temporary folder, creates a fresh database for this run, exports
 # WC_TEST_DATABASE_URL and WC_TEST_REDIS_URL, runs every Criterion binary
-# (executable test_* files) under $BUILD_DIR/tests/unit and
-# $BUILD_DIR/tests/integration, and stops the servers on exit, whatever
+# (executable test_* files) under $BUILD_DIR/tests/unit,
+# $BUILD_DIR/tests/integration and $BUILD_DIR/tests/chaos, and stops the servers on exit, whatever
 # happens. Prints "N passed, N failed" (test cases, summed from Criterion's
 # Synthesis lines; a binary that dies without one counts as one failure) and
 # exits non-zero when anything failed.
@@ -93,7 +93,7 @@ export WC_TEST_DATABASE_URL=${admin_url%/*}/$test_db
 export WC_TEST_REDIS_URL=$redis_url
 echo "run.sh: postgres $WC_TEST_DATABASE_URL, redis $WC_TEST_REDIS_URL, build $BUILD_DIR"
 
-mapfile -t BINARIES < <(find "$BUILD_DIR/tests/unit" "$BUILD_DIR/tests/integration" \
+mapfile -t BINARIES < <(find "$BUILD_DIR/tests/unit" "$BUILD_DIR/tests/integration" "$BUILD_DIR/tests/chaos" \
     -type f -name 'test_*' -perm -u+x ! -name '*.o' ! -name '*.d' 2>/dev/null | sort)
 if [[ -n ${TEST_FILTER:-} ]]; then
     mapfile -t BINARIES < <(printf '%s\n' "${BINARIES[@]}" | grep -F -- "$TEST_FILTER")

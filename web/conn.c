@@ -20,6 +20,9 @@
  * reset caused by unread request bytes. */
 #define LINGER_MS 2000
 
+/* Bytes of later requests buffered while one is being answered. */
+#define CONN_READ_AHEAD 65536
+
 /* One uv_write: the request travels with the buffers it sends (STYLE rule 3). */
 struct write_req {
     uv_write_t req;
@@ -106,8 +109,8 @@ on_write(uv_write_t *wr, int status) {
 /* send_response writes resp on c and logs the access line; resp's buffers
  * are taken. Returns the bytes queued. */
 static size_t
-send_response(conn_t *c, struct response *resp, const struct http_request *http,
-              uint64_t start_ns, const char *request_id) {
+send_response(conn_t *c, struct response *resp, const struct http_request *http, uint64_t start_ns,
+              const char *request_id) {
     if (request_id && request_id[0]) response_header(resp, "X-Request-Id", "%s", request_id);
     if (http) cors_headers(c->app->cfg, http, resp);
     struct response_wire wire = {
@@ -213,8 +216,9 @@ static void
 request_id(const struct http_request *http, char out[65]) {
     const char *id = http_request_header(http, "X-Request-Id");
     size_t n = id ? strlen(id) : 0;
-    if (n > 0 && n <= 64 && strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                       "0123456789-_.:") == n) {
+    if (n > 0 && n <= 64 &&
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                   "0123456789-_.:") == n) {
         memcpy(out, id, n + 1);
         return;
     }
@@ -303,8 +307,7 @@ dispatch(conn_t *c, struct http_request *http) {
     c->req = req;
     c->refs++;
     c->served++;
-    router_match(c->server->routes, c->server->nroutes, http->method_name, http->path,
-                 &req->match);
+    router_match(c->server->routes, c->server->nroutes, http->method_name, http->path, &req->match);
     if (req->match.status == 404) {
         req_problem(req, 404, "Not Found", "no resource at this path");
     } else if (req->match.status == 405 && http->method == HTTP_OPTIONS &&
@@ -394,14 +397,17 @@ on_timer(uv_timer_t *t) {
     conn_close(c);
 }
 
-/* update_io sets reading and the timer from the conn's state: reading
- * stops while a request is in flight (pipelined bytes wait in the kernel
- * and in c->in), and one deadline runs at a time. */
+/* update_io sets reading and the timer from the conn's state: while a
+ * request is in flight the conn keeps reading into c->in (so a keep-alive
+ * client costs no epoll_ctl per request) until CONN_READ_AHEAD bytes wait
+ * there; then reading stops and the rest waits in the kernel. One
+ * deadline runs at a time. */
 static void
 update_io(conn_t *c) {
     if (c->closing) return;
     const struct config *cfg = c->app->cfg;
-    bool want_read = c->lingering || (!c->req && !c->close_after);
+    bool want_read =
+        c->lingering || (!c->close_after && (!c->req || c->in.len - c->in_off < CONN_READ_AHEAD));
     if (want_read && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
             conn_close(c);

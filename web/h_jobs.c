@@ -86,6 +86,18 @@ ctx_free(struct ctx *x) {
     free(x);
 }
 
+/* sent checks that a Redis or Postgres call took x; when it did not
+ * (connection down or closing), the client gets 503 and x is freed. */
+static bool
+sent(struct ctx *x, int rc, const char *what) {
+    if (rc >= 0) return true;
+    bool redis = !strcmp(what, "Redis");
+    unavailable(x->req, what,
+                redis ? "the job queue is unreachable" : "the results store is unreachable");
+    ctx_free(x);
+    return false;
+}
+
 static const char *
 path_id(const struct req *req) {
     return req->match.nparams ? req->match.params[0] : NULL;
@@ -145,10 +157,7 @@ on_submitted_idem(int status, enum queue_submit_outcome outcome, const struct jo
     memcpy(x->id, existing_id, JOB_ID_LEN);
     x->id[JOB_ID_LEN] = '\0';
     int rc = q && job_id_valid(x->id) ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
-    if (rc < 0) {
-        unavailable(x->req, "Redis", "the job queue is unreachable");
-        ctx_free(x);
-    }
+    sent(x, rc, "Redis");
 }
 
 /* idem_key returns the request's Idempotency-Key, NULL when absent; sets
@@ -191,10 +200,7 @@ submit(struct req *req, enum kind kind, const char *url) {
     } else if (q) {
         rc = queue_submit(q, url, on_submitted, x);
     }
-    if (rc < 0) {
-        ctx_free(x);
-        unavailable(req, "Redis", "the job queue is unreachable");
-    }
+    sent(x, rc, "Redis");
 }
 
 /* rate_limited answers 429 when the client has used up its submissions. */
@@ -297,16 +303,15 @@ static json_t *
 full_result(const char *id, PGresult *res, int top) {
     char created[32];
     clock_format_rfc3339(int_at(res, 1), created);
-    return json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:o, s:I, s:o, s:o, s:I, "
-                     "s:I}, s:s}",
-                     "job_id", id, "url", str_at(res, 0), "total_words", int_at(res, 2),
-                     "unique_words", int_at(res, 3), "total_words_no_stop", int_at(res, 4),
-                     "unique_words_no_stop", int_at(res, 5), "top", top_slice(res, top), "counts",
-                     parsed(PQgetvalue(res, 0, 7)), "counts_no_stop_words",
-                     parsed(PQgetvalue(res, 0, 8)), "fetch", "final_url", str_at(res, 9),
-                     "http_status", int_at(res, 10), "content_type", str_at(res, 11), "charset",
-                     str_at(res, 12), "bytes", int_at(res, 13), "ms", int_at(res, 14),
-                     "created_at", created);
+    return json_pack(
+        "{s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:o, s:I, s:o, s:o, s:I, "
+        "s:I}, s:s}",
+        "job_id", id, "url", str_at(res, 0), "total_words", int_at(res, 2), "unique_words",
+        int_at(res, 3), "total_words_no_stop", int_at(res, 4), "unique_words_no_stop",
+        int_at(res, 5), "top", top_slice(res, top), "counts", parsed(PQgetvalue(res, 0, 7)),
+        "counts_no_stop_words", parsed(PQgetvalue(res, 0, 8)), "fetch", "final_url", str_at(res, 9),
+        "http_status", int_at(res, 10), "content_type", str_at(res, 11), "charset", str_at(res, 12),
+        "bytes", int_at(res, 13), "ms", int_at(res, 14), "created_at", created);
 }
 
 static void on_job_state(int status, const struct job *job, const char *errstr, void *arg);
@@ -329,7 +334,8 @@ on_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
         if (found)
             json_object_set_new(x->job, "result",
                                 json_pack("{s:I, s:I, s:o}", "total_words", int_at(res, 2),
-                                          "unique_words", int_at(res, 3), "top", top_slice(res, 10)));
+                                          "unique_words", int_at(res, 3), "top",
+                                          top_slice(res, 10)));
         json_t *job = x->job;
         x->job = NULL;
         respond_json(x->req, 200, 0, job);
@@ -348,8 +354,9 @@ on_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     } else if (found) {
         json_t *top = top_slice(res, 10), *pairs = json_array(), *item;
         size_t i;
-        json_array_foreach(top, i, item) json_array_append_new(
-            pairs, json_pack("[O, O]", json_object_get(item, "word"), json_object_get(item, "count")));
+        json_array_foreach(top, i, item)
+            json_array_append_new(pairs, json_pack("[O, O]", json_object_get(item, "word"),
+                                                   json_object_get(item, "count")));
         json_decref(top);
         respond_json(x->req, 200, 0, pairs);
     } else if (x->kind == K_JOB) {
@@ -359,10 +366,7 @@ on_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
         /* No result yet: the job's state in Redis says why. */
         struct queue *q = app_queue(x->app);
         int rc = q ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
-        if (rc < 0) {
-            unavailable(x->req, "Redis", "the job queue is unreachable");
-            ctx_free(x);
-        }
+        sent(x, rc, "Redis");
         return;
     }
     ctx_free(x);
@@ -372,10 +376,7 @@ static void
 query_row(struct ctx *x) {
     const char *params[] = {x->id};
     int rc = app_pg_query(x->app, RESULT_SQL, 1, params, on_row, x);
-    if (rc < 0) {
-        unavailable(x->req, "Postgres", "the results store is unreachable");
-        ctx_free(x);
-    }
+    sent(x, rc, "Postgres");
 }
 
 static void
@@ -412,7 +413,8 @@ on_job_state(int status, const struct job *job, const char *errstr, void *arg) {
             respond_json(x->req, 200, 0,
                          json_pack("{s:{s:s, s:s}}", "error", "code",
                                    job->error_code ? job->error_code : job_state_name(job->state),
-                                   "message", job->error ? job->error : job_state_name(job->state)));
+                                   "message",
+                                   job->error ? job->error : job_state_name(job->state)));
         } else {
             respond_text(x->req, 202, 1, "Nay!");
         }
@@ -444,10 +446,7 @@ h_jobs_get(struct req *req) {
     struct queue *q = app_queue(req->app);
     struct ctx *x = ctx_new(req, K_JOB, id);
     int rc = q ? queue_get(q, id, on_job_state, x) : UV_ECANCELED;
-    if (rc < 0) {
-        ctx_free(x);
-        unavailable(req, "Redis", "the job queue is unreachable");
-    }
+    sent(x, rc, "Redis");
 }
 
 void
@@ -483,8 +482,8 @@ on_canceled(int status, const char *state, const char *errstr, void *arg) {
         req_problem(x->req, 404, "Not Found", "no job with this id");
     } else if (strcmp(state, "canceled") != 0) { /* canceled before: DELETE is idempotent */
         char detail[128];
-        snprintf(detail, sizeof detail, "the job is %s: only a queued or retrying job can be canceled",
-                 state);
+        snprintf(detail, sizeof detail,
+                 "the job is %s: only a queued or retrying job can be canceled", state);
         req_problem(x->req, 409, "Conflict", detail);
     } else {
         log_info("msg=\"job canceled\" job=%s", x->id);
@@ -492,8 +491,8 @@ on_canceled(int status, const char *state, const char *errstr, void *arg) {
         struct queue *q = app_queue(x->app);
         x->kind = K_JOB;
         int rc = q ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
-        if (rc == 0) return;
-        unavailable(x->req, "Redis", "the job queue is unreachable");
+        sent(x, rc, "Redis");
+        return;
     }
     ctx_free(x);
 }
@@ -505,8 +504,5 @@ h_jobs_cancel(struct req *req) {
     struct queue *q = app_queue(req->app);
     struct ctx *x = ctx_new(req, K_JOB, id);
     int rc = q ? queue_cancel(q, id, on_canceled, x) : UV_ECANCELED;
-    if (rc < 0) {
-        ctx_free(x);
-        unavailable(req, "Redis", "the job queue is unreachable");
-    }
+    sent(x, rc, "Redis");
 }

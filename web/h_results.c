@@ -68,8 +68,10 @@ on_page(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
                                  col_int(res, i, 6), "top", top ? top : json_array()));
         }
         /* One row more than the page was asked for: there is a next page. */
-        json_t *next = n > p->limit ? json_string(PQgetvalue(res, (int)p->limit - 1, 0)) : json_null();
-        json_t *body = json_pack("{s:s, s:o, s:o}", "url", p->url, "results", items, "next_cursor", next);
+        json_t *next =
+            n > p->limit ? json_string(PQgetvalue(res, (int)p->limit - 1, 0)) : json_null();
+        json_t *body =
+            json_pack("{s:s, s:o, s:o}", "url", p->url, "results", items, "next_cursor", next);
         struct response r;
         response_init(&r, 200);
         response_json(&r, 200, body);

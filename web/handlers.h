@@ -4,7 +4,8 @@
  * req_problem, now or from a Redis/Postgres callback. Path parameters are
  * in req->match.params. h_jobs.c holds the job resources and the
  * original app's routes; h_health.c the probes; h_static.c the pages;
- * h_stats.c the statistics (JSON and Prometheus). */
+ * h_stats.c the statistics (JSON and Prometheus); h_admin.c the failed set
+ * (admin routes). */
 #ifndef WC_HANDLERS_H
 #define WC_HANDLERS_H
 
@@ -28,6 +29,10 @@ void h_page_dashboard(struct req *req);
 void h_static_file(struct req *req);
 void h_stats(struct req *req);
 void h_metrics(struct req *req);
+void h_admin_failed_list(struct req *req);
+void h_admin_failed_retry_all(struct req *req);
+void h_admin_failed_retry(struct req *req);
+void h_admin_failed_delete(struct req *req);
 
 /* The route table (routes.c). */
 extern const struct route web_routes[];

@@ -105,6 +105,7 @@ serve(int index, void *arg) {
 int
 main(int argc, char **argv) {
     (void)argv;
+    signals_block(); /* a stop signal during start-up waits for the loop */
     log_init("web", LOG_INFO);
     if (argc != 1) {
         fprintf(stderr, "usage: wordcount-web   (configured by the environment, see README)\n");

@@ -23,7 +23,8 @@ static pid_t
 spawn(int index, prefork_serve_fn serve, void *arg, const sigset_t *orig, pid_t parent) {
     pid_t pid = fork();
     if (pid < 0) {
-        log_error("msg=\"cannot fork a web process\" index=%d error=%s", index, log_q(strerror(errno)));
+        log_error("msg=\"cannot fork a web process\" index=%d error=%s", index,
+                  log_q(strerror(errno)));
         return 0;
     }
     if (pid == 0) {

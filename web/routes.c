@@ -17,5 +17,9 @@ const struct route web_routes[] = {
     {"GET", "/", h_page_index},
     {"GET", "/dashboard", h_page_dashboard},
     {"GET", "/static/{file}", h_static_file},
+    {"GET", "/api/v1/admin/failed", h_admin_failed_list},
+    {"POST", "/api/v1/admin/failed/retry", h_admin_failed_retry_all},
+    {"POST", "/api/v1/admin/failed/{id}/retry", h_admin_failed_retry},
+    {"DELETE", "/api/v1/admin/failed/{id}", h_admin_failed_delete},
 };
 const size_t web_nroutes = sizeof web_routes / sizeof web_routes[0];

@@ -76,8 +76,8 @@ meta_charset(const char *data, size_t len, char name[CHARSET_NAME_MAX]) {
 }
 
 const char *
-charset_sniff(const char *data, size_t len, const char *header_charset,
-              char name[CHARSET_NAME_MAX], size_t *bom_len) {
+charset_sniff(const char *data, size_t len, const char *header_charset, char name[CHARSET_NAME_MAX],
+              size_t *bom_len) {
     const unsigned char *u = (const unsigned char *)data;
     *bom_len = 0;
     if (len >= 3 && u[0] == 0xEF && u[1] == 0xBB && u[2] == 0xBF) {

@@ -124,6 +124,8 @@ run_child(const struct config *cfg, int index) {
 
 int
 main(int argc, char **argv) {
+    /* A stop signal during start-up waits for the loop: it means "drain". */
+    signals_block();
     log_init("supervisor", LOG_INFO);
     struct config cfg;
     char err[512];

@@ -27,6 +27,9 @@
 #define PROMOTE_BATCH 200
 #define RENEW_BATCH 1000
 
+/* Postgres connections per worker process (at most WORKER_CONCURRENCY). */
+#define RUNNER_PG_CONNS 4
+
 struct runner {
     uv_loop_t *loop;
     const struct config *cfg;
@@ -34,7 +37,8 @@ struct runner {
     struct keys keys;
     redis_uv_t *redis;
     redis_uv_t *redis_block;
-    pg_uv_t *pg;
+    pg_uv_t *pg[RUNNER_PG_CONNS]; /* result writes spread over a few connections */
+    int npg;
     curl_uv_t *curl;
     struct queue queue;
     struct task_env env;
@@ -48,9 +52,11 @@ struct runner {
     int rescue_interval_ms;
     long rescue_idle_ms;
     char rescue_cursor[48];
-    bool taking, rescuing, promoting;
+    uint64_t rescue_not_before; /* uv_now before which no rescue scan runs */
+    bool redis_lost;            /* the command connection went down since it was up */
+    bool taking, rescuing, promoting, renewing;
     bool group_ready, ensuring_group;
-    bool draining, drained, closing;
+    bool draining, handing_back, drained, closing;
     runner_cb drained_cb;
     void *drained_arg;
     runner_cb close_cb;
@@ -86,9 +92,12 @@ on_task_end(struct task *t, const char *outcome, void *arg) {
     else if (!strcmp(outcome, "retrying")) r->retried++;
 }
 
+/* check_drained calls drained_cb once nothing is in flight: no task, and
+ * no take or rescue whose deliveries could still arrive (they would sit
+ * unacknowledged until a rescue if the connection closed under them). */
 static void
 check_drained(struct runner *r) {
-    if (!r->draining || r->drained || r->inflight > 0) return;
+    if (!r->draining || r->drained || r->inflight > 0 || r->taking || r->rescuing) return;
     r->drained = true;
     uv_timer_stop(&r->grace);
     /* Nothing left to renew: leave the workers registry (best effort; an
@@ -123,6 +132,10 @@ begin(struct runner *r, const struct queue_entry *e) {
     t->next = r->tasks;
     if (r->tasks) r->tasks->prev = t;
     r->tasks = t;
+    /* A delivery that arrives while draining (a take or rescue sent
+     * before the drain) is handed straight back, so another worker runs
+     * it now rather than after this one's lease lapses. */
+    if (r->draining) task_stop(t, true);
 }
 
 /* --- taking new deliveries --- */
@@ -156,11 +169,12 @@ on_take(int status, const struct queue_entry *entries, size_t n, const char *err
         if (errstr && strncmp(errstr, "NOGROUP", 7) == 0) r->group_ready = false;
         else log_warn("msg=\"cannot take jobs\" error=%s", log_q(errstr));
         uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
+        check_drained(r);
         return;
     }
-    /* Deliveries that arrive are ours even while draining: run them. */
     for (size_t i = 0; i < n; i++) begin(r, &entries[i]);
     maybe_take(r);
+    check_drained(r);
 }
 
 static void
@@ -179,13 +193,40 @@ maybe_take(struct runner *r) {
     else uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
 }
 
+static void on_heartbeat(uv_timer_t *timer);
+
+/* A Redis outage stops every worker's renewals at once, so when it ends
+ * every lease looks lapsed. A worker that reconnects renews its own
+ * leases at once and rescues nothing for JOB_RESCUE_AFTER plus the
+ * longest reconnect backoff (redis_uv: 5 s): by then every live worker
+ * has reconnected and renewed, and only the dead ones' jobs are taken. */
+#define RECONNECT_BACKOFF_MAX_MS 5000
+
 static void
 on_redis_state(redis_uv_t *redis, bool connected, void *arg) {
-    (void)redis;
-    if (connected) maybe_take(arg);
+    struct runner *r = arg;
+    if (redis == r->redis) {
+        if (!connected) {
+            r->redis_lost = true;
+        } else if (r->redis_lost) {
+            r->redis_lost = false;
+            r->rescue_not_before =
+                uv_now(r->loop) + (uint64_t)r->cfg->job_rescue_after_ms + RECONNECT_BACKOFF_MAX_MS;
+            if (!r->drained && !r->closing) on_heartbeat(&r->heartbeat);
+        }
+    }
+    if (connected) maybe_take(r);
 }
 
 /* --- rescue and retries: every worker scans, Redis keeps it atomic --- */
+
+/* running tells whether a live task of this process holds delivery e. */
+static bool
+running(const struct runner *r, const struct queue_entry *e) {
+    for (const struct task *t = r->tasks; t; t = t->next)
+        if (!strcmp(t->entry.stream_id, e->stream_id)) return true;
+    return false;
+}
 
 static void
 on_rescued(int status, const struct queue_entry *entries, size_t n, const char *errstr, void *arg) {
@@ -194,20 +235,26 @@ on_rescued(int status, const struct queue_entry *entries, size_t n, const char *
     if (r->closing) return;
     if (status < 0) {
         log_debug("msg=\"rescue scan failed\" error=%s", log_q(errstr));
+        check_drained(r);
         return;
     }
     for (size_t i = 0; i < n; i++) {
+        /* Our own task whose renewals failed for a while (Redis was down):
+         * the claim renewed its lease; it must not run twice here. */
+        if (running(r, &entries[i])) continue;
         log_warn("msg=\"rescuing job from a lost worker\" job=%s entry=%s", entries[i].job_id,
                  entries[i].stream_id);
         r->rescued++;
         begin(r, &entries[i]);
     }
+    check_drained(r);
 }
 
 static void
 on_rescue_timer(uv_timer_t *timer) {
     struct runner *r = timer->data;
     if (r->closing || r->draining || r->rescuing || !r->group_ready) return;
+    if (uv_now(r->loop) < r->rescue_not_before) return;
     int room = r->cfg->worker_concurrency - r->inflight;
     if (room <= 0) return;
     if (queue_rescue(&r->queue, r->consumer, r->rescue_idle_ms, room, r->rescue_cursor, on_rescued,
@@ -243,6 +290,7 @@ static void
 on_renewed(int status, const char *const *lost, size_t nlost, const char *errstr, void *arg) {
     struct renewal *rn = arg;
     struct runner *r = rn->r;
+    r->renewing = false;
     if (status < 0) {
         log_warn("msg=\"cannot renew leases\" jobs=%zu error=%s", rn->n, log_q(errstr));
     } else if (!r->closing) {
@@ -264,6 +312,9 @@ on_renewed(int status, const char *const *lost, size_t nlost, const char *errstr
 
 static void
 renew_leases(struct runner *r) {
+    /* One renewal at a time: while Redis does not answer, heartbeats
+     * would pile up renewals that all fail together. */
+    if (r->renewing) return;
     size_t n = 0;
     for (struct task *t = r->tasks; t; t = t->next) n++;
     if (n == 0) return;
@@ -276,7 +327,9 @@ renew_leases(struct runner *r) {
     if (queue_renew(&r->queue, r->consumer, rn->entries, rn->n, on_renewed, rn) < 0) {
         free(rn->entries);
         free(rn);
+        return;
     }
+    r->renewing = true;
 }
 
 static void
@@ -336,8 +389,13 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
         free(r);
         return NULL;
     }
-    r->pg = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,
-                      (size_t)cfg->worker_concurrency * 4 + 16);
+    /* One connection runs one statement at a time: with many jobs in
+     * flight the inserts queue behind each other, so a few connections
+     * share them (by job id). */
+    r->npg = cfg->worker_concurrency < RUNNER_PG_CONNS ? cfg->worker_concurrency : RUNNER_PG_CONNS;
+    for (int i = 0; i < r->npg; i++)
+        r->pg[i] = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,
+                             (size_t)cfg->worker_concurrency * 4 + 16);
     r->curl = curl_uv_new(loop);
     queue_init(&r->queue, r->redis, &r->keys, cfg->result_ttl_s);
 
@@ -352,7 +410,8 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                                .cfg = cfg,
                                .sw = sw,
                                .queue = &r->queue,
-                               .pg = r->pg,
+                               .pgs = r->pg,
+                               .npg = r->npg,
                                .curl = r->curl,
                                .consumer = r->consumer,
                                .lease_safe_ms = (int)r->rescue_idle_ms - cfg->heartbeat_interval_ms,
@@ -385,6 +444,7 @@ runner_inflight(const runner_t *r) {
 static void
 on_grace(uv_timer_t *timer) {
     struct runner *r = timer->data;
+    r->handing_back = true;
     log_warn("msg=\"grace period over, handing jobs back\" jobs=%d", r->inflight);
     /* Hand unfinished jobs back to the queue so they run again at once;
      * the drained callback runs when the last task is gone. */
@@ -397,8 +457,19 @@ on_grace(uv_timer_t *timer) {
 void
 runner_drain(runner_t *r, int grace_ms, runner_cb drained_cb, void *arg) {
     if (r->draining) {
-        /* A second request (a second signal): hand back now. */
-        on_grace(&r->grace);
+        /* A second request (a second signal): hand back now; when that is
+         * already under way (and stuck, say on a Redis outage), abandon
+         * everything: the jobs are rescued elsewhere. */
+        if (!r->handing_back) {
+            uv_timer_stop(&r->grace);
+            on_grace(&r->grace);
+            return;
+        }
+        log_warn("msg=\"stopping now, abandoning jobs\" jobs=%d", r->inflight);
+        for (struct task *t = r->tasks, *next; t; t = next) {
+            next = t->next;
+            task_stop(t, false);
+        }
         return;
     }
     r->draining = true;
@@ -440,7 +511,7 @@ on_curl_closed(void *arg) {
     /* Postgres and Redis close after curl, so no transfer can call back
      * into a task whose connections are gone; pending commands fail and
      * end their tasks. */
-    pg_uv_close(r->pg, on_part_closed, r);
+    for (int i = 0; i < r->npg; i++) pg_uv_close(r->pg[i], on_part_closed, r);
     redis_uv_close(r->redis, on_part_closed, r);
     redis_uv_close(r->redis_block, on_part_closed, r);
     on_part_closed(r);
@@ -457,7 +528,7 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
     }
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
-    r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 3 /* pg, redis */;
+    r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ + r->npg;
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);

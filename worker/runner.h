@@ -12,9 +12,13 @@
  * result is committed. JOB_TIMEOUT bounds fetching and counting.
  *
  * Life cycle: runner_new starts connecting and taking; runner_drain stops
- * taking and calls drained_cb once nothing is in flight, or when the grace
- * period ends (tasks still running are abandoned without an ack, so their
- * jobs are delivered again); runner_close then releases everything and
+ * taking (deliveries still arriving from a take sent before are handed
+ * straight back), lets the tasks in flight finish for grace_ms, then
+ * hands the unfinished ones back to the queue (queue_release: they run
+ * again at once elsewhere, the attempt not counted) and calls drained_cb
+ * once nothing is in flight; a second runner_drain hands back at once, or
+ * when that is under way, abandons the tasks (they are rescued after
+ * JOB_RESCUE_AFTER). runner_close then releases everything and
  * calls close_cb when the memory is gone. */
 #ifndef WC_RUNNER_H
 #define WC_RUNNER_H
@@ -31,7 +35,7 @@ typedef void (*runner_cb)(runner_t *r, void *arg);
 /* runner_new returns NULL with a message in err when a URL in cfg is invalid. */
 runner_t *runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw,
                      const char *consumer, char *err, size_t errlen);
-/* runner_drain stops taking jobs; drained_cb runs once, when idle or after grace_ms. */
+/* runner_drain stops taking jobs; drained_cb runs once nothing is in flight. */
 void runner_drain(runner_t *r, int grace_ms, runner_cb drained_cb, void *arg);
 /* runner_close releases everything; call after drained_cb. */
 void runner_close(runner_t *r, runner_cb close_cb, void *arg);

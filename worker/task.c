@@ -17,6 +17,13 @@
 
 static void persist(struct task *t);
 
+static void
+next_phase(struct task *t, enum task_phase phase) {
+    t->phase = phase;
+    t->backoff_ms = 0;
+    persist(t);
+}
+
 /* --- the one teardown path --- */
 
 static void
@@ -46,10 +53,21 @@ on_backoff(uv_timer_t *timer) {
     persist(timer->data);
 }
 
-/* giving_up: a stop was asked for and this step is not the hand-back. */
+/* giving_up: a stop was asked for and nothing more may be written. A
+ * drain (release_on_stop) still lets the steps that end a delivery run
+ * (finish, fail, retry, release): each hands the job on at once, where
+ * abandoning it would leave it to a rescue. A lost lease or a close
+ * (no release) writes nothing more. */
 static bool
 giving_up(const struct task *t) {
-    return t->stopping && !(t->phase == TASK_RELEASING && t->release_on_stop);
+    return t->stopping && !t->release_on_stop;
+}
+
+/* handing_back: a drain wants this delivery back and the result is not
+ * stored yet, so the store gives way to a release. */
+static bool
+handing_back(const struct task *t) {
+    return t->stopping && t->release_on_stop && t->phase == TASK_STORING;
 }
 
 static void
@@ -58,18 +76,15 @@ retry_step(struct task *t, const char *step, const char *errstr) {
         task_end(t, "abandoned");
         return;
     }
+    if (handing_back(t)) {
+        next_phase(t, TASK_RELEASING);
+        return;
+    }
     t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : PERSIST_RETRY_MIN_MS;
     if (t->backoff_ms > PERSIST_RETRY_MAX_MS) t->backoff_ms = PERSIST_RETRY_MAX_MS;
     log_warn("msg=\"will retry\" step=%s job=%s retry_in_ms=%d error=%s", step, t->entry.job_id,
              t->backoff_ms, log_q(errstr));
     uv_timer_start(&t->timer, on_backoff, (uint64_t)t->backoff_ms, 0);
-}
-
-static void
-next_phase(struct task *t, enum task_phase phase) {
-    t->phase = phase;
-    t->backoff_ms = 0;
-    persist(t);
 }
 
 /* on_ended handles the answer to finish, fail, retry and release. */
@@ -161,6 +176,7 @@ persist(struct task *t) {
         task_end(t, "abandoned");
         return;
     }
+    if (handing_back(t)) t->phase = TASK_RELEASING;
     switch (t->phase) {
     case TASK_STORING:
         /* Write only under a fresh lease: a worker cut off long enough for
@@ -173,7 +189,8 @@ persist(struct task *t) {
             break;
         }
         step = "store";
-        rc = store_insert(env->pg, &t->row, on_stored, t);
+        rc = store_insert(env->pgs[(unsigned char)t->entry.job_id[JOB_ID_LEN - 1] % env->npg],
+                          &t->row, on_stored, t);
         break;
     case TASK_FINISHING:
         step = "finish";
@@ -346,9 +363,11 @@ task_stop(struct task *t, bool release) {
         if (first) analysis_cancel(t->analysis); /* on_analyzed decides */
         return;
     }
-    /* A step in flight ends the task when its answer comes. */
+    /* A step in flight goes on or ends when its answer comes. */
     if (!uv_is_active((uv_handle_t *)&t->timer)) return;
+    /* Waiting out a backoff: a drain tries its step again now (a store
+     * becomes a release); otherwise the task ends here. */
     uv_timer_stop(&t->timer);
-    if (t->release_on_stop && t->phase == TASK_STORING) next_phase(t, TASK_RELEASING);
+    if (t->release_on_stop) next_phase(t, t->phase);
     else task_end(t, "abandoned");
 }

@@ -41,7 +41,8 @@ struct task_env {
     const struct config *cfg;
     const struct stopwords *sw;
     struct queue *queue;
-    pg_uv_t *pg;
+    pg_uv_t *const *pgs; /* result writes go to pgs[hash of job id % npg] */
+    int npg;
     curl_uv_t *curl;
     const char *consumer;
     /* A lease renewed less than this long ago (ms) is safe to act on. */
@@ -97,8 +98,10 @@ struct task *task_start(const struct task_env *env, const struct queue_entry *e)
 void task_lease_renewed(struct task *t, uint64_t at);
 /* task_lease_lost stops the task without writing anything. */
 void task_lease_lost(struct task *t);
-/* task_stop abandons the task: with release, a started job is handed back
- * to the queue at once; without, it is left for rescue. */
+/* task_stop stops the task. With release (a drain), a job not yet stored
+ * is handed back to the queue at once, and a job already stored, failed
+ * or due for a retry is ended as such. Without release, the task ends
+ * without writing anything more and the job is left for rescue. */
 void task_stop(struct task *t, bool release);
 
 #endif

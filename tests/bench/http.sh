@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 RUNS=${RUNS:-3}
 CONNS=${CONNS:-64}
-SECONDS_EACH=${SECONDS:-10}
+SECONDS_EACH=${BENCH_SECONDS:-10}
 THREADS=${THREADS:-2}
 
 need=()
@@ -107,7 +107,10 @@ run() {
     python3 - "$out" <<'PY'
 import re, sys
 t = sys.argv[1]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+m = re.search(r"Requests/sec:\s+([\d.]+)", t)
+if not m:
+    sys.exit("bench: wrk said:\n" + t)
+rps = float(m.group(1))
 def ms(p):
     m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, t, re.M)
     v, u = float(m.group(1)), m.group(2)

@@ -38,14 +38,6 @@ static page_server_t *pages;
 static pid_t web_pid, worker_pid;
 static struct wd wd;
 
-static void
-write_file(const char *path, const char *content) {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(content, f);
-    cr_assert_eq(fclose(f), 0);
-}
-
 /* The page: alpha 9, beta 7, gamma 5, delta 4, epsilon 3, zeta 2, eta 1,
  * and "the" 6 times. 37 words, 8 unique; without stop words 31 and 7. */
 static void
@@ -67,9 +59,9 @@ write_page(const char *dir) {
     buf_append_str(&b, "</body></html>\n");
     char path[256];
     snprintf(path, sizeof path, "%s/words.html", dir);
-    write_file(path, b.data);
+    testenv_write_file(path, b.data);
     snprintf(path, sizeof path, "%s/more.html", dir);
-    write_file(path, "<html><body><p>one more page</p></body></html>");
+    testenv_write_file(path, "<html><body><p>one more page</p></body></html>");
     buf_free(&b);
 }
 

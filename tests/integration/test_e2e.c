@@ -33,14 +33,6 @@ static char base[64];
 static page_server_t *pages;
 static pid_t web_pid, worker_pid;
 
-static void
-write_file(const char *path, const char *content) {
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(content, f);
-    cr_assert_eq(fclose(f), 0);
-}
-
 /* Page i: "alpha" i times (the first capitalised), "beta" in two adjacent
  * blocks, three "the", one "and", one "don't", one "café" (as an entity),
  * a number, and script/style/noscript text that must not count. Words:
@@ -58,7 +50,7 @@ write_page(int i) {
                        "&amp;</p></body></html>\n");
     char path[256];
     snprintf(path, sizeof path, "%s/pages/page-%d.html", workdir, i);
-    write_file(path, b.data);
+    testenv_write_file(path, b.data);
     buf_free(&b);
 }
 
@@ -78,7 +70,7 @@ start_system(void) {
     char path[256];
     snprintf(path, sizeof path, "%s/plain.txt", workdir);
     snprintf(path, sizeof path, "%s/pages/plain.txt", workdir);
-    write_file(path, "one two two three three three\n");
+    testenv_write_file(path, "one two two three three three\n");
     /* The hand-counted fixture pages (tests/fixtures/expected.json). */
     char cmd[512];
     snprintf(cmd, sizeof cmd, "cp %s/tests/fixtures/pages/* '%s/pages/'", WC_SRCDIR, workdir);

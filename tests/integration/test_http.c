@@ -102,7 +102,8 @@ one(const char *req, struct raw_response *r) {
 
 static void
 expect_problem_at(const struct raw_response *r, int status, int line, long index) {
-    cr_assert_eq(r->status, status, "line %d case %ld: %s%s", line, index, r->head.data, r->body.data);
+    cr_assert_eq(r->status, status, "line %d case %ld: %s%s", line, index, r->head.data,
+                 r->body.data);
     char ct[128];
     cr_assert(raw_header(r, "Content-Type", ct, sizeof ct));
     cr_assert_str_eq(ct, "application/problem+json");
@@ -135,10 +136,11 @@ job_id_of(const struct raw_response *r) {
 Test(http, keep_alive_and_pipelining_in_order, .init = start_default, .fini = stop_web) {
     int fd = raw_connect(port);
     /* Four requests in one write: answered one by one, in order. */
-    const char *reqs = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
-                       "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
-                       "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
-                       "GET /api/v1/jobs/01a21300-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: t\r\n\r\n";
+    const char *reqs =
+        "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+        "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+        "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+        "GET /api/v1/jobs/01a21300-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: t\r\n\r\n";
     cr_assert_eq(raw_send_str(fd, reqs), 0);
     int want[] = {200, 404, 405, 404};
     for (int i = 0; i < 4; i++) {
@@ -249,25 +251,32 @@ Test(http, malformed_requests_table, .init = start_default, .fini = stop_web) {
         {"BROKEN\r\n\r\n", 400, true},
         {"GET / HTTP/9.9\r\n\r\n", 505, true},
         {"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n", 400, true},
-        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n0\r\n\r\n",
          400, true},
-        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400,
+        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: "
+         "6\r\n\r\nhello!",
+         400, true},
+        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
          true},
-        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, true},
         {"GET /healthz HTTP/1.1\r\nHost: t\r\nExpect: 200-ok\r\n\r\n", 400, true},
         {big_line, 431, true},
         {big_body, 413, true},
         {"GET /no/such/route HTTP/1.1\r\nHost: t\r\n\r\n", 404, false},
         {"DELETE /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 405, false},
-        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml\r\nContent-Length: 5\r\n\r\n<a/>\n",
+        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml\r\nContent-Length: "
+         "5\r\n\r\n<a/>\n",
          415, false},
-        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"url\": ",
+        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: "
+         "application/json\r\nContent-Length: 8\r\n\r\n{\"url\": ",
          400, false},
-        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 23\r\n\r\n"
+        {"POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: "
+         "application/json\r\nContent-Length: 23\r\n\r\n"
          "{\"url\": \"ftp://x.org/\"}",
          422, false},
         {"GET /api/v1/jobs/not-an-id HTTP/1.1\r\nHost: t\r\n\r\n", 404, false},
-        {"GET /api/v1/jobs/01a21300-0000-7000-8000-000000000000/result?top=0 HTTP/1.1\r\nHost: t\r\n\r\n",
+        {"GET /api/v1/jobs/01a21300-0000-7000-8000-000000000000/result?top=0 HTTP/1.1\r\nHost: "
+         "t\r\n\r\n",
          400, false},
         {"GET /api/v1/results HTTP/1.1\r\nHost: t\r\n\r\n", 400, false},
     };
@@ -310,7 +319,8 @@ Test(http, request_id_echoed_or_made, .init = start_default, .fini = stop_web) {
     cr_assert_eq(strlen(id), 36, "a fresh id replaces an unusable one: %s", id);
     raw_response_free(&r);
     close(fd);
-    cr_assert(proc_wait_log(web_log, "request_id=abc-123.x", 3000, NULL, 0), "logged with the access line");
+    cr_assert(proc_wait_log(web_log, "request_id=abc-123.x", 3000, NULL, 0),
+              "logged with the access line");
 }
 
 static void
@@ -332,9 +342,11 @@ Test(http, slow_clients_are_cut_off, .init = start_slow_limits, .fini = stop_web
     close(fd);
     /* A body that stops halfway: 408. */
     fd = raw_connect(port);
-    cr_assert_eq(raw_send_str(fd, "POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                                  "Content-Length: 50\r\n\r\n{\"url\""),
-                 0);
+    cr_assert_eq(
+        raw_send_str(fd,
+                     "POST /api/v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 50\r\n\r\n{\"url\""),
+        0);
     cr_assert_eq(raw_read(fd, &r, 5000), 0);
     expect_problem(&r, 408);
     raw_response_free(&r);
@@ -384,7 +396,8 @@ Test(http, idempotency_key, .init = start_default, .fini = stop_web) {
     cr_assert_str_eq(first, second);
     raw_response_free(&r);
     /* The same key, another body: 422, and no new job. */
-    post_json(fd, "/api/v1/jobs", "{\"url\": \"http://example.com/other\"}", "Idempotency-Key: key-1\r\n");
+    post_json(fd, "/api/v1/jobs", "{\"url\": \"http://example.com/other\"}",
+              "Idempotency-Key: key-1\r\n");
     cr_assert_eq(raw_read(fd, &r, 5000), 0);
     expect_problem(&r, 422);
     raw_response_free(&r);
@@ -412,9 +425,10 @@ Test(http, idempotency_key, .init = start_default, .fini = stop_web) {
 Test(http, compatibility_routes, .init = start_default, .fini = stop_web) {
     /* POST /start: raw JSON whatever the content type; http:// prepended. */
     struct raw_response r;
-    int fd = one("POST /start HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n\r\n"
-                 "{\"url\": \"example.com/a\"}",
-                 &r);
+    int fd = one(
+        "POST /start HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n\r\n"
+        "{\"url\": \"example.com/a\"}",
+        &r);
     cr_assert_eq(r.status, 200, "%s", r.body.data);
     cr_assert_eq(r.body.len, 36, "the body is the job id: %s", r.body.data);
     char id[40];
@@ -435,11 +449,15 @@ Test(http, compatibility_routes, .init = start_default, .fini = stop_web) {
     cr_assert_eq(r.status, 202);
     cr_assert_str_eq(r.body.data, "Nay!");
     raw_response_free(&r);
-    cr_assert_eq(raw_send_str(fd, "GET /results/01a21300-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    cr_assert_eq(
+        raw_send_str(
+            fd, "GET /results/01a21300-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: t\r\n\r\n"),
+        0);
     cr_assert_eq(raw_read(fd, &r, 5000), 0);
     expect_problem(&r, 404);
     raw_response_free(&r);
-    cr_assert_eq(raw_send_str(fd, "POST /start HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\n{x}"), 0);
+    cr_assert_eq(
+        raw_send_str(fd, "POST /start HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\n{x}"), 0);
     cr_assert_eq(raw_read(fd, &r, 5000), 0);
     expect_problem(&r, 400);
     raw_response_free(&r);
@@ -448,7 +466,8 @@ Test(http, compatibility_routes, .init = start_default, .fini = stop_web) {
 
 static void
 start_limited(void) {
-    const char *env[] = {"SUBMIT_RATE=1", "SUBMIT_BURST=2", "CORS_ORIGINS=http://allowed.example", NULL};
+    const char *env[] = {"SUBMIT_RATE=1", "SUBMIT_BURST=2", "CORS_ORIGINS=http://allowed.example",
+                         NULL};
     start_web(env);
 }
 
@@ -504,25 +523,14 @@ Test(http, submit_rate_limit_and_cors, .init = start_limited, .fini = stop_web) 
 static int redis_port;
 static pid_t redis_pid;
 
-static int
-free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void
 start_redis(void) {
     char p[16], log[256];
     snprintf(p, sizeof p, "%d", redis_port);
     snprintf(log, sizeof log, "%s/redis.log", workdir);
-    const char *argv[] = {"/usr/bin/redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", NULL};
+    const char *argv[] = {
+        "/usr/bin/redis-server", "--port", p,   "--bind", "127.0.0.1", "--save", "",
+        "--appendonly",          "no",     NULL};
     redis_pid = proc_start(argv, NULL, log);
     cr_assert_gt(redis_pid, 0);
     cr_assert(proc_wait_log(log, "Ready to accept connections", 10000, NULL, 0), "see %s", log);
@@ -530,7 +538,7 @@ start_redis(void) {
 
 static void
 start_without_redis(void) {
-    redis_port = free_port();
+    redis_port = testenv_free_port();
     static char url[64];
     snprintf(url, sizeof url, "REDIS_URL=redis://127.0.0.1:%d/0", redis_port);
     const char *env[] = {url, NULL};
@@ -584,7 +592,10 @@ Test(http, sigterm_finishes_requests_in_flight, .init = start_default, .fini = s
     PQclear(res);
 
     int fd = raw_connect(port);
-    cr_assert_eq(raw_send_str(fd, "GET /results/01a21300-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    cr_assert_eq(
+        raw_send_str(
+            fd, "GET /results/01a21300-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: t\r\n\r\n"),
+        0);
     usleep(300 * 1000);
     struct raw_response r;
     cr_assert_neq(raw_read(fd, &r, 200), 0, "the request is waiting on the lock");
@@ -613,11 +624,14 @@ start_two_processes(void) {
     start_web(env);
 }
 
-Test(http, web_concurrency_processes_share_the_port, .init = start_two_processes, .fini = stop_web) {
+Test(http, web_concurrency_processes_share_the_port, .init = start_two_processes,
+     .fini = stop_web) {
     char line[4096];
-    cr_assert(proc_wait_log(web_log, "msg=\"web process started\" index=1", 10000, line, sizeof line));
+    cr_assert(
+        proc_wait_log(web_log, "msg=\"web process started\" index=1", 10000, line, sizeof line));
     int child1 = atoi(strstr(line, "pid=") + 4);
-    cr_assert(proc_wait_log(web_log, "msg=\"web process started\" index=0", 10000, line, sizeof line));
+    cr_assert(
+        proc_wait_log(web_log, "msg=\"web process started\" index=0", 10000, line, sizeof line));
     int child0 = atoi(strstr(line, "pid=") + 4);
     cr_assert(proc_wait_log(web_log, "role=web-1", 10000, NULL, 0));
     for (int i = 0; i < 20; i++) {
@@ -657,7 +671,11 @@ Test(http, cancel_a_queued_job, .init = start_default, .fini = stop_web) {
     cr_assert_eq(r.status, 200);
     cr_assert(strstr(r.body.data, "\"status\":\"canceled\""), "%s", r.body.data);
     raw_response_free(&r);
-    cr_assert_eq(raw_send_str(fd, "DELETE /api/v1/jobs/01a21300-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+    cr_assert_eq(
+        raw_send_str(
+            fd,
+            "DELETE /api/v1/jobs/01a21300-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: t\r\n\r\n"),
+        0);
     cr_assert_eq(raw_read(fd, &r, 5000), 0);
     expect_problem(&r, 404);
     raw_response_free(&r);

@@ -5,8 +5,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +19,18 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 
+#define FLAKY_KEYS 256
+
+struct flaky {
+    char key[64];
+    int hits;
+};
+
 struct page_server {
     char *root;
+    char ip[64];
+    struct flaky flaky[FLAKY_KEYS]; /* used by the server thread only */
+    int nflaky;
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t stop;
@@ -50,6 +60,8 @@ struct client {
     char rbuf[8192];
     int closes;
     bool closing;
+    bool answered;     /* the answer (or its start) is on its way */
+    uint64_t drip_end; /* /drip: when to send the end of the page */
     enum stream_kind stream;
     uint64_t left; /* STREAM_BIG: body bytes still to send */
     struct buf field, agent, encodings; /* request headers for /headers */
@@ -82,6 +94,19 @@ on_written(uv_write_t *w, int status) {
     free(w);
 }
 
+/* write_buf queues out's bytes on the client's socket (out is emptied). */
+static void
+write_buf(struct client *c, struct buf *out) {
+    uv_write_t *w = xcalloc(1, sizeof *w);
+    size_t n = out->len;
+    w->data = buf_steal(out);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
+    if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
+        free(w->data);
+        free(w);
+    }
+}
+
 static void
 send_response(struct client *c, int status, const char *ctype, const char *extra, const char *body,
               size_t len) {
@@ -90,15 +115,50 @@ send_response(struct client *c, int status, const char *ctype, const char *extra
     buf_printf(&out, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
                status, ctype, len, extra ? extra : "");
     buf_append(&out, body, len);
-    uv_write_t *w = xcalloc(1, sizeof *w);
-    size_t n = out.len;
-    w->data = buf_steal(&out);
-    uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
-    if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
-        free(w->data);
-        free(w);
-    }
+    write_buf(c, &out);
     client_close(c); /* uv_close lets the queued write finish first */
+}
+
+static const char SMALL_PAGE[] = "<html><body><p>a small page with seven words</p></body></html>";
+
+static void
+send_small_page(struct client *c) {
+    send_response(c, 200, "text/html; charset=utf-8", NULL, SMALL_PAGE, sizeof SMALL_PAGE - 1);
+}
+
+static void
+on_slow(uv_timer_t *t) {
+    struct client *c = t->data;
+    if (!c->closing) send_small_page(c);
+}
+
+static void
+on_drip(uv_timer_t *t) {
+    struct client *c = t->data;
+    if (c->closing) return;
+    struct buf out;
+    buf_init(&out);
+    if (uv_now(&c->ps->loop) >= c->drip_end) {
+        buf_append_str(&out, "</p></body></html>\n");
+        write_buf(c, &out);
+        uv_timer_stop(t);
+        client_close(c);
+        return;
+    }
+    buf_append_str(&out, "drip ");
+    write_buf(c, &out);
+}
+
+/* flaky_hit counts a request for key; returns the count including it. */
+static int
+flaky_hit(struct page_server *ps, const char *key) {
+    for (int i = 0; i < ps->nflaky; i++)
+        if (!strcmp(ps->flaky[i].key, key)) return ++ps->flaky[i].hits;
+    if (ps->nflaky == FLAKY_KEYS) return 1 << 30; /* table full: never fail */
+    struct flaky *f = &ps->flaky[ps->nflaky++];
+    snprintf(f->key, sizeof f->key, "%s", key);
+    f->hits = 1;
+    return 1;
 }
 
 /* --- streamed responses --- */
@@ -293,8 +353,6 @@ static void
 serve(struct client *c) {
     const char *url = c->url.data ? c->url.data : "/";
     int code;
-    unsigned long long size;
-    char value[2048], extra[2200];
     if (sscanf(url, "/status/%d", &code) == 1 && code >= 200 && code < 600) {
         char body[64];
         int n = snprintf(body, sizeof body, "<p>status %d</p>", code);
@@ -302,6 +360,8 @@ serve(struct client *c) {
         return;
     }
     if (!strcmp(url, "/hang")) return; /* accept and never answer */
+    unsigned long long size;
+    char value[2048], extra[2200];
     if (!strcmp(url, "/headers")) {
         struct buf b;
         buf_init(&b);
@@ -349,6 +409,28 @@ serve(struct client *c) {
         send_response(c, 200, value, NULL, "", 0);
         return;
     }
+    int ms, fails;
+    char key[64];
+    if (sscanf(url, "/slow/%d", &ms) == 1 && ms >= 0) {
+        uv_timer_start(&c->timer, on_slow, (uint64_t)ms, 0);
+        return;
+    }
+    if (sscanf(url, "/drip/%d", &ms) == 1 && ms >= 0) {
+        struct buf out;
+        buf_init(&out);
+        buf_append_str(&out, "HTTP/1.1 200 X\r\nContent-Type: text/html; charset=utf-8\r\n"
+                             "Connection: close\r\n\r\n<html><body><p>");
+        write_buf(c, &out);
+        c->drip_end = uv_now(&c->ps->loop) + (uint64_t)ms;
+        uv_timer_start(&c->timer, on_drip, 100, 100);
+        return;
+    }
+    if (sscanf(url, "/flaky/%d/%63[^/?]", &fails, key) == 2) {
+        if (flaky_hit(c->ps, key) <= fails)
+            send_response(c, 503, "text/html", NULL, "<p>busy</p>", 11);
+        else send_small_page(c);
+        return;
+    }
     /* A file with the Content-Type given in ?ct= (the path ends at '?'). */
     const char *ctype = NULL;
     char path_part[2048];
@@ -384,7 +466,12 @@ on_url(http_parser *p, const char *at, size_t len) {
 
 static int
 on_complete(http_parser *p) {
-    serve(p->data);
+    struct client *c = p->data;
+    /* One answer per connection: a pipelined second request is ignored. */
+    if (!c->answered) {
+        c->answered = true;
+        serve(c);
+    }
     return 0;
 }
 
@@ -414,6 +501,7 @@ static const http_parser_settings settings = {.on_url = on_url,
                                               .on_header_field = on_header_field,
                                               .on_header_value = on_header_value,
                                               .on_message_complete = on_complete};
+
 
 static void
 on_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
@@ -472,7 +560,7 @@ static void *
 run(void *arg) {
     struct page_server *ps = arg;
     struct sockaddr_in addr;
-    uv_ip4_addr("127.0.0.1", 0, &addr);
+    uv_ip4_addr(ps->ip, 0, &addr);
     int ok = uv_tcp_bind(&ps->listener, (struct sockaddr *)&addr, 0) == 0 &&
              uv_listen((uv_stream_t *)&ps->listener, 128, on_connection) == 0;
     if (ok) {
@@ -491,6 +579,11 @@ run(void *arg) {
 
 page_server_t *
 page_server_start(const char *root_dir) {
+    return page_server_start_on(root_dir, "127.0.0.1");
+}
+
+page_server_t *
+page_server_start_on(const char *root_dir, const char *ip) {
     /* A client that hangs up while a streamed route writes must not
      * kill the test process with SIGPIPE (libuv writes with write(2)). */
     signal(SIGPIPE, SIG_IGN);
@@ -503,6 +596,7 @@ page_server_start(const char *root_dir) {
     }
     ps->words = xmalloc(STREAM_PIECE);
     fill_words(ps->words, STREAM_PIECE);
+    snprintf(ps->ip, sizeof ps->ip, "%s", ip);
     pthread_mutex_init(&ps->mu, NULL);
     pthread_cond_init(&ps->cv, NULL);
     uv_loop_init(&ps->loop);

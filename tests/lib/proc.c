@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +19,39 @@ sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+/* enter runs in the child: the namespace, then the user. */
+static int
+enter(const struct proc_opts *o) {
+    if (o && o->netns) {
+        char path[256];
+        snprintf(path, sizeof path, "/run/netns/%s", o->netns);
+        int ns = open(path, O_RDONLY | O_CLOEXEC);
+        if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) {
+            fprintf(stderr, "proc: cannot enter network namespace %s: %s\n", o->netns,
+                    strerror(errno));
+            return -1;
+        }
+        close(ns);
+    }
+    if (o && o->user) {
+        struct passwd *pw = getpwnam(o->user);
+        if (!pw || setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+            fprintf(stderr, "proc: cannot become user %s: %s\n", o->user,
+                    pw ? strerror(errno) : "no such user");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 pid_t
 proc_start(const char *const *argv, const char *const *env, const char *log_path) {
+    return proc_spawn(argv, env, log_path, NULL);
+}
+
+pid_t
+proc_spawn(const char *const *argv, const char *const *env, const char *log_path,
+           const struct proc_opts *opts) {
     int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
     pid_t pid = fork();
@@ -31,6 +65,7 @@ proc_start(const char *const *argv, const char *const *env, const char *log_path
         dup2(fd, 2);
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
+        if (enter(opts) < 0) _exit(126);
         execv(argv[0], (char *const *)argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);

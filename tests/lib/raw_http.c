@@ -77,7 +77,8 @@ read_one(int fd, struct raw_response *r, int timeout_ms, bool head_only) {
     char cl[32];
     size_t body_len = 0;
     bool bodyless = head_only || r->status < 200 || r->status == 204 || r->status == 304;
-    if (!bodyless && raw_header(r, "Content-Length", cl, sizeof cl)) body_len = strtoul(cl, NULL, 10);
+    if (!bodyless && raw_header(r, "Content-Length", cl, sizeof cl))
+        body_len = strtoul(cl, NULL, 10);
     while (in->len < head_len + body_len)
         if (fill(fd, timeout_ms) <= 0) return -1;
     buf_append(&r->body, in->data + head_len, body_len);
@@ -101,7 +102,8 @@ raw_read_head(int fd, struct raw_response *r, int timeout_ms) {
 bool
 raw_header(const struct raw_response *r, const char *name, char *out, size_t n) {
     size_t nlen = strlen(name);
-    for (const char *p = strstr(r->head.data, "\r\n"); p && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
+    for (const char *p = strstr(r->head.data, "\r\n"); p && p[2] != '\r';
+         p = strstr(p + 2, "\r\n")) {
         const char *line = p + 2;
         if (!strncasecmp(line, name, nlen) && line[nlen] == ':') {
             const char *v = line + nlen + 1;

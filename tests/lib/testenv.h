@@ -30,6 +30,11 @@ bool testenv_run_until(uv_loop_t *loop, const bool *flag, int timeout_ms);
 int testenv_loop_close(uv_loop_t *loop);
 /* testenv_bin returns "$BIN_DIR/<name>" (default: ./bin/<name>) in a static buffer. */
 const char *testenv_bin(const char *name);
+/* testenv_write_file writes content to path or fails the current test. */
+void testenv_write_file(const char *path, const char *content);
+/* testenv_free_port asks the kernel for a free loopback port (another
+ * program may take it before the caller binds it), or returns -1. */
+int testenv_free_port(void);
 /* testenv_srcdir returns the source tree's root (compiled in). */
 const char *testenv_srcdir(void);
 

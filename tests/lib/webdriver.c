@@ -14,25 +14,9 @@
 #include "common/xalloc.h"
 #include "tests/lib/http_client.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/testenv.h"
 
 #define ELEMENT_KEY "element-6066-11e4-a52e-4f735466cecf"
-
-/* free_port asks the kernel for a free loopback port. Another program may
- * take it before chromedriver binds it; wd_start retries. */
-static int
-free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
 
 /* call sends one WebDriver command and returns its "value" (new reference). */
 static json_t *
@@ -73,7 +57,7 @@ wd_start(struct wd *wd, const char *dir, int width, int height) {
     snprintf(wd->log, sizeof wd->log, "%s/chromedriver.log", dir);
     bool ready = false;
     for (int attempt = 0; attempt < 3 && !ready; attempt++) {
-        wd->port = free_port();
+        wd->port = testenv_free_port();
         cr_assert_gt(wd->port, 0);
         char port_arg[32];
         snprintf(port_arg, sizeof port_arg, "--port=%d", wd->port);

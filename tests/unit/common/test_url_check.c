@@ -15,9 +15,15 @@ Test(url_check, accepts_http_and_https) {
 }
 
 Test(url_check, rejects_with_a_reason) {
-    const char *bad[] = {"", "not a url", "ftp://example.com/", "file:///etc/passwd",
-                         "http://", "http://user:pw@example.com/", "javascript:alert(1)",
-                         "gopher://example.com/", "//example.com/"};
+    const char *bad[] = {"",
+                         "not a url",
+                         "ftp://example.com/",
+                         "file:///etc/passwd",
+                         "http://",
+                         "http://user:pw@example.com/",
+                         "javascript:alert(1)",
+                         "gopher://example.com/",
+                         "//example.com/"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[256] = "";
         cr_expect_lt(url_check(bad[i], err, sizeof err), 0, "%s accepted", bad[i]);

@@ -76,11 +76,14 @@ status_of(const char *req) {
 
 Test(http_parse, bad_requests) {
     cr_assert_eq(status_of("GARBAGE\r\n\r\n"), 400);
-    cr_assert_eq(status_of("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"), 400);
+    cr_assert_eq(status_of("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"),
+                 400);
     cr_assert_eq(status_of("POST / HTTP/1.1\r\nContent-Length: 65\r\n\r\n"), 413);
-    cr_assert_eq(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                           "41\r\n" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n0\r\n\r\n"),
-                 413);
+    cr_assert_eq(
+        status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "41\r\n"
+                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n0\r\n\r\n"),
+        413);
     char big[2048];
     snprintf(big, sizeof big, "GET /%01500d HTTP/1.1\r\n\r\n", 0);
     cr_assert_eq(status_of(big), 431);
@@ -115,9 +118,10 @@ Test(http_parse, chunked_body_joined) {
 /* Found by the fuzzer: trailer fields after a chunked body used to grow
  * the arena the request's strings point into. */
 Test(http_parse, chunked_trailers_leave_the_request_intact) {
-    const char req[] = "POST /start HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "5\r\nhello\r\n0\r\nX-Trailer: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    const char req[] =
+        "POST /start HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\nX-Trailer: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     struct http_request *r[1];
     int status = 0;
     cr_assert_eq(parse_all(req, sizeof req - 1, sizeof req, r, 1, &status), 1);

@@ -32,7 +32,8 @@ Test(openapi, every_route_is_documented) {
         char m[16];
         lower(web_routes[i].method, m, sizeof m);
         json_t *op = json_object_get(item, m);
-        cr_expect_not_null(op, "%s %s is not documented", web_routes[i].method, web_routes[i].pattern);
+        cr_expect_not_null(op, "%s %s is not documented", web_routes[i].method,
+                           web_routes[i].pattern);
         cr_expect(json_object_size(json_object_get(op, "responses")) > 0, "%s %s: no responses",
                   web_routes[i].method, web_routes[i].pattern);
     }

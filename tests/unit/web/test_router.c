@@ -4,9 +4,18 @@
 
 #include "web/router.h"
 
-static void h_a(struct req *r) { (void)r; }
-static void h_b(struct req *r) { (void)r; }
-static void h_c(struct req *r) { (void)r; }
+static void
+h_a(struct req *r) {
+    (void)r;
+}
+static void
+h_b(struct req *r) {
+    (void)r;
+}
+static void
+h_c(struct req *r) {
+    (void)r;
+}
 
 static const struct route routes[] = {
     {"POST", "/api/v1/jobs", h_a},
@@ -33,8 +42,14 @@ Test(router, matches_and_captures) {
 }
 
 Test(router, not_found) {
-    const char *paths[] = {"/", "/api/v1/jobs/", "/api/v1/jobs//result", "/api/v1/jobs/x/result/",
-                           "/api/v1/jobsx", "/api/v1/job", "/API/v1/jobs", ""};
+    const char *paths[] = {"/",
+                           "/api/v1/jobs/",
+                           "/api/v1/jobs//result",
+                           "/api/v1/jobs/x/result/",
+                           "/api/v1/jobsx",
+                           "/api/v1/job",
+                           "/API/v1/jobs",
+                           ""};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         struct router_match m;
         router_match(routes, N, "GET", paths[i], &m);

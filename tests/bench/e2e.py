@@ -1,0 +1,408 @@
+#!/usr/bin/env python3
+"""e2e.py — the end-to-end benchmark of wordcount (`make bench`).
+
+Everything on loopback, under a temporary folder, torn down at the end:
+a private Postgres and Redis (deploy/postgres.sh, deploy/redis.sh), the
+migrations, Debian's nginx serving the HTML pages of the PostgreSQL manual
+(postgresql-doc-15, about 1,100 pages), wordcount-web and wordcount-worker
+(built with -O2, no sanitizers). It measures, printing a table at the end
+and writing JSON to tests/bench/results-e2e.json (git-ignored):
+
+  throughput   every page of the manual, REPEAT times over as distinct jobs,
+               submitted as fast as the API takes them; jobs finished per
+               second and submit -> finished latency p50/p99, for each
+               WORKER_PROCESSES x WORKER_CONCURRENCY in the grid; medians of
+               RUNS runs
+  ceilings     nginx to a curl-multi client (pages/s), libxml2's bare parse
+               (pages/s per core, and times the cores), Postgres inserting
+               rows of the measured size (pgbench), Redis running the
+               queue's per-job scripts (redis-benchmark, EVALSHA); and the
+               ratio of the best end-to-end figure to the lowest ceiling
+  memory       peak RSS (VmHWM) of the web and each worker process at the
+               highest concurrency
+  growth       throughput and poll latency with 10 000, 100 000 and
+               1 000 000 jobs queued behind the measured ones, and with
+               1 000 000 rows in results
+
+Nothing is asserted. Environment: RUNS (3), REPEAT (3), GRID ("1x16 1x64
+2x16 2x64"), GROWTH ("10000 100000 1000000"), RESULT_ROWS (1000000),
+TMPDIR. Standard library only.
+"""
+import glob
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MANUAL = "/usr/share/doc/postgresql-doc-15/html"
+PREFIX = "wc:"
+
+
+def log(*a):
+    print("bench:", *a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+
+def ts(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+class System:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.procs = {}
+        self.pg_port, self.redis_port = free_port(), free_port()
+        self.web_port, self.nginx_port = free_port(), free_port()
+
+    def start_servers(self):
+        out = sh(f"{ROOT}/deploy/postgres.sh", "start", f"{self.tmp}/pg", str(self.pg_port))
+        self.db = re.search(r"^DATABASE_URL=(\S+)", out, re.M).group(1)
+        out = sh(f"{ROOT}/deploy/redis.sh", "start", f"{self.tmp}/redis", str(self.redis_port))
+        self.redis = re.search(r"^REDIS_URL=(\S+)", out, re.M).group(1)
+        self.env = dict(os.environ, DATABASE_URL=self.db, REDIS_URL=self.redis, APP_ENV="testing",
+                        SUBMIT_RATE="0", FETCH_ALLOW_PRIVATE="true", LOG_LEVEL="warn",
+                        REDIS_KEY_PREFIX=PREFIX, JOB_TIMEOUT="60s")
+        sh(f"{ROOT}/bin/wordcount-migrate", "upgrade", env=self.env)
+        conf = f"""worker_processes 2;
+pid {self.tmp}/nginx.pid;
+error_log {self.tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    keepalive_requests 1000000;
+    include /etc/nginx/mime.types;
+    server {{ listen 127.0.0.1:{self.nginx_port}; root {MANUAL}; }}
+}}
+"""
+        open(f"{self.tmp}/nginx.conf", "w").write(conf)
+        sh("/usr/sbin/nginx", "-c", f"{self.tmp}/nginx.conf")
+
+    def start(self, name, argv, **env):
+        e = dict(self.env, **{k: str(v) for k, v in env.items()})
+        logf = open(f"{self.tmp}/{name}.log", "a")
+        self.procs[name] = subprocess.Popen(argv, env=e, stdout=logf, stderr=logf)
+
+    def stop(self, name, timeout=30):
+        p = self.procs.pop(name, None)
+        if not p:
+            return
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    def start_web(self):
+        self.start("web", [f"{ROOT}/bin/wordcount-web"], PORT=self.web_port, WEB_CONCURRENCY=1)
+        for _ in range(200):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=2)
+                c.request("GET", "/readyz")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        sys.exit("bench: the web server did not become ready")
+
+    def start_workers(self, procs, conc):
+        self.start("worker", [f"{ROOT}/bin/wordcount-worker"], WORKER_PROCESSES=procs,
+                   WORKER_CONCURRENCY=conc)
+        time.sleep(0.5)
+
+    def worker_children(self):
+        p = self.procs.get("worker")
+        if not p:
+            return []
+        try:
+            return [int(x) for x in open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()]
+        except OSError:
+            return []
+
+    def redis_cli(self, *args, stdin=None):
+        return subprocess.run(["redis-cli", "-p", str(self.redis_port), *args], input=stdin, text=True,
+                              capture_output=True, check=True).stdout
+
+    def psql(self, sql):
+        return sh("psql", "-X", "-q", "-t", "-A", self.db, "-c", sql)
+
+    def reset(self):
+        self.redis_cli("FLUSHALL")
+        self.psql("TRUNCATE results")
+
+    def teardown(self):
+        for name in list(self.procs):
+            self.stop(name)
+        if os.path.exists(f"{self.tmp}/nginx.pid"):
+            subprocess.run(["/usr/sbin/nginx", "-c", f"{self.tmp}/nginx.conf", "-s", "quit"])
+        subprocess.run([f"{ROOT}/deploy/redis.sh", "stop", f"{self.tmp}/redis"], capture_output=True)
+        subprocess.run([f"{ROOT}/deploy/postgres.sh", "stop", f"{self.tmp}/pg"], capture_output=True)
+
+
+def submit(sysm, urls):
+    c = http.client.HTTPConnection("127.0.0.1", sysm.web_port, timeout=30)
+    ids = []
+    for url in urls:
+        c.request("POST", "/api/v1/jobs", json.dumps({"url": url}), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        body = r.read()
+        if r.status != 202:
+            sys.exit(f"bench: submit {url}: {r.status} {body[:200]!r}")
+        ids.append(json.loads(body)["id"])
+    return ids
+
+
+def wait_all(sysm, ids, limit_s=1800):
+    c = http.client.HTTPConnection("127.0.0.1", sysm.web_port, timeout=30)
+    pending, jobs, t0 = list(ids), {}, time.time()
+    while pending:
+        rest = []
+        for i, jid in enumerate(pending):
+            c.request("GET", f"/api/v1/jobs/{jid}")
+            j = json.loads(c.getresponse().read())
+            if j["status"] in ("finished", "failed", "canceled"):
+                jobs[jid] = j
+            else:
+                rest = pending[i:]
+                break
+        pending = rest
+        if pending:
+            time.sleep(0.05)
+        if time.time() - t0 > limit_s:
+            sys.exit(f"bench: {len(pending)} jobs still pending after {limit_s} s")
+    return list(jobs.values())
+
+
+def summarize(jobs, span_from="created_at"):
+    fin = [j for j in jobs if j["status"] == "finished"]
+    failed = {}
+    for j in jobs:
+        if j["status"] == "failed":
+            code = (j.get("error") or {}).get("code", "?")
+            failed[code] = failed.get(code, 0) + 1
+    start = min(ts(j[span_from]) for j in jobs if j.get(span_from))
+    end = max(ts(j["finished_at"]) for j in jobs if j.get("finished_at"))
+    lat = sorted(ts(j["finished_at"]) - ts(j["created_at"]) for j in fin)
+    pct = lambda q: round(1000 * lat[min(len(lat) - 1, int(len(lat) * q))], 1) if lat else None
+    return {"jobs": len(jobs), "finished": len(fin), "failed": failed,
+            "jobs_per_s": round(len(fin) / max(end - start, 1e-9), 1), "p50_ms": pct(0.5), "p99_ms": pct(0.99)}
+
+
+def wrk_get(port, path, seconds=5, conns=16):
+    out = sh("wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}{path}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def ms(p):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, out, re.M)
+        v, u = float(m.group(1)), m.group(2)
+        return round(v / 1000 if u == "us" else v * 1000 if u == "s" else v, 3)
+    return {"rps": round(rps), "p50_ms": ms(50), "p99_ms": ms(99)}
+
+
+def seed_queue(sysm, n, url):
+    """n queued jobs behind everything in the stream, in bulk (redis-cli --pipe)."""
+    now = int(time.time() * 1000)
+    lines = []
+    for i in range(n):
+        jid = f"00000000-0000-7000-8000-{i:012x}"
+        key = f"{PREFIX}job:{jid}"
+        lines.append(f"HSET {key} id {jid} url {url} status queued attempts 0 created_at {now}\r\n")
+        lines.append(f"XADD {PREFIX}queue * id {jid}\r\n")
+    subprocess.run(["redis-cli", "-p", str(sysm.redis_port), "--pipe"], input="".join(lines), text=True,
+                   capture_output=True, check=True)
+
+
+def vmhwm_kb(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+
+
+def main():
+    runs = int(os.environ.get("RUNS", 3))
+    repeat = int(os.environ.get("REPEAT", 3))
+    grid = [tuple(map(int, g.split("x"))) for g in os.environ.get("GRID", "1x16 1x64 2x16 2x64").split()]
+    growth = [int(n) for n in os.environ.get("GROWTH", "10000 100000 1000000").split()]
+    result_rows = int(os.environ.get("RESULT_ROWS", 1000000))
+    pages = sorted(glob.glob(f"{MANUAL}/*.html"))
+    if not pages:
+        sys.exit(f"bench: no pages under {MANUAL}")
+    tmp = tempfile.mkdtemp(prefix="wc-bench-e2e.", dir=os.environ.get("TMPDIR", "/tmp"))
+    os.chmod(tmp, 0o755)
+    sysm = System(tmp)
+    report = {"cores": os.cpu_count(), "pages": len(pages), "repeat": repeat, "runs": runs}
+    try:
+        sysm.start_servers()
+        urls = [f"http://127.0.0.1:{sysm.nginx_port}/{os.path.basename(p)}" for p in pages]
+        open(f"{tmp}/urls.txt", "w").write("\n".join(urls) + "\n")
+        report["versions"] = {
+            "redis": sh("redis-server", "--version").split()[2].removeprefix("v="),
+            "postgres": sysm.psql("SHOW server_version").strip(),
+            "nginx": subprocess.run(["/usr/sbin/nginx", "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1],
+        }
+        sysm.start_web()
+
+        # --- throughput over the grid ---
+        report["throughput"] = {}
+        best = None
+        for procs, conc in grid:
+            samples = []
+            for r in range(runs):
+                sysm.reset()
+                sysm.start_workers(procs, conc)
+                ids = submit(sysm, urls * repeat)
+                s = summarize(wait_all(sysm, ids))
+                if (procs, conc) == max(grid) and r == runs - 1:
+                    report["memory_kb"] = {"web": vmhwm_kb(sysm.procs["web"].pid),
+                                           "workers": [vmhwm_kb(p) for p in sysm.worker_children()]}
+                sysm.stop("worker")
+                log(f"{procs}x{conc} run {r + 1}: {s}")
+                samples.append(s)
+            med = {k: statistics.median(s[k] for s in samples) for k in ("jobs_per_s", "p50_ms", "p99_ms")}
+            med["failed"] = samples[-1]["failed"]
+            med["jobs"] = samples[-1]["jobs"]
+            report["throughput"][f"{procs}x{conc}"] = med
+            if not best or med["jobs_per_s"] > best[1]["jobs_per_s"]:
+                best = (f"{procs}x{conc}", med)
+        avg_row = sysm.psql("SELECT round(avg(octet_length(result_all::text) + octet_length("
+                            "result_no_stop_words::text) + octet_length(top_words::text))) FROM results").strip()
+
+        # --- ceilings ---
+        bdir = f"{ROOT}/build/bench"
+        os.makedirs(bdir, exist_ok=True)
+        cflags = ["-O2", "-std=c17", "-D_GNU_SOURCE"]
+        sh("sh", "-c", f"cc {' '.join(cflags)} -o {bdir}/fetch_ceiling {ROOT}/tests/bench/fetch_ceiling.c $(pkg-config --cflags --libs libcurl)")
+        sh("sh", "-c", f"cc {' '.join(cflags)} -o {bdir}/parse_ceiling {ROOT}/tests/bench/parse_ceiling.c $(pkg-config --cflags --libs libxml-2.0)")
+        ceil = {}
+        f = [float(sh(f"{bdir}/fetch_ceiling", f"{tmp}/urls.txt", "64", "3").split()[0]) for _ in range(runs)]
+        ceil["fetch_pages_per_s"] = round(statistics.median(f), 1)
+        plist = "\n".join(pages) + "\n"
+        p = [float(sh(f"{bdir}/parse_ceiling", "3", input=plist).split()[0]) for _ in range(runs)]
+        ceil["parse_pages_per_s_per_core"] = round(statistics.median(p), 1)
+        ceil["parse_pages_per_s_all_cores"] = round(statistics.median(p) * os.cpu_count(), 1)
+        # Postgres: rows of the measured size, the same INSERT the worker runs.
+        size = int(float(avg_row or 1000))
+        open(f"{tmp}/insert.sql", "w").write(
+            "INSERT INTO results (job_id, url, result_all, result_no_stop_words, top_words, total_words,"
+            " unique_words, total_words_no_stop, unique_words_no_stop)"
+            f" VALUES (gen_random_uuid(), 'http://bench/', jsonb_build_object('w', repeat('x', {size // 2})),"
+            f" jsonb_build_object('w', repeat('x', {size // 2})), '[]', 1, 1, 1, 1)"
+            " ON CONFLICT (job_id) DO NOTHING;\n")
+        pgbench = "/usr/lib/postgresql/15/bin/pgbench"
+        t = []
+        for _ in range(runs):
+            out = sh(pgbench, "-n", "-c", "8", "-j", "2", "-T", "5", "-f", f"{tmp}/insert.sql", sysm.db)
+            t.append(float(re.search(r"tps = ([\d.]+)", out).group(1)))
+        ceil["postgres_rows_per_s"] = round(statistics.median(t), 1)
+        sysm.psql("TRUNCATE results")
+        # Redis: one job's scripted steps (submit, start, finish) as EVALSHA.
+        script = ("redis.call('HSET', KEYS[1], 'id', ARGV[1], 'url', ARGV[1], 'status', 'queued', 'created_at', ARGV[1]) "
+                  "redis.call('HINCRBY', KEYS[2], 'n', 1) redis.call('HSET', KEYS[1], 'status', 'finished') return 1")
+        sha = sysm.redis_cli("SCRIPT", "LOAD", script).strip()
+        r = []
+        for _ in range(runs):
+            out = sh("redis-benchmark", "-p", str(sysm.redis_port), "-n", "200000", "-c", "50", "-q",
+                     "EVALSHA", sha, "2", "bench:job:__rand_int__", "bench:stats", "__rand_int__")
+            r.append(float(re.search(r"([\d.]+) requests per second", out).group(1)))
+        # A job costs about 8 Redis round trips (submit, take, start, renew,
+        # finish, a few polls); count it as 8 scripted calls.
+        ceil["redis_jobs_per_s"] = round(statistics.median(r) / 8, 1)
+        sysm.redis_cli("FLUSHALL")
+        report["ceilings"] = ceil
+        lowest = min(ceil["fetch_pages_per_s"], ceil["parse_pages_per_s_all_cores"],
+                     ceil["postgres_rows_per_s"], ceil["redis_jobs_per_s"])
+        report["best"] = {"config": best[0], "jobs_per_s": best[1]["jobs_per_s"], "lowest_ceiling": lowest,
+                          "ratio": round(best[1]["jobs_per_s"] / lowest, 3)}
+
+        # --- growth ---
+        procs, conc = max(grid)
+        poll_url = f"http://127.0.0.1:{sysm.nginx_port}/index.html"
+        report["growth"] = {}
+        for n in [0] + growth:
+            sysm.reset()
+            ids = submit(sysm, urls)  # in front of the backlog
+            if n:
+                seed_queue(sysm, n, poll_url)
+            sysm.start_workers(procs, conc)
+            jobs = wait_all(sysm, ids)
+            sysm.stop("worker")
+            s = summarize(jobs, span_from="started_at")
+            poll = wrk_get(sysm.web_port, f"/api/v1/jobs/{ids[0]}")
+            report["growth"][f"queued_{n}"] = {"jobs_per_s": s["jobs_per_s"], "poll": poll}
+            log(f"growth {n} queued: {s['jobs_per_s']} jobs/s, poll {poll}")
+        if result_rows:
+            sysm.reset()
+            log(f"seeding {result_rows} rows in results")
+            sysm.psql(f"INSERT INTO results (job_id, url, result_all, result_no_stop_words, top_words, total_words,"
+                      f" unique_words, total_words_no_stop, unique_words_no_stop, created_at)"
+                      f" SELECT gen_random_uuid(), 'http://seed/' || (g % 50000), '{{\"w\": 1}}', '{{\"w\": 1}}', '[]',"
+                      f" 1, 1, 1, 1, now() - g * interval '1 second' FROM generate_series(1, {result_rows}) g; ANALYZE results")
+            ids = submit(sysm, urls)
+            sysm.start_workers(procs, conc)
+            s = summarize(wait_all(sysm, ids))
+            sysm.stop("worker")
+            poll = wrk_get(sysm.web_port, f"/api/v1/jobs/{ids[0]}")
+            hist = wrk_get(sysm.web_port, "/api/v1/results?url=http%3A%2F%2Fseed%2F123&limit=20")
+            report["growth"][f"results_rows_{result_rows}"] = {"jobs_per_s": s["jobs_per_s"], "poll": poll,
+                                                              "history": hist}
+            log(f"growth {result_rows} rows: {s['jobs_per_s']} jobs/s, poll {poll}, history {hist}")
+    finally:
+        sysm.teardown()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    out = f"{ROOT}/tests/bench/results-e2e.json"
+    json.dump(report, open(out, "w"), indent=1)
+    v = report["versions"]
+    print(f"\nwordcount end to end: {report['cores']} cores, Redis {v['redis']}, Postgres {v['postgres']}, "
+          f"nginx {v['nginx']}; {report['pages']} pages x {repeat}; medians of {runs} runs")
+    print(f"{'processes x concurrency':<24} {'jobs/s':>8} {'p50 ms':>9} {'p99 ms':>9}  failed")
+    for k, m in report["throughput"].items():
+        print(f"{k:<24} {m['jobs_per_s']:>8} {m['p50_ms']:>9} {m['p99_ms']:>9}  {m['failed'] or '-'}")
+    c = report["ceilings"]
+    print("\nceilings (the same pages, this machine):")
+    print(f"  nginx -> curl multi (64)       {c['fetch_pages_per_s']:>10} pages/s")
+    print(f"  libxml2 bare parse              {c['parse_pages_per_s_per_core']:>10} pages/s per core, "
+          f"{c['parse_pages_per_s_all_cores']} on all cores")
+    print(f"  Postgres INSERT (pgbench)       {c['postgres_rows_per_s']:>10} rows/s")
+    print(f"  Redis scripted steps            {c['redis_jobs_per_s']:>10} jobs/s")
+    b = report["best"]
+    print(f"  best end to end {b['jobs_per_s']} jobs/s ({b['config']}) = {b['ratio']:.2f} of the lowest ceiling "
+          f"({b['lowest_ceiling']})")
+    mem = report.get("memory_kb", {})
+    print(f"\npeak RSS at {max(grid)[0]}x{max(grid)[1]}: web {mem.get('web')} kB, workers {mem.get('workers')} kB")
+    print("\ncost as the work grows (throughput of the manual's pages, poll of a finished job):")
+    for k, g in report["growth"].items():
+        extra = f", history p50 {g['history']['p50_ms']} ms" if "history" in g else ""
+        print(f"  {k:<24} {g['jobs_per_s']:>8} jobs/s   poll {g['poll']['rps']} req/s p50 {g['poll']['p50_ms']} ms "
+              f"p99 {g['poll']['p99_ms']} ms{extra}")
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,392 @@
+/* The chaos run: thousands of jobs against loopback pages while worker
+ * processes are killed with SIGKILL at random, Redis (append-only file
+ * on) is restarted once and Postgres crashes and restarts once. Then it
+ * reports submitted, finished, failed by reason, lost, duplicated rows,
+ * and the rescue latency (from a worker's kill to its job's next start)
+ * p50/p99, and fails unless nothing was lost or counted twice.
+ *
+ * Sizes come from the environment: CHAOS_JOBS (default 300) jobs over
+ * CHAOS_SECONDS (default 20) of chaos. `make test` runs the defaults;
+ * `make chaos` runs 3000 jobs over two minutes. */
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+#include "tests/lib/http_client.h"
+#include "tests/lib/servers.h"
+#include "tests/lib/wcsys.h"
+
+#define NPAGES 40
+#define MAX_KILLS 512
+
+static struct wcsys sys;
+static struct redis_srv redis;
+static struct pg_srv pg;
+
+static void
+teardown(void) {
+    wcsys_free(&sys);
+    redis_srv_free(&redis);
+    pg_srv_free(&pg);
+}
+
+TestSuite(chaos, .fini = teardown, .timeout = 900);
+
+static int
+env_int(const char *name, int def, int lo, int hi) {
+    const char *v = getenv(name);
+    int n = v && *v ? atoi(v) : def;
+    return n < lo ? lo : n > hi ? hi : n;
+}
+
+static unsigned
+rnd(unsigned n) {
+    unsigned r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (unsigned)rand();
+    return n ? r % n : 0;
+}
+
+static void
+sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* --- submitting --- */
+
+struct submitted {
+    char **ids;
+    int n, cap;
+    int refused; /* answers other than 202 (Redis down): tried again */
+};
+
+/* submit_one posts a job until it is accepted or the deadline passes. */
+static void
+submit_one(struct submitted *s, const char *page, long long deadline) {
+    char url[256], body[512];
+    snprintf(url, sizeof url, "%s/api/v1/jobs", sys.base);
+    snprintf(body, sizeof body, "{\"url\": \"%s\"}", page);
+    while (wcsys_now_ms() < deadline) {
+        struct http_response r;
+        int rc = http_request("POST", url, "application/json", body, NULL, &r);
+        if (rc == 0 && r.status == 202) {
+            json_t *v = json_loads(r.body.data, 0, NULL);
+            const char *id = json_string_value(json_object_get(v, "id"));
+            cr_assert_not_null(id, "%s", r.body.data);
+            if (s->n == s->cap) {
+                s->cap = s->cap ? s->cap * 2 : 1024;
+                s->ids = xrealloc(s->ids, (size_t)s->cap * sizeof *s->ids);
+            }
+            s->ids[s->n++] = xstrdup(id);
+            json_decref(v);
+            http_response_free(&r);
+            return;
+        }
+        s->refused++;
+        http_response_free(&r);
+        sleep_ms(50);
+    }
+}
+
+/* pick_page: mostly plain pages, some slow ones (so kills catch jobs in
+ * flight), some that fail once then work, some that fail for good. */
+static const char *
+pick_page(int i, char *out, size_t n) {
+    unsigned r = rnd(100);
+    char path[96];
+    if (r < 70) snprintf(path, sizeof path, "/page-%u.html", rnd(NPAGES));
+    else if (r < 88) snprintf(path, sizeof path, "/slow/%u", 200 + rnd(1300));
+    else if (r < 95) snprintf(path, sizeof path, "/flaky/1/job-%d", i);
+    else snprintf(path, sizeof path, "/status/404");
+    return wcsys_page_url(&sys, path, out, n);
+}
+
+/* --- killing workers --- */
+
+struct kill_rec {
+    pid_t pid;
+    long long at;
+};
+
+/* live_children fills pids with the latest pid of each child slot that
+ * is alive; returns how many. */
+static int
+live_children(pid_t *pids, int max) {
+    FILE *f = fopen(sys.worker_logs[0], "r");
+    if (!f) return 0;
+    pid_t latest[64] = {0};
+    char line[8192];
+    while (fgets(line, sizeof line, f)) {
+        const char *m = strstr(line, "msg=\"worker started\" child=");
+        if (!m) continue;
+        int child = atoi(m + strlen("msg=\"worker started\" child="));
+        const char *p = strstr(m, " pid=");
+        if (child >= 0 && child < 64 && p) latest[child] = (pid_t)atol(p + 5);
+    }
+    fclose(f);
+    int n = 0;
+    for (int i = 0; i < 64 && n < max; i++)
+        if (latest[i] > 0 && proc_alive(latest[i])) pids[n++] = latest[i];
+    return n;
+}
+
+/* --- the report --- */
+
+static int
+cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int
+cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static long long
+percentile(const long long *v, int n, int p) {
+    if (n == 0) return -1;
+    int i = (int)((long long)(n - 1) * p / 100);
+    return v[i];
+}
+
+struct reason {
+    char code[48];
+    int n;
+};
+
+Test(chaos, kill_restart_and_count) {
+    int njobs = env_int("CHAOS_JOBS", 300, 10, 100000);
+    int seconds = env_int("CHAOS_SECONDS", 20, 5, 3600);
+    int nproc = env_int("CHAOS_WORKERS", 4, 2, 32);
+
+    redis_srv_start(&redis, "127.0.0.1");
+    pg_srv_start(&pg, "127.0.0.1");
+    struct wcsys_opts o = {.redis_url = redis.url, .pg_admin_url = pg.url};
+    wcsys_init(&sys, &o);
+    char num[16];
+    snprintf(num, sizeof num, "%d", nproc);
+    wcsys_env(&sys, "WORKER_PROCESSES", num);
+    wcsys_env(&sys, "WORKER_CONCURRENCY", "16");
+    wcsys_env(&sys, "JOB_RESCUE_AFTER", "3s");
+    wcsys_env(&sys, "HEARTBEAT_INTERVAL", "500ms");
+    wcsys_env(&sys, "JOB_RETRY_BASE", "200ms");
+    wcsys_env(&sys, "JOB_RETRY_MAX", "2s");
+    wcsys_env(&sys, "FETCH_TIMEOUT", "5s");
+    wcsys_env(&sys, "RESULT_TTL", "1h");
+    for (int i = 0; i < NPAGES; i++) {
+        char name[32], body[2048];
+        int len = snprintf(body, sizeof body, "<html><body><h1>Page %d</h1><p>", i);
+        for (int k = 0; k <= i % 30 && len < (int)sizeof body - 64; k++)
+            len += snprintf(body + len, sizeof body - (size_t)len, "word%d chaos ", k);
+        snprintf(body + len, sizeof body - (size_t)len, "</p></body></html>");
+        snprintf(name, sizeof name, "page-%d.html", i);
+        wcsys_write_page(&sys, name, body);
+    }
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+
+    /* The chaos phase: submissions spread over its first 70 %, a kill
+     * every kill_ms while two or more workers live, Redis restarted at
+     * 35 % and Postgres crashed at 60 %. */
+    struct submitted sub = {0};
+    struct kill_rec kills[MAX_KILLS];
+    int nkills = 0;
+    long long t0 = wcsys_now_ms(), end = t0 + seconds * 1000LL;
+    long long submit_until = t0 + seconds * 700LL;
+    long long redis_at = t0 + seconds * 350LL, pg_at = t0 + seconds * 600LL;
+    bool redis_done = false, pg_done = false;
+    int kill_ms = seconds * 1000 / 12 < 1000 ? 1000 : seconds * 1000 / 12;
+    if (kill_ms > 3000) kill_ms = 3000;
+    long long next_kill = t0 + kill_ms / 2;
+    long long redis_down_ms = 0, pg_down_ms = 0;
+    char page[256];
+    while (wcsys_now_ms() < end) {
+        long long now = wcsys_now_ms();
+        long long due =
+            now >= submit_until ? njobs : (long long)njobs * (now - t0) / (submit_until - t0);
+        while (sub.n < due && sub.n < njobs)
+            submit_one(&sub, pick_page(sub.n, page, sizeof page), end + 30000);
+        if (now >= next_kill && nkills < MAX_KILLS) {
+            pid_t kids[64];
+            int n = live_children(kids, 64);
+            if (n >= 2) {
+                pid_t victim = kids[rnd((unsigned)n)];
+                if (kill(victim, SIGKILL) == 0) kills[nkills++] = (struct kill_rec){victim, now};
+            }
+            next_kill = now + kill_ms;
+        }
+        if (!redis_done && now >= redis_at) {
+            long long a = wcsys_now_ms();
+            redis_srv_stop(&redis, SIGTERM); /* saves its append-only file */
+            sleep_ms(1000);
+            redis_srv_start(&redis, "127.0.0.1");
+            redis_down_ms = wcsys_now_ms() - a;
+            redis_done = true;
+        }
+        if (!pg_done && now >= pg_at) {
+            long long a = wcsys_now_ms();
+            pg_srv_stop(&pg, SIGQUIT); /* a crash: no shutdown checkpoint */
+            sleep_ms(1000);
+            pg_srv_start(&pg, "127.0.0.1");
+            pg_down_ms = wcsys_now_ms() - a;
+            pg_done = true;
+        }
+        sleep_ms(20);
+    }
+    while (sub.n < njobs) submit_one(&sub, pick_page(sub.n, page, sizeof page), end + 60000);
+
+    /* Wait for every job to end (bounded), reading states from Redis. */
+    long long wait_until = wcsys_now_ms() + 120000 + njobs * 20LL;
+    int open = sub.n;
+    while (open > 0 && wcsys_now_ms() < wait_until) {
+        open = 0;
+        redisContext *rc = wcsys_redis(&sys);
+        for (int i = 0; i < sub.n; i++)
+            redisAppendCommand(rc, "HGET %sjob:%s status", sys.prefix, sub.ids[i]);
+        for (int i = 0; i < sub.n; i++) {
+            redisReply *r = NULL;
+            if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
+                open = sub.n;
+                break;
+            }
+            bool ended = r && r->type == REDIS_REPLY_STRING &&
+                         (!strcmp(r->str, "finished") || !strcmp(r->str, "failed"));
+            if (!ended) open++;
+            freeReplyObject(r);
+        }
+        if (open > 0) sleep_ms(500);
+    }
+    long long total_ms = wcsys_now_ms() - t0;
+
+    /* Rows per job, from Postgres. */
+    PGconn *c = PQconnectdb(sys.db_url);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    PGresult *res = PQexec(c, "SELECT job_id::text, count(*) FROM results GROUP BY 1");
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+    int nrows = PQntuples(res);
+    char **row_ids = xcalloc((size_t)nrows + 1, sizeof *row_ids);
+    long duplicated = 0;
+    for (int i = 0; i < nrows; i++) {
+        row_ids[i] = xstrdup(PQgetvalue(res, i, 0));
+        long n = atol(PQgetvalue(res, i, 1));
+        if (n > 1) duplicated += n - 1;
+    }
+    PQclear(res);
+    PQfinish(c);
+    qsort(row_ids, (size_t)nrows, sizeof *row_ids, cmp_str);
+
+    /* Every job's end state and its history of lost runs. */
+    int finished = 0, failed = 0, lost = 0, no_reason = 0, row_without_finish = 0, retried = 0;
+    struct reason reasons[32];
+    int nreasons = 0;
+    long long *lat = xcalloc((size_t)sub.n * 4 + 1, sizeof *lat);
+    int nlat = 0, rescued_jobs = 0;
+    redisContext *rc = wcsys_redis(&sys);
+    for (int i = 0; i < sub.n; i++)
+        redisAppendCommand(rc, "HMGET %sjob:%s status error_code attempts history", sys.prefix,
+                           sub.ids[i]);
+    for (int i = 0; i < sub.n; i++) {
+        redisReply *r = NULL;
+        cr_assert_eq(redisGetReply(rc, (void **)&r), REDIS_OK, "redis oracle");
+        cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 4);
+        const char *st = r->element[0]->type == REDIS_REPLY_STRING ? r->element[0]->str : "";
+        const char *code = r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : NULL;
+        int attempts = r->element[2]->type == REDIS_REPLY_STRING ? atoi(r->element[2]->str) : 0;
+        const char *hist = r->element[3]->type == REDIS_REPLY_STRING ? r->element[3]->str : NULL;
+        const char *key = sub.ids[i];
+        bool has_row = bsearch(&key, row_ids, (size_t)nrows, sizeof *row_ids, cmp_str) != NULL;
+        if (attempts > 1) retried++;
+        if (!strcmp(st, "finished")) {
+            finished++;
+            if (!has_row) lost++; /* finished without a stored result */
+        } else if (!strcmp(st, "failed")) {
+            failed++;
+            if (has_row) row_without_finish++;
+            if (!code || !*code) no_reason++;
+            int k = 0;
+            while (k < nreasons && strcmp(reasons[k].code, code ? code : "?")) k++;
+            if (k == nreasons && nreasons < 32)
+                snprintf(reasons[nreasons++].code, sizeof reasons[0].code, "%s", code ? code : "?");
+            if (k < nreasons) reasons[k].n++;
+        } else {
+            lost++;
+            cr_log_error("job %s ended %s", key, *st ? st : "(missing)");
+        }
+        /* Rescue latency: a lost run's entry names the dead consumer
+         * (host-pid); its kill time is known. */
+        json_t *h = hist ? json_loads(hist, 0, NULL) : NULL, *e;
+        size_t k;
+        bool rescued = false;
+        json_array_foreach(h, k, e) {
+            const char *ec = json_string_value(json_object_get(e, "code"));
+            const char *w = json_string_value(json_object_get(e, "worker"));
+            if (!ec || strcmp(ec, "worker_lost") || !w || !strrchr(w, '-')) continue;
+            pid_t pid = (pid_t)atol(strrchr(w, '-') + 1);
+            long long at = (long long)json_number_value(json_object_get(e, "at"));
+            for (int x = nkills - 1; x >= 0; x--) {
+                if (kills[x].pid == pid && at >= kills[x].at) {
+                    lat[nlat++] = at - kills[x].at;
+                    rescued = true;
+                    break;
+                }
+            }
+        }
+        if (rescued) rescued_jobs++;
+        json_decref(h);
+        freeReplyObject(r);
+    }
+    qsort(lat, (size_t)nlat, sizeof *lat, cmp_ll);
+
+    char report[4096];
+    int len = snprintf(report, sizeof report,
+                       "chaos: %d jobs over %d s of chaos (%lld s in all), %d worker processes\n"
+                       "chaos: %d workers killed with SIGKILL, Redis restarted once (%lld ms),"
+                       " Postgres crashed and restarted once (%lld ms); %d submissions refused"
+                       " and repeated\n"
+                       "chaos: submitted %d, finished %d, failed %d, lost %d, duplicated rows %ld,"
+                       " failed with a row %d, failed without a reason %d, retried %d\n"
+                       "chaos: failed by reason:",
+                       njobs, seconds, total_ms / 1000, nproc, nkills, redis_down_ms, pg_down_ms,
+                       sub.refused, sub.n, finished, failed, lost, duplicated, row_without_finish,
+                       no_reason, retried);
+    for (int k = 0; k < nreasons; k++)
+        len += snprintf(report + len, sizeof report - (size_t)len, " %s=%d", reasons[k].code,
+                        reasons[k].n);
+    snprintf(report + len, sizeof report - (size_t)len,
+             "%s\nchaos: rescued %d jobs from killed workers; rescue latency p50 %lld ms, p99 %lld"
+             " ms, max %lld ms (JOB_RESCUE_AFTER 3000 ms)\n",
+             nreasons ? "" : " none", rescued_jobs, percentile(lat, nlat, 50),
+             percentile(lat, nlat, 99), nlat ? lat[nlat - 1] : -1);
+    fputs(report, stderr);
+    char path[128];
+    snprintf(path, sizeof path, "%s/report.txt", sys.dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(report, f);
+        fclose(f);
+    }
+
+    cr_assert_eq(sub.n, njobs, "not every job could be submitted");
+    cr_assert_eq(lost, 0, "jobs lost (see the log)");
+    cr_assert_eq(duplicated, 0, "results stored twice");
+    cr_assert_eq(row_without_finish, 0, "a failed job has a stored result");
+    cr_assert_eq(no_reason, 0, "a failed job has no reason");
+    cr_assert_eq(finished + failed, sub.n);
+    cr_assert_gt(nkills, 0, "no worker was killed");
+    cr_assert_gt(rescued_jobs, 0, "no kill caught a job in flight: the run proved nothing");
+    cr_assert_lt(percentile(lat, nlat, 99), 30000, "rescue latency p99 over 30 s");
+
+    for (int i = 0; i < nrows; i++) free(row_ids[i]);
+    free(row_ids);
+    free(lat);
+    for (int i = 0; i < sub.n; i++) free(sub.ids[i]);
+    free(sub.ids);
+}

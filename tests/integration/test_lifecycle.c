@@ -1,0 +1,143 @@
+/* The worker's life cycle: the supervisor restarts a dead child with a
+ * growing backoff; on SIGTERM a worker finishes what it holds within
+ * WORKER_GRACE, and hands back what it cannot finish so that it runs
+ * again at once (not after JOB_RESCUE_AFTER). */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/lib/wcsys.h"
+
+static struct wcsys sys;
+
+static void
+start(void) {
+    wcsys_init(&sys, NULL);
+}
+
+static void
+stop(void) {
+    wcsys_free(&sys);
+}
+
+TestSuite(lifecycle, .init = start, .fini = stop, .timeout = 120);
+
+/* child_pid returns the pid of the nth start of child slot `child`. */
+static pid_t
+child_pid(int child, int nth, char *line, size_t n) {
+    char needle[64];
+    snprintf(needle, sizeof needle, "msg=\"worker started\" child=%d ", child);
+    cr_assert(wcsys_log_nth(sys.worker_logs[0], needle, NULL, nth, 20000, line, n),
+              "child %d was not started %d times; see %s", child, nth, sys.worker_logs[0]);
+    const char *p = strstr(line, "msg=\"worker started\"");
+    p = strstr(p, " pid=");
+    return (pid_t)atol(p + 5);
+}
+
+Test(lifecycle, supervisor_restarts_children_with_backoff) {
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char line[8192];
+    pid_t first = child_pid(0, 1, line, sizeof line);
+    cr_assert_eq(kill(first, SIGKILL), 0);
+    char died[8192];
+    cr_assert(wcsys_log_nth(sys.worker_logs[0], "msg=\"worker died, restarting\" child=0 ", NULL, 1,
+                            10000, died, sizeof died));
+    cr_assert(strstr(died, "signal=9") && strstr(died, "restart_in_ms=1000"), "%s", died);
+    pid_t second = child_pid(0, 2, line, sizeof line);
+    cr_assert_neq(second, first);
+    long long gap = wcsys_line_ms(line) - wcsys_line_ms(died);
+    cr_assert_geq(gap, 900, "restarted after %lld ms, before its backoff", gap);
+
+    /* Dying again soon after the restart doubles the wait. */
+    char ready[32];
+    snprintf(ready, sizeof ready, " pid=%d ", (int)second);
+    cr_assert(wcsys_log_find(sys.worker_logs[0], "msg=\"worker ready\"", ready, 20000, NULL, 0),
+              "the restarted child did not come up");
+    cr_assert_eq(kill(second, SIGKILL), 0);
+    cr_assert(wcsys_log_nth(sys.worker_logs[0], "msg=\"worker died, restarting\" child=0 ", NULL, 2,
+                            10000, died, sizeof died));
+    cr_assert(strstr(died, "restart_in_ms=2000"), "%s", died);
+    pid_t third = child_pid(0, 3, line, sizeof line);
+    gap = wcsys_line_ms(line) - wcsys_line_ms(died);
+    cr_assert_geq(gap, 1900, "restarted after %lld ms, before its backoff", gap);
+    cr_assert(third != first && third != second);
+
+    /* The restarted children do work. */
+    char url[160];
+    wcsys_write_page(&sys, "a.html", "<p>one two three</p>");
+    for (int i = 0; i < 4; i++) {
+        char *id = wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url));
+        json_t *job = wcsys_wait_status(&sys, id, "finished,failed", 30000);
+        cr_assert_str_eq(wcsys_status(job), "finished");
+        json_decref(job);
+        free(id);
+    }
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"worker died", NULL), 2);
+}
+
+Test(lifecycle, drain_finishes_jobs_within_grace) {
+    wcsys_env(&sys, "WORKER_GRACE", "15s");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[160];
+    char *id = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/1500", url, sizeof url));
+    wcsys_job_pid(&sys, id, 1, 20000);
+    /* Ctrl-C works as SIGTERM does: the supervisor forwards it. */
+    int st = wcsys_stop_worker(&sys, 0, SIGINT, 30000);
+    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit status %d", st);
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"drained\"", NULL), 2);
+    json_t *job = wcsys_job(&sys, id);
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1);
+    cr_assert_eq(wcsys_rows(&sys, id), 1);
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"job handed back\"", NULL), 0);
+    json_decref(job);
+    free(id);
+}
+
+Test(lifecycle, drain_hands_back_what_it_cannot_finish) {
+    /* A rescue would take a minute: only a hand-back runs the jobs again
+     * within the test's bounds. */
+    wcsys_env(&sys, "WORKER_GRACE", "500ms");
+    wcsys_env(&sys, "JOB_RESCUE_AFTER", "60s");
+    wcsys_env(&sys, "HEARTBEAT_INTERVAL", "2s");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    enum { N = 3 };
+    char *ids[N];
+    char url[160];
+    for (int i = 0; i < N; i++)
+        ids[i] = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/4000", url, sizeof url));
+    for (int i = 0; i < N; i++) wcsys_job_pid(&sys, ids[i], 1, 20000);
+    long long t0 = wcsys_now_ms();
+    int st = wcsys_stop_worker(&sys, 0, SIGTERM, 30000);
+    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit status %d", st);
+    /* A take still blocking when the drain began may bring one back: it
+     * is handed back again. */
+    cr_assert_geq(wcsys_log_count(sys.worker_logs[0], "msg=\"job handed back\"", NULL), N);
+    for (int i = 0; i < N; i++) {
+        json_t *job = wcsys_job(&sys, ids[i]);
+        cr_assert_str_eq(wcsys_status(job), "queued", "handed back: %s", json_dumps(job, 0));
+        cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 0,
+                     "an unfinished attempt is not counted");
+        json_decref(job);
+    }
+
+    /* A new worker takes them at once. */
+    wcsys_start_worker(&sys, NULL);
+    for (int i = 0; i < N; i++) {
+        json_t *job = wcsys_wait_status(&sys, ids[i], "finished,failed", 40000);
+        cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+        cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1);
+        cr_assert_eq(wcsys_rows(&sys, ids[i]), 1);
+        json_decref(job);
+        free(ids[i]);
+    }
+    long long took = wcsys_now_ms() - t0;
+    cr_assert_lt(took, 60000, "the jobs waited for a rescue (%lld ms)", took);
+}

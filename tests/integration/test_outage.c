@@ -1,0 +1,149 @@
+/* Outages, on a private redis-server and Postgres that the test stops and
+ * starts again on the same ports: the workers neither crash nor spin,
+ * keep the jobs they hold, lose nothing, store each result once and
+ * recover without a restart. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/lib/http_client.h"
+#include "tests/lib/servers.h"
+#include "tests/lib/wcsys.h"
+
+static struct wcsys sys;
+static struct redis_srv redis;
+static struct pg_srv pg;
+
+static void
+start(void) {
+    redis_srv_start(&redis, "127.0.0.1");
+    pg_srv_start(&pg, "127.0.0.1");
+    struct wcsys_opts o = {.redis_url = redis.url, .pg_admin_url = pg.url};
+    wcsys_init(&sys, &o);
+    wcsys_env(&sys, "JOB_RESCUE_AFTER", "5s");
+    wcsys_env(&sys, "HEARTBEAT_INTERVAL", "1s");
+}
+
+static void
+stop(void) {
+    wcsys_free(&sys);
+    redis_srv_free(&redis);
+    pg_srv_free(&pg);
+}
+
+TestSuite(outage, .init = start, .fini = stop, .timeout = 150);
+
+/* The worker processes: pid of each child's first start. */
+static void
+children(pid_t out[2]) {
+    char line[8192], needle[64];
+    for (int i = 0; i < 2; i++) {
+        snprintf(needle, sizeof needle, "msg=\"worker started\" child=%d ", i);
+        cr_assert(wcsys_log_find(sys.worker_logs[0], needle, NULL, 10000, line, sizeof line));
+        out[i] = (pid_t)atol(strstr(strstr(line, "msg="), " pid=") + 5);
+    }
+}
+
+/* outage_wait sleeps through an outage of ms and checks the workers did
+ * not die nor burn the CPU meanwhile. */
+static void
+outage_wait(const pid_t kids[2], int ms) {
+    long cpu0[2];
+    for (int i = 0; i < 2; i++) cpu0[i] = wcsys_cpu_ms(kids[i]);
+    long long t0 = wcsys_now_ms();
+    usleep((useconds_t)ms * 1000);
+    long long wall = wcsys_now_ms() - t0;
+    for (int i = 0; i < 2; i++) {
+        cr_assert(proc_alive(kids[i]), "worker %d died in the outage", (int)kids[i]);
+        long used = wcsys_cpu_ms(kids[i]) - cpu0[i];
+        cr_log_info("worker %d used %ld ms of CPU in %lld ms", (int)kids[i], used, wall);
+        /* A worker that spins on a dead server burns a whole CPU. */
+        cr_assert_lt(used, wall / 4, "worker %d used %ld ms of CPU in %lld ms: spinning",
+                     (int)kids[i], used, wall);
+    }
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"worker died", NULL), 0);
+}
+
+static void
+expect_finished_once(char **ids, int n) {
+    for (int i = 0; i < n; i++) {
+        json_t *job = wcsys_wait_status(&sys, ids[i], "finished,failed", 60000);
+        cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+        cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1,
+                     "kept by its worker: %s", json_dumps(job, 0));
+        cr_assert_eq(wcsys_rows(&sys, ids[i]), 1);
+        json_decref(job);
+    }
+}
+
+Test(outage, redis_down_and_back) {
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    pid_t kids[2];
+    children(kids);
+    enum { N = 6 };
+    char *ids[N], url[160];
+    for (int i = 0; i < N; i++)
+        ids[i] = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/2000", url, sizeof url));
+    for (int i = 0; i < N; i++) wcsys_job_pid(&sys, ids[i], 1, 20000);
+
+    /* Down for longer than JOB_RESCUE_AFTER: every lease looks lapsed. */
+    redis_srv_stop(&redis, SIGTERM);
+    char submit[256];
+    snprintf(submit, sizeof submit, "%s/api/v1/jobs", sys.base);
+    struct http_response r;
+    cr_assert_eq(
+        http_request("POST", submit, "application/json", "{\"url\": \"http://x.test/\"}", NULL, &r),
+        0);
+    cr_assert_eq(r.status, 503, "the web says the queue is down: %ld", r.status);
+    http_response_free(&r);
+    outage_wait(kids, 7000);
+    redis_srv_start(&redis, "127.0.0.1");
+
+    expect_finished_once(ids, N);
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "rescuing job", NULL), 0,
+                 "nothing was taken from a live worker");
+    /* Recovered without a restart: new work runs. */
+    char *after = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/10", url, sizeof url));
+    expect_finished_once(&after, 1);
+    cr_assert(proc_alive(kids[0]) && proc_alive(kids[1]));
+    for (int i = 0; i < N; i++) free(ids[i]);
+    free(after);
+}
+
+Test(outage, postgres_down_and_back) {
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    pid_t kids[2];
+    children(kids);
+    pg_srv_stop(&pg, SIGINT);
+    enum { N = 6 };
+    char *ids[N], url[160];
+    for (int i = 0; i < N; i++)
+        ids[i] = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/10", url, sizeof url));
+    for (int i = 0; i < N; i++) wcsys_job_pid(&sys, ids[i], 1, 20000);
+    outage_wait(kids, 6000);
+
+    /* Counted but not stored: nothing is acknowledged or finished. */
+    redisReply *rep = redisCommand(wcsys_redis(&sys), "XPENDING %squeue workers", sys.prefix);
+    cr_assert(rep && rep->type == REDIS_REPLY_ARRAY &&
+              rep->element[0]->type == REDIS_REPLY_INTEGER);
+    cr_assert_eq(rep->element[0]->integer, N, "every delivery still pending");
+    freeReplyObject(rep);
+    for (int i = 0; i < N; i++) {
+        json_t *job = wcsys_job(&sys, ids[i]);
+        cr_assert_str_eq(wcsys_status(job), "started", "%s", json_dumps(job, 0));
+        json_decref(job);
+    }
+    cr_assert_geq(wcsys_log_count(sys.worker_logs[0], "msg=\"will retry\" step=store", NULL), 1);
+
+    pg_srv_start(&pg, "127.0.0.1");
+    expect_finished_once(ids, N);
+    char *after = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/10", url, sizeof url));
+    expect_finished_once(&after, 1);
+    for (int i = 0; i < N; i++) free(ids[i]);
+    free(after);
+}

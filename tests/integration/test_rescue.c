@@ -1,0 +1,173 @@
+/* At least once, exactly one result: jobs whose worker was killed with
+ * SIGKILL are taken over by another worker within JOB_RESCUE_AFTER; a job
+ * whose result was committed just before its worker died still ends with
+ * one row; a job that kills every worker that runs it (poison) ends
+ * failed with worker_lost after JOB_MAX_ATTEMPTS deliveries.
+ *
+ * The real programs run against the shared Redis and Postgres; jobs are
+ * caught mid-flight with slow or hanging fixture pages and the workers'
+ * "job started" log lines, never with sleeps. */
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/lib/wcsys.h"
+
+#define RESCUE_AFTER_MS 3000
+
+static struct wcsys sys;
+
+static void
+start(void) {
+    wcsys_init(&sys, NULL);
+    wcsys_env(&sys, "JOB_RESCUE_AFTER", "3s");
+    wcsys_env(&sys, "HEARTBEAT_INTERVAL", "500ms");
+}
+
+static void
+stop(void) {
+    wcsys_free(&sys);
+}
+
+TestSuite(rescue, .init = start, .fini = stop, .timeout = 120);
+
+/* count_errors counts the entries of the job's error history with code. */
+static int
+count_errors(const json_t *job, const char *code) {
+    json_t *errors = json_object_get(job, "errors"), *e;
+    size_t i;
+    int n = 0;
+    json_array_foreach(errors, i, e) {
+        const char *c = json_string_value(json_object_get(e, "code"));
+        if (c && !strcmp(c, code)) n++;
+    }
+    return n;
+}
+
+static const char *
+error_code(const json_t *job) {
+    return json_string_value(json_object_get(json_object_get(job, "error"), "code"));
+}
+
+Test(rescue, killed_worker_job_is_finished_by_another) {
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[160];
+    char *id = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/1500", url, sizeof url));
+    pid_t victim = wcsys_job_pid(&sys, id, 1, 20000);
+    cr_assert(kill(victim, SIGKILL) == 0);
+    long long killed_at = wcsys_now_ms();
+
+    json_t *job = wcsys_wait_status(&sys, id, "finished,failed", 60000);
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 2);
+    cr_assert_eq(count_errors(job, "worker_lost"), 1, "the lost run is in the history: %s",
+                 json_dumps(job, 0));
+    cr_assert_eq(wcsys_rows(&sys, id), 1);
+
+    /* Another process ran it, and took it over in time. */
+    pid_t second = wcsys_job_pid(&sys, id, 2, 1000);
+    cr_assert_neq(second, victim);
+    char line[8192], needle[96];
+    snprintf(needle, sizeof needle, "msg=\"rescuing job from a lost worker\" job=%s", id);
+    cr_assert(wcsys_log_find(sys.worker_logs[0], needle, NULL, 1000, line, sizeof line));
+    long long latency = wcsys_line_ms(line) - killed_at;
+    cr_log_info("rescued %lld ms after the kill (JOB_RESCUE_AFTER %d ms)", latency,
+                RESCUE_AFTER_MS);
+    /* The bound is JOB_RESCUE_AFTER; twice that absorbs a busy machine. */
+    cr_assert_leq(latency, 2 * RESCUE_AFTER_MS, "rescue took %lld ms", latency);
+    json_decref(job);
+    free(id);
+}
+
+/* pg_exec runs sql on a connection the test holds. */
+static void
+pg_exec(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+              "%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+Test(rescue, result_committed_before_the_kill_is_stored_once) {
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    /* Hold the results table so the worker's INSERT waits on the lock. */
+    PGconn *lock = PQconnectdb(sys.db_url);
+    cr_assert_eq(PQstatus(lock), CONNECTION_OK, "%s", PQerrorMessage(lock));
+    pg_exec(lock, "BEGIN");
+    pg_exec(lock, "LOCK TABLE results IN SHARE MODE");
+
+    char url[160];
+    char *id = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/10", url, sizeof url));
+    pid_t victim = wcsys_job_pid(&sys, id, 1, 20000);
+    bool waiting = false;
+    for (int i = 0; i < 400 && !waiting; i++) {
+        char *n = wcsys_sql(&sys, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                  " current_database() AND wait_event_type = 'Lock' AND query"
+                                  " LIKE 'INSERT INTO results%'");
+        waiting = n && atoi(n) == 1;
+        free(n);
+        if (!waiting) usleep(50 * 1000);
+    }
+    cr_assert(waiting, "the worker's INSERT never waited on the lock");
+
+    /* Freeze the worker, let its INSERT commit, then kill it: the result is
+     * stored but the job was never marked finished nor acknowledged. */
+    cr_assert_eq(kill(victim, SIGSTOP), 0);
+    pg_exec(lock, "COMMIT");
+    PQfinish(lock);
+    long rows = 0;
+    for (int i = 0; i < 200 && rows != 1; i++) {
+        rows = wcsys_rows(&sys, id);
+        if (rows != 1) usleep(50 * 1000);
+    }
+    cr_assert_eq(rows, 1, "the first run's INSERT did not commit");
+    json_t *job = wcsys_job(&sys, id);
+    cr_assert_str_eq(wcsys_status(job), "started", "not finished before the kill");
+    json_decref(job);
+    cr_assert_eq(kill(victim, SIGKILL), 0);
+
+    job = wcsys_wait_status(&sys, id, "finished,failed", 60000);
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 2, "it ran again");
+    cr_assert_eq(count_errors(job, "worker_lost"), 1);
+    cr_assert(json_is_object(json_object_get(job, "result")), "the result is shown");
+    cr_assert_eq(wcsys_rows(&sys, id), 1, "exactly one row");
+    cr_assert_neq(wcsys_job_pid(&sys, id, 2, 1000), victim);
+    json_decref(job);
+    free(id);
+}
+
+Test(rescue, poison_job_fails_after_max_attempts) {
+    wcsys_env(&sys, "JOB_MAX_ATTEMPTS", "2");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[160];
+    char *id = wcsys_submit(&sys, wcsys_page_url(&sys, "/hang", url, sizeof url));
+    /* The job "kills" each worker that runs it. */
+    for (int attempt = 1; attempt <= 2; attempt++) {
+        pid_t pid = wcsys_job_pid(&sys, id, attempt, 30000);
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+    }
+    json_t *job = wcsys_wait_status(&sys, id, "finished,failed", 60000);
+    cr_assert_str_eq(wcsys_status(job), "failed", "%s", json_dumps(job, 0));
+    cr_assert_str_eq(error_code(job), "worker_lost");
+    const char *msg = json_string_value(json_object_get(json_object_get(job, "error"), "message"));
+    cr_assert(msg && strstr(msg, "lost 2 times"), "a readable message: %s", msg);
+    cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 2);
+    cr_assert_eq(count_errors(job, "worker_lost"), 2, "one rescue, then the verdict: %s",
+                 json_dumps(job, 0));
+    cr_assert_eq(wcsys_rows(&sys, id), 0);
+    /* No third run, and the job is in the failed set. */
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"job started\"", id), 2);
+    redisReply *r = redisCommand(wcsys_redis(&sys), "ZSCORE %sfailed %s", sys.prefix, id);
+    cr_assert(r && r->type == REDIS_REPLY_STRING, "in the failed set");
+    freeReplyObject(r);
+    json_decref(job);
+    free(id);
+}

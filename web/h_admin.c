@@ -1,0 +1,262 @@
+/* h_admin — the failed set, for operators and the dashboard.
+ *
+ *   GET    /api/v1/admin/failed?offset=O&limit=L  failed jobs, newest first
+ *   POST   /api/v1/admin/failed/retry             requeue every failed job
+ *   POST   /api/v1/admin/failed/{id}/retry        requeue one failed job
+ *   DELETE /api/v1/admin/failed/{id}              forget one failed job
+ *
+ * They need "Authorization: Bearer $ADMIN_TOKEN". Without an ADMIN_TOKEN
+ * they are open in development and refused (403) elsewhere. (Canceling a
+ * job, DELETE /api/v1/jobs/{id} in h_jobs.c, is not an admin action:
+ * whoever holds a job's id may cancel it, as DESIGN.md's public API says.)
+ * Everything goes through common/queue.h; each change is one Lua script. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "web/app.h"
+#include "web/handlers.h"
+
+#define LIST_DEFAULT 50
+#define LIST_MAX 1000
+/* "Retry all" requeues in batches (one script each, so Redis is never
+ * blocked long) until a batch comes back short; at most this many. */
+#define RETRY_BATCH 500
+#define RETRY_MAX_BATCHES 200
+
+/* Per-request state that travels through a Redis callback. */
+struct actx {
+    struct req *req;
+    char id[JOB_ID_LEN + 1];
+    long offset, limit;
+    long long requeued;
+    int batches;
+};
+
+/* actx_new makes the state; id, when given, is a valid job id (checked). */
+static struct actx *
+actx_new(struct req *req, const char *id) {
+    struct actx *x = xcalloc(1, sizeof *x);
+    x->req = req;
+    if (id) memcpy(x->id, id, JOB_ID_LEN);
+    return x;
+}
+
+static void
+unavailable(struct req *req) {
+    struct response r;
+    response_init(&r, 503);
+    response_header(&r, "Retry-After", "%d", 2);
+    response_problem(&r, 503, "Redis Unavailable", "the job queue is unreachable");
+    req_send(req, &r);
+}
+
+static void
+respond_json(struct req *req, int status, json_t *v) {
+    struct response r;
+    response_init(&r, status);
+    response_json(&r, status, v);
+    json_decref(v);
+    req_send(req, &r);
+}
+
+/* same_secret compares without stopping at the first difference, so the
+ * answer time says nothing about how much of the token was right. */
+static bool
+same_secret(const char *given, const char *want) {
+    size_t gl = strlen(given), wl = strlen(want);
+    unsigned char diff = gl != wl;
+    for (size_t i = 0; i < wl; i++) diff |= (unsigned char)(want[i] ^ given[i < gl ? i : 0]);
+    return diff == 0;
+}
+
+/* admin_allowed answers 401/403 itself and returns false when the request
+ * may not use the admin API. */
+static bool
+admin_allowed(struct req *req) {
+    const struct config *cfg = req->app->cfg;
+    const char *token = cfg->admin_token;
+    if (!token || !*token) {
+        if (cfg->app_env == APP_DEVELOPMENT) return true;
+        req_problem(req, 403, "Forbidden",
+                    "the admin API is disabled: set ADMIN_TOKEN to enable it");
+        return false;
+    }
+    const char *auth = http_request_header(req->http, "Authorization");
+    if (auth && !strncasecmp(auth, "Bearer ", 7) && same_secret(auth + 7, token)) return true;
+    log_warn("msg=\"admin request refused\" path=%s reason=%s", log_q(req->http->path),
+             auth ? "wrong_token" : "no_token");
+    struct response r;
+    response_init(&r, 401);
+    response_header(&r, "WWW-Authenticate", "Bearer realm=\"wordcount-admin\"");
+    response_problem(&r, 401, "Unauthorized", "send Authorization: Bearer <ADMIN_TOKEN>");
+    req_send(req, &r);
+    return false;
+}
+
+static const char *
+path_id(struct req *req) {
+    const char *id = req->match.nparams ? req->match.params[0] : NULL;
+    if (id && job_id_valid(id)) return id;
+    req_problem(req, 404, "Not Found", "no job with this id");
+    return NULL;
+}
+
+/* query_long finds name=N in a query string: 1 found and in [lo, hi],
+ * 0 absent, -1 present but not such a number. */
+static int
+query_long(const char *query, const char *name, long lo, long hi, long *out) {
+    size_t nlen = strlen(name);
+    for (const char *p = query; p && *p;) {
+        size_t n = strcspn(p, "&");
+        if (n > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') {
+            char *end;
+            long v = strtol(p + nlen + 1, &end, 10);
+            if (end == p + nlen + 1 || end != p + n || v < lo || v > hi) return -1;
+            *out = v;
+            return 1;
+        }
+        p += n + (p[n] == '&');
+    }
+    return 0;
+}
+
+/* --- GET /api/v1/admin/failed --- */
+
+static void
+on_list(int status, long long total, const struct job *jobs, size_t n, const char *errstr,
+        void *arg) {
+    struct actx *x = arg;
+    if (status < 0) {
+        log_warn("msg=\"failed list failed\" error=%s", log_q(errstr));
+        unavailable(x->req);
+    } else {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) json_array_append_new(arr, json_job(&jobs[i]));
+        respond_json(x->req, 200,
+                     json_pack("{s:I, s:I, s:I, s:o}", "total", (json_int_t)total, "offset",
+                               (json_int_t)x->offset, "limit", (json_int_t)x->limit, "jobs", arr));
+    }
+    free(x);
+}
+
+void
+h_admin_failed_list(struct req *req) {
+    if (!admin_allowed(req)) return;
+    long offset = 0, limit = LIST_DEFAULT;
+    if (query_long(req->http->query, "offset", 0, 1000000000L, &offset) < 0 ||
+        query_long(req->http->query, "limit", 1, LIST_MAX, &limit) < 0) {
+        req_problem(req, 400, "Bad Request",
+                    "offset must be a whole number from 0, limit one from 1 to 1000");
+        return;
+    }
+    struct queue *q = app_queue(req->app);
+    struct actx *x = actx_new(req, NULL);
+    x->offset = offset;
+    x->limit = limit;
+    int rc = q ? queue_failed_list(q, offset, limit, on_list, x) : UV_ECANCELED;
+    if (rc < 0) {
+        free(x);
+        unavailable(req);
+    }
+}
+
+/* --- POST /api/v1/admin/failed/retry and /failed/{id}/retry --- */
+
+static void
+on_retry_all(int status, long long n, const char *errstr, void *arg) {
+    struct actx *x = arg;
+    if (status < 0) {
+        log_warn("msg=\"failed retry failed\" error=%s requeued=%lld", log_q(errstr), x->requeued);
+        unavailable(x->req);
+        free(x);
+        return;
+    }
+    x->requeued += n;
+    struct queue *q = app_queue(x->req->app);
+    if (n == RETRY_BATCH && ++x->batches < RETRY_MAX_BATCHES && q &&
+        queue_failed_retry(q, NULL, RETRY_BATCH, on_retry_all, x) == 0)
+        return;
+    log_info("msg=\"failed jobs requeued\" count=%lld", x->requeued);
+    respond_json(x->req, 200, json_pack("{s:I}", "requeued", (json_int_t)x->requeued));
+    free(x);
+}
+
+void
+h_admin_failed_retry_all(struct req *req) {
+    if (!admin_allowed(req)) return;
+    struct queue *q = app_queue(req->app);
+    struct actx *x = actx_new(req, NULL);
+    int rc = q ? queue_failed_retry(q, NULL, RETRY_BATCH, on_retry_all, x) : UV_ECANCELED;
+    if (rc < 0) {
+        free(x);
+        unavailable(req);
+    }
+}
+
+static void
+on_retry_one(int status, long long n, const char *errstr, void *arg) {
+    struct actx *x = arg;
+    if (status < 0) {
+        log_warn("msg=\"failed retry failed\" job=%s error=%s", x->id, log_q(errstr));
+        unavailable(x->req);
+    } else if (n == 0) {
+        req_problem(x->req, 404, "Not Found", "no failed job with this id");
+    } else {
+        log_info("msg=\"failed job requeued\" job=%s", x->id);
+        respond_json(x->req, 200, json_pack("{s:s, s:s}", "id", x->id, "status", "queued"));
+    }
+    free(x);
+}
+
+void
+h_admin_failed_retry(struct req *req) {
+    if (!admin_allowed(req)) return;
+    const char *id = path_id(req);
+    if (!id) return;
+    struct queue *q = app_queue(req->app);
+    struct actx *x = actx_new(req, id);
+    const char *ids[] = {x->id};
+    int rc = q ? queue_failed_retry(q, ids, 1, on_retry_one, x) : UV_ECANCELED;
+    if (rc < 0) {
+        free(x);
+        unavailable(req);
+    }
+}
+
+/* --- DELETE /api/v1/admin/failed/{id} --- */
+
+static void
+on_deleted(int status, long long n, const char *errstr, void *arg) {
+    struct actx *x = arg;
+    if (status < 0) {
+        log_warn("msg=\"failed delete failed\" job=%s error=%s", x->id, log_q(errstr));
+        unavailable(x->req);
+    } else if (n == 0) {
+        req_problem(x->req, 404, "Not Found", "no failed job with this id");
+    } else {
+        log_info("msg=\"failed job deleted\" job=%s", x->id);
+        struct response r;
+        response_init(&r, 204);
+        req_send(x->req, &r);
+    }
+    free(x);
+}
+
+void
+h_admin_failed_delete(struct req *req) {
+    if (!admin_allowed(req)) return;
+    const char *id = path_id(req);
+    if (!id) return;
+    struct queue *q = app_queue(req->app);
+    struct actx *x = actx_new(req, id);
+    int rc = q ? queue_failed_delete(q, x->id, on_deleted, x) : UV_ECANCELED;
+    if (rc < 0) {
+        free(x);
+        unavailable(req);
+    }
+}
