@@ -10,8 +10,8 @@
 #include "common/buf.h"
 #include "common/url_check.h"
 #include "common/xalloc.h"
-#include "worker/fetch.h"
 #include "worker/charset.h"
+#include "worker/fetch.h"
 #include "worker/html_text.h"
 #include "worker/tokenize.h"
 
@@ -99,7 +99,8 @@ type_accepted(struct analysis *a) {
     const char *ct = NULL;
     curl_easy_getinfo(a->easy, CURLINFO_CONTENT_TYPE, &ct);
     parse_content_type(a, ct ? ct : "text/html");
-    return !strcmp(a->content_type, "text/html") || !strcmp(a->content_type, "application/xhtml+xml") ||
+    return !strcmp(a->content_type, "text/html") ||
+           !strcmp(a->content_type, "application/xhtml+xml") ||
            !strcmp(a->content_type, "text/plain");
 }
 
@@ -136,7 +137,8 @@ on_body(char *data, size_t size, size_t nmemb, void *arg) {
             a->kind = BODY_PLAIN;
             char name[CHARSET_NAME_MAX], err[128];
             size_t bom;
-            const char *from = charset_sniff(data, len, a->charset[0] ? a->charset : NULL, name, &bom);
+            const char *from =
+                charset_sniff(data, len, a->charset[0] ? a->charset : NULL, name, &bom);
             if (!strcmp(from, "meta")) /* plain text has no <meta>: what looks like one is text */
                 snprintf(name, sizeof name, "utf-8");
             if (charset_conv_open(&a->plain_conv, name, err, sizeof err) < 0)
@@ -234,7 +236,8 @@ finish(struct analysis *a, CURLcode rc, bool canceled) {
         } else if (rc == CURLE_OPERATION_TIMEDOUT) r.error_code = "timeout";
         else if (rc == CURLE_COULDNT_RESOLVE_HOST) r.error_code = "dns";
         else if (rc == CURLE_COULDNT_CONNECT) r.error_code = "connect";
-        else if (rc == CURLE_TOO_MANY_REDIRECTS) r.error_code = "too_many_redirects", r.transient = false;
+        else if (rc == CURLE_TOO_MANY_REDIRECTS)
+            r.error_code = "too_many_redirects", r.transient = false;
         else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
             /* The URL was checked before: a redirect led elsewhere. */
             r.error_code = "bad_redirect";

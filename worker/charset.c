@@ -16,19 +16,39 @@ canonical(const char *label, bool from_meta) {
     static const struct {
         const char *label, *name;
     } aliases[] = {
-        {"iso-8859-1", "windows-1252"}, {"iso8859-1", "windows-1252"}, {"iso_8859-1", "windows-1252"},
-        {"latin1", "windows-1252"},     {"l1", "windows-1252"},        {"us-ascii", "windows-1252"},
-        {"ascii", "windows-1252"},      {"cp819", "windows-1252"},     {"ibm819", "windows-1252"},
-        {"iso-ir-100", "windows-1252"}, {"iso-8859-9", "windows-1254"}, {"iso8859-9", "windows-1254"},
-        {"latin5", "windows-1254"},     {"l5", "windows-1254"},        {"iso-8859-11", "windows-874"},
-        {"tis-620", "windows-874"},     {"gb2312", "gb18030"},         {"gb_2312-80", "gb18030"},
-        {"gbk", "gb18030"},             {"x-gbk", "gb18030"},          {"chinese", "gb18030"},
-        {"euc-kr", "windows-949"},      {"ks_c_5601-1987", "windows-949"}, {"korean", "windows-949"},
-        {"big5", "big5-hkscs"},         {"x-sjis", "shift_jis"},       {"iso-8859-8-i", "iso-8859-8"},
-        {"utf-16", "utf-16le"},         {"unicode", "utf-16le"},
+        {"iso-8859-1", "windows-1252"},
+        {"iso8859-1", "windows-1252"},
+        {"iso_8859-1", "windows-1252"},
+        {"latin1", "windows-1252"},
+        {"l1", "windows-1252"},
+        {"us-ascii", "windows-1252"},
+        {"ascii", "windows-1252"},
+        {"cp819", "windows-1252"},
+        {"ibm819", "windows-1252"},
+        {"iso-ir-100", "windows-1252"},
+        {"iso-8859-9", "windows-1254"},
+        {"iso8859-9", "windows-1254"},
+        {"latin5", "windows-1254"},
+        {"l5", "windows-1254"},
+        {"iso-8859-11", "windows-874"},
+        {"tis-620", "windows-874"},
+        {"gb2312", "gb18030"},
+        {"gb_2312-80", "gb18030"},
+        {"gbk", "gb18030"},
+        {"x-gbk", "gb18030"},
+        {"chinese", "gb18030"},
+        {"euc-kr", "windows-949"},
+        {"ks_c_5601-1987", "windows-949"},
+        {"korean", "windows-949"},
+        {"big5", "big5-hkscs"},
+        {"x-sjis", "shift_jis"},
+        {"iso-8859-8-i", "iso-8859-8"},
+        {"utf-16", "utf-16le"},
+        {"unicode", "utf-16le"},
     };
     /* A <meta> that names UTF-16 cannot be right: it was read as ASCII. */
-    if (from_meta && (!strncasecmp(label, "utf-16", 6) || !strcasecmp(label, "unicode"))) return "utf-8";
+    if (from_meta && (!strncasecmp(label, "utf-16", 6) || !strcasecmp(label, "unicode")))
+        return "utf-8";
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
         if (!strcasecmp(label, aliases[i].label)) return aliases[i].name;
     return label;
@@ -61,7 +81,8 @@ static bool
 meta_charset(const char *data, size_t len, char name[CHARSET_NAME_MAX]) {
     const char *end = data + len;
     for (const char *p = data; p + 5 < end; p++) {
-        if (*p != '<' || strncasecmp(p + 1, "meta", 4) != 0 || !memchr(" \t\r\n\f/", p[5], 6)) continue;
+        if (*p != '<' || strncasecmp(p + 1, "meta", 4) != 0 || !memchr(" \t\r\n\f/", p[5], 6))
+            continue;
         const char *tag_end = memchr(p, '>', (size_t)(end - p));
         if (!tag_end) return false;
         for (const char *q = p + 5; q + 7 < tag_end; q++) {
@@ -202,7 +223,8 @@ utf8_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct
 }
 
 /* icu_feed converts through the two ICU converters. */
-static int icu_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct buf *out);
+static int icu_feed(struct charset_conv *c, const char *in, size_t len, bool flush,
+                    struct buf *out);
 
 int
 charset_conv_open(struct charset_conv *c, const char *name, char *err, size_t errlen) {

@@ -9,19 +9,19 @@
 static bool
 v4_blocked(uint32_t a) {
     uint8_t b0 = (uint8_t)(a >> 24), b1 = (uint8_t)(a >> 16), b2 = (uint8_t)(a >> 8);
-    return b0 == 0 ||                                         /* "this network", 0.0.0.0 */
-           b0 == 10 ||                                        /* private */
-           b0 == 127 ||                                       /* loopback */
-           b0 >= 224 ||                                       /* multicast, reserved, broadcast */
-           (b0 == 100 && (b1 & 0xc0) == 64) ||                /* CGNAT 100.64/10 */
-           (b0 == 169 && b1 == 254) ||                        /* link-local, cloud metadata */
-           (b0 == 172 && (b1 & 0xf0) == 16) ||                /* private 172.16/12 */
-           (b0 == 192 && b1 == 168) ||                        /* private 192.168/16 */
-           (b0 == 192 && b1 == 0 && (b2 == 0 || b2 == 2)) ||  /* IETF protocol, TEST-NET-1 */
-           (b0 == 192 && b1 == 88 && b2 == 99) ||             /* 6to4 relay anycast */
-           (b0 == 198 && (b1 & 0xfe) == 18) ||                /* benchmarking 198.18/15 */
-           (b0 == 198 && b1 == 51 && b2 == 100) ||            /* TEST-NET-2 */
-           (b0 == 203 && b1 == 0 && b2 == 113);               /* TEST-NET-3 */
+    return b0 == 0 ||                                        /* "this network", 0.0.0.0 */
+           b0 == 10 ||                                       /* private */
+           b0 == 127 ||                                      /* loopback */
+           b0 >= 224 ||                                      /* multicast, reserved, broadcast */
+           (b0 == 100 && (b1 & 0xc0) == 64) ||               /* CGNAT 100.64/10 */
+           (b0 == 169 && b1 == 254) ||                       /* link-local, cloud metadata */
+           (b0 == 172 && (b1 & 0xf0) == 16) ||               /* private 172.16/12 */
+           (b0 == 192 && b1 == 168) ||                       /* private 192.168/16 */
+           (b0 == 192 && b1 == 0 && (b2 == 0 || b2 == 2)) || /* IETF protocol, TEST-NET-1 */
+           (b0 == 192 && b1 == 88 && b2 == 99) ||            /* 6to4 relay anycast */
+           (b0 == 198 && (b1 & 0xfe) == 18) ||               /* benchmarking 198.18/15 */
+           (b0 == 198 && b1 == 51 && b2 == 100) ||           /* TEST-NET-2 */
+           (b0 == 203 && b1 == 0 && b2 == 113);              /* TEST-NET-3 */
 }
 
 static uint32_t
@@ -45,11 +45,14 @@ v6_blocked(const uint8_t *b) {
         if (!memcmp(b + 4, zero8, 8)) return v4_blocked(be32(b + 12));
         return true; /* 64:ff9b:1::/48, local-use NAT64 */
     }
-    if ((b[0] & 0xe0) != 0x20) return true; /* not global unicast 2000::/3: ULA, link-local, multicast, ... */
-    if (b[0] == 0x20 && b[1] == 0x01 && b[2] < 0x02) return true;                  /* 2001::/23 (Teredo, ...) */
-    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return true; /* documentation */
-    if (b[0] == 0x20 && b[1] == 0x02) return v4_blocked(be32(b + 2));             /* 6to4 */
-    if (b[0] == 0x3f && b[1] == 0xff && (b[2] & 0xf0) == 0) return true;           /* 3fff::/20 documentation */
+    if ((b[0] & 0xe0) != 0x20)
+        return true; /* not global unicast 2000::/3: ULA, link-local, multicast, ... */
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] < 0x02) return true; /* 2001::/23 (Teredo, ...) */
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
+        return true;                                                  /* documentation */
+    if (b[0] == 0x20 && b[1] == 0x02) return v4_blocked(be32(b + 2)); /* 6to4 */
+    if (b[0] == 0x3f && b[1] == 0xff && (b[2] & 0xf0) == 0)
+        return true; /* 3fff::/20 documentation */
     return false;
 }
 
@@ -59,7 +62,8 @@ fetch_addr_blocked(const struct sockaddr *sa) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
         return v4_blocked(ntohl(in->sin_addr.s_addr));
     }
-    if (sa->sa_family == AF_INET6) return v6_blocked(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
+    if (sa->sa_family == AF_INET6)
+        return v6_blocked(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
     return true; /* a family we do not fetch over */
 }
 

@@ -187,8 +187,8 @@ start(struct html_text *h) {
                                     HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC);
     struct buf raw = h->raw;
     buf_init(&h->raw);
-    int rc = charset_conv_feed(&h->conv, raw.data ? raw.data + bom : "", raw.len - bom, false,
-                               &h->utf8);
+    int rc =
+        charset_conv_feed(&h->conv, raw.data ? raw.data + bom : "", raw.len - bom, false, &h->utf8);
     buf_free(&raw);
     return rc;
 }

@@ -51,7 +51,8 @@ insert(struct stopwords *sw, const char *key, size_t len) {
         struct stopwords bigger = {.cap = sw->cap ? sw->cap * 2 : 512, .longest = sw->longest};
         bigger.slots = xcalloc(bigger.cap, sizeof *bigger.slots);
         for (size_t i = 0; i < sw->cap; i++)
-            if (sw->slots[i]) bigger.slots[find(&bigger, sw->slots[i], strlen(sw->slots[i]))] = sw->slots[i];
+            if (sw->slots[i])
+                bigger.slots[find(&bigger, sw->slots[i], strlen(sw->slots[i]))] = sw->slots[i];
         bigger.n = sw->n;
         free(sw->slots);
         *sw = bigger;
@@ -71,11 +72,14 @@ fold(const char *in, size_t len, char out[STOPWORDS_WORD_MAX + 1]) {
     int32_t ulen = 0, olen = 0;
     UErrorCode st = U_ZERO_ERROR;
     u_strFromUTF8(u, STOPWORDS_WORD_MAX + 1, &ulen, in, (int32_t)len, &st);
-    int32_t flen = u_strFoldCase(f, (int32_t)(sizeof f / sizeof *f), u, ulen, U_FOLD_CASE_DEFAULT, &st);
+    int32_t flen =
+        u_strFoldCase(f, (int32_t)(sizeof f / sizeof *f), u, ulen, U_FOLD_CASE_DEFAULT, &st);
     const UNormalizer2 *nfc = unorm2_getNFCInstance(&st);
-    int32_t nlen = U_SUCCESS(st) ? unorm2_normalize(nfc, f, flen, n, (int32_t)(sizeof n / sizeof *n), &st) : 0;
+    int32_t nlen =
+        U_SUCCESS(st) ? unorm2_normalize(nfc, f, flen, n, (int32_t)(sizeof n / sizeof *n), &st) : 0;
     u_strToUTF8(out, STOPWORDS_WORD_MAX + 1, &olen, n, nlen, &st);
-    if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING || olen > STOPWORDS_WORD_MAX) return -1;
+    if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING || olen > STOPWORDS_WORD_MAX)
+        return -1;
     return olen;
 }
 

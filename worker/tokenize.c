@@ -136,7 +136,8 @@ icu_segment(struct tokenizer *t, const char *utf8, size_t len, tokenize_word_cb 
         ubrk_setText(t->brk, u, ulen, &st);
         if (U_FAILURE(st)) return;
         int32_t start = ubrk_first(t->brk);
-        for (int32_t end = ubrk_next(t->brk); end != UBRK_DONE; start = end, end = ubrk_next(t->brk)) {
+        for (int32_t end = ubrk_next(t->brk); end != UBRK_DONE;
+             start = end, end = ubrk_next(t->brk)) {
             /* A combining mark after a space joins the space (UAX #29
              * WB4), so a token can begin with white space: trim it. */
             int32_t a = start, b = end;
@@ -166,12 +167,20 @@ tokenize_text_icu(struct tokenizer *t, const char *utf8, size_t len, tokenize_wo
  * colon (MidLetter in UAX #29, not in ICU's root rules) and '@' (a
  * letter in ICU 72, to keep e-mail addresses whole). tokenizer_init asks
  * the installed ICU about the colon; a piece holding '@' goes to ICU. */
-enum wb { WB_OTHER, WB_ALETTER, WB_NUMERIC, WB_MIDLETTER, WB_MIDNUMLETQ, WB_MIDNUM, WB_EXTENDNUMLET };
+enum wb {
+    WB_OTHER,
+    WB_ALETTER,
+    WB_NUMERIC,
+    WB_MIDLETTER,
+    WB_MIDNUMLETQ,
+    WB_MIDNUM,
+    WB_EXTENDNUMLET
+};
 
 static const unsigned char wb_class[256] = {
     ['a' ... 'z'] = WB_ALETTER, ['A' ... 'Z'] = WB_ALETTER, ['0' ... '9'] = WB_NUMERIC,
-    ['.'] = WB_MIDNUMLETQ, ['\''] = WB_MIDNUMLETQ, [','] = WB_MIDNUM, [';'] = WB_MIDNUM,
-    ['_'] = WB_EXTENDNUMLET,
+    ['.'] = WB_MIDNUMLETQ,      ['\''] = WB_MIDNUMLETQ,     [','] = WB_MIDNUM,
+    [';'] = WB_MIDNUM,          ['_'] = WB_EXTENDNUMLET,
 };
 
 /* scan: white space ends a piece; SCAN_ICU sends the piece to ICU. A
@@ -179,8 +188,8 @@ static const unsigned char wb_class[256] = {
  * like a space it never joins anything on either side. */
 enum { SCAN_ICU = 1, SCAN_SPACE = 2 };
 static const unsigned char scan[256] = {
-    [' '] = SCAN_SPACE, ['\t'] = SCAN_SPACE, ['\n'] = SCAN_SPACE, ['\r'] = SCAN_SPACE,
-    ['\v'] = SCAN_SPACE, ['\f'] = SCAN_SPACE, ['@'] = SCAN_ICU, [0x80 ... 0xff] = SCAN_ICU,
+    [' '] = SCAN_SPACE,  ['\t'] = SCAN_SPACE, ['\n'] = SCAN_SPACE, ['\r'] = SCAN_SPACE,
+    ['\v'] = SCAN_SPACE, ['\f'] = SCAN_SPACE, ['@'] = SCAN_ICU,    [0x80 ... 0xff] = SCAN_ICU,
 };
 
 static inline bool

@@ -26,7 +26,7 @@
 typedef void (*tokenize_word_cb)(const char *word, size_t len, void *arg);
 
 struct tokenizer {
-    void *brk; /* UBreakIterator */
+    void *brk;       /* UBreakIterator */
     const void *nfc; /* UNormalizer2, owned by ICU */
     struct buf u16;
     struct buf fold;
@@ -40,7 +40,8 @@ int tokenizer_init(struct tokenizer *t, char *err, size_t errlen);
 void tokenizer_free(struct tokenizer *t);
 /* tokenize_text segments UTF-8 text (invalid bytes become U+FFFD) and
  * calls cb for each word in order. */
-void tokenize_text(struct tokenizer *t, const char *utf8, size_t len, tokenize_word_cb cb, void *arg);
+void tokenize_text(struct tokenizer *t, const char *utf8, size_t len, tokenize_word_cb cb,
+                   void *arg);
 /* tokenize_text_icu does the same with no ASCII fast path. */
 void tokenize_text_icu(struct tokenizer *t, const char *utf8, size_t len, tokenize_word_cb cb,
                        void *arg);

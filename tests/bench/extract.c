@@ -87,7 +87,8 @@ static uint64_t
 run_bare_push(void) {
     static htmlSAXHandler none; /* every callback NULL: parse only */
     for (size_t i = 0; i < npages; i++) {
-        htmlParserCtxtPtr c = htmlCreatePushParserCtxt(&none, NULL, NULL, 0, NULL, XML_CHAR_ENCODING_NONE);
+        htmlParserCtxtPtr c =
+            htmlCreatePushParserCtxt(&none, NULL, NULL, 0, NULL, XML_CHAR_ENCODING_NONE);
         htmlCtxtUseOptions(c, HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER |
                                   HTML_PARSE_NONET | HTML_PARSE_COMPACT);
         for (size_t off = 0; off < pages[i].len; off += CHUNK) {
@@ -104,9 +105,10 @@ run_bare_push(void) {
 static uint64_t
 run_bare_tree(void) {
     for (size_t i = 0; i < npages; i++) {
-        htmlDocPtr d = htmlReadMemory(pages[i].data, (int)pages[i].len, NULL, NULL,
-                                      HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER |
-                                          HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+        htmlDocPtr d =
+            htmlReadMemory(pages[i].data, (int)pages[i].len, NULL, NULL,
+                           HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER |
+                               HTML_PARSE_NONET | HTML_PARSE_COMPACT);
         if (d) xmlFreeDoc(d);
     }
     return 0;
@@ -251,8 +253,9 @@ main(int argc, char **argv) {
         qsort(t[m], (size_t)runs, sizeof t[m][0], cmp_double);
         modes[m].mbps = (double)total_bytes / 1e6 / t[m][runs / 2];
         printf("  %-10s %8.1f MB/s", modes[m].name, modes[m].mbps);
-        if (modes[m].out) printf("   (%llu %s)", (unsigned long long)modes[m].out,
-                                 strcmp(modes[m].name, "text") ? "words" : "bytes of text");
+        if (modes[m].out)
+            printf("   (%llu %s)", (unsigned long long)modes[m].out,
+                   strcmp(modes[m].name, "text") ? "words" : "bytes of text");
         printf("\n");
     }
     double ceiling = modes[0].mbps, tree = modes[1].mbps, pipe = modes[3].mbps;
@@ -265,9 +268,12 @@ main(int argc, char **argv) {
             perror(json_path);
             return 1;
         }
-        fprintf(f, "{\"pages\": %zu, \"bytes\": %zu, \"runs\": %d, \"chunk\": %d, \"unit\": \"MB/s per core\"",
+        fprintf(f,
+                "{\"pages\": %zu, \"bytes\": %zu, \"runs\": %d, \"chunk\": %d, \"unit\": \"MB/s "
+                "per core\"",
                 npages, total_bytes, runs, CHUNK);
-        for (size_t m = 0; m < nmodes; m++) fprintf(f, ", \"%s\": %.1f", modes[m].name, modes[m].mbps);
+        for (size_t m = 0; m < nmodes; m++)
+            fprintf(f, ", \"%s\": %.1f", modes[m].name, modes[m].mbps);
         fprintf(f, ", \"words\": %llu", (unsigned long long)modes[3].out);
         fprintf(f, ", \"ratio_bare_push\": %.3f, \"ratio_bare_tree\": %.3f}\n",
                 ceiling > 0 ? pipe / ceiling : 0.0, tree > 0 ? pipe / tree : 0.0);

@@ -24,10 +24,10 @@
 #include "worker/stopwords.h"
 #include "worker/tokenize.h"
 
-static const char *const charsets[] = {NULL,       "utf-8",      "iso-8859-1", "shift_jis",
-                                       "utf-16le", "utf-16be",   "utf-16",     "euc-jp",
-                                       "gb18030",  "koi8-r",     "windows-1251", "big5",
-                                       "euc-kr",   "iso-2022-jp", "nonsense",  "UTF-32"};
+static const char *const charsets[] = {NULL,       "utf-8",       "iso-8859-1",   "shift_jis",
+                                       "utf-16le", "utf-16be",    "utf-16",       "euc-jp",
+                                       "gb18030",  "koi8-r",      "windows-1251", "big5",
+                                       "euc-kr",   "iso-2022-jp", "nonsense",     "UTF-32"};
 
 static struct tokenizer tok;
 static struct stopwords sw;
@@ -120,7 +120,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         buf_free(&text);
         return 0;
     }
-    if (text.len && charset_utf8_valid_prefix((const unsigned char *)text.data, text.len) != text.len)
+    if (text.len &&
+        charset_utf8_valid_prefix((const unsigned char *)text.data, text.len) != text.len)
         abort(); /* extraction hands on UTF-8 only */
 
     struct words fast = {0}, slow = {0};

@@ -102,8 +102,10 @@ check_allow_list(const char *s) {
         struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
         memcpy(&in.sin_addr, e->addr, 4);
         memcpy(in6.sin6_addr.s6_addr, e->addr, 16);
-        const struct sockaddr *own = e->family == AF_INET ? (struct sockaddr *)&in : (struct sockaddr *)&in6;
-        const struct sockaddr *other = e->family == AF_INET ? (struct sockaddr *)&in6 : (struct sockaddr *)&in;
+        const struct sockaddr *own =
+            e->family == AF_INET ? (struct sockaddr *)&in : (struct sockaddr *)&in6;
+        const struct sockaddr *other =
+            e->family == AF_INET ? (struct sockaddr *)&in6 : (struct sockaddr *)&in;
         if (e->prefix < 0 || e->prefix > (e->family == AF_INET ? 32 : 128)) abort();
         if (!addr_allow_match(&one, own) || addr_allow_match(&one, other)) abort();
         if (e->port) { /* another port does not match */

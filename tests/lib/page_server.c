@@ -63,7 +63,7 @@ struct client {
     bool answered;     /* the answer (or its start) is on its way */
     uint64_t drip_end; /* /drip: when to send the end of the page */
     enum stream_kind stream;
-    uint64_t left; /* STREAM_BIG: body bytes still to send */
+    uint64_t left;                      /* STREAM_BIG: body bytes still to send */
     struct buf field, agent, encodings; /* request headers for /headers */
     bool in_value;
 };
@@ -112,8 +112,10 @@ send_response(struct client *c, int status, const char *ctype, const char *extra
               size_t len) {
     struct buf out;
     buf_init(&out);
-    buf_printf(&out, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
-               status, ctype, len, extra ? extra : "");
+    buf_printf(
+        &out,
+        "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+        status, ctype, len, extra ? extra : "");
     buf_append(&out, body, len);
     write_buf(c, &out);
     client_close(c); /* uv_close lets the queued write finish first */
@@ -163,7 +165,7 @@ flaky_hit(struct page_server *ps, const char *key) {
 
 /* --- streamed responses --- */
 
-#define STREAM_PIECE 65535 /* a whole number of "word " */
+#define STREAM_PIECE 65535    /* a whole number of "word " */
 #define BOMB_INPUT (1u << 20) /* bytes of text per deflate block */
 
 static void stream_next(struct client *c);
@@ -501,7 +503,6 @@ static const http_parser_settings settings = {.on_url = on_url,
                                               .on_header_field = on_header_field,
                                               .on_header_value = on_header_value,
                                               .on_message_complete = on_complete};
-
 
 static void
 on_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {

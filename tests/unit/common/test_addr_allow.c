@@ -47,10 +47,10 @@ Test(addr_allow, parses_every_form) {
 }
 
 Test(addr_allow, refuses_what_is_not_an_address) {
-    const char *bad[] = {"localhost",       "127.0.0.1:0",     "127.0.0.1:65536", "127.0.0.1:",
-                         "10.0.0.0/33",     "10.0.0.0/",       "10.0.0.0/x",      "[::1",
-                         "[::1]x",          "::1:80:x",        "1.2.3",           "[127.0.0.1]",
-                         "2130706433",      "0x7f.1",          "[::1]/129"};
+    const char *bad[] = {
+        "localhost",  "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", "10.0.0.0/33", "10.0.0.0/",
+        "10.0.0.0/x", "[::1",        "[::1]x",          "::1:80:x",   "1.2.3",       "[127.0.0.1]",
+        "2130706433", "0x7f.1",      "[::1]/129"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct addr_allow_list l;
         char err[256] = "";
@@ -68,7 +68,8 @@ Test(addr_allow, refuses_what_is_not_an_address) {
 Test(addr_allow, matches_address_network_port_and_family) {
     struct addr_allow_list l;
     char err[256];
-    cr_assert_eq(addr_allow_parse("127.0.0.1:8080,10.1.0.0/16,[fd00::/8]:443,::1", &l, err, sizeof err), 0);
+    cr_assert_eq(
+        addr_allow_parse("127.0.0.1:8080,10.1.0.0/16,[fd00::/8]:443,::1", &l, err, sizeof err), 0);
     cr_expect(addr_allow_match(&l, sa("127.0.0.1", 8080)));
     cr_expect_not(addr_allow_match(&l, sa("127.0.0.1", 8081)), "another port");
     cr_expect_not(addr_allow_match(&l, sa("127.0.0.2", 8080)), "another address");

@@ -62,8 +62,9 @@ setup(void) {
     cu = curl_uv_new(&loop);
     cr_assert_not_null(cu);
     char err[256];
-    cr_assert_eq(stopwords_load(&sw, WC_SRCDIR "/worker/data/stopwords-english.txt", err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(
+        stopwords_load(&sw, WC_SRCDIR "/worker/data/stopwords-english.txt", err, sizeof err), 0,
+        "%s", err);
     allowed = page_server_start(PAGES);
     other = page_server_start(PAGES);
     cr_assert(allowed && other);
@@ -78,7 +79,8 @@ setup(void) {
     cfg.fetch_user_agent = "wctest/9 probeagent";
     char allow[64];
     snprintf(allow, sizeof allow, "127.0.0.1:%d", port_a);
-    cr_assert_eq(addr_allow_parse(allow, &cfg.fetch_allow_addresses, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(addr_allow_parse(allow, &cfg.fetch_allow_addresses, err, sizeof err), 0, "%s",
+                 err);
 }
 
 static void
@@ -152,8 +154,8 @@ outcome_free(struct outcome *o) {
     o->counts = NULL;
 }
 
-#define expect_failure(o, want_code)                                                            \
-    cr_expect((o).status < 0 && !strcmp((o).code, want_code), "%s: got %s (%s), want %s", url, \
+#define expect_failure(o, want_code)                                                               \
+    cr_expect((o).status < 0 && !strcmp((o).code, want_code), "%s: got %s (%s), want %s", url,     \
               (o).status < 0 ? (o).code : "success", (o).error, want_code)
 
 Test(analyze, fetches_and_records_metadata) {
@@ -231,19 +233,19 @@ expand(char *dst, size_t n, const char *tmpl) {
  * pointers. */
 struct blocked_case {
     char url[128]; /* {B}: the other server's port, {A}: the allowed one's */
-    bool loopback;   /* reaches the other server when the check is off */
+    bool loopback; /* reaches the other server when the check is off */
 };
 
 ParameterizedTestParameters(analyze, every_private_form_is_blocked) {
     static struct blocked_case cases[] = {
         {"http://127.0.0.1:{B}/article.html", true},
-        {"http://2130706433:{B}/article.html", true},     /* decimal */
-        {"http://0177.0.0.1:{B}/article.html", true},     /* octal */
-        {"http://0x7f.1:{B}/article.html", true},         /* hex, short */
-        {"http://127.1:{B}/article.html", true},          /* short */
-        {"http://0x7f000001:{B}/article.html", true},     /* hex */
-        {"http://localhost:{B}/article.html", true},      /* a name for loopback */
-        {"http://0.0.0.0:{B}/article.html", true},        /* reaches loopback on Linux */
+        {"http://2130706433:{B}/article.html", true}, /* decimal */
+        {"http://0177.0.0.1:{B}/article.html", true}, /* octal */
+        {"http://0x7f.1:{B}/article.html", true},     /* hex, short */
+        {"http://127.1:{B}/article.html", true},      /* short */
+        {"http://0x7f000001:{B}/article.html", true}, /* hex */
+        {"http://localhost:{B}/article.html", true},  /* a name for loopback */
+        {"http://0.0.0.0:{B}/article.html", true},    /* reaches loopback on Linux */
         {"http://[::ffff:127.0.0.1]:{B}/article.html", true},
         /* the allowed port, but in another family: the allow-list is exact */
         {"http://[::ffff:127.0.0.1]:{A}/article.html", true},
@@ -293,7 +295,8 @@ ParameterizedTestParameters(analyze, loopback_forms_reach_the_server_without_the
 
 /* The other half of the test above: the same spellings do reach a page
  * when nothing stops them, so "blocked" there was the check's doing. */
-ParameterizedTest(struct blocked_case *c, analyze, loopback_forms_reach_the_server_without_the_check) {
+ParameterizedTest(struct blocked_case *c, analyze,
+                  loopback_forms_reach_the_server_without_the_check) {
     char url[512];
     expand(url, sizeof url, c->url);
     cfg.fetch_allow_private = true;
@@ -312,14 +315,14 @@ Test(analyze, limits) {
         const char *code;
         bool transient;
     } cases[] = {
-        {"/big/5000000", "too_large", false},    /* Content-Length says too much */
-        {"/big/1048576", NULL, false},           /* exactly the limit: counted */
-        {"/endless", "too_large", false},        /* no length, never ends */
-        {"/gzip-bomb", "too_large", false},      /* small on the wire, huge decoded */
-        {"/trickle", "timeout", true},           /* never ends, slowly */
-        {"/hang", "timeout", true},              /* accepts, never answers */
+        {"/big/5000000", "too_large", false}, /* Content-Length says too much */
+        {"/big/1048576", NULL, false},        /* exactly the limit: counted */
+        {"/endless", "too_large", false},     /* no length, never ends */
+        {"/gzip-bomb", "too_large", false},   /* small on the wire, huge decoded */
+        {"/trickle", "timeout", true},        /* never ends, slowly */
+        {"/hang", "timeout", true},           /* accepts, never answers */
         {"/redirect-loop", "too_many_redirects", false},
-        {"/redirect-chain/5", NULL, false},      /* five redirects are allowed */
+        {"/redirect-chain/5", NULL, false}, /* five redirects are allowed */
         {"/redirect-chain/6", "too_many_redirects", false},
         {"/redirect?to=ftp://127.0.0.1/x", "bad_redirect", false},
         {"/redirect?to=file:///etc/passwd", "bad_redirect", false},
@@ -351,7 +354,8 @@ Test(analyze, limits) {
             cr_expect_lt(sent, 64u << 20, "the client kept reading the bomb: %llu bytes",
                          (unsigned long long)sent);
         }
-        if (!strcmp(cases[i].path, "/big/1048576")) cr_expect_eq(o.total, (1048576 + 4) / 5, "\"word \" 209715 times, and a last \"w\"");
+        if (!strcmp(cases[i].path, "/big/1048576"))
+            cr_expect_eq(o.total, (1048576 + 4) / 5, "\"word \" 209715 times, and a last \"w\"");
         outcome_free(&o);
     }
 }

@@ -122,7 +122,9 @@ utf16(const char *s, bool big_endian, bool bom, char *out) {
     while (*p) {
         if (*p < 0x80) cp = *p++;
         else if (*p < 0xE0) cp = (unsigned)(p[0] & 0x1F) << 6 | (p[1] & 0x3F), p += 2;
-        else cp = (unsigned)(p[0] & 0x0F) << 12 | (unsigned)(p[1] & 0x3F) << 6 | (p[2] & 0x3F), p += 3;
+        else
+            cp = (unsigned)(p[0] & 0x0F) << 12 | (unsigned)(p[1] & 0x3F) << 6 | (p[2] & 0x3F),
+            p += 3;
         out[k++] = (char)(big_endian ? cp >> 8 : cp & 0xFF);
         out[k++] = (char)(big_endian ? cp & 0xFF : cp >> 8);
     }
@@ -140,7 +142,9 @@ struct conv_case {
 ParameterizedTestParameters(charset, conversion) {
     static struct conv_case cases[] = {
         /* Latin-1, declared by the header, then by <meta> */
-        {"<p>caf\xe9 cr\xe8me br\xfbl\xe9" "e</p>", 0, "ISO-8859-1", "café crème brûlée", "windows-1252"},
+        {"<p>caf\xe9 cr\xe8me br\xfbl\xe9"
+         "e</p>",
+         0, "ISO-8859-1", "café crème brûlée", "windows-1252"},
         {"<head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=iso-8859-1\">"
          "</head><p>caf\xe9 \x93quoted\x94</p>",
          0, "", "café quoted", "windows-1252"},
@@ -150,13 +154,15 @@ ParameterizedTestParameters(charset, conversion) {
         /* KOI8-R: "мир" is CD C9 D2 */
         {"<meta charset=koi8-r><p>\xcd\xc9\xd2</p>", 0, "", "мир", "koi8-r"},
         /* wrong declarations */
-        {"<p>caf\xe9 ok</p>", 0, "utf-8", "caf ok", "utf-8"},           /* Latin-1 bytes called UTF-8 */
-        {"<meta charset=iso-8859-1><p>caf\xc3\xa9</p>", 0, "", "cafã", "windows-1252"}, /* the reverse */
-        {"\xEF\xBB\xBF<p>caf\xc3\xa9</p>", 0, "windows-1252", "café", "utf-8"},  /* the BOM wins */
+        {"<p>caf\xe9 ok</p>", 0, "utf-8", "caf ok", "utf-8"}, /* Latin-1 bytes called UTF-8 */
+        {"<meta charset=iso-8859-1><p>caf\xc3\xa9</p>", 0, "", "cafã",
+         "windows-1252"},                                                       /* the reverse */
+        {"\xEF\xBB\xBF<p>caf\xc3\xa9</p>", 0, "windows-1252", "café", "utf-8"}, /* the BOM wins */
         {"<meta charset=utf-16><p>caf\xc3\xa9</p>", 0, "", "café", "utf-8"},
         {"<meta charset=nonsense><p>caf\xc3\xa9</p>", 0, "", "café", "utf-8"},
         /* invalid bytes: replaced, neighbours kept */
-        {"<p>good \xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80 bytes\xff</p>", 0, "", "good bytes", "utf-8"},
+        {"<p>good \xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80 bytes\xff</p>", 0, "", "good bytes",
+         "utf-8"},
         {"<p>ok \x81\x20 \xff\xfc sjis</p>", 0, "shift_jis", "ok sjis", "shift_jis"},
         {"<p>cut at the end \xe6\x9d", 0, "", "cut at the end", "utf-8"},
     };
@@ -209,23 +215,20 @@ Test(charset, utf8_valid_prefix) {
         const char *s;
         size_t want;
     } cases[] = {
-        {"plain ascii", 11},
-        {"caf\xc3\xa9", 5},
-        {"\xe6\x9d\xb1\xe4\xba\xac", 6},
-        {"\xf0\x9f\x99\x82!", 5},
-        {"ab\xc0\xaf", 2},          /* overlong */
-        {"ab\xe0\x80\xaf", 2},      /* overlong */
-        {"ab\xed\xa0\x80", 2},      /* surrogate */
-        {"ab\xf4\x90\x80\x80", 2},  /* past U+10FFFF */
-        {"ab\xf5\x80", 2},
-        {"ab\x80", 2},              /* a lone continuation */
-        {"ab\xe6\x9d", 2},          /* cut */
-        {"\xef\xbf\xbd", 3},        /* U+FFFD itself */
-        {"\xf4\x8f\xbf\xbf", 4},    /* U+10FFFF */
+        {"plain ascii", 11},       {"caf\xc3\xa9", 5}, {"\xe6\x9d\xb1\xe4\xba\xac", 6},
+        {"\xf0\x9f\x99\x82!", 5},  {"ab\xc0\xaf", 2}, /* overlong */
+        {"ab\xe0\x80\xaf", 2},                        /* overlong */
+        {"ab\xed\xa0\x80", 2},                        /* surrogate */
+        {"ab\xf4\x90\x80\x80", 2},                    /* past U+10FFFF */
+        {"ab\xf5\x80", 2},         {"ab\x80", 2},     /* a lone continuation */
+        {"ab\xe6\x9d", 2},                            /* cut */
+        {"\xef\xbf\xbd", 3},                          /* U+FFFD itself */
+        {"\xf4\x8f\xbf\xbf", 4},                      /* U+10FFFF */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        cr_expect_eq(charset_utf8_valid_prefix((const unsigned char *)cases[i].s, strlen(cases[i].s)),
-                     cases[i].want, "case %zu", i);
+        cr_expect_eq(
+            charset_utf8_valid_prefix((const unsigned char *)cases[i].s, strlen(cases[i].s)),
+            cases[i].want, "case %zu", i);
 }
 
 /* The UTF-8 check (copy what is well-formed, one U+FFFD per maximal
@@ -256,7 +259,8 @@ Test(charset, utf8_check_agrees_with_icu) {
         cr_assert_eq(charset_conv_feed(&fast, (char *)in + cut2, n - cut2, true, &a), 0);
         cr_assert_eq(charset_conv_feed(&icu, (char *)in, n, true, &b), 0);
         cr_assert(a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0),
-                  "iteration %d: %zu bytes cut at %zu and %zu differ from ICU", iter, n, cut1, cut2);
+                  "iteration %d: %zu bytes cut at %zu and %zu differ from ICU", iter, n, cut1,
+                  cut2);
         buf_free(&a);
         buf_free(&b);
         charset_conv_close(&fast);

@@ -79,8 +79,9 @@ Test(count, json_object_sorted_and_escaped) {
 Test(stopwords, nltk_list) {
     struct stopwords sw;
     char err[256];
-    cr_assert_eq(stopwords_load(&sw, WC_SRCDIR "/worker/data/stopwords-english.txt", err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(
+        stopwords_load(&sw, WC_SRCDIR "/worker/data/stopwords-english.txt", err, sizeof err), 0,
+        "%s", err);
     cr_assert_eq(sw.n, 179);
     cr_assert(stopwords_contains(&sw, "the", 3));
     cr_assert(stopwords_contains(&sw, "don't", 5));
@@ -132,8 +133,9 @@ Test(stopwords, a_file_replaces_the_list) {
 }
 
 Test(stopwords, bad_files_are_refused) {
-    const char *bad[] = {"", "# only a comment\n\n", "ok\n\xff\xfe\n",
-                         "ok\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"};
+    const char *bad[] = {
+        "", "# only a comment\n\n", "ok\n\xff\xfe\n",
+        "ok\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *path = write_list(bad[i]);
         struct stopwords sw;
@@ -152,7 +154,8 @@ not_stop(const char *w, size_t n, void *arg) {
 Test(count, filter_keeps_counts_of_the_rest) {
     struct stopwords sw;
     char err[256];
-    cr_assert_eq(stopwords_load(&sw, WC_SRCDIR "/worker/data/stopwords-english.txt", err, sizeof err), 0);
+    cr_assert_eq(
+        stopwords_load(&sw, WC_SRCDIR "/worker/data/stopwords-english.txt", err, sizeof err), 0);
     struct count_table all, rest;
     count_init(&all);
     count_init(&rest);
@@ -195,7 +198,8 @@ Test(count, ties_in_byte_order_and_long_words) {
     cr_expect_eq(top[0].len, big);
     cr_expect_eq(top[0].count, 2);
     const char *order[] = {"a", "aa", "ab", "b", "z", "é"};
-    for (size_t i = 0; i < 6; i++) cr_expect_str_eq(top[i + 1].word, order[i], "position %zu", i + 1);
+    for (size_t i = 0; i < 6; i++)
+        cr_expect_str_eq(top[i + 1].word, order[i], "position %zu", i + 1);
     free(huge);
     count_free(&t);
 }

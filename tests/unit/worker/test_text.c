@@ -70,9 +70,10 @@ Test(html_text, visible_text_only) {
 }
 
 Test(html_text, blocks_and_br_separate_words) {
-    expect_words("<div>Acronyms</div><div>Appendix</div><p>one<br>two</p><li>three</li><li>four</li>"
-                 "<td>five</td><td>six</td><h1>seven</h1>eight",
-                 "acronyms appendix one two three four five six seven eight");
+    expect_words(
+        "<div>Acronyms</div><div>Appendix</div><p>one<br>two</p><li>three</li><li>four</li>"
+        "<td>five</td><td>six</td><h1>seven</h1>eight",
+        "acronyms appendix one two three four five six seven eight");
 }
 
 Test(html_text, inline_elements_do_not_split_words) {
@@ -104,7 +105,8 @@ Test(html_text, malformed_html_does_not_crash) {
 
 Test(html_text, charset_from_meta_and_header) {
     /* "café" in Latin-1 declared by <meta> */
-    const char latin1[] = "<html><head><meta charset=\"iso-8859-1\"></head><body>caf\xe9</body></html>";
+    const char latin1[] =
+        "<html><head><meta charset=\"iso-8859-1\"></head><body>caf\xe9</body></html>";
     char *got = words_of(latin1, sizeof latin1 - 1, sizeof latin1, NULL);
     cr_assert_str_eq(got, "café");
     free(got);
@@ -143,9 +145,10 @@ Test(html_text, white_space_between_inline_elements_separates) {
 }
 
 Test(html_text, more_boundaries) {
-    expect_words("<ul><li>one<li>two</ul><table><tr><td>three<td>four</table>five<hr>six"
-                 "<img src=x>seven<my-widget>eight</my-widget>nine<wbr>ten",
-                 "one two three four five six seven eight nineten"); /* wbr: a break opportunity only */
+    expect_words(
+        "<ul><li>one<li>two</ul><table><tr><td>three<td>four</table>five<hr>six"
+        "<img src=x>seven<my-widget>eight</my-widget>nine<wbr>ten",
+        "one two three four five six seven eight nineten"); /* wbr: a break opportunity only */
 }
 
 Test(html_text, title_and_form_text_count_comments_do_not) {
@@ -158,9 +161,9 @@ Test(html_text, title_and_form_text_count_comments_do_not) {
  * comment, a script. What came before the cut counts; nothing of the
  * script or comment does; nothing crashes, leaks or hangs. */
 Test(html_text, truncated_documents) {
-    const char *docs[] = {"<p>alpha beta",         "<p>alpha <b",          "<p>alpha <scr",
+    const char *docs[] = {"<p>alpha beta",          "<p>alpha <b",          "<p>alpha <scr",
                           "<p>alpha <script>var x", "<p>alpha &am",         "<p>alpha <!-- comm",
-                          "<p>alpha <a href=\"x",  "<p>alpha </",          "<p>alpha <![CDATA[",
+                          "<p>alpha <a href=\"x",   "<p>alpha </",          "<p>alpha <![CDATA[",
                           "<p>alpha <style>p{",     "<p>alpha <template>t", "<p>alpha <!DOCTYPE"};
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
         size_t len = strlen(docs[i]);
@@ -168,15 +171,16 @@ Test(html_text, truncated_documents) {
         for (size_t k = 0; k < 2; k++) {
             char *got = words_of(docs[i], len, chunks[k], NULL);
             cr_expect(!strncmp(got, "alpha", 5), "%s -> %s", docs[i], got);
-            cr_expect(!strstr(got, "var") && !strstr(got, "comm") && !strstr(got, "tpl"), "%s -> %s",
-                      docs[i], got);
+            cr_expect(!strstr(got, "var") && !strstr(got, "comm") && !strstr(got, "tpl"),
+                      "%s -> %s", docs[i], got);
             free(got);
         }
     }
     /* every prefix of a real page */
-    const char page[] = "<!DOCTYPE html><html><head><title>T</title><script>if (a < b) x();</script>"
-                        "<style>p { color: red }</style></head><body><p>one &amp; two</p>"
-                        "<!-- note --><div>three<br>four</div></body></html>";
+    const char page[] =
+        "<!DOCTYPE html><html><head><title>T</title><script>if (a < b) x();</script>"
+        "<style>p { color: red }</style></head><body><p>one &amp; two</p>"
+        "<!-- note --><div>three<br>four</div></body></html>";
     for (size_t n = 0; n <= sizeof page - 1; n++) {
         char *got = words_of(page, n, 5, NULL);
         cr_expect(!strstr(got, "color") && !strstr(got, "note"), "prefix %zu: %s", n, got);
@@ -209,10 +213,11 @@ Test(html_text, nul_bytes_anywhere) {
  * chunks. Nothing to assert but that it ends (the suite's timeout) and
  * leaks nothing (the sanitizer run). */
 Test(html_text, garbage_does_not_crash) {
-    static const char *bits[] = {"<",  ">",      "</",     "<p>",    "<script>", "</script>",
-                                 "&",  "&amp;",  "&#x",    "<!--",   "-->",      "\"",
-                                 "'",  "<meta charset=", "shift_jis>", "\xff", "\xe6\x9d", "\0",
-                                 "word", " ", "<![CDATA[", "]]>", "<?", "<style>", "</"};
+    static const char *bits[] = {
+        "<",          ">",    "</",       "<p>", "<script>", "</script>", "&",
+        "&amp;",      "&#x",  "<!--",     "-->", "\"",       "'",         "<meta charset=",
+        "shift_jis>", "\xff", "\xe6\x9d", "\0",  "word",     " ",         "<![CDATA[",
+        "]]>",        "<?",   "<style>",  "</"};
     srand(99);
     char doc[8192];
     for (int iter = 0; iter < 300; iter++) {
@@ -265,7 +270,8 @@ Test(html_text, long_text_is_handed_on_in_pieces) {
     size_t total = 0;
     html_text_t *h = html_text_new(NULL, on_len, &total);
     for (size_t off = 0; off < doc.len; off += 4096)
-        cr_assert_eq(html_text_feed(h, doc.data + off, doc.len - off < 4096 ? doc.len - off : 4096), 0);
+        cr_assert_eq(html_text_feed(h, doc.data + off, doc.len - off < 4096 ? doc.len - off : 4096),
+                     0);
     cr_assert_eq(html_text_finish(h), 0);
     html_text_free(h);
     cr_expect_geq(total, 300000u, "no byte of text lost");

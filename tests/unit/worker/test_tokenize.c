@@ -70,8 +70,8 @@ ParameterizedTestParameters(tokenize, table) {
         {"état ÉTAT", "état état"},
         {"naïve NAÏVE", "naïve naïve"},
         {"e\xcc\x81tat nai\xcc\x88ve", "état naïve"}, /* decomposed: NFC */
-        {"Straße STRASSE", "strasse strasse"},          /* full case folding */
-        {"\xc4\xb0stanbul", "i\xcc\x87stanbul"},        /* İ folds to i + dot */
+        {"Straße STRASSE", "strasse strasse"},        /* full case folding */
+        {"\xc4\xb0stanbul", "i\xcc\x87stanbul"},      /* İ folds to i + dot */
         /* other scripts */
         {"ψυχή ΣΊΣΥΦΟΣ", "ψυχή σίσυφοσ"},
         {"Москва москва", "москва москва"},
@@ -138,11 +138,55 @@ Test(tokenize, very_long_token_is_cut_not_grown) {
  * marks after spaces, ZWJ, no-break spaces, colons, '@', CJK. */
 Test(tokenize, ascii_fast_path_agrees_with_icu) {
     static const char *pieces[] = {
-        "a",  "Z",  "q",  "0",   "7",   ":",   ".",  "'",  ",",  ";",  "_",       "-",
-        " ",  "\t", "\n", "\r",  "\v",  "\f",  "\"", "!",  "#",  "/",  "@",       "\x01",
-        "\x7f", "\xc2\xa0", "é", "É", "\xe2\x80\x99", "\xcc\x81", "\xe2\x80\x8d", "東", "京",
-        "ア", "🙂", "—", "ß", "ψ", "٤", "\xc2", "\xff", "x1", "don't", "3.14", "e.g.",
-        "\xef\xbe\x9f", "\xe3\x80\x80", "\xe2\x80\x8b", "\xcd\x85",
+        "a",
+        "Z",
+        "q",
+        "0",
+        "7",
+        ":",
+        ".",
+        "'",
+        ",",
+        ";",
+        "_",
+        "-",
+        " ",
+        "\t",
+        "\n",
+        "\r",
+        "\v",
+        "\f",
+        "\"",
+        "!",
+        "#",
+        "/",
+        "@",
+        "\x01",
+        "\x7f",
+        "\xc2\xa0",
+        "é",
+        "É",
+        "\xe2\x80\x99",
+        "\xcc\x81",
+        "\xe2\x80\x8d",
+        "東",
+        "京",
+        "ア",
+        "🙂",
+        "—",
+        "ß",
+        "ψ",
+        "٤",
+        "\xc2",
+        "\xff",
+        "x1",
+        "don't",
+        "3.14",
+        "e.g.",
+        "\xef\xbe\x9f",
+        "\xe3\x80\x80",
+        "\xe2\x80\x8b",
+        "\xcd\x85",
     };
     size_t np = sizeof pieces / sizeof pieces[0];
     srand(20240401);
