@@ -39,8 +39,9 @@ OPT ?= -O1
 endif
 
 PKGS := libuv hiredis libpq libcurl libxml-2.0 jansson icu-uc icu-i18n inih libcrypto
-# yaml-0.1: tests/integration/test_deploy_compose.c parses docker-compose.yml.
-TEST_PKGS := criterion yaml-0.1
+# yaml-0.1: tests/integration/test_deploy_compose.c parses docker-compose.yml;
+# zlib: tests/lib/page_server.c makes a gzip bomb.
+TEST_PKGS := criterion yaml-0.1 zlib
 
 # pkg-config is asked once per make run, not once per file.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -180,25 +181,44 @@ chaos: test-deps
 	BIN_DIR=$(CURDIR)/$(BIN) CHAOS_JOBS=$(CHAOS_JOBS) CHAOS_SECONDS=$(CHAOS_SECONDS) \
 		$(BUILD)/tests/chaos/test_chaos --jobs 1 --verbose
 
-# fuzz: the HTTP request path under libFuzzer (clang) for FUZZ_TIME
-# seconds, starting from tests/fuzz/corpus-http; findings land in
-# build/fuzz/findings.
+# fuzz: each libFuzzer target (clang, ASan+UBSan) for FUZZ_TIME seconds,
+# one after the other, starting from tests/fuzz/corpus-<target>:
+#   http     the HTTP request path (web)
+#   extract  a page's bytes in any charset to words and counts (worker)
+#   url      the URL check, the address policy and FETCH_ALLOW_ADDRESSES
+# FUZZ_TARGETS picks some; findings land in build/fuzz/findings/<target>-*.
 FUZZ_TIME ?= 60
-FUZZ_BIN := build/fuzz/tests/fuzz/fuzz_http
-fuzz:
-	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZ_BIN)
-	@mkdir -p build/fuzz/corpus build/fuzz/findings
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=16384 -timeout=10 \
-		-artifact_prefix=build/fuzz/findings/ build/fuzz/corpus tests/fuzz/corpus-http
+FUZZ_TARGETS ?= http extract url
+FUZZ_MAXLEN_http := 16384
+FUZZ_MAXLEN_extract := 65536
+FUZZ_MAXLEN_url := 4096
+define fuzz_run
+	@mkdir -p build/fuzz/corpus-$(1)
+	@echo "fuzz: $(1) for $(FUZZ_TIME) s"
+	build/fuzz/tests/fuzz/fuzz_$(1) -max_total_time=$(FUZZ_TIME) -max_len=$(FUZZ_MAXLEN_$(1)) \
+		-timeout=10 -print_final_stats=1 -artifact_prefix=build/fuzz/findings/$(1)- \
+		build/fuzz/corpus-$(1) tests/fuzz/corpus-$(1)
 
-build/fuzz/tests/fuzz/fuzz_http: build/fuzz/tests/fuzz/fuzz_http.o $(WEB_LIB) $(COMMON_LIB)
+endef
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 $(addprefix build/fuzz/tests/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@mkdir -p build/fuzz/findings
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t)))
+
+build/fuzz/tests/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(WEB_LIB) $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 # bench: benchmarks that print figures (nothing asserted), built with -O2:
-# the HTTP front end against nginx, then the whole system end to end over
-# the PostgreSQL manual (see tests/bench/README.md).
-bench: deps all
+# the HTTP front end against nginx, extraction + counting against
+# libxml2's bare parse (tests/bench/extract.sh), then the whole system end
+# to end over the PostgreSQL manual (see tests/bench/README.md).
+BENCH_EXTRACT := $(BUILD)/tests/bench/extract
+$(BENCH_EXTRACT): $(BUILD)/tests/bench/extract.o $(WORKER_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: deps all $(BENCH_EXTRACT)
 	tests/bench/http.sh
+	BENCH_EXTRACT=$(CURDIR)/$(BENCH_EXTRACT) tests/bench/extract.sh
 	@command -v /usr/sbin/nginx >/dev/null && [ -d /usr/share/doc/postgresql-doc-15/html ] || \
 		apt-get install -y -q --no-install-recommends nginx postgresql-doc-15 wrk >/dev/null
 	python3 tests/bench/e2e.py

@@ -297,6 +297,14 @@ load(struct config *c, struct src *s) {
     if (get_ms(s, "FETCH_CONNECT_TIMEOUT", 10000, 100, &c->fetch_connect_timeout_ms) < 0) return -1;
     if (get_int(s, "FETCH_MAX_REDIRECTS", 5, 0, 20, &c->fetch_max_redirects) < 0) return -1;
     if (get_bool(s, "FETCH_ALLOW_PRIVATE", dev, &c->fetch_allow_private) < 0) return -1;
+    const char *allow = lookup(s, "FETCH_ALLOW_ADDRESSES");
+    char allow_err[160], expect[256];
+    if (addr_allow_parse(allow, &c->fetch_allow_addresses, allow_err, sizeof allow_err) < 0) {
+        snprintf(expect, sizeof expect,
+                 "comma-separated addresses, a.b.c.d/N or [v6/N] networks, address:port (%s)",
+                 allow_err);
+        return bad(s, "FETCH_ALLOW_ADDRESSES", allow, expect);
+    }
     c->fetch_user_agent = get_str(s, "FETCH_USER_AGENT", "wordcount/1.0 (+https://github.com/wordcount)");
 
     const char *sw = lookup(s, "STOPWORDS_FILE");

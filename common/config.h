@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr_allow.h"
+
 #define EX_CONFIG_CODE 78
 
 enum app_env { APP_DEVELOPMENT, APP_TESTING, APP_STAGING, APP_PRODUCTION };
@@ -66,6 +68,7 @@ struct config {
     int fetch_connect_timeout_ms;
     int fetch_max_redirects;
     bool fetch_allow_private;
+    struct addr_allow_list fetch_allow_addresses; /* let through even when private */
     char *fetch_user_agent;
     char *stopwords_file;
 };

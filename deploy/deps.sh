@@ -46,6 +46,8 @@ TEST_PACKAGES=(
     nginx
     libyaml-dev
     systemd
+    # zlib for the gzip bomb the test page server sends.
+    zlib1g-dev
 )
 
 if ((WITH_TESTS)); then PACKAGES+=("${TEST_PACKAGES[@]}"); fi

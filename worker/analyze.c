@@ -1,5 +1,6 @@
 #include "worker/analyze.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +10,8 @@
 #include "common/buf.h"
 #include "common/url_check.h"
 #include "common/xalloc.h"
-#include "worker/fetch.h"
 #include "worker/charset.h"
+#include "worker/fetch.h"
 #include "worker/html_text.h"
 #include "worker/tokenize.h"
 
@@ -37,6 +38,7 @@ struct analysis {
     size_t bytes;
     long http_status;
     bool blocked;
+    char blocked_addr[INET6_ADDRSTRLEN + 16];
     /* why the write callback stopped the transfer, if it did */
     char stop_code[48];
     char stop_msg[256];
@@ -48,7 +50,11 @@ static void
 on_word(const char *word, size_t len, void *arg) {
     struct analysis *a = arg;
     count_add(&a->all, word, len);
-    if (!stopwords_contains(a->sw, word, len)) count_add(&a->no_stop, word, len);
+}
+
+static bool
+not_stop_word(const char *word, size_t len, void *arg) {
+    return !stopwords_contains(arg, word, len);
 }
 
 static void
@@ -86,6 +92,18 @@ parse_content_type(struct analysis *a, const char *ct) {
     }
 }
 
+/* type_accepted reads the response's Content-Type (none: HTML, as
+ * browsers sniff it) and tells whether it is one we count. */
+static bool
+type_accepted(struct analysis *a) {
+    const char *ct = NULL;
+    curl_easy_getinfo(a->easy, CURLINFO_CONTENT_TYPE, &ct);
+    parse_content_type(a, ct ? ct : "text/html");
+    return !strcmp(a->content_type, "text/html") ||
+           !strcmp(a->content_type, "application/xhtml+xml") ||
+           !strcmp(a->content_type, "text/plain");
+}
+
 static size_t
 stop(struct analysis *a, const char *code, const char *msg) {
     snprintf(a->stop_code, sizeof a->stop_code, "%s", code);
@@ -99,34 +117,35 @@ on_body(char *data, size_t size, size_t nmemb, void *arg) {
     size_t len = size * nmemb;
     if (a->kind == BODY_UNKNOWN) {
         curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &a->http_status);
-        if (a->http_status >= 400) {
+        if (a->http_status < 200 || a->http_status >= 300) {
             char msg[96];
             snprintf(msg, sizeof msg, "the server answered HTTP %ld", a->http_status);
             char code[32];
             snprintf(code, sizeof code, "http_%ld", a->http_status);
             return stop(a, code, msg);
         }
-        const char *ct = NULL;
-        curl_easy_getinfo(a->easy, CURLINFO_CONTENT_TYPE, &ct);
-        parse_content_type(a, ct ? ct : "text/html");
-        if (!strcmp(a->content_type, "text/html") || !strcmp(a->content_type, "application/xhtml+xml")) {
+        if (!type_accepted(a)) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "content type %s is not HTML or plain text", a->content_type);
+            return stop(a, "unsupported_type", msg);
+        }
+        if (strcmp(a->content_type, "text/plain") != 0) {
             a->kind = BODY_HTML;
             a->html = html_text_new(a->charset[0] ? a->charset : NULL, on_text, a);
             if (!a->html) return stop(a, "fetch", "cannot start the HTML parser");
-        } else if (!strcmp(a->content_type, "text/plain")) {
+        } else {
             a->kind = BODY_PLAIN;
             char name[CHARSET_NAME_MAX], err[128];
             size_t bom;
-            charset_sniff(data, len, a->charset[0] ? a->charset : NULL, name, &bom);
+            const char *from =
+                charset_sniff(data, len, a->charset[0] ? a->charset : NULL, name, &bom);
+            if (!strcmp(from, "meta")) /* plain text has no <meta>: what looks like one is text */
+                snprintf(name, sizeof name, "utf-8");
             if (charset_conv_open(&a->plain_conv, name, err, sizeof err) < 0)
                 return stop(a, "fetch", err);
             snprintf(a->charset, sizeof a->charset, "%s", name);
             data += bom; /* not counted against FETCH_MAX_BYTES either */
             len -= bom;
-        } else {
-            char msg[200];
-            snprintf(msg, sizeof msg, "content type %s is not HTML or plain text", a->content_type);
-            return stop(a, "unsupported_type", msg);
         }
     }
     /* FETCH_MAX_BYTES counts decoded bytes, so a compressed bomb stops too. */
@@ -148,10 +167,18 @@ static curl_socket_t
 on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr) {
     struct analysis *a = arg;
     (void)purpose;
-    if (!a->cfg->fetch_allow_private && fetch_addr_blocked(&addr->addr)) {
+    if (!fetch_addr_allowed(a->cfg, &addr->addr)) {
         a->blocked = true;
+        const void *ip = addr->family == AF_INET6
+                             ? (const void *)&((const struct sockaddr_in6 *)&addr->addr)->sin6_addr
+                             : (const void *)&((const struct sockaddr_in *)&addr->addr)->sin_addr;
+        if (!inet_ntop(addr->family, ip, a->blocked_addr, sizeof a->blocked_addr))
+            snprintf(a->blocked_addr, sizeof a->blocked_addr, "(family %d)", addr->family);
         return CURL_SOCKET_BAD;
     }
+    /* Another address of the name may be refused before or after this
+     * one; the error then is this connection's, not blocked_address. */
+    a->blocked = false;
     return socket(addr->family, addr->socktype, addr->protocol);
 }
 
@@ -190,11 +217,10 @@ finish(struct analysis *a, CURLcode rc, bool canceled) {
         r.error_code = a->stop_code;
         r.error = a->stop_msg;
         r.transient = a->http_status == 429 || a->http_status >= 500;
-    } else if (rc == CURLE_OK && a->http_status >= 400) {
-        static char code[32];
-        snprintf(code, sizeof code, "http_%ld", a->http_status);
+    } else if (rc == CURLE_OK && (a->http_status < 200 || a->http_status >= 300)) {
+        snprintf(a->stop_code, sizeof a->stop_code, "http_%ld", a->http_status);
         snprintf(msg, sizeof msg, "the server answered HTTP %ld", a->http_status);
-        r.error_code = code;
+        r.error_code = a->stop_code;
         r.error = msg;
         r.transient = a->http_status == 429 || a->http_status >= 500;
     } else if (rc != CURLE_OK) {
@@ -202,15 +228,35 @@ finish(struct analysis *a, CURLcode rc, bool canceled) {
         r.error = msg;
         r.transient = true;
         if (a->blocked) {
+            snprintf(msg, sizeof msg,
+                     "the address %s is private, loopback or reserved (FETCH_ALLOW_PRIVATE is off)",
+                     a->blocked_addr);
             r.error_code = "blocked_address";
-            r.error = "the address is private, loopback or reserved (FETCH_ALLOW_PRIVATE is off)";
             r.transient = false;
         } else if (rc == CURLE_OPERATION_TIMEDOUT) r.error_code = "timeout";
         else if (rc == CURLE_COULDNT_RESOLVE_HOST) r.error_code = "dns";
         else if (rc == CURLE_COULDNT_CONNECT) r.error_code = "connect";
-        else if (rc == CURLE_TOO_MANY_REDIRECTS) r.error_code = "too_many_redirects", r.transient = false;
-        else if (rc == CURLE_UNSUPPORTED_PROTOCOL) r.error_code = "invalid_url", r.transient = false;
-        else r.error_code = "fetch";
+        else if (rc == CURLE_TOO_MANY_REDIRECTS)
+            r.error_code = "too_many_redirects", r.transient = false;
+        else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+            /* The URL was checked before: a redirect led elsewhere. */
+            r.error_code = "bad_redirect";
+            r.transient = false;
+        } else if (rc == CURLE_FILESIZE_EXCEEDED) {
+            snprintf(msg, sizeof msg, "the page is larger than FETCH_MAX_BYTES (%zu bytes)",
+                     a->cfg->fetch_max_bytes);
+            r.error_code = "too_large";
+            r.transient = false;
+        } else if (rc == CURLE_BAD_CONTENT_ENCODING) {
+            r.error_code = "bad_encoding";
+            r.transient = false;
+        } else r.error_code = "fetch";
+    } else if (a->kind == BODY_UNKNOWN && !type_accepted(a)) {
+        /* An empty body never reached on_body: judge its type here. */
+        snprintf(msg, sizeof msg, "content type %s is not HTML or plain text", a->content_type);
+        r.content_type = a->content_type;
+        r.error_code = "unsupported_type";
+        r.error = msg;
     } else {
         int rc2 = 0;
         if (a->kind == BODY_HTML) {
@@ -225,6 +271,8 @@ finish(struct analysis *a, CURLcode rc, bool canceled) {
             r.error_code = "decode";
             r.error = "the page cannot be decoded in its charset";
         } else {
+            /* Without stop words: one lookup per distinct word. */
+            count_filter(&a->no_stop, &a->all, not_stop_word, (void *)a->sw);
             r.status = 0;
             r.all = &a->all;
             r.no_stop = &a->no_stop;
@@ -269,7 +317,12 @@ analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)cfg->fetch_max_redirects);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->fetch_connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->fetch_timeout_ms);
+    /* Every encoding this libcurl decodes (gzip, deflate, br, zstd on
+     * Debian). FETCH_MAX_BYTES counts decoded bytes, so a small
+     * compressed body that inflates without end stops at the limit; a
+     * Content-Length above the limit fails before any body is read. */
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->fetch_max_bytes);
     curl_easy_setopt(e, CURLOPT_USERAGENT, cfg->fetch_user_agent);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_NOPROXY, "*");

@@ -2,20 +2,55 @@
 #include "worker/charset.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unicode/ucnv.h>
 
-/* The WHATWG Encoding standard reads these labels as windows-1252. */
+/* canonical maps a label to the encoding the WHATWG Encoding standard
+ * (what browsers do) decodes it as, where that differs from ICU's
+ * reading of the same label; other labels pass through to ICU. */
 static const char *
-canonical(const char *label) {
-    static const char *w1252[] = {"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "l1",
-                                  "us-ascii",   "ascii",     "cp819",      "ibm819", "iso-ir-100"};
-    for (size_t i = 0; i < sizeof w1252 / sizeof w1252[0]; i++)
-        if (!strcasecmp(label, w1252[i])) return "windows-1252";
-    /* A meta tag that says UTF-16 cannot be right: the bytes were read as ASCII. */
-    if (!strncasecmp(label, "utf-16", 6)) return "utf-8";
+canonical(const char *label, bool from_meta) {
+    static const struct {
+        const char *label, *name;
+    } aliases[] = {
+        {"iso-8859-1", "windows-1252"},
+        {"iso8859-1", "windows-1252"},
+        {"iso_8859-1", "windows-1252"},
+        {"latin1", "windows-1252"},
+        {"l1", "windows-1252"},
+        {"us-ascii", "windows-1252"},
+        {"ascii", "windows-1252"},
+        {"cp819", "windows-1252"},
+        {"ibm819", "windows-1252"},
+        {"iso-ir-100", "windows-1252"},
+        {"iso-8859-9", "windows-1254"},
+        {"iso8859-9", "windows-1254"},
+        {"latin5", "windows-1254"},
+        {"l5", "windows-1254"},
+        {"iso-8859-11", "windows-874"},
+        {"tis-620", "windows-874"},
+        {"gb2312", "gb18030"},
+        {"gb_2312-80", "gb18030"},
+        {"gbk", "gb18030"},
+        {"x-gbk", "gb18030"},
+        {"chinese", "gb18030"},
+        {"euc-kr", "windows-949"},
+        {"ks_c_5601-1987", "windows-949"},
+        {"korean", "windows-949"},
+        {"big5", "big5-hkscs"},
+        {"x-sjis", "shift_jis"},
+        {"iso-8859-8-i", "iso-8859-8"},
+        {"utf-16", "utf-16le"},
+        {"unicode", "utf-16le"},
+    };
+    /* A <meta> that names UTF-16 cannot be right: it was read as ASCII. */
+    if (from_meta && (!strncasecmp(label, "utf-16", 6) || !strcasecmp(label, "unicode")))
+        return "utf-8";
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcasecmp(label, aliases[i].label)) return aliases[i].name;
     return label;
 }
 
@@ -46,7 +81,8 @@ static bool
 meta_charset(const char *data, size_t len, char name[CHARSET_NAME_MAX]) {
     const char *end = data + len;
     for (const char *p = data; p + 5 < end; p++) {
-        if (*p != '<' || strncasecmp(p + 1, "meta", 4) != 0) continue;
+        if (*p != '<' || strncasecmp(p + 1, "meta", 4) != 0 || !memchr(" \t\r\n\f/", p[5], 6))
+            continue;
         const char *tag_end = memchr(p, '>', (size_t)(end - p));
         if (!tag_end) return false;
         for (const char *q = p + 5; q + 7 < tag_end; q++) {
@@ -76,22 +112,126 @@ charset_sniff(const char *data, size_t len, const char *header_charset, char nam
         return "bom";
     }
     if (header_charset && *header_charset) {
-        snprintf(name, CHARSET_NAME_MAX, "%s", canonical(header_charset));
+        snprintf(name, CHARSET_NAME_MAX, "%s", canonical(header_charset, false));
         if (charset_known(name)) return "header";
     }
     char label[CHARSET_NAME_MAX];
     if (meta_charset(data, len < CHARSET_SNIFF_BYTES ? len : CHARSET_SNIFF_BYTES, label)) {
-        snprintf(name, CHARSET_NAME_MAX, "%s", canonical(label));
+        snprintf(name, CHARSET_NAME_MAX, "%s", canonical(label, true));
         if (charset_known(name)) return "meta";
     }
     snprintf(name, CHARSET_NAME_MAX, "utf-8");
     return "default";
 }
 
+/* seq_prefix tells how many bytes at s[0..len) (len > 0) are one
+ * well-formed sequence or the start of one: 0 when s[0] starts none,
+ * else 1 to 4; *need is the length of the whole sequence (Unicode table
+ * 3-7: no overlong forms, no surrogates, nothing past U+10FFFF). */
+static size_t
+seq_prefix(const unsigned char *s, size_t len, size_t *need) {
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF; /* range of the second byte */
+    *need = 1;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        *need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        *need = 3;
+        if (c == 0xE0) lo = 0xA0;
+        else if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        *need = 4;
+        if (c == 0xF0) lo = 0x90;
+        else if (c == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (len < 2) return 1;
+    if (s[1] < lo || s[1] > hi) return 1;
+    size_t k = 2;
+    while (k < len && k < *need && (s[k] & 0xC0) == 0x80) k++;
+    return k;
+}
+
+size_t
+charset_utf8_valid_prefix(const unsigned char *s, size_t len) {
+    size_t i = 0, need;
+    while (i < len) {
+        /* ASCII eight bytes at a time: most of a page is. */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL) break;
+            i += 8;
+        }
+        if (i == len) break;
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        if (seq_prefix(s + i, len - i, &need) != need) break;
+        i += need;
+    }
+    return i;
+}
+
+static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
+
+/* utf8_feed copies well-formed UTF-8 and puts one U+FFFD for each
+ * maximal ill-formed part, as ICU's UTF-8 converter does. */
+static int
+utf8_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct buf *out) {
+    const unsigned char *s = (const unsigned char *)in;
+    size_t need;
+    /* First the sequence the last feed ended in. */
+    while (c->ntail && len) {
+        c->tail[c->ntail] = *s;
+        if (seq_prefix(c->tail, c->ntail + 1, &need) <= c->ntail) {
+            buf_append(out, REPLACEMENT, 3); /* *s does not continue it */
+            c->ntail = 0;
+            break;
+        }
+        c->ntail++;
+        s++;
+        len--;
+        if (c->ntail == need) {
+            buf_append(out, c->tail, need);
+            c->ntail = 0;
+        }
+    }
+    while (len) {
+        size_t ok = charset_utf8_valid_prefix(s, len);
+        buf_append(out, s, ok);
+        s += ok;
+        len -= ok;
+        if (!len) break;
+        size_t k = seq_prefix(s, len, &need);
+        if (k == len && k < need) { /* cut by the end of this piece */
+            memcpy(c->tail, s, k);
+            c->ntail = k;
+            break;
+        }
+        buf_append(out, REPLACEMENT, 3);
+        s += k ? k : 1;
+        len -= k ? k : 1;
+    }
+    if (flush && c->ntail) {
+        buf_append(out, REPLACEMENT, 3);
+        c->ntail = 0;
+    }
+    return 0;
+}
+
+/* icu_feed converts through the two ICU converters. */
+static int icu_feed(struct charset_conv *c, const char *in, size_t len, bool flush,
+                    struct buf *out);
+
 int
 charset_conv_open(struct charset_conv *c, const char *name, char *err, size_t errlen) {
     UErrorCode e = U_ZERO_ERROR;
     c->from = c->to = NULL;
+    c->ntail = 0;
+    c->utf8 = !strcasecmp(name, "utf-8") || !strcasecmp(name, "utf8");
     UConverter *from = ucnv_open(name, &e);
     if (U_FAILURE(e)) {
         snprintf(err, errlen, "unknown charset %s: %s", name, u_errorName(e));
@@ -110,6 +250,12 @@ charset_conv_open(struct charset_conv *c, const char *name, char *err, size_t er
 
 int
 charset_conv_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct buf *out) {
+    if (c->utf8) return utf8_feed(c, in, len, flush, out);
+    return icu_feed(c, in, len, flush, out);
+}
+
+static int
+icu_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct buf *out) {
     UChar u16[4096];
     const char *src = in, *end = in + len;
     bool more;

@@ -4,10 +4,11 @@
  * The decision follows the HTML rule of precedence: a byte-order mark,
  * then the charset of the Content-Type header, then <meta charset> or
  * <meta http-equiv content="...; charset=..."> in the first
- * CHARSET_SNIFF_BYTES, then UTF-8. Labels the WHATWG Encoding standard
- * maps to windows-1252 (iso-8859-1, latin1, us-ascii) are read as
- * windows-1252, as browsers do; a label ICU does not know falls through
- * to the next rule.
+ * CHARSET_SNIFF_BYTES, then UTF-8. Labels are read as the WHATWG
+ * Encoding standard says, as browsers do: iso-8859-1, latin1 and
+ * us-ascii are windows-1252, gb2312 is gb18030, euc-kr windows-949,
+ * utf-16 (no BOM) UTF-16LE, and a <meta> naming UTF-16 means UTF-8; a
+ * label ICU does not know falls through to the next rule.
  *
  * Owns: struct charset_conv holds two ICU converters (page encoding to
  * UTF-16, UTF-16 to UTF-8), kept across calls so a character split
@@ -38,7 +39,21 @@ bool charset_known(const char *name);
 struct charset_conv {
     void *from; /* UConverter: the page's encoding */
     void *to;   /* UConverter: UTF-8 */
+    /* A UTF-8 page is checked, not converted (ICU would go through
+     * UTF-16 and back): well-formed UTF-8 is copied as it is, and each
+     * maximal ill-formed part becomes one U+FFFD, as ICU's converter
+     * does (the tests compare the two). The start of a sequence cut by
+     * the network waits in tail for the next feed. */
+    bool utf8;
+    unsigned char tail[4];
+    size_t ntail;
 };
+
+/* charset_utf8_valid_prefix returns how many bytes of s[0..len) are
+ * well-formed UTF-8 (Unicode table 3-7: no overlong forms, surrogates
+ * or code points past U+10FFFF), stopping before the first ill-formed or
+ * incomplete sequence. */
+size_t charset_utf8_valid_prefix(const unsigned char *s, size_t len);
 
 /* charset_conv_open returns 0, or -1 with a message in err. */
 int charset_conv_open(struct charset_conv *c, const char *name, char *err, size_t errlen);

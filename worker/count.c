@@ -8,6 +8,20 @@
 #include "common/json.h"
 #include "common/xalloc.h"
 
+struct count_block {
+    struct count_block *next;
+    size_t size;
+    char data[];
+};
+
+struct count_slot {
+    const char *word; /* NULL: free */
+    uint32_t len;
+    uint32_t hash; /* the low half of the word's hash: picks the slot, and
+                      growing or filtering the table need not hash again */
+    uint64_t count;
+};
+
 void
 count_init(struct count_table *t) {
     memset(t, 0, sizeof *t);
@@ -15,26 +29,64 @@ count_init(struct count_table *t) {
 
 void
 count_free(struct count_table *t) {
-    for (size_t i = 0; i < t->cap; i++) free((char *)t->slots[i].word);
+    for (struct count_block *b = t->blocks, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
     free(t->slots);
     memset(t, 0, sizeof *t);
 }
 
+/* hash reads the word eight bytes at a time (the last piece gathered by
+ * shifts, no call to memcpy) and mixes each with a multiply: words are
+ * short, and this runs once per word of the page. */
 static uint64_t
 hash(const char *s, size_t len) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+    }
+    if (i < len) {
+        uint64_t w = 0;
+        for (size_t k = 0; i + k < len; k++) w |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    }
+    h ^= h >> 32;
+    h *= 0x94d049bb133111ebULL;
+    return h ^ (h >> 29);
 }
 
+/* store copies a word into the arena: the free space is at the end of
+ * the newest block (a word longer than a block gets a block of its own). */
+static const char *
+store(struct count_table *t, const char *word, size_t len) {
+    if (len + 1 > t->block_left) {
+        size_t size = len + 1 > COUNT_ARENA_BLOCK ? len + 1 : COUNT_ARENA_BLOCK;
+        struct count_block *b = xmalloc(sizeof *b + size);
+        b->size = size;
+        b->next = t->blocks;
+        t->blocks = b;
+        t->block_left = size;
+    }
+    char *p = t->blocks->data + (t->blocks->size - t->block_left);
+    memcpy(p, word, len);
+    p[len] = '\0';
+    t->block_left -= len + 1;
+    return p;
+}
+
+/* resize moves every word to a table of cap slots (a power of two). */
 static void
-grow(struct count_table *t) {
-    size_t cap = t->cap ? t->cap * 2 : 256;
-    struct count_entry *slots = xcalloc(cap, sizeof *slots);
+resize(struct count_table *t, size_t cap) {
+    struct count_slot *slots = xcalloc(cap, sizeof *slots);
     for (size_t i = 0; i < t->cap; i++) {
-        struct count_entry *e = &t->slots[i];
+        struct count_slot *e = &t->slots[i];
         if (!e->word) continue;
-        size_t j = hash(e->word, e->len) & (cap - 1);
+        size_t j = e->hash & (cap - 1);
         while (slots[j].word) j = (j + 1) & (cap - 1);
         slots[j] = *e;
     }
@@ -43,26 +95,49 @@ grow(struct count_table *t) {
     t->cap = cap;
 }
 
-void
-count_add(struct count_table *t, const char *word, size_t len) {
-    if ((t->used + 1) * 10 > t->cap * 7) grow(t);
-    size_t j = hash(word, len) & (t->cap - 1);
+/* add counts a word whose hash is known. */
+static void
+add(struct count_table *t, const char *word, size_t len, uint32_t h, uint64_t n) {
+    if ((t->used + 1) * 10 > t->cap * 7) resize(t, t->cap ? t->cap * 2 : 256);
+    size_t j = h & (t->cap - 1);
     for (;;) {
-        struct count_entry *e = &t->slots[j];
+        struct count_slot *e = &t->slots[j];
         if (!e->word) {
-            e->word = xstrndup(word, len);
-            e->len = len;
-            e->count = 1;
+            e->word = store(t, word, len);
+            e->len = (uint32_t)len;
+            e->hash = h;
+            e->count = n;
             t->used++;
             break;
         }
-        if (e->len == len && memcmp(e->word, word, len) == 0) {
-            e->count++;
+        if (e->hash == h && e->len == len && memcmp(e->word, word, len) == 0) {
+            e->count += n;
             break;
         }
         j = (j + 1) & (t->cap - 1);
     }
-    t->total++;
+    t->total += n;
+}
+
+void
+count_add_n(struct count_table *t, const char *word, size_t len, uint64_t n) {
+    if (len > UINT32_MAX) return; /* the tokenizer cuts words long before */
+    add(t, word, len, (uint32_t)hash(word, len), n);
+}
+
+void
+count_add(struct count_table *t, const char *word, size_t len) {
+    count_add_n(t, word, len, 1);
+}
+
+void
+count_filter(struct count_table *dst, const struct count_table *src,
+             bool (*keep)(const char *word, size_t len, void *arg), void *arg) {
+    if (dst->cap < src->cap) resize(dst, src->cap); /* no growing on the way */
+    for (size_t i = 0; i < src->cap; i++) {
+        const struct count_slot *e = &src->slots[i];
+        if (e->word && keep(e->word, e->len, arg)) add(dst, e->word, e->len, e->hash, e->count);
+    }
 }
 
 uint64_t
@@ -100,7 +175,8 @@ entries(const struct count_table *t) {
     struct count_entry *all = xcalloc(t->used ? t->used : 1, sizeof *all);
     size_t k = 0;
     for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i].word) all[k++] = t->slots[i];
+        if (t->slots[i].word)
+            all[k++] = (struct count_entry){t->slots[i].word, t->slots[i].len, t->slots[i].count};
     return all;
 }
 

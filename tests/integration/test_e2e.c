@@ -84,11 +84,16 @@ start_system(void) {
     snprintf(web_log, sizeof web_log, "%s/web.log", workdir);
     snprintf(worker_log, sizeof worker_log, "%s/worker.log", workdir);
 
+    /* The address check stays on, as in production: only the page
+     * server's own address and port are let through. */
+    char allow[64];
+    snprintf(allow, sizeof allow, "127.0.0.1:%d", page_server_port(pages));
     const char *env[] = {env_kv("APP_ENV", "testing"),
                          env_kv("DATABASE_URL", db_url),
                          env_kv("REDIS_URL", testenv_redis_url()),
                          env_kv("REDIS_KEY_PREFIX", prefix),
-                         env_kv("FETCH_ALLOW_PRIVATE", "true"),
+                         env_kv("FETCH_ALLOW_PRIVATE", "false"),
+                         env_kv("FETCH_ALLOW_ADDRESSES", allow),
                          env_kv("PORT", "0"),
                          env_kv("WORKER_PROCESSES", "2"),
                          env_kv("WORKER_CONCURRENCY", "8"),
@@ -488,4 +493,57 @@ Test(e2e, fixture_pages_counted_by_hand, .init = start_system, .fini = stop_syst
         free(id);
     }
     json_decref(expected);
+}
+
+/* Fetch metadata as stored: the final URL after a redirect, status,
+ * content type, the charset used and the bytes (the file's size); and a
+ * private address refused by the worker with the check on. */
+Test(e2e, fetch_metadata_and_blocked_address, .init = start_system, .fini = stop_system) {
+    int port = page_server_port(pages);
+    char url[256], final[256], path[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/redirect?to=/latin1.html", port);
+    snprintf(final, sizeof final, "http://127.0.0.1:%d/latin1.html", port);
+    char *id = submit(url, false);
+    json_t *job = wait_done(id, 30000);
+    cr_assert_str_eq(json_string_value(json_object_get(job, "status")), "finished", "%s",
+                     json_dumps(job, 0));
+    json_decref(job);
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/result", id);
+    long status;
+    json_t *res = get_json(path, &status);
+    cr_assert_eq(status, 200);
+    json_t *fetch = json_object_get(res, "fetch");
+    cr_assert(json_is_object(fetch), "%s", json_dumps(res, 0));
+    cr_expect_str_eq(json_string_value(json_object_get(fetch, "final_url")), final);
+    cr_expect_eq(json_integer_value(json_object_get(fetch, "http_status")), 200);
+    cr_expect_str_eq(json_string_value(json_object_get(fetch, "content_type")), "text/html");
+    cr_expect_str_eq(json_string_value(json_object_get(fetch, "charset")), "windows-1252");
+    struct stat st;
+    cr_assert_eq(stat(WC_SRCDIR "/tests/fixtures/pages/latin1.html", &st), 0);
+    cr_expect_eq(json_integer_value(json_object_get(fetch, "bytes")), st.st_size);
+    cr_expect(json_is_integer(json_object_get(fetch, "ms")));
+    cr_expect_eq(count_of(json_object_get(res, "counts"), "café"), 2);
+    json_decref(res);
+    /* the oracle: the row itself */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT final_url || ' ' || charset FROM results WHERE job_id = '%s'", id);
+    char *row = testdb_query_value(db_url, sql);
+    char want[300];
+    snprintf(want, sizeof want, "%s windows-1252", final);
+    cr_expect_str_eq(row, want);
+    free(row);
+    free(id);
+
+    /* the page server's own port, but through an IPv4-mapped IPv6
+     * address: not on the allow-list, so refused at once */
+    snprintf(url, sizeof url, "http://[::ffff:127.0.0.1]:%d/article.html", port);
+    id = submit(url, false);
+    job = wait_done(id, 30000);
+    cr_assert_str_eq(json_string_value(json_object_get(job, "status")), "failed", "%s",
+                     json_dumps(job, 0));
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(job, "error"), "code")),
+                     "blocked_address");
+    cr_expect_eq(json_integer_value(json_object_get(job, "attempts")), 1, "not retried");
+    json_decref(job);
+    free(id);
 }

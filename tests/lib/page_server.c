@@ -3,14 +3,18 @@
 #include <fcntl.h>
 #include <http_parser.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
+#include <zlib.h>
 
 #include "common/buf.h"
 #include "common/xalloc.h"
@@ -35,7 +39,17 @@ struct page_server {
     int ready; /* 1 listening, -1 failed */
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    _Atomic uint64_t streamed; /* body bytes written by streamed responses */
+    char *bomb_block;          /* one deflate block of "a a a ...", repeated */
+    size_t bomb_block_len;
+    char *bomb_head; /* gzip header and the first block */
+    size_t bomb_head_len;
+    char *words; /* STREAM_PIECE bytes of "word word ..." */
 };
+
+/* A response written piece by piece as the socket drains (or, for
+ * STREAM_TRICKLE, one byte per timer tick) instead of all at once. */
+enum stream_kind { STREAM_NONE, STREAM_BIG, STREAM_ENDLESS, STREAM_TRICKLE, STREAM_BOMB };
 
 struct client {
     struct page_server *ps;
@@ -48,6 +62,10 @@ struct client {
     bool closing;
     bool answered;     /* the answer (or its start) is on its way */
     uint64_t drip_end; /* /drip: when to send the end of the page */
+    enum stream_kind stream;
+    uint64_t left;                      /* STREAM_BIG: body bytes still to send */
+    struct buf field, agent, encodings; /* request headers for /headers */
+    bool in_value;
 };
 
 static void
@@ -55,6 +73,9 @@ on_client_closed(uv_handle_t *h) {
     struct client *c = h->data;
     if (--c->closes > 0) return;
     buf_free(&c->url);
+    buf_free(&c->field);
+    buf_free(&c->agent);
+    buf_free(&c->encodings);
     free(c);
 }
 
@@ -91,8 +112,10 @@ send_response(struct client *c, int status, const char *ctype, const char *extra
               size_t len) {
     struct buf out;
     buf_init(&out);
-    buf_printf(&out, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
-               status, ctype, len, extra ? extra : "");
+    buf_printf(
+        &out,
+        "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+        status, ctype, len, extra ? extra : "");
     buf_append(&out, body, len);
     write_buf(c, &out);
     client_close(c); /* uv_close lets the queued write finish first */
@@ -140,6 +163,185 @@ flaky_hit(struct page_server *ps, const char *key) {
     return 1;
 }
 
+/* --- streamed responses --- */
+
+#define STREAM_PIECE 65535    /* a whole number of "word " */
+#define BOMB_INPUT (1u << 20) /* bytes of text per deflate block */
+
+static void stream_next(struct client *c);
+
+static void
+on_stream_written(uv_write_t *w, int status) {
+    struct client *c = w->data;
+    free(w);
+    if (status < 0 || c->closing) {
+        client_close(c); /* the client went away, or we are stopping */
+        return;
+    }
+    stream_next(c);
+}
+
+/* stream_write sends len bytes of data (copied) and calls stream_next
+ * once they are written. */
+static void
+stream_write(struct client *c, const char *data, size_t len) {
+    struct {
+        uv_write_t w;
+        char bytes[];
+    } *req = xmalloc(sizeof *req + len);
+    memcpy(req->bytes, data, len);
+    req->w.data = c;
+    uv_buf_t b = uv_buf_init(req->bytes, (unsigned)len);
+    if (uv_write(&req->w, (uv_stream_t *)&c->tcp, &b, 1, on_stream_written) < 0) {
+        free(req);
+        client_close(c);
+        return;
+    }
+    atomic_fetch_add(&c->ps->streamed, len);
+}
+
+static void
+fill_words(char *p, size_t n) {
+    static const char w[] = "word ";
+    for (size_t i = 0; i < n; i++) p[i] = w[i % 5];
+}
+
+static void
+stream_next(struct client *c) {
+    if (c->closing) return;
+    const char *piece = c->ps->words;
+    switch (c->stream) {
+    case STREAM_BIG:
+        if (c->left == 0) {
+            client_close(c);
+            return;
+        }
+        size_t n = c->left < STREAM_PIECE ? (size_t)c->left : STREAM_PIECE;
+        c->left -= n;
+        stream_write(c, piece, n);
+        break;
+    case STREAM_ENDLESS:
+        stream_write(c, piece, STREAM_PIECE);
+        break;
+    case STREAM_BOMB:
+        stream_write(c, c->ps->bomb_block, c->ps->bomb_block_len);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+on_trickle(uv_timer_t *t) {
+    struct client *c = t->data;
+    if (c->closing) return;
+    char byte = 'a';
+    uv_buf_t b = uv_buf_init(&byte, 1);
+    /* A one-byte try_write: if the client stopped reading, the byte is
+     * simply not sent this time. */
+    if (uv_try_write((uv_stream_t *)&c->tcp, &b, 1) == 1) atomic_fetch_add(&c->ps->streamed, 1);
+}
+
+/* stream_start sends the head of a streamed response and its first piece. */
+static void
+stream_start(struct client *c, enum stream_kind kind, uint64_t length) {
+    char head[512];
+    const char *extra = kind == STREAM_BOMB ? "Content-Encoding: gzip\r\n" : "";
+    int n;
+    if (kind == STREAM_BIG && length)
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %llu\r\n"
+                     "Connection: close\r\n\r\n",
+                     (unsigned long long)length);
+    else
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n%sConnection: close\r\n\r\n",
+                     extra);
+    c->stream = kind;
+    c->left = length;
+    if (kind == STREAM_BOMB) {
+        struct buf b;
+        buf_init(&b);
+        buf_append(&b, head, (size_t)n);
+        buf_append(&b, c->ps->bomb_head, c->ps->bomb_head_len);
+        stream_write(c, b.data, b.len);
+        buf_free(&b);
+    } else if (kind == STREAM_TRICKLE) {
+        uv_buf_t b = uv_buf_init(head, (unsigned)n);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        uv_timer_start(&c->timer, on_trickle, 100, 100);
+    } else {
+        stream_write(c, head, (size_t)n);
+    }
+}
+
+/* make_bomb prepares an endless gzip body: the gzip header and a first
+ * deflate block, then one block to repeat. Each block is BOMB_INPUT bytes
+ * of "a " compressed with a full flush, so every repetition is the same
+ * bytes and decodes to the same text (about 1000 to 1). */
+static int
+make_bomb(struct page_server *ps) {
+    char *in = xmalloc(BOMB_INPUT);
+    for (size_t i = 0; i < BOMB_INPUT; i++) in[i] = i % 2 ? ' ' : 'a';
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 9, Z_DEFLATED, 16 + 15, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(in);
+        return -1;
+    }
+    char *out[2];
+    size_t len[2];
+    for (int k = 0; k < 2; k++) {
+        size_t cap = deflateBound(&z, BOMB_INPUT) + 64;
+        out[k] = xmalloc(cap);
+        z.next_in = (Bytef *)in;
+        z.avail_in = BOMB_INPUT;
+        z.next_out = (Bytef *)out[k];
+        z.avail_out = (uInt)cap;
+        int rc = deflate(&z, Z_FULL_FLUSH);
+        len[k] = cap - z.avail_out;
+        if (rc != Z_OK || z.avail_in != 0) {
+            deflateEnd(&z);
+            free(in);
+            free(out[0]);
+            if (k) free(out[1]);
+            return -1;
+        }
+    }
+    deflateEnd(&z);
+    free(in);
+    ps->bomb_head = out[0];
+    ps->bomb_head_len = len[0];
+    ps->bomb_block = out[1];
+    ps->bomb_block_len = len[1];
+    return 0;
+}
+
+/* query_param copies the value of name in url's query (%XX decoded) to
+ * out; returns false when it is not there. */
+static bool
+query_param(const char *url, const char *name, char *out, size_t outlen) {
+    const char *q = strchr(url, '?');
+    size_t nlen = strlen(name);
+    for (const char *p = q; p; p = strchr(p + 1, '&')) {
+        if (strncmp(p + 1, name, nlen) != 0 || p[1 + nlen] != '=') continue;
+        const char *v = p + 2 + nlen;
+        size_t k = 0;
+        while (*v && *v != '&' && k + 1 < outlen) {
+            unsigned hex;
+            if (*v == '%' && sscanf(v + 1, "%2x", &hex) == 1) {
+                out[k++] = (char)hex;
+                v += 3;
+            } else {
+                out[k++] = *v++;
+            }
+        }
+        out[k] = '\0';
+        return true;
+    }
+    return false;
+}
+
 static const char *
 type_of(const char *path) {
     const char *dot = strrchr(path, '.');
@@ -160,6 +362,55 @@ serve(struct client *c) {
         return;
     }
     if (!strcmp(url, "/hang")) return; /* accept and never answer */
+    unsigned long long size;
+    char value[2048], extra[2200];
+    if (!strcmp(url, "/headers")) {
+        struct buf b;
+        buf_init(&b);
+        buf_printf(&b, "<p>%s</p><p>%s</p>", c->agent.data ? c->agent.data : "",
+                   c->encodings.data ? c->encodings.data : "");
+        send_response(c, 200, "text/html", NULL, b.data, b.len);
+        buf_free(&b);
+        return;
+    }
+    if (!strncmp(url, "/redirect?", 10) && query_param(url, "to", value, sizeof value)) {
+        snprintf(extra, sizeof extra, "Location: %s\r\n", value);
+        send_response(c, 302, "text/html", extra, "<p>moved</p>", 12);
+        return;
+    }
+    if (!strcmp(url, "/redirect-loop")) {
+        send_response(c, 302, "text/html", "Location: /redirect-loop\r\n", "<p>moved</p>", 12);
+        return;
+    }
+    if (sscanf(url, "/redirect-chain/%d", &code) == 1 && code >= 0 && code < 100) {
+        if (code == 0) {
+            send_response(c, 200, "text/html", NULL, "<p>end of the chain</p>", 23);
+        } else {
+            snprintf(extra, sizeof extra, "Location: /redirect-chain/%d\r\n", code - 1);
+            send_response(c, 302, "text/html", extra, "<p>moved</p>", 12);
+        }
+        return;
+    }
+    if (sscanf(url, "/big/%llu", &size) == 1) {
+        stream_start(c, STREAM_BIG, size);
+        return;
+    }
+    if (!strcmp(url, "/endless")) {
+        stream_start(c, STREAM_ENDLESS, 0);
+        return;
+    }
+    if (!strcmp(url, "/trickle")) {
+        stream_start(c, STREAM_TRICKLE, 0);
+        return;
+    }
+    if (!strcmp(url, "/gzip-bomb")) {
+        stream_start(c, STREAM_BOMB, 0);
+        return;
+    }
+    if (!strncmp(url, "/empty?", 7) && query_param(url, "ct", value, sizeof value)) {
+        send_response(c, 200, value, NULL, "", 0);
+        return;
+    }
     int ms, fails;
     char key[64];
     if (sscanf(url, "/slow/%d", &ms) == 1 && ms >= 0) {
@@ -182,6 +433,12 @@ serve(struct client *c) {
         else send_small_page(c);
         return;
     }
+    /* A file with the Content-Type given in ?ct= (the path ends at '?'). */
+    const char *ctype = NULL;
+    char path_part[2048];
+    snprintf(path_part, sizeof path_part, "%.*s", (int)strcspn(url, "?"), url);
+    if (query_param(url, "ct", value, sizeof value)) ctype = value;
+    url = path_part;
     if (strstr(url, "..")) {
         send_response(c, 400, "text/plain", NULL, "bad path", 8);
         return;
@@ -196,9 +453,9 @@ serve(struct client *c) {
         return;
     }
     char *data = xmalloc((size_t)st.st_size + 1);
-    size_t n = fread(data, 1, (size_t)st.st_size, f);
+    size_t got = fread(data, 1, (size_t)st.st_size, f);
     fclose(f);
-    send_response(c, 200, type_of(path), NULL, data, n);
+    send_response(c, 200, ctype ? ctype : type_of(path), NULL, data, got);
     free(data);
 }
 
@@ -220,7 +477,32 @@ on_complete(http_parser *p) {
     return 0;
 }
 
-static const http_parser_settings settings = {.on_url = on_url, .on_message_complete = on_complete};
+/* The User-Agent and Accept-Encoding request headers are kept for /headers. */
+static int
+on_header_field(http_parser *p, const char *at, size_t len) {
+    struct client *c = p->data;
+    if (c->in_value) {
+        c->field.len = 0;
+        c->in_value = false;
+    }
+    buf_append(&c->field, at, len);
+    return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t len) {
+    struct client *c = p->data;
+    c->in_value = true;
+    if (!c->field.data) return 0;
+    if (!strcasecmp(c->field.data, "user-agent")) buf_append(&c->agent, at, len);
+    else if (!strcasecmp(c->field.data, "accept-encoding")) buf_append(&c->encodings, at, len);
+    return 0;
+}
+
+static const http_parser_settings settings = {.on_url = on_url,
+                                              .on_header_field = on_header_field,
+                                              .on_header_value = on_header_value,
+                                              .on_message_complete = on_complete};
 
 static void
 on_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
@@ -303,8 +585,18 @@ page_server_start(const char *root_dir) {
 
 page_server_t *
 page_server_start_on(const char *root_dir, const char *ip) {
+    /* A client that hangs up while a streamed route writes must not
+     * kill the test process with SIGPIPE (libuv writes with write(2)). */
+    signal(SIGPIPE, SIG_IGN);
     struct page_server *ps = xcalloc(1, sizeof *ps);
     ps->root = xstrdup(root_dir);
+    if (make_bomb(ps) < 0) {
+        free(ps->root);
+        free(ps);
+        return NULL;
+    }
+    ps->words = xmalloc(STREAM_PIECE);
+    fill_words(ps->words, STREAM_PIECE);
     snprintf(ps->ip, sizeof ps->ip, "%s", ip);
     pthread_mutex_init(&ps->mu, NULL);
     pthread_cond_init(&ps->cv, NULL);
@@ -328,6 +620,11 @@ page_server_port(const page_server_t *ps) {
     return ps->port;
 }
 
+uint64_t
+page_server_streamed(page_server_t *ps) {
+    return atomic_load(&ps->streamed);
+}
+
 void
 page_server_stop(page_server_t *ps) {
     uv_async_send(&ps->stop);
@@ -336,5 +633,8 @@ page_server_stop(page_server_t *ps) {
     pthread_mutex_destroy(&ps->mu);
     pthread_cond_destroy(&ps->cv);
     free(ps->root);
+    free(ps->bomb_head);
+    free(ps->bomb_block);
+    free(ps->words);
     free(ps);
 }

@@ -17,7 +17,7 @@ static const char *vars[] = {
     "RESULT_TTL", "WORKER_PROCESSES", "WORKER_CONCURRENCY", "WORKER_GRACE", "JOB_TIMEOUT",
     "JOB_MAX_ATTEMPTS", "JOB_RESCUE_AFTER", "HEARTBEAT_INTERVAL", "JOB_RETRY_BASE", "JOB_RETRY_MAX", "FETCH_MAX_BYTES",
     "FETCH_TIMEOUT", "FETCH_CONNECT_TIMEOUT", "FETCH_MAX_REDIRECTS", "FETCH_ALLOW_PRIVATE",
-    "FETCH_USER_AGENT", "STOPWORDS_FILE", "STATIC_DIR", "ENV_FILE"};
+    "FETCH_USER_AGENT", "STOPWORDS_FILE", "STATIC_DIR", "ENV_FILE", "FETCH_ALLOW_ADDRESSES"};
 
 static char tmpdir[64];
 
@@ -111,6 +111,9 @@ ParameterizedTestParameters(config, bad_value_names_the_variable) {
         {"FETCH_MAX_BYTES", "10Q"},
         {"FETCH_MAX_BYTES", "99999999999999999999999"},
         {"FETCH_ALLOW_PRIVATE", "maybe"},
+        {"FETCH_ALLOW_ADDRESSES", "localhost"},
+        {"FETCH_ALLOW_ADDRESSES", "127.0.0.1:99999"},
+        {"FETCH_ALLOW_ADDRESSES", "10.0.0.0/33"},
         {"LOG_LEVEL", "loud"},
         {"DATABASE_URL", "mysql://x/y"},
         {"REDIS_URL", "http://127.0.0.1:6379"},
@@ -188,4 +191,15 @@ Test(config, parsers) {
     cr_assert_eq(config_parse_bool("off", &b), 0);
     cr_assert_not(b);
     cr_assert_eq(config_parse_bool("2", &b), -1);
+}
+
+Test(config, fetch_allow_addresses) {
+    setenv("FETCH_ALLOW_ADDRESSES", "127.0.0.1:8080, 10.1.0.0/16,[::1]:443", 1);
+    struct config c;
+    char err[256] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(c.fetch_allow_addresses.n, 3);
+    cr_expect_eq(c.fetch_allow_addresses.v[0].port, 8080);
+    cr_expect_eq(c.fetch_allow_addresses.v[1].prefix, 16);
+    config_free(&c);
 }

@@ -2,7 +2,9 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "worker/count.h"
@@ -77,8 +79,9 @@ Test(count, json_object_sorted_and_escaped) {
 Test(stopwords, nltk_list) {
     struct stopwords sw;
     char err[256];
-    cr_assert_eq(stopwords_load(&sw, WC_SRCDIR "/worker/data/stopwords-english.txt", err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(
+        stopwords_load(&sw, WC_SRCDIR "/worker/data/stopwords-english.txt", err, sizeof err), 0,
+        "%s", err);
     cr_assert_eq(sw.n, 179);
     cr_assert(stopwords_contains(&sw, "the", 3));
     cr_assert(stopwords_contains(&sw, "don't", 5));
@@ -93,4 +96,110 @@ Test(stopwords, missing_file_is_an_error) {
     char err[256] = "";
     cr_assert_lt(stopwords_load(&sw, "/nonexistent/stopwords.txt", err, sizeof err), 0);
     cr_assert(strstr(err, "nonexistent") || strlen(err) > 0, "%s", err);
+}
+
+/* write_list writes a stop list to a temporary file; returns its path. */
+static char *
+write_list(const char *content) {
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/wc-stop-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(content, f);
+    cr_assert_eq(fclose(f), 0);
+    return path;
+}
+
+Test(stopwords, a_file_replaces_the_list) {
+    char *path = write_list("# my list\n  Foo \nBAR\r\n\n\t\n\xc3\x89tat\ndon\xe2\x80\x99t\n"
+                            "E\xcc\x81t\xc3\xa9\nfoo\n");
+    struct stopwords sw;
+    char err[256];
+    cr_assert_eq(stopwords_load(&sw, path, err, sizeof err), 0, "%s", err);
+    unlink(path);
+    cr_expect_eq(sw.n, 5, "foo (twice), bar, état, don't, été");
+    cr_expect(stopwords_contains(&sw, "foo", 3), "white space trimmed, case folded");
+    cr_expect(stopwords_contains(&sw, "bar", 3));
+    cr_expect(stopwords_contains(&sw, "\xc3\xa9tat", 5), "É folded");
+    cr_expect(stopwords_contains(&sw, "\xc3\xa9t\xc3\xa9", 5), "decomposed É made NFC");
+    cr_expect(stopwords_contains(&sw, "don't", 5), "’ in the file is the plain apostrophe");
+    cr_expect(stopwords_contains(&sw, "don\xe2\x80\x99t", 7));
+    cr_expect_not(stopwords_contains(&sw, "the", 3), "NLTK's list is gone");
+    cr_expect_not(stopwords_contains(&sw, "# my list", 9));
+    cr_expect_not(stopwords_contains(&sw, "fo", 2));
+    cr_expect_not(stopwords_contains(&sw, "foobar", 6));
+    stopwords_free(&sw);
+}
+
+Test(stopwords, bad_files_are_refused) {
+    const char *bad[] = {
+        "", "# only a comment\n\n", "ok\n\xff\xfe\n",
+        "ok\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *path = write_list(bad[i]);
+        struct stopwords sw;
+        char err[256] = "";
+        cr_expect_lt(stopwords_load(&sw, path, err, sizeof err), 0, "case %zu loaded", i);
+        cr_expect(strstr(err, path) != NULL, "case %zu: the message names the file: %s", i, err);
+        unlink(path);
+    }
+}
+
+static bool
+not_stop(const char *w, size_t n, void *arg) {
+    return !stopwords_contains(arg, w, n);
+}
+
+Test(count, filter_keeps_counts_of_the_rest) {
+    struct stopwords sw;
+    char err[256];
+    cr_assert_eq(
+        stopwords_load(&sw, WC_SRCDIR "/worker/data/stopwords-english.txt", err, sizeof err), 0);
+    struct count_table all, rest;
+    count_init(&all);
+    count_init(&rest);
+    add(&all, "the", 7);
+    add(&all, "python", 3);
+    add(&all, "don\xe2\x80\x99t", 2);
+    add(&all, "counting", 1);
+    char w[16];
+    for (int i = 0; i < 1000; i++) { /* enough to make the table grow */
+        snprintf(w, sizeof w, "w%d", i);
+        add(&all, w, 2);
+    }
+    count_filter(&rest, &all, not_stop, &sw);
+    cr_expect_eq(count_total(&all), 7 + 3 + 2 + 1 + 2000);
+    cr_expect_eq(count_unique(&rest), 1002);
+    cr_expect_eq(count_total(&rest), 3 + 1 + 2000);
+    struct count_entry top[2];
+    cr_assert_eq(count_top(&rest, 2, top), 2);
+    cr_expect_str_eq(top[0].word, "python");
+    cr_expect_eq(top[0].count, 3);
+    cr_expect_str_eq(top[1].word, "w0", "ties by word: w0 < w1 < w10 < ...");
+    count_free(&all);
+    count_free(&rest);
+    stopwords_free(&sw);
+}
+
+Test(count, ties_in_byte_order_and_long_words) {
+    struct count_table t;
+    count_init(&t);
+    const char *words[] = {"b", "é", "a", "ab", "z", "aa"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) add(&t, words[i], 1);
+    /* a word longer than an arena block */
+    size_t big = COUNT_ARENA_BLOCK * 2;
+    char *huge = malloc(big);
+    memset(huge, 'x', big);
+    count_add(&t, huge, big);
+    count_add(&t, huge, big);
+    struct count_entry top[10];
+    cr_assert_eq(count_top(&t, 10, top), 7);
+    cr_expect_eq(top[0].len, big);
+    cr_expect_eq(top[0].count, 2);
+    const char *order[] = {"a", "aa", "ab", "b", "z", "é"};
+    for (size_t i = 0; i < 6; i++)
+        cr_expect_str_eq(top[i + 1].word, order[i], "position %zu", i + 1);
+    free(huge);
+    count_free(&t);
 }

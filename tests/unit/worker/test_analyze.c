@@ -1,0 +1,382 @@
+/* The fetch policy end to end: analysis_start on a real libuv loop and
+ * libcurl, against page servers on 127.0.0.1 (tests/lib/page_server).
+ *
+ * The address check is ON in every test here, as in production. Two page
+ * servers run: "allowed", listed in FETCH_ALLOW_ADDRESSES as
+ * 127.0.0.1:<its port>, and "other", not listed. Every spelling of a
+ * private address aims at "other" (or at nothing), so a check that let
+ * it through would fetch a real page there: the companion test shows the
+ * loopback ones do when FETCH_ALLOW_PRIVATE is on. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "tests/lib/page_server.h"
+#include "worker/analyze.h"
+#include "worker/curl_uv.h"
+#include "worker/stopwords.h"
+
+#define PAGES WC_SRCDIR "/tests/fixtures/pages"
+
+/* One suite-wide timeout: a per-test .timeout leaks in Criterion's
+ * runner under LeakSanitizer. */
+static void setup(void);
+static void teardown(void);
+TestSuite(analyze, .init = setup, .fini = teardown, .timeout = 60);
+
+static uv_loop_t loop;
+static curl_uv_t *cu;
+static struct stopwords sw;
+static struct config cfg;
+static page_server_t *allowed, *other;
+static int port_a, port_b;
+
+/* What done_cb saw, copied out (the result dies with the callback). */
+struct outcome {
+    bool done;
+    int status;
+    char code[64];
+    char error[512];
+    bool transient;
+    long http_status;
+    char final_url[512];
+    char content_type[128];
+    char charset[64];
+    size_t bytes;
+    int fetch_ms;
+    unsigned long long total, total_no_stop;
+    json_t *counts; /* word -> count, all words */
+};
+
+static void
+setup(void) {
+    cr_assert_eq(curl_global_init(CURL_GLOBAL_ALL), CURLE_OK);
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    cu = curl_uv_new(&loop);
+    cr_assert_not_null(cu);
+    char err[256];
+    cr_assert_eq(
+        stopwords_load(&sw, WC_SRCDIR "/worker/data/stopwords-english.txt", err, sizeof err), 0,
+        "%s", err);
+    allowed = page_server_start(PAGES);
+    other = page_server_start(PAGES);
+    cr_assert(allowed && other);
+    port_a = page_server_port(allowed);
+    port_b = page_server_port(other);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.fetch_max_bytes = 1 << 20;
+    cfg.fetch_timeout_ms = 5000;
+    cfg.fetch_connect_timeout_ms = 2000;
+    cfg.fetch_max_redirects = 5;
+    cfg.fetch_allow_private = false;
+    cfg.fetch_user_agent = "wctest/9 probeagent";
+    char allow[64];
+    snprintf(allow, sizeof allow, "127.0.0.1:%d", port_a);
+    cr_assert_eq(addr_allow_parse(allow, &cfg.fetch_allow_addresses, err, sizeof err), 0, "%s",
+                 err);
+}
+
+static void
+on_closed(void *arg) {
+    *(bool *)arg = true;
+}
+
+static void
+teardown(void) {
+    bool closed = false;
+    curl_uv_close(cu, on_closed, &closed);
+    while (!closed) uv_run(&loop, UV_RUN_ONCE);
+    cr_assert_eq(uv_loop_close(&loop), 0, "a handle was left open");
+    page_server_stop(allowed);
+    page_server_stop(other);
+    stopwords_free(&sw);
+    curl_global_cleanup();
+}
+
+static void
+copy(char *dst, size_t n, const char *src) {
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+static void
+on_done(analysis_t *a, const struct analysis_result *r, void *arg) {
+    struct outcome *o = arg;
+    (void)a;
+    o->done = true;
+    o->status = r->status;
+    copy(o->code, sizeof o->code, r->error_code);
+    copy(o->error, sizeof o->error, r->error);
+    o->transient = r->transient;
+    o->http_status = r->http_status;
+    copy(o->final_url, sizeof o->final_url, r->final_url);
+    copy(o->content_type, sizeof o->content_type, r->content_type);
+    copy(o->charset, sizeof o->charset, r->charset);
+    o->bytes = r->bytes;
+    o->fetch_ms = r->fetch_ms;
+    if (r->status == 0) {
+        o->total = count_total(r->all);
+        o->total_no_stop = count_total(r->no_stop);
+        struct buf b;
+        buf_init(&b);
+        count_to_json(r->all, &b);
+        o->counts = json_loads(b.data, 0, NULL);
+        buf_free(&b);
+    }
+}
+
+/* fetch runs one analysis of url to its end. */
+static struct outcome
+fetch(const char *url) {
+    struct outcome o = {0};
+    analysis_t *a;
+    int rc = analysis_start(cu, &cfg, &sw, url, on_done, &o, &a);
+    cr_assert_eq(rc, 0, "analysis_start(%s) = %d", url, rc);
+    while (!o.done) uv_run(&loop, UV_RUN_ONCE);
+    return o;
+}
+
+static long long
+count_of(const struct outcome *o, const char *word) {
+    json_t *v = json_object_get(o->counts, word);
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static void
+outcome_free(struct outcome *o) {
+    json_decref(o->counts);
+    o->counts = NULL;
+}
+
+#define expect_failure(o, want_code)                                                               \
+    cr_expect((o).status < 0 && !strcmp((o).code, want_code), "%s: got %s (%s), want %s", url,     \
+              (o).status < 0 ? (o).code : "success", (o).error, want_code)
+
+Test(analyze, fetches_and_records_metadata) {
+    /* A relative redirect on the allowed server, then a page declared
+     * Latin-1 by <meta>: café 2, crème, brûlée, menu. */
+    char url[256], final[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/redirect?to=/latin1.html", port_a);
+    snprintf(final, sizeof final, "http://127.0.0.1:%d/latin1.html", port_a);
+    struct outcome o = fetch(url);
+    cr_assert_eq(o.status, 0, "%s: %s", o.code, o.error);
+    cr_expect_str_eq(o.final_url, final, "final URL after the redirect");
+    cr_expect_eq(o.http_status, 200);
+    cr_expect_str_eq(o.content_type, "text/html");
+    cr_expect_str_eq(o.charset, "windows-1252", "iso-8859-1 is read as windows-1252");
+    struct stat st;
+    cr_assert_eq(stat(PAGES "/latin1.html", &st), 0);
+    cr_expect_eq(o.bytes, (size_t)st.st_size);
+    cr_expect_geq(o.fetch_ms, 0);
+    cr_expect_eq(o.total, 5);
+    cr_expect_eq(count_of(&o, "café"), 2);
+    cr_expect_eq(count_of(&o, "brûlée"), 1);
+    outcome_free(&o);
+}
+
+Test(analyze, plain_text_in_its_charset) {
+    char url[256];
+    snprintf(url, sizeof url,
+             "http://127.0.0.1:%d/plain-latin1.txt?ct=text/plain;%%20charset=ISO-8859-1", port_a);
+    struct outcome o = fetch(url);
+    cr_assert_eq(o.status, 0, "%s: %s", o.code, o.error);
+    cr_expect_str_eq(o.content_type, "text/plain");
+    cr_expect_str_eq(o.charset, "windows-1252");
+    /* "Café crème, café! Menu du jour": 6 words, "du" is no stop word */
+    cr_expect_eq(o.total, 6);
+    cr_expect_eq(count_of(&o, "café"), 2);
+    cr_expect_eq(count_of(&o, "crème"), 1);
+    outcome_free(&o);
+    /* what looks like <meta> in plain text is text, not a declaration */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/meta-in-plain.txt?ct=text/plain", port_a);
+    o = fetch(url);
+    cr_assert_eq(o.status, 0, "%s: %s", o.code, o.error);
+    cr_expect_str_eq(o.charset, "utf-8");
+    cr_expect_eq(count_of(&o, "café"), 1);
+    cr_expect_eq(count_of(&o, "meta"), 1);
+    outcome_free(&o);
+}
+
+Test(analyze, sends_user_agent_and_accept_encoding) {
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/headers", port_a);
+    struct outcome o = fetch(url);
+    cr_assert_eq(o.status, 0, "%s: %s", o.code, o.error);
+    cr_expect_eq(count_of(&o, "probeagent"), 1, "FETCH_USER_AGENT is sent");
+    cr_expect_eq(count_of(&o, "gzip"), 1, "Accept-Encoding lists what libcurl decodes");
+    cr_expect_eq(count_of(&o, "deflate"), 1);
+    outcome_free(&o);
+}
+
+/* expand copies tmpl with {A} and {B} replaced by the two ports. */
+static void
+expand(char *dst, size_t n, const char *tmpl) {
+    size_t k = 0;
+    for (const char *p = tmpl; *p && k + 8 < n; p++) {
+        if (p[0] == '{' && (p[1] == 'A' || p[1] == 'B') && p[2] == '}') {
+            k += (size_t)snprintf(dst + k, n - k, "%d", p[1] == 'A' ? port_a : port_b);
+            p += 2;
+        } else {
+            dst[k++] = *p;
+        }
+    }
+    dst[k] = '\0';
+}
+
+/* Parameters are copied to the test's process, so they hold arrays, not
+ * pointers. */
+struct blocked_case {
+    char url[128]; /* {B}: the other server's port, {A}: the allowed one's */
+    bool loopback; /* reaches the other server when the check is off */
+};
+
+ParameterizedTestParameters(analyze, every_private_form_is_blocked) {
+    static struct blocked_case cases[] = {
+        {"http://127.0.0.1:{B}/article.html", true},
+        {"http://2130706433:{B}/article.html", true}, /* decimal */
+        {"http://0177.0.0.1:{B}/article.html", true}, /* octal */
+        {"http://0x7f.1:{B}/article.html", true},     /* hex, short */
+        {"http://127.1:{B}/article.html", true},      /* short */
+        {"http://0x7f000001:{B}/article.html", true}, /* hex */
+        {"http://localhost:{B}/article.html", true},  /* a name for loopback */
+        {"http://0.0.0.0:{B}/article.html", true},    /* reaches loopback on Linux */
+        {"http://[::ffff:127.0.0.1]:{B}/article.html", true},
+        /* the allowed port, but in another family: the allow-list is exact */
+        {"http://[::ffff:127.0.0.1]:{A}/article.html", true},
+        {"http://[::ffff:7f00:1]:{B}/article.html", true},
+        {"http://[::1]:{B}/article.html", false},
+        {"http://[::]:{B}/article.html", false},
+        {"http://169.254.169.254:{B}/latest/meta-data/", false},
+        {"http://100.64.0.1:{B}/", false},
+        {"http://10.0.0.1:{B}/", false},
+        {"http://172.16.0.1:{B}/", false},
+        {"http://192.168.0.1:{B}/", false},
+        {"http://224.0.0.1:{B}/", false},
+        {"http://255.255.255.255:{B}/", false},
+        {"http://[fd00::1]:{B}/", false},
+        {"http://[::ffff:169.254.169.254]:{B}/", false},
+        {"http://[64:ff9b::a9fe:a9fe]:{B}/", false},
+        {"http://[2002:7f00:1::]:{B}/", false},
+        /* from the allowed server, redirected to the other one */
+        {"http://127.0.0.1:{A}/redirect?to=http://127.0.0.1:{B}/article.html", true},
+        {"http://127.0.0.1:{A}/redirect?to=http://2130706433:{B}/article.html", true},
+    };
+    return cr_make_param_array(struct blocked_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct blocked_case *c, analyze, every_private_form_is_blocked) {
+    char url[512];
+    expand(url, sizeof url, c->url);
+    struct outcome o = fetch(url);
+    expect_failure(o, "blocked_address");
+    cr_expect_not(o.transient, "%s: a blocked address is not retried", url);
+    outcome_free(&o);
+}
+
+ParameterizedTestParameters(analyze, loopback_forms_reach_the_server_without_the_check) {
+    static struct blocked_case cases[] = {
+        {"http://2130706433:{B}/article.html", true},
+        {"http://0177.0.0.1:{B}/article.html", true},
+        {"http://0x7f.1:{B}/article.html", true},
+        {"http://127.1:{B}/article.html", true},
+        {"http://localhost:{B}/article.html", true},
+        {"http://0.0.0.0:{B}/article.html", true},
+        {"http://[::ffff:127.0.0.1]:{B}/article.html", true},
+        {"http://127.0.0.1:{A}/redirect?to=http://127.0.0.1:{B}/article.html", true},
+    };
+    return cr_make_param_array(struct blocked_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+/* The other half of the test above: the same spellings do reach a page
+ * when nothing stops them, so "blocked" there was the check's doing. */
+ParameterizedTest(struct blocked_case *c, analyze,
+                  loopback_forms_reach_the_server_without_the_check) {
+    char url[512];
+    expand(url, sizeof url, c->url);
+    cfg.fetch_allow_private = true;
+    struct outcome o = fetch(url);
+    cr_expect_eq(o.status, 0, "%s: %s %s", url, o.code, o.error);
+    cr_expect_eq(count_of(&o, "counting"), 3, "%s: article.html was fetched", url);
+    outcome_free(&o);
+}
+
+Test(analyze, limits) {
+    cfg.fetch_max_bytes = 1 << 20;
+    cfg.fetch_timeout_ms = 1500;
+    char url[256];
+    struct {
+        const char *path;
+        const char *code;
+        bool transient;
+    } cases[] = {
+        {"/big/5000000", "too_large", false}, /* Content-Length says too much */
+        {"/big/1048576", NULL, false},        /* exactly the limit: counted */
+        {"/endless", "too_large", false},     /* no length, never ends */
+        {"/gzip-bomb", "too_large", false},   /* small on the wire, huge decoded */
+        {"/trickle", "timeout", true},        /* never ends, slowly */
+        {"/hang", "timeout", true},           /* accepts, never answers */
+        {"/redirect-loop", "too_many_redirects", false},
+        {"/redirect-chain/5", NULL, false}, /* five redirects are allowed */
+        {"/redirect-chain/6", "too_many_redirects", false},
+        {"/redirect?to=ftp://127.0.0.1/x", "bad_redirect", false},
+        {"/redirect?to=file:///etc/passwd", "bad_redirect", false},
+        {"/status/404", "http_404", false},
+        {"/status/503", "http_503", true},
+        {"/status/429", "http_429", true},
+        {"/status/204", NULL, false},
+        {"/article.html?ct=application/pdf", "unsupported_type", false},
+        {"/empty?ct=image/png", "unsupported_type", false},
+        {"/empty?ct=text/html", NULL, false},
+        {"/article.html?ct=application/xhtml%2Bxml", NULL, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port_a, cases[i].path);
+        uint64_t sent_before = page_server_streamed(allowed);
+        struct outcome o = fetch(url);
+        if (cases[i].code) {
+            expect_failure(o, cases[i].code);
+            cr_expect_eq(o.transient, cases[i].transient, "%s: transient", url);
+        } else {
+            cr_expect_eq(o.status, 0, "%s: %s %s", url, o.code, o.error);
+        }
+        cr_expect_leq(o.bytes, cfg.fetch_max_bytes, "%s: %zu bytes kept", url, o.bytes);
+        if (!strcmp(cases[i].path, "/gzip-bomb")) {
+            /* The bomb never ends; the server wrote only what the socket
+             * took before the client hung up (a few MB of buffers at
+             * most, far from the ~GBs it would inflate to). */
+            uint64_t sent = page_server_streamed(allowed) - sent_before;
+            cr_expect_lt(sent, 64u << 20, "the client kept reading the bomb: %llu bytes",
+                         (unsigned long long)sent);
+        }
+        if (!strcmp(cases[i].path, "/big/1048576"))
+            cr_expect_eq(o.total, (1048576 + 4) / 5, "\"word \" 209715 times, and a last \"w\"");
+        outcome_free(&o);
+    }
+}
+
+Test(analyze, cancel_calls_back_once) {
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", port_a);
+    struct outcome o = {0};
+    analysis_t *a;
+    cr_assert_eq(analysis_start(cu, &cfg, &sw, url, on_done, &o, &a), 0);
+    for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_not(o.done);
+    analysis_cancel(a);
+    cr_assert(o.done);
+    cr_expect_str_eq(o.code, "canceled");
+}
+
+Test(analyze, invalid_url_is_refused_at_start) {
+    struct outcome o = {0};
+    analysis_t *a;
+    cr_expect_lt(analysis_start(cu, &cfg, &sw, "ftp://127.0.0.1/", on_done, &o, &a), 0);
+    cr_expect_lt(analysis_start(cu, &cfg, &sw, "not a url", on_done, &o, &a), 0);
+    cr_expect_not(o.done, "no callback when start fails");
+}
