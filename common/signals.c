@@ -34,6 +34,8 @@ signals_start(struct signals *s, uv_loop_t *loop, signals_cb cb, void *arg) {
 
 void
 signals_block(void) {
+    /* A peer that hangs up mid-write must give EPIPE, not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

@@ -22,7 +22,8 @@ struct signals {
 
 /* signals_block holds SIGTERM and SIGINT back (a program calls it first
  * thing), so one that arrives while the program starts is not fatal;
- * signals_start lets them through once they are watched. */
+ * signals_start lets them through once they are watched. It also ignores
+ * SIGPIPE: a client or server that hangs up mid-write gives EPIPE. */
 void signals_block(void);
 int signals_start(struct signals *s, uv_loop_t *loop, signals_cb cb, void *arg);
 void signals_close(struct signals *s);

@@ -682,3 +682,29 @@ Test(http, cancel_a_queued_job, .init = start_default, .fini = stop_web) {
     free(id);
     close(fd);
 }
+
+/* A client that hangs up while the server is still writing to it: the
+ * writes fail with EPIPE or ECONNRESET, and the server lives on. */
+Test(http, client_gone_mid_response, .init = start_default, .fini = stop_web) {
+    for (int round = 0; round < 5; round++) {
+        int fd = raw_connect(port);
+        cr_assert_geq(fd, 0);
+        struct buf reqs;
+        buf_init(&reqs);
+        for (int i = 0; i < 200; i++)
+            buf_append_str(&reqs, "GET /api/v1/openapi.json HTTP/1.1\r\nHost: t\r\n\r\n");
+        cr_assert_eq(raw_send(fd, reqs.data, reqs.len), 0);
+        buf_free(&reqs);
+        usleep(20 * 1000);
+        struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close with a reset */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(fd);
+    }
+    usleep(300 * 1000);
+    cr_assert(proc_alive(web_pid), "the web server died when clients hung up (SIGPIPE?)");
+    struct raw_response r;
+    int fd = one("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    cr_assert_eq(r.status, 200);
+    raw_response_free(&r);
+    close(fd);
+}
