@@ -366,7 +366,6 @@ def main():
             # Settle the table first (autovacuum of a fresh million rows
             # would otherwise run during the measurement on the same cores).
             sysm.psql("VACUUM ANALYZE results")
-            sysm.psql("CHECKPOINT")
             ids = submit(sysm, urls)
             sysm.start_workers(procs, conc)
             s = summarize(wait_all(sysm, ids))
