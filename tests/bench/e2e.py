@@ -300,7 +300,9 @@ def main():
         sh("sh", "-c", f"cc {' '.join(cflags)} -o {bdir}/fetch_ceiling {ROOT}/tests/bench/fetch_ceiling.c $(pkg-config --cflags --libs libcurl)")
         sh("sh", "-c", f"cc {' '.join(cflags)} -o {bdir}/parse_ceiling {ROOT}/tests/bench/parse_ceiling.c $(pkg-config --cflags --libs libxml-2.0)")
         ceil = {}
-        f = [float(sh(f"{bdir}/fetch_ceiling", f"{tmp}/urls.txt", "64", "3").split()[0]) for _ in range(runs)]
+        # Five tries whatever RUNS says: this client's figure is bimodal on
+        # this machine (see tests/bench/README.md), the median is what counts.
+        f = [float(sh(f"{bdir}/fetch_ceiling", f"{tmp}/urls.txt", "64", "3").split()[0]) for _ in range(max(runs, 5))]
         ceil["fetch_pages_per_s"] = round(statistics.median(f), 1)
         plist = "\n".join(pages) + "\n"
         p = [float(sh(f"{bdir}/parse_ceiling", "3", input=plist).split()[0]) for _ in range(runs)]

@@ -50,6 +50,7 @@ main(int argc, char **argv) {
     curl_global_init(CURL_GLOBAL_ALL);
     CURLM *m = curl_multi_init();
     curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conc);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)conc * 2);
     double t0 = now();
     int running = 0;
     while (done < total) {
