@@ -346,18 +346,25 @@ def main():
         procs, conc = max(grid)
         poll_url = f"http://127.0.0.1:{sysm.nginx_port}/index.html"
         report["growth"] = {}
+
+        def med(samples):
+            return {"jobs_per_s": statistics.median(x[0] for x in samples),
+                    "poll": {k: statistics.median(x[1][k] for x in samples) for k in ("rps", "p50_ms", "p99_ms")}}
+
         for n in [0] + growth:
-            sysm.reset()
-            ids = submit(sysm, urls)  # in front of the backlog
-            if n:
-                seed_queue(sysm, n, poll_url)
-            sysm.start_workers(procs, conc)
-            jobs = wait_all(sysm, ids)
-            sysm.stop("worker")
-            s = summarize(jobs, span_from="started_at")
-            poll = wrk_get(sysm.web_port, f"/api/v1/jobs/{ids[0]}")
-            report["growth"][f"queued_{n}"] = {"jobs_per_s": s["jobs_per_s"], "poll": poll}
-            log(f"growth {n} queued: {s['jobs_per_s']} jobs/s, poll {poll}")
+            samples = []
+            for _ in range(runs):
+                sysm.reset()
+                ids = submit(sysm, urls)  # in front of the backlog
+                if n:
+                    seed_queue(sysm, n, poll_url)
+                sysm.start_workers(procs, conc)
+                jobs = wait_all(sysm, ids)
+                sysm.stop("worker")
+                samples.append((summarize(jobs, span_from="started_at")["jobs_per_s"],
+                                wrk_get(sysm.web_port, f"/api/v1/jobs/{ids[0]}")))
+            report["growth"][f"queued_{n}"] = med(samples)
+            log(f"growth {n} queued: {report['growth'][f'queued_{n}']}")
         if result_rows:
             sysm.reset()
             log(f"seeding {result_rows} rows in results")
@@ -368,15 +375,19 @@ def main():
             # Settle the table first (autovacuum of a fresh million rows
             # would otherwise run during the measurement on the same cores).
             sysm.psql("VACUUM ANALYZE results")
-            ids = submit(sysm, urls)
-            sysm.start_workers(procs, conc)
-            s = summarize(wait_all(sysm, ids))
-            sysm.stop("worker")
-            poll = wrk_get(sysm.web_port, f"/api/v1/jobs/{ids[0]}")
-            hist = wrk_get(sysm.web_port, "/api/v1/results?url=http%3A%2F%2Fseed%2F123&limit=20")
-            report["growth"][f"results_rows_{result_rows}"] = {"jobs_per_s": s["jobs_per_s"], "poll": poll,
-                                                              "history": hist}
-            log(f"growth {result_rows} rows: {s['jobs_per_s']} jobs/s, poll {poll}, history {hist}")
+            samples, hist = [], []
+            for _ in range(runs):
+                sysm.redis_cli("FLUSHALL")
+                ids = submit(sysm, urls)
+                sysm.start_workers(procs, conc)
+                jobs = wait_all(sysm, ids)
+                sysm.stop("worker")
+                samples.append((summarize(jobs)["jobs_per_s"], wrk_get(sysm.web_port, f"/api/v1/jobs/{ids[0]}")))
+                hist.append(wrk_get(sysm.web_port, "/api/v1/results?url=http%3A%2F%2Fseed%2F123&limit=20"))
+            g = med(samples)
+            g["history"] = {k: statistics.median(h[k] for h in hist) for k in ("rps", "p50_ms", "p99_ms")}
+            report["growth"][f"results_rows_{result_rows}"] = g
+            log(f"growth {result_rows} rows: {g}")
     finally:
         sysm.teardown()
         shutil.rmtree(tmp, ignore_errors=True)
