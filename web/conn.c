@@ -222,9 +222,17 @@ request_id(const struct http_request *http, char out[65]) {
         memcpy(out, id, n + 1);
         return;
     }
-    char uuid[JOB_ID_LEN + 1];
-    job_id_new(uuid);
-    memcpy(out, uuid, sizeof uuid);
+    /* A new id without a system call: 64 random bits drawn once per
+     * process, and a counter (unique per process; the pid tells processes
+     * apart). */
+    static uint64_t seed, counter;
+    if (!seed) {
+        char uuid[JOB_ID_LEN + 1];
+        job_id_new(uuid);
+        seed = ((strtoull(uuid + 19, NULL, 16) << 48) ^ strtoull(uuid + 24, NULL, 16)) | 1;
+    }
+    snprintf(out, 65, "%016llx-%x-%llx", (unsigned long long)seed, (unsigned)getpid(),
+             (unsigned long long)++counter);
 }
 
 static bool
@@ -245,6 +253,10 @@ is_private(const struct sockaddr *sa) {
  * (loopback or private: nginx in front), the address it names in X-Real-IP. */
 static void
 client_addr(conn_t *c, const struct http_request *http, struct sockaddr_storage *out) {
+    if (c->closing) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
     int len = sizeof *out;
     memset(out, 0, sizeof *out);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len) < 0) return;
@@ -254,6 +266,15 @@ client_addr(conn_t *c, const struct http_request *http, struct sockaddr_storage 
     struct sockaddr_in v4 = {.sin_family = AF_INET};
     if (inet_pton(AF_INET, real, &v4.sin_addr) == 1) memcpy(out, &v4, sizeof v4);
     else if (inet_pton(AF_INET6, real, &v6.sin6_addr) == 1) memcpy(out, &v6, sizeof v6);
+}
+
+const struct sockaddr *
+req_client_addr(struct req *req) {
+    if (!req->have_client_addr) {
+        client_addr(req->conn, req->http, &req->client_addr);
+        req->have_client_addr = true;
+    }
+    return (const struct sockaddr *)&req->client_addr;
 }
 
 /* origin_allowed tells whether CORS_ORIGINS lists origin ("*" allows any). */
@@ -303,7 +324,6 @@ dispatch(conn_t *c, struct http_request *http) {
     req->http = http;
     req->start_ns = uv_hrtime();
     request_id(http, req->request_id);
-    client_addr(c, http, &req->client_addr);
     c->req = req;
     c->refs++;
     c->served++;

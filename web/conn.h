@@ -38,8 +38,9 @@ struct req {
     struct http_request *http; /* method, path, headers, body */
     struct router_match match; /* path parameters */
     uint64_t start_ns;
-    char request_id[65];                 /* X-Request-Id: the client's, or a new one */
-    struct sockaddr_storage client_addr; /* the peer, or X-Real-IP from a proxy on our side */
+    char request_id[65]; /* X-Request-Id: the client's, or a new one */
+    struct sockaddr_storage client_addr; /* private: see req_client_addr */
+    bool have_client_addr;
 };
 
 enum conn_timer_mode {
@@ -87,6 +88,10 @@ void conn_close(conn_t *c);
 /* req_send sends resp (its buffers are taken; the caller must not free
  * them) and ends the request: req is freed. Call exactly once per req. */
 void req_send(struct req *req, struct response *resp);
+/* req_client_addr returns the client's address (looked up on first use:
+ * the peer, or X-Real-IP when the peer is a proxy on loopback or a
+ * private address). */
+const struct sockaddr *req_client_addr(struct req *req);
 /* req_problem is req_send of a problem+json response. */
 void req_problem(struct req *req, int status, const char *title, const char *detail);
 

@@ -206,7 +206,7 @@ submit(struct req *req, enum kind kind, const char *url) {
 /* rate_limited answers 429 when the client has used up its submissions. */
 static bool
 rate_limited(struct req *req) {
-    int wait = ratelimit_take(&req->app->submit_limit, (struct sockaddr *)&req->client_addr,
+    int wait = ratelimit_take(&req->app->submit_limit, req_client_addr(req),
                               (uint64_t)clock_now_ms());
     if (wait == 0) return false;
     struct response r;
