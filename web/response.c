@@ -98,10 +98,17 @@ response_reason(int status) {
 /* http_date writes an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"). */
 static void
 http_date(char out[40]) {
+    /* Formatted once a second (each process has its own copy). */
+    static time_t cached_at;
+    static char cached[40];
     time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (now != cached_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(cached, sizeof cached, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_at = now;
+    }
+    memcpy(out, cached, sizeof cached);
 }
 
 void
