@@ -278,6 +278,44 @@ on_job_timeout(uv_timer_t *timer) {
     }
 }
 
+static const char STORED_SQL[] = "SELECT 1 FROM results WHERE job_id = $1";
+
+/* begin_analysis fetches and counts the page, within JOB_TIMEOUT. */
+static void
+begin_analysis(struct task *t) {
+    const struct task_env *env = t->env;
+    t->phase = TASK_ANALYZING;
+    uv_timer_start(&t->timer, on_job_timeout, (uint64_t)env->cfg->job_timeout_ms, 0);
+    int rc = analysis_start(env->curl, env->cfg, env->sw, t->url, on_analyzed, t, &t->analysis);
+    if (rc < 0) {
+        uv_timer_stop(&t->timer);
+        t->analysis = NULL;
+        set_error(t, "fetch", uv_strerror(rc));
+        next_phase(t, TASK_FAILING);
+    }
+}
+
+/* on_checked_stored: a job delivered again whose result is already in
+ * Postgres only needs finishing; otherwise (or when Postgres cannot say)
+ * it runs again, which is safe: the insert is idempotent. */
+static void
+on_checked_stored(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
+    struct task *t = arg;
+    (void)pg;
+    (void)errstr;
+    if (t->stopping) {
+        if (t->release_on_stop) next_phase(t, TASK_RELEASING);
+        else task_end(t, "abandoned");
+        return;
+    }
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        log_info("msg=\"result already stored\" job=%s attempt=%d", t->entry.job_id, t->attempt);
+        next_phase(t, TASK_FINISHING);
+        return;
+    }
+    begin_analysis(t);
+}
+
 static void
 on_started(int status, const struct job *job, const char *errstr, void *arg) {
     struct task *t = arg;
@@ -302,17 +340,17 @@ on_started(int status, const struct job *job, const char *errstr, void *arg) {
     t->url = xstrdup(job->url);
     t->attempt = job->attempts;
     t->started_ms = (uint64_t)clock_now_ms();
-    t->phase = TASK_ANALYZING;
     log_info("msg=\"job started\" job=%s url=%s attempt=%d", job->id, log_q(job->url),
              job->attempts);
-    uv_timer_start(&t->timer, on_job_timeout, (uint64_t)env->cfg->job_timeout_ms, 0);
-    int rc = analysis_start(env->curl, env->cfg, env->sw, t->url, on_analyzed, t, &t->analysis);
-    if (rc < 0) {
-        uv_timer_stop(&t->timer);
-        t->analysis = NULL;
-        set_error(t, "fetch", uv_strerror(rc));
-        next_phase(t, TASK_FAILING);
+    if (job->attempts > 1) {
+        /* Delivered before: a worker may have stored the result and died
+         * before finishing. Then finishing is all that is left. */
+        const char *params[] = {t->entry.job_id};
+        int rc = pg_uv_query(env->pgs[(unsigned char)t->entry.job_id[JOB_ID_LEN - 1] % env->npg],
+                             STORED_SQL, 1, params, on_checked_stored, t);
+        if (rc == 0) return;
     }
+    begin_analysis(t);
 }
 
 struct task *
