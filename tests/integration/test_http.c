@@ -30,6 +30,13 @@ static char db_url[512], db_name[128], prefix[96];
 static pid_t web_pid;
 static int port;
 
+static bool
+is_extra(const char *const *extra, const char *s) {
+    for (int i = 0; extra[i]; i++)
+        if (extra[i] == s) return true;
+    return false;
+}
+
 /* start_web runs migrate and wordcount-web with the given extra
  * environment ("K=V" strings, NULL-terminated; may be NULL). */
 static void
@@ -69,6 +76,25 @@ start_web(const char *const *extra) {
     cr_assert(proc_wait_log(web_log, "msg=listening", 10000, line, sizeof line), "see %s", web_log);
     port = atoi(strstr(line, "port=") + 5);
     cr_assert_gt(port, 0);
+    for (int i = 0; i < n; i++)
+        if (strncmp(env[i], "APP_ENV=", 8) && strncmp(env[i], "PORT=", 5) &&
+            strncmp(env[i], "WEB_GRACE=", 10) && !(extra && is_extra(extra, env[i])))
+            free((void *)env[i]);
+    if (redis_given) return;
+    /* Listening comes before Redis and Postgres are connected: wait for
+     * readiness, so a test's first request does not meet a 503. */
+    for (int i = 0; i < 200; i++) {
+        struct raw_response r;
+        memset(&r, 0, sizeof r);
+        int fd = raw_connect(port);
+        bool ready = fd >= 0 && raw_send_str(fd, "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n") == 0 &&
+                     raw_read(fd, &r, 2000) == 0 && r.status == 200;
+        if (fd >= 0) close(fd);
+        raw_response_free(&r);
+        if (ready) return;
+        usleep(50 * 1000);
+    }
+    cr_assert_fail("wordcount-web did not become ready; see %s", web_log);
 }
 
 static void
