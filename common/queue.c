@@ -20,71 +20,45 @@ queue_init(struct queue *q, redis_uv_t *redis, const struct keys *keys, int resu
 
 /* --- submit --- */
 
+/* op->count says which callback waits: SUBMIT_PLAIN (queue_submit,
+ * queue_job_cb) or 0 (queue_submit_idem, queue_submit_cb). */
+enum { SUBMIT_PLAIN = 1 };
+
 static void
 on_submit(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     struct queue_op *op = arg;
     (void)r;
     const char *msg;
     int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_STRING) st = UV_EPROTO, msg = "unexpected reply to submit";
-    if (st) {
-        op->cb.job(st, NULL, msg, op->arg);
-    } else {
-        struct job j = {.url = op->url, .state = JOB_QUEUED, .created_at_ms = op->now};
-        memcpy(j.id, op->id, sizeof j.id);
-        op->cb.job(0, &j, NULL, op->arg);
-    }
-    queue_op_free(op);
-}
-
-int
-queue_submit(struct queue *q, const char *url, queue_job_cb cb, void *arg) {
-    struct queue_op *op = queue_op_new(q, arg);
-    op->cb.job = cb;
-    op->url = xstrdup(url);
-    op->now = clock_now_ms();
-    job_id_new(op->id);
-    struct keybuf kj, ks, kst;
-    const char *keys[] = {keys_job(&q->keys, op->id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst)};
-    char now[24];
-    const char *args[] = {op->id, url, queue_op_ms(op->now, now)};
-    int rc = queue_op_eval(q, on_submit, op, QUEUE_LUA_SUBMIT, 3, keys, 3, args);
-    if (rc < 0) queue_op_free(op);
-    return rc;
-}
-
-static void
-on_submit_idem(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    struct queue_op *op = arg;
-    (void)r;
-    const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (st) {
-        op->cb.submit(st, QUEUE_CREATED, NULL, NULL, msg, op->arg);
-    } else if (reply->type == REDIS_REPLY_STRING) {
-        struct job j = {.url = op->url, .state = JOB_QUEUED, .created_at_ms = op->now};
-        memcpy(j.id, op->id, sizeof j.id);
-        op->cb.submit(0, QUEUE_CREATED, &j, NULL, NULL, op->arg);
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+    bool plain = op->count == SUBMIT_PLAIN;
+    struct job j = {.url = op->url, .state = JOB_QUEUED, .created_at_ms = op->now};
+    memcpy(j.id, op->id, sizeof j.id);
+    if (!st && reply->type == REDIS_REPLY_STRING) {
+        if (plain) op->cb.job(0, &j, NULL, op->arg);
+        else op->cb.submit(0, QUEUE_CREATED, &j, NULL, NULL, op->arg);
+    } else if (!st && !plain && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
                reply->element[0]->type == REDIS_REPLY_STRING &&
                reply->element[1]->type == REDIS_REPLY_STRING) {
         bool replay = !strcmp(reply->element[0]->str, "replay");
         op->cb.submit(0, replay ? QUEUE_REPLAY : QUEUE_CONFLICT, NULL, reply->element[1]->str, NULL,
                       op->arg);
     } else {
-        op->cb.submit(UV_EPROTO, QUEUE_CREATED, NULL, NULL, "unexpected reply to submit", op->arg);
+        if (!st) st = UV_EPROTO, msg = "unexpected reply to submit";
+        if (plain) op->cb.job(st, NULL, msg, op->arg);
+        else op->cb.submit(st, QUEUE_CREATED, NULL, NULL, msg, op->arg);
     }
     queue_op_free(op);
 }
 
-int
-queue_submit_idem(struct queue *q, const char *url, const char *idem_key, const char *body_hash,
-                  int ttl_s, queue_submit_cb cb, void *arg) {
+/* submit_eval creates the job (and, with idem_key, records the key). */
+static int
+submit_eval(struct queue *q, const char *url, const char *idem_key, const char *body_hash,
+            int ttl_s, struct queue_op *op) {
     struct keybuf kj, ks, kst, ki;
-    if (!keys_idem(&q->keys, idem_key, &ki)) return UV_EINVAL;
-    struct queue_op *op = queue_op_new(q, arg);
-    op->cb.submit = cb;
+    if (idem_key && !keys_idem(&q->keys, idem_key, &ki)) {
+        queue_op_free(op);
+        return UV_EINVAL;
+    }
     op->url = xstrdup(url);
     op->now = clock_now_ms();
     job_id_new(op->id);
@@ -93,9 +67,26 @@ queue_submit_idem(struct queue *q, const char *url, const char *idem_key, const 
     char now[24], ttl[24];
     snprintf(ttl, sizeof ttl, "%d", ttl_s);
     const char *args[] = {op->id, url, queue_op_ms(op->now, now), body_hash, ttl};
-    int rc = queue_op_eval(q, on_submit_idem, op, QUEUE_LUA_SUBMIT, 4, keys, 5, args);
+    int n = idem_key ? 4 : 3;
+    int rc = queue_op_eval(q, on_submit, op, QUEUE_LUA_SUBMIT, n, keys, idem_key ? 5 : 3, args);
     if (rc < 0) queue_op_free(op);
     return rc;
+}
+
+int
+queue_submit_idem(struct queue *q, const char *url, const char *idem_key, const char *body_hash,
+                  int ttl_s, queue_submit_cb cb, void *arg) {
+    struct queue_op *op = queue_op_new(q, arg);
+    op->cb.submit = cb;
+    return submit_eval(q, url, idem_key, body_hash, ttl_s, op);
+}
+
+int
+queue_submit(struct queue *q, const char *url, queue_job_cb cb, void *arg) {
+    struct queue_op *op = queue_op_new(q, arg);
+    op->cb.job = cb;
+    op->count = SUBMIT_PLAIN;
+    return submit_eval(q, url, NULL, NULL, 0, op);
 }
 
 /* --- get --- */

@@ -98,6 +98,17 @@ sent(struct ctx *x, int rc, const char *what) {
     return false;
 }
 
+static void on_job_state(int status, const struct job *job, const char *errstr, void *arg);
+
+/* read_job asks Redis for x's job as kind (the answer goes to on_job_state). */
+static void
+read_job(struct ctx *x, enum kind kind) {
+    struct queue *q = app_queue(x->app);
+    x->kind = kind;
+    int rc = q && job_id_valid(x->id) ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
+    sent(x, rc, "Redis");
+}
+
 static const char *
 path_id(const struct req *req) {
     return req->match.nparams ? req->match.params[0] : NULL;
@@ -127,8 +138,6 @@ on_submitted(int status, const struct job *job, const char *errstr, void *arg) {
     ctx_free(x);
 }
 
-static void on_job_state(int status, const struct job *job, const char *errstr, void *arg);
-
 /* IDEM_TTL_S: how long an Idempotency-Key is remembered. */
 #define IDEM_TTL_S 86400
 
@@ -152,12 +161,8 @@ on_submitted_idem(int status, enum queue_submit_outcome outcome, const struct jo
         return;
     }
     /* A replay: answer 200 with the job the first request made. */
-    struct queue *q = app_queue(x->app);
-    x->kind = K_JOB;
-    memcpy(x->id, existing_id, JOB_ID_LEN);
-    x->id[JOB_ID_LEN] = '\0';
-    int rc = q && job_id_valid(x->id) ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
-    sent(x, rc, "Redis");
+    snprintf(x->id, sizeof x->id, "%.*s", JOB_ID_LEN, existing_id);
+    read_job(x, K_JOB);
 }
 
 /* idem_key returns the request's Idempotency-Key, NULL when absent; sets
@@ -206,8 +211,8 @@ submit(struct req *req, enum kind kind, const char *url) {
 /* rate_limited answers 429 when the client has used up its submissions. */
 static bool
 rate_limited(struct req *req) {
-    int wait = ratelimit_take(&req->app->submit_limit, req_client_addr(req),
-                              (uint64_t)clock_now_ms());
+    int wait =
+        ratelimit_take(&req->app->submit_limit, req_client_addr(req), (uint64_t)clock_now_ms());
     if (wait == 0) return false;
     struct response r;
     response_init(&r, 429);
@@ -314,8 +319,6 @@ full_result(const char *id, PGresult *res, int top) {
         "bytes", int_at(res, 13), "ms", int_at(res, 14), "created_at", created);
 }
 
-static void on_job_state(int status, const struct job *job, const char *errstr, void *arg);
-
 /* on_row answers from the results row, or falls back to Redis state. */
 static void
 on_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
@@ -364,9 +367,7 @@ on_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
         req_problem(x->req, 404, "Not Found", "no job with this id");
     } else {
         /* No result yet: the job's state in Redis says why. */
-        struct queue *q = app_queue(x->app);
-        int rc = q ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
-        sent(x, rc, "Redis");
+        read_job(x, x->kind);
         return;
     }
     ctx_free(x);
@@ -454,10 +455,7 @@ void
 h_jobs_get(struct req *req) {
     const char *id = path_id(req);
     if (!valid_id(req, id)) return;
-    struct queue *q = app_queue(req->app);
-    struct ctx *x = ctx_new(req, K_JOB, id);
-    int rc = q ? queue_get(q, id, on_job_state, x) : UV_ECANCELED;
-    sent(x, rc, "Redis");
+    read_job(ctx_new(req, K_JOB, id), K_JOB);
 }
 
 void
@@ -498,11 +496,7 @@ on_canceled(int status, const char *state, const char *errstr, void *arg) {
         req_problem(x->req, 409, "Conflict", detail);
     } else {
         log_info("msg=\"job canceled\" job=%s", x->id);
-        /* Answer with the job as it is now. */
-        struct queue *q = app_queue(x->app);
-        x->kind = K_JOB;
-        int rc = q ? queue_get(q, x->id, on_job_state, x) : UV_ECANCELED;
-        sent(x, rc, "Redis");
+        read_job(x, K_JOB); /* answer with the job as it is now */
         return;
     }
     ctx_free(x);
