@@ -7,6 +7,7 @@
 #   make check      the suite once, in the current build mode
 #   make chaos      the long chaos run (kills, Redis and Postgres restarts)
 #   make deps       install missing Debian packages (idempotent)
+#   make format     clang-format every C file; make format-check fails on drift
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined   sanitizer build under build/san/
 #
@@ -39,7 +40,7 @@ OPT ?= -O1
 endif
 
 PKGS := libuv hiredis libpq libcurl libxml-2.0 jansson icu-uc icu-i18n inih libcrypto
-# yaml-0.1: tests/integration/test_deploy_compose.c parses docker-compose.yml;
+# yaml-0.1: tests/integration/test_deploy_files.c parses docker-compose.yml;
 # zlib: tests/lib/page_server.c makes a gzip bomb.
 TEST_PKGS := criterion yaml-0.1 zlib
 
@@ -91,7 +92,7 @@ UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
 CHAOS_BIN := $(patsubst %.c,$(BUILD)/%,$(CHAOS_SRC))
 
-.PHONY: all deps test-deps run test check chaos unit integration clean install uninstall format format-check fuzz bench valgrind
+.PHONY: all deps test-deps run test check chaos clean install uninstall format format-check fuzz bench valgrind
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -245,8 +246,16 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,wordcount-web wordcount-worker wordcount-migrate wordcount)
 	rm -rf $(DESTDIR)$(PREFIX)/share/wordcount
 
+# format rewrites every C file with the project's .clang-format;
+# format-check (run by .ci/run before the tests) fails on any drift.
+FORMAT_SRC = $(wildcard common/*.[ch] web/*.[ch] worker/*.[ch] migrations/*.[ch] cli/*.[ch] \
+	tests/*/*.[ch] tests/*/*/*.[ch])
 format:
-	clang-format -i $(wildcard common/*.[ch] web/*.[ch] worker/*.[ch] migrations/*.[ch] cli/*.[ch] tests/*/*.[ch] tests/*/*/*.[ch])
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@command -v clang-format >/dev/null || { echo "format-check: clang-format is not installed (make test-deps)" >&2; exit 1; }
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf build bin

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh — install the Debian packages wordcount needs to build and run
 # (`make run`, `make deps`), and with --test also what the test suite
-# needs (`make test`, CI): a browser, nginx, promtool, systemd-analyze.
+# needs (`make test`, CI): Criterion, clang-format, a browser, nginx,
+# promtool, systemd-analyze.
 #
 # Quick and idempotent: asks dpkg which packages are missing and does
 # nothing else when none are; otherwise runs apt-get update once and
@@ -25,7 +26,6 @@ PACKAGES=(
     libcurl4-openssl-dev
     libxml2-dev
     libjansson-dev
-    libcriterion-dev
     libicu-dev
     libinih-dev
     libssl-dev
@@ -36,6 +36,10 @@ PACKAGES=(
     ca-certificates
 )
 TEST_PACKAGES=(
+    # Criterion for the unit and integration tests; clang-format for
+    # make format-check (CI runs it before the tests).
+    libcriterion-dev
+    clang-format
     # Browser test (tests/integration/test_browser.c) and promtool for /metrics.
     chromium
     chromium-driver
