@@ -256,8 +256,8 @@ load(struct config *c, struct src *s) {
     if (get_ms(s, "HTTP_IDLE_TIMEOUT", 60000, 1, &c->http_idle_timeout_ms) < 0) return -1;
     if (get_ms(s, "HTTP_BODY_TIMEOUT", 30000, 1, &c->http_body_timeout_ms) < 0) return -1;
     /* Job submissions per second per client address, and the burst; 0 is off. */
-    if (get_int(s, "SUBMIT_RATE", c->app_env == APP_TESTING ? 0 : 10, 0, 1000000,
-                &c->submit_rate) < 0)
+    if (get_int(s, "SUBMIT_RATE", c->app_env == APP_TESTING ? 0 : 10, 0, 1000000, &c->submit_rate) <
+        0)
         return -1;
     if (get_int(s, "SUBMIT_BURST", 20, 1, 1000000, &c->submit_burst) < 0) return -1;
     c->cors_origins = get_str(s, "CORS_ORIGINS", NULL);
@@ -266,19 +266,22 @@ load(struct config *c, struct src *s) {
     const char *db = lookup(s, "DATABASE_URL");
     if (!db && deployed) return bad(s, "DATABASE_URL", "", "a postgresql:// URL (required here)");
     c->database_url = get_str(s, "DATABASE_URL", "postgresql://127.0.0.1:5432/wordcount");
-    if (strncmp(c->database_url, "postgres://", 11) && strncmp(c->database_url, "postgresql://", 13))
+    if (strncmp(c->database_url, "postgres://", 11) &&
+        strncmp(c->database_url, "postgresql://", 13))
         return bad(s, "DATABASE_URL", c->database_url, "a postgresql:// URL");
     c->redis_url = get_str(s, "REDIS_URL", "redis://127.0.0.1:6379/0");
     if (strncmp(c->redis_url, "redis://", 8))
         return bad(s, "REDIS_URL", c->redis_url, "a redis:// URL");
     c->key_prefix = get_str(s, "REDIS_KEY_PREFIX", "wc:");
     if (strlen(c->key_prefix) > 64 || strpbrk(c->key_prefix, " {}\r\n"))
-        return bad(s, "REDIS_KEY_PREFIX", c->key_prefix, "at most 64 characters, no spaces or braces");
+        return bad(s, "REDIS_KEY_PREFIX", c->key_prefix,
+                   "at most 64 characters, no spaces or braces");
     int ttl_ms;
     if (get_ms(s, "RESULT_TTL", 86400 * 1000, 1000, &ttl_ms) < 0) return -1;
     c->result_ttl_s = ttl_ms / 1000;
 
-    if (get_int(s, "WORKER_PROCESSES", deployed ? cpu_count() : 2, 1, 256, &c->worker_processes) < 0)
+    if (get_int(s, "WORKER_PROCESSES", deployed ? cpu_count() : 2, 1, 256, &c->worker_processes) <
+        0)
         return -1;
     if (get_int(s, "WORKER_CONCURRENCY", 64, 1, 4096, &c->worker_concurrency) < 0) return -1;
     if (get_ms(s, "WORKER_GRACE", 25000, 0, &c->worker_grace_ms) < 0) return -1;
@@ -305,10 +308,13 @@ load(struct config *c, struct src *s) {
                  allow_err);
         return bad(s, "FETCH_ALLOW_ADDRESSES", allow, expect);
     }
-    c->fetch_user_agent = get_str(s, "FETCH_USER_AGENT", "wordcount/1.0 (+https://github.com/wordcount)");
+    c->fetch_user_agent =
+        get_str(s, "FETCH_USER_AGENT", "wordcount/1.0 (+https://github.com/wordcount)");
 
     const char *sw = lookup(s, "STOPWORDS_FILE");
-    c->stopwords_file = sw ? xstrdup(sw) : find_resource("stopwords-english.txt", "worker/data/stopwords-english.txt");
+    c->stopwords_file =
+        sw ? xstrdup(sw)
+           : find_resource("stopwords-english.txt", "worker/data/stopwords-english.txt");
     if (!readable(c->stopwords_file))
         return bad(s, "STOPWORDS_FILE", c->stopwords_file, "a readable file");
     const char *st = lookup(s, "STATIC_DIR");
@@ -328,7 +334,8 @@ config_load(struct config *c, const char *env_file, char *err, size_t errlen) {
         int rc = ini_parse(env_file, on_ini_pair, &s.env);
         if (rc != 0) {
             if (rc < 0) snprintf(err, errlen, "invalid ENV_FILE=%s: cannot open", env_file);
-            else snprintf(err, errlen, "invalid ENV_FILE=%s: syntax error on line %d", env_file, rc);
+            else
+                snprintf(err, errlen, "invalid ENV_FILE=%s: syntax error on line %d", env_file, rc);
             dotenv_free(&s.env);
             return -1;
         }

@@ -43,7 +43,7 @@ struct config {
     char *cors_origins; /* comma-separated origins allowed by CORS, "*" for any; NULL = none */
     char *static_dir;
     char *openapi_file; /* the API's OpenAPI document (installed, else the source tree) */
-    char *admin_token; /* NULL when unset */
+    char *admin_token;  /* NULL when unset */
 
     /* storage */
     char *database_url;

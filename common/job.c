@@ -8,7 +8,8 @@
 
 #include "common/clock.h"
 
-static const char *state_names[] = {"queued", "started", "retrying", "finished", "failed", "canceled"};
+static const char *state_names[] = {"queued",   "started", "retrying",
+                                    "finished", "failed",  "canceled"};
 
 void
 job_free(struct job *j) {

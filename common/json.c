@@ -58,8 +58,9 @@ json_job(const struct job *j) {
     if (j->state == JOB_RETRYING)
         json_object_set_new(o, "next_attempt_at", time_or_null(j->next_attempt_at_ms));
     if (j->error || j->error_code) {
-        json_object_set_new(o, "error", json_pack("{s:o, s:o}", "code", str_or_null(j->error_code),
-                                                  "message", str_or_null(j->error)));
+        json_object_set_new(o, "error",
+                            json_pack("{s:o, s:o}", "code", str_or_null(j->error_code), "message",
+                                      str_or_null(j->error)));
     } else {
         json_object_set_new(o, "error", json_null());
     }

@@ -86,8 +86,8 @@ int queue_submit(struct queue *q, const char *url, queue_job_cb cb, void *arg);
  * a later one with the same key creates nothing (see the outcome). Both
  * steps are one script, so two requests racing with one key make one
  * job. UV_EINVAL (no callback) when idem_key is over 256 bytes. */
-int queue_submit_idem(struct queue *q, const char *url, const char *idem_key,
-                      const char *body_hash, int ttl_s, queue_submit_cb cb, void *arg);
+int queue_submit_idem(struct queue *q, const char *url, const char *idem_key, const char *body_hash,
+                      int ttl_s, queue_submit_cb cb, void *arg);
 /* queue_get reads a job; job == NULL in cb when unknown or expired.
  * Returns UV_EINVAL (no callback) for a malformed id. */
 int queue_get(struct queue *q, const char *id, queue_job_cb cb, void *arg);
@@ -109,8 +109,8 @@ int queue_ensure_group(struct queue *q, queue_done_cb cb, void *arg);
 /* queue_take reads up to count new deliveries for consumer, blocking up to
  * block_ms on the connection `blocking` (whose timeout must exceed it);
  * n == 0 when the block timed out. */
-int queue_take(struct queue *q, redis_uv_t *blocking, const char *consumer, int count,
-               int block_ms, queue_take_cb cb, void *arg);
+int queue_take(struct queue *q, redis_uv_t *blocking, const char *consumer, int count, int block_ms,
+               queue_take_cb cb, void *arg);
 /* queue_rescue takes over up to count deliveries idle for min_idle_ms
  * (their holder stopped renewing), scanning the pending list from
  * *cursor ("0-0" to start) and updating it. */
@@ -135,13 +135,12 @@ int queue_finish_with(struct queue *q, const struct queue_entry *e, const char *
                       const char *summary, queue_done_cb cb, void *arg);
 /* queue_fail marks the job failed for good (code, message), adds it to
  * the failed set, and acknowledges it. value 0: the lease was lost. */
-int queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer,
-               const char *code, const char *message, queue_done_cb cb, void *arg);
+int queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, const char *code,
+               const char *message, queue_done_cb cb, void *arg);
 /* queue_retry parks the job as retrying until due_ms, recording the error,
  * and acknowledges this delivery. value 0: the lease was lost. */
-int queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer,
-                int64_t due_ms, const char *code, const char *message, queue_done_cb cb,
-                void *arg);
+int queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
+                const char *code, const char *message, queue_done_cb cb, void *arg);
 /* queue_release hands a started job back to the queue at once, not
  * counting the attempt (a drain out of time). value 0: not ours. */
 int queue_release(struct queue *q, const struct queue_entry *e, const char *consumer,

@@ -16,14 +16,14 @@
 
 /* Appends {attempt, code, message, at} to the job's JSON error history. */
 #define LUA_HISTORY_PUSH                                                                           \
-    "local function push_history(key, code, msg, now, worker)\n"                                           \
+    "local function push_history(key, code, msg, now, worker)\n"                                   \
     "  local h = redis.call('HGET', key, 'history')\n"                                             \
     "  local arr = {}\n"                                                                           \
     "  if h then arr = cjson.decode(h) end\n"                                                      \
     "  if #arr >= 50 then table.remove(arr, 1) end\n"                                              \
     "  local att = tonumber(redis.call('HGET', key, 'attempts') or '0')\n"                         \
-    "  table.insert(arr, {attempt = att, code = code, message = msg, at = tonumber(now),"     \
-    " worker = worker})\n"                                                                 \
+    "  table.insert(arr, {attempt = att, code = code, message = msg, at = tonumber(now),"          \
+    " worker = worker})\n"                                                                         \
     "  redis.call('HSET', key, 'history', cjson.encode(arr))\n"                                    \
     "end\n"
 
@@ -61,8 +61,7 @@ const char QUEUE_LUA_SUBMIT[] =
  * nothing to run: the job is gone, ended, re-enqueued under another
  * entry, or has used up its attempts (a job whose workers keep dying ends
  * failed with worker_lost). */
-const char QUEUE_LUA_START[] =
-    LUA_HISTORY_PUSH STATS_LUA_RECORD
+const char QUEUE_LUA_START[] = LUA_HISTORY_PUSH STATS_LUA_RECORD
     "local function drop()\n"
     "  redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "  redis.call('XDEL', KEYS[2], ARGV[1])\n"
@@ -104,8 +103,7 @@ const char QUEUE_LUA_START[] =
 /* KEYS: job, stream, stats. ARGV: entry, now, ttl, group, consumer,
  * summary (JSON kept as the job's result field; "" for none). Returns 1,
  * or 0 when the lease was lost. */
-const char QUEUE_LUA_FINISH[] =
-    LUA_OWNS STATS_LUA_RECORD
+const char QUEUE_LUA_FINISH[] = LUA_OWNS STATS_LUA_RECORD
     "if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end\n"
     "redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
@@ -119,8 +117,7 @@ const char QUEUE_LUA_FINISH[] =
 
 /* KEYS: job, stream, stats, failed. ARGV: entry, now, ttl, group,
  * consumer, code, message, id. Returns 1, or 0 when the lease was lost. */
-const char QUEUE_LUA_FAIL[] =
-    LUA_OWNS LUA_HISTORY_PUSH STATS_LUA_RECORD
+const char QUEUE_LUA_FAIL[] = LUA_OWNS LUA_HISTORY_PUSH STATS_LUA_RECORD
     "if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end\n"
     "redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
@@ -137,8 +134,7 @@ const char QUEUE_LUA_FAIL[] =
 
 /* KEYS: job, stream, stats, retry. ARGV: entry, now, due, group, consumer,
  * code, message, id. Returns 1, or 0 when the lease was lost. */
-const char QUEUE_LUA_RETRY[] =
-    LUA_OWNS LUA_HISTORY_PUSH
+const char QUEUE_LUA_RETRY[] = LUA_OWNS LUA_HISTORY_PUSH
     "if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end\n"
     "redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
@@ -154,15 +150,14 @@ const char QUEUE_LUA_RETRY[] =
  * job back to the queue at once (a drain that ran out of time): the
  * unfinished attempt is not counted. Returns 1, or 0 when not ours. */
 const char QUEUE_LUA_RELEASE[] =
-    LUA_OWNS
-    "if not owns(KEYS[1], ARGV[1], ARGV[3]) then return 0 end\n"
-    "redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])\n"
-    "redis.call('XDEL', KEYS[2], ARGV[1])\n"
-    "local e = redis.call('XADD', KEYS[2], '*', 'id', ARGV[4])\n"
-    "redis.call('HSET', KEYS[1], 'status', 'queued', 'entry', e)\n"
-    "redis.call('HDEL', KEYS[1], 'worker', 'started_at')\n"
-    "redis.call('HINCRBY', KEYS[1], 'attempts', -1)\n"
-    "return 1\n";
+    LUA_OWNS "if not owns(KEYS[1], ARGV[1], ARGV[3]) then return 0 end\n"
+             "redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])\n"
+             "redis.call('XDEL', KEYS[2], ARGV[1])\n"
+             "local e = redis.call('XADD', KEYS[2], '*', 'id', ARGV[4])\n"
+             "redis.call('HSET', KEYS[1], 'status', 'queued', 'entry', e)\n"
+             "redis.call('HDEL', KEYS[1], 'worker', 'started_at')\n"
+             "redis.call('HINCRBY', KEYS[1], 'attempts', -1)\n"
+             "return 1\n";
 
 /* KEYS: retry, stream. ARGV: now, prefix, limit. Moves due retries back
  * to the stream. Returns how many moved. */
@@ -254,11 +249,10 @@ const char QUEUE_LUA_FAILED_RETRY[] =
 
 /* KEYS: failed, job. ARGV: id. Deletes a failed job. Returns 1, or 0 when
  * the job is not in the failed state. */
-const char QUEUE_LUA_FAILED_DELETE[] =
-    "if redis.call('HGET', KEYS[2], 'status') ~= 'failed' then\n"
-    "  redis.call('ZREM', KEYS[1], ARGV[1])\n"
-    "  return 0\n"
-    "end\n"
-    "redis.call('DEL', KEYS[2])\n"
-    "redis.call('ZREM', KEYS[1], ARGV[1])\n"
-    "return 1\n";
+const char QUEUE_LUA_FAILED_DELETE[] = "if redis.call('HGET', KEYS[2], 'status') ~= 'failed' then\n"
+                                       "  redis.call('ZREM', KEYS[1], ARGV[1])\n"
+                                       "  return 0\n"
+                                       "end\n"
+                                       "redis.call('DEL', KEYS[2])\n"
+                                       "redis.call('ZREM', KEYS[1], ARGV[1])\n"
+                                       "return 1\n";

@@ -40,8 +40,8 @@ queue_ensure_group(struct queue *q, queue_done_cb cb, void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
     struct keybuf ks;
-    const char *argv[] = {"XGROUP", "CREATE", keys_queue(&q->keys, &ks), KEYS_GROUP, "0",
-                          "MKSTREAM"};
+    const char *argv[] = {"XGROUP",   "CREATE", keys_queue(&q->keys, &ks),
+                          KEYS_GROUP, "0",      "MKSTREAM"};
     return send_argv(q, NULL, on_group, op, 6, argv);
 }
 
@@ -94,7 +94,7 @@ on_take(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
         /* [[stream, items]]: one stream was asked for. */
         const redisReply *stream = reply->element[0];
         deliver(op, stream->type == REDIS_REPLY_ARRAY && stream->elements == 2 ? stream->element[1]
-                                                                              : NULL);
+                                                                               : NULL);
     }
     queue_op_free(op);
 }
@@ -110,8 +110,9 @@ queue_take(struct queue *q, redis_uv_t *blocking, const char *consumer, int coun
     char cnt[16], blk[16];
     snprintf(cnt, sizeof cnt, "%d", count);
     snprintf(blk, sizeof blk, "%d", block_ms);
-    const char *argv[] = {"XREADGROUP", "GROUP", KEYS_GROUP, consumer, "COUNT", cnt, "BLOCK", blk,
-                          "STREAMS", keys_queue(&q->keys, &ks), ">"};
+    const char *argv[] = {"XREADGROUP", "GROUP", KEYS_GROUP, consumer,  "COUNT",
+                          cnt,          "BLOCK", blk,        "STREAMS", keys_queue(&q->keys, &ks),
+                          ">"};
     return send_argv(q, blocking, on_take, op, 11, argv);
 }
 
@@ -146,8 +147,8 @@ queue_rescue(struct queue *q, const char *consumer, long min_idle_ms, int count,
     char idle[24], cnt[16];
     snprintf(idle, sizeof idle, "%ld", min_idle_ms);
     snprintf(cnt, sizeof cnt, "%d", count);
-    const char *argv[] = {"XAUTOCLAIM", keys_queue(&q->keys, &ks), KEYS_GROUP, consumer, idle,
-                          cursor[0] ? cursor : "0-0", "COUNT", cnt};
+    const char *argv[] = {"XAUTOCLAIM", keys_queue(&q->keys, &ks),  KEYS_GROUP, consumer,
+                          idle,         cursor[0] ? cursor : "0-0", "COUNT",    cnt};
     return send_argv(q, NULL, on_rescue, op, 8, argv);
 }
 
@@ -186,8 +187,8 @@ queue_start(struct queue *q, const struct queue_entry *e, const char *consumer, 
     char now[24], max[16], ttl[16];
     snprintf(max, sizeof max, "%d", max_attempts);
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {e->stream_id, consumer, queue_op_ms(clock_now_ms(), now), KEYS_GROUP,
-                          max,          ttl,      e->job_id};
+    const char *args[] = {e->stream_id, consumer, queue_op_ms(clock_now_ms(), now), KEYS_GROUP, max,
+                          ttl,          e->job_id};
     int rc = queue_op_eval(q, on_start, op, QUEUE_LUA_START, 4, keys, 7, args);
     if (rc < 0) queue_op_free(op);
     return rc;
@@ -271,8 +272,9 @@ queue_finish_with(struct queue *q, const struct queue_entry *e, const char *cons
                           keys_stats(&q->keys, &kst)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {e->stream_id, queue_op_ms(clock_now_ms(), now), ttl, KEYS_GROUP,
-                          consumer, summary ? summary : ""};
+    const char *args[] = {e->stream_id, queue_op_ms(clock_now_ms(), now),
+                          ttl,          KEYS_GROUP,
+                          consumer,     summary ? summary : ""};
     int rc = queue_op_eval(q, on_int, op, QUEUE_LUA_FINISH, 3, keys, 6, args);
     if (rc < 0) queue_op_free(op);
     return rc;
@@ -288,8 +290,9 @@ queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, c
                           keys_stats(&q->keys, &kst), keys_failed(&q->keys, &kf)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {e->stream_id, queue_op_ms(clock_now_ms(), now), ttl, KEYS_GROUP, consumer,
-                          code, message, e->job_id};
+    const char *args[] = {
+        e->stream_id, queue_op_ms(clock_now_ms(), now), ttl, KEYS_GROUP, consumer, code, message,
+        e->job_id};
     int rc = queue_op_eval(q, on_int, op, QUEUE_LUA_FAIL, 4, keys, 8, args);
     if (rc < 0) queue_op_free(op);
     return rc;
@@ -304,8 +307,14 @@ queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer, 
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst), keys_retry(&q->keys, &kr)};
     char now[24], due[24];
-    const char *args[] = {e->stream_id, queue_op_ms(clock_now_ms(), now), queue_op_ms(due_ms, due),
-                          KEYS_GROUP, consumer, code, message, e->job_id};
+    const char *args[] = {e->stream_id,
+                          queue_op_ms(clock_now_ms(), now),
+                          queue_op_ms(due_ms, due),
+                          KEYS_GROUP,
+                          consumer,
+                          code,
+                          message,
+                          e->job_id};
     int rc = queue_op_eval(q, on_int, op, QUEUE_LUA_RETRY, 4, keys, 8, args);
     if (rc < 0) queue_op_free(op);
     return rc;

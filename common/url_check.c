@@ -33,4 +33,3 @@ url_check(const char *url, char *err, size_t errlen) {
     curl_url_cleanup(u);
     return rc;
 }
-

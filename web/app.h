@@ -35,7 +35,7 @@ struct app {
     pg_uv_t *pg;
     struct queue queue;
     struct http_metrics http_metrics; /* request statistics, flushed to Redis */
-    struct ratelimit submit_limit; /* SUBMIT_RATE per client address */
+    struct ratelimit submit_limit;    /* SUBMIT_RATE per client address */
     int closing;
     app_closed_cb closed_cb;
     void *closed_arg;

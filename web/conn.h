@@ -38,7 +38,7 @@ struct req {
     struct http_request *http; /* method, path, headers, body */
     struct router_match match; /* path parameters */
     uint64_t start_ns;
-    char request_id[65]; /* X-Request-Id: the client's, or a new one */
+    char request_id[65];                 /* X-Request-Id: the client's, or a new one */
     struct sockaddr_storage client_addr; /* private: see req_client_addr */
     bool have_client_addr;
 };

@@ -252,7 +252,8 @@ http_parse_in_body(const struct http_parse *p) {
 bool
 http_parse_wants_continue(struct http_parse *p) {
     if (!p->req || p->complete || !p->req->expect_continue || p->continue_sent) return false;
-    if (!p->req->method_name || p->req->body_buf.len > 0) return false; /* headers not done, or body on its way */
+    if (!p->req->method_name || p->req->body_buf.len > 0)
+        return false; /* headers not done, or body on its way */
     p->continue_sent = true;
     return true;
 }

@@ -72,8 +72,8 @@ struct http_parse {
     int last; /* 0 none, 1 url, 2 field, 3 value: what the arena ends with */
     bool complete;
     bool continue_sent;
-    int status;         /* after an error: 400, 413 or 431 */
-    const char *error;  /* after an error: a short reason */
+    int status;        /* after an error: 400, 413 or 431 */
+    const char *error; /* after an error: a short reason */
 };
 
 /* http_parse_init prepares p for a connection; limits are copied. */

@@ -2,8 +2,8 @@
  * WORKER_PROCESSES children running; with `--child N`, one worker process
  * (one libuv loop, up to WORKER_CONCURRENCY jobs in flight). */
 #include <curl/curl.h>
-#include <libxml/parser.h>
 #include <errno.h>
+#include <libxml/parser.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -148,8 +148,9 @@ main(int argc, char **argv) {
             status = supervisor_run(&cfg, exe) < 0 ? 70 : 0;
         }
     } else {
-        fprintf(stderr, "usage: %s            run the supervisor (WORKER_PROCESSES children)\n"
-                        "       %s --child N  run one worker process\n",
+        fprintf(stderr,
+                "usage: %s            run the supervisor (WORKER_PROCESSES children)\n"
+                "       %s --child N  run one worker process\n",
                 argv[0], argv[0]);
         status = 2;
     }

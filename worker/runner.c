@@ -81,14 +81,14 @@ on_task_end(struct task *t, const char *outcome, void *arg) {
     if (!strcmp(outcome, "finished")) {
         r->processed++;
         /* Fetch time and page size of what was counted, for /metrics. */
-        if (t->have_row && t->row.params[STORE_PARAM_BYTES] && t->row.params[STORE_PARAM_FETCH_MS]) {
+        if (t->have_row && t->row.params[STORE_PARAM_BYTES] &&
+            t->row.params[STORE_PARAM_FETCH_MS]) {
             stats_observe(r->redis, &r->keys, "fetch", stats_ms_bounds, STATS_MS_NB,
                           strtoll(t->row.params[STORE_PARAM_FETCH_MS], NULL, 10));
             stats_observe(r->redis, &r->keys, "bytes", stats_bytes_bounds, STATS_BYTES_NB,
                           strtoll(t->row.params[STORE_PARAM_BYTES], NULL, 10));
         }
-    }
-    else if (!strcmp(outcome, "failed")) r->failed++;
+    } else if (!strcmp(outcome, "failed")) r->failed++;
     else if (!strcmp(outcome, "retrying")) r->retried++;
 }
 
@@ -345,11 +345,11 @@ on_heartbeat(uv_timer_t *timer) {
     renew_leases(r);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    json_t *hb = json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "host", host, "pid",
-                           (int)getpid(), "inflight", r->inflight, "processed",
-                           (json_int_t)r->processed, "failed", (json_int_t)r->failed, "retried",
-                           (json_int_t)r->retried, "rescued", (json_int_t)r->rescued, "at",
-                           (json_int_t)clock_now_ms());
+    json_t *hb =
+        json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "host", host, "pid", (int)getpid(),
+                  "inflight", r->inflight, "processed", (json_int_t)r->processed, "failed",
+                  (json_int_t)r->failed, "retried", (json_int_t)r->retried, "rescued",
+                  (json_int_t)r->rescued, "at", (json_int_t)clock_now_ms());
     struct buf b;
     buf_init(&b);
     json_dump_append(hb, &b);
@@ -403,7 +403,8 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
      * deliveries idle for the rest of it, so a job whose holder died is
      * taken within JOB_RESCUE_AFTER. A lease is safe to act on for one
      * heartbeat less than that. */
-    r->rescue_interval_ms = cfg->job_rescue_after_ms / 10 > 250 ? cfg->job_rescue_after_ms / 10 : 250;
+    r->rescue_interval_ms =
+        cfg->job_rescue_after_ms / 10 > 250 ? cfg->job_rescue_after_ms / 10 : 250;
     r->rescue_idle_ms = cfg->job_rescue_after_ms - r->rescue_interval_ms;
     snprintf(r->rescue_cursor, sizeof r->rescue_cursor, "0-0");
     r->env = (struct task_env){.loop = loop,
@@ -528,7 +529,8 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
     }
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
-    r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ + r->npg;
+    r->pending_closes =
+        (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ + r->npg;
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);

@@ -11,7 +11,8 @@ static const char INSERT_SQL[] =
     "INSERT INTO results (job_id, url, result_all, result_no_stop_words, top_words,"
     " total_words, unique_words, total_words_no_stop, unique_words_no_stop,"
     " final_url, http_status, content_type, charset, bytes, fetch_ms)"
-    " VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    " VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+    "$15)"
     " ON CONFLICT (job_id) DO NOTHING";
 
 struct store_op {
@@ -90,8 +91,8 @@ store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *a
     struct store_op *op = xcalloc(1, sizeof *op);
     op->cb = cb;
     op->arg = arg;
-    int rc = pg_uv_query(pg, INSERT_SQL, STORE_NPARAMS, (const char *const *)row->params,
-                         on_insert, op);
+    int rc =
+        pg_uv_query(pg, INSERT_SQL, STORE_NPARAMS, (const char *const *)row->params, on_insert, op);
     if (rc < 0) free(op);
     return rc;
 }
@@ -107,9 +108,9 @@ store_row_summary(const struct store_row *row) {
     for (size_t i = 0; i < json_array_size(top) && i < 10; i++)
         json_array_append(ten, json_array_get(top, i));
     json_decref(top);
-    json_t *v = json_pack("{s:I, s:I, s:o}", "total_words",
-                          (json_int_t)strtoll(row->params[5], NULL, 10), "unique_words",
-                          (json_int_t)strtoll(row->params[6], NULL, 10), "top", ten);
+    json_t *v =
+        json_pack("{s:I, s:I, s:o}", "total_words", (json_int_t)strtoll(row->params[5], NULL, 10),
+                  "unique_words", (json_int_t)strtoll(row->params[6], NULL, 10), "top", ten);
     char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
     json_decref(v);
     return s;

@@ -92,15 +92,17 @@ spawn_child(struct slot *s) {
     char index[16];
     snprintf(index, sizeof index, "%d", s->index);
     char *args[] = {(char *)sup->exe, "--child", index, NULL};
-    uv_stdio_container_t stdio[3] = {
-        {.flags = UV_IGNORE}, {.flags = UV_INHERIT_FD, .data.fd = 1}, {.flags = UV_INHERIT_FD, .data.fd = 2}};
+    uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
+                                     {.flags = UV_INHERIT_FD, .data.fd = 1},
+                                     {.flags = UV_INHERIT_FD, .data.fd = 2}};
     uv_process_options_t opts = {
         .exit_cb = on_child_exit, .file = sup->exe, .args = args, .stdio_count = 3, .stdio = stdio};
     s->proc.data = s;
     int rc = uv_spawn(&sup->loop, &s->proc, &opts);
     if (rc < 0) {
         /* uv_spawn initialises the handle even when it fails; close it. */
-        log_error("msg=\"cannot start worker\" child=%d error=%s", s->index, log_q(uv_strerror(rc)));
+        log_error("msg=\"cannot start worker\" child=%d error=%s", s->index,
+                  log_q(uv_strerror(rc)));
         s->proc_open = true;
         uv_close((uv_handle_t *)&s->proc, on_proc_closed);
         s->backoff_ms = RESTART_MAX_MS;

@@ -91,8 +91,10 @@ retry_step(struct task *t, const char *step, const char *errstr) {
 static void
 on_ended(int status, long long owned, const char *errstr, void *arg) {
     struct task *t = arg;
-    static const char *steps[] = {[TASK_FINISHING] = "finish", [TASK_FAILING] = "fail",
-                                  [TASK_RETRYING] = "retry", [TASK_RELEASING] = "release"};
+    static const char *steps[] = {[TASK_FINISHING] = "finish",
+                                  [TASK_FAILING] = "fail",
+                                  [TASK_RETRYING] = "retry",
+                                  [TASK_RELEASING] = "release"};
     if (status < 0) {
         retry_step(t, steps[t->phase], errstr);
         return;
@@ -194,12 +196,12 @@ persist(struct task *t) {
         break;
     case TASK_FINISHING:
         step = "finish";
-    {
-        /* The summary rides along, so polls are answered from Redis. */
-        char *summary = t->have_row ? store_row_summary(&t->row) : NULL;
-        rc = queue_finish_with(env->queue, &t->entry, env->consumer, summary, on_ended, t);
-        free(summary);
-    }
+        {
+            /* The summary rides along, so polls are answered from Redis. */
+            char *summary = t->have_row ? store_row_summary(&t->row) : NULL;
+            rc = queue_finish_with(env->queue, &t->entry, env->consumer, summary, on_ended, t);
+            free(summary);
+        }
         break;
     case TASK_FAILING:
         step = "fail";
@@ -253,7 +255,8 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     const struct config *cfg = t->env->cfg;
     if (t->timed_out) {
         char msg[128];
-        snprintf(msg, sizeof msg, "the job ran longer than JOB_TIMEOUT (%d ms)", cfg->job_timeout_ms);
+        snprintf(msg, sizeof msg, "the job ran longer than JOB_TIMEOUT (%d ms)",
+                 cfg->job_timeout_ms);
         set_error(t, "timeout", msg);
         next_phase(t, t->attempt < cfg->job_max_attempts ? TASK_RETRYING : TASK_FAILING);
         return;

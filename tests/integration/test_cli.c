@@ -88,7 +88,7 @@ setup(void) {
     cr_assert_eq(mkdir(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/fox.html", dir);
     testenv_write_file(path, "<html><body><p>The quick brown fox jumps over the lazy dog. "
-                     "The fox, the fox! Brown dog.</p></body></html>\n");
+                             "The fox, the fox! Brown dog.</p></body></html>\n");
     pages = page_server_start(dir);
     cr_assert_not_null(pages);
     testdb_create(db_url, sizeof db_url, db_name, sizeof db_name);
@@ -235,9 +235,9 @@ Test(cli, configuration_and_unreachable_servers, .init = setup, .fini = teardown
 Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) {
     char list[256];
     snprintf(list, sizeof list, "%s/urls.txt", workdir);
-    testenv_write_file(list,
-               "# three good, two bad\nhttp://a.example/1\n\nnot a url\nhttps://b.example/2\r\n"
-               "ftp://c.example/\nhttp://c.example/3\n");
+    testenv_write_file(
+        list, "# three good, two bad\nhttp://a.example/1\n\nnot a url\nhttps://b.example/2\r\n"
+              "ftp://c.example/\nhttp://c.example/3\n");
     struct out o = cli("enqueue", list);
     cr_assert_eq(o.rc, 1, "some lines were rejected: %d %s", o.rc, o.err.data);
     cr_assert(strstr(o.err.data, "line 4 rejected") && strstr(o.err.data, "line 6 rejected"), "%s",

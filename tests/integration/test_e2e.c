@@ -111,7 +111,8 @@ start_system(void) {
     pid_t m = proc_start(margv, env, migrate_log);
     cr_assert_gt(m, 0);
     int st = proc_wait_exit(m, 30000);
-    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "migrate failed, see %s", migrate_log);
+    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "migrate failed, see %s",
+              migrate_log);
 
     char web_bin[4096], worker_bin[4096];
     snprintf(web_bin, sizeof web_bin, "%s", testenv_bin("wordcount-web"));
@@ -174,7 +175,8 @@ submit(const char *page_url, bool as_form) {
     if (as_form) snprintf(body, sizeof body, "url=%s", page_url);
     else snprintf(body, sizeof body, "{\"url\": \"%s\"}", page_url);
     struct http_response r;
-    cr_assert_eq(http_request("POST", url, as_form ? "application/x-www-form-urlencoded" : "application/json",
+    cr_assert_eq(http_request("POST", url,
+                              as_form ? "application/x-www-form-urlencoded" : "application/json",
                               body, NULL, &r),
                  0);
     cr_assert_eq(r.status, 202, "POST %s: %ld %s", body, r.status, r.body.data);
@@ -328,15 +330,18 @@ Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system) {
         again[k] = submit(url, false);
         json_decref(wait_done(again[k], 30000));
     }
-    snprintf(path, sizeof path, "/api/v1/results?url=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fpage-3.html&limit=2",
-             port);
+    snprintf(path, sizeof path,
+             "/api/v1/results?url=http%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fpage-3.html&limit=2", port);
     json_t *page = get_json(path, &status);
     cr_assert_eq(status, 200, "%s", json_dumps(page, 0));
     json_t *items = json_object_get(page, "results");
     cr_assert_eq(json_array_size(items), 2);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "job_id")), again[1]);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "job_id")), again[0]);
-    cr_assert_eq(json_integer_value(json_object_get(json_array_get(items, 0), "total_words")), 3 + 8);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "job_id")),
+                     again[1]);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "job_id")),
+                     again[0]);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(items, 0), "total_words")),
+                 3 + 8);
     const char *cursor = json_string_value(json_object_get(page, "next_cursor"));
     cr_assert_not_null(cursor, "a third result remains");
     char path2[512];
@@ -345,7 +350,8 @@ Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system) {
     cr_assert_eq(status, 200);
     json_t *items2 = json_object_get(page2, "results");
     cr_assert_eq(json_array_size(items2), 1);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items2, 0), "job_id")), ids[2]);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items2, 0), "job_id")),
+                     ids[2]);
     cr_assert(json_is_null(json_object_get(page2, "next_cursor")));
     json_decref(page2);
     json_decref(page);
@@ -382,7 +388,8 @@ Test(e2e, bad_requests_get_clear_errors, .init = start_system, .fini = stop_syst
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct http_response r;
         cr_assert_eq(http_request("POST", url, cases[i].ctype, cases[i].body, NULL, &r), 0);
-        cr_assert_eq(r.status, cases[i].status, "%s -> %ld %s", cases[i].body, r.status, r.body.data);
+        cr_assert_eq(r.status, cases[i].status, "%s -> %ld %s", cases[i].body, r.status,
+                     r.body.data);
         char ct[128];
         cr_assert_eq(http_header(&r, "Content-Type", ct, sizeof ct), 0);
         cr_assert(strstr(ct, "application/problem+json"), "%s", ct);
@@ -416,9 +423,11 @@ Test(e2e, bad_requests_get_clear_errors, .init = start_system, .fini = stop_syst
 Test(e2e, sigterm_stops_everything, .init = start_system, .fini = stop_system) {
     /* Remember the worker children, then stop both programs politely. */
     char line[8192];
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker started\" child=1", 10000, line, sizeof line));
+    cr_assert(
+        proc_wait_log(worker_log, "msg=\"worker started\" child=1", 10000, line, sizeof line));
     int child1 = atoi(strstr(line, "pid=") + 4);
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker started\" child=0", 10000, line, sizeof line));
+    cr_assert(
+        proc_wait_log(worker_log, "msg=\"worker started\" child=0", 10000, line, sizeof line));
     int child0 = atoi(strstr(line, "pid=") + 4);
     cr_assert(proc_alive(child0) && proc_alive(child1));
 
@@ -436,9 +445,11 @@ Test(e2e, sigterm_stops_everything, .init = start_system, .fini = stop_system) {
 
 Test(e2e, killed_supervisor_leaves_no_workers, .init = start_system, .fini = stop_system) {
     char line[8192];
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker started\" child=0", 10000, line, sizeof line));
+    cr_assert(
+        proc_wait_log(worker_log, "msg=\"worker started\" child=0", 10000, line, sizeof line));
     int child0 = atoi(strstr(line, "pid=") + 4);
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker started\" child=1", 10000, line, sizeof line));
+    cr_assert(
+        proc_wait_log(worker_log, "msg=\"worker started\" child=1", 10000, line, sizeof line));
     int child1 = atoi(strstr(line, "pid=") + 4);
     cr_assert(proc_alive(child0) && proc_alive(child1));
     /* SIGKILL gives the supervisor no chance to stop its children: the
@@ -526,7 +537,8 @@ Test(e2e, fetch_metadata_and_blocked_address, .init = start_system, .fini = stop
     json_decref(res);
     /* the oracle: the row itself */
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT final_url || ' ' || charset FROM results WHERE job_id = '%s'", id);
+    snprintf(sql, sizeof sql, "SELECT final_url || ' ' || charset FROM results WHERE job_id = '%s'",
+             id);
     char *row = testdb_query_value(db_url, sql);
     char want[300];
     snprintf(want, sizeof want, "%s windows-1252", final);

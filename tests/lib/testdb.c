@@ -34,7 +34,8 @@ testdb_create(char *url, size_t url_len, char *name, size_t name_len) {
     cr_assert_eq(exec_admin(sql), 0, "cannot create test database %s", name);
     /* Same server and user, another database: replace the URL's path. */
     CURLU *u = curl_url();
-    cr_assert_eq(curl_url_set(u, CURLUPART_URL, testenv_database_url(), CURLU_NON_SUPPORT_SCHEME), CURLUE_OK);
+    cr_assert_eq(curl_url_set(u, CURLUPART_URL, testenv_database_url(), CURLU_NON_SUPPORT_SCHEME),
+                 CURLUE_OK);
     char path[128];
     snprintf(path, sizeof path, "/%s", name);
     cr_assert_eq(curl_url_set(u, CURLUPART_PATH, path, 0), CURLUE_OK);

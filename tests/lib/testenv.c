@@ -12,7 +12,9 @@
 const char *
 testenv_redis_url(void) {
     const char *u = getenv("WC_TEST_REDIS_URL");
-    if (!u || !*u) cr_assert_fail("WC_TEST_REDIS_URL is not set: run the suite with `make check` (tests/run.sh)");
+    if (!u || !*u)
+        cr_assert_fail(
+            "WC_TEST_REDIS_URL is not set: run the suite with `make check` (tests/run.sh)");
     return u;
 }
 
@@ -20,7 +22,8 @@ const char *
 testenv_database_url(void) {
     const char *u = getenv("WC_TEST_DATABASE_URL");
     if (!u || !*u)
-        cr_assert_fail("WC_TEST_DATABASE_URL is not set: run the suite with `make check` (tests/run.sh)");
+        cr_assert_fail(
+            "WC_TEST_DATABASE_URL is not set: run the suite with `make check` (tests/run.sh)");
     return u;
 }
 

@@ -10,14 +10,41 @@
 
 /* Every variable config reads, cleared before each test so the tests see
  * only what they set. */
-static const char *vars[] = {
-    "APP_ENV", "LOG_LEVEL", "HOST", "PORT", "WEB_CONCURRENCY", "WEB_GRACE",
-    "HTTP_MAX_HEADER_BYTES", "HTTP_MAX_BODY_BYTES", "HTTP_MAX_CONNECTIONS", "HTTP_HEADER_TIMEOUT",
-    "HTTP_IDLE_TIMEOUT", "ADMIN_TOKEN", "DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX",
-    "RESULT_TTL", "WORKER_PROCESSES", "WORKER_CONCURRENCY", "WORKER_GRACE", "JOB_TIMEOUT",
-    "JOB_MAX_ATTEMPTS", "JOB_RESCUE_AFTER", "HEARTBEAT_INTERVAL", "JOB_RETRY_BASE", "JOB_RETRY_MAX", "FETCH_MAX_BYTES",
-    "FETCH_TIMEOUT", "FETCH_CONNECT_TIMEOUT", "FETCH_MAX_REDIRECTS", "FETCH_ALLOW_PRIVATE",
-    "FETCH_USER_AGENT", "STOPWORDS_FILE", "STATIC_DIR", "ENV_FILE", "FETCH_ALLOW_ADDRESSES"};
+static const char *vars[] = {"APP_ENV",
+                             "LOG_LEVEL",
+                             "HOST",
+                             "PORT",
+                             "WEB_CONCURRENCY",
+                             "WEB_GRACE",
+                             "HTTP_MAX_HEADER_BYTES",
+                             "HTTP_MAX_BODY_BYTES",
+                             "HTTP_MAX_CONNECTIONS",
+                             "HTTP_HEADER_TIMEOUT",
+                             "HTTP_IDLE_TIMEOUT",
+                             "ADMIN_TOKEN",
+                             "DATABASE_URL",
+                             "REDIS_URL",
+                             "REDIS_KEY_PREFIX",
+                             "RESULT_TTL",
+                             "WORKER_PROCESSES",
+                             "WORKER_CONCURRENCY",
+                             "WORKER_GRACE",
+                             "JOB_TIMEOUT",
+                             "JOB_MAX_ATTEMPTS",
+                             "JOB_RESCUE_AFTER",
+                             "HEARTBEAT_INTERVAL",
+                             "JOB_RETRY_BASE",
+                             "JOB_RETRY_MAX",
+                             "FETCH_MAX_BYTES",
+                             "FETCH_TIMEOUT",
+                             "FETCH_CONNECT_TIMEOUT",
+                             "FETCH_MAX_REDIRECTS",
+                             "FETCH_ALLOW_PRIVATE",
+                             "FETCH_USER_AGENT",
+                             "STOPWORDS_FILE",
+                             "STATIC_DIR",
+                             "ENV_FILE",
+                             "FETCH_ALLOW_ADDRESSES"};
 
 static char tmpdir[64];
 

@@ -17,7 +17,8 @@ Test(job, id_is_canonical_uuidv7) {
     cr_assert(job_id_valid(id), "id %s", id);
     cr_assert_eq(id[14], '7', "version nibble in %s", id);
     cr_assert(strchr("89ab", id[19]) != NULL, "variant nibble in %s", id);
-    for (const char *p = id; *p; p++) cr_assert(*p == '-' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'));
+    for (const char *p = id; *p; p++)
+        cr_assert(*p == '-' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'));
 }
 
 Test(job, id_embeds_creation_time) {

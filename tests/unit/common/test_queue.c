@@ -120,7 +120,8 @@ on_cancel(int status, const char *state, const char *errstr, void *arg) {
 }
 
 static void
-on_list(int status, long long total, const struct job *jobs, size_t n, const char *errstr, void *arg) {
+on_list(int status, long long total, const struct job *jobs, size_t n, const char *errstr,
+        void *arg) {
     (void)arg;
     (void)jobs;
     cr_assert_eq(status, 0, "%s", errstr);
@@ -248,7 +249,8 @@ Test(queue, fail_adds_to_failed_set_and_retry_requeues) {
     char key[256];
     snprintf(key, sizeof key, "%sstats", keys.prefix);
     redisReply *r = redisCommand(oracle, "HGET %s failed:http_404", key);
-    cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "1"), "failures counted by reason");
+    cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "1"),
+              "failures counted by reason");
     freeReplyObject(r);
     const char *ids[] = {id};
     SYNC(queue_failed_retry(&q, ids, 1, on_done, NULL));
