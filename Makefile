@@ -255,7 +255,7 @@ format:
 
 format-check:
 	@command -v clang-format >/dev/null || { echo "format-check: clang-format is not installed (make test-deps)" >&2; exit 1; }
-	clang-format --dry-run --Werror $(FORMAT_SRC)
+	@clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: $(words $(FORMAT_SRC)) files clean"
 
 clean:
 	rm -rf build bin
