@@ -380,6 +380,31 @@ query_row(struct ctx *x) {
     sent(x, rc, "Postgres");
 }
 
+/* compat_ended answers the original app's poll for a job that will never
+ * have a result. Its page (AngularJS $http) shows "There was an error
+ * submitting your URL" only for a non-2xx status, so: 502 for a failed
+ * job (the page behind the URL could not be fetched or used: this server
+ * fetched it on the client's behalf, as a gateway, and got no usable
+ * answer) and 410 for a canceled one (its result will never exist).
+ * problem+json, with the job's error as the API shows it. */
+static void
+compat_ended(struct req *req, const struct job *job) {
+    bool failed = job->state == JOB_FAILED;
+    int status = failed ? 502 : 410;
+    const char *code = job->error_code ? job->error_code : job_state_name(job->state);
+    const char *message = job->error ? job->error : failed ? "the job failed" : "the job was canceled";
+    char detail[600];
+    snprintf(detail, sizeof detail, "the job %s: %s", job_state_name(job->state), message);
+    json_t *p = json_problem(status, response_reason(status), detail);
+    json_object_set_new(p, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
+    struct response r;
+    response_init(&r, status);
+    json_dump_append(p, &r.body);
+    json_decref(p);
+    response_header(&r, "Content-Type", "application/problem+json");
+    req_send(req, &r);
+}
+
 static void
 on_job_state(int status, const struct job *job, const char *errstr, void *arg) {
     struct ctx *x = arg;
@@ -421,15 +446,8 @@ on_job_state(int status, const struct job *job, const char *errstr, void *arg) {
     } else if (!job) {
         req_problem(x->req, 404, "Not Found", "no job with this id");
     } else if (x->kind == K_COMPAT) {
-        if (job->state == JOB_FAILED || job->state == JOB_CANCELED) {
-            respond_json(x->req, 200, 0,
-                         json_pack("{s:{s:s, s:s}}", "error", "code",
-                                   job->error_code ? job->error_code : job_state_name(job->state),
-                                   "message",
-                                   job->error ? job->error : job_state_name(job->state)));
-        } else {
-            respond_text(x->req, 202, 1, "Nay!");
-        }
+        if (job->state == JOB_FAILED || job->state == JOB_CANCELED) compat_ended(x->req, job);
+        else respond_text(x->req, 202, 1, "Nay!");
     } else if (job->state == JOB_FAILED || job->state == JOB_CANCELED) {
         char detail[512];
         snprintf(detail, sizeof detail, "the job %s: %s", job_state_name(job->state),

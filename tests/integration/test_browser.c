@@ -79,6 +79,14 @@ start_system(void) {
     snprintf(dir, sizeof dir, "%s/pages", workdir);
     cr_assert_eq(mkdir(dir, 0755), 0);
     write_page(dir);
+    /* The pages, and beside them a stand-in for the original app's page
+     * (tests/fixtures/original-page), served from the same origin. */
+    char static_dir[192];
+    snprintf(static_dir, sizeof static_dir, "%s/static", workdir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir '%s' && cp -R '%s/web/static/.' '%s/tests/fixtures/original-page/.' '%s/'",
+             static_dir, testenv_srcdir(), testenv_srcdir(), static_dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
     pages = page_server_start(dir);
     cr_assert_not_null(pages);
 
@@ -98,7 +106,7 @@ start_system(void) {
                    xasprintf("WEB_GRACE=3s"),
                    xasprintf("WORKER_GRACE=3s"),
                    xasprintf("ADMIN_TOKEN=%s", ADMIN_TOKEN),
-                   xasprintf("STATIC_DIR=%s/web/static", testenv_srcdir()),
+                   xasprintf("STATIC_DIR=%s", static_dir),
                    NULL};
     char bin[3][4096];
     snprintf(bin[0], sizeof bin[0], "%s", testenv_bin("wordcount-migrate"));
@@ -395,4 +403,48 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
     free(more);
     free(id);
     free(failed_id);
+}
+
+/* The original app's page (a stand-in that reads answers as AngularJS
+ * 1.x's $http does: success for 2xx, error otherwise) against the
+ * compatibility routes: a finished job's top ten words, and the red
+ * alert for a job that failed. */
+Test(browser, original_page_shows_words_and_its_error_alert) {
+    char url[512];
+    snprintf(url, sizeof url, "%s/static/original.html", base);
+    wd_navigate(&wd, url);
+    char *good = page_url("/words.html"), *bad = page_url("/status/404");
+    submit_in_browser(good);
+    free(good);
+    wd_wait(&wd,
+            "return document.querySelectorAll('#wordcounts tbody tr').length === 7 &&"
+            " document.querySelector('#urlerror').hidden;",
+            WAIT_MS, "the original page's word counts");
+    json_t *first = wd_exec(&wd,
+                            "const td = document.querySelectorAll('#wordcounts tbody tr td');"
+                            "return [td[0].textContent, td[1].textContent];",
+                            NULL);
+    bool alpha = !strcmp(json_string_value(json_array_get(first, 0)), "alpha") &&
+                 !strcmp(json_string_value(json_array_get(first, 1)), "9");
+    json_decref(first);
+    cr_assert(alpha, "the first row is alpha 9");
+    shot("original-finished");
+
+    submit_in_browser(bad);
+    free(bad);
+    wd_wait(&wd,
+            "const a = document.querySelector('#urlerror');"
+            "return !a.hidden && /There was an error submitting your URL/.test(a.textContent) &&"
+            " document.querySelectorAll('#wordcounts tbody tr').length === 0;",
+            WAIT_MS, "the original page's error alert for a failed job");
+    /* It came from the failed job's answer, not from a lost connection. */
+    json_t *last = wd_exec(&wd, "return window.lastAnswer;", NULL);
+    json_int_t status = json_integer_value(json_object_get(last, "status"));
+    const char *code =
+        json_string_value(json_object_get(json_object_get(json_object_get(last, "data"), "error"), "code"));
+    bool from_job = status == 502 && code && !strcmp(code, "http_404");
+    json_decref(last);
+    cr_assert(from_job, "the alert follows a 502 with error.code http_404 (status %lld)",
+              (long long)status);
+    shot("original-failed");
 }

@@ -307,6 +307,32 @@ Test(nginx, e2e_submit_and_poll_through_nginx, .init = start_system, .fini = sto
     cr_assert_eq(r.status, 200, "POST /start through nginx: %ld %s", r.status, r.body.data);
     http_response_free(&r);
     json_decref(job);
+
+    /* A failed job's 502 is the web server's problem, passed through as it
+     * is (nginx's own error pages are for a web server that is down). */
+    snprintf(body, sizeof body, "{\"url\": \"http://127.0.0.1:%d/status/404\"}",
+             page_server_port(pages));
+    cr_assert_eq(http_request("POST", url, "application/json", body, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "POST /start through nginx: %ld %s", r.status, r.body.data);
+    char failed_id[40];
+    snprintf(failed_id, sizeof failed_id, "%s", r.body.data);
+    http_response_free(&r);
+    snprintf(url, sizeof url, "%s/results/%s", base, failed_id);
+    long fstatus = 202;
+    json_t *p = NULL;
+    for (int i = 0; i < 300 && fstatus == 202; i++) {
+        if (i) usleep(100 * 1000);
+        cr_assert_eq(http_request("GET", url, NULL, NULL, NULL, &r), 0);
+        fstatus = r.status;
+        if (fstatus != 202) p = json_loads(r.body.data, 0, NULL);
+        http_response_free(&r);
+    }
+    const char *code =
+        json_string_value(json_object_get(json_object_get(p, "error"), "code"));
+    bool ours = code && !strcmp(code, "http_404");
+    json_decref(p);
+    cr_assert_eq(fstatus, 502);
+    cr_assert(ours, "the web server's problem body, with the job's error");
 }
 
 Test(nginx, e2e_limits_static_files_and_errors, .init = start_system, .fini = stop_system) {

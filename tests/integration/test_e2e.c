@@ -308,13 +308,26 @@ Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system) {
     cr_assert_eq(json_integer_value(json_array_get(json_array_get(pairs, 0), 1)), 5);
     cr_assert_str_eq(json_string_value(json_array_get(json_array_get(pairs, 1), 0)), "beta");
     json_decref(pairs);
-    /* ... and on a failed one: 200 with the error, not 202 forever. */
-    snprintf(path, sizeof path, "/results/%s", ids[NPAGES + 1]);
-    json_t *ferr = get_json(path, &status);
-    cr_assert_eq(status, 200);
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(ferr, "error"), "code")),
-                     "http_404");
+    /* ... and on a failed one: 502, a problem with the job's error (not
+     * 202 forever, nor a 200 the original page would draw as words). */
+    snprintf(url, sizeof url, "%s/results/%s", base, ids[NPAGES + 1]);
+    struct http_response fr;
+    cr_assert_eq(http_request("GET", url, NULL, NULL, NULL, &fr), 0);
+    char ct[128] = "";
+    http_header(&fr, "Content-Type", ct, sizeof ct);
+    json_t *ferr = json_loads(fr.body.data, 0, NULL);
+    long fstatus = fr.status;
+    http_response_free(&fr);
+    json_t *fe = json_object_get(ferr, "error");
+    bool shaped = !strcmp(ct, "application/problem+json") &&
+                  json_integer_value(json_object_get(ferr, "status")) == 502 &&
+                  json_string_length(json_object_get(ferr, "title")) > 0 &&
+                  json_is_string(json_object_get(fe, "code")) &&
+                  !strcmp(json_string_value(json_object_get(fe, "code")), "http_404") &&
+                  json_string_length(json_object_get(fe, "message")) > 0;
     json_decref(ferr);
+    cr_assert_eq(fstatus, 502);
+    cr_assert(shaped, "a problem+json with error {code: http_404, message} (%s)", ct);
 
     /* A job that has run cannot be canceled. */
     snprintf(url, sizeof url, "%s/api/v1/jobs/%s", base, ids[0]);

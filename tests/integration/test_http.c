@@ -454,6 +454,18 @@ Test(http, idempotency_key, .init = start_default, .fini = stop_web) {
     close(fd);
 }
 
+/* expect_job_error: the problem body carries error.code and a message. */
+static void
+expect_job_error(const struct raw_response *r, const char *code) {
+    json_t *p = json_loads(r->body.data, 0, NULL);
+    json_t *err = json_object_get(p, "error");
+    bool ok = json_is_string(json_object_get(err, "code")) &&
+              !strcmp(json_string_value(json_object_get(err, "code")), code) &&
+              json_string_length(json_object_get(err, "message")) > 0;
+    json_decref(p);
+    cr_assert(ok, "no error {code: %s, message} in %s", code, r->body.data);
+}
+
 Test(http, compatibility_routes, .init = start_default, .fini = stop_web) {
     /* POST /start: raw JSON whatever the content type; http:// prepended. */
     struct raw_response r;
@@ -480,6 +492,25 @@ Test(http, compatibility_routes, .init = start_default, .fini = stop_web) {
     cr_assert_eq(raw_read(fd, &r, 5000), 0);
     cr_assert_eq(r.status, 202);
     cr_assert_str_eq(r.body.data, "Nay!");
+    raw_response_free(&r);
+    /* Canceled: 410, a problem that carries the job's error, so the
+     * original page's $http error callback runs. /api/v1 is unchanged. */
+    snprintf(req, sizeof req, "DELETE /api/v1/jobs/%s HTTP/1.1\r\nHost: t\r\n\r\n", id);
+    cr_assert_eq(raw_send_str(fd, req), 0);
+    cr_assert_eq(raw_read(fd, &r, 5000), 0);
+    cr_assert_eq(r.status, 200, "%s", r.body.data);
+    raw_response_free(&r);
+    snprintf(req, sizeof req, "GET /results/%s HTTP/1.1\r\nHost: t\r\n\r\n", id);
+    cr_assert_eq(raw_send_str(fd, req), 0);
+    cr_assert_eq(raw_read(fd, &r, 5000), 0);
+    expect_problem(&r, 410);
+    expect_job_error(&r, "canceled");
+    raw_response_free(&r);
+    snprintf(req, sizeof req, "GET /api/v1/jobs/%s HTTP/1.1\r\nHost: t\r\n\r\n", id);
+    cr_assert_eq(raw_send_str(fd, req), 0);
+    cr_assert_eq(raw_read(fd, &r, 5000), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body.data, "\"status\":\"canceled\""), "%s", r.body.data);
     raw_response_free(&r);
     cr_assert_eq(
         raw_send_str(
