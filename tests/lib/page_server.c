@@ -34,6 +34,8 @@ struct page_server {
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t stop;
+    uv_async_t gate;  /* page_server_gate_open's wake-up */
+    bool gate_open;   /* used by the server thread only */
     pthread_t thread;
     int port;
     int ready; /* 1 listening, -1 failed */
@@ -61,6 +63,7 @@ struct client {
     int closes;
     bool closing;
     bool answered;     /* the answer (or its start) is on its way */
+    bool at_gate;      /* /gate: waiting for page_server_gate_open */
     uint64_t drip_end; /* /drip: when to send the end of the page */
     enum stream_kind stream;
     uint64_t left;                      /* STREAM_BIG: body bytes still to send */
@@ -362,6 +365,11 @@ serve(struct client *c) {
         return;
     }
     if (!strcmp(url, "/hang")) return; /* accept and never answer */
+    if (!strcmp(url, "/gate")) {
+        if (c->ps->gate_open) send_small_page(c);
+        else c->at_gate = true; /* answered by on_gate */
+        return;
+    }
     unsigned long long size;
     char value[2048], extra[2200];
     if (!strcmp(url, "/headers")) {
@@ -547,8 +555,28 @@ static void
 close_walk(uv_handle_t *h, void *arg) {
     struct page_server *ps = arg;
     if (uv_is_closing(h)) return;
-    if (h == (uv_handle_t *)&ps->listener || h == (uv_handle_t *)&ps->stop) uv_close(h, NULL);
+    if (h == (uv_handle_t *)&ps->listener || h == (uv_handle_t *)&ps->stop ||
+        h == (uv_handle_t *)&ps->gate)
+        uv_close(h, NULL);
     else if (h->type == UV_TCP) client_close(h->data); /* frees the client */
+}
+
+static void
+gate_walk(uv_handle_t *h, void *arg) {
+    struct page_server *ps = arg;
+    if (h->type != UV_TCP || h == (uv_handle_t *)&ps->listener || uv_is_closing(h)) return;
+    struct client *c = h->data;
+    if (c->at_gate && !c->closing) {
+        c->at_gate = false;
+        send_small_page(c);
+    }
+}
+
+static void
+on_gate(uv_async_t *a) {
+    struct page_server *ps = a->data;
+    ps->gate_open = true;
+    uv_walk(&ps->loop, gate_walk, ps);
 }
 
 static void
@@ -603,7 +631,8 @@ page_server_start_on(const char *root_dir, const char *ip) {
     uv_loop_init(&ps->loop);
     uv_tcp_init(&ps->loop, &ps->listener);
     uv_async_init(&ps->loop, &ps->stop, on_stop);
-    ps->listener.data = ps->stop.data = ps;
+    uv_async_init(&ps->loop, &ps->gate, on_gate);
+    ps->listener.data = ps->stop.data = ps->gate.data = ps;
     pthread_create(&ps->thread, NULL, run, ps);
     pthread_mutex_lock(&ps->mu);
     while (!ps->ready) pthread_cond_wait(&ps->cv, &ps->mu);
@@ -618,6 +647,11 @@ page_server_start_on(const char *root_dir, const char *ip) {
 int
 page_server_port(const page_server_t *ps) {
     return ps->port;
+}
+
+void
+page_server_gate_open(page_server_t *ps) {
+    uv_async_send(&ps->gate);
 }
 
 uint64_t

@@ -23,6 +23,9 @@
  *                       <ms> milliseconds (a fetch that stays alive)
  *   /flaky/<n>/<key>    503 for the first <n> requests naming <key>, then
  *                       a small HTML page (at most 256 keys are tracked)
+ *   /gate               held until page_server_gate_open, then (and from
+ *                       then on at once) a small HTML page: a job stays
+ *                       in flight for exactly as long as the test needs
  * Every answer closes the connection. page_server_streamed counts the
  * body bytes the streamed routes have written (so a test can see a
  * client stopped early). page_server_start ignores SIGPIPE in the whole
@@ -44,6 +47,9 @@ page_server_t *page_server_start(const char *root_dir);
 page_server_t *page_server_start_on(const char *root_dir, const char *ip);
 int page_server_port(const page_server_t *ps);
 uint64_t page_server_streamed(page_server_t *ps);
+/* page_server_gate_open answers the requests held at /gate and every later
+ * one (callable from any thread; the answers go out shortly after). */
+void page_server_gate_open(page_server_t *ps);
 void page_server_stop(page_server_t *ps);
 
 #endif

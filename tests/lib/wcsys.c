@@ -163,6 +163,15 @@ wcsys_start_web(struct wcsys *s) {
     snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", atoi(p + 5));
 }
 
+/* env_int returns the integer value of key in the programs' environment. */
+static int
+env_int(const struct wcsys *s, const char *key, int dflt) {
+    size_t klen = strlen(key);
+    for (int i = 0; i < s->nenv; i++)
+        if (!strncmp(s->env[i], key, klen) && s->env[i][klen] == '=') return atoi(s->env[i] + klen + 1);
+    return dflt;
+}
+
 int
 wcsys_start_worker(struct wcsys *s, const struct proc_opts *opts) {
     cr_assert_lt(s->nworkers, WCSYS_MAX_WORKERS);
@@ -175,8 +184,10 @@ wcsys_start_worker(struct wcsys *s, const struct proc_opts *opts) {
     const char *argv[] = {bin, NULL};
     s->workers[i] = proc_spawn(argv, (const char *const *)s->env, s->worker_logs[i], opts);
     cr_assert_gt(s->workers[i], 0);
-    cr_assert(proc_wait_log(s->worker_logs[i], "msg=\"worker ready\"", 20000, NULL, 0),
-              "worker did not start; see %s", s->worker_logs[i]);
+    int children = env_int(s, "WORKER_PROCESSES", 1);
+    cr_assert(wcsys_log_nth(s->worker_logs[i], "msg=\"worker ready\"", NULL, children, 30000, NULL,
+                            0),
+              "%d worker processes did not start; see %s", children, s->worker_logs[i]);
     return i;
 }
 
@@ -206,6 +217,11 @@ wcsys_free(struct wcsys *s) {
     }
     for (int i = 0; i < s->nenv; i++) free(s->env[i]);
     s->nenv = 0;
+    for (int i = 0; i < s->nkept; i++) {
+        if (s->kept_json[i]) json_decref(s->kept[i]);
+        else free(s->kept[i]);
+    }
+    s->nkept = 0;
     if (!s->dir[0]) return;
     const char *keep = getenv("KEEP_TMP");
     if (keep && !strcmp(keep, "1")) {
@@ -216,6 +232,24 @@ wcsys_free(struct wcsys *s) {
         if (system(cmd) != 0) cr_log_warn("could not remove %s", s->dir);
     }
     s->dir[0] = '\0';
+}
+
+static void *
+keep(struct wcsys *s, void *p, bool json) {
+    cr_assert_lt(s->nkept, WCSYS_MAX_KEPT, "too many kept values");
+    s->kept[s->nkept] = p;
+    s->kept_json[s->nkept++] = json;
+    return p;
+}
+
+void *
+wcsys_keep(struct wcsys *s, void *p) {
+    return keep(s, p, false);
+}
+
+json_t *
+wcsys_keep_json(struct wcsys *s, json_t *v) {
+    return keep(s, v, true);
 }
 
 /* --- pages --- */

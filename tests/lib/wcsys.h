@@ -8,7 +8,9 @@
  * started (stopped by pid: SIGTERM, then SIGKILL), the environment the
  * programs get, and a blocking Redis connection used as the oracle.
  * Every function fails the current Criterion test when something it
- * needs does not work; wcsys_free never fails.
+ * needs does not work; wcsys_free never fails. A failed assertion ends a
+ * test at once, so what a test allocates should be handed to wcsys_keep
+ * (or wcsys_keep_json): wcsys_free releases it on every path.
  *
  * Servers: the shared Redis and Postgres of tests/run.sh unless the test
  * passes its own (a private server it stops and restarts). */
@@ -26,6 +28,7 @@
 
 #define WCSYS_MAX_ENV 48
 #define WCSYS_MAX_WORKERS 4
+#define WCSYS_MAX_KEPT 64
 
 struct wcsys {
     char dir[64];
@@ -46,6 +49,9 @@ struct wcsys {
     char *env[WCSYS_MAX_ENV + 1];
     int nenv;
     redisContext *redis;
+    void *kept[WCSYS_MAX_KEPT]; /* freed by wcsys_free (json_t * when kept_json) */
+    bool kept_json[WCSYS_MAX_KEPT];
+    int nkept;
 };
 
 /* Where the system's servers are; NULL fields mean the shared ones. */
@@ -65,12 +71,20 @@ void wcsys_env(struct wcsys *s, const char *key, const char *value);
  * (stopping the one it started before, if any). */
 void wcsys_start_web(struct wcsys *s);
 /* wcsys_start_worker starts a supervisor (optionally in a namespace, opts
- * may be NULL), waits for a worker to be ready and returns its index. */
+ * may be NULL), waits until each of its WORKER_PROCESSES children is
+ * ready (a child signalled before that dies of the signal instead of
+ * draining) and returns its index. */
 int wcsys_start_worker(struct wcsys *s, const struct proc_opts *opts);
-/* wcsys_stop_worker signals supervisor i and waits up to timeout_ms;
- * returns the wait status (-1: it had to be killed). */
+/* wcsys_stop_worker signals supervisor i (sig 0: none, it waits for an
+ * exit that an earlier signal began) and waits up to timeout_ms; returns
+ * the wait status (-1: it had to be killed). */
 int wcsys_stop_worker(struct wcsys *s, int i, int sig, int timeout_ms);
 void wcsys_free(struct wcsys *s);
+
+/* wcsys_keep hands p (from malloc) to s, to be freed by wcsys_free, and
+ * returns it; wcsys_keep_json does the same for a JSON value (decref). */
+void *wcsys_keep(struct wcsys *s, void *p);
+json_t *wcsys_keep_json(struct wcsys *s, json_t *v);
 
 /* wcsys_write_page writes pages/<name>. */
 void wcsys_write_page(struct wcsys *s, const char *name, const char *content);
