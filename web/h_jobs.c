@@ -392,7 +392,9 @@ compat_ended(struct req *req, const struct job *job) {
     bool failed = job->state == JOB_FAILED;
     int status = failed ? 502 : 410;
     const char *code = job->error_code ? job->error_code : job_state_name(job->state);
-    const char *message = job->error ? job->error : failed ? "the job failed" : "the job was canceled";
+    const char *message = job->error ? job->error
+                          : failed   ? "the job failed"
+                                     : "the job was canceled";
     char detail[600];
     snprintf(detail, sizeof detail, "the job %s: %s", job_state_name(job->state), message);
     json_t *p = json_problem(status, response_reason(status), detail);

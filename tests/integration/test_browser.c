@@ -440,8 +440,8 @@ Test(browser, original_page_shows_words_and_its_error_alert) {
     /* It came from the failed job's answer, not from a lost connection. */
     json_t *last = wd_exec(&wd, "return window.lastAnswer;", NULL);
     json_int_t status = json_integer_value(json_object_get(last, "status"));
-    const char *code =
-        json_string_value(json_object_get(json_object_get(json_object_get(last, "data"), "error"), "code"));
+    const char *code = json_string_value(
+        json_object_get(json_object_get(json_object_get(last, "data"), "error"), "code"));
     bool from_job = status == 502 && code && !strcmp(code, "http_404");
     json_decref(last);
     cr_assert(from_job, "the alert follows a 502 with error.code http_404 (status %lld)",

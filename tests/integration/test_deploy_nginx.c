@@ -327,8 +327,7 @@ Test(nginx, e2e_submit_and_poll_through_nginx, .init = start_system, .fini = sto
         if (fstatus != 202) p = json_loads(r.body.data, 0, NULL);
         http_response_free(&r);
     }
-    const char *code =
-        json_string_value(json_object_get(json_object_get(p, "error"), "code"));
+    const char *code = json_string_value(json_object_get(json_object_get(p, "error"), "code"));
     bool ours = code && !strcmp(code, "http_404");
     json_decref(p);
     cr_assert_eq(fstatus, 502);

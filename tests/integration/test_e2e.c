@@ -18,6 +18,7 @@
 #include "tests/lib/proc.h"
 #include "tests/lib/testdb.h"
 #include "tests/lib/testenv.h"
+#include "tests/lib/wcsys.h"
 
 #define NPAGES 24
 
@@ -131,7 +132,9 @@ start_system(void) {
     const char *p = strstr(line, "port=");
     cr_assert_not_null(p, "no port= in %s", line);
     snprintf(base, sizeof base, "http://127.0.0.1:%d", atoi(p + 5));
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker ready\"", 10000, NULL, 0),
+    /* Both children ready: one signalled before it watches signals would
+     * die of SIGTERM instead of stopping cleanly. */
+    cr_assert(wcsys_log_nth(worker_log, "msg=\"worker ready\"", NULL, 2, 30000, NULL, 0),
               "worker did not start; see %s", worker_log);
 }
 
@@ -450,10 +453,11 @@ Test(e2e, sigterm_stops_everything, .init = start_system, .fini = stop_system) {
     st = proc_stop(worker_pid, SIGTERM, 20000);
     worker_pid = 0;
     cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit status %d", st);
-    usleep(100 * 1000);
+    /* The supervisor exits only once it has reaped both children. */
     cr_assert_not(proc_alive(child0), "worker child %d left behind", child0);
     cr_assert_not(proc_alive(child1), "worker child %d left behind", child1);
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker stopped\"", 1000, NULL, 0));
+    cr_assert_eq(wcsys_log_count(worker_log, "msg=\"worker stopped\"", NULL), 2,
+                 "each child stopped cleanly; see %s", worker_log);
 }
 
 Test(e2e, killed_supervisor_leaves_no_workers, .init = start_system, .fini = stop_system) {

@@ -400,7 +400,7 @@ Test(http, connection_limit_answers_503, .init = start_slow_limits, .fini = stop
         held[i] = raw_connect(port);
         cr_assert_geq(held[i], 0);
     }
-    usleep(200 * 1000);
+    /* The server accepts in order: the three come first, however late. */
     struct raw_response r;
     int fd = raw_connect(port);
     cr_assert_eq(raw_read(fd, &r, 5000), 0, "the fourth connection gets an answer");
@@ -659,15 +659,31 @@ Test(http, sigterm_finishes_requests_in_flight, .init = start_default, .fini = s
         raw_send_str(
             fd, "GET /results/01a21300-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: t\r\n\r\n"),
         0);
-    usleep(300 * 1000);
-    struct raw_response r;
-    cr_assert_neq(raw_read(fd, &r, 200), 0, "the request is waiting on the lock");
+    /* Wait until the web's query waits on the lock. */
+    bool waiting = false;
+    for (int i = 0; i < 400 && !waiting; i++) {
+        res = PQexec(lock, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                           " current_database() AND wait_event_type = 'Lock'");
+        waiting = PQresultStatus(res) == PGRES_TUPLES_OK && atoi(PQgetvalue(res, 0, 0)) == 1;
+        PQclear(res);
+        if (!waiting) usleep(25 * 1000);
+    }
+    cr_assert(waiting, "the request never waited on the lock; see %s", web_log);
     cr_assert_eq(kill(web_pid, SIGTERM), 0);
-    usleep(300 * 1000);
-    cr_assert(proc_alive(web_pid), "still finishing the request in flight");
-    /* New connections are refused while draining. */
-    int late = raw_connect(port);
+    cr_assert(proc_wait_log(web_log, "msg=stopping", 10000, NULL, 0), "see %s", web_log);
+    /* New connections are refused while draining (the listener closes
+     * right after the log line). */
+    int late = 0;
+    for (int i = 0; i < 200 && late >= 0; i++) {
+        late = raw_connect(port);
+        if (late >= 0) {
+            close(late);
+            usleep(25 * 1000);
+        }
+    }
     cr_assert_lt(late, 0, "the listener is closed");
+    cr_assert(proc_alive(web_pid), "still finishing the request in flight");
+    struct raw_response r;
 
     res = PQexec(lock, "COMMIT");
     PQclear(res);
@@ -758,16 +774,20 @@ Test(http, client_gone_mid_response, .init = start_default, .fini = stop_web) {
             buf_append_str(&reqs, "GET /api/v1/openapi.json HTTP/1.1\r\nHost: t\r\n\r\n");
         cr_assert_eq(raw_send(fd, reqs.data, reqs.len), 0);
         buf_free(&reqs);
-        usleep(20 * 1000);
+        /* Mid-response: the first answer has begun, 199 are to come. */
+        struct raw_response head;
+        int rc = raw_read_head(fd, &head, 5000);
+        raw_response_free(&head);
+        cr_assert_eq(rc, 0, "no answer began");
         struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close with a reset */
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         close(fd);
     }
-    usleep(300 * 1000);
-    cr_assert(proc_alive(web_pid), "the web server died when clients hung up (SIGPIPE?)");
+    /* The resets reach the server before this connection does. */
     struct raw_response r;
     int fd = one("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     cr_assert_eq(r.status, 200);
     raw_response_free(&r);
     close(fd);
+    cr_assert(proc_alive(web_pid), "the web server died when clients hung up (SIGPIPE?)");
 }

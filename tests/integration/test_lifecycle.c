@@ -71,7 +71,8 @@ Test(lifecycle, supervisor_restarts_children_with_backoff) {
     char url[160];
     wcsys_write_page(&sys, "a.html", "<p>one two three</p>");
     for (int i = 0; i < 4; i++) {
-        char *id = wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
+        char *id =
+            wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
         json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 30000));
         cr_assert_str_eq(wcsys_status(job), "finished");
     }
@@ -90,10 +91,9 @@ Test(lifecycle, drain_finishes_jobs_within_grace) {
     snprintf(running, sizeof running, " pid=%d ", (int)wcsys_job_pid(&sys, id, 1, 20000));
     /* Ctrl-C works as SIGTERM does: the supervisor forwards it. */
     cr_assert_eq(kill(sys.workers[0], SIGINT), 0);
-    cr_assert(wcsys_log_find(sys.worker_logs[0], "msg=\"draining\" inflight=1 ", running, 20000,
-                             NULL, 0),
-              "the process running the job did not begin draining with it; see %s",
-              sys.worker_logs[0]);
+    cr_assert(
+        wcsys_log_find(sys.worker_logs[0], "msg=\"draining\" inflight=1 ", running, 20000, NULL, 0),
+        "the process running the job did not begin draining with it; see %s", sys.worker_logs[0]);
     page_server_gate_open(sys.pages);
     int st = wcsys_stop_worker(&sys, 0, 0, 30000);
     cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit status %d", st);
@@ -119,7 +119,8 @@ Test(lifecycle, drain_hands_back_what_it_cannot_finish) {
     char url[160];
     /* The pages wait at the gate: nothing can finish within the grace. */
     for (int i = 0; i < N; i++)
-        ids[i] = wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/gate", url, sizeof url)));
+        ids[i] =
+            wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/gate", url, sizeof url)));
     for (int i = 0; i < N; i++) wcsys_job_pid(&sys, ids[i], 1, 20000);
     long long t0 = wcsys_now_ms();
     int st = wcsys_stop_worker(&sys, 0, SIGTERM, 30000);

@@ -57,12 +57,13 @@ Test(rescue, killed_worker_job_is_finished_by_another) {
     wcsys_start_web(&sys);
     wcsys_start_worker(&sys, NULL);
     char url[160];
-    char *id = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/1500", url, sizeof url));
+    char *id =
+        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/1500", url, sizeof url)));
     pid_t victim = wcsys_job_pid(&sys, id, 1, 20000);
     cr_assert(kill(victim, SIGKILL) == 0);
     long long killed_at = wcsys_now_ms();
 
-    json_t *job = wcsys_wait_status(&sys, id, "finished,failed", 60000);
+    json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 60000));
     cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
     cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 2);
     cr_assert_eq(count_errors(job, "worker_lost"), 1, "the lost run is in the history: %s",
@@ -78,10 +79,10 @@ Test(rescue, killed_worker_job_is_finished_by_another) {
     long long latency = wcsys_line_ms(line) - killed_at;
     cr_log_info("rescued %lld ms after the kill (JOB_RESCUE_AFTER %d ms)", latency,
                 RESCUE_AFTER_MS);
-    /* The bound is JOB_RESCUE_AFTER; twice that absorbs a busy machine. */
-    cr_assert_leq(latency, 2 * RESCUE_AFTER_MS, "rescue took %lld ms", latency);
-    json_decref(job);
-    free(id);
+    /* Rescued on this JOB_RESCUE_AFTER's clock, not on the default's (30 s).
+     * How close to JOB_RESCUE_AFTER it comes is a benchmark's business: a
+     * busy machine makes it later, so the bound here is loose. */
+    cr_assert_leq(latency, 5 * RESCUE_AFTER_MS, "rescue took %lld ms", latency);
 }
 
 /* pg_exec runs sql on a connection the test holds. */
@@ -103,7 +104,8 @@ Test(rescue, result_committed_before_the_kill_is_stored_once) {
     pg_exec(lock, "LOCK TABLE results IN SHARE MODE");
 
     char url[160];
-    char *id = wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/10", url, sizeof url));
+    char *id =
+        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/10", url, sizeof url)));
     pid_t victim = wcsys_job_pid(&sys, id, 1, 20000);
     bool waiting = false;
     for (int i = 0; i < 400 && !waiting; i++) {
@@ -127,20 +129,17 @@ Test(rescue, result_committed_before_the_kill_is_stored_once) {
         if (rows != 1) usleep(50 * 1000);
     }
     cr_assert_eq(rows, 1, "the first run's INSERT did not commit");
-    json_t *job = wcsys_job(&sys, id);
+    json_t *job = wcsys_keep_json(&sys, wcsys_job(&sys, id));
     cr_assert_str_eq(wcsys_status(job), "started", "not finished before the kill");
-    json_decref(job);
     cr_assert_eq(kill(victim, SIGKILL), 0);
 
-    job = wcsys_wait_status(&sys, id, "finished,failed", 60000);
+    job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 60000));
     cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
     cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 2, "it ran again");
     cr_assert_eq(count_errors(job, "worker_lost"), 1);
     cr_assert(json_is_object(json_object_get(job, "result")), "the result is shown");
     cr_assert_eq(wcsys_rows(&sys, id), 1, "exactly one row");
     cr_assert_neq(wcsys_job_pid(&sys, id, 2, 1000), victim);
-    json_decref(job);
-    free(id);
 }
 
 Test(rescue, poison_job_fails_after_max_attempts) {
@@ -148,13 +147,13 @@ Test(rescue, poison_job_fails_after_max_attempts) {
     wcsys_start_web(&sys);
     wcsys_start_worker(&sys, NULL);
     char url[160];
-    char *id = wcsys_submit(&sys, wcsys_page_url(&sys, "/hang", url, sizeof url));
+    char *id = wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/hang", url, sizeof url)));
     /* The job "kills" each worker that runs it. */
     for (int attempt = 1; attempt <= 2; attempt++) {
         pid_t pid = wcsys_job_pid(&sys, id, attempt, 30000);
         cr_assert_eq(kill(pid, SIGKILL), 0);
     }
-    json_t *job = wcsys_wait_status(&sys, id, "finished,failed", 60000);
+    json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 60000));
     cr_assert_str_eq(wcsys_status(job), "failed", "%s", json_dumps(job, 0));
     cr_assert_str_eq(error_code(job), "worker_lost");
     const char *msg = json_string_value(json_object_get(json_object_get(job, "error"), "message"));
@@ -166,8 +165,7 @@ Test(rescue, poison_job_fails_after_max_attempts) {
     /* No third run, and the job is in the failed set. */
     cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"job started\"", id), 2);
     redisReply *r = redisCommand(wcsys_redis(&sys), "ZSCORE %sfailed %s", sys.prefix, id);
-    cr_assert(r && r->type == REDIS_REPLY_STRING, "in the failed set");
+    bool in_set = r && r->type == REDIS_REPLY_STRING;
     freeReplyObject(r);
-    json_decref(job);
-    free(id);
+    cr_assert(in_set, "in the failed set");
 }

@@ -34,8 +34,8 @@ struct page_server {
     uv_loop_t loop;
     uv_tcp_t listener;
     uv_async_t stop;
-    uv_async_t gate;  /* page_server_gate_open's wake-up */
-    bool gate_open;   /* used by the server thread only */
+    uv_async_t gate; /* page_server_gate_open's wake-up */
+    bool gate_open;  /* used by the server thread only */
     pthread_t thread;
     int port;
     int ready; /* 1 listening, -1 failed */

@@ -168,7 +168,8 @@ static int
 env_int(const struct wcsys *s, const char *key, int dflt) {
     size_t klen = strlen(key);
     for (int i = 0; i < s->nenv; i++)
-        if (!strncmp(s->env[i], key, klen) && s->env[i][klen] == '=') return atoi(s->env[i] + klen + 1);
+        if (!strncmp(s->env[i], key, klen) && s->env[i][klen] == '=')
+            return atoi(s->env[i] + klen + 1);
     return dflt;
 }
 
@@ -185,9 +186,9 @@ wcsys_start_worker(struct wcsys *s, const struct proc_opts *opts) {
     s->workers[i] = proc_spawn(argv, (const char *const *)s->env, s->worker_logs[i], opts);
     cr_assert_gt(s->workers[i], 0);
     int children = env_int(s, "WORKER_PROCESSES", 1);
-    cr_assert(wcsys_log_nth(s->worker_logs[i], "msg=\"worker ready\"", NULL, children, 30000, NULL,
-                            0),
-              "%d worker processes did not start; see %s", children, s->worker_logs[i]);
+    cr_assert(
+        wcsys_log_nth(s->worker_logs[i], "msg=\"worker ready\"", NULL, children, 30000, NULL, 0),
+        "%d worker processes did not start; see %s", children, s->worker_logs[i]);
     return i;
 }
 
@@ -217,11 +218,7 @@ wcsys_free(struct wcsys *s) {
     }
     for (int i = 0; i < s->nenv; i++) free(s->env[i]);
     s->nenv = 0;
-    for (int i = 0; i < s->nkept; i++) {
-        if (s->kept_json[i]) json_decref(s->kept[i]);
-        else free(s->kept[i]);
-    }
-    s->nkept = 0;
+    while (s->nkept > 0) wcsys_drop(s, s->kept[s->nkept - 1]);
     if (!s->dir[0]) return;
     const char *keep = getenv("KEEP_TMP");
     if (keep && !strcmp(keep, "1")) {
@@ -250,6 +247,19 @@ wcsys_keep(struct wcsys *s, void *p) {
 json_t *
 wcsys_keep_json(struct wcsys *s, json_t *v) {
     return keep(s, v, true);
+}
+
+void
+wcsys_drop(struct wcsys *s, void *p) {
+    for (int i = s->nkept - 1; i >= 0; i--) {
+        if (s->kept[i] != p) continue;
+        if (s->kept_json[i]) json_decref(p);
+        else free(p);
+        s->nkept--;
+        s->kept[i] = s->kept[s->nkept];
+        s->kept_json[i] = s->kept_json[s->nkept];
+        return;
+    }
 }
 
 /* --- pages --- */

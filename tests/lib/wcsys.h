@@ -82,9 +82,11 @@ int wcsys_stop_worker(struct wcsys *s, int i, int sig, int timeout_ms);
 void wcsys_free(struct wcsys *s);
 
 /* wcsys_keep hands p (from malloc) to s, to be freed by wcsys_free, and
- * returns it; wcsys_keep_json does the same for a JSON value (decref). */
+ * returns it; wcsys_keep_json does the same for a JSON value (decref).
+ * wcsys_drop frees a kept value early (a loop's, once it is checked). */
 void *wcsys_keep(struct wcsys *s, void *p);
 json_t *wcsys_keep_json(struct wcsys *s, json_t *v);
+void wcsys_drop(struct wcsys *s, void *p);
 
 /* wcsys_write_page writes pages/<name>. */
 void wcsys_write_page(struct wcsys *s, const char *name, const char *content);
