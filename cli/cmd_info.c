@@ -1,7 +1,10 @@
 /* cmd_info — `wordcount info`: what the queue holds and who works on it,
- * like `rq info`. Reads only counters and small structures (stream
- * length, pending summary, the retry and failed sets, the stats and
- * workers hashes), plus a bounded walk of the failed set for the reasons. */
+ * like `rq info` and the dashboard. Reads only counters and small
+ * structures (stream length, pending summary, the retry and failed sets,
+ * the stats and workers hashes, the statistics' one-script read of
+ * common/stats.h), plus a bounded walk of the failed set for the reasons.
+ * The text is for an operator: counts, rates, percentiles with units;
+ * --json has the raw counters too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +14,19 @@
 #include "cli/fmt.h"
 #include "cli/opts.h"
 #include "common/clock.h"
+#include "common/stats.h"
 
 static const char usage_text[] =
     "usage: wordcount info [--json]\n"
     "\n"
     "Shows the queue: jobs queued, running (delivered to a worker, not yet\n"
     "acknowledged), retrying (waiting out a backoff) and failed, the failed jobs\n"
-    "grouped by reason, the counters since the queue was created, and every worker\n"
-    "that has sent a heartbeat, with its age. A worker whose last heartbeat is\n"
-    "older than JOB_RESCUE_AFTER is marked stale (its jobs go to other workers).\n"
+    "grouped by reason, the jobs counted since the queue was created, the jobs\n"
+    "finished and failed in the last minute, the median and 95th percentile of\n"
+    "latency (submission to result), duration (start to result), fetch time and\n"
+    "page size since the start, and every worker that has sent a heartbeat, with\n"
+    "its age. A worker whose last heartbeat is older than JOB_RESCUE_AFTER is\n"
+    "marked stale (its jobs go to other workers). --json adds the raw counters.\n"
     "\n"
     "exit codes: 0 ok, 2 usage, 69 Redis unavailable, 70 unexpected answer, 78 bad configuration\n";
 
@@ -93,6 +100,61 @@ failed_reasons(struct cli *c, struct failed_walk *w) {
     return CLI_OK;
 }
 
+/* The statistics' read: the figures derived from the {p}stats histograms
+ * and the per-second counts, as JSON (set by on_stats). */
+struct stats_step {
+    bool done;
+    int status;
+    char err[256];
+    json_t *figures;
+};
+
+/* hist_json: count, mean, p50 and p95 of a histogram (null when empty). */
+static json_t *
+hist_json(const struct stats_hist *h) {
+    long long n = stats_hist_total(h);
+    double p50 = stats_quantile(h, 0.5), p95 = stats_quantile(h, 0.95);
+    return json_pack("{s:I, s:o, s:o, s:o}", "count", (json_int_t)n, "mean",
+                     n ? json_real((double)h->sum / (double)n) : json_null(), "p50",
+                     p50 < 0 ? json_null() : json_real(p50), "p95",
+                     p95 < 0 ? json_null() : json_real(p95));
+}
+
+static void
+on_stats(int status, const struct stats_snapshot *s, const char *errstr, void *arg) {
+    struct stats_step *st = arg;
+    st->done = true;
+    st->status = status;
+    if (status) {
+        snprintf(st->err, sizeof st->err, "%s", errstr ? errstr : "");
+        return;
+    }
+    int window = s->window_s < 60 ? s->window_s : 60;
+    st->figures = json_pack(
+        "{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:i, s:I, s:I, s:f, s:f}, s:o, s:o, "
+        "s:o, s:o}",
+        "jobs", "submitted", (json_int_t)s->submitted, "started", (json_int_t)s->started,
+        "finished", (json_int_t)s->finished, "failed", (json_int_t)s->failed, "canceled",
+        (json_int_t)s->canceled, "retried", (json_int_t)s->retried, "rescued",
+        (json_int_t)s->rescued, "requeued", (json_int_t)s->requeued, "rates", "window_s", window,
+        "finished", (json_int_t)s->last_minute_finished, "failed",
+        (json_int_t)s->last_minute_failed, "finished_per_s",
+        (double)s->last_minute_finished / window, "failed_per_s",
+        (double)s->last_minute_failed / window, "latency_ms", hist_json(&s->latency), "duration_ms",
+        hist_json(&s->duration), "fetch_ms", hist_json(&s->fetch), "page_bytes",
+        hist_json(&s->bytes));
+}
+
+/* read_stats reads the statistics (the rates need only the last minute). */
+static int
+read_stats(struct cli *c, struct stats_step *st) {
+    int rc = stats_read(c->redis, &c->keys, clock_now_ms(), 60, on_stats, st);
+    if (rc < 0) return cli_error(c, cli_status_code(rc), "statistics: %s", uv_strerror(rc));
+    if (!cli_wait(c, &st->done)) return cli_error(c, CLI_UNAVAILABLE, "statistics: no answer");
+    if (st->status) return cli_error(c, cli_status_code(st->status), "statistics: %s", st->err);
+    return CLI_OK;
+}
+
 /* workers_json turns the workers hash (name -> heartbeat JSON) into a list. */
 static json_t *
 workers_json(const struct cli *c, json_t *hash, int64_t now) {
@@ -131,6 +193,53 @@ workers_json(const struct cli *c, json_t *hash, int64_t now) {
     return list;
 }
 
+static long long
+jint(const json_t *o, const char *key) {
+    return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* print_hist prints one line of percentiles: p50 and p95 in unit, and
+ * how many jobs they cover. */
+static void
+print_hist(const json_t *info, const char *key, const char *label, bool bytes) {
+    const json_t *h = json_object_get(info, key);
+    char p50[32], p95[32];
+    const json_t *a = json_object_get(h, "p50"), *b = json_object_get(h, "p95");
+    double va = json_is_number(a) ? json_number_value(a) : -1;
+    double vb = json_is_number(b) ? json_number_value(b) : -1;
+    if (bytes) {
+        fmt_bytes(va, p50, sizeof p50);
+        fmt_bytes(vb, p95, sizeof p95);
+    } else {
+        fmt_ms(va, p50, sizeof p50);
+        fmt_ms(vb, p95, sizeof p95);
+    }
+    printf("  %-30s %10s %10s %8lld\n", label, p50, p95, jint(h, "count"));
+}
+
+/* print_figures prints what the statistics say: jobs since the start, the
+ * last minute's rates and the percentiles. */
+static void
+print_figures(const json_t *info) {
+    const json_t *jobs = json_object_get(info, "jobs"), *rates = json_object_get(info, "rates");
+    printf("jobs since the start\n");
+    printf("  submitted %8lld   started %8lld   finished %8lld   failed %8lld\n",
+           jint(jobs, "submitted"), jint(jobs, "started"), jint(jobs, "finished"),
+           jint(jobs, "failed"));
+    printf("  canceled  %8lld   retried %8lld   rescued  %8lld   requeued %6lld\n",
+           jint(jobs, "canceled"), jint(jobs, "retried"), jint(jobs, "rescued"),
+           jint(jobs, "requeued"));
+    printf("rates over the last minute\n");
+    printf("  finished %lld (%.2f/s)   failed %lld (%.2f/s)\n", jint(rates, "finished"),
+           json_number_value(json_object_get(rates, "finished_per_s")), jint(rates, "failed"),
+           json_number_value(json_object_get(rates, "failed_per_s")));
+    printf("%-32s %10s %10s %8s\n", "times since the start", "p50", "p95", "jobs");
+    print_hist(info, "latency_ms", "latency (submit to finished)", false);
+    print_hist(info, "duration_ms", "duration (start to finished)", false);
+    print_hist(info, "fetch_ms", "fetch", false);
+    print_hist(info, "page_bytes", "page size", true);
+}
+
 static void
 print_text(const struct cli *c, json_t *info) {
     printf("queue %s\n", c->cfg->key_prefix);
@@ -149,6 +258,8 @@ print_text(const struct cli *c, json_t *info) {
         json_object_foreach(reasons, code, v)
             printf("  %-24s %lld\n", code, (long long)json_integer_value(v));
     }
+
+    print_figures(info);
 
     json_t *workers = json_object_get(info, "workers");
     size_t stale = 0, i;
@@ -170,15 +281,6 @@ print_text(const struct cli *c, json_t *info) {
                (long long)json_integer_value(json_object_get(w, "failed")), age,
                json_is_true(json_object_get(w, "stale")) ? " (stale)" : "");
     }
-
-    json_t *counters = json_object_get(info, "counters");
-    if (json_object_size(counters)) {
-        printf("counters since the start\n");
-        const char *k;
-        json_t *v;
-        json_object_foreach(counters, k, v)
-            printf("  %-24s %lld\n", k, (long long)json_integer_value(v));
-    }
 }
 
 int
@@ -196,6 +298,7 @@ cmd_info(struct cli *c, int argc, char **argv) {
     json_t *xlen = NULL, *pending = NULL, *retry = NULL, *failed = NULL, *stats = NULL,
            *workers = NULL;
     struct failed_walk walk = {0};
+    struct stats_step figures = {0};
     json_t *info = NULL;
     const char *a_xlen[] = {"XLEN", queue};
     const char *a_pend[] = {"XPENDING", queue, KEYS_GROUP};
@@ -203,9 +306,11 @@ cmd_info(struct cli *c, int argc, char **argv) {
     const char *a_failed[] = {"ZCARD", keys_failed(&c->keys, &kf)};
     const char *a_stats[] = {"HGETALL", keys_stats(&c->keys, &ks)};
     const char *a_workers[] = {"HGETALL", keys_workers(&c->keys, &kw)};
+    /* The statistics' read drops worker entries silent for ten minutes,
+     * as the dashboard's does: the registry is read after it. */
     if ((rc = call(c, &xlen, false, 2, a_xlen)) || (rc = call(c, &pending, true, 3, a_pend)) ||
         (rc = call(c, &retry, false, 2, a_retry)) || (rc = call(c, &failed, false, 2, a_failed)) ||
-        (rc = call(c, &stats, false, 2, a_stats)) ||
+        (rc = call(c, &stats, false, 2, a_stats)) || (rc = read_stats(c, &figures)) ||
         (rc = call(c, &workers, false, 2, a_workers)) || (rc = failed_reasons(c, &walk)))
         goto done;
 
@@ -229,12 +334,14 @@ cmd_info(struct cli *c, int argc, char **argv) {
                                 json_integer(int_reply(json_array_get(stats, i + 1))));
     }
     json_object_set_new(info, "counters", counters);
+    json_object_update(info, figures.figures);
     if (c->json) cli_print_json(json_incref(info));
     else print_text(c, info);
     rc = CLI_OK;
 done:
     json_decref(info);
     json_decref(walk.reasons);
+    json_decref(figures.figures);
     json_decref(xlen);
     json_decref(pending);
     json_decref(retry);

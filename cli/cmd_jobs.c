@@ -88,35 +88,51 @@ static const char requeue_usage[] =
     "       wordcount requeue [--json] --all-failed\n"
     "\n"
     "Puts a failed job (or every failed job) back in the queue with a fresh\n"
-    "attempt count. Jobs in any other state are left alone.\n"
+    "attempt count. Jobs in any other state are left alone. --all-failed takes the\n"
+    "jobs failed when it starts, each once (one that fails again meanwhile stays).\n"
     "\n"
     "exit codes: 0 requeued, 1 the job is not failed, 2 usage, 3 no such job,\n"
     "69 Redis unavailable, 70 unexpected answer, 78 bad configuration\n";
 
 enum { REQUEUE_BATCH = 500 };
 
+/* failed_count returns the size of the failed set in *n. */
+static int
+failed_count(struct cli *c, long long *n) {
+    json_t *card = NULL;
+    struct keybuf kf;
+    const char *argv[] = {"ZCARD", keys_failed(&c->keys, &kf)};
+    char err[256];
+    int rc = cli_redis_call(c, &card, err, sizeof err, 2, argv);
+    if (rc) return cli_error(c, rc, "ZCARD: %s", err);
+    *n = json_integer_value(card);
+    json_decref(card);
+    return CLI_OK;
+}
+
 static int
 requeue_all(struct cli *c) {
-    long long total = 0;
-    /* Each batch takes up to REQUEUE_BATCH ids out of the failed set (ids
-     * whose job has expired are dropped without counting), so the set
-     * shrinks every round; stop when a round finds nothing. */
-    for (;;) {
+    long long total = 0, before;
+    /* The jobs failed when the command starts, each once: a requeued job
+     * that fails again while this runs goes back into the set, newest (the
+     * set is ordered by failure time, and each batch takes the oldest), so
+     * no more than the set held at the start are taken. Each batch takes up
+     * to REQUEUE_BATCH ids out of the set (ids whose job has expired are
+     * dropped without counting), so it shrinks every round; stop when a
+     * round finds nothing or all are done. */
+    int rc = failed_count(c, &before);
+    if (rc) return rc;
+    while (total < before) {
+        long long want = before - total < REQUEUE_BATCH ? before - total : REQUEUE_BATCH;
         struct wait_job w = {0};
-        int rc = finish(c, &w, queue_failed_retry(&c->queue, NULL, REQUEUE_BATCH, on_done, &w),
-                        "requeue");
+        rc = finish(c, &w, queue_failed_retry(&c->queue, NULL, (size_t)want, on_done, &w),
+                    "requeue");
         if (rc) return rc;
         total += w.value;
-        if (w.value == 0) {
-            json_t *card = NULL;
-            struct keybuf kf;
-            const char *argv[] = {"ZCARD", keys_failed(&c->keys, &kf)};
-            char err[256];
-            if ((rc = cli_redis_call(c, &card, err, sizeof err, 2, argv)))
-                return cli_error(c, rc, "ZCARD: %s", err);
-            bool empty = json_integer_value(card) == 0;
-            json_decref(card);
-            if (empty) break;
+        long long left = 0;
+        if (w.value == 0 && ((rc = failed_count(c, &left)) || left == 0)) {
+            if (rc) return rc;
+            break;
         }
     }
     if (c->json) cli_print_json(json_pack("{s:I}", "requeued", (json_int_t)total));

@@ -17,6 +17,33 @@ fmt_age(int64_t ms, char *out, size_t n) {
     return out;
 }
 
+const char *
+fmt_ms(double ms, char *out, size_t n) {
+    if (ms < 0) snprintf(out, n, "-");
+    else if (ms < 999.5) snprintf(out, n, "%.0f ms", ms);
+    else if (ms < 9995) snprintf(out, n, "%.2f s", ms / 1000);
+    else if (ms < 59950) snprintf(out, n, "%.1f s", ms / 1000);
+    else fmt_age((int64_t)(ms / 1000 + 0.5) * 1000, out, n); /* whole seconds */
+    return out;
+}
+
+const char *
+fmt_bytes(double bytes, char *out, size_t n) {
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (bytes < 0) {
+        snprintf(out, n, "-");
+        return out;
+    }
+    if (bytes < 1023.5) {
+        snprintf(out, n, "%.0f B", bytes);
+        return out;
+    }
+    int u = 0;
+    for (bytes /= 1024; bytes >= 1023.95 && u < 3; u++) bytes /= 1024;
+    snprintf(out, n, "%.1f %s", bytes, units[u]);
+    return out;
+}
+
 int
 fmt_glob_escape(const char *s, char *out, size_t n) {
     size_t k = 0;

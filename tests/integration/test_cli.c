@@ -3,6 +3,7 @@
  * every command, its exit codes, its --json output and its bad input. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/xalloc.h"
 #include "tests/lib/nginx.h"
 #include "tests/lib/page_server.h"
@@ -316,13 +318,14 @@ Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) 
     cr_assert_eq(o.rc, 3);
     out_free(&o);
 
-    /* A worker that stopped sending heartbeats shows as stale. */
+    /* A worker that stopped sending heartbeats a minute ago shows as stale
+     * (after ten minutes of silence it would be dropped from the registry). */
     char cmd[512];
     snprintf(
         cmd, sizeof cmd,
         "redis-cli -u '%s' HSET '%sworkers' gone-1 '{\"host\":\"gone\",\"pid\":1,\"inflight\":0,"
-        "\"processed\":9,\"failed\":0,\"at\":1000}' >/dev/null",
-        testenv_redis_url(), prefix);
+        "\"processed\":9,\"failed\":0,\"at\":%lld}' >/dev/null",
+        testenv_redis_url(), prefix, (long long)clock_now_ms() - 60000);
     cr_assert_eq(system(cmd), 0);
     v = info();
     json_t *w = json_array_get(json_object_get(v, "workers"), 0);
@@ -350,6 +353,27 @@ wait_counts(long long finished, long long failed) {
         usleep(100 * 1000);
     }
     cr_assert_fail("jobs did not end; see %s", worker_log);
+}
+
+/* expect_lines finds a line matching each extended regex of patterns, in
+ * order (other lines may come between). */
+static void
+expect_lines(const char *text, const char *const *patterns, size_t n) {
+    const char *p = text;
+    for (size_t i = 0; i < n; i++) {
+        regex_t re;
+        cr_assert_eq(regcomp(&re, patterns[i], REG_EXTENDED | REG_NOSUB), 0, "%s", patterns[i]);
+        bool found = false;
+        while (*p && !found) {
+            size_t len = strcspn(p, "\n");
+            char line[512];
+            snprintf(line, sizeof line, "%.*s", (int)len, p);
+            found = regexec(&re, line, 0, NULL, 0) == 0;
+            p += len + (p[len] == '\n');
+        }
+        regfree(&re);
+        cr_assert(found, "no line /%s/ (in this order) in:\n%s", patterns[i], text);
+    }
 }
 
 Test(cli, result_requeue_and_purge_with_a_worker, .init = setup, .fini = teardown) {
@@ -382,7 +406,45 @@ Test(cli, result_requeue_and_purge_with_a_worker, .init = setup, .fini = teardow
     cr_assert_not_null(w, "no worker listed");
     cr_assert(json_is_false(json_object_get(w, "stale")));
     cr_assert_lt(jint(w, "heartbeat_age_ms"), 3000);
+    /* --json keeps the raw counters and adds the figures. */
+    cr_assert(json_is_integer(json_object_get(json_object_get(v, "counters"), "lat_sum")));
+    cr_assert_eq(jint(json_object_get(v, "jobs"), "finished"), 1);
+    cr_assert_eq(jint(json_object_get(v, "latency_ms"), "count"), 1);
+    cr_assert(json_is_number(json_object_get(json_object_get(v, "latency_ms"), "p95")));
+    cr_assert(json_is_number(json_object_get(json_object_get(v, "rates"), "finished_per_s")));
     json_decref(v);
+
+    /* What an operator reads: counts, rates, percentiles with units,
+     * workers; never the histograms' storage. */
+    o = cli("info");
+    cr_assert_eq(o.rc, 0, "%s", o.err.data);
+    static const char *const shape[] = {
+        "^queue [^ ]+$",
+        "^  queued +0$",
+        "^  running +0$",
+        "^  retrying +0$",
+        "^  failed +1$",
+        "^failed by reason$",
+        "^  http_404 +1$",
+        "^jobs since the start$",
+        "^  submitted +2 +started +2 +finished +1 +failed +1$",
+        "^  canceled +0 +retried +0 +rescued +0 +requeued +0$",
+        "^rates over the last minute$",
+        "^  finished [0-9]+ \\([0-9]+\\.[0-9]{2}/s\\) +failed [0-9]+ \\([0-9]+\\.[0-9]{2}/s\\)$",
+        "^times since the start +p50 +p95 +jobs$",
+        "^  latency \\(submit to finished\\) +[0-9.]+ m?s +[0-9.]+ m?s +1$",
+        "^  duration \\(start to finished\\) +[0-9.]+ m?s +[0-9.]+ m?s +1$",
+        "^  fetch +[0-9.]+ m?s +[0-9.]+ m?s +[12]$",
+        "^  page size +[0-9.]+ (B|KiB) +[0-9.]+ (B|KiB) +[12]$",
+        "^workers: [0-9]+ \\([0-9]+ stale\\)$",
+        "^  name +pid +in flight +processed +failed +heartbeat$",
+        "^  [^ ]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9a-z]+ ago( \\(stale\\))?$",
+    };
+    expect_lines(o.out.data, shape, sizeof shape / sizeof *shape);
+    static const char *const raw[] = {"lat:", "lat_sum", "dur:", "fetch:", "bytes:", "_sum"};
+    for (size_t i = 0; i < sizeof raw / sizeof *raw; i++)
+        cr_assert_null(strstr(o.out.data, raw[i]), "raw field %s shown:\n%s", raw[i], o.out.data);
+    out_free(&o);
 
     /* result, by URL and by id, human and JSON. */
     char url[128];
