@@ -129,11 +129,10 @@ requeue_all(struct cli *c) {
                     "requeue");
         if (rc) return rc;
         total += w.value;
-        long long left = 0;
-        if (w.value == 0 && ((rc = failed_count(c, &left)) || left == 0)) {
-            if (rc) return rc;
-            break;
-        }
+        if (w.value > 0) continue;
+        long long left;
+        if ((rc = failed_count(c, &left))) return rc;
+        if (left == 0) break;
     }
     if (c->json) cli_print_json(json_pack("{s:I}", "requeued", (json_int_t)total));
     else printf("requeued %lld failed job%s\n", total, total == 1 ? "" : "s");

@@ -392,11 +392,11 @@ compat_ended(struct req *req, const struct job *job) {
     bool failed = job->state == JOB_FAILED;
     int status = failed ? 502 : 410;
     const char *code = job->error_code ? job->error_code : job_state_name(job->state);
-    const char *message = job->error ? job->error
-                          : failed   ? "the job failed"
-                                     : "the job was canceled";
+    const char *what = failed ? "the job failed" : "the job was canceled";
+    const char *message = job->error ? job->error : what;
     char detail[600];
-    snprintf(detail, sizeof detail, "the job %s: %s", job_state_name(job->state), message);
+    if (job->error) snprintf(detail, sizeof detail, "%s: %s", what, job->error);
+    else snprintf(detail, sizeof detail, "%s", what);
     json_t *p = json_problem(status, response_reason(status), detail);
     json_object_set_new(p, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
     struct response r;
