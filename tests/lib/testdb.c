@@ -6,24 +6,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/xalloc.h"
 #include "tests/lib/testenv.h"
 
+/* exec_at runs sql on url; on failure the error goes to err when given,
+ * else to the test's log. */
+static int
+exec_at(const char *url, const char *sql, char *err, size_t errlen) {
+    PGconn *c = PQconnectdb(url);
+    int rc = -1;
+    char msg[512] = "";
+    if (PQstatus(c) != CONNECTION_OK) {
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+    } else {
+        PGresult *r = PQexec(c, sql);
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+        if (rc) snprintf(msg, sizeof msg, "%s: %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    PQfinish(c);
+    if (rc && err) snprintf(err, errlen, "%s", msg);
+    else if (rc) cr_log_error("testdb: %s", msg);
+    return rc;
+}
+
+int
+testdb_exec_at(const char *url, const char *sql) {
+    return exec_at(url, sql, NULL, 0);
+}
+
 static int
 exec_admin(const char *sql) {
-    PGconn *c = PQconnectdb(testenv_database_url());
-    if (PQstatus(c) != CONNECTION_OK) {
-        cr_log_error("testdb: %s", PQerrorMessage(c));
-        PQfinish(c);
-        return -1;
-    }
-    PGresult *r = PQexec(c, sql);
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
-    if (rc) cr_log_error("testdb: %s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
-    PQfinish(c);
-    return rc;
+    return exec_at(testenv_database_url(), sql, NULL, 0);
 }
 
 int
@@ -47,11 +63,22 @@ testdb_create(char *url, size_t url_len, char *name, size_t name_len) {
     return 0;
 }
 
+int
+testdb_drop_at(const char *admin_url, const char *name) {
+    char sql[256], err[512] = "";
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    for (int i = 0; i < 300; i++) {
+        if (exec_at(admin_url, sql, err, sizeof err) == 0) return 0;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    cr_log_error("testdb: %s", err);
+    return -1;
+}
+
 void
 testdb_drop(const char *name) {
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    exec_admin(sql);
+    testdb_drop_at(testenv_database_url(), name);
 }
 
 char *

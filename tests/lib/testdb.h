@@ -12,6 +12,14 @@
 /* testdb_create returns 0 and fills url/name, or fails the current test. */
 int testdb_create(char *url, size_t url_len, char *name, size_t name_len);
 void testdb_drop(const char *name);
+/* testdb_drop_at drops database name on the server of admin_url (any
+ * database of it), forcing out connections left. A drop that fails is
+ * tried again for up to 30 s: an autovacuum worker in the database makes
+ * DROP ... WITH (FORCE) fail for a user that may not signal it, until it
+ * is done. Returns 0 or -1 (logged). */
+int testdb_drop_at(const char *admin_url, const char *name);
+/* testdb_exec_at runs one command on url; 0, or -1 (logged). */
+int testdb_exec_at(const char *url, const char *sql);
 /* testdb_exec runs sql on url and returns the first field of the first row
  * as a newly allocated string ("" when no rows), or NULL on error. */
 char *testdb_query_value(const char *url, const char *sql);

@@ -32,22 +32,6 @@ sleep_ms(int ms) {
 
 /* --- the database --- */
 
-static int
-admin_exec(const char *url, const char *sql) {
-    PGconn *c = PQconnectdb(url);
-    int rc = -1;
-    if (PQstatus(c) == CONNECTION_OK) {
-        PGresult *r = PQexec(c, sql);
-        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
-        if (rc) cr_log_error("wcsys: %s: %s", sql, PQresultErrorMessage(r));
-        PQclear(r);
-    } else {
-        cr_log_error("wcsys: %s", PQerrorMessage(c));
-    }
-    PQfinish(c);
-    return rc;
-}
-
 /* with_path replaces url's path with /name. */
 static void
 with_path(const char *url, const char *name, char *out, size_t n) {
@@ -119,7 +103,7 @@ wcsys_init(struct wcsys *s, const struct wcsys_opts *opts) {
     testenv_name(s->db_name, sizeof s->db_name);
     char sql[128];
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", s->db_name);
-    cr_assert_eq(admin_exec(s->admin_url, sql), 0, "cannot create database %s", s->db_name);
+    cr_assert_eq(testdb_exec_at(s->admin_url, sql), 0, "cannot create database %s", s->db_name);
     with_path(s->admin_url, s->db_name, s->db_url, sizeof s->db_url);
     testenv_prefix(s->prefix, sizeof s->prefix);
 
@@ -211,9 +195,7 @@ wcsys_free(struct wcsys *s) {
     if (s->redis) redisFree(s->redis);
     s->redis = NULL;
     if (s->db_name[0]) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", s->db_name);
-        admin_exec(s->admin_url, sql);
+        testdb_drop_at(s->admin_url, s->db_name);
         s->db_name[0] = '\0';
     }
     for (int i = 0; i < s->nenv; i++) free(s->env[i]);
