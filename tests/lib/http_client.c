@@ -14,6 +14,12 @@ on_body(char *data, size_t size, size_t n, void *arg) {
 int
 http_request(const char *method, const char *url, const char *content_type, const char *body,
              const char *extra_header, struct http_response *out) {
+    return http_request_within(10000, method, url, content_type, body, extra_header, out);
+}
+
+int
+http_request_within(int timeout_ms, const char *method, const char *url, const char *content_type,
+                    const char *body, const char *extra_header, struct http_response *out) {
     buf_init(&out->body);
     buf_init(&out->headers);
     out->status = 0;
@@ -39,7 +45,7 @@ http_request(const char *method, const char *url, const char *content_type, cons
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &out->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     CURLcode rc = curl_easy_perform(c);
     if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);

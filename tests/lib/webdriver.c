@@ -18,6 +18,10 @@
 
 #define ELEMENT_KEY "element-6066-11e4-a52e-4f735466cecf"
 
+/* A command may take long on a busy machine (starting a browser, loading
+ * a page): the bound is for a driver that stopped answering. */
+#define CALL_TIMEOUT_MS 90000
+
 /* call sends one WebDriver command and returns its "value" (new reference). */
 static json_t *
 call(struct wd *wd, const char *method, const char *path, json_t *body) {
@@ -28,19 +32,28 @@ call(struct wd *wd, const char *method, const char *path, json_t *body) {
                  : !strcmp(method, "POST") ? xstrdup("{}")
                                            : NULL;
     struct http_response r;
-    int rc = http_request(method, url, text ? "application/json" : NULL, text, NULL, &r);
+    int rc = http_request_within(CALL_TIMEOUT_MS, method, url, text ? "application/json" : NULL,
+                                 text, NULL, &r);
     free(text);
-    cr_assert_eq(rc, 0, "webdriver %s %s: no answer (see %s)", method, path, wd->log);
-    json_t *v = json_loads(r.body.data, 0, NULL);
-    cr_assert_not_null(v, "webdriver %s %s: not JSON: %.300s", method, path, r.body.data);
+    /* What is needed for a message is copied, and everything freed, before
+     * any assertion ends the test. */
+    json_t *v = rc == 0 ? json_loads(r.body.data, 0, NULL) : NULL;
     json_t *value = json_incref(json_object_get(v, "value"));
-    if (r.status != 200) {
+    char problem[600] = "";
+    if (rc != 0) {
+        snprintf(problem, sizeof problem, "no answer (see %s)", wd->log);
+    } else if (!v) {
+        snprintf(problem, sizeof problem, "not JSON: %.300s", r.body.data);
+    } else if (r.status != 200) {
         const char *msg = json_string_value(json_object_get(value, "message"));
-        cr_assert_fail("webdriver %s %s: %ld %.500s", method, path, r.status,
-                       msg ? msg : r.body.data);
+        snprintf(problem, sizeof problem, "%ld %.500s", r.status, msg ? msg : r.body.data);
     }
     json_decref(v);
     http_response_free(&r);
+    if (problem[0]) {
+        json_decref(value);
+        cr_assert_fail("webdriver %s %s: %s", method, path, problem);
+    }
     return value ? value : json_null();
 }
 
