@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/addr_class.h"
 #include "common/config.h"
 #include "common/job.h"
 #include "common/log.h"
@@ -235,20 +236,6 @@ request_id(const struct http_request *http, char out[65]) {
              (unsigned long long)++counter);
 }
 
-static bool
-is_private(const struct sockaddr *sa) {
-    if (sa->sa_family == AF_INET) {
-        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-        return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == (172u << 4 | 1) ||
-               (a >> 16) == (192u << 8 | 168);
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) || (a->s6_addr[0] & 0xfe) == 0xfc;
-    }
-    return false;
-}
-
 /* client_addr is the peer, or, when the peer is a proxy on our side
  * (loopback or private: nginx in front), the address it names in X-Real-IP. */
 static void
@@ -261,7 +248,9 @@ client_addr(conn_t *c, const struct http_request *http, struct sockaddr_storage 
     memset(out, 0, sizeof *out);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len) < 0) return;
     const char *real = http_request_header(http, "X-Real-IP");
-    if (!real || !is_private((struct sockaddr *)out)) return;
+    if (!real) return;
+    enum addr_class peer = addr_class((struct sockaddr *)out);
+    if (peer != ADDR_LOOPBACK && peer != ADDR_PRIVATE) return;
     struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
     struct sockaddr_in v4 = {.sin_family = AF_INET};
     if (inet_pton(AF_INET, real, &v4.sin_addr) == 1) memcpy(out, &v4, sizeof v4);
