@@ -21,9 +21,6 @@
  * reset caused by unread request bytes. */
 #define LINGER_MS 2000
 
-/* Bytes of later requests buffered while one is being answered. */
-#define CONN_READ_AHEAD 65536
-
 /* One uv_write: the request travels with the buffers it sends (STYLE rule 3). */
 struct write_req {
     uv_write_t req;
@@ -449,8 +446,10 @@ conn_drain(conn_t *c) {
     if (!c->req && c->writes == 0) conn_close(c);
 }
 
-int
-conn_accept(struct server *srv, struct app *app, uv_stream_t *listener, bool reject) {
+/* conn_new makes a conn with its handles initialised on loop and links
+ * it into srv. */
+static int
+conn_new(struct server *srv, struct app *app, uv_loop_t *loop, conn_t **out) {
     conn_t *c = xcalloc(1, sizeof *c);
     c->server = srv;
     c->app = app;
@@ -459,28 +458,53 @@ conn_accept(struct server *srv, struct app *app, uv_stream_t *listener, bool rej
     struct http_limits lim = {.max_header_bytes = app->cfg->http_max_header_bytes,
                               .max_body_bytes = app->cfg->http_max_body_bytes};
     http_parse_init(&c->parse, &lim);
-    int rc = uv_tcp_init(listener->loop, &c->tcp);
+    int rc = uv_tcp_init(loop, &c->tcp);
     if (rc < 0) {
         http_parse_free(&c->parse);
         free(c);
         return rc;
     }
-    uv_timer_init(listener->loop, &c->timer);
+    uv_timer_init(loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->handles_open = 2;
     server_conn_add(srv, c);
+    *out = c;
+    return 0;
+}
+
+/* serve starts a connected conn: the 503 when rejected, else the header
+ * deadline (no bytes yet is no excuse). */
+static void
+serve(conn_t *c, bool reject) {
+    uv_tcp_nodelay(&c->tcp, 1); /* fails harmlessly on a socketpair */
+    if (reject) send_error(c, 503, "Service Unavailable", "too many open connections");
+    update_io(c);
+}
+
+int
+conn_accept(struct server *srv, struct app *app, uv_stream_t *listener, bool reject) {
+    conn_t *c;
+    int rc = conn_new(srv, app, listener->loop, &c);
+    if (rc < 0) return rc;
     rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc < 0) {
         conn_close(c);
         return rc;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    if (reject) {
-        send_error(c, 503, "Service Unavailable", "too many open connections");
-        update_io(c);
-        return 0;
+    serve(c, reject);
+    return 0;
+}
+
+int
+conn_open(struct server *srv, struct app *app, uv_loop_t *loop, int fd) {
+    conn_t *c;
+    int rc = conn_new(srv, app, loop, &c);
+    if (rc < 0) return rc;
+    rc = uv_tcp_open(&c->tcp, fd);
+    if (rc < 0) {
+        conn_close(c);
+        return rc;
     }
-    /* A fresh connection gets the header deadline: no bytes yet is no excuse. */
-    update_io(c);
+    serve(c, false);
     return 0;
 }

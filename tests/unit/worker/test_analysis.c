@@ -19,6 +19,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "tests/lib/page_server.h"
+#include "tests/lib/testenv.h"
 #include "worker/analysis.h"
 #include "worker/curl_uv.h"
 #include "worker/stopwords.h"
@@ -83,15 +84,11 @@ setup(void) {
                  err);
 }
 
-static void
-on_closed(void *arg) {
-    *(bool *)arg = true;
-}
 
 static void
 teardown(void) {
     bool closed = false;
-    curl_uv_close(cu, on_closed, &closed);
+    curl_uv_close(cu, testenv_on_closed, &closed);
     while (!closed) uv_run(&loop, UV_RUN_ONCE);
     cr_assert_eq(uv_loop_close(&loop), 0, "a handle was left open");
     page_server_stop(allowed);
