@@ -102,14 +102,12 @@ open_conn(const char *url, int timeout_ms, struct state *st) {
 
 static bool closed;
 
-
 static void
 close_conn(pg_uv_t *pg) {
     closed = false;
     pg_uv_close(pg, testenv_on_closed, &closed);
     cr_assert(testenv_run_until(&loop, &closed, 5000), "close callback never ran");
 }
-
 
 static void
 wait_calls(struct rec *rec, int n, int timeout_ms) {

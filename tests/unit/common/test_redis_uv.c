@@ -178,14 +178,12 @@ open_conn(const char *url, int timeout_ms, struct state *st) {
 
 static bool closed;
 
-
 static void
 close_conn(redis_uv_t *r) {
     closed = false;
     redis_uv_close(r, testenv_on_closed, &closed);
     cr_assert(testenv_run_until(&loop, &closed, 5000), "close callback never ran");
 }
-
 
 static void
 wait_calls(struct rec *rec, int n) {

@@ -84,7 +84,6 @@ setup(void) {
                  err);
 }
 
-
 static void
 teardown(void) {
     bool closed = false;
