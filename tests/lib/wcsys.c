@@ -189,6 +189,22 @@ wcsys_stop_worker(struct wcsys *s, int i, int sig, int timeout_ms) {
 }
 
 void
+wcsys_stop_clean(struct wcsys *s) {
+    if (s->web_pid > 0) {
+        int st = proc_stop(s->web_pid, SIGTERM, 5000);
+        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "web exit %d; see %s", st,
+                  s->web_log);
+    }
+    s->web_pid = 0;
+    for (int i = 0; i < s->nworkers; i++) {
+        if (s->workers[i] <= 0) continue;
+        int st = wcsys_stop_worker(s, i, SIGTERM, 15000);
+        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit %d; see %s", st,
+                  s->worker_logs[i]);
+    }
+}
+
+void
 wcsys_free(struct wcsys *s) {
     if (s->web_pid > 0) proc_stop(s->web_pid, SIGTERM, 5000);
     s->web_pid = 0;

@@ -70,6 +70,10 @@ int wcsys_start_worker(struct wcsys *s, const struct proc_opts *opts);
 /* wcsys_stop_worker signals supervisor i and waits up to timeout_ms;
  * returns the wait status (-1: it had to be killed). */
 int wcsys_stop_worker(struct wcsys *s, int i, int sig, int timeout_ms);
+/* wcsys_stop_clean stops the web and every worker supervisor with
+ * SIGTERM and expects each to exit 0 (a failed expectation, not an
+ * abort: under ASan a leak makes the exit code non-zero). */
+void wcsys_stop_clean(struct wcsys *s);
 void wcsys_free(struct wcsys *s);
 
 /* wcsys_write_page writes pages/<name>. */
