@@ -72,16 +72,12 @@ start_system(void) {
     write_pages();
     /* One worker process, heartbeats the dashboard sees soon, an admin
      * token, the pages from the source tree; the other times are the
-     * programs' defaults (wcsys shortens them for its reliability tests). */
+     * programs' defaults. */
+    wcsys_default_times(&sys);
     wcsys_env(&sys, "WORKER_PROCESSES", "1");
     wcsys_env(&sys, "WORKER_CONCURRENCY", "4");
     wcsys_env(&sys, "HEARTBEAT_INTERVAL", "1s");
     wcsys_env(&sys, "WORKER_GRACE", "3s");
-    wcsys_env(&sys, "FETCH_TIMEOUT", "30s");
-    wcsys_env(&sys, "JOB_TIMEOUT", "60s");
-    wcsys_env(&sys, "JOB_RESCUE_AFTER", "30s");
-    wcsys_env(&sys, "JOB_RETRY_BASE", "2s");
-    wcsys_env(&sys, "JOB_RETRY_MAX", "5m");
     wcsys_env(&sys, "ADMIN_TOKEN", ADMIN_TOKEN);
     char static_dir[256];
     snprintf(static_dir, sizeof static_dir, "%s/web/static", testenv_srcdir());

@@ -62,18 +62,13 @@ start_system(void) {
 
     /* The address check stays on, as in production: only the page
      * server's own address and port are let through. The times are the
-     * programs' defaults (wcsys shortens them for its reliability
-     * tests). */
+     * programs' defaults but for the fetch timeout. */
     char allow[64];
     snprintf(allow, sizeof allow, "127.0.0.1:%d", page_server_port(sys.pages));
+    wcsys_default_times(&sys);
     wcsys_env(&sys, "FETCH_ALLOW_PRIVATE", "false");
     wcsys_env(&sys, "FETCH_ALLOW_ADDRESSES", allow);
     wcsys_env(&sys, "FETCH_TIMEOUT", "5s");
-    wcsys_env(&sys, "JOB_TIMEOUT", "60s");
-    wcsys_env(&sys, "JOB_RESCUE_AFTER", "30s");
-    wcsys_env(&sys, "HEARTBEAT_INTERVAL", "5s");
-    wcsys_env(&sys, "JOB_RETRY_BASE", "2s");
-    wcsys_env(&sys, "JOB_RETRY_MAX", "5m");
     wcsys_start_web(&sys);
     wcsys_start_worker(&sys, NULL);
 }

@@ -59,6 +59,10 @@ struct wcsys_opts {
  * prefix, and the default environment (APP_ENV=testing, short rescue and
  * retry times; see wcsys.c). opts may be NULL. */
 void wcsys_init(struct wcsys *s, const struct wcsys_opts *opts);
+/* wcsys_default_times drops the short times wcsys_init sets (fetch and
+ * job timeouts, rescue, heartbeat, retry backoff): programs started later
+ * use their own defaults, as a deployment does. */
+void wcsys_default_times(struct wcsys *s);
 /* wcsys_env sets (or replaces) one variable for programs started later. */
 void wcsys_env(struct wcsys *s, const char *key, const char *value);
 /* wcsys_start_web starts wordcount-web on a free port and waits for it
