@@ -4,9 +4,11 @@
  * on the same loop. Keep-alive, pipelining (answers in order, whole or
  * byte by byte), the read-ahead bound, the lingering close, deadlines,
  * and an answer that comes after the connection has gone. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,9 +80,22 @@ h_later(struct req *req) {
     held[nheld++] = req;
 }
 
+/* h_client answers the client's address as the conn sees it. */
+static void
+h_client(struct req *req) {
+    const struct sockaddr *sa = req_client_addr(req);
+    char text[INET6_ADDRSTRLEN] = "not-ip";
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof text);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof text);
+    reply(req, text);
+}
+
 static const struct route routes[] = {
     {"GET", "/echo/{x}", h_echo},
     {"GET", "/later/{x}", h_later},
+    {"GET", "/addr", h_client},
 };
 
 /* answer_held answers the oldest held request with its parameter. */
@@ -100,7 +115,7 @@ answer_held(void) {
  * struct answer entries. */
 static void
 parse_answers(void) {
-    for (;;) {
+    while (cl.parsed < cl.in.len) {
         const char *start = cl.in.data + cl.parsed;
         const char *end = cl.in.data + cl.in.len;
         const char *head_end = memmem(start, (size_t)(end - start), "\r\n\r\n", 4);
@@ -163,6 +178,31 @@ connect_client(int sndbuf) {
     if (sndbuf > 0) setsockopt(cl.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     int rc = conn_open(&srv, &app, &loop, sv[1]);
     if (rc < 0) close(sv[1]);
+    cr_assert_eq(rc, 0, "conn_open: %s", uv_strerror(rc));
+    cr_assert_eq(uv_poll_init(&loop, &cl.poll, cl.fd), 0);
+    cr_assert_eq(uv_poll_start(&cl.poll, UV_READABLE, on_client_readable), 0);
+    cl.polling = true;
+}
+
+/* connect_client_tcp is connect_client over a TCP connection on
+ * 127.0.0.1 (a peer whose address the conn can judge). */
+static void
+connect_client_tcp(void) {
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(lfd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(lfd, 1), 0);
+    cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    cl.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_eq(connect(cl.fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    close(lfd);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fcntl(cl.fd, F_SETFL, O_NONBLOCK), 0);
+    int rc = conn_open(&srv, &app, &loop, fd);
+    if (rc < 0) close(fd);
     cr_assert_eq(rc, 0, "conn_open: %s", uv_strerror(rc));
     cr_assert_eq(uv_poll_init(&loop, &cl.poll, cl.fd), 0);
     cr_assert_eq(uv_poll_start(&cl.poll, UV_READABLE, on_client_readable), 0);
@@ -374,7 +414,7 @@ Test(conn, read_ahead_is_bounded) {
     cr_expect_str_eq(cl.answers[0].body, "first");
     size_t out_of_order = 0;
     for (int i = 0; i < N; i++) {
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "%06d", i);
         out_of_order += strcmp(cl.answers[i + 1].body, want) != 0;
     }
@@ -456,6 +496,30 @@ Test(conn, answer_after_the_client_left) {
     for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
     answer_held(); /* the write fails (EPIPE); the conn closes */
     cr_assert(testenv_run_until_pred(&loop, no_conns, NULL, WAIT_MS));
+}
+
+/* --- the client's address --- */
+
+/* X-Real-IP names the client only when the peer is a proxy of ours: on
+ * loopback or a private address (common/addr_class). */
+Test(conn, x_real_ip_is_believed_from_loopback_only) {
+    connect_client_tcp();
+    client_send_str("GET /addr HTTP/1.1\r\n\r\n"
+                    "GET /addr HTTP/1.1\r\nX-Real-IP: 203.0.113.7\r\n\r\n"
+                    "GET /addr HTTP/1.1\r\nX-Real-IP: 2001:db8::9\r\n\r\n"
+                    "GET /addr HTTP/1.1\r\nX-Real-IP: not an address\r\n\r\n");
+    wait_answers(4);
+    cr_expect_str_eq(cl.answers[0].body, "127.0.0.1");
+    cr_expect_str_eq(cl.answers[1].body, "203.0.113.7");
+    cr_expect_str_eq(cl.answers[2].body, "2001:db8::9");
+    cr_expect_str_eq(cl.answers[3].body, "127.0.0.1", "a header that is no address is ignored");
+}
+
+Test(conn, x_real_ip_is_ignored_from_other_peers) {
+    connect_client(0); /* a socketpair: the peer has no IP address at all */
+    client_send_str("GET /addr HTTP/1.1\r\nX-Real-IP: 203.0.113.7\r\n\r\n");
+    wait_answers(1);
+    cr_expect_str_eq(cl.answers[0].body, "not-ip");
 }
 
 /* --- deadlines --- */
