@@ -1,6 +1,5 @@
 #include "worker/analysis.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/xalloc.h"
