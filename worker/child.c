@@ -116,4 +116,3 @@ child_run(const struct config *cfg, int index) {
     if (!status) log_info("msg=\"worker stopped\"");
     return status;
 }
-

@@ -457,13 +457,6 @@ runner_inflight(const runner_t *r) {
 
 /* --- drain and close --- */
 
-/* Handing back needs Redis; when Redis (or Postgres, for a store in
- * flight) is down or hangs, nothing would end the drain. So
- * RUNNER_HANDBACK_MS after handing back began, the jobs still held are
- * abandoned and rescued by lease, as after a kill -9: a worker stops
- * within its grace + RUNNER_HANDBACK_MS (and closing), before the
- * supervisor's kill at WORKER_GRACE + 5 s, whatever its servers do. */
-
 /* stop_now abandons what is still in flight and reports the runner
  * drained without waiting for answers: runner_close then cancels the
  * steps still waiting on Redis or Postgres, and a take's deliveries not
@@ -479,6 +472,12 @@ stop_now(struct runner *r) {
     check_drained(r);
 }
 
+/* on_handback_over: handing back needs Redis, and when Redis (or
+ * Postgres, for a store in flight) is down or hangs nothing would end the
+ * drain. So RUNNER_HANDBACK_MS after handing back began, the jobs still
+ * held are abandoned and rescued by lease, as after a kill -9: a worker
+ * stops within its grace + RUNNER_HANDBACK_MS (and closing), before the
+ * supervisor's kill at WORKER_GRACE + 5 s, whatever its servers do. */
 static void
 on_handback_over(uv_timer_t *timer) {
     struct runner *r = timer->data;

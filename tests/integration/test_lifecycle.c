@@ -189,6 +189,6 @@ Test(lifecycle, workers_are_registered_as_soon_as_they_are_ready) {
                  alive);
     cr_assert((seen[0] == kids[0] && seen[1] == kids[1]) ||
                   (seen[0] == kids[1] && seen[1] == kids[0]),
-              "registered %d and %d, started %d and %d", (int)seen[0], (int)seen[1],
-              (int)kids[0], (int)kids[1]);
+              "registered %d and %d, started %d and %d", (int)seen[0], (int)seen[1], (int)kids[0],
+              (int)kids[1]);
 }

@@ -112,13 +112,13 @@ Test(shutdown, orphaned_workers_stop_when_redis_and_postgres_stop_with_them) {
         char pid[32];
         snprintf(pid, sizeof pid, " pid=%d ", (int)kids[i]);
         kids[i] = 0; /* gone: its pid may be reused */
-        cr_assert(wcsys_log_find(sys.worker_logs[first], "msg=\"worker stopped\"", pid, 1000, NULL,
-                                 0),
-                  "worker process%sdid not stop cleanly; see %s", pid, sys.worker_logs[first]);
+        cr_assert(
+            wcsys_log_find(sys.worker_logs[first], "msg=\"worker stopped\"", pid, 1000, NULL, 0),
+            "worker process%sdid not stop cleanly; see %s", pid, sys.worker_logs[first]);
     }
-    cr_assert_eq(wcsys_log_count(sys.worker_logs[first], "msg=\"jobs not handed back in time",
-                                 NULL),
-                 2, "both gave up handing back to a Redis that was gone");
+    cr_assert_eq(
+        wcsys_log_count(sys.worker_logs[first], "msg=\"jobs not handed back in time", NULL), 2,
+        "both gave up handing back to a Redis that was gone");
 
     /* The rest of the stop finishes; then everything comes back. */
     redis_srv_stop(&redis, SIGTERM);

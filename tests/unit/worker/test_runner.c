@@ -43,8 +43,8 @@ static int starts;     /* queue_start calls so far (in the worker process) */
 static int refuse_nth; /* the start to refuse */
 
 static int
-refusing_start(struct queue *q, const struct queue_entry *e, const char *consumer,
-               int max_attempts, queue_job_cb cb, void *arg) {
+refusing_start(struct queue *q, const struct queue_entry *e, const char *consumer, int max_attempts,
+               queue_job_cb cb, void *arg) {
     if (++starts == refuse_nth) return UV_ENOTCONN;
     return queue_start(q, e, consumer, max_attempts, cb, arg);
 }
