@@ -116,6 +116,9 @@ Test(shutdown, orphaned_workers_stop_when_redis_and_postgres_stop_with_them) {
             wcsys_log_find(sys.worker_logs[first], "msg=\"worker stopped\"", pid, 1000, NULL, 0),
             "worker process%sdid not stop cleanly; see %s", pid, sys.worker_logs[first]);
     }
+    /* Under ASan the processes' leak check ran at exit, into the log. */
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[first], "Sanitizer", NULL), 0,
+                 "a sanitizer reported on the stop; see %s", sys.worker_logs[first]);
     cr_assert_eq(
         wcsys_log_count(sys.worker_logs[first], "msg=\"jobs not handed back in time", NULL), 2,
         "both gave up handing back to a Redis that was gone");
