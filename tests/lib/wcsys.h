@@ -79,6 +79,12 @@ void wcsys_start_web(struct wcsys *s);
  * ready (a child signalled before that dies of the signal instead of
  * draining) and returns its index. */
 int wcsys_start_worker(struct wcsys *s, const struct proc_opts *opts);
+/* wcsys_fork_worker runs body(arg) in a forked process, as a program of
+ * the system would run: with its environment, SIGTERM and SIGINT held
+ * back, and its output in a new worker log; body's return value is the
+ * exit status. For tests that set a seam first (worker/task.h). Returns
+ * the index; the process is stopped like a started worker. */
+int wcsys_fork_worker(struct wcsys *s, int (*body)(void *arg), void *arg);
 /* wcsys_stop_worker signals supervisor i (sig 0: none, it waits for an
  * exit that an earlier signal began) and waits up to timeout_ms; returns
  * the wait status (-1: it had to be killed). */

@@ -22,9 +22,13 @@
  * a page): the bound is for a driver that stopped answering. */
 #define CALL_TIMEOUT_MS 90000
 
-/* call sends one WebDriver command and returns its "value" (new reference). */
-static json_t *
-call(struct wd *wd, const char *method, const char *path, json_t *body) {
+/* try_call sends one WebDriver command. On success it returns 0 and its
+ * "value" (new reference) in *value; otherwise -1, with the reason in
+ * problem and the WebDriver error code ("stale element reference", ...)
+ * in error, when there is one. Everything it read is freed either way. */
+static int
+try_call(struct wd *wd, const char *method, const char *path, json_t *body, json_t **value,
+         char *problem, size_t plen, char *error, size_t elen) {
     char url[512];
     snprintf(url, sizeof url, "%s%s", wd->base, path);
     /* A POST always carries a JSON object, if only an empty one. */
@@ -35,26 +39,37 @@ call(struct wd *wd, const char *method, const char *path, json_t *body) {
     int rc = http_request_within(CALL_TIMEOUT_MS, method, url, text ? "application/json" : NULL,
                                  text, NULL, &r);
     free(text);
-    /* What is needed for a message is copied, and everything freed, before
-     * any assertion ends the test. */
     json_t *v = rc == 0 ? json_loads(r.body.data, 0, NULL) : NULL;
-    json_t *value = json_incref(json_object_get(v, "value"));
-    char problem[600] = "";
+    json_t *val = json_incref(json_object_get(v, "value"));
+    problem[0] = error[0] = '\0';
     if (rc != 0) {
-        snprintf(problem, sizeof problem, "no answer (see %s)", wd->log);
+        snprintf(problem, plen, "no answer (see %s)", wd->log);
     } else if (!v) {
-        snprintf(problem, sizeof problem, "not JSON: %.300s", r.body.data);
+        snprintf(problem, plen, "not JSON: %.300s", r.body.data);
     } else if (r.status != 200) {
-        const char *msg = json_string_value(json_object_get(value, "message"));
-        snprintf(problem, sizeof problem, "%ld %.500s", r.status, msg ? msg : r.body.data);
+        const char *msg = json_string_value(json_object_get(val, "message"));
+        const char *code = json_string_value(json_object_get(val, "error"));
+        snprintf(problem, plen, "%ld %.500s", r.status, msg ? msg : r.body.data);
+        snprintf(error, elen, "%s", code ? code : "");
     }
     json_decref(v);
     http_response_free(&r);
     if (problem[0]) {
-        json_decref(value);
-        cr_assert_fail("webdriver %s %s: %s", method, path, problem);
+        json_decref(val);
+        return -1;
     }
-    return value ? value : json_null();
+    *value = val ? val : json_null();
+    return 0;
+}
+
+/* call sends one WebDriver command and returns its "value" (new reference). */
+static json_t *
+call(struct wd *wd, const char *method, const char *path, json_t *body) {
+    json_t *value;
+    char problem[600], error[64];
+    if (try_call(wd, method, path, body, &value, problem, sizeof problem, error, sizeof error))
+        cr_assert_fail("webdriver %s %s: %s", method, path, problem);
+    return value;
 }
 
 static json_t *
@@ -151,24 +166,37 @@ wd_find(struct wd *wd, const char *css) {
     return out;
 }
 
+/* act finds css and sends it an element command: "/click", or "/value"
+ * with text. A page that redraws itself (the dashboard polls) can replace
+ * the element between the find and the command: then it is found again. */
+static void
+act(struct wd *wd, const char *css, const char *action, const char *text) {
+    json_t *body = text ? json_pack("{s:s}", "text", text) : NULL;
+    char problem[600] = "", error[64] = "", path[512];
+    for (int attempt = 0; attempt < 20; attempt++) {
+        char *id = wd_find(wd, css);
+        snprintf(path, sizeof path, "/session/%s/element/%s%s", wd->session, id, action);
+        free(id);
+        json_t *v;
+        if (!try_call(wd, "POST", path, body, &v, problem, sizeof problem, error, sizeof error)) {
+            json_decref(v);
+            json_decref(body);
+            return;
+        }
+        if (strcmp(error, "stale element reference") != 0) break;
+    }
+    json_decref(body);
+    cr_assert_fail("webdriver POST %s (%s): %s", path, css, problem);
+}
+
 void
 wd_click(struct wd *wd, const char *css) {
-    char *id = wd_find(wd, css);
-    char suffix[256];
-    snprintf(suffix, sizeof suffix, "/element/%s/click", id);
-    json_decref(session_call(wd, "POST", suffix, NULL));
-    free(id);
+    act(wd, css, "/click", NULL);
 }
 
 void
 wd_type(struct wd *wd, const char *css, const char *text) {
-    char *id = wd_find(wd, css);
-    char suffix[256];
-    snprintf(suffix, sizeof suffix, "/element/%s/value", id);
-    json_t *body = json_pack("{s:s}", "text", text);
-    json_decref(session_call(wd, "POST", suffix, body));
-    json_decref(body);
-    free(id);
+    act(wd, css, "/value", text);
 }
 
 json_t *
