@@ -1,8 +1,6 @@
 #include "cli/fmt.h"
 
-#include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 
 const char *
 fmt_age(int64_t ms, char *out, size_t n) {
@@ -15,18 +13,4 @@ fmt_age(int64_t ms, char *out, size_t n) {
         snprintf(out, n, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
     else snprintf(out, n, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
     return out;
-}
-
-int
-fmt_glob_escape(const char *s, char *out, size_t n) {
-    size_t k = 0;
-    for (; *s; s++) {
-        bool special = strchr("*?[]\\", *s) != NULL;
-        if (k + (special ? 2 : 1) >= n) return -1;
-        if (special) out[k++] = '\\';
-        out[k++] = *s;
-    }
-    if (k >= n) return -1;
-    out[k] = '\0';
-    return 0;
 }

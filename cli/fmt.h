@@ -9,8 +9,5 @@
 /* fmt_age writes a duration in ms as "850ms", "42s", "3m07s", "5h02m" or
  * "3d04h"; a negative one (clock skew) as "0s". Returns out. */
 const char *fmt_age(int64_t ms, char *out, size_t n);
-/* fmt_glob_escape copies s into out with the Redis glob characters
- * (* ? [ ] \) escaped; returns 0, or -1 when out is too small. */
-int fmt_glob_escape(const char *s, char *out, size_t n);
 
 #endif

@@ -1,5 +1,6 @@
 /* queue.c — the client side of the queue: submit, get, cancel and the
- * failed set. See queue.h for the contract and queue_lua.c for the scripts. */
+ * failed set. See queue.h for the contract and common/lua/queue_*.lua for
+ * the scripts. */
 #include "common/queue.h"
 
 #include <stdio.h>
@@ -7,7 +8,7 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/queue_lua.h"
+#include "common/lua_scripts.h"
 #include "common/queue_op.h"
 #include "common/xalloc.h"
 
@@ -68,7 +69,7 @@ submit_eval(struct queue *q, const char *url, const char *idem_key, const char *
     snprintf(ttl, sizeof ttl, "%d", ttl_s);
     const char *args[] = {op->id, url, queue_op_ms(op->now, now), body_hash, ttl};
     int n = idem_key ? 4 : 3;
-    int rc = queue_op_eval(q, on_submit, op, QUEUE_LUA_SUBMIT, n, keys, idem_key ? 5 : 3, args);
+    int rc = queue_op_eval(q, on_submit, op, lua_queue_submit, n, keys, idem_key ? 5 : 3, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -151,7 +152,7 @@ queue_cancel(struct queue *q, const char *id, queue_cancel_cb cb, void *arg) {
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
     const char *args[] = {queue_op_ms(clock_now_ms(), now), ttl, KEYS_GROUP, id};
-    int rc = queue_op_eval(q, on_cancel, op, QUEUE_LUA_CANCEL, 4, keys, 4, args);
+    int rc = queue_op_eval(q, on_cancel, op, lua_queue_cancel, 4, keys, 4, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -184,18 +185,44 @@ on_failed_list(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) 
     queue_op_free(op);
 }
 
+/* on_failed_page has the page's ids (ZREVRANGE); the script reads their
+ * hashes and the set's size in one step. */
+static void
+on_failed_page(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct queue_op *op = arg;
+    (void)r;
+    const char *msg;
+    const char **ids = NULL;
+    int n = 0;
+    int st = queue_op_error(reply, errstr, &msg);
+    if (!st && (n = queue_op_ids(reply, &ids)) < 0)
+        st = UV_EPROTO, msg = "unexpected reply to ZREVRANGE";
+    if (!st) {
+        struct keybuf kf;
+        const char *keys[] = {keys_failed(&op->q->keys, &kf)};
+        st = queue_op_eval_ids(op->q, on_failed_list, op, lua_queue_failed_list, 1, keys, 0, NULL,
+                               (size_t)n, ids);
+        if (st) msg = uv_strerror(st);
+    }
+    free(ids);
+    if (st) {
+        op->cb.list(st, 0, NULL, 0, msg, op->arg);
+        queue_op_free(op);
+    }
+}
+
 int
 queue_failed_list(struct queue *q, long offset, long limit, queue_list_cb cb, void *arg) {
     if (offset < 0 || limit < 1 || limit > 1000) return UV_EINVAL;
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.list = cb;
     struct keybuf kf;
-    const char *keys[] = {keys_failed(&q->keys, &kf)};
     char start[24], stop[24];
     snprintf(start, sizeof start, "%ld", offset);
     snprintf(stop, sizeof stop, "%ld", offset + limit - 1);
-    const char *args[] = {start, stop, q->keys.prefix};
-    int rc = queue_op_eval(q, on_failed_list, op, QUEUE_LUA_FAILED_LIST, 1, keys, 3, args);
+    const char *argv[] = {"ZREVRANGE", keys_failed(&q->keys, &kf), start, stop};
+    size_t argvlen[] = {9, strlen(argv[1]), strlen(start), strlen(stop)};
+    int rc = redis_uv_command(q->redis, on_failed_page, op, 4, argv, argvlen);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -211,29 +238,55 @@ on_count(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     queue_op_free(op);
 }
 
+/* failed_retry_eval requeues ids (the failed set's, or the caller's). */
+static int
+failed_retry_eval(struct queue_op *op, size_t n, const char *const *ids) {
+    struct queue *q = op->q;
+    struct keybuf kf, ks, kst;
+    const char *keys[] = {keys_failed(&q->keys, &kf), keys_queue(&q->keys, &ks),
+                          keys_stats(&q->keys, &kst)};
+    return queue_op_eval_ids(q, on_count, op, lua_queue_failed_retry, 3, keys, 0, NULL, n, ids);
+}
+
+/* on_oldest_failed has the oldest failed ids (ZRANGE) to requeue. */
+static void
+on_oldest_failed(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct queue_op *op = arg;
+    (void)r;
+    const char *msg;
+    const char **ids = NULL;
+    int n = 0;
+    int st = queue_op_error(reply, errstr, &msg);
+    if (!st && (n = queue_op_ids(reply, &ids)) < 0)
+        st = UV_EPROTO, msg = "unexpected reply to ZRANGE";
+    if (!st && n > 0 && (st = failed_retry_eval(op, (size_t)n, ids)) < 0) msg = uv_strerror(st);
+    free(ids);
+    if (st || n == 0) {
+        op->cb.done(st, 0, msg, op->arg);
+        queue_op_free(op);
+    }
+}
+
 int
 queue_failed_retry(struct queue *q, const char *const *ids, size_t n, queue_done_cb cb, void *arg) {
-    enum { MAX_IDS = 24 };
-    if (n < 1 || (ids && n > MAX_IDS)) return UV_EINVAL;
+    enum { MAX_IDS = 24, MAX_ALL = 1000 };
+    if (n < 1 || (ids && n > MAX_IDS) || n > MAX_ALL) return UV_EINVAL;
     for (size_t i = 0; ids && i < n; i++)
         if (!job_id_valid(ids[i])) return UV_EINVAL;
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
-    struct keybuf kf, ks, kst;
-    const char *keys[] = {keys_failed(&q->keys, &kf), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst)};
-    const char *args[MAX_IDS + 1];
-    char limit[24];
-    int nargs = 0;
-    args[nargs++] = q->keys.prefix;
+    int rc;
     if (ids) {
-        for (size_t i = 0; i < n; i++) args[nargs++] = ids[i];
+        rc = failed_retry_eval(op, n, ids);
     } else {
-        snprintf(limit, sizeof limit, "%zu", n);
-        args[nargs++] = "*all*";
-        args[nargs++] = limit;
+        /* The ids first: the script must be given each job's key. */
+        struct keybuf kf;
+        char stop[24];
+        snprintf(stop, sizeof stop, "%zu", n - 1);
+        const char *argv[] = {"ZRANGE", keys_failed(&q->keys, &kf), "0", stop};
+        size_t argvlen[] = {6, strlen(argv[1]), 1, strlen(stop)};
+        rc = redis_uv_command(q->redis, on_oldest_failed, op, 4, argv, argvlen);
     }
-    int rc = queue_op_eval(q, on_count, op, QUEUE_LUA_FAILED_RETRY, 3, keys, nargs, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -246,7 +299,7 @@ queue_failed_delete(struct queue *q, const char *id, queue_done_cb cb, void *arg
     struct keybuf kf, kj;
     const char *keys[] = {keys_failed(&q->keys, &kf), keys_job(&q->keys, id, &kj)};
     const char *args[] = {id};
-    int rc = queue_op_eval(q, on_count, op, QUEUE_LUA_FAILED_DELETE, 2, keys, 1, args);
+    int rc = queue_op_eval(q, on_count, op, lua_queue_failed_delete, 2, keys, 1, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }

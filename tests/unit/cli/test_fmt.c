@@ -1,4 +1,4 @@
-/* cli/fmt: ages and glob escaping. */
+/* cli/fmt: ages. */
 #include <criterion/criterion.h>
 
 #include "cli/fmt.h"
@@ -14,16 +14,4 @@ Test(fmt, ages) {
     char tiny[4];
     fmt_age(187000, tiny, sizeof tiny);
     cr_assert_str_eq(tiny, "3m0", "truncated, never overflowing");
-}
-
-Test(fmt, glob_escape) {
-    char b[64];
-    cr_assert_eq(fmt_glob_escape("wc:", b, sizeof b), 0);
-    cr_assert_str_eq(b, "wc:");
-    cr_assert_eq(fmt_glob_escape("a*b?c[d]e\\", b, sizeof b), 0);
-    cr_assert_str_eq(b, "a\\*b\\?c\\[d\\]e\\\\");
-    char small[4];
-    cr_assert_eq(fmt_glob_escape("abcd", small, sizeof small), -1);
-    cr_assert_eq(fmt_glob_escape("ab*", small, sizeof small), -1);
-    cr_assert_eq(fmt_glob_escape("abc", small, sizeof small), 0);
 }
