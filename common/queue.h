@@ -1,15 +1,17 @@
 /* queue — job operations on Redis, written on top of redis_uv.
  *
- * Owns: the field layout of the job hash ({p}job:{id}) and the calls that
- * change it (each one Lua script from queue_lua.c, so every change is
- * atomic):
+ * Owns: the field layout of the job hash (keys_job) and the calls that
+ * change it (each one Lua script, common/lua/queue_*.lua, so every change
+ * is atomic; common/job.h lists the transitions):
  *   id, url, status, attempts, created_at, started_at, finished_at,
  *   next_attempt_at (ms since epoch), error, error_code, history (JSON
  *   list of failed attempts), entry (the stream entry of the current
  *   delivery), worker (the consumer holding it while started).
  *
  * Delivery is at least once through a Redis stream and consumer group
- * (keys.h). A worker takes deliveries with XREADGROUP, holds a lease on
+ * (keys.h). A script that touches jobs named by data (promote, the failed
+ * set's list and retry) runs after a plain read of their ids, so that it
+ * too is given every key in KEYS[]; it checks again what it read. A worker takes deliveries with XREADGROUP, holds a lease on
  * each by renewing it (queue_renew, every heartbeat), and acknowledges
  * only when the result is committed (queue_finish) or the job has ended
  * otherwise (fail, retry, release). Deliveries whose lease lapsed are

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/queue.h"
 #include "common/lua_scripts.h"
+#include "common/queue.h"
 #include "common/queue_op.h"
 #include "common/stats.h"
 #include "common/xalloc.h"
@@ -190,8 +190,8 @@ queue_start(struct queue *q, const struct queue_entry *e, const char *consumer, 
     char now[24], max[16], ttl[16];
     snprintf(max, sizeof max, "%d", max_attempts);
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {e->stream_id, consumer, queue_op_ms(now_ms, now), KEYS_GROUP, max,
-                          ttl,          e->job_id, STATS_TS_TTL};
+    const char *args[] = {e->stream_id, consumer,    queue_op_ms(now_ms, now), KEYS_GROUP, max, ttl,
+                          e->job_id,    STATS_TS_TTL};
     int rc = queue_op_eval(q, on_start, op, lua_queue_start, 5, keys, 8, args);
     if (rc < 0) queue_op_free(op);
     return rc;
@@ -277,10 +277,9 @@ queue_finish_with(struct queue *q, const struct queue_entry *e, const char *cons
                           keys_ts(&q->keys, keys_ts_minute(now_ms), &kt)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {e->stream_id, queue_op_ms(now_ms, now),
-                          ttl,          KEYS_GROUP,
-                          consumer,     summary ? summary : "",
-                          STATS_TS_TTL, STATS_MS_BOUNDS_TEXT};
+    const char *args[] = {
+        e->stream_id, queue_op_ms(now_ms, now), ttl,          KEYS_GROUP,
+        consumer,     summary ? summary : "",   STATS_TS_TTL, STATS_MS_BOUNDS_TEXT};
     int rc = queue_op_eval(q, on_int, op, lua_queue_finish, 4, keys, 8, args);
     if (rc < 0) queue_op_free(op);
     return rc;
@@ -298,8 +297,9 @@ queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, c
                           keys_ts(&q->keys, keys_ts_minute(now_ms), &kt)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {e->stream_id, queue_op_ms(now_ms, now), ttl, KEYS_GROUP, consumer, code,
-                          message,      e->job_id,                STATS_TS_TTL};
+    const char *args[] = {
+        e->stream_id, queue_op_ms(now_ms, now), ttl, KEYS_GROUP, consumer, code, message, e->job_id,
+        STATS_TS_TTL};
     int rc = queue_op_eval(q, on_int, op, lua_queue_fail, 5, keys, 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
@@ -377,7 +377,12 @@ queue_promote(struct queue *q, int limit, queue_done_cb cb, void *arg) {
     struct keybuf kr;
     char now[24], lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *argv[] = {"ZRANGEBYSCORE", keys_retry(&q->keys, &kr), "-inf",
-                          queue_op_ms(op->now, now), "LIMIT", "0", lim};
+    const char *argv[] = {"ZRANGEBYSCORE",
+                          keys_retry(&q->keys, &kr),
+                          "-inf",
+                          queue_op_ms(op->now, now),
+                          "LIMIT",
+                          "0",
+                          lim};
     return send_argv(q, NULL, on_due, op, 7, argv);
 }

@@ -88,7 +88,7 @@ http_metrics_flush(struct http_metrics *m) {
 #define EMIT(delta, ...)                                                                           \
     do {                                                                                           \
         if (n == MAXF) {                                                                           \
-            stats_incr(m->redis, m->key.s, fields, deltas, n);                                       \
+            stats_incr(m->redis, m->key.s, fields, deltas, n);                                     \
             n = 0;                                                                                 \
         }                                                                                          \
         snprintf(names[n], sizeof names[n], __VA_ARGS__);                                          \
