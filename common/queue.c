@@ -185,30 +185,19 @@ on_failed_list(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) 
     queue_op_free(op);
 }
 
-/* on_failed_page has the page's ids (ZREVRANGE); the script reads their
- * hashes and the set's size in one step. */
+/* failed_page_step reads the page's hashes and the set's size in one
+ * script, given the page's ids (ZREVRANGE). */
+static int
+failed_page_step(struct queue_op *op, const char *const *ids, size_t n) {
+    struct keybuf kf;
+    const char *keys[] = {keys_failed(&op->q->keys, &kf)};
+    return queue_op_eval_ids(op->q, on_failed_list, op, lua_queue_failed_list, 1, keys, 0, NULL, n,
+                             ids);
+}
+
 static void
-on_failed_page(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    struct queue_op *op = arg;
-    (void)r;
-    const char *msg;
-    const char **ids = NULL;
-    int n = 0;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && (n = queue_op_ids(reply, &ids)) < 0)
-        st = UV_EPROTO, msg = "unexpected reply to ZREVRANGE";
-    if (!st) {
-        struct keybuf kf;
-        const char *keys[] = {keys_failed(&op->q->keys, &kf)};
-        st = queue_op_eval_ids(op->q, on_failed_list, op, lua_queue_failed_list, 1, keys, 0, NULL,
-                               (size_t)n, ids);
-        if (st) msg = uv_strerror(st);
-    }
-    free(ids);
-    if (st) {
-        op->cb.list(st, 0, NULL, 0, msg, op->arg);
-        queue_op_free(op);
-    }
+fail_list(struct queue_op *op, int status, const char *msg) {
+    op->cb.list(status, 0, NULL, 0, msg, op->arg);
 }
 
 int
@@ -221,8 +210,7 @@ queue_failed_list(struct queue *q, long offset, long limit, queue_list_cb cb, vo
     snprintf(start, sizeof start, "%ld", offset);
     snprintf(stop, sizeof stop, "%ld", offset + limit - 1);
     const char *argv[] = {"ZREVRANGE", keys_failed(&q->keys, &kf), start, stop};
-    size_t argvlen[] = {9, strlen(argv[1]), strlen(start), strlen(stop)};
-    int rc = redis_uv_command(q->redis, on_failed_page, op, 4, argv, argvlen);
+    int rc = queue_op_read_ids(op, 4, argv, failed_page_step, fail_list);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -238,33 +226,18 @@ on_count(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     queue_op_free(op);
 }
 
-/* failed_retry_eval requeues ids (the failed set's, or the caller's). */
+/* failed_retry_step requeues ids (the failed set's oldest, or the caller's). */
 static int
-failed_retry_eval(struct queue_op *op, size_t n, const char *const *ids) {
+failed_retry_step(struct queue_op *op, const char *const *ids, size_t n) {
+    if (n == 0) { /* an empty failed set */
+        queue_op_done_now(op, 0);
+        return 0;
+    }
     struct queue *q = op->q;
     struct keybuf kf, ks, kst;
     const char *keys[] = {keys_failed(&q->keys, &kf), keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst)};
     return queue_op_eval_ids(q, on_count, op, lua_queue_failed_retry, 3, keys, 0, NULL, n, ids);
-}
-
-/* on_oldest_failed has the oldest failed ids (ZRANGE) to requeue. */
-static void
-on_oldest_failed(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    struct queue_op *op = arg;
-    (void)r;
-    const char *msg;
-    const char **ids = NULL;
-    int n = 0;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && (n = queue_op_ids(reply, &ids)) < 0)
-        st = UV_EPROTO, msg = "unexpected reply to ZRANGE";
-    if (!st && n > 0 && (st = failed_retry_eval(op, (size_t)n, ids)) < 0) msg = uv_strerror(st);
-    free(ids);
-    if (st || n == 0) {
-        op->cb.done(st, 0, msg, op->arg);
-        queue_op_free(op);
-    }
 }
 
 int
@@ -277,15 +250,14 @@ queue_failed_retry(struct queue *q, const char *const *ids, size_t n, queue_done
     op->cb.done = cb;
     int rc;
     if (ids) {
-        rc = failed_retry_eval(op, n, ids);
+        rc = failed_retry_step(op, ids, n);
     } else {
-        /* The ids first: the script must be given each job's key. */
+        /* The oldest ids first: the script must be given each job's key. */
         struct keybuf kf;
         char stop[24];
         snprintf(stop, sizeof stop, "%zu", n - 1);
         const char *argv[] = {"ZRANGE", keys_failed(&q->keys, &kf), "0", stop};
-        size_t argvlen[] = {6, strlen(argv[1]), 1, strlen(stop)};
-        rc = redis_uv_command(q->redis, on_oldest_failed, op, 4, argv, argvlen);
+        rc = queue_op_read_ids(op, 4, argv, failed_retry_step, queue_op_fail_done);
     }
     if (rc < 0) queue_op_free(op);
     return rc;

@@ -85,8 +85,11 @@ queue_op_eval_ids(struct queue *q, redis_uv_cb cb, struct queue_op *op, const ch
     return rc;
 }
 
-int
-queue_op_ids(const redisReply *r, const char ***out) {
+/* ids_of collects the strings of an array reply (valid while the reply
+ * is); returns how many, or -1 when r is not an array of strings. *out is
+ * malloc'd (free it) and NULL when there are none. */
+static int
+ids_of(const redisReply *r, const char ***out) {
     *out = NULL;
     if (r->type != REDIS_REPLY_ARRAY) return -1;
     for (size_t i = 0; i < r->elements; i++)
@@ -96,6 +99,47 @@ queue_op_ids(const redisReply *r, const char ***out) {
     for (size_t i = 0; i < r->elements; i++) ids[i] = r->element[i]->str;
     *out = ids;
     return (int)r->elements;
+}
+
+static void
+on_ids(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct queue_op *op = arg;
+    (void)r;
+    const char *msg;
+    const char **ids = NULL;
+    int n = 0;
+    int st = queue_op_error(reply, errstr, &msg);
+    if (!st && (n = ids_of(reply, &ids)) < 0)
+        st = UV_EPROTO, msg = "unexpected reply to a read of ids";
+    if (!st && (st = op->step(op, ids, (size_t)n)) < 0) msg = uv_strerror(st);
+    free(ids);
+    if (st < 0) {
+        op->fail(op, st, msg);
+        queue_op_free(op);
+    }
+}
+
+int
+queue_op_read_ids(struct queue_op *op, int argc, const char **argv, queue_op_ids_step step,
+                  queue_op_fail_fn fail) {
+    enum { MAX = 16 };
+    if (argc > MAX) return UV_E2BIG;
+    size_t argvlen[MAX];
+    for (int i = 0; i < argc; i++) argvlen[i] = strlen(argv[i]);
+    op->step = step;
+    op->fail = fail;
+    return redis_uv_command(op->q->redis, on_ids, op, argc, argv, argvlen);
+}
+
+void
+queue_op_done_now(struct queue_op *op, long long value) {
+    op->cb.done(0, value, NULL, op->arg);
+    queue_op_free(op);
+}
+
+void
+queue_op_fail_done(struct queue_op *op, int status, const char *msg) {
+    op->cb.done(status, 0, msg, op->arg);
 }
 
 const char *

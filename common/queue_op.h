@@ -10,6 +10,15 @@
 
 #include "common/queue.h"
 
+struct queue_op;
+/* The second step of an operation that reads job ids first
+ * (queue_op_read_ids): it sends the script that needs their keys and
+ * returns 0 (op travels with it), or a negative UV_* error (op untouched).
+ * With nothing to do it may answer and free op itself, and return 0. */
+typedef int (*queue_op_ids_step)(struct queue_op *op, const char *const *ids, size_t n);
+/* How a failure reaches the operation's callback. */
+typedef void (*queue_op_fail_fn)(struct queue_op *op, int status, const char *msg);
+
 struct queue_op {
     struct queue *q;
     union {
@@ -26,7 +35,9 @@ struct queue_op {
     char *url;
     int64_t now;
     int count;
-    char *cursor; /* queue_rescue: the caller's cursor, updated from the reply */
+    char *cursor;           /* queue_rescue: the caller's cursor, updated from the reply */
+    queue_op_ids_step step; /* queue_op_read_ids */
+    queue_op_fail_fn fail;
 };
 
 struct queue_op *queue_op_new(struct queue *q, void *arg);
@@ -44,10 +55,17 @@ int queue_op_eval(struct queue *q, redis_uv_cb cb, struct queue_op *op, const ch
 int queue_op_eval_ids(struct queue *q, redis_uv_cb cb, struct queue_op *op, const char *script,
                       int nkeys, const char *const *keys, int nargs, const char *const *args,
                       size_t nids, const char *const *ids);
-/* queue_op_ids collects the strings of an array reply (valid while the
- * reply is); returns how many, or -1 when r is not an array of strings.
- * *out is malloc'd (free it) and NULL when there are none. */
-int queue_op_ids(const redisReply *r, const char ***out);
+/* queue_op_read_ids sends argv, a read that answers job ids (ZRANGE and
+ * the like), and hands the ids to step; a failure of either goes to fail,
+ * and op is freed. Scripts get each key in KEYS[], so a script about jobs
+ * named by data runs as this second step. Returns what redis_uv_command
+ * does (on < 0, op is the caller's). */
+int queue_op_read_ids(struct queue_op *op, int argc, const char **argv, queue_op_ids_step step,
+                      queue_op_fail_fn fail);
+/* queue_op_done_now answers op's queue_done_cb with value and frees op. */
+void queue_op_done_now(struct queue_op *op, long long value);
+/* queue_op_fail_done is the fail function of operations with a queue_done_cb. */
+void queue_op_fail_done(struct queue_op *op, int status, const char *msg);
 /* queue_op_job parses an HGETALL-style array into j (job_free it); -1 if malformed. */
 int queue_op_job(const redisReply *r, struct job *j);
 /* queue_op_ms formats ms into out (24 bytes). */

@@ -340,32 +340,20 @@ queue_release(struct queue *q, const struct queue_entry *e, const char *consumer
     return rc;
 }
 
-/* on_due has the ids whose retry is due (ZRANGEBYSCORE); the script
- * moves those still due, given each job's key. */
-static void
-on_due(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    struct queue_op *op = arg;
-    (void)r;
-    const char *msg;
-    const char **ids = NULL;
-    int n = 0;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && (n = queue_op_ids(reply, &ids)) < 0)
-        st = UV_EPROTO, msg = "unexpected reply to ZRANGEBYSCORE";
-    if (!st && n > 0) {
-        struct queue *q = op->q;
-        struct keybuf kr, ks;
-        const char *keys[] = {keys_retry(&q->keys, &kr), keys_queue(&q->keys, &ks)};
-        char now[24];
-        const char *args[] = {queue_op_ms(op->now, now)};
-        st = queue_op_eval_ids(q, on_int, op, lua_queue_promote, 2, keys, 1, args, (size_t)n, ids);
-        if (st) msg = uv_strerror(st);
+/* promote_step moves the due ids (ZRANGEBYSCORE) still due, given each
+ * job's key. */
+static int
+promote_step(struct queue_op *op, const char *const *ids, size_t n) {
+    if (n == 0) { /* nothing due: the usual answer */
+        queue_op_done_now(op, 0);
+        return 0;
     }
-    free(ids);
-    if (st || n == 0) {
-        op->cb.done(st, 0, msg, op->arg);
-        queue_op_free(op);
-    }
+    struct queue *q = op->q;
+    struct keybuf kr, ks;
+    const char *keys[] = {keys_retry(&q->keys, &kr), keys_queue(&q->keys, &ks)};
+    char now[24];
+    const char *args[] = {queue_op_ms(op->now, now)};
+    return queue_op_eval_ids(q, on_int, op, lua_queue_promote, 2, keys, 1, args, n, ids);
 }
 
 int
@@ -384,5 +372,7 @@ queue_promote(struct queue *q, int limit, queue_done_cb cb, void *arg) {
                           "LIMIT",
                           "0",
                           lim};
-    return send_argv(q, NULL, on_due, op, 7, argv);
+    int rc = queue_op_read_ids(op, 7, argv, promote_step, queue_op_fail_done);
+    if (rc < 0) queue_op_free(op);
+    return rc;
 }

@@ -5,47 +5,36 @@
  * (on_job_read): 202 while it runs, 409 when it failed or was canceled,
  * 404 when it is unknown or its result is no longer stored. */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "common/clock.h"
 #include "common/json.h"
-#include "common/log.h"
-#include "common/xalloc.h"
 #include "web/app.h"
 #include "web/handlers.h"
+#include "web/job_req.h"
 #include "web/job_row.h"
 
 #define TOP_DEFAULT 10
 #define TOP_MAX 100
 
-/* A request waiting on Postgres, then maybe Redis. */
-struct result_ctx {
-    struct req *req;
-    char id[JOB_ID_LEN + 1];
-    int top;
-};
-
 static void
 on_job_read(int status, const struct job *job, const char *errstr, void *arg) {
-    struct result_ctx *x = arg;
-    if (status < 0) {
-        log_warn("msg=\"job read failed\" job=%s error=%s", x->id, log_q(errstr));
-        req_unavailable(x->req, REQ_REDIS, NULL);
-    } else if (!job) {
+    struct job_req *x = arg;
+    int found = job_req_state_found(x, status, job, errstr); /* < 0: answered 503 */
+    if (found == 0) {
         req_problem(x->req, 404, "Not Found", "no job with this id");
-    } else if (job->state == JOB_FAILED || job->state == JOB_CANCELED) {
+    } else if (found > 0 && (job->state == JOB_FAILED || job->state == JOB_CANCELED)) {
         char detail[512];
         snprintf(detail, sizeof detail, "the job %s: %s", job_state_name(job->state),
                  job->error ? job->error : "no result");
         req_problem(x->req, 409, "No Result", detail);
-    } else if (job->state == JOB_FINISHED) {
+    } else if (found > 0 && job->state == JOB_FINISHED) {
         req_problem(x->req, 404, "Not Found", "the result is no longer stored");
-    } else {
+    } else if (found > 0) {
         req_json_retry(
             x->req, 202, 1,
             json_pack("{s:s, s:s}", "id", job->id, "status", job_state_name(job->state)));
     }
-    free(x);
+    job_req_free(x);
 }
 
 /* result_json is the whole result: counts, top words and fetch metadata. */
@@ -71,20 +60,15 @@ result_json(const char *id, const PGresult *res, int top) {
 
 static void
 on_result_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
-    struct result_ctx *x = arg;
+    struct job_req *x = arg;
     (void)pg;
-    int found = job_row_found(res, errstr, x->id);
-    if (found < 0) {
-        req_unavailable(x->req, REQ_POSTGRES, NULL);
-    } else if (found) {
-        req_json(x->req, 200, result_json(x->id, res, x->top));
-    } else {
-        /* No result yet: the job's state in Redis says why. */
-        struct queue *q = app_queue(x->req->app);
-        if (q && queue_get(q, x->id, on_job_read, x) == 0) return;
-        req_unavailable(x->req, REQ_REDIS, NULL);
+    int found = job_req_row_found(x, res, errstr);
+    if (found == 0) {
+        job_req_read_state(x, on_job_read); /* no result yet: the job's state says why */
+        return;
     }
-    free(x);
+    if (found > 0) req_json(x->req, 200, result_json(x->id, res, x->top));
+    job_req_free(x);
 }
 
 void
@@ -95,12 +79,7 @@ h_jobs_result(struct req *req) {
     if (req_query_long(req, "top", 1, TOP_MAX, "top must be a whole number from 1 to 100", &top) <
         0)
         return;
-    struct result_ctx *x = xcalloc(1, sizeof *x);
-    x->req = req;
-    snprintf(x->id, sizeof x->id, "%s", id);
+    struct job_req *x = job_req_new(req, id);
     x->top = (int)top;
-    if (job_row_read(req->app, x->id, on_result_row, x) < 0) {
-        req_unavailable(req, REQ_POSTGRES, NULL);
-        free(x);
-    }
+    job_req_read_row(x, on_result_row);
 }

@@ -15,48 +15,25 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "common/xalloc.h"
 #include "web/app.h"
 #include "web/handlers.h"
+#include "web/job_req.h"
 #include "web/job_row.h"
 #include "web/job_submit.h"
 #include "web/query.h"
-
-/* A request waiting on Redis or Postgres. */
-struct job_ctx {
-    struct req *req;
-    char id[JOB_ID_LEN + 1];
-    json_t *job; /* a finished job from Redis, waiting for its result summary */
-};
-
-static struct job_ctx *
-ctx_new(struct req *req, const char *id) {
-    struct job_ctx *x = xcalloc(1, sizeof *x);
-    x->req = req;
-    snprintf(x->id, sizeof x->id, "%s", id);
-    return x;
-}
-
-static void
-ctx_free(struct job_ctx *x) {
-    json_decref(x->job);
-    free(x);
-}
 
 /* --- reading: Redis first, then the results row --- */
 
 static void
 on_result_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
-    struct job_ctx *x = arg;
+    struct job_req *x = arg;
     (void)pg;
-    int found = job_row_found(res, errstr, x->id);
-    if (found < 0) {
-        req_unavailable(x->req, REQ_POSTGRES, NULL);
-    } else if (x->job) {
+    int found = job_req_row_found(x, res, errstr); /* < 0: answered 503 */
+    if (found >= 0 && x->job) {
         /* A finished job from Redis: add its result summary. */
         if (found) json_object_set_new(x->job, "result", job_row_summary(res));
         req_json(x->req, 200, json_incref(x->job));
-    } else if (found) {
+    } else if (found > 0) {
         /* The Redis state expired: the row is the job's record. */
         char created[32];
         clock_format_rfc3339(results_int(res, 0, RESULTS_CREATED_AT), created);
@@ -65,18 +42,10 @@ on_result_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
                            job_row_string(res, RESULTS_URL), "status", "finished", "attempts",
                            "created_at", "started_at", "finished_at", created, "error", "errors",
                            "result", job_row_summary(res)));
-    } else {
+    } else if (found == 0) {
         req_problem(x->req, 404, "Not Found", "no job with this id");
     }
-    ctx_free(x);
-}
-
-static void
-read_row(struct job_ctx *x) {
-    if (job_row_read(x->req->app, x->id, on_result_row, x) < 0) {
-        req_unavailable(x->req, REQ_POSTGRES, NULL);
-        ctx_free(x);
-    }
+    job_req_free(x);
 }
 
 /* send_with_summary answers a finished job whose summary the worker left
@@ -98,14 +67,12 @@ send_with_summary(struct req *req, json_t *job, const char *summary, size_t len)
 
 static void
 on_job_read(int status, const struct job *job, const char *errstr, void *arg) {
-    struct job_ctx *x = arg;
-    if (status < 0) {
-        log_warn("msg=\"job read failed\" job=%s error=%s", x->id, log_q(errstr));
-        req_unavailable(x->req, REQ_REDIS, NULL);
-    } else if (!job) {
-        read_row(x); /* maybe expired from Redis but stored */
+    struct job_req *x = arg;
+    int found = job_req_state_found(x, status, job, errstr); /* < 0: answered 503 */
+    if (found == 0) {
+        job_req_read_row(x, on_result_row); /* maybe expired from Redis but stored */
         return;
-    } else if (job->state == JOB_FINISHED) {
+    } else if (found > 0 && job->state == JOB_FINISHED) {
         json_t *v = json_job(job);
         size_t rlen = job->result ? strlen(job->result) : 0;
         if (rlen >= 2 && job->result[0] == '{' && job->result[rlen - 1] == '}') {
@@ -113,29 +80,19 @@ on_job_read(int status, const struct job *job, const char *errstr, void *arg) {
             json_decref(v);
         } else {
             x->job = v;
-            read_row(x);
+            job_req_read_row(x, on_result_row);
             return;
         }
-    } else {
+    } else if (found > 0) {
         req_json_retry(x->req, 200, job_state_terminal(job->state) ? 0 : 1, json_job(job));
     }
-    ctx_free(x);
-}
-
-/* read_job answers with the job x names (a valid id). */
-static void
-read_job(struct job_ctx *x) {
-    struct queue *q = app_queue(x->req->app);
-    if (!q || queue_get(q, x->id, on_job_read, x) < 0) {
-        req_unavailable(x->req, REQ_REDIS, NULL);
-        ctx_free(x);
-    }
+    job_req_free(x);
 }
 
 void
 h_jobs_get(struct req *req) {
     const char *id = req_job_id(req);
-    if (id) read_job(ctx_new(req, id));
+    if (id) job_req_read_state(job_req_new(req, id), on_job_read);
 }
 
 /* --- submit --- */
@@ -148,7 +105,7 @@ on_created(struct req *req, const struct job *job, const char *replay_id) {
             req_unavailable(req, REQ_REDIS, NULL); /* a damaged idempotency record */
             return;
         }
-        read_job(ctx_new(req, replay_id));
+        job_req_read_state(job_req_new(req, replay_id), on_job_read);
         return;
     }
     log_info("msg=\"job created\" job=%s url=%s", job->id, log_q(job->url));
@@ -169,16 +126,9 @@ h_jobs_create(struct req *req) {
     const char *ct = http_request_header(http, "Content-Type");
     if (!ct) ct = "";
     if (!strncasecmp(ct, "application/json", 16)) {
-        char err[256];
-        json_t *v = json_decode_object(http->body, http->body_len, err, sizeof err);
-        if (!v) {
-            req_problem(req, 400, "Malformed JSON", err);
-            return;
-        }
-        const char *url = json_get_string(v, "url");
-        if (!url) req_problem(req, 422, "Invalid URL", "the body needs a string field \"url\"");
-        else job_submit(req, url, on_created);
-        json_decref(v);
+        char *url = job_submit_json_url(req);
+        if (url) job_submit(req, url, on_created);
+        free(url);
     } else if (!strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
         char *url = query_get(http->body, http->body_len, "url");
         if (!url) req_problem(req, 422, "Invalid URL", "the form needs a field \"url\"");
@@ -194,7 +144,7 @@ h_jobs_create(struct req *req) {
 
 static void
 on_canceled(int status, const char *state, const char *errstr, void *arg) {
-    struct job_ctx *x = arg;
+    struct job_req *x = arg;
     if (status < 0) {
         log_warn("msg=\"cancel failed\" job=%s error=%s", x->id, log_q(errstr));
         req_unavailable(x->req, REQ_REDIS, NULL);
@@ -207,10 +157,10 @@ on_canceled(int status, const char *state, const char *errstr, void *arg) {
         req_problem(x->req, 409, "Conflict", detail);
     } else {
         log_info("msg=\"job canceled\" job=%s", x->id);
-        read_job(x); /* answer with the job as it is now */
+        job_req_read_state(x, on_job_read); /* answer with the job as it is now */
         return;
     }
-    ctx_free(x);
+    job_req_free(x);
 }
 
 void
@@ -218,9 +168,9 @@ h_jobs_cancel(struct req *req) {
     const char *id = req_job_id(req);
     if (!id) return;
     struct queue *q = app_queue(req->app);
-    struct job_ctx *x = ctx_new(req, id);
+    struct job_req *x = job_req_new(req, id);
     if (!q || queue_cancel(q, id, on_canceled, x) < 0) {
         req_unavailable(req, REQ_REDIS, NULL);
-        ctx_free(x);
+        job_req_free(x);
     }
 }

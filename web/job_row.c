@@ -1,8 +1,6 @@
 /* job_row.c — a job's results row for the handlers; see job_row.h. */
 #include "web/job_row.h"
 
-#include "common/log.h"
-
 /* Every column a handler shows (all but the row's own id). */
 static const enum results_col ROW_COLS[] = {
     RESULTS_URL,           RESULTS_CREATED_AT,     RESULTS_TOTAL_WORDS, RESULTS_UNIQUE_WORDS,
@@ -19,16 +17,6 @@ job_row_read(struct app *app, const char *job_id, pg_uv_cb cb, void *arg) {
         return UV_E2BIG;
     const char *params[] = {job_id};
     return app_pg_query(app, sql, 1, params, cb, arg);
-}
-
-int
-job_row_found(const PGresult *res, const char *errstr, const char *job_id) {
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_warn("msg=\"result query failed\" job=%s error=%s", job_id,
-                 log_q(res ? PQresultErrorMessage(res) : errstr));
-        return -1;
-    }
-    return PQntuples(res) == 1;
 }
 
 json_t *

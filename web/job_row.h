@@ -1,5 +1,6 @@
 /* job_row — a job's results row, as the handlers read it from Postgres
- * (h_jobs.c when the Redis state has expired, h_job_result.c, h_compat.c).
+ * (h_jobs.c when the Redis state has expired, h_job_result.c, h_compat.c;
+ * web/job_req.h sends the read).
  *
  * Owns: the query by job id (the columns come from common/results.h) and
  * the JSON pieces made from the row. Functions that return json_t*
@@ -17,9 +18,6 @@
 /* job_row_read asks Postgres for job_id's row; the pg_uv contract holds
  * (0 and cb once, or < 0 and no cb). */
 int job_row_read(struct app *app, const char *job_id, pg_uv_cb cb, void *arg);
-/* job_row_found tells what came back: 1 the row, 0 no row, -1 the query
- * failed (logged here with errstr; the handler answers 503). */
-int job_row_found(const PGresult *res, const char *errstr, const char *job_id);
 /* job_row_top returns the first n of the row's top words ([{word, count}]). */
 json_t *job_row_top(const PGresult *res, int n);
 /* job_row_summary returns {total_words, unique_words, top: ten words}. */

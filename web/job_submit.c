@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/url_check.h"
@@ -71,6 +72,21 @@ idem_key(const struct http_request *http, bool *bad) {
         printable = (unsigned char)k[i] > 0x20 && (unsigned char)k[i] < 0x7f;
     *bad = !printable;
     return printable ? k : NULL;
+}
+
+char *
+job_submit_json_url(struct req *req) {
+    char err[256];
+    json_t *v = json_decode_object(req->http->body, req->http->body_len, err, sizeof err);
+    if (!v) {
+        req_problem(req, 400, "Malformed JSON", err);
+        return NULL;
+    }
+    const char *url = json_get_string(v, "url");
+    char *out = url ? xstrdup(url) : NULL;
+    if (!url) req_problem(req, 422, "Invalid URL", "the body needs a string field \"url\"");
+    json_decref(v);
+    return out;
 }
 
 void

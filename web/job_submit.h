@@ -27,6 +27,10 @@ typedef void (*job_submit_cb)(struct req *req, const struct job *job, const char
 /* job_submit_limited answers 429 (with Retry-After) and returns true when
  * the client has used up its submissions (SUBMIT_RATE, SUBMIT_BURST). */
 bool job_submit_limited(struct req *req);
+/* job_submit_json_url reads the body as a JSON object with a string
+ * "url": returns it (malloc'd; the caller frees), or NULL after answering
+ * 400 (malformed JSON) or 422 (no "url"). */
+char *job_submit_json_url(struct req *req);
 /* job_submit checks url and the request's Idempotency-Key and submits;
  * req is answered here or by cb, exactly once. */
 void job_submit(struct req *req, const char *url, job_submit_cb cb);

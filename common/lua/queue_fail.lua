@@ -3,12 +3,12 @@
 -- KEYS: job, stream, stats, failed, ts (the minute of now)
 -- ARGV: entry, now, ttl, group, consumer, code, message, id, ts ttl
 -- Returns 1, or 0 when the lease was lost.
+--!include lib/ack.lua
 --!include lib/owns.lua
 --!include lib/history.lua
 --!include lib/stats_record.lua
 if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end
-redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])
-redis.call('XDEL', KEYS[2], ARGV[1])
+ack(KEYS[2], ARGV[4], ARGV[1])
 push_history(KEYS[1], ARGV[6], ARGV[7], ARGV[2])
 redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[2],
            'error_code', ARGV[6], 'error', ARGV[7])

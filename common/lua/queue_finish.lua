@@ -3,11 +3,11 @@
 -- ARGV: entry, now, ttl, group, consumer, summary (JSON kept as the job's
 --       result field; "" for none), ts ttl, latency bounds
 -- Returns 1, or 0 when the lease was lost.
+--!include lib/ack.lua
 --!include lib/owns.lua
 --!include lib/stats_record.lua
 if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end
-redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])
-redis.call('XDEL', KEYS[2], ARGV[1])
+ack(KEYS[2], ARGV[4], ARGV[1])
 redis.call('HSET', KEYS[1], 'status', 'finished', 'finished_at', ARGV[2])
 if ARGV[6] and ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[6]) end
 redis.call('HDEL', KEYS[1], 'next_attempt_at', 'worker')

@@ -3,10 +3,10 @@
 -- KEYS: job, stream
 -- ARGV: entry, group, consumer, id
 -- Returns 1, or 0 when the delivery is not ours.
+--!include lib/ack.lua
 --!include lib/owns.lua
 if not owns(KEYS[1], ARGV[1], ARGV[3]) then return 0 end
-redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
-redis.call('XDEL', KEYS[2], ARGV[1])
+ack(KEYS[2], ARGV[2], ARGV[1])
 local e = redis.call('XADD', KEYS[2], '*', 'id', ARGV[4])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'entry', e)
 redis.call('HDEL', KEYS[1], 'worker', 'started_at')

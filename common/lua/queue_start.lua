@@ -5,12 +5,10 @@
 -- Returns the job hash, or false when there is nothing to run: the job is
 -- gone, ended, re-enqueued under another entry, or has used up its
 -- attempts (a job whose workers keep dying ends failed with worker_lost).
+--!include lib/ack.lua
 --!include lib/history.lua
 --!include lib/stats_record.lua
-local function drop()
-  redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])
-  redis.call('XDEL', KEYS[2], ARGV[1])
-end
+local function drop() ack(KEYS[2], ARGV[4], ARGV[1]) end
 local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'attempts')
 local st, cur, att = f[1], f[2], tonumber(f[3] or '0')
 if (not st) or st == 'finished' or st == 'failed' or st == 'canceled' or st == 'retrying'
