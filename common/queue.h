@@ -97,8 +97,9 @@ int queue_get(struct queue *q, const char *id, queue_job_cb cb, void *arg);
 int queue_cancel(struct queue *q, const char *id, queue_cancel_cb cb, void *arg);
 /* queue_failed_list pages through the failed set, newest first. */
 int queue_failed_list(struct queue *q, long offset, long limit, queue_list_cb cb, void *arg);
-/* queue_failed_retry requeues the failed jobs ids (n of them), or, with
- * ids == NULL, up to n of the oldest; value = how many were requeued. */
+/* queue_failed_retry requeues the failed jobs ids (n of them, at most
+ * 24), or, with ids == NULL, up to n (at most 1000) of the oldest; value
+ * = how many were requeued. */
 int queue_failed_retry(struct queue *q, const char *const *ids, size_t n, queue_done_cb cb,
                        void *arg);
 /* queue_failed_delete deletes a failed job; value = 1, or 0 if not failed. */

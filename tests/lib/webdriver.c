@@ -18,9 +18,11 @@
 
 #define ELEMENT_KEY "element-6066-11e4-a52e-4f735466cecf"
 
-/* call sends one WebDriver command and returns its "value" (new reference). */
+/* try_call sends one WebDriver command and returns its "value" (new
+ * reference) with the HTTP status in *status; an error's value holds
+ * "error" and "message". */
 static json_t *
-call(struct wd *wd, const char *method, const char *path, json_t *body) {
+try_call(struct wd *wd, const char *method, const char *path, json_t *body, long *status) {
     char url[512];
     snprintf(url, sizeof url, "%s%s", wd->base, path);
     /* A POST always carries a JSON object, if only an empty one. */
@@ -32,16 +34,30 @@ call(struct wd *wd, const char *method, const char *path, json_t *body) {
     free(text);
     cr_assert_eq(rc, 0, "webdriver %s %s: no answer (see %s)", method, path, wd->log);
     json_t *v = json_loads(r.body.data, 0, NULL);
-    cr_assert_not_null(v, "webdriver %s %s: not JSON: %.300s", method, path, r.body.data);
+    if (!v) http_response_free(&r);
+    cr_assert_not_null(v, "webdriver %s %s: not JSON", method, path);
     json_t *value = json_incref(json_object_get(v, "value"));
-    if (r.status != 200) {
-        const char *msg = json_string_value(json_object_get(value, "message"));
-        cr_assert_fail("webdriver %s %s: %ld %.500s", method, path, r.status,
-                       msg ? msg : r.body.data);
-    }
+    *status = r.status;
     json_decref(v);
     http_response_free(&r);
     return value ? value : json_null();
+}
+
+/* call is try_call for a command that must work. */
+static json_t *
+call(struct wd *wd, const char *method, const char *path, json_t *body) {
+    long status;
+    json_t *value = try_call(wd, method, path, body, &status);
+    if (status != 200) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%.500s",
+                 json_string_value(json_object_get(value, "message"))
+                     ? json_string_value(json_object_get(value, "message"))
+                     : "(no message)");
+        json_decref(value);
+        cr_assert_fail("webdriver %s %s: %ld %s", method, path, status, msg);
+    }
+    return value;
 }
 
 static json_t *
@@ -140,11 +156,24 @@ wd_find(struct wd *wd, const char *css) {
 
 void
 wd_click(struct wd *wd, const char *css) {
-    char *id = wd_find(wd, css);
-    char suffix[256];
-    snprintf(suffix, sizeof suffix, "/element/%s/click", id);
-    json_decref(session_call(wd, "POST", suffix, NULL));
-    free(id);
+    /* A page that redraws on a timer (the dashboard rebuilds its tables on
+     * every poll) may replace the element between the find and the click;
+     * WebDriver then answers "stale element reference", and the element
+     * is found again. */
+    for (int attempt = 1;; attempt++) {
+        char *id = wd_find(wd, css);
+        char path[512];
+        snprintf(path, sizeof path, "/session/%s/element/%s/click", wd->session, id);
+        free(id);
+        long status;
+        json_t *v = try_call(wd, "POST", path, NULL, &status);
+        const char *error = json_string_value(json_object_get(v, "error"));
+        bool stale = status != 200 && error && !strcmp(error, "stale element reference");
+        json_decref(v);
+        if (status == 200) return;
+        cr_assert(stale && attempt < 5, "webdriver click %s: %ld %s", css, status,
+                  error ? error : "");
+    }
 }
 
 void

@@ -15,6 +15,7 @@ static uv_loop_t loop;
 static redis_uv_t *redis;
 static struct queue q;
 static struct keys keys;
+static struct keybuf kb; /* a key for the oracle (common/keys.h spells them) */
 static redisContext *oracle;
 
 static void
@@ -153,9 +154,7 @@ take_one(const char *consumer) {
 }
 
 static long long
-oracle_int(const char *fmt, const char *arg) {
-    char key[512];
-    snprintf(key, sizeof key, "%s%s", keys.prefix, arg);
+oracle_int(const char *fmt, const char *key) {
     redisReply *r = redisCommand(oracle, fmt, key);
     cr_assert_not_null(r);
     long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
@@ -178,7 +177,7 @@ Test(queue, submit_then_get) {
     cr_assert_eq(got_job.state, JOB_QUEUED);
     cr_assert_eq(got_job.attempts, 0);
     cr_assert_gt(got_job.created_at_ms, 0);
-    cr_assert_eq(oracle_int("XLEN %s", "queue"), 1);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 1);
     free(id);
 }
 
@@ -205,10 +204,8 @@ Test(queue, start_finish_acknowledges) {
     cr_assert_eq(got_value, 1);
     SYNC(queue_get(&q, id, on_job, NULL));
     cr_assert_eq(got_job.state, JOB_FINISHED);
-    cr_assert_eq(oracle_int("XLEN %s", "queue"), 0, "entry deleted");
-    char jk[128];
-    snprintf(jk, sizeof jk, "job:%s", id);
-    long long ttl = oracle_int("TTL %s", jk);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 0, "entry deleted");
+    long long ttl = oracle_int("TTL %s", keys_job(&keys, id, &kb));
     cr_assert(ttl > 3500 && ttl <= 3600, "ended job expires after RESULT_TTL (ttl %lld)", ttl);
     free(id);
 }
@@ -246,9 +243,7 @@ Test(queue, fail_adds_to_failed_set_and_retry_requeues) {
     SYNC(queue_failed_list(&q, 0, 10, on_list, NULL));
     cr_assert_eq(got_total, 1);
     cr_assert_eq(got_n, 1);
-    char key[256];
-    snprintf(key, sizeof key, "%sstats", keys.prefix);
-    redisReply *r = redisCommand(oracle, "HGET %s failed:http_404", key);
+    redisReply *r = redisCommand(oracle, "HGET %s failed:http_404", keys_stats(&keys, &kb));
     cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "1"),
               "failures counted by reason");
     freeReplyObject(r);
@@ -283,7 +278,7 @@ Test(queue, cancel_only_before_start) {
     char *a = submit("http://example.com/f");
     SYNC(queue_cancel(&q, a, on_cancel, NULL));
     cr_assert_str_eq(got_state, "canceled");
-    cr_assert_eq(oracle_int("XLEN %s", "queue"), 0, "canceled job left the stream");
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 0, "canceled job left the stream");
     char *b = submit("http://example.com/g");
     struct queue_entry e = take_one("w1");
     SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
@@ -361,7 +356,7 @@ Test(queue, poison_job_fails_after_max_deliveries) {
     SYNC(queue_get(&q, id, on_job, NULL));
     cr_assert_eq(got_job.state, JOB_FAILED);
     cr_assert_str_eq(got_job.error_code, "worker_lost");
-    cr_assert_eq(oracle_int("XLEN %s", "queue"), 0);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 0);
     free(id);
 }
 
@@ -520,9 +515,8 @@ Test(queue, promote_leaves_what_is_no_longer_due) {
     SYNC(queue_retry(&q, &e, "w1", 0, "http_503", "busy", on_done, NULL));
     /* Parked again with a later due time between the read of the due ids
      * and the move (another worker's retry): the move leaves it alone. */
-    char key[512];
-    snprintf(key, sizeof key, "%sretry", keys.prefix);
-    redisReply *r = redisCommand(oracle, "ZADD %s %lld %s", key, 9999999999999LL, id);
+    redisReply *r =
+        redisCommand(oracle, "ZADD %s %lld %s", keys_retry(&keys, &kb), 9999999999999LL, id);
     freeReplyObject(r);
     SYNC(queue_promote(&q, 10, on_done, NULL));
     cr_assert_eq(got_value, 0);
@@ -541,9 +535,7 @@ Test(queue, failed_list_drops_expired_jobs) {
     e = take_one("w1");
     SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
     SYNC(queue_fail(&q, &e, "w1", "http_404", "gone", on_done, NULL));
-    char key[512];
-    snprintf(key, sizeof key, "%sjob:%s", keys.prefix, a);
-    freeReplyObject(redisCommand(oracle, "DEL %s", key)); /* as if it expired */
+    freeReplyObject(redisCommand(oracle, "DEL %s", keys_job(&keys, a, &kb))); /* as if it expired */
     SYNC(queue_failed_list(&q, 0, 10, on_list, NULL));
     cr_assert_eq(got_n, 1);
     cr_assert_eq(got_total, 1, "the expired job left the failed set");
