@@ -12,7 +12,7 @@
 
 #include "common/pg_uv.h"
 #include "common/results.h"
-#include "worker/analyze.h"
+#include "worker/analysis.h"
 
 /* How many of the most frequent non-stop words are stored in top_words. */
 #define STORE_TOP_WORDS 100
