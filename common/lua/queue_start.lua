@@ -7,6 +7,7 @@
 -- attempts (a job whose workers keep dying ends failed with worker_lost).
 --!include lib/ack.lua
 --!include lib/history.lua
+--!include lib/attempts_summary.lua
 --!include lib/stats_record.lua
 local function drop() ack(KEYS[2], ARGV[4], ARGV[1]) end
 local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'attempts')
@@ -17,9 +18,11 @@ if (not st) or st == 'finished' or st == 'failed' or st == 'canceled' or st == '
   return false
 end
 if att >= tonumber(ARGV[5]) then
-  local msg = 'the worker running this job was lost ' .. att .. ' times'
-      .. ' (killed, crashed or cut off); giving up'
-  push_history(KEYS[1], 'worker_lost', msg, ARGV[3])
+  local msg = 'the worker running this job was lost (killed, crashed or cut off)'
+  push_history(KEYS[1], 'worker_lost', msg .. '; giving up', ARGV[3],
+               redis.call('HGET', KEYS[1], 'worker') or nil)
+  local sum = attempts_summary(KEYS[1])
+  msg = msg .. '; giving up' .. (sum and (' after ' .. sum) or '')
   redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[3],
              'error_code', 'worker_lost', 'error', msg)
   redis.call('HDEL', KEYS[1], 'worker', 'next_attempt_at')
