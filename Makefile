@@ -13,7 +13,8 @@
 #
 # Sources are picked up by directory, so a new module needs no Makefile edit:
 # common/*.c, web/*.c, worker/*.c, migrations/*.c and cli/*.c, each program's main.c
-# kept apart so tests link every other object.
+# kept apart so tests link every other object. A tree's Lua scripts
+# (<tree>/lua/*.lua) are embedded into its library the same way (see LUA_DIRS).
 
 SHELL := /bin/bash
 PREFIX ?= /usr/local
@@ -65,12 +66,19 @@ WORKER_SRC := $(sort $(filter-out worker/main.c,$(wildcard worker/*.c)))
 MIGRATE_SRC := $(sort $(filter-out migrations/main.c,$(wildcard migrations/*.c)))
 CLI_SRC := $(sort $(filter-out cli/main.c,$(wildcard cli/*.c)))
 
+# Lua: every <tree>/lua/NAME.lua becomes const char lua_NAME[] in one
+# generated C file per tree, $(BUILD)/gen/<tree>/lua_embed.c, compiled into
+# that tree's library (common/lua/embed.awk; <tree>/lua_scripts.h declares
+# them). The generated files live under build/, so `make clean` removes them.
+LUA_DIRS := $(patsubst %/lua/,%,$(sort $(dir $(wildcard */lua/*.lua))))
+lua_obj = $(if $(filter $(1),$(LUA_DIRS)),$(BUILD)/gen/$(1)/lua_embed.o)
+
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
-COMMON_OBJ := $(call obj,$(COMMON_SRC))
-WEB_OBJ := $(call obj,$(WEB_SRC))
-WORKER_OBJ := $(call obj,$(WORKER_SRC))
-MIGRATE_OBJ := $(call obj,$(MIGRATE_SRC))
-CLI_OBJ := $(call obj,$(CLI_SRC))
+COMMON_OBJ := $(call obj,$(COMMON_SRC)) $(call lua_obj,common)
+WEB_OBJ := $(call obj,$(WEB_SRC)) $(call lua_obj,web)
+WORKER_OBJ := $(call obj,$(WORKER_SRC)) $(call lua_obj,worker)
+MIGRATE_OBJ := $(call obj,$(MIGRATE_SRC)) $(call lua_obj,migrations)
+CLI_OBJ := $(call obj,$(CLI_SRC)) $(call lua_obj,cli)
 
 # Each tree is an archive, so a test links only the objects it uses.
 COMMON_LIB := $(BUILD)/libcommon.a
@@ -102,6 +110,17 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+define lua_embed_rule
+$(BUILD)/gen/$(1)/lua_embed.c: $(sort $(wildcard $(1)/lua/*.lua $(1)/lua/lib/*.lua)) common/lua/embed.awk
+	@mkdir -p $$(dir $$@)
+	awk -v header=$(1)/lua_scripts.h -v table=$(1)_lua_scripts -f common/lua/embed.awk \
+		$(sort $(wildcard $(1)/lua/*.lua)) >$$@.tmp && mv $$@.tmp $$@
+endef
+$(foreach d,$(LUA_DIRS),$(eval $(call lua_embed_rule,$(d))))
 
 $(COMMON_LIB): $(COMMON_OBJ)
 $(WEB_LIB): $(WEB_OBJ)

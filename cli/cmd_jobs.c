@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "cli/fmt.h"
+#include "cli/lua_scripts.h"
 #include "cli/opts.h"
 
 /* --- waiting on queue callbacks --- */
@@ -234,17 +234,6 @@ static const char purge_usage[] =
     "exit codes: 0 ok, 2 usage, 69 Redis unavailable, 70 unexpected answer,\n"
     "78 bad configuration\n";
 
-/* KEYS: job hashes. Deletes those whose status is finished; returns how many. */
-static const char PURGE_FINISHED_LUA[] = "local n = 0\n"
-                                         "for _, k in ipairs(KEYS) do\n"
-                                         "  if redis.call('TYPE', k).ok == 'hash' and "
-                                         "redis.call('HGET', k, 'status') == 'finished' then\n"
-                                         "    redis.call('DEL', k)\n"
-                                         "    n = n + 1\n"
-                                         "  end\n"
-                                         "end\n"
-                                         "return n\n";
-
 enum { PURGE_PAGE = 500, PURGE_EVAL_KEYS = 200 };
 
 struct purge_page {
@@ -333,10 +322,9 @@ purge_failed(struct cli *c, long long *deleted) {
 
 static int
 purge_finished(struct cli *c, long long *deleted) {
-    char pattern[KEYS_PREFIX_MAX * 2 + 16];
-    if (fmt_glob_escape(c->cfg->key_prefix, pattern, sizeof pattern - 8) < 0)
-        return cli_error(c, CLI_SOFTWARE, "key prefix too long");
-    strcat(pattern, "job:*");
+    struct keybuf match;
+    const char *pattern = keys_job_match(&c->keys, &match);
+    if (!pattern) return cli_error(c, CLI_SOFTWARE, "key prefix too long");
     char cursor[32] = "0";
     char err[256];
     int rc;
@@ -359,7 +347,7 @@ purge_finished(struct cli *c, long long *deleted) {
             if (n > PURGE_EVAL_KEYS) n = PURGE_EVAL_KEYS;
             snprintf(nkeys, sizeof nkeys, "%zu", n);
             argv[0] = "EVAL";
-            argv[1] = PURGE_FINISHED_LUA;
+            argv[1] = lua_purge_finished;
             argv[2] = nkeys;
             for (size_t i = 0; i < n; i++)
                 argv[3 + i] = json_string_value(json_array_get(keys, at + i));

@@ -8,6 +8,8 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "common/clock.h"
+#include "common/results.h"
 #include "common/url_check.h"
 
 static const char usage_text[] =
@@ -21,12 +23,14 @@ static const char usage_text[] =
     "job or result, 69 Redis or Postgres unavailable, 70 unexpected answer,\n"
     "78 bad configuration\n";
 
-static const char SELECT_COLUMNS[] =
-    "SELECT job_id::text, url, to_char(created_at AT TIME ZONE 'UTC',"
-    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), total_words, unique_words, total_words_no_stop,"
-    " unique_words_no_stop, top_words::text FROM results ";
-static const char BY_JOB[] = "WHERE job_id = $1::uuid";
-static const char BY_URL[] = "WHERE url = $1 ORDER BY created_at DESC, id DESC LIMIT 1";
+/* The columns shown (common/results.h); the row is read by name. */
+static const enum results_col COLS[] = {
+    RESULTS_JOB_ID,       RESULTS_URL,           RESULTS_CREATED_AT,     RESULTS_TOTAL_WORDS,
+    RESULTS_UNIQUE_WORDS, RESULTS_TOTAL_NO_STOP, RESULTS_UNIQUE_NO_STOP, RESULTS_TOP_WORDS,
+};
+static const char BY_JOB[] = " FROM results WHERE job_id = $1::uuid";
+static const char BY_URL[] =
+    " FROM results r WHERE r.url = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT 1";
 
 struct row_wait {
     bool done;
@@ -51,20 +55,24 @@ on_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
         return;
     }
     if (PQntuples(res) == 0) return;
-    json_t *top = json_loads(PQgetvalue(res, 0, 7), 0, NULL);
+    const char *top_text = results_text(res, 0, RESULTS_TOP_WORDS);
+    json_t *top = top_text ? json_loads(top_text, 0, NULL) : NULL;
     if (!json_is_array(top)) {
         json_decref(top);
         w->status = CLI_SOFTWARE;
         snprintf(w->err, sizeof w->err, "results.top_words is not a JSON list");
         return;
     }
+    char created[32];
+    clock_format_rfc3339(results_int(res, 0, RESULTS_CREATED_AT), created);
+    const char *id = results_text(res, 0, RESULTS_JOB_ID), *url = results_text(res, 0, RESULTS_URL);
     w->row =
-        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", PQgetvalue(res, 0, 0), "url",
-                  PQgetvalue(res, 0, 1), "created_at", PQgetvalue(res, 0, 2), "total_words",
-                  (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10), "unique_words",
-                  (json_int_t)strtoll(PQgetvalue(res, 0, 4), NULL, 10), "total_words_no_stop",
-                  (json_int_t)strtoll(PQgetvalue(res, 0, 5), NULL, 10), "unique_words_no_stop",
-                  (json_int_t)strtoll(PQgetvalue(res, 0, 6), NULL, 10), "top", top);
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "id", id ? id : "", "url",
+                  url ? url : "", "created_at", created, "total_words",
+                  (json_int_t)results_int(res, 0, RESULTS_TOTAL_WORDS), "unique_words",
+                  (json_int_t)results_int(res, 0, RESULTS_UNIQUE_WORDS), "total_words_no_stop",
+                  (json_int_t)results_int(res, 0, RESULTS_TOTAL_NO_STOP), "unique_words_no_stop",
+                  (json_int_t)results_int(res, 0, RESULTS_UNIQUE_NO_STOP), "top", top);
 }
 
 struct state_wait {
@@ -152,8 +160,10 @@ cmd_result(struct cli *c, int argc, char **argv) {
     if (!rc) rc = cli_pg(c);
     if (rc) return rc;
 
-    char sql[512];
-    snprintf(sql, sizeof sql, "%s%s", SELECT_COLUMNS, by_id ? BY_JOB : BY_URL);
+    char sql[1024];
+    if (results_select_sql(sql, sizeof sql, COLS, sizeof COLS / sizeof *COLS,
+                           by_id ? BY_JOB : BY_URL) < 0)
+        return cli_error(c, CLI_SOFTWARE, "query too long");
     struct row_wait w = {0};
     const char *params[] = {arg};
     int r = pg_uv_query(c->pg, sql, 1, params, on_row, &w);

@@ -1,8 +1,6 @@
 #include "cli/fmt.h"
 
-#include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 
 const char *
 fmt_age(int64_t ms, char *out, size_t n) {
@@ -42,18 +40,4 @@ fmt_bytes(double bytes, char *out, size_t n) {
     for (bytes /= 1024; bytes >= 1023.95 && u < 3; u++) bytes /= 1024;
     snprintf(out, n, "%.1f %s", bytes, units[u]);
     return out;
-}
-
-int
-fmt_glob_escape(const char *s, char *out, size_t n) {
-    size_t k = 0;
-    for (; *s; s++) {
-        bool special = strchr("*?[]\\", *s) != NULL;
-        if (k + (special ? 2 : 1) >= n) return -1;
-        if (special) out[k++] = '\\';
-        out[k++] = *s;
-    }
-    if (k >= n) return -1;
-    out[k] = '\0';
-    return 0;
 }

@@ -16,8 +16,5 @@ const char *fmt_ms(double ms, char *out, size_t n);
 /* fmt_bytes writes a size: "512 B", "12.3 KiB", "4.0 MiB", "1.2 GiB"; a
  * negative one (no data) as "-". Returns out. */
 const char *fmt_bytes(double bytes, char *out, size_t n);
-/* fmt_glob_escape copies s into out with the Redis glob characters
- * (* ? [ ] \) escaped; returns 0, or -1 when out is too small. */
-int fmt_glob_escape(const char *s, char *out, size_t n);
 
 #endif

@@ -43,26 +43,6 @@ job_state_terminal(enum job_state s) {
     return s == JOB_FINISHED || s == JOB_FAILED || s == JOB_CANCELED;
 }
 
-bool
-job_transition_allowed(enum job_state from, enum job_state to) {
-    switch (from) {
-    case JOB_QUEUED:
-        return to == JOB_STARTED || to == JOB_CANCELED || to == JOB_FAILED;
-    case JOB_STARTED:
-        /* started -> started is a redelivery after the holder was lost. */
-        return to == JOB_FINISHED || to == JOB_FAILED || to == JOB_RETRYING || to == JOB_QUEUED ||
-               to == JOB_STARTED;
-    case JOB_RETRYING:
-        return to == JOB_QUEUED || to == JOB_CANCELED || to == JOB_FAILED;
-    case JOB_FAILED:
-        return to == JOB_QUEUED; /* an operator's retry from the failed set */
-    case JOB_FINISHED:
-    case JOB_CANCELED:
-        return false;
-    }
-    return false;
-}
-
 void
 job_id_new(char out[JOB_ID_LEN + 1]) {
     /* Monotonic within the process: when the clock has not moved (or went

@@ -1,12 +1,30 @@
-/* job — the job model: states, transitions and UUIDv7 ids.
+/* job — the job model: states and UUIDv7 ids.
  *
  * Owns: struct job (the strings in it are heap copies owned by the struct
  * and released by job_free), the state names used on the wire and in
- * Redis, the allowed transitions, and id generation.
+ * Redis, and id generation.
  *
- * States: queued -> started -> finished | failed, plus retrying (waiting
- * out a backoff, then queued again) and canceled (only from queued or
- * retrying). finished, failed and canceled are terminal. */
+ * The transitions are made by the queue's Lua scripts, one script per
+ * move (common/lua/queue_*.lua); they are the only copy of the state
+ * machine, and tests/unit/common/test_queue.c (every_transition) drives
+ * every operation from every state against it:
+ *
+ *   queued   -> started   queue_start
+ *            -> failed    queue_start, when the job's workers were lost
+ *                         max_attempts times (worker_lost)
+ *            -> canceled  queue_cancel
+ *   started  -> finished  queue_finish
+ *            -> failed    queue_fail; queue_start of a rescued delivery
+ *                         out of attempts (worker_lost)
+ *            -> retrying  queue_retry
+ *            -> queued    queue_release (a drain out of time)
+ *            -> started   queue_start of a rescued delivery (its holder was lost)
+ *   retrying -> queued    queue_promote, once due
+ *            -> canceled  queue_cancel
+ *   failed   -> queued    queue_failed_retry (an operator's retry)
+ *
+ * finished, failed and canceled are terminal (job_state_terminal): only
+ * an operator's retry leaves failed. */
 #ifndef WC_JOB_H
 #define WC_JOB_H
 
@@ -39,8 +57,6 @@ const char *job_state_name(enum job_state s);
 /* job_state_parse maps a name to a state; returns 0 or -1 when unknown. */
 int job_state_parse(const char *name, enum job_state *out);
 bool job_state_terminal(enum job_state s);
-/* job_transition_allowed tells whether from -> to is a legal move. */
-bool job_transition_allowed(enum job_state from, enum job_state to);
 
 /* job_id_new writes a new UUIDv7 (RFC 9562: 48-bit ms timestamp, version 7,
  * variant 10, random rest) as 36 lower-case characters plus NUL. Ids made

@@ -1,5 +1,6 @@
 #include "common/keys.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,44 +12,93 @@ keys_init(struct keys *k, const char *prefix) {
 }
 
 static const char *
-fmt(const struct keys *k, const char *name, const char *arg, struct keybuf *out) {
-    int n = snprintf(out->s, sizeof out->s, "%s%s%s", k->prefix, name, arg ? arg : "");
+fmt(const char *prefix, const char *name, const char *arg, struct keybuf *out) {
+    int n = snprintf(out->s, sizeof out->s, "%s%s%s", prefix, name, arg ? arg : "");
     if (n < 0 || (size_t)n >= sizeof out->s) return NULL;
     return out->s;
 }
 
+/* shard_key builds a key of one job's shard. A shard's hash tag goes
+ * here, between the prefix and the name, when sharding comes. */
+static const char *
+shard_key(const struct keys *k, const char *name, const char *arg, struct keybuf *out) {
+    return fmt(k->prefix, name, arg, out);
+}
+
+/* process_key builds a key that is not part of a job's shard. */
+static const char *
+process_key(const struct keys *k, const char *name, struct keybuf *out) {
+    return fmt(k->prefix, name, NULL, out);
+}
+
 const char *
 keys_job(const struct keys *k, const char *id, struct keybuf *out) {
-    return fmt(k, "job:", id, out);
+    return id ? shard_key(k, "job:", id, out) : NULL;
 }
 
 const char *
 keys_queue(const struct keys *k, struct keybuf *out) {
-    return fmt(k, "queue", NULL, out);
+    return shard_key(k, "queue", NULL, out);
 }
 
 const char *
 keys_retry(const struct keys *k, struct keybuf *out) {
-    return fmt(k, "retry", NULL, out);
+    return shard_key(k, "retry", NULL, out);
 }
 
 const char *
 keys_failed(const struct keys *k, struct keybuf *out) {
-    return fmt(k, "failed", NULL, out);
-}
-
-const char *
-keys_workers(const struct keys *k, struct keybuf *out) {
-    return fmt(k, "workers", NULL, out);
+    return shard_key(k, "failed", NULL, out);
 }
 
 const char *
 keys_stats(const struct keys *k, struct keybuf *out) {
-    return fmt(k, "stats", NULL, out);
+    return shard_key(k, "stats", NULL, out);
+}
+
+int64_t
+keys_ts_minute(int64_t ms) {
+    /* Floor division, so times before the epoch (tests' fake clocks) too
+     * land in the minute that contains them. */
+    int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    return sec >= 0 ? sec / 60 : -((-sec + 59) / 60);
+}
+
+const char *
+keys_ts(const struct keys *k, int64_t minute, struct keybuf *out) {
+    char m[24];
+    snprintf(m, sizeof m, "%lld", (long long)minute);
+    return shard_key(k, "ts:", m, out);
 }
 
 const char *
 keys_idem(const struct keys *k, const char *idem, struct keybuf *out) {
-    if (!idem || strlen(idem) > 256) return NULL;
-    return fmt(k, "idem:", idem, out);
+    if (!idem || strlen(idem) > KEYS_IDEM_MAX) return NULL;
+    return shard_key(k, "idem:", idem, out);
+}
+
+const char *
+keys_workers(const struct keys *k, struct keybuf *out) {
+    return process_key(k, "workers", out);
+}
+
+const char *
+keys_http(const struct keys *k, struct keybuf *out) {
+    return process_key(k, "http", out);
+}
+
+const char *
+keys_job_match(const struct keys *k, struct keybuf *out) {
+    /* The job key of id "*", with the glob characters of the prefix
+     * escaped (what follows the prefix has none but the final star). */
+    struct keybuf job;
+    if (!keys_job(k, "*", &job)) return NULL;
+    size_t plen = strlen(k->prefix), n = 0;
+    for (size_t i = 0; i < plen; i++) {
+        if (strchr("*?[]\\", k->prefix[i])) out->s[n++] = '\\';
+        out->s[n++] = k->prefix[i];
+    }
+    /* n <= 2 * KEYS_PREFIX_MAX, and the rest is a short name: it fits. */
+    snprintf(out->s + n, sizeof out->s - n, "%s", job.s + plen);
+    return out->s;
 }

@@ -1,43 +1,75 @@
-/* keys — the Redis key schema, every key under the configured prefix.
+/* keys — the Redis key schema: every key wordcount uses, under the
+ * configured prefix. No other file spells a key.
  *
  * Pure functions over a struct keys (no I/O), so they are unit-tested.
- * Each writes into a caller-owned struct keybuf and returns its string.
+ * Each writes into a caller-owned struct keybuf and returns its string
+ * (NULL when an argument is unusable).
  *
- *   {p}job:{id}        hash   the job's state (see common/queue.h for fields)
- *   {p}queue           stream the queue; entries carry field "id"; consumer
- *                             group KEYS_GROUP; XACK+XDEL when a job ends
- *   {p}retry           zset   jobs waiting out a backoff, score = due time (ms)
- *   {p}failed          zset   failed jobs, score = failure time (ms)
- *   {p}workers         hash   consumer name -> heartbeat JSON
- *   {p}stats           hash   counters (submitted, finished, failed, ...)
- *   {p}idem:{key}      string Idempotency-Key -> job id (24 h)
- */
+ * Two scopes. Shard keys are what one job's life touches; the queue's
+ * Lua scripts use them together, so they must stay in one Redis Cluster
+ * slot. Process keys are written by one process about itself (or by the
+ * web tier) and read by the statistics.
+ *
+ *   shard   {p}job:{id}        hash   the job's state (common/queue.h lists its fields)
+ *   shard   {p}queue           stream the queue; entries carry field "id"; consumer
+ *                                     group KEYS_GROUP; XACK+XDEL when a job ends
+ *   shard   {p}retry           zset   jobs waiting out a backoff, score = due time (ms)
+ *   shard   {p}failed          zset   failed jobs, score = failure time (ms)
+ *   shard   {p}stats           hash   counters and histograms (common/stats.h)
+ *   shard   {p}ts:{minute}     hash   jobs ended per second of one minute (common/stats.h)
+ *   shard   {p}idem:{key}      string Idempotency-Key -> "<body hash> <job id>" (24 h)
+ *   process {p}workers         hash   consumer name -> heartbeat JSON
+ *   process {p}http            hash   web request counts and durations (web/http_metrics.h)
+ *
+ * Sharding later: every shard key is built by one function in keys.c
+ * (shard_key), which is where a hash tag such as "{s3}" will go, right
+ * after the prefix, so that a shard's keys share a slot. The prefix
+ * itself may not contain braces (config.c refuses them), so a tag is the
+ * only braced part of a key. Scripts get every key they touch in KEYS[]
+ * (built here), never a prefix to build keys from, so they keep working
+ * when the tag appears. */
 #ifndef WC_KEYS_H
 #define WC_KEYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define KEYS_GROUP "workers"
 #define KEYS_PREFIX_MAX 64
+#define KEYS_IDEM_MAX 256
 
 struct keys {
     char prefix[KEYS_PREFIX_MAX + 1];
 };
 
-/* A key: prefix (64) + name (16) + argument (up to 256). */
+/* A key: prefix (64, or 128 escaped for a glob) + name (16) + argument
+ * (up to KEYS_IDEM_MAX). */
 struct keybuf {
-    char s[352];
+    char s[416];
 };
 
 /* keys_init copies the prefix; returns 0, or -1 when it is too long. */
 int keys_init(struct keys *k, const char *prefix);
+
+/* Shard keys. */
 const char *keys_job(const struct keys *k, const char *id, struct keybuf *out);
 const char *keys_queue(const struct keys *k, struct keybuf *out);
 const char *keys_retry(const struct keys *k, struct keybuf *out);
 const char *keys_failed(const struct keys *k, struct keybuf *out);
-const char *keys_workers(const struct keys *k, struct keybuf *out);
 const char *keys_stats(const struct keys *k, struct keybuf *out);
-/* keys_idem returns NULL when the idempotency key is longer than 256 bytes. */
+/* keys_ts is the per-minute statistics hash of minute (Unix time / 60 s). */
+const char *keys_ts(const struct keys *k, int64_t minute, struct keybuf *out);
+/* keys_ts_minute is the minute keys_ts takes for a time in ms since the epoch. */
+int64_t keys_ts_minute(int64_t ms);
+/* keys_idem returns NULL when the idempotency key is longer than KEYS_IDEM_MAX bytes. */
 const char *keys_idem(const struct keys *k, const char *idem, struct keybuf *out);
+
+/* Process keys. */
+const char *keys_workers(const struct keys *k, struct keybuf *out);
+const char *keys_http(const struct keys *k, struct keybuf *out);
+
+/* keys_job_match is the SCAN MATCH pattern of every job hash: the prefix
+ * with glob characters escaped, then "job:*". */
+const char *keys_job_match(const struct keys *k, struct keybuf *out);
 
 #endif

@@ -1,5 +1,6 @@
 /* queue.c — the client side of the queue: submit, get, cancel and the
- * failed set. See queue.h for the contract and queue_lua.c for the scripts. */
+ * failed set. See queue.h for the contract and common/lua/queue_*.lua for
+ * the scripts. */
 #include "common/queue.h"
 
 #include <stdio.h>
@@ -7,7 +8,7 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/queue_lua.h"
+#include "common/lua_scripts.h"
 #include "common/queue_op.h"
 #include "common/xalloc.h"
 
@@ -68,7 +69,7 @@ submit_eval(struct queue *q, const char *url, const char *idem_key, const char *
     snprintf(ttl, sizeof ttl, "%d", ttl_s);
     const char *args[] = {op->id, url, queue_op_ms(op->now, now), body_hash, ttl};
     int n = idem_key ? 4 : 3;
-    int rc = queue_op_eval(q, on_submit, op, QUEUE_LUA_SUBMIT, n, keys, idem_key ? 5 : 3, args);
+    int rc = queue_op_eval(q, on_submit, op, lua_queue_submit, n, keys, idem_key ? 5 : 3, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -151,7 +152,7 @@ queue_cancel(struct queue *q, const char *id, queue_cancel_cb cb, void *arg) {
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
     const char *args[] = {queue_op_ms(clock_now_ms(), now), ttl, KEYS_GROUP, id};
-    int rc = queue_op_eval(q, on_cancel, op, QUEUE_LUA_CANCEL, 4, keys, 4, args);
+    int rc = queue_op_eval(q, on_cancel, op, lua_queue_cancel, 4, keys, 4, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -184,18 +185,32 @@ on_failed_list(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) 
     queue_op_free(op);
 }
 
+/* failed_page_step reads the page's hashes and the set's size in one
+ * script, given the page's ids (ZREVRANGE). */
+static int
+failed_page_step(struct queue_op *op, const char *const *ids, size_t n) {
+    struct keybuf kf;
+    const char *keys[] = {keys_failed(&op->q->keys, &kf)};
+    return queue_op_eval_ids(op->q, on_failed_list, op, lua_queue_failed_list, 1, keys, 0, NULL, n,
+                             ids);
+}
+
+static void
+fail_list(struct queue_op *op, int status, const char *msg) {
+    op->cb.list(status, 0, NULL, 0, msg, op->arg);
+}
+
 int
 queue_failed_list(struct queue *q, long offset, long limit, queue_list_cb cb, void *arg) {
     if (offset < 0 || limit < 1 || limit > 1000) return UV_EINVAL;
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.list = cb;
     struct keybuf kf;
-    const char *keys[] = {keys_failed(&q->keys, &kf)};
     char start[24], stop[24];
     snprintf(start, sizeof start, "%ld", offset);
     snprintf(stop, sizeof stop, "%ld", offset + limit - 1);
-    const char *args[] = {start, stop, q->keys.prefix};
-    int rc = queue_op_eval(q, on_failed_list, op, QUEUE_LUA_FAILED_LIST, 1, keys, 3, args);
+    const char *argv[] = {"ZREVRANGE", keys_failed(&q->keys, &kf), start, stop};
+    int rc = queue_op_read_ids(op, 4, argv, failed_page_step, fail_list);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -211,29 +226,39 @@ on_count(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     queue_op_free(op);
 }
 
+/* failed_retry_step requeues ids (the failed set's oldest, or the caller's). */
+static int
+failed_retry_step(struct queue_op *op, const char *const *ids, size_t n) {
+    if (n == 0) { /* an empty failed set */
+        queue_op_done_now(op, 0);
+        return 0;
+    }
+    struct queue *q = op->q;
+    struct keybuf kf, ks, kst;
+    const char *keys[] = {keys_failed(&q->keys, &kf), keys_queue(&q->keys, &ks),
+                          keys_stats(&q->keys, &kst)};
+    return queue_op_eval_ids(q, on_count, op, lua_queue_failed_retry, 3, keys, 0, NULL, n, ids);
+}
+
 int
 queue_failed_retry(struct queue *q, const char *const *ids, size_t n, queue_done_cb cb, void *arg) {
-    enum { MAX_IDS = 24 };
-    if (n < 1 || (ids && n > MAX_IDS)) return UV_EINVAL;
+    enum { MAX_IDS = 24, MAX_ALL = 1000 };
+    if (n < 1 || (ids && n > MAX_IDS) || n > MAX_ALL) return UV_EINVAL;
     for (size_t i = 0; ids && i < n; i++)
         if (!job_id_valid(ids[i])) return UV_EINVAL;
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
-    struct keybuf kf, ks, kst;
-    const char *keys[] = {keys_failed(&q->keys, &kf), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst)};
-    const char *args[MAX_IDS + 1];
-    char limit[24];
-    int nargs = 0;
-    args[nargs++] = q->keys.prefix;
+    int rc;
     if (ids) {
-        for (size_t i = 0; i < n; i++) args[nargs++] = ids[i];
+        rc = failed_retry_step(op, ids, n);
     } else {
-        snprintf(limit, sizeof limit, "%zu", n);
-        args[nargs++] = "*all*";
-        args[nargs++] = limit;
+        /* The oldest ids first: the script must be given each job's key. */
+        struct keybuf kf;
+        char stop[24];
+        snprintf(stop, sizeof stop, "%zu", n - 1);
+        const char *argv[] = {"ZRANGE", keys_failed(&q->keys, &kf), "0", stop};
+        rc = queue_op_read_ids(op, 4, argv, failed_retry_step, queue_op_fail_done);
     }
-    int rc = queue_op_eval(q, on_count, op, QUEUE_LUA_FAILED_RETRY, 3, keys, nargs, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -246,7 +271,7 @@ queue_failed_delete(struct queue *q, const char *id, queue_done_cb cb, void *arg
     struct keybuf kf, kj;
     const char *keys[] = {keys_failed(&q->keys, &kf), keys_job(&q->keys, id, &kj)};
     const char *args[] = {id};
-    int rc = queue_op_eval(q, on_count, op, QUEUE_LUA_FAILED_DELETE, 2, keys, 1, args);
+    int rc = queue_op_eval(q, on_count, op, lua_queue_failed_delete, 2, keys, 1, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }

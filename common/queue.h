@@ -1,15 +1,17 @@
 /* queue — job operations on Redis, written on top of redis_uv.
  *
- * Owns: the field layout of the job hash ({p}job:{id}) and the calls that
- * change it (each one Lua script from queue_lua.c, so every change is
- * atomic):
+ * Owns: the field layout of the job hash (keys_job) and the calls that
+ * change it (each one Lua script, common/lua/queue_*.lua, so every change
+ * is atomic; common/job.h lists the transitions):
  *   id, url, status, attempts, created_at, started_at, finished_at,
  *   next_attempt_at (ms since epoch), error, error_code, history (JSON
  *   list of failed attempts), entry (the stream entry of the current
  *   delivery), worker (the consumer holding it while started).
  *
  * Delivery is at least once through a Redis stream and consumer group
- * (keys.h). A worker takes deliveries with XREADGROUP, holds a lease on
+ * (keys.h). A script that touches jobs named by data (promote, the failed
+ * set's list and retry) runs after a plain read of their ids, so that it
+ * too is given every key in KEYS[]; it checks again what it read. A worker takes deliveries with XREADGROUP, holds a lease on
  * each by renewing it (queue_renew, every heartbeat), and acknowledges
  * only when the result is committed (queue_finish) or the job has ended
  * otherwise (fail, retry, release). Deliveries whose lease lapsed are
@@ -95,8 +97,9 @@ int queue_get(struct queue *q, const char *id, queue_job_cb cb, void *arg);
 int queue_cancel(struct queue *q, const char *id, queue_cancel_cb cb, void *arg);
 /* queue_failed_list pages through the failed set, newest first. */
 int queue_failed_list(struct queue *q, long offset, long limit, queue_list_cb cb, void *arg);
-/* queue_failed_retry requeues the failed jobs ids (n of them), or, with
- * ids == NULL, up to n of the oldest; value = how many were requeued. */
+/* queue_failed_retry requeues the failed jobs ids (n of them, at most
+ * 24), or, with ids == NULL, up to n (at most 1000) of the oldest; value
+ * = how many were requeued. */
 int queue_failed_retry(struct queue *q, const char *const *ids, size_t n, queue_done_cb cb,
                        void *arg);
 /* queue_failed_delete deletes a failed job; value = 1, or 0 if not failed. */

@@ -37,20 +37,109 @@ queue_op_error(const redisReply *r, const char *errstr, const char **msg) {
 int
 queue_op_eval(struct queue *q, redis_uv_cb cb, struct queue_op *op, const char *script, int nkeys,
               const char *const *keys, int nargs, const char *const *args) {
-    enum { MAX = 32 };
-    if (nkeys + nargs + 3 > MAX) return UV_E2BIG;
-    const char *argv[MAX];
-    size_t argvlen[MAX];
-    char nk[8];
+    /* Most scripts take a handful of keys; pages of the failed set take
+     * one per job, so larger calls get their arrays from the heap. */
+    enum { SMALL = 32 };
+    if (nkeys < 0 || nargs < 0 || nkeys > QUEUE_OP_EVAL_MAX || nargs > QUEUE_OP_EVAL_MAX)
+        return UV_E2BIG;
+    size_t argc = 3 + (size_t)nkeys + (size_t)nargs;
+    const char *small_argv[SMALL];
+    size_t small_len[SMALL];
+    const char **argv = argc <= SMALL ? small_argv : xcalloc(argc, sizeof *argv);
+    size_t *argvlen = argc <= SMALL ? small_len : xcalloc(argc, sizeof *argvlen);
+    char nk[16];
     snprintf(nk, sizeof nk, "%d", nkeys);
-    int argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = script;
-    argv[argc++] = nk;
-    for (int i = 0; i < nkeys; i++) argv[argc++] = keys[i];
-    for (int i = 0; i < nargs; i++) argv[argc++] = args[i];
+    size_t n = 0;
+    argv[n++] = "EVAL";
+    argv[n++] = script;
+    argv[n++] = nk;
+    for (int i = 0; i < nkeys; i++) argv[n++] = keys[i];
+    for (int i = 0; i < nargs; i++) argv[n++] = args[i];
+    for (size_t i = 0; i < n; i++) argvlen[i] = strlen(argv[i]);
+    int rc = redis_uv_command(q->redis, cb, op, (int)n, argv, argvlen);
+    if (argv != small_argv) free(argv);
+    if (argvlen != small_len) free(argvlen);
+    return rc;
+}
+
+int
+queue_op_eval_ids(struct queue *q, redis_uv_cb cb, struct queue_op *op, const char *script,
+                  int nkeys, const char *const *keys, int nargs, const char *const *args,
+                  size_t nids, const char *const *ids) {
+    if (nids > QUEUE_OP_EVAL_MAX / 2) return UV_E2BIG;
+    size_t nk = (size_t)nkeys + nids, na = (size_t)nargs + nids;
+    const char **k = xcalloc(nk + 1, sizeof *k), **a = xcalloc(na + 1, sizeof *a);
+    struct keybuf *jobs = xcalloc(nids + 1, sizeof *jobs);
+    int rc = 0;
+    for (int i = 0; i < nkeys; i++) k[i] = keys[i];
+    for (int i = 0; i < nargs; i++) a[i] = args[i];
+    for (size_t i = 0; i < nids && rc == 0; i++) {
+        k[nkeys + i] = keys_job(&q->keys, ids[i], &jobs[i]);
+        a[nargs + i] = ids[i];
+        if (!k[nkeys + i]) rc = UV_EINVAL;
+    }
+    if (rc == 0) rc = queue_op_eval(q, cb, op, script, (int)nk, k, (int)na, a);
+    free(jobs);
+    free(k);
+    free(a);
+    return rc;
+}
+
+/* ids_of collects the strings of an array reply (valid while the reply
+ * is); returns how many, or -1 when r is not an array of strings. *out is
+ * malloc'd (free it) and NULL when there are none. */
+static int
+ids_of(const redisReply *r, const char ***out) {
+    *out = NULL;
+    if (r->type != REDIS_REPLY_ARRAY) return -1;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type != REDIS_REPLY_STRING) return -1;
+    if (r->elements == 0) return 0;
+    const char **ids = xcalloc(r->elements, sizeof *ids);
+    for (size_t i = 0; i < r->elements; i++) ids[i] = r->element[i]->str;
+    *out = ids;
+    return (int)r->elements;
+}
+
+static void
+on_ids(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct queue_op *op = arg;
+    (void)r;
+    const char *msg;
+    const char **ids = NULL;
+    int n = 0;
+    int st = queue_op_error(reply, errstr, &msg);
+    if (!st && (n = ids_of(reply, &ids)) < 0)
+        st = UV_EPROTO, msg = "unexpected reply to a read of ids";
+    if (!st && (st = op->step(op, ids, (size_t)n)) < 0) msg = uv_strerror(st);
+    free(ids);
+    if (st < 0) {
+        op->fail(op, st, msg);
+        queue_op_free(op);
+    }
+}
+
+int
+queue_op_read_ids(struct queue_op *op, int argc, const char **argv, queue_op_ids_step step,
+                  queue_op_fail_fn fail) {
+    enum { MAX = 16 };
+    if (argc > MAX) return UV_E2BIG;
+    size_t argvlen[MAX];
     for (int i = 0; i < argc; i++) argvlen[i] = strlen(argv[i]);
-    return redis_uv_command(q->redis, cb, op, argc, argv, argvlen);
+    op->step = step;
+    op->fail = fail;
+    return redis_uv_command(op->q->redis, on_ids, op, argc, argv, argvlen);
+}
+
+void
+queue_op_done_now(struct queue_op *op, long long value) {
+    op->cb.done(0, value, NULL, op->arg);
+    queue_op_free(op);
+}
+
+void
+queue_op_fail_done(struct queue_op *op, int status, const char *msg) {
+    op->cb.done(status, 0, msg, op->arg);
 }
 
 const char *

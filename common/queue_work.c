@@ -1,14 +1,15 @@
 /* queue_work.c — the worker side of the queue: taking deliveries, leases,
- * rescue, and ending a job. See queue.h for the contract and queue_lua.c
- * for the scripts. */
+ * rescue, and ending a job. See queue.h for the contract and
+ * common/lua/queue_*.lua for the scripts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/lua_scripts.h"
 #include "common/queue.h"
-#include "common/queue_lua.h"
 #include "common/queue_op.h"
+#include "common/stats.h"
 #include "common/xalloc.h"
 
 static int
@@ -181,15 +182,17 @@ queue_start(struct queue *q, const struct queue_entry *e, const char *consumer, 
             queue_job_cb cb, void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.job = cb;
-    struct keybuf kj, ks, kst, kf;
+    int64_t now_ms = clock_now_ms();
+    struct keybuf kj, ks, kst, kf, kt;
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst), keys_failed(&q->keys, &kf)};
+                          keys_stats(&q->keys, &kst), keys_failed(&q->keys, &kf),
+                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt)};
     char now[24], max[16], ttl[16];
     snprintf(max, sizeof max, "%d", max_attempts);
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {e->stream_id, consumer, queue_op_ms(clock_now_ms(), now), KEYS_GROUP, max,
-                          ttl,          e->job_id};
-    int rc = queue_op_eval(q, on_start, op, QUEUE_LUA_START, 4, keys, 7, args);
+    const char *args[] = {e->stream_id, consumer,    queue_op_ms(now_ms, now), KEYS_GROUP, max, ttl,
+                          e->job_id,    STATS_TS_TTL};
+    int rc = queue_op_eval(q, on_start, op, lua_queue_start, 5, keys, 8, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -229,7 +232,7 @@ queue_renew(struct queue *q, const char *consumer, const struct queue_entry *ent
     const char **argv = xcalloc(argc, sizeof *argv);
     size_t *argvlen = xcalloc(argc, sizeof *argvlen);
     argv[0] = "EVAL";
-    argv[1] = QUEUE_LUA_RENEW;
+    argv[1] = lua_queue_renew;
     argv[2] = "1";
     argv[3] = keys_queue(&q->keys, &ks);
     argv[4] = KEYS_GROUP;
@@ -267,15 +270,17 @@ queue_finish_with(struct queue *q, const struct queue_entry *e, const char *cons
                   const char *summary, queue_done_cb cb, void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
-    struct keybuf kj, ks, kst;
+    int64_t now_ms = clock_now_ms();
+    struct keybuf kj, ks, kst, kt;
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst)};
+                          keys_stats(&q->keys, &kst),
+                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {e->stream_id, queue_op_ms(clock_now_ms(), now),
-                          ttl,          KEYS_GROUP,
-                          consumer,     summary ? summary : ""};
-    int rc = queue_op_eval(q, on_int, op, QUEUE_LUA_FINISH, 3, keys, 6, args);
+    const char *args[] = {
+        e->stream_id, queue_op_ms(now_ms, now), ttl,          KEYS_GROUP,
+        consumer,     summary ? summary : "",   STATS_TS_TTL, STATS_MS_BOUNDS_TEXT};
+    int rc = queue_op_eval(q, on_int, op, lua_queue_finish, 4, keys, 8, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -285,15 +290,17 @@ queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, c
            const char *message, queue_done_cb cb, void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
-    struct keybuf kj, ks, kst, kf;
+    int64_t now_ms = clock_now_ms();
+    struct keybuf kj, ks, kst, kf, kt;
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst), keys_failed(&q->keys, &kf)};
+                          keys_stats(&q->keys, &kst), keys_failed(&q->keys, &kf),
+                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
     const char *args[] = {
-        e->stream_id, queue_op_ms(clock_now_ms(), now), ttl, KEYS_GROUP, consumer, code, message,
-        e->job_id};
-    int rc = queue_op_eval(q, on_int, op, QUEUE_LUA_FAIL, 4, keys, 8, args);
+        e->stream_id, queue_op_ms(now_ms, now), ttl, KEYS_GROUP, consumer, code, message, e->job_id,
+        STATS_TS_TTL};
+    int rc = queue_op_eval(q, on_int, op, lua_queue_fail, 5, keys, 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -315,7 +322,7 @@ queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer, 
                           code,
                           message,
                           e->job_id};
-    int rc = queue_op_eval(q, on_int, op, QUEUE_LUA_RETRY, 4, keys, 8, args);
+    int rc = queue_op_eval(q, on_int, op, lua_queue_retry, 4, keys, 8, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -328,9 +335,25 @@ queue_release(struct queue *q, const struct queue_entry *e, const char *consumer
     struct keybuf kj, ks;
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks)};
     const char *args[] = {e->stream_id, KEYS_GROUP, consumer, e->job_id};
-    int rc = queue_op_eval(q, on_int, op, QUEUE_LUA_RELEASE, 2, keys, 4, args);
+    int rc = queue_op_eval(q, on_int, op, lua_queue_release, 2, keys, 4, args);
     if (rc < 0) queue_op_free(op);
     return rc;
+}
+
+/* promote_step moves the due ids (ZRANGEBYSCORE) still due, given each
+ * job's key. */
+static int
+promote_step(struct queue_op *op, const char *const *ids, size_t n) {
+    if (n == 0) { /* nothing due: the usual answer */
+        queue_op_done_now(op, 0);
+        return 0;
+    }
+    struct queue *q = op->q;
+    struct keybuf kr, ks;
+    const char *keys[] = {keys_retry(&q->keys, &kr), keys_queue(&q->keys, &ks)};
+    char now[24];
+    const char *args[] = {queue_op_ms(op->now, now)};
+    return queue_op_eval_ids(q, on_int, op, lua_queue_promote, 2, keys, 1, args, n, ids);
 }
 
 int
@@ -338,12 +361,18 @@ queue_promote(struct queue *q, int limit, queue_done_cb cb, void *arg) {
     if (limit < 1) return UV_EINVAL;
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
-    struct keybuf kr, ks;
-    const char *keys[] = {keys_retry(&q->keys, &kr), keys_queue(&q->keys, &ks)};
+    op->now = clock_now_ms();
+    struct keybuf kr;
     char now[24], lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *args[] = {queue_op_ms(clock_now_ms(), now), q->keys.prefix, lim};
-    int rc = queue_op_eval(q, on_int, op, QUEUE_LUA_PROMOTE, 2, keys, 3, args);
+    const char *argv[] = {"ZRANGEBYSCORE",
+                          keys_retry(&q->keys, &kr),
+                          "-inf",
+                          queue_op_ms(op->now, now),
+                          "LIMIT",
+                          "0",
+                          lim};
+    int rc = queue_op_read_ids(op, 7, argv, promote_step, queue_op_fail_done);
     if (rc < 0) queue_op_free(op);
     return rc;
 }

@@ -10,58 +10,12 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/lua_scripts.h"
 #include "common/xalloc.h"
 
 const int64_t stats_ms_bounds[STATS_MS_NB] = {STATS_MS_BOUNDS};
 const int64_t stats_bytes_bounds[STATS_BYTES_NB] = {STATS_BYTES_BOUNDS};
 const int64_t stats_us_bounds[STATS_US_NB] = {STATS_US_BOUNDS};
-
-/* KEYS: stats, stream, retry, failed, workers, http.
- * ARGV: first minute, last minute, prune-before (ms), group, prefix.
- * Returns {stats hash, XLEN, pending, ZCARD retry, ZCARD failed, workers
- * hash (after pruning), {{minute, hash}, ...}, http hash}. Every part is
- * bounded: the hashes hold fixed sets of fields, the minutes are at most
- * 61, the workers are the live processes. */
-static const char READ_LUA[] = "local out = {}\n"
-                               "out[1] = redis.call('HGETALL', KEYS[1])\n"
-                               "out[2] = redis.call('XLEN', KEYS[2])\n"
-                               "local pending = 0\n"
-                               "local g = redis.pcall('XINFO', 'GROUPS', KEYS[2])\n"
-                               "if type(g) == 'table' and not g.err then\n"
-                               "  for _, grp in ipairs(g) do\n"
-                               "    local name, p = nil, 0\n"
-                               "    for i = 1, #grp - 1, 2 do\n"
-                               "      if grp[i] == 'name' then name = grp[i + 1]\n"
-                               "      elseif grp[i] == 'pending' then p = grp[i + 1] end\n"
-                               "    end\n"
-                               "    if name == ARGV[4] then pending = p end\n"
-                               "  end\n"
-                               "end\n"
-                               "out[3] = pending\n"
-                               "out[4] = redis.call('ZCARD', KEYS[3])\n"
-                               "out[5] = redis.call('ZCARD', KEYS[4])\n"
-                               "local w = redis.call('HGETALL', KEYS[5])\n"
-                               "local keep = {}\n"
-                               "local cut = tonumber(ARGV[3])\n"
-                               "for i = 1, #w - 1, 2 do\n"
-                               "  local ok, v = pcall(cjson.decode, w[i + 1])\n"
-                               "  local at = ok and type(v) == 'table' and tonumber(v.at) or nil\n"
-                               "  if at and at < cut then redis.call('HDEL', KEYS[5], w[i])\n"
-                               "  else keep[#keep + 1] = w[i]; keep[#keep + 1] = w[i + 1] end\n"
-                               "end\n"
-                               "out[6] = keep\n"
-                               "local ts = {}\n"
-                               "for m = tonumber(ARGV[1]), tonumber(ARGV[2]) do\n"
-                               "  local k = string.format('%d', m)\n"
-                               "  ts[#ts + 1] = {k, redis.call('HGETALL', ARGV[5] .. 'ts:' .. k)}\n"
-                               "end\n"
-                               "out[7] = ts\n"
-                               "out[8] = redis.call('HGETALL', KEYS[6])\n"
-                               "return out\n";
-
-static const char INCR_LUA[] =
-    "for i = 1, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
-    "return 1\n";
 
 /* --- histograms --- */
 
@@ -383,31 +337,34 @@ int
 stats_read(redis_uv_t *redis, const struct keys *keys, int64_t now_ms, int window_s,
            stats_read_cb cb, void *arg) {
     if (window_s < 60 || window_s > STATS_WINDOW_MAX_S) return UV_EINVAL;
-    struct keybuf ks, kq, kr, kf, kw;
-    char first[24], last[24], cut[24];
     int64_t now_sec = now_ms / 1000, step = step_for(window_s);
     int64_t start = now_sec - window_s + 1;
     start -= ((start % step) + step) % step;
-    snprintf(first, sizeof first, "%lld", (long long)(start / 60));
-    snprintf(last, sizeof last, "%lld", (long long)(now_sec / 60));
+    int64_t first = keys_ts_minute(start * 1000), last = keys_ts_minute(now_ms);
+    /* KEYS: six fixed, then one per minute of the window (at most 62). */
+    enum { FIXED = 6, MAX_MINUTES = STATS_WINDOW_MAX_S / 60 + 2 };
+    size_t nmin = (size_t)(last - first + 1);
+    if (nmin > MAX_MINUTES) return UV_EINVAL;
+    struct keybuf fixed[FIXED], minutes[MAX_MINUTES];
+    char nkeys[16], first_s[24], cut[24];
+    const char *argv[3 + FIXED + MAX_MINUTES + 3];
+    size_t argvlen[sizeof argv / sizeof *argv], argc = 0;
+    snprintf(nkeys, sizeof nkeys, "%zu", FIXED + nmin);
+    snprintf(first_s, sizeof first_s, "%lld", (long long)first);
     snprintf(cut, sizeof cut, "%lld", (long long)(now_ms - STATS_WORKER_PRUNE_MS));
-    char http_name[KEYS_PREFIX_MAX + 8];
-    snprintf(http_name, sizeof http_name, "%shttp", keys->prefix);
-    const char *argv[] = {"EVAL",
-                          READ_LUA,
-                          "6",
-                          keys_stats(keys, &ks),
-                          keys_queue(keys, &kq),
-                          keys_retry(keys, &kr),
-                          keys_failed(keys, &kf),
-                          keys_workers(keys, &kw),
-                          http_name,
-                          first,
-                          last,
-                          cut,
-                          KEYS_GROUP,
-                          keys->prefix};
-    size_t argc = sizeof argv / sizeof *argv, argvlen[sizeof argv / sizeof *argv];
+    argv[argc++] = "EVAL";
+    argv[argc++] = lua_stats_read;
+    argv[argc++] = nkeys;
+    argv[argc++] = keys_stats(keys, &fixed[0]);
+    argv[argc++] = keys_queue(keys, &fixed[1]);
+    argv[argc++] = keys_retry(keys, &fixed[2]);
+    argv[argc++] = keys_failed(keys, &fixed[3]);
+    argv[argc++] = keys_workers(keys, &fixed[4]);
+    argv[argc++] = keys_http(keys, &fixed[5]);
+    for (size_t m = 0; m < nmin; m++) argv[argc++] = keys_ts(keys, first + (int64_t)m, &minutes[m]);
+    argv[argc++] = first_s;
+    argv[argc++] = cut;
+    argv[argc++] = KEYS_GROUP;
     for (size_t i = 0; i < argc; i++) argvlen[i] = strlen(argv[i]);
     struct read_op *op = xcalloc(1, sizeof *op);
     *op = (struct read_op){.cb = cb, .arg = arg, .now_ms = now_ms, .window_s = window_s};
@@ -436,7 +393,7 @@ stats_incr(redis_uv_t *redis, const char *key, const char *const *fields, const 
     size_t *argvlen = xcalloc(argc, sizeof *argvlen);
     char(*nums)[24] = xcalloc(n, sizeof *nums);
     argv[0] = "EVAL";
-    argv[1] = INCR_LUA;
+    argv[1] = lua_stats_incr;
     argv[2] = "1";
     argv[3] = key;
     for (size_t i = 0; i < n; i++) {

@@ -3,11 +3,12 @@
  * no scan of keys, no count of rows. A read costs the same with a million
  * jobs as with ten.
  *
- * Owns: the keys below (beside keys.h's {p}stats and {p}workers), the
- * histogram bucket bounds, the Lua that records a job's end (spliced into
- * queue_lua.c's finish and fail scripts as STATS_LUA_RECORD), the script
- * that reads everything in one atomic step, and the snapshot parsed from
- * its answer (stats_snapshot_free releases it).
+ * Owns: the layout of the hashes below (common/keys.h names the keys), the
+ * histogram bucket bounds, the Lua that records a job's end
+ * (common/lua/lib/stats_record.lua, included by the queue's finish, fail
+ * and start scripts), the script that reads everything in one atomic
+ * step (common/lua/stats_read.lua), and the snapshot parsed from its
+ * answer (stats_snapshot_free releases it).
  *
  *   {p}stats        hash  counters: submitted, started, finished, failed,
  *                         failed:<code>, retried, rescued, canceled,
@@ -42,8 +43,8 @@
 #include "common/redis_uv.h"
 
 /* Bucket upper bounds (inclusive). A value above the last bound lands in
- * the overflow bucket (+Inf). The lists are macros so the Lua text and
- * the C arrays cannot disagree. */
+ * the overflow bucket (+Inf). The lists are macros so the C arrays and the
+ * text handed to the Lua scripts (STATS_MS_BOUNDS_TEXT) cannot disagree. */
 #define STATS_MS_BOUNDS                                                                            \
     10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 1800000
 #define STATS_MS_NB 14
@@ -66,44 +67,11 @@ extern const int64_t stats_us_bounds[STATS_US_NB];
 #define STATS_STR_(...) #__VA_ARGS__
 #define STATS_STR(...) STATS_STR_(__VA_ARGS__)
 
-/* STATS_LUA_RECORD defines wc_stats_record(stats_key, job_key, now, kind)
- * for the queue scripts: kind 'f' (finished: per-second count, latency
- * and duration histograms) or 'x' (failed: per-second count). It uses
- * redis.pcall and never raises, so a statistics problem cannot stop a job
- * from ending. The per-minute key's prefix is the stats key's. */
-#define STATS_LUA_RECORD                                                                           \
-    "local function wc_bucket(v)\n"                                                                \
-    "  local b = {" STATS_STR(                                                                     \
-        STATS_MS_BOUNDS) "}\n"                                                                     \
-                         "  for i = 1, #b do if v <= b[i] then return i - 1 end end\n"             \
-                         "  return #b\n"                                                           \
-                         "end\n"                                                                   \
-                         "local function wc_stats_record(sk, jk, now, kind)\n"                     \
-                         "  local t = tonumber(now) or 0\n"                                        \
-                         "  local sec = math.floor(t / 1000)\n"                                    \
-                         "  local s = sec % 60\n"                                                  \
-                         "  local tk = string.sub(sk, 1, -6) .. 'ts:' .. string.format('%d', "     \
-                         "math.floor(sec / 60))\n"                                                 \
-                         "  redis.pcall('HINCRBY', tk, kind .. ':' .. string.format('%d', s), "    \
-                         "1)\n"                                                                    \
-                         "  if kind == 'f' then\n"                                                 \
-                         "    local f = redis.pcall('HMGET', jk, 'created_at', 'started_at')\n"    \
-                         "    local c = tonumber(f[1]) or t\n"                                     \
-                         "    local st = tonumber(f[2]) or t\n"                                    \
-                         "    local lat = math.max(0, t - c)\n"                                    \
-                         "    local dur = math.max(0, t - st)\n"                                   \
-                         "    local lb = string.format('%d', wc_bucket(lat))\n"                    \
-                         "    redis.pcall('HINCRBY', tk, 'l:' .. string.format('%d', "             \
-                         "math.floor(s / 10)) .. ':' .. lb,"                                       \
-                         " 1)\n"                                                                   \
-                         "    redis.pcall('HINCRBY', sk, 'lat:' .. lb, 1)\n"                       \
-                         "    redis.pcall('HINCRBY', sk, 'lat_sum', string.format('%d', lat))\n"   \
-                         "    redis.pcall('HINCRBY', sk, 'dur:' .. string.format('%d', "           \
-                         "wc_bucket(dur)), 1)\n"                                                   \
-                         "    redis.pcall('HINCRBY', sk, 'dur_sum', string.format('%d', dur))\n"   \
-                         "  end\n"                                                                 \
-                         "  redis.pcall('EXPIRE', tk, " STATS_STR(STATS_TS_TTL_S) ")\n"            \
-                                                                                  "end\n"
+/* What the queue's scripts get in ARGV to record a job's end
+ * (common/lua/lib/stats_record.lua): the per-minute hash's lifetime in
+ * seconds, and the latency bounds as text ("10, 25, ..."). */
+#define STATS_TS_TTL STATS_STR(STATS_TS_TTL_S)
+#define STATS_MS_BOUNDS_TEXT STATS_STR(STATS_MS_BOUNDS)
 
 /* One histogram: count[i] for bucket i (nb finite buckets, then +Inf). */
 struct stats_hist {

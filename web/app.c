@@ -20,7 +20,7 @@ app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, si
     if (!a->redis) return -1;
     a->pg = pg_uv_new(loop, cfg->database_url, "pg-web", APP_PG_TIMEOUT_MS, APP_PG_MAX_QUEUE);
     queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);
-    http_metrics_init(&a->http_metrics, loop, a->redis, cfg->key_prefix);
+    http_metrics_init(&a->http_metrics, loop, a->redis, &keys);
     ratelimit_init(&a->submit_limit, cfg->submit_rate, cfg->submit_burst);
     return 0;
 }

@@ -23,6 +23,7 @@
 
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
+#define LIST_OFFSET_MAX 1000000000L
 /* "Retry all" requeues in batches (one script each, so Redis is never
  * blocked long) until a batch comes back short; at most this many. */
 #define RETRY_BATCH 500
@@ -44,24 +45,6 @@ actx_new(struct req *req, const char *id) {
     x->req = req;
     if (id) memcpy(x->id, id, JOB_ID_LEN);
     return x;
-}
-
-static void
-unavailable(struct req *req) {
-    struct response r;
-    response_init(&r, 503);
-    response_header(&r, "Retry-After", "%d", 2);
-    response_problem(&r, 503, "Redis Unavailable", "the job queue is unreachable");
-    req_send(req, &r);
-}
-
-static void
-respond_json(struct req *req, int status, json_t *v) {
-    struct response r;
-    response_init(&r, status);
-    response_json(&r, status, v);
-    json_decref(v);
-    req_send(req, &r);
 }
 
 /* same_secret compares without stopping at the first difference, so the
@@ -98,33 +81,6 @@ admin_allowed(struct req *req) {
     return false;
 }
 
-static const char *
-path_id(struct req *req) {
-    const char *id = req->match.nparams ? req->match.params[0] : NULL;
-    if (id && job_id_valid(id)) return id;
-    req_problem(req, 404, "Not Found", "no job with this id");
-    return NULL;
-}
-
-/* query_long finds name=N in a query string: 1 found and in [lo, hi],
- * 0 absent, -1 present but not such a number. */
-static int
-query_long(const char *query, const char *name, long lo, long hi, long *out) {
-    size_t nlen = strlen(name);
-    for (const char *p = query; p && *p;) {
-        size_t n = strcspn(p, "&");
-        if (n > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') {
-            char *end;
-            long v = strtol(p + nlen + 1, &end, 10);
-            if (end == p + nlen + 1 || end != p + n || v < lo || v > hi) return -1;
-            *out = v;
-            return 1;
-        }
-        p += n + (p[n] == '&');
-    }
-    return 0;
-}
-
 /* --- GET /api/v1/admin/failed --- */
 
 static void
@@ -133,13 +89,13 @@ on_list(int status, long long total, const struct job *jobs, size_t n, const cha
     struct actx *x = arg;
     if (status < 0) {
         log_warn("msg=\"failed list failed\" error=%s", log_q(errstr));
-        unavailable(x->req);
+        req_unavailable(x->req, REQ_REDIS, NULL);
     } else {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) json_array_append_new(arr, json_job(&jobs[i]));
-        respond_json(x->req, 200,
-                     json_pack("{s:I, s:I, s:I, s:o}", "total", (json_int_t)total, "offset",
-                               (json_int_t)x->offset, "limit", (json_int_t)x->limit, "jobs", arr));
+        req_json(x->req, 200,
+                 json_pack("{s:I, s:I, s:I, s:o}", "total", (json_int_t)total, "offset",
+                           (json_int_t)x->offset, "limit", (json_int_t)x->limit, "jobs", arr));
     }
     free(x);
 }
@@ -147,13 +103,11 @@ on_list(int status, long long total, const struct job *jobs, size_t n, const cha
 void
 h_admin_failed_list(struct req *req) {
     if (!admin_allowed(req)) return;
+    static const char bad[] = "offset must be a whole number from 0, limit one from 1 to 1000";
     long offset = 0, limit = LIST_DEFAULT;
-    if (query_long(req->http->query, "offset", 0, 1000000000L, &offset) < 0 ||
-        query_long(req->http->query, "limit", 1, LIST_MAX, &limit) < 0) {
-        req_problem(req, 400, "Bad Request",
-                    "offset must be a whole number from 0, limit one from 1 to 1000");
+    if (req_query_long(req, "offset", 0, LIST_OFFSET_MAX, bad, &offset) < 0 ||
+        req_query_long(req, "limit", 1, LIST_MAX, bad, &limit) < 0)
         return;
-    }
     struct queue *q = app_queue(req->app);
     struct actx *x = actx_new(req, NULL);
     x->offset = offset;
@@ -161,7 +115,7 @@ h_admin_failed_list(struct req *req) {
     int rc = q ? queue_failed_list(q, offset, limit, on_list, x) : UV_ECANCELED;
     if (rc < 0) {
         free(x);
-        unavailable(req);
+        req_unavailable(req, REQ_REDIS, NULL);
     }
 }
 
@@ -172,7 +126,7 @@ on_retry_all(int status, long long n, const char *errstr, void *arg) {
     struct actx *x = arg;
     if (status < 0) {
         log_warn("msg=\"failed retry failed\" error=%s requeued=%lld", log_q(errstr), x->requeued);
-        unavailable(x->req);
+        req_unavailable(x->req, REQ_REDIS, NULL);
         free(x);
         return;
     }
@@ -182,7 +136,7 @@ on_retry_all(int status, long long n, const char *errstr, void *arg) {
         queue_failed_retry(q, NULL, RETRY_BATCH, on_retry_all, x) == 0)
         return;
     log_info("msg=\"failed jobs requeued\" count=%lld", x->requeued);
-    respond_json(x->req, 200, json_pack("{s:I}", "requeued", (json_int_t)x->requeued));
+    req_json(x->req, 200, json_pack("{s:I}", "requeued", (json_int_t)x->requeued));
     free(x);
 }
 
@@ -194,7 +148,7 @@ h_admin_failed_retry_all(struct req *req) {
     int rc = q ? queue_failed_retry(q, NULL, RETRY_BATCH, on_retry_all, x) : UV_ECANCELED;
     if (rc < 0) {
         free(x);
-        unavailable(req);
+        req_unavailable(req, REQ_REDIS, NULL);
     }
 }
 
@@ -203,12 +157,12 @@ on_retry_one(int status, long long n, const char *errstr, void *arg) {
     struct actx *x = arg;
     if (status < 0) {
         log_warn("msg=\"failed retry failed\" job=%s error=%s", x->id, log_q(errstr));
-        unavailable(x->req);
+        req_unavailable(x->req, REQ_REDIS, NULL);
     } else if (n == 0) {
         req_problem(x->req, 404, "Not Found", "no failed job with this id");
     } else {
         log_info("msg=\"failed job requeued\" job=%s", x->id);
-        respond_json(x->req, 200, json_pack("{s:s, s:s}", "id", x->id, "status", "queued"));
+        req_json(x->req, 200, json_pack("{s:s, s:s}", "id", x->id, "status", "queued"));
     }
     free(x);
 }
@@ -216,7 +170,7 @@ on_retry_one(int status, long long n, const char *errstr, void *arg) {
 void
 h_admin_failed_retry(struct req *req) {
     if (!admin_allowed(req)) return;
-    const char *id = path_id(req);
+    const char *id = req_job_id(req);
     if (!id) return;
     struct queue *q = app_queue(req->app);
     struct actx *x = actx_new(req, id);
@@ -224,7 +178,7 @@ h_admin_failed_retry(struct req *req) {
     int rc = q ? queue_failed_retry(q, ids, 1, on_retry_one, x) : UV_ECANCELED;
     if (rc < 0) {
         free(x);
-        unavailable(req);
+        req_unavailable(req, REQ_REDIS, NULL);
     }
 }
 
@@ -235,7 +189,7 @@ on_deleted(int status, long long n, const char *errstr, void *arg) {
     struct actx *x = arg;
     if (status < 0) {
         log_warn("msg=\"failed delete failed\" job=%s error=%s", x->id, log_q(errstr));
-        unavailable(x->req);
+        req_unavailable(x->req, REQ_REDIS, NULL);
     } else if (n == 0) {
         req_problem(x->req, 404, "Not Found", "no failed job with this id");
     } else {
@@ -250,13 +204,13 @@ on_deleted(int status, long long n, const char *errstr, void *arg) {
 void
 h_admin_failed_delete(struct req *req) {
     if (!admin_allowed(req)) return;
-    const char *id = path_id(req);
+    const char *id = req_job_id(req);
     if (!id) return;
     struct queue *q = app_queue(req->app);
     struct actx *x = actx_new(req, id);
     int rc = q ? queue_failed_delete(q, x->id, on_deleted, x) : UV_ECANCELED;
     if (rc < 0) {
         free(x);
-        unavailable(req);
+        req_unavailable(req, REQ_REDIS, NULL);
     }
 }

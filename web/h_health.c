@@ -12,12 +12,7 @@
 
 void
 h_healthz(struct req *req) {
-    struct response r;
-    response_init(&r, 200);
-    json_t *v = json_pack("{s:s}", "status", "ok");
-    response_json(&r, 200, v);
-    json_decref(v);
-    req_send(req, &r);
+    req_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 void
@@ -26,13 +21,9 @@ h_readyz(struct req *req) {
     bool redis = a->redis && redis_uv_connected(a->redis);
     bool pg = a->pg && pg_uv_connected(a->pg);
     int status = redis && pg ? 200 : 503;
-    struct response r;
-    response_init(&r, status);
-    json_t *v = json_pack("{s:s, s:s, s:s}", "status", status == 200 ? "ready" : "not ready",
-                          "redis", redis ? "up" : "down", "postgres", pg ? "up" : "down");
-    response_json(&r, status, v);
-    json_decref(v);
-    req_send(req, &r);
+    req_json(req, status,
+             json_pack("{s:s, s:s, s:s}", "status", status == 200 ? "ready" : "not ready", "redis",
+                       redis ? "up" : "down", "postgres", pg ? "up" : "down"));
 }
 
 /* h_openapi serves web/openapi.json, read once per process and kept. */

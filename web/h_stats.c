@@ -13,6 +13,7 @@
 #include "web/stats_view.h"
 
 #define DEFAULT_WINDOW_S 600
+#define UNREADABLE "the statistics cannot be read"
 
 struct stats_ctx {
     struct req *req;
@@ -31,11 +32,7 @@ on_stats(int status, const struct stats_snapshot *snap, const char *errstr, void
     struct req *req = x->req;
     if (status < 0) {
         log_warn("msg=\"stats read failed\" error=%s", log_q(errstr));
-        struct response r;
-        response_init(&r, 503);
-        response_header(&r, "Retry-After", "%d", 2);
-        response_problem(&r, 503, "Redis Unavailable", "the statistics cannot be read");
-        req_send(req, &r);
+        req_unavailable(req, REQ_REDIS, UNREADABLE);
         free(x);
         return;
     }
@@ -54,43 +51,22 @@ on_stats(int status, const struct stats_snapshot *snap, const char *errstr, void
     free(x);
 }
 
-/* window_param reads window=<seconds> from the query: 1 found, 0 absent, -1 invalid. */
-static int
-window_param(const char *query, int *out) {
-    for (const char *p = query; p && *p;) {
-        size_t n = strcspn(p, "&");
-        if (n > 7 && !strncmp(p, "window=", 7)) {
-            char *end;
-            long v = strtol(p + 7, &end, 10);
-            if (end == p + 7 || end != p + n || v < 60 || v > STATS_WINDOW_MAX_S) return -1;
-            *out = (int)v;
-            return 1;
-        }
-        p += n + (p[n] == '&');
-    }
-    return 0;
-}
-
 static void
 read_stats(struct req *req, bool prometheus) {
-    int window = DEFAULT_WINDOW_S;
-    if (!prometheus && window_param(req->http->query, &window) < 0) {
-        req_problem(req, 400, "Bad Request",
-                    "window must be a whole number of seconds from 60 to 3600");
+    long window = DEFAULT_WINDOW_S;
+    if (!prometheus &&
+        req_query_long(req, "window", 60, STATS_WINDOW_MAX_S,
+                       "window must be a whole number of seconds from 60 to 3600", &window) < 0)
         return;
-    }
     struct queue *q = app_queue(req->app);
     struct stats_ctx *x = xcalloc(1, sizeof *x);
     x->req = req;
     x->prometheus = prometheus;
-    int rc = q ? stats_read(q->redis, &q->keys, clock_now_ms(), window, on_stats, x) : UV_ECANCELED;
+    int rc =
+        q ? stats_read(q->redis, &q->keys, clock_now_ms(), (int)window, on_stats, x) : UV_ECANCELED;
     if (rc < 0) {
         free(x);
-        struct response r;
-        response_init(&r, 503);
-        response_header(&r, "Retry-After", "%d", 2);
-        response_problem(&r, 503, "Redis Unavailable", "the statistics cannot be read");
-        req_send(req, &r);
+        req_unavailable(req, REQ_REDIS, UNREADABLE);
     }
 }
 

@@ -1,17 +1,24 @@
 /* handlers — the route handlers and the route table.
  *
- * Each handler answers its request exactly once, with req_send or
- * req_problem, now or from a Redis/Postgres callback. Path parameters are
- * in req->match.params. h_jobs.c holds the job resources and the
- * original app's routes; h_health.c the probes; h_static.c the pages;
- * h_stats.c the statistics (JSON and Prometheus); h_admin.c the failed set
- * (admin routes). */
+ * Each handler answers its request exactly once through the handler kit
+ * (web/req.h: req_json, req_problem, req_unavailable, ...), now or from a
+ * Redis/Postgres callback named for the step it finishes (on_job_read,
+ * on_result_row). Path parameters are in req->match.params (req_job_id
+ * reads a job id). One resource per file: h_jobs.c the jobs, h_job_result.c
+ * a job's result, h_results.c the results by URL, h_compat.c the original
+ * app's routes, h_health.c the probes and the OpenAPI document,
+ * h_static.c the pages, h_stats.c the statistics (JSON and Prometheus),
+ * h_admin.c the failed set (admin routes).
+ *
+ * A new route is one line in routes.c, one handler file (declared here),
+ * its entry in web/openapi.json and a test (README: Development). */
 #ifndef WC_HANDLERS_H
 #define WC_HANDLERS_H
 
 #include <stddef.h>
 
 #include "web/conn.h"
+#include "web/req.h"
 #include "web/router.h"
 
 void h_jobs_create(struct req *req);

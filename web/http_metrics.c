@@ -16,10 +16,11 @@ on_flush_timer(uv_timer_t *t) {
 }
 
 void
-http_metrics_init(struct http_metrics *m, uv_loop_t *loop, redis_uv_t *redis, const char *prefix) {
+http_metrics_init(struct http_metrics *m, uv_loop_t *loop, redis_uv_t *redis,
+                  const struct keys *keys) {
     memset(m, 0, sizeof *m);
     m->redis = redis;
-    snprintf(m->key, sizeof m->key, "%shttp", prefix);
+    keys_http(keys, &m->key);
     uv_timer_init(loop, &m->timer);
     m->timer.data = m;
     uv_timer_start(&m->timer, on_flush_timer, HTTP_METRICS_FLUSH_MS, HTTP_METRICS_FLUSH_MS);
@@ -87,7 +88,7 @@ http_metrics_flush(struct http_metrics *m) {
 #define EMIT(delta, ...)                                                                           \
     do {                                                                                           \
         if (n == MAXF) {                                                                           \
-            stats_incr(m->redis, m->key, fields, deltas, n);                                       \
+            stats_incr(m->redis, m->key.s, fields, deltas, n);                                     \
             n = 0;                                                                                 \
         }                                                                                          \
         snprintf(names[n], sizeof names[n], __VA_ARGS__);                                          \
@@ -109,7 +110,7 @@ http_metrics_flush(struct http_metrics *m) {
         r->sum_us = 0;
     }
 #undef EMIT
-    if (n) stats_incr(m->redis, m->key, fields, deltas, n);
+    if (n) stats_incr(m->redis, m->key.s, fields, deltas, n);
     free(names);
     m->dirty = false;
 }

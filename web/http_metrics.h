@@ -5,7 +5,7 @@
  * Owns: a small fixed table of (method, route, status) counts and of
  * (method, route) duration histograms (route is the router's pattern, so
  * ids do not make new series; "unmatched" for 404/405 answers), and the
- * flush timer. Each flush adds the deltas to {p}http (common/stats.h) in
+ * flush timer. Each flush adds the deltas to {p}http (keys_http) in
  * one HINCRBY script and zeroes them; a flush that fails is not retried
  * (these are statistics, not jobs). Field names in {p}http:
  *   n|<method>|<route>|<status>   requests answered
@@ -46,7 +46,7 @@ typedef void (*http_metrics_closed_cb)(void *arg);
 
 struct http_metrics {
     redis_uv_t *redis; /* borrowed */
-    char key[KEYS_PREFIX_MAX + 8];
+    struct keybuf key; /* {p}http */
     uv_timer_t timer;
     struct http_metrics_count counts[HTTP_METRICS_MAX_COUNTS];
     size_t ncounts;
@@ -58,7 +58,7 @@ struct http_metrics {
 };
 
 void http_metrics_init(struct http_metrics *m, uv_loop_t *loop, redis_uv_t *redis,
-                       const char *prefix);
+                       const struct keys *keys);
 /* http_metrics_observe records one answer. route NULL: no route matched. */
 void http_metrics_observe(struct http_metrics *m, const char *method, const char *route, int status,
                           uint64_t elapsed_ns);

@@ -10,8 +10,12 @@
  * (malloc'd; the caller frees), or NULL when absent or when the value
  * decodes to something holding a NUL byte. */
 char *query_get(const char *query, size_t len, const char *name);
-/* query_int reads name as a whole number in [lo, hi]: returns 1 and sets
- * *out when present and valid, 0 when absent, -1 when present but not. */
-int query_int(const char *query, const char *name, long lo, long hi, long *out);
+/* query_long reads parameter name (decoded as query_get does) as a whole
+ * number in [lo, hi]: an optional '-' and decimal digits, nothing else (no
+ * sign '+', no spaces, no fraction), and no overflow. Returns 1 and sets
+ * *out when present and valid, 0 when absent (*out untouched), -1 when
+ * present but not such a number (an empty value or a NUL byte too). Handlers call it through req_query_long
+ * (web/req.h). */
+int query_long(const char *query, const char *name, long lo, long hi, long *out);
 
 #endif

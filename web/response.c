@@ -56,8 +56,16 @@ response_text(struct response *r, int status, const char *content_type, const ch
 
 void
 response_problem(struct response *r, int status, const char *title, const char *detail) {
+    response_problem_ext(r, status, title, detail, NULL);
+}
+
+void
+response_problem_ext(struct response *r, int status, const char *title, const char *detail,
+                     json_t *members) {
     r->status = status;
     json_t *p = json_problem(status, title, detail);
+    if (members) json_object_update(p, members);
+    json_decref(members);
     buf_reset(&r->body);
     json_dump_append(p, &r->body);
     json_decref(p);

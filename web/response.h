@@ -44,6 +44,10 @@ void response_json(struct response *r, int status, const json_t *v);
 void response_text(struct response *r, int status, const char *content_type, const char *text);
 /* response_problem makes an application/problem+json error; detail may be NULL. */
 void response_problem(struct response *r, int status, const char *title, const char *detail);
+/* response_problem_ext is response_problem with extension members (an
+ * object, consumed; NULL for none) added to the problem. */
+void response_problem_ext(struct response *r, int status, const char *title, const char *detail,
+                          json_t *members);
 /* response_reason returns the reason phrase ("Not Found"), "Unknown" when unknown. */
 const char *response_reason(int status);
 /* response_serialize writes the status line and headers into head (reset

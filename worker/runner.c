@@ -83,12 +83,11 @@ on_task_end(struct task *t, const char *outcome, void *arg) {
     if (!strcmp(outcome, "finished")) {
         r->processed++;
         /* Fetch time and page size of what was counted, for /metrics. */
-        if (t->have_row && t->row.params[STORE_PARAM_BYTES] &&
-            t->row.params[STORE_PARAM_FETCH_MS]) {
+        if (t->have_row && t->row.value[RESULTS_BYTES] && t->row.value[RESULTS_FETCH_MS]) {
             stats_observe(r->redis, &r->keys, "fetch", stats_ms_bounds, STATS_MS_NB,
-                          strtoll(t->row.params[STORE_PARAM_FETCH_MS], NULL, 10));
+                          strtoll(t->row.value[RESULTS_FETCH_MS], NULL, 10));
             stats_observe(r->redis, &r->keys, "bytes", stats_bytes_bounds, STATS_BYTES_NB,
-                          strtoll(t->row.params[STORE_PARAM_BYTES], NULL, 10));
+                          strtoll(t->row.value[RESULTS_BYTES], NULL, 10));
         }
     } else if (!strcmp(outcome, "failed")) r->failed++;
     else if (!strcmp(outcome, "retrying")) r->retried++;

@@ -7,14 +7,6 @@
 #include "common/json.h"
 #include "common/xalloc.h"
 
-static const char INSERT_SQL[] =
-    "INSERT INTO results (job_id, url, result_all, result_no_stop_words, top_words,"
-    " total_words, unique_words, total_words_no_stop, unique_words_no_stop,"
-    " final_url, http_status, content_type, charset, bytes, fetch_ms)"
-    " VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-    "$15)"
-    " ON CONFLICT (job_id) DO NOTHING";
-
 struct store_op {
     store_done_cb cb;
     void *arg;
@@ -56,50 +48,51 @@ void
 store_row_init(struct store_row *row, const char *job_id, const char *url,
                const struct analysis_result *r) {
     struct buf b;
-    char **p = row->params;
-    p[0] = xstrdup(job_id);
-    p[1] = xstrdup(url);
+    char **v = row->value;
+    v[RESULTS_JOB_ID] = xstrdup(job_id);
+    v[RESULTS_URL] = xstrdup(url);
     buf_init(&b);
     count_to_json(r->all, &b);
-    p[2] = buf_steal(&b);
+    v[RESULTS_ALL] = buf_steal(&b);
     count_to_json(r->no_stop, &b);
-    p[3] = buf_steal(&b);
+    v[RESULTS_NO_STOP] = buf_steal(&b);
     top_json(r->no_stop, &b);
-    p[4] = buf_steal(&b);
-    p[5] = fmt_u64(count_total(r->all));
-    p[6] = fmt_u64(count_unique(r->all));
-    p[7] = fmt_u64(count_total(r->no_stop));
-    p[8] = fmt_u64(count_unique(r->no_stop));
-    p[9] = r->final_url ? xstrdup(r->final_url) : NULL;
-    p[10] = r->http_status ? xasprintf("%ld", r->http_status) : NULL;
-    p[11] = r->content_type ? xstrdup(r->content_type) : NULL;
-    p[12] = r->charset ? xstrdup(r->charset) : NULL;
-    p[13] = fmt_u64(r->bytes);
-    p[14] = xasprintf("%d", r->fetch_ms);
+    v[RESULTS_TOP_WORDS] = buf_steal(&b);
+    v[RESULTS_TOTAL_WORDS] = fmt_u64(count_total(r->all));
+    v[RESULTS_UNIQUE_WORDS] = fmt_u64(count_unique(r->all));
+    v[RESULTS_TOTAL_NO_STOP] = fmt_u64(count_total(r->no_stop));
+    v[RESULTS_UNIQUE_NO_STOP] = fmt_u64(count_unique(r->no_stop));
+    v[RESULTS_FINAL_URL] = r->final_url ? xstrdup(r->final_url) : NULL;
+    v[RESULTS_HTTP_STATUS] = r->http_status ? xasprintf("%ld", r->http_status) : NULL;
+    v[RESULTS_CONTENT_TYPE] = r->content_type ? xstrdup(r->content_type) : NULL;
+    v[RESULTS_CHARSET] = r->charset ? xstrdup(r->charset) : NULL;
+    v[RESULTS_BYTES] = fmt_u64(r->bytes);
+    v[RESULTS_FETCH_MS] = xasprintf("%d", r->fetch_ms);
 }
 
 void
 store_row_free(struct store_row *row) {
-    for (int i = 0; i < STORE_NPARAMS; i++) {
-        free(row->params[i]);
-        row->params[i] = NULL;
+    for (int i = 0; i < RESULTS_NWRITTEN; i++) {
+        free(row->value[i]);
+        row->value[i] = NULL;
     }
 }
 
 int
 store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg) {
+    char sql[1024];
+    if (results_insert_sql(sql, sizeof sql) < 0) return UV_E2BIG; /* a programming error */
     struct store_op *op = xcalloc(1, sizeof *op);
     op->cb = cb;
     op->arg = arg;
-    int rc =
-        pg_uv_query(pg, INSERT_SQL, STORE_NPARAMS, (const char *const *)row->params, on_insert, op);
+    int rc = pg_uv_query(pg, sql, RESULTS_NWRITTEN, (const char *const *)row->value, on_insert, op);
     if (rc < 0) free(op);
     return rc;
 }
 
 char *
 store_row_summary(const struct store_row *row) {
-    json_t *top = json_loads(row->params[4], 0, NULL);
+    json_t *top = json_loads(row->value[RESULTS_TOP_WORDS], 0, NULL);
     if (!json_is_array(top)) {
         json_decref(top);
         return NULL;
@@ -109,8 +102,9 @@ store_row_summary(const struct store_row *row) {
         json_array_append(ten, json_array_get(top, i));
     json_decref(top);
     json_t *v =
-        json_pack("{s:I, s:I, s:o}", "total_words", (json_int_t)strtoll(row->params[5], NULL, 10),
-                  "unique_words", (json_int_t)strtoll(row->params[6], NULL, 10), "top", ten);
+        json_pack("{s:I, s:I, s:o}", "total_words",
+                  (json_int_t)strtoll(row->value[RESULTS_TOTAL_WORDS], NULL, 10), "unique_words",
+                  (json_int_t)strtoll(row->value[RESULTS_UNIQUE_WORDS], NULL, 10), "top", ten);
     char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
     json_decref(v);
     return s;

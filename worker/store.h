@@ -1,7 +1,7 @@
 /* store — writes a job's result row to Postgres through pg_uv.
  *
- * Owns: the INSERT statement and the encoding of counts into its
- * parameters. The write is idempotent by job id (results.job_id is unique
+ * Owns: the encoding of an analysis result into the row's column values
+ * (common/results.h names the columns and builds the INSERT). The write is idempotent by job id (results.job_id is unique
  * and the insert does nothing on conflict), so a job that runs twice after
  * a rescue stores one result. store_result follows the pg_uv contract:
  * returns 0 and calls cb exactly once, or returns a negative UV_* error
@@ -11,22 +11,18 @@
 #define WC_STORE_H
 
 #include "common/pg_uv.h"
+#include "common/results.h"
 #include "worker/analysis.h"
 
 /* How many of the most frequent non-stop words are stored in top_words. */
 #define STORE_TOP_WORDS 100
 
-/* STORE_NPARAMS is the number of columns the INSERT writes. */
-#define STORE_NPARAMS 15
-/* Where the fetch metadata sits among the parameters (decimal text). */
-#define STORE_PARAM_BYTES 13
-#define STORE_PARAM_FETCH_MS 14
-
-/* A result encoded as the INSERT's text parameters. It owns its strings
- * (store_row_free), so a write that failed can be tried again later,
- * after the analysis that produced it is gone. */
+/* A result encoded as the INSERT's text values, by column
+ * (value[RESULTS_BYTES] is the page's size in decimal; NULL is SQL NULL).
+ * It owns its strings (store_row_free), so a write that failed can be
+ * tried again later, after the analysis that produced it is gone. */
 struct store_row {
-    char *params[STORE_NPARAMS];
+    char *value[RESULTS_NWRITTEN];
 };
 
 /* status 0: committed (inserted now, or already there); < 0: not stored,

@@ -1,4 +1,4 @@
-/* cli/fmt: ages, durations, sizes and glob escaping. */
+/* cli/fmt: ages, durations and sizes. */
 #include <criterion/criterion.h>
 
 #include "cli/fmt.h"
@@ -41,16 +41,4 @@ Test(fmt, sizes) {
     cr_assert_str_eq(fmt_bytes(4194304, b, sizeof b), "4.0 MiB");
     cr_assert_str_eq(fmt_bytes(1024.0 * 1024 * 1023.99, b, sizeof b), "1.0 GiB");
     cr_assert_str_eq(fmt_bytes(1288490188.8, b, sizeof b), "1.2 GiB");
-}
-
-Test(fmt, glob_escape) {
-    char b[64];
-    cr_assert_eq(fmt_glob_escape("wc:", b, sizeof b), 0);
-    cr_assert_str_eq(b, "wc:");
-    cr_assert_eq(fmt_glob_escape("a*b?c[d]e\\", b, sizeof b), 0);
-    cr_assert_str_eq(b, "a\\*b\\?c\\[d\\]e\\\\");
-    char small[4];
-    cr_assert_eq(fmt_glob_escape("abcd", small, sizeof small), -1);
-    cr_assert_eq(fmt_glob_escape("ab*", small, sizeof small), -1);
-    cr_assert_eq(fmt_glob_escape("abc", small, sizeof small), 0);
 }

@@ -1,3 +1,4 @@
+/* The Redis key schema: every key, spelled out with its prefix. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -12,9 +13,22 @@ Test(keys, every_key_is_under_the_prefix) {
     cr_assert_str_eq(keys_queue(&k, &b), "wc:queue");
     cr_assert_str_eq(keys_retry(&k, &b), "wc:retry");
     cr_assert_str_eq(keys_failed(&k, &b), "wc:failed");
-    cr_assert_str_eq(keys_workers(&k, &b), "wc:workers");
     cr_assert_str_eq(keys_stats(&k, &b), "wc:stats");
+    cr_assert_str_eq(keys_ts(&k, 29123456, &b), "wc:ts:29123456");
     cr_assert_str_eq(keys_idem(&k, "abc", &b), "wc:idem:abc");
+    cr_assert_str_eq(keys_workers(&k, &b), "wc:workers");
+    cr_assert_str_eq(keys_http(&k, &b), "wc:http");
+    cr_assert_str_eq(keys_job_match(&k, &b), "wc:job:*");
+}
+
+Test(keys, minutes_of_the_per_minute_hashes) {
+    cr_assert_eq(keys_ts_minute(0), 0);
+    cr_assert_eq(keys_ts_minute(59999), 0);
+    cr_assert_eq(keys_ts_minute(60000), 1);
+    cr_assert_eq(keys_ts_minute(1747400000123LL), 1747400000123LL / 60000);
+    cr_assert_eq(keys_ts_minute(-1), -1, "floor, not truncation");
+    cr_assert_eq(keys_ts_minute(-60000), -1);
+    cr_assert_eq(keys_ts_minute(-60001), -2);
 }
 
 Test(keys, prefixes_keep_deployments_apart) {
@@ -31,6 +45,21 @@ Test(keys, empty_prefix_is_allowed) {
     cr_assert_eq(keys_init(&k, ""), 0);
     struct keybuf b;
     cr_assert_str_eq(keys_stats(&k, &b), "stats");
+    cr_assert_str_eq(keys_job_match(&k, &b), "job:*");
+}
+
+Test(keys, job_match_escapes_the_prefix) {
+    struct keys k;
+    cr_assert_eq(keys_init(&k, "a*b?c[d]e\\:"), 0);
+    struct keybuf b;
+    cr_assert_str_eq(keys_job_match(&k, &b), "a\\*b\\?c\\[d\\]e\\\\:job:*");
+    /* The longest prefix, every character escaped, still fits. */
+    char longp[KEYS_PREFIX_MAX + 1];
+    memset(longp, '*', KEYS_PREFIX_MAX);
+    longp[KEYS_PREFIX_MAX] = '\0';
+    cr_assert_eq(keys_init(&k, longp), 0);
+    cr_assert_not_null(keys_job_match(&k, &b));
+    cr_assert_eq(strlen(b.s), 2 * KEYS_PREFIX_MAX + strlen("job:*"));
 }
 
 Test(keys, limits) {
@@ -39,15 +68,17 @@ Test(keys, limits) {
     memset(longp, 'p', sizeof longp - 1);
     longp[sizeof longp - 1] = '\0';
     cr_assert_eq(keys_init(&k, longp), -1);
+    cr_assert_eq(keys_init(&k, NULL), -1);
     longp[KEYS_PREFIX_MAX] = '\0';
     cr_assert_eq(keys_init(&k, longp), 0);
-    char idem[258];
-    memset(idem, 'i', 257);
-    idem[257] = '\0';
+    char idem[KEYS_IDEM_MAX + 2];
+    memset(idem, 'i', KEYS_IDEM_MAX + 1);
+    idem[KEYS_IDEM_MAX + 1] = '\0';
     struct keybuf b;
     cr_assert_null(keys_idem(&k, idem, &b));
-    idem[256] = '\0';
+    idem[KEYS_IDEM_MAX] = '\0';
     cr_assert_not_null(keys_idem(&k, idem, &b));
-    cr_assert_eq(strlen(b.s), KEYS_PREFIX_MAX + 5 + 256);
+    cr_assert_eq(strlen(b.s), KEYS_PREFIX_MAX + strlen("idem:") + KEYS_IDEM_MAX);
     cr_assert_null(keys_idem(&k, NULL, &b));
+    cr_assert_null(keys_job(&k, NULL, &b));
 }

@@ -16,6 +16,7 @@ static uv_loop_t loop;
 static redis_uv_t *redis;
 static struct queue q;
 static struct keys keys;
+static struct keybuf kb; /* a key for the oracle (common/keys.h spells them) */
 static redisContext *oracle;
 
 static void
@@ -149,9 +150,7 @@ take_one(const char *consumer) {
 }
 
 static long long
-oracle_int(const char *fmt, const char *arg) {
-    char key[512];
-    snprintf(key, sizeof key, "%s%s", keys.prefix, arg);
+oracle_int(const char *fmt, const char *key) {
     redisReply *r = redisCommand(oracle, fmt, key);
     cr_assert_not_null(r);
     long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
@@ -174,7 +173,7 @@ Test(queue, submit_then_get) {
     cr_assert_eq(got_job.state, JOB_QUEUED);
     cr_assert_eq(got_job.attempts, 0);
     cr_assert_gt(got_job.created_at_ms, 0);
-    cr_assert_eq(oracle_int("XLEN %s", "queue"), 1);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 1);
     free(id);
 }
 
@@ -201,10 +200,8 @@ Test(queue, start_finish_acknowledges) {
     cr_assert_eq(got_value, 1);
     SYNC(queue_get(&q, id, on_job, NULL));
     cr_assert_eq(got_job.state, JOB_FINISHED);
-    cr_assert_eq(oracle_int("XLEN %s", "queue"), 0, "entry deleted");
-    char jk[128];
-    snprintf(jk, sizeof jk, "job:%s", id);
-    long long ttl = oracle_int("TTL %s", jk);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 0, "entry deleted");
+    long long ttl = oracle_int("TTL %s", keys_job(&keys, id, &kb));
     cr_assert(ttl > 3500 && ttl <= 3600, "ended job expires after RESULT_TTL (ttl %lld)", ttl);
     free(id);
 }
@@ -242,9 +239,7 @@ Test(queue, fail_adds_to_failed_set_and_retry_requeues) {
     SYNC(queue_failed_list(&q, 0, 10, on_list, NULL));
     cr_assert_eq(got_total, 1);
     cr_assert_eq(got_n, 1);
-    char key[256];
-    snprintf(key, sizeof key, "%sstats", keys.prefix);
-    redisReply *r = redisCommand(oracle, "HGET %s failed:http_404", key);
+    redisReply *r = redisCommand(oracle, "HGET %s failed:http_404", keys_stats(&keys, &kb));
     cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "1"),
               "failures counted by reason");
     freeReplyObject(r);
@@ -279,7 +274,7 @@ Test(queue, cancel_only_before_start) {
     char *a = submit("http://example.com/f");
     SYNC(queue_cancel(&q, a, on_cancel, NULL));
     cr_assert_str_eq(got_state, "canceled");
-    cr_assert_eq(oracle_int("XLEN %s", "queue"), 0, "canceled job left the stream");
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 0, "canceled job left the stream");
     char *b = submit("http://example.com/g");
     struct queue_entry e = take_one("w1");
     SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
@@ -361,7 +356,7 @@ Test(queue, poison_job_fails_after_max_deliveries) {
     SYNC(queue_get(&q, id, on_job, NULL));
     cr_assert_eq(got_job.state, JOB_FAILED);
     cr_assert_str_eq(got_job.error_code, "worker_lost");
-    cr_assert_eq(oracle_int("XLEN %s", "queue"), 0);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 0);
     free(id);
 }
 
@@ -378,6 +373,178 @@ Test(queue, release_hands_back_without_counting) {
     struct queue_entry e2 = take_one("w2");
     cr_assert_str_eq(e2.job_id, id);
     free(id);
+}
+
+/* --- the state machine: every operation from every state --- */
+
+enum op {
+    OP_START,
+    OP_START_OUT_OF_ATTEMPTS,
+    OP_FINISH,
+    OP_FAIL,
+    OP_RETRY,
+    OP_RELEASE,
+    OP_CANCEL,
+    OP_PROMOTE,
+    OP_FAILED_RETRY,
+    NOPS
+};
+static const char *const op_names[NOPS] = {"start",       "start (out of attempts)",
+                                           "finish",      "fail",
+                                           "retry",       "release",
+                                           "cancel",      "promote",
+                                           "failed retry"};
+
+#define Q JOB_QUEUED
+#define S JOB_STARTED
+#define R JOB_RETRYING
+#define FI JOB_FINISHED
+#define FA JOB_FAILED
+#define C JOB_CANCELED
+/* The state a job is in after each operation, by the state it was in
+ * (the machine common/job.h describes). The delivery used is the job's
+ * last one, held by the worker that runs it. */
+static const enum job_state after[6][NOPS] = {
+    /*             start out   finish fail retry release cancel promote failed_retry */
+    [JOB_QUEUED] = {S, FA, Q, Q, Q, Q, C, Q, Q},
+    [JOB_STARTED] = {S, FA, FI, FA, R, Q, S, S, S},
+    [JOB_RETRYING] = {R, R, R, R, R, R, C, Q, R},
+    [JOB_FINISHED] = {FI, FI, FI, FI, FI, FI, FI, FI, FI},
+    [JOB_FAILED] = {FA, FA, FA, FA, FA, FA, FA, FA, Q},
+    [JOB_CANCELED] = {C, C, C, C, C, C, C, C, C},
+};
+#undef Q
+#undef S
+#undef R
+#undef FI
+#undef FA
+#undef C
+
+/* fresh_queue moves q to a prefix of its own, so earlier jobs stay out. */
+static void
+fresh_queue(void) {
+    char prefix[96];
+    testenv_prefix(prefix, sizeof prefix);
+    keys_init(&keys, prefix);
+    queue_init(&q, redis, &keys, 3600);
+    setup_group();
+}
+
+static enum job_state
+state_of(const char *id) {
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert(got_job_set, "job %s is gone", id);
+    return got_job.state;
+}
+
+/* job_in makes a job in state s; *e is its last delivery (held by w1). */
+static char *
+job_in(enum job_state s, struct queue_entry *e) {
+    fresh_queue();
+    char *id = submit("http://example.com/machine");
+    *e = take_one("w1");
+    if (s == JOB_CANCELED) {
+        SYNC(queue_cancel(&q, id, on_cancel, NULL));
+    } else if (s != JOB_QUEUED) {
+        SYNC(queue_start(&q, e, "w1", 5, on_job, NULL));
+        if (s == JOB_FINISHED) SYNC(queue_finish(&q, e, "w1", on_done, NULL));
+        else if (s == JOB_FAILED) SYNC(queue_fail(&q, e, "w1", "http_404", "gone", on_done, NULL));
+        else if (s == JOB_RETRYING)
+            SYNC(queue_retry(&q, e, "w1", 0, "http_503", "busy", on_done, NULL));
+    }
+    cr_assert_eq(state_of(id), s, "set-up of %s", job_state_name(s));
+    return id;
+}
+
+static void
+apply(enum op op, const char *id, const struct queue_entry *e) {
+    const char *ids[] = {id};
+    switch (op) {
+    case OP_START:
+        SYNC(queue_start(&q, e, "w1", 5, on_job, NULL));
+        break;
+    case OP_START_OUT_OF_ATTEMPTS:
+        SYNC(queue_start(&q, e, "w1", 0, on_job, NULL));
+        break;
+    case OP_FINISH:
+        SYNC(queue_finish(&q, e, "w1", on_done, NULL));
+        break;
+    case OP_FAIL:
+        SYNC(queue_fail(&q, e, "w1", "http_404", "gone", on_done, NULL));
+        break;
+    case OP_RETRY:
+        SYNC(queue_retry(&q, e, "w1", 0, "http_503", "busy", on_done, NULL));
+        break;
+    case OP_RELEASE:
+        SYNC(queue_release(&q, e, "w1", on_done, NULL));
+        break;
+    case OP_CANCEL:
+        SYNC(queue_cancel(&q, id, on_cancel, NULL));
+        break;
+    case OP_PROMOTE:
+        SYNC(queue_promote(&q, 10, on_done, NULL));
+        break;
+    case OP_FAILED_RETRY:
+        SYNC(queue_failed_retry(&q, ids, 1, on_done, NULL));
+        break;
+    case NOPS:
+        break;
+    }
+}
+
+Test(queue, every_transition) {
+    for (int s = JOB_QUEUED; s <= JOB_CANCELED; s++) {
+        for (int op = 0; op < NOPS; op++) {
+            struct queue_entry e;
+            char *id = job_in((enum job_state)s, &e);
+            apply((enum op)op, id, &e);
+            enum job_state got = state_of(id);
+            cr_expect_eq(got, after[s][op], "%s, then %s: %s (expected %s)",
+                         job_state_name((enum job_state)s), op_names[op], job_state_name(got),
+                         job_state_name(after[s][op]));
+            free(id);
+        }
+    }
+}
+
+Test(queue, promote_leaves_what_is_no_longer_due) {
+    setup_group();
+    char *id = submit("http://example.com/later");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_retry(&q, &e, "w1", 0, "http_503", "busy", on_done, NULL));
+    /* Parked again with a later due time between the read of the due ids
+     * and the move (another worker's retry): the move leaves it alone. */
+    redisReply *r =
+        redisCommand(oracle, "ZADD %s %lld %s", keys_retry(&keys, &kb), 9999999999999LL, id);
+    freeReplyObject(r);
+    SYNC(queue_promote(&q, 10, on_done, NULL));
+    cr_assert_eq(got_value, 0);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_RETRYING);
+    free(id);
+}
+
+Test(queue, failed_list_drops_expired_jobs) {
+    setup_group();
+    char *a = submit("http://example.com/fa");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_fail(&q, &e, "w1", "http_404", "gone", on_done, NULL));
+    char *b = submit("http://example.com/fb");
+    e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_fail(&q, &e, "w1", "http_404", "gone", on_done, NULL));
+    freeReplyObject(redisCommand(oracle, "DEL %s", keys_job(&keys, a, &kb))); /* as if it expired */
+    SYNC(queue_failed_list(&q, 0, 10, on_list, NULL));
+    cr_assert_eq(got_n, 1);
+    cr_assert_eq(got_total, 1, "the expired job left the failed set");
+    SYNC(queue_failed_retry(&q, NULL, 10, on_done, NULL));
+    cr_assert_eq(got_value, 1, "requeue all: the one left");
+    SYNC(queue_get(&q, b, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_QUEUED);
+    free(a);
+    free(b);
 }
 
 /* lose hands e's delivery to a rescuer, as when its worker dies: the

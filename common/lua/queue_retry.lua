@@ -1,0 +1,17 @@
+-- queue_retry: started -> retrying until a due time, in the retry set,
+-- and this delivery acknowledged.
+-- KEYS: job, stream, stats, retry
+-- ARGV: entry, now, due, group, consumer, code, message, id
+-- Returns 1, or 0 when the lease was lost.
+--!include lib/ack.lua
+--!include lib/owns.lua
+--!include lib/history.lua
+if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end
+ack(KEYS[2], ARGV[4], ARGV[1])
+push_history(KEYS[1], ARGV[6], ARGV[7], ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'retrying', 'next_attempt_at', ARGV[3],
+           'error_code', ARGV[6], 'error', ARGV[7])
+redis.call('HDEL', KEYS[1], 'worker', 'entry')
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[8])
+redis.call('HINCRBY', KEYS[3], 'retried', 1)
+return 1

@@ -1,0 +1,98 @@
+/* results.c — the results table's columns; see results.h. */
+#include "common/results.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct column {
+    const char *name;
+    const char *cast;   /* the INSERT placeholder's cast ("" for none) */
+    const char *select; /* how a reader selects it, as text */
+};
+
+static const struct column columns[RESULTS_NCOLS] = {
+    [RESULTS_JOB_ID] = {"job_id", "", "job_id::text"},
+    [RESULTS_URL] = {"url", "", "url"},
+    [RESULTS_ALL] = {"result_all", "::jsonb", "result_all::text"},
+    [RESULTS_NO_STOP] = {"result_no_stop_words", "::jsonb", "result_no_stop_words::text"},
+    [RESULTS_TOP_WORDS] = {"top_words", "::jsonb", "top_words::text"},
+    [RESULTS_TOTAL_WORDS] = {"total_words", "", "total_words"},
+    [RESULTS_UNIQUE_WORDS] = {"unique_words", "", "unique_words"},
+    [RESULTS_TOTAL_NO_STOP] = {"total_words_no_stop", "", "total_words_no_stop"},
+    [RESULTS_UNIQUE_NO_STOP] = {"unique_words_no_stop", "", "unique_words_no_stop"},
+    [RESULTS_FINAL_URL] = {"final_url", "", "final_url"},
+    [RESULTS_HTTP_STATUS] = {"http_status", "", "http_status"},
+    [RESULTS_CONTENT_TYPE] = {"content_type", "", "content_type"},
+    [RESULTS_CHARSET] = {"charset", "", "charset"},
+    [RESULTS_BYTES] = {"bytes", "", "bytes"},
+    [RESULTS_FETCH_MS] = {"fetch_ms", "", "fetch_ms"},
+    [RESULTS_ID] = {"id", NULL, "id"},
+    [RESULTS_CREATED_AT] = {"created_at", NULL, "(extract(epoch FROM created_at) * 1000)::bigint"},
+    [RESULTS_TOP_TEN] = {"top_ten", NULL,
+                         "(SELECT coalesce(jsonb_agg(t), '[]'::jsonb) FROM"
+                         " (SELECT t FROM jsonb_array_elements(top_words) t LIMIT 10) s)::text"},
+};
+
+const char *
+results_col_name(enum results_col c) {
+    return (unsigned)c < RESULTS_NCOLS ? columns[c].name : NULL;
+}
+
+/* put appends to out[*at..len), keeping *at; false once out is full. */
+static bool
+put(char *out, size_t len, size_t *at, const char *fmt, ...) {
+    if (*at >= len) return false;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out + *at, len - *at, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len - *at) {
+        *at = len;
+        return false;
+    }
+    *at += (size_t)n;
+    return true;
+}
+
+int
+results_insert_sql(char *out, size_t len) {
+    size_t at = 0;
+    bool ok = put(out, len, &at, "INSERT INTO results (");
+    for (int c = 0; c < RESULTS_NWRITTEN; c++)
+        ok = ok && put(out, len, &at, "%s%s", c ? ", " : "", columns[c].name);
+    ok = ok && put(out, len, &at, ") VALUES (");
+    for (int c = 0; c < RESULTS_NWRITTEN; c++)
+        ok = ok && put(out, len, &at, "%s$%d%s", c ? ", " : "", c + 1, columns[c].cast);
+    ok = ok && put(out, len, &at, ") ON CONFLICT (%s) DO NOTHING", columns[RESULTS_JOB_ID].name);
+    return ok ? 0 : -1;
+}
+
+int
+results_select_sql(char *out, size_t len, const enum results_col *cols, size_t n,
+                   const char *tail) {
+    size_t at = 0;
+    bool ok = n > 0 && put(out, len, &at, "SELECT ");
+    for (size_t i = 0; i < n && ok; i++) {
+        if ((unsigned)cols[i] >= RESULTS_NCOLS) return -1;
+        const struct column *c = &columns[cols[i]];
+        ok = put(out, len, &at, "%s%s AS %s", i ? ", " : "", c->select, c->name);
+    }
+    ok = ok && put(out, len, &at, "%s", tail ? tail : "");
+    return ok ? 0 : -1;
+}
+
+const char *
+results_text(const PGresult *res, int row, enum results_col c) {
+    const char *name = results_col_name(c);
+    int f = name ? PQfnumber(res, name) : -1;
+    if (f < 0 || row < 0 || row >= PQntuples(res) || PQgetisnull(res, row, f)) return NULL;
+    return PQgetvalue(res, row, f);
+}
+
+long long
+results_int(const PGresult *res, int row, enum results_col c) {
+    const char *v = results_text(res, row, c);
+    return v ? strtoll(v, NULL, 10) : 0;
+}

@@ -1,0 +1,70 @@
+/* results — the Postgres table `results` (migrations/0001_create_results):
+ * its columns, named once for the worker that writes a row
+ * (worker/store.c) and for every reader (web/h_*.c, cli/cmd_result.c).
+ *
+ * Owns: the column list (enum results_col) with each column's SQL name,
+ * how it is written (the INSERT's placeholder cast) and how it is read
+ * (an expression that gives text the readers parse).
+ *
+ * Nothing here is positional. The writer fills its values by column and
+ * results_insert_sql names those columns in order; a reader lists the
+ * columns it wants, results_select_sql selects each under its own name,
+ * and results_text / results_int find a value by that name in the
+ * answer (PQfnumber), wherever the column sits in the list. Pure
+ * functions over caller-owned buffers; no I/O. */
+#ifndef WC_RESULTS_H
+#define WC_RESULTS_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+enum results_col {
+    /* Written by the worker, in this order. */
+    RESULTS_JOB_ID,
+    RESULTS_URL,
+    RESULTS_ALL,         /* result_all: JSON object word -> count */
+    RESULTS_NO_STOP,     /* result_no_stop_words: the same without stop words */
+    RESULTS_TOP_WORDS,   /* JSON list of {word, count}, the most frequent first */
+    RESULTS_TOTAL_WORDS, /* counts: whole numbers */
+    RESULTS_UNIQUE_WORDS,
+    RESULTS_TOTAL_NO_STOP,
+    RESULTS_UNIQUE_NO_STOP,
+    RESULTS_FINAL_URL, /* fetch metadata: each may be NULL */
+    RESULTS_HTTP_STATUS,
+    RESULTS_CONTENT_TYPE,
+    RESULTS_CHARSET,
+    RESULTS_BYTES,
+    RESULTS_FETCH_MS,
+    /* Set by Postgres. */
+    RESULTS_ID,         /* bigserial: the paging cursor */
+    RESULTS_CREATED_AT, /* read as ms since the epoch */
+    /* Read only: the first ten of top_words, computed by Postgres. */
+    RESULTS_TOP_TEN,
+    RESULTS_NCOLS
+};
+
+/* The columns an INSERT writes: RESULTS_JOB_ID .. RESULTS_FETCH_MS. */
+#define RESULTS_NWRITTEN (RESULTS_FETCH_MS + 1)
+
+/* results_col_name returns the column's name in SQL and in a reader's answer. */
+const char *results_col_name(enum results_col c);
+
+/* results_insert_sql writes the idempotent INSERT of the written columns
+ * ($1 is RESULTS_JOB_ID, ... in enum order; a second insert for the same
+ * job does nothing). Returns 0, or -1 when out is too small. */
+int results_insert_sql(char *out, size_t len);
+
+/* results_select_sql writes "SELECT <col> AS <name>, ..." for cols[0..n),
+ * then tail (" FROM results WHERE ..."). The expressions name columns
+ * bare, so the tail's FROM has the results table alone (an alias is
+ * fine). Returns 0, or -1 when out is too small. */
+int results_select_sql(char *out, size_t len, const enum results_col *cols, size_t n,
+                       const char *tail);
+
+/* results_text returns column c of row as text (valid while res is), or
+ * NULL when it is SQL NULL or was not selected. */
+const char *results_text(const PGresult *res, int row, enum results_col c);
+/* results_int returns column c of row as a number, 0 when NULL or not selected. */
+long long results_int(const PGresult *res, int row, enum results_col c);
+
+#endif

@@ -1,0 +1,123 @@
+/* The results table's column list: the INSERT the worker sends, and a row
+ * written and read back by column on a real Postgres with the schema the
+ * migrations make (so a column renamed on one side fails here). */
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/results.h"
+#include "tests/lib/testdb.h"
+#include "tests/lib/testenv.h"
+
+Test(results, insert_names_every_written_column_in_order) {
+    char sql[1024];
+    cr_assert_eq(results_insert_sql(sql, sizeof sql), 0);
+    cr_assert_str_eq(sql,
+                     "INSERT INTO results (job_id, url, result_all, result_no_stop_words, "
+                     "top_words, total_words, unique_words, total_words_no_stop, "
+                     "unique_words_no_stop, final_url, http_status, content_type, charset, bytes, "
+                     "fetch_ms) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, "
+                     "$10, $11, $12, $13, $14, $15) ON CONFLICT (job_id) DO NOTHING");
+    char tiny[64];
+    cr_assert_eq(results_insert_sql(tiny, sizeof tiny), -1, "too small is refused, not cut");
+}
+
+Test(results, select_names_each_column) {
+    enum results_col cols[] = {RESULTS_URL, RESULTS_CREATED_AT};
+    char sql[256];
+    cr_assert_eq(results_select_sql(sql, sizeof sql, cols, 2, " FROM results"), 0);
+    cr_assert_str_eq(sql, "SELECT url AS url, (extract(epoch FROM created_at) * 1000)::bigint AS "
+                          "created_at FROM results");
+    cr_assert_eq(results_select_sql(sql, sizeof sql, cols, 0, ""), -1, "nothing to select");
+    enum results_col bad[] = {RESULTS_NCOLS};
+    cr_assert_eq(results_select_sql(sql, sizeof sql, bad, 1, ""), -1);
+    cr_assert_eq(results_select_sql(sql, 20, cols, 2, " FROM results"), -1);
+    cr_assert_null(results_col_name(RESULTS_NCOLS));
+    for (int c = 0; c < RESULTS_NCOLS; c++) cr_assert_not_null(results_col_name(c));
+}
+
+static PGconn *
+migrated_db(char *name, size_t len) {
+    char url[512];
+    testdb_create(url, sizeof url, name, len);
+    PGconn *c = PQconnectdb(url);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/migrations/0001_create_results.up.sql", testenv_srcdir());
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    static char schema[16384];
+    size_t n = fread(schema, 1, sizeof schema - 1, f);
+    fclose(f);
+    schema[n] = '\0';
+    PGresult *r = PQexec(c, schema);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    return c;
+}
+
+Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
+    char name[64];
+    PGconn *c = migrated_db(name, sizeof name);
+    const char *v[RESULTS_NWRITTEN] = {0};
+    v[RESULTS_JOB_ID] = "0192f3a1-7c2e-7abc-8def-0123456789ab";
+    v[RESULTS_URL] = "http://example.com/";
+    v[RESULTS_ALL] = "{\"a\": 3, \"b\": 1}";
+    v[RESULTS_NO_STOP] = "{\"b\": 1}";
+    v[RESULTS_TOP_WORDS] = "[{\"word\": \"b\", \"count\": 1}]";
+    v[RESULTS_TOTAL_WORDS] = "4";
+    v[RESULTS_UNIQUE_WORDS] = "2";
+    v[RESULTS_TOTAL_NO_STOP] = "1";
+    v[RESULTS_UNIQUE_NO_STOP] = "1";
+    v[RESULTS_HTTP_STATUS] = "200";
+    v[RESULTS_BYTES] = "1234";
+    v[RESULTS_FETCH_MS] = "56";
+    /* final_url, content_type and charset stay NULL. */
+    char sql[2048];
+    cr_assert_eq(results_insert_sql(sql, sizeof sql), 0);
+    for (int i = 0; i < 2; i++) { /* the second insert of one job does nothing */
+        PGresult *r = PQexecParams(c, sql, RESULTS_NWRITTEN, NULL, v, NULL, NULL, 0);
+        cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+        cr_assert_str_eq(PQcmdTuples(r), i == 0 ? "1" : "0");
+        PQclear(r);
+    }
+
+    enum results_col all[RESULTS_NCOLS];
+    for (int i = 0; i < RESULTS_NCOLS; i++) all[RESULTS_NCOLS - 1 - i] = (enum results_col)i;
+    cr_assert_eq(results_select_sql(sql, sizeof sql, all, RESULTS_NCOLS, " FROM results"), 0);
+    PGresult *r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(r));
+    cr_assert_eq(PQntuples(r), 1);
+    cr_assert_str_eq(results_text(r, 0, RESULTS_JOB_ID), v[RESULTS_JOB_ID]);
+    cr_assert_str_eq(results_text(r, 0, RESULTS_URL), v[RESULTS_URL]);
+    cr_assert_eq(results_int(r, 0, RESULTS_TOTAL_WORDS), 4);
+    cr_assert_eq(results_int(r, 0, RESULTS_UNIQUE_WORDS), 2);
+    cr_assert_eq(results_int(r, 0, RESULTS_TOTAL_NO_STOP), 1);
+    cr_assert_eq(results_int(r, 0, RESULTS_UNIQUE_NO_STOP), 1);
+    cr_assert_eq(results_int(r, 0, RESULTS_HTTP_STATUS), 200);
+    cr_assert_eq(results_int(r, 0, RESULTS_BYTES), 1234);
+    cr_assert_eq(results_int(r, 0, RESULTS_FETCH_MS), 56);
+    cr_assert_null(results_text(r, 0, RESULTS_FINAL_URL), "SQL NULL reads as NULL");
+    cr_assert_eq(results_int(r, 0, RESULTS_CHARSET), 0);
+    cr_assert_str_eq(results_text(r, 0, RESULTS_TOP_WORDS), "[{\"word\": \"b\", \"count\": 1}]");
+    cr_assert_str_eq(results_text(r, 0, RESULTS_TOP_TEN), "[{\"word\": \"b\", \"count\": 1}]");
+    cr_assert_str_eq(results_text(r, 0, RESULTS_ALL), "{\"a\": 3, \"b\": 1}");
+    cr_assert_gt(results_int(r, 0, RESULTS_ID), 0);
+    cr_assert_gt(results_int(r, 0, RESULTS_CREATED_AT), 1700000000000LL, "ms since the epoch");
+    cr_assert_null(results_text(r, 1, RESULTS_URL), "no such row");
+    PQclear(r);
+
+    /* A column not selected is not there, whatever sits at its position. */
+    enum results_col two[] = {RESULTS_TOTAL_WORDS, RESULTS_URL};
+    cr_assert_eq(results_select_sql(sql, sizeof sql, two, 2, " FROM results"), 0);
+    r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+    cr_assert_str_eq(results_text(r, 0, RESULTS_URL), v[RESULTS_URL]);
+    cr_assert_eq(results_int(r, 0, RESULTS_TOTAL_WORDS), 4);
+    cr_assert_null(results_text(r, 0, RESULTS_JOB_ID));
+    PQclear(r);
+    PQfinish(c);
+    testdb_drop(name);
+}

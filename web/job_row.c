@@ -1,0 +1,51 @@
+/* job_row.c — a job's results row for the handlers; see job_row.h. */
+#include "web/job_row.h"
+
+/* Every column a handler shows (all but the row's own id). */
+static const enum results_col ROW_COLS[] = {
+    RESULTS_URL,           RESULTS_CREATED_AT,     RESULTS_TOTAL_WORDS, RESULTS_UNIQUE_WORDS,
+    RESULTS_TOTAL_NO_STOP, RESULTS_UNIQUE_NO_STOP, RESULTS_TOP_WORDS,   RESULTS_ALL,
+    RESULTS_NO_STOP,       RESULTS_FINAL_URL,      RESULTS_HTTP_STATUS, RESULTS_CONTENT_TYPE,
+    RESULTS_CHARSET,       RESULTS_BYTES,          RESULTS_FETCH_MS,
+};
+
+int
+job_row_read(struct app *app, const char *job_id, pg_uv_cb cb, void *arg) {
+    char sql[1024];
+    if (results_select_sql(sql, sizeof sql, ROW_COLS, sizeof ROW_COLS / sizeof *ROW_COLS,
+                           " FROM results WHERE job_id = $1") < 0)
+        return UV_E2BIG;
+    const char *params[] = {job_id};
+    return app_pg_query(app, sql, 1, params, cb, arg);
+}
+
+json_t *
+job_row_json(const PGresult *res, enum results_col c) {
+    const char *text = results_text(res, 0, c);
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    return v ? v : json_null();
+}
+
+json_t *
+job_row_string(const PGresult *res, enum results_col c) {
+    const char *text = results_text(res, 0, c);
+    return text ? json_string(text) : json_null();
+}
+
+json_t *
+job_row_top(const PGresult *res, int n) {
+    json_t *all = job_row_json(res, RESULTS_TOP_WORDS);
+    json_t *out = json_array();
+    for (size_t i = 0; i < json_array_size(all) && (int)i < n; i++)
+        json_array_append(out, json_array_get(all, i));
+    json_decref(all);
+    return out;
+}
+
+json_t *
+job_row_summary(const PGresult *res) {
+    return json_pack("{s:I, s:I, s:o}", "total_words",
+                     (json_int_t)results_int(res, 0, RESULTS_TOTAL_WORDS), "unique_words",
+                     (json_int_t)results_int(res, 0, RESULTS_UNIQUE_WORDS), "top",
+                     job_row_top(res, 10));
+}
