@@ -88,8 +88,16 @@ static struct task_env env;
 static const struct queue_entry entry = {.stream_id = "1700000000000-0", .job_id = JOB_ID};
 static struct count_table all, no_stop;
 
+static void
+copy(char *dst, size_t n, const char *src) {
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+/* record adds a call to the table, or returns NULL when the test wants
+ * this one refused (the fake then returns an error, as the real call
+ * does when its server is not connected). */
 static struct call *
-record(enum call_kind kind, void *arg) {
+record(enum call_kind kind, void *arg, const char *job_id, const char *consumer) {
     if (refuse[kind] > 0) {
         refuse[kind]--;
         return NULL;
@@ -99,23 +107,18 @@ record(enum call_kind kind, void *arg) {
     memset(c, 0, sizeof *c);
     c->kind = kind;
     c->arg = arg;
+    copy(c->job_id, sizeof c->job_id, job_id);
+    copy(c->consumer, sizeof c->consumer, consumer);
     return c;
-}
-
-static void
-copy(char *dst, size_t n, const char *src) {
-    snprintf(dst, n, "%s", src ? src : "");
 }
 
 static int
 fake_start(struct queue *q, const struct queue_entry *e, const char *consumer, int max_attempts,
            queue_job_cb cb, void *arg) {
     (void)q;
-    struct call *c = record(CALL_START, arg);
+    struct call *c = record(CALL_START, arg, e->job_id, consumer);
     if (!c) return UV_ENOTCONN;
     c->cb.job = cb;
-    copy(c->job_id, sizeof c->job_id, e->job_id);
-    copy(c->consumer, sizeof c->consumer, consumer);
     c->max_attempts = max_attempts;
     return 0;
 }
@@ -124,55 +127,32 @@ static int
 fake_renew(struct queue *q, const char *consumer, const struct queue_entry *entries, size_t n,
            queue_renew_cb cb, void *arg) {
     (void)q;
-    struct call *c = record(CALL_RENEW, arg);
+    struct call *c = record(CALL_RENEW, arg, entries[0].job_id, consumer);
     if (!c) return UV_ENOTCONN;
     c->cb.renew = cb;
-    copy(c->job_id, sizeof c->job_id, entries[0].job_id);
-    copy(c->consumer, sizeof c->consumer, consumer);
     c->n = n;
     return 0;
-}
-
-/* done_call records one of the calls that end a delivery. */
-static struct call *
-done_call(enum call_kind kind, const struct queue_entry *e, const char *consumer, queue_done_cb cb,
-          void *arg) {
-    struct call *c = record(kind, arg);
-    if (!c) return NULL;
-    c->cb.done = cb;
-    copy(c->job_id, sizeof c->job_id, e->job_id);
-    copy(c->consumer, sizeof c->consumer, consumer);
-    return c;
 }
 
 static int
 fake_finish(struct queue *q, const struct queue_entry *e, const char *consumer, const char *summary,
             queue_done_cb cb, void *arg) {
     (void)q;
-    struct call *c = done_call(CALL_FINISH, e, consumer, cb, arg);
+    struct call *c = record(CALL_FINISH, arg, e->job_id, consumer);
     if (!c) return UV_ENOTCONN;
+    c->cb.done = cb;
     c->has_summary = summary != NULL;
     copy(c->summary, sizeof c->summary, summary);
     return 0;
 }
 
+/* ended records fail (due_ms 0) or retry. */
 static int
-fake_fail(struct queue *q, const struct queue_entry *e, const char *consumer, const char *code,
-          const char *message, queue_done_cb cb, void *arg) {
-    (void)q;
-    struct call *c = done_call(CALL_FAIL, e, consumer, cb, arg);
+ended(enum call_kind kind, const struct queue_entry *e, const char *consumer, int64_t due_ms,
+      const char *code, const char *message, queue_done_cb cb, void *arg) {
+    struct call *c = record(kind, arg, e->job_id, consumer);
     if (!c) return UV_ENOTCONN;
-    copy(c->code, sizeof c->code, code);
-    copy(c->message, sizeof c->message, message);
-    return 0;
-}
-
-static int
-fake_retry(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
-           const char *code, const char *message, queue_done_cb cb, void *arg) {
-    (void)q;
-    struct call *c = done_call(CALL_RETRY, e, consumer, cb, arg);
-    if (!c) return UV_ENOTCONN;
+    c->cb.done = cb;
     c->due_ms = due_ms;
     copy(c->code, sizeof c->code, code);
     copy(c->message, sizeof c->message, message);
@@ -180,29 +160,44 @@ fake_retry(struct queue *q, const struct queue_entry *e, const char *consumer, i
 }
 
 static int
+fake_fail(struct queue *q, const struct queue_entry *e, const char *consumer, const char *code,
+          const char *message, queue_done_cb cb, void *arg) {
+    (void)q;
+    return ended(CALL_FAIL, e, consumer, 0, code, message, cb, arg);
+}
+
+static int
+fake_retry(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
+           const char *code, const char *message, queue_done_cb cb, void *arg) {
+    (void)q;
+    return ended(CALL_RETRY, e, consumer, due_ms, code, message, cb, arg);
+}
+
+static int
 fake_release(struct queue *q, const struct queue_entry *e, const char *consumer, queue_done_cb cb,
              void *arg) {
     (void)q;
-    return done_call(CALL_RELEASE, e, consumer, cb, arg) ? 0 : UV_ENOTCONN;
+    struct call *c = record(CALL_RELEASE, arg, e->job_id, consumer);
+    if (!c) return UV_ENOTCONN;
+    c->cb.done = cb;
+    return 0;
 }
 
 static int
 fake_find(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg) {
     (void)pg;
-    struct call *c = record(CALL_FIND, arg);
+    struct call *c = record(CALL_FIND, arg, job_id, NULL);
     if (!c) return UV_ENOTCONN;
     c->cb.found = cb;
-    copy(c->job_id, sizeof c->job_id, job_id);
     return 0;
 }
 
 static int
 fake_store(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg) {
     (void)pg;
-    struct call *c = record(CALL_STORE, arg);
+    struct call *c = record(CALL_STORE, arg, row->params[0], NULL);
     if (!c) return UV_ENOTCONN;
     c->cb.stored = cb;
-    copy(c->job_id, sizeof c->job_id, row->params[0]);
     copy(c->url, sizeof c->url, row->params[1]);
     return 0;
 }
@@ -214,7 +209,7 @@ fake_analyze(curl_uv_t *cu, const struct config *cf, const struct stopwords *sw,
     (void)cf;
     (void)sw;
     *out = NULL;
-    struct call *c = record(CALL_ANALYZE, arg);
+    struct call *c = record(CALL_ANALYZE, arg, NULL, NULL);
     if (!c) return UV_ENOMEM;
     c->cb.analyzed = cb;
     copy(c->url, sizeof c->url, url);
