@@ -16,21 +16,24 @@
 #include <uv.h>
 
 #include "common/config.h"
+#include "common/exits.h"
 #include "common/keys.h"
 #include "common/pg_uv.h"
 #include "common/queue.h"
 #include "common/redis_uv.h"
 
-/* Exit codes, shared by every command (sysexits.h values where one fits). */
+/* Exit codes, shared by every command: the programs' codes
+ * (common/exits.h) and two answers of the CLI's own. */
 enum cli_exit {
-    CLI_OK = 0,    /* done */
-    CLI_NOOP = 1,  /* ran, but (some of) it did not apply: job in another state, lines rejected */
-    CLI_USAGE = 2, /* bad command line */
-    CLI_NOTFOUND = 3,     /* no such job or result */
-    CLI_NOINPUT = 66,     /* input file missing or unreadable */
-    CLI_UNAVAILABLE = 69, /* Redis or Postgres unreachable, or stopped answering */
-    CLI_SOFTWARE = 70,    /* an unexpected answer (a bug, or a foreign key layout) */
-    CLI_CONFIG = 78,      /* bad configuration */
+    CLI_OK = EX_OK,                   /* done */
+    CLI_NOOP = 1,                     /* ran, but (some of) it did not apply: job in another
+                                         state, lines rejected */
+    CLI_USAGE = EXIT_USAGE,           /* bad command line */
+    CLI_NOTFOUND = 3,                 /* no such job or result */
+    CLI_NOINPUT = EX_NOINPUT,         /* input file missing or unreadable */
+    CLI_UNAVAILABLE = EX_UNAVAILABLE, /* Redis or Postgres unreachable, or stopped answering */
+    CLI_SOFTWARE = EX_SOFTWARE,       /* an unexpected answer (a bug, or a foreign key layout) */
+    CLI_CONFIG = EX_CONFIG,           /* bad configuration */
 };
 
 struct cli {

@@ -5,7 +5,7 @@
  * in the environment wins), then defaults that depend on APP_ENV
  * (development, testing, staging, production). Every value is validated
  * here; a bad one makes config_load fail with a message that names the
- * variable, and the programs exit with EX_CONFIG (78).
+ * variable, and the programs exit with EX_CONFIG (78, common/exits.h).
  *
  * After config_load the struct is treated as const and passed down
  * explicitly; there is no global configuration. config_free releases the
@@ -18,8 +18,6 @@
 #include <stdint.h>
 
 #include "common/addr_allow.h"
-
-#define EX_CONFIG_CODE 78
 
 enum app_env { APP_DEVELOPMENT, APP_TESTING, APP_STAGING, APP_PRODUCTION };
 

@@ -22,9 +22,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
+/* Reconnect: steps of 100 ms doubling to 5 s, with jitter. */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define MAX_PARAMS 65535 /* the protocol's limit */
@@ -67,10 +69,8 @@ struct pg_uv {
     size_t queued;
 
     uv_timer_t retry_timer;
-    uv_timer_t query_timer; /* query timeout, or connect timeout while connecting */
-    int backoff_ms;
-    unsigned failures;
-    uint64_t rnd;
+    uv_timer_t query_timer;   /* query timeout, or connect timeout while connecting */
+    struct backoff reconnect; /* its failures: connect attempts failed in a row */
     char last_error[256];
 
     pg_uv_state_cb state_cb;
@@ -194,27 +194,16 @@ finish_conn(pg_uv_t *pg) {
 
 /* --- connection state --- */
 
-static uint32_t
-next_rand(pg_uv_t *pg) {
-    pg->rnd ^= pg->rnd >> 12;
-    pg->rnd ^= pg->rnd << 25;
-    pg->rnd ^= pg->rnd >> 27;
-    return (uint32_t)((pg->rnd * 2685821657736338717ULL) >> 32);
-}
-
 static void
 on_retry_timer(uv_timer_t *t) {
     pg_uv_t *pg = t->data;
     if (!pg->closing) start_connect(pg);
 }
 
-/* schedule_retry waits half to all of the backoff, then doubles it. */
+/* schedule_retry counts a failed attempt and waits out its backoff. */
 static void
 schedule_retry(pg_uv_t *pg) {
-    int half = pg->backoff_ms / 2;
-    uint64_t delay = (uint64_t)(half + (int)(next_rand(pg) % (uint32_t)(half + 1)));
-    pg->backoff_ms = pg->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : pg->backoff_ms * 2;
-    uv_timer_start(&pg->retry_timer, on_retry_timer, delay, 0);
+    uv_timer_start(&pg->retry_timer, on_retry_timer, (uint64_t)backoff_next(&pg->reconnect), 0);
 }
 
 /* conn_failed drops the connection, reports it once, fails every query
@@ -232,13 +221,12 @@ conn_failed(pg_uv_t *pg, const char *why) {
     pg->state = PG_DOWN;
     uv_timer_stop(&pg->query_timer);
     if (was_ready) {
-        pg->failures = 1;
         log_warn("msg=\"postgres disconnected\" conn=%s error=%s", pg->name, log_q(msg));
-    } else if (pg->failures++ == 0) {
+    } else if (pg->reconnect.failures == 0) {
         log_warn("msg=\"postgres connect failed\" conn=%s error=%s", pg->name, log_q(msg));
     } else {
         log_debug("msg=\"postgres connect failed\" conn=%s error=%s attempt=%u", pg->name,
-                  log_q(msg), pg->failures);
+                  log_q(msg), pg->reconnect.failures + 1);
     }
     schedule_retry(pg);
     fail_all(pg, msg);
@@ -267,8 +255,7 @@ ready(pg_uv_t *pg) {
         return;
     }
     pg->state = PG_READY;
-    pg->failures = 0;
-    pg->backoff_ms = BACKOFF_MIN_MS;
+    backoff_reset(&pg->reconnect);
     pg->last_error[0] = '\0';
     log_info("msg=\"postgres connected\" conn=%s db=%s server_version=%d", pg->name,
              log_q(PQdb(pg->conn)), PQserverVersion(pg->conn));
@@ -441,8 +428,8 @@ pg_uv_new(uv_loop_t *loop, const char *conninfo, const char *name, int query_tim
     pg->name = xstrdup(name ? name : "postgres");
     pg->timeout_ms = query_timeout_ms;
     pg->max_queue = max_queue;
-    pg->backoff_ms = BACKOFF_MIN_MS;
-    pg->rnd = uv_hrtime() ^ (uint64_t)(uintptr_t)pg ^ 0x9e3779b97f4a7c15ULL;
+    backoff_init(&pg->reconnect, BACKOFF_MIN_MS, BACKOFF_MAX_MS,
+                 uv_hrtime() ^ (uint64_t)(uintptr_t)pg);
     uv_timer_init(loop, &pg->retry_timer);
     uv_timer_init(loop, &pg->query_timer);
     pg->retry_timer.data = pg;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/exits.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "migrations/migfile.h"
@@ -41,7 +42,7 @@ static int
 usage(const char *why) {
     if (why) fprintf(stderr, "wordcount-migrate: %s (see wordcount-migrate --help)\n", why);
     else fputs(usage_text, stderr);
-    return 2;
+    return EXIT_USAGE;
 }
 
 /* option_value takes "--name=value" or "--name value" from argv. */
@@ -114,7 +115,7 @@ main(int argc, char **argv) {
         if (config_load(&cfg, NULL, err, sizeof err) < 0) {
             log_init("migrate", LOG_INFO);
             log_error("msg=\"bad configuration\" error=%s", log_q(err));
-            return EX_CONFIG_CODE;
+            return EX_CONFIG;
         }
         have_cfg = true;
         url = cfg.database_url;

@@ -22,12 +22,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/exits.h"
+
 enum migrate_err {
-    MIGRATE_ECHECK = -1,  /* check: pending, edited or unknown migrations (exit 1) */
-    MIGRATE_EUSAGE = -2,  /* bad command line, name or target (exit 2) */
-    MIGRATE_EFILES = -65, /* bad migration files, or files the database disagrees with (exit 65) */
-    MIGRATE_EUNAVAIL = -69, /* cannot connect to the database (exit 69) */
-    MIGRATE_EFAILED = -70,  /* a migration failed (exit 70) */
+    MIGRATE_ECHECK = -1,                /* check: pending, edited or unknown migrations (exit 1) */
+    MIGRATE_EUSAGE = -EXIT_USAGE,       /* bad command line, name or target (exit 2) */
+    MIGRATE_EFILES = -EX_DATAERR,       /* bad migration files, or files the database disagrees
+                                           with (exit 65) */
+    MIGRATE_EUNAVAIL = -EX_UNAVAILABLE, /* cannot connect to the database (exit 69) */
+    MIGRATE_EFAILED = -EX_SOFTWARE,     /* a migration failed (exit 70) */
 };
 
 struct migrate_opts {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/exits.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "web/app.h"
@@ -73,21 +74,21 @@ serve(int index, void *arg) {
     int rc = uv_loop_init(&loop);
     if (rc < 0) {
         log_error("msg=\"cannot create loop\" error=%s", log_q(uv_strerror(rc)));
-        return 70;
+        return EX_SOFTWARE;
     }
     struct web w = {.cfg = cfg};
     int status = 0;
     if (app_open(&w.app, &loop, cfg, err, sizeof err) < 0) {
         log_error("msg=\"bad configuration\" error=%s", log_q(err));
-        status = EX_CONFIG_CODE;
+        status = EX_CONFIG;
     } else if ((rc = server_start(&w.server, &loop, &w.app, web_routes, web_nroutes,
                                   cfg->http_max_connections, ctx->fd)) < 0) {
         log_error("msg=\"cannot serve\" error=%s", log_q(uv_strerror(rc)));
-        status = 71;
+        status = EX_OSERR;
         app_close(&w.app, NULL, NULL);
     } else if ((rc = signals_start(&w.signals, &loop, on_signal, &w)) < 0) {
         log_error("msg=\"cannot watch signals\" error=%s", log_q(uv_strerror(rc)));
-        status = 70;
+        status = EX_SOFTWARE;
         server_stop(&w.server, 0, on_server_stopped, &w);
     } else {
         w.server_running = true;
@@ -96,7 +97,7 @@ serve(int index, void *arg) {
     uv_run(&loop, UV_RUN_DEFAULT);
     if ((rc = uv_loop_close(&loop)) < 0) {
         log_error("msg=\"loop not closed cleanly\" error=%s", log_q(uv_strerror(rc)));
-        if (!status) status = 70;
+        if (!status) status = EX_SOFTWARE;
     }
     if (!status) log_info("msg=stopped");
     return status;
@@ -109,13 +110,13 @@ main(int argc, char **argv) {
     log_init("web", LOG_INFO);
     if (argc != 1) {
         fprintf(stderr, "usage: wordcount-web   (configured by the environment, see README)\n");
-        return 2;
+        return EXIT_USAGE;
     }
     struct config cfg;
     char err[512];
     if (config_load(&cfg, NULL, err, sizeof err) < 0) {
         log_error("msg=\"bad configuration\" error=%s", log_q(err));
-        return EX_CONFIG_CODE;
+        return EX_CONFIG;
     }
     log_threshold = (enum log_level)cfg.log_level;
     struct serve_ctx ctx = {.cfg = &cfg};
@@ -123,7 +124,7 @@ main(int argc, char **argv) {
     if (rc < 0) {
         log_error("msg=\"cannot listen\" error=%s", log_q(err));
         config_free(&cfg);
-        return 71;
+        return EX_OSERR;
     }
     int status = prefork_run(cfg.web_concurrency, serve, &ctx);
     /* With one process the listener owned (and closed) the socket. */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/exits.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -28,7 +29,7 @@ spawn(int index, prefork_serve_fn serve, void *arg, const sigset_t *orig, pid_t 
         return 0;
     }
     if (pid == 0) {
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) _exit(70);
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent) _exit(EX_SOFTWARE);
         sigprocmask(SIG_SETMASK, orig, NULL);
         _exit(serve(index, arg));
     }
@@ -46,7 +47,7 @@ prefork_run(int n, prefork_serve_fn serve, void *arg) {
     sigaddset(&set, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &set, &orig) < 0) {
         log_error("msg=\"cannot block signals\" error=%s", log_q(strerror(errno)));
-        return 70;
+        return EX_SOFTWARE;
     }
     pid_t self = getpid();
     struct slot *slots = xcalloc((size_t)n, sizeof *slots);
@@ -95,5 +96,5 @@ prefork_run(int n, prefork_serve_fn serve, void *arg) {
     }
     free(slots);
     sigprocmask(SIG_SETMASK, &orig, NULL);
-    return failed ? 70 : 0;
+    return failed ? EX_SOFTWARE : EX_OK;
 }

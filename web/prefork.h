@@ -14,7 +14,8 @@
 typedef int (*prefork_serve_fn)(int index, void *arg);
 
 /* prefork_run returns serve's status (n == 1), or 0 when every child
- * stopped cleanly after a signal, 70 otherwise. */
+ * stopped cleanly after a signal, EX_SOFTWARE (70, common/exits.h)
+ * otherwise. */
 int prefork_run(int n, prefork_serve_fn serve, void *arg);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/exits.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "worker/runner.h"
@@ -65,7 +66,7 @@ child_run(const struct config *cfg, int index) {
         log_warn("msg=\"cannot ask for the parent-death signal\" error=%s", log_q(strerror(errno)));
     if (getppid() == 1) {
         log_error("msg=\"supervisor already gone\"");
-        return 70;
+        return EX_SOFTWARE;
     }
 
     struct stopwords sw;
@@ -73,12 +74,12 @@ child_run(const struct config *cfg, int index) {
     if (stopwords_load(&sw, cfg->stopwords_file, err, sizeof err) < 0) {
         log_error("msg=\"cannot load stop words\" file=%s error=%s", log_q(cfg->stopwords_file),
                   log_q(err));
-        return EX_CONFIG_CODE;
+        return EX_CONFIG;
     }
     if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
         log_error("msg=\"curl_global_init failed\"");
         stopwords_free(&sw);
-        return 70;
+        return EX_SOFTWARE;
     }
     xmlInitParser();
 
@@ -86,7 +87,7 @@ child_run(const struct config *cfg, int index) {
     int rc = uv_loop_init(&c.loop);
     if (rc < 0) {
         log_error("msg=\"cannot create loop\" error=%s", log_q(uv_strerror(rc)));
-        return 70;
+        return EX_SOFTWARE;
     }
     char host[200] = "", consumer[256];
     gethostname(host, sizeof host - 1);
@@ -95,11 +96,11 @@ child_run(const struct config *cfg, int index) {
     int status = 0;
     if (!c.runner) {
         log_error("msg=\"cannot start worker\" error=%s", log_q(err));
-        status = EX_CONFIG_CODE;
+        status = EX_CONFIG;
     } else if ((rc = signals_start(&c.signals, &c.loop, on_signal, &c)) < 0) {
         log_error("msg=\"cannot watch signals\" error=%s", log_q(uv_strerror(rc)));
         runner_close(c.runner, NULL, NULL);
-        status = 70;
+        status = EX_SOFTWARE;
     } else {
         log_info("msg=\"worker ready\" consumer=%s concurrency=%d", consumer,
                  cfg->worker_concurrency);
@@ -108,7 +109,7 @@ child_run(const struct config *cfg, int index) {
     rc = uv_loop_close(&c.loop);
     if (rc < 0) {
         log_error("msg=\"loop not closed cleanly\" error=%s", log_q(uv_strerror(rc)));
-        if (!status) status = 70;
+        if (!status) status = EX_SOFTWARE;
     }
     xmlCleanupParser();
     curl_global_cleanup();

@@ -21,7 +21,8 @@
 #include "common/config.h"
 
 /* child_run runs worker process `index` until it has stopped; returns the
- * process's exit status (0, EX_CONFIG_CODE, or 70 for an internal error). */
+ * process's exit status (common/exits.h: 0, EX_CONFIG, or EX_SOFTWARE for
+ * an internal error). */
 int child_run(const struct config *cfg, int index);
 
 #endif

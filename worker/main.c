@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "common/config.h"
+#include "common/exits.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "worker/child.h"
@@ -22,7 +23,7 @@ main(int argc, char **argv) {
     char err[512];
     if (config_load(&cfg, NULL, err, sizeof err) < 0) {
         log_error("msg=\"bad configuration\" error=%s", log_q(err));
-        return EX_CONFIG_CODE;
+        return EX_CONFIG;
     }
     log_threshold = (enum log_level)cfg.log_level;
     int status;
@@ -34,16 +35,16 @@ main(int argc, char **argv) {
         int rc = uv_exepath(exe, &len);
         if (rc < 0) {
             log_error("msg=\"cannot find own executable\" error=%s", log_q(uv_strerror(rc)));
-            status = 70;
+            status = EX_SOFTWARE;
         } else {
-            status = supervisor_run(&cfg, exe) < 0 ? 70 : 0;
+            status = supervisor_run(&cfg, exe) < 0 ? EX_SOFTWARE : EX_OK;
         }
     } else {
         fprintf(stderr,
                 "usage: %s            run the supervisor (WORKER_PROCESSES children)\n"
                 "       %s --child N  run one worker process\n",
                 argv[0], argv[0]);
-        status = 2;
+        status = EXIT_USAGE;
     }
     config_free(&cfg);
     return status;

@@ -73,14 +73,15 @@ static void on_heartbeat_reply(redis_uv_t *redis, redisReply *reply, const char 
 /* --- task bookkeeping --- */
 
 static void
-on_task_end(struct task *t, const char *outcome, void *arg) {
+on_task_end(struct task *t, enum task_outcome outcome, void *arg) {
     struct runner *r = arg;
     assert(t->prev || r->tasks == t); /* only linked tasks end */
     if (t->prev) t->prev->next = t->next;
     else r->tasks = t->next;
     if (t->next) t->next->prev = t->prev;
     t->prev = t->next = NULL;
-    if (!strcmp(outcome, "finished")) {
+    switch (outcome) {
+    case TASK_OUTCOME_FINISHED:
         r->processed++;
         /* Fetch time and page size of what was counted, for /metrics. */
         if (t->have_row && t->row.value[RESULTS_BYTES] && t->row.value[RESULTS_FETCH_MS]) {
@@ -89,8 +90,20 @@ on_task_end(struct task *t, const char *outcome, void *arg) {
             stats_observe(r->redis, &r->keys, "bytes", stats_bytes_bounds, STATS_BYTES_NB,
                           strtoll(t->row.value[RESULTS_BYTES], NULL, 10));
         }
-    } else if (!strcmp(outcome, "failed")) r->failed++;
-    else if (!strcmp(outcome, "retrying")) r->retried++;
+        break;
+    case TASK_OUTCOME_FAILED:
+        r->failed++;
+        break;
+    case TASK_OUTCOME_RETRYING:
+        r->retried++;
+        break;
+    case TASK_OUTCOME_RELEASED:
+    case TASK_OUTCOME_SKIPPED:
+    case TASK_OUTCOME_LOST:
+    case TASK_OUTCOME_NOT_STARTED:
+    case TASK_OUTCOME_ABANDONED:
+        break; /* the job goes on elsewhere, or has nothing left to do */
+    }
 }
 
 /* check_drained calls drained_cb once nothing is in flight: no task, and

@@ -18,13 +18,12 @@
  * again at once elsewhere, the attempt not counted) and calls drained_cb
  * once nothing is in flight; a second runner_drain hands back at once.
  * Handing back needs Redis: when it is not done RUNNER_HANDBACK_MS after
- * it began, or
- * on a third runner_drain, the runner stops now: it abandons what it
- * still holds (rescued by lease after JOB_RESCUE_AFTER) and calls
+ * it began, or on a third runner_drain, the runner stops now: it abandons
+ * what it still holds (rescued by lease after JOB_RESCUE_AFTER) and calls
  * drained_cb without waiting for Redis or Postgres to answer. So
- * drained_cb always runs within grace_ms + RUNNER_HANDBACK_MS. runner_close then
- * releases everything (cancelling what still waits on a server) and
- * calls close_cb when the memory is gone. */
+ * drained_cb always runs within grace_ms + RUNNER_HANDBACK_MS.
+ * runner_close then releases everything (cancelling what still waits on
+ * a server) and calls close_cb when the memory is gone. */
 #ifndef WC_RUNNER_H
 #define WC_RUNNER_H
 

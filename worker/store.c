@@ -7,8 +7,11 @@
 #include "common/json.h"
 #include "common/xalloc.h"
 
+static const char FIND_SQL[] = "SELECT 1 FROM results WHERE job_id = $1";
+
 struct store_op {
     store_done_cb cb;
+    store_found_cb found_cb;
     void *arg;
 };
 
@@ -108,4 +111,27 @@ store_row_summary(const struct store_row *row) {
     char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
     json_decref(v);
     return s;
+}
+
+static void
+on_find(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
+    struct store_op *op = arg;
+    (void)pg;
+    if (!res)
+        op->found_cb(UV_ECONNRESET, false, errstr ? errstr : "postgres connection lost", op->arg);
+    else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        op->found_cb(UV_EPROTO, false, PQresultErrorMessage(res), op->arg);
+    else op->found_cb(0, PQntuples(res) > 0, NULL, op->arg);
+    free(op);
+}
+
+int
+store_find(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg) {
+    struct store_op *op = xcalloc(1, sizeof *op);
+    op->found_cb = cb;
+    op->arg = arg;
+    const char *params[] = {job_id};
+    int rc = pg_uv_query(pg, FIND_SQL, 1, params, on_find, op);
+    if (rc < 0) free(op);
+    return rc;
 }

@@ -1,7 +1,8 @@
 /* store — writes a job's result row to Postgres through pg_uv.
  *
  * Owns: the encoding of an analysis result into the row's column values
- * (common/results.h names the columns and builds the INSERT). The write is idempotent by job id (results.job_id is unique
+ * (common/results.h names the columns and builds the INSERT) and the
+ * lookup of a stored row. The write is idempotent by job id (results.job_id is unique
  * and the insert does nothing on conflict), so a job that runs twice after
  * a rescue stores one result. store_result follows the pg_uv contract:
  * returns 0 and calls cb exactly once, or returns a negative UV_* error
@@ -9,6 +10,8 @@
  * call returns (parameters are copied by pg_uv). */
 #ifndef WC_STORE_H
 #define WC_STORE_H
+
+#include <stdbool.h>
 
 #include "common/pg_uv.h"
 #include "common/results.h"
@@ -40,5 +43,13 @@ void store_row_free(struct store_row *row);
 char *store_row_summary(const struct store_row *row);
 /* store_insert writes the row; see the contract above. */
 int store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
+
+/* status 0: Postgres answered, and found says whether the job's row is
+ * there; < 0: it could not say (errstr says why). */
+typedef void (*store_found_cb)(int status, bool found, const char *errstr, void *arg);
+/* store_find asks whether job_id's result is stored (a job delivered
+ * again may have been stored by a worker that died before finishing it);
+ * same contract as store_insert. */
+int store_find(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg);
 
 #endif

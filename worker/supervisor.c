@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/xalloc.h"
@@ -22,7 +23,7 @@ struct slot {
     bool running;
     bool proc_open; /* proc handle initialised and not yet closed */
     uint64_t started_at;
-    int backoff_ms;
+    struct backoff restarts; /* deaths in a row, each soon after its start */
 };
 
 struct supervisor {
@@ -74,13 +75,12 @@ on_child_exit(uv_process_t *p, int64_t exit_status, int term_signal) {
         log_info("msg=\"worker exited\" child=%d pid=%d status=%lld signal=%d", s->index, p->pid,
                  (long long)exit_status, term_signal);
     } else {
-        if (lived >= HEALTHY_AFTER_MS) s->backoff_ms = 0;
-        s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : RESTART_MIN_MS;
-        if (s->backoff_ms > RESTART_MAX_MS) s->backoff_ms = RESTART_MAX_MS;
+        if (lived >= HEALTHY_AFTER_MS) backoff_reset(&s->restarts);
+        int64_t delay = backoff_next(&s->restarts);
         log_warn("msg=\"worker died, restarting\" child=%d pid=%d status=%lld signal=%d "
-                 "restart_in_ms=%d",
-                 s->index, p->pid, (long long)exit_status, term_signal, s->backoff_ms);
-        uv_timer_start(&s->restart, on_restart_timer, (uint64_t)s->backoff_ms, 0);
+                 "restart_in_ms=%lld",
+                 s->index, p->pid, (long long)exit_status, term_signal, (long long)delay);
+        uv_timer_start(&s->restart, on_restart_timer, (uint64_t)delay, 0);
     }
     uv_close((uv_handle_t *)p, on_proc_closed);
 }
@@ -105,8 +105,9 @@ spawn_child(struct slot *s) {
                   log_q(uv_strerror(rc)));
         s->proc_open = true;
         uv_close((uv_handle_t *)&s->proc, on_proc_closed);
-        s->backoff_ms = RESTART_MAX_MS;
-        uv_timer_start(&s->restart, on_restart_timer, (uint64_t)s->backoff_ms, 0);
+        /* Not a crash but the system refusing (no memory, no processes
+         * left): wait the longest, without counting it as a death. */
+        uv_timer_start(&s->restart, on_restart_timer, RESTART_MAX_MS, 0);
         return;
     }
     s->proc_open = true;
@@ -172,6 +173,8 @@ supervisor_run(const struct config *cfg, const char *exe) {
         struct slot *s = &sup.slots[i];
         s->sup = &sup;
         s->index = i;
+        backoff_init(&s->restarts, RESTART_MIN_MS, RESTART_MAX_MS,
+                     uv_hrtime() ^ (uint64_t)(uintptr_t)s);
         uv_timer_init(&sup.loop, &s->restart);
         s->restart.data = s;
         spawn_child(s);

@@ -5,8 +5,9 @@
  * scratch, as STYLE.md rule 7 asks), the restart backoff timers, the
  * signal watchers and the kill timer used at shutdown.
  *
- * A child that exits unexpectedly is restarted after a backoff (1 s,
- * doubling to 30 s; reset once a child has lived a minute). SIGTERM or
+ * A child that exits unexpectedly is restarted after a backoff (steps of
+ * 1 s doubling to 30 s, each wait a random point in the upper half of its
+ * step: common/backoff.h; reset once a child has lived a minute). SIGTERM or
  * SIGINT is forwarded to every child as SIGTERM; children that are still
  * alive WORKER_GRACE + 5 s later get SIGKILL (a child stops on its own
  * within WORKER_GRACE + RUNNER_HANDBACK_MS, which is what bounds it when

@@ -3,24 +3,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
+/* A step that cannot reach Redis or Postgres: steps of 200 ms doubling to
+ * 5 s, with jitter (common/backoff.h), reset when the phase changes. */
 #define PERSIST_RETRY_MIN_MS 200
 #define PERSIST_RETRY_MAX_MS 5000
 /* SQL errors (not lost connections) are retried this many times, then the
  * job fails: the row itself is at fault and would never go in. */
 #define STORE_MAX_SQL_ERRORS 3
 
+struct task_io task_io = {
+    .queue_start = queue_start,
+    .queue_renew = queue_renew,
+    .queue_finish_with = queue_finish_with,
+    .queue_fail = queue_fail,
+    .queue_retry = queue_retry,
+    .queue_release = queue_release,
+    .store_find = store_find,
+    .store_insert = store_insert,
+    .analysis_start = analysis_start,
+    .analysis_cancel = analysis_cancel,
+};
+
+const char *
+task_outcome_name(enum task_outcome outcome) {
+    static const char *const names[] = {
+        [TASK_OUTCOME_FINISHED] = "finished",       [TASK_OUTCOME_FAILED] = "failed",
+        [TASK_OUTCOME_RETRYING] = "retrying",       [TASK_OUTCOME_RELEASED] = "released",
+        [TASK_OUTCOME_SKIPPED] = "skipped",         [TASK_OUTCOME_LOST] = "lost",
+        [TASK_OUTCOME_NOT_STARTED] = "not_started", [TASK_OUTCOME_ABANDONED] = "abandoned",
+    };
+    if ((unsigned)outcome >= sizeof names / sizeof *names) return "unknown";
+    return names[outcome];
+}
+
 static void persist(struct task *t);
 
 static void
 next_phase(struct task *t, enum task_phase phase) {
     t->phase = phase;
-    t->backoff_ms = 0;
+    backoff_reset(&t->steps);
     persist(t);
 }
 
@@ -38,15 +64,23 @@ on_timer_closed(uv_handle_t *h) {
 }
 
 static void
-task_end(struct task *t, const char *outcome) {
+task_end(struct task *t, enum task_outcome outcome) {
     if (t->phase == TASK_ENDED) return;
     t->phase = TASK_ENDED;
     uv_timer_stop(&t->timer);
+    log_debug("msg=\"task ended\" job=%s outcome=%s", t->entry.job_id, task_outcome_name(outcome));
     t->env->on_end(t, outcome, t->env->arg);
     uv_close((uv_handle_t *)&t->timer, on_timer_closed);
 }
 
 /* --- persistence steps, each idempotent and repeated with backoff --- */
+
+/* result_pg is the Postgres connection for this job's result (the job id
+ * spreads jobs over the runner's connections). */
+static pg_uv_t *
+result_pg(const struct task *t) {
+    return t->env->pgs[(unsigned char)t->entry.job_id[JOB_ID_LEN - 1] % t->env->npg];
+}
 
 static void
 on_backoff(uv_timer_t *timer) {
@@ -73,18 +107,17 @@ handing_back(const struct task *t) {
 static void
 retry_step(struct task *t, const char *step, const char *errstr) {
     if (giving_up(t)) {
-        task_end(t, "abandoned");
+        task_end(t, TASK_OUTCOME_ABANDONED);
         return;
     }
     if (handing_back(t)) {
         next_phase(t, TASK_RELEASING);
         return;
     }
-    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : PERSIST_RETRY_MIN_MS;
-    if (t->backoff_ms > PERSIST_RETRY_MAX_MS) t->backoff_ms = PERSIST_RETRY_MAX_MS;
-    log_warn("msg=\"will retry\" step=%s job=%s retry_in_ms=%d error=%s", step, t->entry.job_id,
-             t->backoff_ms, log_q(errstr));
-    uv_timer_start(&t->timer, on_backoff, (uint64_t)t->backoff_ms, 0);
+    int64_t delay = backoff_next(&t->steps);
+    log_warn("msg=\"will retry\" step=%s job=%s retry_in_ms=%lld error=%s", step, t->entry.job_id,
+             (long long)delay, log_q(errstr));
+    uv_timer_start(&t->timer, on_backoff, (uint64_t)delay, 0);
 }
 
 /* on_ended handles the answer to finish, fail, retry and release. */
@@ -102,7 +135,7 @@ on_ended(int status, long long owned, const char *errstr, void *arg) {
     if (!owned) {
         log_warn("msg=\"lease lost, result not recorded\" job=%s step=%s", t->entry.job_id,
                  steps[t->phase]);
-        task_end(t, "lost");
+        task_end(t, TASK_OUTCOME_LOST);
         return;
     }
     uint64_t ms = clock_now_ms() - t->started_ms;
@@ -110,21 +143,21 @@ on_ended(int status, long long owned, const char *errstr, void *arg) {
     case TASK_FINISHING:
         log_info("msg=\"job finished\" job=%s attempt=%d ms=%llu", t->entry.job_id, t->attempt,
                  (unsigned long long)ms);
-        task_end(t, "finished");
+        task_end(t, TASK_OUTCOME_FINISHED);
         break;
     case TASK_FAILING:
         log_info("msg=\"job failed\" job=%s attempt=%d code=%s error=%s", t->entry.job_id,
                  t->attempt, t->error_code, log_q(t->error));
-        task_end(t, "failed");
+        task_end(t, TASK_OUTCOME_FAILED);
         break;
     case TASK_RETRYING:
         log_info("msg=\"job will retry\" job=%s attempt=%d code=%s error=%s", t->entry.job_id,
                  t->attempt, t->error_code, log_q(t->error));
-        task_end(t, "retrying");
+        task_end(t, TASK_OUTCOME_RETRYING);
         break;
     default:
         log_info("msg=\"job handed back\" job=%s", t->entry.job_id);
-        task_end(t, "released");
+        task_end(t, TASK_OUTCOME_RELEASED);
         break;
     }
 }
@@ -156,7 +189,10 @@ on_lease_checked(int status, const char *const *lost, size_t n, const char *errs
         return;
     }
     if (n > 0) {
-        task_lease_lost(t);
+        /* Another worker holds the job now: store nothing. (The task is
+         * waiting on nothing else, so it ends here.) */
+        log_warn("msg=\"lease lost, result not stored\" job=%s", t->entry.job_id);
+        task_end(t, TASK_OUTCOME_LOST);
         return;
     }
     t->lease_at = uv_now(t->env->loop);
@@ -175,7 +211,7 @@ persist(struct task *t) {
     int rc = 0;
     const char *step = "";
     if (giving_up(t)) {
-        task_end(t, "abandoned");
+        task_end(t, TASK_OUTCOME_ABANDONED);
         return;
     }
     if (handing_back(t)) t->phase = TASK_RELEASING;
@@ -186,45 +222,41 @@ persist(struct task *t) {
         if (!lease_fresh(t)) {
             step = "lease";
             t->renewing = true;
-            rc = queue_renew(env->queue, env->consumer, &t->entry, 1, on_lease_checked, t);
+            rc = task_io.queue_renew(env->queue, env->consumer, &t->entry, 1, on_lease_checked, t);
             if (rc < 0) t->renewing = false;
             break;
         }
         step = "store";
-        rc = store_insert(env->pgs[(unsigned char)t->entry.job_id[JOB_ID_LEN - 1] % env->npg],
-                          &t->row, on_stored, t);
+        rc = task_io.store_insert(result_pg(t), &t->row, on_stored, t);
         break;
     case TASK_FINISHING:
         step = "finish";
         {
             /* The summary rides along, so polls are answered from Redis. */
             char *summary = t->have_row ? store_row_summary(&t->row) : NULL;
-            rc = queue_finish_with(env->queue, &t->entry, env->consumer, summary, on_ended, t);
+            rc = task_io.queue_finish_with(env->queue, &t->entry, env->consumer, summary, on_ended,
+                                           t);
             free(summary);
         }
         break;
     case TASK_FAILING:
         step = "fail";
-        rc = queue_fail(env->queue, &t->entry, env->consumer, t->error_code,
-                        t->error ? t->error : t->error_code, on_ended, t);
+        rc = task_io.queue_fail(env->queue, &t->entry, env->consumer, t->error_code,
+                                t->error ? t->error : t->error_code, on_ended, t);
         break;
     case TASK_RETRYING: {
-        /* Exponential backoff with jitter: base * 2^(attempt-1), capped,
-         * then a random point in its upper half so retries spread out. */
+        /* The job's backoff: JOB_RETRY_BASE doubling per attempt up to
+         * JOB_RETRY_MAX, with jitter so that retries spread out. */
         step = "retry";
-        int64_t delay = env->cfg->job_retry_base_ms;
-        for (int i = 1; i < t->attempt && delay < env->cfg->job_retry_max_ms; i++) delay *= 2;
-        if (delay > env->cfg->job_retry_max_ms) delay = env->cfg->job_retry_max_ms;
-        unsigned r = 0;
-        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (unsigned)rand();
-        delay = delay / 2 + (int64_t)(r % (unsigned)(delay / 2 + 1));
-        rc = queue_retry(env->queue, &t->entry, env->consumer, clock_now_ms() + delay,
-                         t->error_code, t->error ? t->error : t->error_code, on_ended, t);
+        int64_t delay = backoff_delay_ms(env->cfg->job_retry_base_ms, env->cfg->job_retry_max_ms,
+                                         (unsigned)t->attempt, backoff_rand(&t->steps));
+        rc = task_io.queue_retry(env->queue, &t->entry, env->consumer, clock_now_ms() + delay,
+                                 t->error_code, t->error ? t->error : t->error_code, on_ended, t);
         break;
     }
     case TASK_RELEASING:
         step = "release";
-        rc = queue_release(env->queue, &t->entry, env->consumer, on_ended, t);
+        rc = task_io.queue_release(env->queue, &t->entry, env->consumer, on_ended, t);
         break;
     default:
         return;
@@ -239,6 +271,17 @@ set_error(struct task *t, const char *code, const char *message) {
     t->error = xstrdup(message ? message : code);
 }
 
+/* stopped ends a task that was asked to stop while it waited on a step
+ * that starts work (the start, the stored check, the analysis): a drain
+ * hands the job back, anything else abandons it. False: go on. */
+static bool
+stopped(struct task *t) {
+    if (!t->stopping) return false;
+    if (t->release_on_stop) next_phase(t, TASK_RELEASING);
+    else task_end(t, TASK_OUTCOME_ABANDONED);
+    return true;
+}
+
 /* --- analysis --- */
 
 static void
@@ -247,11 +290,7 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     (void)a;
     t->analysis = NULL;
     uv_timer_stop(&t->timer);
-    if (t->stopping) {
-        if (t->release_on_stop) next_phase(t, TASK_RELEASING);
-        else task_end(t, "abandoned");
-        return;
-    }
+    if (stopped(t)) return;
     const struct config *cfg = t->env->cfg;
     if (t->timed_out) {
         char msg[128];
@@ -277,11 +316,9 @@ on_job_timeout(uv_timer_t *timer) {
     struct task *t = timer->data;
     if (t->phase == TASK_ANALYZING && t->analysis) {
         t->timed_out = true;
-        analysis_cancel(t->analysis); /* on_analyzed runs */
+        task_io.analysis_cancel(t->analysis); /* on_analyzed runs */
     }
 }
-
-static const char STORED_SQL[] = "SELECT 1 FROM results WHERE job_id = $1";
 
 /* begin_analysis fetches and counts the page, within JOB_TIMEOUT. */
 static void
@@ -289,7 +326,8 @@ begin_analysis(struct task *t) {
     const struct task_env *env = t->env;
     t->phase = TASK_ANALYZING;
     uv_timer_start(&t->timer, on_job_timeout, (uint64_t)env->cfg->job_timeout_ms, 0);
-    int rc = analysis_start(env->curl, env->cfg, env->sw, t->url, on_analyzed, t, &t->analysis);
+    int rc =
+        task_io.analysis_start(env->curl, env->cfg, env->sw, t->url, on_analyzed, t, &t->analysis);
     if (rc < 0) {
         uv_timer_stop(&t->timer);
         t->analysis = NULL;
@@ -298,20 +336,15 @@ begin_analysis(struct task *t) {
     }
 }
 
-/* on_checked_stored: a job delivered again whose result is already in
- * Postgres only needs finishing; otherwise (or when Postgres cannot say)
- * it runs again, which is safe: the insert is idempotent. */
+/* on_found: a job delivered again whose result is already in Postgres
+ * only needs finishing; otherwise (or when Postgres cannot say) it runs
+ * again, which is safe: the insert is idempotent. */
 static void
-on_checked_stored(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
+on_found(int status, bool found, const char *errstr, void *arg) {
     struct task *t = arg;
-    (void)pg;
     (void)errstr;
-    if (t->stopping) {
-        if (t->release_on_stop) next_phase(t, TASK_RELEASING);
-        else task_end(t, "abandoned");
-        return;
-    }
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+    if (stopped(t)) return;
+    if (status == 0 && found) {
         log_info("msg=\"result already stored\" job=%s attempt=%d", t->entry.job_id, t->attempt);
         next_phase(t, TASK_FINISHING);
         return;
@@ -322,24 +355,19 @@ on_checked_stored(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
 static void
 on_started(int status, const struct job *job, const char *errstr, void *arg) {
     struct task *t = arg;
-    const struct task_env *env = t->env;
     if (status < 0) {
         /* Not started: the delivery stays pending and is rescued later. */
         log_warn("msg=\"cannot start job\" job=%s error=%s", t->entry.job_id, log_q(errstr));
-        task_end(t, "not_started");
+        task_end(t, TASK_OUTCOME_NOT_STARTED);
         return;
     }
     if (!job) {
         log_info("msg=\"delivery skipped\" job=%s reason=\"job gone, ended or out of attempts\"",
                  t->entry.job_id);
-        task_end(t, "skipped");
+        task_end(t, TASK_OUTCOME_SKIPPED);
         return;
     }
-    if (t->stopping) {
-        if (t->release_on_stop) next_phase(t, TASK_RELEASING);
-        else task_end(t, "abandoned");
-        return;
-    }
+    if (stopped(t)) return;
     t->url = xstrdup(job->url);
     t->attempt = job->attempts;
     t->started_ms = (uint64_t)clock_now_ms();
@@ -348,16 +376,10 @@ on_started(int status, const struct job *job, const char *errstr, void *arg) {
     if (job->attempts > 1) {
         /* Delivered before: a worker may have stored the result and died
          * before finishing. Then finishing is all that is left. */
-        const char *params[] = {t->entry.job_id};
-        int rc = pg_uv_query(env->pgs[(unsigned char)t->entry.job_id[JOB_ID_LEN - 1] % env->npg],
-                             STORED_SQL, 1, params, on_checked_stored, t);
-        if (rc == 0) return;
+        if (task_io.store_find(result_pg(t), t->entry.job_id, on_found, t) == 0) return;
     }
     begin_analysis(t);
 }
-
-int (*task_queue_start_fn)(struct queue *q, const struct queue_entry *e, const char *consumer,
-                           int max_attempts, queue_job_cb cb, void *arg) = queue_start;
 
 int
 task_start(const struct task_env *env, const struct queue_entry *e, struct task **out) {
@@ -366,9 +388,11 @@ task_start(const struct task_env *env, const struct queue_entry *e, struct task 
     t->entry = *e;
     t->phase = TASK_STARTING;
     t->lease_at = uv_now(env->loop);
+    backoff_init(&t->steps, PERSIST_RETRY_MIN_MS, PERSIST_RETRY_MAX_MS,
+                 uv_hrtime() ^ (uint64_t)(uintptr_t)t);
     /* queue_start calls back later or never: the timer can wait until it
      * has accepted the call, so a refusal leaves nothing to close. */
-    int rc = task_queue_start_fn(env->queue, e, env->consumer, env->cfg->job_max_attempts,
+    int rc = task_io.queue_start(env->queue, e, env->consumer, env->cfg->job_max_attempts,
                                  on_started, t);
     if (rc < 0) {
         free(t);
@@ -392,11 +416,11 @@ task_lease_lost(struct task *t) {
     t->stopping = true;
     t->release_on_stop = false;
     if (t->analysis) {
-        analysis_cancel(t->analysis); /* on_analyzed ends the task */
+        task_io.analysis_cancel(t->analysis); /* on_analyzed ends the task */
     } else if (t->phase != TASK_STARTING && !t->renewing) {
         /* Waiting on a timer (backoff): end now. A step in flight ends the
          * task when its answer comes (the lease check makes it harmless). */
-        if (uv_is_active((uv_handle_t *)&t->timer)) task_end(t, "lost");
+        if (uv_is_active((uv_handle_t *)&t->timer)) task_end(t, TASK_OUTCOME_LOST);
     }
 }
 
@@ -408,7 +432,7 @@ task_stop(struct task *t, bool release) {
     if (!release) t->release_on_stop = false;
     else if (first) t->release_on_stop = true;
     if (t->analysis) {
-        if (first) analysis_cancel(t->analysis); /* on_analyzed decides */
+        if (first) task_io.analysis_cancel(t->analysis); /* on_analyzed decides */
         return;
     }
     /* A step in flight goes on or ends when its answer comes. */
@@ -417,5 +441,5 @@ task_stop(struct task *t, bool release) {
      * becomes a release); otherwise the task ends here. */
     uv_timer_stop(&t->timer);
     if (t->release_on_stop) next_phase(t, t->phase);
-    else task_end(t, "abandoned");
+    else task_end(t, TASK_OUTCOME_ABANDONED);
 }

@@ -16,13 +16,17 @@
  * result only while its lease is fresh; otherwise it renews first, and a
  * task whose lease was lost stops without writing anything.
  *
- * A task that task_start returned ends exactly once; then env->on_end runs
- * and, after its timer has closed, the memory is freed and env->on_freed
- * runs (the runner must stay alive until then). A task_start that fails
- * makes no task and calls neither (the libuv rule).
+ * A task that task_start returned ends exactly once, with an outcome;
+ * then env->on_end runs and, after its timer has closed, the memory is
+ * freed and env->on_freed runs (the runner must stay alive until then). A
+ * task_start that fails makes no task and calls neither (the libuv rule).
  *
- * Seam: task_queue_start_fn is the call that starts a delivery
- * (queue_start); tests may swap it, as they swap clock_now_ms_fn. */
+ * Seam: every call a task makes to the queue, the store and the analysis
+ * goes through task_io (struct task_io below), which holds the real
+ * functions; a test swaps some or all of them, as it swaps
+ * clock_now_ms_fn, to answer each call itself: tests/unit/worker/
+ * test_task.c drives every phase from such a table of answers, with no
+ * server. */
 #ifndef WC_TASK_H
 #define WC_TASK_H
 
@@ -30,6 +34,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/backoff.h"
 #include "common/config.h"
 #include "common/pg_uv.h"
 #include "common/queue.h"
@@ -39,6 +44,18 @@
 #include "worker/store.h"
 
 struct task;
+
+/* How a task ended. */
+enum task_outcome {
+    TASK_OUTCOME_FINISHED,    /* result stored, job finished, delivery acknowledged */
+    TASK_OUTCOME_FAILED,      /* job failed for good (code and message recorded) */
+    TASK_OUTCOME_RETRYING,    /* job parked until its retry is due */
+    TASK_OUTCOME_RELEASED,    /* handed back to the queue by a drain */
+    TASK_OUTCOME_SKIPPED,     /* nothing to run: job gone, ended or out of attempts */
+    TASK_OUTCOME_LOST,        /* the lease was lost: nothing more recorded */
+    TASK_OUTCOME_NOT_STARTED, /* Redis refused or dropped the start: rescued later */
+    TASK_OUTCOME_ABANDONED,   /* stopped, nothing more written: rescued by lease */
+};
 
 /* What a task needs from its runner; owned by the runner, outlives tasks. */
 struct task_env {
@@ -52,10 +69,8 @@ struct task_env {
     const char *consumer;
     /* A lease renewed less than this long ago (ms) is safe to act on. */
     int lease_safe_ms;
-    /* on_end runs when a task ends: outcome is "finished", "failed",
-     * "retrying", "released", "skipped", "lost", "not_started" (Redis
-     * refused or dropped the start) or "abandoned". */
-    void (*on_end)(struct task *t, const char *outcome, void *arg);
+    /* on_end runs when a task ends, with how it ended. */
+    void (*on_end)(struct task *t, enum task_outcome outcome, void *arg);
     /* on_freed runs after the task's memory is gone. */
     void (*on_freed)(void *arg);
     void *arg;
@@ -84,7 +99,7 @@ struct task {
     int attempt;
     analysis_t *analysis;
     uv_timer_t timer;
-    int backoff_ms;
+    struct backoff steps; /* a step that cannot reach its server; reset per phase */
     bool timed_out;
     bool stopping; /* abandon or release requested */
     bool release_on_stop;
@@ -96,10 +111,35 @@ struct task {
     uint64_t started_ms;
 };
 
-/* task_queue_start_fn starts a delivery; queue_start unless a test swaps it. */
-extern int (*task_queue_start_fn)(struct queue *q, const struct queue_entry *e,
-                                  const char *consumer, int max_attempts, queue_job_cb cb,
-                                  void *arg);
+/* The calls a task makes, by the name of the function each stands for;
+ * each keeps that function's contract (0 and one callback later, or a
+ * negative error and none). task_io holds the real ones. */
+struct task_io {
+    int (*queue_start)(struct queue *q, const struct queue_entry *e, const char *consumer,
+                       int max_attempts, queue_job_cb cb, void *arg);
+    int (*queue_renew)(struct queue *q, const char *consumer, const struct queue_entry *entries,
+                       size_t n, queue_renew_cb cb, void *arg);
+    int (*queue_finish_with)(struct queue *q, const struct queue_entry *e, const char *consumer,
+                             const char *summary, queue_done_cb cb, void *arg);
+    int (*queue_fail)(struct queue *q, const struct queue_entry *e, const char *consumer,
+                      const char *code, const char *message, queue_done_cb cb, void *arg);
+    int (*queue_retry)(struct queue *q, const struct queue_entry *e, const char *consumer,
+                       int64_t due_ms, const char *code, const char *message, queue_done_cb cb,
+                       void *arg);
+    int (*queue_release)(struct queue *q, const struct queue_entry *e, const char *consumer,
+                         queue_done_cb cb, void *arg);
+    int (*store_find)(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg);
+    int (*store_insert)(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
+    int (*analysis_start)(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
+                          const char *url, analysis_done_cb cb, void *arg, analysis_t **out);
+    void (*analysis_cancel)(analysis_t *a);
+};
+
+/* task_io: the real queue, store and analysis functions unless a test swaps them. */
+extern struct task_io task_io;
+
+/* task_outcome_name names an outcome for logs ("finished", "not_started", ...). */
+const char *task_outcome_name(enum task_outcome outcome);
 
 /* task_start creates a task for delivery e, starts it and stores it in
  * *out. It returns 0, or a negative UV_* error when the first step cannot

@@ -1,7 +1,7 @@
 /* The runner's task bookkeeping when a delivery cannot start. The worker
  * process runs forked from the test (worker/child.c, as
  * `wordcount-worker --child` runs it) against real Redis, Postgres, web
- * and page servers, with one seam set: task_queue_start_fn refuses one
+ * and page servers, with one seam set: task_io.queue_start refuses one
  * start, as queue_start does while the command connection is down and
  * the blocking one has just delivered. The tasks already in flight must
  * keep their leases (no rescue takes them), finish once, and the process
@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "common/config.h"
+#include "common/exits.h"
 #include "common/log.h"
 #include "tests/lib/wcsys.h"
 #include "worker/child.h"
@@ -52,13 +53,13 @@ refusing_start(struct queue *q, const struct queue_entry *e, const char *consume
 static int
 worker_process(void *arg) {
     (void)arg;
-    task_queue_start_fn = refusing_start;
+    task_io.queue_start = refusing_start;
     log_init("worker", LOG_INFO);
     struct config cfg;
     char err[512];
     if (config_load(&cfg, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "bad configuration: %s\n", err);
-        return EX_CONFIG_CODE;
+        return EX_CONFIG;
     }
     int status = child_run(&cfg, 0);
     config_free(&cfg);

@@ -1,0 +1,933 @@
+/* task: what one delivery does on each answer, phase by phase.
+ *
+ * The queue, the store and the analysis are replaced through the task_io
+ * seam (worker/task.h) by a fake that records each call with its
+ * callback and answers nothing by itself: the test reads the call the
+ * task made (expect) and answers it (answer_*), as Redis, Postgres or the
+ * fetch would. So every transition (start, stored check, analysis, lease
+ * check, store, finish, fail, retry, release) and the drain, close and
+ * lease-lost paths are driven in order, without servers or timing games;
+ * only the task's own timers run for real (JOB_TIMEOUT, set short where a
+ * test wants it, and the step backoff, 100 to 200 ms at first). The real
+ * queue, store and fetch are covered by their own tests and the
+ * integration suite. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "tests/lib/testenv.h"
+#include "worker/count.h"
+#include "worker/task.h"
+
+#define WAIT_MS 5000
+#define JOB_ID "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+#define PAGE_URL "http://pages.test/a.html"
+
+/* --- the fake: each call waits in the table for the test's answer --- */
+
+enum call_kind {
+    CALL_START,
+    CALL_RENEW,
+    CALL_FINISH,
+    CALL_FAIL,
+    CALL_RETRY,
+    CALL_RELEASE,
+    CALL_FIND,
+    CALL_STORE,
+    CALL_ANALYZE,
+    CALL_NKINDS
+};
+static const char *const kind_names[CALL_NKINDS] = {"start",   "renew", "finish", "fail",   "retry",
+                                                    "release", "find",  "store",  "analyze"};
+
+struct call {
+    enum call_kind kind;
+    bool answered;
+    void *arg;
+    union {
+        queue_job_cb job;
+        queue_done_cb done;
+        queue_renew_cb renew;
+        store_found_cb found;
+        store_done_cb stored;
+        analysis_done_cb analyzed;
+    } cb;
+    /* What the task sent. */
+    char job_id[JOB_ID_LEN + 1];
+    char consumer[64];
+    char code[48];
+    char message[256];
+    bool has_summary;
+    char summary[512];
+    int64_t due_ms;
+    int max_attempts;
+    size_t n;
+    char url[128];
+};
+
+#define MAX_CALLS 64
+static struct call calls[MAX_CALLS];
+static int ncalls;
+static int refuse[CALL_NKINDS]; /* how many of the next calls of a kind return an error */
+static int cancels;
+
+/* What the task told its runner. */
+static int ends;
+static enum task_outcome outcome;
+static bool freed;
+
+static uv_loop_t loop;
+static struct config cfg;
+static pg_uv_t *pgs[1];
+static struct task_env env;
+static const struct queue_entry entry = {.stream_id = "1700000000000-0", .job_id = JOB_ID};
+static struct count_table all, no_stop;
+
+static void
+copy(char *dst, size_t n, const char *src) {
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+/* record adds a call to the table, or returns NULL when the test wants
+ * this one refused (the fake then returns an error, as the real call
+ * does when its server is not connected). */
+static struct call *
+record(enum call_kind kind, void *arg, const char *job_id, const char *consumer) {
+    if (refuse[kind] > 0) {
+        refuse[kind]--;
+        return NULL;
+    }
+    cr_assert_lt(ncalls, MAX_CALLS, "the task made too many calls");
+    struct call *c = &calls[ncalls++];
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->arg = arg;
+    copy(c->job_id, sizeof c->job_id, job_id);
+    copy(c->consumer, sizeof c->consumer, consumer);
+    return c;
+}
+
+static int
+fake_start(struct queue *q, const struct queue_entry *e, const char *consumer, int max_attempts,
+           queue_job_cb cb, void *arg) {
+    (void)q;
+    struct call *c = record(CALL_START, arg, e->job_id, consumer);
+    if (!c) return UV_ENOTCONN;
+    c->cb.job = cb;
+    c->max_attempts = max_attempts;
+    return 0;
+}
+
+static int
+fake_renew(struct queue *q, const char *consumer, const struct queue_entry *entries, size_t n,
+           queue_renew_cb cb, void *arg) {
+    (void)q;
+    struct call *c = record(CALL_RENEW, arg, entries[0].job_id, consumer);
+    if (!c) return UV_ENOTCONN;
+    c->cb.renew = cb;
+    c->n = n;
+    return 0;
+}
+
+static int
+fake_finish(struct queue *q, const struct queue_entry *e, const char *consumer, const char *summary,
+            queue_done_cb cb, void *arg) {
+    (void)q;
+    struct call *c = record(CALL_FINISH, arg, e->job_id, consumer);
+    if (!c) return UV_ENOTCONN;
+    c->cb.done = cb;
+    c->has_summary = summary != NULL;
+    copy(c->summary, sizeof c->summary, summary);
+    return 0;
+}
+
+/* ended records fail (due_ms 0) or retry. */
+static int
+ended(enum call_kind kind, const struct queue_entry *e, const char *consumer, int64_t due_ms,
+      const char *code, const char *message, queue_done_cb cb, void *arg) {
+    struct call *c = record(kind, arg, e->job_id, consumer);
+    if (!c) return UV_ENOTCONN;
+    c->cb.done = cb;
+    c->due_ms = due_ms;
+    copy(c->code, sizeof c->code, code);
+    copy(c->message, sizeof c->message, message);
+    return 0;
+}
+
+static int
+fake_fail(struct queue *q, const struct queue_entry *e, const char *consumer, const char *code,
+          const char *message, queue_done_cb cb, void *arg) {
+    (void)q;
+    return ended(CALL_FAIL, e, consumer, 0, code, message, cb, arg);
+}
+
+static int
+fake_retry(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
+           const char *code, const char *message, queue_done_cb cb, void *arg) {
+    (void)q;
+    return ended(CALL_RETRY, e, consumer, due_ms, code, message, cb, arg);
+}
+
+static int
+fake_release(struct queue *q, const struct queue_entry *e, const char *consumer, queue_done_cb cb,
+             void *arg) {
+    (void)q;
+    struct call *c = record(CALL_RELEASE, arg, e->job_id, consumer);
+    if (!c) return UV_ENOTCONN;
+    c->cb.done = cb;
+    return 0;
+}
+
+static int
+fake_find(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg) {
+    (void)pg;
+    struct call *c = record(CALL_FIND, arg, job_id, NULL);
+    if (!c) return UV_ENOTCONN;
+    c->cb.found = cb;
+    return 0;
+}
+
+static int
+fake_store(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg) {
+    (void)pg;
+    struct call *c = record(CALL_STORE, arg, row->value[RESULTS_JOB_ID], NULL);
+    if (!c) return UV_ENOTCONN;
+    c->cb.stored = cb;
+    copy(c->url, sizeof c->url, row->value[RESULTS_URL]);
+    return 0;
+}
+
+static int
+fake_analyze(curl_uv_t *cu, const struct config *cf, const struct stopwords *sw, const char *url,
+             analysis_done_cb cb, void *arg, analysis_t **out) {
+    (void)cu;
+    (void)cf;
+    (void)sw;
+    *out = NULL;
+    struct call *c = record(CALL_ANALYZE, arg, NULL, NULL);
+    if (!c) return UV_ENOMEM;
+    c->cb.analyzed = cb;
+    copy(c->url, sizeof c->url, url);
+    *out = (analysis_t *)c; /* the handle is the call */
+    return 0;
+}
+
+/* fake_cancel answers the analysis at once, as fetch_cancel does. */
+static void
+fake_cancel(analysis_t *a) {
+    struct call *c = (struct call *)a;
+    cr_assert_eq(c->kind, CALL_ANALYZE);
+    cr_assert(!c->answered, "an analysis canceled after it answered");
+    cancels++;
+    c->answered = true;
+    struct analysis_result r = {
+        .status = UV_ECANCELED, .error_code = "canceled", .error = "the fetch was canceled"};
+    c->cb.analyzed(a, &r, c->arg);
+}
+
+static const struct task_io fake_io = {
+    .queue_start = fake_start,
+    .queue_renew = fake_renew,
+    .queue_finish_with = fake_finish,
+    .queue_fail = fake_fail,
+    .queue_retry = fake_retry,
+    .queue_release = fake_release,
+    .store_find = fake_find,
+    .store_insert = fake_store,
+    .analysis_start = fake_analyze,
+    .analysis_cancel = fake_cancel,
+};
+
+/* --- the runner's side --- */
+
+static void
+on_end(struct task *t, enum task_outcome o, void *arg) {
+    (void)t;
+    (void)arg;
+    ends++;
+    outcome = o;
+}
+
+static void
+on_freed(void *arg) {
+    (void)arg;
+    freed = true;
+}
+
+static void
+setup(void) {
+    log_threshold = LOG_ERROR; /* the retries' warnings are expected */
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    task_io = fake_io;
+    memset(calls, 0, sizeof calls);
+    ncalls = cancels = ends = 0;
+    memset(refuse, 0, sizeof refuse);
+    freed = false;
+    cfg = (struct config){.job_timeout_ms = 60000,
+                          .job_max_attempts = 3,
+                          .job_retry_base_ms = 1000,
+                          .job_retry_max_ms = 8000};
+    env = (struct task_env){.loop = &loop,
+                            .cfg = &cfg,
+                            .pgs = pgs,
+                            .npg = 1,
+                            .consumer = "host-42",
+                            .lease_safe_ms = 60000,
+                            .on_end = on_end,
+                            .on_freed = on_freed};
+    count_init(&all);
+    count_init(&no_stop);
+    count_add(&all, "the", 3);
+    count_add(&all, "cat", 3);
+    count_add(&all, "cat", 3);
+    count_add(&no_stop, "cat", 3);
+    count_add(&no_stop, "cat", 3);
+}
+
+static void
+teardown(void) {
+    /* Every task made ends, once, and its memory goes; nothing leaks. */
+    testenv_run_until(&loop, &freed, WAIT_MS);
+    count_free(&all);
+    count_free(&no_stop);
+    cr_assert_eq(testenv_loop_close(&loop), 0, "handles left open");
+}
+
+TestSuite(task, .init = setup, .fini = teardown, .timeout = 30);
+
+/* --- reading the table and answering --- */
+
+static bool
+has_pending(void *arg) {
+    (void)arg;
+    for (int i = 0; i < ncalls; i++)
+        if (!calls[i].answered) return true;
+    return false;
+}
+
+/* expect waits for the task's next call, which must be of kind and the
+ * only one waiting (a task has one step in flight at a time). */
+static struct call *
+expect(enum call_kind kind) {
+    cr_assert(testenv_run_until_pred(&loop, has_pending, NULL, WAIT_MS),
+              "no call made; expected %s (ends %d)", kind_names[kind], ends);
+    struct call *c = NULL;
+    int pending = 0;
+    for (int i = 0; i < ncalls; i++) {
+        if (calls[i].answered) continue;
+        pending++;
+        if (!c) c = &calls[i];
+    }
+    cr_assert_eq(pending, 1, "%d calls in flight at once", pending);
+    cr_assert_eq(c->kind, kind, "the task called %s, not %s", kind_names[c->kind],
+                 kind_names[kind]);
+    cr_assert_str_eq(c->job_id, kind == CALL_ANALYZE ? "" : JOB_ID);
+    return c;
+}
+
+/* expect_quiet lets the loop turn: the task must not call anything now. */
+static void
+expect_quiet(void) {
+    uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert(!has_pending(NULL), "unexpected call: %s", kind_names[calls[ncalls - 1].kind]);
+}
+
+static void
+expect_end(enum task_outcome want) {
+    cr_assert(testenv_run_until(&loop, &freed, WAIT_MS), "the task did not end");
+    cr_assert_eq(ends, 1, "on_end ran %d times", ends);
+    cr_assert_eq(outcome, want, "ended %s, not %s", task_outcome_name(outcome),
+                 task_outcome_name(want));
+    cr_assert(!has_pending(NULL), "ended with a call in flight");
+}
+
+static void
+answer_job(struct call *c, int attempts) {
+    struct job job = {.url = PAGE_URL, .attempts = attempts};
+    snprintf(job.id, sizeof job.id, "%s", JOB_ID);
+    c->answered = true;
+    c->cb.job(0, &job, NULL, c->arg);
+}
+
+static void
+answer_start(struct call *c, int status) {
+    c->answered = true;
+    c->cb.job(status, NULL, status < 0 ? "connection lost" : NULL, c->arg);
+}
+
+static void
+answer_done(struct call *c, int status, long long owned) {
+    c->answered = true;
+    c->cb.done(status, owned, status < 0 ? "connection lost" : NULL, c->arg);
+}
+
+static void
+answer_renew(struct call *c, int status, bool lost) {
+    const char *ids[] = {entry.stream_id};
+    c->answered = true;
+    c->cb.renew(status, ids, lost ? 1 : 0, status < 0 ? "connection lost" : NULL, c->arg);
+}
+
+static void
+answer_found(struct call *c, int status, bool found) {
+    c->answered = true;
+    c->cb.found(status, found, status < 0 ? "connection lost" : NULL, c->arg);
+}
+
+static void
+answer_stored(struct call *c, int status) {
+    c->answered = true;
+    c->cb.stored(status, status == UV_EPROTO ? "ERROR: value too long" : "connection lost", c->arg);
+}
+
+static void
+answer_counted(struct call *c) {
+    struct analysis_result r = {.http_status = 200,
+                                .final_url = PAGE_URL,
+                                .content_type = "text/html",
+                                .charset = "utf-8",
+                                .bytes = 1234,
+                                .fetch_ms = 56,
+                                .all = &all,
+                                .no_stop = &no_stop};
+    c->answered = true;
+    c->cb.analyzed((analysis_t *)c, &r, c->arg);
+}
+
+static void
+answer_fetch_error(struct call *c, const char *code, bool transient) {
+    struct analysis_result r = {
+        .status = -1, .error_code = code, .error = "it went wrong", .transient = transient};
+    c->answered = true;
+    c->cb.analyzed((analysis_t *)c, &r, c->arg);
+}
+
+/* --- paths into each phase --- */
+
+static struct task *
+begin(void) {
+    struct task *t = NULL;
+    cr_assert_eq(task_start(&env, &entry, &t), 0);
+    cr_assert_not_null(t);
+    return t;
+}
+
+/* analyzing: started on attempt `attempts` (not stored before). */
+static struct task *
+analyzing(int attempts) {
+    struct task *t = begin();
+    struct call *c = expect(CALL_START);
+    cr_assert_str_eq(c->consumer, "host-42");
+    cr_assert_eq(c->max_attempts, cfg.job_max_attempts);
+    answer_job(c, attempts);
+    if (attempts > 1) answer_found(expect(CALL_FIND), 0, false);
+    c = expect(CALL_ANALYZE);
+    cr_assert_str_eq(c->url, PAGE_URL);
+    cr_assert_eq(t->phase, TASK_ANALYZING);
+    return t;
+}
+
+/* storing: counted, the row's INSERT in flight (returned in *c). */
+static struct task *
+storing(struct call **c) {
+    struct task *t = analyzing(1);
+    answer_counted(expect(CALL_ANALYZE));
+    *c = expect(CALL_STORE);
+    cr_assert_eq(t->phase, TASK_STORING);
+    return t;
+}
+
+/* waiting_out_backoff: a store failed; the task waits to try again. */
+static struct task *
+waiting_out_backoff(void) {
+    struct call *c;
+    struct task *t = storing(&c);
+    answer_stored(c, UV_ECONNRESET);
+    expect_quiet();
+    cr_assert(uv_is_active((uv_handle_t *)&t->timer), "no backoff timer");
+    return t;
+}
+
+/* === starting === */
+
+Test(task, a_refused_start_makes_no_task) {
+    refuse[CALL_START] = 1;
+    struct task *t = NULL;
+    cr_assert_eq(task_start(&env, &entry, &t), UV_ENOTCONN);
+    cr_assert_null(t);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_eq(ends, 0, "on_end ran for a task that was never made");
+    cr_assert(!freed);
+    freed = true; /* nothing for teardown to wait for */
+}
+
+Test(task, a_start_redis_dropped_ends_not_started) {
+    begin();
+    answer_start(expect(CALL_START), UV_ECONNRESET);
+    expect_end(TASK_OUTCOME_NOT_STARTED);
+}
+
+Test(task, a_delivery_with_nothing_to_run_is_skipped) {
+    begin();
+    answer_start(expect(CALL_START), 0);
+    expect_end(TASK_OUTCOME_SKIPPED);
+}
+
+Test(task, a_first_attempt_goes_straight_to_the_analysis) {
+    struct task *t = analyzing(1);
+    cr_assert_eq(t->attempt, 1);
+    for (int i = 0; i < ncalls; i++) cr_assert_neq(calls[i].kind, CALL_FIND);
+    task_stop(t, false);
+    expect_end(TASK_OUTCOME_ABANDONED);
+}
+
+Test(task, a_redelivery_already_stored_only_finishes) {
+    begin();
+    answer_job(expect(CALL_START), 2);
+    answer_found(expect(CALL_FIND), 0, true);
+    struct call *c = expect(CALL_FINISH);
+    cr_assert(!c->has_summary, "no row, so no summary");
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+    for (int i = 0; i < ncalls; i++) cr_assert_neq(calls[i].kind, CALL_ANALYZE);
+}
+
+/* When Postgres cannot say whether the result is there, the job runs
+ * again: the insert is idempotent. (Criterion copies parameters into the
+ * test's process by value: strings are arrays.) */
+struct find_case {
+    char name[32];
+    bool refused;
+    int status;
+    bool found;
+};
+
+ParameterizedTestParameters(task, a_redelivery_not_known_stored_runs_again) {
+    static struct find_case cases[] = {
+        {"not stored", false, 0, false},
+        {"postgres lost", false, UV_ECONNRESET, false},
+        {"sql error", false, UV_EPROTO, false},
+        {"not connected", true, 0, false},
+    };
+    return cr_make_param_array(struct find_case, cases, sizeof cases / sizeof *cases);
+}
+
+ParameterizedTest(struct find_case *fc, task, a_redelivery_not_known_stored_runs_again) {
+    struct task *t = begin();
+    refuse[CALL_FIND] = fc->refused;
+    answer_job(expect(CALL_START), 3);
+    if (!fc->refused) answer_found(expect(CALL_FIND), fc->status, fc->found);
+    answer_counted(expect(CALL_ANALYZE));
+    cr_assert_eq(t->attempt, 3, "%s", fc->name);
+    answer_stored(expect(CALL_STORE), 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_drain_during_the_start_hands_the_job_back) {
+    struct task *t = begin();
+    struct call *c = expect(CALL_START);
+    task_stop(t, true);
+    answer_job(c, 1);
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+}
+
+Test(task, a_close_during_the_start_abandons_the_job) {
+    struct task *t = begin();
+    struct call *c = expect(CALL_START);
+    task_stop(t, false);
+    answer_job(c, 1);
+    expect_end(TASK_OUTCOME_ABANDONED);
+    cr_assert_eq(ncalls, 1, "nothing written after the start");
+}
+
+Test(task, a_drain_during_the_stored_check_hands_the_job_back) {
+    struct task *t = begin();
+    answer_job(expect(CALL_START), 2);
+    struct call *c = expect(CALL_FIND);
+    task_stop(t, true);
+    answer_found(c, 0, true);
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+}
+
+/* === analyzing === */
+
+/* What the task does with a failed analysis: retry while the failure is
+ * transient and attempts remain, else fail for good. */
+struct failure_case {
+    char code[32]; /* "": the analysis gave no code */
+    bool transient;
+    int attempt, max_attempts;
+    enum call_kind then;
+    char recorded[32];
+};
+
+ParameterizedTestParameters(task, a_failed_analysis) {
+    static struct failure_case cases[] = {
+        {"http_503", true, 1, 3, CALL_RETRY, "http_503"},
+        {"timeout", true, 2, 3, CALL_RETRY, "timeout"},
+        {"connect", true, 3, 3, CALL_FAIL, "connect"}, /* out of attempts */
+        {"connect", true, 1, 1, CALL_FAIL, "connect"},
+        {"http_404", false, 1, 3, CALL_FAIL, "http_404"},
+        {"blocked_address", false, 1, 3, CALL_FAIL, "blocked_address"},
+        {"", false, 1, 3, CALL_FAIL, "fetch"},
+        {"", true, 1, 3, CALL_RETRY, "fetch"},
+    };
+    return cr_make_param_array(struct failure_case, cases, sizeof cases / sizeof *cases);
+}
+
+ParameterizedTest(struct failure_case *fc, task, a_failed_analysis) {
+    cfg.job_max_attempts = fc->max_attempts;
+    analyzing(fc->attempt);
+    answer_fetch_error(expect(CALL_ANALYZE), fc->code[0] ? fc->code : NULL, fc->transient);
+    struct call *c = expect(fc->then);
+    cr_assert_str_eq(c->code, fc->recorded);
+    cr_assert_str_eq(c->message, "it went wrong");
+    answer_done(c, 0, 1);
+    expect_end(fc->then == CALL_RETRY ? TASK_OUTCOME_RETRYING : TASK_OUTCOME_FAILED);
+    for (int i = 0; i < ncalls; i++) cr_assert_neq(calls[i].kind, CALL_STORE);
+}
+
+/* A retry is due after JOB_RETRY_BASE doubled per attempt, at most
+ * JOB_RETRY_MAX, with jitter: in the upper half of that step. */
+struct due_case {
+    int attempt;
+    int64_t step_ms;
+};
+
+ParameterizedTestParameters(task, a_retry_is_due_after_the_jobs_backoff) {
+    static struct due_case cases[] = {{1, 1000}, {2, 2000}, {3, 4000}, {4, 8000}, {6, 8000}};
+    return cr_make_param_array(struct due_case, cases, sizeof cases / sizeof *cases);
+}
+
+ParameterizedTest(struct due_case *dc, task, a_retry_is_due_after_the_jobs_backoff) {
+    cfg.job_max_attempts = 10;
+    analyzing(dc->attempt);
+    int64_t before = clock_now_ms();
+    answer_fetch_error(expect(CALL_ANALYZE), "http_503", true);
+    int64_t after = clock_now_ms();
+    struct call *c = expect(CALL_RETRY);
+    cr_assert(c->due_ms >= before + dc->step_ms / 2 && c->due_ms <= after + dc->step_ms,
+              "attempt %d: due in %lld ms, not %lld to %lld", dc->attempt,
+              (long long)(c->due_ms - before), (long long)dc->step_ms / 2, (long long)dc->step_ms);
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_RETRYING);
+}
+
+Test(task, an_analysis_that_cannot_start_fails_the_job) {
+    refuse[CALL_ANALYZE] = 1;
+    begin();
+    answer_job(expect(CALL_START), 1);
+    struct call *c = expect(CALL_FAIL);
+    cr_assert_str_eq(c->code, "fetch");
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_FAILED);
+}
+
+static bool
+canceled(void *arg) {
+    (void)arg;
+    return cancels > 0;
+}
+
+Test(task, job_timeout_cancels_the_analysis_and_retries) {
+    cfg.job_timeout_ms = 20;
+    analyzing(1);
+    /* The analysis never answers: JOB_TIMEOUT cancels it. */
+    cr_assert(testenv_run_until_pred(&loop, canceled, NULL, WAIT_MS), "not canceled");
+    struct call *c = expect(CALL_RETRY);
+    cr_assert_eq(cancels, 1);
+    cr_assert_str_eq(c->code, "timeout");
+    cr_assert(strstr(c->message, "JOB_TIMEOUT (20 ms)"), "%s", c->message);
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_RETRYING);
+}
+
+Test(task, job_timeout_on_the_last_attempt_fails_the_job) {
+    cfg.job_timeout_ms = 20;
+    analyzing(3);
+    cr_assert(testenv_run_until_pred(&loop, canceled, NULL, WAIT_MS), "not canceled");
+    struct call *c = expect(CALL_FAIL);
+    cr_assert_str_eq(c->code, "timeout");
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_FAILED);
+}
+
+Test(task, a_drain_during_the_analysis_hands_the_job_back) {
+    struct task *t = analyzing(1);
+    task_stop(t, true);
+    cr_assert_eq(cancels, 1);
+    task_stop(t, true); /* a second drain request changes nothing */
+    cr_assert_eq(cancels, 1);
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+}
+
+Test(task, a_close_during_the_analysis_abandons_the_job) {
+    struct task *t = analyzing(1);
+    task_stop(t, false);
+    cr_assert_eq(cancels, 1);
+    expect_end(TASK_OUTCOME_ABANDONED);
+    cr_assert_eq(ncalls, 2, "nothing written after the analysis");
+}
+
+Test(task, a_lease_lost_during_the_analysis_writes_nothing) {
+    struct task *t = analyzing(1);
+    task_lease_lost(t);
+    cr_assert_eq(cancels, 1);
+    expect_end(TASK_OUTCOME_ABANDONED);
+    cr_assert_eq(ncalls, 2, "nothing written after the analysis");
+}
+
+/* === storing === */
+
+Test(task, a_counted_page_is_stored_then_finished_with_its_summary) {
+    struct call *c;
+    storing(&c);
+    cr_assert_str_eq(c->url, PAGE_URL);
+    answer_stored(c, 0);
+    c = expect(CALL_FINISH);
+    cr_assert(c->has_summary);
+    cr_assert(strstr(c->summary, "\"total_words\":3") && strstr(c->summary, "\"cat\""), "%s",
+              c->summary);
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+/* stale makes the task's lease look a full safe period old. */
+static void
+stale(struct task *t) {
+    t->lease_at = uv_now(&loop) - (uint64_t)env.lease_safe_ms;
+}
+
+Test(task, a_stale_lease_is_renewed_before_storing) {
+    struct task *t = analyzing(1);
+    stale(t);
+    answer_counted(expect(CALL_ANALYZE));
+    struct call *c = expect(CALL_RENEW);
+    cr_assert_eq(c->n, 1);
+    cr_assert(t->renewing);
+    answer_renew(c, 0, false);
+    cr_assert(!t->renewing);
+    answer_stored(expect(CALL_STORE), 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_lease_found_lost_before_storing_ends_the_task_unstored) {
+    struct task *t = analyzing(1);
+    stale(t);
+    answer_counted(expect(CALL_ANALYZE));
+    answer_renew(expect(CALL_RENEW), 0, true);
+    expect_end(TASK_OUTCOME_LOST);
+    for (int i = 0; i < ncalls; i++) cr_assert_neq(calls[i].kind, CALL_STORE);
+}
+
+Test(task, a_lease_check_redis_dropped_is_tried_again) {
+    struct task *t = analyzing(1);
+    stale(t);
+    answer_counted(expect(CALL_ANALYZE));
+    answer_renew(expect(CALL_RENEW), UV_ECONNRESET, false);
+    expect_quiet();
+    answer_renew(expect(CALL_RENEW), 0, false); /* after the backoff */
+    answer_stored(expect(CALL_STORE), 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_store_postgres_dropped_is_tried_again_after_a_backoff) {
+    struct call *c;
+    struct task *t = storing(&c);
+    uint64_t failed_at = uv_now(&loop);
+    answer_stored(c, UV_ECONNRESET);
+    expect_quiet();
+    c = expect(CALL_STORE);
+    uint64_t waited = uv_now(&loop) - failed_at;
+    cr_assert_geq(waited, 100, "tried again after %llu ms, before the backoff's 100 ms",
+                  (unsigned long long)waited);
+    cr_assert_eq(t->steps.failures, 1);
+    answer_stored(c, 0);
+    c = expect(CALL_FINISH);
+    cr_assert_eq(t->steps.failures, 0, "the backoff starts again in each phase");
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_store_not_sent_is_tried_again) {
+    struct call *c;
+    storing(&c);
+    refuse[CALL_STORE] = 1;
+    answer_stored(c, UV_ECONNRESET); /* the next store cannot even be sent */
+    answer_stored(expect(CALL_STORE), 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_row_postgres_refuses_three_times_fails_the_job) {
+    struct call *c;
+    storing(&c);
+    answer_stored(c, UV_EPROTO);
+    answer_stored(expect(CALL_STORE), UV_EPROTO);
+    answer_stored(expect(CALL_STORE), UV_EPROTO);
+    c = expect(CALL_FAIL);
+    cr_assert_str_eq(c->code, "store");
+    cr_assert(strstr(c->message, "value too long"), "%s", c->message);
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_FAILED);
+}
+
+Test(task, a_row_refused_twice_then_taken_finishes) {
+    struct call *c;
+    storing(&c);
+    answer_stored(c, UV_EPROTO);
+    answer_stored(expect(CALL_STORE), UV_EPROTO);
+    answer_stored(expect(CALL_STORE), 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_drain_during_a_failing_store_hands_the_job_back) {
+    struct call *c;
+    struct task *t = storing(&c);
+    task_stop(t, true);
+    answer_stored(c, UV_ECONNRESET);
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+}
+
+Test(task, a_drain_during_a_store_that_succeeds_still_finishes) {
+    struct call *c;
+    struct task *t = storing(&c);
+    task_stop(t, true);
+    answer_stored(c, 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_drain_during_a_store_backoff_hands_the_job_back_at_once) {
+    struct task *t = waiting_out_backoff();
+    task_stop(t, true);
+    struct call *c = expect(CALL_RELEASE);
+    cr_assert(!uv_is_active((uv_handle_t *)&t->timer), "the backoff still runs");
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+}
+
+Test(task, a_close_during_a_backoff_abandons_at_once) {
+    struct task *t = waiting_out_backoff();
+    int before = ncalls;
+    task_stop(t, false);
+    cr_assert_eq(ends, 1, "not ended at once");
+    expect_end(TASK_OUTCOME_ABANDONED);
+    cr_assert_eq(ncalls, before);
+}
+
+Test(task, a_lease_lost_during_a_backoff_ends_at_once) {
+    struct task *t = waiting_out_backoff();
+    int before = ncalls;
+    task_lease_lost(t);
+    cr_assert_eq(ends, 1, "not ended at once");
+    expect_end(TASK_OUTCOME_LOST);
+    cr_assert_eq(ncalls, before);
+}
+
+Test(task, a_lease_lost_during_the_store_ends_on_its_answer) {
+    struct call *c;
+    struct task *t = storing(&c);
+    task_lease_lost(t);
+    cr_assert_eq(ends, 0, "the store's answer is still to come");
+    answer_stored(c, 0);
+    expect_end(TASK_OUTCOME_ABANDONED); /* stored (harmless: idempotent), not finished */
+    for (int i = 0; i < ncalls; i++) cr_assert_neq(calls[i].kind, CALL_FINISH);
+}
+
+Test(task, a_close_after_a_drain_gives_up_the_hand_back) {
+    struct task *t = waiting_out_backoff();
+    task_stop(t, true);
+    struct call *c = expect(CALL_RELEASE);
+    task_stop(t, false);
+    answer_done(c, UV_ECONNRESET, 0); /* not tried again */
+    expect_end(TASK_OUTCOME_ABANDONED);
+}
+
+/* === finishing === */
+
+Test(task, a_finish_without_the_lease_ends_lost) {
+    struct call *c;
+    storing(&c);
+    answer_stored(c, 0);
+    answer_done(expect(CALL_FINISH), 0, 0);
+    expect_end(TASK_OUTCOME_LOST);
+}
+
+Test(task, a_finish_redis_dropped_is_tried_again) {
+    struct call *c;
+    storing(&c);
+    answer_stored(c, 0);
+    answer_done(expect(CALL_FINISH), UV_ECONNRESET, 0);
+    expect_quiet();
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_drain_during_a_finish_backoff_finishes_at_once) {
+    struct call *c;
+    struct task *t = storing(&c);
+    answer_stored(c, 0);
+    answer_done(expect(CALL_FINISH), UV_ECONNRESET, 0);
+    expect_quiet();
+    task_stop(t, true);
+    answer_done(expect(CALL_FINISH), 0, 1); /* stored: finish, not release */
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_fail_redis_dropped_is_tried_again_with_the_same_error) {
+    analyzing(1);
+    answer_fetch_error(expect(CALL_ANALYZE), "http_404", false);
+    answer_done(expect(CALL_FAIL), UV_ECONNRESET, 0);
+    struct call *c = expect(CALL_FAIL);
+    cr_assert_str_eq(c->code, "http_404");
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_FAILED);
+}
+
+Test(task, a_retry_without_the_lease_ends_lost) {
+    analyzing(1);
+    answer_fetch_error(expect(CALL_ANALYZE), "http_503", true);
+    answer_done(expect(CALL_RETRY), 0, 0);
+    expect_end(TASK_OUTCOME_LOST);
+}
+
+Test(task, a_release_redis_dropped_is_tried_again) {
+    struct task *t = analyzing(1);
+    task_stop(t, true);
+    answer_done(expect(CALL_RELEASE), UV_ECONNRESET, 0);
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+}
+
+Test(task, a_close_during_a_finish_in_flight_abandons_on_failure) {
+    struct call *c;
+    struct task *t = storing(&c);
+    answer_stored(c, 0);
+    c = expect(CALL_FINISH);
+    task_stop(t, false);
+    cr_assert_eq(ends, 0);
+    answer_done(c, UV_ECONNRESET, 0);
+    expect_end(TASK_OUTCOME_ABANDONED);
+}
+
+Test(task, outcomes_have_names) {
+    cr_assert_str_eq(task_outcome_name(TASK_OUTCOME_FINISHED), "finished");
+    cr_assert_str_eq(task_outcome_name(TASK_OUTCOME_NOT_STARTED), "not_started");
+    cr_assert_str_eq(task_outcome_name(TASK_OUTCOME_ABANDONED), "abandoned");
+    cr_assert_str_eq(task_outcome_name((enum task_outcome)99), "unknown");
+    freed = true; /* no task */
+}
