@@ -93,8 +93,8 @@ int
 cli_redis(struct cli *c) {
     if (c->redis) return CLI_OK;
     char err[256];
-    c->redis =
-        redis_uv_new(&c->loop, c->cfg->redis_url, "redis-cli", c->timeout_ms, err, sizeof err);
+    c->redis = redis_uv_new(&c->loop, c->cfg->redis_url, &c->cfg->redis_tls, "redis-cli",
+                            c->timeout_ms, err, sizeof err);
     if (!c->redis) return cli_error(c, CLI_CONFIG, "REDIS_URL: %s", err);
     redis_uv_on_state(c->redis, on_redis_state, &c->redis_ready);
     bool ok = cli_wait(c, &c->redis_ready);
