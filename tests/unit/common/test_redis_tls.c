@@ -1,0 +1,389 @@
+/* redis_uv over TLS (rediss://) against Debian's redis-server on its
+ * --tls-port (--port 0: it speaks nothing else), with certificates from a
+ * throwaway CA made at test time (tests/lib/testca): commands, the
+ * certificate and host name checks and the opt-out, reconnecting after a
+ * restart, and AUTH with an ACL user or a legacy password. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/redis_uv.h"
+#include "common/xalloc.h"
+#include "tests/lib/servers.h"
+#include "tests/lib/testca.h"
+#include "tests/lib/testenv.h"
+
+static uv_loop_t loop;
+static struct testca ca;
+static struct redis_srv srv;
+
+static void
+setup(void) {
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    testca_make(&ca);
+    memset(&srv, 0, sizeof srv);
+}
+
+static void
+teardown(void) {
+    redis_srv_free(&srv);
+    testca_free(&ca);
+    cr_assert_eq(testenv_loop_close(&loop), 0, "handles leaked");
+}
+
+TestSuite(redis_tls, .init = setup, .fini = teardown, .timeout = 60);
+
+/* start_tls starts the private server with cert and key. */
+static void
+start_tls(const char *cert, const char *key) {
+    srv.tls_cert = cert;
+    srv.tls_key = key;
+    redis_srv_start(&srv, "127.0.0.1");
+    cr_assert(!strncmp(srv.url, "rediss://", 9), "%s", srv.url);
+}
+
+/* url_as writes the server's URL with another host and optional auth. */
+static void
+url_as(const char *auth, const char *host, char *out, size_t n) {
+    snprintf(out, n, "rediss://%s%s:%d/0", auth ? auth : "", host, srv.port);
+}
+
+/* --- recording callbacks --- */
+
+struct rec {
+    int calls;
+    int nulls;
+    int type;
+    long long integer;
+    char *str;
+    size_t len;
+};
+
+static void
+on_reply(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    (void)r;
+    (void)errstr;
+    struct rec *rec = arg;
+    rec->calls++;
+    if (!reply) {
+        rec->nulls++;
+        return;
+    }
+    rec->type = reply->type;
+    rec->integer = reply->integer;
+    free(rec->str);
+    rec->str = NULL;
+    rec->len = reply->str ? reply->len : 0;
+    if (reply->str) {
+        rec->str = xmalloc(reply->len + 1);
+        memcpy(rec->str, reply->str, reply->len);
+        rec->str[reply->len] = '\0';
+    }
+}
+
+struct state {
+    int ups, downs;
+    bool up;
+};
+
+static void
+on_state(redis_uv_t *r, bool connected, void *arg) {
+    (void)r;
+    struct state *st = arg;
+    if (connected) st->ups++;
+    else st->downs++;
+    st->up = connected;
+}
+
+static redis_uv_t *
+start_conn(const char *url, const struct tls_opts *tls, struct state *st) {
+    char err[256] = "";
+    redis_uv_t *r = redis_uv_new(&loop, url, tls, "test", 3000, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    redis_uv_on_state(r, on_state, st);
+    return r;
+}
+
+static redis_uv_t *
+open_conn(const char *url, const struct tls_opts *tls, struct state *st) {
+    redis_uv_t *r = start_conn(url, tls, st);
+    cr_assert(testenv_run_until(&loop, &st->up, 10000), "not connected to %s: %s", url,
+              redis_uv_last_error(r));
+    return r;
+}
+
+static bool closed;
+
+static void
+on_closed(void *arg) {
+    (void)arg;
+    closed = true;
+}
+
+static void
+close_conn(redis_uv_t *r) {
+    closed = false;
+    redis_uv_close(r, on_closed, NULL);
+    cr_assert(testenv_run_until(&loop, &closed, 5000), "close callback never ran");
+}
+
+static void
+wait_calls(struct rec *rec, int n) {
+    for (int i = 0; i < 20000 && rec->calls < n; i++) uv_run(&loop, UV_RUN_ONCE);
+    cr_assert_eq(rec->calls, n);
+}
+
+static void
+cmd(redis_uv_t *r, struct rec *rec, int argc, const char **argv, const size_t *lens) {
+    cr_assert_eq(redis_uv_command(r, on_reply, rec, argc, argv, lens), 0);
+}
+
+/* refused waits until a connection attempt has failed with why in its
+ * error ("" for any error), and checks that the connection never counted
+ * as up. */
+static void
+refused(redis_uv_t *r, const struct state *st, const char *why) {
+    for (int i = 0; i < 400 && !(redis_uv_last_error(r)[0] && strstr(redis_uv_last_error(r), why));
+         i++) {
+        bool never = false;
+        testenv_run_until(&loop, &never, 25);
+    }
+    cr_assert(redis_uv_last_error(r)[0] && strstr(redis_uv_last_error(r), why),
+              "error \"%s\", expected \"%s\"", redis_uv_last_error(r), why);
+    cr_assert_eq(st->ups, 0);
+    cr_assert_not(redis_uv_connected(r));
+    struct rec rec = {0};
+    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, (const char *[]){"PING"}, NULL),
+                 UV_ENOTCONN);
+}
+
+static void
+rec_free(struct rec *rec) {
+    free(rec->str);
+    rec->str = NULL;
+}
+
+/* --- cases --- */
+
+Test(redis_tls, commands_big_values_and_pipelines) {
+    start_tls(ca.server_crt, ca.server_key);
+    struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
+    struct state st = {0};
+    redis_uv_t *r = open_conn(srv.url, &tls, &st);
+
+    /* 1 MiB each way: many TLS records, many socket reads. */
+    size_t big = 1 << 20;
+    char *val = xmalloc(big);
+    for (size_t i = 0; i < big; i++) val[i] = (char)(i * 7 + (i >> 11));
+    struct rec set = {0}, get = {0}, strlen_rec = {0};
+    cmd(r, &set, 3, (const char *[]){"SET", "big", val}, (size_t[]){3, 3, big});
+    cmd(r, &get, 2, (const char *[]){"GET", "big"}, NULL);
+    cmd(r, &strlen_rec, 2, (const char *[]){"STRLEN", "big"}, NULL);
+    wait_calls(&strlen_rec, 1);
+    cr_assert_eq(set.type, REDIS_REPLY_STATUS);
+    cr_assert_eq(get.type, REDIS_REPLY_STRING);
+    cr_assert_eq(get.len, big);
+    cr_assert_eq(memcmp(get.str, val, big), 0, "the value came back changed");
+    cr_assert_eq(strlen_rec.integer, (long long)big);
+    free(val);
+
+    /* A pipeline of 2000 commands sent in one turn of the loop, answered
+     * in order. */
+    enum { N = 2000 };
+    static struct rec incr[N];
+    memset(incr, 0, sizeof incr);
+    for (int i = 0; i < N; i++) cmd(r, &incr[i], 2, (const char *[]){"INCR", "counter"}, NULL);
+    wait_calls(&incr[N - 1], 1);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(incr[i].calls, 1);
+        cr_assert_eq(incr[i].integer, i + 1, "reply %d out of order", i);
+    }
+    cr_assert_eq(st.downs, 0);
+    close_conn(r);
+    rec_free(&set);
+    rec_free(&get);
+}
+
+Test(redis_tls, host_name_checked_by_dns_name_too) {
+    /* localhost may resolve to ::1 first, where nothing listens: the next
+     * address is tried. The certificate names DNS:localhost. */
+    start_tls(ca.server_crt, ca.server_key);
+    struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
+    char url[128];
+    url_as(NULL, "localhost", url, sizeof url);
+    struct state st = {0};
+    redis_uv_t *r = open_conn(url, &tls, &st);
+    struct rec ping = {0};
+    cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
+    wait_calls(&ping, 1);
+    cr_assert_str_eq(ping.str, "PONG");
+    close_conn(r);
+    rec_free(&ping);
+}
+
+Test(redis_tls, refuses_a_certificate_from_an_unknown_ca) {
+    start_tls(ca.self_crt, ca.self_key);
+    struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
+    struct state st = {0};
+    redis_uv_t *r = start_conn(srv.url, &tls, &st);
+    refused(r, &st, "certificate verify failed: self-signed certificate");
+    close_conn(r);
+}
+
+Test(redis_tls, system_store_does_not_trust_the_test_ca) {
+    start_tls(ca.server_crt, ca.server_key);
+    struct state st = {0};
+    redis_uv_t *r = start_conn(srv.url, NULL, &st); /* verify with the system store */
+    refused(r, &st, "certificate verify failed: unable to get local issuer certificate");
+    close_conn(r);
+}
+
+Test(redis_tls, refuses_a_wrong_host_name) {
+    /* A valid certificate from the trusted CA, for other.invalid only. */
+    start_tls(ca.other_crt, ca.other_key);
+    struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
+    char url[128];
+    url_as(NULL, "localhost", url, sizeof url);
+    struct state st = {0};
+    redis_uv_t *r = start_conn(url, &tls, &st);
+    refused(r, &st, "certificate verify failed: hostname mismatch");
+    close_conn(r);
+
+    struct state st2 = {0};
+    r = start_conn(srv.url, &tls, &st2); /* by address: 127.0.0.1 */
+    refused(r, &st2, "certificate verify failed: IP address mismatch");
+    close_conn(r);
+}
+
+Test(redis_tls, opt_out_connects_to_a_self_signed_server) {
+    start_tls(ca.self_crt, ca.self_key);
+    /* No CA file and no check: encrypted, not authenticated. */
+    struct tls_opts tls = {.ca_file = NULL, .verify = false};
+    struct state st = {0};
+    redis_uv_t *r = open_conn(srv.url, &tls, &st);
+    struct rec echo = {0};
+    cmd(r, &echo, 2, (const char *[]){"ECHO", "hello"}, NULL);
+    wait_calls(&echo, 1);
+    cr_assert_str_eq(echo.str, "hello");
+    close_conn(r);
+    rec_free(&echo);
+}
+
+Test(redis_tls, reconnects_after_a_restart) {
+    start_tls(ca.server_crt, ca.server_key);
+    struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
+    struct state st = {0};
+    redis_uv_t *r = open_conn(srv.url, &tls, &st);
+    struct rec pending = {0}, ping = {0};
+    cmd(r, &pending, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+    cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
+    redis_srv_stop(&srv, SIGKILL);
+    wait_calls(&ping, 1);
+    cr_assert_eq(pending.nulls, 1);
+    cr_assert_eq(ping.nulls, 1);
+    cr_assert_eq(st.downs, 1);
+    cr_assert_not(redis_uv_connected(r));
+
+    redis_srv_start(&srv, "127.0.0.1"); /* same port, same certificate */
+    cr_assert(testenv_run_until(&loop, &st.up, 15000), "did not reconnect: %s",
+              redis_uv_last_error(r));
+    cr_assert_eq(st.ups, 2);
+    struct rec echo = {0};
+    cmd(r, &echo, 2, (const char *[]){"ECHO", "back"}, NULL);
+    wait_calls(&echo, 1);
+    cr_assert_str_eq(echo.str, "back");
+    close_conn(r);
+    rec_free(&echo);
+}
+
+Test(redis_tls, auth_with_an_acl_user) {
+    const char *acl[] = {"--user", "alice", "on", ">s3cr:t", "~*", "&*", "+@all", NULL};
+    memcpy(srv.extra, acl, sizeof acl);
+    start_tls(ca.server_crt, ca.server_key);
+    struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
+    char url[160];
+    url_as("alice:s3cr%3At@", "127.0.0.1", url, sizeof url); /* percent-encoded ':' */
+    struct state st = {0};
+    redis_uv_t *r = open_conn(url, &tls, &st);
+    struct rec who = {0};
+    cmd(r, &who, 2, (const char *[]){"ACL", "WHOAMI"}, NULL);
+    wait_calls(&who, 1);
+    cr_assert_str_eq(who.str, "alice");
+    close_conn(r);
+    rec_free(&who);
+
+    url_as("alice:wrong@", "127.0.0.1", url, sizeof url);
+    struct state bad = {0};
+    r = start_conn(url, &tls, &bad);
+    refused(r, &bad, "WRONGPASS");
+    close_conn(r);
+}
+
+Test(redis_tls, auth_with_a_legacy_password) {
+    const char *pass[] = {"--requirepass", "legacy-pw", NULL};
+    memcpy(srv.extra, pass, sizeof pass);
+    start_tls(ca.server_crt, ca.server_key);
+    struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
+    char url[160];
+    url_as(":legacy-pw@", "127.0.0.1", url, sizeof url);
+    struct state st = {0};
+    redis_uv_t *r = open_conn(url, &tls, &st);
+    struct rec who = {0};
+    cmd(r, &who, 2, (const char *[]){"ACL", "WHOAMI"}, NULL);
+    wait_calls(&who, 1);
+    cr_assert_str_eq(who.str, "default");
+    close_conn(r);
+    rec_free(&who);
+
+    /* Without a password the server answers NOAUTH to the first command. */
+    struct state none = {0};
+    r = start_conn(srv.url, &tls, &none);
+    refused(r, &none, "NOAUTH");
+    close_conn(r);
+}
+
+Test(redis_tls, tls_to_a_plain_server_fails_cleanly) {
+    /* The shared server of tests/run.sh speaks plain RESP: it takes the
+     * ClientHello for a command and waits for its end, or answers an
+     * error, which is no TLS; either way the attempt fails and is retried. */
+    const char *plain = testenv_redis_url();
+    char url[256];
+    snprintf(url, sizeof url, "rediss://%s", strstr(plain, "://") + 3);
+    struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
+    struct state st = {0};
+    redis_uv_t *r = start_conn(url, &tls, &st);
+    refused(r, &st, "");
+    close_conn(r);
+}
+
+Test(redis_tls, plain_to_a_tls_server_fails_cleanly) {
+    start_tls(ca.server_crt, ca.server_key);
+    char url[128];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", srv.port);
+    struct state st = {0};
+    redis_uv_t *r = start_conn(url, NULL, &st);
+    refused(r, &st, ""); /* the server resets or closes the connection */
+    close_conn(r);
+}
+
+Test(redis_tls, an_unusable_ca_file_is_refused_at_once) {
+    char err[256] = "";
+    struct tls_opts missing = {.ca_file = "/nonexistent/ca.crt", .verify = true};
+    cr_assert_null(
+        redis_uv_new(&loop, "rediss://127.0.0.1:6379", &missing, "test", 1000, err, sizeof err));
+    cr_assert(strstr(err, "cannot read the CA file /nonexistent/ca.crt"), "%s", err);
+
+    /* A readable file with no certificate in it (a key is not one). */
+    struct tls_opts garbage = {.ca_file = ca.server_key, .verify = true};
+    cr_assert_null(
+        redis_uv_new(&loop, "rediss://127.0.0.1:6379", &garbage, "test", 1000, err, sizeof err));
+    cr_assert(strstr(err, "holds no usable certificate"), "%s", err);
+
+    /* A redis:// URL does not use TLS at all, so its options do not matter. */
+    struct state st = {0};
+    redis_uv_t *r = start_conn(testenv_redis_url(), &missing, &st);
+    cr_assert(testenv_run_until(&loop, &st.up, 10000), "%s", redis_uv_last_error(r));
+    close_conn(r);
+}
