@@ -241,6 +241,16 @@ redact(const char *url, char *out, size_t n) {
     snprintf(out, n, "%.*s***%s", (int)(keep_to - url), url, at);
 }
 
+/* known_sslmode: libpq checks sslmode only when it connects. */
+static bool
+known_sslmode(const char *mode) {
+    static const char *modes[] = {"disable", "allow",     "prefer",
+                                  "require", "verify-ca", "verify-full"};
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+        if (!strcmp(mode, modes[i])) return true;
+    return false;
+}
+
 /* check_database_url lets libpq parse the URL (the scheme, a bad port, an
  * unknown sslmode...) and checks that a named sslrootcert can be read. */
 static int
@@ -258,11 +268,17 @@ check_database_url(struct src *s, const char *url) {
         PQfreemem(msg);
         return bad(s, "DATABASE_URL", shown, expect);
     }
-    const char *root = getenv("PGSSLROOTCERT");
-    for (PQconninfoOption *o = opts; o->keyword; o++)
+    const char *root = getenv("PGSSLROOTCERT"), *mode = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
         if (!strcmp(o->keyword, "sslrootcert") && o->val && *o->val) root = o->val;
+        if (!strcmp(o->keyword, "sslmode") && o->val) mode = o->val;
+    }
     int rc = 0;
-    if (root && *root && strcmp(root, "system") && !readable(root)) {
+    if (mode && !known_sslmode(mode)) {
+        rc = bad(s, "DATABASE_URL", shown,
+                 "a postgresql:// URL (sslmode: disable, allow, prefer, require, verify-ca or "
+                 "verify-full)");
+    } else if (root && *root && strcmp(root, "system") && !readable(root)) {
         snprintf(expect, sizeof expect, "a readable sslrootcert (cannot read %s: %s)", root,
                  strerror(errno));
         rc = bad(s, "DATABASE_URL", shown, expect);
