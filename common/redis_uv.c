@@ -42,7 +42,8 @@ struct redis_uv {
     uv_loop_t *loop;
     char *name;
     struct redis_url url;
-    tls_ctx_t *tls; /* rediss:// only */
+    tls_ctx_t *tls;       /* rediss:// only */
+    const char *tls_mode; /* for logs: "off", "on" or "unverified" */
     int cmd_timeout_ms;
 
     transport_t *t;      /* live connection, NULL when none */
@@ -184,7 +185,7 @@ lost(redis_uv_t *r, const char *why) {
         log_warn("msg=\"redis disconnected\" conn=%s error=%s", r->name, log_q(r->reason));
     } else if (r->failures++ == 0) {
         log_warn("msg=\"redis connect failed\" conn=%s addr=%s:%d tls=%s error=%s", r->name,
-                 r->url.host, r->url.port, r->url.tls ? "on" : "off", log_q(r->reason));
+                 r->url.host, r->url.port, r->tls_mode, log_q(r->reason));
     } else {
         log_debug("msg=\"redis connect failed\" conn=%s error=%s attempt=%u", r->name,
                   log_q(r->reason), r->failures);
@@ -255,7 +256,7 @@ on_handshake(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     r->backoff_ms = BACKOFF_MIN_MS;
     r->last_error[0] = '\0';
     log_info("msg=\"redis connected\" conn=%s addr=%s:%d db=%d tls=%s", r->name, r->url.host,
-             r->url.port, r->url.db, r->url.tls ? "on" : "off");
+             r->url.port, r->url.db, r->tls_mode);
     if (r->state_cb) r->state_cb(r, true, r->state_arg);
 }
 
@@ -363,6 +364,7 @@ redis_uv_new(uv_loop_t *loop, const char *url, const struct tls_opts *tls, const
         free(r);
         return NULL;
     }
+    r->tls_mode = !r->url.tls ? "off" : !tls || tls->verify ? "on" : "unverified";
     r->loop = loop;
     r->name = xstrdup(name ? name : "redis");
     r->cmd_timeout_ms = cmd_timeout_ms;
