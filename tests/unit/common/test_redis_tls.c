@@ -11,6 +11,7 @@
 
 #include "common/redis_uv.h"
 #include "common/xalloc.h"
+#include "tests/lib/redis_rec.h"
 #include "tests/lib/servers.h"
 #include "tests/lib/testca.h"
 #include "tests/lib/testenv.h"
@@ -50,101 +51,61 @@ url_as(const char *auth, const char *host, char *out, size_t n) {
     snprintf(out, n, "rediss://%s%s:%d/0", auth ? auth : "", host, srv.port);
 }
 
-/* --- recording callbacks --- */
-
-struct rec {
-    int calls;
-    int nulls;
-    int type;
-    long long integer;
-    char *str;
+/* big_get checks a GET of the big value inside the callback (records
+ * keep only the first 255 bytes). */
+struct big_get {
+    const char *want;
     size_t len;
+    bool done, same;
 };
 
 static void
-on_reply(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+on_big_get(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     (void)r;
     (void)errstr;
-    struct rec *rec = arg;
-    rec->calls++;
-    if (!reply) {
-        rec->nulls++;
-        return;
-    }
-    rec->type = reply->type;
-    rec->integer = reply->integer;
-    free(rec->str);
-    rec->str = NULL;
-    rec->len = reply->str ? reply->len : 0;
-    if (reply->str) {
-        rec->str = xmalloc(reply->len + 1);
-        memcpy(rec->str, reply->str, reply->len);
-        rec->str[reply->len] = '\0';
-    }
-}
-
-struct state {
-    int ups, downs;
-    bool up;
-};
-
-static void
-on_state(redis_uv_t *r, bool connected, void *arg) {
-    (void)r;
-    struct state *st = arg;
-    if (connected) st->ups++;
-    else st->downs++;
-    st->up = connected;
+    struct big_get *g = arg;
+    g->done = true;
+    g->same = reply && reply->type == REDIS_REPLY_STRING && reply->len == g->len &&
+              !memcmp(reply->str, g->want, g->len);
 }
 
 static redis_uv_t *
-start_conn(const char *url, const struct tls_opts *tls, struct state *st) {
+start_conn(const char *url, const struct tls_opts *tls, struct redis_state *st) {
     char err[256] = "";
     redis_uv_t *r = redis_uv_new(&loop, url, tls, "test", 3000, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    redis_uv_on_state(r, on_state, st);
+    redis_uv_on_state(r, redis_rec_on_state, st);
     return r;
 }
 
 static redis_uv_t *
-open_conn(const char *url, const struct tls_opts *tls, struct state *st) {
+open_conn(const char *url, const struct tls_opts *tls, struct redis_state *st) {
     redis_uv_t *r = start_conn(url, tls, st);
     cr_assert(testenv_run_until(&loop, &st->up, 10000), "not connected to %s: %s", url,
               redis_uv_last_error(r));
     return r;
 }
 
-static bool closed;
-
-static void
-on_closed(void *arg) {
-    (void)arg;
-    closed = true;
-}
-
 static void
 close_conn(redis_uv_t *r) {
-    closed = false;
-    redis_uv_close(r, on_closed, NULL);
-    cr_assert(testenv_run_until(&loop, &closed, 5000), "close callback never ran");
+    redis_rec_close(&loop, r);
 }
 
 static void
-wait_calls(struct rec *rec, int n) {
-    for (int i = 0; i < 20000 && rec->calls < n; i++) uv_run(&loop, UV_RUN_ONCE);
-    cr_assert_eq(rec->calls, n);
+wait_calls(struct redis_rec *rec, int n) {
+    redis_rec_wait(&loop, rec, n, 20000);
 }
 
 static void
-cmd(redis_uv_t *r, struct rec *rec, int argc, const char **argv, const size_t *lens) {
-    cr_assert_eq(redis_uv_command(r, on_reply, rec, argc, argv, lens), 0);
+cmd(redis_uv_t *r, struct redis_rec *rec, int argc, const char **argv, const size_t *lens) {
+    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, rec, argc, argv, lens), 0);
 }
 
 /* refused waits until a connection attempt has failed with why in its
  * error ("" for any error), and checks that the connection never counted
  * as up. */
 static void
-refused(redis_uv_t *r, const struct state *st, const char *why) {
+refused(redis_uv_t *r, const struct redis_state *st, const char *why) {
     for (int i = 0; i < 400 && !(redis_uv_last_error(r)[0] && strstr(redis_uv_last_error(r), why));
          i++) {
         bool never = false;
@@ -154,15 +115,9 @@ refused(redis_uv_t *r, const struct state *st, const char *why) {
               "error \"%s\", expected \"%s\"", redis_uv_last_error(r), why);
     cr_assert_eq(st->ups, 0);
     cr_assert_not(redis_uv_connected(r));
-    struct rec rec = {0};
-    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, (const char *[]){"PING"}, NULL),
+    struct redis_rec rec = {0};
+    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, &rec, 1, (const char *[]){"PING"}, NULL),
                  UV_ENOTCONN);
-}
-
-static void
-rec_free(struct rec *rec) {
-    free(rec->str);
-    rec->str = NULL;
 }
 
 /* --- cases --- */
@@ -170,29 +125,28 @@ rec_free(struct rec *rec) {
 Test(redis_tls, commands_big_values_and_pipelines) {
     start_tls(ca.server_crt, ca.server_key);
     struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(srv.url, &tls, &st);
 
     /* 1 MiB each way: many TLS records, many socket reads. */
     size_t big = 1 << 20;
     char *val = xmalloc(big);
     for (size_t i = 0; i < big; i++) val[i] = (char)(i * 7 + (i >> 11));
-    struct rec set = {0}, get = {0}, strlen_rec = {0};
+    struct redis_rec set = {0}, strlen_rec = {0};
+    struct big_get get = {.want = val, .len = big};
     cmd(r, &set, 3, (const char *[]){"SET", "big", val}, (size_t[]){3, 3, big});
-    cmd(r, &get, 2, (const char *[]){"GET", "big"}, NULL);
+    cr_assert_eq(redis_uv_command(r, on_big_get, &get, 2, (const char *[]){"GET", "big"}, NULL), 0);
     cmd(r, &strlen_rec, 2, (const char *[]){"STRLEN", "big"}, NULL);
     wait_calls(&strlen_rec, 1);
     cr_assert_eq(set.type, REDIS_REPLY_STATUS);
-    cr_assert_eq(get.type, REDIS_REPLY_STRING);
-    cr_assert_eq(get.len, big);
-    cr_assert_eq(memcmp(get.str, val, big), 0, "the value came back changed");
+    cr_assert(get.done && get.same, "the value came back changed");
     cr_assert_eq(strlen_rec.integer, (long long)big);
     free(val);
 
     /* A pipeline of 2000 commands sent in one turn of the loop, answered
      * in order. */
     enum { N = 2000 };
-    static struct rec incr[N];
+    static struct redis_rec incr[N];
     memset(incr, 0, sizeof incr);
     for (int i = 0; i < N; i++) cmd(r, &incr[i], 2, (const char *[]){"INCR", "counter"}, NULL);
     wait_calls(&incr[N - 1], 1);
@@ -202,8 +156,6 @@ Test(redis_tls, commands_big_values_and_pipelines) {
     }
     cr_assert_eq(st.downs, 0);
     close_conn(r);
-    rec_free(&set);
-    rec_free(&get);
 }
 
 Test(redis_tls, host_name_checked_by_dns_name_too) {
@@ -213,20 +165,19 @@ Test(redis_tls, host_name_checked_by_dns_name_too) {
     struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
     char url[128];
     url_as(NULL, "localhost", url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, &tls, &st);
-    struct rec ping = {0};
+    struct redis_rec ping = {0};
     cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
     wait_calls(&ping, 1);
     cr_assert_str_eq(ping.str, "PONG");
     close_conn(r);
-    rec_free(&ping);
 }
 
 Test(redis_tls, refuses_a_certificate_from_an_unknown_ca) {
     start_tls(ca.self_crt, ca.self_key);
     struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = start_conn(srv.url, &tls, &st);
     refused(r, &st, "certificate verify failed: self-signed certificate");
     close_conn(r);
@@ -234,7 +185,7 @@ Test(redis_tls, refuses_a_certificate_from_an_unknown_ca) {
 
 Test(redis_tls, system_store_does_not_trust_the_test_ca) {
     start_tls(ca.server_crt, ca.server_key);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = start_conn(srv.url, NULL, &st); /* verify with the system store */
     refused(r, &st, "certificate verify failed: unable to get local issuer certificate");
     close_conn(r);
@@ -246,12 +197,12 @@ Test(redis_tls, refuses_a_wrong_host_name) {
     struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
     char url[128];
     url_as(NULL, "localhost", url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = start_conn(url, &tls, &st);
     refused(r, &st, "certificate verify failed: hostname mismatch");
     close_conn(r);
 
-    struct state st2 = {0};
+    struct redis_state st2 = {0};
     r = start_conn(srv.url, &tls, &st2); /* by address: 127.0.0.1 */
     refused(r, &st2, "certificate verify failed: IP address mismatch");
     close_conn(r);
@@ -261,22 +212,21 @@ Test(redis_tls, opt_out_connects_to_a_self_signed_server) {
     start_tls(ca.self_crt, ca.self_key);
     /* No CA file and no check: encrypted, not authenticated. */
     struct tls_opts tls = {.ca_file = NULL, .verify = false};
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(srv.url, &tls, &st);
-    struct rec echo = {0};
+    struct redis_rec echo = {0};
     cmd(r, &echo, 2, (const char *[]){"ECHO", "hello"}, NULL);
     wait_calls(&echo, 1);
     cr_assert_str_eq(echo.str, "hello");
     close_conn(r);
-    rec_free(&echo);
 }
 
 Test(redis_tls, reconnects_after_a_restart) {
     start_tls(ca.server_crt, ca.server_key);
     struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(srv.url, &tls, &st);
-    struct rec pending = {0}, ping = {0};
+    struct redis_rec pending = {0}, ping = {0};
     cmd(r, &pending, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
     cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
     redis_srv_stop(&srv, SIGKILL);
@@ -290,12 +240,11 @@ Test(redis_tls, reconnects_after_a_restart) {
     cr_assert(testenv_run_until(&loop, &st.up, 15000), "did not reconnect: %s",
               redis_uv_last_error(r));
     cr_assert_eq(st.ups, 2);
-    struct rec echo = {0};
+    struct redis_rec echo = {0};
     cmd(r, &echo, 2, (const char *[]){"ECHO", "back"}, NULL);
     wait_calls(&echo, 1);
     cr_assert_str_eq(echo.str, "back");
     close_conn(r);
-    rec_free(&echo);
 }
 
 Test(redis_tls, auth_with_an_acl_user) {
@@ -305,17 +254,16 @@ Test(redis_tls, auth_with_an_acl_user) {
     struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
     char url[160];
     url_as("alice:s3cr%3At@", "127.0.0.1", url, sizeof url); /* percent-encoded ':' */
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, &tls, &st);
-    struct rec who = {0};
+    struct redis_rec who = {0};
     cmd(r, &who, 2, (const char *[]){"ACL", "WHOAMI"}, NULL);
     wait_calls(&who, 1);
     cr_assert_str_eq(who.str, "alice");
     close_conn(r);
-    rec_free(&who);
 
     url_as("alice:wrong@", "127.0.0.1", url, sizeof url);
-    struct state bad = {0};
+    struct redis_state bad = {0};
     r = start_conn(url, &tls, &bad);
     refused(r, &bad, "WRONGPASS");
     close_conn(r);
@@ -328,17 +276,16 @@ Test(redis_tls, auth_with_a_legacy_password) {
     struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
     char url[160];
     url_as(":legacy-pw@", "127.0.0.1", url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, &tls, &st);
-    struct rec who = {0};
+    struct redis_rec who = {0};
     cmd(r, &who, 2, (const char *[]){"ACL", "WHOAMI"}, NULL);
     wait_calls(&who, 1);
     cr_assert_str_eq(who.str, "default");
     close_conn(r);
-    rec_free(&who);
 
     /* Without a password the server answers NOAUTH to the first command. */
-    struct state none = {0};
+    struct redis_state none = {0};
     r = start_conn(srv.url, &tls, &none);
     refused(r, &none, "NOAUTH");
     close_conn(r);
@@ -352,7 +299,7 @@ Test(redis_tls, tls_to_a_plain_server_fails_cleanly) {
     char url[256];
     snprintf(url, sizeof url, "rediss://%s", strstr(plain, "://") + 3);
     struct tls_opts tls = {.ca_file = ca.ca, .verify = true};
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = start_conn(url, &tls, &st);
     refused(r, &st, "");
     close_conn(r);
@@ -362,7 +309,7 @@ Test(redis_tls, plain_to_a_tls_server_fails_cleanly) {
     start_tls(ca.server_crt, ca.server_key);
     char url[128];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", srv.port);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = start_conn(url, NULL, &st);
     refused(r, &st, ""); /* the server resets or closes the connection */
     close_conn(r);
@@ -382,7 +329,7 @@ Test(redis_tls, an_unusable_ca_file_is_refused_at_once) {
     cr_assert(strstr(err, "holds no usable certificate"), "%s", err);
 
     /* A redis:// URL does not use TLS at all, so its options do not matter. */
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = start_conn(testenv_redis_url(), &missing, &st);
     cr_assert(testenv_run_until(&loop, &st.up, 10000), "%s", redis_uv_last_error(r));
     close_conn(r);

@@ -16,6 +16,7 @@
 
 #include "common/redis_uv.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/redis_rec.h"
 #include "tests/lib/testenv.h"
 
 struct server {
@@ -114,81 +115,21 @@ server_url(const struct server *s, const char *auth, int db, char *out, size_t n
     snprintf(out, n, "redis://%s127.0.0.1:%d/%d", auth ? auth : "", s->port, db);
 }
 
-/* --- recording callbacks --- */
-
-struct rec {
-    int calls;
-    int nulls;
-    int type;
-    long long integer;
-    char str[256];
-    size_t len;
-    char err[128];
-    redis_uv_t *close_me; /* close this connection from inside the callback */
-};
-
-static void
-on_reply(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    (void)r;
-    struct rec *rec = arg;
-    rec->calls++;
-    if (!reply) {
-        rec->nulls++;
-        cr_assert_not_null(errstr);
-        snprintf(rec->err, sizeof rec->err, "%s", errstr);
-    } else {
-        cr_assert_null(errstr);
-        rec->type = reply->type;
-        rec->integer = reply->integer;
-        rec->len = reply->len < sizeof rec->str ? reply->len : sizeof rec->str;
-        if (reply->str) memcpy(rec->str, reply->str, rec->len);
-    }
-    if (rec->close_me) {
-        redis_uv_t *c = rec->close_me;
-        rec->close_me = NULL;
-        redis_uv_close(c, NULL, NULL);
-    }
-}
-
-struct state {
-    int ups, downs;
-    bool up;
-};
-
-static void
-on_state(redis_uv_t *r, bool connected, void *arg) {
-    (void)r;
-    struct state *st = arg;
-    if (connected) st->ups++;
-    else st->downs++;
-    st->up = connected;
-}
-
 static redis_uv_t *
-open_conn(const char *url, int timeout_ms, struct state *st) {
+open_conn(const char *url, int timeout_ms, struct redis_state *st) {
     char err[256] = "";
     redis_uv_t *r = redis_uv_new(&loop, url, NULL, "test", timeout_ms, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    redis_uv_on_state(r, on_state, st);
+    redis_uv_on_state(r, redis_rec_on_state, st);
     cr_assert(testenv_run_until(&loop, &st->up, 5000), "not connected to %s: %s", url,
               redis_uv_last_error(r));
     cr_assert(redis_uv_connected(r));
     return r;
 }
 
-static bool closed;
-
-static void
-on_closed(void *arg) {
-    (void)arg;
-    closed = true;
-}
-
 static void
 close_conn(redis_uv_t *r) {
-    closed = false;
-    redis_uv_close(r, on_closed, NULL);
-    cr_assert(testenv_run_until(&loop, &closed, 5000), "close callback never ran");
+    redis_rec_close(&loop, r);
 }
 
 static void
@@ -198,24 +139,23 @@ run_ms(int ms) {
 }
 
 static void
-wait_calls(struct rec *rec, int n) {
-    for (int i = 0; i < 500 && rec->calls < n; i++) uv_run(&loop, UV_RUN_ONCE);
-    cr_assert_eq(rec->calls, n);
+wait_calls(struct redis_rec *rec, int n) {
+    redis_rec_wait(&loop, rec, n, 10000);
 }
 
 static void
-cmd(redis_uv_t *r, struct rec *rec, int argc, const char **argv, const size_t *lens) {
-    cr_assert_eq(redis_uv_command(r, on_reply, rec, argc, argv, lens), 0);
+cmd(redis_uv_t *r, struct redis_rec *rec, int argc, const char **argv, const size_t *lens) {
+    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, rec, argc, argv, lens), 0);
 }
 
 /* --- plain cases on the shared server --- */
 
 Test(redis_uv, round_trip) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
-    struct rec set = {0}, get = {0}, del = {0};
+    struct redis_rec set = {0}, get = {0}, del = {0};
     cmd(r, &set, 3, (const char *[]){"SET", key, "hello world"}, NULL);
     cmd(r, &get, 2, (const char *[]){"GET", key}, NULL);
     cmd(r, &del, 2, (const char *[]){"DEL", key}, NULL);
@@ -234,7 +174,7 @@ Test(redis_uv, round_trip) {
 }
 
 Test(redis_uv, binary_safe_argv) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
@@ -242,7 +182,7 @@ Test(redis_uv, binary_safe_argv) {
     key[kl++] = '\0'; /* a NUL inside the key too */
     key[kl++] = 'k';
     static const char val[] = {'a', '\0', '\r', '\n', '$', '3', '\r', '\n', (char)0xff, 'z'};
-    struct rec set = {0}, get = {0}, other = {0}, del = {0};
+    struct redis_rec set = {0}, get = {0}, other = {0}, del = {0};
     cmd(r, &set, 3, (const char *[]){"SET", key, val}, (size_t[]){3, kl, sizeof val});
     cmd(r, &get, 2, (const char *[]){"GET", key}, (size_t[]){3, kl});
     /* The key cut at its NUL is another key, which does not exist. */
@@ -258,14 +198,15 @@ Test(redis_uv, binary_safe_argv) {
 }
 
 Test(redis_uv, commandf_formats) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
-    struct rec set = {0}, get = {0};
-    cr_assert_eq(redis_uv_commandf(r, on_reply, &set, "SET %s %b EX 60", key, "x\0y", (size_t)3),
-                 0);
-    cr_assert_eq(redis_uv_commandf(r, on_reply, &get, "STRLEN %s", key), 0);
+    struct redis_rec set = {0}, get = {0};
+    cr_assert_eq(
+        redis_uv_commandf(r, redis_rec_on_reply, &set, "SET %s %b EX 60", key, "x\0y", (size_t)3),
+        0);
+    cr_assert_eq(redis_uv_commandf(r, redis_rec_on_reply, &get, "STRLEN %s", key), 0);
     wait_calls(&get, 1);
     cr_assert_eq(set.type, REDIS_REPLY_STATUS);
     cr_assert_eq(get.integer, 3);
@@ -273,11 +214,11 @@ Test(redis_uv, commandf_formats) {
 }
 
 Test(redis_uv, error_reply_is_a_reply) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
-    struct rec set = {0}, incr = {0}, unknown = {0}, after = {0};
+    struct redis_rec set = {0}, incr = {0}, unknown = {0}, after = {0};
     cmd(r, &set, 5, (const char *[]){"SET", key, "not a number", "EX", "60"}, NULL);
     cmd(r, &incr, 2, (const char *[]){"INCR", key}, NULL);
     cmd(r, &unknown, 1, (const char *[]){"NO-SUCH-COMMAND"}, NULL);
@@ -301,9 +242,9 @@ Test(redis_uv, select_from_url) {
     /* The shared URL ends in /N; use database 3 on the same server. */
     char url[256];
     snprintf(url, sizeof url, "%.*s/3", (int)(strrchr(shared, '/') - shared), shared);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 5000, &st);
-    struct rec info = {0};
+    struct redis_rec info = {0};
     cmd(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
     wait_calls(&info, 1);
     cr_assert(strstr(info.str, " db=3 "), "%.*s", (int)info.len, info.str);
@@ -313,19 +254,19 @@ Test(redis_uv, select_from_url) {
 Test(redis_uv, enotconn_when_server_down) {
     char url[64], err[256];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", free_port());
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = redis_uv_new(&loop, url, NULL, "test", 1000, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    redis_uv_on_state(r, on_state, &st);
-    struct rec rec = {0};
+    redis_uv_on_state(r, redis_rec_on_state, &st);
+    struct redis_rec rec = {0};
     const char *argv[] = {"PING"};
     /* At once, while the first connect is in progress... */
-    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
-    cr_assert_eq(redis_uv_commandf(r, on_reply, &rec, "PING"), UV_ENOTCONN);
+    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
+    cr_assert_eq(redis_uv_commandf(r, redis_rec_on_reply, &rec, "PING"), UV_ENOTCONN);
     cr_assert_not(redis_uv_connected(r));
     /* ...and after a few refused attempts. */
     run_ms(400);
-    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
+    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
     cr_assert_neq(redis_uv_last_error(r)[0], '\0');
     cr_assert(strstr(redis_uv_last_error(r), "refused"), "%s", redis_uv_last_error(r));
     close_conn(r);
@@ -385,9 +326,9 @@ Test(redis_uv, auth_from_url) {
     char url[128];
     /* The password is percent-encoded in the URL. */
     server_url(&s, ":s3cr%3At@", 2, url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 5000, &st);
-    struct rec info = {0};
+    struct redis_rec info = {0};
     cmd(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
     wait_calls(&info, 1);
     cr_assert_eq(info.type, REDIS_REPLY_STRING);
@@ -397,10 +338,10 @@ Test(redis_uv, auth_from_url) {
     /* A wrong password never counts as connected. */
     server_url(&s, ":wrong@", 0, url, sizeof url);
     char err[256];
-    struct state bad = {0};
+    struct redis_state bad = {0};
     r = redis_uv_new(&loop, url, NULL, "test", 1000, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    redis_uv_on_state(r, on_state, &bad);
+    redis_uv_on_state(r, redis_rec_on_state, &bad);
     run_ms(500);
     cr_assert_not(redis_uv_connected(r));
     cr_assert_eq(bad.ups, 0);
@@ -414,14 +355,14 @@ Test(redis_uv, reconnects_after_restart) {
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 5000, &st);
 
     /* Commands that are pending when the server dies: BLPOP waits. */
-    struct rec pending[3] = {{0}};
+    struct redis_rec pending[3] = {{0}};
     for (int i = 0; i < 3; i++)
         cmd(r, &pending[i], 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
-    struct rec ping = {0};
+    struct redis_rec ping = {0};
     cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
     run_ms(100);
     cr_assert_eq(pending[0].calls, 0);
@@ -434,9 +375,10 @@ Test(redis_uv, reconnects_after_restart) {
     cr_assert_eq(ping.nulls, 1);
     cr_assert_eq(st.downs, 1);
     cr_assert_not(redis_uv_connected(r));
-    struct rec refused = {0};
-    cr_assert_eq(redis_uv_command(r, on_reply, &refused, 1, (const char *[]){"PING"}, NULL),
-                 UV_ENOTCONN);
+    struct redis_rec refused = {0};
+    cr_assert_eq(
+        redis_uv_command(r, redis_rec_on_reply, &refused, 1, (const char *[]){"PING"}, NULL),
+        UV_ENOTCONN);
     /* Attempts fail while it is down; nothing is called twice. */
     run_ms(700);
     for (int i = 0; i < 3; i++) cr_assert_eq(pending[i].calls, 1);
@@ -448,7 +390,7 @@ Test(redis_uv, reconnects_after_restart) {
               redis_uv_last_error(r));
     cr_assert_eq(st.ups, 2);
     cr_assert_eq(redis_uv_last_error(r)[0], '\0');
-    struct rec again = {0};
+    struct redis_rec again = {0};
     cmd(r, &again, 2, (const char *[]){"ECHO", "back"}, NULL);
     wait_calls(&again, 1);
     cr_assert_eq(again.len, 4);
@@ -463,11 +405,11 @@ Test(redis_uv, command_timeout_drops_and_reconnects) {
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 300, &st);
 
     kill(s.pid, SIGSTOP);
-    struct rec a = {0}, b = {0};
+    struct redis_rec a = {0}, b = {0};
     uint64_t t0 = uv_now(&loop);
     cmd(r, &a, 1, (const char *[]){"PING"}, NULL);
     run_ms(100);
@@ -488,7 +430,7 @@ Test(redis_uv, command_timeout_drops_and_reconnects) {
     st.up = false;
     cr_assert(testenv_run_until(&loop, &st.up, 8000), "did not reconnect: %s",
               redis_uv_last_error(r));
-    struct rec c = {0};
+    struct redis_rec c = {0};
     cmd(r, &c, 1, (const char *[]){"PING"}, NULL);
     wait_calls(&c, 1);
     cr_assert_eq(c.type, REDIS_REPLY_STATUS);
@@ -502,12 +444,12 @@ Test(redis_uv, slow_but_in_time_commands_succeed) {
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 600, &st);
     /* Each BLPOP waits 0.3 s, under the 0.6 s limit; back to back, the
      * second answers 0.6 s after it was sent, at the limit. The timer must
      * measure each command from its own send time. */
-    struct rec first = {0}, second = {0};
+    struct redis_rec first = {0}, second = {0};
     cmd(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
     run_ms(250);
     cmd(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
@@ -521,15 +463,15 @@ Test(redis_uv, slow_but_in_time_commands_succeed) {
 }
 
 Test(redis_uv, close_with_commands_pending) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
-    struct rec recs[4] = {{0}};
+    struct redis_rec recs[4] = {{0}};
     for (int i = 0; i < 4; i++) cmd(r, &recs[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
     run_ms(50);
-    closed = false;
-    redis_uv_close(r, on_closed, NULL);
+    bool closed = false;
+    redis_uv_close(r, redis_rec_set_flag, &closed);
     /* The callbacks run during the close call itself. */
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(recs[i].calls, 1);
@@ -542,11 +484,11 @@ Test(redis_uv, close_with_commands_pending) {
 }
 
 Test(redis_uv, close_inside_a_reply_callback) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
-    struct rec first = {.close_me = r}, later[3] = {{0}};
+    struct redis_rec first = {.close_me = r}, later[3] = {{0}};
     cmd(r, &first, 1, (const char *[]){"PING"}, NULL);
     for (int i = 0; i < 3; i++) cmd(r, &later[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
     wait_calls(&first, 1);
@@ -564,11 +506,11 @@ Test(redis_uv, close_inside_a_failed_callback) {
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 5000, &st);
     /* The first pending command closes the connection from inside the
      * NULL-reply callback that the server's death causes. */
-    struct rec first = {.close_me = r}, second = {0};
+    struct redis_rec first = {.close_me = r}, second = {0};
     cmd(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
     cmd(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
     run_ms(50);
@@ -593,16 +535,16 @@ Test(redis_uv, silent_server_times_out_the_handshake) {
     cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
     char url[64], err[256];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", ntohs(a.sin_port));
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = redis_uv_new(&loop, url, NULL, "test", 200, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    redis_uv_on_state(r, on_state, &st);
+    redis_uv_on_state(r, redis_rec_on_state, &st);
     run_ms(600);
     cr_assert_not(redis_uv_connected(r));
     cr_assert_eq(st.ups, 0);
     cr_assert_str_eq(redis_uv_last_error(r), "timeout");
-    struct rec rec = {0};
-    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, (const char *[]){"PING"}, NULL),
+    struct redis_rec rec = {0};
+    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, &rec, 1, (const char *[]){"PING"}, NULL),
                  UV_ENOTCONN);
     close_conn(r);
     close(fd);
