@@ -335,14 +335,11 @@ start_connect(redis_uv_t *r) {
     /* A fresh reader: a dropped connection may have left half a reply. */
     if (r->reader) redisReaderFree(r->reader);
     r->reader = redisReaderCreate();
-    char err[256];
-    r->t = r->reader
-               ? transport_new(r->loop, r->url.host, r->url.port, r->tls, &cbs, r, err, sizeof err)
-               : NULL;
-    if (!r->t) {
-        lost(r, r->reader ? err : "out of memory");
+    if (!r->reader) {
+        lost(r, "out of memory");
         return;
     }
+    r->t = transport_new(r->loop, r->url.host, r->url.port, r->tls, &cbs, r);
     /* No command is pending until the handshake: the timer bounds the
      * connect itself. */
     if (r->cmd_timeout_ms > 0)

@@ -49,7 +49,9 @@ struct transport {
     int refs;
 
     uv_getaddrinfo_t resolver;
-    struct addrinfo *addrs, *next_addr;
+    struct addrinfo *addrs, *next_addr; /* addrs: the resolver's list, to free */
+    struct addrinfo literal;            /* the one address of an IP literal host */
+    struct sockaddr_storage literal_addr;
     uv_tcp_t tcp;
     bool tcp_open;    /* initialised, not yet closed */
     bool tcp_closing; /* closed between two addresses */
@@ -261,7 +263,7 @@ on_connected(uv_connect_t *req, int status) {
         fail(t, t->last_error);
         return;
     }
-    uv_freeaddrinfo(t->addrs);
+    if (t->addrs) uv_freeaddrinfo(t->addrs);
     t->addrs = t->next_addr = NULL;
     int rc = uv_read_start((uv_stream_t *)&t->tcp, on_alloc, on_read);
     if (rc < 0) {
@@ -349,9 +351,17 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
 
 /* --- public API --- */
 
+/* on_start_failed reports, from the loop, a resolver that could not start. */
+static void
+on_start_failed(uv_prepare_t *p) {
+    transport_t *t = p->data;
+    uv_prepare_stop(p);
+    fail(t, t->last_error);
+}
+
 transport_t *
 transport_new(uv_loop_t *loop, const char *host, int port, tls_ctx_t *tls,
-              const struct transport_cbs *cbs, void *arg, char *err, size_t errlen) {
+              const struct transport_cbs *cbs, void *arg) {
     assert(cbs && cbs->on_connect && cbs->on_read && cbs->on_error);
     transport_t *t = xcalloc(1, sizeof *t);
     t->loop = loop;
@@ -361,6 +371,22 @@ transport_new(uv_loop_t *loop, const char *host, int port, tls_ctx_t *tls,
     t->cbs = *cbs;
     t->arg = arg;
     buf_init(&t->out);
+    uv_prepare_init(loop, &t->flusher);
+    t->flusher.data = t;
+    t->refs = 1; /* the prepare handle */
+    /* An address literal needs no resolver: connect at once, as hiredis
+     * did (a failure still comes back from the loop, through on_error). */
+    struct sockaddr_storage *sa = &t->literal_addr;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)sa) == 0 ||
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)sa) == 0) {
+        t->literal.ai_family = sa->ss_family;
+        t->literal.ai_addr = (struct sockaddr *)sa;
+        t->literal.ai_addrlen =
+            sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        t->next_addr = &t->literal;
+        try_connect(t);
+        return t;
+    }
     char service[16];
     snprintf(service, sizeof service, "%d", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
@@ -368,15 +394,14 @@ transport_new(uv_loop_t *loop, const char *host, int port, tls_ctx_t *tls,
     t->state = T_RESOLVING;
     int rc = uv_getaddrinfo(loop, &t->resolver, on_resolved, host, service, &hints);
     if (rc < 0) {
-        snprintf(err, errlen, "resolve %s: %s", host, uv_strerror(rc));
-        buf_free(&t->out);
-        free(t->host);
-        free(t);
-        return NULL;
+        /* Nothing else has started: report it from the loop too. */
+        snprintf(t->last_error, sizeof t->last_error, "resolve %s: %s", host, uv_strerror(rc));
+        t->next_addr = NULL;
+        t->state = T_CONNECTING;
+        uv_prepare_start(&t->flusher, on_start_failed);
+        return t;
     }
-    uv_prepare_init(loop, &t->flusher);
-    t->flusher.data = t;
-    t->refs = 2; /* the resolver and the prepare handle */
+    t->refs++; /* the resolver */
     return t;
 }
 

@@ -9,10 +9,10 @@
  * write in flight.
  *
  * Contract:
- *  - transport_new resolves host (libuv's thread pool, so a slow DNS
- *    server never blocks the loop) and connects. It returns NULL with a
- *    message in err only when it cannot even start; then no callback
- *    runs. Otherwise exactly one of on_connect or on_error follows.
+ *  - transport_new connects to host at once when it is an address
+ *    literal, else resolves it first (libuv's thread pool, so a slow DNS
+ *    server never blocks the loop). Exactly one of on_connect or on_error
+ *    follows, always from a later turn of the loop.
  *  - on_connect: TCP is up and, with TLS, the handshake is done and the
  *    certificate and host name are checked as the ctx says.
  *  - on_read: bytes from the server (decrypted), valid during the call.
@@ -52,7 +52,7 @@ struct transport_cbs {
 /* transport_new starts connecting to host:port, with TLS when tls is not
  * NULL. See the contract above. */
 transport_t *transport_new(uv_loop_t *loop, const char *host, int port, tls_ctx_t *tls,
-                           const struct transport_cbs *cbs, void *arg, char *err, size_t errlen);
+                           const struct transport_cbs *cbs, void *arg);
 /* transport_write queues len bytes: 0, or UV_ENOTCONN before on_connect,
  * after on_error or once closing. */
 int transport_write(transport_t *t, const char *data, size_t len);

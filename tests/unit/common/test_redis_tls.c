@@ -336,3 +336,10 @@ Test(redis_tls, an_unusable_ca_file_is_refused_at_once) {
     cr_assert(testenv_run_until(&loop, &st.up, 10000), "%s", redis_uv_last_error(r));
     close_conn(r);
 }
+
+Test(redis_tls, an_unknown_host_is_a_failed_connect) {
+    struct redis_state st = {0};
+    redis_uv_t *r = start_conn("rediss://no-such-host.invalid:6380/0", NULL, &st);
+    refused(r, &st, "resolve no-such-host.invalid");
+    close_conn(r);
+}
