@@ -67,6 +67,7 @@ struct transport {
 };
 
 static void try_connect(transport_t *t);
+static void on_attempt_closed(uv_handle_t *h);
 
 /* --- teardown --- */
 
@@ -257,7 +258,7 @@ on_connected(uv_connect_t *req, int status) {
         if (t->next_addr) {
             /* The next address needs a fresh handle. */
             t->tcp_closing = true;
-            uv_close((uv_handle_t *)&t->tcp, on_handle_closed);
+            uv_close((uv_handle_t *)&t->tcp, on_attempt_closed);
             return;
         }
         fail(t, t->last_error);

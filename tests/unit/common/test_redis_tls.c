@@ -2,12 +2,16 @@
  * --tls-port (--port 0: it speaks nothing else), with certificates from a
  * throwaway CA made at test time (tests/lib/testca): commands, the
  * certificate and host name checks and the opt-out, reconnecting after a
- * restart, and AUTH with an ACL user or a legacy password. */
+ * restart, AUTH with an ACL user or a legacy password, and the transport's
+ * name resolution (an unknown name, a name with several addresses). */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "common/redis_uv.h"
 #include "common/xalloc.h"
@@ -341,5 +345,40 @@ Test(redis_tls, an_unknown_host_is_a_failed_connect) {
     struct redis_state st = {0};
     redis_uv_t *r = start_conn("rediss://no-such-host.invalid:6380/0", NULL, &st);
     refused(r, &st, "resolve no-such-host.invalid");
+    close_conn(r);
+}
+
+/* hosts_override makes this test process (alone: a private mount
+ * namespace) read /etc/hosts from a file that names wc-multi.test twice,
+ * ::1 first, where nothing listens. Needs root; false when it cannot. */
+static bool
+hosts_override(char *why, size_t n) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/hosts", ca.dir);
+    testenv_write_file(path, "::1 wc-multi.test\n127.0.0.1 wc-multi.test\n");
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount(path, "/etc/hosts", NULL, MS_BIND, NULL) < 0) {
+        snprintf(why, n, "no private /etc/hosts: %s", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+Test(redis_tls, the_addresses_of_a_name_are_tried_in_turn) {
+    char why[160];
+    if (!hosts_override(why, sizeof why)) cr_skip_test("%s", why);
+    start_tls(ca.server_crt, ca.server_key);
+    /* The certificate does not name wc-multi.test: this is about the
+     * addresses, so no check. */
+    struct tls_opts tls = {.ca_file = NULL, .verify = false};
+    char url[128];
+    url_as(NULL, "wc-multi.test", url, sizeof url);
+    struct redis_state st = {0};
+    redis_uv_t *r = open_conn(url, &tls, &st);
+    struct redis_rec ping = {0};
+    cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
+    wait_calls(&ping, 1);
+    cr_assert_str_eq(ping.str, "PONG");
+    cr_assert_eq(st.downs, 0, "one connection, on the second address");
     close_conn(r);
 }
