@@ -72,6 +72,15 @@ buf_printf(struct buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
+void
+buf_consume(struct buf *b, size_t n) {
+    if (n == 0) return;
+    size_t rest = b->len - n;
+    if (rest) memmove(b->data, b->data + n, rest);
+    b->len = rest;
+    b->data[rest] = '\0';
+}
+
 char *
 buf_steal(struct buf *b) {
     char *d = b->data;

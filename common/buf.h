@@ -25,6 +25,9 @@ void buf_append(struct buf *b, const void *data, size_t len);
 void buf_append_str(struct buf *b, const char *s);
 void buf_append_char(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* buf_consume drops the first n bytes (n <= len), keeping the rest and
+ * the memory. */
+void buf_consume(struct buf *b, size_t n);
 /* buf_steal returns the data (caller frees) and leaves the buffer empty. */
 char *buf_steal(struct buf *b);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/addr_class.h"
 #include "common/config.h"
 #include "common/job.h"
 #include "common/log.h"
@@ -19,9 +20,6 @@
  * discarding) before closing, so the client sees the answer rather than a
  * reset caused by unread request bytes. */
 #define LINGER_MS 2000
-
-/* Bytes of later requests buffered while one is being answered. */
-#define CONN_READ_AHEAD 65536
 
 /* One uv_write: the request travels with the buffers it sends (STYLE rule 3). */
 struct write_req {
@@ -235,20 +233,6 @@ request_id(const struct http_request *http, char out[65]) {
              (unsigned long long)++counter);
 }
 
-static bool
-is_private(const struct sockaddr *sa) {
-    if (sa->sa_family == AF_INET) {
-        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-        return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 20) == (172u << 4 | 1) ||
-               (a >> 16) == (192u << 8 | 168);
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) || (a->s6_addr[0] & 0xfe) == 0xfc;
-    }
-    return false;
-}
-
 /* client_addr is the peer, or, when the peer is a proxy on our side
  * (loopback or private: nginx in front), the address it names in X-Real-IP. */
 static void
@@ -261,7 +245,9 @@ client_addr(conn_t *c, const struct http_request *http, struct sockaddr_storage 
     memset(out, 0, sizeof *out);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len) < 0) return;
     const char *real = http_request_header(http, "X-Real-IP");
-    if (!real || !is_private((struct sockaddr *)out)) return;
+    if (!real) return;
+    enum addr_class peer = addr_class((struct sockaddr *)out);
+    if (peer != ADDR_LOOPBACK && peer != ADDR_PRIVATE) return;
     struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
     struct sockaddr_in v4 = {.sin_family = AF_INET};
     if (inet_pton(AF_INET, real, &v4.sin_addr) == 1) memcpy(out, &v4, sizeof v4);
@@ -460,8 +446,10 @@ conn_drain(conn_t *c) {
     if (!c->req && c->writes == 0) conn_close(c);
 }
 
-int
-conn_accept(struct server *srv, struct app *app, uv_stream_t *listener, bool reject) {
+/* conn_new makes a conn with its handles initialised on loop and links
+ * it into srv. */
+static int
+conn_new(struct server *srv, struct app *app, uv_loop_t *loop, conn_t **out) {
     conn_t *c = xcalloc(1, sizeof *c);
     c->server = srv;
     c->app = app;
@@ -470,28 +458,53 @@ conn_accept(struct server *srv, struct app *app, uv_stream_t *listener, bool rej
     struct http_limits lim = {.max_header_bytes = app->cfg->http_max_header_bytes,
                               .max_body_bytes = app->cfg->http_max_body_bytes};
     http_parse_init(&c->parse, &lim);
-    int rc = uv_tcp_init(listener->loop, &c->tcp);
+    int rc = uv_tcp_init(loop, &c->tcp);
     if (rc < 0) {
         http_parse_free(&c->parse);
         free(c);
         return rc;
     }
-    uv_timer_init(listener->loop, &c->timer);
+    uv_timer_init(loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->handles_open = 2;
     server_conn_add(srv, c);
+    *out = c;
+    return 0;
+}
+
+/* serve starts a connected conn: the 503 when rejected, else the header
+ * deadline (no bytes yet is no excuse). */
+static void
+serve(conn_t *c, bool reject) {
+    uv_tcp_nodelay(&c->tcp, 1); /* fails harmlessly on a socketpair */
+    if (reject) send_error(c, 503, "Service Unavailable", "too many open connections");
+    update_io(c);
+}
+
+int
+conn_accept(struct server *srv, struct app *app, uv_stream_t *listener, bool reject) {
+    conn_t *c;
+    int rc = conn_new(srv, app, listener->loop, &c);
+    if (rc < 0) return rc;
     rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
     if (rc < 0) {
         conn_close(c);
         return rc;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    if (reject) {
-        send_error(c, 503, "Service Unavailable", "too many open connections");
-        update_io(c);
-        return 0;
+    serve(c, reject);
+    return 0;
+}
+
+int
+conn_open(struct server *srv, struct app *app, uv_loop_t *loop, int fd) {
+    conn_t *c;
+    int rc = conn_new(srv, app, loop, &c);
+    if (rc < 0) return rc;
+    rc = uv_tcp_open(&c->tcp, fd);
+    if (rc < 0) {
+        conn_close(c);
+        return rc;
     }
-    /* A fresh connection gets the header deadline: no bytes yet is no excuse. */
-    update_io(c);
+    serve(c, false);
     return 0;
 }

@@ -27,6 +27,10 @@
 #include "web/response.h"
 #include "web/router.h"
 
+/* Bytes of later requests buffered while one is being answered; past
+ * them reading stops (one more read of rbuf may land first). */
+#define CONN_READ_AHEAD 65536
+
 struct app;
 struct server;
 typedef struct conn conn_t;
@@ -76,10 +80,14 @@ struct conn {
     char rbuf[16384];
 };
 
-/* conn_new accepts a client from listener (the server calls it on each
- * connection). Returns 0 and links the conn into the server, or a
+/* conn_accept accepts a client from listener (the server calls it on
+ * each connection). Returns 0 and links the conn into the server, or a
  * negative UV_* error. With reject set, the conn answers 503 and closes. */
 int conn_accept(struct server *srv, struct app *app, uv_stream_t *listener, bool reject);
+/* conn_open serves a client on fd, a connected stream socket (the tests
+ * use one end of a socketpair). Returns 0, and the conn owns fd, or a
+ * negative UV_* error, and fd is still the caller's. */
+int conn_open(struct server *srv, struct app *app, uv_loop_t *loop, int fd);
 /* conn_drain asks c to close once its current answer is sent (now if idle). */
 void conn_drain(conn_t *c);
 /* conn_close closes at once; in-flight answers are dropped when they come. */

@@ -152,14 +152,14 @@ curl_uv_new(uv_loop_t *loop) {
 int
 curl_uv_add(curl_uv_t *cu, CURL *easy, curl_uv_done_cb cb, void *arg) {
     if (cu->closing) return UV_ECANCELED;
+    /* A handle that cannot be added (one already in a multi) keeps the
+     * transfer state it has: CURLOPT_PRIVATE is set only once added.
+     * Adding runs no transfer callback, so none can miss it. */
+    if (curl_multi_add_handle(cu->multi, easy) != CURLM_OK) return UV_EINVAL;
     struct xfer *x = xcalloc(1, sizeof *x);
     x->cb = cb;
     x->arg = arg;
     curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
-    if (curl_multi_add_handle(cu->multi, easy) != CURLM_OK) {
-        free(x);
-        return UV_EINVAL;
-    }
     return 0;
 }
 

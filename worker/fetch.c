@@ -1,75 +1,278 @@
 #include "worker/fetch.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
-#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* v4_blocked: the IPv4 special-purpose ranges (IANA registry) that are
- * not globally reachable, and the reserved rest of class E. */
-static bool
-v4_blocked(uint32_t a) {
-    uint8_t b0 = (uint8_t)(a >> 24), b1 = (uint8_t)(a >> 16), b2 = (uint8_t)(a >> 8);
-    return b0 == 0 ||                                        /* "this network", 0.0.0.0 */
-           b0 == 10 ||                                       /* private */
-           b0 == 127 ||                                      /* loopback */
-           b0 >= 224 ||                                      /* multicast, reserved, broadcast */
-           (b0 == 100 && (b1 & 0xc0) == 64) ||               /* CGNAT 100.64/10 */
-           (b0 == 169 && b1 == 254) ||                       /* link-local, cloud metadata */
-           (b0 == 172 && (b1 & 0xf0) == 16) ||               /* private 172.16/12 */
-           (b0 == 192 && b1 == 168) ||                       /* private 192.168/16 */
-           (b0 == 192 && b1 == 0 && (b2 == 0 || b2 == 2)) || /* IETF protocol, TEST-NET-1 */
-           (b0 == 192 && b1 == 88 && b2 == 99) ||            /* 6to4 relay anycast */
-           (b0 == 198 && (b1 & 0xfe) == 18) ||               /* benchmarking 198.18/15 */
-           (b0 == 198 && b1 == 51 && b2 == 100) ||           /* TEST-NET-2 */
-           (b0 == 203 && b1 == 0 && b2 == 113);              /* TEST-NET-3 */
-}
+#include "common/addr_class.h"
+#include "common/url_check.h"
+#include "common/xalloc.h"
 
-static uint32_t
-be32(const uint8_t *b) {
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-static bool
-v6_blocked(const uint8_t *b) {
-    static const uint8_t zero10[10] = {0};
-    if (!memcmp(b, zero10, 10)) {
-        if (b[10] == 0xff && b[11] == 0xff) return v4_blocked(be32(b + 12)); /* mapped */
-        if (b[10] == 0 && b[11] == 0) {
-            /* ::, ::1, and the deprecated IPv4-compatible ::a.b.c.d: a
-             * stack that still routes those reaches the IPv4 address. */
-            return true;
-        }
-    }
-    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b) {
-        static const uint8_t zero8[8] = {0};
-        if (!memcmp(b + 4, zero8, 8)) return v4_blocked(be32(b + 12));
-        return true; /* 64:ff9b:1::/48, local-use NAT64 */
-    }
-    if ((b[0] & 0xe0) != 0x20)
-        return true; /* not global unicast 2000::/3: ULA, link-local, multicast, ... */
-    if (b[0] == 0x20 && b[1] == 0x01 && b[2] < 0x02) return true; /* 2001::/23 (Teredo, ...) */
-    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
-        return true;                                                  /* documentation */
-    if (b[0] == 0x20 && b[1] == 0x02) return v4_blocked(be32(b + 2)); /* 6to4 */
-    if (b[0] == 0x3f && b[1] == 0xff && (b[2] & 0xf0) == 0)
-        return true; /* 3fff::/20 documentation */
-    return false;
-}
-
-bool
-fetch_addr_blocked(const struct sockaddr *sa) {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return v4_blocked(ntohl(in->sin_addr.s_addr));
-    }
-    if (sa->sa_family == AF_INET6)
-        return v6_blocked(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
-    return true; /* a family we do not fetch over */
-}
+struct fetch {
+    curl_uv_t *cu;
+    const struct config *cfg;
+    const struct fetch_sink *sink;
+    void *arg;
+    CURL *easy;
+    char errbuf[CURL_ERROR_SIZE];
+    bool head_taken; /* on_head ran and took the body */
+    size_t bytes;
+    long http_status;
+    /* the last address refused at socket open, if the last one was */
+    bool blocked;
+    enum addr_class blocked_class;
+    char blocked_addr[INET6_ADDRSTRLEN + 16];
+    /* why a callback stopped the transfer, if one did */
+    char stop_code[48];
+    char stop_msg[256];
+    char content_type[128];
+    char charset[64];
+};
 
 bool
 fetch_addr_allowed(const struct config *cfg, const struct sockaddr *sa) {
     if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) return false;
-    return cfg->fetch_allow_private || addr_allow_match(&cfg->fetch_allow_addresses, sa) ||
-           !fetch_addr_blocked(sa);
+    if (addr_allow_match(&cfg->fetch_allow_addresses, sa)) return true;
+    switch (addr_class(sa)) {
+    case ADDR_PUBLIC:
+        return true;
+    case ADDR_LOOPBACK:
+    case ADDR_PRIVATE:
+        return cfg->fetch_allow_private;
+    case ADDR_LINK_LOCAL:
+    case ADDR_RESERVED:
+        break;
+    }
+    return false;
+}
+
+int
+fetch_refuse(fetch_t *f, const char *code, const char *fmt, ...) {
+    snprintf(f->stop_code, sizeof f->stop_code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->stop_msg, sizeof f->stop_msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* parse_content_type splits "text/html; charset=UTF-8" into lower-case
+ * type and charset. */
+static void
+parse_content_type(struct fetch *f, const char *ct) {
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && ct[n - 1] == ' ') n--;
+    snprintf(f->content_type, sizeof f->content_type, "%.*s", (int)n, ct);
+    for (char *p = f->content_type; *p; p++) *p = (char)tolower((unsigned char)*p);
+    const char *cs = strcasestr(ct, "charset=");
+    if (cs) {
+        cs += 8;
+        if (*cs == '"') cs++;
+        size_t m = strcspn(cs, "\"; ");
+        snprintf(f->charset, sizeof f->charset, "%.*s", (int)m, cs);
+    }
+}
+
+/* take_head checks the answer's status and hands its media type (none:
+ * HTML, as browsers sniff it) to the sink. Returns 0 when the sink takes
+ * the body. */
+static int
+take_head(struct fetch *f) {
+    curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &f->http_status);
+    if (f->http_status < 200 || f->http_status >= 300) {
+        char code[32];
+        snprintf(code, sizeof code, "http_%ld", f->http_status);
+        return fetch_refuse(f, code, "the server answered HTTP %ld", f->http_status);
+    }
+    const char *ct = NULL;
+    curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
+    parse_content_type(f, ct ? ct : "text/html");
+    struct fetch_head head = {.content_type = f->content_type,
+                              .charset = f->charset[0] ? f->charset : NULL};
+    if (f->sink->on_head(f, &head, f->arg) < 0) return -1;
+    f->head_taken = true;
+    return 0;
+}
+
+static size_t
+on_write(char *data, size_t size, size_t nmemb, void *arg) {
+    struct fetch *f = arg;
+    size_t len = size * nmemb;
+    if (!f->head_taken && take_head(f) < 0) return 0; /* curl fails with CURLE_WRITE_ERROR */
+    /* FETCH_MAX_BYTES counts decoded bytes, so a compressed bomb stops too. */
+    if (f->bytes + len > f->cfg->fetch_max_bytes) {
+        fetch_refuse(f, "too_large", "the page is larger than FETCH_MAX_BYTES (%zu bytes)",
+                     f->cfg->fetch_max_bytes);
+        return 0;
+    }
+    f->bytes += len;
+    if (f->sink->on_body(f, data, len, f->arg) < 0) return 0;
+    return len;
+}
+
+static curl_socket_t
+on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr) {
+    struct fetch *f = arg;
+    (void)purpose;
+    if (!fetch_addr_allowed(f->cfg, &addr->addr)) {
+        f->blocked = true;
+        f->blocked_class = addr_class(&addr->addr);
+        const void *ip = addr->family == AF_INET6
+                             ? (const void *)&((const struct sockaddr_in6 *)&addr->addr)->sin6_addr
+                             : (const void *)&((const struct sockaddr_in *)&addr->addr)->sin_addr;
+        if (!inet_ntop(addr->family, ip, f->blocked_addr, sizeof f->blocked_addr))
+            snprintf(f->blocked_addr, sizeof f->blocked_addr, "(family %d)", addr->family);
+        return CURL_SOCKET_BAD;
+    }
+    /* Another address of the name may be refused before or after this
+     * one; the error then is this connection's, not blocked_address. */
+    f->blocked = false;
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+/* blocked_message says why the address was refused and what lets it through. */
+static void
+blocked_message(const struct fetch *f, char *msg, size_t n) {
+    if (f->blocked_class == ADDR_LOOPBACK || f->blocked_class == ADDR_PRIVATE)
+        snprintf(msg, n, "the address %s is %s (FETCH_ALLOW_PRIVATE is off)", f->blocked_addr,
+                 addr_class_name(f->blocked_class));
+    else
+        snprintf(msg, n,
+                 "the address %s is %s (only FETCH_ALLOW_ADDRESSES can let such an address "
+                 "through)",
+                 f->blocked_addr, addr_class_name(f->blocked_class));
+}
+
+/* transfer_error names a failed transfer's error: code, message and
+ * whether it is worth retrying. */
+static void
+transfer_error(struct fetch *f, CURLcode rc, struct fetch_result *r, char *msg, size_t n) {
+    snprintf(msg, n, "%s", f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc));
+    r->error = msg;
+    r->transient = true;
+    if (f->blocked) {
+        blocked_message(f, msg, n);
+        r->error_code = "blocked_address";
+        r->transient = false;
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        r->error_code = "timeout";
+    } else if (rc == CURLE_COULDNT_RESOLVE_HOST) {
+        r->error_code = "dns";
+    } else if (rc == CURLE_COULDNT_CONNECT) {
+        r->error_code = "connect";
+    } else if (rc == CURLE_TOO_MANY_REDIRECTS) {
+        r->error_code = "too_many_redirects";
+        r->transient = false;
+    } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+        /* The URL was checked before: a redirect led elsewhere. */
+        r->error_code = "bad_redirect";
+        r->transient = false;
+    } else if (rc == CURLE_FILESIZE_EXCEEDED) {
+        snprintf(msg, n, "the page is larger than FETCH_MAX_BYTES (%zu bytes)",
+                 f->cfg->fetch_max_bytes);
+        r->error_code = "too_large";
+        r->transient = false;
+    } else if (rc == CURLE_BAD_CONTENT_ENCODING) {
+        r->error_code = "bad_encoding";
+        r->transient = false;
+    } else {
+        r->error_code = "fetch";
+    }
+}
+
+/* finish builds the result, calls back once, and frees the fetch. */
+static void
+finish(struct fetch *f, CURLcode rc, bool canceled) {
+    struct fetch_result r = {.status = -1, .bytes = f->bytes};
+    char msg[CURL_ERROR_SIZE + 128];
+    char *final_url = NULL;
+    double total = 0;
+    curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &final_url);
+    curl_easy_getinfo(f->easy, CURLINFO_TOTAL_TIME, &total);
+    curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &f->http_status);
+    r.final_url = final_url;
+    r.fetch_ms = (int)(total * 1000);
+    r.http_status = f->http_status;
+    /* An empty body never reached on_write: its head is judged here. */
+    if (!canceled && rc == CURLE_OK && !f->head_taken) take_head(f);
+    if (canceled) {
+        r.error_code = "canceled";
+        r.error = "the fetch was canceled";
+    } else if (f->stop_code[0]) {
+        r.error_code = f->stop_code;
+        r.error = f->stop_msg;
+        r.transient = f->http_status == 429 || f->http_status >= 500;
+    } else if (rc != CURLE_OK) {
+        transfer_error(f, rc, &r, msg, sizeof msg);
+    } else {
+        r.status = 0;
+    }
+    if (f->content_type[0]) {
+        r.content_type = f->content_type;
+        r.charset = f->charset[0] ? f->charset : NULL;
+    }
+    f->sink->on_done(f, &r, f->arg);
+    curl_easy_cleanup(f->easy);
+    free(f);
+}
+
+static void
+on_transfer_done(CURL *easy, CURLcode rc, void *arg) {
+    (void)easy;
+    finish(arg, rc, false);
+}
+
+int
+fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url, const struct fetch_sink *sink,
+            void *arg, fetch_t **out) {
+    char err[256];
+    *out = NULL;
+    if (url_check(url, err, sizeof err) < 0) return UV_EINVAL;
+    CURL *e = curl_easy_init();
+    if (!e) return UV_ENOMEM;
+    struct fetch *f = xcalloc(1, sizeof *f);
+    f->cu = cu;
+    f->cfg = cfg;
+    f->sink = sink;
+    f->arg = arg;
+    f->easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)cfg->fetch_max_redirects);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->fetch_connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->fetch_timeout_ms);
+    /* Every encoding this libcurl decodes (gzip, deflate, br, zstd on
+     * Debian). FETCH_MAX_BYTES counts decoded bytes, so a small
+     * compressed body that inflates without end stops at the limit; a
+     * Content-Length above the limit fails before any body is read. */
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->fetch_max_bytes);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, cfg->fetch_user_agent);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, f);
+    int rc = curl_uv_add(cu, e, on_transfer_done, f);
+    if (rc < 0) {
+        curl_easy_cleanup(e);
+        free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+void
+fetch_cancel(fetch_t *f) {
+    curl_uv_remove(f->cu, f->easy);
+    finish(f, CURLE_ABORTED_BY_CALLBACK, true);
 }

@@ -1,18 +1,34 @@
-/* fetch — the address check run when each socket opens (the URL check
- * is common/url_check.h, shared with the web server).
+/* fetch — the fetch stage: one GET under the fetch policy, on a curl_uv
+ * loop, its body handed to a sink as it arrives.
  *
- * fetch_addr_blocked tells whether an address is one a public web page
- * cannot live at: loopback, private, link-local (169.254.169.254, the
- * cloud metadata service, included), CGNAT, multicast, broadcast,
- * unspecified, documentation, benchmarking and other reserved ranges,
- * IPv4 and IPv6. IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d),
- * NAT64 (64:ff9b::/96) and 6to4 (2002::/16) forms are judged by the IPv4
- * address they carry; IPv6 outside global unicast (2000::/3) is refused
- * whole, and so is Teredo with the rest of 2001::/23.
+ * The policy: only http and https, for redirects too; at most
+ * FETCH_MAX_REDIRECTS; FETCH_CONNECT_TIMEOUT and FETCH_TIMEOUT; every
+ * encoding this libcurl decodes, with FETCH_MAX_BYTES counted on the
+ * decoded bytes (a Content-Length above it fails before the body); the
+ * User-Agent FETCH_USER_AGENT; no proxy; and the address check when each
+ * socket opens (first connection, redirects, every address of a name).
  *
- * fetch_addr_allowed applies the configuration: FETCH_ALLOW_PRIVATE
- * turns the check off, FETCH_ALLOW_ADDRESSES lets listed addresses
- * through. Nothing here allocates. */
+ * fetch_addr_allowed is that check, by the address's class
+ * (common/addr_class.h):
+ *   public                  always
+ *   loopback, private       when FETCH_ALLOW_PRIVATE is on (the default in
+ *                           development only)
+ *   link-local, reserved    never (169.254.169.254, the cloud metadata
+ *                           service, is link-local)
+ * and FETCH_ALLOW_ADDRESSES lets the addresses it lists through whatever
+ * their class.
+ *
+ * The sink: on_head runs once, before the first byte of a 2xx answer's
+ * body (or at the end when the body is empty), with the media type;
+ * on_body gets the decoded body bytes. Either may stop the fetch by
+ * returning fetch_refuse(f, code, ...), which records the error the
+ * result carries. on_done runs exactly once.
+ *
+ * Life cycle: fetch_start returns 0 and later calls on_done exactly once
+ * (success, failure, or fetch_cancel), or returns a negative UV_* error
+ * and calls nothing. The result and the strings it points to are valid
+ * only during on_done; the fetch frees itself (the easy handle with it)
+ * after on_done returns. */
 #ifndef WC_FETCH_H
 #define WC_FETCH_H
 
@@ -21,8 +37,52 @@
 #include <sys/socket.h>
 
 #include "common/config.h"
+#include "worker/curl_uv.h"
 
-bool fetch_addr_blocked(const struct sockaddr *sa);
+typedef struct fetch fetch_t;
+
+struct fetch_head {
+    const char *content_type; /* media type, lower case, no parameters; text/html when none */
+    const char *charset;      /* the Content-Type's charset parameter, or NULL */
+};
+
+struct fetch_result {
+    int status;             /* 0 = the whole body reached the sink; < 0 = failed */
+    const char *error_code; /* when failed: "http_404", "timeout", "blocked_address", ... */
+    const char *error;      /* when failed: a message for people */
+    bool transient;         /* failed, but worth retrying (timeouts, 5xx, 429, connect) */
+    long http_status;
+    const char *final_url;    /* after redirects */
+    const char *content_type; /* as in fetch_head; NULL when no head was read */
+    const char *charset;      /* as in fetch_head */
+    size_t bytes;             /* body bytes received (decoded) */
+    int fetch_ms;
+};
+
+typedef int (*fetch_head_cb)(fetch_t *f, const struct fetch_head *head, void *arg);
+typedef int (*fetch_body_cb)(fetch_t *f, const char *data, size_t len, void *arg);
+typedef void (*fetch_done_cb)(fetch_t *f, const struct fetch_result *r, void *arg);
+
+struct fetch_sink {
+    fetch_head_cb on_head; /* return 0 to take the body */
+    fetch_body_cb on_body; /* return 0 to go on */
+    fetch_done_cb on_done;
+};
+
+/* fetch_start fetches url (checked with url_check first: UV_EINVAL when
+ * it is not one we fetch). sink must outlive the fetch. */
+int fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url,
+                const struct fetch_sink *sink, void *arg, fetch_t **out);
+/* fetch_cancel stops a running fetch; on_done runs now, with error code
+ * "canceled". */
+void fetch_cancel(fetch_t *f);
+/* fetch_refuse, called from on_head or on_body, stops the transfer with
+ * that error (not retried unless the HTTP status was 429 or 5xx) and
+ * returns -1 for the callback to return. */
+int fetch_refuse(fetch_t *f, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* fetch_addr_allowed tells whether cfg lets the worker connect to sa. */
 bool fetch_addr_allowed(const struct config *cfg, const struct sockaddr *sa);
 
 #endif

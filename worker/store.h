@@ -11,7 +11,7 @@
 #define WC_STORE_H
 
 #include "common/pg_uv.h"
-#include "worker/analyze.h"
+#include "worker/analysis.h"
 
 /* How many of the most frequent non-stop words are stored in top_words. */
 #define STORE_TOP_WORDS 100

@@ -28,7 +28,7 @@
 #include "common/config.h"
 #include "common/pg_uv.h"
 #include "common/queue.h"
-#include "worker/analyze.h"
+#include "worker/analysis.h"
 #include "worker/curl_uv.h"
 #include "worker/stopwords.h"
 #include "worker/store.h"

@@ -13,9 +13,11 @@
  *   bare_push   libxml2's HTML push parser with no SAX callbacks at all
  *               (no tree, no text): the ceiling, the stricter one.
  *   bare_tree   htmlReadMemory, libxml2's ordinary parse into a tree.
- *   text        html_text alone: charset, decoding, parse, visible text.
- *   pipeline    what a worker does per page (analyze.c): html_text,
- *               tokenize, count all words, then derive the words without
+ *   text        the decode and extract stages (worker/extract.h, the
+ *               text/html row): charset, decoding, parse, visible text.
+ *   pipeline    what a worker does per page after the fetch
+ *               (worker/analysis.c): decode, extract, then the count stage
+ *               (worker/tally.h): words, counts, and the counts without
  *               stop words (NLTK list).
  *
  * Nothing is asserted: the figures are printed and written as JSON. The
@@ -32,9 +34,9 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "worker/count.h"
-#include "worker/html_text.h"
+#include "worker/extract.h"
 #include "worker/stopwords.h"
-#include "worker/tokenize.h"
+#include "worker/tally.h"
 
 #define CHUNK 16384
 #define MAX_RUNS 99
@@ -120,42 +122,23 @@ on_text_len(const char *text, size_t len, void *arg) {
     *(uint64_t *)arg += len;
 }
 
+/* extract_page feeds one page to the extract stage as libcurl would. */
+static void
+extract_page(const struct page *p, extract_text_cb cb, void *arg) {
+    extract_t *x = extract_open(extract_find("text/html"), NULL, cb, arg);
+    for (size_t off = 0; off < p->len; off += CHUNK) {
+        size_t n = p->len - off < CHUNK ? p->len - off : CHUNK;
+        extract_feed(x, p->data + off, n);
+    }
+    extract_finish(x);
+    extract_free(x);
+}
+
 static uint64_t
 run_text(void) {
     uint64_t chars = 0;
-    for (size_t i = 0; i < npages; i++) {
-        html_text_t *h = html_text_new(NULL, on_text_len, &chars);
-        for (size_t off = 0; off < pages[i].len; off += CHUNK) {
-            size_t n = pages[i].len - off < CHUNK ? pages[i].len - off : CHUNK;
-            html_text_feed(h, pages[i].data + off, n);
-        }
-        html_text_finish(h);
-        html_text_free(h);
-    }
+    for (size_t i = 0; i < npages; i++) extract_page(&pages[i], on_text_len, &chars);
     return chars;
-}
-
-struct job {
-    struct tokenizer *tok;
-    const struct stopwords *sw;
-    struct count_table all, no_stop;
-};
-
-static void
-on_word(const char *w, size_t n, void *arg) {
-    struct job *j = arg;
-    count_add(&j->all, w, n);
-}
-
-static bool
-not_stop_word(const char *w, size_t n, void *arg) {
-    return !stopwords_contains(arg, w, n);
-}
-
-static void
-on_text(const char *text, size_t len, void *arg) {
-    struct job *j = arg;
-    tokenize_text(j->tok, text, len, on_word, j);
 }
 
 static struct stopwords sw;
@@ -164,28 +147,17 @@ static uint64_t
 run_pipeline(void) {
     uint64_t words = 0;
     for (size_t i = 0; i < npages; i++) {
-        /* Per page, as analyze.c does per job. */
-        struct tokenizer tok;
+        /* Per page, as analysis.c does per job. */
+        struct tally t;
         char err[256];
-        if (tokenizer_init(&tok, err, sizeof err) < 0) {
+        if (tally_init(&t, &sw, err, sizeof err) < 0) {
             fprintf(stderr, "tokenizer: %s\n", err);
             exit(1);
         }
-        struct job j = {.tok = &tok, .sw = &sw};
-        count_init(&j.all);
-        count_init(&j.no_stop);
-        html_text_t *h = html_text_new(NULL, on_text, &j);
-        for (size_t off = 0; off < pages[i].len; off += CHUNK) {
-            size_t n = pages[i].len - off < CHUNK ? pages[i].len - off : CHUNK;
-            html_text_feed(h, pages[i].data + off, n);
-        }
-        html_text_finish(h);
-        html_text_free(h);
-        count_filter(&j.no_stop, &j.all, not_stop_word, &sw); /* as analyze.c does */
-        words += count_total(&j.all);
-        count_free(&j.all);
-        count_free(&j.no_stop);
-        tokenizer_free(&tok);
+        extract_page(&pages[i], tally_text, &t);
+        tally_finish(&t);
+        words += count_total(&t.all);
+        tally_free(&t);
     }
     return words;
 }

@@ -10,7 +10,7 @@
 # turns, measures the CPU time of one core for:
 #   bare_push  libxml2's HTML push parser with no callbacks (the ceiling)
 #   bare_tree  htmlReadMemory, libxml2's usual parse into a tree
-#   text       worker/html_text alone (charset, decoding, visible text)
+#   text       the decode and extract stages alone (charset, decoding, visible text)
 #   pipeline   what a worker does per page: text, words, counts, the
 #              counts without stop words
 # It prints MB/s per core (medians) and pipeline / bare_push, and writes

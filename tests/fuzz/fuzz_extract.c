@@ -1,6 +1,6 @@
 /* fuzz_extract — libFuzzer target for a page's way from bytes to counts:
- * charset decision and conversion, text extraction (html_text, fed in
- * pieces), word segmentation and counting, the stop word filter, the top
+ * charset decision and conversion, text extraction (the extract stage's
+ * HTML implementation, fed in pieces), word segmentation and counting, the stop word filter, the top
  * words and the JSON of the counts. `make fuzz` runs it.
  *
  * Input: byte 0 picks the charset the HTTP header declares (or none),
@@ -20,7 +20,7 @@
 #include "common/buf.h"
 #include "worker/charset.h"
 #include "worker/count.h"
-#include "worker/html_text.h"
+#include "worker/extract.h"
 #include "worker/stopwords.h"
 #include "worker/tokenize.h"
 
@@ -110,12 +110,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     struct buf text;
     buf_init(&text);
-    html_text_t *h = html_text_new(header, on_text, &text);
+    extract_t *x = extract_open(extract_find("text/html"), header, on_text, &text);
     bool ok = true;
     for (size_t off = 0; off < len && ok; off += chunk)
-        ok = html_text_feed(h, page + off, len - off < chunk ? len - off : chunk) == 0;
-    if (ok) ok = html_text_finish(h) == 0;
-    html_text_free(h);
+        ok = extract_feed(x, page + off, len - off < chunk ? len - off : chunk) == 0;
+    if (ok) ok = extract_finish(x) == 0;
+    extract_free(x);
     if (!ok) {
         buf_free(&text);
         return 0;

@@ -1,13 +1,14 @@
 /* fuzz_url — libFuzzer target for what decides where the worker may
  * connect: the URL check (common/url_check, curl's URL API), the address
- * policy (worker/fetch) and the FETCH_ALLOW_ADDRESSES parser
- * (common/addr_allow). `make fuzz` runs it.
+ * classes the fetch policy judges by (common/addr_class) and the
+ * FETCH_ALLOW_ADDRESSES parser (common/addr_allow). `make fuzz` runs it.
  *
  * The input is read three ways, and these must hold:
  *   - as a URL: url_check never crashes; when it accepts, curl parses the
  *     URL again, and a host that is an IP address (curl writes decimal,
- *     octal, hex and short IPv4 forms as a.b.c.d) is judged the same
- *     whatever IPv6 form carries it (IPv4-mapped, NAT64, 6to4);
+ *     octal, hex and short IPv4 forms as a.b.c.d) is public or not
+ *     whatever IPv6 form carries it (IPv4-mapped, NAT64, 6to4), and
+ *     IPv4-mapped has the IPv4 address's very class;
  *   - as raw address bytes: the same for the first 4 bytes as IPv4, and
  *     the first 16 as IPv6 never crash;
  *   - as an allow-list: every entry the parser accepts matches its own
@@ -20,21 +21,31 @@
 #include <string.h>
 
 #include "common/addr_allow.h"
+#include "common/addr_class.h"
 #include "common/url_check.h"
-#include "worker/fetch.h"
+
+static enum addr_class
+class4(const uint8_t a[4]) {
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    memcpy(&in.sin_addr, a, 4);
+    return addr_class((struct sockaddr *)&in);
+}
+
+static enum addr_class
+class6(const uint8_t a[16]) {
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+    memcpy(in6.sin6_addr.s6_addr, a, 16);
+    return addr_class((struct sockaddr *)&in6);
+}
 
 static bool
 blocked4(const uint8_t a[4]) {
-    struct sockaddr_in in = {.sin_family = AF_INET};
-    memcpy(&in.sin_addr, a, 4);
-    return fetch_addr_blocked((struct sockaddr *)&in);
+    return class4(a) != ADDR_PUBLIC;
 }
 
 static bool
 blocked6(const uint8_t a[16]) {
-    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
-    memcpy(in6.sin6_addr.s6_addr, a, 16);
-    return fetch_addr_blocked((struct sockaddr *)&in6);
+    return class6(a) != ADDR_PUBLIC;
 }
 
 /* check_v4_forms: an IPv4 address is judged alike in every IPv6 dress. */
@@ -44,7 +55,7 @@ check_v4_forms(const uint8_t a[4]) {
     uint8_t six[16] = {0};
     six[10] = six[11] = 0xff; /* ::ffff:a.b.c.d */
     memcpy(six + 12, a, 4);
-    if (blocked6(six) != b) abort();
+    if (class6(six) != class4(a)) abort();
     memset(six, 0, 16); /* 64:ff9b::a.b.c.d */
     six[1] = 0x64, six[2] = 0xff, six[3] = 0x9b;
     memcpy(six + 12, a, 4);

@@ -24,24 +24,22 @@
 #include "tests/lib/http_client.h"
 #include "tests/lib/page_server.h"
 #include "tests/lib/proc.h"
-#include "tests/lib/testdb.h"
 #include "tests/lib/testenv.h"
+#include "tests/lib/wcsys.h"
 #include "tests/lib/webdriver.h"
 
 #define ADMIN_TOKEN "browser-test-token"
 #define WAIT_MS 30000
 #define KEY_HOME "\xee\x80\x91" /* WebDriver's Home key, U+E011 */
 
-static char workdir[128], outdir[512], db_url[512], db_name[128], prefix[96];
-static char web_log[256], worker_log[256], base[64];
-static page_server_t *pages;
-static pid_t web_pid, worker_pid;
+static char outdir[512];
+static struct wcsys sys; /* the system under test (tests/lib/wcsys.h) */
 static struct wd wd;
 
 /* The page: alpha 9, beta 7, gamma 5, delta 4, epsilon 3, zeta 2, eta 1,
  * and "the" 6 times. 37 words, 8 unique; without stop words 31 and 7. */
 static void
-write_page(const char *dir) {
+write_pages(void) {
     static const struct {
         const char *word;
         int n;
@@ -57,99 +55,45 @@ write_page(const char *dir) {
         buf_append_str(&b, "</p>");
     }
     buf_append_str(&b, "</body></html>\n");
-    char path[256];
-    snprintf(path, sizeof path, "%s/words.html", dir);
-    testenv_write_file(path, b.data);
-    snprintf(path, sizeof path, "%s/more.html", dir);
-    testenv_write_file(path, "<html><body><p>one more page</p></body></html>");
+    wcsys_write_page(&sys, "words.html", b.data);
+    wcsys_write_page(&sys, "more.html", "<html><body><p>one more page</p></body></html>");
     buf_free(&b);
 }
 
 static void
 start_system(void) {
-    snprintf(workdir, sizeof workdir, "/tmp/wc-browser-XXXXXX");
-    cr_assert_not_null(mkdtemp(workdir));
     const char *out = getenv("WC_TEST_OUT");
     snprintf(outdir, sizeof outdir, "%s/browser", out && *out ? out : WC_SRCDIR "/tests/out");
     char cmd[700];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", outdir);
     cr_assert_eq(system(cmd), 0);
 
-    char dir[192];
-    snprintf(dir, sizeof dir, "%s/pages", workdir);
-    cr_assert_eq(mkdir(dir, 0755), 0);
-    write_page(dir);
-    pages = page_server_start(dir);
-    cr_assert_not_null(pages);
+    wcsys_init(&sys, NULL);
+    write_pages();
+    /* One worker process, heartbeats the dashboard sees soon, an admin
+     * token, the pages from the source tree; the other times are the
+     * programs' defaults. */
+    wcsys_default_times(&sys);
+    wcsys_env(&sys, "WORKER_PROCESSES", "1");
+    wcsys_env(&sys, "WORKER_CONCURRENCY", "4");
+    wcsys_env(&sys, "HEARTBEAT_INTERVAL", "1s");
+    wcsys_env(&sys, "WORKER_GRACE", "3s");
+    wcsys_env(&sys, "ADMIN_TOKEN", ADMIN_TOKEN);
+    char static_dir[256];
+    snprintf(static_dir, sizeof static_dir, "%s/web/static", testenv_srcdir());
+    wcsys_env(&sys, "STATIC_DIR", static_dir);
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
 
-    testdb_create(db_url, sizeof db_url, db_name, sizeof db_name);
-    testenv_prefix(prefix, sizeof prefix);
-    snprintf(web_log, sizeof web_log, "%s/web.log", workdir);
-    snprintf(worker_log, sizeof worker_log, "%s/worker.log", workdir);
-    char *env[] = {xasprintf("APP_ENV=testing"),
-                   xasprintf("DATABASE_URL=%s", db_url),
-                   xasprintf("REDIS_URL=%s", testenv_redis_url()),
-                   xasprintf("REDIS_KEY_PREFIX=%s", prefix),
-                   xasprintf("FETCH_ALLOW_PRIVATE=true"),
-                   xasprintf("PORT=0"),
-                   xasprintf("WORKER_PROCESSES=1"),
-                   xasprintf("WORKER_CONCURRENCY=4"),
-                   xasprintf("HEARTBEAT_INTERVAL=1s"),
-                   xasprintf("WEB_GRACE=3s"),
-                   xasprintf("WORKER_GRACE=3s"),
-                   xasprintf("ADMIN_TOKEN=%s", ADMIN_TOKEN),
-                   xasprintf("STATIC_DIR=%s/web/static", testenv_srcdir()),
-                   NULL};
-    char bin[3][4096];
-    snprintf(bin[0], sizeof bin[0], "%s", testenv_bin("wordcount-migrate"));
-    snprintf(bin[1], sizeof bin[1], "%s", testenv_bin("wordcount-web"));
-    snprintf(bin[2], sizeof bin[2], "%s", testenv_bin("wordcount-worker"));
-    char mlog[256];
-    snprintf(mlog, sizeof mlog, "%s/migrate.log", workdir);
-    const char *margv[] = {bin[0], "upgrade", NULL};
-    pid_t m = proc_start(margv, (const char *const *)env, mlog);
-    int st = proc_wait_exit(m, 30000);
-    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "migrate failed; see %s", mlog);
-    const char *wargv[] = {bin[1], NULL};
-    const char *kargv[] = {bin[2], NULL};
-    web_pid = proc_start(wargv, (const char *const *)env, web_log);
-    worker_pid = proc_start(kargv, (const char *const *)env, worker_log);
-    for (char **e = env; *e; e++) free(*e);
-    cr_assert(web_pid > 0 && worker_pid > 0);
-    char line[8192];
-    cr_assert(proc_wait_log(web_log, "msg=listening", 10000, line, sizeof line), "see %s", web_log);
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", atoi(strstr(line, "port=") + 5));
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker ready\"", 10000, NULL, 0), "see %s",
-              worker_log);
-
-    wd_start(&wd, workdir, 1100, 1500);
+    wd_start(&wd, sys.dir, 1100, 1500);
 }
 
 static void
 stop_system(void) {
     wd_stop(&wd);
     /* Both must stop cleanly (under ASan a leak makes the exit code non-zero). */
-    if (web_pid > 0) {
-        int st = proc_stop(web_pid, SIGTERM, 5000);
-        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "web exit %d; see %s", st,
-                  web_log);
-    }
-    if (worker_pid > 0) {
-        int st = proc_stop(worker_pid, SIGTERM, 10000);
-        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit %d; see %s", st,
-                  worker_log);
-    }
-    web_pid = worker_pid = 0;
-    if (pages) page_server_stop(pages);
-    pages = NULL;
-    if (db_name[0]) testdb_drop(db_name);
-    if (getenv("KEEP_TMP") && !strcmp(getenv("KEEP_TMP"), "1")) {
-        cr_log_info("kept %s", workdir);
-        return;
-    }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
-    if (system(cmd) != 0) cr_log_warn("could not remove %s", workdir);
+    wcsys_stop_clean(&sys);
+    wcsys_free(&sys);
 }
 
 TestSuite(browser, .init = start_system, .fini = stop_system, .timeout = 150);
@@ -165,7 +109,7 @@ shot(const char *name) {
 static json_t *
 api_json(const char *method, const char *path, const char *extra_header, long *status) {
     char url[512];
-    snprintf(url, sizeof url, "%s%s", base, path);
+    snprintf(url, sizeof url, "%s%s", sys.base, path);
     struct http_response r;
     cr_assert_eq(http_request(method, url, NULL, NULL, extra_header, &r), 0, "%s %s", method, path);
     *status = r.status;
@@ -176,7 +120,7 @@ api_json(const char *method, const char *path, const char *extra_header, long *s
 
 static char *
 page_url(const char *path) {
-    return xasprintf("http://127.0.0.1:%d%s", page_server_port(pages), path);
+    return xasprintf("http://127.0.0.1:%d%s", page_server_port(sys.pages), path);
 }
 
 static void
@@ -197,7 +141,7 @@ job_id_from_page(void) {
 Test(browser, submit_page_dashboard_and_failed_jobs) {
     /* --- the submit page --- */
     char url[512];
-    snprintf(url, sizeof url, "%s/", base);
+    snprintf(url, sizeof url, "%s/", sys.base);
     wd_navigate(&wd, url);
     char *title = wd_exec_str(&wd, "return document.title");
     cr_assert(strstr(title, "wordcount"), "%s", title);
@@ -313,7 +257,7 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
     shot("submit-failed");
 
     /* --- the dashboard --- */
-    snprintf(url, sizeof url, "%s/dashboard", base);
+    snprintf(url, sizeof url, "%s/dashboard", sys.base);
     wd_navigate(&wd, url);
     wd_type(&wd, "#interval", KEY_HOME); /* the slider, by keyboard: 1 s */
     wd_wait(&wd, "return document.querySelector('#interval-out').textContent === '1 s';", WAIT_MS,
@@ -335,7 +279,7 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
     char *more = page_url("/more.html");
     char body[600];
     snprintf(body, sizeof body, "{\"url\": \"%s\"}", more);
-    snprintf(url, sizeof url, "%s/api/v1/jobs", base);
+    snprintf(url, sizeof url, "%s/api/v1/jobs", sys.base);
     struct http_response r;
     cr_assert_eq(http_request("POST", url, "application/json", body, NULL, &r), 0);
     cr_assert_eq(r.status, 202);

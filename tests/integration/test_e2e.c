@@ -17,7 +17,7 @@
 #include "tests/lib/page_server.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/testdb.h"
-#include "tests/lib/testenv.h"
+#include "tests/lib/wcsys.h"
 
 #define NPAGES 24
 
@@ -25,13 +25,9 @@
  * Criterion's runner, which LeakSanitizer reports. */
 TestSuite(e2e, .timeout = 180);
 
-static char workdir[128];
-static char db_url[512], db_name[128];
-static char prefix[96];
-static char web_log[256], worker_log[256];
-static char base[64];
-static page_server_t *pages;
-static pid_t web_pid, worker_pid;
+/* The system under test (tests/lib/wcsys.h): its folder, page server,
+ * database, key prefix, logs and programs. */
+static struct wcsys sys;
 
 /* Page i: "alpha" i times (the first capitalised), "beta" in two adjacent
  * blocks, three "the", one "and", one "don't", one "café" (as an entity),
@@ -49,114 +45,43 @@ write_page(int i) {
     buf_append_str(&b, "</p><div>beta</div><div>beta</div><p>The the THE and don't caf&eacute; 42 "
                        "&amp;</p></body></html>\n");
     char path[256];
-    snprintf(path, sizeof path, "%s/pages/page-%d.html", workdir, i);
-    testenv_write_file(path, b.data);
+    snprintf(path, sizeof path, "page-%d.html", i);
+    wcsys_write_page(&sys, path, b.data);
     buf_free(&b);
-}
-
-static const char *
-env_kv(const char *k, const char *v) {
-    return xasprintf("%s=%s", k, v);
 }
 
 static void
 start_system(void) {
-    snprintf(workdir, sizeof workdir, "/tmp/wc-e2e-XXXXXX");
-    cr_assert_not_null(mkdtemp(workdir));
-    char dir[192];
-    snprintf(dir, sizeof dir, "%s/pages", workdir);
-    cr_assert_eq(mkdir(dir, 0755), 0);
+    wcsys_init(&sys, NULL);
     for (int i = 1; i <= NPAGES; i++) write_page(i);
-    char path[256];
-    snprintf(path, sizeof path, "%s/plain.txt", workdir);
-    snprintf(path, sizeof path, "%s/pages/plain.txt", workdir);
-    testenv_write_file(path, "one two two three three three\n");
+    wcsys_write_page(&sys, "plain.txt", "one two two three three three\n");
     /* The hand-counted fixture pages (tests/fixtures/expected.json). */
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "cp %s/tests/fixtures/pages/* '%s/pages/'", WC_SRCDIR, workdir);
+    snprintf(cmd, sizeof cmd, "cp %s/tests/fixtures/pages/* '%s/'", WC_SRCDIR, sys.pages_dir);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
 
-    pages = page_server_start(dir);
-    cr_assert_not_null(pages, "page server did not start");
-
-    testdb_create(db_url, sizeof db_url, db_name, sizeof db_name);
-    testenv_prefix(prefix, sizeof prefix);
-    snprintf(web_log, sizeof web_log, "%s/web.log", workdir);
-    snprintf(worker_log, sizeof worker_log, "%s/worker.log", workdir);
-
     /* The address check stays on, as in production: only the page
-     * server's own address and port are let through. */
+     * server's own address and port are let through. The times are the
+     * programs' defaults but for the fetch timeout. */
     char allow[64];
-    snprintf(allow, sizeof allow, "127.0.0.1:%d", page_server_port(pages));
-    const char *env[] = {env_kv("APP_ENV", "testing"),
-                         env_kv("DATABASE_URL", db_url),
-                         env_kv("REDIS_URL", testenv_redis_url()),
-                         env_kv("REDIS_KEY_PREFIX", prefix),
-                         env_kv("FETCH_ALLOW_PRIVATE", "false"),
-                         env_kv("FETCH_ALLOW_ADDRESSES", allow),
-                         env_kv("PORT", "0"),
-                         env_kv("WORKER_PROCESSES", "2"),
-                         env_kv("WORKER_CONCURRENCY", "8"),
-                         env_kv("WORKER_GRACE", "5s"),
-                         env_kv("WEB_GRACE", "3s"),
-                         env_kv("FETCH_TIMEOUT", "5s"),
-                         env_kv("LOG_LEVEL", "info"),
-                         NULL};
-
-    char migrate_bin[4096];
-    snprintf(migrate_bin, sizeof migrate_bin, "%s", testenv_bin("wordcount-migrate"));
-    const char *margv[] = {migrate_bin, "upgrade", NULL};
-    char migrate_log[256];
-    snprintf(migrate_log, sizeof migrate_log, "%s/migrate.log", workdir);
-    pid_t m = proc_start(margv, env, migrate_log);
-    cr_assert_gt(m, 0);
-    int st = proc_wait_exit(m, 30000);
-    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "migrate failed, see %s",
-              migrate_log);
-
-    char web_bin[4096], worker_bin[4096];
-    snprintf(web_bin, sizeof web_bin, "%s", testenv_bin("wordcount-web"));
-    snprintf(worker_bin, sizeof worker_bin, "%s", testenv_bin("wordcount-worker"));
-    const char *wargv[] = {web_bin, NULL};
-    web_pid = proc_start(wargv, env, web_log);
-    const char *kargv[] = {worker_bin, NULL};
-    worker_pid = proc_start(kargv, env, worker_log);
-    cr_assert_gt(web_pid, 0);
-    cr_assert_gt(worker_pid, 0);
-    for (const char **e = env; *e; e++) free((void *)*e);
-
-    char line[8192];
-    cr_assert(proc_wait_log(web_log, "msg=listening", 10000, line, sizeof line),
-              "web did not report its port; see %s", web_log);
-    const char *p = strstr(line, "port=");
-    cr_assert_not_null(p, "no port= in %s", line);
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", atoi(p + 5));
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker ready\"", 10000, NULL, 0),
-              "worker did not start; see %s", worker_log);
+    snprintf(allow, sizeof allow, "127.0.0.1:%d", page_server_port(sys.pages));
+    wcsys_default_times(&sys);
+    wcsys_env(&sys, "FETCH_ALLOW_PRIVATE", "false");
+    wcsys_env(&sys, "FETCH_ALLOW_ADDRESSES", allow);
+    wcsys_env(&sys, "FETCH_TIMEOUT", "5s");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
 }
 
 static void
 stop_system(void) {
-    /* SIGTERM first (proc_stop escalates to SIGKILL after the wait). */
-    if (web_pid > 0) proc_stop(web_pid, SIGTERM, 5000);
-    if (worker_pid > 0) proc_stop(worker_pid, SIGTERM, 10000);
-    web_pid = worker_pid = 0;
-    if (pages) page_server_stop(pages);
-    pages = NULL;
-    if (db_name[0]) testdb_drop(db_name);
-    if (getenv("KEEP_TMP") && !strcmp(getenv("KEEP_TMP"), "1")) {
-        cr_log_info("kept %s", workdir);
-        return;
-    }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
-    if (system(cmd) != 0) cr_log_warn("could not remove %s", workdir);
+    wcsys_free(&sys); /* SIGTERM first, then SIGKILL after the wait */
 }
 
 static json_t *
 get_json(const char *path, long *status) {
     char url[512];
-    snprintf(url, sizeof url, "%s%s", base, path);
+    snprintf(url, sizeof url, "%s%s", sys.base, path);
     struct http_response r;
     cr_assert_eq(http_request("GET", url, NULL, NULL, NULL, &r), 0, "GET %s failed", url);
     *status = r.status;
@@ -171,7 +96,7 @@ get_json(const char *path, long *status) {
 static char *
 submit(const char *page_url, bool as_form) {
     char url[512], body[1024];
-    snprintf(url, sizeof url, "%s/api/v1/jobs", base);
+    snprintf(url, sizeof url, "%s/api/v1/jobs", sys.base);
     if (as_form) snprintf(body, sizeof body, "url=%s", page_url);
     else snprintf(body, sizeof body, "{\"url\": \"%s\"}", page_url);
     struct http_response r;
@@ -209,7 +134,7 @@ wait_done(const char *id, int timeout_ms) {
         json_decref(v);
         usleep(100 * 1000);
     }
-    cr_assert_fail("job %s did not end within %d ms; see %s", id, timeout_ms, worker_log);
+    cr_assert_fail("job %s did not end within %d ms; see %s", id, timeout_ms, sys.worker_logs[0]);
     return NULL;
 }
 
@@ -222,7 +147,7 @@ count_of(json_t *counts, const char *word) {
 Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system) {
     char *ids[NPAGES + 2];
     char url[256];
-    int port = page_server_port(pages);
+    int port = page_server_port(sys.pages);
     for (int i = 1; i <= NPAGES; i++) {
         snprintf(url, sizeof url, "http://127.0.0.1:%d/page-%d.html", port, i);
         ids[i - 1] = submit(url, i % 2 == 0);
@@ -317,7 +242,7 @@ Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system) {
     json_decref(ferr);
 
     /* A job that has run cannot be canceled. */
-    snprintf(url, sizeof url, "%s/api/v1/jobs/%s", base, ids[0]);
+    snprintf(url, sizeof url, "%s/api/v1/jobs/%s", sys.base, ids[0]);
     struct http_response del;
     cr_assert_eq(http_request("DELETE", url, NULL, NULL, NULL, &del), 0);
     cr_assert_eq(del.status, 409, "%s", del.body.data);
@@ -358,10 +283,10 @@ Test(e2e, submit_poll_and_count, .init = start_system, .fini = stop_system) {
     for (int k = 0; k < 2; k++) free(again[k]);
 
     /* The oracle: Postgres holds exactly one row per finished job. */
-    char *rows = testdb_query_value(db_url, "SELECT count(*) FROM results");
+    char *rows = testdb_query_value(sys.db_url, "SELECT count(*) FROM results");
     cr_assert_str_eq(rows, "27");
     free(rows);
-    char *distinct = testdb_query_value(db_url, "SELECT count(DISTINCT job_id) FROM results");
+    char *distinct = testdb_query_value(sys.db_url, "SELECT count(DISTINCT job_id) FROM results");
     cr_assert_str_eq(distinct, "27");
     free(distinct);
 
@@ -384,7 +309,7 @@ Test(e2e, bad_requests_get_clear_errors, .init = start_system, .fini = stop_syst
         {"text/xml", "<url>http://example.com/</url>", 415},
     };
     char url[256];
-    snprintf(url, sizeof url, "%s/api/v1/jobs", base);
+    snprintf(url, sizeof url, "%s/api/v1/jobs", sys.base);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct http_response r;
         cr_assert_eq(http_request("POST", url, cases[i].ctype, cases[i].body, NULL, &r), 0);
@@ -411,7 +336,7 @@ Test(e2e, bad_requests_get_clear_errors, .init = start_system, .fini = stop_syst
 
     /* Nothing was queued by the bad requests. */
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' XLEN '%squeue'", testenv_redis_url(), prefix);
+    snprintf(cmd, sizeof cmd, "redis-cli -u '%s' XLEN '%squeue'", sys.redis_url, sys.prefix);
     FILE *f = popen(cmd, "r");
     cr_assert_not_null(f);
     char out[64] = "";
@@ -423,39 +348,39 @@ Test(e2e, bad_requests_get_clear_errors, .init = start_system, .fini = stop_syst
 Test(e2e, sigterm_stops_everything, .init = start_system, .fini = stop_system) {
     /* Remember the worker children, then stop both programs politely. */
     char line[8192];
-    cr_assert(
-        proc_wait_log(worker_log, "msg=\"worker started\" child=1", 10000, line, sizeof line));
+    cr_assert(proc_wait_log(sys.worker_logs[0], "msg=\"worker started\" child=1", 10000, line,
+                            sizeof line));
     int child1 = atoi(strstr(line, "pid=") + 4);
-    cr_assert(
-        proc_wait_log(worker_log, "msg=\"worker started\" child=0", 10000, line, sizeof line));
+    cr_assert(proc_wait_log(sys.worker_logs[0], "msg=\"worker started\" child=0", 10000, line,
+                            sizeof line));
     int child0 = atoi(strstr(line, "pid=") + 4);
     cr_assert(proc_alive(child0) && proc_alive(child1));
 
-    int st = proc_stop(web_pid, SIGTERM, 10000);
-    web_pid = 0;
+    int st = proc_stop(sys.web_pid, SIGTERM, 10000);
+    sys.web_pid = 0;
     cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "web exit status %d", st);
-    st = proc_stop(worker_pid, SIGTERM, 20000);
-    worker_pid = 0;
+    st = proc_stop(sys.workers[0], SIGTERM, 20000);
+    sys.workers[0] = 0;
     cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit status %d", st);
     usleep(100 * 1000);
     cr_assert_not(proc_alive(child0), "worker child %d left behind", child0);
     cr_assert_not(proc_alive(child1), "worker child %d left behind", child1);
-    cr_assert(proc_wait_log(worker_log, "msg=\"worker stopped\"", 1000, NULL, 0));
+    cr_assert(proc_wait_log(sys.worker_logs[0], "msg=\"worker stopped\"", 1000, NULL, 0));
 }
 
 Test(e2e, killed_supervisor_leaves_no_workers, .init = start_system, .fini = stop_system) {
     char line[8192];
-    cr_assert(
-        proc_wait_log(worker_log, "msg=\"worker started\" child=0", 10000, line, sizeof line));
+    cr_assert(proc_wait_log(sys.worker_logs[0], "msg=\"worker started\" child=0", 10000, line,
+                            sizeof line));
     int child0 = atoi(strstr(line, "pid=") + 4);
-    cr_assert(
-        proc_wait_log(worker_log, "msg=\"worker started\" child=1", 10000, line, sizeof line));
+    cr_assert(proc_wait_log(sys.worker_logs[0], "msg=\"worker started\" child=1", 10000, line,
+                            sizeof line));
     int child1 = atoi(strstr(line, "pid=") + 4);
     cr_assert(proc_alive(child0) && proc_alive(child1));
     /* SIGKILL gives the supervisor no chance to stop its children: the
      * kernel's parent-death signal must. */
-    int st = proc_stop(worker_pid, SIGKILL, 5000);
-    worker_pid = 0;
+    int st = proc_stop(sys.workers[0], SIGKILL, 5000);
+    sys.workers[0] = 0;
     cr_assert(st != -1 && WIFSIGNALED(st));
     bool gone = false;
     for (int i = 0; i < 100 && !gone; i++) {
@@ -471,7 +396,7 @@ Test(e2e, fixture_pages_counted_by_hand, .init = start_system, .fini = stop_syst
     cr_assert_not_null(expected, "expected.json: %s", je.text);
     const char *file;
     json_t *want;
-    int port = page_server_port(pages);
+    int port = page_server_port(sys.pages);
     json_object_foreach(expected, file, want) {
         char url[256], path[256];
         snprintf(url, sizeof url, "http://127.0.0.1:%d/%s", port, file);
@@ -510,7 +435,7 @@ Test(e2e, fixture_pages_counted_by_hand, .init = start_system, .fini = stop_syst
  * content type, the charset used and the bytes (the file's size); and a
  * private address refused by the worker with the check on. */
 Test(e2e, fetch_metadata_and_blocked_address, .init = start_system, .fini = stop_system) {
-    int port = page_server_port(pages);
+    int port = page_server_port(sys.pages);
     char url[256], final[256], path[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/redirect?to=/latin1.html", port);
     snprintf(final, sizeof final, "http://127.0.0.1:%d/latin1.html", port);
@@ -539,7 +464,7 @@ Test(e2e, fetch_metadata_and_blocked_address, .init = start_system, .fini = stop
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT final_url || ' ' || charset FROM results WHERE job_id = '%s'",
              id);
-    char *row = testdb_query_value(db_url, sql);
+    char *row = testdb_query_value(sys.db_url, sql);
     char want[300];
     snprintf(want, sizeof want, "%s windows-1252", final);
     cr_expect_str_eq(row, want);

@@ -81,11 +81,6 @@ setup(void) {
 }
 
 static bool closed;
-static void
-on_closed(void *arg) {
-    (void)arg;
-    closed = true;
-}
 
 static void
 teardown(void) {
@@ -96,7 +91,7 @@ teardown(void) {
     }
     web_pid = 0;
     closed = false;
-    redis_uv_close(redis, on_closed, NULL);
+    redis_uv_close(redis, testenv_on_closed, &closed);
     testenv_run_until(&loop, &closed, 5000);
     cr_assert_eq(testenv_loop_close(&loop), 0);
     redisFree(oracle);

@@ -237,14 +237,6 @@ on_row(pg_uv_t *p, PGresult *res, const char *errstr, void *arg) {
     w->done = true;
 }
 
-static bool closed;
-
-static void
-on_closed(void *arg) {
-    (void)arg;
-    closed = true;
-}
-
 /* pg_ask runs one query on a fresh pg_uv connection to conninfo. */
 static struct pg_wait
 pg_ask(uv_loop_t *loop, const char *conninfo, const char *sql) {
@@ -253,8 +245,8 @@ pg_ask(uv_loop_t *loop, const char *conninfo, const char *sql) {
     cr_assert_eq(pg_uv_query(p, sql, 0, NULL, on_row, &w), 0);
     testenv_run_until(loop, &w.done, 20000);
     if (!w.ok && !w.err[0]) snprintf(w.err, sizeof w.err, "%s", pg_uv_last_error(p));
-    closed = false;
-    pg_uv_close(p, on_closed, NULL);
+    bool closed = false;
+    pg_uv_close(p, testenv_on_closed, &closed);
     cr_assert(testenv_run_until(loop, &closed, 5000));
     cr_assert(w.done, "no answer from %s", conninfo);
     return w;

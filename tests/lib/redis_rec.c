@@ -40,32 +40,27 @@ redis_rec_on_state(redis_uv_t *r, bool connected, void *arg) {
     st->up = connected;
 }
 
-static void
-on_deadline(uv_timer_t *t) {
-    *(bool *)t->data = true;
+struct wait_calls {
+    const struct redis_rec *rec;
+    int n;
+};
+
+static bool
+has_calls(void *arg) {
+    const struct wait_calls *w = arg;
+    return w->rec->calls >= w->n;
 }
 
 void
 redis_rec_wait(uv_loop_t *loop, struct redis_rec *rec, int n, int timeout_ms) {
-    bool expired = false;
-    uv_timer_t t;
-    uv_timer_init(loop, &t);
-    t.data = &expired;
-    uv_timer_start(&t, on_deadline, (uint64_t)timeout_ms, 0);
-    while (rec->calls < n && !expired) uv_run(loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&t, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
+    struct wait_calls w = {rec, n};
+    testenv_run_until_pred(loop, has_calls, &w, timeout_ms);
     cr_assert_eq(rec->calls, n);
-}
-
-void
-redis_rec_set_flag(void *arg) {
-    *(bool *)arg = true;
 }
 
 void
 redis_rec_close(uv_loop_t *loop, redis_uv_t *r) {
     bool closed = false;
-    redis_uv_close(r, redis_rec_set_flag, &closed);
+    redis_uv_close(r, testenv_on_closed, &closed);
     cr_assert(testenv_run_until(loop, &closed, 5000), "close callback never ran");
 }

@@ -38,7 +38,5 @@ void redis_rec_on_state(redis_uv_t *r, bool connected, void *arg);
 void redis_rec_wait(uv_loop_t *loop, struct redis_rec *rec, int n, int timeout_ms);
 /* redis_rec_close closes r and waits for its close callback. */
 void redis_rec_close(uv_loop_t *loop, redis_uv_t *r);
-/* redis_rec_set_flag is a close callback that sets *(bool *)arg. */
-void redis_rec_set_flag(void *arg);
 
 #endif

@@ -53,18 +53,39 @@ on_deadline(uv_timer_t *t) {
 }
 
 bool
-testenv_run_until(uv_loop_t *loop, const bool *flag, int timeout_ms) {
-    /* One timer bounds the wait: UV_RUN_ONCE returns after each turn with
-     * events, and the deadline guarantees a last turn. */
+testenv_run_until_pred(uv_loop_t *loop, bool (*pred)(void *arg), void *arg, int timeout_ms) {
     bool expired = false;
     uv_timer_t t;
     uv_timer_init(loop, &t);
     t.data = &expired;
     uv_timer_start(&t, on_deadline, (uint64_t)timeout_ms, 0);
-    while (!*flag && !expired) uv_run(loop, UV_RUN_ONCE);
+    /* One timer bounds the wait: UV_RUN_ONCE returns after each turn with
+     * events, and the deadline guarantees a last turn. */
+    while (!pred(arg) && !expired) uv_run(loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&t, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
-    return *flag;
+    return pred(arg);
+}
+
+static bool
+flag_set(void *flag) {
+    return *(const bool *)flag;
+}
+
+bool
+testenv_run_until(uv_loop_t *loop, const bool *flag, int timeout_ms) {
+    return testenv_run_until_pred(loop, flag_set, (void *)flag, timeout_ms);
+}
+
+void
+testenv_run_ms(uv_loop_t *loop, int ms) {
+    bool never = false;
+    testenv_run_until(loop, &never, ms);
+}
+
+void
+testenv_on_closed(void *arg) {
+    *(bool *)arg = true;
 }
 
 int

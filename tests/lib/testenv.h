@@ -25,6 +25,16 @@ void testenv_name(char *out, size_t n);
 /* testenv_run_until runs loop until *flag is true or timeout_ms pass;
  * returns true when the flag was set. */
 bool testenv_run_until(uv_loop_t *loop, const bool *flag, int timeout_ms);
+/* testenv_run_until_pred runs loop until pred(arg) is true or timeout_ms
+ * pass (pred is asked after every turn of the loop); returns pred's last
+ * answer. */
+bool testenv_run_until_pred(uv_loop_t *loop, bool (*pred)(void *arg), void *arg, int timeout_ms);
+/* testenv_run_ms runs loop for ms milliseconds, for a test that lets time
+ * pass on purpose (backoffs, a quiet period in which nothing may happen). */
+void testenv_run_ms(uv_loop_t *loop, int ms);
+/* testenv_on_closed is a close callback for the modules' _close(cb, arg)
+ * functions: arg is a bool, set to true. */
+void testenv_on_closed(void *arg);
 /* testenv_loop_close runs the loop until no handles are left (bounded) and
  * returns uv_loop_close's result (0 when nothing leaked). */
 int testenv_loop_close(uv_loop_t *loop);

@@ -94,6 +94,26 @@ wcsys_env(struct wcsys *s, const char *key, const char *value) {
     s->env[s->nenv] = NULL;
 }
 
+/* Short times, so rescue, retries and drains happen within a test. */
+static const char *const short_times[][2] = {
+    {"FETCH_TIMEOUT", "10s"},        {"JOB_TIMEOUT", "20s"},      {"JOB_RESCUE_AFTER", "3s"},
+    {"HEARTBEAT_INTERVAL", "500ms"}, {"JOB_RETRY_BASE", "200ms"}, {"JOB_RETRY_MAX", "2s"},
+};
+
+void
+wcsys_default_times(struct wcsys *s) {
+    for (size_t t = 0; t < sizeof short_times / sizeof short_times[0]; t++) {
+        size_t klen = strlen(short_times[t][0]);
+        for (int i = 0; i < s->nenv; i++) {
+            if (strncmp(s->env[i], short_times[t][0], klen) || s->env[i][klen] != '=') continue;
+            free(s->env[i]);
+            s->env[i] = s->env[--s->nenv];
+            s->env[s->nenv] = NULL;
+            break;
+        }
+    }
+}
+
 void
 wcsys_init(struct wcsys *s, const struct wcsys_opts *opts) {
     memset(s, 0, sizeof *s);
@@ -123,7 +143,6 @@ wcsys_init(struct wcsys *s, const struct wcsys_opts *opts) {
     with_path(s->admin_url, s->db_name, s->db_url, sizeof s->db_url);
     testenv_prefix(s->prefix, sizeof s->prefix);
 
-    /* Short times, so rescue, retries and drains happen within a test. */
     wcsys_env(s, "APP_ENV", "testing");
     wcsys_env(s, "DATABASE_URL", s->db_url);
     wcsys_env(s, "REDIS_URL", s->redis_url);
@@ -134,12 +153,8 @@ wcsys_init(struct wcsys *s, const struct wcsys_opts *opts) {
     wcsys_env(s, "WORKER_CONCURRENCY", "8");
     wcsys_env(s, "WORKER_GRACE", "5s");
     wcsys_env(s, "WEB_GRACE", "3s");
-    wcsys_env(s, "FETCH_TIMEOUT", "10s");
-    wcsys_env(s, "JOB_TIMEOUT", "20s");
-    wcsys_env(s, "JOB_RESCUE_AFTER", "3s");
-    wcsys_env(s, "HEARTBEAT_INTERVAL", "500ms");
-    wcsys_env(s, "JOB_RETRY_BASE", "200ms");
-    wcsys_env(s, "JOB_RETRY_MAX", "2s");
+    for (size_t i = 0; i < sizeof short_times / sizeof short_times[0]; i++)
+        wcsys_env(s, short_times[i][0], short_times[i][1]);
     wcsys_env(s, "LOG_LEVEL", "info");
     run_migrate(s);
 }
@@ -186,6 +201,22 @@ wcsys_stop_worker(struct wcsys *s, int i, int sig, int timeout_ms) {
     int st = proc_stop(s->workers[i], sig, timeout_ms);
     s->workers[i] = 0;
     return st;
+}
+
+void
+wcsys_stop_clean(struct wcsys *s) {
+    if (s->web_pid > 0) {
+        int st = proc_stop(s->web_pid, SIGTERM, 5000);
+        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "web exit %d; see %s", st,
+                  s->web_log);
+    }
+    s->web_pid = 0;
+    for (int i = 0; i < s->nworkers; i++) {
+        if (s->workers[i] <= 0) continue;
+        int st = wcsys_stop_worker(s, i, SIGTERM, 15000);
+        cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker exit %d; see %s", st,
+                  s->worker_logs[i]);
+    }
 }
 
 void

@@ -59,6 +59,10 @@ struct wcsys_opts {
  * prefix, and the default environment (APP_ENV=testing, short rescue and
  * retry times; see wcsys.c). opts may be NULL. */
 void wcsys_init(struct wcsys *s, const struct wcsys_opts *opts);
+/* wcsys_default_times drops the short times wcsys_init sets (fetch and
+ * job timeouts, rescue, heartbeat, retry backoff): programs started later
+ * use their own defaults, as a deployment does. */
+void wcsys_default_times(struct wcsys *s);
 /* wcsys_env sets (or replaces) one variable for programs started later. */
 void wcsys_env(struct wcsys *s, const char *key, const char *value);
 /* wcsys_start_web starts wordcount-web on a free port and waits for it
@@ -70,6 +74,10 @@ int wcsys_start_worker(struct wcsys *s, const struct proc_opts *opts);
 /* wcsys_stop_worker signals supervisor i and waits up to timeout_ms;
  * returns the wait status (-1: it had to be killed). */
 int wcsys_stop_worker(struct wcsys *s, int i, int sig, int timeout_ms);
+/* wcsys_stop_clean stops the web and every worker supervisor with
+ * SIGTERM and expects each to exit 0 (a failed expectation, not an
+ * abort: under ASan a leak makes the exit code non-zero). */
+void wcsys_stop_clean(struct wcsys *s);
 void wcsys_free(struct wcsys *s);
 
 /* wcsys_write_page writes pages/<name>. */

@@ -103,28 +103,16 @@ open_conn(const char *url, int timeout_ms, struct state *st) {
 static bool closed;
 
 static void
-on_closed(void *arg) {
-    (void)arg;
-    closed = true;
-}
-
-static void
 close_conn(pg_uv_t *pg) {
     closed = false;
-    pg_uv_close(pg, on_closed, NULL);
+    pg_uv_close(pg, testenv_on_closed, &closed);
     cr_assert(testenv_run_until(&loop, &closed, 5000), "close callback never ran");
-}
-
-static void
-run_ms(int ms) {
-    bool never = false;
-    testenv_run_until(&loop, &never, ms);
 }
 
 static void
 wait_calls(struct rec *rec, int n, int timeout_ms) {
     uint64_t until = uv_now(&loop) + (uint64_t)timeout_ms;
-    while (rec->calls < n && uv_now(&loop) < until) run_ms(20);
+    while (rec->calls < n && uv_now(&loop) < until) testenv_run_ms(&loop, 20);
     cr_assert_eq(rec->calls, n);
 }
 
@@ -304,7 +292,7 @@ Test(pg_uv, server_down) {
     cr_assert_eq(pg_uv_query(pg, "SELECT 1", 0, NULL, on_result, &later), UV_ENOTCONN);
     cr_assert_not(pg_uv_connected(pg));
     cr_assert(strstr(pg_uv_last_error(pg), "refused"), "%s", pg_uv_last_error(pg));
-    run_ms(300);
+    testenv_run_ms(&loop, 300);
     close_conn(pg);
     cr_assert_eq(later.calls, 0);
     cr_assert_leq(early.calls, 1);
@@ -343,9 +331,9 @@ Test(pg_uv, close_with_queries_pending) {
     struct rec recs[4] = {{0}};
     query(pg, &recs[0], "SELECT pg_sleep(10)", 0, NULL);
     for (int i = 1; i < 4; i++) query(pg, &recs[i], "SELECT 1", 0, NULL);
-    run_ms(100);
+    testenv_run_ms(&loop, 100);
     closed = false;
-    pg_uv_close(pg, on_closed, NULL);
+    pg_uv_close(pg, testenv_on_closed, &closed);
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(recs[i].calls, 1);
         cr_assert_eq(recs[i].nulls, 1);
@@ -369,7 +357,7 @@ Test(pg_uv, close_inside_a_result_callback) {
         cr_assert_eq(later[i].calls, 1);
         cr_assert_str_eq(later[i].err, "closing");
     }
-    run_ms(50);
+    testenv_run_ms(&loop, 50);
 }
 
 Test(pg_uv, close_before_the_loop_runs) {
@@ -508,7 +496,7 @@ Test(pg_uv, reconnects_after_restart) {
     struct rec sleeping = {0}, queued = {0};
     query(pg, &sleeping, "SELECT pg_sleep(30)", 0, NULL);
     query(pg, &queued, "SELECT 1", 0, NULL);
-    run_ms(200);
+    testenv_run_ms(&loop, 200);
     cr_assert_eq(sleeping.calls, 0);
     cluster_crash(c);
     wait_calls(&queued, 1, 5000);
@@ -520,7 +508,7 @@ Test(pg_uv, reconnects_after_restart) {
     cr_assert_not(pg_uv_connected(pg));
     struct rec refused = {0};
     cr_assert_eq(pg_uv_query(pg, "SELECT 1", 0, NULL, on_result, &refused), UV_ENOTCONN);
-    run_ms(500);
+    testenv_run_ms(&loop, 500);
     cr_assert_eq(sleeping.calls, 1);
     cr_assert_eq(queued.calls, 1);
 

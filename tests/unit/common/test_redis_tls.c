@@ -107,16 +107,25 @@ cmd(redis_uv_t *r, struct redis_rec *rec, int argc, const char **argv, const siz
     cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, rec, argc, argv, lens), 0);
 }
 
+struct failure {
+    redis_uv_t *r;
+    const char *why;
+};
+
+static bool
+has_failed(void *arg) {
+    const struct failure *f = arg;
+    const char *e = redis_uv_last_error(f->r);
+    return e[0] && strstr(e, f->why);
+}
+
 /* refused waits until a connection attempt has failed with why in its
  * error ("" for any error), and checks that the connection never counted
  * as up. */
 static void
 refused(redis_uv_t *r, const struct redis_state *st, const char *why) {
-    for (int i = 0; i < 400 && !(redis_uv_last_error(r)[0] && strstr(redis_uv_last_error(r), why));
-         i++) {
-        bool never = false;
-        testenv_run_until(&loop, &never, 25);
-    }
+    struct failure f = {r, why};
+    testenv_run_until_pred(&loop, has_failed, &f, 10000);
     cr_assert(redis_uv_last_error(r)[0] && strstr(redis_uv_last_error(r), why),
               "error \"%s\", expected \"%s\"", redis_uv_last_error(r), why);
     cr_assert_eq(st->ups, 0);

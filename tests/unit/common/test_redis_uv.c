@@ -133,12 +133,6 @@ close_conn(redis_uv_t *r) {
 }
 
 static void
-run_ms(int ms) {
-    bool never = false;
-    testenv_run_until(&loop, &never, ms);
-}
-
-static void
 wait_calls(struct redis_rec *rec, int n) {
     redis_rec_wait(&loop, rec, n, 10000);
 }
@@ -265,7 +259,7 @@ Test(redis_uv, enotconn_when_server_down) {
     cr_assert_eq(redis_uv_commandf(r, redis_rec_on_reply, &rec, "PING"), UV_ENOTCONN);
     cr_assert_not(redis_uv_connected(r));
     /* ...and after a few refused attempts. */
-    run_ms(400);
+    testenv_run_ms(&loop, 400);
     cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
     cr_assert_neq(redis_uv_last_error(r)[0], '\0');
     cr_assert(strstr(redis_uv_last_error(r), "refused"), "%s", redis_uv_last_error(r));
@@ -342,7 +336,7 @@ Test(redis_uv, auth_from_url) {
     r = redis_uv_new(&loop, url, NULL, "test", 1000, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
     redis_uv_on_state(r, redis_rec_on_state, &bad);
-    run_ms(500);
+    testenv_run_ms(&loop, 500);
     cr_assert_not(redis_uv_connected(r));
     cr_assert_eq(bad.ups, 0);
     cr_assert(strstr(redis_uv_last_error(r), "WRONGPASS"), "%s", redis_uv_last_error(r));
@@ -364,7 +358,7 @@ Test(redis_uv, reconnects_after_restart) {
         cmd(r, &pending[i], 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
     struct redis_rec ping = {0};
     cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
-    run_ms(100);
+    testenv_run_ms(&loop, 100);
     cr_assert_eq(pending[0].calls, 0);
     server_kill(&s);
     wait_calls(&ping, 1);
@@ -380,7 +374,7 @@ Test(redis_uv, reconnects_after_restart) {
         redis_uv_command(r, redis_rec_on_reply, &refused, 1, (const char *[]){"PING"}, NULL),
         UV_ENOTCONN);
     /* Attempts fail while it is down; nothing is called twice. */
-    run_ms(700);
+    testenv_run_ms(&loop, 700);
     for (int i = 0; i < 3; i++) cr_assert_eq(pending[i].calls, 1);
     cr_assert_eq(st.ups, 1);
 
@@ -412,7 +406,7 @@ Test(redis_uv, command_timeout_drops_and_reconnects) {
     struct redis_rec a = {0}, b = {0};
     uint64_t t0 = uv_now(&loop);
     cmd(r, &a, 1, (const char *[]){"PING"}, NULL);
-    run_ms(100);
+    testenv_run_ms(&loop, 100);
     cmd(r, &b, 1, (const char *[]){"PING"}, NULL);
     wait_calls(&a, 1);
     uint64_t waited = uv_now(&loop) - t0;
@@ -451,7 +445,7 @@ Test(redis_uv, slow_but_in_time_commands_succeed) {
      * measure each command from its own send time. */
     struct redis_rec first = {0}, second = {0};
     cmd(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
-    run_ms(250);
+    testenv_run_ms(&loop, 250);
     cmd(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
     wait_calls(&second, 1);
     cr_assert_eq(first.nulls, 0);
@@ -469,9 +463,9 @@ Test(redis_uv, close_with_commands_pending) {
     testenv_prefix(key, sizeof key);
     struct redis_rec recs[4] = {{0}};
     for (int i = 0; i < 4; i++) cmd(r, &recs[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
-    run_ms(50);
+    testenv_run_ms(&loop, 50);
     bool closed = false;
-    redis_uv_close(r, redis_rec_set_flag, &closed);
+    redis_uv_close(r, testenv_on_closed, &closed);
     /* The callbacks run during the close call itself. */
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(recs[i].calls, 1);
@@ -497,7 +491,7 @@ Test(redis_uv, close_inside_a_reply_callback) {
         cr_assert_eq(later[i].calls, 1);
         cr_assert_str_eq(later[i].err, "closing");
     }
-    run_ms(50);
+    testenv_run_ms(&loop, 50);
     for (int i = 0; i < 3; i++) cr_assert_eq(later[i].calls, 1);
 }
 
@@ -513,13 +507,13 @@ Test(redis_uv, close_inside_a_failed_callback) {
     struct redis_rec first = {.close_me = r}, second = {0};
     cmd(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
     cmd(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
-    run_ms(50);
+    testenv_run_ms(&loop, 50);
     server_kill(&s);
     wait_calls(&second, 1);
     cr_assert_eq(first.calls, 1);
     cr_assert_eq(first.nulls, 1);
     cr_assert_eq(second.nulls, 1);
-    run_ms(300);
+    testenv_run_ms(&loop, 300);
     cr_assert_eq(first.calls, 1);
     cr_assert_eq(second.calls, 1);
     server_cleanup(&s);
@@ -539,7 +533,7 @@ Test(redis_uv, silent_server_times_out_the_handshake) {
     redis_uv_t *r = redis_uv_new(&loop, url, NULL, "test", 200, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
     redis_uv_on_state(r, redis_rec_on_state, &st);
-    run_ms(600);
+    testenv_run_ms(&loop, 600);
     cr_assert_not(redis_uv_connected(r));
     cr_assert_eq(st.ups, 0);
     cr_assert_str_eq(redis_uv_last_error(r), "timeout");

@@ -9,7 +9,7 @@
 
 #include "common/buf.h"
 #include "worker/charset.h"
-#include "worker/html_text.h"
+#include "worker/extract.h"
 #include "worker/tokenize.h"
 
 TestSuite(charset, .timeout = 60);
@@ -90,12 +90,12 @@ static char *
 words_of(const char *doc, size_t len, size_t chunk, const char *header, char *charset) {
     struct buf text;
     buf_init(&text);
-    html_text_t *h = html_text_new(header, on_text, &text);
+    extract_t *x = extract_open(extract_find("text/html"), header, on_text, &text);
     for (size_t off = 0; off < len; off += chunk)
-        cr_assert_eq(html_text_feed(h, doc + off, len - off < chunk ? len - off : chunk), 0);
-    cr_assert_eq(html_text_finish(h), 0);
-    snprintf(charset, CHARSET_NAME_MAX, "%s", html_text_charset(h) ? html_text_charset(h) : "");
-    html_text_free(h);
+        cr_assert_eq(extract_feed(x, doc + off, len - off < chunk ? len - off : chunk), 0);
+    cr_assert_eq(extract_finish(x), 0);
+    snprintf(charset, CHARSET_NAME_MAX, "%s", extract_charset(x) ? extract_charset(x) : "");
+    extract_free(x);
     struct tokenizer t;
     char err[256];
     cr_assert_eq(tokenizer_init(&t, err, sizeof err), 0, "%s", err);

@@ -19,7 +19,8 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "tests/lib/page_server.h"
-#include "worker/analyze.h"
+#include "tests/lib/testenv.h"
+#include "worker/analysis.h"
 #include "worker/curl_uv.h"
 #include "worker/stopwords.h"
 
@@ -29,7 +30,7 @@
  * runner under LeakSanitizer. */
 static void setup(void);
 static void teardown(void);
-TestSuite(analyze, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(analysis, .init = setup, .fini = teardown, .timeout = 60);
 
 static uv_loop_t loop;
 static curl_uv_t *cu;
@@ -84,14 +85,9 @@ setup(void) {
 }
 
 static void
-on_closed(void *arg) {
-    *(bool *)arg = true;
-}
-
-static void
 teardown(void) {
     bool closed = false;
-    curl_uv_close(cu, on_closed, &closed);
+    curl_uv_close(cu, testenv_on_closed, &closed);
     while (!closed) uv_run(&loop, UV_RUN_ONCE);
     cr_assert_eq(uv_loop_close(&loop), 0, "a handle was left open");
     page_server_stop(allowed);
@@ -158,9 +154,10 @@ outcome_free(struct outcome *o) {
     cr_expect((o).status < 0 && !strcmp((o).code, want_code), "%s: got %s (%s), want %s", url,     \
               (o).status < 0 ? (o).code : "success", (o).error, want_code)
 
-Test(analyze, fetches_and_records_metadata) {
+Test(analysis, fetches_and_records_metadata) {
     /* A relative redirect on the allowed server, then a page declared
-     * Latin-1 by <meta>: café 2, crème, brûlée, menu. */
+     * Latin-1 by <meta>: café 2, crème, brûlée (and the title, menu,
+     * which does not count). */
     char url[256], final[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/redirect?to=/latin1.html", port_a);
     snprintf(final, sizeof final, "http://127.0.0.1:%d/latin1.html", port_a);
@@ -174,13 +171,13 @@ Test(analyze, fetches_and_records_metadata) {
     cr_assert_eq(stat(PAGES "/latin1.html", &st), 0);
     cr_expect_eq(o.bytes, (size_t)st.st_size);
     cr_expect_geq(o.fetch_ms, 0);
-    cr_expect_eq(o.total, 5);
+    cr_expect_eq(o.total, 4, "the title (Menu) does not count");
     cr_expect_eq(count_of(&o, "café"), 2);
     cr_expect_eq(count_of(&o, "brûlée"), 1);
     outcome_free(&o);
 }
 
-Test(analyze, plain_text_in_its_charset) {
+Test(analysis, plain_text_in_its_charset) {
     char url[256];
     snprintf(url, sizeof url,
              "http://127.0.0.1:%d/plain-latin1.txt?ct=text/plain;%%20charset=ISO-8859-1", port_a);
@@ -203,7 +200,7 @@ Test(analyze, plain_text_in_its_charset) {
     outcome_free(&o);
 }
 
-Test(analyze, sends_user_agent_and_accept_encoding) {
+Test(analysis, sends_user_agent_and_accept_encoding) {
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/headers", port_a);
     struct outcome o = fetch(url);
@@ -236,7 +233,7 @@ struct blocked_case {
     bool loopback; /* reaches the other server when the check is off */
 };
 
-ParameterizedTestParameters(analyze, every_private_form_is_blocked) {
+ParameterizedTestParameters(analysis, every_private_form_is_blocked) {
     static struct blocked_case cases[] = {
         {"http://127.0.0.1:{B}/article.html", true},
         {"http://2130706433:{B}/article.html", true}, /* decimal */
@@ -270,7 +267,7 @@ ParameterizedTestParameters(analyze, every_private_form_is_blocked) {
     return cr_make_param_array(struct blocked_case, cases, sizeof cases / sizeof cases[0]);
 }
 
-ParameterizedTest(struct blocked_case *c, analyze, every_private_form_is_blocked) {
+ParameterizedTest(struct blocked_case *c, analysis, every_private_form_is_blocked) {
     char url[512];
     expand(url, sizeof url, c->url);
     struct outcome o = fetch(url);
@@ -279,14 +276,13 @@ ParameterizedTest(struct blocked_case *c, analyze, every_private_form_is_blocked
     outcome_free(&o);
 }
 
-ParameterizedTestParameters(analyze, loopback_forms_reach_the_server_without_the_check) {
+ParameterizedTestParameters(analysis, loopback_forms_reach_the_server_without_the_check) {
     static struct blocked_case cases[] = {
         {"http://2130706433:{B}/article.html", true},
         {"http://0177.0.0.1:{B}/article.html", true},
         {"http://0x7f.1:{B}/article.html", true},
         {"http://127.1:{B}/article.html", true},
         {"http://localhost:{B}/article.html", true},
-        {"http://0.0.0.0:{B}/article.html", true},
         {"http://[::ffff:127.0.0.1]:{B}/article.html", true},
         {"http://127.0.0.1:{A}/redirect?to=http://127.0.0.1:{B}/article.html", true},
     };
@@ -295,18 +291,54 @@ ParameterizedTestParameters(analyze, loopback_forms_reach_the_server_without_the
 
 /* The other half of the test above: the same spellings do reach a page
  * when nothing stops them, so "blocked" there was the check's doing. */
-ParameterizedTest(struct blocked_case *c, analyze,
+ParameterizedTest(struct blocked_case *c, analysis,
                   loopback_forms_reach_the_server_without_the_check) {
     char url[512];
     expand(url, sizeof url, c->url);
     cfg.fetch_allow_private = true;
     struct outcome o = fetch(url);
     cr_expect_eq(o.status, 0, "%s: %s %s", url, o.code, o.error);
-    cr_expect_eq(count_of(&o, "counting"), 3, "%s: article.html was fetched", url);
+    cr_expect_eq(count_of(&o, "counting"), 2, "%s: article.html was fetched", url);
     outcome_free(&o);
 }
 
-Test(analyze, limits) {
+/* FETCH_ALLOW_PRIVATE (on by default in development) lets loopback and
+ * private addresses through, not the other special ranges. 0.0.0.0 and
+ * its mapped form are "this host" and reach the loopback server on
+ * Linux, so the check, not a missing route, refuses them; no case here
+ * could send a packet off the machine. */
+Test(analysis, allow_private_still_blocks_reserved_addresses) {
+    cfg.fetch_allow_private = true;
+    const char *urls[] = {"http://0.0.0.0:{B}/article.html", "http://0:{B}/article.html",
+                          "http://[::ffff:0.0.0.0]:{B}/article.html",
+                          "http://127.0.0.1:{A}/redirect?to=http://0.0.0.0:{B}/article.html"};
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        char url[512];
+        expand(url, sizeof url, urls[i]);
+        struct outcome o = fetch(url);
+        expect_failure(o, "blocked_address");
+        cr_expect(strstr(o.error, "reserved") && strstr(o.error, "FETCH_ALLOW_ADDRESSES"), "%s: %s",
+                  url, o.error);
+        outcome_free(&o);
+    }
+    /* The same server through a loopback address is fetched. */
+    char url[512];
+    expand(url, sizeof url, "http://127.0.0.1:{B}/article.html");
+    struct outcome o = fetch(url);
+    cr_expect_eq(o.status, 0, "%s: %s %s", url, o.code, o.error);
+    outcome_free(&o);
+}
+
+Test(analysis, blocked_message_names_the_class_and_the_setting) {
+    char url[512];
+    expand(url, sizeof url, "http://127.0.0.1:{B}/article.html");
+    struct outcome o = fetch(url);
+    expect_failure(o, "blocked_address");
+    cr_expect_str_eq(o.error, "the address 127.0.0.1 is loopback (FETCH_ALLOW_PRIVATE is off)");
+    outcome_free(&o);
+}
+
+Test(analysis, limits) {
     cfg.fetch_max_bytes = 1 << 20;
     cfg.fetch_timeout_ms = 1500;
     char url[256];
@@ -360,7 +392,7 @@ Test(analyze, limits) {
     }
 }
 
-Test(analyze, cancel_calls_back_once) {
+Test(analysis, cancel_calls_back_once) {
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", port_a);
     struct outcome o = {0};
@@ -373,7 +405,7 @@ Test(analyze, cancel_calls_back_once) {
     cr_expect_str_eq(o.code, "canceled");
 }
 
-Test(analyze, invalid_url_is_refused_at_start) {
+Test(analysis, invalid_url_is_refused_at_start) {
     struct outcome o = {0};
     analysis_t *a;
     cr_expect_lt(analysis_start(cu, &cfg, &sw, "ftp://127.0.0.1/", on_done, &o, &a), 0);

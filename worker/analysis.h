@@ -1,15 +1,19 @@
-/* analyze — one page from URL to word counts: fetch (curl_uv/fetch) ->
- * charset decoding -> HTML text extraction (html_text, fed chunk by chunk
- * as bytes arrive) -> word segmentation (tokenize) -> counting (count),
- * with and without stop words (stopwords).
+/* analysis — one page from URL to word counts, through four named
+ * stages:
+ *   fetch    (fetch.h)    the GET under the fetch policy, on curl_uv;
+ *   decode   (decode.h)   the page's charset to UTF-8;
+ *   extract  (extract.h)  the text a reader sees, by the content type's
+ *                         row in the extract table (HTML, plain text);
+ *   count    (tally.h)    words, counted with and without stop words.
+ * Bytes flow through them as they arrive: nothing holds a whole page.
  *
- * Owns: the per-job pipeline state and the result it hands to done_cb.
- * analysis_start returns 0 and later calls done_cb exactly once (success,
- * failure or analysis_cancel), or returns a negative error and never calls
- * it. The result and everything it points to are valid only during
- * done_cb; the analysis frees itself after done_cb returns. */
-#ifndef WC_ANALYZE_H
-#define WC_ANALYZE_H
+ * Owns: the fetch, the extraction and the counts, and the result it hands
+ * to done_cb. analysis_start returns 0 and later calls done_cb exactly
+ * once (success, failure or analysis_cancel), or returns a negative error
+ * and never calls it. The result and everything it points to are valid
+ * only during done_cb; the analysis frees itself after done_cb returns. */
+#ifndef WC_ANALYSIS_H
+#define WC_ANALYSIS_H
 
 #include <stdbool.h>
 #include <stddef.h>

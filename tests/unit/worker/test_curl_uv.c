@@ -1,0 +1,268 @@
+/* worker/curl_uv.c: libcurl's multi interface on a libuv loop, against
+ * the loopback page server (tests/lib/page_server). Each transfer's
+ * callback runs exactly once (or never, once removed), through the
+ * socket path, the timer path and the error paths; callbacks may clean
+ * up and start transfers; closing leaves no handle behind. */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "tests/lib/page_server.h"
+#include "tests/lib/testenv.h"
+#include "worker/curl_uv.h"
+
+#define PAGES WC_SRCDIR "/tests/fixtures/pages"
+#define WAIT_MS 10000
+
+static void setup(void);
+static void teardown(void);
+TestSuite(curl_uv, .init = setup, .fini = teardown, .timeout = 60);
+
+static uv_loop_t loop;
+static curl_uv_t *cu;
+static page_server_t *pages;
+
+/* One transfer: its easy handle, what it received and how it ended. */
+struct xfer {
+    CURL *easy;
+    struct buf body;
+    int calls;
+    CURLcode rc;
+    bool cleanup_in_cb; /* the callback cleans the handle up, as analysis does */
+};
+
+static void
+setup(void) {
+    cr_assert_eq(curl_global_init(CURL_GLOBAL_ALL), CURLE_OK);
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    cu = curl_uv_new(&loop);
+    cr_assert_not_null(cu);
+    pages = page_server_start(PAGES);
+    cr_assert_not_null(pages);
+}
+
+static void
+close_cu(void) {
+    if (!cu) return;
+    bool closed = false;
+    curl_uv_close(cu, testenv_on_closed, &closed);
+    cu = NULL;
+    cr_assert(testenv_run_until(&loop, &closed, WAIT_MS), "curl_uv_close never called back");
+}
+
+static void
+teardown(void) {
+    close_cu();
+    cr_assert_eq(testenv_loop_close(&loop), 0, "a handle was left open");
+    page_server_stop(pages);
+    curl_global_cleanup();
+}
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg) {
+    buf_append(arg, data, size * nmemb);
+    return size * nmemb;
+}
+
+static void
+on_done(CURL *easy, CURLcode rc, void *arg) {
+    struct xfer *x = arg;
+    cr_assert_eq(easy, x->easy);
+    x->calls++;
+    x->rc = rc;
+    if (x->cleanup_in_cb) {
+        curl_easy_cleanup(easy);
+        x->easy = NULL;
+    }
+}
+
+/* xfer_init makes the easy handle for path on the page server (or for a
+ * full URL). */
+static void
+xfer_init(struct xfer *x, const char *path) {
+    memset(x, 0, sizeof *x);
+    buf_init(&x->body);
+    x->easy = curl_easy_init();
+    cr_assert_not_null(x->easy);
+    char url[256];
+    if (strstr(path, "://")) snprintf(url, sizeof url, "%s", path);
+    else snprintf(url, sizeof url, "http://127.0.0.1:%d%s", page_server_port(pages), path);
+    curl_easy_setopt(x->easy, CURLOPT_URL, url);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, &x->body);
+    curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_NOPROXY, "*");
+}
+
+static void
+xfer_free(struct xfer *x) {
+    if (x->easy) curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+    buf_free(&x->body);
+}
+
+static bool
+called(void *x) {
+    return ((struct xfer *)x)->calls > 0;
+}
+
+static void
+wait_done(struct xfer *x) {
+    cr_assert(testenv_run_until_pred(&loop, called, x, WAIT_MS), "the transfer never ended");
+}
+
+Test(curl_uv, one_transfer_calls_back_once) {
+    struct xfer x;
+    xfer_init(&x, "/article.html");
+    cr_assert_eq(curl_uv_add(cu, x.easy, on_done, &x), 0);
+    cr_expect_eq(x.calls, 0, "no callback inside curl_uv_add");
+    wait_done(&x);
+    cr_expect_eq(x.rc, CURLE_OK);
+    cr_expect(x.body.len > 0 && strstr(x.body.data, "Counting"), "the page arrived");
+    /* exactly once: more turns of the loop call nothing */
+    testenv_run_ms(&loop, 50);
+    cr_expect_eq(x.calls, 1);
+    /* the handle is out of the multi: it can be added again */
+    buf_reset(&x.body);
+    x.calls = 0;
+    cr_assert_eq(curl_uv_add(cu, x.easy, on_done, &x), 0);
+    wait_done(&x);
+    cr_expect_eq(x.rc, CURLE_OK);
+    xfer_free(&x);
+}
+
+static bool
+all_called(void *arg) {
+    struct xfer *xs = arg;
+    for (int i = 0; i < 24; i++)
+        if (xs[i].calls == 0) return false;
+    return true;
+}
+
+Test(curl_uv, many_transfers_at_once) {
+    static struct xfer xs[24];
+    for (int i = 0; i < 24; i++) {
+        char path[64];
+        if (i % 3 == 0) snprintf(path, sizeof path, "/slow/%d", 20 * i);
+        else if (i % 3 == 1) snprintf(path, sizeof path, "/big/%d", 100000 + i);
+        else snprintf(path, sizeof path, "/article.html");
+        xfer_init(&xs[i], path);
+        xs[i].cleanup_in_cb = i % 2;
+        cr_assert_eq(curl_uv_add(cu, xs[i].easy, on_done, &xs[i]), 0);
+    }
+    cr_assert(testenv_run_until_pred(&loop, all_called, xs, WAIT_MS));
+    for (int i = 0; i < 24; i++) {
+        cr_expect_eq(xs[i].calls, 1, "transfer %d", i);
+        cr_expect_eq(xs[i].rc, CURLE_OK, "transfer %d: %s", i, curl_easy_strerror(xs[i].rc));
+        if (i % 3 == 1) cr_expect_eq(xs[i].body.len, (size_t)(100000 + i), "transfer %d", i);
+        xfer_free(&xs[i]);
+    }
+}
+
+/* A transfer that never gets an answer ends by curl's timeout, which
+ * only the timer callback can deliver. */
+Test(curl_uv, timeout_through_the_timer) {
+    struct xfer x;
+    xfer_init(&x, "/hang");
+    curl_easy_setopt(x.easy, CURLOPT_TIMEOUT_MS, 200L);
+    cr_assert_eq(curl_uv_add(cu, x.easy, on_done, &x), 0);
+    wait_done(&x);
+    cr_expect_eq(x.rc, CURLE_OPERATION_TIMEDOUT, "%s", curl_easy_strerror(x.rc));
+    xfer_free(&x);
+}
+
+Test(curl_uv, errors_call_back_too) {
+    int port = testenv_free_port();
+    cr_assert_gt(port, 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    struct xfer refused, bad;
+    xfer_init(&refused, url);
+    xfer_init(&bad, "http://127.0.0.1:1/");
+    curl_easy_setopt(bad.easy, CURLOPT_URL, "nosuchscheme://x/");
+    cr_assert_eq(curl_uv_add(cu, refused.easy, on_done, &refused), 0);
+    cr_assert_eq(curl_uv_add(cu, bad.easy, on_done, &bad), 0);
+    wait_done(&refused);
+    wait_done(&bad);
+    cr_expect_eq(refused.rc, CURLE_COULDNT_CONNECT, "%s", curl_easy_strerror(refused.rc));
+    cr_expect_eq(bad.rc, CURLE_UNSUPPORTED_PROTOCOL, "%s", curl_easy_strerror(bad.rc));
+    xfer_free(&refused);
+    xfer_free(&bad);
+}
+
+/* A handle added twice: the second add fails and leaves the first
+ * transfer as it was. */
+Test(curl_uv, a_failed_add_changes_nothing) {
+    struct xfer x, other;
+    xfer_init(&x, "/slow/50");
+    other.calls = 0;
+    cr_assert_eq(curl_uv_add(cu, x.easy, on_done, &x), 0);
+    cr_expect_lt(curl_uv_add(cu, x.easy, on_done, &other), 0);
+    wait_done(&x);
+    cr_expect_eq(x.rc, CURLE_OK);
+    cr_expect_eq(other.calls, 0);
+    xfer_free(&x);
+}
+
+/* curl_uv_remove takes a transfer out early: its callback never runs and
+ * its socket's poll handle is closed (the loop closes empty). */
+Test(curl_uv, removed_transfer_never_calls_back) {
+    struct xfer hang, ok;
+    xfer_init(&hang, "/hang");
+    xfer_init(&ok, "/article.html");
+    cr_assert_eq(curl_uv_add(cu, hang.easy, on_done, &hang), 0);
+    cr_assert_eq(curl_uv_add(cu, ok.easy, on_done, &ok), 0);
+    wait_done(&ok); /* by then /hang is connected and waiting */
+    curl_uv_remove(cu, hang.easy);
+    testenv_run_ms(&loop, 100);
+    cr_expect_eq(hang.calls, 0);
+    xfer_free(&hang);
+    xfer_free(&ok);
+}
+
+/* The callback runs after the handle left the multi, so it may start
+ * the next transfer at once, even on the same handle. */
+struct chain {
+    struct xfer x;
+    int left;
+};
+
+static void
+on_chain_done(CURL *easy, CURLcode rc, void *arg) {
+    struct chain *c = arg;
+    c->x.calls++;
+    c->x.rc = rc;
+    if (rc == CURLE_OK && --c->left > 0)
+        cr_assert_eq(curl_uv_add(cu, easy, on_chain_done, c), 0, "add from the callback");
+}
+
+static bool
+chain_over(void *arg) {
+    struct chain *c = arg;
+    return c->left == 0 || c->x.rc != CURLE_OK;
+}
+
+Test(curl_uv, callback_may_start_the_next_transfer) {
+    struct chain c = {.left = 5};
+    xfer_init(&c.x, "/latin1.html");
+    cr_assert_eq(curl_uv_add(cu, c.x.easy, on_chain_done, &c), 0);
+    cr_assert(testenv_run_until_pred(&loop, chain_over, &c, WAIT_MS));
+    cr_expect_eq(c.x.rc, CURLE_OK);
+    cr_expect_eq(c.x.calls, 5);
+    xfer_free(&c.x);
+}
+
+Test(curl_uv, close_refuses_new_transfers) {
+    struct xfer x;
+    xfer_init(&x, "/article.html");
+    bool closed = false;
+    curl_uv_close(cu, testenv_on_closed, &closed);
+    cr_expect_eq(curl_uv_add(cu, x.easy, on_done, &x), UV_ECANCELED);
+    cu = NULL; /* freed once its handles have closed */
+    cr_assert(testenv_run_until(&loop, &closed, WAIT_MS));
+    cr_expect_eq(x.calls, 0);
+    xfer_free(&x);
+}
