@@ -40,6 +40,12 @@ redis_rec_on_state(redis_uv_t *r, bool connected, void *arg) {
     st->up = connected;
 }
 
+void
+redis_rec_send(redis_uv_t *r, struct redis_rec *rec, int argc, const char **argv,
+               const size_t *lens) {
+    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, rec, argc, argv, lens), 0);
+}
+
 struct wait_calls {
     const struct redis_rec *rec;
     int n;

@@ -33,6 +33,10 @@ struct redis_state {
 void redis_rec_on_reply(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg);
 /* redis_rec_on_state is a redis_uv_state_cb; arg is a struct redis_state. */
 void redis_rec_on_state(redis_uv_t *r, bool connected, void *arg);
+/* redis_rec_send sends argv with rec recording the reply, and fails the
+ * test when redis_uv refuses it. */
+void redis_rec_send(redis_uv_t *r, struct redis_rec *rec, int argc, const char **argv,
+                    const size_t *lens);
 /* redis_rec_wait runs loop until rec has n calls, for at most timeout_ms,
  * and fails the test when it has another number. */
 void redis_rec_wait(uv_loop_t *loop, struct redis_rec *rec, int n, int timeout_ms);

@@ -127,21 +127,6 @@ open_conn(const char *url, int timeout_ms, struct redis_state *st) {
     return r;
 }
 
-static void
-close_conn(redis_uv_t *r) {
-    redis_rec_close(&loop, r);
-}
-
-static void
-wait_calls(struct redis_rec *rec, int n) {
-    redis_rec_wait(&loop, rec, n, 10000);
-}
-
-static void
-cmd(redis_uv_t *r, struct redis_rec *rec, int argc, const char **argv, const size_t *lens) {
-    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, rec, argc, argv, lens), 0);
-}
-
 /* --- plain cases on the shared server --- */
 
 Test(redis_uv, round_trip) {
@@ -150,10 +135,10 @@ Test(redis_uv, round_trip) {
     char key[96];
     testenv_prefix(key, sizeof key);
     struct redis_rec set = {0}, get = {0}, del = {0};
-    cmd(r, &set, 3, (const char *[]){"SET", key, "hello world"}, NULL);
-    cmd(r, &get, 2, (const char *[]){"GET", key}, NULL);
-    cmd(r, &del, 2, (const char *[]){"DEL", key}, NULL);
-    wait_calls(&del, 1);
+    redis_rec_send(r, &set, 3, (const char *[]){"SET", key, "hello world"}, NULL);
+    redis_rec_send(r, &get, 2, (const char *[]){"GET", key}, NULL);
+    redis_rec_send(r, &del, 2, (const char *[]){"DEL", key}, NULL);
+    redis_rec_wait(&loop, &del, 1, 10000);
     cr_assert_eq(set.calls, 1);
     cr_assert_eq(set.type, REDIS_REPLY_STATUS);
     cr_assert_eq(get.type, REDIS_REPLY_STRING);
@@ -163,7 +148,7 @@ Test(redis_uv, round_trip) {
     cr_assert_eq(del.integer, 1);
     cr_assert_eq(st.ups, 1);
     cr_assert_eq(st.downs, 0);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     cr_assert_eq(get.calls, 1, "a finished command is not called again on close");
 }
 
@@ -177,18 +162,18 @@ Test(redis_uv, binary_safe_argv) {
     key[kl++] = 'k';
     static const char val[] = {'a', '\0', '\r', '\n', '$', '3', '\r', '\n', (char)0xff, 'z'};
     struct redis_rec set = {0}, get = {0}, other = {0}, del = {0};
-    cmd(r, &set, 3, (const char *[]){"SET", key, val}, (size_t[]){3, kl, sizeof val});
-    cmd(r, &get, 2, (const char *[]){"GET", key}, (size_t[]){3, kl});
+    redis_rec_send(r, &set, 3, (const char *[]){"SET", key, val}, (size_t[]){3, kl, sizeof val});
+    redis_rec_send(r, &get, 2, (const char *[]){"GET", key}, (size_t[]){3, kl});
     /* The key cut at its NUL is another key, which does not exist. */
-    cmd(r, &other, 2, (const char *[]){"GET", key}, NULL);
-    cmd(r, &del, 2, (const char *[]){"DEL", key}, (size_t[]){3, kl});
-    wait_calls(&del, 1);
+    redis_rec_send(r, &other, 2, (const char *[]){"GET", key}, NULL);
+    redis_rec_send(r, &del, 2, (const char *[]){"DEL", key}, (size_t[]){3, kl});
+    redis_rec_wait(&loop, &del, 1, 10000);
     cr_assert_eq(get.type, REDIS_REPLY_STRING);
     cr_assert_eq(get.len, sizeof val);
     cr_assert_arr_eq(get.str, val, sizeof val);
     cr_assert_eq(other.type, REDIS_REPLY_NIL);
     cr_assert_eq(del.integer, 1);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 }
 
 Test(redis_uv, commandf_formats) {
@@ -201,10 +186,10 @@ Test(redis_uv, commandf_formats) {
         redis_uv_commandf(r, redis_rec_on_reply, &set, "SET %s %b EX 60", key, "x\0y", (size_t)3),
         0);
     cr_assert_eq(redis_uv_commandf(r, redis_rec_on_reply, &get, "STRLEN %s", key), 0);
-    wait_calls(&get, 1);
+    redis_rec_wait(&loop, &get, 1, 10000);
     cr_assert_eq(set.type, REDIS_REPLY_STATUS);
     cr_assert_eq(get.integer, 3);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 }
 
 Test(redis_uv, error_reply_is_a_reply) {
@@ -213,11 +198,11 @@ Test(redis_uv, error_reply_is_a_reply) {
     char key[96];
     testenv_prefix(key, sizeof key);
     struct redis_rec set = {0}, incr = {0}, unknown = {0}, after = {0};
-    cmd(r, &set, 5, (const char *[]){"SET", key, "not a number", "EX", "60"}, NULL);
-    cmd(r, &incr, 2, (const char *[]){"INCR", key}, NULL);
-    cmd(r, &unknown, 1, (const char *[]){"NO-SUCH-COMMAND"}, NULL);
-    cmd(r, &after, 1, (const char *[]){"PING"}, NULL);
-    wait_calls(&after, 1);
+    redis_rec_send(r, &set, 5, (const char *[]){"SET", key, "not a number", "EX", "60"}, NULL);
+    redis_rec_send(r, &incr, 2, (const char *[]){"INCR", key}, NULL);
+    redis_rec_send(r, &unknown, 1, (const char *[]){"NO-SUCH-COMMAND"}, NULL);
+    redis_rec_send(r, &after, 1, (const char *[]){"PING"}, NULL);
+    redis_rec_wait(&loop, &after, 1, 10000);
     cr_assert_eq(incr.calls, 1);
     cr_assert_eq(incr.nulls, 0);
     cr_assert_eq(incr.type, REDIS_REPLY_ERROR);
@@ -228,7 +213,7 @@ Test(redis_uv, error_reply_is_a_reply) {
     cr_assert_eq(after.type, REDIS_REPLY_STATUS);
     cr_assert(redis_uv_connected(r));
     cr_assert_eq(st.downs, 0);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 }
 
 Test(redis_uv, select_from_url) {
@@ -239,10 +224,10 @@ Test(redis_uv, select_from_url) {
     struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 5000, &st);
     struct redis_rec info = {0};
-    cmd(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
-    wait_calls(&info, 1);
+    redis_rec_send(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
+    redis_rec_wait(&loop, &info, 1, 10000);
     cr_assert(strstr(info.str, " db=3 "), "%.*s", (int)info.len, info.str);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 }
 
 Test(redis_uv, enotconn_when_server_down) {
@@ -263,7 +248,7 @@ Test(redis_uv, enotconn_when_server_down) {
     cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
     cr_assert_neq(redis_uv_last_error(r)[0], '\0');
     cr_assert(strstr(redis_uv_last_error(r), "refused"), "%s", redis_uv_last_error(r));
-    close_conn(r);
+    redis_rec_close(&loop, r);
     cr_assert_eq(rec.calls, 0, "a refused command's callback must never run");
     cr_assert_eq(st.ups + st.downs, 0);
 }
@@ -272,7 +257,7 @@ Test(redis_uv, close_before_the_loop_runs) {
     char err[256];
     redis_uv_t *r = redis_uv_new(&loop, testenv_redis_url(), NULL, "test", 1000, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 }
 
 Test(redis_uv, close_without_callback) {
@@ -323,11 +308,11 @@ Test(redis_uv, auth_from_url) {
     struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 5000, &st);
     struct redis_rec info = {0};
-    cmd(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
-    wait_calls(&info, 1);
+    redis_rec_send(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
+    redis_rec_wait(&loop, &info, 1, 10000);
     cr_assert_eq(info.type, REDIS_REPLY_STRING);
     cr_assert(strstr(info.str, " db=2 "), "%.*s", (int)info.len, info.str);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 
     /* A wrong password never counts as connected. */
     server_url(&s, ":wrong@", 0, url, sizeof url);
@@ -340,7 +325,7 @@ Test(redis_uv, auth_from_url) {
     cr_assert_not(redis_uv_connected(r));
     cr_assert_eq(bad.ups, 0);
     cr_assert(strstr(redis_uv_last_error(r), "WRONGPASS"), "%s", redis_uv_last_error(r));
-    close_conn(r);
+    redis_rec_close(&loop, r);
     server_cleanup(&s);
 }
 
@@ -355,13 +340,13 @@ Test(redis_uv, reconnects_after_restart) {
     /* Commands that are pending when the server dies: BLPOP waits. */
     struct redis_rec pending[3] = {{0}};
     for (int i = 0; i < 3; i++)
-        cmd(r, &pending[i], 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+        redis_rec_send(r, &pending[i], 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
     struct redis_rec ping = {0};
-    cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
+    redis_rec_send(r, &ping, 1, (const char *[]){"PING"}, NULL);
     testenv_run_ms(&loop, 100);
     cr_assert_eq(pending[0].calls, 0);
     server_kill(&s);
-    wait_calls(&ping, 1);
+    redis_rec_wait(&loop, &ping, 1, 10000);
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(pending[i].calls, 1);
         cr_assert_eq(pending[i].nulls, 1);
@@ -385,11 +370,11 @@ Test(redis_uv, reconnects_after_restart) {
     cr_assert_eq(st.ups, 2);
     cr_assert_eq(redis_uv_last_error(r)[0], '\0');
     struct redis_rec again = {0};
-    cmd(r, &again, 2, (const char *[]){"ECHO", "back"}, NULL);
-    wait_calls(&again, 1);
+    redis_rec_send(r, &again, 2, (const char *[]){"ECHO", "back"}, NULL);
+    redis_rec_wait(&loop, &again, 1, 10000);
     cr_assert_eq(again.len, 4);
     cr_assert_arr_eq(again.str, "back", 4);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     cr_assert_eq(refused.calls, 0);
     server_cleanup(&s);
 }
@@ -405,10 +390,10 @@ Test(redis_uv, command_timeout_drops_and_reconnects) {
     kill(s.pid, SIGSTOP);
     struct redis_rec a = {0}, b = {0};
     uint64_t t0 = uv_now(&loop);
-    cmd(r, &a, 1, (const char *[]){"PING"}, NULL);
+    redis_rec_send(r, &a, 1, (const char *[]){"PING"}, NULL);
     testenv_run_ms(&loop, 100);
-    cmd(r, &b, 1, (const char *[]){"PING"}, NULL);
-    wait_calls(&a, 1);
+    redis_rec_send(r, &b, 1, (const char *[]){"PING"}, NULL);
+    redis_rec_wait(&loop, &a, 1, 10000);
     uint64_t waited = uv_now(&loop) - t0;
     cr_assert_eq(a.nulls, 1);
     cr_assert_str_eq(a.err, "timeout");
@@ -425,10 +410,10 @@ Test(redis_uv, command_timeout_drops_and_reconnects) {
     cr_assert(testenv_run_until(&loop, &st.up, 8000), "did not reconnect: %s",
               redis_uv_last_error(r));
     struct redis_rec c = {0};
-    cmd(r, &c, 1, (const char *[]){"PING"}, NULL);
-    wait_calls(&c, 1);
+    redis_rec_send(r, &c, 1, (const char *[]){"PING"}, NULL);
+    redis_rec_wait(&loop, &c, 1, 10000);
     cr_assert_eq(c.type, REDIS_REPLY_STATUS);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     cr_assert_eq(a.calls, 1);
     server_cleanup(&s);
 }
@@ -444,15 +429,15 @@ Test(redis_uv, slow_but_in_time_commands_succeed) {
      * second answers 0.6 s after it was sent, at the limit. The timer must
      * measure each command from its own send time. */
     struct redis_rec first = {0}, second = {0};
-    cmd(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
+    redis_rec_send(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
     testenv_run_ms(&loop, 250);
-    cmd(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
-    wait_calls(&second, 1);
+    redis_rec_send(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
+    redis_rec_wait(&loop, &second, 1, 10000);
     cr_assert_eq(first.nulls, 0);
     cr_assert_eq(first.type, REDIS_REPLY_NIL);
     cr_assert_eq(second.nulls, 0, "%s", second.err);
     cr_assert_eq(st.downs, 0);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     server_cleanup(&s);
 }
 
@@ -462,7 +447,8 @@ Test(redis_uv, close_with_commands_pending) {
     char key[96];
     testenv_prefix(key, sizeof key);
     struct redis_rec recs[4] = {{0}};
-    for (int i = 0; i < 4; i++) cmd(r, &recs[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
+    for (int i = 0; i < 4; i++)
+        redis_rec_send(r, &recs[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
     testenv_run_ms(&loop, 50);
     bool closed = false;
     redis_uv_close(r, testenv_on_closed, &closed);
@@ -483,9 +469,10 @@ Test(redis_uv, close_inside_a_reply_callback) {
     char key[96];
     testenv_prefix(key, sizeof key);
     struct redis_rec first = {.close_me = r}, later[3] = {{0}};
-    cmd(r, &first, 1, (const char *[]){"PING"}, NULL);
-    for (int i = 0; i < 3; i++) cmd(r, &later[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
-    wait_calls(&first, 1);
+    redis_rec_send(r, &first, 1, (const char *[]){"PING"}, NULL);
+    for (int i = 0; i < 3; i++)
+        redis_rec_send(r, &later[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
+    redis_rec_wait(&loop, &first, 1, 10000);
     cr_assert_eq(first.nulls, 0);
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(later[i].calls, 1);
@@ -505,11 +492,11 @@ Test(redis_uv, close_inside_a_failed_callback) {
     /* The first pending command closes the connection from inside the
      * NULL-reply callback that the server's death causes. */
     struct redis_rec first = {.close_me = r}, second = {0};
-    cmd(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
-    cmd(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+    redis_rec_send(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+    redis_rec_send(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
     testenv_run_ms(&loop, 50);
     server_kill(&s);
-    wait_calls(&second, 1);
+    redis_rec_wait(&loop, &second, 1, 10000);
     cr_assert_eq(first.calls, 1);
     cr_assert_eq(first.nulls, 1);
     cr_assert_eq(second.nulls, 1);
@@ -540,7 +527,7 @@ Test(redis_uv, silent_server_times_out_the_handshake) {
     struct redis_rec rec = {0};
     cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, &rec, 1, (const char *[]){"PING"}, NULL),
                  UV_ENOTCONN);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     close(fd);
     cr_assert_eq(rec.calls, 0);
 }
