@@ -27,6 +27,31 @@
     "  redis.call('HSET', key, 'history', cjson.encode(arr))\n"                                    \
     "end\n"
 
+/* Counts the job's failed attempts of this run by kind: "5 attempts: 3
+ * timeout, 2 worker_lost" (kinds in the order they first happened), or
+ * nil for fewer than two. The run is the newest history entries whose
+ * attempt numbers fall going back (an admin requeue starts again at 1). */
+#define LUA_ATTEMPTS_SUMMARY                                                                       \
+    "local function attempts_summary(key)\n"                                                       \
+    "  local h = redis.call('HGET', key, 'history')\n"                                             \
+    "  local arr = h and cjson.decode(h) or {}\n"                                                  \
+    "  local first, last = #arr + 1, nil\n"                                                        \
+    "  for i = #arr, 1, -1 do\n"                                                                   \
+    "    local a = tonumber(arr[i].attempt) or 0\n"                                                \
+    "    if a < 1 or (last and a >= last) then break end\n"                                        \
+    "    first, last = i, a\n"                                                                     \
+    "  end\n"                                                                                      \
+    "  if #arr - first < 1 then return nil end\n"                                                  \
+    "  local kinds, count = {}, {}\n"                                                              \
+    "  for i = first, #arr do\n"                                                                   \
+    "    local c = tostring(arr[i].code)\n"                                                        \
+    "    if not count[c] then count[c] = 0; table.insert(kinds, c) end\n"                          \
+    "    count[c] = count[c] + 1\n"                                                                \
+    "  end\n"                                                                                      \
+    "  for i, c in ipairs(kinds) do kinds[i] = count[c] .. ' ' .. c end\n"                         \
+    "  return (#arr - first + 1) .. ' attempts: ' .. table.concat(kinds, ', ')\n"                  \
+    "end\n"
+
 /* True when ARGV-named consumer still holds delivery `entry` of the job. */
 #define LUA_OWNS                                                                                   \
     "local function owns(key, entry, consumer)\n"                                                  \
@@ -61,7 +86,7 @@ const char QUEUE_LUA_SUBMIT[] =
  * nothing to run: the job is gone, ended, re-enqueued under another
  * entry, or has used up its attempts (a job whose workers keep dying ends
  * failed with worker_lost). */
-const char QUEUE_LUA_START[] = LUA_HISTORY_PUSH STATS_LUA_RECORD
+const char QUEUE_LUA_START[] = LUA_HISTORY_PUSH LUA_ATTEMPTS_SUMMARY STATS_LUA_RECORD
     "local function drop()\n"
     "  redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "  redis.call('XDEL', KEYS[2], ARGV[1])\n"
@@ -74,9 +99,11 @@ const char QUEUE_LUA_START[] = LUA_HISTORY_PUSH STATS_LUA_RECORD
     "  return false\n"
     "end\n"
     "if att >= tonumber(ARGV[5]) then\n"
-    "  local msg = 'the worker running this job was lost ' .. att .. ' times'"
-    " .. ' (killed, crashed or cut off); giving up'\n"
-    "  push_history(KEYS[1], 'worker_lost', msg, ARGV[3])\n"
+    "  local msg = 'the worker running this job was lost (killed, crashed or cut off)'\n"
+    "  push_history(KEYS[1], 'worker_lost', msg .. '; giving up', ARGV[3],"
+    " redis.call('HGET', KEYS[1], 'worker') or nil)\n"
+    "  local sum = attempts_summary(KEYS[1])\n"
+    "  msg = msg .. '; giving up' .. (sum and (' after ' .. sum) or '')\n"
     "  redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[3],"
     " 'error_code', 'worker_lost', 'error', msg)\n"
     "  redis.call('HDEL', KEYS[1], 'worker', 'next_attempt_at')\n"
@@ -117,13 +144,14 @@ const char QUEUE_LUA_FINISH[] = LUA_OWNS STATS_LUA_RECORD
 
 /* KEYS: job, stream, stats, failed. ARGV: entry, now, ttl, group,
  * consumer, code, message, id. Returns 1, or 0 when the lease was lost. */
-const char QUEUE_LUA_FAIL[] = LUA_OWNS LUA_HISTORY_PUSH STATS_LUA_RECORD
+const char QUEUE_LUA_FAIL[] = LUA_OWNS LUA_HISTORY_PUSH LUA_ATTEMPTS_SUMMARY STATS_LUA_RECORD
     "if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end\n"
     "redis.call('XACK', KEYS[2], ARGV[4], ARGV[1])\n"
     "redis.call('XDEL', KEYS[2], ARGV[1])\n"
     "push_history(KEYS[1], ARGV[6], ARGV[7], ARGV[2])\n"
+    "local sum = attempts_summary(KEYS[1])\n"
     "redis.call('HSET', KEYS[1], 'status', 'failed', 'finished_at', ARGV[2],"
-    " 'error_code', ARGV[6], 'error', ARGV[7])\n"
+    " 'error_code', ARGV[6], 'error', ARGV[7] .. (sum and ('; after ' .. sum) or ''))\n"
     "redis.call('HDEL', KEYS[1], 'next_attempt_at', 'worker')\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
     "redis.call('ZADD', KEYS[4], ARGV[2], ARGV[8])\n"

@@ -1,126 +1,17 @@
 /* wordcount-worker: without arguments, the supervisor that keeps
  * WORKER_PROCESSES children running; with `--child N`, one worker process
  * (one libuv loop, up to WORKER_CONCURRENCY jobs in flight). */
-#include <curl/curl.h>
-#include <errno.h>
-#include <libxml/parser.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/signals.h"
-#include "worker/runner.h"
-#include "worker/stopwords.h"
+#include "worker/child.h"
 #include "worker/supervisor.h"
-
-struct child {
-    uv_loop_t loop;
-    const struct config *cfg;
-    runner_t *runner;
-    struct signals signals;
-    bool stopping;
-};
-
-static void
-on_runner_closed(runner_t *r, void *arg) {
-    (void)r;
-    struct child *c = arg;
-    c->runner = NULL;
-    signals_close(&c->signals);
-}
-
-static void
-on_drained(runner_t *r, void *arg) {
-    struct child *c = arg;
-    log_info("msg=\"drained\"");
-    runner_close(r, on_runner_closed, c);
-}
-
-static void
-on_signal(int signum, void *arg) {
-    struct child *c = arg;
-    if (!c->runner) return;
-    if (c->stopping) {
-        /* A second signal: stop now, abandoning what is in flight (it is
-         * delivered again elsewhere). */
-        log_info("msg=\"second signal, stopping now\" signal=%d", signum);
-        runner_drain(c->runner, 0, NULL, NULL);
-        return;
-    }
-    c->stopping = true;
-    runner_drain(c->runner, c->cfg->worker_grace_ms, on_drained, c);
-}
-
-static int
-run_child(const struct config *cfg, int index) {
-    char role[32];
-    snprintf(role, sizeof role, "worker-%d", index);
-    log_set_role(role);
-    /* A worker process does not outlive its supervisor: if the supervisor
-     * is killed (even with SIGKILL), the kernel sends this process SIGTERM
-     * and it drains as usual; its leases lapse otherwise. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-        log_warn("msg=\"cannot ask for the parent-death signal\" error=%s", log_q(strerror(errno)));
-    if (getppid() == 1) {
-        log_error("msg=\"supervisor already gone\"");
-        return 70;
-    }
-
-    struct stopwords sw;
-    char err[512];
-    if (stopwords_load(&sw, cfg->stopwords_file, err, sizeof err) < 0) {
-        log_error("msg=\"cannot load stop words\" file=%s error=%s", log_q(cfg->stopwords_file),
-                  log_q(err));
-        return EX_CONFIG_CODE;
-    }
-    if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
-        log_error("msg=\"curl_global_init failed\"");
-        stopwords_free(&sw);
-        return 70;
-    }
-    xmlInitParser();
-
-    struct child c = {.cfg = cfg};
-    int rc = uv_loop_init(&c.loop);
-    if (rc < 0) {
-        log_error("msg=\"cannot create loop\" error=%s", log_q(uv_strerror(rc)));
-        return 70;
-    }
-    char host[200] = "", consumer[256];
-    gethostname(host, sizeof host - 1);
-    snprintf(consumer, sizeof consumer, "%s-%ld", host, (long)getpid());
-    c.runner = runner_new(&c.loop, cfg, &sw, consumer, err, sizeof err);
-    int status = 0;
-    if (!c.runner) {
-        log_error("msg=\"cannot start worker\" error=%s", log_q(err));
-        status = EX_CONFIG_CODE;
-    } else if ((rc = signals_start(&c.signals, &c.loop, on_signal, &c)) < 0) {
-        log_error("msg=\"cannot watch signals\" error=%s", log_q(uv_strerror(rc)));
-        runner_close(c.runner, NULL, NULL);
-        status = 70;
-    } else {
-        log_info("msg=\"worker ready\" consumer=%s concurrency=%d", consumer,
-                 cfg->worker_concurrency);
-    }
-    uv_run(&c.loop, UV_RUN_DEFAULT);
-    rc = uv_loop_close(&c.loop);
-    if (rc < 0) {
-        log_error("msg=\"loop not closed cleanly\" error=%s", log_q(uv_strerror(rc)));
-        if (!status) status = 70;
-    }
-    xmlCleanupParser();
-    curl_global_cleanup();
-    stopwords_free(&sw);
-    if (!status) log_info("msg=\"worker stopped\"");
-    return status;
-}
 
 int
 main(int argc, char **argv) {
@@ -136,7 +27,7 @@ main(int argc, char **argv) {
     log_threshold = (enum log_level)cfg.log_level;
     int status;
     if (argc == 3 && strcmp(argv[1], "--child") == 0) {
-        status = run_child(&cfg, atoi(argv[2]));
+        status = child_run(&cfg, atoi(argv[2]));
     } else if (argc == 1) {
         char exe[PATH_MAX];
         size_t len = sizeof exe;

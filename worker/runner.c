@@ -1,5 +1,6 @@
 #include "worker/runner.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ struct runner {
     bool redis_lost;            /* the command connection went down since it was up */
     bool taking, rescuing, promoting, renewing;
     bool group_ready, ensuring_group;
-    bool draining, handing_back, drained, closing;
+    bool draining, handing_back, stopping_now, drained, closing;
     runner_cb drained_cb;
     void *drained_arg;
     runner_cb close_cb;
@@ -74,6 +75,7 @@ static void on_heartbeat_reply(redis_uv_t *redis, redisReply *reply, const char 
 static void
 on_task_end(struct task *t, const char *outcome, void *arg) {
     struct runner *r = arg;
+    assert(t->prev || r->tasks == t); /* only linked tasks end */
     if (t->prev) t->prev->next = t->next;
     else r->tasks = t->next;
     if (t->next) t->next->prev = t->prev;
@@ -94,10 +96,12 @@ on_task_end(struct task *t, const char *outcome, void *arg) {
 
 /* check_drained calls drained_cb once nothing is in flight: no task, and
  * no take or rescue whose deliveries could still arrive (they would sit
- * unacknowledged until a rescue if the connection closed under them). */
+ * unacknowledged until a rescue if the connection closed under them); or
+ * at once after stop_now, which has given up on all that. */
 static void
 check_drained(struct runner *r) {
-    if (!r->draining || r->drained || r->inflight > 0 || r->taking || r->rescuing) return;
+    if (!r->draining || r->drained) return;
+    if (!r->stopping_now && (r->inflight > 0 || r->taking || r->rescuing)) return;
     r->drained = true;
     uv_timer_stop(&r->grace);
     /* Nothing left to renew: leave the workers registry (best effort; an
@@ -125,10 +129,16 @@ on_task_freed(void *arg) {
 
 static void
 begin(struct runner *r, const struct queue_entry *e) {
+    struct task *t;
+    int rc = task_start(&r->env, e, &t);
+    if (rc < 0) {
+        /* No task was made (the command connection is down while the
+         * blocking one delivered): the delivery stays pending under this
+         * consumer and a rescue runs it after JOB_RESCUE_AFTER. */
+        log_warn("msg=\"cannot start job\" job=%s error=%s", e->job_id, log_q(uv_strerror(rc)));
+        return;
+    }
     r->inflight++;
-    struct task *t = task_start(&r->env, e);
-    /* A task that could not start has already ended and unlinked nothing. */
-    if (t->phase == TASK_ENDED) return;
     t->next = r->tasks;
     if (r->tasks) r->tasks->prev = t;
     r->tasks = t;
@@ -208,10 +218,15 @@ on_redis_state(redis_uv_t *redis, bool connected, void *arg) {
     if (redis == r->redis) {
         if (!connected) {
             r->redis_lost = true;
-        } else if (r->redis_lost) {
-            r->redis_lost = false;
-            r->rescue_not_before =
-                uv_now(r->loop) + (uint64_t)r->cfg->job_rescue_after_ms + RECONNECT_BACKOFF_MAX_MS;
+        } else {
+            if (r->redis_lost) {
+                r->redis_lost = false;
+                r->rescue_not_before = uv_now(r->loop) + (uint64_t)r->cfg->job_rescue_after_ms +
+                                       RECONNECT_BACKOFF_MAX_MS;
+            }
+            /* Register (or renew, after an outage) at once: the registry
+             * shows this process from the moment it can take jobs, not
+             * one HEARTBEAT_INTERVAL later. */
             if (!r->drained && !r->closing) on_heartbeat(&r->heartbeat);
         }
     }
@@ -443,11 +458,41 @@ runner_inflight(const runner_t *r) {
 
 /* --- drain and close --- */
 
+/* stop_now abandons what is still in flight and reports the runner
+ * drained without waiting for answers: runner_close then cancels the
+ * steps still waiting on Redis or Postgres, and a take's deliveries not
+ * yet read stay pending until a rescue. */
+static void
+stop_now(struct runner *r) {
+    if (r->drained) return;
+    r->stopping_now = true;
+    for (struct task *t = r->tasks, *next; t; t = next) {
+        next = t->next;
+        task_stop(t, false);
+    }
+    check_drained(r);
+}
+
+/* on_handback_over: handing back needs Redis, and when Redis (or
+ * Postgres, for a store in flight) is down or hangs nothing would end the
+ * drain. So RUNNER_HANDBACK_MS after handing back began, the jobs still
+ * held are abandoned and rescued by lease, as after a kill -9: a worker
+ * stops within its grace + RUNNER_HANDBACK_MS (and closing), before the
+ * supervisor's kill at WORKER_GRACE + 5 s, whatever its servers do. */
+static void
+on_handback_over(uv_timer_t *timer) {
+    struct runner *r = timer->data;
+    log_warn("msg=\"jobs not handed back in time, abandoning them\" jobs=%d waited_ms=%d",
+             r->inflight, RUNNER_HANDBACK_MS);
+    stop_now(r);
+}
+
 static void
 on_grace(uv_timer_t *timer) {
     struct runner *r = timer->data;
     r->handing_back = true;
     log_warn("msg=\"grace period over, handing jobs back\" jobs=%d", r->inflight);
+    uv_timer_start(&r->grace, on_handback_over, RUNNER_HANDBACK_MS, 0);
     /* Hand unfinished jobs back to the queue so they run again at once;
      * the drained callback runs when the last task is gone. */
     for (struct task *t = r->tasks, *next; t; t = next) {
@@ -460,18 +505,15 @@ void
 runner_drain(runner_t *r, int grace_ms, runner_cb drained_cb, void *arg) {
     if (r->draining) {
         /* A second request (a second signal): hand back now; when that is
-         * already under way (and stuck, say on a Redis outage), abandon
-         * everything: the jobs are rescued elsewhere. */
+         * already under way (and stuck, say on a Redis outage), stop now:
+         * the jobs are rescued elsewhere. */
         if (!r->handing_back) {
             uv_timer_stop(&r->grace);
             on_grace(&r->grace);
             return;
         }
         log_warn("msg=\"stopping now, abandoning jobs\" jobs=%d", r->inflight);
-        for (struct task *t = r->tasks, *next; t; t = next) {
-            next = t->next;
-            task_stop(t, false);
-        }
+        stop_now(r);
         return;
     }
     r->draining = true;
@@ -480,7 +522,9 @@ runner_drain(runner_t *r, int grace_ms, runner_cb drained_cb, void *arg) {
     uv_timer_stop(&r->take_timer);
     uv_timer_stop(&r->rescue_timer);
     log_info("msg=\"draining\" inflight=%d grace_ms=%d", r->inflight, grace_ms);
-    if (r->inflight > 0) uv_timer_start(&r->grace, on_grace, (uint64_t)grace_ms, 0);
+    /* Armed even with nothing in flight: a take or rescue may still be
+     * waiting on a Redis that does not answer. */
+    uv_timer_start(&r->grace, on_grace, (uint64_t)grace_ms, 0);
     check_drained(r);
 }
 

@@ -16,9 +16,14 @@
  * straight back), lets the tasks in flight finish for grace_ms, then
  * hands the unfinished ones back to the queue (queue_release: they run
  * again at once elsewhere, the attempt not counted) and calls drained_cb
- * once nothing is in flight; a second runner_drain hands back at once, or
- * when that is under way, abandons the tasks (they are rescued after
- * JOB_RESCUE_AFTER). runner_close then releases everything and
+ * once nothing is in flight; a second runner_drain hands back at once.
+ * Handing back needs Redis: when it is not done RUNNER_HANDBACK_MS after
+ * it began, or
+ * on a third runner_drain, the runner stops now: it abandons what it
+ * still holds (rescued by lease after JOB_RESCUE_AFTER) and calls
+ * drained_cb without waiting for Redis or Postgres to answer. So
+ * drained_cb always runs within grace_ms + RUNNER_HANDBACK_MS. runner_close then
+ * releases everything (cancelling what still waits on a server) and
  * calls close_cb when the memory is gone. */
 #ifndef WC_RUNNER_H
 #define WC_RUNNER_H
@@ -29,15 +34,20 @@
 #include "common/config.h"
 #include "worker/stopwords.h"
 
+/* How long handing jobs back may take before they are abandoned (ms). */
+#define RUNNER_HANDBACK_MS 3000
+
 typedef struct runner runner_t;
 typedef void (*runner_cb)(runner_t *r, void *arg);
 
 /* runner_new returns NULL with a message in err when a URL in cfg is invalid. */
 runner_t *runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw,
                      const char *consumer, char *err, size_t errlen);
-/* runner_drain stops taking jobs; drained_cb runs once nothing is in flight. */
+/* runner_drain stops taking jobs; drained_cb runs once nothing is in
+ * flight, or at the latest grace_ms + RUNNER_HANDBACK_MS later. */
 void runner_drain(runner_t *r, int grace_ms, runner_cb drained_cb, void *arg);
-/* runner_close releases everything; call after drained_cb. */
+/* runner_close releases everything; call after drained_cb. Steps still
+ * waiting on Redis or Postgres are canceled (their jobs are rescued). */
 void runner_close(runner_t *r, runner_cb close_cb, void *arg);
 /* runner_inflight returns how many jobs are in flight. */
 int runner_inflight(const runner_t *r);

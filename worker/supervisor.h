@@ -8,7 +8,9 @@
  * A child that exits unexpectedly is restarted after a backoff (1 s,
  * doubling to 30 s; reset once a child has lived a minute). SIGTERM or
  * SIGINT is forwarded to every child as SIGTERM; children that are still
- * alive WORKER_GRACE + 5 s later get SIGKILL. supervisor_run returns when
+ * alive WORKER_GRACE + 5 s later get SIGKILL (a child stops on its own
+ * within WORKER_GRACE + RUNNER_HANDBACK_MS, which is what bounds it when
+ * this supervisor is gone: worker/child.h). supervisor_run returns when
  * every child has exited after a stop, with 0, or a negative UV_* error
  * when it could not start. */
 #ifndef WC_SUPERVISOR_H

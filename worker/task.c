@@ -356,21 +356,28 @@ on_started(int status, const struct job *job, const char *errstr, void *arg) {
     begin_analysis(t);
 }
 
-struct task *
-task_start(const struct task_env *env, const struct queue_entry *e) {
+int (*task_queue_start_fn)(struct queue *q, const struct queue_entry *e, const char *consumer,
+                           int max_attempts, queue_job_cb cb, void *arg) = queue_start;
+
+int
+task_start(const struct task_env *env, const struct queue_entry *e, struct task **out) {
     struct task *t = xcalloc(1, sizeof *t);
     t->env = env;
     t->entry = *e;
     t->phase = TASK_STARTING;
     t->lease_at = uv_now(env->loop);
+    /* queue_start calls back later or never: the timer can wait until it
+     * has accepted the call, so a refusal leaves nothing to close. */
+    int rc = task_queue_start_fn(env->queue, e, env->consumer, env->cfg->job_max_attempts,
+                                 on_started, t);
+    if (rc < 0) {
+        free(t);
+        return rc;
+    }
     uv_timer_init(env->loop, &t->timer);
     t->timer.data = t;
-    int rc = queue_start(env->queue, e, env->consumer, env->cfg->job_max_attempts, on_started, t);
-    if (rc < 0) {
-        log_warn("msg=\"cannot start job\" job=%s error=%s", e->job_id, log_q(uv_strerror(rc)));
-        task_end(t, "not_started");
-    }
-    return t;
+    *out = t;
+    return 0;
 }
 
 void

@@ -16,8 +16,13 @@
  * result only while its lease is fresh; otherwise it renews first, and a
  * task whose lease was lost stops without writing anything.
  *
- * A task ends exactly once; then env->on_end runs and, after its timer has
- * closed, the memory is freed (the runner must stay alive until then). */
+ * A task that task_start returned ends exactly once; then env->on_end runs
+ * and, after its timer has closed, the memory is freed and env->on_freed
+ * runs (the runner must stay alive until then). A task_start that fails
+ * makes no task and calls neither (the libuv rule).
+ *
+ * Seam: task_queue_start_fn is the call that starts a delivery
+ * (queue_start); tests may swap it, as they swap clock_now_ms_fn. */
 #ifndef WC_TASK_H
 #define WC_TASK_H
 
@@ -48,7 +53,8 @@ struct task_env {
     /* A lease renewed less than this long ago (ms) is safe to act on. */
     int lease_safe_ms;
     /* on_end runs when a task ends: outcome is "finished", "failed",
-     * "retrying", "released", "skipped", "lost", "not_started" or "abandoned". */
+     * "retrying", "released", "skipped", "lost", "not_started" (Redis
+     * refused or dropped the start) or "abandoned". */
     void (*on_end)(struct task *t, const char *outcome, void *arg);
     /* on_freed runs after the task's memory is gone. */
     void (*on_freed)(void *arg);
@@ -90,10 +96,16 @@ struct task {
     uint64_t started_ms;
 };
 
-/* task_start creates a task for delivery e and starts it. When the first
- * step cannot be sent the task ends at once ("not_started"): the delivery
- * stays pending and is rescued later. */
-struct task *task_start(const struct task_env *env, const struct queue_entry *e);
+/* task_queue_start_fn starts a delivery; queue_start unless a test swaps it. */
+extern int (*task_queue_start_fn)(struct queue *q, const struct queue_entry *e,
+                                  const char *consumer, int max_attempts, queue_job_cb cb,
+                                  void *arg);
+
+/* task_start creates a task for delivery e, starts it and stores it in
+ * *out. It returns 0, or a negative UV_* error when the first step cannot
+ * be sent (Redis is not connected): then there is no task, no callback
+ * runs, and the delivery stays pending until a rescue takes it. */
+int task_start(const struct task_env *env, const struct queue_entry *e, struct task **out);
 /* task_lease_renewed records that the lease was renewed at `at` (uv_now). */
 void task_lease_renewed(struct task *t, uint64_t at);
 /* task_lease_lost stops the task without writing anything. */

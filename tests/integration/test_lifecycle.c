@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/lib/wcsys.h"
@@ -140,4 +141,54 @@ Test(lifecycle, drain_hands_back_what_it_cannot_finish) {
     }
     long long took = wcsys_now_ms() - t0;
     cr_assert_lt(took, 60000, "the jobs waited for a rescue (%lld ms)", took);
+}
+
+/* registered_pids polls GET /api/v1/stats until it lists n live workers
+ * (up to timeout_ms) and writes their pids to out; returns how many it
+ * saw last. */
+static int
+registered_pids(int n, pid_t *out, int timeout_ms) {
+    long long until = wcsys_now_ms() + timeout_ms;
+    for (;;) {
+        long status = 0;
+        json_t *s = wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status);
+        json_t *w = json_object_get(s, "workers");
+        int alive = (int)json_integer_value(json_object_get(w, "alive"));
+        if (status == 200 && alive == n) {
+            size_t i;
+            json_t *p;
+            json_array_foreach(json_object_get(w, "list"), i, p) {
+                if (i < (size_t)n) out[i] = (pid_t)json_integer_value(json_object_get(p, "pid"));
+            }
+        }
+        json_decref(s);
+        if (alive == n || wcsys_now_ms() > until) return alive;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+Test(lifecycle, workers_are_registered_as_soon_as_they_are_ready) {
+    /* Heartbeats a minute apart: only a registration at start-up shows
+     * the workers within the test's bounds. */
+    wcsys_env(&sys, "HEARTBEAT_INTERVAL", "60s");
+    wcsys_env(&sys, "JOB_RESCUE_AFTER", "120s");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char line[8192];
+    pid_t kids[2] = {child_pid(0, 1, line, sizeof line), child_pid(1, 1, line, sizeof line)};
+    for (int i = 0; i < 2; i++) {
+        char ready[32];
+        snprintf(ready, sizeof ready, " pid=%d ", (int)kids[i]);
+        cr_assert(wcsys_log_find(sys.worker_logs[0], "msg=\"worker ready\"", ready, 20000, NULL, 0),
+                  "worker process %d did not come up", (int)kids[i]);
+    }
+    pid_t seen[2] = {0, 0};
+    int alive = registered_pids(2, seen, 20000);
+    cr_assert_eq(alive, 2, "the registry shows %d workers, not 2, before the first heartbeat",
+                 alive);
+    cr_assert((seen[0] == kids[0] && seen[1] == kids[1]) ||
+                  (seen[0] == kids[1] && seen[1] == kids[0]),
+              "registered %d and %d, started %d and %d", (int)seen[0], (int)seen[1], (int)kids[0],
+              (int)kids[1]);
 }

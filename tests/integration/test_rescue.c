@@ -158,7 +158,8 @@ Test(rescue, poison_job_fails_after_max_attempts) {
     cr_assert_str_eq(wcsys_status(job), "failed", "%s", json_dumps(job, 0));
     cr_assert_str_eq(error_code(job), "worker_lost");
     const char *msg = json_string_value(json_object_get(json_object_get(job, "error"), "message"));
-    cr_assert(msg && strstr(msg, "lost 2 times"), "a readable message: %s", msg);
+    cr_assert(msg && strstr(msg, "giving up after 2 attempts: 2 worker_lost"),
+              "a readable message: %s", msg);
     cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 2);
     cr_assert_eq(count_errors(job, "worker_lost"), 2, "one rescue, then the verdict: %s",
                  json_dumps(job, 0));

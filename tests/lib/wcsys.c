@@ -2,6 +2,7 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
@@ -192,6 +193,38 @@ wcsys_start_worker(struct wcsys *s, const struct proc_opts *opts) {
     cr_assert_gt(s->workers[i], 0);
     cr_assert(proc_wait_log(s->worker_logs[i], "msg=\"worker ready\"", 20000, NULL, 0),
               "worker did not start; see %s", s->worker_logs[i]);
+    return i;
+}
+
+int
+wcsys_fork_worker(struct wcsys *s, int (*body)(void *arg), void *arg) {
+    cr_assert_lt(s->nworkers, WCSYS_MAX_WORKERS);
+    int i = s->nworkers++;
+    char log[sizeof s->worker_logs[i]];
+    snprintf(log, sizeof log, "%s/worker-%d.log", s->dir, i);
+    memcpy(s->worker_logs[i], log, sizeof log);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0, "cannot open %s", log);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork failed");
+    if (pid == 0) {
+        /* As a program starts: stop signals held until its loop watches
+         * them, its own environment and log. _exit: the test's atexit
+         * handlers belong to the test process. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        for (int e = 0; e < s->nenv; e++) putenv(s->env[e]);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) dup2(devnull, 0);
+        _exit(body(arg));
+    }
+    close(fd);
+    s->workers[i] = pid;
     return i;
 }
 

@@ -71,6 +71,12 @@ void wcsys_start_web(struct wcsys *s);
 /* wcsys_start_worker starts a supervisor (optionally in a namespace, opts
  * may be NULL), waits for a worker to be ready and returns its index. */
 int wcsys_start_worker(struct wcsys *s, const struct proc_opts *opts);
+/* wcsys_fork_worker runs body(arg) in a forked process, as a program of
+ * the system would run: with its environment, SIGTERM and SIGINT held
+ * back, and its output in a new worker log; body's return value is the
+ * exit status. For tests that set a seam first (worker/task.h). Returns
+ * the index; the process is stopped like a started worker. */
+int wcsys_fork_worker(struct wcsys *s, int (*body)(void *arg), void *arg);
 /* wcsys_stop_worker signals supervisor i and waits up to timeout_ms;
  * returns the wait status (-1: it had to be killed). */
 int wcsys_stop_worker(struct wcsys *s, int i, int sig, int timeout_ms);

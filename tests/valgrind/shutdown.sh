@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # shutdown.sh — the long-running programs under valgrind: wordcount-web and
 # one worker process serve real jobs (private Redis and Postgres, a page
-# served on loopback), then stop on SIGTERM; valgrind must report no error
-# and nothing definitely or indirectly lost. `make valgrind` runs it.
+# served on loopback), then stop on SIGTERM; then a worker process stops
+# while a job hangs and Redis is gone (it abandons what it cannot hand
+# back). valgrind must report no error and nothing definitely or
+# indirectly lost. `make valgrind` runs it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -48,11 +50,37 @@ for _ in $(seq 120); do
     sleep 0.5
 done
 ((done)) || { echo "valgrind: the jobs did not finish" >&2; cat "$TMP/worker.log" >&2; exit 1; }
-kill -TERM "$WEB" "$WORKER"
 rc=0
-wait "$WEB" || rc=$?
-wait "$WORKER" || rc=$((rc ? rc : $?))
-for f in web worker; do
+kill -TERM "$WORKER"
+wait "$WORKER" || rc=$?
+
+# A stop that cannot hand back: a job hangs on a page that never answers,
+# Redis goes away, then SIGTERM. The worker gives up handing back after
+# WORKER_GRACE + 3 s, abandons the job to a rescue and still exits clean.
+HP=$(fp)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); held = []
+while True: held.append(s.accept())' "$HP" &
+PIDS+=($!)
+WORKER_GRACE=1s "${VG[@]}" bin/wordcount-worker --child 0 2>"$TMP/worker-stuck.log" &
+STUCK=$!
+PIDS+=($STUCK)
+id=$(curl -sf -X POST "http://127.0.0.1:$WEBP/api/v1/jobs" -H 'Content-Type: application/json' \
+    -d "{\"url\": \"http://127.0.0.1:$HP/hang\"}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+started=0
+for _ in $(seq 120); do
+    curl -sf "http://127.0.0.1:$WEBP/api/v1/jobs/$id" | grep -q '"status":"started"' && { started=1; break; }
+    sleep 0.5
+done
+((started)) || { echo "valgrind: the hanging job did not start" >&2; cat "$TMP/worker-stuck.log" >&2; exit 1; }
+deploy/redis.sh stop "$TMP/redis" >/dev/null 2>&1
+kill -TERM "$STUCK"
+wait "$STUCK" || rc=$((rc ? rc : $?))
+
+kill -TERM "$WEB"
+wait "$WEB" || rc=$((rc ? rc : $?))
+for f in web worker worker-stuck; do
     if grep -q "^==[0-9]*==" "$TMP/$f.log"; then
         echo "valgrind: $f:" >&2
         grep "^==[0-9]*==" "$TMP/$f.log" >&2
@@ -60,4 +88,4 @@ for f in web worker; do
     fi
 done
 if ((rc)); then echo "valgrind: FAILED" >&2; exit 1; fi
-echo "valgrind: web and worker stopped cleanly with no errors and no leaks"
+echo "valgrind: web and workers stopped cleanly with no errors and no leaks"

@@ -374,3 +374,95 @@ Test(queue, release_hands_back_without_counting) {
     cr_assert_str_eq(e2.job_id, id);
     free(id);
 }
+
+/* lose hands e's delivery to a rescuer, as when its worker dies: the
+ * next start records worker_lost for the attempt that was running. */
+static struct queue_entry
+lose(const struct queue_entry *e) {
+    (void)e;
+    usleep(60 * 1000);
+    char cursor[48] = "0-0";
+    SYNC(queue_rescue(&q, "w", 50, 10, cursor, on_take, NULL));
+    cr_assert_eq(got_n, 1, "the lost delivery is rescued");
+    return got_entries[0];
+}
+
+/* retry_then_take parks the job with code after its attempt on e and
+ * brings it back as a new delivery. */
+static struct queue_entry
+retry_then_take(const struct queue_entry *e, const char *code) {
+    SYNC(queue_retry(&q, e, "w", 0, code, "the job ran longer than JOB_TIMEOUT", on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_promote(&q, 10, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    return take_one("w");
+}
+
+/* count_codes counts the history entries with code. */
+static int
+count_codes(const char *history, const char *code) {
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"code\":\"%s\"", code);
+    int n = 0;
+    for (const char *p = history; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+Test(queue, final_error_counts_each_kind_of_failed_attempt) {
+    /* timeout, timeout, lost, timeout, lost: the last attempt was lost,
+     * and the message says what happened to all five. */
+    setup_group();
+    char *id = submit("http://example.com/hangs");
+    struct queue_entry e = take_one("w");
+    SYNC(queue_start(&q, &e, "w", 5, on_job, NULL)); /* 1 */
+    e = retry_then_take(&e, "timeout");
+    SYNC(queue_start(&q, &e, "w", 5, on_job, NULL)); /* 2 */
+    e = retry_then_take(&e, "timeout");
+    SYNC(queue_start(&q, &e, "w", 5, on_job, NULL)); /* 3, lost */
+    e = lose(&e);
+    SYNC(queue_start(&q, &e, "w", 5, on_job, NULL)); /* 4 */
+    cr_assert_eq(got_job.attempts, 4);
+    e = retry_then_take(&e, "timeout");
+    SYNC(queue_start(&q, &e, "w", 5, on_job, NULL)); /* 5, lost */
+    cr_assert_eq(got_job.attempts, 5);
+    e = lose(&e);
+    SYNC(queue_start(&q, &e, "w", 5, on_job, NULL));
+    cr_assert_not(got_job_set, "no sixth run");
+
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_FAILED);
+    cr_assert_str_eq(got_job.error_code, "worker_lost", "the last attempt's code");
+    cr_assert_str_eq(got_job.error,
+                     "the worker running this job was lost (killed, crashed or cut off); giving "
+                     "up after 5 attempts: 3 timeout, 2 worker_lost");
+    cr_assert_eq(count_codes(got_job.history, "timeout"), 3, "%s", got_job.history);
+    cr_assert_eq(count_codes(got_job.history, "worker_lost"), 2, "%s", got_job.history);
+    free(id);
+}
+
+Test(queue, failure_message_counts_only_this_runs_attempts) {
+    setup_group();
+    char *id = submit("http://example.com/gone");
+    /* One attempt: the message is the attempt's own. */
+    struct queue_entry e = take_one("w");
+    SYNC(queue_start(&q, &e, "w", 3, on_job, NULL));
+    SYNC(queue_fail(&q, &e, "w", "http_404", "the server answered HTTP 404", on_done, NULL));
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_str_eq(got_job.error, "the server answered HTTP 404");
+
+    /* Requeued by an admin: a new run, whose history starts again. */
+    const char *ids[] = {id};
+    SYNC(queue_failed_retry(&q, ids, 1, on_done, NULL));
+    e = take_one("w");
+    SYNC(queue_start(&q, &e, "w", 3, on_job, NULL));
+    e = lose(&e);
+    SYNC(queue_start(&q, &e, "w", 3, on_job, NULL));
+    cr_assert_eq(got_job.attempts, 2);
+    SYNC(queue_fail(&q, &e, "w", "http_404", "the server answered HTTP 404", on_done, NULL));
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_str_eq(got_job.error_code, "http_404");
+    cr_assert_str_eq(got_job.error,
+                     "the server answered HTTP 404; after 2 attempts: 1 worker_lost, 1 http_404");
+    cr_assert_eq(count_codes(got_job.history, "http_404"), 2, "the history keeps both runs");
+    free(id);
+}
