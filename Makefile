@@ -40,7 +40,7 @@ BIN := build/san/bin
 OPT ?= -O1
 endif
 
-PKGS := libuv hiredis libpq libcurl libxml-2.0 jansson icu-uc icu-i18n inih libcrypto
+PKGS := libuv hiredis libpq libcurl libxml-2.0 jansson icu-uc icu-i18n inih libssl libcrypto
 # yaml-0.1: tests/integration/test_deploy_files.c parses docker-compose.yml;
 # zlib: tests/lib/page_server.c makes a gzip bomb.
 TEST_PKGS := criterion yaml-0.1 zlib

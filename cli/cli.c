@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,9 @@ cli_start(struct cli *c) {
     log_threshold = c->config.log_level == LOG_DEBUG ? LOG_DEBUG : LOG_ERROR;
     if (keys_init(&c->keys, c->config.key_prefix) < 0)
         return cli_error(c, CLI_CONFIG, "REDIS_KEY_PREFIX is too long");
+    /* A server that hangs up while we write must be an error we report
+     * (EPIPE), not a silent death by SIGPIPE: libuv writes with write(2). */
+    signal(SIGPIPE, SIG_IGN);
     int rc = uv_loop_init(&c->loop);
     if (rc < 0)
         return cli_error(c, CLI_SOFTWARE, "cannot create an event loop: %s", uv_strerror(rc));
@@ -93,8 +97,8 @@ int
 cli_redis(struct cli *c) {
     if (c->redis) return CLI_OK;
     char err[256];
-    c->redis =
-        redis_uv_new(&c->loop, c->cfg->redis_url, "redis-cli", c->timeout_ms, err, sizeof err);
+    c->redis = redis_uv_new(&c->loop, c->cfg->redis_url, &c->cfg->redis_tls, "redis-cli",
+                            c->timeout_ms, err, sizeof err);
     if (!c->redis) return cli_error(c, CLI_CONFIG, "REDIS_URL: %s", err);
     redis_uv_on_state(c->redis, on_redis_state, &c->redis_ready);
     bool ok = cli_wait(c, &c->redis_ready);

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <libpq-fe.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "common/redis_url.h"
 #include "common/xalloc.h"
 
 /* Variables read from a .env file; the environment takes precedence. */
@@ -219,6 +221,98 @@ find_resource(const char *installed_name, const char *source_rel) {
     return xasprintf("%s/%s", WC_SRCDIR, source_rel);
 }
 
+/* redact copies url with the password of its user-info part (or the whole
+ * user-info when it has no colon) replaced by "***", so that messages
+ * never print a secret. */
+static void
+redact(const char *url, char *out, size_t n) {
+    const char *p = strstr(url, "://");
+    const char *auth = p ? p + 3 : url;
+    const char *end = auth + strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *q = auth; q < end; q++)
+        if (*q == '@') at = q;
+    if (!at) {
+        snprintf(out, n, "%s", url);
+        return;
+    }
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    const char *keep_to = colon ? colon + 1 : auth;
+    snprintf(out, n, "%.*s***%s", (int)(keep_to - url), url, at);
+}
+
+/* known_sslmode: libpq checks sslmode only when it connects. */
+static bool
+known_sslmode(const char *mode) {
+    static const char *modes[] = {"disable", "allow",     "prefer",
+                                  "require", "verify-ca", "verify-full"};
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+        if (!strcmp(mode, modes[i])) return true;
+    return false;
+}
+
+/* check_database_url lets libpq parse the URL (the scheme, a bad port, an
+ * unknown sslmode...) and checks that a named sslrootcert can be read. */
+static int
+check_database_url(struct src *s, const char *url) {
+    char shown[512], expect[512];
+    redact(url, shown, sizeof shown);
+    if (strncmp(url, "postgres://", 11) && strncmp(url, "postgresql://", 13))
+        return bad(s, "DATABASE_URL", shown, "a postgresql:// URL");
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &msg);
+    if (!opts) {
+        size_t len = msg ? strcspn(msg, "\n") : 0;
+        snprintf(expect, sizeof expect, "a postgresql:// URL (%.*s)", (int)len,
+                 msg ? msg : "out of memory");
+        PQfreemem(msg);
+        return bad(s, "DATABASE_URL", shown, expect);
+    }
+    const char *root = getenv("PGSSLROOTCERT"), *mode = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!strcmp(o->keyword, "sslrootcert") && o->val && *o->val) root = o->val;
+        if (!strcmp(o->keyword, "sslmode") && o->val) mode = o->val;
+    }
+    int rc = 0;
+    if (mode && !known_sslmode(mode)) {
+        rc = bad(s, "DATABASE_URL", shown,
+                 "a postgresql:// URL (sslmode: disable, allow, prefer, require, verify-ca or "
+                 "verify-full)");
+    } else if (root && *root && strcmp(root, "system") && !readable(root)) {
+        snprintf(expect, sizeof expect, "a readable sslrootcert (cannot read %s: %s)", root,
+                 strerror(errno));
+        rc = bad(s, "DATABASE_URL", shown, expect);
+    }
+    PQconninfoFree(opts);
+    return rc;
+}
+
+/* check_redis parses REDIS_URL as redis_uv will, and for TLS loads the CA
+ * file (or the system store) as redis_uv will. */
+static int
+check_redis(struct src *s, const char *url, const struct tls_opts *tls) {
+    char shown[512], why[256], expect[400];
+    struct redis_url u;
+    redact(url, shown, sizeof shown);
+    if (redis_url_parse(url, &u, why, sizeof why) < 0) {
+        snprintf(expect, sizeof expect,
+                 "redis://[[user]:password@]host[:port][/db] or rediss://... (%s)", why);
+        return bad(s, "REDIS_URL", shown, expect);
+    }
+    bool tls_used = u.tls;
+    redis_url_free(&u);
+    if (!tls->ca_file && !tls_used) return 0;
+    if (tls_opts_check(tls, why, sizeof why) < 0) {
+        if (tls->ca_file) {
+            snprintf(expect, sizeof expect, "a readable PEM file of CA certificates (%s)", why);
+            return bad(s, "REDIS_TLS_CA_FILE", tls->ca_file, expect);
+        }
+        snprintf(expect, sizeof expect, "a rediss:// URL this host can verify (%s)", why);
+        return bad(s, "REDIS_URL", shown, expect);
+    }
+    return 0;
+}
+
 const char *
 config_env_name(enum app_env env) {
     static const char *names[] = {"development", "testing", "staging", "production"};
@@ -266,12 +360,11 @@ load(struct config *c, struct src *s) {
     const char *db = lookup(s, "DATABASE_URL");
     if (!db && deployed) return bad(s, "DATABASE_URL", "", "a postgresql:// URL (required here)");
     c->database_url = get_str(s, "DATABASE_URL", "postgresql://127.0.0.1:5432/wordcount");
-    if (strncmp(c->database_url, "postgres://", 11) &&
-        strncmp(c->database_url, "postgresql://", 13))
-        return bad(s, "DATABASE_URL", c->database_url, "a postgresql:// URL");
+    if (check_database_url(s, c->database_url) < 0) return -1;
     c->redis_url = get_str(s, "REDIS_URL", "redis://127.0.0.1:6379/0");
-    if (strncmp(c->redis_url, "redis://", 8))
-        return bad(s, "REDIS_URL", c->redis_url, "a redis:// URL");
+    c->redis_tls.ca_file = get_str(s, "REDIS_TLS_CA_FILE", NULL);
+    if (get_bool(s, "REDIS_TLS_VERIFY", true, &c->redis_tls.verify) < 0) return -1;
+    if (check_redis(s, c->redis_url, &c->redis_tls) < 0) return -1;
     c->key_prefix = get_str(s, "REDIS_KEY_PREFIX", "wc:");
     if (strlen(c->key_prefix) > 64 || strpbrk(c->key_prefix, " {}\r\n"))
         return bad(s, "REDIS_KEY_PREFIX", c->key_prefix,
@@ -355,6 +448,7 @@ config_free(struct config *c) {
     free(c->admin_token);
     free(c->database_url);
     free(c->redis_url);
+    free((char *)c->redis_tls.ca_file);
     free(c->key_prefix);
     free(c->fetch_user_agent);
     free(c->stopwords_file);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "common/addr_allow.h"
+#include "common/tls.h"
 
 enum app_env { APP_DEVELOPMENT, APP_TESTING, APP_STAGING, APP_PRODUCTION };
 
@@ -46,6 +47,10 @@ struct config {
     /* storage */
     char *database_url;
     char *redis_url;
+    /* rediss:// only: the CA file (REDIS_TLS_CA_FILE; NULL: the system
+     * store) and whether certificate and host name are checked
+     * (REDIS_TLS_VERIFY). ca_file is this struct's. */
+    struct tls_opts redis_tls;
     char *key_prefix;
     int result_ttl_s;
 

@@ -1,11 +1,16 @@
-/* redis_uv — one hiredis async connection driven by a libuv loop, with
- * reconnect.
+/* redis_uv — one Redis connection driven by a libuv loop, with reconnect,
+ * in the clear (redis://) or over TLS (rediss://).
  *
- * Owns: the redisAsyncContext (the only file that includes
- * hiredis/adapters/libuv.h), the reconnect backoff timer, the command
- * timeout timer, and the parsed REDIS_URL (host, port, password, db).
- * After (re)connecting it sends AUTH and SELECT when the URL asks for them,
- * before any queued user command.
+ * Owns: the parsed REDIS_URL (common/redis_url), the TLS context for
+ * rediss:// (common/tls, made once and kept across reconnects), the live
+ * connection (common/transport), hiredis's reply reader for it, the
+ * commands in flight, the reconnect backoff timer and the command timeout
+ * timer. Commands are encoded by hiredis's formatter (redisFormatCommand*)
+ * and replies decoded by its reader (redisReader): hiredis 0.14, Debian
+ * 12's, has no TLS, so its async context and libuv adapter are not used.
+ * After (re)connecting it sends AUTH (AUTH user password with a user in the
+ * URL, Redis 6 ACLs; AUTH password without) and SELECT when the URL asks
+ * for them, before any queued user command.
  *
  * Contract (libuv/hiredis style):
  *  - redis_uv_command returns 0 and later calls cb exactly once, or returns
@@ -14,15 +19,21 @@
  *  - cb gets reply == NULL and a message in errstr when the command did not
  *    complete (connection lost, command timeout, close). A Redis error
  *    reply (REDIS_REPLY_ERROR) is a reply, not NULL.
- *  - The reply is freed by hiredis when cb returns: copy what you keep.
+ *  - The reply is freed when cb returns: copy what you keep.
+ *  - Every reply answers one command (no SUBSCRIBE or MONITOR here).
  *  - A command that gets no answer within cmd_timeout_ms drops the
  *    connection (every pending command fails with errstr "timeout") and
  *    reconnecting starts. For a blocking command (XREADGROUP BLOCK), use a
- *    dedicated connection whose timeout exceeds the block time.
+ *    dedicated connection whose timeout exceeds the block time. The same
+ *    timeout bounds connecting (TCP, TLS handshake) and the AUTH/SELECT
+ *    handshake.
  *  - Reconnect: backoff from 100 ms doubling to 5 s, with jitter, forever,
  *    until redis_uv_close. on_state reports each connect and disconnect.
- *  - redis_uv_close(r, cb): pending commands get cb(NULL, "closing"); the
- *    handles close; close_cb runs once the memory is gone. */
+ *    A failed certificate check is a failed connect like any other: it is
+ *    logged (with the reason) and retried.
+ *  - redis_uv_close(r, cb): pending commands get cb(NULL, "closing") during
+ *    the call; the connection and timers close; close_cb runs once the
+ *    memory is gone. */
 #ifndef WC_REDIS_UV_H
 #define WC_REDIS_UV_H
 
@@ -31,17 +42,20 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "common/tls.h"
+
 typedef struct redis_uv redis_uv_t;
 
 typedef void (*redis_uv_cb)(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg);
 typedef void (*redis_uv_state_cb)(redis_uv_t *r, bool connected, void *arg);
 typedef void (*redis_uv_close_cb)(void *arg);
 
-/* redis_uv_new parses url (redis://[:password@]host[:port][/db]) with
- * curl's URL API and starts connecting. Returns NULL with a message in err
- * when the URL is invalid. name is used in log lines ("redis-main"). */
-redis_uv_t *redis_uv_new(uv_loop_t *loop, const char *url, const char *name, int cmd_timeout_ms,
-                         char *err, size_t errlen);
+/* redis_uv_new parses url (redis_url.h) and starts connecting; a rediss://
+ * URL uses tls (NULL: verify against the system's CA store). Returns NULL
+ * with a message in err when the URL is invalid or TLS cannot be set up
+ * (an unreadable CA file). name is used in log lines ("redis-main"). */
+redis_uv_t *redis_uv_new(uv_loop_t *loop, const char *url, const struct tls_opts *tls,
+                         const char *name, int cmd_timeout_ms, char *err, size_t errlen);
 /* redis_uv_on_state sets a callback for connect/disconnect events. */
 void redis_uv_on_state(redis_uv_t *r, redis_uv_state_cb cb, void *arg);
 bool redis_uv_connected(const redis_uv_t *r);

@@ -52,6 +52,10 @@ TEST_PACKAGES=(
     systemd
     # zlib for the gzip bomb the test page server sends.
     zlib1g-dev
+    # The TLS tests make a throwaway CA with the openssl command and ask a
+    # TLS redis-server with redis-cli (redis-tools) whether it is up.
+    openssl
+    redis-tools
 )
 
 if ((WITH_TESTS)); then PACKAGES+=("${TEST_PACKAGES[@]}"); fi

@@ -16,7 +16,8 @@ app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, si
         snprintf(err, errlen, "key prefix is too long");
         return -1;
     }
-    a->redis = redis_uv_new(loop, cfg->redis_url, "redis-web", APP_REDIS_TIMEOUT_MS, err, errlen);
+    a->redis = redis_uv_new(loop, cfg->redis_url, &cfg->redis_tls, "redis-web",
+                            APP_REDIS_TIMEOUT_MS, err, errlen);
     if (!a->redis) return -1;
     a->pg = pg_uv_new(loop, cfg->database_url, "pg-web", APP_PG_TIMEOUT_MS, APP_PG_MAX_QUEUE);
     queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);

@@ -403,12 +403,13 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
         free(r);
         return NULL;
     }
-    r->redis = redis_uv_new(loop, cfg->redis_url, "redis", REDIS_CMD_TIMEOUT_MS, err, errlen);
+    r->redis = redis_uv_new(loop, cfg->redis_url, &cfg->redis_tls, "redis", REDIS_CMD_TIMEOUT_MS,
+                            err, errlen);
     if (!r->redis) {
         free(r);
         return NULL;
     }
-    r->redis_block = redis_uv_new(loop, cfg->redis_url, "redis-take",
+    r->redis_block = redis_uv_new(loop, cfg->redis_url, &cfg->redis_tls, "redis-take",
                                   TAKE_BLOCK_MS + REDIS_CMD_TIMEOUT_MS, err, errlen);
     if (!r->redis_block) {
         /* The same URL parsed a moment ago; only a bug gets here. */

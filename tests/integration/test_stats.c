@@ -67,7 +67,7 @@ setup(void) {
     cr_assert_eq(uv_loop_init(&loop), 0);
     char err[256];
     keys_init(&keys, prefix);
-    redis = redis_uv_new(&loop, testenv_redis_url(), "test", 5000, err, sizeof err);
+    redis = redis_uv_new(&loop, testenv_redis_url(), NULL, "test", 5000, err, sizeof err);
     cr_assert_not_null(redis, "%s", err);
     for (int i = 0; i < 200 && !redis_uv_connected(redis); i++) uv_run(&loop, UV_RUN_ONCE);
     cr_assert(redis_uv_connected(redis));

@@ -15,7 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/run.h"
+#include "tests/lib/testenv.h"
 
 int
 servers_free_port(const char *addr) {
@@ -43,31 +46,38 @@ make_dir(char *dir, size_t n, const char *tag) {
     chmod(dir, 0755);
 }
 
-static void
-remove_dir(char *dir) {
-    if (!dir[0]) return;
-    const char *keep = getenv("KEEP_TMP");
-    if (keep && !strcmp(keep, "1")) {
-        cr_log_info("kept %s", dir);
-    } else {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0) cr_log_warn("could not remove %s", dir);
-    }
-    dir[0] = '\0';
-}
-
 /* --- redis --- */
 
+/* answers_ping: PONG, or NOAUTH from a server that wants a password (it
+ * is up; the test authenticates itself). */
+static bool
+answers_ping(const char *answer) {
+    return !strncmp(answer, "PONG", 4) || !strncmp(answer, "NOAUTH", 6);
+}
+
+/* redis_pings asks with blocking hiredis, or for TLS (which hiredis 0.14
+ * lacks) with redis-cli, so the check never depends on redis_uv. While
+ * loading its data Redis answers -LOADING. */
 static bool
 redis_pings(const struct redis_srv *r) {
+    char port[16];
+    snprintf(port, sizeof port, "%d", r->port);
+    if (r->tls_cert) {
+        const char *argv[] = {"redis-cli", "--tls", "--insecure", "-h", connect_addr(r->bind),
+                              "-p",        port,    "PING",       NULL};
+        struct buf out;
+        buf_init(&out);
+        bool ok = run_cmd(argv, NULL, NULL, 5000, &out, NULL) == 0 && answers_ping(out.data);
+        buf_free(&out);
+        return ok;
+    }
     struct timeval tv = {1, 0};
     redisContext *c = redisConnectWithTimeout(connect_addr(r->bind), r->port, tv);
     bool ok = false;
     if (c && !c->err) {
         redisReply *rep = redisCommand(c, "PING");
-        /* While loading its data Redis answers -LOADING. */
-        ok = rep && rep->type == REDIS_REPLY_STATUS && !strcmp(rep->str, "PONG");
+        ok = rep && (rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_ERROR) &&
+             answers_ping(rep->str);
         if (rep) freeReplyObject(rep);
     }
     if (c) redisFree(c);
@@ -80,27 +90,44 @@ redis_srv_start(struct redis_srv *r, const char *bind) {
         make_dir(r->dir, sizeof r->dir, "redis");
         snprintf(r->bind, sizeof r->bind, "%s", bind);
         r->port = servers_free_port(bind);
-        snprintf(r->url, sizeof r->url, "redis://%s:%d/0", connect_addr(bind), r->port);
+        snprintf(r->url, sizeof r->url, "%s://%s:%d/0", r->tls_cert ? "rediss" : "redis",
+                 connect_addr(bind), r->port);
     }
     char port[16], logf[96];
     snprintf(port, sizeof port, "%d", r->port);
     snprintf(logf, sizeof logf, "%s/redis.log", r->dir);
-    const char *argv[] = {"/usr/bin/redis-server",
-                          "--bind",
-                          r->bind,
-                          "--port",
-                          port,
-                          "--protected-mode",
-                          "no",
-                          "--dir",
-                          r->dir,
-                          "--appendonly",
-                          "yes",
-                          "--save",
-                          "",
-                          "--daemonize",
-                          "no",
-                          NULL};
+    const char *argv[48] = {"/usr/bin/redis-server",
+                            "--bind",
+                            r->bind,
+                            "--protected-mode",
+                            "no",
+                            "--dir",
+                            r->dir,
+                            "--appendonly",
+                            "yes",
+                            "--save",
+                            "",
+                            "--daemonize",
+                            "no"};
+    int n = 13;
+    if (r->tls_cert) {
+        const char *tls[] = {"--port",
+                             "0",
+                             "--tls-port",
+                             port,
+                             "--tls-cert-file",
+                             r->tls_cert,
+                             "--tls-key-file",
+                             r->tls_key,
+                             "--tls-auth-clients",
+                             "no"};
+        for (size_t i = 0; i < sizeof tls / sizeof *tls; i++) argv[n++] = tls[i];
+    } else {
+        argv[n++] = "--port";
+        argv[n++] = port;
+    }
+    for (int i = 0; r->extra[i] && n < 47; i++) argv[n++] = r->extra[i];
+    argv[n] = NULL;
     r->pid = proc_start(argv, NULL, logf);
     cr_assert_gt(r->pid, 0);
     for (int i = 0; i < 400 && !redis_pings(r); i++) usleep(25000);
@@ -118,7 +145,7 @@ redis_srv_stop(struct redis_srv *r, int sig) {
 void
 redis_srv_free(struct redis_srv *r) {
     redis_srv_stop(r, SIGTERM);
-    remove_dir(r->dir);
+    testenv_remove_dir(r->dir);
 }
 
 /* --- postgres --- */
@@ -144,6 +171,35 @@ pg_ready(const struct pg_srv *p) {
     return PQping(p->url) == PQPING_OK;
 }
 
+/* copy_file copies src to dst with mode, owned by the server's user. */
+static void
+copy_file(const char *src, const char *dst, mode_t mode, bool root) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    cr_assert(in && out, "cannot copy %s to %s", src, dst);
+    char b[4096];
+    size_t n;
+    while ((n = fread(b, 1, sizeof b, in)) > 0) cr_assert_eq(fwrite(b, 1, n, out), n);
+    fclose(in);
+    cr_assert_eq(fclose(out), 0);
+    cr_assert_eq(chmod(dst, mode), 0);
+    if (root) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "chown postgres: '%s'", dst);
+        cr_assert_eq(system(cmd), 0);
+    }
+}
+
+/* pg_install_tls puts the certificate and key in the cluster's folder:
+ * Postgres wants a key that its own user owns, readable by nobody else. */
+static void
+pg_install_tls(struct pg_srv *p, bool root) {
+    char dst[128];
+    snprintf(dst, sizeof dst, "%s/server.crt", p->dir);
+    copy_file(p->tls_cert, dst, 0644, root);
+    snprintf(dst, sizeof dst, "%s/server.key", p->dir);
+    copy_file(p->tls_key, dst, 0600, root);
+}
+
 void
 pg_srv_start(struct pg_srv *p, const char *bind) {
     bool root = geteuid() == 0;
@@ -155,6 +211,9 @@ pg_srv_start(struct pg_srv *p, const char *bind) {
         p->port = servers_free_port(bind);
         snprintf(p->url, sizeof p->url, "postgresql://postgres@%s:%d/postgres", connect_addr(bind),
                  p->port);
+        if (p->tls_cert)
+            snprintf(p->url + strlen(p->url), sizeof p->url - strlen(p->url),
+                     "?sslmode=verify-full&sslrootcert=%s", p->tls_ca);
         if (root) {
             char cmd[128];
             snprintf(cmd, sizeof cmd, "chown postgres: '%s'", p->dir);
@@ -172,13 +231,16 @@ pg_srv_start(struct pg_srv *p, const char *bind) {
         cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "initdb failed (see %s)",
                   ilog);
         /* Clients on the server's own subnets too (workers in other
-         * network namespaces reach it over a test bridge). */
+         * network namespaces reach it over a test bridge). With TLS, TCP
+         * clients without it are refused (the first matching line wins). */
         char hba[128];
         snprintf(hba, sizeof hba, "%s/pg_hba.conf", data);
-        FILE *f = fopen(hba, "a");
+        FILE *f = fopen(hba, p->tls_cert ? "w" : "a");
         cr_assert_not_null(f, "cannot open %s", hba);
-        fputs("host all all samenet trust\n", f);
+        if (p->tls_cert) fputs("local all all trust\nhostnossl all all all reject\n", f);
+        fputs(p->tls_cert ? "hostssl all all all trust\n" : "host all all samenet trust\n", f);
         cr_assert_eq(fclose(f), 0);
+        if (p->tls_cert) pg_install_tls(p, root);
     }
     char server[320], port[16], listen[96], sock[96];
     snprintf(server, sizeof server, "%s/postgres", pg_bindir());
@@ -187,20 +249,28 @@ pg_srv_start(struct pg_srv *p, const char *bind) {
     snprintf(port, sizeof port, "%d", p->port);
     snprintf(listen, sizeof listen, "listen_addresses=%s", p->bind);
     snprintf(sock, sizeof sock, "unix_socket_directories=%s", p->dir);
-    const char *argv[] = {server,
-                          "-D",
-                          data,
-                          "-p",
-                          port,
-                          "-c",
-                          listen,
-                          "-c",
-                          sock,
-                          "-c",
-                          "fsync=off",
-                          "-c",
-                          "max_connections=200",
-                          NULL};
+    const char *argv[24] = {server,
+                            "-D",
+                            data,
+                            "-p",
+                            port,
+                            "-c",
+                            listen,
+                            "-c",
+                            sock,
+                            "-c",
+                            "fsync=off",
+                            "-c",
+                            "max_connections=200"};
+    int n = 13;
+    char cert[128], key[128];
+    if (p->tls_cert) {
+        snprintf(cert, sizeof cert, "ssl_cert_file=%s/server.crt", p->dir);
+        snprintf(key, sizeof key, "ssl_key_file=%s/server.key", p->dir);
+        const char *tls[] = {"-c", "ssl=on", "-c", cert, "-c", key};
+        for (size_t i = 0; i < sizeof tls / sizeof *tls; i++) argv[n++] = tls[i];
+    }
+    argv[n] = NULL;
     p->pid = proc_spawn(argv, NULL, logf, &as);
     cr_assert_gt(p->pid, 0);
     for (int i = 0; i < 600 && !pg_ready(p); i++) usleep(50000);
@@ -218,5 +288,5 @@ pg_srv_stop(struct pg_srv *p, int sig) {
 void
 pg_srv_free(struct pg_srv *p) {
     pg_srv_stop(p, SIGQUIT);
-    remove_dir(p->dir);
+    testenv_remove_dir(p->dir);
 }

@@ -11,6 +11,13 @@
  * Postgres in its cluster folder (fsync off: a crash of the server
  * process keeps what the kernel holds, which is all these tests need).
  *
+ * TLS: a test that sets tls_cert and tls_key (and for Postgres tls_ca)
+ * before the first start gets a server that speaks TLS only: Redis on its
+ * --tls-port with --port 0 (the URL is rediss://), Postgres with ssl=on
+ * and every TCP client refused without TLS (the URL asks for
+ * sslmode=verify-full against tls_ca). The certificates come from
+ * tests/lib/testca.
+ *
  * The functions fail the current Criterion test when a server cannot
  * start; _stop and _free never fail. */
 #ifndef WC_TEST_SERVERS_H
@@ -24,7 +31,12 @@ struct redis_srv {
     char bind[64];
     int port;
     pid_t pid;
-    char url[128]; /* redis://ADDR:PORT/0 */
+    char url[128]; /* redis://ADDR:PORT/0, or rediss:// */
+    /* Optional, set before the first start: TLS with this certificate and
+     * key, and more redis-server arguments (NULL-terminated; an ACL user:
+     * "--user", "alice", "on", ">secret", "~*", "+@all"). */
+    const char *tls_cert, *tls_key;
+    const char *extra[16];
 };
 
 struct pg_srv {
@@ -32,7 +44,10 @@ struct pg_srv {
     char bind[64];
     int port;
     pid_t pid;
-    char url[160]; /* the superuser on database postgres */
+    char url[256]; /* the superuser on database postgres */
+    /* Optional, set before the first start: TLS with this certificate and
+     * key, verified by clients against tls_ca. */
+    const char *tls_cert, *tls_key, *tls_ca;
 };
 
 /* redis_srv_start starts (the first time: creates) the server on bind. */

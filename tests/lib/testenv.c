@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -127,4 +128,18 @@ testenv_free_port(void) {
         port = ntohs(a.sin_port);
     close(fd);
     return port;
+}
+
+void
+testenv_remove_dir(char *dir) {
+    if (!dir[0]) return;
+    const char *keep = getenv("KEEP_TMP");
+    if (keep && !strcmp(keep, "1")) {
+        cr_log_info("kept %s", dir);
+    } else {
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) cr_log_warn("could not remove %s", dir);
+    }
+    dir[0] = '\0';
 }

@@ -45,6 +45,9 @@ void testenv_write_file(const char *path, const char *content);
 /* testenv_free_port asks the kernel for a free loopback port (another
  * program may take it before the caller binds it), or returns -1. */
 int testenv_free_port(void);
+/* testenv_remove_dir removes the folder dir names (unless KEEP_TMP=1) and
+ * empties dir; nothing when it is already empty. */
+void testenv_remove_dir(char *dir);
 /* testenv_srcdir returns the source tree's root (compiled in). */
 const char *testenv_srcdir(void);
 

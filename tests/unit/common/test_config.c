@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "tests/lib/testenv.h"
 
 /* Every variable config reads, cleared before each test so the tests see
  * only what they set. */
@@ -24,6 +25,9 @@ static const char *vars[] = {"APP_ENV",
                              "ADMIN_TOKEN",
                              "DATABASE_URL",
                              "REDIS_URL",
+                             "REDIS_TLS_CA_FILE",
+                             "REDIS_TLS_VERIFY",
+                             "PGSSLROOTCERT",
                              "REDIS_KEY_PREFIX",
                              "RESULT_TTL",
                              "WORKER_PROCESSES",
@@ -121,7 +125,7 @@ Test(config, values_with_units) {
 /* Arrays, not pointers: parameters are copied into each test process. */
 struct bad_case {
     char name[32];
-    char value[48];
+    char value[80];
 };
 
 ParameterizedTestParameters(config, bad_value_names_the_variable) {
@@ -144,6 +148,16 @@ ParameterizedTestParameters(config, bad_value_names_the_variable) {
         {"LOG_LEVEL", "loud"},
         {"DATABASE_URL", "mysql://x/y"},
         {"REDIS_URL", "http://127.0.0.1:6379"},
+        {"REDIS_URL", "rediss://127.0.0.1:99999"},
+        {"REDIS_URL", "redis://127.0.0.1:0/0"},
+        {"REDIS_URL", "rediss://127.0.0.1:6379/zero"},
+        {"REDIS_URL", "rediss://127.0.0.1:6379/0?ssl_cert_reqs=none"},
+        {"REDIS_URL", "redis://user@127.0.0.1:6379"},
+        {"REDIS_TLS_CA_FILE", "/nonexistent/ca.crt"},
+        {"REDIS_TLS_VERIFY", "maybe"},
+        {"DATABASE_URL", "postgresql://127.0.0.1/db?sslmode=verify-fulll"},
+        {"DATABASE_URL", "postgresql://127.0.0.1/db?no_such_option=1"},
+        {"DATABASE_URL", "postgresql://127.0.0.1/db?sslmode=verify-full&sslrootcert=/nonexistent"},
         {"REDIS_KEY_PREFIX", "has space"},
         {"STOPWORDS_FILE", "/nonexistent/stopwords.txt"},
         {"HEARTBEAT_INTERVAL", "20s"},
@@ -229,4 +243,70 @@ Test(config, fetch_allow_addresses) {
     cr_expect_eq(c.fetch_allow_addresses.v[0].port, 8080);
     cr_expect_eq(c.fetch_allow_addresses.v[1].prefix, 16);
     config_free(&c);
+}
+
+Test(config, redis_tls_settings) {
+    setenv("REDIS_URL", "rediss://default:pw@redis.example:6380/2", 1);
+    struct config c;
+    char err[512] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_null(c.redis_tls.ca_file, "the system store by default");
+    cr_assert(c.redis_tls.verify, "verification is on by default");
+    config_free(&c);
+
+    /* Any readable PEM file of CA certificates; here the system bundle. */
+    setenv("REDIS_TLS_CA_FILE", "/etc/ssl/certs/ca-certificates.crt", 1);
+    setenv("REDIS_TLS_VERIFY", "false", 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(c.redis_tls.ca_file, "/etc/ssl/certs/ca-certificates.crt");
+    cr_assert_not(c.redis_tls.verify);
+    config_free(&c);
+}
+
+Test(config, redis_tls_ca_file_must_hold_certificates) {
+    testenv_write_file("not-a-ca.pem", "this is not a certificate\n");
+    setenv("REDIS_URL", "rediss://127.0.0.1:6380/0", 1);
+    setenv("REDIS_TLS_CA_FILE", "not-a-ca.pem", 1);
+    struct config c;
+    char err[512] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "REDIS_TLS_CA_FILE=not-a-ca.pem"), "%s", err);
+    cr_assert(strstr(err, "no usable certificate"), "%s", err);
+    unlink("not-a-ca.pem");
+}
+
+Test(config, messages_never_print_passwords) {
+    setenv("REDIS_URL", "rediss://alice:topsecret@redis.example:99999/0", 1);
+    struct config c;
+    char err[512] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "REDIS_URL=rediss://alice:***@redis.example:99999/0"), "%s", err);
+    cr_assert_null(strstr(err, "topsecret"), "%s", err);
+
+    setenv("REDIS_URL", "redis://topsecret@redis.example:99999/0", 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_assert_null(strstr(err, "topsecret"), "%s", err);
+
+    unsetenv("REDIS_URL");
+    setenv("DATABASE_URL", "postgresql://app:topsecret@db.example/app?sslmode=bogus", 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "DATABASE_URL=postgresql://app:***@db.example"), "%s", err);
+    cr_assert(strstr(err, "sslmode"), "libpq says what is wrong: %s", err);
+    cr_assert_null(strstr(err, "topsecret"), "%s", err);
+}
+
+Test(config, database_url_sslrootcert) {
+    setenv("DATABASE_URL",
+           "postgresql://db.example/app?sslmode=verify-full&sslrootcert=/etc/ssl/certs/"
+           "ca-certificates.crt",
+           1);
+    struct config c;
+    char err[512] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    config_free(&c);
+    /* libpq's own variable names the file when the URL does not. */
+    setenv("DATABASE_URL", "postgresql://db.example/app?sslmode=verify-full", 1);
+    setenv("PGSSLROOTCERT", "/nonexistent/root.crt", 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "DATABASE_URL") && strstr(err, "/nonexistent/root.crt"), "%s", err);
 }

@@ -16,6 +16,7 @@
 
 #include "common/redis_uv.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/redis_rec.h"
 #include "tests/lib/testenv.h"
 
 struct server {
@@ -114,75 +115,16 @@ server_url(const struct server *s, const char *auth, int db, char *out, size_t n
     snprintf(out, n, "redis://%s127.0.0.1:%d/%d", auth ? auth : "", s->port, db);
 }
 
-/* --- recording callbacks --- */
-
-struct rec {
-    int calls;
-    int nulls;
-    int type;
-    long long integer;
-    char str[256];
-    size_t len;
-    char err[128];
-    redis_uv_t *close_me; /* close this connection from inside the callback */
-};
-
-static void
-on_reply(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    (void)r;
-    struct rec *rec = arg;
-    rec->calls++;
-    if (!reply) {
-        rec->nulls++;
-        cr_assert_not_null(errstr);
-        snprintf(rec->err, sizeof rec->err, "%s", errstr);
-    } else {
-        cr_assert_null(errstr);
-        rec->type = reply->type;
-        rec->integer = reply->integer;
-        rec->len = reply->len < sizeof rec->str ? reply->len : sizeof rec->str;
-        if (reply->str) memcpy(rec->str, reply->str, rec->len);
-    }
-    if (rec->close_me) {
-        redis_uv_t *c = rec->close_me;
-        rec->close_me = NULL;
-        redis_uv_close(c, NULL, NULL);
-    }
-}
-
-struct state {
-    int ups, downs;
-    bool up;
-};
-
-static void
-on_state(redis_uv_t *r, bool connected, void *arg) {
-    (void)r;
-    struct state *st = arg;
-    if (connected) st->ups++;
-    else st->downs++;
-    st->up = connected;
-}
-
 static redis_uv_t *
-open_conn(const char *url, int timeout_ms, struct state *st) {
+open_conn(const char *url, int timeout_ms, struct redis_state *st) {
     char err[256] = "";
-    redis_uv_t *r = redis_uv_new(&loop, url, "test", timeout_ms, err, sizeof err);
+    redis_uv_t *r = redis_uv_new(&loop, url, NULL, "test", timeout_ms, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    redis_uv_on_state(r, on_state, st);
+    redis_uv_on_state(r, redis_rec_on_state, st);
     cr_assert(testenv_run_until(&loop, &st->up, 5000), "not connected to %s: %s", url,
               redis_uv_last_error(r));
     cr_assert(redis_uv_connected(r));
     return r;
-}
-
-static bool closed;
-
-static void
-close_conn(redis_uv_t *r) {
-    closed = false;
-    redis_uv_close(r, testenv_on_closed, &closed);
-    cr_assert(testenv_run_until(&loop, &closed, 5000), "close callback never ran");
 }
 
 struct want_error {
@@ -203,29 +145,18 @@ wait_error(redis_uv_t *r, const char *what, int timeout_ms) {
     return testenv_run_until_pred(&loop, has_error, &w, timeout_ms);
 }
 
-static void
-wait_calls(struct rec *rec, int n) {
-    for (int i = 0; i < 500 && rec->calls < n; i++) uv_run(&loop, UV_RUN_ONCE);
-    cr_assert_eq(rec->calls, n);
-}
-
-static void
-cmd(redis_uv_t *r, struct rec *rec, int argc, const char **argv, const size_t *lens) {
-    cr_assert_eq(redis_uv_command(r, on_reply, rec, argc, argv, lens), 0);
-}
-
 /* --- plain cases on the shared server --- */
 
 Test(redis_uv, round_trip) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
-    struct rec set = {0}, get = {0}, del = {0};
-    cmd(r, &set, 3, (const char *[]){"SET", key, "hello world"}, NULL);
-    cmd(r, &get, 2, (const char *[]){"GET", key}, NULL);
-    cmd(r, &del, 2, (const char *[]){"DEL", key}, NULL);
-    wait_calls(&del, 1);
+    struct redis_rec set = {0}, get = {0}, del = {0};
+    redis_rec_send(r, &set, 3, (const char *[]){"SET", key, "hello world"}, NULL);
+    redis_rec_send(r, &get, 2, (const char *[]){"GET", key}, NULL);
+    redis_rec_send(r, &del, 2, (const char *[]){"DEL", key}, NULL);
+    redis_rec_wait(&loop, &del, 1, 10000);
     cr_assert_eq(set.calls, 1);
     cr_assert_eq(set.type, REDIS_REPLY_STATUS);
     cr_assert_eq(get.type, REDIS_REPLY_STRING);
@@ -235,12 +166,12 @@ Test(redis_uv, round_trip) {
     cr_assert_eq(del.integer, 1);
     cr_assert_eq(st.ups, 1);
     cr_assert_eq(st.downs, 0);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     cr_assert_eq(get.calls, 1, "a finished command is not called again on close");
 }
 
 Test(redis_uv, binary_safe_argv) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
@@ -248,47 +179,48 @@ Test(redis_uv, binary_safe_argv) {
     key[kl++] = '\0'; /* a NUL inside the key too */
     key[kl++] = 'k';
     static const char val[] = {'a', '\0', '\r', '\n', '$', '3', '\r', '\n', (char)0xff, 'z'};
-    struct rec set = {0}, get = {0}, other = {0}, del = {0};
-    cmd(r, &set, 3, (const char *[]){"SET", key, val}, (size_t[]){3, kl, sizeof val});
-    cmd(r, &get, 2, (const char *[]){"GET", key}, (size_t[]){3, kl});
+    struct redis_rec set = {0}, get = {0}, other = {0}, del = {0};
+    redis_rec_send(r, &set, 3, (const char *[]){"SET", key, val}, (size_t[]){3, kl, sizeof val});
+    redis_rec_send(r, &get, 2, (const char *[]){"GET", key}, (size_t[]){3, kl});
     /* The key cut at its NUL is another key, which does not exist. */
-    cmd(r, &other, 2, (const char *[]){"GET", key}, NULL);
-    cmd(r, &del, 2, (const char *[]){"DEL", key}, (size_t[]){3, kl});
-    wait_calls(&del, 1);
+    redis_rec_send(r, &other, 2, (const char *[]){"GET", key}, NULL);
+    redis_rec_send(r, &del, 2, (const char *[]){"DEL", key}, (size_t[]){3, kl});
+    redis_rec_wait(&loop, &del, 1, 10000);
     cr_assert_eq(get.type, REDIS_REPLY_STRING);
     cr_assert_eq(get.len, sizeof val);
     cr_assert_arr_eq(get.str, val, sizeof val);
     cr_assert_eq(other.type, REDIS_REPLY_NIL);
     cr_assert_eq(del.integer, 1);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 }
 
 Test(redis_uv, commandf_formats) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
-    struct rec set = {0}, get = {0};
-    cr_assert_eq(redis_uv_commandf(r, on_reply, &set, "SET %s %b EX 60", key, "x\0y", (size_t)3),
-                 0);
-    cr_assert_eq(redis_uv_commandf(r, on_reply, &get, "STRLEN %s", key), 0);
-    wait_calls(&get, 1);
+    struct redis_rec set = {0}, get = {0};
+    cr_assert_eq(
+        redis_uv_commandf(r, redis_rec_on_reply, &set, "SET %s %b EX 60", key, "x\0y", (size_t)3),
+        0);
+    cr_assert_eq(redis_uv_commandf(r, redis_rec_on_reply, &get, "STRLEN %s", key), 0);
+    redis_rec_wait(&loop, &get, 1, 10000);
     cr_assert_eq(set.type, REDIS_REPLY_STATUS);
     cr_assert_eq(get.integer, 3);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 }
 
 Test(redis_uv, error_reply_is_a_reply) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
-    struct rec set = {0}, incr = {0}, unknown = {0}, after = {0};
-    cmd(r, &set, 5, (const char *[]){"SET", key, "not a number", "EX", "60"}, NULL);
-    cmd(r, &incr, 2, (const char *[]){"INCR", key}, NULL);
-    cmd(r, &unknown, 1, (const char *[]){"NO-SUCH-COMMAND"}, NULL);
-    cmd(r, &after, 1, (const char *[]){"PING"}, NULL);
-    wait_calls(&after, 1);
+    struct redis_rec set = {0}, incr = {0}, unknown = {0}, after = {0};
+    redis_rec_send(r, &set, 5, (const char *[]){"SET", key, "not a number", "EX", "60"}, NULL);
+    redis_rec_send(r, &incr, 2, (const char *[]){"INCR", key}, NULL);
+    redis_rec_send(r, &unknown, 1, (const char *[]){"NO-SUCH-COMMAND"}, NULL);
+    redis_rec_send(r, &after, 1, (const char *[]){"PING"}, NULL);
+    redis_rec_wait(&loop, &after, 1, 10000);
     cr_assert_eq(incr.calls, 1);
     cr_assert_eq(incr.nulls, 0);
     cr_assert_eq(incr.type, REDIS_REPLY_ERROR);
@@ -299,7 +231,7 @@ Test(redis_uv, error_reply_is_a_reply) {
     cr_assert_eq(after.type, REDIS_REPLY_STATUS);
     cr_assert(redis_uv_connected(r));
     cr_assert_eq(st.downs, 0);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 }
 
 Test(redis_uv, select_from_url) {
@@ -307,46 +239,46 @@ Test(redis_uv, select_from_url) {
     /* The shared URL ends in /N; use database 3 on the same server. */
     char url[256];
     snprintf(url, sizeof url, "%.*s/3", (int)(strrchr(shared, '/') - shared), shared);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 5000, &st);
-    struct rec info = {0};
-    cmd(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
-    wait_calls(&info, 1);
+    struct redis_rec info = {0};
+    redis_rec_send(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
+    redis_rec_wait(&loop, &info, 1, 10000);
     cr_assert(strstr(info.str, " db=3 "), "%.*s", (int)info.len, info.str);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 }
 
 Test(redis_uv, enotconn_when_server_down) {
     char url[64], err[256];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", free_port());
-    struct state st = {0};
-    redis_uv_t *r = redis_uv_new(&loop, url, "test", 1000, err, sizeof err);
+    struct redis_state st = {0};
+    redis_uv_t *r = redis_uv_new(&loop, url, NULL, "test", 1000, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    redis_uv_on_state(r, on_state, &st);
-    struct rec rec = {0};
+    redis_uv_on_state(r, redis_rec_on_state, &st);
+    struct redis_rec rec = {0};
     const char *argv[] = {"PING"};
     /* At once, while the first connect is in progress... */
-    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
-    cr_assert_eq(redis_uv_commandf(r, on_reply, &rec, "PING"), UV_ENOTCONN);
+    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
+    cr_assert_eq(redis_uv_commandf(r, redis_rec_on_reply, &rec, "PING"), UV_ENOTCONN);
     cr_assert_not(redis_uv_connected(r));
     /* ...and after a refused attempt or more. */
     cr_assert(wait_error(r, "refused", 5000), "%s", redis_uv_last_error(r));
-    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
-    close_conn(r);
+    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, &rec, 1, argv, NULL), UV_ENOTCONN);
+    redis_rec_close(&loop, r);
     cr_assert_eq(rec.calls, 0, "a refused command's callback must never run");
     cr_assert_eq(st.ups + st.downs, 0);
 }
 
 Test(redis_uv, close_before_the_loop_runs) {
     char err[256];
-    redis_uv_t *r = redis_uv_new(&loop, testenv_redis_url(), "test", 1000, err, sizeof err);
+    redis_uv_t *r = redis_uv_new(&loop, testenv_redis_url(), NULL, "test", 1000, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 }
 
 Test(redis_uv, close_without_callback) {
     char err[256];
-    redis_uv_t *r = redis_uv_new(&loop, testenv_redis_url(), "test", 1000, err, sizeof err);
+    redis_uv_t *r = redis_uv_new(&loop, testenv_redis_url(), NULL, "test", 1000, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
     redis_uv_close(r, NULL, NULL);
     /* .fini checks that every handle is gone. */
@@ -362,7 +294,7 @@ struct bad_url {
 ParameterizedTestParameters(redis_uv, rejects_bad_url) {
     static struct bad_url cases[] = {
         {"http://127.0.0.1:6379", "scheme"},
-        {"rediss://127.0.0.1:6379", "scheme"},
+        {"rediss://127.0.0.1:6379?ssl_cert_reqs=none", "query"},
         {"redis://", "invalid Redis URL"},
         {"not a url at all", "invalid Redis URL"},
         {"redis://127.0.0.1:99999", "invalid Redis URL"},
@@ -376,7 +308,7 @@ ParameterizedTestParameters(redis_uv, rejects_bad_url) {
 
 ParameterizedTest(struct bad_url *c, redis_uv, rejects_bad_url) {
     char err[256] = "";
-    redis_uv_t *r = redis_uv_new(&loop, c->url, "test", 1000, err, sizeof err);
+    redis_uv_t *r = redis_uv_new(&loop, c->url, NULL, "test", 1000, err, sizeof err);
     cr_assert_null(r, "%s accepted", c->url);
     cr_assert(strstr(err, c->msg), "%s: %s", c->url, err);
 }
@@ -389,26 +321,26 @@ Test(redis_uv, auth_from_url) {
     char url[128];
     /* The password is percent-encoded in the URL. */
     server_url(&s, ":s3cr%3At@", 2, url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 5000, &st);
-    struct rec info = {0};
-    cmd(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
-    wait_calls(&info, 1);
+    struct redis_rec info = {0};
+    redis_rec_send(r, &info, 2, (const char *[]){"CLIENT", "INFO"}, NULL);
+    redis_rec_wait(&loop, &info, 1, 10000);
     cr_assert_eq(info.type, REDIS_REPLY_STRING);
     cr_assert(strstr(info.str, " db=2 "), "%.*s", (int)info.len, info.str);
-    close_conn(r);
+    redis_rec_close(&loop, r);
 
     /* A wrong password never counts as connected. */
     server_url(&s, ":wrong@", 0, url, sizeof url);
     char err[256];
-    struct state bad = {0};
-    r = redis_uv_new(&loop, url, "test", 1000, err, sizeof err);
+    struct redis_state bad = {0};
+    r = redis_uv_new(&loop, url, NULL, "test", 1000, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    redis_uv_on_state(r, on_state, &bad);
+    redis_uv_on_state(r, redis_rec_on_state, &bad);
     cr_assert(wait_error(r, "WRONGPASS", 5000), "%s", redis_uv_last_error(r));
     cr_assert_not(redis_uv_connected(r));
     cr_assert_eq(bad.ups, 0);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     server_cleanup(&s);
 }
 
@@ -417,19 +349,19 @@ Test(redis_uv, reconnects_after_restart) {
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 5000, &st);
 
     /* Commands that are pending when the server dies: BLPOP waits. */
-    struct rec pending[3] = {{0}};
+    struct redis_rec pending[3] = {{0}};
     for (int i = 0; i < 3; i++)
-        cmd(r, &pending[i], 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
-    struct rec ping = {0};
-    cmd(r, &ping, 1, (const char *[]){"PING"}, NULL);
+        redis_rec_send(r, &pending[i], 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+    struct redis_rec ping = {0};
+    redis_rec_send(r, &ping, 1, (const char *[]){"PING"}, NULL);
     testenv_run_ms(&loop, 100);
     cr_assert_eq(pending[0].calls, 0);
     server_kill(&s);
-    wait_calls(&ping, 1);
+    redis_rec_wait(&loop, &ping, 1, 10000);
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(pending[i].calls, 1);
         cr_assert_eq(pending[i].nulls, 1);
@@ -437,9 +369,10 @@ Test(redis_uv, reconnects_after_restart) {
     cr_assert_eq(ping.nulls, 1);
     cr_assert_eq(st.downs, 1);
     cr_assert_not(redis_uv_connected(r));
-    struct rec refused = {0};
-    cr_assert_eq(redis_uv_command(r, on_reply, &refused, 1, (const char *[]){"PING"}, NULL),
-                 UV_ENOTCONN);
+    struct redis_rec refused = {0};
+    cr_assert_eq(
+        redis_uv_command(r, redis_rec_on_reply, &refused, 1, (const char *[]){"PING"}, NULL),
+        UV_ENOTCONN);
     /* Attempts fail while it is down; nothing is called twice. */
     testenv_run_ms(&loop, 700);
     for (int i = 0; i < 3; i++) cr_assert_eq(pending[i].calls, 1);
@@ -451,12 +384,12 @@ Test(redis_uv, reconnects_after_restart) {
               redis_uv_last_error(r));
     cr_assert_eq(st.ups, 2);
     cr_assert_eq(redis_uv_last_error(r)[0], '\0');
-    struct rec again = {0};
-    cmd(r, &again, 2, (const char *[]){"ECHO", "back"}, NULL);
-    wait_calls(&again, 1);
+    struct redis_rec again = {0};
+    redis_rec_send(r, &again, 2, (const char *[]){"ECHO", "back"}, NULL);
+    redis_rec_wait(&loop, &again, 1, 10000);
     cr_assert_eq(again.len, 4);
     cr_assert_arr_eq(again.str, "back", 4);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     cr_assert_eq(refused.calls, 0);
     server_cleanup(&s);
 }
@@ -466,16 +399,16 @@ Test(redis_uv, command_timeout_drops_and_reconnects) {
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 300, &st);
 
     kill(s.pid, SIGSTOP);
-    struct rec a = {0}, b = {0};
+    struct redis_rec a = {0}, b = {0};
     uint64_t t0 = uv_now(&loop);
-    cmd(r, &a, 1, (const char *[]){"PING"}, NULL);
+    redis_rec_send(r, &a, 1, (const char *[]){"PING"}, NULL);
     testenv_run_ms(&loop, 100);
-    cmd(r, &b, 1, (const char *[]){"PING"}, NULL);
-    wait_calls(&a, 1);
+    redis_rec_send(r, &b, 1, (const char *[]){"PING"}, NULL);
+    redis_rec_wait(&loop, &a, 1, 10000);
     uint64_t waited = uv_now(&loop) - t0;
     cr_assert_eq(a.nulls, 1);
     cr_assert_str_eq(a.err, "timeout");
@@ -491,11 +424,11 @@ Test(redis_uv, command_timeout_drops_and_reconnects) {
     st.up = false;
     cr_assert(testenv_run_until(&loop, &st.up, 8000), "did not reconnect: %s",
               redis_uv_last_error(r));
-    struct rec c = {0};
-    cmd(r, &c, 1, (const char *[]){"PING"}, NULL);
-    wait_calls(&c, 1);
+    struct redis_rec c = {0};
+    redis_rec_send(r, &c, 1, (const char *[]){"PING"}, NULL);
+    redis_rec_wait(&loop, &c, 1, 10000);
     cr_assert_eq(c.type, REDIS_REPLY_STATUS);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     cr_assert_eq(a.calls, 1);
     server_cleanup(&s);
 }
@@ -505,33 +438,34 @@ Test(redis_uv, slow_but_in_time_commands_succeed) {
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 600, &st);
     /* Each BLPOP waits 0.3 s, under the 0.6 s limit; back to back, the
      * second answers 0.6 s after it was sent, at the limit. The timer must
      * measure each command from its own send time. */
-    struct rec first = {0}, second = {0};
-    cmd(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
+    struct redis_rec first = {0}, second = {0};
+    redis_rec_send(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
     testenv_run_ms(&loop, 250);
-    cmd(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
-    wait_calls(&second, 1);
+    redis_rec_send(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0.3"}, NULL);
+    redis_rec_wait(&loop, &second, 1, 10000);
     cr_assert_eq(first.nulls, 0);
     cr_assert_eq(first.type, REDIS_REPLY_NIL);
     cr_assert_eq(second.nulls, 0, "%s", second.err);
     cr_assert_eq(st.downs, 0);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     server_cleanup(&s);
 }
 
 Test(redis_uv, close_with_commands_pending) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
-    struct rec recs[4] = {{0}};
-    for (int i = 0; i < 4; i++) cmd(r, &recs[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
+    struct redis_rec recs[4] = {{0}};
+    for (int i = 0; i < 4; i++)
+        redis_rec_send(r, &recs[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
     testenv_run_ms(&loop, 50);
-    closed = false;
+    bool closed = false;
     redis_uv_close(r, testenv_on_closed, &closed);
     /* The callbacks run during the close call itself. */
     for (int i = 0; i < 4; i++) {
@@ -545,14 +479,15 @@ Test(redis_uv, close_with_commands_pending) {
 }
 
 Test(redis_uv, close_inside_a_reply_callback) {
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
     char key[96];
     testenv_prefix(key, sizeof key);
-    struct rec first = {.close_me = r}, later[3] = {{0}};
-    cmd(r, &first, 1, (const char *[]){"PING"}, NULL);
-    for (int i = 0; i < 3; i++) cmd(r, &later[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
-    wait_calls(&first, 1);
+    struct redis_rec first = {.close_me = r}, later[3] = {{0}};
+    redis_rec_send(r, &first, 1, (const char *[]){"PING"}, NULL);
+    for (int i = 0; i < 3; i++)
+        redis_rec_send(r, &later[i], 3, (const char *[]){"BLPOP", key, "0"}, NULL);
+    redis_rec_wait(&loop, &first, 1, 10000);
     cr_assert_eq(first.nulls, 0);
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(later[i].calls, 1);
@@ -567,16 +502,16 @@ Test(redis_uv, close_inside_a_failed_callback) {
     server_start(&s, NULL, NULL);
     char url[128];
     server_url(&s, NULL, 0, url, sizeof url);
-    struct state st = {0};
+    struct redis_state st = {0};
     redis_uv_t *r = open_conn(url, 5000, &st);
     /* The first pending command closes the connection from inside the
      * NULL-reply callback that the server's death causes. */
-    struct rec first = {.close_me = r}, second = {0};
-    cmd(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
-    cmd(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+    struct redis_rec first = {.close_me = r}, second = {0};
+    redis_rec_send(r, &first, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
+    redis_rec_send(r, &second, 3, (const char *[]){"BLPOP", "nokey", "0"}, NULL);
     testenv_run_ms(&loop, 50);
     server_kill(&s);
-    wait_calls(&second, 1);
+    redis_rec_wait(&loop, &second, 1, 10000);
     cr_assert_eq(first.calls, 1);
     cr_assert_eq(first.nulls, 1);
     cr_assert_eq(second.nulls, 1);
@@ -596,18 +531,18 @@ Test(redis_uv, silent_server_times_out_the_handshake) {
     cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
     char url[64], err[256];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", ntohs(a.sin_port));
-    struct state st = {0};
-    redis_uv_t *r = redis_uv_new(&loop, url, "test", 200, err, sizeof err);
+    struct redis_state st = {0};
+    redis_uv_t *r = redis_uv_new(&loop, url, NULL, "test", 200, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    redis_uv_on_state(r, on_state, &st);
+    redis_uv_on_state(r, redis_rec_on_state, &st);
     testenv_run_ms(&loop, 600);
     cr_assert_not(redis_uv_connected(r));
     cr_assert_eq(st.ups, 0);
     cr_assert_str_eq(redis_uv_last_error(r), "timeout");
-    struct rec rec = {0};
-    cr_assert_eq(redis_uv_command(r, on_reply, &rec, 1, (const char *[]){"PING"}, NULL),
+    struct redis_rec rec = {0};
+    cr_assert_eq(redis_uv_command(r, redis_rec_on_reply, &rec, 1, (const char *[]){"PING"}, NULL),
                  UV_ENOTCONN);
-    close_conn(r);
+    redis_rec_close(&loop, r);
     close(fd);
     cr_assert_eq(rec.calls, 0);
 }
