@@ -121,7 +121,7 @@ cmd_enqueue(struct cli *c, int argc, char **argv) {
                 continue;
             }
             e.lines[(e.head + e.inflight) % WINDOW] = u.line;
-            int s = queue_submit(&c->queue, url, on_submitted, &e);
+            int s = queue_submit(&c->queue, url, NULL, on_submitted, &e);
             if (s < 0) {
                 e.fatal = cli_status_code(s);
                 snprintf(e.err, sizeof e.err, "line %ld: %s", u.line, uv_strerror(s));

@@ -78,6 +78,31 @@ keys_idem(const struct keys *k, const char *idem, struct keybuf *out) {
 }
 
 const char *
+keys_events(const struct keys *k, const char *id, struct keybuf *out) {
+    return id ? shard_key(k, "events:", id, out) : NULL;
+}
+
+const char *
+keys_hooks(const struct keys *k, struct keybuf *out) {
+    return shard_key(k, "hooks", NULL, out);
+}
+
+const char *
+keys_hook(const struct keys *k, const char *id, struct keybuf *out) {
+    return id ? shard_key(k, "hook:", id, out) : NULL;
+}
+
+const char *
+keys_hook_failing(const struct keys *k, struct keybuf *out) {
+    return shard_key(k, "hook_failing", NULL, out);
+}
+
+const char *
+keys_events_channel(const struct keys *k, struct keybuf *out) {
+    return process_key(k, "events", out);
+}
+
+const char *
 keys_workers(const struct keys *k, struct keybuf *out) {
     return process_key(k, "workers", out);
 }

@@ -18,6 +18,13 @@
  *   shard   {p}stats           hash   counters and histograms (common/stats.h)
  *   shard   {p}ts:{minute}     hash   jobs ended per second of one minute (common/stats.h)
  *   shard   {p}idem:{key}      string Idempotency-Key -> "<body hash> <job id>" (24 h)
+ *   shard   {p}events:{id}     stream the job's state changes (common/lua/lib/event.lua);
+ *                                     expires with the job hash; ids are SSE event ids
+ *   shard   {p}hooks           zset   webhook deliveries due, member = job id, score = due
+ *                                     or lease end (ms) (worker/hooks.h)
+ *   shard   {p}hook:{id}       hash   the webhook delivery of a job's end and its attempts
+ *   shard   {p}hook_failing    hash   callback URL -> JSON of its last failure (dashboard)
+ *   channel {p}events                 pub/sub: "<id> <state> <event id>" per state change
  *   process {p}workers         hash   consumer name -> heartbeat JSON
  *   process {p}http            hash   web request counts and durations (web/http_metrics.h)
  *
@@ -63,6 +70,18 @@ const char *keys_ts(const struct keys *k, int64_t minute, struct keybuf *out);
 int64_t keys_ts_minute(int64_t ms);
 /* keys_idem returns NULL when the idempotency key is longer than KEYS_IDEM_MAX bytes. */
 const char *keys_idem(const struct keys *k, const char *idem, struct keybuf *out);
+
+/* keys_events is the job's event stream. */
+const char *keys_events(const struct keys *k, const char *id, struct keybuf *out);
+/* keys_hooks is the set of pending webhook deliveries. */
+const char *keys_hooks(const struct keys *k, struct keybuf *out);
+/* keys_hook is the webhook delivery record of job id. */
+const char *keys_hook(const struct keys *k, const char *id, struct keybuf *out);
+/* keys_hook_failing is the hash of callback URLs whose last delivery failed. */
+const char *keys_hook_failing(const struct keys *k, struct keybuf *out);
+/* keys_events_channel is the pub/sub channel every state change is
+ * announced on (a channel, not a key: no slot, every node delivers it). */
+const char *keys_events_channel(const struct keys *k, struct keybuf *out);
 
 /* Process keys. */
 const char *keys_workers(const struct keys *k, struct keybuf *out);

@@ -53,9 +53,9 @@ on_submit(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
 
 /* submit_eval creates the job (and, with idem_key, records the key). */
 static int
-submit_eval(struct queue *q, const char *url, const char *idem_key, const char *body_hash,
-            int ttl_s, struct queue_op *op) {
-    struct keybuf kj, ks, kst, ki;
+submit_eval(struct queue *q, const char *url, const char *callback_url, const char *idem_key,
+            const char *body_hash, int ttl_s, struct queue_op *op) {
+    struct keybuf kj, ks, kst, ke, ki, kc;
     if (idem_key && !keys_idem(&q->keys, idem_key, &ki)) {
         queue_op_free(op);
         return UV_EINVAL;
@@ -64,30 +64,37 @@ submit_eval(struct queue *q, const char *url, const char *idem_key, const char *
     op->now = clock_now_ms();
     job_id_new(op->id);
     const char *keys[] = {keys_job(&q->keys, op->id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst), ki.s};
+                          keys_stats(&q->keys, &kst), keys_events(&q->keys, op->id, &ke), ki.s};
     char now[24], ttl[24];
     snprintf(ttl, sizeof ttl, "%d", ttl_s);
-    const char *args[] = {op->id, url, queue_op_ms(op->now, now), body_hash, ttl};
-    int n = idem_key ? 4 : 3;
-    int rc = queue_op_eval(q, on_submit, op, lua_queue_submit, n, keys, idem_key ? 5 : 3, args);
+    const char *args[] = {op->id,
+                          url,
+                          queue_op_ms(op->now, now),
+                          keys_events_channel(&q->keys, &kc),
+                          callback_url ? callback_url : "",
+                          body_hash,
+                          ttl};
+    int n = idem_key ? 5 : 4;
+    int rc = queue_op_eval(q, on_submit, op, lua_queue_submit, n, keys, idem_key ? 7 : 5, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
 
 int
-queue_submit_idem(struct queue *q, const char *url, const char *idem_key, const char *body_hash,
-                  int ttl_s, queue_submit_cb cb, void *arg) {
+queue_submit_idem(struct queue *q, const char *url, const char *callback_url, const char *idem_key,
+                  const char *body_hash, int ttl_s, queue_submit_cb cb, void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.submit = cb;
-    return submit_eval(q, url, idem_key, body_hash, ttl_s, op);
+    return submit_eval(q, url, callback_url, idem_key, body_hash, ttl_s, op);
 }
 
 int
-queue_submit(struct queue *q, const char *url, queue_job_cb cb, void *arg) {
+queue_submit(struct queue *q, const char *url, const char *callback_url, queue_job_cb cb,
+             void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.job = cb;
     op->count = SUBMIT_PLAIN;
-    return submit_eval(q, url, NULL, NULL, 0, op);
+    return submit_eval(q, url, callback_url, NULL, NULL, 0, op);
 }
 
 /* --- get --- */
@@ -146,13 +153,16 @@ queue_cancel(struct queue *q, const char *id, queue_cancel_cb cb, void *arg) {
     if (!job_id_valid(id)) return UV_EINVAL;
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.cancel = cb;
-    struct keybuf kj, ks, kr, kst;
-    const char *keys[] = {keys_job(&q->keys, id, &kj), keys_queue(&q->keys, &ks),
-                          keys_retry(&q->keys, &kr), keys_stats(&q->keys, &kst)};
+    struct keybuf kj, ks, kr, kst, ke, kh, khs, kc;
+    const char *keys[] = {keys_job(&q->keys, id, &kj),    keys_queue(&q->keys, &ks),
+                          keys_retry(&q->keys, &kr),      keys_stats(&q->keys, &kst),
+                          keys_events(&q->keys, id, &ke), keys_hook(&q->keys, id, &kh),
+                          keys_hooks(&q->keys, &khs)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {queue_op_ms(clock_now_ms(), now), ttl, KEYS_GROUP, id};
-    int rc = queue_op_eval(q, on_cancel, op, lua_queue_cancel, 4, keys, 4, args);
+    const char *args[] = {queue_op_ms(clock_now_ms(), now), ttl, KEYS_GROUP, id,
+                          keys_events_channel(&q->keys, &kc)};
+    int rc = queue_op_eval(q, on_cancel, op, lua_queue_cancel, 7, keys, 5, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -192,7 +202,7 @@ failed_page_step(struct queue_op *op, const char *const *ids, size_t n) {
     struct keybuf kf;
     const char *keys[] = {keys_failed(&op->q->keys, &kf)};
     return queue_op_eval_ids(op->q, on_failed_list, op, lua_queue_failed_list, 1, keys, 0, NULL, n,
-                             ids);
+                             ids, false);
 }
 
 static void
@@ -234,10 +244,13 @@ failed_retry_step(struct queue_op *op, const char *const *ids, size_t n) {
         return 0;
     }
     struct queue *q = op->q;
-    struct keybuf kf, ks, kst;
+    struct keybuf kf, ks, kst, kc;
     const char *keys[] = {keys_failed(&q->keys, &kf), keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst)};
-    return queue_op_eval_ids(q, on_count, op, lua_queue_failed_retry, 3, keys, 0, NULL, n, ids);
+    char now[24];
+    const char *args[] = {queue_op_ms(clock_now_ms(), now), keys_events_channel(&q->keys, &kc)};
+    return queue_op_eval_ids(q, on_count, op, lua_queue_failed_retry, 3, keys, 2, args, n, ids,
+                             true);
 }
 
 int

@@ -81,15 +81,21 @@ void queue_init(struct queue *q, redis_uv_t *redis, const struct keys *keys, int
 /* --- client side (queue.c) --- */
 
 /* queue_submit creates a job for url (queued, new UUIDv7 id, created_at
- * now) and appends it to the stream in one step; cb gets the new job. */
-int queue_submit(struct queue *q, const char *url, queue_job_cb cb, void *arg);
+ * now) and appends it to the stream in one step; cb gets the new job.
+ * callback_url (NULL for none) is kept in the job hash: when the job
+ * ends, a webhook delivery is recorded in the same step (worker/hooks.h).
+ * Every state change is recorded in the job's event stream and announced
+ * on the events channel (common/lua/lib/event.lua, keys.h). */
+int queue_submit(struct queue *q, const char *url, const char *callback_url, queue_job_cb cb,
+                 void *arg);
 /* queue_submit_idem is queue_submit under an Idempotency-Key: the first
  * submit with idem_key records body_hash and the new job's id for ttl_s;
  * a later one with the same key creates nothing (see the outcome). Both
  * steps are one script, so two requests racing with one key make one
  * job. UV_EINVAL (no callback) when idem_key is over 256 bytes. */
-int queue_submit_idem(struct queue *q, const char *url, const char *idem_key, const char *body_hash,
-                      int ttl_s, queue_submit_cb cb, void *arg);
+int queue_submit_idem(struct queue *q, const char *url, const char *callback_url,
+                      const char *idem_key, const char *body_hash, int ttl_s, queue_submit_cb cb,
+                      void *arg);
 /* queue_get reads a job; job == NULL in cb when unknown or expired.
  * Returns UV_EINVAL (no callback) for a malformed id. */
 int queue_get(struct queue *q, const char *id, queue_job_cb cb, void *arg);

@@ -65,18 +65,21 @@ queue_op_eval(struct queue *q, redis_uv_cb cb, struct queue_op *op, const char *
 int
 queue_op_eval_ids(struct queue *q, redis_uv_cb cb, struct queue_op *op, const char *script,
                   int nkeys, const char *const *keys, int nargs, const char *const *args,
-                  size_t nids, const char *const *ids) {
-    if (nids > QUEUE_OP_EVAL_MAX / 2) return UV_E2BIG;
-    size_t nk = (size_t)nkeys + nids, na = (size_t)nargs + nids;
+                  size_t nids, const char *const *ids, bool events) {
+    size_t per = events ? 2 : 1;
+    if (nids > QUEUE_OP_EVAL_MAX / 4) return UV_E2BIG;
+    size_t nk = (size_t)nkeys + per * nids, na = (size_t)nargs + nids;
     const char **k = xcalloc(nk + 1, sizeof *k), **a = xcalloc(na + 1, sizeof *a);
-    struct keybuf *jobs = xcalloc(nids + 1, sizeof *jobs);
+    struct keybuf *jobs = xcalloc(per * nids + 1, sizeof *jobs);
     int rc = 0;
     for (int i = 0; i < nkeys; i++) k[i] = keys[i];
     for (int i = 0; i < nargs; i++) a[i] = args[i];
     for (size_t i = 0; i < nids && rc == 0; i++) {
-        k[nkeys + i] = keys_job(&q->keys, ids[i], &jobs[i]);
+        size_t at = (size_t)nkeys + per * i;
+        k[at] = keys_job(&q->keys, ids[i], &jobs[per * i]);
+        if (events) k[at + 1] = keys_events(&q->keys, ids[i], &jobs[per * i + 1]);
         a[nargs + i] = ids[i];
-        if (!k[nkeys + i]) rc = UV_EINVAL;
+        if (!k[at] || (events && !k[at + 1])) rc = UV_EINVAL;
     }
     if (rc == 0) rc = queue_op_eval(q, cb, op, script, (int)nk, k, (int)na, a);
     free(jobs);

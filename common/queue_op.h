@@ -51,10 +51,11 @@ int queue_op_eval(struct queue *q, redis_uv_cb cb, struct queue_op *op, const ch
                   int nkeys, const char *const *keys, int nargs, const char *const *args);
 /* queue_op_eval_ids is queue_op_eval for scripts that touch jobs named by
  * data (ids read from a set just before): KEYS are keys[0..nkeys) then the
- * job hash of each id, ARGV are args[0..nargs) then the ids. */
+ * job hash of each id (with events: the job hash and the job's event
+ * stream of each id, in pairs), ARGV are args[0..nargs) then the ids. */
 int queue_op_eval_ids(struct queue *q, redis_uv_cb cb, struct queue_op *op, const char *script,
                       int nkeys, const char *const *keys, int nargs, const char *const *args,
-                      size_t nids, const char *const *ids);
+                      size_t nids, const char *const *ids, bool events);
 /* queue_op_read_ids sends argv, a read that answers job ids (ZRANGE and
  * the like), and hands the ids to step; a failure of either goes to fail,
  * and op is freed. Scripts get each key in KEYS[], so a script about jobs

@@ -183,16 +183,18 @@ queue_start(struct queue *q, const struct queue_entry *e, const char *consumer, 
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.job = cb;
     int64_t now_ms = clock_now_ms();
-    struct keybuf kj, ks, kst, kf, kt;
+    struct keybuf kj, ks, kst, kf, kt, ke, kh, khs, kc;
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst), keys_failed(&q->keys, &kf),
-                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt)};
+                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt),
+                          keys_events(&q->keys, e->job_id, &ke),
+                          keys_hook(&q->keys, e->job_id, &kh), keys_hooks(&q->keys, &khs)};
     char now[24], max[16], ttl[16];
     snprintf(max, sizeof max, "%d", max_attempts);
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
     const char *args[] = {e->stream_id, consumer,    queue_op_ms(now_ms, now), KEYS_GROUP, max, ttl,
-                          e->job_id,    STATS_TS_TTL};
-    int rc = queue_op_eval(q, on_start, op, lua_queue_start, 5, keys, 8, args);
+                          e->job_id,    STATS_TS_TTL, keys_events_channel(&q->keys, &kc)};
+    int rc = queue_op_eval(q, on_start, op, lua_queue_start, 8, keys, 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -271,16 +273,21 @@ queue_finish_with(struct queue *q, const struct queue_entry *e, const char *cons
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
     int64_t now_ms = clock_now_ms();
-    struct keybuf kj, ks, kst, kt;
-    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
+    struct keybuf kj, ks, kst, kt, ke, kh, khs, kc;
+    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj),
+                          keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst),
-                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt)};
+                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt),
+                          keys_events(&q->keys, e->job_id, &ke),
+                          keys_hook(&q->keys, e->job_id, &kh),
+                          keys_hooks(&q->keys, &khs)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
     const char *args[] = {
         e->stream_id, queue_op_ms(now_ms, now), ttl,          KEYS_GROUP,
-        consumer,     summary ? summary : "",   STATS_TS_TTL, STATS_MS_BOUNDS_TEXT};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_finish, 4, keys, 8, args);
+        consumer,     summary ? summary : "",   STATS_TS_TTL, STATS_MS_BOUNDS_TEXT,
+        keys_events_channel(&q->keys, &kc)};
+    int rc = queue_op_eval(q, on_int, op, lua_queue_finish, 7, keys, 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -291,16 +298,18 @@ queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, c
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
     int64_t now_ms = clock_now_ms();
-    struct keybuf kj, ks, kst, kf, kt;
+    struct keybuf kj, ks, kst, kf, kt, ke, kh, khs, kc;
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst), keys_failed(&q->keys, &kf),
-                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt)};
+                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt),
+                          keys_events(&q->keys, e->job_id, &ke),
+                          keys_hook(&q->keys, e->job_id, &kh), keys_hooks(&q->keys, &khs)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
     const char *args[] = {
         e->stream_id, queue_op_ms(now_ms, now), ttl, KEYS_GROUP, consumer, code, message, e->job_id,
-        STATS_TS_TTL};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_fail, 5, keys, 9, args);
+        STATS_TS_TTL, keys_events_channel(&q->keys, &kc)};
+    int rc = queue_op_eval(q, on_int, op, lua_queue_fail, 8, keys, 10, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -310,9 +319,10 @@ queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer, 
             const char *code, const char *message, queue_done_cb cb, void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
-    struct keybuf kj, ks, kst, kr;
+    struct keybuf kj, ks, kst, kr, ke, kc;
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst), keys_retry(&q->keys, &kr)};
+                          keys_stats(&q->keys, &kst), keys_retry(&q->keys, &kr),
+                          keys_events(&q->keys, e->job_id, &ke)};
     char now[24], due[24];
     const char *args[] = {e->stream_id,
                           queue_op_ms(clock_now_ms(), now),
@@ -321,8 +331,9 @@ queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer, 
                           consumer,
                           code,
                           message,
-                          e->job_id};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_retry, 4, keys, 8, args);
+                          e->job_id,
+                          keys_events_channel(&q->keys, &kc)};
+    int rc = queue_op_eval(q, on_int, op, lua_queue_retry, 5, keys, 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -332,10 +343,13 @@ queue_release(struct queue *q, const struct queue_entry *e, const char *consumer
               void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
-    struct keybuf kj, ks;
-    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks)};
-    const char *args[] = {e->stream_id, KEYS_GROUP, consumer, e->job_id};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_release, 2, keys, 4, args);
+    struct keybuf kj, ks, ke, kc;
+    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
+                          keys_events(&q->keys, e->job_id, &ke)};
+    char now[24];
+    const char *args[] = {e->stream_id, KEYS_GROUP, consumer, e->job_id,
+                          queue_op_ms(clock_now_ms(), now), keys_events_channel(&q->keys, &kc)};
+    int rc = queue_op_eval(q, on_int, op, lua_queue_release, 3, keys, 6, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -349,11 +363,11 @@ promote_step(struct queue_op *op, const char *const *ids, size_t n) {
         return 0;
     }
     struct queue *q = op->q;
-    struct keybuf kr, ks;
+    struct keybuf kr, ks, kc;
     const char *keys[] = {keys_retry(&q->keys, &kr), keys_queue(&q->keys, &ks)};
     char now[24];
-    const char *args[] = {queue_op_ms(op->now, now)};
-    return queue_op_eval_ids(q, on_int, op, lua_queue_promote, 2, keys, 1, args, n, ids);
+    const char *args[] = {queue_op_ms(op->now, now), keys_events_channel(&q->keys, &kc)};
+    return queue_op_eval_ids(q, on_int, op, lua_queue_promote, 2, keys, 2, args, n, ids, true);
 }
 
 int

@@ -113,9 +113,9 @@ job_submit(struct req *req, const char *url, job_submit_cb cb) {
         rc =
             sha256_hex(req->http->body, req->http->body_len, hash) < 0
                 ? UV_EIO
-                : queue_submit_idem(q, url, key, hash, JOB_SUBMIT_IDEM_TTL_S, on_submitted_idem, s);
+                : queue_submit_idem(q, url, NULL, key, hash, JOB_SUBMIT_IDEM_TTL_S, on_submitted_idem, s);
     } else if (q) {
-        rc = queue_submit(q, url, on_submitted, s);
+        rc = queue_submit(q, url, NULL, on_submitted, s);
     }
     if (rc < 0) {
         free(s);

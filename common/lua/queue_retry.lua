@@ -1,11 +1,12 @@
 -- queue_retry: started -> retrying until a due time, in the retry set,
 -- and this delivery acknowledged.
--- KEYS: job, stream, stats, retry
--- ARGV: entry, now, due, group, consumer, code, message, id
+-- KEYS: job, stream, stats, retry, events
+-- ARGV: entry, now, due, group, consumer, code, message, id, events channel
 -- Returns 1, or 0 when the lease was lost.
 --!include lib/ack.lua
 --!include lib/owns.lua
 --!include lib/history.lua
+--!include lib/event.lua
 if not owns(KEYS[1], ARGV[1], ARGV[5]) then return 0 end
 ack(KEYS[2], ARGV[4], ARGV[1])
 push_history(KEYS[1], ARGV[6], ARGV[7], ARGV[2])
@@ -14,4 +15,5 @@ redis.call('HSET', KEYS[1], 'status', 'retrying', 'next_attempt_at', ARGV[3],
 redis.call('HDEL', KEYS[1], 'worker', 'entry')
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[8])
 redis.call('HINCRBY', KEYS[3], 'retried', 1)
+job_event(KEYS[1], KEYS[5], ARGV[9], 'retrying', ARGV[2])
 return 1

@@ -1,7 +1,7 @@
 -- queue_start: queued (or started, when rescued from a lost worker) ->
 -- started, attempts + 1.
--- KEYS: job, stream, stats, failed, ts (the minute of now)
--- ARGV: entry, consumer, now, group, max_attempts, ttl, id, ts ttl
+-- KEYS: job, stream, stats, failed, ts (the minute of now), events, hook, hooks
+-- ARGV: entry, consumer, now, group, max_attempts, ttl, id, ts ttl, events channel
 -- Returns the job hash, or false when there is nothing to run: the job is
 -- gone, ended, re-enqueued under another entry, or has used up its
 -- attempts (a job whose workers keep dying ends failed with worker_lost).
@@ -9,6 +9,8 @@
 --!include lib/history.lua
 --!include lib/attempts_summary.lua
 --!include lib/stats_record.lua
+--!include lib/event.lua
+--!include lib/hook.lua
 local function drop() ack(KEYS[2], ARGV[4], ARGV[1]) end
 local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'attempts')
 local st, cur, att = f[1], f[2], tonumber(f[3] or '0')
@@ -31,6 +33,8 @@ if att >= tonumber(ARGV[5]) then
   redis.call('HINCRBY', KEYS[3], 'failed', 1)
   redis.call('HINCRBY', KEYS[3], 'failed:worker_lost', 1)
   wc_stats_second(KEYS[5], ARGV[3], 'x', ARGV[8])
+  local eid = job_event(KEYS[1], KEYS[6], ARGV[9], 'failed', ARGV[3])
+  hook_enqueue(KEYS[1], KEYS[7], KEYS[8], 'failed', ARGV[3], eid)
   drop()
   return false
 end
@@ -44,4 +48,5 @@ redis.call('HSET', KEYS[1], 'status', 'started', 'started_at', ARGV[3],
 redis.call('HDEL', KEYS[1], 'next_attempt_at')
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HINCRBY', KEYS[3], 'started', 1)
+job_event(KEYS[1], KEYS[6], ARGV[9], 'started', ARGV[3])
 return redis.call('HGETALL', KEYS[1])

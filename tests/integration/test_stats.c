@@ -164,7 +164,7 @@ build(void) {
     for (int i = 0; i < 6; i++) {
         char url[64];
         snprintf(url, sizeof url, "http://127.0.0.1:9/page-%d.html", i);
-        cr_assert_eq(queue_submit(&q, url, on_job, ids[i]), 0);
+        cr_assert_eq(queue_submit(&q, url, NULL, on_job, ids[i]), 0);
         wait_done();
     }
     cr_assert_eq(queue_ensure_group(&q, on_done, NULL), 0);

@@ -16,6 +16,13 @@ Test(keys, every_key_is_under_the_prefix) {
     cr_assert_str_eq(keys_stats(&k, &b), "wc:stats");
     cr_assert_str_eq(keys_ts(&k, 29123456, &b), "wc:ts:29123456");
     cr_assert_str_eq(keys_idem(&k, "abc", &b), "wc:idem:abc");
+    cr_assert_str_eq(keys_events(&k, "0192f3a1-7c2e-7abc-8def-0123456789ab", &b),
+                     "wc:events:0192f3a1-7c2e-7abc-8def-0123456789ab");
+    cr_assert_str_eq(keys_hooks(&k, &b), "wc:hooks");
+    cr_assert_str_eq(keys_hook(&k, "0192f3a1-7c2e-7abc-8def-0123456789ab", &b),
+                     "wc:hook:0192f3a1-7c2e-7abc-8def-0123456789ab");
+    cr_assert_str_eq(keys_hook_failing(&k, &b), "wc:hook_failing");
+    cr_assert_str_eq(keys_events_channel(&k, &b), "wc:events");
     cr_assert_str_eq(keys_workers(&k, &b), "wc:workers");
     cr_assert_str_eq(keys_http(&k, &b), "wc:http");
     cr_assert_str_eq(keys_job_match(&k, &b), "wc:job:*");

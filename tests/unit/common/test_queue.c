@@ -137,7 +137,7 @@ on_list(int status, long long total, const struct job *jobs, size_t n, const cha
 
 static char *
 submit(const char *url) {
-    SYNC(queue_submit(&q, url, on_job, NULL));
+    SYNC(queue_submit(&q, url, NULL, on_job, NULL));
     cr_assert(got_job_set);
     return xstrdup(got_job.id);
 }
