@@ -62,6 +62,8 @@ struct redis_uv {
 
     redis_uv_state_cb state_cb;
     void *state_arg;
+    redis_uv_message_cb message_cb; /* a subscriber connection */
+    void *message_arg;
 
     bool closing;
     int pending_closes; /* transports and timers still closing */
@@ -275,7 +277,18 @@ on_connect(transport_t *t, void *arg) {
     if (rc < 0) drop(r, "handshake: cannot queue commands");
 }
 
-/* on_read decodes replies and hands each to the oldest pending command. */
+/* is_message tells whether reply is a pub/sub message (RESP2's
+ * ["message", channel, payload]). */
+static bool
+is_message(const redisReply *reply) {
+    return reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+           reply->element[0]->type == REDIS_REPLY_STRING &&
+           reply->element[1]->type == REDIS_REPLY_STRING &&
+           reply->element[2]->type == REDIS_REPLY_STRING && !strcmp(reply->element[0]->str, "message");
+}
+
+/* on_read decodes replies and hands each to the oldest pending command
+ * (or, on a subscriber connection, a message to the message callback). */
 static void
 on_read(transport_t *t, const char *data, size_t len, void *arg) {
     redis_uv_t *r = arg;
@@ -292,6 +305,13 @@ on_read(transport_t *t, const char *data, size_t len, void *arg) {
             return;
         }
         if (!reply) return;
+        if (r->message_cb && is_message(reply)) {
+            redisReply *m = reply;
+            r->message_cb(r, m->element[1]->str, m->element[2]->str, m->element[2]->len,
+                          r->message_arg);
+            freeReplyObject(reply);
+            continue;
+        }
         struct cmd *c = r->head;
         if (!c) {
             freeReplyObject(reply);
@@ -357,6 +377,12 @@ redis_uv_new(uv_loop_t *loop, const char *url, const struct tls_opts *tls, const
     r->cmd_timer.data = r;
     start_connect(r);
     return r;
+}
+
+void
+redis_uv_on_message(redis_uv_t *r, redis_uv_message_cb cb, void *arg) {
+    r->message_cb = cb;
+    r->message_arg = arg;
 }
 
 void

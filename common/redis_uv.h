@@ -20,7 +20,11 @@
  *    complete (connection lost, command timeout, close). A Redis error
  *    reply (REDIS_REPLY_ERROR) is a reply, not NULL.
  *  - The reply is freed when cb returns: copy what you keep.
- *  - Every reply answers one command (no SUBSCRIBE or MONITOR here).
+ *  - Every reply answers one command, except pub/sub messages: on a
+ *    connection given redis_uv_on_message, a ["message", channel, payload]
+ *    array goes to that callback, and the reply to each SUBSCRIBE (one
+ *    channel per command) answers the command as usual. Subscriptions end
+ *    with the connection: subscribe again from on_state's connect.
  *  - A command that gets no answer within cmd_timeout_ms drops the
  *    connection (every pending command fails with errstr "timeout") and
  *    reconnecting starts. For a blocking command (XREADGROUP BLOCK), use a
@@ -56,6 +60,12 @@ typedef void (*redis_uv_close_cb)(void *arg);
  * (an unreadable CA file). name is used in log lines ("redis-main"). */
 redis_uv_t *redis_uv_new(uv_loop_t *loop, const char *url, const struct tls_opts *tls,
                          const char *name, int cmd_timeout_ms, char *err, size_t errlen);
+/* A pub/sub message (valid during the call only). */
+typedef void (*redis_uv_message_cb)(redis_uv_t *r, const char *channel, const char *payload,
+                                    size_t len, void *arg);
+
+/* redis_uv_on_message makes r a subscriber connection: messages go to cb. */
+void redis_uv_on_message(redis_uv_t *r, redis_uv_message_cb cb, void *arg);
 /* redis_uv_on_state sets a callback for connect/disconnect events. */
 void redis_uv_on_state(redis_uv_t *r, redis_uv_state_cb cb, void *arg);
 bool redis_uv_connected(const redis_uv_t *r);

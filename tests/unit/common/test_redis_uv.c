@@ -170,6 +170,59 @@ Test(redis_uv, round_trip) {
     cr_assert_eq(get.calls, 1, "a finished command is not called again on close");
 }
 
+/* What a subscriber connection received. */
+struct messages {
+    int n;
+    char channel[128];
+    char payload[64];
+    size_t len;
+};
+
+static void
+on_message(redis_uv_t *r, const char *channel, const char *payload, size_t len, void *arg) {
+    (void)r;
+    struct messages *m = arg;
+    m->n++;
+    snprintf(m->channel, sizeof m->channel, "%s", channel);
+    m->len = len;
+    memcpy(m->payload, payload, len < sizeof m->payload ? len : sizeof m->payload);
+}
+
+static bool
+two_messages(void *arg) {
+    return ((struct messages *)arg)->n >= 2;
+}
+
+Test(redis_uv, subscriber_gets_messages_between_replies) {
+    struct redis_state st = {0}, st2 = {0};
+    redis_uv_t *sub = open_conn(testenv_redis_url(), 5000, &st);
+    redis_uv_t *pub = open_conn(testenv_redis_url(), 5000, &st2);
+    struct messages m = {0};
+    redis_uv_on_message(sub, on_message, &m);
+    char ch[96];
+    testenv_prefix(ch, sizeof ch);
+    struct redis_rec subscribed = {0}, published[3] = {{0}}, ping = {0};
+    redis_rec_send(sub, &subscribed, 2, (const char *[]){"SUBSCRIBE", ch}, NULL);
+    redis_rec_wait(&loop, &subscribed, 1, 5000);
+    cr_assert_eq(subscribed.type, REDIS_REPLY_ARRAY, "the SUBSCRIBE's own reply");
+    /* Binary payloads, and a command's reply after messages. */
+    redis_rec_send(pub, &published[0], 3, (const char *[]){"PUBLISH", ch, "a\0b"},
+                   (const size_t[]){7, strlen(ch), 3});
+    redis_rec_send(pub, &published[1], 3, (const char *[]){"PUBLISH", ch, "two"}, NULL);
+    redis_rec_wait(&loop, &published[1], 1, 5000);
+    cr_assert_eq(published[0].integer, 1, "one subscriber");
+    cr_assert(testenv_run_until_pred(&loop, two_messages, &m, 5000));
+    cr_assert_str_eq(m.channel, ch);
+    cr_assert_eq(m.len, 3);
+    cr_assert_arr_eq(m.payload, "two", 3);
+    redis_rec_send(sub, &ping, 1, (const char *[]){"PING"}, NULL);
+    redis_rec_wait(&loop, &ping, 1, 5000);
+    cr_assert_eq(ping.type, REDIS_REPLY_ARRAY, "PING in subscribe mode answers [pong, \"\"]");
+    cr_assert_eq(st.downs, 0, "messages are not replies to no command");
+    redis_rec_close(&loop, sub);
+    redis_rec_close(&loop, pub);
+}
+
 Test(redis_uv, binary_safe_argv) {
     struct redis_state st = {0};
     redis_uv_t *r = open_conn(testenv_redis_url(), 5000, &st);
