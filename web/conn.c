@@ -47,6 +47,13 @@ static void
 on_close(uv_handle_t *h) {
     conn_t *c = h->data;
     if (--c->handles_open > 0) return;
+    /* A request still being answered learns that its client is gone; the
+     * request's reference keeps c alive until it ends. */
+    if (c->req && c->req->gone_cb) {
+        req_gone_cb cb = c->req->gone_cb;
+        c->req->gone_cb = NULL;
+        cb(c->req, c->req->gone_arg);
+    }
     server_conn_closed(c->server, c);
     conn_unref(c); /* the conn's own reference */
 }
@@ -108,14 +115,19 @@ on_write(uv_write_t *wr, int status) {
  * are taken. Returns the bytes queued. */
 static size_t
 send_response(conn_t *c, struct response *resp, const struct http_request *http, uint64_t start_ns,
-              const char *request_id) {
+              const char *request_id, bool stream) {
     if (request_id && request_id[0]) response_header(resp, "X-Request-Id", "%s", request_id);
     if (http) cors_headers(c->app->cfg, http, resp);
     struct response_wire wire = {
         .http_minor = http ? http->http_minor : 1,
         .keep_alive = http && http->keep_alive && !c->draining && !c->close_after,
         .head_only = http && http->method == HTTP_HEAD,
+        .stream = stream,
     };
+    /* A stream to an HTTP/1.0 client ends with the connection. */
+    if (stream && wire.http_minor == 0) wire.keep_alive = false;
+    wire.chunked = stream && wire.http_minor > 0;
+    if (stream) buf_reset(&resp->body);
     struct write_req *w = xcalloc(1, sizeof *w);
     w->conn = c;
     w->req.data = w;
@@ -152,7 +164,7 @@ send_error(conn_t *c, int status, const char *title, const char *detail) {
     response_init(&r, status);
     response_problem(&r, status, title, detail);
     c->close_after = true;
-    send_response(c, &r, NULL, uv_hrtime(), NULL);
+    send_response(c, &r, NULL, uv_hrtime(), NULL, false);
 }
 
 static void
@@ -179,11 +191,14 @@ void
 req_send(struct req *req, struct response *resp) {
     conn_t *c = req->conn;
     assert(c->req == req);
-    http_metrics_observe(&c->app->http_metrics, req->http->method_name,
-                         req->match.route ? req->match.route->pattern : NULL, resp->status,
-                         uv_hrtime() - req->start_ns);
-    if (!c->closing) {
-        send_response(c, resp, req->http, req->start_ns, req->request_id);
+    if (!req->streaming) /* a stream was counted when it began */
+        http_metrics_observe(&c->app->http_metrics, req->http->method_name,
+                             req->match.route ? req->match.route->pattern : NULL, resp->status,
+                             uv_hrtime() - req->start_ns);
+    if (req->streaming) {
+        response_free(resp); /* req_stream_end's job, through req_send */
+    } else if (!c->closing) {
+        send_response(c, resp, req->http, req->start_ns, req->request_id, false);
     } else {
         log_info("msg=access method=%s path=%s status=%d bytes=0 us=%llu client=gone",
                  req->http->method_name, log_q(req->http->path), resp->status,
@@ -196,6 +211,95 @@ req_send(struct req *req, struct response *resp) {
     bool alive = !c->closing;
     if (alive && !c->processing) process(c);
     conn_unref(c); /* the request's reference; frees c if it was the last */
+}
+
+void
+req_on_gone(struct req *req, req_gone_cb cb, void *arg) {
+    req->gone_cb = cb;
+    req->gone_arg = arg;
+}
+
+/* write_raw queues head and body (taken) on c. */
+static int
+write_raw(conn_t *c, struct buf *head, struct buf *body) {
+    struct write_req *w = xcalloc(1, sizeof *w);
+    w->conn = c;
+    w->req.data = w;
+    w->head = *head;
+    w->body = *body;
+    buf_init(head);
+    buf_init(body);
+    uv_buf_t bufs[2] = {uv_buf_init(w->head.data, w->head.len),
+                        uv_buf_init(w->body.data ? w->body.data : "", w->body.len)};
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, w->body.len ? 2 : 1, on_write);
+    if (rc < 0) {
+        buf_free(&w->head);
+        buf_free(&w->body);
+        free(w);
+        conn_close(c);
+        return rc;
+    }
+    c->writes++;
+    c->refs++;
+    return 0;
+}
+
+int
+req_stream_begin(struct req *req, struct response *resp) {
+    conn_t *c = req->conn;
+    assert(c->req == req && !req->streaming);
+    http_metrics_observe(&c->app->http_metrics, req->http->method_name,
+                         req->match.route ? req->match.route->pattern : NULL, resp->status,
+                         uv_hrtime() - req->start_ns);
+    req->streaming = true;
+    if (c->closing) {
+        response_free(resp);
+        return UV_ECANCELED;
+    }
+    req->chunked = req->http->http_minor > 0;
+    send_response(c, resp, req->http, req->start_ns, req->request_id, true);
+    return c->closing ? UV_ECANCELED : 0;
+}
+
+int
+req_stream_write(struct req *req, const char *data, size_t len) {
+    conn_t *c = req->conn;
+    assert(req->streaming);
+    if (c->closing) return UV_ECANCELED;
+    if (len == 0) return 0;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > CONN_STREAM_BACKLOG) {
+        log_info("msg=\"stream client too slow, closing\" path=%s", log_q(req->http->path));
+        conn_close(c);
+        return UV_ENOBUFS;
+    }
+    struct buf head, body;
+    buf_init(&head);
+    buf_init(&body);
+    if (req->chunked) buf_printf(&head, "%zx\r\n", len);
+    buf_append(req->chunked ? &body : &head, data, len);
+    if (req->chunked) buf_append_str(&body, "\r\n");
+    return write_raw(c, &head, &body) < 0 ? UV_ECANCELED : 0;
+}
+
+void
+req_stream_end(struct req *req) {
+    conn_t *c = req->conn;
+    assert(req->streaming);
+    if (!c->closing) {
+        struct buf head, body;
+        buf_init(&head);
+        buf_init(&body);
+        if (req->chunked) {
+            buf_append_str(&head, "0\r\n\r\n");
+            write_raw(c, &head, &body);
+        } else {
+            c->close_after = true; /* HTTP/1.0: the close ends the body */
+        }
+        if (!req->http->keep_alive) c->close_after = true;
+    }
+    struct response none;
+    response_init(&none, 200);
+    req_send(req, &none);
 }
 
 void
@@ -364,7 +468,7 @@ static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
     conn_t *c = h->data;
     (void)suggested;
-    *out = uv_buf_init(c->rbuf, sizeof c->rbuf);
+    *out = uv_buf_init(c->server->rbuf, sizeof c->server->rbuf);
 }
 
 static void
@@ -374,8 +478,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     if (c->closing || nread == 0) return;
     if (nread < 0) {
         if (nread != UV_EOF) log_debug("msg=\"read failed\" err=%s", uv_strerror((int)nread));
-        /* A half-close with an answer still coming: finish it first. */
-        if (nread == UV_EOF && (c->req || c->writes) && !c->lingering) {
+        /* A half-close with an answer still coming: finish it first (an
+         * event stream has no end to wait for: its client left). */
+        if (nread == UV_EOF && (c->req || c->writes) && !c->lingering &&
+            !(c->req && c->req->streaming)) {
             c->close_after = true;
             uv_read_stop(s);
             c->reading = false;
@@ -385,7 +491,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
         return;
     }
     if (c->lingering) return; /* discard */
-    buf_append(&c->in, c->rbuf, (size_t)nread);
+    buf_append(&c->in, c->server->rbuf, (size_t)nread);
     process(c);
 }
 

@@ -35,7 +35,13 @@ struct app;
 struct server;
 typedef struct conn conn_t;
 
-/* One request being handled. Valid from the handler call until req_send. */
+/* req_gone_cb: the connection of a request still being answered (a
+ * long-poll, an event stream) closed. The owner still ends req (req_send,
+ * req_stream_end), which then only frees it. */
+typedef void (*req_gone_cb)(struct req *req, void *arg);
+
+/* One request being handled. Valid from the handler call until req_send
+ * (or req_stream_end). */
 struct req {
     conn_t *conn;              /* private to conn.c */
     struct app *app;           /* config, Redis, Postgres, queue */
@@ -45,6 +51,10 @@ struct req {
     char request_id[65];                 /* X-Request-Id: the client's, or a new one */
     struct sockaddr_storage client_addr; /* private: see req_client_addr */
     bool have_client_addr;
+    req_gone_cb gone_cb; /* private: see req_on_gone */
+    void *gone_arg;
+    bool streaming; /* private: see req_stream_begin */
+    bool chunked;
 };
 
 enum conn_timer_mode {
@@ -77,7 +87,6 @@ struct conn {
     bool lingering;   /* shut down; reading and discarding until EOF */
     bool processing;  /* inside process(): do not re-enter */
     bool reading;
-    char rbuf[16384];
 };
 
 /* conn_accept accepts a client from listener (the server calls it on
@@ -96,6 +105,25 @@ void conn_close(conn_t *c);
 /* req_send sends resp (its buffers are taken; the caller must not free
  * them) and ends the request: req is freed. Call exactly once per req. */
 void req_send(struct req *req, struct response *resp);
+/* req_on_gone asks for cb when req's connection closes before req ends
+ * (a client that leaves an event stream, a forced close). cb runs from
+ * the loop, never inside a call of the owner's. */
+void req_on_gone(struct req *req, req_gone_cb cb, void *arg);
+/* req_stream_begin sends resp's status line and headers (its body is
+ * dropped); the body follows piece by piece through req_stream_write
+ * (chunked for HTTP/1.1, until the close for 1.0), and req_stream_end
+ * ends it and the request. Returns 0, or UV_ECANCELED when the client is
+ * gone (then only req_stream_end is left to call). */
+int req_stream_begin(struct req *req, struct response *resp);
+/* req_stream_write sends len bytes of the body. UV_ECANCELED when the
+ * client is gone, UV_ENOBUFS when it reads too slowly (CONN_STREAM_BACKLOG
+ * bytes wait unsent: the conn is closed). */
+int req_stream_write(struct req *req, const char *data, size_t len);
+/* req_stream_end ends the body and the request: req is freed. */
+void req_stream_end(struct req *req);
+/* Bytes of a stream's body that may wait unsent before the client is cut off. */
+#define CONN_STREAM_BACKLOG (256 * 1024)
+
 /* req_client_addr returns the client's address (looked up on first use:
  * the peer, or X-Real-IP when the peer is a proxy on loopback or a
  * private address). */

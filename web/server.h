@@ -34,6 +34,10 @@ struct server {
     bool stopping;
     server_stopped_cb stopped_cb;
     void *stopped_arg;
+    /* Every conn reads into this one buffer and copies what it got at
+     * once (one loop, one read at a time), so an idle or waiting conn
+     * (a long-poll, an event stream) costs no read buffer of its own. */
+    char rbuf[65536];
 };
 
 /* server_socket makes a listening TCP socket on host:port (port 0: any
