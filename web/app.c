@@ -19,6 +19,12 @@ app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, si
     a->redis = redis_uv_new(loop, cfg->redis_url, &cfg->redis_tls, "redis-web",
                             APP_REDIS_TIMEOUT_MS, err, errlen);
     if (!a->redis) return -1;
+    if (job_events_open(&a->events, loop, cfg, &keys, err, errlen) < 0) {
+        redis_uv_close(a->redis, NULL, NULL);
+        return -1;
+    }
+    longpoll_init(&a->longpoll, loop, &a->events);
+    sse_init(&a->sse, loop, &a->events);
     a->pg = pg_uv_new(loop, cfg->database_url, "pg-web", APP_PG_TIMEOUT_MS, APP_PG_MAX_QUEUE);
     queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);
     http_metrics_init(&a->http_metrics, loop, a->redis, &keys);
@@ -36,8 +42,12 @@ void
 app_close(struct app *a, app_closed_cb cb, void *arg) {
     a->closed_cb = cb;
     a->closed_arg = arg;
-    a->closing = 3;
+    a->closing = 6;
     ratelimit_free(&a->submit_limit);
+    app_drain(a);
+    longpoll_close(&a->longpoll, on_closed, a);
+    sse_close(&a->sse, on_closed, a);
+    job_events_close(&a->events, on_closed, a);
     http_metrics_close(&a->http_metrics, on_closed, a); /* flushes while Redis is open */
     redis_uv_t *r = a->redis;
     pg_uv_t *pg = a->pg;
@@ -45,6 +55,12 @@ app_close(struct app *a, app_closed_cb cb, void *arg) {
     a->pg = NULL;
     redis_uv_close(r, on_closed, a);
     pg_uv_close(pg, on_closed, a);
+}
+
+void
+app_drain(struct app *a) {
+    longpoll_stop(&a->longpoll);
+    sse_stop(&a->sse);
 }
 
 struct queue *

@@ -2,8 +2,11 @@
  * the Redis and Postgres connections and the queue on top of Redis.
  *
  * Owns: the redis_uv_t and pg_uv_t (made by app_open in the process that
- * serves, after any fork), the struct queue and the request statistics
- * (web/http_metrics.h). The config is borrowed.
+ * serves, after any fork), the struct queue, the request statistics
+ * (web/http_metrics.h), and what waits for job events: the subscription
+ * (web/job_events.h), the long-polls (web/longpoll.h) and the event
+ * streams (web/sse.h). The config is borrowed. app_drain (at SIGTERM)
+ * answers every long-poll and ends every event stream.
  * app_close closes both connections (their pending commands fail with
  * "closing", so handlers waiting on them answer) and calls cb once both
  * are gone. The struct is embedded by its owner and must outlive that. */
@@ -18,7 +21,10 @@
 #include "common/queue.h"
 #include "common/redis_uv.h"
 #include "web/http_metrics.h"
+#include "web/job_events.h"
+#include "web/longpoll.h"
 #include "web/ratelimit.h"
+#include "web/sse.h"
 
 /* Timeouts for one Redis command and one Postgres query from a handler;
  * past them the client gets 503 rather than waiting. */
@@ -36,6 +42,9 @@ struct app {
     struct queue queue;
     struct http_metrics http_metrics; /* request statistics, flushed to Redis */
     struct ratelimit submit_limit;    /* SUBMIT_RATE per client address */
+    struct job_events events;         /* the job events subscription */
+    struct longpoll longpoll;         /* GET /api/v1/jobs/{id}?wait=N */
+    struct sse sse;                   /* GET /api/v1/jobs/{id}/events */
     int closing;
     app_closed_cb closed_cb;
     void *closed_arg;
@@ -49,6 +58,10 @@ int app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err
  * From then on app_queue returns NULL and app_pg_query UV_ECANCELED, so a
  * handler called back during the close cannot reach a closed connection. */
 void app_close(struct app *a, app_closed_cb cb, void *arg);
+/* app_drain answers every long-poll with the job's state now and ends
+ * every event stream (clients reconnect elsewhere), and every later one
+ * at once: the first step of a stop. */
+void app_drain(struct app *a);
 /* app_queue returns the queue, or NULL once closing. */
 struct queue *app_queue(struct app *a);
 /* app_pg_query is pg_uv_query, or UV_ECANCELED once closing. */

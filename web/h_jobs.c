@@ -89,10 +89,36 @@ on_job_read(int status, const struct job *job, const char *errstr, void *arg) {
     job_req_free(x);
 }
 
+/* wait_seconds reads how long the client will wait for the job to end:
+ * ?wait=N (1 to 60; 400 otherwise), else Prefer: wait=N (RFC 7240; a
+ * longer wait is cut to 60, a malformed one ignored), else 0. -1: answered. */
+static long
+wait_seconds(struct req *req) {
+    long wait = 0;
+    if (req_query_long(req, "wait", 1, LONGPOLL_MAX_S,
+                       "wait must be a whole number of seconds from 1 to 60", &wait) < 0)
+        return -1;
+    if (wait == 0) wait = longpoll_prefer_wait(http_request_header(req->http, "Prefer"));
+    return wait > LONGPOLL_MAX_S ? LONGPOLL_MAX_S : wait;
+}
+
 void
 h_jobs_get(struct req *req) {
     const char *id = req_job_id(req);
-    if (id) job_req_read_state(job_req_new(req, id), on_job_read);
+    long wait = id ? wait_seconds(req) : -1;
+    if (wait < 0) return;
+    struct job_req *x = job_req_new(req, id);
+    if (wait == 0) {
+        job_req_read_state(x, on_job_read);
+        return;
+    }
+    /* A long-poll: on_job_read gets the job once it has ended, or as it
+     * is when the wait is over. */
+    struct queue *q = app_queue(req->app);
+    if (!q || longpoll_wait(&req->app->longpoll, q, id, (int)wait, on_job_read, x) < 0) {
+        req_unavailable(req, REQ_REDIS, NULL);
+        job_req_free(x);
+    }
 }
 
 /* --- submit --- */

@@ -4,8 +4,9 @@
  * (web/req.h: req_json, req_problem, req_unavailable, ...), now or from a
  * Redis/Postgres callback named for the step it finishes (on_job_read,
  * on_result_row). Path parameters are in req->match.params (req_job_id
- * reads a job id). One resource per file: h_jobs.c the jobs, h_job_result.c
- * a job's result, h_results.c the results by URL, h_compat.c the original
+ * reads a job id). One resource per file: h_jobs.c the jobs (and their
+ * long-polls), h_job_result.c a job's result, h_job_events.c a job's
+ * event stream, h_job_deliveries.c its webhook deliveries, h_results.c the results by URL, h_compat.c the original
  * app's routes, h_health.c the probes and the OpenAPI document,
  * h_static.c the pages, h_stats.c the statistics (JSON and Prometheus),
  * h_admin.c the failed set (admin routes).
@@ -25,6 +26,8 @@ void h_jobs_create(struct req *req);
 void h_jobs_get(struct req *req);
 void h_jobs_cancel(struct req *req);
 void h_jobs_result(struct req *req);
+void h_jobs_events(struct req *req);
+void h_jobs_deliveries(struct req *req);
 void h_compat_start(struct req *req);
 void h_compat_results(struct req *req);
 void h_results_list(struct req *req);

@@ -44,6 +44,7 @@ on_signal(int signum, void *arg) {
     if (++w->stop_signals == 1) {
         log_info("msg=stopping signal=%d grace_ms=%d", signum, w->cfg->web_grace_ms);
         server_stop(&w->server, w->cfg->web_grace_ms, on_server_stopped, w);
+        app_drain(&w->app); /* long-polls answered now, event streams ended */
     } else if (w->server_running) {
         log_info("msg=\"second signal, stopping now\" signal=%d", signum);
         for (conn_t *c = w->server.conns, *next; c; c = next) {

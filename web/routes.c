@@ -6,6 +6,8 @@ const struct route web_routes[] = {
     {"GET", "/api/v1/jobs/{id}", h_jobs_get},
     {"DELETE", "/api/v1/jobs/{id}", h_jobs_cancel},
     {"GET", "/api/v1/jobs/{id}/result", h_jobs_result},
+    {"GET", "/api/v1/jobs/{id}/events", h_jobs_events},
+    {"GET", "/api/v1/jobs/{id}/deliveries", h_jobs_deliveries},
     {"GET", "/api/v1/results", h_results_list},
     {"GET", "/api/v1/openapi.json", h_openapi},
     {"POST", "/start", h_compat_start},
