@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 
 struct waiter {
@@ -21,6 +22,7 @@ struct waiter {
     bool reading; /* a queue_get is in flight */
     bool again;   /* read once more when it answers */
     bool last;    /* the next answer is the last */
+    bool parked;  /* found running once (logged) */
 };
 
 static void rearm(struct longpoll *lp);
@@ -71,8 +73,11 @@ on_read(int status, const struct job *job, const char *errstr, void *arg) {
     } else if (w->again) {
         w->again = false;
         read_job(w);
+    } else if (!w->parked) {
+        /* Still running: wait for its end, the deadline or a stop. */
+        w->parked = true;
+        log_debug("msg=\"long-poll waiting\" job=%s s=%d", w->watch.id, w->seconds);
     }
-    /* else: still running; wait for its end, the deadline or a stop */
 }
 
 /* wake reads the job again (after the read in flight, if one is); last:

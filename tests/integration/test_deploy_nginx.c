@@ -194,33 +194,10 @@ start_system(void) {
               worker_log);
 
     /* nginx on a free loopback port (retried if another program takes it). */
-    char upstream[64], listen[64], err[512], elog[320];
+    char upstream[64], err[512];
     snprintf(upstream, sizeof upstream, "127.0.0.1:%d", web_port);
-    snprintf(elog, sizeof elog, "%s/error.log", workdir);
-    for (int attempt = 0; attempt < 5 && !nginx_pid; attempt++) {
-        int port = nginx_free_port();
-        cr_assert_gt(port, 0);
-        snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-        cr_assert_eq(nginx_prepare(workdir, listen, upstream, dir, err, sizeof err), 0, "%s", err);
-        pid_t pid = nginx_start(workdir);
-        cr_assert_gt(pid, 0);
-        snprintf(base, sizeof base, "http://%s", listen);
-        char url[256];
-        snprintf(url, sizeof url, "%s/nginx-healthz", base);
-        for (int i = 0; i < 100 && !nginx_pid; i++) {
-            struct http_response r;
-            if (http_request("GET", url, NULL, NULL, NULL, &r) == 0) {
-                if (r.status == 200) nginx_pid = pid;
-                http_response_free(&r);
-            }
-            if (!nginx_pid) {
-                if (!proc_alive(pid)) break;
-                usleep(50 * 1000);
-            }
-        }
-        if (!nginx_pid) proc_stop(pid, SIGTERM, 3000);
-    }
-    cr_assert_gt(nginx_pid, 0, "nginx did not start; see %s", elog);
+    nginx_pid = nginx_launch(workdir, upstream, dir, base, sizeof base, err, sizeof err);
+    cr_assert_gt(nginx_pid, 0, "%s", err);
 }
 
 static void

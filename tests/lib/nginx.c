@@ -1,6 +1,7 @@
 #include "tests/lib/nginx.h"
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
+#include "tests/lib/http_client.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/run.h"
 #include "tests/lib/testenv.h"
@@ -143,4 +145,34 @@ nginx_free_port(void) {
         port = ntohs(a.sin_port);
     close(fd);
     return port;
+}
+
+pid_t
+nginx_launch(const char *dir, const char *upstream, const char *static_dir, char *base,
+             size_t baselen, char *err, size_t errlen) {
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int port = nginx_free_port();
+        if (port <= 0) break;
+        char listen[64];
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+        if (nginx_prepare(dir, listen, upstream, static_dir, err, errlen) < 0) return -1;
+        pid_t pid = nginx_start(dir);
+        if (pid <= 0) break;
+        snprintf(base, baselen, "http://%s", listen);
+        char url[256];
+        snprintf(url, sizeof url, "%s/nginx-healthz", base);
+        for (int i = 0; i < 100; i++) {
+            struct http_response r;
+            if (http_request("GET", url, NULL, NULL, NULL, &r) == 0) {
+                long status = r.status;
+                http_response_free(&r);
+                if (status == 200) return pid;
+            }
+            if (!proc_alive(pid)) break;
+            usleep(50 * 1000);
+        }
+        proc_stop(pid, SIGTERM, 3000);
+    }
+    snprintf(err, errlen, "nginx did not start; see %s/error.log", dir);
+    return -1;
 }

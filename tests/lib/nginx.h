@@ -25,6 +25,12 @@ int nginx_check(const char *dir, struct buf *out);
 /* nginx_start runs nginx in the foreground on DIR/nginx.conf (output in
  * DIR/nginx.out); returns its pid or -1. Stop it with proc_stop. */
 pid_t nginx_start(const char *dir);
+/* nginx_launch prepares DIR for the site in front of upstream and starts
+ * nginx on a free loopback port (another try when a program takes the
+ * port first), waiting until it answers; base gets "http://127.0.0.1:PORT".
+ * Returns the pid (stop it with proc_stop), or -1 with a reason in err. */
+pid_t nginx_launch(const char *dir, const char *upstream, const char *static_dir, char *base,
+                   size_t baselen, char *err, size_t errlen);
 /* nginx_free_port returns a loopback TCP port nothing listens on now. */
 int nginx_free_port(void);
 

@@ -14,7 +14,7 @@
 
 /* Bytes read past the end of one response wait here for the next call,
  * keyed by socket (tests use a few sockets at a time). */
-#define RAW_MAX_FDS 64
+#define RAW_MAX_FDS 4096
 static struct buf pending[RAW_MAX_FDS];
 
 int
