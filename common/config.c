@@ -404,6 +404,19 @@ load(struct config *c, struct src *s) {
     c->fetch_user_agent =
         get_str(s, "FETCH_USER_AGENT", "wordcount/1.0 (+https://github.com/wordcount)");
 
+    char sig_err[160];
+    if (webhook_keys_parse(lookup(s, "WEBHOOK_SECRET"), &c->webhook_keys, sig_err,
+                           sizeof sig_err) < 0) {
+        /* The value is a secret: named, never shown. */
+        snprintf(s->err, s->errlen, "invalid WEBHOOK_SECRET: %s", sig_err);
+        return -1;
+    }
+    if (get_ms(s, "WEBHOOK_TIMEOUT", 10000, 100, &c->webhook_timeout_ms) < 0) return -1;
+    if (get_ms(s, "WEBHOOK_RETRY_BASE", 5000, 10, &c->webhook_retry_base_ms) < 0) return -1;
+    if (get_ms(s, "WEBHOOK_RETRY_MAX", 3600000, 10, &c->webhook_retry_max_ms) < 0) return -1;
+    if (get_ms(s, "WEBHOOK_RETRY_FOR", 86400000, 0, &c->webhook_retry_for_ms) < 0) return -1;
+    if (get_int(s, "WEBHOOK_CONCURRENCY", 16, 1, 1024, &c->webhook_concurrency) < 0) return -1;
+
     const char *sw = lookup(s, "STOPWORDS_FILE");
     c->stopwords_file =
         sw ? xstrdup(sw)

@@ -19,6 +19,7 @@
 
 #include "common/addr_allow.h"
 #include "common/tls.h"
+#include "common/webhook_sig.h"
 
 enum app_env { APP_DEVELOPMENT, APP_TESTING, APP_STAGING, APP_PRODUCTION };
 
@@ -74,6 +75,14 @@ struct config {
     struct addr_allow_list fetch_allow_addresses; /* let through even when private */
     char *fetch_user_agent;
     char *stopwords_file;
+
+    /* webhooks (worker/hooks.h); callbacks obey the fetch address policy */
+    struct webhook_keys webhook_keys; /* WEBHOOK_SECRET; none: callback_url is refused */
+    int webhook_timeout_ms;           /* one delivery attempt, connect to last byte */
+    int webhook_retry_base_ms;        /* first retry delay; doubles, with jitter */
+    int webhook_retry_max_ms;         /* cap on one retry delay */
+    int webhook_retry_for_ms;         /* retries stop this long after the job's end */
+    int webhook_concurrency;          /* deliveries in flight per worker process */
 };
 
 /* config_load fills c from the environment and env_file (NULL: "$ENV_FILE"

@@ -32,10 +32,10 @@ h_compat_start(struct req *req) {
     /* As the original app: a raw JSON body whatever the content type, and
      * http:// in front of a URL without a scheme. */
     if (job_submit_limited(req)) return;
-    char *url = job_submit_json_url(req);
+    char *url = job_submit_json_url(req, NULL);
     if (!url) return;
     char *full = strstr(url, "://") ? xstrdup(url) : xasprintf("http://%s", url);
-    job_submit(req, full, on_started);
+    job_submit(req, full, NULL, on_started);
     free(full);
     free(url);
 }

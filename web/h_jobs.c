@@ -152,14 +152,18 @@ h_jobs_create(struct req *req) {
     const char *ct = http_request_header(http, "Content-Type");
     if (!ct) ct = "";
     if (!strncasecmp(ct, "application/json", 16)) {
-        char *url = job_submit_json_url(req);
-        if (url) job_submit(req, url, on_created);
+        char *callback = NULL;
+        char *url = job_submit_json_url(req, &callback);
+        if (url) job_submit(req, url, callback, on_created);
         free(url);
+        free(callback);
     } else if (!strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
         char *url = query_get(http->body, http->body_len, "url");
+        char *callback = query_get(http->body, http->body_len, "callback_url");
         if (!url) req_problem(req, 422, "Invalid URL", "the form needs a field \"url\"");
-        else job_submit(req, url, on_created);
+        else job_submit(req, url, callback && *callback ? callback : NULL, on_created);
         free(url);
+        free(callback);
     } else {
         req_problem(req, 415, "Unsupported Media Type",
                     "send application/json or application/x-www-form-urlencoded");

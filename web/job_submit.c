@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "common/addr_policy.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/url_check.h"
@@ -75,7 +76,8 @@ idem_key(const struct http_request *http, bool *bad) {
 }
 
 char *
-job_submit_json_url(struct req *req) {
+job_submit_json_url(struct req *req, char **callback_url) {
+    if (callback_url) *callback_url = NULL;
     char err[256];
     json_t *v = json_decode_object(req->http->body, req->http->body_len, err, sizeof err);
     if (!v) {
@@ -83,19 +85,48 @@ job_submit_json_url(struct req *req) {
         return NULL;
     }
     const char *url = json_get_string(v, "url");
-    char *out = url ? xstrdup(url) : NULL;
-    if (!url) req_problem(req, 422, "Invalid URL", "the body needs a string field \"url\"");
+    json_t *cb = callback_url ? json_object_get(v, "callback_url") : NULL;
+    char *out = NULL;
+    if (!url) {
+        req_problem(req, 422, "Invalid URL", "the body needs a string field \"url\"");
+    } else if (cb && !json_is_null(cb) && !json_is_string(cb)) {
+        req_problem(req, 422, "Invalid Callback URL", "\"callback_url\" must be a string");
+    } else {
+        out = xstrdup(url);
+        if (json_is_string(cb)) *callback_url = xstrdup(json_string_value(cb));
+    }
     json_decref(v);
     return out;
 }
 
+/* callback_ok answers 422 and returns false when callback_url cannot be
+ * taken. */
+static bool
+callback_ok(struct req *req, const char *callback_url) {
+    char err[256], detail[320];
+    const struct config *cfg = req->app->cfg;
+    if (cfg->webhook_keys.n == 0) {
+        req_problem(req, 422, "Callbacks Unavailable",
+                    "this server signs no webhooks (WEBHOOK_SECRET is not set)");
+        return false;
+    }
+    if (url_check(callback_url, err, sizeof err) < 0 ||
+        addr_policy_url(cfg, callback_url, err, sizeof err) < 0) {
+        snprintf(detail, sizeof detail, "callback_url: %s", err);
+        req_problem(req, 422, "Invalid Callback URL", detail);
+        return false;
+    }
+    return true;
+}
+
 void
-job_submit(struct req *req, const char *url, job_submit_cb cb) {
+job_submit(struct req *req, const char *url, const char *callback_url, job_submit_cb cb) {
     char err[256];
     if (url_check(url, err, sizeof err) < 0) {
         req_problem(req, 422, "Invalid URL", err);
         return;
     }
+    if (callback_url && !callback_ok(req, callback_url)) return;
     bool bad_key;
     const char *key = idem_key(req->http, &bad_key);
     if (bad_key) {
@@ -113,9 +144,9 @@ job_submit(struct req *req, const char *url, job_submit_cb cb) {
         rc =
             sha256_hex(req->http->body, req->http->body_len, hash) < 0
                 ? UV_EIO
-                : queue_submit_idem(q, url, NULL, key, hash, JOB_SUBMIT_IDEM_TTL_S, on_submitted_idem, s);
+                : queue_submit_idem(q, url, callback_url, key, hash, JOB_SUBMIT_IDEM_TTL_S, on_submitted_idem, s);
     } else if (q) {
-        rc = queue_submit(q, url, NULL, on_submitted, s);
+        rc = queue_submit(q, url, callback_url, on_submitted, s);
     }
     if (rc < 0) {
         free(s);

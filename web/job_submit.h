@@ -29,10 +29,14 @@ typedef void (*job_submit_cb)(struct req *req, const struct job *job, const char
 bool job_submit_limited(struct req *req);
 /* job_submit_json_url reads the body as a JSON object with a string
  * "url": returns it (malloc'd; the caller frees), or NULL after answering
- * 400 (malformed JSON) or 422 (no "url"). */
-char *job_submit_json_url(struct req *req);
-/* job_submit checks url and the request's Idempotency-Key and submits;
- * req is answered here or by cb, exactly once. */
-void job_submit(struct req *req, const char *url, job_submit_cb cb);
+ * 400 (malformed JSON) or 422 (no "url", or a "callback_url" that is not
+ * a string). *callback_url gets the optional "callback_url" (malloc'd, or
+ * NULL); pass NULL where callbacks are not taken. */
+char *job_submit_json_url(struct req *req, char **callback_url);
+/* job_submit checks url, callback_url (NULL: none; an http(s) URL whose
+ * address, when it is a literal, the fetch address policy allows, and
+ * only when WEBHOOK_SECRET is set) and the request's Idempotency-Key,
+ * and submits; req is answered here or by cb, exactly once. */
+void job_submit(struct req *req, const char *url, const char *callback_url, job_submit_cb cb);
 
 #endif

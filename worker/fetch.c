@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/addr_class.h"
+#include "common/addr_policy.h"
 #include "common/url_check.h"
 #include "common/xalloc.h"
 
@@ -35,19 +36,7 @@ struct fetch {
 
 bool
 fetch_addr_allowed(const struct config *cfg, const struct sockaddr *sa) {
-    if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) return false;
-    if (addr_allow_match(&cfg->fetch_allow_addresses, sa)) return true;
-    switch (addr_class(sa)) {
-    case ADDR_PUBLIC:
-        return true;
-    case ADDR_LOOPBACK:
-    case ADDR_PRIVATE:
-        return cfg->fetch_allow_private;
-    case ADDR_LINK_LOCAL:
-    case ADDR_RESERVED:
-        break;
-    }
-    return false;
+    return addr_policy_allowed(cfg, sa);
 }
 
 int
