@@ -13,6 +13,7 @@
 #include "common/exits.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "worker/hooks.h"
 #include "worker/runner.h"
 #include "worker/stopwords.h"
 
@@ -20,16 +21,25 @@ struct child {
     uv_loop_t loop;
     const struct config *cfg;
     runner_t *runner;
+    hooks_t *hooks; /* webhook deliveries, beside the jobs */
     struct signals signals;
     bool stopping;
 };
+
+static void
+on_hooks_closed(void *arg) {
+    struct child *c = arg;
+    c->hooks = NULL;
+    signals_close(&c->signals);
+}
 
 static void
 on_runner_closed(runner_t *r, void *arg) {
     (void)r;
     struct child *c = arg;
     c->runner = NULL;
-    signals_close(&c->signals);
+    if (c->hooks) hooks_close(c->hooks, on_hooks_closed, c);
+    else signals_close(&c->signals);
 }
 
 static void
@@ -51,6 +61,7 @@ on_signal(int signum, void *arg) {
         return;
     }
     c->stopping = true;
+    if (c->hooks) hooks_stop(c->hooks); /* deliveries in flight go on */
     runner_drain(c->runner, c->cfg->worker_grace_ms, on_drained, c);
 }
 
@@ -93,13 +104,19 @@ child_run(const struct config *cfg, int index) {
     gethostname(host, sizeof host - 1);
     snprintf(consumer, sizeof consumer, "%s-%ld", host, (long)getpid());
     c.runner = runner_new(&c.loop, cfg, &sw, consumer, err, sizeof err);
+    if (c.runner) c.hooks = hooks_new(&c.loop, cfg, err, sizeof err);
     int status = 0;
-    if (!c.runner) {
+    if (c.runner && !c.hooks) {
+        log_error("msg=\"cannot start webhook deliveries\" error=%s", log_q(err));
+        runner_close(c.runner, NULL, NULL);
+        status = EX_CONFIG;
+    } else if (!c.runner) {
         log_error("msg=\"cannot start worker\" error=%s", log_q(err));
         status = EX_CONFIG;
     } else if ((rc = signals_start(&c.signals, &c.loop, on_signal, &c)) < 0) {
         log_error("msg=\"cannot watch signals\" error=%s", log_q(uv_strerror(rc)));
         runner_close(c.runner, NULL, NULL);
+        hooks_close(c.hooks, NULL, NULL);
         status = EX_SOFTWARE;
     } else {
         log_info("msg=\"worker ready\" consumer=%s concurrency=%d", consumer,
