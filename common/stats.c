@@ -117,6 +117,9 @@ parse_counters(const redisReply *r, struct stats_snapshot *s) {
         {"rescued", offsetof(struct stats_snapshot, rescued)},
         {"canceled", offsetof(struct stats_snapshot, canceled)},
         {"requeued", offsetof(struct stats_snapshot, requeued)},
+        {"webhook_delivered", offsetof(struct stats_snapshot, webhook_delivered)},
+        {"webhook_retried", offsetof(struct stats_snapshot, webhook_retried)},
+        {"webhook_failed", offsetof(struct stats_snapshot, webhook_failed)},
     };
     size_t nreasons = 0;
     for (size_t i = 0; i + 1 < r->elements; i += 2)
@@ -276,11 +279,16 @@ stats_parse(const redisReply *r, int64_t now_ms, int window_s, struct stats_snap
     stats_hist_init(&s->duration, stats_ms_bounds, STATS_MS_NB);
     stats_hist_init(&s->fetch, stats_ms_bounds, STATS_MS_NB);
     stats_hist_init(&s->bytes, stats_bytes_bounds, STATS_BYTES_NB);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 8) return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 9) return -1;
     redisReply **e = r->element;
     if (!is_pairs(e[0]) || e[1]->type != REDIS_REPLY_INTEGER || !is_pairs(e[5]) ||
-        e[6]->type != REDIS_REPLY_ARRAY || !is_pairs(e[7]))
+        e[6]->type != REDIS_REPLY_ARRAY || !is_pairs(e[7]) || !is_pairs(e[8]))
         return -1;
+    s->hook_failing = xcalloc(e[8]->elements / 2 + 1, sizeof *s->hook_failing);
+    for (size_t i = 0; i + 1 < e[8]->elements; i += 2, s->nhook_failing++) {
+        s->hook_failing[s->nhook_failing].url = xstrdup(e[8]->element[i]->str);
+        s->hook_failing[s->nhook_failing].last = xstrdup(e[8]->element[i + 1]->str);
+    }
     parse_counters(e[0], s);
     long long len = num(e[1]), pending = num(e[2]);
     s->running = pending;
@@ -303,6 +311,11 @@ stats_snapshot_free(struct stats_snapshot *s) {
     free(s->points);
     for (size_t i = 0; i < s->nhttp; i++) free(s->http[i].name);
     free(s->http);
+    for (size_t i = 0; i < s->nhook_failing; i++) {
+        free(s->hook_failing[i].url);
+        free(s->hook_failing[i].last);
+    }
+    free(s->hook_failing);
     memset(s, 0, sizeof *s);
 }
 
@@ -341,8 +354,8 @@ stats_read(redis_uv_t *redis, const struct keys *keys, int64_t now_ms, int windo
     int64_t start = now_sec - window_s + 1;
     start -= ((start % step) + step) % step;
     int64_t first = keys_ts_minute(start * 1000), last = keys_ts_minute(now_ms);
-    /* KEYS: six fixed, then one per minute of the window (at most 62). */
-    enum { FIXED = 6, MAX_MINUTES = STATS_WINDOW_MAX_S / 60 + 2 };
+    /* KEYS: seven fixed, then one per minute of the window (at most 62). */
+    enum { FIXED = 7, MAX_MINUTES = STATS_WINDOW_MAX_S / 60 + 2 };
     size_t nmin = (size_t)(last - first + 1);
     if (nmin > MAX_MINUTES) return UV_EINVAL;
     struct keybuf fixed[FIXED], minutes[MAX_MINUTES];
@@ -361,6 +374,7 @@ stats_read(redis_uv_t *redis, const struct keys *keys, int64_t now_ms, int windo
     argv[argc++] = keys_failed(keys, &fixed[3]);
     argv[argc++] = keys_workers(keys, &fixed[4]);
     argv[argc++] = keys_http(keys, &fixed[5]);
+    argv[argc++] = keys_hook_failing(keys, &fixed[6]);
     for (size_t m = 0; m < nmin; m++) argv[argc++] = keys_ts(keys, first + (int64_t)m, &minutes[m]);
     argv[argc++] = first_s;
     argv[argc++] = cut;

@@ -101,6 +101,13 @@ struct stats_point {
     struct stats_hist latency;
 };
 
+/* A callback URL whose last webhook attempt failed, and that attempt (JSON
+ * {at, webhook_id, attempt, status, latency_ms, error, job}). */
+struct stats_hook_failing {
+    char *url;
+    char *last;
+};
+
 /* A raw field of the {p}http hash (web/http_metrics.h explains the names). */
 struct stats_field {
     char *name;
@@ -124,6 +131,9 @@ struct stats_snapshot {
     long long last_minute_finished, last_minute_failed;
     struct stats_field *http;
     size_t nhttp;
+    long long webhook_delivered, webhook_retried, webhook_failed;
+    struct stats_hook_failing *hook_failing; /* callback URLs whose last attempt failed */
+    size_t nhook_failing;
 };
 
 /* status 0 with snap filled (valid during the call), or a negative UV_*

@@ -75,10 +75,26 @@ stats_view_json(const struct stats_snapshot *s, int stale_after_ms) {
                   (json_int_t)s->canceled, "retried", (json_int_t)s->retried, "rescued",
                   (json_int_t)s->rescued, "requeued", (json_int_t)s->requeued);
 
+    /* Webhooks: deliveries by outcome, and the endpoints failing now. */
+    json_t *failing = json_array();
+    for (size_t i = 0; i < s->nhook_failing; i++) {
+        json_t *last = json_loads(s->hook_failing[i].last, 0, NULL);
+        if (!json_is_object(last)) {
+            json_decref(last);
+            last = json_object();
+        }
+        json_object_set_new(last, "url", json_string(s->hook_failing[i].url));
+        json_array_append_new(failing, last);
+    }
+    json_t *webhooks = json_pack("{s:I, s:I, s:I, s:o}", "delivered",
+                                 (json_int_t)s->webhook_delivered, "retried",
+                                 (json_int_t)s->webhook_retried, "failed",
+                                 (json_int_t)s->webhook_failed, "failing", failing);
+
     int last = s->window_s < 60 ? s->window_s : 60;
     return json_pack(
         "{s:o, s:o, s:o, s:{s:i, s:I, s:I, s:f, s:f}, s:{s:i, s:I, s:o, s:o}, "
-        "s:{s:i, s:i, s:o}, s:{s:i, s:i, s:o}}",
+        "s:{s:i, s:i, s:o}, s:{s:i, s:i, s:o}, s:o}",
         "time", time_json(s->now_ms), "counts", counts, "failed_by_reason", reasons, "rates",
         "window_s", last, "finished", (json_int_t)s->last_minute_finished, "failed",
         (json_int_t)s->last_minute_failed, "finished_per_s", per_s(s->last_minute_finished, last),
@@ -86,7 +102,7 @@ stats_view_json(const struct stats_snapshot *s, int stale_after_ms) {
         "count", (json_int_t)stats_hist_total(&s->window_latency), "p50",
         quantile_json(&s->window_latency, 0.5), "p95", quantile_json(&s->window_latency, 0.95),
         "series", "window_s", s->window_s, "step_s", s->step_s, "points", points, "workers",
-        "alive", alive, "stale_after_ms", stale_after_ms, "list", workers);
+        "alive", alive, "stale_after_ms", stale_after_ms, "list", workers, "webhooks", webhooks);
 }
 
 /* --- Prometheus text format --- */
@@ -245,6 +261,17 @@ stats_view_prometheus(const struct stats_snapshot *s, int stale_after_ms, struct
         label(out, s->reasons[i].code);
         buf_printf(out, "\"} %lld\n", s->reasons[i].n);
     }
+    family(out, "wordcount_webhook_deliveries_total", "counter",
+           "Webhook delivery attempts by outcome: delivered, retried (to be tried again), "
+           "failed (given up).");
+    buf_printf(out,
+               "wordcount_webhook_deliveries_total{outcome=\"delivered\"} %lld\n"
+               "wordcount_webhook_deliveries_total{outcome=\"retried\"} %lld\n"
+               "wordcount_webhook_deliveries_total{outcome=\"failed\"} %lld\n",
+               s->webhook_delivered, s->webhook_retried, s->webhook_failed);
+    family(out, "wordcount_webhook_failing_endpoints", "gauge",
+           "Callback URLs whose last delivery attempt failed.");
+    sample(out, "wordcount_webhook_failing_endpoints", (long long)s->nhook_failing);
 
     int alive = 0;
     long long inflight = 0;

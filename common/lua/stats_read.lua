@@ -1,12 +1,14 @@
 -- stats_read: every figure of GET /api/v1/stats and /metrics in one
 -- atomic read (common/stats.h).
--- KEYS: stats, stream, retry, failed, workers, http, then the per-minute
---       hash of each minute from the first to the last
+-- KEYS: stats, stream, retry, failed, workers, http, failing webhook
+--       endpoints, then the per-minute hash of each minute from the first
+--       to the last
 -- ARGV: first minute, prune-before (ms), group
 -- Returns {stats hash, XLEN, pending, ZCARD retry, ZCARD failed, workers
--- hash (after pruning), {{minute, hash}, ...}, http hash}. Every part is
--- bounded: the hashes hold fixed sets of fields, the minutes are at most
--- 61, the workers are the live processes.
+-- hash (after pruning), {{minute, hash}, ...}, http hash, failing
+-- endpoints hash}. Every part is bounded: the hashes hold fixed sets of
+-- fields, the minutes are at most 61, the workers are the live processes,
+-- the failing endpoints at most 100 (worker/lua/hooks_done.lua).
 local out = {}
 out[1] = redis.call('HGETALL', KEYS[1])
 out[2] = redis.call('XLEN', KEYS[2])
@@ -37,9 +39,10 @@ end
 out[6] = keep
 local ts = {}
 local first = tonumber(ARGV[1])
-for i = 7, #KEYS do
-  ts[#ts + 1] = {string.format('%d', first + i - 7), redis.call('HGETALL', KEYS[i])}
+for i = 8, #KEYS do
+  ts[#ts + 1] = {string.format('%d', first + i - 8), redis.call('HGETALL', KEYS[i])}
 end
 out[7] = ts
 out[8] = redis.call('HGETALL', KEYS[6])
+out[9] = redis.call('HGETALL', KEYS[7])
 return out

@@ -98,7 +98,7 @@ Test(stats, parse_counts_series_and_workers) {
     snprintf(at_old, sizeof at_old, "{\"host\":\"g\",\"pid\":6,\"at\":%lld}",
              (long long)(now - 9000));
     redisReply *r = array(
-        8,
+        9,
         array(12, str("submitted"), str("10"), str("finished"), str("6"), str("failed"), str("2"),
               str("failed:http_404"), str("1"), str("failed:timeout"), str("1"), str("lat:3"),
               str("6")),
@@ -109,7 +109,8 @@ Test(stats, parse_counts_series_and_workers) {
                     array(6, str("f:50"), str("4"), str("x:59"), str("1"), str("l:5:2"), str("4"))),
               array(2, str(m_now),
                     array(6, str("f:0"), str("2"), str("x:20"), str("1"), str("l:0:3"), str("2")))),
-        array(2, str("n|GET|/healthz|200"), str("3")));
+        array(2, str("n|GET|/healthz|200"), str("3")),
+        array(2, str("http://hooks.example/x"), str("{\"error\":\"HTTP 500\"}")));
     struct stats_snapshot s;
     cr_assert_eq(stats_parse(r, now, 600, &s), 0);
     cr_assert_eq(s.submitted, 10);
@@ -126,6 +127,8 @@ Test(stats, parse_counts_series_and_workers) {
     cr_assert_eq(s.workers[0].inflight, 2);
     cr_assert_eq(s.workers[1].at_ms, now - 9000);
     cr_assert_eq(s.nhttp, 1);
+    cr_assert_eq(s.nhook_failing, 1);
+    cr_assert_str_eq(s.hook_failing[0].url, "http://hooks.example/x");
     cr_assert_eq(s.step_s, 10);
     cr_assert(s.npoints >= 60 && s.npoints <= 61, "%zu", s.npoints);
     cr_assert_eq(s.window_finished, 6);
