@@ -172,6 +172,7 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
                 " total: document.querySelector('#total-words').textContent,"
                 " unique: document.querySelector('#unique-words').textContent,"
                 " status: document.querySelector('#job').dataset.status,"
+                " transport: document.querySelector('#job').dataset.transport,"
                 " svgWidth: document.querySelector('#chart svg').getBoundingClientRect().width,"
                 " boxWidth: document.querySelector('#chart').getBoundingClientRect().width};",
                 NULL);
@@ -206,6 +207,8 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
     cr_assert_str_eq(json_string_value(json_object_get(shown, "unique")), "8");
     cr_assert_eq(json_integer_value(json_object_get(api, "total_words")), 37);
     cr_assert_str_eq(json_string_value(json_object_get(shown, "status")), "finished");
+    cr_assert_str_eq(json_string_value(json_object_get(shown, "transport")), "sse",
+                     "the page followed the job by its event stream");
     cr_assert_leq(json_number_value(json_object_get(shown, "svgWidth")),
                   json_number_value(json_object_get(shown, "boxWidth")) + 0.5,
                   "chart fits its box");

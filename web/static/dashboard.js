@@ -110,6 +110,28 @@ function renderStats(s) {
     minMax: 1,
   });
   renderWorkers(s.workers || {});
+  renderWebhooks(s.webhooks || {});
+}
+
+// renderWebhooks shows the deliveries by outcome and the failing endpoints.
+function renderWebhooks(h) {
+  setText('#hooks-counts', `${fmtInt.format(h.delivered ?? 0)} delivered, ` +
+    `${fmtInt.format(h.retried ?? 0)} attempts to be retried, ${fmtInt.format(h.failed ?? 0)} given up`);
+  const list = Array.isArray(h.failing) ? h.failing : [];
+  const tbody = $('#hooks-failing tbody');
+  tbody.replaceChildren();
+  for (const f of list) {
+    const tr = document.createElement('tr');
+    tr.dataset.url = f.url;
+    cell(tr, f.url || '?', 'word');
+    cell(tr, f.error || '');
+    cell(tr, f.status ? String(f.status) : '–', 'num');
+    cell(tr, String(f.attempt ?? ''), 'num');
+    cell(tr, f.at ? fmtTime(f.at) : '');
+    cell(tr, f.job || '');
+    tbody.appendChild(tr);
+  }
+  $('#hooks-empty').hidden = list.length > 0;
 }
 
 function cell(tr, text, cls) {

@@ -1,5 +1,6 @@
 // submit.js — the submit page: send a URL, follow the job until it ends
-// (honouring Retry-After and backing off), then show the totals, a chart
+// (its Server-Sent Events stream, or, where that is not available, polls
+// that honour Retry-After and back off), then show the totals, a chart
 // and a table of the top words, and remember the result in this browser.
 import { barChart } from './chart.js';
 import { fmtInt, fmtTime, problemText, request, retryAfterMs, sleep } from './api.js';
@@ -19,6 +20,10 @@ const RECENT_MAX = 8;
 const POLL_MIN_MS = 1000;
 const POLL_MAX_MS = 10000;
 const ERROR_MAX_MS = 30000;
+// With no event this soon after opening the stream (a proxy that buffers
+// it), the page polls instead.
+const SSE_FIRST_EVENT_MS = 5000;
+const SSE_STATES = ['queued', 'started', 'retrying', 'finished', 'failed', 'canceled'];
 
 let generation = 0; // bumps when a new job replaces the one followed
 let currentJob = null;
@@ -142,6 +147,71 @@ async function follow(gen, id, firstWaitMs) {
   }
 }
 
+// watch follows a job through its event stream (GET /api/v1/jobs/{id}/events):
+// each event shows the state at once, and the stream ends after the last
+// one. When the browser has no EventSource, the stream cannot be opened
+// (a server without it, a 404 or 503) or stays silent, it falls back to
+// follow's polling. A dropped stream reconnects by itself with
+// Last-Event-ID, so nothing is missed or shown twice.
+function watch(gen, id, firstWaitMs) {
+  if (typeof EventSource !== 'function') {
+    jobBox.dataset.transport = 'poll';
+    follow(gen, id, firstWaitMs);
+    return;
+  }
+  jobBox.dataset.transport = 'sse';
+  const es = new EventSource(`/api/v1/jobs/${encodeURIComponent(id)}/events`);
+  let seen = false;
+  let done = false;
+  const fallBack = () => {
+    if (done) return;
+    done = true;
+    es.close();
+    if (gen !== generation) return;
+    jobBox.dataset.transport = 'poll';
+    follow(gen, id, 0);
+  };
+  const silence = setTimeout(() => { if (!seen) fallBack(); }, SSE_FIRST_EVENT_MS);
+  es.onerror = () => {
+    // CLOSED: the server refused the stream; CONNECTING: the browser is
+    // already reconnecting with Last-Event-ID.
+    if (es.readyState === EventSource.CLOSED) fallBack();
+  };
+  const onEvent = (ev) => {
+    if (done) return;
+    if (gen !== generation) {
+      done = true;
+      es.close();
+      return;
+    }
+    seen = true;
+    clearTimeout(silence);
+    let e;
+    try {
+      e = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    const job = {
+      id,
+      url: currentJob && currentJob.id === id ? currentJob.url : undefined,
+      status: e.status || ev.type,
+      attempts: e.attempt,
+      error: e.error || null,
+      next_attempt_at: e.next_attempt_at,
+      finished_at: e.at,
+    };
+    showJob(job);
+    if (job.status === 'finished' || job.status === 'failed' || job.status === 'canceled') {
+      done = true;
+      es.close();
+      if (job.status === 'finished') showResult(gen, id, job.url);
+      else remember({ id, url: job.url, status: job.status, reason: reason(job), at: e.at || new Date().toISOString() });
+    }
+  };
+  for (const s of SSE_STATES) es.addEventListener(s, onEvent);
+}
+
 async function showResult(gen, id, url) {
   const n = Number(topN.value) || 10;
   let res;
@@ -243,7 +313,7 @@ function track(id, url, firstWaitMs) {
   setSteps('queued');
   setStatus('queued', 'Submitted. Waiting for a worker…', true);
   if (location.hash !== `#job=${id}`) history.replaceState(null, '', `#job=${encodeURIComponent(id)}`);
-  follow(generation, id, firstWaitMs);
+  watch(generation, id, firstWaitMs);
 }
 
 form.addEventListener('submit', async (ev) => {
