@@ -229,15 +229,21 @@ build/fuzz/tests/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(WEB_LIB) $(WORKER
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 # bench: benchmarks that print figures (nothing asserted), built with -O2:
-# the HTTP front end against nginx, extraction + counting against
+# the HTTP front end against nginx, 10,000 long-poll waiters on one web
+# process (tests/bench/longpoll.sh), extraction + counting against
 # libxml2's bare parse (tests/bench/extract.sh), then the whole system end
 # to end over the PostgreSQL manual (see tests/bench/README.md).
 BENCH_EXTRACT := $(BUILD)/tests/bench/extract
 $(BENCH_EXTRACT): $(BUILD)/tests/bench/extract.o $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: deps all $(BENCH_EXTRACT)
+BENCH_LONGPOLL := $(BUILD)/tests/bench/longpoll
+$(BENCH_LONGPOLL): $(BUILD)/tests/bench/longpoll.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+bench: deps all $(BENCH_EXTRACT) $(BENCH_LONGPOLL)
 	tests/bench/http.sh
+	BENCH_LONGPOLL=$(CURDIR)/$(BENCH_LONGPOLL) tests/bench/longpoll.sh
 	BENCH_EXTRACT=$(CURDIR)/$(BENCH_EXTRACT) tests/bench/extract.sh
 	@command -v /usr/sbin/nginx >/dev/null && [ -d /usr/share/doc/postgresql-doc-15/html ] || \
 		apt-get install -y -q --no-install-recommends nginx postgresql-doc-15 wrk >/dev/null

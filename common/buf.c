@@ -36,6 +36,13 @@ buf_reserve(struct buf *b, size_t extra) {
 }
 
 void
+buf_shrink(struct buf *b) {
+    if (!b->data || b->cap <= b->len + 1) return;
+    b->data = xrealloc(b->data, b->len + 1);
+    b->cap = b->len + 1;
+}
+
+void
 buf_append(struct buf *b, const void *data, size_t len) {
     buf_reserve(b, len);
     if (len) memcpy(b->data + b->len, data, len);

@@ -21,6 +21,8 @@ void buf_free(struct buf *b);
 /* buf_reset empties the buffer and keeps its memory. */
 void buf_reset(struct buf *b);
 void buf_reserve(struct buf *b, size_t extra);
+/* buf_shrink gives back the capacity beyond len (and its NUL). */
+void buf_shrink(struct buf *b);
 void buf_append(struct buf *b, const void *data, size_t len);
 void buf_append_str(struct buf *b, const char *s);
 void buf_append_char(struct buf *b, char c);

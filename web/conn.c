@@ -71,6 +71,7 @@ conn_close(conn_t *c) {
 static void
 on_shutdown(uv_shutdown_t *sr, int status) {
     conn_t *c = sr->data;
+    free(sr);
     if (status < 0 && !c->closing) conn_close(c);
     conn_unref(c);
 }
@@ -81,8 +82,11 @@ static void
 finish_close(conn_t *c) {
     if (c->closing || c->lingering) return;
     c->lingering = true;
-    c->shutdown.data = c;
-    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+    /* A request of its own (STYLE rule 3): a conn pays for it only at its end. */
+    uv_shutdown_t *sr = xmalloc(sizeof *sr);
+    sr->data = c;
+    if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        free(sr);
         conn_close(c);
         return;
     }
@@ -340,22 +344,25 @@ request_id(const struct http_request *http, char out[65]) {
 /* client_addr is the peer, or, when the peer is a proxy on our side
  * (loopback or private: nginx in front), the address it names in X-Real-IP. */
 static void
-client_addr(conn_t *c, const struct http_request *http, struct sockaddr_storage *out) {
-    if (c->closing) {
-        memset(out, 0, sizeof *out);
-        return;
-    }
-    int len = sizeof *out;
+client_addr(conn_t *c, const struct http_request *http, union req_addr *out) {
     memset(out, 0, sizeof *out);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len) < 0) return;
+    if (c->closing) return;
+    struct sockaddr_storage peer_ss;
+    int len = sizeof peer_ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer_ss, &len) < 0) return;
+    /* Only IP peers have an address worth keeping (a socketpair in tests
+     * has none). */
+    if (peer_ss.ss_family == AF_INET) memcpy(&out->in, &peer_ss, sizeof out->in);
+    else if (peer_ss.ss_family == AF_INET6) memcpy(&out->in6, &peer_ss, sizeof out->in6);
+    else return;
     const char *real = http_request_header(http, "X-Real-IP");
     if (!real) return;
-    enum addr_class peer = addr_class((struct sockaddr *)out);
+    enum addr_class peer = addr_class(&out->sa);
     if (peer != ADDR_LOOPBACK && peer != ADDR_PRIVATE) return;
     struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
     struct sockaddr_in v4 = {.sin_family = AF_INET};
-    if (inet_pton(AF_INET, real, &v4.sin_addr) == 1) memcpy(out, &v4, sizeof v4);
-    else if (inet_pton(AF_INET6, real, &v6.sin6_addr) == 1) memcpy(out, &v6, sizeof v6);
+    if (inet_pton(AF_INET, real, &v4.sin_addr) == 1) out->in = v4;
+    else if (inet_pton(AF_INET6, real, &v6.sin6_addr) == 1) out->in6 = v6;
 }
 
 const struct sockaddr *
@@ -364,7 +371,7 @@ req_client_addr(struct req *req) {
         client_addr(req->conn, req->http, &req->client_addr);
         req->have_client_addr = true;
     }
-    return (const struct sockaddr *)&req->client_addr;
+    return &req->client_addr.sa;
 }
 
 /* origin_allowed tells whether CORS_ORIGINS lists origin ("*" allows any). */
@@ -452,7 +459,10 @@ process(conn_t *c) {
         if (rc == HTTP_PARSE_MESSAGE) dispatch(c, http_parse_take(&c->parse));
     }
     if (c->in_off == c->in.len) {
-        buf_reset(&c->in);
+        /* Drained: a conn whose request waits long (a long-poll, an
+         * event stream) holds no input buffer meanwhile. */
+        if (c->req) buf_free(&c->in);
+        else buf_reset(&c->in);
         c->in_off = 0;
     }
     c->processing = false;

@@ -46,6 +46,7 @@ on_message_begin(http_parser *hp) {
     struct http_parse *p = owner(hp);
     assert(!p->req);
     p->req = xcalloc(1, sizeof *p->req);
+    if (!p->offs) p->offs = xcalloc(HTTP_MAX_HEADERS, sizeof *p->offs);
     buf_init(&p->req->arena);
     buf_init(&p->req->body_buf);
     p->header_bytes = 0;
@@ -128,14 +129,19 @@ finish_head(struct http_parse *p) {
     }
     terminate(p);
 
+    /* The request may be kept long (a long-poll): it keeps what it uses. */
+    buf_shrink(&r->arena);
     const char *base = r->arena.data;
     r->target = base + p->url_off;
     r->path = base + path_off;
     r->query = base + query_off;
+    r->headers = xcalloc(r->nheaders ? r->nheaders : 1, sizeof *r->headers);
     for (size_t i = 0; i < r->nheaders; i++) {
         r->headers[i].name = base + p->offs[i].name_off;
         r->headers[i].value = base + p->offs[i].value_off;
     }
+    free(p->offs);
+    p->offs = NULL;
 }
 
 static int
@@ -205,6 +211,8 @@ void
 http_parse_free(struct http_parse *p) {
     if (p->req) http_request_free(p->req);
     p->req = NULL;
+    free(p->offs);
+    p->offs = NULL;
 }
 
 int
@@ -270,5 +278,6 @@ http_request_free(struct http_request *r) {
     if (!r) return;
     buf_free(&r->arena);
     buf_free(&r->body_buf);
+    free(r->headers);
     free(r);
 }

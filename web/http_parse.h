@@ -42,7 +42,7 @@ struct http_request {
     bool keep_alive; /* per HTTP version and Connection header */
     bool expect_continue;
     size_t nheaders;
-    struct http_header headers[HTTP_MAX_HEADERS];
+    struct http_header *headers; /* nheaders of them (private: http_request_header) */
     const char *body; /* NUL-terminated; body_len bytes (may hold NULs) */
     size_t body_len;
     struct buf arena; /* private */
@@ -66,7 +66,9 @@ struct http_parse {
     http_parser parser;
     struct http_limits limits;
     struct http_request *req; /* being built, or complete and not yet taken */
-    struct http_parse_hdr offs[HTTP_MAX_HEADERS];
+    /* HTTP_MAX_HEADERS of them while a head arrives, else NULL: a conn
+     * that waits (a long-poll, an event stream) keeps no parse space. */
+    struct http_parse_hdr *offs;
     size_t url_off;
     size_t header_bytes;
     int last; /* 0 none, 1 url, 2 field, 3 value: what the arena ends with */

@@ -29,7 +29,7 @@ struct route {
 struct router_match {
     int status; /* 0 matched, 404 or 405 */
     const struct route *route;
-    char allow[128]; /* for 405: "GET, HEAD, POST" */
+    char allow[64]; /* for 405: "GET, HEAD, POST" (every method at most once) */
     size_t nparams;
     char params[ROUTER_MAX_PARAMS][ROUTER_PARAM_MAX + 1];
 };
