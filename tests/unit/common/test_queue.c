@@ -638,3 +638,74 @@ Test(queue, failure_message_counts_only_this_runs_attempts) {
     cr_assert_eq(count_codes(got_job.history, "http_404"), 2, "the history keeps both runs");
     free(id);
 }
+
+/* events_of lists the states in the job's event stream, space-separated. */
+static void
+events_of(const char *id, char *out, size_t n) {
+    redisReply *r = redisCommand(oracle, "XRANGE %s - +", keys_events(&keys, id, &kb));
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+    out[0] = '\0';
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *f = r->element[i]->element[1];
+        for (size_t j = 0; j + 1 < f->elements; j += 2)
+            if (!strcmp(f->element[j]->str, "state"))
+                snprintf(out + strlen(out), n - strlen(out), "%s%s", out[0] ? " " : "",
+                         f->element[j + 1]->str);
+    }
+    freeReplyObject(r);
+}
+
+Test(queue, every_change_is_an_event_and_an_end_records_its_webhook) {
+    setup_group();
+    /* A subscriber on the events channel (the oracle's own connection). */
+    redisContext *sub = redisConnect(oracle->tcp.host, oracle->tcp.port);
+    cr_assert(sub && !sub->err);
+    freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", keys_events_channel(&keys, &kb)));
+
+    SYNC(queue_submit(&q, "http://example.com/ev", "http://hooks.example/h", on_job, NULL));
+    char id[JOB_ID_LEN + 1];
+    snprintf(id, sizeof id, "%s", got_job.id);
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_retry(&q, &e, "w1", 1, "http_503", "busy", on_done, NULL));
+    SYNC(queue_promote(&q, 10, on_done, NULL));
+    e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_finish_with(&q, &e, "w1", "{\"total_words\":1}", on_done, NULL));
+    char states[256];
+    events_of(id, states, sizeof states);
+    cr_assert_str_eq(states, "queued started retrying queued started finished");
+
+    /* Each was announced as "<id> <state> <event id>", in order. */
+    const char *want[] = {"queued", "started", "retrying", "queued", "started", "finished"};
+    for (size_t i = 0; i < 6; i++) {
+        redisReply *m = NULL;
+        cr_assert_eq(redisGetReply(sub, (void **)&m), REDIS_OK);
+        char prefix[80];
+        snprintf(prefix, sizeof prefix, "%s %s ", id, want[i]);
+        cr_assert_eq(strncmp(m->element[2]->str, prefix, strlen(prefix)), 0, "%s",
+                     m->element[2]->str);
+        freeReplyObject(m);
+    }
+    redisFree(sub);
+
+    /* The end recorded the webhook delivery, due now. */
+    redisReply *h = redisCommand(oracle, "HGET %s url", keys_hook(&keys, id, &kb));
+    cr_assert_str_eq(h->str, "http://hooks.example/h");
+    freeReplyObject(h);
+    h = redisCommand(oracle, "HGET %s status", keys_hook(&keys, id, &kb));
+    cr_assert_str_eq(h->str, "finished");
+    freeReplyObject(h);
+    cr_assert_eq(oracle_int("ZCARD %s", keys_hooks(&keys, &kb)), 1);
+    /* The events expire with the job. */
+    cr_assert_gt(oracle_int("PTTL %s", keys_events(&keys, id, &kb)), 0);
+
+    /* A job without a callback ends with no delivery. */
+    char *plain = submit("http://example.com/plain");
+    SYNC(queue_cancel(&q, plain, on_cancel, NULL));
+    events_of(plain, states, sizeof states);
+    cr_assert_str_eq(states, "queued canceled");
+    cr_assert_eq(oracle_int("EXISTS %s", keys_hook(&keys, plain, &kb)), 0);
+    cr_assert_eq(oracle_int("ZCARD %s", keys_hooks(&keys, &kb)), 1);
+    free(plain);
+}
