@@ -54,6 +54,7 @@ static struct {
     size_t parsed; /* in[0..parsed) are whole answers */
     struct answer *answers;
     size_t nanswers, cap;
+    bool raw; /* a streamed answer: the test reads cl.in itself */
 } cl = {.fd = -1};
 
 /* Requests /later/{x} holds until the test answers them, oldest first. */
@@ -92,10 +93,35 @@ h_client(struct req *req) {
     reply(req, text);
 }
 
+/* h_stream begins a streamed answer, sends its parameter as the first
+ * piece and holds the request (streamed) for the test to go on. */
+static struct req *streamed;
+static bool gone;
+
+static void
+on_gone(struct req *req, void *arg) {
+    (void)arg;
+    cr_assert_eq(req, streamed);
+    gone = true;
+}
+
+static void
+h_stream(struct req *req) {
+    struct response r;
+    response_init(&r, 200);
+    response_header(&r, "Content-Type", "text/event-stream");
+    cr_assert_eq(req_stream_begin(req, &r), 0);
+    const char *x = req->match.params[0];
+    cr_assert_eq(req_stream_write(req, x, strlen(x)), 0);
+    req_on_gone(req, on_gone, NULL);
+    streamed = req;
+}
+
 static const struct route routes[] = {
     {"GET", "/echo/{x}", h_echo},
     {"GET", "/later/{x}", h_later},
     {"GET", "/addr", h_client},
+    {"GET", "/stream/{x}", h_stream},
 };
 
 /* answer_held answers the oldest held request with its parameter. */
@@ -115,7 +141,7 @@ answer_held(void) {
  * struct answer entries. */
 static void
 parse_answers(void) {
-    while (cl.parsed < cl.in.len) {
+    while (!cl.raw && cl.parsed < cl.in.len) {
         const char *start = cl.in.data + cl.parsed;
         const char *end = cl.in.data + cl.in.len;
         const char *head_end = memmem(start, (size_t)(end - start), "\r\n\r\n", 4);
@@ -301,6 +327,10 @@ setup(void) {
 static void
 teardown(void) {
     while (nheld) answer_held();
+    if (streamed) req_stream_end(streamed);
+    streamed = NULL;
+    gone = false;
+    cl.raw = false;
     stop_polling();
     if (cl.fd >= 0) close(cl.fd);
     cl.fd = -1;
@@ -543,4 +573,77 @@ Test(conn, idle_keep_alive_is_closed) {
     wait_eof();
     cr_assert(testenv_run_until_pred(&loop, no_conns, NULL, WAIT_MS));
     cr_expect_eq(cl.nanswers, 1);
+}
+
+/* --- streamed answers (event streams) --- */
+
+static bool
+in_has(void *needle) {
+    return cl.in.len && strstr(cl.in.data, needle) != NULL;
+}
+
+static void
+wait_in(const char *needle) {
+    cr_assert(testenv_run_until_pred(&loop, in_has, (void *)needle, WAIT_MS), "no %s in: %s",
+              needle, cl.in.data ? cl.in.data : "");
+}
+
+Test(conn, streamed_answer_is_chunked_and_the_connection_goes_on) {
+    cl.raw = true;
+    connect_client(0);
+    client_send_str("GET /stream/first HTTP/1.1\r\nHost: t\r\n\r\n");
+    wait_in("\r\n5\r\nfirst\r\n");
+    cr_assert(strstr(cl.in.data, "HTTP/1.1 200 OK\r\n"));
+    cr_assert(strcasestr(cl.in.data, "Transfer-Encoding: chunked\r\n"));
+    cr_assert_null(strcasestr(cl.in.data, "Content-Length"), "a stream has no length");
+    cr_assert_eq(req_stream_write(streamed, "more", 4), 0);
+    wait_in("4\r\nmore\r\n");
+    cr_assert_eq(req_stream_write(streamed, "", 0), 0, "an empty piece is nothing (not the end)");
+    struct req *r = streamed;
+    streamed = NULL;
+    req_stream_end(r);
+    wait_in("more\r\n0\r\n\r\n");
+    /* Keep-alive: the next request on the same connection is answered. */
+    client_send_str("GET /echo/after HTTP/1.1\r\nHost: t\r\n\r\n");
+    wait_in("after");
+    cr_expect_not(cl.eof);
+    cr_expect_not(gone, "a stream that ended is not gone");
+}
+
+Test(conn, http_1_0_stream_ends_with_the_connection) {
+    cl.raw = true;
+    connect_client(0);
+    client_send_str("GET /stream/old HTTP/1.0\r\n\r\n");
+    wait_in("\r\n\r\nold");
+    cr_assert_null(strcasestr(cl.in.data, "chunked"));
+    struct req *r = streamed;
+    streamed = NULL;
+    req_stream_end(r);
+    wait_eof();
+    cr_assert(cl.in.len > 3 && !strcmp(cl.in.data + cl.in.len - 3, "old"), "%s", cl.in.data);
+}
+
+Test(conn, a_client_that_leaves_a_stream_is_gone) {
+    cl.raw = true;
+    connect_client(0);
+    client_send_str("GET /stream/x HTTP/1.1\r\nHost: t\r\n\r\n");
+    wait_in("1\r\nx\r\n");
+    shutdown(cl.fd, SHUT_WR); /* EOF: for a stream, the client is gone */
+    cr_assert(testenv_run_until(&loop, &gone, WAIT_MS), "the owner was not told");
+    cr_assert_eq(req_stream_write(streamed, "late", 4), UV_ECANCELED);
+    struct req *r = streamed;
+    streamed = NULL;
+    req_stream_end(r); /* only frees it */
+    cr_assert(testenv_run_until_pred(&loop, no_conns, NULL, WAIT_MS));
+}
+
+Test(conn, a_waiting_conn_gives_its_buffers_back) {
+    connect_client(0);
+    client_send_str("GET /later/w HTTP/1.1\r\nHost: t\r\n\r\n");
+    wait_held(1);
+    conn_t *c = srv.conns;
+    cr_assert_null(c->in.data, "no input buffer while the request waits");
+    cr_assert_null(c->parse.offs, "no parse space while the request waits");
+    answer_held();
+    wait_answers(1);
 }
