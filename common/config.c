@@ -405,8 +405,8 @@ load(struct config *c, struct src *s) {
         get_str(s, "FETCH_USER_AGENT", "wordcount/1.0 (+https://github.com/wordcount)");
 
     char sig_err[160];
-    if (webhook_keys_parse(lookup(s, "WEBHOOK_SECRET"), &c->webhook_keys, sig_err,
-                           sizeof sig_err) < 0) {
+    if (webhook_keys_parse(lookup(s, "WEBHOOK_SECRET"), &c->webhook_keys, sig_err, sizeof sig_err) <
+        0) {
         /* The value is a secret: named, never shown. */
         snprintf(s->err, s->errlen, "invalid WEBHOOK_SECRET: %s", sig_err);
         return -1;

@@ -184,15 +184,19 @@ queue_start(struct queue *q, const struct queue_entry *e, const char *consumer, 
     op->cb.job = cb;
     int64_t now_ms = clock_now_ms();
     struct keybuf kj, ks, kst, kf, kt, ke, kh, khs, kc;
-    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst), keys_failed(&q->keys, &kf),
+    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj),
+                          keys_queue(&q->keys, &ks),
+                          keys_stats(&q->keys, &kst),
+                          keys_failed(&q->keys, &kf),
                           keys_ts(&q->keys, keys_ts_minute(now_ms), &kt),
                           keys_events(&q->keys, e->job_id, &ke),
-                          keys_hook(&q->keys, e->job_id, &kh), keys_hooks(&q->keys, &khs)};
+                          keys_hook(&q->keys, e->job_id, &kh),
+                          keys_hooks(&q->keys, &khs)};
     char now[24], max[16], ttl[16];
     snprintf(max, sizeof max, "%d", max_attempts);
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {e->stream_id, consumer,    queue_op_ms(now_ms, now), KEYS_GROUP, max, ttl,
+    const char *args[] = {e->stream_id, consumer,     queue_op_ms(now_ms, now),
+                          KEYS_GROUP,   max,          ttl,
                           e->job_id,    STATS_TS_TTL, keys_events_channel(&q->keys, &kc)};
     int rc = queue_op_eval(q, on_start, op, lua_queue_start, 8, keys, 9, args);
     if (rc < 0) queue_op_free(op);
@@ -283,10 +287,15 @@ queue_finish_with(struct queue *q, const struct queue_entry *e, const char *cons
                           keys_hooks(&q->keys, &khs)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {
-        e->stream_id, queue_op_ms(now_ms, now), ttl,          KEYS_GROUP,
-        consumer,     summary ? summary : "",   STATS_TS_TTL, STATS_MS_BOUNDS_TEXT,
-        keys_events_channel(&q->keys, &kc)};
+    const char *args[] = {e->stream_id,
+                          queue_op_ms(now_ms, now),
+                          ttl,
+                          KEYS_GROUP,
+                          consumer,
+                          summary ? summary : "",
+                          STATS_TS_TTL,
+                          STATS_MS_BOUNDS_TEXT,
+                          keys_events_channel(&q->keys, &kc)};
     int rc = queue_op_eval(q, on_int, op, lua_queue_finish, 7, keys, 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
@@ -299,16 +308,21 @@ queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, c
     op->cb.done = cb;
     int64_t now_ms = clock_now_ms();
     struct keybuf kj, ks, kst, kf, kt, ke, kh, khs, kc;
-    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst), keys_failed(&q->keys, &kf),
+    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj),
+                          keys_queue(&q->keys, &ks),
+                          keys_stats(&q->keys, &kst),
+                          keys_failed(&q->keys, &kf),
                           keys_ts(&q->keys, keys_ts_minute(now_ms), &kt),
                           keys_events(&q->keys, e->job_id, &ke),
-                          keys_hook(&q->keys, e->job_id, &kh), keys_hooks(&q->keys, &khs)};
+                          keys_hook(&q->keys, e->job_id, &kh),
+                          keys_hooks(&q->keys, &khs)};
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
-    const char *args[] = {
-        e->stream_id, queue_op_ms(now_ms, now), ttl, KEYS_GROUP, consumer, code, message, e->job_id,
-        STATS_TS_TTL, keys_events_channel(&q->keys, &kc)};
+    const char *args[] = {e->stream_id, queue_op_ms(now_ms, now),
+                          ttl,          KEYS_GROUP,
+                          consumer,     code,
+                          message,      e->job_id,
+                          STATS_TS_TTL, keys_events_channel(&q->keys, &kc)};
     int rc = queue_op_eval(q, on_int, op, lua_queue_fail, 8, keys, 10, args);
     if (rc < 0) queue_op_free(op);
     return rc;
@@ -347,8 +361,12 @@ queue_release(struct queue *q, const struct queue_entry *e, const char *consumer
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
                           keys_events(&q->keys, e->job_id, &ke)};
     char now[24];
-    const char *args[] = {e->stream_id, KEYS_GROUP, consumer, e->job_id,
-                          queue_op_ms(clock_now_ms(), now), keys_events_channel(&q->keys, &kc)};
+    const char *args[] = {e->stream_id,
+                          KEYS_GROUP,
+                          consumer,
+                          e->job_id,
+                          queue_op_ms(clock_now_ms(), now),
+                          keys_events_channel(&q->keys, &kc)};
     int rc = queue_op_eval(q, on_int, op, lua_queue_release, 3, keys, 6, args);
     if (rc < 0) queue_op_free(op);
     return rc;

@@ -284,7 +284,8 @@ is_message(const redisReply *reply) {
     return reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
            reply->element[0]->type == REDIS_REPLY_STRING &&
            reply->element[1]->type == REDIS_REPLY_STRING &&
-           reply->element[2]->type == REDIS_REPLY_STRING && !strcmp(reply->element[0]->str, "message");
+           reply->element[2]->type == REDIS_REPLY_STRING &&
+           !strcmp(reply->element[0]->str, "message");
 }
 
 /* on_read decodes replies and hands each to the oldest pending command

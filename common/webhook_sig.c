@@ -3,8 +3,8 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <stdio.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 /* b64_decode decodes standard base64 (padding optional) into out;
@@ -49,7 +49,8 @@ webhook_keys_parse(const char *spec, struct webhook_keys *out, char *err, size_t
         if (n > 6 && !strncmp(p, "whsec_", 6)) {
             int len = b64_decode(p + 6, n - 6, key, WEBHOOK_SIG_MAX_KEY);
             if (len < 0) {
-                snprintf(err, errlen, "secret %zu: whsec_ must be followed by base64 of 1 to %d bytes",
+                snprintf(err, errlen,
+                         "secret %zu: whsec_ must be followed by base64 of 1 to %d bytes",
                          out->n + 1, WEBHOOK_SIG_MAX_KEY);
                 return -1;
             }

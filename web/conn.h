@@ -51,8 +51,8 @@ struct req {
     struct http_request *http; /* method, path, headers, body */
     struct router_match match; /* path parameters */
     uint64_t start_ns;
-    char request_id[65];                 /* X-Request-Id: the client's, or a new one */
-    union req_addr { /* private: see req_client_addr */
+    char request_id[65]; /* X-Request-Id: the client's, or a new one */
+    union req_addr {     /* private: see req_client_addr */
         struct sockaddr sa;
         struct sockaddr_in in;
         struct sockaddr_in6 in6;

@@ -47,7 +47,8 @@ on_job_exists(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     struct job_req *x = arg;
     (void)r;
     if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-        log_warn("msg=\"job read failed\" job=%s error=%s", x->id, log_q(reply ? reply->str : errstr));
+        log_warn("msg=\"job read failed\" job=%s error=%s", x->id,
+                 log_q(reply ? reply->str : errstr));
         req_unavailable(x->req, REQ_REDIS, NULL);
         job_req_free(x);
     } else if (reply->integer == 0) {

@@ -16,8 +16,8 @@ h_jobs_events(struct req *req) {
     const char *id = req_job_id(req);
     if (!id) return;
     const char *last = http_request_header(req->http, "Last-Event-ID");
-    char *from_query = last ? NULL : query_get(req->http->query, strlen(req->http->query),
-                                               "last_event_id");
+    char *from_query =
+        last ? NULL : query_get(req->http->query, strlen(req->http->query), "last_event_id");
     if (from_query) last = from_query;
     if (last && !*last) last = NULL; /* an empty id starts over, as in the SSE spec */
     if (last && !sse_id_valid(last)) {

@@ -43,7 +43,7 @@ struct http_request {
     bool expect_continue;
     size_t nheaders;
     struct http_header *headers; /* nheaders of them (private: http_request_header) */
-    const char *body; /* NUL-terminated; body_len bytes (may hold NULs) */
+    const char *body;            /* NUL-terminated; body_len bytes (may hold NULs) */
     size_t body_len;
     struct buf arena; /* private */
     struct buf body_buf;

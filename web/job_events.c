@@ -49,8 +49,7 @@ job_events_live(const struct job_events *h) {
 }
 
 void
-job_events_dispatch(struct job_events *h, const char *id, const char *state,
-                    const char *event_id) {
+job_events_dispatch(struct job_events *h, const char *id, const char *state, const char *event_id) {
     /* next is saved before each call: a callback may unwatch (and free)
      * its own watch, and a watch it adds goes to the head, never after. */
     for (struct job_watch *w = h->buckets[bucket_of(id)], *next; w; w = next) {
@@ -62,7 +61,8 @@ job_events_dispatch(struct job_events *h, const char *id, const char *state,
 /* resync tells every watch that events may have been missed. */
 static void
 resync(struct job_events *h) {
-    if (h->nwatches) log_info("msg=\"job events resubscribed, checking waiters\" n=%zu", h->nwatches);
+    if (h->nwatches)
+        log_info("msg=\"job events resubscribed, checking waiters\" n=%zu", h->nwatches);
     for (size_t i = 0; i < JOB_EVENTS_BUCKETS && !h->closing; i++)
         for (struct job_watch *w = h->buckets[i], *next; w; w = next) {
             next = w->next;

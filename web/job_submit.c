@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/addr_policy.h"
 #include "common/clock.h"
 #include "common/json.h"
-#include "common/addr_policy.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "common/url_check.h"
@@ -141,10 +141,10 @@ job_submit(struct req *req, const char *url, const char *callback_url, job_submi
     int rc = UV_ECANCELED;
     if (q && key) {
         char hash[65];
-        rc =
-            sha256_hex(req->http->body, req->http->body_len, hash) < 0
-                ? UV_EIO
-                : queue_submit_idem(q, url, callback_url, key, hash, JOB_SUBMIT_IDEM_TTL_S, on_submitted_idem, s);
+        rc = sha256_hex(req->http->body, req->http->body_len, hash) < 0
+                 ? UV_EIO
+                 : queue_submit_idem(q, url, callback_url, key, hash, JOB_SUBMIT_IDEM_TTL_S,
+                                     on_submitted_idem, s);
     } else if (q) {
         rc = queue_submit(q, url, callback_url, on_submitted, s);
     }

@@ -135,8 +135,8 @@ longpoll_init(struct longpoll *lp, uv_loop_t *loop, struct job_events *events) {
 }
 
 int
-longpoll_wait(struct longpoll *lp, struct queue *q, const char *id, int seconds,
-              queue_job_cb done, void *arg) {
+longpoll_wait(struct longpoll *lp, struct queue *q, const char *id, int seconds, queue_job_cb done,
+              void *arg) {
     if (seconds < 1) seconds = 1;
     if (seconds > LONGPOLL_MAX_S) seconds = LONGPOLL_MAX_S;
     struct waiter *w = xcalloc(1, sizeof *w);

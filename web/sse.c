@@ -108,8 +108,7 @@ event_data(const char *job_id, const redisReply *fields) {
         }
     }
     if (code || msg)
-        json_object_set_new(o, "error",
-                            json_pack("{s:s?, s:s?}", "code", code, "message", msg));
+        json_object_set_new(o, "error", json_pack("{s:s?, s:s?}", "code", code, "message", msg));
     return o;
 }
 
@@ -217,8 +216,8 @@ read_events(struct sse_stream *st) {
     if (st->last_id[0]) snprintf(start, sizeof start, "(%s", st->last_id);
     else snprintf(start, sizeof start, "-");
     snprintf(count, sizeof count, "%d", READ_COUNT);
-    const char *argv[] = {"XRANGE", keys_events(&st->q->keys, st->watch.id, &ke), start, "+",
-                          "COUNT", count};
+    const char *argv[] = {
+        "XRANGE", keys_events(&st->q->keys, st->watch.id, &ke), start, "+", "COUNT", count};
     size_t lens[6];
     for (int i = 0; i < 6; i++) lens[i] = strlen(argv[i]);
     st->reading = true;

@@ -56,8 +56,7 @@ void sse_init(struct sse *s, uv_loop_t *loop, struct job_events *events);
 /* sse_open answers req with the event stream of job id (valid), from
  * after last_id (NULL: from the start), reading events through q. req is
  * answered here or later, exactly once (404, 503 or the stream). */
-void sse_open(struct sse *s, struct req *req, struct queue *q, const char *id,
-              const char *last_id);
+void sse_open(struct sse *s, struct req *req, struct queue *q, const char *id, const char *last_id);
 /* sse_id_valid tells whether id is a stream entry id ("<ms>-<seq>"). */
 bool sse_id_valid(const char *id);
 /* sse_stop ends every stream (clients reconnect, with Last-Event-ID, to a

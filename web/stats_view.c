@@ -86,10 +86,10 @@ stats_view_json(const struct stats_snapshot *s, int stale_after_ms) {
         json_object_set_new(last, "url", json_string(s->hook_failing[i].url));
         json_array_append_new(failing, last);
     }
-    json_t *webhooks = json_pack("{s:I, s:I, s:I, s:o}", "delivered",
-                                 (json_int_t)s->webhook_delivered, "retried",
-                                 (json_int_t)s->webhook_retried, "failed",
-                                 (json_int_t)s->webhook_failed, "failing", failing);
+    json_t *webhooks =
+        json_pack("{s:I, s:I, s:I, s:o}", "delivered", (json_int_t)s->webhook_delivered, "retried",
+                  (json_int_t)s->webhook_retried, "failed", (json_int_t)s->webhook_failed,
+                  "failing", failing);
 
     int last = s->window_s < 60 ? s->window_s : 60;
     return json_pack(

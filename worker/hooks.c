@@ -40,7 +40,7 @@ struct hooks {
     struct queue queue; /* for queue_get of a job */
     curl_uv_t *curl;
     uv_timer_t tick;
-    struct backoff rnd; /* random numbers for the retry jitter */
+    struct backoff rnd;       /* random numbers for the retry jitter */
     struct delivery *posting; /* POSTs in flight, in a list */
     int busy;                 /* deliveries from claim to record */
     bool claiming;
@@ -146,9 +146,10 @@ record(struct delivery *d, const char *outcome, int64_t due_ms, long http_status
     int rc = h->closing ? UV_ECANCELED : redis_uv_command(h->redis, on_recorded, d, N, argv, lens);
     buf_free(&a);
     if (rc < 0) {
-        log_warn("msg=\"webhook outcome not recorded; the lease will run out and it is sent again\" "
-                 "job=%s error=%s",
-                 d->id, log_q(uv_strerror(rc)));
+        log_warn(
+            "msg=\"webhook outcome not recorded; the lease will run out and it is sent again\" "
+            "job=%s error=%s",
+            d->id, log_q(uv_strerror(rc)));
         done(d);
     }
 }
@@ -403,8 +404,8 @@ claim(hooks_t *h) {
     char now[24], count[16];
     snprintf(now, sizeof now, "%lld", (long long)clock_now_ms());
     snprintf(count, sizeof count, "%d", room);
-    const char *argv[] = {"ZRANGEBYSCORE", keys_hooks(&h->queue.keys, &kh), "-inf", now, "LIMIT",
-                          "0", count};
+    const char *argv[] = {
+        "ZRANGEBYSCORE", keys_hooks(&h->queue.keys, &kh), "-inf", now, "LIMIT", "0", count};
     size_t lens[7];
     for (int i = 0; i < 7; i++) lens[i] = strlen(argv[i]);
     if (redis_uv_command(h->redis, on_due, h, 7, argv, lens) == 0) h->claiming = true;

@@ -39,7 +39,7 @@ struct cl {
     char in[IN_MAX];
     size_t inlen;
     long requests;
-    long long next_ms; /* POLL: when to ask again */
+    long long next_ms;    /* POLL: when to ask again */
     long long end_lat_ms; /* answered this long after the job's end */
 };
 
@@ -98,8 +98,7 @@ ask(struct cl *c) {
     char req[256];
     if (c->kind == LONG)
         snprintf(req, sizeof req, "GET /api/v1/jobs/%s?wait=60 HTTP/1.1\r\nHost: b\r\n\r\n", c->id);
-    else
-        snprintf(req, sizeof req, "GET /api/v1/jobs/%s HTTP/1.1\r\nHost: b\r\n\r\n", c->id);
+    else snprintf(req, sizeof req, "GET /api/v1/jobs/%s HTTP/1.1\r\nHost: b\r\n\r\n", c->id);
     send_str(c, req);
 }
 
@@ -184,7 +183,9 @@ on_readable(struct cl *c, bool canceling) {
         }
         if (n <= 0) {
             fprintf(stderr, "longpoll: a %s connection closed\n",
-                    c->kind == LONG ? "long-poll" : c->kind == POLL ? "poll" : "control");
+                    c->kind == LONG   ? "long-poll"
+                    : c->kind == POLL ? "poll"
+                                      : "control");
             exit(1);
         }
         c->inlen += (size_t)n;
@@ -371,8 +372,8 @@ main(int argc, char **argv) {
            connected_ms, canceled_ok, cancel_ms, done ? "yes" : "NO");
     printf("  web RSS: %.1f MB before the waiters, %.1f MB with all waiting, peak %.1f MB: growth "
            "%.1f MB (bar: under 20 MB) -> %s\n",
-           rss_before / 1024.0, rss_waiting / 1024.0, peak / 1024.0,
-           (peak - rss_before) / 1024.0, (peak - rss_before) < 20 * 1024 ? "met" : "NOT met");
+           rss_before / 1024.0, rss_waiting / 1024.0, peak / 1024.0, (peak - rss_before) / 1024.0,
+           (peak - rss_before) < 20 * 1024 ? "met" : "NOT met");
     printf("  waiters answered: %zu of %zu; after their job's end: p50 %lld ms, p99 %lld ms, max "
            "%lld ms; within 1 s: %zu (bar: all) -> %s\n",
            answered, nlong, p50, p99, max, within,

@@ -140,7 +140,8 @@ Test(push, long_poll_is_answered_by_the_end_the_deadline_and_sigterm) {
 Test(push, long_poll_refuses_bad_waits) {
     wcsys_start_web(&sys);
     char url[256], path[160];
-    char *id = wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
+    char *id =
+        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
     const char *bad[] = {"0", "61", "-1", "1.5", "abc", "", "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(path, sizeof path, "/api/v1/jobs/%s?wait=%s", id, bad[i]);
@@ -284,7 +285,8 @@ Test(push, events_through_nginx_resume_with_last_event_id) {
     cr_assert(finished, "no finished event after resuming: %s", got[1].data ? got[1].data : "");
     cr_assert_null(strstr(got[1].data, "event: started"), "events before Last-Event-ID come again");
     cr_assert_null(strstr(got[1].data, "event: queued"));
-    cr_assert(strstr(got[1].data, "\"total_words\""), "finished carries the summary: %s", got[1].data);
+    cr_assert(strstr(got[1].data, "\"total_words\""), "finished carries the summary: %s",
+              got[1].data);
     /* The stream ends after the terminal event (chunked end, keep-alive). */
     cr_assert(read_until(fd, &got[1], 0, "\r\n0\r\n\r\n", 10000), "the stream did not end: %s",
               got[1].data);
@@ -295,7 +297,8 @@ Test(push, events_through_nginx_resume_with_last_event_id) {
     bool all = read_until(fd, &got[2], 0, "\r\n0\r\n\r\n", 10000);
     close(fd);
     cr_assert(all, "%s", got[2].data ? got[2].data : "");
-    const char *q = strstr(got[2].data, "event: queued"), *s = strstr(got[2].data, "event: started"),
+    const char *q = strstr(got[2].data, "event: queued"),
+               *s = strstr(got[2].data, "event: started"),
                *f = strstr(got[2].data, "event: finished");
     cr_assert(q && s && f && q < s && s < f, "%s", got[2].data);
     cr_assert_eq(count(got[2].data, "event: "), 3, "one event per state change: %s", got[2].data);
@@ -312,7 +315,8 @@ Test(push, events_of_unknown_jobs_and_bad_ids) {
     wcsys_keep_json(&sys, wcsys_http(&sys, "GET", "/api/v1/jobs/nope/events", NULL, &status));
     cr_assert_eq(status, 404);
     char url[256], path[200];
-    char *id = wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
+    char *id =
+        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
     const char *bad[] = {"x", "1-", "-1", "1-2-3", "12345678901234567890123-1", "1 -2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char h[96];

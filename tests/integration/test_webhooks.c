@@ -59,7 +59,9 @@ submit(const char *url, const char *callback, char **id) {
     long status = r.status;
     json_t *v = wcsys_keep_json(&sys, json_loadb(r.body.data, r.body.len, 0, NULL));
     http_response_free(&r);
-    if (id) *id = status == 202 ? wcsys_keep(&sys, strdup(json_string_value(json_object_get(v, "id")))) : NULL;
+    if (id)
+        *id = status == 202 ? wcsys_keep(&sys, strdup(json_string_value(json_object_get(v, "id"))))
+                            : NULL;
     return status;
 }
 
@@ -157,7 +159,8 @@ Test(webhooks, fails_twice_then_accepts_signed_under_both_secrets) {
     json_t *log = json_object_get(d, "attempts_log");
     cr_assert_eq(json_array_size(log), 3);
     cr_assert_eq(json_integer_value(json_object_get(json_array_get(log, 0), "status")), 500);
-    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(log, 0), "error")), "HTTP 500");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(log, 0), "error")),
+                     "HTTP 500");
     cr_assert_eq(json_integer_value(json_object_get(json_array_get(log, 2), "status")), 204);
     cr_assert(json_is_null(json_object_get(json_array_get(log, 2), "error")) ||
               !json_object_get(json_array_get(log, 2), "error"));
@@ -170,8 +173,8 @@ Test(webhooks, fails_twice_then_accepts_signed_under_both_secrets) {
     cr_assert_eq(http_request("GET", url, NULL, NULL, NULL, &m), 0);
     char *metrics = wcsys_keep(&sys, strdup(m.body.data ? m.body.data : ""));
     http_response_free(&m);
-    cr_assert(strstr(metrics, "wordcount_webhook_deliveries_total{outcome=\"delivered\"} 1"),
-              "%s", metrics);
+    cr_assert(strstr(metrics, "wordcount_webhook_deliveries_total{outcome=\"delivered\"} 1"), "%s",
+              metrics);
     cr_assert(strstr(metrics, "wordcount_webhook_deliveries_total{outcome=\"retried\"} 2"));
     cr_assert(strstr(metrics, "wordcount_webhook_deliveries_total{outcome=\"failed\"} 0"));
 }
@@ -256,10 +259,14 @@ Test(webhooks, blocked_and_bad_callbacks) {
     char page[256], cb[128], *id;
     wcsys_write_page(&sys, "a.html", "<p>hello</p>");
     wcsys_page_url(&sys, "/a.html", page, sizeof page);
-    const char *refused[] = {"http://127.0.0.1:9/x",       "http://169.254.169.254/latest",
-                             "http://[::1]:9/x",           "http://0x7f.1:9/x",
-                             "http://10.0.0.1/x",          "ftp://example.com/x",
-                             "http://user:pw@example.com/", "not a url"};
+    const char *refused[] = {"http://127.0.0.1:9/x",
+                             "http://169.254.169.254/latest",
+                             "http://[::1]:9/x",
+                             "http://0x7f.1:9/x",
+                             "http://10.0.0.1/x",
+                             "ftp://example.com/x",
+                             "http://user:pw@example.com/",
+                             "not a url"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         cr_assert_eq(submit(page, refused[i], NULL), 422, "%s", refused[i]);
     /* A name that resolves to a refused address is caught at delivery. */
@@ -276,8 +283,8 @@ Test(webhooks, blocked_and_bad_callbacks) {
     char u[256];
     snprintf(u, sizeof u, "%s/api/v1/jobs", sys.base);
     struct http_response r;
-    cr_assert_eq(http_request("POST", u, "application/json", "{\"url\":\"http://example.com/\",\"callback_url\":5}",
-                              NULL, &r),
+    cr_assert_eq(http_request("POST", u, "application/json",
+                              "{\"url\":\"http://example.com/\",\"callback_url\":5}", NULL, &r),
                  0);
     cr_assert_eq(r.status, 422);
     http_response_free(&r);

@@ -32,7 +32,7 @@ static void
 header(const char *head, const char *name, char *out, size_t n) {
     out[0] = '\0';
     size_t len = strlen(name);
-    for (const char *p = head; (p = strchr(p, '\n')); ) {
+    for (const char *p = head; (p = strchr(p, '\n'));) {
         p++;
         if (!strncasecmp(p, name, len) && p[len] == ':') {
             const char *v = p + len + 1;
@@ -105,9 +105,10 @@ serve(struct hook_receiver *hr, int fd) {
         return;
     }
     pthread_mutex_unlock(&hr->mu);
-    const char *ans = fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: "
-                             "close\r\n\r\n"
-                           : "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+    const char *ans =
+        fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: "
+               "close\r\n\r\n"
+             : "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
     ssize_t w = write(fd, ans, strlen(ans));
     (void)w;
     close(fd);
@@ -134,8 +135,8 @@ hook_receiver_start(void) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
     if (hr->listen_fd < 0 || bind(hr->listen_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        listen(hr->listen_fd, 64) < 0 || getsockname(hr->listen_fd, (struct sockaddr *)&a, &len) < 0 ||
-        pipe(hr->wake) < 0) {
+        listen(hr->listen_fd, 64) < 0 ||
+        getsockname(hr->listen_fd, (struct sockaddr *)&a, &len) < 0 || pipe(hr->wake) < 0) {
         if (hr->listen_fd >= 0) close(hr->listen_fd);
         free(hr);
         return NULL;

@@ -39,8 +39,8 @@ Test(webhook_sig, the_specification_vector) {
 Test(webhook_sig, padding_may_be_left_off) {
     struct webhook_keys a, b;
     char err[128];
-    cr_assert_eq(webhook_keys_parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", &a, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(webhook_keys_parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS", &a, err, sizeof err),
+                 0, "%s", err);
     cr_assert_eq(webhook_keys_parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS=", &b, err, sizeof err),
                  0, "%s", err);
     cr_assert_eq(a.k[0].len, b.k[0].len);
@@ -63,7 +63,8 @@ expect(const char *key, char out64[64]) {
 Test(webhook_sig, raw_text_keys_and_rotation) {
     struct webhook_keys k;
     char err[128];
-    cr_assert_eq(webhook_keys_parse("  new-secret   old-secret ", &k, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(webhook_keys_parse("  new-secret   old-secret ", &k, err, sizeof err), 0, "%s",
+                 err);
     cr_assert_eq(k.n, 2);
     cr_assert_eq(webhook_sign(&k, msg, ts, payload, strlen(payload), &out), 0);
     char a[64], b[64], want[160];
@@ -85,6 +86,7 @@ Test(webhook_sig, bad_secrets) {
     cr_assert_eq(webhook_keys_parse(longkey, &k, err, sizeof err), -1);
     cr_assert_eq(webhook_keys_parse("", &k, err, sizeof err), 0);
     cr_assert_eq(k.n, 0);
-    cr_assert_eq(webhook_sign(&k, msg, ts, payload, strlen(payload), &out), -1, "no key, no signature");
+    cr_assert_eq(webhook_sign(&k, msg, ts, payload, strlen(payload), &out), -1,
+                 "no key, no signature");
     cr_assert_eq(webhook_keys_parse(NULL, &k, err, sizeof err), 0);
 }
