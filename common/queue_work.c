@@ -177,21 +177,36 @@ on_start(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     queue_op_free(op);
 }
 
+/* The keys of the scripts that may fail a job (queue_start, when the job
+ * is out of attempts, and queue_fail): job, stream, stats, failed, ts
+ * (the minute of now), events, hook, hooks. */
+struct fail_keys {
+    struct keybuf b[8];
+    const char *k[8];
+};
+
+static const char *const *
+fail_keys(struct queue *q, const char *id, int64_t now_ms, struct fail_keys *f) {
+    f->k[0] = keys_job(&q->keys, id, &f->b[0]);
+    f->k[1] = keys_queue(&q->keys, &f->b[1]);
+    f->k[2] = keys_stats(&q->keys, &f->b[2]);
+    f->k[3] = keys_failed(&q->keys, &f->b[3]);
+    f->k[4] = keys_ts(&q->keys, keys_ts_minute(now_ms), &f->b[4]);
+    f->k[5] = keys_events(&q->keys, id, &f->b[5]);
+    f->k[6] = keys_hook(&q->keys, id, &f->b[6]);
+    f->k[7] = keys_hooks(&q->keys, &f->b[7]);
+    return f->k;
+}
+
 int
 queue_start(struct queue *q, const struct queue_entry *e, const char *consumer, int max_attempts,
             queue_job_cb cb, void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.job = cb;
     int64_t now_ms = clock_now_ms();
-    struct keybuf kj, ks, kst, kf, kt, ke, kh, khs, kc;
-    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj),
-                          keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst),
-                          keys_failed(&q->keys, &kf),
-                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt),
-                          keys_events(&q->keys, e->job_id, &ke),
-                          keys_hook(&q->keys, e->job_id, &kh),
-                          keys_hooks(&q->keys, &khs)};
+    struct fail_keys fk;
+    const char *const *keys = fail_keys(q, e->job_id, now_ms, &fk);
+    struct keybuf kc;
     char now[24], max[16], ttl[16];
     snprintf(max, sizeof max, "%d", max_attempts);
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
@@ -307,15 +322,9 @@ queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, c
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
     int64_t now_ms = clock_now_ms();
-    struct keybuf kj, ks, kst, kf, kt, ke, kh, khs, kc;
-    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj),
-                          keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst),
-                          keys_failed(&q->keys, &kf),
-                          keys_ts(&q->keys, keys_ts_minute(now_ms), &kt),
-                          keys_events(&q->keys, e->job_id, &ke),
-                          keys_hook(&q->keys, e->job_id, &kh),
-                          keys_hooks(&q->keys, &khs)};
+    struct fail_keys fk;
+    const char *const *keys = fail_keys(q, e->job_id, now_ms, &fk);
+    struct keybuf kc;
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
     const char *args[] = {e->stream_id, queue_op_ms(now_ms, now),
