@@ -170,6 +170,19 @@ on_events(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
                         "no events for this job: unknown, or its state expired (GET the job)");
             return;
         }
+        enum job_state js;
+        if (reply->elements == 0 && st->last_id[0] && job_state_parse(st->status, &js) == 0 &&
+            job_state_terminal(js)) {
+            /* A client back after the last event: 204 tells an EventSource
+             * to stop reconnecting (the SSE specification's way). */
+            struct req *req = st->req;
+            st->req = NULL;
+            finish(st);
+            struct response r;
+            response_init(&r, 204);
+            req_send(req, &r);
+            return;
+        }
         if (!begin(st)) {
             finish(st);
             return;
@@ -179,9 +192,6 @@ on_events(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
             json_t *d = json_pack("{s:s, s:s}", "id", st->watch.id, "status", st->status);
             terminal = send_event(st, NULL, st->status, d);
             json_decref(d);
-        } else if (reply->elements == 0) {
-            enum job_state js;
-            terminal = job_state_parse(st->status, &js) == 0 && job_state_terminal(js);
         }
     }
     for (size_t i = 0; i < reply->elements && !terminal && !st->ending; i++) {

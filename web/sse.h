@@ -11,7 +11,8 @@
  *
  * A client that reconnects with Last-Event-ID gets what came after that
  * event; the stream ends after the terminal event (finished, failed,
- * canceled). A comment line every SSE_KEEPALIVE_MS keeps proxies from
+ * canceled), and a client that comes back after it gets 204 No Content,
+ * which tells an EventSource to stop reconnecting. A comment line every SSE_KEEPALIVE_MS keeps proxies from
  * closing an idle stream. A job that Redis does not know (never, or its
  * state expired) is a 404 before the stream begins.
  *

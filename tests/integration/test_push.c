@@ -291,6 +291,15 @@ Test(push, events_through_nginx_resume_with_last_event_id) {
     cr_assert(read_until(fd, &got[1], 0, "\r\n0\r\n\r\n", 10000), "the stream did not end: %s",
               got[1].data);
     close(fd);
+    /* Back after the last event: 204, so an EventSource stops reconnecting. */
+    last_event_id(&got[1], last, sizeof last);
+    snprintf(header, sizeof header, "Last-Event-ID: %s", last);
+    fd = send_get(nport, path, header);
+    struct raw_response done;
+    cr_assert_eq(raw_read_head(fd, &done, 10000), 0);
+    cr_assert_eq(done.status, 204);
+    raw_response_free(&done);
+    close(fd);
 
     /* From the start: every event, in order, then the end. */
     fd = send_get(nport, path, NULL);
