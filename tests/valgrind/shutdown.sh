@@ -3,8 +3,10 @@
 # one worker process serve real jobs (private Redis and Postgres, a page
 # served on loopback), then stop on SIGTERM; then a worker process stops
 # while a job hangs and Redis is gone (it abandons what it cannot hand
-# back). valgrind must report no error and nothing definitely or
-# indirectly lost. `make valgrind` runs it.
+# back). Along the way a webhook is delivered and retried (the page server
+# answers POST with 501), and the web stops with a long-poll waiting and
+# an event stream open on a job Redis no longer answers for. valgrind must
+# report no error and nothing definitely or indirectly lost. `make valgrind` runs it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -24,6 +26,7 @@ PG=$(fp) RP=$(fp) WEBP=$(fp) SP=$(fp)
 eval "$(deploy/postgres.sh start --no-fsync "$TMP/pg" "$PG" | grep '^DATABASE_URL=')"
 eval "$(deploy/redis.sh start "$TMP/redis" "$RP" | grep '^REDIS_URL=')"
 export DATABASE_URL REDIS_URL APP_ENV=testing FETCH_ALLOW_PRIVATE=true LOG_LEVEL=${LOG_LEVEL:-warn}
+export WEBHOOK_SECRET=valgrind-secret WEBHOOK_RETRY_BASE=200ms
 bin/wordcount-migrate upgrade >/dev/null 2>&1
 mkdir -p "$TMP/www"
 printf '<html><body><p>The cat and the dog.</p><div>Cat</div><div>dog dog</div></body></html>' >"$TMP/www/page.html"
@@ -39,6 +42,8 @@ PIDS+=($WORKER)
 for _ in $(seq 150); do curl -sf "http://127.0.0.1:$WEBP/readyz" >/dev/null && break; sleep 0.2; done
 post() { curl -sf -X POST "http://127.0.0.1:$WEBP/api/v1/jobs" -H 'Content-Type: application/json' -d "{\"url\": \"$1\"}" >/dev/null; }
 for _ in 1 2 3; do post "http://127.0.0.1:$SP/page.html"; done
+curl -sf -X POST "http://127.0.0.1:$WEBP/api/v1/jobs" -H 'Content-Type: application/json' \
+    -d "{\"url\": \"http://127.0.0.1:$SP/gone.html\", \"callback_url\": \"http://127.0.0.1:$SP/hook\"}" >/dev/null
 post "http://127.0.0.1:$SP/missing.html"
 curl -s "http://127.0.0.1:$WEBP/nope" >/dev/null || true
 # Valgrind is slow: allow a minute for the three results.
@@ -50,6 +55,8 @@ for _ in $(seq 120); do
     sleep 0.5
 done
 ((done)) || { echo "valgrind: the jobs did not finish" >&2; cat "$TMP/worker.log" >&2; exit 1; }
+for _ in $(seq 120); do grep -q 'msg="webhook failed"' "$TMP/worker.log" && break; sleep 0.5; done
+grep -q 'msg="webhook failed"' "$TMP/worker.log" || { echo "valgrind: no webhook attempt" >&2; exit 1; }
 rc=0
 kill -TERM "$WORKER"
 wait "$WORKER" || rc=$?
@@ -74,12 +81,19 @@ for _ in $(seq 120); do
     sleep 0.5
 done
 ((started)) || { echo "valgrind: the hanging job did not start" >&2; cat "$TMP/worker-stuck.log" >&2; exit 1; }
+curl -s "http://127.0.0.1:$WEBP/api/v1/jobs/$id?wait=60" >"$TMP/longpoll.out" 2>&1 &
+LP=$!
+curl -sN "http://127.0.0.1:$WEBP/api/v1/jobs/$id/events" >"$TMP/events.out" 2>&1 &
+EV=$!
+for _ in $(seq 120); do grep -q 'event: started' "$TMP/events.out" && break; sleep 0.5; done
 deploy/redis.sh stop "$TMP/redis" >/dev/null 2>&1
 kill -TERM "$STUCK"
 wait "$STUCK" || rc=$((rc ? rc : $?))
 
 kill -TERM "$WEB"
 wait "$WEB" || rc=$((rc ? rc : $?))
+wait "$LP" "$EV" || true
+grep -q 'event: started' "$TMP/events.out" || { echo "valgrind: the event stream saw nothing" >&2; rc=1; }
 for f in web worker worker-stuck; do
     if grep -q "^==[0-9]*==" "$TMP/$f.log"; then
         echo "valgrind: $f:" >&2
