@@ -72,7 +72,7 @@ status_of(const json_t *job) {
 }
 
 Test(push, long_poll_is_answered_by_the_end_the_deadline_and_sigterm) {
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     wcsys_start_worker(&sys, NULL);
     char url[256], path[128];
     char *id = wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/gate", url, sizeof url)));
@@ -110,7 +110,7 @@ Test(push, long_poll_is_answered_by_the_end_the_deadline_and_sigterm) {
      * is answered as it is when the wait is over, with Retry-After. */
     wcsys_stop_clean(&sys);
     wcsys_env(&sys, "LOG_LEVEL", "debug"); /* "long-poll waiting" */
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     char *queued = wcsys_keep(&sys, wcsys_submit(&sys, url));
     snprintf(path, sizeof path, "/api/v1/jobs/%s?wait=1", queued);
     fd = send_get(web_port(), path, NULL);
@@ -138,7 +138,7 @@ Test(push, long_poll_is_answered_by_the_end_the_deadline_and_sigterm) {
 }
 
 Test(push, long_poll_refuses_bad_waits) {
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     char url[256], path[160];
     char *id =
         wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
@@ -177,7 +177,7 @@ Test(push, a_thousand_waiters_on_one_process) {
     wcsys_env(&sys, "LOG_LEVEL", "debug");
     wcsys_env(&sys, "WEB_CONCURRENCY", "1");
     wcsys_env(&sys, "HTTP_MAX_CONNECTIONS", "4096");
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     char url[256], path[128];
     wcsys_page_url(&sys, "/a.html", url, sizeof url);
     static char ids[WAITERS][40];
@@ -253,7 +253,7 @@ count(const char *hay, const char *needle) {
 }
 
 Test(push, events_through_nginx_resume_with_last_event_id) {
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     wcsys_start_worker(&sys, NULL);
     char ndir[160], upstream[64], base[64], err[512];
     snprintf(ndir, sizeof ndir, "%s/nginx", sys.dir);
@@ -315,7 +315,7 @@ Test(push, events_through_nginx_resume_with_last_event_id) {
 }
 
 Test(push, events_of_unknown_jobs_and_bad_ids) {
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     long status;
     wcsys_keep_json(&sys, wcsys_http(&sys, "GET",
                                      "/api/v1/jobs/0192f3a1-7c2e-7abc-8def-0123456789ab/events",

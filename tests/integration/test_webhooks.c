@@ -121,7 +121,7 @@ wait_state(const char *id, const char *state, int timeout_ms) {
 }
 
 Test(webhooks, fails_twice_then_accepts_signed_under_both_secrets) {
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     wcsys_start_worker(&sys, NULL);
     char page[256], cb[128], *id;
     wcsys_page_url(&sys, "/a.html", page, sizeof page);
@@ -182,7 +182,7 @@ Test(webhooks, fails_twice_then_accepts_signed_under_both_secrets) {
 Test(webhooks, a_receiver_that_hangs_is_timed_out) {
     wcsys_env(&sys, "WEBHOOK_TIMEOUT", "500ms");
     wcsys_env(&sys, "WEBHOOK_RETRY_FOR", "0s"); /* one attempt */
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     wcsys_start_worker(&sys, NULL);
     char page[256], cb[128], *id;
     wcsys_write_page(&sys, "a.html", "<p>hello</p>");
@@ -206,7 +206,7 @@ Test(webhooks, a_receiver_that_hangs_is_timed_out) {
 
 Test(webhooks, kill_9_mid_delivery_loses_nothing) {
     wcsys_env(&sys, "WEBHOOK_TIMEOUT", "3s"); /* the lease: 3 s + 5 s after the claim */
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     int w = wcsys_start_worker(&sys, NULL);
     char page[256], cb[128], *id, line[1024];
     wcsys_write_page(&sys, "a.html", "<p>hello</p>");
@@ -254,7 +254,7 @@ Test(webhooks, blocked_and_bad_callbacks) {
     snprintf(allow, sizeof allow, "127.0.0.1:%d", atoi(strrchr(sys.page_base, ':') + 1));
     wcsys_env(&sys, "FETCH_ALLOW_PRIVATE", "false");
     wcsys_env(&sys, "FETCH_ALLOW_ADDRESSES", allow);
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     wcsys_start_worker(&sys, NULL);
     char page[256], cb[128], *id;
     wcsys_write_page(&sys, "a.html", "<p>hello</p>");
@@ -292,7 +292,7 @@ Test(webhooks, blocked_and_bad_callbacks) {
 
 Test(webhooks, no_secret_no_callbacks) {
     wcsys_env(&sys, "WEBHOOK_SECRET", "");
-    wcsys_start_web(&sys);
+    wcsys_start_web_ready(&sys);
     char page[256], cb[128];
     cr_assert_eq(submit(wcsys_page_url(&sys, "/a.html", page, sizeof page),
                         callback("/ok/n", cb, sizeof cb), NULL),

@@ -173,6 +173,19 @@ env_int(const struct wcsys *s, const char *key, int dflt) {
     return dflt;
 }
 
+void
+wcsys_start_web_ready(struct wcsys *s) {
+    wcsys_start_web(s);
+    long long until = wcsys_now_ms() + 20000;
+    for (;;) {
+        long status = 0;
+        json_decref(wcsys_http(s, "GET", "/readyz", NULL, &status));
+        if (status == 200) return;
+        cr_assert_lt(wcsys_now_ms(), until, "the web is not ready; see %s", s->web_log);
+        sleep_ms(20);
+    }
+}
+
 int
 wcsys_start_worker(struct wcsys *s, const struct proc_opts *opts) {
     cr_assert_lt(s->nworkers, WCSYS_MAX_WORKERS);

@@ -74,6 +74,9 @@ void wcsys_env(struct wcsys *s, const char *key, const char *value);
 /* wcsys_start_web starts wordcount-web on a free port and waits for it
  * (stopping the one it started before, if any). */
 void wcsys_start_web(struct wcsys *s);
+/* wcsys_start_web_ready is wcsys_start_web, then waits until /readyz
+ * answers 200 (Redis and Postgres connected): "listening" comes first. */
+void wcsys_start_web_ready(struct wcsys *s);
 /* wcsys_start_worker starts a supervisor (optionally in a namespace, opts
  * may be NULL), waits until each of its WORKER_PROCESSES children is
  * ready (a child signalled before that dies of the signal instead of
