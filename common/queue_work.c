@@ -248,16 +248,6 @@ queue_renew(struct queue *q, const char *consumer, const struct queue_entry *ent
 
 /* --- ending a delivery: finish, fail, retry, release --- */
 
-static void
-on_int(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    struct queue_op *op = arg;
-    (void)r;
-    const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_INTEGER) st = UV_EPROTO, msg = "unexpected reply";
-    op->cb.done(st, st ? 0 : reply->integer, msg, op->arg);
-    queue_op_free(op);
-}
 
 int
 queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer, queue_done_cb cb,
@@ -280,7 +270,7 @@ queue_finish_with(struct queue *q, const struct queue_entry *e, const char *cons
     const char *args[] = {
         e->stream_id, queue_op_ms(now_ms, now), ttl,          KEYS_GROUP,
         consumer,     summary ? summary : "",   STATS_TS_TTL, STATS_MS_BOUNDS_TEXT};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_finish, 4, keys, 8, args);
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_finish, 4, keys, 8, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -300,7 +290,7 @@ queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, c
     const char *args[] = {
         e->stream_id, queue_op_ms(now_ms, now), ttl, KEYS_GROUP, consumer, code, message, e->job_id,
         STATS_TS_TTL};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_fail, 5, keys, 9, args);
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_fail, 5, keys, 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -322,7 +312,7 @@ queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer, 
                           code,
                           message,
                           e->job_id};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_retry, 4, keys, 8, args);
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_retry, 4, keys, 8, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -335,7 +325,7 @@ queue_release(struct queue *q, const struct queue_entry *e, const char *consumer
     struct keybuf kj, ks;
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks)};
     const char *args[] = {e->stream_id, KEYS_GROUP, consumer, e->job_id};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_release, 2, keys, 4, args);
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_release, 2, keys, 4, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -353,7 +343,7 @@ promote_step(struct queue_op *op, const char *const *ids, size_t n) {
     const char *keys[] = {keys_retry(&q->keys, &kr), keys_queue(&q->keys, &ks)};
     char now[24];
     const char *args[] = {queue_op_ms(op->now, now)};
-    return queue_op_eval_ids(q, on_int, op, lua_queue_promote, 2, keys, 1, args, n, ids);
+    return queue_op_eval_ids(q, queue_op_on_int, op, lua_queue_promote, 2, keys, 1, args, n, ids);
 }
 
 int
