@@ -167,6 +167,33 @@ hosts_release(redis_uv_t *r, const struct keys *k, const char *host, const char 
 }
 
 static void
+on_popped(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct call *c = arg;
+    (void)r;
+    const char *msg;
+    int st = reply_error(reply, errstr, &msg);
+    /* ZPOPMIN answers [member, score], or [] when nobody waits. */
+    const char *woken = !st && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+                                reply->element[0]->type == REDIS_REPLY_STRING
+                            ? reply->element[0]->str
+                            : NULL;
+    c->cb.release(st, woken, msg, c->arg);
+    free(c);
+}
+
+int
+hosts_next_waiter(redis_uv_t *r, const struct keys *k, const char *host, hosts_release_cb cb,
+                  void *arg) {
+    struct keybuf kw;
+    const char *key = keys_host_wait(k, host, &kw);
+    if (!key) return UV_EINVAL;
+    const char *argv[] = {"ZPOPMIN", key, "1"};
+    struct call *c = call_new(arg);
+    c->cb.release = cb;
+    return send_call(r, on_popped, c, 3, argv);
+}
+
+static void
 on_renewed(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     (void)r;
     free(arg);
@@ -248,6 +275,15 @@ hosts_robots_lock(redis_uv_t *r, const struct keys *k, const char *origin, const
     struct call *c = call_new(arg);
     c->cb.lock = cb;
     return send_call(r, on_locked, c, 6, argv);
+}
+
+int
+hosts_robots_unlock(redis_uv_t *r, const struct keys *k, const char *origin) {
+    struct keybuf kl;
+    const char *key = keys_robots_lock(k, origin, &kl);
+    if (!key) return UV_EINVAL;
+    const char *argv[] = {"DEL", key};
+    return send_call(r, on_renewed, call_new(NULL), 2, argv);
 }
 
 static void

@@ -63,6 +63,10 @@ int hosts_acquire(redis_uv_t *r, const struct keys *k, const char *host, const c
 int hosts_release(redis_uv_t *r, const struct keys *k, const char *host, const char *token,
                   long http_status, int64_t retry_after_ms, const struct hosts_limits *lim,
                   hosts_release_cb cb, void *arg);
+/* hosts_next_waiter pops the job that has waited longest for host (cb's
+ * woken), for when the one a release woke was no longer waiting. */
+int hosts_next_waiter(redis_uv_t *r, const struct keys *k, const char *host, hosts_release_cb cb,
+                      void *arg);
 /* hosts_renew pushes the expiry of token's slot to now + lease_ms (no
  * callback; a failure is harmless until the lease lapses). */
 int hosts_renew(redis_uv_t *r, const struct keys *k, const char *host, const char *token,
@@ -89,6 +93,8 @@ int hosts_robots_get(redis_uv_t *r, const struct keys *k, const char *origin, ho
  * true for the caller that set the lock (it expires after ttl_ms). */
 int hosts_robots_lock(redis_uv_t *r, const struct keys *k, const char *origin, const char *owner,
                       int ttl_ms, hosts_lock_cb cb, void *arg);
+/* hosts_robots_unlock frees the lock when the fetch could not start. No callback. */
+int hosts_robots_unlock(redis_uv_t *r, const struct keys *k, const char *origin);
 /* hosts_robots_put stores what was learned, frees the lock, and shows the
  * state and Crawl-delay (-1: none) on host. No callback. */
 int hosts_robots_put(redis_uv_t *r, const struct keys *k, const char *origin, const char *host,
@@ -109,7 +115,7 @@ struct hosts_row {
 typedef void (*hosts_view_cb)(int status, const struct hosts_row *rows, size_t n,
                               const char *errstr, void *arg);
 /* hosts_view reads the scan most recently active hosts and answers the
- * top of them (top <= scan <= HOSTS_VIEW_MAX). */
+ * top of them (top <= scan <= HOSTS_VIEW_MAX); k must outlive the call. */
 #define HOSTS_VIEW_MAX 200
 int hosts_view(redis_uv_t *r, const struct keys *k, int scan, int top, hosts_view_cb cb, void *arg);
 

@@ -196,6 +196,8 @@ queue_op_job(const redisReply *r, struct job *j) {
             set_str(&j->worker, val);
         } else if (!strcmp(f, "result")) {
             set_str(&j->result, val);
+        } else if (!strcmp(f, "waiting")) {
+            set_str(&j->waiting, val);
         }
     }
     if (!have_id || !j->url) goto fail;
