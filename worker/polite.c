@@ -384,6 +384,42 @@ on_robots_slot(int status, const struct hosts_grant *g, const char *errstr, void
     finish(c, 0, POLITE_WAIT, g->wait_ms, g->reason);
 }
 
+static void on_robots_read(int status, const struct hosts_robots *rb, const char *errstr,
+                           void *arg);
+
+/* on_reread: the lock was won, but another worker may have stored the
+ * robots.txt between this check's read and its lock (its store frees the
+ * lock): then that one is used, and the lock freed. */
+static void
+on_reread(int status, const struct hosts_robots *rb, const char *errstr, void *arg) {
+    struct check *c = arg;
+    if (status == 0 && rb->state) {
+        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        on_robots_read(status, rb, errstr, arg);
+        return;
+    }
+    if (status < 0) {
+        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        snprintf(c->detail, sizeof c->detail, "%s", errstr ? errstr : "redis error");
+        finish(c, status, POLITE_WAIT, 0, NULL);
+        return;
+    }
+    if (c->p->closing) {
+        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
+        return;
+    }
+    if (!c->p->hosts_on) {
+        fetch_robots(c);
+        return;
+    }
+    int rc = acquire(c, &c->robots_slot, on_robots_slot);
+    if (rc < 0) {
+        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        finish(c, rc, POLITE_WAIT, 0, NULL);
+    }
+}
+
 static void
 on_locked(int status, bool won, const char *errstr, void *arg) {
     struct check *c = arg;
@@ -398,16 +434,7 @@ on_locked(int status, bool won, const char *errstr, void *arg) {
         finish(c, 0, POLITE_WAIT, ROBOTS_PENDING_WAIT_MS, "robots_pending");
         return;
     }
-    if (c->p->closing) {
-        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
-        finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
-        return;
-    }
-    if (!c->p->hosts_on) {
-        fetch_robots(c);
-        return;
-    }
-    int rc = acquire(c, &c->robots_slot, on_robots_slot);
+    int rc = hosts_robots_get(c->p->redis, c->p->keys, c->origin, on_reread, c);
     if (rc < 0) {
         hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
         finish(c, rc, POLITE_WAIT, 0, NULL);
