@@ -64,8 +64,12 @@ struct check {
     struct polite_slot *slot;
     polite_cb cb;
     void *arg;
-    /* the robots.txt fetch, when this check makes it */
+    /* the robots.txt fetch, when this check makes it, and the checks of
+     * this process for the same origin that wait for it */
     fetch_t *fetch;
+    bool fetching;
+    struct check *waiters; /* linked by next_waiter */
+    struct check *next_waiter;
     struct polite_slot robots_slot;
     struct buf body;
     char detail[640];
@@ -315,11 +319,18 @@ on_robots_done(fetch_t *f, const struct fetch_result *r, void *arg) {
     polite_t *p = c->p;
     (void)f;
     c->fetch = NULL;
+    c->fetching = false;
     polite_release(p, &c->robots_slot, r->http_status, r->retry_after_ms);
+    struct check *waiters = c->waiters;
+    c->waiters = NULL;
     if (r->error_code && !strcmp(r->error_code, "canceled")) {
         hosts_robots_unlock(p->redis, p->keys, c->origin);
         snprintf(c->detail, sizeof c->detail, "canceled");
         finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
+        for (struct check *w = waiters, *next; w; w = next) {
+            next = w->next_waiter;
+            finish(w, UV_ECANCELED, POLITE_WAIT, 0, NULL);
+        }
         return;
     }
     enum robots_state state = robots_outcome(r);
@@ -339,6 +350,11 @@ on_robots_done(fetch_t *f, const struct fetch_result *r, void *arg) {
              c->origin, r->http_status, state_names[state], e->rules ? robots_nrules(e->rules) : 0,
              delay, (long long)ttl);
     judge(c, e);
+    /* The entry stays in the cache: judging a waiter never evicts it. */
+    for (struct check *w = waiters, *next; w; w = next) {
+        next = w->next_waiter;
+        judge(w, e);
+    }
 }
 
 static const struct fetch_sink robots_sink = {on_robots_head, on_robots_body, on_robots_done};
@@ -348,6 +364,7 @@ fetch_robots(struct check *c) {
     char url[HOSTS_NAME_MAX + 16];
     snprintf(url, sizeof url, "%s/robots.txt", c->origin);
     int rc = fetch_start(c->p->curl, c->p->cfg, url, &robots_sink, c, &c->fetch);
+    if (rc == 0) c->fetching = true;
     if (rc < 0) {
         polite_release(c->p, &c->robots_slot, 0, -1);
         hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
@@ -490,6 +507,15 @@ polite_check(polite_t *p, const char *url, struct polite_slot *slot, polite_cb c
         judge(c, e);
         return 0;
     }
+    /* This process fetches the origin's robots.txt already: wait for it
+     * here rather than park the job. */
+    for (struct check *o = p->checks; o; o = o->next) {
+        if (o->fetching && !strcmp(o->origin, c->origin)) {
+            c->next_waiter = o->waiters;
+            o->waiters = c;
+            return 0;
+        }
+    }
     int rc = hosts_robots_get(p->redis, p->keys, c->origin, on_robots_read, c);
     if (rc < 0) finish(c, rc, POLITE_WAIT, 0, NULL);
     return 0;
@@ -551,10 +577,13 @@ polite_close(polite_t *p, void (*cb)(void *arg), void *arg) {
     /* Slots still held lapse with their leases; forget them here. */
     while (p->slots) slot_unlink(p, p->slots);
     /* Robots.txt fetches must end before curl_uv closes; each answers its
-     * check (UV_ECANCELED), which may free the check. */
-    for (struct check *c = p->checks, *next; c; c = next) {
-        next = c->next;
-        if (c->fetch) fetch_cancel(c->fetch);
+     * check and the checks waiting for it (UV_ECANCELED). */
+    for (;;) {
+        /* From the start each time: a cancel ends its waiters too. */
+        struct check *c = p->checks;
+        while (c && !c->fetch) c = c->next;
+        if (!c) break;
+        fetch_cancel(c->fetch);
     }
     uv_timer_stop(&p->renew);
     uv_close((uv_handle_t *)&p->renew, on_timer_closed);

@@ -16,6 +16,8 @@ if not owns(KEYS[1], ARGV[1], ARGV[3]) then return 0 end
 ack(KEYS[2], ARGV[2], ARGV[1])
 redis.call('HDEL', KEYS[1], 'worker', 'entry', 'started_at')
 redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+-- Not an attempt: the start it counted is taken back.
+redis.call('HINCRBY', KEYS[6], 'started', -1)
 redis.call('HINCRBY', KEYS[6], 'host_waits:' .. ARGV[7], 1)
 if ARGV[7] == 'host_busy' then
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[5])
