@@ -23,13 +23,18 @@
  * release skips to find one still waiting. */
 #define WAKE_TRIES 8
 
-enum robots_state { ROBOTS_OK, ROBOTS_NONE, ROBOTS_UNAVAILABLE };
+/* unavailable: 5xx or 429, kept FETCH_ROBOTS_RETRY; unreachable: no
+ * answer at all (connection, DNS, timeout), kept only a moment, so the
+ * job's own backoff decides when it is tried again. */
+enum robots_state { ROBOTS_OK, ROBOTS_NONE, ROBOTS_UNAVAILABLE, ROBOTS_UNREACHABLE };
+#define ROBOTS_UNREACHABLE_TTL_MS 1000
 
 struct cache_entry {
     char origin[HOSTS_NAME_MAX + 1];
     enum robots_state state;
     struct robots *rules; /* ROBOTS_OK only */
     int64_t expires_at;
+    char code[32]; /* ROBOTS_UNREACHABLE: the fetch's error code ("connect", ...) */
 };
 
 struct check;
@@ -64,12 +69,14 @@ struct check {
     struct polite_slot *slot;
     polite_cb cb;
     void *arg;
-    /* the robots.txt fetch, when this check makes it, and the checks of
-     * this process for the same origin that wait for it */
-    fetch_t *fetch;
-    bool fetching;
+    /* The first check of an origin whose robots.txt is not cached here
+     * leads: it reads (or fetches) the robots.txt, and the checks of this
+     * process for the same origin wait for it rather than park their
+     * jobs. The leader hands them what it learned, or its own answer. */
+    bool leading;
     struct check *waiters; /* linked by next_waiter */
     struct check *next_waiter;
+    fetch_t *fetch; /* the robots.txt fetch, when the leader makes it */
     struct polite_slot robots_slot;
     struct buf body;
     char detail[640];
@@ -77,7 +84,7 @@ struct check {
 
 static void maybe_free(polite_t *p);
 
-static const char *const state_names[] = {"ok", "none", "unavailable"};
+static const char *const state_names[] = {"ok", "none", "unavailable", "unreachable"};
 
 /* --- slots --- */
 
@@ -173,6 +180,8 @@ cache_put(polite_t *p, const char *origin, enum robots_state state, const char *
     struct cache_entry *e = cache_slot(p, origin);
     robots_free(e->rules);
     e->rules = state == ROBOTS_OK ? robots_parse(body, len, p->agent) : NULL;
+    /* An unreachable robots.txt keeps the fetch's error code as its body. */
+    snprintf(e->code, sizeof e->code, "%.*s", state == ROBOTS_UNREACHABLE ? (int)len : 0, body);
     snprintf(e->origin, sizeof e->origin, "%s", origin);
     e->state = state;
     e->expires_at = expires_at;
@@ -182,14 +191,24 @@ cache_put(polite_t *p, const char *origin, enum robots_state state, const char *
 /* --- a check --- */
 
 static void
-finish(struct check *c, int status, enum polite_verdict v, int64_t wait_ms, const char *reason) {
+finish_code(struct check *c, int status, enum polite_verdict v, int64_t wait_ms, const char *reason,
+            const char *code) {
     polite_t *p = c->p;
     if (c->prev) c->prev->next = c->next;
     else p->checks = c->next;
     if (c->next) c->next->prev = c->prev;
+    /* A leader that ends before the robots.txt is known: its waiters end
+     * as it does (the same wait, the same error). */
+    for (struct check *w = c->waiters, *next; w; w = next) {
+        next = w->next_waiter;
+        snprintf(w->detail, sizeof w->detail, "%s", c->detail);
+        finish_code(w, status, v, wait_ms, reason, code);
+    }
+    c->waiters = NULL;
     struct polite_answer a = {.verdict = v,
                               .wait_ms = wait_ms < 0 ? 0 : wait_ms,
                               .reason = reason,
+                              .code = code,
                               .host = c->host,
                               .detail = c->detail};
     c->cb(status, status == 0 ? &a : NULL, c->arg);
@@ -197,6 +216,11 @@ finish(struct check *c, int status, enum polite_verdict v, int64_t wait_ms, cons
     free(c->url);
     free(c);
     maybe_free(p);
+}
+
+static void
+finish(struct check *c, int status, enum polite_verdict v, int64_t wait_ms, const char *reason) {
+    finish_code(c, status, v, wait_ms, reason, NULL);
 }
 
 static void
@@ -261,10 +285,17 @@ judge(struct check *c, const struct cache_entry *e) {
     int64_t now = clock_now_ms();
     if (e->state == ROBOTS_UNAVAILABLE) {
         snprintf(c->detail, sizeof c->detail,
-                 "%s/robots.txt could not be fetched (server error or unreachable): the host is "
-                 "off limits until it is tried again",
+                 "%s/robots.txt answered with a server error: the host is off limits until it "
+                 "is fetched again",
                  c->origin);
-        finish(c, 0, POLITE_ROBOTS_UNAVAILABLE, e->expires_at - now, NULL);
+        finish_code(c, 0, POLITE_ROBOTS_UNAVAILABLE, e->expires_at - now, NULL,
+                    "robots_unavailable");
+        return;
+    }
+    if (e->state == ROBOTS_UNREACHABLE) {
+        snprintf(c->detail, sizeof c->detail, "%s/robots.txt could not be fetched (%s)",
+                 c->origin, e->code);
+        finish_code(c, 0, POLITE_ROBOTS_UNAVAILABLE, 0, NULL, e->code);
         return;
     }
     if (e->state == ROBOTS_OK) {
@@ -282,6 +313,20 @@ judge(struct check *c, const struct cache_entry *e) {
     step_host(c);
 }
 
+/* robots_known judges c and every check waiting for it by e. */
+static void
+robots_known(struct check *c, const struct cache_entry *e) {
+    struct check *waiters = c->waiters;
+    c->waiters = NULL;
+    c->leading = false;
+    judge(c, e);
+    /* The entry stays in the cache: judging never evicts it. */
+    for (struct check *w = waiters, *next; w; w = next) {
+        next = w->next_waiter;
+        judge(w, e);
+    }
+}
+
 /* robots_outcome sorts a robots.txt fetch into RFC 9309's cases. */
 static enum robots_state
 robots_outcome(const struct fetch_result *r) {
@@ -293,7 +338,7 @@ robots_outcome(const struct fetch_result *r) {
     /* No answer: unreachable (timeouts, connection, DNS) unless the
      * fetch itself was refused for good (blocked address, bad or too
      * many redirects): then the page's own fetch says why. */
-    return r->transient ? ROBOTS_UNAVAILABLE : ROBOTS_NONE;
+    return r->transient ? ROBOTS_UNREACHABLE : ROBOTS_NONE;
 }
 
 static int
@@ -319,27 +364,25 @@ on_robots_done(fetch_t *f, const struct fetch_result *r, void *arg) {
     polite_t *p = c->p;
     (void)f;
     c->fetch = NULL;
-    c->fetching = false;
     polite_release(p, &c->robots_slot, r->http_status, r->retry_after_ms);
-    struct check *waiters = c->waiters;
-    c->waiters = NULL;
     if (r->error_code && !strcmp(r->error_code, "canceled")) {
         hosts_robots_unlock(p->redis, p->keys, c->origin);
         snprintf(c->detail, sizeof c->detail, "canceled");
         finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
-        for (struct check *w = waiters, *next; w; w = next) {
-            next = w->next_waiter;
-            finish(w, UV_ECANCELED, POLITE_WAIT, 0, NULL);
-        }
         return;
     }
     enum robots_state state = robots_outcome(r);
     int64_t now = clock_now_ms(), ttl = ROBOTS_MAX_AGE_MS;
     if (state == ROBOTS_UNAVAILABLE) ttl = p->cfg->fetch_robots_retry_ms;
+    else if (state == ROBOTS_UNREACHABLE) ttl = ROBOTS_UNREACHABLE_TTL_MS;
     else if (r->max_age_ms >= 0 && r->max_age_ms < ttl) ttl = r->max_age_ms;
     if (ttl < 1000) ttl = 1000; /* max-age=0 still serves the jobs waiting for it */
     const char *body = c->body.data ? c->body.data : "";
     size_t len = state == ROBOTS_OK ? c->body.len : 0;
+    if (state == ROBOTS_UNREACHABLE) {
+        body = r->error_code ? r->error_code : "fetch";
+        len = strlen(body);
+    }
     const struct cache_entry *e = cache_put(p, c->origin, state, body, len, now + ttl);
     long delay = state == ROBOTS_OK ? robots_crawl_delay_ms(e->rules) : -1;
     struct hosts_robots rb = {
@@ -349,12 +392,7 @@ on_robots_done(fetch_t *f, const struct fetch_result *r, void *arg) {
              "ttl_ms=%lld",
              c->origin, r->http_status, state_names[state], e->rules ? robots_nrules(e->rules) : 0,
              delay, (long long)ttl);
-    judge(c, e);
-    /* The entry stays in the cache: judging a waiter never evicts it. */
-    for (struct check *w = waiters, *next; w; w = next) {
-        next = w->next_waiter;
-        judge(w, e);
-    }
+    robots_known(c, e);
 }
 
 static const struct fetch_sink robots_sink = {on_robots_head, on_robots_body, on_robots_done};
@@ -364,7 +402,6 @@ fetch_robots(struct check *c) {
     char url[HOSTS_NAME_MAX + 16];
     snprintf(url, sizeof url, "%s/robots.txt", c->origin);
     int rc = fetch_start(c->p->curl, c->p->cfg, url, &robots_sink, c, &c->fetch);
-    if (rc == 0) c->fetching = true;
     if (rc < 0) {
         polite_release(c->p, &c->robots_slot, 0, -1);
         hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
@@ -468,10 +505,11 @@ on_robots_read(int status, const struct hosts_robots *rb, const char *errstr, vo
         return;
     }
     if (rb->state) {
-        enum robots_state st = !strcmp(rb->state, "ok")     ? ROBOTS_OK
-                               : !strcmp(rb->state, "none") ? ROBOTS_NONE
-                                                            : ROBOTS_UNAVAILABLE;
-        judge(c, cache_put(p, c->origin, st, rb->body, rb->len, rb->expires_at));
+        enum robots_state st = !strcmp(rb->state, "ok")            ? ROBOTS_OK
+                               : !strcmp(rb->state, "none")        ? ROBOTS_NONE
+                               : !strcmp(rb->state, "unreachable") ? ROBOTS_UNREACHABLE
+                                                                   : ROBOTS_UNAVAILABLE;
+        robots_known(c, cache_put(p, c->origin, st, rb->body, rb->len, rb->expires_at));
         return;
     }
     /* Lock for as long as one fetch may take, and a little more. */
@@ -507,15 +545,15 @@ polite_check(polite_t *p, const char *url, struct polite_slot *slot, polite_cb c
         judge(c, e);
         return 0;
     }
-    /* This process fetches the origin's robots.txt already: wait for it
-     * here rather than park the job. */
-    for (struct check *o = p->checks; o; o = o->next) {
-        if (o->fetching && !strcmp(o->origin, c->origin)) {
+    /* Another check of this process finds out already: wait for it. */
+    for (struct check *o = c->next; o; o = o->next) {
+        if (o->leading && !strcmp(o->origin, c->origin)) {
             c->next_waiter = o->waiters;
             o->waiters = c;
             return 0;
         }
     }
+    c->leading = true;
     int rc = hosts_robots_get(p->redis, p->keys, c->origin, on_robots_read, c);
     if (rc < 0) finish(c, rc, POLITE_WAIT, 0, NULL);
     return 0;
@@ -579,7 +617,7 @@ polite_close(polite_t *p, void (*cb)(void *arg), void *arg) {
     /* Robots.txt fetches must end before curl_uv closes; each answers its
      * check and the checks waiting for it (UV_ECANCELED). */
     for (;;) {
-        /* From the start each time: a cancel ends its waiters too. */
+        /* From the start each time: a leader's cancel ends its waiters. */
         struct check *c = p->checks;
         while (c && !c->fetch) c = c->next;
         if (!c) break;

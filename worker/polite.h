@@ -13,9 +13,11 @@
  *      (under a host slot, with the limits of any fetch; others wait as
  *      robots_pending). 2xx: its rules (first 500 KiB), cached for at
  *      most 24 h or its Cache-Control max-age; 4xx: everything allowed
- *      as long; 5xx, 429 or unreachable: everything disallowed for
- *      FETCH_ROBOTS_RETRY. A disallowed URL is POLITE_DISALLOWED (with
- *      the rule), an unreachable robots.txt POLITE_ROBOTS_UNAVAILABLE.
+ *      as long; 5xx or 429: everything disallowed for FETCH_ROBOTS_RETRY;
+ *      no answer (connection, DNS, timeout): disallowed, kept 1 s, the
+ *      job retried by its own backoff with the fetch's error code. A
+ *      disallowed URL is POLITE_DISALLOWED (with the rule), a robots.txt
+ *      not had POLITE_ROBOTS_UNAVAILABLE.
  *   2. the host's slot (hosts.h): granted (POLITE_GO, slot held) or
  *      POLITE_WAIT with the reason and how long.
  * With FETCH_HOST_CONCURRENCY=0, FETCH_HOST_DELAY_MS=0 and
@@ -58,13 +60,16 @@ enum polite_verdict {
     POLITE_GO,                 /* fetch now (the slot is held, if any) */
     POLITE_WAIT,               /* wait wait_ms: reason, on host */
     POLITE_DISALLOWED,         /* robots.txt disallows it: detail names the rule */
-    POLITE_ROBOTS_UNAVAILABLE, /* robots.txt unreachable: wait_ms until it is tried again */
+    POLITE_ROBOTS_UNAVAILABLE, /* robots.txt not had: code says why (robots_unavailable for a
+                                  5xx or 429; connect, dns, timeout...), wait_ms until it is
+                                  tried again */
 };
 
 struct polite_answer {
     enum polite_verdict verdict;
     int64_t wait_ms;
     const char *reason; /* POLITE_WAIT: host_busy, host_paused, host_pacing, robots_pending */
+    const char *code;   /* POLITE_ROBOTS_UNAVAILABLE: the job's error code */
     const char *host;   /* "host:port" */
     const char *detail; /* for people */
 };

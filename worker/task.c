@@ -404,7 +404,7 @@ on_gate(int status, const struct polite_answer *a, void *arg) {
         next_phase(t, TASK_FAILING);
         return;
     case POLITE_ROBOTS_UNAVAILABLE:
-        set_error(t, "robots_unavailable", a->detail);
+        set_error(t, a->code ? a->code : "robots_unavailable", a->detail);
         t->not_before_ms = clock_now_ms() + a->wait_ms;
         next_phase(t, t->attempt < cfg->job_max_attempts ? TASK_RETRYING : TASK_FAILING);
         return;
