@@ -86,6 +86,8 @@ on_job(int status, const struct job *job, const char *errstr, void *arg) {
         got_job.error_code = job->error_code ? xstrdup(job->error_code) : NULL;
         got_job.history = job->history ? xstrdup(job->history) : NULL;
         got_job.worker = job->worker ? xstrdup(job->worker) : NULL;
+        got_job.result = job->result ? xstrdup(job->result) : NULL;
+        got_job.waiting = job->waiting ? xstrdup(job->waiting) : NULL;
     }
     done = true;
 }
@@ -636,5 +638,68 @@ Test(queue, failure_message_counts_only_this_runs_attempts) {
     cr_assert_str_eq(got_job.error,
                      "the server answered HTTP 404; after 2 attempts: 1 worker_lost, 1 http_404");
     cr_assert_eq(count_codes(got_job.history, "http_404"), 2, "the history keeps both runs");
+    free(id);
+}
+
+/* Politeness: a deferred job waits without its attempt, shows why, and
+ * comes back by its due time, by a wake, or at once when the host's slot
+ * freed meanwhile; a waiting job is not started and can be canceled. */
+Test(queue, defer_and_wake) {
+    setup_group();
+    char *id = submit("http://example.com/polite");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    /* The host has one slot, taken by someone else: the job waits. */
+    redisReply *r = redisCommand(oracle, "ZADD %s %lld other", keys_host_slots(&keys, "h:80", &kb),
+                                 9999999999999LL);
+    freeReplyObject(r);
+    SYNC(queue_defer(&q, &e, "w1", 9999999999999LL, "host_busy", "h:80", 1, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_WAITING);
+    cr_assert_str_eq(got_job.waiting, "host_busy");
+    cr_assert_eq(got_job.attempts, 0, "the wait gave the attempt back");
+    r = redisCommand(oracle, "ZSCORE %s %s", keys_host_wait(&keys, "h:80", &kb), id);
+    cr_assert(r && r->type == REDIS_REPLY_STRING, "on the host's wait list");
+    freeReplyObject(r);
+    /* Not due: promote leaves it; a wake brings it back at once. */
+    SYNC(queue_promote(&q, 10, on_done, NULL));
+    cr_assert_eq(got_value, 0);
+    SYNC(queue_wake(&q, id, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_QUEUED);
+    cr_assert_null(got_job.waiting);
+    SYNC(queue_wake(&q, id, on_done, NULL));
+    cr_assert_eq(got_value, 0, "only a waiting job is woken");
+
+    /* Deferred again while the slot is free: queued again at once. */
+    e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    r = redisCommand(oracle, "DEL %s", keys_host_slots(&keys, "h:80", &kb));
+    freeReplyObject(r);
+    SYNC(queue_defer(&q, &e, "w1", 9999999999999LL, "host_busy", "h:80", 1, on_done, NULL));
+    cr_assert_eq(got_value, 2);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_QUEUED);
+
+    /* Paused: due in the past, so promote brings it back. */
+    e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_defer(&q, &e, "w1", 1, "host_paused", "h:80", 1, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_promote(&q, 10, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+
+    /* Waiting: a stale delivery does not start it; cancel ends it. */
+    e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_defer(&q, &e, "w1", 9999999999999LL, "host_pacing", "h:80", 1, on_done, NULL));
+    SYNC(queue_start(&q, &e, "w2", 3, on_job, NULL));
+    cr_assert_not(got_job_set, "a waiting job does not start");
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_WAITING);
+    SYNC(queue_cancel(&q, id, on_cancel, NULL));
+    cr_assert_str_eq(got_state, "canceled");
     free(id);
 }
