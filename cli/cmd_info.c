@@ -16,8 +16,8 @@
 #include "common/clock.h"
 #include "common/hosts.h"
 #include "common/lua_scripts.h"
-#include "common/xalloc.h"
 #include "common/stats.h"
+#include "common/xalloc.h"
 
 static const char usage_text[] =
     "usage: wordcount info [--json]\n"
@@ -342,12 +342,13 @@ paused_hosts(struct cli *c, json_t **out) {
         if (until <= 0) continue;
         char t[32];
         clock_format_rfc3339(until, t);
-        json_array_append_new(
-            *out, json_pack("{s:O, s:s, s:I, s:I, s:I, s:I}", "host", json_array_get(r, 0),
-                            "paused_until", t, "in_flight", (json_int_t)int_reply(json_array_get(r, 1)),
-                            "waiting", (json_int_t)int_reply(json_array_get(r, 2)), "seen_429",
-                            (json_int_t)int_reply(json_array_get(r, 4)), "seen_503",
-                            (json_int_t)int_reply(json_array_get(r, 5))));
+        json_array_append_new(*out,
+                              json_pack("{s:O, s:s, s:I, s:I, s:I, s:I}", "host",
+                                        json_array_get(r, 0), "paused_until", t, "in_flight",
+                                        (json_int_t)int_reply(json_array_get(r, 1)), "waiting",
+                                        (json_int_t)int_reply(json_array_get(r, 2)), "seen_429",
+                                        (json_int_t)int_reply(json_array_get(r, 4)), "seen_503",
+                                        (json_int_t)int_reply(json_array_get(r, 5))));
     }
 done:
     json_decref(hosts);

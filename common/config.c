@@ -415,7 +415,8 @@ load(struct config *c, struct src *s) {
     const char *robots = lookup(s, "FETCH_ROBOTS");
     c->fetch_robots = true;
     if (robots && strcmp(robots, "respect") != 0) {
-        if (strcmp(robots, "ignore") != 0) return bad(s, "FETCH_ROBOTS", robots, "respect or ignore");
+        if (strcmp(robots, "ignore") != 0)
+            return bad(s, "FETCH_ROBOTS", robots, "respect or ignore");
         c->fetch_robots = false;
     }
     if (get_ms(s, "FETCH_ROBOTS_RETRY", 60000, 100, &c->fetch_robots_retry_ms) < 0) return -1;

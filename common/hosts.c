@@ -1,7 +1,7 @@
 #include "common/hosts.h"
 
-#include <curl/curl.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,8 +124,13 @@ hosts_acquire(redis_uv_t *r, const struct keys *k, const char *host, const char 
     snprintf(delay, sizeof delay, "%d", lim->delay_ms);
     snprintf(lease, sizeof lease, "%d", lim->lease_ms);
     snprintf(maxd, sizeof maxd, "%d", lim->max_delay_ms);
-    const char *argv[] = {"EVAL", lua_host_acquire, "4", keys[0], keys[1], keys[2], keys[3],
-                          now,    token,            limit, delay, lease,   maxd,    host};
+    const char *argv[] = {"EVAL",  lua_host_acquire,
+                          "4",     keys[0],
+                          keys[1], keys[2],
+                          keys[3], now,
+                          token,   limit,
+                          delay,   lease,
+                          maxd,    host};
     struct call *c = call_new(arg);
     c->cb.acquire = cb;
     return send_call(r, on_acquired, c, (int)(sizeof argv / sizeof *argv), argv);
@@ -159,8 +164,8 @@ hosts_release(redis_uv_t *r, const struct keys *k, const char *host, const char 
     snprintf(ra, sizeof ra, "%lld", (long long)retry_after_ms);
     snprintf(maxd, sizeof maxd, "%d", lim->max_delay_ms);
     snprintf(maxp, sizeof maxp, "%d", HOSTS_MAX_PAUSE_MS);
-    const char *argv[] = {"EVAL", lua_host_release, "4", keys[0], keys[1], keys[2],
-                          keys[3], now, token, status, ra, maxd, maxp};
+    const char *argv[] = {"EVAL", lua_host_release, "4", keys[0], keys[1], keys[2], keys[3], now,
+                          token,  status,           ra,  maxd,    maxp};
     struct call *c = call_new(arg);
     c->cb.release = cb;
     return send_call(r, on_released, c, (int)(sizeof argv / sizeof *argv), argv);
@@ -306,8 +311,8 @@ hosts_robots_put(redis_uv_t *r, const struct keys *k, const char *origin, const 
     snprintf(exp, sizeof exp, "%lld", (long long)rb->expires_at);
     snprintf(delay, sizeof delay, "%ld", crawl_delay_ms);
     snprintf(status, sizeof status, "%ld", http_status);
-    const char *argv[] = {"EVAL",   lua_robots_put, "3", keys[0], keys[1], keys[2],
-                          rb->state, rb->body ? rb->body : "", exp, delay, status};
+    const char *argv[] = {"EVAL",    lua_robots_put,           "3", keys[0], keys[1], keys[2],
+                          rb->state, rb->body ? rb->body : "", exp, delay,   status};
     size_t argvlen[11];
     for (int i = 0; i < 11; i++) argvlen[i] = strlen(argv[i]);
     argvlen[7] = rb->body ? rb->len : 0; /* a body may hold NUL bytes */
@@ -391,7 +396,8 @@ on_view_hosts(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         const char *h = reply->element[i]->type == REDIS_REPLY_STRING ? reply->element[i]->str : "";
-        const char *k1 = keys_host(keys, h, &kb[3 * i]), *k2 = keys_host_slots(keys, h, &kb[3 * i + 1]),
+        const char *k1 = keys_host(keys, h, &kb[3 * i]),
+                   *k2 = keys_host_slots(keys, h, &kb[3 * i + 1]),
                    *k3 = keys_host_wait(keys, h, &kb[3 * i + 2]);
         if (!k1 || !k2 || !k3) continue;
         argv[a++] = k1, argv[a++] = k2, argv[a++] = k3;

@@ -39,7 +39,7 @@ int hosts_of_url(const char *url, char host[HOSTS_NAME_MAX + 1], char origin[HOS
 /* What hosts_acquire answers. */
 struct hosts_grant {
     bool granted;
-    int64_t wait_ms;  /* when not granted: how long before it may be */
+    int64_t wait_ms;    /* when not granted: how long before it may be */
     const char *reason; /* when not granted: host_paused, host_busy or host_pacing */
 };
 

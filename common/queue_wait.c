@@ -13,14 +13,23 @@ int
 queue_defer(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
             const char *reason, const char *host, int limit, queue_done_cb cb, void *arg) {
     struct keybuf kj, ks, kr, kw, kl, kst;
-    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
-                          keys_retry(&q->keys, &kr),          keys_host_wait(&q->keys, host, &kw),
-                          keys_host_slots(&q->keys, host, &kl), keys_stats(&q->keys, &kst)};
+    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj),
+                          keys_queue(&q->keys, &ks),
+                          keys_retry(&q->keys, &kr),
+                          keys_host_wait(&q->keys, host, &kw),
+                          keys_host_slots(&q->keys, host, &kl),
+                          keys_stats(&q->keys, &kst)};
     if (!keys[3] || !keys[4]) return UV_EINVAL;
     char now[24], due[24], lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
-    const char *args[] = {e->stream_id, KEYS_GROUP, consumer, e->job_id, queue_op_ms(clock_now_ms(), now),
-                          queue_op_ms(due_ms, due), reason, lim};
+    const char *args[] = {e->stream_id,
+                          KEYS_GROUP,
+                          consumer,
+                          e->job_id,
+                          queue_op_ms(clock_now_ms(), now),
+                          queue_op_ms(due_ms, due),
+                          reason,
+                          lim};
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
     int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_defer, 6, keys, 8, args);

@@ -248,7 +248,6 @@ queue_renew(struct queue *q, const char *consumer, const struct queue_entry *ent
 
 /* --- ending a delivery: finish, fail, retry, release --- */
 
-
 int
 queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer, queue_done_cb cb,
              void *arg) {

@@ -32,8 +32,9 @@ struct robots {
 void
 robots_agent_token(const char *user_agent, char *out, size_t n) {
     size_t i = 0;
-    while (user_agent && i + 1 < n &&
-           (isalpha((unsigned char)user_agent[i]) || user_agent[i] == '_' || user_agent[i] == '-')) {
+    while (
+        user_agent && i + 1 < n &&
+        (isalpha((unsigned char)user_agent[i]) || user_agent[i] == '_' || user_agent[i] == '-')) {
         out[i] = user_agent[i];
         i++;
     }
@@ -115,12 +116,12 @@ trim(const char *s, const char *end, const char **out_end) {
  * next group). */
 struct parse {
     const char *agent;
-    bool in_agents;     /* the last key line was a user-agent line */
-    bool group_ours;    /* the current group names our token */
-    bool group_star;    /* the current group names "*" */
-    struct rules ours;  /* rules of every group naming our token */
-    struct rules star;  /* rules of every "*" group */
-    bool seen_ours;     /* some group names our token (even without rules) */
+    bool in_agents;    /* the last key line was a user-agent line */
+    bool group_ours;   /* the current group names our token */
+    bool group_star;   /* the current group names "*" */
+    struct rules ours; /* rules of every group naming our token */
+    struct rules star; /* rules of every "*" group */
+    bool seen_ours;    /* some group names our token (even without rules) */
 };
 
 static bool

@@ -77,8 +77,8 @@ on_hosts(int status, const struct hosts_row *rows, size_t n, const char *errstr,
         x->nhosts = n;
     }
     struct queue *q = app_queue(x->req->app);
-    int rc = q ? stats_read(q->redis, &q->keys, clock_now_ms(), x->window, on_stats, x)
-               : UV_ECANCELED;
+    int rc =
+        q ? stats_read(q->redis, &q->keys, clock_now_ms(), x->window, on_stats, x) : UV_ECANCELED;
     if (rc < 0) {
         req_unavailable(x->req, REQ_REDIS, UNREADABLE);
         ctx_free(x);

@@ -293,8 +293,8 @@ judge(struct check *c, const struct cache_entry *e) {
         return;
     }
     if (e->state == ROBOTS_UNREACHABLE) {
-        snprintf(c->detail, sizeof c->detail, "%s/robots.txt could not be fetched (%s)",
-                 c->origin, e->code);
+        snprintf(c->detail, sizeof c->detail, "%s/robots.txt could not be fetched (%s)", c->origin,
+                 e->code);
         finish_code(c, 0, POLITE_ROBOTS_UNAVAILABLE, 0, NULL, e->code);
         return;
     }
@@ -388,10 +388,11 @@ on_robots_done(fetch_t *f, const struct fetch_result *r, void *arg) {
     struct hosts_robots rb = {
         .state = state_names[state], .body = body, .len = len, .expires_at = now + ttl};
     hosts_robots_put(p->redis, p->keys, c->origin, c->host, &rb, delay, r->http_status);
-    log_info("msg=\"robots.txt fetched\" origin=%s status=%ld state=%s rules=%zu crawl_delay_ms=%ld "
-             "ttl_ms=%lld",
-             c->origin, r->http_status, state_names[state], e->rules ? robots_nrules(e->rules) : 0,
-             delay, (long long)ttl);
+    log_info(
+        "msg=\"robots.txt fetched\" origin=%s status=%ld state=%s rules=%zu crawl_delay_ms=%ld "
+        "ttl_ms=%lld",
+        c->origin, r->http_status, state_names[state], e->rules ? robots_nrules(e->rules) : 0,
+        delay, (long long)ttl);
     robots_known(c, e);
 }
 

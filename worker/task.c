@@ -326,9 +326,9 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     const struct config *cfg = t->env->cfg;
     /* A 429 or 503 that said when to come back: not before then. */
     if ((res->http_status == 429 || res->http_status == 503) && res->retry_after_ms >= 0)
-        t->not_before_ms = clock_now_ms() + (res->retry_after_ms < HOSTS_MAX_PAUSE_MS
-                                                 ? res->retry_after_ms
-                                                 : HOSTS_MAX_PAUSE_MS);
+        t->not_before_ms =
+            clock_now_ms() +
+            (res->retry_after_ms < HOSTS_MAX_PAUSE_MS ? res->retry_after_ms : HOSTS_MAX_PAUSE_MS);
     if (t->timed_out) {
         char msg[128];
         snprintf(msg, sizeof msg, "the job ran longer than JOB_TIMEOUT (%d ms)",

@@ -167,11 +167,13 @@ Test(polite, robots_txt_rules_and_crawl_delay) {
         ok[i] = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, allowed[i], url, sizeof url)));
     for (int i = 0; i < 3; i++)
         no[i] = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, denied[i].path, url, sizeof url)));
-    char *unavailable = wcsys_keep(&sys, wcsys_submit(&sys, host_url(1, "/a.html", url, sizeof url)));
+    char *unavailable =
+        wcsys_keep(&sys, wcsys_submit(&sys, host_url(1, "/a.html", url, sizeof url)));
     char *none = wcsys_keep(&sys, wcsys_submit(&sys, host_url(2, "/a.html", url, sizeof url)));
 
     for (int i = 0; i < 3; i++) {
-        json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, no[i], "finished,failed", 30000));
+        json_t *job =
+            wcsys_keep_json(&sys, wcsys_wait_status(&sys, no[i], "finished,failed", 30000));
         cr_assert_str_eq(wcsys_status(job), "failed", "%s", json_dumps(job, 0));
         cr_assert_str_eq(error_code(job), "robots_disallowed");
         const char *msg =
@@ -180,7 +182,8 @@ Test(polite, robots_txt_rules_and_crawl_delay) {
         cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1);
     }
     for (int i = 0; i < 4; i++) {
-        json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, ok[i], "finished,failed", 60000));
+        json_t *job =
+            wcsys_keep_json(&sys, wcsys_wait_status(&sys, ok[i], "finished,failed", 60000));
         cr_assert_str_eq(wcsys_status(job), "finished", "%s: %s", allowed[i], json_dumps(job, 0));
     }
     json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, none, "finished,failed", 30000));
@@ -197,8 +200,8 @@ Test(polite, robots_txt_rules_and_crawl_delay) {
 
     /* robots.txt 503: the host is off limits; the job waits as a retry
      * (it does not fail at once), then runs once robots.txt answers. */
-    job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, unavailable, "retrying,finished,failed",
-                                                  30000));
+    job = wcsys_keep_json(&sys,
+                          wcsys_wait_status(&sys, unavailable, "retrying,finished,failed", 30000));
     cr_assert_str_eq(wcsys_status(job), "retrying", "%s", json_dumps(job, 0));
     cr_assert_str_eq(error_code(job), "robots_unavailable");
     cr_assert_eq(wcsys_rows(&sys, unavailable), 0);
@@ -214,8 +217,8 @@ Test(polite, retry_after_pauses_the_host) {
     wcsys_start_web(&sys);
     wcsys_start_worker(&sys, NULL);
     char url[160];
-    char *limited =
-        wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/status/429?retry_after=3", url, sizeof url)));
+    char *limited = wcsys_keep(
+        &sys, wcsys_submit(&sys, host_url(0, "/status/429?retry_after=3", url, sizeof url)));
     json_t *job =
         wcsys_keep_json(&sys, wcsys_wait_status(&sys, limited, "retrying,finished,failed", 30000));
     cr_assert_str_eq(wcsys_status(job), "retrying", "%s", json_dumps(job, 0));
@@ -245,10 +248,12 @@ Test(polite, retry_after_pauses_the_host) {
     json_t *stats = wcsys_keep_json(&sys, wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status));
     cr_assert_eq(status, 200);
     json_t *h0 = json_array_get(json_object_get(stats, "hosts"), 0);
-    cr_assert(h0 && json_is_string(json_object_get(h0, "paused_until")), "%s", json_dumps(stats, 0));
+    cr_assert(h0 && json_is_string(json_object_get(h0, "paused_until")), "%s",
+              json_dumps(stats, 0));
     cr_assert_eq(json_integer_value(json_object_get(h0, "seen_429")), 1);
     for (int i = 0; i < 3; i++) {
-        json_t *j = wcsys_keep_json(&sys, wcsys_wait_status(&sys, others[i], "finished,failed", 30000));
+        json_t *j =
+            wcsys_keep_json(&sys, wcsys_wait_status(&sys, others[i], "finished,failed", 30000));
         cr_assert_str_eq(wcsys_status(j), "finished", "%s", json_dumps(j, 0));
         cr_assert_eq(json_integer_value(json_object_get(j, "attempts")), 1, "%s", json_dumps(j, 0));
     }

@@ -115,7 +115,8 @@ Test(robots, groups_for_us_merge_and_allow_wins_a_tie) {
 
 Test(robots, empty_disallow_and_garbage_allow_everything) {
     const char *inputs[] = {"User-agent: *\nDisallow:\n", "", "<html><body>not robots</body>",
-                            "\xEF\xBB\xBFUser-agent: *\rDisallow: /x\r", "Disallow: /before-any-agent\n"};
+                            "\xEF\xBB\xBFUser-agent: *\rDisallow: /x\r",
+                            "Disallow: /before-any-agent\n"};
     bool x_allowed[] = {true, true, true, false, true};
     for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
         struct robots *r = robots_parse(inputs[i], strlen(inputs[i]), "wordcount");
