@@ -44,6 +44,7 @@ struct call {
         hosts_view_cb view;
     } cb;
     void *arg;
+    const char *what;        /* calls nobody waits for: what failed, for the log */
     int top;                 /* hosts_view */
     const struct keys *keys; /* hosts_view: must outlive the call */
 };
@@ -198,13 +199,21 @@ hosts_next_waiter(redis_uv_t *r, const struct keys *k, const char *host, hosts_r
     return send_call(r, on_popped, c, 3, argv);
 }
 
+/* on_quiet: the answer to a call nobody waits for (c->what says which). */
 static void
-on_renewed(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+on_quiet(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct call *c = arg;
     (void)r;
-    free(arg);
     const char *msg;
-    if (reply_error(reply, errstr, &msg))
-        log_debug("msg=\"host slot not renewed\" error=%s", log_q(msg));
+    if (reply_error(reply, errstr, &msg)) log_debug("msg=\"%s\" error=%s", c->what, log_q(msg));
+    free(c);
+}
+
+static struct call *
+quiet(const char *what) {
+    struct call *c = call_new(NULL);
+    c->what = what;
+    return c;
 }
 
 int
@@ -217,7 +226,7 @@ hosts_renew(redis_uv_t *r, const struct keys *k, const char *host, const char *t
     snprintf(exp, sizeof exp, "%lld", (long long)(clock_now_ms() + lease_ms));
     /* XX: a slot already released (or lapsed) is not brought back. */
     const char *argv[] = {"ZADD", key, "XX", exp, token};
-    return send_call(r, on_renewed, call_new(NULL), 5, argv);
+    return send_call(r, on_quiet, quiet("host slot not renewed"), 5, argv);
 }
 
 /* --- robots.txt --- */
@@ -288,16 +297,7 @@ hosts_robots_unlock(redis_uv_t *r, const struct keys *k, const char *origin) {
     const char *key = keys_robots_lock(k, origin, &kl);
     if (!key) return UV_EINVAL;
     const char *argv[] = {"DEL", key};
-    return send_call(r, on_renewed, call_new(NULL), 2, argv);
-}
-
-static void
-on_put(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    (void)r;
-    free(arg);
-    const char *msg;
-    if (reply_error(reply, errstr, &msg))
-        log_warn("msg=\"robots.txt not stored\" error=%s", log_q(msg));
+    return send_call(r, on_quiet, quiet("robots.txt lock not freed"), 2, argv);
 }
 
 int
@@ -316,7 +316,9 @@ hosts_robots_put(redis_uv_t *r, const struct keys *k, const char *origin, const 
     size_t argvlen[11];
     for (int i = 0; i < 11; i++) argvlen[i] = strlen(argv[i]);
     argvlen[7] = rb->body ? rb->len : 0; /* a body may hold NUL bytes */
-    int rc = redis_uv_command(r, on_put, xcalloc(1, 1), 11, argv, argvlen);
+    struct call *c = quiet("robots.txt not stored");
+    int rc = redis_uv_command(r, on_quiet, c, 11, argv, argvlen);
+    if (rc < 0) free(c);
     return rc;
 }
 
