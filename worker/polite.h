@@ -21,8 +21,8 @@
  *   2. the host's slot (hosts.h): granted (POLITE_GO, slot held) or
  *      POLITE_WAIT with the reason and how long.
  * With FETCH_HOST_CONCURRENCY=0, FETCH_HOST_DELAY_MS=0 and
- * FETCH_ROBOTS=ignore, a check answers POLITE_GO at once, touching
- * nothing (politeness off).
+ * FETCH_ROBOTS=ignore, a check answers POLITE_GO at once (before
+ * polite_check returns), touching nothing (politeness off).
  *
  * Life cycle: polite_check returns 0 and calls cb exactly once (perhaps
  * before it returns, when the answer is known here), or a negative error

@@ -412,11 +412,11 @@ on_gate(int status, const struct polite_answer *a, void *arg) {
 }
 
 /* begin_gate asks polite whether the page may be fetched now (robots.txt,
- * the host's limits); without politeness it fetches at once. */
+ * the host's limits); politeness off answers at once. */
 static void
 begin_gate(struct task *t) {
     const struct task_env *env = t->env;
-    if (!polite_enabled(env->polite)) {
+    if (!env->polite) {
         begin_analysis(t);
         return;
     }
