@@ -380,10 +380,11 @@ record_request(struct client *c, const char *url) {
     if (ps->nreq < REQ_TIMES_MAX)
         ps->req_times[ps->nreq] = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     ps->nreq++;
+    bool robots = ps->robots_status && strcmp(url, "/robots.txt") == 0;
     int rstatus = ps->robots_status;
-    char *rbody = rstatus && ps->robots_body ? xstrdup(ps->robots_body) : NULL;
+    char *rbody = robots && ps->robots_body ? xstrdup(ps->robots_body) : NULL;
     pthread_mutex_unlock(&ps->rec_mu);
-    if (!rstatus || strcmp(url, "/robots.txt") != 0) return false;
+    if (!robots) return false;
     send_response(c, rstatus, "text/plain", NULL, rbody ? rbody : "", rbody ? strlen(rbody) : 0);
     free(rbody);
     return true;
