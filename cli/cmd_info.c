@@ -14,7 +14,10 @@
 #include "cli/fmt.h"
 #include "cli/opts.h"
 #include "common/clock.h"
+#include "common/hosts.h"
+#include "common/lua_scripts.h"
 #include "common/stats.h"
+#include "common/xalloc.h"
 
 static const char usage_text[] =
     "usage: wordcount info [--json]\n"
@@ -26,7 +29,9 @@ static const char usage_text[] =
     "latency (submission to result), duration (start to result), fetch time and\n"
     "page size since the start, and every worker that has sent a heartbeat, with\n"
     "its age. A worker whose last heartbeat is older than JOB_RESCUE_AFTER is\n"
-    "marked stale (its jobs go to other workers). --json adds the raw counters.\n"
+    "marked stale (its jobs go to other workers). Hosts paused by a server's\n"
+    "Retry-After are listed with the time the pause ends and their in-flight and\n"
+    "waiting jobs. --json adds the raw counters.\n"
     "\n"
     "exit codes: 0 ok, 2 usage, 69 Redis unavailable, 70 unexpected answer, 78 bad configuration\n";
 
@@ -281,6 +286,74 @@ print_text(const struct cli *c, json_t *info) {
                (long long)json_integer_value(json_object_get(w, "failed")), age,
                json_is_true(json_object_get(w, "stale")) ? " (stale)" : "");
     }
+    json_t *paused = json_object_get(info, "paused_hosts");
+    printf("paused hosts: %zu\n", json_array_size(paused));
+    json_array_foreach(paused, i, w) {
+        printf("  %-40s until %s  in flight %lld  waiting %lld  429s %lld  503s %lld\n",
+               json_string_value(json_object_get(w, "host")),
+               json_string_value(json_object_get(w, "paused_until")),
+               (long long)json_integer_value(json_object_get(w, "in_flight")),
+               (long long)json_integer_value(json_object_get(w, "waiting")),
+               (long long)json_integer_value(json_object_get(w, "seen_429")),
+               (long long)json_integer_value(json_object_get(w, "seen_503")));
+    }
+}
+
+/* paused_hosts reads the state of the most recently active hosts
+ * (common/lua/host_view.lua) and keeps the paused ones. */
+static int
+paused_hosts(struct cli *c, json_t **out) {
+    *out = json_array();
+    struct keybuf ki;
+    const char *a_hosts[] = {"ZREVRANGE", keys_hosts(&c->keys, &ki), "0", "199"};
+    json_t *hosts = NULL, *rows = NULL;
+    int rc = call(c, &hosts, false, 4, a_hosts);
+    size_t n = json_array_size(hosts);
+    if (rc || n == 0) goto done;
+    const char **argv = xcalloc(4 + 4 * n, sizeof *argv);
+    struct keybuf *kb = xcalloc(3 * n, sizeof *kb);
+    char nkeys[16], now[24];
+    size_t a = 0, used = 0;
+    argv[a++] = "EVAL";
+    argv[a++] = lua_host_view;
+    argv[a++] = nkeys;
+    for (size_t i = 0; i < n; i++) {
+        const char *h = json_string_value(json_array_get(hosts, i));
+        if (!h || !keys_host(&c->keys, h, &kb[3 * i])) continue;
+        argv[a++] = kb[3 * i].s;
+        argv[a++] = keys_host_slots(&c->keys, h, &kb[3 * i + 1]);
+        argv[a++] = keys_host_wait(&c->keys, h, &kb[3 * i + 2]);
+        used++;
+    }
+    snprintf(nkeys, sizeof nkeys, "%zu", 3 * used);
+    snprintf(now, sizeof now, "%lld", (long long)clock_now_ms());
+    argv[a++] = now;
+    for (size_t i = 0; i < n; i++) {
+        const char *h = json_string_value(json_array_get(hosts, i));
+        if (h && keys_host(&c->keys, h, &ki)) argv[a++] = h;
+    }
+    rc = call(c, &rows, false, (int)a, argv);
+    free(kb);
+    free(argv);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        long long until = int_reply(json_array_get(r, 3));
+        if (until <= 0) continue;
+        char t[32];
+        clock_format_rfc3339(until, t);
+        json_array_append_new(*out,
+                              json_pack("{s:O, s:s, s:I, s:I, s:I, s:I}", "host",
+                                        json_array_get(r, 0), "paused_until", t, "in_flight",
+                                        (json_int_t)int_reply(json_array_get(r, 1)), "waiting",
+                                        (json_int_t)int_reply(json_array_get(r, 2)), "seen_429",
+                                        (json_int_t)int_reply(json_array_get(r, 4)), "seen_503",
+                                        (json_int_t)int_reply(json_array_get(r, 5))));
+    }
+done:
+    json_decref(hosts);
+    json_decref(rows);
+    return rc;
 }
 
 int
@@ -296,7 +369,7 @@ cmd_info(struct cli *c, int argc, char **argv) {
     struct keybuf kq, kr, kf, ks, kw;
     const char *queue = keys_queue(&c->keys, &kq);
     json_t *xlen = NULL, *pending = NULL, *retry = NULL, *failed = NULL, *stats = NULL,
-           *workers = NULL;
+           *workers = NULL, *paused = NULL;
     struct failed_walk walk = {0};
     struct stats_step figures = {0};
     json_t *info = NULL;
@@ -311,7 +384,8 @@ cmd_info(struct cli *c, int argc, char **argv) {
     if ((rc = call(c, &xlen, false, 2, a_xlen)) || (rc = call(c, &pending, true, 3, a_pend)) ||
         (rc = call(c, &retry, false, 2, a_retry)) || (rc = call(c, &failed, false, 2, a_failed)) ||
         (rc = call(c, &stats, false, 2, a_stats)) || (rc = read_stats(c, &figures)) ||
-        (rc = call(c, &workers, false, 2, a_workers)) || (rc = failed_reasons(c, &walk)))
+        (rc = call(c, &workers, false, 2, a_workers)) || (rc = failed_reasons(c, &walk)) ||
+        (rc = paused_hosts(c, &paused)))
         goto done;
 
     /* Acknowledged entries are deleted from the stream, so its length is
@@ -334,6 +408,7 @@ cmd_info(struct cli *c, int argc, char **argv) {
                                 json_integer(int_reply(json_array_get(stats, i + 1))));
     }
     json_object_set_new(info, "counters", counters);
+    json_object_set(info, "paused_hosts", paused);
     json_object_update(info, figures.figures);
     if (c->json) cli_print_json(json_incref(info));
     else print_text(c, info);
@@ -348,5 +423,6 @@ done:
     json_decref(failed);
     json_decref(stats);
     json_decref(workers);
+    json_decref(paused);
     return rc;
 }

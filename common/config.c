@@ -403,6 +403,23 @@ load(struct config *c, struct src *s) {
     }
     c->fetch_user_agent =
         get_str(s, "FETCH_USER_AGENT", "wordcount/1.0 (+https://github.com/wordcount)");
+    if (get_int(s, "FETCH_HOST_CONCURRENCY", 2, 0, 10000, &c->fetch_host_concurrency) < 0)
+        return -1;
+    /* The _MS names take a bare number of milliseconds (the names). */
+    if (get_int(s, "FETCH_HOST_DELAY_MS", 0, 0, 3600000, &c->fetch_host_delay_ms) < 0) return -1;
+    if (get_int(s, "FETCH_HOST_MAX_DELAY_MS", 30000, 0, 3600000, &c->fetch_host_max_delay_ms) < 0)
+        return -1;
+    if (c->fetch_host_delay_ms > c->fetch_host_max_delay_ms)
+        return bad(s, "FETCH_HOST_DELAY_MS", lookup(s, "FETCH_HOST_DELAY_MS"),
+                   "at most FETCH_HOST_MAX_DELAY_MS");
+    const char *robots = lookup(s, "FETCH_ROBOTS");
+    c->fetch_robots = true;
+    if (robots && strcmp(robots, "respect") != 0) {
+        if (strcmp(robots, "ignore") != 0)
+            return bad(s, "FETCH_ROBOTS", robots, "respect or ignore");
+        c->fetch_robots = false;
+    }
+    if (get_ms(s, "FETCH_ROBOTS_RETRY", 60000, 100, &c->fetch_robots_retry_ms) < 0) return -1;
 
     char sig_err[160];
     if (webhook_keys_parse(lookup(s, "WEBHOOK_SECRET"), &c->webhook_keys, sig_err, sizeof sig_err) <

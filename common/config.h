@@ -74,6 +74,12 @@ struct config {
     bool fetch_allow_private;
     struct addr_allow_list fetch_allow_addresses; /* let through even when private */
     char *fetch_user_agent;
+    /* politeness (worker/polite.h) */
+    int fetch_host_concurrency;  /* fetches in flight per host, fleet-wide; 0 = no limit */
+    int fetch_host_delay_ms;     /* least time between two fetch starts to one host */
+    int fetch_host_max_delay_ms; /* cap on Crawl-delay and on the adaptive delay */
+    bool fetch_robots;           /* FETCH_ROBOTS=respect (true) or ignore */
+    int fetch_robots_retry_ms;   /* a robots.txt that could not be fetched is tried again after */
     char *stopwords_file;
 
     /* webhooks (worker/hooks.h); callbacks obey the fetch address policy */

@@ -8,8 +8,8 @@
 
 #include "common/clock.h"
 
-static const char *state_names[] = {"queued",   "started", "retrying",
-                                    "finished", "failed",  "canceled"};
+static const char *state_names[] = {"queued", "started",  "retrying", "finished",
+                                    "failed", "canceled", "waiting"};
 
 void
 job_free(struct job *j) {
@@ -19,7 +19,8 @@ job_free(struct job *j) {
     free(j->history);
     free(j->worker);
     free(j->result);
-    j->url = j->error = j->error_code = j->history = j->worker = j->result = NULL;
+    free(j->waiting);
+    j->url = j->error = j->error_code = j->history = j->worker = j->result = j->waiting = NULL;
 }
 
 const char *

@@ -18,8 +18,15 @@
  *                         out of attempts (worker_lost)
  *            -> retrying  queue_retry
  *            -> queued    queue_release (a drain out of time)
+ *            -> waiting   queue_defer (politeness: its host is busy, paused
+ *                         or paced, or its robots.txt is being fetched;
+ *                         the attempt is not counted)
+ *            -> queued    queue_defer, when the host's slot freed meanwhile
  *            -> started   queue_start of a rescued delivery (its holder was lost)
  *   retrying -> queued    queue_promote, once due
+ *            -> canceled  queue_cancel
+ *   waiting  -> queued    queue_promote, once due; queue_wake, when a slot
+ *                         of its host is freed
  *            -> canceled  queue_cancel
  *   failed   -> queued    queue_failed_retry (an operator's retry)
  *
@@ -33,7 +40,15 @@
 
 #define JOB_ID_LEN 36
 
-enum job_state { JOB_QUEUED, JOB_STARTED, JOB_RETRYING, JOB_FINISHED, JOB_FAILED, JOB_CANCELED };
+enum job_state {
+    JOB_QUEUED,
+    JOB_STARTED,
+    JOB_RETRYING,
+    JOB_FINISHED,
+    JOB_FAILED,
+    JOB_CANCELED,
+    JOB_WAITING
+};
 
 struct job {
     char id[JOB_ID_LEN + 1];
@@ -49,6 +64,7 @@ struct job {
     char *history;    /* JSON array of every failed attempt {attempt, code, message, at}, or NULL */
     char *worker;     /* consumer holding the job while started, or NULL */
     char *result;     /* finished: JSON {total_words, unique_words, top} (ten words), or NULL */
+    char *waiting;    /* waiting: why (host_busy, host_paused, host_pacing, robots_pending) */
 };
 
 /* job_free releases the strings a job owns (not the struct itself). */

@@ -55,8 +55,9 @@ json_job(const struct job *j) {
     json_object_set_new(o, "created_at", time_or_null(j->created_at_ms));
     json_object_set_new(o, "started_at", time_or_null(j->started_at_ms));
     json_object_set_new(o, "finished_at", time_or_null(j->finished_at_ms));
-    if (j->state == JOB_RETRYING)
+    if (j->state == JOB_RETRYING || j->state == JOB_WAITING)
         json_object_set_new(o, "next_attempt_at", time_or_null(j->next_attempt_at_ms));
+    if (j->state == JOB_WAITING) json_object_set_new(o, "waiting", str_or_null(j->waiting));
     if (j->error || j->error_code) {
         json_object_set_new(o, "error",
                             json_pack("{s:o, s:o}", "code", str_or_null(j->error_code), "message",

@@ -77,6 +77,47 @@ keys_idem(const struct keys *k, const char *idem, struct keybuf *out) {
     return shard_key(k, "idem:", idem, out);
 }
 
+/* host_key builds a key about one host or origin (at most 300 bytes,
+ * room for "https://" + a 253-byte name + ":65535"). */
+static const char *
+host_key(const struct keys *k, const char *name, const char *host, const char *suffix,
+         struct keybuf *out) {
+    if (!host || !*host || strlen(host) > 300) return NULL;
+    int n = snprintf(out->s, sizeof out->s, "%s%s%s%s", k->prefix, name, host, suffix);
+    if (n < 0 || (size_t)n >= sizeof out->s) return NULL;
+    return out->s;
+}
+
+const char *
+keys_host(const struct keys *k, const char *host, struct keybuf *out) {
+    return host_key(k, "host:", host, "", out);
+}
+
+const char *
+keys_host_slots(const struct keys *k, const char *host, struct keybuf *out) {
+    return host_key(k, "host:", host, ":slots", out);
+}
+
+const char *
+keys_host_wait(const struct keys *k, const char *host, struct keybuf *out) {
+    return host_key(k, "host:", host, ":wait", out);
+}
+
+const char *
+keys_hosts(const struct keys *k, struct keybuf *out) {
+    return process_key(k, "hosts", out);
+}
+
+const char *
+keys_robots(const struct keys *k, const char *origin, struct keybuf *out) {
+    return host_key(k, "robots:", origin, "", out);
+}
+
+const char *
+keys_robots_lock(const struct keys *k, const char *origin, struct keybuf *out) {
+    return host_key(k, "robots-lock:", origin, "", out);
+}
+
 const char *
 keys_events(const struct keys *k, const char *id, struct keybuf *out) {
     return id ? shard_key(k, "events:", id, out) : NULL;

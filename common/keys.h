@@ -5,7 +5,9 @@
  * Each writes into a caller-owned struct keybuf and returns its string
  * (NULL when an argument is unusable).
  *
- * Two scopes. Shard keys are what one job's life touches; the queue's
+ * Three scopes. Host keys are about one web host, shared by every job
+ * and shard that fetches from it (hosts.h's scripts take only host keys
+ * and the stats hash). Shard keys are what one job's life touches; the queue's
  * Lua scripts use them together, so they must stay in one Redis Cluster
  * slot. Process keys are written by one process about itself (or by the
  * web tier) and read by the statistics.
@@ -25,6 +27,13 @@
  *   shard   {p}hook:{id}       hash   the webhook delivery of a job's end and its attempts
  *   shard   {p}hook_failing    hash   callback URL -> JSON of its last failure (dashboard)
  *   channel {p}events                 pub/sub: "<id> <state> <event id>" per state change
+ *   host    {p}host:{h}        hash   one host's politeness state (common/hosts.h); h is
+ *                                     "host:port", lower case
+ *   host    {p}host:{h}:slots  zset   fetches in flight to h: token -> lease expiry (ms)
+ *   host    {p}host:{h}:wait   zset   jobs waiting for a slot of h: id -> first wait (ms)
+ *   host    {p}hosts           zset   hosts seen: h -> last fetch start (ms), capped
+ *   host    {p}robots:{o}      hash   robots.txt of origin o ("scheme://host:port")
+ *   host    {p}robots-lock:{o} string the worker fetching o's robots.txt (expires)
  *   process {p}workers         hash   consumer name -> heartbeat JSON
  *   process {p}http            hash   web request counts and durations (web/http_metrics.h)
  *
@@ -82,6 +91,13 @@ const char *keys_hook_failing(const struct keys *k, struct keybuf *out);
 /* keys_events_channel is the pub/sub channel every state change is
  * announced on (a channel, not a key: no slot, every node delivers it). */
 const char *keys_events_channel(const struct keys *k, struct keybuf *out);
+/* Host keys; NULL when host (or origin) is empty or too long. */
+const char *keys_host(const struct keys *k, const char *host, struct keybuf *out);
+const char *keys_host_slots(const struct keys *k, const char *host, struct keybuf *out);
+const char *keys_host_wait(const struct keys *k, const char *host, struct keybuf *out);
+const char *keys_hosts(const struct keys *k, struct keybuf *out);
+const char *keys_robots(const struct keys *k, const char *origin, struct keybuf *out);
+const char *keys_robots_lock(const struct keys *k, const char *origin, struct keybuf *out);
 
 /* Process keys. */
 const char *keys_workers(const struct keys *k, struct keybuf *out);

@@ -7,8 +7,8 @@
  * the text of NAME.lua. Every script gets each key it touches in KEYS[]
  * (common/keys.h builds them), as Redis Cluster requires.
  *
- * queue.c and queue_work.c use the queue_* scripts, stats.c the stats_*
- * ones. The texts are static and never freed. */
+ * queue.c, queue_work.c and queue_wait.c use the queue_* scripts, hosts.c
+ * the host_* and robots_* ones, stats.c the stats_* ones. The texts are static and never freed. */
 #ifndef WC_LUA_SCRIPTS_H
 #define WC_LUA_SCRIPTS_H
 
@@ -31,6 +31,12 @@ extern const char lua_queue_cancel[];
 extern const char lua_queue_failed_list[];
 extern const char lua_queue_failed_retry[];
 extern const char lua_queue_failed_delete[];
+extern const char lua_queue_defer[];
+extern const char lua_queue_wake[];
+extern const char lua_host_acquire[];
+extern const char lua_host_release[];
+extern const char lua_host_view[];
+extern const char lua_robots_put[];
 extern const char lua_stats_read[];
 extern const char lua_stats_incr[];
 

@@ -225,17 +225,6 @@ queue_failed_list(struct queue *q, long offset, long limit, queue_list_cb cb, vo
     return rc;
 }
 
-static void
-on_count(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    struct queue_op *op = arg;
-    (void)r;
-    const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_INTEGER) st = UV_EPROTO, msg = "unexpected reply";
-    op->cb.done(st, st ? 0 : reply->integer, msg, op->arg);
-    queue_op_free(op);
-}
-
 /* failed_retry_step requeues ids (the failed set's oldest, or the caller's). */
 static int
 failed_retry_step(struct queue_op *op, const char *const *ids, size_t n) {
@@ -249,8 +238,8 @@ failed_retry_step(struct queue_op *op, const char *const *ids, size_t n) {
                           keys_stats(&q->keys, &kst)};
     char now[24];
     const char *args[] = {queue_op_ms(clock_now_ms(), now), keys_events_channel(&q->keys, &kc)};
-    return queue_op_eval_ids(q, on_count, op, lua_queue_failed_retry, 3, keys, 2, args, n, ids,
-                             true);
+    return queue_op_eval_ids(q, queue_op_on_int, op, lua_queue_failed_retry, 3, keys, 2, args, n,
+                             ids, true);
 }
 
 int
@@ -284,7 +273,7 @@ queue_failed_delete(struct queue *q, const char *id, queue_done_cb cb, void *arg
     struct keybuf kf, kj;
     const char *keys[] = {keys_failed(&q->keys, &kf), keys_job(&q->keys, id, &kj)};
     const char *args[] = {id};
-    int rc = queue_op_eval(q, on_count, op, lua_queue_failed_delete, 2, keys, 1, args);
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_failed_delete, 2, keys, 1, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }

@@ -154,7 +154,21 @@ int queue_retry(struct queue *q, const struct queue_entry *e, const char *consum
  * counting the attempt (a drain out of time). value 0: not ours. */
 int queue_release(struct queue *q, const struct queue_entry *e, const char *consumer,
                   queue_done_cb cb, void *arg);
-/* queue_promote moves up to limit due retries back to the stream. */
+/* --- politeness (queue_wait.c) --- */
+
+/* queue_defer parks the started job as waiting (reason: host_busy,
+ * host_paused, host_pacing, robots_pending) until due_ms, not counting
+ * the attempt, and acknowledges this delivery. A job waiting for a busy
+ * host is also put on host's wait list (host_wait key), unless a slot is
+ * free by now (host_slots key, limit): then it is queued again at once.
+ * value: 1 waiting, 2 queued again, 0 the lease was lost. */
+int queue_defer(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
+                const char *reason, const char *host, int limit, queue_done_cb cb, void *arg);
+/* queue_wake queues a waiting job again at once (a slot of its host was
+ * freed); value 0 when it was not waiting. */
+int queue_wake(struct queue *q, const char *id, queue_done_cb cb, void *arg);
+
+/* queue_promote moves up to limit due retries and waits back to the stream. */
 int queue_promote(struct queue *q, int limit, queue_done_cb cb, void *arg);
 
 #endif

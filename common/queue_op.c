@@ -199,6 +199,8 @@ queue_op_job(const redisReply *r, struct job *j) {
             set_str(&j->worker, val);
         } else if (!strcmp(f, "result")) {
             set_str(&j->result, val);
+        } else if (!strcmp(f, "waiting")) {
+            set_str(&j->waiting, val);
         }
     }
     if (!have_id || !j->url) goto fail;
@@ -206,4 +208,15 @@ queue_op_job(const redisReply *r, struct job *j) {
 fail:
     job_free(j);
     return -1;
+}
+
+void
+queue_op_on_int(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct queue_op *op = arg;
+    (void)r;
+    const char *msg;
+    int st = queue_op_error(reply, errstr, &msg);
+    if (!st && reply->type != REDIS_REPLY_INTEGER) st = UV_EPROTO, msg = "unexpected reply";
+    op->cb.done(st, st ? 0 : reply->integer, msg, op->arg);
+    queue_op_free(op);
 }

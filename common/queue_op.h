@@ -63,6 +63,8 @@ int queue_op_eval_ids(struct queue *q, redis_uv_cb cb, struct queue_op *op, cons
  * does (on < 0, op is the caller's). */
 int queue_op_read_ids(struct queue_op *op, int argc, const char **argv, queue_op_ids_step step,
                       queue_op_fail_fn fail);
+/* queue_op_on_int answers op's queue_done_cb with an integer reply, and frees op. */
+void queue_op_on_int(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg);
 /* queue_op_done_now answers op's queue_done_cb with value and frees op. */
 void queue_op_done_now(struct queue_op *op, long long value);
 /* queue_op_fail_done is the fail function of operations with a queue_done_cb. */

@@ -269,17 +269,6 @@ queue_renew(struct queue *q, const char *consumer, const struct queue_entry *ent
 
 /* --- ending a delivery: finish, fail, retry, release --- */
 
-static void
-on_int(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    struct queue_op *op = arg;
-    (void)r;
-    const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_INTEGER) st = UV_EPROTO, msg = "unexpected reply";
-    op->cb.done(st, st ? 0 : reply->integer, msg, op->arg);
-    queue_op_free(op);
-}
-
 int
 queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer, queue_done_cb cb,
              void *arg) {
@@ -311,7 +300,7 @@ queue_finish_with(struct queue *q, const struct queue_entry *e, const char *cons
                           STATS_TS_TTL,
                           STATS_MS_BOUNDS_TEXT,
                           keys_events_channel(&q->keys, &kc)};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_finish, 7, keys, 9, args);
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_finish, 7, keys, 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -332,7 +321,7 @@ queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, c
                           consumer,     code,
                           message,      e->job_id,
                           STATS_TS_TTL, keys_events_channel(&q->keys, &kc)};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_fail, 8, keys, 10, args);
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_fail, 8, keys, 10, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -356,7 +345,7 @@ queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer, 
                           message,
                           e->job_id,
                           keys_events_channel(&q->keys, &kc)};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_retry, 5, keys, 9, args);
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_retry, 5, keys, 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -376,7 +365,7 @@ queue_release(struct queue *q, const struct queue_entry *e, const char *consumer
                           e->job_id,
                           queue_op_ms(clock_now_ms(), now),
                           keys_events_channel(&q->keys, &kc)};
-    int rc = queue_op_eval(q, on_int, op, lua_queue_release, 3, keys, 6, args);
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_release, 3, keys, 6, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -394,7 +383,8 @@ promote_step(struct queue_op *op, const char *const *ids, size_t n) {
     const char *keys[] = {keys_retry(&q->keys, &kr), keys_queue(&q->keys, &ks)};
     char now[24];
     const char *args[] = {queue_op_ms(op->now, now), keys_events_channel(&q->keys, &kc)};
-    return queue_op_eval_ids(q, on_int, op, lua_queue_promote, 2, keys, 2, args, n, ids, true);
+    return queue_op_eval_ids(q, queue_op_on_int, op, lua_queue_promote, 2, keys, 2, args, n, ids,
+                             true);
 }
 
 int

@@ -107,9 +107,8 @@ stats_view_json(const struct stats_snapshot *s, int stale_after_ms) {
 
 /* --- Prometheus text format --- */
 
-/* label escapes a label value: backslash, double quote and newline. */
-static void
-label(struct buf *out, const char *v) {
+void
+stats_view_label(struct buf *out, const char *v) {
     for (; *v; v++) {
         if (*v == '\\') buf_append_str(out, "\\\\");
         else if (*v == '"') buf_append_str(out, "\\\"");
@@ -189,11 +188,11 @@ http_families(struct buf *out, const struct stats_snapshot *s) {
         int n = split_field(copy, p);
         if (n == 4 && !strcmp(p[0], "n")) {
             buf_append_str(out, "wordcount_http_requests_total{method=\"");
-            label(out, p[1]);
+            stats_view_label(out, p[1]);
             buf_append_str(out, "\",route=\"");
-            label(out, p[2]);
+            stats_view_label(out, p[2]);
             buf_append_str(out, "\",status=\"");
-            label(out, p[3]);
+            stats_view_label(out, p[3]);
             buf_printf(out, "\"} %lld\n", s->http[i].value);
             continue;
         }
@@ -219,9 +218,9 @@ http_families(struct buf *out, const struct stats_snapshot *s) {
         struct buf lb;
         buf_init(&lb);
         buf_append_str(&lb, "method=\"");
-        label(&lb, rh[k].method);
+        stats_view_label(&lb, rh[k].method);
         buf_append_str(&lb, "\",route=\"");
-        label(&lb, rh[k].route);
+        stats_view_label(&lb, rh[k].route);
         buf_append_str(&lb, "\",");
         histogram(out, "wordcount_http_request_duration_seconds", lb.data, rh[k].count, STATS_US_NB,
                   stats_us_bounds, rh[k].sum, 1e6);
@@ -258,7 +257,7 @@ stats_view_prometheus(const struct stats_snapshot *s, int stale_after_ms, struct
     family(out, "wordcount_jobs_failed_total", "counter", "Jobs failed for good, by reason.");
     for (size_t i = 0; i < s->nreasons; i++) {
         buf_append_str(out, "wordcount_jobs_failed_total{reason=\"");
-        label(out, s->reasons[i].code);
+        stats_view_label(out, s->reasons[i].code);
         buf_printf(out, "\"} %lld\n", s->reasons[i].n);
     }
     family(out, "wordcount_webhook_deliveries_total", "counter",

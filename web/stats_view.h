@@ -14,6 +14,10 @@
 json_t *stats_view_json(const struct stats_snapshot *s, int stale_after_ms);
 void stats_view_prometheus(const struct stats_snapshot *s, int stale_after_ms, struct buf *out);
 
+/* stats_view_label appends a Prometheus label value, escaped (backslash,
+ * double quote, newline). */
+void stats_view_label(struct buf *out, const char *v);
+
 #define STATS_VIEW_PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 #endif

@@ -50,7 +50,8 @@ on_fetched(fetch_t *f, const struct fetch_result *fr, void *arg) {
                                 .final_url = fr->final_url,
                                 .content_type = fr->content_type,
                                 .bytes = fr->bytes,
-                                .fetch_ms = fr->fetch_ms};
+                                .fetch_ms = fr->fetch_ms,
+                                .retry_after_ms = fr->retry_after_ms};
     if (fr->status == 0 && extract_finish(a->extract) < 0) {
         r.status = -1;
         r.error_code = "decode";

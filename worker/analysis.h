@@ -41,6 +41,7 @@ struct analysis_result {
     const char *charset;      /* the charset used to decode */
     size_t bytes;             /* body bytes received (decoded) */
     int fetch_ms;
+    int64_t retry_after_ms; /* the answer's Retry-After in ms, -1 when none */
 
     /* counts (valid when status == 0) */
     const struct count_table *all;     /* every word */

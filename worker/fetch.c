@@ -173,10 +173,28 @@ transfer_error(struct fetch *f, CURLcode rc, struct fetch_result *r, char *msg, 
     }
 }
 
+/* max_age_ms reads the last answer's Cache-Control max-age (ms), or -1. */
+static int64_t
+max_age_ms(CURL *easy) {
+    struct curl_header *h = NULL;
+    if (curl_easy_header(easy, "Cache-Control", 0, CURLH_HEADER, -1, &h) != CURLHE_OK) return -1;
+    const char *m = strcasestr(h->value, "max-age=");
+    if (!m) return -1;
+    char *end;
+    long long s = strtoll(m + 8, &end, 10);
+    if (end == m + 8 || s < 0) return -1;
+    return s > 365LL * 86400 ? 365LL * 86400 * 1000 : s * 1000;
+}
+
 /* finish builds the result, calls back once, and frees the fetch. */
 static void
 finish(struct fetch *f, CURLcode rc, bool canceled) {
-    struct fetch_result r = {.status = -1, .bytes = f->bytes};
+    struct fetch_result r = {.status = -1, .bytes = f->bytes, .retry_after_ms = -1};
+    curl_off_t retry_after = 0;
+    if (curl_easy_getinfo(f->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+        retry_after > 0)
+        r.retry_after_ms = (int64_t)retry_after * 1000;
+    r.max_age_ms = max_age_ms(f->easy);
     char msg[CURL_ERROR_SIZE + 128];
     char *final_url = NULL;
     double total = 0;

@@ -34,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "common/config.h"
@@ -57,6 +58,11 @@ struct fetch_result {
     const char *charset;      /* as in fetch_head */
     size_t bytes;             /* body bytes received (decoded) */
     int fetch_ms;
+    /* The answer's Retry-After (seconds or an HTTP date) in ms from now,
+     * -1 when it sent none (or 0). */
+    int64_t retry_after_ms;
+    /* The answer's Cache-Control max-age in ms, -1 when none. */
+    int64_t max_age_ms;
 };
 
 typedef int (*fetch_head_cb)(fetch_t *f, const struct fetch_head *head, void *arg);

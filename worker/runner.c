@@ -16,6 +16,7 @@
 #include "common/stats.h"
 #include "common/xalloc.h"
 #include "worker/curl_uv.h"
+#include "worker/polite.h"
 #include "worker/task.h"
 
 /* How long one XREADGROUP blocks; the blocking connection's command
@@ -41,6 +42,7 @@ struct runner {
     pg_uv_t *pg[RUNNER_PG_CONNS]; /* result writes spread over a few connections */
     int npg;
     curl_uv_t *curl;
+    polite_t *polite;
     struct queue queue;
     struct task_env env;
     uv_timer_t take_timer;
@@ -102,7 +104,8 @@ on_task_end(struct task *t, enum task_outcome outcome, void *arg) {
     case TASK_OUTCOME_LOST:
     case TASK_OUTCOME_NOT_STARTED:
     case TASK_OUTCOME_ABANDONED:
-        break; /* the job goes on elsewhere, or has nothing left to do */
+    case TASK_OUTCOME_DEFERRED:
+        break; /* the job goes on elsewhere, later, or has nothing left to do */
     }
 }
 
@@ -426,6 +429,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                              (size_t)cfg->worker_concurrency * 4 + 16);
     r->curl = curl_uv_new(loop);
     queue_init(&r->queue, r->redis, &r->keys, cfg->result_ttl_s);
+    r->polite = polite_new(loop, cfg, r->redis, &r->keys, &r->queue, r->curl, r->consumer);
 
     /* The rescue scan runs every tenth of JOB_RESCUE_AFTER, and takes over
      * deliveries idle for the rest of it, so a job whose holder died is
@@ -442,6 +446,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                                .pgs = r->pg,
                                .npg = r->npg,
                                .curl = r->curl,
+                               .polite = r->polite,
                                .consumer = r->consumer,
                                .lease_safe_ms = (int)r->rescue_idle_ms - cfg->heartbeat_interval_ms,
                                .on_end = on_task_end,
@@ -586,11 +591,14 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
     }
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
-    r->pending_closes =
-        (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ + r->npg;
+    r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ +
+                        r->npg + 1 /* polite */;
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);
     }
+    /* Before curl: polite cancels its robots.txt fetches; it is gone once
+     * its last check (waiting on Redis, perhaps) has answered. */
+    polite_close(r->polite, on_part_closed, r);
     curl_uv_close(r->curl, on_curl_closed, r);
 }

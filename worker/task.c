@@ -27,6 +27,9 @@ struct task_io task_io = {
     .store_insert = store_insert,
     .analysis_start = analysis_start,
     .analysis_cancel = analysis_cancel,
+    .queue_defer = queue_defer,
+    .polite_check = polite_check,
+    .polite_release = polite_release,
 };
 
 const char *
@@ -36,12 +39,14 @@ task_outcome_name(enum task_outcome outcome) {
         [TASK_OUTCOME_RETRYING] = "retrying",       [TASK_OUTCOME_RELEASED] = "released",
         [TASK_OUTCOME_SKIPPED] = "skipped",         [TASK_OUTCOME_LOST] = "lost",
         [TASK_OUTCOME_NOT_STARTED] = "not_started", [TASK_OUTCOME_ABANDONED] = "abandoned",
+        [TASK_OUTCOME_DEFERRED] = "deferred",
     };
     if ((unsigned)outcome >= sizeof names / sizeof *names) return "unknown";
     return names[outcome];
 }
 
 static void persist(struct task *t);
+static void begin_gate(struct task *t);
 
 static void
 next_phase(struct task *t, enum task_phase phase) {
@@ -63,9 +68,17 @@ on_timer_closed(uv_handle_t *h) {
     if (env->on_freed) env->on_freed(env->arg);
 }
 
+/* release_slot frees the host slot, if held, with what the fetch got. */
+static void
+release_slot(struct task *t, long http_status, int64_t retry_after_ms) {
+    if (t->slot.held && t->env->polite)
+        task_io.polite_release(t->env->polite, &t->slot, http_status, retry_after_ms);
+}
+
 static void
 task_end(struct task *t, enum task_outcome outcome) {
     if (t->phase == TASK_ENDED) return;
+    release_slot(t, 0, -1);
     t->phase = TASK_ENDED;
     uv_timer_stop(&t->timer);
     log_debug("msg=\"task ended\" job=%s outcome=%s", t->entry.job_id, task_outcome_name(outcome));
@@ -127,7 +140,8 @@ on_ended(int status, long long owned, const char *errstr, void *arg) {
     static const char *steps[] = {[TASK_FINISHING] = "finish",
                                   [TASK_FAILING] = "fail",
                                   [TASK_RETRYING] = "retry",
-                                  [TASK_RELEASING] = "release"};
+                                  [TASK_RELEASING] = "release",
+                                  [TASK_DEFERRING] = "defer"};
     if (status < 0) {
         retry_step(t, steps[t->phase], errstr);
         return;
@@ -154,6 +168,12 @@ on_ended(int status, long long owned, const char *errstr, void *arg) {
         log_info("msg=\"job will retry\" job=%s attempt=%d code=%s error=%s", t->entry.job_id,
                  t->attempt, t->error_code, log_q(t->error));
         task_end(t, TASK_OUTCOME_RETRYING);
+        break;
+    case TASK_DEFERRING:
+        log_info("msg=\"job waiting\" job=%s reason=%s host=%s wait_ms=%lld%s", t->entry.job_id,
+                 t->defer_reason, t->host, (long long)(t->defer_due_ms - clock_now_ms()),
+                 owned == 2 ? " requeued=1" : "");
+        task_end(t, TASK_OUTCOME_DEFERRED);
         break;
     default:
         log_info("msg=\"job handed back\" job=%s", t->entry.job_id);
@@ -250,10 +270,21 @@ persist(struct task *t) {
         step = "retry";
         int64_t delay = backoff_delay_ms(env->cfg->job_retry_base_ms, env->cfg->job_retry_max_ms,
                                          (unsigned)t->attempt, backoff_rand(&t->steps));
-        rc = task_io.queue_retry(env->queue, &t->entry, env->consumer, clock_now_ms() + delay,
-                                 t->error_code, t->error ? t->error : t->error_code, on_ended, t);
+        /* No earlier than the server (Retry-After) or robots.txt asks. */
+        int64_t due = clock_now_ms() + delay;
+        if (t->not_before_ms > due) due = t->not_before_ms;
+        rc = task_io.queue_retry(env->queue, &t->entry, env->consumer, due, t->error_code,
+                                 t->error ? t->error : t->error_code, on_ended, t);
         break;
     }
+    case TASK_DEFERRING:
+        step = "defer";
+        rc = task_io.queue_defer(env->queue, &t->entry, env->consumer, t->defer_due_ms,
+                                 t->defer_reason, t->host, t->host_limit, on_ended, t);
+        break;
+    case TASK_GATING:
+        begin_gate(t);
+        return;
     case TASK_RELEASING:
         step = "release";
         rc = task_io.queue_release(env->queue, &t->entry, env->consumer, on_ended, t);
@@ -290,8 +321,14 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     (void)a;
     t->analysis = NULL;
     uv_timer_stop(&t->timer);
+    release_slot(t, res->http_status, res->retry_after_ms);
     if (stopped(t)) return;
     const struct config *cfg = t->env->cfg;
+    /* A 429 or 503 that said when to come back: not before then. */
+    if ((res->http_status == 429 || res->http_status == 503) && res->retry_after_ms >= 0)
+        t->not_before_ms =
+            clock_now_ms() +
+            (res->retry_after_ms < HOSTS_MAX_PAUSE_MS ? res->retry_after_ms : HOSTS_MAX_PAUSE_MS);
     if (t->timed_out) {
         char msg[128];
         snprintf(msg, sizeof msg, "the job ran longer than JOB_TIMEOUT (%d ms)",
@@ -336,6 +373,67 @@ begin_analysis(struct task *t) {
     }
 }
 
+/* --- politeness: robots.txt and the host's slot --- */
+
+static void
+on_gate(int status, const struct polite_answer *a, void *arg) {
+    struct task *t = arg;
+    const struct config *cfg = t->env->cfg;
+    t->gating = false;
+    if (stopped(t)) {
+        release_slot(t, 0, -1);
+        return;
+    }
+    if (status < 0) {
+        retry_step(t, "polite", a ? a->detail : uv_strerror(status));
+        return;
+    }
+    snprintf(t->host, sizeof t->host, "%s", a->host);
+    switch (a->verdict) {
+    case POLITE_GO:
+        begin_analysis(t);
+        return;
+    case POLITE_WAIT:
+        snprintf(t->defer_reason, sizeof t->defer_reason, "%s", a->reason);
+        t->defer_due_ms = clock_now_ms() + a->wait_ms;
+        t->host_limit = cfg->fetch_host_concurrency;
+        next_phase(t, TASK_DEFERRING);
+        return;
+    case POLITE_DISALLOWED:
+        set_error(t, "robots_disallowed", a->detail);
+        next_phase(t, TASK_FAILING);
+        return;
+    case POLITE_ROBOTS_UNAVAILABLE:
+        set_error(t, a->code ? a->code : "robots_unavailable", a->detail);
+        t->not_before_ms = clock_now_ms() + a->wait_ms;
+        next_phase(t, t->attempt < cfg->job_max_attempts ? TASK_RETRYING : TASK_FAILING);
+        return;
+    }
+}
+
+/* begin_gate asks polite whether the page may be fetched now (robots.txt,
+ * the host's limits); politeness off answers at once. */
+static void
+begin_gate(struct task *t) {
+    const struct task_env *env = t->env;
+    if (!env->polite) {
+        begin_analysis(t);
+        return;
+    }
+    t->phase = TASK_GATING;
+    t->gating = true;
+    /* on_gate may run before polite_check returns. */
+    int rc = task_io.polite_check(env->polite, t->url, &t->slot, on_gate, t);
+    if (rc == UV_EINVAL) {
+        /* Not a URL with a host: the fetch says what is wrong with it. */
+        t->gating = false;
+        begin_analysis(t);
+    } else if (rc < 0) {
+        t->gating = false;
+        retry_step(t, "polite", uv_strerror(rc));
+    }
+}
+
 /* on_found: a job delivered again whose result is already in Postgres
  * only needs finishing; otherwise (or when Postgres cannot say) it runs
  * again, which is safe: the insert is idempotent. */
@@ -349,7 +447,7 @@ on_found(int status, bool found, const char *errstr, void *arg) {
         next_phase(t, TASK_FINISHING);
         return;
     }
-    begin_analysis(t);
+    begin_gate(t);
 }
 
 static void
@@ -378,7 +476,7 @@ on_started(int status, const struct job *job, const char *errstr, void *arg) {
          * before finishing. Then finishing is all that is left. */
         if (task_io.store_find(result_pg(t), t->entry.job_id, on_found, t) == 0) return;
     }
-    begin_analysis(t);
+    begin_gate(t);
 }
 
 int

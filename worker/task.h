@@ -4,12 +4,20 @@
  * Owns: the task struct, its timer (JOB_TIMEOUT while analyzing, backoff
  * while persisting), the running analysis, and the encoded result row.
  *
- * Phases: starting (queue_start) -> analyzing (fetch, extract, count) ->
+ * Phases: starting (queue_start) -> gating (worker/polite.h: robots.txt
+ * and the host's slot) -> analyzing (fetch, extract, count) ->
  * storing (INSERT, idempotent) -> finishing (job finished + ack); or, on
  * failure, failing (job failed) / retrying (job parked until its backoff
  * is over); or releasing (handed back to the queue by a drain). A step
  * that cannot reach Redis or Postgres is repeated with backoff; nothing
- * is acknowledged before the result is committed.
+ * is acknowledged before the result is committed. A gate that says wait
+ * parks the job (deferring: queue_defer, the attempt not counted); one
+ * that says the host's robots.txt forbids the URL fails it
+ * (robots_disallowed); an unreachable robots.txt is retried as a failed
+ * attempt (robots_unavailable), no earlier than the robots.txt is tried
+ * again. The host slot is released as soon as the fetch ends, with its
+ * HTTP status and Retry-After; a 429 or 503 with Retry-After puts the
+ * job's next attempt no earlier than that (capped at 1 h).
  *
  * Leases: the runner renews every task's lease at each heartbeat and
  * tells the task (task_lease_renewed / task_lease_lost). A task stores its
@@ -40,6 +48,7 @@
 #include "common/queue.h"
 #include "worker/analysis.h"
 #include "worker/curl_uv.h"
+#include "worker/polite.h"
 #include "worker/stopwords.h"
 #include "worker/store.h"
 
@@ -55,6 +64,7 @@ enum task_outcome {
     TASK_OUTCOME_LOST,        /* the lease was lost: nothing more recorded */
     TASK_OUTCOME_NOT_STARTED, /* Redis refused or dropped the start: rescued later */
     TASK_OUTCOME_ABANDONED,   /* stopped, nothing more written: rescued by lease */
+    TASK_OUTCOME_DEFERRED,    /* parked for politeness (or queued again), attempt not counted */
 };
 
 /* What a task needs from its runner; owned by the runner, outlives tasks. */
@@ -66,6 +76,7 @@ struct task_env {
     pg_uv_t *const *pgs; /* result writes go to pgs[hash of job id % npg] */
     int npg;
     curl_uv_t *curl;
+    polite_t *polite; /* NULL: no politeness (tests) */
     const char *consumer;
     /* A lease renewed less than this long ago (ms) is safe to act on. */
     int lease_safe_ms;
@@ -78,12 +89,14 @@ struct task_env {
 
 enum task_phase {
     TASK_STARTING,
+    TASK_GATING,
     TASK_ANALYZING,
     TASK_STORING,
     TASK_FINISHING,
     TASK_FAILING,
     TASK_RETRYING,
     TASK_RELEASING,
+    TASK_DEFERRING,
     TASK_ENDED
 };
 
@@ -109,6 +122,13 @@ struct task {
     char error_code[48];
     char *error;
     uint64_t started_ms;
+    struct polite_slot slot; /* the host slot while fetching */
+    bool gating;             /* a polite_check is in flight */
+    int64_t not_before_ms;   /* a retry is due no earlier (Retry-After, robots.txt); 0: none */
+    int64_t defer_due_ms;    /* deferring: until when */
+    char defer_reason[24];
+    char host[HOSTS_NAME_MAX + 1];
+    int host_limit;
 };
 
 /* The calls a task makes, by the name of the function each stands for;
@@ -133,6 +153,13 @@ struct task_io {
     int (*analysis_start)(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
                           const char *url, analysis_done_cb cb, void *arg, analysis_t **out);
     void (*analysis_cancel)(analysis_t *a);
+    int (*queue_defer)(struct queue *q, const struct queue_entry *e, const char *consumer,
+                       int64_t due_ms, const char *reason, const char *host, int limit,
+                       queue_done_cb cb, void *arg);
+    int (*polite_check)(polite_t *p, const char *url, struct polite_slot *slot, polite_cb cb,
+                        void *arg);
+    void (*polite_release)(polite_t *p, struct polite_slot *slot, long http_status,
+                           int64_t retry_after_ms);
 };
 
 /* task_io: the real queue, store and analysis functions unless a test swaps them. */

@@ -1,4 +1,5 @@
--- queue_promote: retrying -> queued for jobs whose retry is due.
+-- queue_promote: retrying or waiting -> queued for jobs whose retry or
+-- wait is due.
 -- KEYS: retry, stream, then the job hash and event stream of each id (in
 --       ARGV order)
 -- ARGV: now, events channel, ids... (read from the retry set just before, by
@@ -13,9 +14,11 @@ for i = 3, #ARGV do
   local due = redis.call('ZSCORE', KEYS[1], id)
   if due and tonumber(due) <= tonumber(ARGV[1]) then
     redis.call('ZREM', KEYS[1], id)
-    if redis.call('HGET', jk, 'status') == 'retrying' then
+    local st = redis.call('HGET', jk, 'status')
+    if st == 'retrying' or st == 'waiting' then
       local e = redis.call('XADD', KEYS[2], '*', 'id', id)
       redis.call('HSET', jk, 'status', 'queued', 'entry', e)
+      redis.call('HDEL', jk, 'waiting')
       job_event(jk, ek, ARGV[2], 'queued', ARGV[1])
       moved = moved + 1
     end

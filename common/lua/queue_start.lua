@@ -15,6 +15,7 @@ local function drop() ack(KEYS[2], ARGV[4], ARGV[1]) end
 local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'attempts')
 local st, cur, att = f[1], f[2], tonumber(f[3] or '0')
 if (not st) or st == 'finished' or st == 'failed' or st == 'canceled' or st == 'retrying'
+    or st == 'waiting'
     or (cur and cur ~= ARGV[1]) then
   drop()
   return false
@@ -45,7 +46,7 @@ if st == 'started' then
 end
 redis.call('HSET', KEYS[1], 'status', 'started', 'started_at', ARGV[3],
            'worker', ARGV[2], 'entry', ARGV[1])
-redis.call('HDEL', KEYS[1], 'next_attempt_at')
+redis.call('HDEL', KEYS[1], 'next_attempt_at', 'waiting')
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HINCRBY', KEYS[3], 'started', 1)
 job_event(KEYS[1], KEYS[6], ARGV[9], 'started', ARGV[3])

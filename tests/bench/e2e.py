@@ -23,9 +23,22 @@ and writing JSON to tests/bench/results-e2e.json (git-ignored):
   growth       throughput and poll latency with 10 000, 100 000 and
                1 000 000 jobs queued behind the measured ones, and with
                1 000 000 rows in results
+  politeness   the manual's pages spread over POLITE_HOSTS loopback hosts
+               (nginx on 127.0.0.2, 127.0.0.3, ...) at POLITE_GRID, with
+               politeness on (FETCH_HOST_CONCURRENCY=2, robots.txt
+               respected: nginx answers 404) and off, runs taking turns in
+               the same bench; each run fills the queue first, then starts
+               the workers and times them from the first start to the last
+               finish; jobs/s of each and the drop (issue 16's bar: at
+               most 5 %)
+
+The other sections measure the system itself on one host, so they run
+with politeness off (FETCH_HOST_CONCURRENCY=0, FETCH_ROBOTS=ignore).
 
 Nothing is asserted. Environment: RUNS (3), REPEAT (3), GRID ("1x16 1x64
 2x16 2x64"), GROWTH ("10000 100000 1000000"), RESULT_ROWS (1000000),
+POLITE_HOSTS (50), POLITE_GRID ("2x64"), ONLY (a comma-separated list of
+sections to run: throughput, ceilings, growth, politeness; default all),
 TMPDIR. Standard library only.
 """
 import glob
@@ -74,6 +87,9 @@ class System:
         self.procs = {}
         self.pg_port, self.redis_port = free_port(), free_port()
         self.web_port, self.nginx_port = free_port(), free_port()
+        nhosts = int(os.environ.get("POLITE_HOSTS", 50))
+        self.polite_ips = [f"127.0.0.{i + 2}" for i in range(nhosts)]
+        self.extra_listen = " ".join(f"listen {ip}:{self.nginx_port};" for ip in self.polite_ips)
 
     def start_servers(self):
         out = sh(f"{ROOT}/deploy/postgres.sh", "start", f"{self.tmp}/pg", str(self.pg_port))
@@ -81,8 +97,9 @@ class System:
         out = sh(f"{ROOT}/deploy/redis.sh", "start", f"{self.tmp}/redis", str(self.redis_port))
         self.redis = re.search(r"^REDIS_URL=(\S+)", out, re.M).group(1)
         self.env = dict(os.environ, DATABASE_URL=self.db, REDIS_URL=self.redis, APP_ENV="testing",
-                        SUBMIT_RATE="0", FETCH_ALLOW_PRIVATE="true", LOG_LEVEL="warn",
-                        REDIS_KEY_PREFIX=PREFIX, JOB_TIMEOUT="60s")
+                        SUBMIT_RATE="0", FETCH_ALLOW_PRIVATE="true", LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "warn"),
+                        REDIS_KEY_PREFIX=PREFIX, JOB_TIMEOUT="60s",
+                        FETCH_HOST_CONCURRENCY="0", FETCH_ROBOTS="ignore")
         sh(f"{ROOT}/bin/wordcount-migrate", "upgrade", env=self.env)
         conf = f"""worker_processes 2;
 pid {self.tmp}/nginx.pid;
@@ -93,7 +110,7 @@ http {{
     sendfile on;
     keepalive_requests 1000000;
     include /etc/nginx/mime.types;
-    server {{ listen 127.0.0.1:{self.nginx_port}; root {MANUAL}; }}
+    server {{ listen 127.0.0.1:{self.nginx_port}; {self.extra_listen} root {MANUAL}; }}
 }}
 """
         open(f"{self.tmp}/nginx.conf", "w").write(conf)
@@ -244,6 +261,47 @@ def vmhwm_kb(pid):
         return None
 
 
+def politeness(sysm, pages, runs, repeat):
+    """The manual spread over the loopback hosts, politeness on and off in
+    turns; returns the medians of each and the drop."""
+    procs, conc = map(int, os.environ.get("POLITE_GRID", "2x64").split("x"))
+    ips = sysm.polite_ips
+    urls = [f"http://{ips[i % len(ips)]}:{sysm.nginx_port}/{os.path.basename(p)}"
+            for i, p in enumerate(pages)]
+    modes = {
+        "on": dict(FETCH_HOST_CONCURRENCY=2, FETCH_ROBOTS="respect"),
+        "off": dict(FETCH_HOST_CONCURRENCY=0, FETCH_ROBOTS="ignore"),
+    }
+    samples = {m: [] for m in modes}
+    for r in range(runs):
+        for m, env in modes.items():
+            # The queue is filled first and drained by the workers: the
+            # figure is the workers' pace, not one client's submissions.
+            sysm.reset()
+            ids = submit(sysm, urls * repeat)
+            sysm.start("worker", [f"{ROOT}/bin/wordcount-worker"], WORKER_PROCESSES=procs,
+                       WORKER_CONCURRENCY=conc, **env)
+            s = summarize(wait_all(sysm, ids), span_from="started_at")
+            sysm.stop("worker")
+            log(f"politeness {m} ({len(ips)} hosts, {procs}x{conc}) run {r + 1}: {s}")
+            samples[m].append(s)
+    out = {"hosts": len(ips), "config": f"{procs}x{conc}"}
+    for m in modes:
+        out[m] = {k: statistics.median(s[k] for s in samples[m]) for k in ("jobs_per_s", "p50_ms", "p99_ms")}
+        out[m]["failed"] = samples[m][-1]["failed"]
+    off = out["off"]["jobs_per_s"]
+    out["drop_pct"] = round(100 * (off - out["on"]["jobs_per_s"]) / off, 1) if off else None
+    return out
+
+
+def print_politeness(p):
+    print(f"\npoliteness: the manual over {p['hosts']} loopback hosts at {p['config']}, limit 2 per host")
+    for m in ("off", "on"):
+        print(f"  politeness {m:<4} {p[m]['jobs_per_s']:>8} jobs/s   p50 {p[m]['p50_ms']} ms   p99 {p[m]['p99_ms']} ms"
+              f"   failed {p[m]['failed'] or '-'}")
+    print(f"  drop {p['drop_pct']} % (the bar: at most 5 %)")
+
+
 def main():
     runs = int(os.environ.get("RUNS", 3))
     repeat = int(os.environ.get("REPEAT", 3))
@@ -267,6 +325,11 @@ def main():
             "nginx": subprocess.run(["/usr/sbin/nginx", "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1],
         }
         sysm.start_web()
+        if os.environ.get("ONLY") == "politeness":
+            report["politeness"] = politeness(sysm, pages, runs, repeat)
+            json.dump(report, open(f"{ROOT}/tests/bench/results-e2e-politeness.json", "w"), indent=1)
+            print_politeness(report["politeness"])
+            return
 
         # --- throughput over the grid ---
         report["throughput"] = {}
@@ -388,9 +451,14 @@ def main():
             g["history"] = {k: statistics.median(h[k] for h in hist) for k in ("rps", "p50_ms", "p99_ms")}
             report["growth"][f"results_rows_{result_rows}"] = g
             log(f"growth {result_rows} rows: {g}")
+
+        # --- politeness on and off, over many hosts ---
+        sysm.reset()
+        report["politeness"] = politeness(sysm, pages, runs, repeat)
     finally:
         sysm.teardown()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("KEEP_TMP"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
     out = f"{ROOT}/tests/bench/results-e2e.json"
     json.dump(report, open(out, "w"), indent=1)
@@ -417,6 +485,7 @@ def main():
         extra = f", history p50 {g['history']['p50_ms']} ms" if "history" in g else ""
         print(f"  {k:<24} {g['jobs_per_s']:>8} jobs/s   poll {g['poll']['rps']} req/s p50 {g['poll']['p50_ms']} ms "
               f"p99 {g['poll']['p99_ms']} ms{extra}")
+    print_politeness(report["politeness"])
     print(f"\nwritten to {out}")
 
 

@@ -181,6 +181,9 @@ Test(chaos, kill_restart_and_count) {
     wcsys_env(&sys, "JOB_RETRY_MAX", "2s");
     wcsys_env(&sys, "FETCH_TIMEOUT", "5s");
     wcsys_env(&sys, "RESULT_TTL", "1h");
+    /* Politeness holds through the chaos: the one page server never sees
+     * more than this many fetches at once, kills and restarts included. */
+    wcsys_env(&sys, "FETCH_HOST_CONCURRENCY", "8");
     for (int i = 0; i < NPAGES; i++) {
         char name[32], body[2048];
         int len = snprintf(body, sizeof body, "<html><body><h1>Page %d</h1><p>", i);
@@ -383,6 +386,9 @@ Test(chaos, kill_restart_and_count) {
     cr_assert_gt(nkills, 0, "no worker was killed");
     cr_assert_gt(rescued_jobs, 0, "no kill caught a job in flight: the run proved nothing");
     cr_assert_lt(percentile(lat, nlat, 99), 30000, "rescue latency p99 over 30 s");
+    int peak = page_server_open_peak(sys.pages);
+    cr_log_info("the page server saw at most %d fetches at once (FETCH_HOST_CONCURRENCY 8)", peak);
+    cr_assert_leq(peak, 8, "the host's limit was exceeded: %d fetches at once", peak);
 
     for (int i = 0; i < nrows; i++) free(row_ids[i]);
     free(row_ids);

@@ -47,7 +47,19 @@ struct page_server {
     char *bomb_head; /* gzip header and the first block */
     size_t bomb_head_len;
     char *words; /* STREAM_PIECE bytes of "word word ..." */
+    /* What a politeness test asserts on, under rec_mu (read from the
+     * test's thread): connections open now and at most, the time of
+     * every request (ms since the epoch, the first REQ_TIMES_MAX), and
+     * the robots.txt answer set by page_server_set_robots. */
+    pthread_mutex_t rec_mu;
+    int open_now, open_peak;
+    int64_t *req_times;
+    size_t nreq;
+    int robots_status; /* 0: serve the file, if any */
+    char *robots_body;
 };
+
+#define REQ_TIMES_MAX 65536
 
 /* A response written piece by piece as the socket drains (or, for
  * STREAM_TRICKLE, one byte per timer tick) instead of all at once. */
@@ -75,6 +87,9 @@ static void
 on_client_closed(uv_handle_t *h) {
     struct client *c = h->data;
     if (--c->closes > 0) return;
+    pthread_mutex_lock(&c->ps->rec_mu);
+    c->ps->open_now--;
+    pthread_mutex_unlock(&c->ps->rec_mu);
     buf_free(&c->url);
     buf_free(&c->field);
     buf_free(&c->agent);
@@ -354,14 +369,38 @@ type_of(const char *path) {
     return "text/html";
 }
 
+/* record_request notes the time of a request and answers robots.txt
+ * when a test set its answer (true then). */
+static bool
+record_request(struct client *c, const char *url) {
+    struct page_server *ps = c->ps;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    pthread_mutex_lock(&ps->rec_mu);
+    if (ps->nreq < REQ_TIMES_MAX)
+        ps->req_times[ps->nreq] = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    ps->nreq++;
+    bool robots = ps->robots_status && strcmp(url, "/robots.txt") == 0;
+    int rstatus = ps->robots_status;
+    char *rbody = robots && ps->robots_body ? xstrdup(ps->robots_body) : NULL;
+    pthread_mutex_unlock(&ps->rec_mu);
+    if (!robots) return false;
+    send_response(c, rstatus, "text/plain", NULL, rbody ? rbody : "", rbody ? strlen(rbody) : 0);
+    free(rbody);
+    return true;
+}
+
 static void
 serve(struct client *c) {
     const char *url = c->url.data ? c->url.data : "/";
     int code;
+    if (record_request(c, url)) return;
     if (sscanf(url, "/status/%d", &code) == 1 && code >= 200 && code < 600) {
-        char body[64];
+        char body[64], ra[32], extra[64] = "";
         int n = snprintf(body, sizeof body, "<p>status %d</p>", code);
-        send_response(c, code, "text/html", NULL, body, (size_t)n);
+        if (query_param(url, "retry_after", ra, sizeof ra))
+            snprintf(extra, sizeof extra, "Retry-After: %.20s\r\n", ra);
+        send_response(c, code, "text/html", extra, body, (size_t)n);
         return;
     }
     if (!strcmp(url, "/hang")) return; /* accept and never answer */
@@ -539,6 +578,9 @@ on_connection(uv_stream_t *l, int status) {
     struct client *c = xcalloc(1, sizeof *c);
     c->ps = ps;
     c->closes = 2;
+    pthread_mutex_lock(&ps->rec_mu);
+    if (++ps->open_now > ps->open_peak) ps->open_peak = ps->open_now;
+    pthread_mutex_unlock(&ps->rec_mu);
     uv_tcp_init(&ps->loop, &c->tcp);
     uv_timer_init(&ps->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
@@ -628,6 +670,8 @@ page_server_start_on(const char *root_dir, const char *ip) {
     snprintf(ps->ip, sizeof ps->ip, "%s", ip);
     pthread_mutex_init(&ps->mu, NULL);
     pthread_cond_init(&ps->cv, NULL);
+    pthread_mutex_init(&ps->rec_mu, NULL);
+    ps->req_times = xcalloc(REQ_TIMES_MAX, sizeof *ps->req_times);
     uv_loop_init(&ps->loop);
     uv_tcp_init(&ps->loop, &ps->listener);
     uv_async_init(&ps->loop, &ps->stop, on_stop);
@@ -666,9 +710,39 @@ page_server_stop(page_server_t *ps) {
     uv_loop_close(&ps->loop);
     pthread_mutex_destroy(&ps->mu);
     pthread_cond_destroy(&ps->cv);
+    pthread_mutex_destroy(&ps->rec_mu);
+    free(ps->req_times);
+    free(ps->robots_body);
     free(ps->root);
     free(ps->bomb_head);
     free(ps->bomb_block);
     free(ps->words);
     free(ps);
+}
+
+void
+page_server_set_robots(page_server_t *ps, int status, const char *body) {
+    pthread_mutex_lock(&ps->rec_mu);
+    free(ps->robots_body);
+    ps->robots_body = body ? xstrdup(body) : NULL;
+    ps->robots_status = status;
+    pthread_mutex_unlock(&ps->rec_mu);
+}
+
+int
+page_server_open_peak(page_server_t *ps) {
+    pthread_mutex_lock(&ps->rec_mu);
+    int n = ps->open_peak;
+    pthread_mutex_unlock(&ps->rec_mu);
+    return n;
+}
+
+size_t
+page_server_requests(page_server_t *ps, int64_t *times, size_t max) {
+    pthread_mutex_lock(&ps->rec_mu);
+    size_t n = ps->nreq;
+    size_t kept = n < REQ_TIMES_MAX ? n : REQ_TIMES_MAX;
+    if (times) memcpy(times, ps->req_times, (kept < max ? kept : max) * sizeof *times);
+    pthread_mutex_unlock(&ps->rec_mu);
+    return n;
 }

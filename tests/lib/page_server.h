@@ -3,7 +3,9 @@
  * (an ephemeral port) and serves the files under root_dir (.html as
  * text/html, .txt as text/plain, .pdf as application/pdf; FILE?ct=TYPE
  * sends TYPE instead), plus these routes:
- *   /status/<code>       that status
+ *   /status/<code>       that status (?retry_after=V adds "Retry-After: V")
+ *   /robots.txt          the file under root_dir, or what
+ *                        page_server_set_robots set
  *   /hang                accepts, reads the request, never answers
  *   /headers             a page of the request's User-Agent and
  *                        Accept-Encoding, each in its own <p>
@@ -26,6 +28,10 @@
  *   /gate               held until page_server_gate_open, then (and from
  *                       then on at once) a small HTML page: a job stays
  *                       in flight for exactly as long as the test needs
+ * For politeness tests it records the connections open at each moment
+ * (page_server_open_peak: the most at once) and the time of every
+ * request (page_server_requests); one server per loopback address
+ * (127.0.0.2, 127.0.0.3, ...) stands for one host.
  * Every answer closes the connection. page_server_streamed counts the
  * body bytes the streamed routes have written (so a test can see a
  * client stopped early). page_server_start ignores SIGPIPE in the whole
@@ -37,6 +43,7 @@
 #ifndef WC_TEST_PAGE_SERVER_H
 #define WC_TEST_PAGE_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct page_server page_server_t;
@@ -51,5 +58,14 @@ uint64_t page_server_streamed(page_server_t *ps);
  * one (callable from any thread; the answers go out shortly after). */
 void page_server_gate_open(page_server_t *ps);
 void page_server_stop(page_server_t *ps);
+/* page_server_set_robots answers /robots.txt with status and body from
+ * now on (status 0: the file again). */
+void page_server_set_robots(page_server_t *ps, int status, const char *body);
+/* page_server_open_peak is the most connections that were open at once. */
+int page_server_open_peak(page_server_t *ps);
+/* page_server_requests returns how many requests came, and copies the
+ * time of the first max of them (ms since the epoch) to times (may be
+ * NULL). */
+size_t page_server_requests(page_server_t *ps, int64_t *times, size_t max);
 
 #endif

@@ -136,6 +136,13 @@ wcsys_init(struct wcsys *s, const struct wcsys_opts *opts) {
     wcsys_env(s, "PORT", "0");
     wcsys_env(s, "WORKER_PROCESSES", "2");
     wcsys_env(s, "WORKER_CONCURRENCY", "8");
+    /* Politeness stays on (robots.txt, slots, pacing), with a host limit
+     * of every slot of the default two workers: tests that run many jobs
+     * on the one page server do not wait; the politeness tests set 2. */
+    wcsys_env(s, "FETCH_HOST_CONCURRENCY", "16");
+    /* Every page of most tests comes from one host, and the 503s of one
+     * test would slow the rest of it down (the adaptive delay): cap it. */
+    wcsys_env(s, "FETCH_HOST_MAX_DELAY_MS", "1000");
     wcsys_env(s, "WORKER_GRACE", "5s");
     wcsys_env(s, "WEB_GRACE", "3s");
     for (size_t i = 0; i < sizeof short_times / sizeof short_times[0]; i++)

@@ -111,6 +111,7 @@ function renderStats(s) {
   });
   renderWorkers(s.workers || {});
   renderWebhooks(s.webhooks || {});
+  renderHosts(s.hosts || []);
 }
 
 // renderWebhooks shows the deliveries by outcome and the failing endpoints.
@@ -165,6 +166,25 @@ function renderWorkers(w) {
   }
   $('#workers-empty').hidden = list.length > 0;
   setText('#workers-caption', `${w.alive ?? 0} alive of ${list.length}; stale after ${fmtDuration(w.stale_after_ms)} without a heartbeat`);
+}
+
+function renderHosts(list) {
+  const tbody = $('#hosts tbody');
+  tbody.replaceChildren();
+  for (const h of list) {
+    const tr = document.createElement('tr');
+    tr.dataset.host = h.host;
+    cell(tr, h.host);
+    cell(tr, fmtInt.format(h.in_flight ?? 0), 'num');
+    cell(tr, fmtInt.format(h.waiting ?? 0), 'num');
+    cell(tr, h.paused_until ? fmtTime(h.paused_until) : '–');
+    cell(tr, fmtInt.format(h.seen_429 ?? 0), 'num');
+    cell(tr, fmtInt.format(h.seen_503 ?? 0), 'num');
+    cell(tr, h.delay_ms ? fmtDuration(h.delay_ms) : '–', 'num');
+    cell(tr, h.robots || '–');
+    tbody.appendChild(tr);
+  }
+  $('#hosts-empty').hidden = list.length > 0;
 }
 
 function failedMessage(text, isError) {

@@ -6,13 +6,16 @@
 -- streams. Returns the entry id.
 local function job_event(job, events, channel, state, now)
   local f = redis.call('HMGET', job, 'id', 'attempts', 'error_code', 'error',
-                       'next_attempt_at', 'result')
+                       'next_attempt_at', 'result', 'waiting')
   local fields = {'state', state, 'at', now, 'attempt', f[2] or '0'}
   if (state == 'retrying' or state == 'failed') and f[3] then
     table.insert(fields, 'error_code'); table.insert(fields, f[3])
     table.insert(fields, 'error'); table.insert(fields, f[4] or '')
   end
-  if state == 'retrying' and f[5] then
+  if state == 'waiting' and f[7] then
+    table.insert(fields, 'waiting'); table.insert(fields, f[7])
+  end
+  if (state == 'retrying' or state == 'waiting') and f[5] then
     table.insert(fields, 'next_attempt_at'); table.insert(fields, f[5])
   end
   if state == 'finished' and f[6] then

@@ -26,6 +26,17 @@ Test(keys, every_key_is_under_the_prefix) {
     cr_assert_str_eq(keys_workers(&k, &b), "wc:workers");
     cr_assert_str_eq(keys_http(&k, &b), "wc:http");
     cr_assert_str_eq(keys_job_match(&k, &b), "wc:job:*");
+    cr_assert_str_eq(keys_host(&k, "example.com:443", &b), "wc:host:example.com:443");
+    cr_assert_str_eq(keys_host_slots(&k, "a:80", &b), "wc:host:a:80:slots");
+    cr_assert_str_eq(keys_host_wait(&k, "a:80", &b), "wc:host:a:80:wait");
+    cr_assert_str_eq(keys_hosts(&k, &b), "wc:hosts");
+    cr_assert_str_eq(keys_robots(&k, "https://a:443", &b), "wc:robots:https://a:443");
+    cr_assert_str_eq(keys_robots_lock(&k, "http://a:80", &b), "wc:robots-lock:http://a:80");
+    cr_assert_null(keys_host(&k, "", &b));
+    char long_host[400];
+    memset(long_host, 'a', sizeof long_host - 1);
+    long_host[sizeof long_host - 1] = '\0';
+    cr_assert_null(keys_host(&k, long_host, &b));
 }
 
 Test(keys, minutes_of_the_per_minute_hashes) {

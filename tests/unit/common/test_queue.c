@@ -86,6 +86,8 @@ on_job(int status, const struct job *job, const char *errstr, void *arg) {
         got_job.error_code = job->error_code ? xstrdup(job->error_code) : NULL;
         got_job.history = job->history ? xstrdup(job->history) : NULL;
         got_job.worker = job->worker ? xstrdup(job->worker) : NULL;
+        got_job.result = job->result ? xstrdup(job->result) : NULL;
+        got_job.waiting = job->waiting ? xstrdup(job->waiting) : NULL;
     }
     done = true;
 }
@@ -387,13 +389,16 @@ enum op {
     OP_CANCEL,
     OP_PROMOTE,
     OP_FAILED_RETRY,
+    OP_DEFER,
+    OP_WAKE,
     NOPS
 };
-static const char *const op_names[NOPS] = {"start",       "start (out of attempts)",
-                                           "finish",      "fail",
-                                           "retry",       "release",
-                                           "cancel",      "promote",
-                                           "failed retry"};
+static const char *const op_names[NOPS] = {"start",        "start (out of attempts)",
+                                           "finish",       "fail",
+                                           "retry",        "release",
+                                           "cancel",       "promote",
+                                           "failed retry", "defer",
+                                           "wake"};
 
 #define Q JOB_QUEUED
 #define S JOB_STARTED
@@ -401,17 +406,20 @@ static const char *const op_names[NOPS] = {"start",       "start (out of attempt
 #define FI JOB_FINISHED
 #define FA JOB_FAILED
 #define C JOB_CANCELED
+#define W JOB_WAITING
 /* The state a job is in after each operation, by the state it was in
  * (the machine common/job.h describes). The delivery used is the job's
  * last one, held by the worker that runs it. */
-static const enum job_state after[6][NOPS] = {
-    /*             start out   finish fail retry release cancel promote failed_retry */
-    [JOB_QUEUED] = {S, FA, Q, Q, Q, Q, C, Q, Q},
-    [JOB_STARTED] = {S, FA, FI, FA, R, Q, S, S, S},
-    [JOB_RETRYING] = {R, R, R, R, R, R, C, Q, R},
-    [JOB_FINISHED] = {FI, FI, FI, FI, FI, FI, FI, FI, FI},
-    [JOB_FAILED] = {FA, FA, FA, FA, FA, FA, FA, FA, Q},
-    [JOB_CANCELED] = {C, C, C, C, C, C, C, C, C},
+static const enum job_state after[7][NOPS] = {
+    /*   start out finish fail retry release cancel promote failed_retry defer wake */
+    [JOB_QUEUED] = {S, FA, Q, Q, Q, Q, C, Q, Q, Q, Q},
+    [JOB_STARTED] = {S, FA, FI, FA, R, Q, S, S, S, W, S},
+    [JOB_RETRYING] = {R, R, R, R, R, R, C, Q, R, R, R},
+    [JOB_FINISHED] = {FI, FI, FI, FI, FI, FI, FI, FI, FI, FI, FI},
+    [JOB_FAILED] = {FA, FA, FA, FA, FA, FA, FA, FA, Q, FA, FA},
+    [JOB_CANCELED] = {C, C, C, C, C, C, C, C, C, C, C},
+    /* Waiting (politeness; due far ahead, its host's one slot taken). */
+    [JOB_WAITING] = {W, W, W, W, W, W, C, W, W, W, Q},
 };
 #undef Q
 #undef S
@@ -419,6 +427,7 @@ static const enum job_state after[6][NOPS] = {
 #undef FI
 #undef FA
 #undef C
+#undef W
 
 /* fresh_queue moves q to a prefix of its own, so earlier jobs stay out. */
 static void
@@ -437,6 +446,15 @@ state_of(const char *id) {
     return got_job.state;
 }
 
+/* defer_busy defers e's job for a host whose one slot someone else holds:
+ * it waits (due far ahead) on the host's wait list. */
+static void
+defer_busy(const struct queue_entry *e) {
+    freeReplyObject(redisCommand(oracle, "ZADD %s %lld other",
+                                 keys_host_slots(&keys, "machine:80", &kb), 9999999999999LL));
+    SYNC(queue_defer(&q, e, "w1", 9999999999999LL, "host_busy", "machine:80", 1, on_done, NULL));
+}
+
 /* job_in makes a job in state s; *e is its last delivery (held by w1). */
 static char *
 job_in(enum job_state s, struct queue_entry *e) {
@@ -451,6 +469,7 @@ job_in(enum job_state s, struct queue_entry *e) {
         else if (s == JOB_FAILED) SYNC(queue_fail(&q, e, "w1", "http_404", "gone", on_done, NULL));
         else if (s == JOB_RETRYING)
             SYNC(queue_retry(&q, e, "w1", 0, "http_503", "busy", on_done, NULL));
+        else if (s == JOB_WAITING) defer_busy(e);
     }
     cr_assert_eq(state_of(id), s, "set-up of %s", job_state_name(s));
     return id;
@@ -487,13 +506,19 @@ apply(enum op op, const char *id, const struct queue_entry *e) {
     case OP_FAILED_RETRY:
         SYNC(queue_failed_retry(&q, ids, 1, on_done, NULL));
         break;
+    case OP_DEFER:
+        defer_busy(e);
+        break;
+    case OP_WAKE:
+        SYNC(queue_wake(&q, id, on_done, NULL));
+        break;
     case NOPS:
         break;
     }
 }
 
 Test(queue, every_transition) {
-    for (int s = JOB_QUEUED; s <= JOB_CANCELED; s++) {
+    for (int s = JOB_QUEUED; s <= JOB_WAITING; s++) {
         for (int op = 0; op < NOPS; op++) {
             struct queue_entry e;
             char *id = job_in((enum job_state)s, &e);
@@ -708,4 +733,72 @@ Test(queue, every_change_is_an_event_and_an_end_records_its_webhook) {
     cr_assert_eq(oracle_int("EXISTS %s", keys_hook(&keys, plain, &kb)), 0);
     cr_assert_eq(oracle_int("ZCARD %s", keys_hooks(&keys, &kb)), 1);
     free(plain);
+}
+
+/* Politeness: a deferred job waits without its attempt, shows why, and
+ * comes back by its due time, by a wake, or at once when the host's slot
+ * freed meanwhile; a waiting job is not started and can be canceled. */
+Test(queue, defer_and_wake) {
+    setup_group();
+    char *id = submit("http://example.com/polite");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    /* The host has one slot, taken by someone else: the job waits. */
+    redisReply *r = redisCommand(oracle, "ZADD %s %lld other", keys_host_slots(&keys, "h:80", &kb),
+                                 9999999999999LL);
+    freeReplyObject(r);
+    SYNC(queue_defer(&q, &e, "w1", 9999999999999LL, "host_busy", "h:80", 1, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_WAITING);
+    cr_assert_str_eq(got_job.waiting, "host_busy");
+    cr_assert_eq(got_job.attempts, 0, "the wait gave the attempt back");
+    r = redisCommand(oracle, "ZSCORE %s %s", keys_host_wait(&keys, "h:80", &kb), id);
+    cr_assert(r && r->type == REDIS_REPLY_STRING, "on the host's wait list");
+    freeReplyObject(r);
+    /* Not due: promote leaves it; a wake brings it back at once. */
+    SYNC(queue_promote(&q, 10, on_done, NULL));
+    cr_assert_eq(got_value, 0);
+    SYNC(queue_wake(&q, id, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_QUEUED);
+    cr_assert_null(got_job.waiting);
+    SYNC(queue_wake(&q, id, on_done, NULL));
+    cr_assert_eq(got_value, 0, "only a waiting job is woken");
+
+    /* Deferred again while the slot is free: queued again at once. */
+    e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    r = redisCommand(oracle, "DEL %s", keys_host_slots(&keys, "h:80", &kb));
+    freeReplyObject(r);
+    SYNC(queue_defer(&q, &e, "w1", 9999999999999LL, "host_busy", "h:80", 1, on_done, NULL));
+    cr_assert_eq(got_value, 2);
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_QUEUED);
+
+    /* Paused: due in the past, so promote brings it back. */
+    e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_defer(&q, &e, "w1", 1, "host_paused", "h:80", 1, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_promote(&q, 10, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+
+    /* Waiting: a stale delivery does not start it; cancel ends it. */
+    e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_defer(&q, &e, "w1", 9999999999999LL, "host_pacing", "h:80", 1, on_done, NULL));
+    SYNC(queue_start(&q, &e, "w2", 3, on_job, NULL));
+    cr_assert_not(got_job_set, "a waiting job does not start");
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_WAITING);
+    SYNC(queue_cancel(&q, id, on_cancel, NULL));
+    cr_assert_str_eq(got_state, "canceled");
+    /* Every move in and out of waiting is an event (SSE, long-polls). */
+    char states[256];
+    events_of(id, states, sizeof states);
+    cr_assert_str_eq(states, "queued started waiting queued started queued started waiting queued "
+                             "started waiting canceled");
+    free(id);
 }

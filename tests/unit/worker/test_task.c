@@ -40,10 +40,13 @@ enum call_kind {
     CALL_FIND,
     CALL_STORE,
     CALL_ANALYZE,
+    CALL_GATE,
+    CALL_DEFER,
     CALL_NKINDS
 };
-static const char *const kind_names[CALL_NKINDS] = {"start",   "renew", "finish", "fail",   "retry",
-                                                    "release", "find",  "store",  "analyze"};
+static const char *const kind_names[CALL_NKINDS] = {"start",   "renew",   "finish", "fail",
+                                                    "retry",   "release", "find",   "store",
+                                                    "analyze", "gate",    "defer"};
 
 struct call {
     enum call_kind kind;
@@ -56,7 +59,9 @@ struct call {
         store_found_cb found;
         store_done_cb stored;
         analysis_done_cb analyzed;
+        polite_cb gate;
     } cb;
+    struct polite_slot *slot; /* gate */
     /* What the task sent. */
     char job_id[JOB_ID_LEN + 1];
     char consumer[64];
@@ -75,6 +80,11 @@ static struct call calls[MAX_CALLS];
 static int ncalls;
 static int refuse[CALL_NKINDS]; /* how many of the next calls of a kind return an error */
 static int cancels;
+/* polite_release calls: how many, and the last one's answer. */
+static int releases;
+static long released_status;
+static int64_t released_retry_after;
+static char polite_dummy; /* env.polite for the tests that gate: never read */
 
 /* What the task told its runner. */
 static int ends;
@@ -230,7 +240,46 @@ fake_cancel(analysis_t *a) {
     c->cb.analyzed(a, &r, c->arg);
 }
 
+static int
+fake_gate(polite_t *p, const char *url, struct polite_slot *slot, polite_cb cb, void *arg) {
+    (void)p;
+    struct call *c = record(CALL_GATE, arg, JOB_ID, NULL);
+    if (!c) return UV_ECANCELED;
+    c->cb.gate = cb;
+    c->slot = slot;
+    copy(c->url, sizeof c->url, url);
+    return 0;
+}
+
+static void
+fake_polite_release(polite_t *p, struct polite_slot *slot, long http_status,
+                    int64_t retry_after_ms) {
+    (void)p;
+    cr_assert(slot->held, "a slot released that was not held");
+    slot->held = false;
+    releases++;
+    released_status = http_status;
+    released_retry_after = retry_after_ms;
+}
+
+static int
+fake_defer(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
+           const char *reason, const char *host, int limit, queue_done_cb cb, void *arg) {
+    (void)q;
+    (void)limit;
+    struct call *c = record(CALL_DEFER, arg, e->job_id, consumer);
+    if (!c) return UV_ENOTCONN;
+    c->cb.done = cb;
+    c->due_ms = due_ms;
+    copy(c->code, sizeof c->code, reason);
+    copy(c->message, sizeof c->message, host);
+    return 0;
+}
+
 static const struct task_io fake_io = {
+    .queue_defer = fake_defer,
+    .polite_check = fake_gate,
+    .polite_release = fake_polite_release,
     .queue_start = fake_start,
     .queue_renew = fake_renew,
     .queue_finish_with = fake_finish,
@@ -265,7 +314,7 @@ setup(void) {
     cr_assert_eq(uv_loop_init(&loop), 0);
     task_io = fake_io;
     memset(calls, 0, sizeof calls);
-    ncalls = cancels = ends = 0;
+    ncalls = cancels = ends = releases = 0;
     memset(refuse, 0, sizeof refuse);
     freed = false;
     cfg = (struct config){.job_timeout_ms = 60000,
@@ -930,4 +979,114 @@ Test(task, outcomes_have_names) {
     cr_assert_str_eq(task_outcome_name(TASK_OUTCOME_ABANDONED), "abandoned");
     cr_assert_str_eq(task_outcome_name((enum task_outcome)99), "unknown");
     freed = true; /* no task */
+}
+
+/* --- politeness: the gate between start and fetch --- */
+
+static struct call *
+gate_reached(void) {
+    env.polite = (polite_t *)&polite_dummy;
+    begin();
+    answer_job(expect(CALL_START), 1);
+    struct call *g = expect(CALL_GATE);
+    cr_assert_str_eq(g->url, PAGE_URL);
+    return g;
+}
+
+static void
+answer_gate(struct call *c, enum polite_verdict v, int64_t wait_ms, const char *reason,
+            const char *code, const char *detail) {
+    struct polite_answer a = {.verdict = v,
+                              .wait_ms = wait_ms,
+                              .reason = reason,
+                              .code = code,
+                              .host = "pages.test:80",
+                              .detail = detail};
+    if (v == POLITE_GO) c->slot->held = true;
+    c->answered = true;
+    c->cb.gate(0, &a, c->arg);
+}
+
+Test(task, a_busy_host_parks_the_job_without_failing_it) {
+    struct call *g = gate_reached();
+    int64_t before = clock_now_ms();
+    answer_gate(g, POLITE_WAIT, 1500, "host_busy", NULL, "waiting");
+    struct call *d = expect(CALL_DEFER);
+    cr_assert_str_eq(d->code, "host_busy");
+    cr_assert_str_eq(d->message, "pages.test:80");
+    cr_assert_geq(d->due_ms, before + 1500);
+    cr_assert_leq(d->due_ms, clock_now_ms() + 1500);
+    answer_done(d, 0, 1);
+    expect_end(TASK_OUTCOME_DEFERRED);
+    cr_assert_eq(releases, 0, "no slot was held");
+}
+
+Test(task, a_url_robots_txt_disallows_fails_at_once) {
+    struct call *g = gate_reached();
+    answer_gate(g, POLITE_DISALLOWED, 0, NULL, NULL,
+                "http://pages.test:80/robots.txt disallows this URL (Disallow: /a)");
+    struct call *f = expect(CALL_FAIL);
+    cr_assert_str_eq(f->code, "robots_disallowed");
+    cr_assert(strstr(f->message, "Disallow: /a"), "%s", f->message);
+    answer_done(f, 0, 1);
+    expect_end(TASK_OUTCOME_FAILED);
+}
+
+Test(task, an_unavailable_robots_txt_retries_no_earlier_than_its_next_fetch) {
+    struct call *g = gate_reached();
+    int64_t before = clock_now_ms();
+    answer_gate(g, POLITE_ROBOTS_UNAVAILABLE, 60000, NULL, "robots_unavailable", "503");
+    struct call *r = expect(CALL_RETRY);
+    cr_assert_str_eq(r->code, "robots_unavailable");
+    cr_assert_geq(r->due_ms, before + 60000, "the job's backoff (1 s) is not enough");
+    answer_done(r, 0, 1);
+    expect_end(TASK_OUTCOME_RETRYING);
+}
+
+Test(task, retry_after_sets_the_next_attempt_and_the_slot_goes_back) {
+    struct call *g = gate_reached();
+    answer_gate(g, POLITE_GO, 0, NULL, NULL, "");
+    struct call *a = expect(CALL_ANALYZE);
+    int64_t before = clock_now_ms();
+    struct analysis_result res = {.status = -1,
+                                  .error_code = "http_429",
+                                  .error = "the server answered HTTP 429",
+                                  .transient = true,
+                                  .http_status = 429,
+                                  .retry_after_ms = 7000};
+    a->answered = true;
+    a->cb.analyzed((analysis_t *)a, &res, a->arg);
+    cr_assert_eq(releases, 1);
+    cr_assert_eq(released_status, 429);
+    cr_assert_eq(released_retry_after, 7000);
+    struct call *r = expect(CALL_RETRY);
+    cr_assert_geq(r->due_ms, before + 7000, "Retry-After beats the 1 s backoff");
+    answer_done(r, 0, 1);
+    expect_end(TASK_OUTCOME_RETRYING);
+}
+
+Test(task, a_fetch_without_an_answer_gives_its_slot_back) {
+    struct call *g = gate_reached();
+    answer_gate(g, POLITE_GO, 0, NULL, NULL, "");
+    struct call *a = expect(CALL_ANALYZE);
+    cr_assert_eq(releases, 0, "held while the fetch runs");
+    answer_fetch_error(a, "timeout", true);
+    cr_assert_eq(releases, 1);
+    cr_assert_eq(released_status, 0, "no answer: nothing to learn about the host");
+    answer_done(expect(CALL_RETRY), 0, 1);
+    expect_end(TASK_OUTCOME_RETRYING);
+}
+
+Test(task, a_gate_that_cannot_reach_redis_is_asked_again) {
+    struct call *g = gate_reached();
+    g->answered = true;
+    g->cb.gate(UV_ECONNRESET, NULL, g->arg);
+    /* After the step backoff (100 to 200 ms), the gate again. */
+    answer_gate(expect(CALL_GATE), POLITE_GO, 0, NULL, NULL, "");
+    answer_counted(expect(CALL_ANALYZE));
+    cr_assert_eq(releases, 1);
+    cr_assert_eq(released_status, 200);
+    answer_stored(expect(CALL_STORE), 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
 }
