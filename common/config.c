@@ -356,6 +356,10 @@ load(struct config *c, struct src *s) {
     if (get_int(s, "SUBMIT_BURST", 20, 1, 1000000, &c->submit_burst) < 0) return -1;
     c->cors_origins = get_str(s, "CORS_ORIGINS", NULL);
     c->admin_token = get_str(s, "ADMIN_TOKEN", NULL);
+    c->metrics_token = get_str(s, "METRICS_TOKEN", NULL);
+    /* The statistics name worker hosts, pids and failure reasons: open
+     * where people develop and test, behind a token once deployed. */
+    if (get_bool(s, "STATS_PUBLIC", !deployed, &c->stats_public) < 0) return -1;
 
     const char *db = lookup(s, "DATABASE_URL");
     if (!db && deployed) return bad(s, "DATABASE_URL", "", "a postgresql:// URL (required here)");
@@ -446,6 +450,7 @@ config_free(struct config *c) {
     free(c->cors_origins);
     free(c->openapi_file);
     free(c->admin_token);
+    free(c->metrics_token);
     free(c->database_url);
     free(c->redis_url);
     free((char *)c->redis_tls.ca_file);

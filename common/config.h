@@ -41,8 +41,10 @@ struct config {
     int submit_burst;
     char *cors_origins; /* comma-separated origins allowed by CORS, "*" for any; NULL = none */
     char *static_dir;
-    char *openapi_file; /* the API's OpenAPI document (installed, else the source tree) */
-    char *admin_token;  /* NULL when unset */
+    char *openapi_file;  /* the API's OpenAPI document (installed, else the source tree) */
+    char *admin_token;   /* NULL when unset */
+    char *metrics_token; /* read-only token for /api/v1/stats and /metrics; NULL when unset */
+    bool stats_public;   /* /api/v1/stats and /metrics need no token */
 
     /* storage */
     char *database_url;

@@ -1,5 +1,7 @@
 /* h_stats — GET /api/v1/stats (JSON for the dashboard) and GET /metrics
- * (Prometheus), both from one stats_read of Redis (common/stats.h). */
+ * (Prometheus), both from one stats_read of Redis (common/stats.h). They
+ * name worker hosts and pids and failure reasons, so outside development
+ * and testing they need a token (web/auth.h) unless STATS_PUBLIC says. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "common/stats.h"
 #include "common/xalloc.h"
 #include "web/app.h"
+#include "web/auth.h"
 #include "web/handlers.h"
 #include "web/stats_view.h"
 
@@ -53,6 +56,7 @@ on_stats(int status, const struct stats_snapshot *snap, const char *errstr, void
 
 static void
 read_stats(struct req *req, bool prometheus) {
+    if (!auth_stats(req)) return;
     long window = DEFAULT_WINDOW_S;
     if (!prometheus &&
         req_query_long(req, "window", 60, STATS_WINDOW_MAX_S,
