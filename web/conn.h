@@ -45,6 +45,7 @@ struct req {
     char request_id[65];                 /* X-Request-Id: the client's, or a new one */
     struct sockaddr_storage client_addr; /* private: see req_client_addr */
     bool have_client_addr;
+    struct req_stream *stream; /* private: a streamed answer (req_stream_start) */
 };
 
 enum conn_timer_mode {
@@ -69,7 +70,8 @@ struct conn {
     int refs;
     int handles_open;
     int writes;
-    unsigned served; /* requests dispatched */
+    unsigned served;  /* requests dispatched */
+    unsigned streams; /* streamed answers started (names their writes) */
     enum conn_timer_mode timer_mode;
     bool closing;     /* handles are closing: touch nothing but memory */
     bool draining;    /* server stopping: close after the current answer */
@@ -96,6 +98,24 @@ void conn_close(conn_t *c);
 /* req_send sends resp (its buffers are taken; the caller must not free
  * them) and ends the request: req is freed. Call exactly once per req. */
 void req_send(struct req *req, struct response *resp);
+/* A streamed answer, for a body too large to build in memory.
+ * req_stream_start sends head's status line and headers (its body, if
+ * any, is dropped); the body then follows in pieces: chunked for
+ * HTTP/1.1, until the connection closes for HTTP/1.0. more runs each
+ * time the socket has taken what was written before (and once at the
+ * start); the handler answers it with req_stream_write (one piece,
+ * taken) or req_stream_end. While the client waits for nothing more (it
+ * left, a write failed or stalled for HTTP_IDLE_TIMEOUT, or it asked with
+ * HEAD) req_stream_gone is true: the handler cleans up and calls
+ * req_stream_end. req_stream_end(req, false) ends a body that could not
+ * be finished: the connection is closed, so the client sees a cut-off
+ * answer, never one that looks complete. req is freed by req_stream_end. */
+typedef void (*req_more_cb)(struct req *req, void *arg);
+void req_stream_start(struct req *req, struct response *head, req_more_cb more, void *arg);
+void req_stream_write(struct req *req, struct buf *piece);
+void req_stream_end(struct req *req, bool complete);
+bool req_stream_gone(const struct req *req);
+
 /* req_client_addr returns the client's address (looked up on first use:
  * the peer, or X-Real-IP when the peer is a proxy on loopback or a
  * private address). */

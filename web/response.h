@@ -31,6 +31,7 @@ struct response_wire {
     unsigned short http_minor; /* of the request; 1.0 clients need explicit keep-alive */
     bool keep_alive;           /* false: add Connection: close */
     bool head_only;            /* HEAD: headers only, Content-Length of the body */
+    bool streamed; /* the body follows in pieces: no Content-Length; chunked for HTTP/1.1 */
 };
 
 void response_init(struct response *r, int status);
