@@ -176,7 +176,9 @@ on_more(struct req *req, void *arg) {
     (void)req;
     if (st->waiting_pg) return; /* its answer goes on */
     if (req_stream_gone(st->req)) {
-        finish(st, false);
+        /* Nothing more is wanted (the client left, or asked with HEAD):
+         * the answer is over as far as anyone can see. */
+        finish(st, true);
         return;
     }
     switch (st->phase) {
