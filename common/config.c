@@ -381,6 +381,10 @@ load(struct config *c, struct src *s) {
         0)
         return -1;
     if (get_int(s, "WORKER_CONCURRENCY", 64, 1, 4096, &c->worker_concurrency) < 0) return -1;
+    /* The jobs' memory, shared by the worker processes of one
+     * wordcount-worker: 2 GiB fits a worker's share of a 24 GB host that
+     * also runs Postgres, Redis and the web servers. */
+    if (get_int(s, "WORKER_MEMORY_MB", 2048, 64, 1024 * 1024, &c->worker_memory_mb) < 0) return -1;
     if (get_ms(s, "WORKER_GRACE", 25000, 0, &c->worker_grace_ms) < 0) return -1;
     if (get_ms(s, "JOB_TIMEOUT", 60000, 100, &c->job_timeout_ms) < 0) return -1;
     if (get_int(s, "JOB_MAX_ATTEMPTS", 5, 1, 100, &c->job_max_attempts) < 0) return -1;

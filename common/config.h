@@ -59,6 +59,7 @@ struct config {
     /* jobs and workers */
     int worker_processes;
     int worker_concurrency;
+    int worker_memory_mb; /* what the worker processes' jobs may hold together */
     int worker_grace_ms;
     int job_timeout_ms;
     int job_max_attempts;

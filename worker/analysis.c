@@ -11,6 +11,9 @@ struct analysis {
     fetch_t *fetch;
     extract_t *extract; /* from the head on */
     struct tally tally;
+    struct membudget *mem; /* NULL: no budget */
+    struct membudget_acct acct;
+    size_t bytes; /* taken so far */
     analysis_done_cb cb;
     void *arg;
 };
@@ -28,9 +31,27 @@ on_head(fetch_t *f, const struct fetch_head *head, void *arg) {
     return 0;
 }
 
+/* may_take asks the budget for what this piece can cost at most: its
+ * bytes, and a new distinct word every other byte. */
+static bool
+may_take(fetch_t *f, size_t len, void *arg) {
+    (void)f;
+    struct analysis *a = arg;
+    if (!a->mem) return true;
+    size_t need = membudget_estimate(a->bytes + len, count_unique(&a->tally.all) + len / 2);
+    return membudget_grow(a->mem, &a->acct, need) == 0;
+}
+
+static void
+on_budget_wake(void *arg) {
+    struct analysis *a = arg;
+    fetch_resume(a->fetch);
+}
+
 static int
 on_body(fetch_t *f, const char *data, size_t len, void *arg) {
     struct analysis *a = arg;
+    a->bytes += len;
     if (extract_feed(a->extract, data, len) < 0)
         return fetch_refuse(f, "fetch", "the page cannot be decoded in its charset");
     return 0;
@@ -66,14 +87,16 @@ on_fetched(fetch_t *f, const struct fetch_result *fr, void *arg) {
     a->cb(a, &r, a->arg);
     extract_free(a->extract);
     tally_free(&a->tally);
+    if (a->mem) membudget_release(a->mem, &a->acct);
     free(a);
 }
 
-static const struct fetch_sink sink = {on_head, on_body, on_fetched};
+static const struct fetch_sink sink = {on_head, on_body, on_fetched, may_take};
 
 int
-analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw, const char *url,
-               analysis_done_cb cb, void *arg, analysis_t **out) {
+analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
+               struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
+               analysis_t **out) {
     char err[256];
     *out = NULL;
     struct analysis *a = xcalloc(1, sizeof *a);
@@ -89,6 +112,8 @@ analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *
         free(a);
         return rc;
     }
+    a->mem = mem;
+    if (mem) membudget_open(mem, &a->acct, on_budget_wake, a);
     *out = a;
     return 0;
 }

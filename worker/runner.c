@@ -16,6 +16,7 @@
 #include "common/stats.h"
 #include "common/xalloc.h"
 #include "worker/curl_uv.h"
+#include "worker/membudget.h"
 #include "worker/task.h"
 
 /* How long one XREADGROUP blocks; the blocking connection's command
@@ -41,6 +42,7 @@ struct runner {
     pg_uv_t *pg[RUNNER_PG_CONNS]; /* result writes spread over a few connections */
     int npg;
     curl_uv_t *curl;
+    struct membudget mem; /* this process's share of WORKER_MEMORY_MB */
     struct queue queue;
     struct task_env env;
     uv_timer_t take_timer;
@@ -214,6 +216,10 @@ maybe_take(struct runner *r) {
         return;
     }
     int room = r->cfg->worker_concurrency - r->inflight;
+    /* Jobs are admitted against the memory budget too: while big pages
+     * hold it, fewer jobs start (membudget.h). */
+    int mem_room = membudget_room(&r->mem);
+    if (mem_room < room) room = mem_room;
     if (room <= 0 || r->rescuing) return;
     /* Jobs of a lost worker have waited JOB_RESCUE_AFTER already: they
      * get the free slots before new deliveries, however long the queue. */
@@ -227,6 +233,13 @@ maybe_take(struct runner *r) {
 }
 
 static void on_heartbeat(uv_timer_t *timer);
+
+/* on_memory_back: a job gave its memory back; maybe room for more. */
+static void
+on_memory_back(void *arg) {
+    struct runner *r = arg;
+    if (!r->closing && !r->taking) maybe_take(r);
+}
 
 /* A Redis outage stops every worker's renewals at once, so when it ends
  * every lease looks lapsed. A worker that reconnects renews its own
@@ -507,6 +520,9 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
         r->pg[i] = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,
                              (size_t)cfg->worker_concurrency * 4 + 16);
     r->curl = curl_uv_new(loop);
+    membudget_init(&r->mem,
+                   (size_t)cfg->worker_memory_mb * 1024 * 1024 / (size_t)cfg->worker_processes,
+                   on_memory_back, r);
     queue_init(&r->queue, r->redis, &r->keys, cfg->result_ttl_s);
 
     /* The rescue scan runs every tenth of JOB_RESCUE_AFTER, and takes over
@@ -524,6 +540,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                                .pgs = r->pg,
                                .npg = r->npg,
                                .curl = r->curl,
+                               .mem = &r->mem,
                                .consumer = r->consumer,
                                .lease_safe_ms = (int)r->rescue_idle_ms - cfg->heartbeat_interval_ms,
                                .on_end = on_task_end,
