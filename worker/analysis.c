@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "worker/extract.h"
 #include "worker/fetch.h"
@@ -13,10 +14,21 @@ struct analysis {
     struct tally tally;
     struct membudget *mem; /* NULL: no budget */
     struct membudget_acct acct;
-    size_t bytes; /* taken so far */
+    size_t bytes;         /* taken so far */
+    bool waited;          /* the budget paused the download at least once */
+    size_t bytes_at_text; /* bytes taken when text last reached the tally */
     analysis_done_cb cb;
     void *arg;
 };
+
+/* on_text counts the text's words, noting how much of the page has been
+ * read as text by then. */
+static void
+on_text(const char *text, size_t len, void *arg) {
+    struct analysis *a = arg;
+    a->bytes_at_text = a->bytes;
+    tally_text(text, len, &a->tally);
+}
 
 /* on_head picks the extractor of the page's content type. */
 static int
@@ -26,7 +38,7 @@ on_head(fetch_t *f, const struct fetch_head *head, void *arg) {
     if (!type)
         return fetch_refuse(f, "unsupported_type", "content type %s is not HTML or plain text",
                             head->content_type);
-    a->extract = extract_open(type, head->charset, tally_text, &a->tally);
+    a->extract = extract_open(type, head->charset, on_text, a);
     if (!a->extract) return fetch_refuse(f, "fetch", "cannot start the text extractor");
     return 0;
 }
@@ -38,8 +50,19 @@ may_take(fetch_t *f, size_t len, void *arg) {
     (void)f;
     struct analysis *a = arg;
     if (!a->mem) return true;
-    size_t need = membudget_estimate(a->bytes + len, count_unique(&a->tally.all) + len / 2);
-    return membudget_grow(a->mem, &a->acct, need) == 0;
+    /* The parser may hold bytes it has not handed on as text yet (libxml2
+     * keeps a text run until the next tag): count those, and this piece,
+     * as new words at the rate of a page of random words. */
+    size_t unread = a->bytes - a->bytes_at_text + len;
+    size_t need = membudget_estimate(a->bytes + len,
+                                     count_unique(&a->tally.all) + unread / MEMBUDGET_WORD_BYTES);
+    if (membudget_grow(a->mem, &a->acct, need) == 0) return true;
+    if (!a->waited) /* once per job: a full budget pauses many pieces */
+        log_info("msg=\"memory budget full, download paused\" bytes=%zu need_kb=%zu used_kb=%zu "
+                 "limit_kb=%zu",
+                 a->bytes, need / 1024, a->mem->used / 1024, a->mem->limit / 1024);
+    a->waited = true;
+    return false;
 }
 
 static void

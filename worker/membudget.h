@@ -35,6 +35,9 @@
  * per byte; per word both tables, its bytes twice and its JSON twice). */
 #define MEMBUDGET_PER_BYTE 2
 #define MEMBUDGET_PER_WORD 360
+/* Bytes of page per distinct word when every word is new (random words
+ * of seven letters), for bytes not yet counted. */
+#define MEMBUDGET_WORD_BYTES 8
 
 struct membudget_acct;
 typedef void (*membudget_wake_cb)(void *arg);
