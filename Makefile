@@ -241,7 +241,8 @@ build/fuzz/tests/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(WEB_LIB) $(WORKER
 # bench: benchmarks that print figures (nothing asserted), built with -O2:
 # the HTTP front end against nginx, extraction + counting against
 # libxml2's bare parse (tests/bench/extract.sh), then the whole system end
-# to end over the PostgreSQL manual (see tests/bench/README.md).
+# to end over the PostgreSQL manual, and peak memory under worst-case
+# pages and big result reads (see tests/bench/README.md).
 BENCH_EXTRACT := $(BUILD)/tests/bench/extract
 $(BENCH_EXTRACT): $(BUILD)/tests/bench/extract.o $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -252,6 +253,7 @@ bench: deps all $(BENCH_EXTRACT)
 	@command -v /usr/sbin/nginx >/dev/null && [ -d /usr/share/doc/postgresql-doc-15/html ] || \
 		apt-get install -y -q --no-install-recommends nginx postgresql-doc-15 wrk >/dev/null
 	python3 tests/bench/e2e.py
+	python3 tests/bench/memory.py
 
 # valgrind: web and a worker process serve jobs under valgrind and stop
 # on SIGTERM with no errors and no leaks.

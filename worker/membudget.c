@@ -11,6 +11,9 @@ int
 membudget_room(const struct membudget *b) {
     if (!b->head) return b->limit / MEMBUDGET_JOB_MIN > 0 ? (int)(b->limit / MEMBUDGET_JOB_MIN) : 1;
     if (b->used >= b->limit) return 0;
+    /* A job already waits for memory: a new one would only wait too. */
+    for (const struct membudget_acct *a = b->head; a; a = a->next)
+        if (a->waiting) return 0;
     size_t n = (b->limit - b->used) / MEMBUDGET_JOB_MIN;
     return n > 1000000 ? 1000000 : (int)n;
 }

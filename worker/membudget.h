@@ -61,8 +61,9 @@ struct membudget {
 };
 
 void membudget_init(struct membudget *b, size_t limit, membudget_wake_cb on_release, void *arg);
-/* membudget_room returns how many more jobs may start now (at least 1
- * when none is open, so one job always runs). */
+/* membudget_room returns how many more jobs may start now: none while a
+ * job waits for memory, at least 1 when none is open (one job always
+ * runs). */
 int membudget_room(const struct membudget *b);
 /* membudget_open starts an account holding MEMBUDGET_JOB_MIN; wake runs
  * when it waits and memory comes back. */

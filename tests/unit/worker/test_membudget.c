@@ -90,6 +90,7 @@ Test(membudget, a_woken_job_that_waits_again_is_woken_once_per_release) {
     membudget_open(&b, &c, on_wake, &wc);
     cr_assert_eq(membudget_grow(&b, &a, 9 * MB), 0);
     cr_assert_eq(membudget_grow(&b, &c, 5 * MB), -1);
+    cr_assert_eq(membudget_room(&b), 0, "no new job while one waits for memory");
     /* a gives nothing back yet: c asks for too much again when woken. */
     wc.ask = 50 * MB;
     struct membudget_acct d;
