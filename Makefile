@@ -191,14 +191,25 @@ test: test-deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check SANITIZE=address,undefined
 
-# chaos: the long chaos run (tests/chaos; a short one is part of check).
-# It starts its own Redis and Postgres. CHAOS_JOBS, CHAOS_SECONDS and
-# CHAOS_WORKERS size it.
-CHAOS_JOBS ?= 3000
-CHAOS_SECONDS ?= 120
+# chaos: the long chaos run (tests/chaos; a short one is part of check):
+# 10,000 jobs, 3 worker processes x 32, JOB_RESCUE_AFTER 5 s, a worker
+# killed every 4 s, the supervisor, Redis, Postgres and the web server
+# each killed once; fails when rescue p99 is 15 s or more.
+# It starts its own Redis and Postgres. The CHAOS_* variables size it.
+CHAOS_JOBS ?= 10000
+CHAOS_SECONDS ?= 180
+CHAOS_WORKERS ?= 3
+CHAOS_CONCURRENCY ?= 32
+CHAOS_RESCUE_AFTER_MS ?= 5000
+CHAOS_KILL_MS ?= 4000
+CHAOS_P99_MAX_MS ?= 15000
+CHAOS_HOST_CONCURRENCY ?= 0
 chaos: test-deps
 	@$(MAKE) --no-print-directory tests-build
 	BIN_DIR=$(CURDIR)/$(BIN) CHAOS_JOBS=$(CHAOS_JOBS) CHAOS_SECONDS=$(CHAOS_SECONDS) \
+		CHAOS_WORKERS=$(CHAOS_WORKERS) CHAOS_CONCURRENCY=$(CHAOS_CONCURRENCY) \
+		CHAOS_RESCUE_AFTER_MS=$(CHAOS_RESCUE_AFTER_MS) CHAOS_KILL_MS=$(CHAOS_KILL_MS) \
+		CHAOS_P99_MAX_MS=$(CHAOS_P99_MAX_MS) CHAOS_HOST_CONCURRENCY=$(CHAOS_HOST_CONCURRENCY) \
 		$(BUILD)/tests/chaos/test_chaos --jobs 1 --verbose
 
 # fuzz: each libFuzzer target (clang, ASan+UBSan) for FUZZ_TIME seconds,
@@ -232,7 +243,8 @@ build/fuzz/tests/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(WEB_LIB) $(WORKER
 # the HTTP front end against nginx, 10,000 long-poll waiters on one web
 # process (tests/bench/longpoll.sh), extraction + counting against
 # libxml2's bare parse (tests/bench/extract.sh), then the whole system end
-# to end over the PostgreSQL manual (see tests/bench/README.md).
+# to end over the PostgreSQL manual, and peak memory under worst-case
+# pages and big result reads (see tests/bench/README.md).
 BENCH_EXTRACT := $(BUILD)/tests/bench/extract
 $(BENCH_EXTRACT): $(BUILD)/tests/bench/extract.o $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -248,6 +260,7 @@ bench: deps all $(BENCH_EXTRACT) $(BENCH_LONGPOLL)
 	@command -v /usr/sbin/nginx >/dev/null && [ -d /usr/share/doc/postgresql-doc-15/html ] || \
 		apt-get install -y -q --no-install-recommends nginx postgresql-doc-15 wrk >/dev/null
 	python3 tests/bench/e2e.py
+	python3 tests/bench/memory.py
 
 # valgrind: web and a worker process serve jobs under valgrind and stop
 # on SIGTERM with no errors and no leaks.

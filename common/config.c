@@ -356,6 +356,10 @@ load(struct config *c, struct src *s) {
     if (get_int(s, "SUBMIT_BURST", 20, 1, 1000000, &c->submit_burst) < 0) return -1;
     c->cors_origins = get_str(s, "CORS_ORIGINS", NULL);
     c->admin_token = get_str(s, "ADMIN_TOKEN", NULL);
+    c->metrics_token = get_str(s, "METRICS_TOKEN", NULL);
+    /* The statistics name worker hosts, pids and failure reasons: open
+     * where people develop and test, behind a token once deployed. */
+    if (get_bool(s, "STATS_PUBLIC", !deployed, &c->stats_public) < 0) return -1;
 
     const char *db = lookup(s, "DATABASE_URL");
     if (!db && deployed) return bad(s, "DATABASE_URL", "", "a postgresql:// URL (required here)");
@@ -377,6 +381,10 @@ load(struct config *c, struct src *s) {
         0)
         return -1;
     if (get_int(s, "WORKER_CONCURRENCY", 64, 1, 4096, &c->worker_concurrency) < 0) return -1;
+    /* The jobs' memory, shared by the worker processes of one
+     * wordcount-worker: 2 GiB fits a worker's share of a 24 GB host that
+     * also runs Postgres, Redis and the web servers. */
+    if (get_int(s, "WORKER_MEMORY_MB", 2048, 64, 1024 * 1024, &c->worker_memory_mb) < 0) return -1;
     if (get_ms(s, "WORKER_GRACE", 25000, 0, &c->worker_grace_ms) < 0) return -1;
     if (get_ms(s, "JOB_TIMEOUT", 60000, 100, &c->job_timeout_ms) < 0) return -1;
     if (get_int(s, "JOB_MAX_ATTEMPTS", 5, 1, 100, &c->job_max_attempts) < 0) return -1;
@@ -476,6 +484,7 @@ config_free(struct config *c) {
     free(c->cors_origins);
     free(c->openapi_file);
     free(c->admin_token);
+    free(c->metrics_token);
     free(c->database_url);
     free(c->redis_url);
     free((char *)c->redis_tls.ca_file);

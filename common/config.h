@@ -42,8 +42,10 @@ struct config {
     int submit_burst;
     char *cors_origins; /* comma-separated origins allowed by CORS, "*" for any; NULL = none */
     char *static_dir;
-    char *openapi_file; /* the API's OpenAPI document (installed, else the source tree) */
-    char *admin_token;  /* NULL when unset */
+    char *openapi_file;  /* the API's OpenAPI document (installed, else the source tree) */
+    char *admin_token;   /* NULL when unset */
+    char *metrics_token; /* read-only token for /api/v1/stats and /metrics; NULL when unset */
+    bool stats_public;   /* /api/v1/stats and /metrics need no token */
 
     /* storage */
     char *database_url;
@@ -58,6 +60,7 @@ struct config {
     /* jobs and workers */
     int worker_processes;
     int worker_concurrency;
+    int worker_memory_mb; /* what the worker processes' jobs may hold together */
     int worker_grace_ms;
     int job_timeout_ms;
     int job_max_attempts;

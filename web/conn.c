@@ -25,11 +25,25 @@
 struct write_req {
     uv_write_t req;
     conn_t *conn;
+    unsigned stream; /* a piece of the streamed answer with this id, or 0 */
     struct buf head;
     struct buf body;
 };
 
+struct req_stream {
+    req_more_cb more;
+    void *arg;
+    int status;
+    bool chunked;
+    bool head_only;
+    bool asking; /* inside more: a write answers it, no second call */
+    int pending; /* pieces written, not yet taken by the socket */
+    size_t bytes;
+    unsigned id; /* names its writes (write_req.stream) */
+};
+
 static void process(conn_t *c);
+static void ask_more(struct req *req);
 static void cors_headers(const struct config *cfg, const struct http_request *http,
                          struct response *r);
 static void update_io(conn_t *c);
@@ -98,10 +112,14 @@ static void
 on_write(uv_write_t *wr, int status) {
     struct write_req *w = wr->data;
     conn_t *c = w->conn;
+    unsigned stream = w->stream;
     buf_free(&w->head);
     buf_free(&w->body);
     free(w);
     c->writes--;
+    struct req *streaming =
+        stream && c->req && c->req->stream && c->req->stream->id == stream ? c->req : NULL;
+    if (streaming) streaming->stream->pending--;
     if (!c->closing) {
         if (status < 0) {
             log_debug("msg=\"write failed\" err=%s", uv_strerror(status));
@@ -112,6 +130,8 @@ on_write(uv_write_t *wr, int status) {
             update_io(c);
         }
     }
+    /* A streamed answer's next piece (or, the client gone, its cleanup). */
+    if (streaming && streaming->stream->pending == 0) ask_more(streaming);
     conn_unref(c);
 }
 
@@ -119,19 +139,14 @@ on_write(uv_write_t *wr, int status) {
  * are taken. Returns the bytes queued. */
 static size_t
 send_response(conn_t *c, struct response *resp, const struct http_request *http, uint64_t start_ns,
-              const char *request_id, bool stream) {
+              const char *request_id) {
     if (request_id && request_id[0]) response_header(resp, "X-Request-Id", "%s", request_id);
     if (http) cors_headers(c->app->cfg, http, resp);
     struct response_wire wire = {
         .http_minor = http ? http->http_minor : 1,
         .keep_alive = http && http->keep_alive && !c->draining && !c->close_after,
         .head_only = http && http->method == HTTP_HEAD,
-        .stream = stream,
     };
-    /* A stream to an HTTP/1.0 client ends with the connection. */
-    if (stream && wire.http_minor == 0) wire.keep_alive = false;
-    wire.chunked = stream && wire.http_minor > 0;
-    if (stream) buf_reset(&resp->body);
     struct write_req *w = xcalloc(1, sizeof *w);
     w->conn = c;
     w->req.data = w;
@@ -168,7 +183,7 @@ send_error(conn_t *c, int status, const char *title, const char *detail) {
     response_init(&r, status);
     response_problem(&r, status, title, detail);
     c->close_after = true;
-    send_response(c, &r, NULL, uv_hrtime(), NULL, false);
+    send_response(c, &r, NULL, uv_hrtime(), NULL);
 }
 
 static void
@@ -191,25 +206,12 @@ send_continue(conn_t *c) {
     c->refs++;
 }
 
-void
-req_send(struct req *req, struct response *resp) {
+/* req_done frees the answered req and goes on with the conn's input. */
+static void
+req_done(struct req *req) {
     conn_t *c = req->conn;
-    assert(c->req == req);
-    if (!req->streaming) /* a stream was counted when it began */
-        http_metrics_observe(&c->app->http_metrics, req->http->method_name,
-                             req->match.route ? req->match.route->pattern : NULL, resp->status,
-                             uv_hrtime() - req->start_ns);
-    if (req->streaming) {
-        response_free(resp); /* req_stream_end's job, through req_send */
-    } else if (!c->closing) {
-        send_response(c, resp, req->http, req->start_ns, req->request_id, false);
-    } else {
-        log_info("msg=access method=%s path=%s status=%d bytes=0 us=%llu client=gone",
-                 req->http->method_name, log_q(req->http->path), resp->status,
-                 (unsigned long long)((uv_hrtime() - req->start_ns) / 1000));
-        response_free(resp);
-    }
     http_request_free(req->http);
+    free(req->stream);
     free(req);
     c->req = NULL;
     bool alive = !c->closing;
@@ -218,92 +220,165 @@ req_send(struct req *req, struct response *resp) {
 }
 
 void
-req_on_gone(struct req *req, req_gone_cb cb, void *arg) {
-    req->gone_cb = cb;
-    req->gone_arg = arg;
+req_send(struct req *req, struct response *resp) {
+    conn_t *c = req->conn;
+    assert(c->req == req && !req->stream);
+    http_metrics_observe(&c->app->http_metrics, req->http->method_name,
+                         req->match.route ? req->match.route->pattern : NULL, resp->status,
+                         uv_hrtime() - req->start_ns);
+    if (!c->closing) {
+        send_response(c, resp, req->http, req->start_ns, req->request_id);
+    } else {
+        log_info("msg=access method=%s path=%s status=%d bytes=0 us=%llu client=gone",
+                 req->http->method_name, log_q(req->http->path), resp->status,
+                 (unsigned long long)((uv_hrtime() - req->start_ns) / 1000));
+        response_free(resp);
+    }
+    req_done(req);
 }
 
-/* write_raw queues head and body (taken) on c. */
-static int
-write_raw(conn_t *c, struct buf *head, struct buf *body) {
+/* --- streamed answers --- */
+
+bool
+req_stream_gone(const struct req *req) {
+    return req->conn->closing || req->stream->head_only;
+}
+
+/* ask_more calls the handler for the next piece, once per round. */
+static void
+ask_more(struct req *req) {
+    struct req_stream *st = req->stream;
+    if (st->asking || st->pending > 0) return;
+    st->asking = true;
+    st->more(req, st->arg);
+}
+
+/* stream_send writes prefix (may be empty) and body on c for req's
+ * stream; both buffers are taken. */
+static void
+stream_send(struct req *req, struct buf *prefix, struct buf *body, bool counted) {
+    conn_t *c = req->conn;
     struct write_req *w = xcalloc(1, sizeof *w);
     w->conn = c;
+    w->stream = counted ? req->stream->id : 0;
     w->req.data = w;
-    w->head = *head;
+    w->head = *prefix;
     w->body = *body;
-    buf_init(head);
+    buf_init(prefix);
     buf_init(body);
+    req->stream->bytes += w->head.len + w->body.len;
     uv_buf_t bufs[2] = {uv_buf_init(w->head.data, w->head.len),
-                        uv_buf_init(w->body.data ? w->body.data : "", w->body.len)};
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, w->body.len ? 2 : 1, on_write);
+                        uv_buf_init(w->body.data, w->body.len)};
+    int n = w->head.len ? 2 : 1;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs + 2 - n, (unsigned)n, on_write);
     if (rc < 0) {
         buf_free(&w->head);
         buf_free(&w->body);
         free(w);
         conn_close(c);
-        return rc;
+        return;
     }
     c->writes++;
     c->refs++;
-    return 0;
-}
-
-int
-req_stream_begin(struct req *req, struct response *resp) {
-    conn_t *c = req->conn;
-    assert(c->req == req && !req->streaming);
-    http_metrics_observe(&c->app->http_metrics, req->http->method_name,
-                         req->match.route ? req->match.route->pattern : NULL, resp->status,
-                         uv_hrtime() - req->start_ns);
-    req->streaming = true;
-    if (c->closing) {
-        response_free(resp);
-        return UV_ECANCELED;
-    }
-    req->chunked = req->http->http_minor > 0;
-    send_response(c, resp, req->http, req->start_ns, req->request_id, true);
-    return c->closing ? UV_ECANCELED : 0;
-}
-
-int
-req_stream_write(struct req *req, const char *data, size_t len) {
-    conn_t *c = req->conn;
-    assert(req->streaming);
-    if (c->closing) return UV_ECANCELED;
-    if (len == 0) return 0;
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > CONN_STREAM_BACKLOG) {
-        log_info("msg=\"stream client too slow, closing\" path=%s", log_q(req->http->path));
-        conn_close(c);
-        return UV_ENOBUFS;
-    }
-    struct buf head, body;
-    buf_init(&head);
-    buf_init(&body);
-    if (req->chunked) buf_printf(&head, "%zx\r\n", len);
-    buf_append(req->chunked ? &body : &head, data, len);
-    if (req->chunked) buf_append_str(&body, "\r\n");
-    return write_raw(c, &head, &body) < 0 ? UV_ECANCELED : 0;
+    if (counted) req->stream->pending++;
+    update_io(c);
 }
 
 void
-req_stream_end(struct req *req) {
+req_stream_start(struct req *req, struct response *head, req_more_cb more, void *arg) {
     conn_t *c = req->conn;
-    assert(req->streaming);
+    assert(c->req == req && !req->stream);
+    struct req_stream *st = xcalloc(1, sizeof *st);
+    st->more = more;
+    st->arg = arg;
+    st->status = head->status;
+    st->head_only = req->http->method == HTTP_HEAD;
+    st->chunked = req->http->http_minor > 0;
+    st->id = ++c->streams;
+    req->stream = st;
+    buf_reset(&head->body);
     if (!c->closing) {
-        struct buf head, body;
-        buf_init(&head);
-        buf_init(&body);
-        if (req->chunked) {
-            buf_append_str(&head, "0\r\n\r\n");
-            write_raw(c, &head, &body);
-        } else {
-            c->close_after = true; /* HTTP/1.0: the close ends the body */
-        }
-        if (!req->http->keep_alive) c->close_after = true;
+        if (req->request_id[0]) response_header(head, "X-Request-Id", "%s", req->request_id);
+        cors_headers(c->app->cfg, req->http, head);
+        struct response_wire wire = {
+            .http_minor = req->http->http_minor,
+            /* An HTTP/1.0 body ends with the connection. */
+            .keep_alive = st->chunked && req->http->keep_alive && !c->draining && !c->close_after,
+            .head_only = st->head_only,
+            .streamed = true,
+        };
+        if (!wire.keep_alive) c->close_after = true;
+        struct buf none, out;
+        buf_init(&none);
+        buf_init(&out);
+        size_t body_len;
+        response_serialize(head, &wire, &out, &body_len);
+        stream_send(req, &none, &out, true);
     }
-    struct response none;
-    response_init(&none, 200);
-    req_send(req, &none);
+    response_free(head);
+    if (st->pending == 0) ask_more(req); /* the client is gone already */
+}
+
+void
+req_stream_write(struct req *req, struct buf *piece) {
+    struct req_stream *st = req->stream;
+    st->asking = false;
+    if (req_stream_gone(req) || piece->len == 0) {
+        buf_free(piece);
+        ask_more(req);
+        return;
+    }
+    conn_t *c = req->conn;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + piece->len > CONN_STREAM_BACKLOG) {
+        /* A pushed stream (events) whose client reads too slowly. */
+        log_info("msg=\"stream client too slow, closing\" path=%s", log_q(req->http->path));
+        buf_free(piece);
+        conn_close(c); /* the writes still queued are canceled: more follows */
+        return;
+    }
+    struct buf frame;
+    buf_init(&frame);
+    if (st->chunked) {
+        buf_printf(&frame, "%zx\r\n", piece->len);
+        buf_append_str(piece, "\r\n");
+    }
+    stream_send(req, &frame, piece, true);
+    if (st->pending == 0) ask_more(req); /* the write failed: the client is gone */
+}
+
+void
+req_stream_end(struct req *req, bool complete) {
+    conn_t *c = req->conn;
+    struct req_stream *st = req->stream;
+    assert(c->req == req && st);
+    st->asking = true; /* no more calls */
+    bool gone = c->closing;
+    if (!c->closing && !complete) {
+        conn_close(c);
+    } else if (!c->closing && st->chunked && !st->head_only) {
+        struct buf none, last;
+        buf_init(&none);
+        buf_init(&last);
+        buf_append_str(&last, "0\r\n\r\n");
+        stream_send(req, &none, &last, false);
+    }
+    http_metrics_observe(&c->app->http_metrics, req->http->method_name,
+                         req->match.route ? req->match.route->pattern : NULL, st->status,
+                         uv_hrtime() - req->start_ns);
+    log_info("msg=access method=%s path=%s status=%d bytes=%zu us=%llu request_id=%s%s",
+             req->http->method_name, log_q(req->http->path), st->status, st->bytes,
+             (unsigned long long)((uv_hrtime() - req->start_ns) / 1000),
+             req->request_id[0] ? req->request_id : "-",
+             gone       ? " client=gone"
+             : complete ? ""
+                        : " cut=true");
+    req_done(req);
+}
+
+void
+req_on_gone(struct req *req, req_gone_cb cb, void *arg) {
+    req->gone_cb = cb;
+    req->gone_arg = arg;
 }
 
 void
@@ -491,7 +566,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
         /* A half-close with an answer still coming: finish it first (an
          * event stream has no end to wait for: its client left). */
         if (nread == UV_EOF && (c->req || c->writes) && !c->lingering &&
-            !(c->req && c->req->streaming)) {
+            !(c->req && c->req->gone_cb)) {
             c->close_after = true;
             uv_read_stop(s);
             c->reading = false;
@@ -544,6 +619,8 @@ update_io(conn_t *c) {
     enum conn_timer_mode mode;
     uint64_t ms;
     if (c->lingering) mode = CONN_TIMER_LINGER, ms = LINGER_MS;
+    else if (c->req && c->req->stream && c->req->stream->pending > 0)
+        mode = CONN_TIMER_IDLE, ms = cfg->http_idle_timeout_ms; /* a stalled reader */
     else if (c->req) mode = CONN_TIMER_NONE, ms = 0;
     else if (http_parse_in_body(&c->parse)) mode = CONN_TIMER_BODY, ms = cfg->http_body_timeout_ms;
     else if (http_parse_started(&c->parse) || c->served == 0)

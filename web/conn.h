@@ -60,8 +60,7 @@ struct req {
     bool have_client_addr;
     req_gone_cb gone_cb; /* private: see req_on_gone */
     void *gone_arg;
-    bool streaming; /* private: see req_stream_begin */
-    bool chunked;
+    struct req_stream *stream; /* private: a streamed answer (req_stream_start) */
 };
 
 enum conn_timer_mode {
@@ -85,7 +84,8 @@ struct conn {
     int refs;
     int handles_open;
     int writes;
-    unsigned served; /* requests dispatched */
+    unsigned served;  /* requests dispatched */
+    unsigned streams; /* streamed answers started (names their writes) */
     enum conn_timer_mode timer_mode;
     bool closing;     /* handles are closing: touch nothing but memory */
     bool draining;    /* server stopping: close after the current answer */
@@ -113,20 +113,33 @@ void conn_close(conn_t *c);
 void req_send(struct req *req, struct response *resp);
 /* req_on_gone asks for cb when req's connection closes before req ends
  * (a client that leaves an event stream, a forced close). cb runs from
- * the loop, never inside a call of the owner's. */
+ * the loop, never inside a call of the owner's. A request that asked is
+ * one with no end for its client to wait for: a half-close (EOF) from the
+ * client then counts as leaving. */
 void req_on_gone(struct req *req, req_gone_cb cb, void *arg);
-/* req_stream_begin sends resp's status line and headers (its body is
- * dropped); the body follows piece by piece through req_stream_write
- * (chunked for HTTP/1.1, until the close for 1.0), and req_stream_end
- * ends it and the request. Returns 0, or UV_ECANCELED when the client is
- * gone (then only req_stream_end is left to call). */
-int req_stream_begin(struct req *req, struct response *resp);
-/* req_stream_write sends len bytes of the body. UV_ECANCELED when the
- * client is gone, UV_ENOBUFS when it reads too slowly (CONN_STREAM_BACKLOG
- * bytes wait unsent: the conn is closed). */
-int req_stream_write(struct req *req, const char *data, size_t len);
-/* req_stream_end ends the body and the request: req is freed. */
-void req_stream_end(struct req *req);
+/* A streamed answer: a body too large to build in memory (pulled, piece
+ * by piece) or of unknown length (pushed, as events happen).
+ * req_stream_start sends head's status line and headers (its body, if
+ * any, is dropped); the body then follows in pieces: chunked for
+ * HTTP/1.1, until the connection closes for HTTP/1.0. more runs each
+ * time the socket has taken what was written before (and once at the
+ * start); a pulling handler answers it with req_stream_write (one piece,
+ * taken) or req_stream_end, a pushing one may ignore it and write when it
+ * has something (more then only tells it that the socket is drained).
+ * More than CONN_STREAM_BACKLOG bytes written and not yet taken by the
+ * socket close the connection (a client that reads too slowly). While
+ * the client waits for nothing more (it left, a write failed or stalled
+ * for HTTP_IDLE_TIMEOUT, or it asked with HEAD) req_stream_gone is true:
+ * the handler cleans up and calls req_stream_end. more may run inside
+ * req_stream_start and req_stream_write (when the client is found gone
+ * there). req_stream_end(req, false) ends a body that could not be
+ * finished: the connection is closed, so the client sees a cut-off
+ * answer, never one that looks complete. req is freed by req_stream_end. */
+typedef void (*req_more_cb)(struct req *req, void *arg);
+void req_stream_start(struct req *req, struct response *head, req_more_cb more, void *arg);
+void req_stream_write(struct req *req, struct buf *piece);
+void req_stream_end(struct req *req, bool complete);
+bool req_stream_gone(const struct req *req);
 /* Bytes of a stream's body that may wait unsent before the client is cut off. */
 #define CONN_STREAM_BACKLOG (256 * 1024)
 

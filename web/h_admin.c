@@ -5,20 +5,20 @@
  *   POST   /api/v1/admin/failed/{id}/retry        requeue one failed job
  *   DELETE /api/v1/admin/failed/{id}              forget one failed job
  *
- * They need "Authorization: Bearer $ADMIN_TOKEN". Without an ADMIN_TOKEN
- * they are open in development and refused (403) elsewhere. (Canceling a
+ * They need "Authorization: Bearer $ADMIN_TOKEN" (web/auth.h). Without an
+ * ADMIN_TOKEN they are open in development and refused (403) elsewhere. (Canceling a
  * job, DELETE /api/v1/jobs/{id} in h_jobs.c, is not an admin action:
  * whoever holds a job's id may cancel it, as DESIGN.md's public API says.)
  * Everything goes through common/queue.h; each change is one Lua script. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "web/app.h"
+#include "web/auth.h"
 #include "web/handlers.h"
 
 #define LIST_DEFAULT 50
@@ -47,40 +47,6 @@ actx_new(struct req *req, const char *id) {
     return x;
 }
 
-/* same_secret compares without stopping at the first difference, so the
- * answer time says nothing about how much of the token was right. */
-static bool
-same_secret(const char *given, const char *want) {
-    size_t gl = strlen(given), wl = strlen(want);
-    unsigned char diff = gl != wl;
-    for (size_t i = 0; i < wl; i++) diff |= (unsigned char)(want[i] ^ given[i < gl ? i : 0]);
-    return diff == 0;
-}
-
-/* admin_allowed answers 401/403 itself and returns false when the request
- * may not use the admin API. */
-static bool
-admin_allowed(struct req *req) {
-    const struct config *cfg = req->app->cfg;
-    const char *token = cfg->admin_token;
-    if (!token || !*token) {
-        if (cfg->app_env == APP_DEVELOPMENT) return true;
-        req_problem(req, 403, "Forbidden",
-                    "the admin API is disabled: set ADMIN_TOKEN to enable it");
-        return false;
-    }
-    const char *auth = http_request_header(req->http, "Authorization");
-    if (auth && !strncasecmp(auth, "Bearer ", 7) && same_secret(auth + 7, token)) return true;
-    log_warn("msg=\"admin request refused\" path=%s reason=%s", log_q(req->http->path),
-             auth ? "wrong_token" : "no_token");
-    struct response r;
-    response_init(&r, 401);
-    response_header(&r, "WWW-Authenticate", "Bearer realm=\"wordcount-admin\"");
-    response_problem(&r, 401, "Unauthorized", "send Authorization: Bearer <ADMIN_TOKEN>");
-    req_send(req, &r);
-    return false;
-}
-
 /* --- GET /api/v1/admin/failed --- */
 
 static void
@@ -102,7 +68,7 @@ on_list(int status, long long total, const struct job *jobs, size_t n, const cha
 
 void
 h_admin_failed_list(struct req *req) {
-    if (!admin_allowed(req)) return;
+    if (!auth_admin(req)) return;
     static const char bad[] = "offset must be a whole number from 0, limit one from 1 to 1000";
     long offset = 0, limit = LIST_DEFAULT;
     if (req_query_long(req, "offset", 0, LIST_OFFSET_MAX, bad, &offset) < 0 ||
@@ -142,7 +108,7 @@ on_retry_all(int status, long long n, const char *errstr, void *arg) {
 
 void
 h_admin_failed_retry_all(struct req *req) {
-    if (!admin_allowed(req)) return;
+    if (!auth_admin(req)) return;
     struct queue *q = app_queue(req->app);
     struct actx *x = actx_new(req, NULL);
     int rc = q ? queue_failed_retry(q, NULL, RETRY_BATCH, on_retry_all, x) : UV_ECANCELED;
@@ -169,7 +135,7 @@ on_retry_one(int status, long long n, const char *errstr, void *arg) {
 
 void
 h_admin_failed_retry(struct req *req) {
-    if (!admin_allowed(req)) return;
+    if (!auth_admin(req)) return;
     const char *id = req_job_id(req);
     if (!id) return;
     struct queue *q = app_queue(req->app);
@@ -203,7 +169,7 @@ on_deleted(int status, long long n, const char *errstr, void *arg) {
 
 void
 h_admin_failed_delete(struct req *req) {
-    if (!admin_allowed(req)) return;
+    if (!auth_admin(req)) return;
     const char *id = req_job_id(req);
     if (!id) return;
     struct queue *q = app_queue(req->app);

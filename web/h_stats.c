@@ -1,6 +1,8 @@
 /* h_stats — GET /api/v1/stats (JSON for the dashboard) and GET /metrics
  * (Prometheus), both from one stats_read of Redis (common/stats.h),
- * after a read of the busiest hosts (common/hosts.h, web/host_view.h). */
+ * after a read of the busiest hosts (common/hosts.h, web/host_view.h). They
+ * name worker hosts and pids and failure reasons, so outside development
+ * and testing they need a token (web/auth.h) unless STATS_PUBLIC says. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "common/stats.h"
 #include "common/xalloc.h"
 #include "web/app.h"
+#include "web/auth.h"
 #include "web/handlers.h"
 #include "web/host_view.h"
 #include "web/stats_view.h"
@@ -87,6 +90,7 @@ on_hosts(int status, const struct hosts_row *rows, size_t n, const char *errstr,
 
 static void
 read_stats(struct req *req, bool prometheus) {
+    if (!auth_stats(req)) return;
     long window = DEFAULT_WINDOW_S;
     if (!prometheus &&
         req_query_long(req, "window", 60, STATS_WINDOW_MAX_S,

@@ -19,8 +19,9 @@
 struct job_req {
     struct req *req;
     char id[JOB_ID_LEN + 1];
-    int top;     /* h_job_result: how many top words to show */
-    json_t *job; /* h_jobs: a finished job waiting for its result summary */
+    int top;         /* h_job_result: how many top words to show */
+    unsigned fields; /* h_job_result: the members asked for (a bit per member) */
+    json_t *job;     /* h_jobs: a finished job waiting for its result summary */
 };
 
 /* job_req_new starts the state for req about id (a valid job id). */

@@ -1,12 +1,13 @@
 /* job_row.c — a job's results row for the handlers; see job_row.h. */
 #include "web/job_row.h"
 
-/* Every column a handler shows (all but the row's own id). */
+/* Every column a handler shows but the row's own id and the two count
+ * maps, which can be megabytes: web/result_stream.c streams those. */
 static const enum results_col ROW_COLS[] = {
     RESULTS_URL,           RESULTS_CREATED_AT,     RESULTS_TOTAL_WORDS, RESULTS_UNIQUE_WORDS,
-    RESULTS_TOTAL_NO_STOP, RESULTS_UNIQUE_NO_STOP, RESULTS_TOP_WORDS,   RESULTS_ALL,
-    RESULTS_NO_STOP,       RESULTS_FINAL_URL,      RESULTS_HTTP_STATUS, RESULTS_CONTENT_TYPE,
-    RESULTS_CHARSET,       RESULTS_BYTES,          RESULTS_FETCH_MS,
+    RESULTS_TOTAL_NO_STOP, RESULTS_UNIQUE_NO_STOP, RESULTS_TOP_WORDS,   RESULTS_FINAL_URL,
+    RESULTS_HTTP_STATUS,   RESULTS_CONTENT_TYPE,   RESULTS_CHARSET,     RESULTS_BYTES,
+    RESULTS_FETCH_MS,
 };
 
 int

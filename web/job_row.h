@@ -2,8 +2,9 @@
  * (h_jobs.c when the Redis state has expired, h_job_result.c, h_compat.c;
  * web/job_req.h sends the read).
  *
- * Owns: the query by job id (the columns come from common/results.h) and
- * the JSON pieces made from the row. Functions that return json_t*
+ * Owns: the query by job id (the columns come from common/results.h; all
+ * but the two count maps, which web/result_stream.c streams) and the JSON
+ * pieces made from the row. Functions that return json_t*
  * return a new reference. The row is read at row 0 of res, which stays
  * the caller's (pg_uv clears it after the callback). */
 #ifndef WC_JOB_ROW_H

@@ -156,8 +156,9 @@ response_serialize(const struct response *r, const struct response_wire *w, stru
     http_date(date);
     buf_reset(head);
     buf_printf(head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", r->status, response_reason(r->status), date);
-    if (w->stream && w->chunked) buf_append_str(head, "Transfer-Encoding: chunked\r\n");
-    else if (!no_body && !w->stream) buf_printf(head, "Content-Length: %zu\r\n", r->body.len);
+    if (!no_body && !w->streamed) buf_printf(head, "Content-Length: %zu\r\n", r->body.len);
+    if (!no_body && w->streamed && w->http_minor > 0)
+        buf_append_str(head, "Transfer-Encoding: chunked\r\n");
     if (!w->keep_alive) buf_append_str(head, "Connection: close\r\n");
     else if (w->http_minor == 0) buf_append_str(head, "Connection: keep-alive\r\n");
     if (r->headers.len) buf_append(head, r->headers.data, r->headers.len);

@@ -31,8 +31,7 @@ struct response_wire {
     unsigned short http_minor; /* of the request; 1.0 clients need explicit keep-alive */
     bool keep_alive;           /* false: add Connection: close */
     bool head_only;            /* HEAD: headers only, Content-Length of the body */
-    bool stream;               /* a body of unknown length follows (req_stream_begin) */
-    bool chunked;              /* with stream: Transfer-Encoding: chunked (else until close) */
+    bool streamed; /* the body follows in pieces: no Content-Length; chunked for HTTP/1.1 */
 };
 
 void response_init(struct response *r, int status);

@@ -36,6 +36,7 @@ struct sse_stream {
     bool reading;                 /* a Redis read is in flight */
     bool again;                   /* an event came during the read */
     bool ending;                  /* end once the read answers */
+    bool writing;                 /* inside req_stream_start or _write */
 };
 
 static void read_events(struct sse_stream *st);
@@ -65,7 +66,7 @@ finish(struct sse_stream *st) {
     bool begun = st->begun;
     free(st);
     if (!req) return;
-    if (begun) req_stream_end(req);
+    if (begun) req_stream_end(req, true);
     else req_unavailable(req, REQ_REDIS, "the server is stopping or the job queue is unreachable");
 }
 
@@ -76,9 +77,27 @@ end(struct sse_stream *st) {
     else finish(st);
 }
 
+/* write_text pushes text on st's stream; a client found gone there marks
+ * st ending (its caller, or the gone callback, then finishes it). */
 static void
 write_text(struct sse_stream *st, const char *text, size_t len) {
-    if (req_stream_write(st->req, text, len) < 0) st->ending = true; /* the client is gone */
+    struct buf piece;
+    buf_init(&piece);
+    buf_append(&piece, text, len);
+    st->writing = true;
+    req_stream_write(st->req, &piece);
+    st->writing = false;
+    if (req_stream_gone(st->req)) st->ending = true;
+}
+
+/* on_more: the socket took what was written. Events are pushed as they
+ * come, so only a client found gone matters here. */
+static void
+on_more(struct req *req, void *arg) {
+    struct sse_stream *st = arg;
+    if (!req_stream_gone(req)) return;
+    if (st->writing) st->ending = true;
+    else end(st);
 }
 
 /* event_data is the JSON of one entry's fields (name, value pairs). */
@@ -138,7 +157,10 @@ begin(struct sse_stream *st) {
     st->begun = true;
     if (!uv_is_active((uv_handle_t *)&st->sse->keepalive))
         uv_timer_start(&st->sse->keepalive, on_keepalive, SSE_KEEPALIVE_MS, SSE_KEEPALIVE_MS);
-    if (req_stream_begin(st->req, &r) < 0) return false;
+    st->writing = true;
+    req_stream_start(st->req, &r, on_more, st);
+    st->writing = false;
+    if (req_stream_gone(st->req)) return false;
     char retry[32];
     int n = snprintf(retry, sizeof retry, "retry: %d\n\n", SSE_RETRY_MS);
     write_text(st, retry, (size_t)n);

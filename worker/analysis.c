@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "worker/extract.h"
 #include "worker/fetch.h"
@@ -11,9 +12,23 @@ struct analysis {
     fetch_t *fetch;
     extract_t *extract; /* from the head on */
     struct tally tally;
+    struct membudget *mem; /* NULL: no budget */
+    struct membudget_acct acct;
+    size_t bytes;         /* taken so far */
+    bool waited;          /* the budget paused the download at least once */
+    size_t bytes_at_text; /* bytes taken when text last reached the tally */
     analysis_done_cb cb;
     void *arg;
 };
+
+/* on_text counts the text's words, noting how much of the page has been
+ * read as text by then. */
+static void
+on_text(const char *text, size_t len, void *arg) {
+    struct analysis *a = arg;
+    a->bytes_at_text = a->bytes;
+    tally_text(text, len, &a->tally);
+}
 
 /* on_head picks the extractor of the page's content type. */
 static int
@@ -23,14 +38,43 @@ on_head(fetch_t *f, const struct fetch_head *head, void *arg) {
     if (!type)
         return fetch_refuse(f, "unsupported_type", "content type %s is not HTML or plain text",
                             head->content_type);
-    a->extract = extract_open(type, head->charset, tally_text, &a->tally);
+    a->extract = extract_open(type, head->charset, on_text, a);
     if (!a->extract) return fetch_refuse(f, "fetch", "cannot start the text extractor");
     return 0;
+}
+
+/* may_take asks the budget for what this piece can cost at most: its
+ * bytes, and a new distinct word every other byte. */
+static bool
+may_take(fetch_t *f, size_t len, void *arg) {
+    (void)f;
+    struct analysis *a = arg;
+    if (!a->mem) return true;
+    /* The parser may hold bytes it has not handed on as text yet (libxml2
+     * keeps a text run until the next tag): count those, and this piece,
+     * as new words at the rate of a page of random words. */
+    size_t unread = a->bytes - a->bytes_at_text + len;
+    size_t need = membudget_estimate(a->bytes + len,
+                                     count_unique(&a->tally.all) + unread / MEMBUDGET_WORD_BYTES);
+    if (membudget_grow(a->mem, &a->acct, need) == 0) return true;
+    if (!a->waited) /* once per job: a full budget pauses many pieces */
+        log_info("msg=\"memory budget full, download paused\" bytes=%zu need_kb=%zu used_kb=%zu "
+                 "limit_kb=%zu",
+                 a->bytes, need / 1024, a->mem->used / 1024, a->mem->limit / 1024);
+    a->waited = true;
+    return false;
+}
+
+static void
+on_budget_wake(void *arg) {
+    struct analysis *a = arg;
+    fetch_resume(a->fetch);
 }
 
 static int
 on_body(fetch_t *f, const char *data, size_t len, void *arg) {
     struct analysis *a = arg;
+    a->bytes += len;
     if (extract_feed(a->extract, data, len) < 0)
         return fetch_refuse(f, "fetch", "the page cannot be decoded in its charset");
     return 0;
@@ -67,14 +111,16 @@ on_fetched(fetch_t *f, const struct fetch_result *fr, void *arg) {
     a->cb(a, &r, a->arg);
     extract_free(a->extract);
     tally_free(&a->tally);
+    if (a->mem) membudget_release(a->mem, &a->acct);
     free(a);
 }
 
-static const struct fetch_sink sink = {on_head, on_body, on_fetched};
+static const struct fetch_sink sink = {on_head, on_body, on_fetched, may_take};
 
 int
-analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw, const char *url,
-               analysis_done_cb cb, void *arg, analysis_t **out) {
+analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
+               struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
+               analysis_t **out) {
     char err[256];
     *out = NULL;
     struct analysis *a = xcalloc(1, sizeof *a);
@@ -90,6 +136,8 @@ analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *
         free(a);
         return rc;
     }
+    a->mem = mem;
+    if (mem) membudget_open(mem, &a->acct, on_budget_wake, a);
     *out = a;
     return 0;
 }

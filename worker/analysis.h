@@ -22,6 +22,7 @@
 #include "common/config.h"
 #include "worker/count.h"
 #include "worker/curl_uv.h"
+#include "worker/membudget.h"
 #include "worker/stopwords.h"
 
 typedef struct analysis analysis_t;
@@ -50,9 +51,13 @@ struct analysis_result {
 
 typedef void (*analysis_done_cb)(analysis_t *a, const struct analysis_result *r, void *arg);
 
-/* analysis_start fetches url under cfg's fetch policy on cu's loop. */
+/* analysis_start fetches url under cfg's fetch policy on cu's loop. With
+ * mem, it holds an account there (membudget.h) from start to end, grown
+ * before each piece of the page by its estimate (bytes downloaded,
+ * distinct words), the download paused while the budget says wait. */
 int analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
-                   const char *url, analysis_done_cb cb, void *arg, analysis_t **out);
+                   struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
+                   analysis_t **out);
 /* analysis_cancel stops a running analysis; done_cb runs (error_code "canceled"). */
 void analysis_cancel(analysis_t *a);
 

@@ -21,6 +21,7 @@ struct fetch {
     CURL *easy;
     char errbuf[CURL_ERROR_SIZE];
     bool head_taken; /* on_head ran and took the body */
+    bool paused;     /* may_take said wait: the download is paused */
     size_t bytes;
     long http_status;
     /* the last address refused at socket open, if the last one was */
@@ -97,6 +98,10 @@ on_write(char *data, size_t size, size_t nmemb, void *arg) {
         fetch_refuse(f, "too_large", "the page is larger than FETCH_MAX_BYTES (%zu bytes)",
                      f->cfg->fetch_max_bytes);
         return 0;
+    }
+    if (f->sink->may_take && !f->sink->may_take(f, len, f->arg)) {
+        f->paused = true;
+        return CURL_WRITEFUNC_PAUSE; /* the same bytes come again after fetch_resume */
     }
     f->bytes += len;
     if (f->sink->on_body(f, data, len, f->arg) < 0) return 0;
@@ -276,6 +281,13 @@ fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url, const stru
     }
     *out = f;
     return 0;
+}
+
+void
+fetch_resume(fetch_t *f) {
+    if (!f->paused) return;
+    f->paused = false;
+    curl_easy_pause(f->easy, CURLPAUSE_CONT);
 }
 
 void

@@ -69,16 +69,26 @@ typedef int (*fetch_head_cb)(fetch_t *f, const struct fetch_head *head, void *ar
 typedef int (*fetch_body_cb)(fetch_t *f, const char *data, size_t len, void *arg);
 typedef void (*fetch_done_cb)(fetch_t *f, const struct fetch_result *r, void *arg);
 
+/* may_take, before each piece of body (len bytes) goes to on_body: true
+ * to take it now, false to pause the download until fetch_resume (the
+ * piece then comes again). */
+typedef bool (*fetch_take_cb)(fetch_t *f, size_t len, void *arg);
+
 struct fetch_sink {
     fetch_head_cb on_head; /* return 0 to take the body */
     fetch_body_cb on_body; /* return 0 to go on */
     fetch_done_cb on_done;
+    fetch_take_cb may_take; /* optional */
 };
 
 /* fetch_start fetches url (checked with url_check first: UV_EINVAL when
  * it is not one we fetch). sink must outlive the fetch. */
 int fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url,
                 const struct fetch_sink *sink, void *arg, fetch_t **out);
+/* fetch_resume goes on with a download that may_take paused (curl may
+ * hand the held piece over at once, from inside this call). FETCH_TIMEOUT
+ * runs on meanwhile. */
+void fetch_resume(fetch_t *f);
 /* fetch_cancel stops a running fetch; on_done runs now, with error code
  * "canceled". */
 void fetch_cancel(fetch_t *f);

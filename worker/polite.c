@@ -396,7 +396,9 @@ on_robots_done(fetch_t *f, const struct fetch_result *r, void *arg) {
     robots_known(c, e);
 }
 
-static const struct fetch_sink robots_sink = {on_robots_head, on_robots_body, on_robots_done};
+/* robots.txt bodies are capped (500 KiB) and not held against the memory budget. */
+static const struct fetch_sink robots_sink = {
+    .on_head = on_robots_head, .on_body = on_robots_body, .on_done = on_robots_done};
 
 static void
 fetch_robots(struct check *c) {

@@ -16,6 +16,7 @@
 #include "common/stats.h"
 #include "common/xalloc.h"
 #include "worker/curl_uv.h"
+#include "worker/membudget.h"
 #include "worker/polite.h"
 #include "worker/task.h"
 
@@ -43,6 +44,7 @@ struct runner {
     int npg;
     curl_uv_t *curl;
     polite_t *polite;
+    struct membudget mem; /* this process's share of WORKER_MEMORY_MB */
     struct queue queue;
     struct task_env env;
     uv_timer_t take_timer;
@@ -54,8 +56,11 @@ struct runner {
     int inflight;       /* tasks not yet freed */
     int rescue_interval_ms;
     long rescue_idle_ms;
+    int rescue_asked; /* room given to the scan in flight */
     char rescue_cursor[48];
     uint64_t rescue_not_before; /* uv_now before which no rescue scan runs */
+    bool rescue_due;            /* a scan is due: it goes before new deliveries */
+    bool uptime_known;          /* Redis's uptime was read since the last connect */
     bool redis_lost;            /* the command connection went down since it was up */
     bool taking, rescuing, promoting, renewing;
     bool group_ready, ensuring_group;
@@ -70,6 +75,8 @@ struct runner {
 
 static void maybe_take(struct runner *r);
 static void maybe_free(struct runner *r);
+static bool rescue_allowed(const struct runner *r);
+static void rescue(struct runner *r, int room);
 static void on_heartbeat_reply(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg);
 
 /* --- task bookkeeping --- */
@@ -212,13 +219,30 @@ maybe_take(struct runner *r) {
         return;
     }
     int room = r->cfg->worker_concurrency - r->inflight;
-    if (room <= 0) return;
+    /* Jobs are admitted against the memory budget too: while big pages
+     * hold it, fewer jobs start (membudget.h). */
+    int mem_room = membudget_room(&r->mem);
+    if (mem_room < room) room = mem_room;
+    if (room <= 0 || r->rescuing) return;
+    /* Jobs of a lost worker have waited JOB_RESCUE_AFTER already: they
+     * get the free slots before new deliveries, however long the queue. */
+    if (rescue_allowed(r) && r->rescue_due) {
+        rescue(r, room);
+        return;
+    }
     int rc = queue_take(&r->queue, r->redis_block, r->consumer, room, TAKE_BLOCK_MS, on_take, r);
     if (rc == 0) r->taking = true;
     else uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
 }
 
 static void on_heartbeat(uv_timer_t *timer);
+
+/* on_memory_back: a job gave its memory back; maybe room for more. */
+static void
+on_memory_back(void *arg) {
+    struct runner *r = arg;
+    if (!r->closing && !r->taking) maybe_take(r);
+}
 
 /* A Redis outage stops every worker's renewals at once, so when it ends
  * every lease looks lapsed. A worker that reconnects renews its own
@@ -227,18 +251,64 @@ static void on_heartbeat(uv_timer_t *timer);
  * has reconnected and renewed, and only the dead ones' jobs are taken. */
 #define RECONNECT_BACKOFF_MAX_MS 5000
 
+static uint64_t
+embargo_ms(const struct runner *r) {
+    return (uint64_t)r->cfg->job_rescue_after_ms + RECONNECT_BACKOFF_MAX_MS;
+}
+
+/* A process that connects for the first time has seen no outage, but
+ * Redis may have just restarted, its siblings still reconnecting: it
+ * keeps the same embargo, counted from Redis's start (INFO's
+ * uptime_in_seconds, rounded down, so the pause is never shorter). */
+static void
+on_uptime(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg) {
+    (void)redis;
+    struct runner *r = arg;
+    if (r->closing) return;
+    const char *at = reply && reply->type == REDIS_REPLY_STRING
+                         ? strstr(reply->str, "uptime_in_seconds:")
+                         : NULL;
+    uint64_t now = uv_now(r->loop);
+    if (!at) {
+        /* No answer, or a Redis that hides INFO: pause as after an outage. */
+        log_warn("msg=\"cannot read redis uptime, pausing rescues\" error=%s",
+                 log_q(errstr ? errstr : "no uptime_in_seconds"));
+        if (r->rescue_not_before < now + embargo_ms(r)) r->rescue_not_before = now + embargo_ms(r);
+    } else {
+        uint64_t up_ms = strtoull(at + strlen("uptime_in_seconds:"), NULL, 10) * 1000;
+        if (up_ms < embargo_ms(r)) {
+            uint64_t until = now + embargo_ms(r) - up_ms;
+            if (r->rescue_not_before < until) r->rescue_not_before = until;
+            log_info("msg=\"redis restarted recently, pausing rescues\" uptime_ms=%llu "
+                     "pause_ms=%llu",
+                     (unsigned long long)up_ms, (unsigned long long)(until - now));
+        }
+    }
+    r->uptime_known = true;
+    maybe_take(r);
+}
+
+static void
+read_uptime(struct runner *r) {
+    const char *argv[] = {"INFO", "server"};
+    size_t argvlen[] = {4, 6};
+    if (redis_uv_command(r->redis, on_uptime, r, 2, argv, argvlen) < 0)
+        log_debug("msg=\"uptime not asked\" error=\"redis not connected\"");
+}
+
 static void
 on_redis_state(redis_uv_t *redis, bool connected, void *arg) {
     struct runner *r = arg;
     if (redis == r->redis) {
         if (!connected) {
             r->redis_lost = true;
+            r->uptime_known = false;
         } else {
             if (r->redis_lost) {
                 r->redis_lost = false;
-                r->rescue_not_before = uv_now(r->loop) + (uint64_t)r->cfg->job_rescue_after_ms +
-                                       RECONNECT_BACKOFF_MAX_MS;
+                r->rescue_not_before = uv_now(r->loop) + embargo_ms(r);
             }
+            read_uptime(r);
             /* Register (or renew, after an outage) at once: the registry
              * shows this process from the moment it can take jobs, not
              * one HEARTBEAT_INTERVAL later. */
@@ -258,6 +328,14 @@ running(const struct runner *r, const struct queue_entry *e) {
     return false;
 }
 
+/* rescue_allowed: no scan while draining, before the consumer group
+ * exists, before Redis's uptime is known, or within the embargo. */
+static bool
+rescue_allowed(const struct runner *r) {
+    return !r->closing && !r->draining && r->group_ready && r->uptime_known &&
+           uv_now(r->loop) >= r->rescue_not_before;
+}
+
 static void
 on_rescued(int status, const struct queue_entry *entries, size_t n, const char *errstr, void *arg) {
     struct runner *r = arg;
@@ -265,9 +343,15 @@ on_rescued(int status, const struct queue_entry *entries, size_t n, const char *
     if (r->closing) return;
     if (status < 0) {
         log_debug("msg=\"rescue scan failed\" error=%s", log_q(errstr));
+        r->rescue_due = false; /* the next tick tries again; take meanwhile */
         check_drained(r);
+        maybe_take(r);
         return;
     }
+    /* The scan is over when it has gone round the pending list without
+     * filling the room it was given; otherwise it goes on as soon as a
+     * slot is free, before any new delivery. */
+    if (n < (size_t)r->rescue_asked && !strcmp(r->rescue_cursor, "0-0")) r->rescue_due = false;
     for (size_t i = 0; i < n; i++) {
         /* Our own task whose renewals failed for a while (Redis was down):
          * the claim renewed its lease; it must not run twice here. */
@@ -278,18 +362,29 @@ on_rescued(int status, const struct queue_entry *entries, size_t n, const char *
         begin(r, &entries[i]);
     }
     check_drained(r);
+    maybe_take(r);
 }
 
+/* rescue scans for up to room deliveries whose lease lapsed. It shares
+ * the slots with taking, one at a time (maybe_take), so together they
+ * never hold more than WORKER_CONCURRENCY. */
 static void
-on_rescue_timer(uv_timer_t *timer) {
-    struct runner *r = timer->data;
-    if (r->closing || r->draining || r->rescuing || !r->group_ready) return;
-    if (uv_now(r->loop) < r->rescue_not_before) return;
-    int room = r->cfg->worker_concurrency - r->inflight;
-    if (room <= 0) return;
+rescue(struct runner *r, int room) {
+    r->rescue_asked = room;
     if (queue_rescue(&r->queue, r->consumer, r->rescue_idle_ms, room, r->rescue_cursor, on_rescued,
                      r) == 0)
         r->rescuing = true;
+    else r->rescue_due = false;
+}
+
+/* Every tick a scan falls due; it runs at the next free slot, ahead of
+ * new deliveries (a take in flight finishes first: at most TAKE_BLOCK_MS). */
+static void
+on_rescue_timer(uv_timer_t *timer) {
+    struct runner *r = timer->data;
+    if (!rescue_allowed(r)) return;
+    r->rescue_due = true;
+    maybe_take(r);
 }
 
 static void
@@ -428,6 +523,9 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
         r->pg[i] = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,
                              (size_t)cfg->worker_concurrency * 4 + 16);
     r->curl = curl_uv_new(loop);
+    membudget_init(&r->mem,
+                   (size_t)cfg->worker_memory_mb * 1024 * 1024 / (size_t)cfg->worker_processes,
+                   on_memory_back, r);
     queue_init(&r->queue, r->redis, &r->keys, cfg->result_ttl_s);
     r->polite = polite_new(loop, cfg, r->redis, &r->keys, &r->queue, r->curl, r->consumer);
 
@@ -447,6 +545,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                                .npg = r->npg,
                                .curl = r->curl,
                                .polite = r->polite,
+                               .mem = &r->mem,
                                .consumer = r->consumer,
                                .lease_safe_ms = (int)r->rescue_idle_ms - cfg->heartbeat_interval_ms,
                                .on_end = on_task_end,

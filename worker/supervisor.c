@@ -12,7 +12,9 @@
 
 #define RESTART_MIN_MS 1000
 #define RESTART_MAX_MS 30000
-#define HEALTHY_AFTER_MS 60000
+/* A child that lived this long was not crash-looping: its next death
+ * starts the backoff from the beginning. */
+#define HEALTHY_AFTER_MS 10000
 #define KILL_EXTRA_MS 5000
 
 struct slot {
@@ -40,6 +42,13 @@ struct supervisor {
 };
 
 static void spawn_child(struct slot *s);
+
+bool
+supervisor_death_is_crash(int64_t exit_status, int term_signal) {
+    bool killed = term_signal == SIGKILL || term_signal == SIGTERM || term_signal == SIGINT ||
+                  term_signal == SIGHUP || (term_signal == 0 && exit_status == 0);
+    return !killed;
+}
 
 static void
 on_restart_timer(uv_timer_t *t) {
@@ -75,11 +84,19 @@ on_child_exit(uv_process_t *p, int64_t exit_status, int term_signal) {
         log_info("msg=\"worker exited\" child=%d pid=%d status=%lld signal=%d", s->index, p->pid,
                  (long long)exit_status, term_signal);
     } else {
+        bool crashed = supervisor_death_is_crash(exit_status, term_signal);
         if (lived >= HEALTHY_AFTER_MS) backoff_reset(&s->restarts);
-        int64_t delay = backoff_next(&s->restarts);
+        /* A crash loop backs off (1 s doubling to 30 s); a child killed
+         * from outside (kill -9, a stop signal) comes back after the first
+         * step, however often it happens: a kill storm must not leave
+         * the fleet without workers. */
+        int64_t delay = crashed ? backoff_next(&s->restarts)
+                                : backoff_delay_ms(RESTART_MIN_MS, RESTART_MAX_MS, 1,
+                                                   backoff_rand(&s->restarts));
         log_warn("msg=\"worker died, restarting\" child=%d pid=%d status=%lld signal=%d "
-                 "restart_in_ms=%lld",
-                 s->index, p->pid, (long long)exit_status, term_signal, (long long)delay);
+                 "lived_ms=%llu cause=%s restart_in_ms=%lld",
+                 s->index, p->pid, (long long)exit_status, term_signal, (unsigned long long)lived,
+                 crashed ? "crash" : "killed", (long long)delay);
         uv_timer_start(&s->restart, on_restart_timer, (uint64_t)delay, 0);
     }
     uv_close((uv_handle_t *)p, on_proc_closed);

@@ -363,8 +363,8 @@ begin_analysis(struct task *t) {
     const struct task_env *env = t->env;
     t->phase = TASK_ANALYZING;
     uv_timer_start(&t->timer, on_job_timeout, (uint64_t)env->cfg->job_timeout_ms, 0);
-    int rc =
-        task_io.analysis_start(env->curl, env->cfg, env->sw, t->url, on_analyzed, t, &t->analysis);
+    int rc = task_io.analysis_start(env->curl, env->cfg, env->sw, env->mem, t->url, on_analyzed, t,
+                                    &t->analysis);
     if (rc < 0) {
         uv_timer_stop(&t->timer);
         t->analysis = NULL;

@@ -76,7 +76,8 @@ struct task_env {
     pg_uv_t *const *pgs; /* result writes go to pgs[hash of job id % npg] */
     int npg;
     curl_uv_t *curl;
-    polite_t *polite; /* NULL: no politeness (tests) */
+    polite_t *polite;      /* NULL: no politeness (tests) */
+    struct membudget *mem; /* the process's memory budget (worker/membudget.h); may be NULL */
     const char *consumer;
     /* A lease renewed less than this long ago (ms) is safe to act on. */
     int lease_safe_ms;
@@ -151,7 +152,8 @@ struct task_io {
     int (*store_find)(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg);
     int (*store_insert)(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
     int (*analysis_start)(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
-                          const char *url, analysis_done_cb cb, void *arg, analysis_t **out);
+                          struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
+                          analysis_t **out);
     void (*analysis_cancel)(analysis_t *a);
     int (*queue_defer)(struct queue *q, const struct queue_entry *e, const char *consumer,
                        int64_t due_ms, const char *reason, const char *host, int limit,

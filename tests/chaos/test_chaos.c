@@ -1,13 +1,23 @@
 /* The chaos run: thousands of jobs against loopback pages while worker
- * processes are killed with SIGKILL at random, Redis (append-only file
- * on) is restarted once and Postgres crashes and restarts once. Then it
- * reports submitted, finished, failed by reason, lost, duplicated rows,
- * and the rescue latency (from a worker's kill to its job's next start)
- * p50/p99, and fails unless nothing was lost or counted twice.
+ * processes are killed with SIGKILL at a steady pace, the supervisor is
+ * SIGKILLed once (and started again), Redis (append-only file on) is
+ * SIGKILLed and restarted once, Postgres is stopped immediately (a crash,
+ * no checkpoint) and restarted once, and the web server is SIGKILLed and
+ * started again once. Then it reports submitted, finished, failed by
+ * reason, lost, duplicated rows, and the rescue latency (from a worker's
+ * kill to its job's next start) p50/p90/p99/max, and fails unless nothing
+ * was lost or counted twice.
  *
  * Sizes come from the environment: CHAOS_JOBS (default 300) jobs over
- * CHAOS_SECONDS (default 20) of chaos. `make test` runs the defaults;
- * `make chaos` runs 3000 jobs over two minutes. */
+ * CHAOS_SECONDS (default 20) of chaos, CHAOS_WORKERS (4) processes of
+ * CHAOS_CONCURRENCY (16) jobs, JOB_RESCUE_AFTER of CHAOS_RESCUE_AFTER_MS
+ * (3000), a kill every CHAOS_KILL_MS (a twelfth of the run, 1 to 3 s).
+ * `make test` runs the defaults and only checks that rescue p99 stays
+ * under 30 s; `make chaos` runs the issue's scenario (10,000 jobs, 3 x 32,
+ * JOB_RESCUE_AFTER 5 s, a kill every 4 s) and fails when p99 exceeds
+ * CHAOS_P99_MAX_MS (15000 there). FETCH_HOST_CONCURRENCY is
+ * CHAOS_HOST_CONCURRENCY (8; 0 turns politeness's limit off, as `make
+ * chaos` does: the issue's scenario predates it). */
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
 #include <signal.h>
@@ -119,21 +129,25 @@ struct kill_rec {
  * is alive; returns how many. */
 static int
 live_children(pid_t *pids, int max) {
-    FILE *f = fopen(sys.worker_logs[0], "r");
-    if (!f) return 0;
-    pid_t latest[64] = {0};
-    char line[8192];
-    while (fgets(line, sizeof line, f)) {
-        const char *m = strstr(line, "msg=\"worker started\" child=");
-        if (!m) continue;
-        int child = atoi(m + strlen("msg=\"worker started\" child="));
-        const char *p = strstr(m, " pid=");
-        if (child >= 0 && child < 64 && p) latest[child] = (pid_t)atol(p + 5);
+    pid_t latest[WCSYS_MAX_WORKERS][64] = {{0}};
+    for (int w = 0; w < sys.nworkers; w++) {
+        if (!proc_alive(sys.workers[w])) continue; /* its children are draining */
+        FILE *f = fopen(sys.worker_logs[w], "r");
+        if (!f) continue;
+        char line[8192];
+        while (fgets(line, sizeof line, f)) {
+            const char *m = strstr(line, "msg=\"worker started\" child=");
+            if (!m) continue;
+            int child = atoi(m + strlen("msg=\"worker started\" child="));
+            const char *p = strstr(m, " pid=");
+            if (child >= 0 && child < 64 && p) latest[w][child] = (pid_t)atol(p + 5);
+        }
+        fclose(f);
     }
-    fclose(f);
     int n = 0;
-    for (int i = 0; i < 64 && n < max; i++)
-        if (latest[i] > 0 && proc_alive(latest[i])) pids[n++] = latest[i];
+    for (int w = 0; w < WCSYS_MAX_WORKERS; w++)
+        for (int i = 0; i < 64 && n < max; i++)
+            if (latest[w][i] > 0 && proc_alive(latest[w][i])) pids[n++] = latest[w][i];
     return n;
 }
 
@@ -150,11 +164,12 @@ cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* percentile of the sorted v by the nearest rank. */
 static long long
 percentile(const long long *v, int n, int p) {
     if (n == 0) return -1;
-    int i = (int)((long long)(n - 1) * p / 100);
-    return v[i];
+    int rank = (int)(((long long)n * p + 99) / 100);
+    return v[rank < 1 ? 0 : rank - 1];
 }
 
 struct reason {
@@ -166,6 +181,13 @@ Test(chaos, kill_restart_and_count) {
     int njobs = env_int("CHAOS_JOBS", 300, 10, 100000);
     int seconds = env_int("CHAOS_SECONDS", 20, 5, 3600);
     int nproc = env_int("CHAOS_WORKERS", 4, 2, 32);
+    int conc = env_int("CHAOS_CONCURRENCY", 16, 1, 1024);
+    int rescue_after = env_int("CHAOS_RESCUE_AFTER_MS", 3000, 1000, 60000);
+    int kill_ms = seconds * 1000 / 12 < 1000 ? 1000 : seconds * 1000 / 12;
+    if (kill_ms > 3000) kill_ms = 3000;
+    kill_ms = env_int("CHAOS_KILL_MS", kill_ms, 100, 600000);
+    int p99_max = env_int("CHAOS_P99_MAX_MS", 30000, 1000, 600000);
+    int host_limit = env_int("CHAOS_HOST_CONCURRENCY", 8, 0, 1024);
 
     redis_srv_start(&redis, "127.0.0.1");
     pg_srv_start(&pg, "127.0.0.1");
@@ -174,16 +196,20 @@ Test(chaos, kill_restart_and_count) {
     char num[16];
     snprintf(num, sizeof num, "%d", nproc);
     wcsys_env(&sys, "WORKER_PROCESSES", num);
-    wcsys_env(&sys, "WORKER_CONCURRENCY", "16");
-    wcsys_env(&sys, "JOB_RESCUE_AFTER", "3s");
-    wcsys_env(&sys, "HEARTBEAT_INTERVAL", "500ms");
+    snprintf(num, sizeof num, "%d", conc);
+    wcsys_env(&sys, "WORKER_CONCURRENCY", num);
+    snprintf(num, sizeof num, "%dms", rescue_after);
+    wcsys_env(&sys, "JOB_RESCUE_AFTER", num);
+    snprintf(num, sizeof num, "%dms", rescue_after / 6);
+    wcsys_env(&sys, "HEARTBEAT_INTERVAL", num);
     wcsys_env(&sys, "JOB_RETRY_BASE", "200ms");
     wcsys_env(&sys, "JOB_RETRY_MAX", "2s");
     wcsys_env(&sys, "FETCH_TIMEOUT", "5s");
     wcsys_env(&sys, "RESULT_TTL", "1h");
     /* Politeness holds through the chaos: the one page server never sees
      * more than this many fetches at once, kills and restarts included. */
-    wcsys_env(&sys, "FETCH_HOST_CONCURRENCY", "8");
+    snprintf(num, sizeof num, "%d", host_limit);
+    wcsys_env(&sys, "FETCH_HOST_CONCURRENCY", num);
     for (int i = 0; i < NPAGES; i++) {
         char name[32], body[2048];
         int len = snprintf(body, sizeof body, "<html><body><h1>Page %d</h1><p>", i);
@@ -197,17 +223,17 @@ Test(chaos, kill_restart_and_count) {
     wcsys_start_worker(&sys, NULL);
 
     /* The chaos phase: submissions spread over its first 70 %, a kill
-     * every kill_ms while two or more workers live, Redis restarted at
-     * 35 % and Postgres crashed at 60 %. */
+     * every kill_ms while two or more workers live, Redis SIGKILLed at
+     * 35 %, the supervisor at 50 %, Postgres crashed at 60 % and the web
+     * server SIGKILLed at 80 %. */
     struct submitted sub = {0};
     struct kill_rec kills[MAX_KILLS];
     int nkills = 0;
     long long t0 = wcsys_now_ms(), end = t0 + seconds * 1000LL;
     long long submit_until = t0 + seconds * 700LL;
     long long redis_at = t0 + seconds * 350LL, pg_at = t0 + seconds * 600LL;
-    bool redis_done = false, pg_done = false;
-    int kill_ms = seconds * 1000 / 12 < 1000 ? 1000 : seconds * 1000 / 12;
-    if (kill_ms > 3000) kill_ms = 3000;
+    long long sup_at = t0 + seconds * 500LL, web_at = t0 + seconds * 800LL;
+    bool redis_done = false, pg_done = false, sup_done = false, web_done = false;
     long long next_kill = t0 + kill_ms / 2;
     long long redis_down_ms = 0, pg_down_ms = 0;
     char page[256];
@@ -228,7 +254,7 @@ Test(chaos, kill_restart_and_count) {
         }
         if (!redis_done && now >= redis_at) {
             long long a = wcsys_now_ms();
-            redis_srv_stop(&redis, SIGTERM); /* saves its append-only file */
+            redis_srv_stop(&redis, SIGKILL); /* what it acknowledged is in its file */
             sleep_ms(1000);
             redis_srv_start(&redis, "127.0.0.1");
             redis_down_ms = wcsys_now_ms() - a;
@@ -241,6 +267,18 @@ Test(chaos, kill_restart_and_count) {
             pg_srv_start(&pg, "127.0.0.1");
             pg_down_ms = wcsys_now_ms() - a;
             pg_done = true;
+        }
+        if (!sup_done && now >= sup_at) {
+            /* Its children get SIGTERM from the kernel and hand back what
+             * they hold; a new supervisor takes over. */
+            kill(sys.workers[0], SIGKILL);
+            wcsys_start_worker(&sys, NULL);
+            sup_done = true;
+        }
+        if (!web_done && now >= web_at) {
+            kill(sys.web_pid, SIGKILL);
+            wcsys_start_web(&sys);
+            web_done = true;
         }
         sleep_ms(20);
     }
@@ -351,9 +389,10 @@ Test(chaos, kill_restart_and_count) {
     char report[4096];
     int len = snprintf(report, sizeof report,
                        "chaos: %d jobs over %d s of chaos (%lld s in all), %d worker processes\n"
-                       "chaos: %d workers killed with SIGKILL, Redis restarted once (%lld ms),"
-                       " Postgres crashed and restarted once (%lld ms); %d submissions refused"
-                       " and repeated\n"
+                       "chaos: %d workers killed with SIGKILL, the supervisor and the web server"
+                       " SIGKILLed and started again once each, Redis SIGKILLed and restarted"
+                       " once (%lld ms), Postgres crashed and restarted once (%lld ms); %d"
+                       " submissions refused and repeated\n"
                        "chaos: submitted %d, finished %d, failed %d, lost %d, duplicated rows %ld,"
                        " failed with a row %d, failed without a reason %d, retried %d\n"
                        "chaos: failed by reason:",
@@ -364,10 +403,13 @@ Test(chaos, kill_restart_and_count) {
         len += snprintf(report + len, sizeof report - (size_t)len, " %s=%d", reasons[k].code,
                         reasons[k].n);
     snprintf(report + len, sizeof report - (size_t)len,
-             "%s\nchaos: rescued %d jobs from killed workers; rescue latency p50 %lld ms, p99 %lld"
-             " ms, max %lld ms (JOB_RESCUE_AFTER 3000 ms)\n",
+             "%s\nchaos: rescued %d jobs from killed workers; rescue latency p50 %lld ms, p90 %lld"
+             " ms, p99 %lld ms, max %lld ms (JOB_RESCUE_AFTER %d ms, %d x %d slots, a kill every"
+             " %d ms; p99 goal %d ms: %s)\n",
              nreasons ? "" : " none", rescued_jobs, percentile(lat, nlat, 50),
-             percentile(lat, nlat, 99), nlat ? lat[nlat - 1] : -1);
+             percentile(lat, nlat, 90), percentile(lat, nlat, 99), nlat ? lat[nlat - 1] : -1,
+             rescue_after, nproc, conc, kill_ms, p99_max,
+             percentile(lat, nlat, 99) < p99_max ? "met" : "MISSED");
     fputs(report, stderr);
     char path[128];
     snprintf(path, sizeof path, "%s/report.txt", sys.dir);
@@ -385,10 +427,12 @@ Test(chaos, kill_restart_and_count) {
     cr_assert_eq(finished + failed, sub.n);
     cr_assert_gt(nkills, 0, "no worker was killed");
     cr_assert_gt(rescued_jobs, 0, "no kill caught a job in flight: the run proved nothing");
-    cr_assert_lt(percentile(lat, nlat, 99), 30000, "rescue latency p99 over 30 s");
+    cr_assert_lt(percentile(lat, nlat, 99), p99_max, "rescue latency p99 over %d ms", p99_max);
     int peak = page_server_open_peak(sys.pages);
-    cr_log_info("the page server saw at most %d fetches at once (FETCH_HOST_CONCURRENCY 8)", peak);
-    cr_assert_leq(peak, 8, "the host's limit was exceeded: %d fetches at once", peak);
+    cr_log_info("the page server saw at most %d fetches at once (FETCH_HOST_CONCURRENCY %d)", peak,
+                host_limit);
+    if (host_limit > 0)
+        cr_assert_leq(peak, host_limit, "the host's limit was exceeded: %d fetches at once", peak);
 
     for (int i = 0; i < nrows; i++) free(row_ids[i]);
     free(row_ids);

@@ -116,6 +116,87 @@ Test(nginx, conf_renderer_refuses_values_that_change_the_file) {
     cr_assert_eq(run_cmd(argv, NULL, NULL, 10000, NULL, NULL), 2);
 }
 
+/* read_all returns path's content (malloc'd) or NULL. */
+static char *
+read_all(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    struct buf b;
+    buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(&b, chunk, n);
+    fclose(f);
+    return buf_steal(&b);
+}
+
+/* get_as asks nginx at base for path as if the client were at addr: the
+ * test's copy of the site trusts X-Test-Client from loopback (realip). */
+static long
+get_as(const char *base_url, const char *path, const char *addr) {
+    char url[256], hdr[96];
+    snprintf(url, sizeof url, "%s%s", base_url, path);
+    snprintf(hdr, sizeof hdr, "X-Test-Client: %s", addr);
+    struct http_response r;
+    cr_assert_eq(http_request("GET", url, NULL, NULL, hdr, &r), 0, "GET %s", url);
+    long status = r.status;
+    http_response_free(&r);
+    return status;
+}
+
+Test(nginx, metrics_only_from_private_networks, .init = make_workdir, .fini = remove_workdir) {
+    /* No web server behind it (port 1): a request nginx lets through gets
+     * its 503 page, one it refuses gets 403 before any proxying. */
+    char err[512], site[256], listen[64], base_url[96];
+    int port = nginx_free_port();
+    cr_assert_gt(port, 0);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    cr_assert_eq(nginx_prepare(workdir, listen, "127.0.0.1:1", workdir, err, sizeof err), 0, "%s",
+                 err);
+    snprintf(site, sizeof site, "%s/wordcount.conf", workdir);
+    char *conf = read_all(site);
+    cr_assert_not_null(conf);
+    char *at = strstr(conf, "server_tokens off;");
+    cr_assert_not_null(at, "the site has no server_tokens line to anchor on");
+    at += strlen("server_tokens off;");
+    struct buf b;
+    buf_init(&b);
+    buf_append(&b, conf, (size_t)(at - conf));
+    buf_append_str(&b, "\n    set_real_ip_from 127.0.0.0/8;\n    real_ip_header X-Test-Client;\n");
+    buf_append_str(&b, at);
+    free(conf);
+    testenv_write_file(site, b.data);
+    buf_free(&b);
+    pid_t pid = nginx_start(workdir);
+    cr_assert_gt(pid, 0);
+    snprintf(base_url, sizeof base_url, "http://%s", listen);
+    bool up = false;
+    for (int i = 0; i < 200 && !up && proc_alive(pid); i++) {
+        char url[160];
+        snprintf(url, sizeof url, "%s/nginx-healthz", base_url);
+        struct http_response r;
+        if (http_request("GET", url, NULL, NULL, NULL, &r) == 0) {
+            up = r.status == 200;
+            http_response_free(&r);
+        }
+        if (!up) usleep(50 * 1000);
+    }
+    long public_metrics = up ? get_as(base_url, "/metrics", "203.0.113.7") : 0;
+    long public_v6 = up ? get_as(base_url, "/metrics", "2001:db8::7") : 0;
+    long public_health = up ? get_as(base_url, "/healthz", "203.0.113.7") : 0;
+    long private_metrics[4] = {0};
+    const char *privs[] = {"10.1.2.3", "172.20.0.5", "192.168.1.9", "127.0.0.1"};
+    for (int i = 0; up && i < 4; i++) private_metrics[i] = get_as(base_url, "/metrics", privs[i]);
+    proc_stop(pid, SIGQUIT, 5000);
+    cr_assert(up, "nginx did not start");
+    cr_assert_eq(public_metrics, 403, "a public client reached /metrics");
+    cr_assert_eq(public_v6, 403, "a public IPv6 client reached /metrics");
+    cr_assert_eq(public_health, 503, "/healthz is for everyone (503: no web server)");
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(private_metrics[i], 503, "%s was refused /metrics (%ld)", privs[i],
+                     private_metrics[i]);
+}
+
 /* --- the system behind nginx --- */
 
 static char db_url[512], db_name[128], prefix[96];

@@ -1,5 +1,5 @@
-/* The worker's life cycle: the supervisor restarts a dead child with a
- * growing backoff; on SIGTERM a worker finishes what it holds within
+/* The worker's life cycle: the supervisor restarts a killed child at
+ * once and a crashing one with a growing backoff; on SIGTERM a worker finishes what it holds within
  * WORKER_GRACE, and hands back what it cannot finish so that it runs
  * again at once (not after JOB_RESCUE_AFTER). */
 #include <criterion/criterion.h>
@@ -47,41 +47,55 @@ restart_in_ms(const char *line) {
     return atoll(p + strlen(" restart_in_ms="));
 }
 
+/* ready_pid waits until the nth start of child 0 is ready; returns its pid. */
+static pid_t
+ready_pid(int nth) {
+    char line[8192], ready[32];
+    pid_t pid = child_pid(0, nth, line, sizeof line);
+    snprintf(ready, sizeof ready, " pid=%d ", (int)pid);
+    cr_assert(wcsys_log_find(sys.worker_logs[0], "msg=\"worker ready\"", ready, 20000, NULL, 0),
+              "start %d of child 0 did not come up", nth);
+    return pid;
+}
+
+/* end_child ends child 0's nth start with sig and checks the restart
+ * line: its cause, a wait of lo..hi ms, and the restart after that wait. */
+static void
+end_child(int nth, int sig, const char *cause, long long lo, long long hi) {
+    pid_t pid = ready_pid(nth);
+    cr_assert_eq(kill(pid, sig), 0);
+    char died[8192], line[8192], want[32];
+    cr_assert(wcsys_log_nth(sys.worker_logs[0], "msg=\"worker died, restarting\" child=0 ", NULL,
+                            nth, 10000, died, sizeof died));
+    snprintf(want, sizeof want, "cause=%s ", cause);
+    cr_assert(strstr(died, want), "signal %d: not %s: %s", sig, cause, died);
+    long long wait = restart_in_ms(died);
+    cr_assert(wait >= lo && wait <= hi, "restart %d in %lld ms, not %lld to %lld: %s", nth, wait,
+              lo, hi, died);
+    pid_t next = child_pid(0, nth + 1, line, sizeof line);
+    cr_assert_neq(next, pid);
+    long long gap = wcsys_line_ms(line) - wcsys_line_ms(died);
+    cr_assert_geq(gap, wait - 100, "restarted after %lld ms, before its backoff", gap);
+}
+
 /* The waits are steps of 1 s doubling (common/backoff.h), each a random
- * point in the upper half of its step. */
+ * point in the upper half of its step. Kills from outside (a kill storm)
+ * never grow the wait; crashes soon after a start do. */
 Test(lifecycle, supervisor_restarts_children_with_backoff) {
     wcsys_start_web(&sys);
     wcsys_start_worker(&sys, NULL);
-    char line[8192];
-    pid_t first = child_pid(0, 1, line, sizeof line);
-    cr_assert_eq(kill(first, SIGKILL), 0);
-    char died[8192];
-    cr_assert(wcsys_log_nth(sys.worker_logs[0], "msg=\"worker died, restarting\" child=0 ", NULL, 1,
-                            10000, died, sizeof died));
-    cr_assert(strstr(died, "signal=9"), "%s", died);
-    long long wait = restart_in_ms(died);
-    cr_assert(wait >= 500 && wait <= 1000, "first restart in %lld ms, not 0.5 to 1 s: %s", wait,
-              died);
-    pid_t second = child_pid(0, 2, line, sizeof line);
-    cr_assert_neq(second, first);
-    long long gap = wcsys_line_ms(line) - wcsys_line_ms(died);
-    cr_assert_geq(gap, wait - 100, "restarted after %lld ms, before its backoff", gap);
-
-    /* Dying again soon after the restart doubles the wait. */
-    char ready[32];
-    snprintf(ready, sizeof ready, " pid=%d ", (int)second);
-    cr_assert(wcsys_log_find(sys.worker_logs[0], "msg=\"worker ready\"", ready, 20000, NULL, 0),
-              "the restarted child did not come up");
-    cr_assert_eq(kill(second, SIGKILL), 0);
-    cr_assert(wcsys_log_nth(sys.worker_logs[0], "msg=\"worker died, restarting\" child=0 ", NULL, 2,
-                            10000, died, sizeof died));
-    wait = restart_in_ms(died);
-    cr_assert(wait >= 1000 && wait <= 2000, "second restart in %lld ms, not 1 to 2 s: %s", wait,
-              died);
-    pid_t third = child_pid(0, 3, line, sizeof line);
-    gap = wcsys_line_ms(line) - wcsys_line_ms(died);
-    cr_assert_geq(gap, wait - 100, "restarted after %lld ms, before its backoff", gap);
-    cr_assert(third != first && third != second);
+    /* Killed again and again: back within a second every time. */
+    end_child(1, SIGKILL, "killed", 500, 1000);
+    end_child(2, SIGKILL, "killed", 500, 1000);
+    end_child(3, SIGKILL, "killed", 500, 1000);
+    /* A death by another signal is a crash: the backoff starts, and a
+     * second crash soon after doubles the wait. */
+    end_child(4, SIGUSR1, "crash", 500, 1000);
+    end_child(5, SIGUSR1, "crash", 1000, 2000);
+    /* A kill in between neither grows nor resets it. */
+    end_child(6, SIGKILL, "killed", 500, 1000);
+    end_child(7, SIGUSR1, "crash", 2000, 4000);
+    ready_pid(8);
 
     /* The restarted children do work. */
     char url[160];
@@ -92,7 +106,7 @@ Test(lifecycle, supervisor_restarts_children_with_backoff) {
         json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 30000));
         cr_assert_str_eq(wcsys_status(job), "finished");
     }
-    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"worker died", NULL), 2);
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"worker died", NULL), 7);
 }
 
 /* The job's page waits at the page server's gate, so the job is in flight

@@ -150,3 +150,37 @@ Test(outage, postgres_down_and_back) {
         wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/10", url, sizeof url)));
     expect_finished_once(&after, 1);
 }
+
+/* A worker process that starts right after Redis restarted has seen no
+ * outage, but the leases of the others look lapsed (their renewals
+ * stopped with Redis): it waits JOB_RESCUE_AFTER + 5 s from Redis's
+ * start, as the others do after reconnecting, before it rescues. Here
+ * the other worker is frozen, so the job is rescued after that pause. */
+Test(outage, fresh_worker_keeps_the_rescue_pause_after_a_redis_restart) {
+    wcsys_env(&sys, "WORKER_PROCESSES", "1");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[160];
+    char *id = wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/gate", url, sizeof url)));
+    pid_t holder = wcsys_job_pid(&sys, id, 1, 20000);
+    cr_assert_eq(kill(holder, SIGSTOP), 0);
+    redis_srv_stop(&redis, SIGTERM);
+    long long restart = wcsys_now_ms();
+    redis_srv_start(&redis, "127.0.0.1");
+    int fresh = wcsys_start_worker(&sys, NULL);
+    char line[8192], needle[96];
+    bool paused = wcsys_log_find(sys.worker_logs[fresh], "msg=\"redis restarted recently", NULL,
+                                 10000, line, sizeof line);
+    snprintf(needle, sizeof needle, "msg=\"rescuing job from a lost worker\" job=%s", id);
+    bool rescued = wcsys_log_find(sys.worker_logs[fresh], needle, NULL, 60000, line, sizeof line);
+    long long waited = rescued ? wcsys_line_ms(line) - restart : -1;
+    kill(holder, SIGCONT);
+    cr_assert(rescued, "the frozen worker's job was never rescued");
+    cr_log_info("rescued %lld ms after the restart", waited);
+    cr_assert_geq(waited, 5000 + 5000 - 100, "rescued %lld ms after Redis started", waited);
+    cr_assert(paused, "the fresh worker did not say it paused; see %s", sys.worker_logs[fresh]);
+    page_server_gate_open(sys.pages);
+    json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 60000));
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    cr_assert_eq(wcsys_rows(&sys, id), 1);
+}

@@ -170,3 +170,45 @@ Test(rescue, poison_job_fails_after_max_attempts) {
     freeReplyObject(r);
     cr_assert(in_set, "in the failed set");
 }
+
+/* A lost worker's job does not wait behind the queue: with every slot
+ * busy on a long backlog, it takes the next free slot once its lease has
+ * lapsed. (A rescue scan used to claim only slots free at its tick, so
+ * it ran after the whole backlog.) */
+Test(rescue, rescued_job_goes_before_the_backlog) {
+    wcsys_env(&sys, "WORKER_CONCURRENCY", "1");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[160];
+    char *lost =
+        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/gate", url, sizeof url)));
+    pid_t victim = wcsys_job_pid(&sys, lost, 1, 20000);
+    /* A backlog that keeps both processes (one slot each) busy for far
+     * longer than JOB_RESCUE_AFTER. */
+    enum { N = 50 };
+    char *backlog[N];
+    for (int i = 0; i < N; i++)
+        backlog[i] = wcsys_keep(
+            &sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/400", url, sizeof url)));
+    cr_assert_eq(kill(victim, SIGKILL), 0);
+    char line[8192], needle[96];
+    snprintf(needle, sizeof needle, "msg=\"rescuing job from a lost worker\" job=%s", lost);
+    cr_assert(wcsys_log_find(sys.worker_logs[0], needle, NULL, 60000, line, sizeof line),
+              "not rescued");
+    page_server_gate_open(sys.pages);
+    json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, lost, "finished,failed", 60000));
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    long long rescued_at = wcsys_time_ms(json_string_value(json_object_get(job, "started_at")));
+    cr_assert_gt(rescued_at, 0);
+    int after = 0;
+    for (int i = 0; i < N; i++) {
+        json_t *b =
+            wcsys_keep_json(&sys, wcsys_wait_status(&sys, backlog[i], "finished,failed", 120000));
+        cr_assert_str_eq(wcsys_status(b), "finished");
+        if (wcsys_time_ms(json_string_value(json_object_get(b, "started_at"))) > rescued_at)
+            after++;
+        wcsys_drop(&sys, b);
+    }
+    cr_log_info("%d of %d backlog jobs started after the rescue", after, N);
+    cr_assert_gt(after, 0, "the rescued job waited for the whole backlog");
+}

@@ -52,10 +52,10 @@ $('#token-form').addEventListener('submit', (ev) => {
   if (v) sessionStorage.setItem(TOKEN_KEY, v);
   else sessionStorage.removeItem(TOKEN_KEY);
   $('#token').value = '';
-  $('#token').placeholder = v ? 'Admin token set for this tab' : 'Admin token (if the server needs one)';
+  $('#token').placeholder = v ? 'Token set for this tab' : 'Admin or metrics token (if the server needs one)';
   wakeUp();
 });
-if (token()) $('#token').placeholder = 'Admin token set for this tab';
+if (token()) $('#token').placeholder = 'Token set for this tab';
 
 function setText(sel, text) {
   const node = $(sel);
@@ -296,11 +296,19 @@ async function poll() {
   if (busy) return;
   busy = true;
   try {
-    const res = await request('GET', '/api/v1/stats');
+    // Outside development the statistics need a token too (the admin
+    // token, or the read-only METRICS_TOKEN); the same field holds it.
+    const res = await request('GET', '/api/v1/stats', { headers: adminHeaders() });
     if (res.ok && res.body && typeof res.body === 'object') {
       $('#stats-error').hidden = true;
       renderStats(res.body);
       setText('#updated', `Updated ${new Date().toLocaleTimeString()}`);
+    } else if (res.status === 401 || res.status === 403) {
+      $('#stats-error').hidden = false;
+      $('#stats-error').textContent = res.status === 401
+        ? 'The statistics need a token here: enter the admin token (or the metrics token) under Failed jobs.'
+        : `The statistics are private on this server. ${problemText(res)}`;
+      setText('#updated', 'Waiting for a token');
     } else {
       $('#stats-error').hidden = false;
       $('#stats-error').textContent = `The statistics cannot be read. ${problemText(res)}`;

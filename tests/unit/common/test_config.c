@@ -48,7 +48,10 @@ static const char *vars[] = {"APP_ENV",
                              "STOPWORDS_FILE",
                              "STATIC_DIR",
                              "ENV_FILE",
-                             "FETCH_ALLOW_ADDRESSES"};
+                             "FETCH_ALLOW_ADDRESSES",
+                             "METRICS_TOKEN",
+                             "STATS_PUBLIC",
+                             "WORKER_MEMORY_MB"};
 
 static char tmpdir[64];
 
@@ -84,6 +87,8 @@ Test(config, development_defaults) {
     cr_assert(c.fetch_allow_private, "development fetches private addresses");
     cr_assert_str_eq(c.key_prefix, "wc:");
     cr_assert_null(c.admin_token);
+    cr_assert_null(c.metrics_token);
+    cr_assert(c.stats_public, "development shows the statistics to anyone");
     cr_assert_eq(access(c.stopwords_file, R_OK), 0, "%s", c.stopwords_file);
     config_free(&c);
 }
@@ -98,7 +103,31 @@ Test(config, production_is_strict) {
     cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
     cr_assert_not(c.fetch_allow_private, "production refuses private addresses");
     cr_assert_str_eq(c.host, "0.0.0.0");
+    cr_assert_not(c.stats_public, "production keeps the statistics behind a token");
     config_free(&c);
+}
+
+Test(config, stats_public_and_metrics_token) {
+    struct config c;
+    char err[256] = "";
+    const char *envs[] = {"development", "testing", "staging", "production"};
+    const bool open[] = {true, true, false, false};
+    setenv("DATABASE_URL", "postgresql://db.internal/wordcount", 1);
+    for (int i = 0; i < 4; i++) {
+        setenv("APP_ENV", envs[i], 1);
+        cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(c.stats_public, open[i], "%s", envs[i]);
+        config_free(&c);
+    }
+    setenv("STATS_PUBLIC", "1", 1);
+    setenv("METRICS_TOKEN", "scrape-me", 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert(c.stats_public, "the operator opted out");
+    cr_assert_str_eq(c.metrics_token, "scrape-me");
+    config_free(&c);
+    setenv("STATS_PUBLIC", "sometimes", 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "STATS_PUBLIC"), "message names the variable: %s", err);
 }
 
 Test(config, values_with_units) {

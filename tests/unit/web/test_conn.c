@@ -105,14 +105,30 @@ on_gone(struct req *req, void *arg) {
     gone = true;
 }
 
+/* push writes s on a pushed stream (an event stream's way). */
+static void
+push(struct req *req, const char *s) {
+    struct buf piece;
+    buf_init(&piece);
+    buf_append(&piece, s, strlen(s));
+    req_stream_write(req, &piece);
+}
+
+/* on_more: a pushing handler has nothing to add when the socket drains. */
+static void
+on_more(struct req *req, void *arg) {
+    (void)req;
+    (void)arg;
+}
+
 static void
 h_stream(struct req *req) {
     struct response r;
     response_init(&r, 200);
     response_header(&r, "Content-Type", "text/event-stream");
-    cr_assert_eq(req_stream_begin(req, &r), 0);
-    const char *x = req->match.params[0];
-    cr_assert_eq(req_stream_write(req, x, strlen(x)), 0);
+    req_stream_start(req, &r, on_more, NULL);
+    cr_assert_not(req_stream_gone(req));
+    push(req, req->match.params[0]);
     req_on_gone(req, on_gone, NULL);
     streamed = req;
 }
@@ -327,7 +343,7 @@ setup(void) {
 static void
 teardown(void) {
     while (nheld) answer_held();
-    if (streamed) req_stream_end(streamed);
+    if (streamed) req_stream_end(streamed, true);
     streamed = NULL;
     gone = false;
     cl.raw = false;
@@ -596,12 +612,13 @@ Test(conn, streamed_answer_is_chunked_and_the_connection_goes_on) {
     cr_assert(strstr(cl.in.data, "HTTP/1.1 200 OK\r\n"));
     cr_assert(strcasestr(cl.in.data, "Transfer-Encoding: chunked\r\n"));
     cr_assert_null(strcasestr(cl.in.data, "Content-Length"), "a stream has no length");
-    cr_assert_eq(req_stream_write(streamed, "more", 4), 0);
+    push(streamed, "more");
     wait_in("4\r\nmore\r\n");
-    cr_assert_eq(req_stream_write(streamed, "", 0), 0, "an empty piece is nothing (not the end)");
+    push(streamed, ""); /* an empty piece is nothing (not the end) */
+    cr_assert_not(req_stream_gone(streamed));
     struct req *r = streamed;
     streamed = NULL;
-    req_stream_end(r);
+    req_stream_end(r, true);
     wait_in("more\r\n0\r\n\r\n");
     /* Keep-alive: the next request on the same connection is answered. */
     client_send_str("GET /echo/after HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -618,7 +635,7 @@ Test(conn, http_1_0_stream_ends_with_the_connection) {
     cr_assert_null(strcasestr(cl.in.data, "chunked"));
     struct req *r = streamed;
     streamed = NULL;
-    req_stream_end(r);
+    req_stream_end(r, true);
     wait_eof();
     cr_assert(cl.in.len > 3 && !strcmp(cl.in.data + cl.in.len - 3, "old"), "%s", cl.in.data);
 }
@@ -630,10 +647,38 @@ Test(conn, a_client_that_leaves_a_stream_is_gone) {
     wait_in("1\r\nx\r\n");
     shutdown(cl.fd, SHUT_WR); /* EOF: for a stream, the client is gone */
     cr_assert(testenv_run_until(&loop, &gone, WAIT_MS), "the owner was not told");
-    cr_assert_eq(req_stream_write(streamed, "late", 4), UV_ECANCELED);
+    cr_assert(req_stream_gone(streamed));
+    push(streamed, "late"); /* dropped */
     struct req *r = streamed;
     streamed = NULL;
-    req_stream_end(r); /* only frees it */
+    req_stream_end(r, true); /* only frees it */
+    cr_assert(testenv_run_until_pred(&loop, no_conns, NULL, WAIT_MS));
+}
+
+/* A pushed stream whose client does not read: past CONN_STREAM_BACKLOG
+ * bytes waiting in the process, the connection is closed (memory stays
+ * bounded) and the owner learns it. */
+Test(conn, a_stream_client_that_reads_too_slowly_is_cut_off) {
+    cl.raw = true;
+    connect_client(0);
+    client_send_str("GET /stream/s HTTP/1.1\r\nHost: t\r\n\r\n");
+    wait_in("1\r\ns\r\n");
+    /* The loop does not run meanwhile, so the client reads nothing: the
+     * kernel's buffers fill, then the process's queue. */
+    char *piece = xmalloc(65536 + 1);
+    memset(piece, 'x', 65536);
+    piece[65536] = '\0';
+    int n = 0;
+    while (!req_stream_gone(streamed) && n < 4096) {
+        push(streamed, piece);
+        n++;
+    }
+    free(piece);
+    cr_assert(req_stream_gone(streamed), "64 KiB x %d pushed and the stream still open", n);
+    cr_assert(testenv_run_until(&loop, &gone, WAIT_MS), "the owner was not told");
+    struct req *r = streamed;
+    streamed = NULL;
+    req_stream_end(r, true); /* only frees it */
     cr_assert(testenv_run_until_pred(&loop, no_conns, NULL, WAIT_MS));
 }
 

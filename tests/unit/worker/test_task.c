@@ -213,9 +213,11 @@ fake_store(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg
 }
 
 static int
-fake_analyze(curl_uv_t *cu, const struct config *cf, const struct stopwords *sw, const char *url,
-             analysis_done_cb cb, void *arg, analysis_t **out) {
+fake_analyze(curl_uv_t *cu, const struct config *cf, const struct stopwords *sw,
+             struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
+             analysis_t **out) {
     (void)cu;
+    (void)mem;
     (void)cf;
     (void)sw;
     *out = NULL;

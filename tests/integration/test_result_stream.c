@@ -1,0 +1,228 @@
+/* GET /api/v1/jobs/{id}/result of a large result: the count maps are
+ * streamed from Postgres in pieces (web/result_stream.h), the answer is
+ * the same JSON a client always got; fields= and counts=false pick
+ * members; HTTP/1.0, HEAD, pipelining and a client that leaves mid-body
+ * are served as HTTP says. The real web, worker, Redis and Postgres. */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "tests/lib/http_client.h"
+#include "tests/lib/raw_http.h"
+#include "tests/lib/wcsys.h"
+
+/* Distinct words on the page: their counts are far larger than a piece
+ * (RESULT_STREAM_PIECE, 32 KiB). */
+#define NWORDS 30000
+
+static struct wcsys sys;
+static char job[40];
+
+static void
+start(void) {
+    wcsys_init(&sys, NULL);
+    struct buf b;
+    buf_init(&b);
+    buf_append_str(&b, "<html><body><p>");
+    for (int i = 0; i < NWORDS; i++) buf_printf(&b, "w%05dx ", i);
+    buf_append_str(&b, "the the the zebra zebra</p></body></html>");
+    wcsys_write_page(&sys, "big.html", b.data);
+    buf_free(&b);
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[160];
+    char *id = wcsys_submit(&sys, wcsys_page_url(&sys, "/big.html", url, sizeof url));
+    snprintf(job, sizeof job, "%s", id);
+    free(id);
+    json_t *j = wcsys_keep_json(&sys, wcsys_wait_status(&sys, job, "finished,failed", 60000));
+    cr_assert_str_eq(wcsys_status(j), "finished", "%s", json_dumps(j, 0));
+}
+
+static void
+stop(void) {
+    wcsys_free(&sys);
+}
+
+TestSuite(result_stream, .init = start, .fini = stop, .timeout = 120);
+
+static int
+web_port(void) {
+    return atoi(strrchr(sys.base, ':') + 1);
+}
+
+/* get_result returns the parsed answer to GET path (200 expected) and
+ * copies its Transfer-Encoding header (empty when absent). */
+static json_t *
+get_result(const char *query, char *te, size_t n) {
+    char url[512];
+    snprintf(url, sizeof url, "%s/api/v1/jobs/%s/result%s", sys.base, job, query);
+    struct http_response r;
+    cr_assert_eq(http_request("GET", url, NULL, NULL, NULL, &r), 0);
+    cr_assert_eq(r.status, 200, "%s: %ld %.300s", query, r.status, r.body.data);
+    if (te && http_header(&r, "Transfer-Encoding", te, n) < 0) te[0] = '\0';
+    json_error_t err;
+    json_t *v = json_loads(r.body.data, 0, &err);
+    cr_assert_not_null(v, "%s: not JSON (%s at %d): %.200s", query, err.text, err.position,
+                       r.body.data);
+    http_response_free(&r);
+    return wcsys_keep_json(&sys, v);
+}
+
+static void
+expect_members(const json_t *v, const char *const *want, size_t n) {
+    cr_assert_eq(json_object_size(v), n, "%zu members, not %zu", json_object_size(v), n);
+    for (size_t i = 0; i < n; i++) cr_assert(json_object_get(v, want[i]), "no %s", want[i]);
+}
+
+Test(result_stream, counts_are_streamed_whole) {
+    char te[64];
+    json_t *v = get_result("?top=3", te, sizeof te);
+    cr_assert_str_eq(te, "chunked", "the counts were not streamed");
+    json_t *all = json_object_get(v, "counts"), *ns = json_object_get(v, "counts_no_stop_words");
+    cr_assert_eq(json_object_size(all), NWORDS + 2);
+    cr_assert_eq(json_object_size(ns), NWORDS + 1, "without 'the'");
+    cr_assert_eq(json_integer_value(json_object_get(all, "the")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(all, "w29999x")), 1);
+    cr_assert_null(json_object_get(ns, "the"));
+    cr_assert_eq(json_integer_value(json_object_get(v, "total_words")), NWORDS + 5);
+    cr_assert_eq(json_integer_value(json_object_get(v, "unique_words")), NWORDS + 2);
+    json_t *top = json_object_get(v, "top");
+    cr_assert_eq(json_array_size(top), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(top, 0), "word")), "zebra");
+    cr_assert(json_is_object(json_object_get(v, "fetch")));
+    cr_assert_str_eq(json_string_value(json_object_get(v, "job_id")), job);
+    cr_assert(json_is_string(json_object_get(v, "created_at")));
+}
+
+Test(result_stream, fields_and_counts_false_pick_members) {
+    char te[64];
+    json_t *v = get_result("?counts=false", te, sizeof te);
+    cr_assert_str_eq(te, "", "a small answer has a Content-Length");
+    const char *small[] = {"job_id",
+                           "url",
+                           "total_words",
+                           "unique_words",
+                           "total_words_no_stop",
+                           "unique_words_no_stop",
+                           "top",
+                           "fetch",
+                           "created_at"};
+    expect_members(v, small, sizeof small / sizeof *small);
+    v = get_result("?fields=total_words,top&top=2", NULL, 0);
+    const char *two[] = {"total_words", "top"};
+    expect_members(v, two, 2);
+    cr_assert_eq(json_array_size(json_object_get(v, "top")), 2);
+    v = get_result("?fields=counts_no_stop_words", NULL, 0);
+    const char *one[] = {"counts_no_stop_words"};
+    expect_members(v, one, 1);
+    cr_assert_eq(json_object_size(json_object_get(v, "counts_no_stop_words")), NWORDS + 1);
+    v = get_result("?fields=counts,unique_words&counts=false", NULL, 0);
+    const char *u[] = {"unique_words"};
+    expect_members(v, u, 1);
+    v = get_result("?fields=counts,counts_no_stop_words", NULL, 0);
+    const char *maps[] = {"counts", "counts_no_stop_words"};
+    expect_members(v, maps, 2);
+
+    /* Bad values are 400 problems that say what is wrong. */
+    const char *bad[] = {"?fields=counts,bogus", "?fields=", "?fields=,",
+                         "?counts=maybe",        "?counts=", "?fields=COUNTS"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "/api/v1/jobs/%s/result%s", job, bad[i]);
+        long status;
+        json_t *p = wcsys_keep_json(&sys, wcsys_http(&sys, "GET", path, NULL, &status));
+        cr_assert_eq(status, 400, "%s: %ld", bad[i], status);
+        cr_assert(json_is_string(json_object_get(p, "detail")), "%s", bad[i]);
+    }
+}
+
+/* read_all reads fd until the server closes it (or timeout_ms of silence). */
+static void
+read_all(int fd, struct buf *out, int timeout_ms) {
+    char chunk[65536];
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) <= 0) break;
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n <= 0) break;
+        buf_append(out, chunk, (size_t)n);
+    }
+}
+
+Test(result_stream, http10_head_and_pipelining) {
+    char req[512];
+    /* HTTP/1.0: no chunks; the body ends with the connection. */
+    int fd = raw_connect(web_port());
+    cr_assert_geq(fd, 0);
+    snprintf(req, sizeof req, "GET /api/v1/jobs/%s/result HTTP/1.0\r\n\r\n", job);
+    cr_assert_eq(raw_send_str(fd, req), 0);
+    struct buf all;
+    buf_init(&all);
+    read_all(fd, &all, 10000);
+    close(fd);
+    char *body = strstr(all.data, "\r\n\r\n");
+    cr_assert_not_null(body);
+    *body = '\0';
+    bool chunked = strstr(all.data, "chunked") != NULL;
+    bool close_hdr = strstr(all.data, "Connection: close") != NULL;
+    json_t *v = json_loads(body + 4, 0, NULL);
+    buf_free(&all);
+    cr_assert_not(chunked, "chunked to an HTTP/1.0 client");
+    cr_assert(close_hdr);
+    cr_assert_not_null(v, "the HTTP/1.0 body is not whole JSON");
+    cr_assert_eq(json_object_size(json_object_get(v, "counts")), NWORDS + 2);
+    json_decref(v);
+
+    /* HEAD: the head only, and the connection goes on. Then two GETs
+     * pipelined on it: both answered, in order. */
+    fd = raw_connect(web_port());
+    cr_assert_geq(fd, 0);
+    snprintf(req, sizeof req, "HEAD /api/v1/jobs/%s/result HTTP/1.1\r\nHost: x\r\n\r\n", job);
+    cr_assert_eq(raw_send_str(fd, req), 0);
+    struct raw_response r;
+    cr_assert_eq(raw_read_head(fd, &r, 10000), 0);
+    cr_assert_eq(r.status, 200);
+    raw_response_free(&r);
+    snprintf(req, sizeof req,
+             "GET /api/v1/jobs/%s/result?fields=counts HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /api/v1/jobs/%s/result?counts=false HTTP/1.1\r\nHost: x\r\n"
+             "Connection: close\r\n\r\n",
+             job, job);
+    cr_assert_eq(raw_send_str(fd, req), 0);
+    buf_init(&all);
+    read_all(fd, &all, 10000);
+    close(fd);
+    /* The first answer is chunked, ends with its last chunk, and the
+     * second (a Content-Length one) follows it. */
+    char *end = strstr(all.data, "\r\n0\r\n\r\n");
+    bool first_ended = end != NULL;
+    bool second = first_ended && strncmp(end + 7, "HTTP/1.1 200", 12) == 0;
+    bool has_top = first_ended && strstr(end, "\"top\"") != NULL;
+    buf_free(&all);
+    cr_assert(first_ended, "the streamed answer has no last chunk");
+    cr_assert(second && has_top, "the pipelined second answer did not follow");
+}
+
+Test(result_stream, a_client_that_leaves_mid_body) {
+    for (int round = 0; round < 5; round++) {
+        int fd = raw_connect(web_port());
+        cr_assert_geq(fd, 0);
+        char req[256];
+        snprintf(req, sizeof req, "GET /api/v1/jobs/%s/result HTTP/1.1\r\nHost: x\r\n\r\n", job);
+        cr_assert_eq(raw_send_str(fd, req), 0);
+        char some[4096];
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        cr_assert_gt(poll(&p, 1, 10000), 0);
+        cr_assert_gt(read(fd, some, sizeof some), 0);
+        close(fd); /* gone with most of the body unread */
+    }
+    cr_assert(wcsys_log_find(sys.web_log, "client=gone", NULL, 20000, NULL, 0),
+              "the server did not notice the client leave");
+    /* The web process goes on serving, streams included. */
+    json_t *v = get_result("", NULL, 0);
+    cr_assert_eq(json_object_size(json_object_get(v, "counts")), NWORDS + 2);
+}
