@@ -251,14 +251,15 @@ known_sslmode(const char *mode) {
     return false;
 }
 
-/* check_database_url lets libpq parse the URL (the scheme, a bad port, an
- * unknown sslmode...) and checks that a named sslrootcert can be read. */
+/* check_database_url lets libpq parse the URL of variable name (the
+ * scheme, a bad port, an unknown sslmode...) and checks that a named
+ * sslrootcert can be read. */
 static int
-check_database_url(struct src *s, const char *url) {
+check_database_url(struct src *s, const char *name, const char *url) {
     char shown[512], expect[512];
     redact(url, shown, sizeof shown);
     if (strncmp(url, "postgres://", 11) && strncmp(url, "postgresql://", 13))
-        return bad(s, "DATABASE_URL", shown, "a postgresql:// URL");
+        return bad(s, name, shown, "a postgresql:// URL");
     char *msg = NULL;
     PQconninfoOption *opts = PQconninfoParse(url, &msg);
     if (!opts) {
@@ -266,7 +267,7 @@ check_database_url(struct src *s, const char *url) {
         snprintf(expect, sizeof expect, "a postgresql:// URL (%.*s)", (int)len,
                  msg ? msg : "out of memory");
         PQfreemem(msg);
-        return bad(s, "DATABASE_URL", shown, expect);
+        return bad(s, name, shown, expect);
     }
     const char *root = getenv("PGSSLROOTCERT"), *mode = NULL;
     for (PQconninfoOption *o = opts; o->keyword; o++) {
@@ -275,13 +276,13 @@ check_database_url(struct src *s, const char *url) {
     }
     int rc = 0;
     if (mode && !known_sslmode(mode)) {
-        rc = bad(s, "DATABASE_URL", shown,
+        rc = bad(s, name, shown,
                  "a postgresql:// URL (sslmode: disable, allow, prefer, require, verify-ca or "
                  "verify-full)");
     } else if (root && *root && strcmp(root, "system") && !readable(root)) {
         snprintf(expect, sizeof expect, "a readable sslrootcert (cannot read %s: %s)", root,
                  strerror(errno));
-        rc = bad(s, "DATABASE_URL", shown, expect);
+        rc = bad(s, name, shown, expect);
     }
     PQconninfoFree(opts);
     return rc;
@@ -364,7 +365,16 @@ load(struct config *c, struct src *s) {
     const char *db = lookup(s, "DATABASE_URL");
     if (!db && deployed) return bad(s, "DATABASE_URL", "", "a postgresql:// URL (required here)");
     c->database_url = get_str(s, "DATABASE_URL", "postgresql://127.0.0.1:5432/wordcount");
-    if (check_database_url(s, c->database_url) < 0) return -1;
+    if (check_database_url(s, "DATABASE_URL", c->database_url) < 0) return -1;
+    /* Unset: every read goes to DATABASE_URL's server. */
+    c->database_read_url = get_str(s, "DATABASE_READ_URL", NULL);
+    if (c->database_read_url && !c->database_read_url[0]) {
+        free(c->database_read_url); /* set empty (an env file's way): unset */
+        c->database_read_url = NULL;
+    }
+    if (c->database_read_url &&
+        check_database_url(s, "DATABASE_READ_URL", c->database_read_url) < 0)
+        return -1;
     c->redis_url = get_str(s, "REDIS_URL", "redis://127.0.0.1:6379/0");
     c->redis_tls.ca_file = get_str(s, "REDIS_TLS_CA_FILE", NULL);
     if (get_bool(s, "REDIS_TLS_VERIFY", true, &c->redis_tls.verify) < 0) return -1;
@@ -486,6 +496,7 @@ config_free(struct config *c) {
     free(c->admin_token);
     free(c->metrics_token);
     free(c->database_url);
+    free(c->database_read_url);
     free(c->redis_url);
     free((char *)c->redis_tls.ca_file);
     free(c->key_prefix);

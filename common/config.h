@@ -49,6 +49,9 @@ struct config {
 
     /* storage */
     char *database_url;
+    /* DATABASE_READ_URL: a replica for the web's read-only queries (web/
+     * pg_read.h); NULL when unset (they go to database_url). */
+    char *database_read_url;
     char *redis_url;
     /* rediss:// only: the CA file (REDIS_TLS_CA_FILE; NULL: the system
      * store) and whether certificate and host name are checked

@@ -26,6 +26,9 @@ app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, si
     longpoll_init(&a->longpoll, loop, &a->events);
     sse_init(&a->sse, loop, &a->events);
     a->pg = pg_uv_new(loop, cfg->database_url, "pg-web", APP_PG_TIMEOUT_MS, APP_PG_MAX_QUEUE);
+    if (cfg->database_read_url)
+        a->pg_read = pg_uv_new(loop, cfg->database_read_url, "pg-web-read", APP_PG_TIMEOUT_MS,
+                               APP_PG_MAX_QUEUE);
     queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);
     http_metrics_init(&a->http_metrics, loop, a->redis, &keys);
     ratelimit_init(&a->submit_limit, cfg->submit_rate, cfg->submit_burst);
@@ -42,7 +45,7 @@ void
 app_close(struct app *a, app_closed_cb cb, void *arg) {
     a->closed_cb = cb;
     a->closed_arg = arg;
-    a->closing = 6;
+    a->closing = a->pg_read ? 7 : 6;
     ratelimit_free(&a->submit_limit);
     app_drain(a);
     longpoll_close(&a->longpoll, on_closed, a);
@@ -50,11 +53,12 @@ app_close(struct app *a, app_closed_cb cb, void *arg) {
     job_events_close(&a->events, on_closed, a);
     http_metrics_close(&a->http_metrics, on_closed, a); /* flushes while Redis is open */
     redis_uv_t *r = a->redis;
-    pg_uv_t *pg = a->pg;
+    pg_uv_t *pg = a->pg, *pg_read = a->pg_read;
     a->redis = NULL;
-    a->pg = NULL;
+    a->pg = a->pg_read = NULL;
     redis_uv_close(r, on_closed, a);
     pg_uv_close(pg, on_closed, a);
+    if (pg_read) pg_uv_close(pg_read, on_closed, a);
 }
 
 void
@@ -69,8 +73,19 @@ app_queue(struct app *a) {
 }
 
 int
-app_pg_query(struct app *a, const char *sql, int nparams, const char *const *params, pg_uv_cb cb,
-             void *arg) {
+app_pg_query(struct app *a, enum app_db db, const char *sql, int nparams, const char *const *params,
+             pg_uv_cb cb, void *arg) {
     if (!a->pg) return UV_ECANCELED;
-    return pg_uv_query(a->pg, sql, nparams, params, cb, arg);
+    pg_uv_t *pg = db == APP_DB_READ && a->pg_read ? a->pg_read : a->pg;
+    return pg_uv_query(pg, sql, nparams, params, cb, arg);
+}
+
+enum app_db
+app_db_of(const struct app *a, const pg_uv_t *pg) {
+    return pg && pg == a->pg_read ? APP_DB_READ : APP_DB_PRIMARY;
+}
+
+bool
+app_has_replica(const struct app *a) {
+    return a->pg_read != NULL;
 }

@@ -1,18 +1,20 @@
 /* app — what the handlers of one web process reach: the configuration,
  * the Redis and Postgres connections and the queue on top of Redis.
  *
- * Owns: the redis_uv_t and pg_uv_t (made by app_open in the process that
- * serves, after any fork), the struct queue, the request statistics
+ * Owns: the redis_uv_t and the pg_uv_t of DATABASE_URL, with a second one
+ * for DATABASE_READ_URL when it is set (made by app_open in the process
+ * that serves, after any fork), the struct queue, the request statistics
  * (web/http_metrics.h), and what waits for job events: the subscription
  * (web/job_events.h), the long-polls (web/longpoll.h) and the event
  * streams (web/sse.h). The config is borrowed. app_drain (at SIGTERM)
  * answers every long-poll and ends every event stream.
- * app_close closes both connections (their pending commands fail with
+ * app_close closes the connections (their pending commands fail with
  * "closing", so handlers waiting on them answer) and calls cb once both
  * are gone. The struct is embedded by its owner and must outlive that. */
 #ifndef WC_APP_H
 #define WC_APP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -38,7 +40,8 @@ struct app {
     uv_loop_t *loop;
     const struct config *cfg;
     redis_uv_t *redis;
-    pg_uv_t *pg;
+    pg_uv_t *pg;      /* DATABASE_URL: the primary */
+    pg_uv_t *pg_read; /* DATABASE_READ_URL's server (a replica), or NULL */
     struct queue queue;
     struct http_metrics http_metrics; /* request statistics, flushed to Redis */
     struct ratelimit submit_limit;    /* SUBMIT_RATE per client address */
@@ -54,7 +57,7 @@ struct app {
  * in the background; /readyz tells when). Returns 0, or -1 with a
  * message in err (a bad REDIS_URL or key prefix). */
 int app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen);
-/* app_close closes both connections; cb runs when their memory is gone.
+/* app_close closes the connections; cb runs when their memory is gone.
  * From then on app_queue returns NULL and app_pg_query UV_ECANCELED, so a
  * handler called back during the close cannot reach a closed connection. */
 void app_close(struct app *a, app_closed_cb cb, void *arg);
@@ -64,8 +67,18 @@ void app_close(struct app *a, app_closed_cb cb, void *arg);
 void app_drain(struct app *a);
 /* app_queue returns the queue, or NULL once closing. */
 struct queue *app_queue(struct app *a);
-/* app_pg_query is pg_uv_query, or UV_ECANCELED once closing. */
-int app_pg_query(struct app *a, const char *sql, int nparams, const char *const *params,
-                 pg_uv_cb cb, void *arg);
+/* The web process's two Postgres servers: the primary, and what
+ * DATABASE_READ_URL names for reads that may lag behind it (the primary
+ * again when it is unset). */
+enum app_db { APP_DB_PRIMARY, APP_DB_READ };
+/* app_pg_query is pg_uv_query on db's connection, or UV_ECANCELED once
+ * closing. Reads that may lag go through web/pg_read.h, which also asks
+ * the primary when the replica fails or is behind. */
+int app_pg_query(struct app *a, enum app_db db, const char *sql, int nparams,
+                 const char *const *params, pg_uv_cb cb, void *arg);
+/* app_db_of tells which of a's connections pg is (a callback's pg). */
+enum app_db app_db_of(const struct app *a, const pg_uv_t *pg);
+/* app_has_replica tells whether reads have a server of their own. */
+bool app_has_replica(const struct app *a);
 
 #endif

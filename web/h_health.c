@@ -21,9 +21,14 @@ h_readyz(struct req *req) {
     bool redis = a->redis && redis_uv_connected(a->redis);
     bool pg = a->pg && pg_uv_connected(a->pg);
     int status = redis && pg ? 200 : 503;
-    req_json(req, status,
-             json_pack("{s:s, s:s, s:s}", "status", status == 200 ? "ready" : "not ready", "redis",
-                       redis ? "up" : "down", "postgres", pg ? "up" : "down"));
+    json_t *v = json_pack("{s:s, s:s, s:s}", "status", status == 200 ? "ready" : "not ready",
+                          "redis", redis ? "up" : "down", "postgres", pg ? "up" : "down");
+    /* A replica that is down does not make the process unready: its reads
+     * go to the primary meanwhile (web/pg_read.h). */
+    if (a->pg_read)
+        json_object_set_new(v, "postgres_read",
+                            json_string(pg_uv_connected(a->pg_read) ? "up" : "down"));
+    req_json(req, status, v);
 }
 
 /* h_openapi serves web/openapi.json, read once per process and kept. */

@@ -153,7 +153,6 @@ parse_fields(struct req *req, unsigned *mask) {
 static void
 on_result_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     struct job_req *x = arg;
-    (void)pg;
     int found = job_req_row_found(x, res, errstr);
     if (found == 0) {
         job_req_read_state(x, on_job_read); /* no result yet: the job's state says why */
@@ -162,8 +161,9 @@ on_result_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     if (found > 0) {
         json_t *v = result_json(x->id, res, x->top, x->fields);
         if (HAS(x->fields, F_COUNTS) || HAS(x->fields, F_COUNTS_NO_STOP))
-            result_stream_send(x->req, v, x->id, HAS(x->fields, F_COUNTS),
-                               HAS(x->fields, F_COUNTS_NO_STOP));
+            /* The counts come from the server that had the row. */
+            result_stream_send(x->req, app_db_of(x->req->app, pg), v, x->id,
+                               HAS(x->fields, F_COUNTS), HAS(x->fields, F_COUNTS_NO_STOP));
         else req_json(x->req, 200, v);
     }
     job_req_free(x);

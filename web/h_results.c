@@ -17,6 +17,7 @@
 #include "common/xalloc.h"
 #include "web/app.h"
 #include "web/handlers.h"
+#include "web/pg_read.h"
 #include "web/query.h"
 
 #define RESULTS_LIMIT_DEFAULT 20
@@ -116,7 +117,7 @@ h_results_list(struct req *req) {
     int rc = results_select_sql(sql, sizeof sql, PAGE_COLS, sizeof PAGE_COLS / sizeof *PAGE_COLS,
                                 PAGE_WHERE) < 0
                  ? UV_E2BIG
-                 : app_pg_query(req->app, sql, 3, params, on_page, p);
+                 : pg_read_query(req->app, PG_READ_LIST, sql, 3, params, on_page, p);
     if (rc < 0) {
         free(p->url);
         free(p);

@@ -1,6 +1,8 @@
 /* job_row.c — a job's results row for the handlers; see job_row.h. */
 #include "web/job_row.h"
 
+#include "web/pg_read.h"
+
 /* Every column a handler shows but the row's own id and the two count
  * maps, which can be megabytes: web/result_stream.c streams those. */
 static const enum results_col ROW_COLS[] = {
@@ -17,7 +19,7 @@ job_row_read(struct app *app, const char *job_id, pg_uv_cb cb, void *arg) {
                            " FROM results WHERE job_id = $1") < 0)
         return UV_E2BIG;
     const char *params[] = {job_id};
-    return app_pg_query(app, sql, 1, params, cb, arg);
+    return pg_read_query(app, PG_READ_ROW, sql, 1, params, cb, arg);
 }
 
 json_t *

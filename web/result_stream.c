@@ -17,6 +17,7 @@ enum phase { OPENING, SENDING, LAST, DONE };
 struct rstream {
     struct req *req; /* NULL once the answer has ended */
     struct app *app;
+    enum app_db db; /* the server the row was found on: the cursor's */
     char job_id[JOB_ID_LEN + 1];
     char cursor[40];
     struct buf prefix; /* the small members, "{...," */
@@ -56,7 +57,7 @@ finish(struct rstream *st, bool complete) {
         char sql[64];
         snprintf(sql, sizeof sql, "CLOSE %s", st->cursor);
         st->declared = false;
-        if (app_pg_query(st->app, sql, 0, NULL, on_cursor_closed, st) == 0) return;
+        if (app_pg_query(st->app, st->db, sql, 0, NULL, on_cursor_closed, st) == 0) return;
     }
     on_cursor_closed(NULL, NULL, NULL, st);
 }
@@ -137,7 +138,7 @@ static void
 fetch(struct rstream *st) {
     char sql[80];
     snprintf(sql, sizeof sql, "FETCH %d FROM %s", RESULT_STREAM_FETCH, st->cursor);
-    if (app_pg_query(st->app, sql, 0, NULL, on_fetched, st) < 0) {
+    if (app_pg_query(st->app, st->db, sql, 0, NULL, on_fetched, st) < 0) {
         fail(st, "fetch", NULL, "postgres unavailable");
         return;
     }
@@ -163,7 +164,7 @@ declare(struct rstream *st) {
              ") s, generate_series(1, octet_length(s.b), %d) AS i ORDER BY s.k, i",
              RESULT_STREAM_PIECE);
     const char *params[] = {st->job_id};
-    if (app_pg_query(st->app, sql, 1, params, on_declared, st) < 0) {
+    if (app_pg_query(st->app, st->db, sql, 1, params, on_declared, st) < 0) {
         fail(st, "declare", NULL, "postgres unavailable");
         return;
     }
@@ -197,10 +198,12 @@ on_more(struct req *req, void *arg) {
 }
 
 void
-result_stream_send(struct req *req, json_t *fields, const char *job_id, bool all, bool no_stop) {
+result_stream_send(struct req *req, enum app_db db, json_t *fields, const char *job_id, bool all,
+                   bool no_stop) {
     struct rstream *st = xcalloc(1, sizeof *st);
     st->req = req;
     st->app = req->app;
+    st->db = db;
     snprintf(st->job_id, sizeof st->job_id, "%s", job_id);
     snprintf(st->cursor, sizeof st->cursor, "wc_result_%jx", (uintmax_t)(uintptr_t)st);
     if (all) st->want[st->nwant++] = 1;

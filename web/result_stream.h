@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "web/app.h"
 #include "web/conn.h"
 
 /* Bytes of counts JSON per piece, and pieces per fetch. */
@@ -29,8 +30,9 @@
 
 /* result_stream_send answers req with 200 and the JSON object fields
  * (consumed; the small members, sent first) followed by "counts" (when
- * all) and "counts_no_stop_words" (when no_stop) of job_id's row. */
-void result_stream_send(struct req *req, json_t *fields, const char *job_id, bool all,
-                        bool no_stop);
+ * all) and "counts_no_stop_words" (when no_stop) of job_id's row, read
+ * from db (the server the row was found on: web/pg_read.h). */
+void result_stream_send(struct req *req, enum app_db db, json_t *fields, const char *job_id,
+                        bool all, bool no_stop);
 
 #endif

@@ -200,6 +200,54 @@ pg_install_tls(struct pg_srv *p, bool root) {
     copy_file(p->tls_key, dst, 0600, root);
 }
 
+/* pg_make_replica copies p->replica_of's cluster into data with
+ * pg_basebackup -R (initdb's default pg_hba.conf lets loopback clients
+ * replicate): started, it is a hot standby streaming from the primary. */
+static void
+pg_make_replica(struct pg_srv *p, const char *data, const struct proc_opts *as) {
+    const struct pg_srv *primary = p->replica_of;
+    char bin[320], port[16], log[96];
+    snprintf(bin, sizeof bin, "%s/pg_basebackup", pg_bindir());
+    snprintf(port, sizeof port, "%d", primary->port);
+    snprintf(log, sizeof log, "%s/basebackup.log", p->dir);
+    const char *argv[] = {bin,         "-h", connect_addr(primary->bind),
+                          "-p",        port, "-U",
+                          "postgres",  "-D", data,
+                          "-R",        "-X", "stream",
+                          "--no-sync", NULL};
+    pid_t pid = proc_spawn(argv, NULL, log, as);
+    cr_assert_gt(pid, 0);
+    int st = proc_wait_exit(pid, 120000);
+    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "pg_basebackup failed (see %s)",
+              log);
+}
+
+/* pg_init_cluster makes a new cluster in data (initdb) with the clients
+ * the tests need in pg_hba.conf, and TLS when asked for. */
+static void
+pg_init_cluster(struct pg_srv *p, const char *data, const struct proc_opts *as, bool root) {
+    char initdb[320], ilog[96];
+    snprintf(initdb, sizeof initdb, "%s/initdb", pg_bindir());
+    snprintf(ilog, sizeof ilog, "%s/initdb.log", p->dir);
+    const char *argv[] = {initdb, "-D",   data,          "-U",           "postgres",
+                          "-E",   "UTF8", "--no-locale", "--auth=trust", NULL};
+    pid_t pid = proc_spawn(argv, NULL, ilog, as);
+    cr_assert_gt(pid, 0);
+    int st = proc_wait_exit(pid, 60000);
+    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "initdb failed (see %s)", ilog);
+    /* Clients on the server's own subnets too (workers in other
+     * network namespaces reach it over a test bridge). With TLS, TCP
+     * clients without it are refused (the first matching line wins). */
+    char hba[128];
+    snprintf(hba, sizeof hba, "%s/pg_hba.conf", data);
+    FILE *f = fopen(hba, p->tls_cert ? "w" : "a");
+    cr_assert_not_null(f, "cannot open %s", hba);
+    if (p->tls_cert) fputs("local all all trust\nhostnossl all all all reject\n", f);
+    fputs(p->tls_cert ? "hostssl all all all trust\n" : "host all all samenet trust\n", f);
+    cr_assert_eq(fclose(f), 0);
+    if (p->tls_cert) pg_install_tls(p, root);
+}
+
 void
 pg_srv_start(struct pg_srv *p, const char *bind) {
     bool root = geteuid() == 0;
@@ -219,28 +267,9 @@ pg_srv_start(struct pg_srv *p, const char *bind) {
             snprintf(cmd, sizeof cmd, "chown postgres: '%s'", p->dir);
             cr_assert_eq(system(cmd), 0);
         }
-        char initdb[320], ilog[96];
-        snprintf(initdb, sizeof initdb, "%s/initdb", pg_bindir());
         snprintf(data, sizeof data, "%s/data", p->dir);
-        snprintf(ilog, sizeof ilog, "%s/initdb.log", p->dir);
-        const char *argv[] = {initdb, "-D",   data,          "-U",           "postgres",
-                              "-E",   "UTF8", "--no-locale", "--auth=trust", NULL};
-        pid_t pid = proc_spawn(argv, NULL, ilog, &as);
-        cr_assert_gt(pid, 0);
-        int st = proc_wait_exit(pid, 60000);
-        cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "initdb failed (see %s)",
-                  ilog);
-        /* Clients on the server's own subnets too (workers in other
-         * network namespaces reach it over a test bridge). With TLS, TCP
-         * clients without it are refused (the first matching line wins). */
-        char hba[128];
-        snprintf(hba, sizeof hba, "%s/pg_hba.conf", data);
-        FILE *f = fopen(hba, p->tls_cert ? "w" : "a");
-        cr_assert_not_null(f, "cannot open %s", hba);
-        if (p->tls_cert) fputs("local all all trust\nhostnossl all all all reject\n", f);
-        fputs(p->tls_cert ? "hostssl all all all trust\n" : "host all all samenet trust\n", f);
-        cr_assert_eq(fclose(f), 0);
-        if (p->tls_cert) pg_install_tls(p, root);
+        if (p->replica_of) pg_make_replica(p, data, &as);
+        else pg_init_cluster(p, data, &as, root);
     }
     char server[320], port[16], listen[96], sock[96];
     snprintf(server, sizeof server, "%s/postgres", pg_bindir());

@@ -48,6 +48,10 @@ struct pg_srv {
     /* Optional, set before the first start: TLS with this certificate and
      * key, verified by clients against tls_ca. */
     const char *tls_cert, *tls_key, *tls_ca;
+    /* Optional, set before the first start: the server is made a hot
+     * standby streaming from this (running) primary, by pg_basebackup -R
+     * instead of initdb. */
+    const struct pg_srv *replica_of;
 };
 
 /* redis_srv_start starts (the first time: creates) the server on bind. */

@@ -51,7 +51,8 @@ static const char *vars[] = {"APP_ENV",
                              "FETCH_ALLOW_ADDRESSES",
                              "METRICS_TOKEN",
                              "STATS_PUBLIC",
-                             "WORKER_MEMORY_MB"};
+                             "WORKER_MEMORY_MB",
+                             "DATABASE_READ_URL"};
 
 static char tmpdir[64];
 
@@ -338,4 +339,31 @@ Test(config, database_url_sslrootcert) {
     setenv("PGSSLROOTCERT", "/nonexistent/root.crt", 1);
     cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
     cr_assert(strstr(err, "DATABASE_URL") && strstr(err, "/nonexistent/root.crt"), "%s", err);
+}
+
+Test(config, database_read_url) {
+    struct config c;
+    char err[512] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_null(c.database_read_url, "unset: reads go to DATABASE_URL");
+    config_free(&c);
+    setenv("DATABASE_READ_URL", "", 1); /* an env file's empty value: unset */
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_null(c.database_read_url);
+    config_free(&c);
+    setenv("DATABASE_READ_URL", "postgresql://replica.example:5433/app?sslmode=require", 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(c.database_read_url, "postgresql://replica.example:5433/app?sslmode=require");
+    config_free(&c);
+    /* Checked as DATABASE_URL is, and named in the message, password hidden. */
+    const char *bad[] = {"mysql://replica.example/app",
+                         "postgresql://app:topsecret@replica.example/app?sslmode=sometimes",
+                         "postgresql://replica.example/app?nosuchparameter=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("DATABASE_READ_URL", bad[i], 1);
+        cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1, "%s was taken", bad[i]);
+        cr_assert(strstr(err, "DATABASE_READ_URL="), "%s", err);
+        cr_assert_null(strstr(err, "topsecret"), "%s", err);
+    }
+    unsetenv("DATABASE_READ_URL");
 }
