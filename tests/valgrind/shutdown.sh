@@ -4,7 +4,8 @@
 # served on loopback), then stop on SIGTERM; then a worker process stops
 # while a job hangs and Redis is gone (it abandons what it cannot hand
 # back). Along the way a webhook is delivered and retried (the page server
-# answers POST with 501), and the web stops with a long-poll waiting and
+# answers POST with 501), a result is read (its counts streamed, through
+# DATABASE_READ_URL's connection), and the web stops with a long-poll waiting and
 # an event stream open on a job Redis no longer answers for. valgrind must
 # report no error and nothing definitely or indirectly lost. `make valgrind` runs it.
 set -euo pipefail
@@ -27,6 +28,8 @@ eval "$(deploy/postgres.sh start --no-fsync "$TMP/pg" "$PG" | grep '^DATABASE_UR
 eval "$(deploy/redis.sh start "$TMP/redis" "$RP" | grep '^REDIS_URL=')"
 export DATABASE_URL REDIS_URL APP_ENV=testing FETCH_ALLOW_PRIVATE=true LOG_LEVEL=${LOG_LEVEL:-warn}
 export WEBHOOK_SECRET=valgrind-secret WEBHOOK_RETRY_BASE=200ms
+# Reads through a connection of their own (a replica's, here the same server).
+export DATABASE_READ_URL=$DATABASE_URL
 bin/wordcount-migrate upgrade >/dev/null 2>&1
 mkdir -p "$TMP/www"
 printf '<html><body><p>The cat and the dog.</p><div>Cat</div><div>dog dog</div></body></html>' >"$TMP/www/page.html"
@@ -55,6 +58,12 @@ for _ in $(seq 120); do
     sleep 0.5
 done
 ((done)) || { echo "valgrind: the jobs did not finish" >&2; cat "$TMP/worker.log" >&2; exit 1; }
+# One result with its counts (streamed from a cursor).
+job=$(curl -sf "http://127.0.0.1:$WEBP/api/v1/results?url=http%3A%2F%2F127.0.0.1%3A$SP%2Fpage.html" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["results"][0]["job_id"])')
+curl -sf "http://127.0.0.1:$WEBP/api/v1/jobs/$job/result" |
+    python3 -c 'import json, sys; assert json.load(sys.stdin)["counts"]["dog"] == 3' ||
+    { echo "valgrind: the result was not read" >&2; exit 1; }
 for _ in $(seq 120); do grep -q 'msg="webhook failed"' "$TMP/worker.log" && break; sleep 0.5; done
 grep -q 'msg="webhook failed"' "$TMP/worker.log" || { echo "valgrind: no webhook attempt" >&2; exit 1; }
 rc=0
