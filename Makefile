@@ -247,7 +247,11 @@ BENCH_EXTRACT := $(BUILD)/tests/bench/extract
 $(BENCH_EXTRACT): $(BUILD)/tests/bench/extract.o $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: deps all $(BENCH_EXTRACT)
+BENCH_JOBMEM := $(BUILD)/tests/bench/jobmem
+$(BENCH_JOBMEM): $(BUILD)/tests/bench/jobmem.o $(WORKER_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: deps all $(BENCH_EXTRACT) $(BENCH_JOBMEM)
 	tests/bench/http.sh
 	BENCH_EXTRACT=$(CURDIR)/$(BENCH_EXTRACT) tests/bench/extract.sh
 	@command -v /usr/sbin/nginx >/dev/null && [ -d /usr/share/doc/postgresql-doc-15/html ] || \

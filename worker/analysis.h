@@ -51,12 +51,21 @@ struct analysis_result {
 typedef void (*analysis_done_cb)(analysis_t *a, const struct analysis_result *r, void *arg);
 
 /* analysis_start fetches url under cfg's fetch policy on cu's loop. With
- * mem, it holds an account there (membudget.h) from start to end, grown
- * before each piece of the page by its estimate (bytes downloaded,
- * distinct words), the download paused while the budget says wait. */
+ * mem and acct (an account the caller opened there and keeps after the
+ * analysis), the account grows before each piece of the page to the
+ * job's estimate (membudget.h: at once to the worst case when the head
+ * gives the size; then by bytes downloaded and distinct words), and the
+ * download pauses while the budget says wait; the caller's wake callback
+ * calls analysis_resume. */
 int analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
-                   struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
-                   analysis_t **out);
+                   struct membudget *mem, struct membudget_acct *acct, const char *url,
+                   analysis_done_cb cb, void *arg, analysis_t **out);
+/* analysis_resume goes on with a download the budget paused (nothing
+ * when it is not paused). */
+void analysis_resume(analysis_t *a);
+/* analysis_waited_ms: how long the download has been paused for memory
+ * so far, the current pause included. */
+uint64_t analysis_waited_ms(const analysis_t *a);
 /* analysis_cancel stops a running analysis; done_cb runs (error_code "canceled"). */
 void analysis_cancel(analysis_t *a);
 

@@ -13,6 +13,7 @@
 #include "common/exits.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "worker/membudget.h"
 #include "worker/runner.h"
 #include "worker/stopwords.h"
 
@@ -82,6 +83,7 @@ child_run(const struct config *cfg, int index) {
         return EX_SOFTWARE;
     }
     xmlInitParser();
+    membudget_malloc_setup();
 
     struct child c = {.cfg = cfg};
     int rc = uv_loop_init(&c.loop);

@@ -151,59 +151,71 @@ count_unique(const struct count_table *t) {
 }
 
 static int
-by_word(const struct count_entry *a, const struct count_entry *b) {
+by_word(const struct count_slot *a, const struct count_slot *b) {
     size_t n = a->len < b->len ? a->len : b->len;
     int c = memcmp(a->word, b->word, n);
     return c ? c : (a->len > b->len) - (a->len < b->len);
 }
 
 static int
-by_count_then_word(const void *pa, const void *pb) {
-    const struct count_entry *a = pa, *b = pb;
+by_count_then_word(const void *pa, const void *pb, void *arg) {
+    const struct count_slot *slots = arg;
+    const struct count_slot *a = &slots[*(const uint32_t *)pa], *b = &slots[*(const uint32_t *)pb];
     if (a->count != b->count) return a->count > b->count ? -1 : 1;
     return by_word(a, b);
 }
 
 static int
-by_word_only(const void *pa, const void *pb) {
-    return by_word(pa, pb);
+by_word_only(const void *pa, const void *pb, void *arg) {
+    const struct count_slot *slots = arg;
+    return by_word(&slots[*(const uint32_t *)pa], &slots[*(const uint32_t *)pb]);
 }
 
-/* entries copies the used slots into a new array (caller frees). */
-static struct count_entry *
-entries(const struct count_table *t) {
-    struct count_entry *all = xcalloc(t->used ? t->used : 1, sizeof *all);
+/* order returns the used slots' indexes sorted by cmp (caller frees):
+ * four bytes a word to sort, not a copy of every entry. */
+static uint32_t *
+order(const struct count_table *t, int (*cmp)(const void *, const void *, void *)) {
+    uint32_t *idx = xcalloc(t->used ? t->used : 1, sizeof *idx);
     size_t k = 0;
     for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i].word)
-            all[k++] = (struct count_entry){t->slots[i].word, t->slots[i].len, t->slots[i].count};
-    return all;
+        if (t->slots[i].word) idx[k++] = (uint32_t)i;
+    qsort_r(idx, t->used, sizeof *idx, cmp, t->slots);
+    return idx;
 }
 
 int
 count_top(const struct count_table *t, size_t n, struct count_entry *out) {
-    struct count_entry *all = entries(t);
-    qsort(all, t->used, sizeof *all, by_count_then_word);
+    uint32_t *idx = order(t, by_count_then_word);
     size_t k = n < t->used ? n : t->used;
-    memcpy(out, all, k * sizeof *out);
-    free(all);
+    for (size_t i = 0; i < k; i++) {
+        const struct count_slot *e = &t->slots[idx[i]];
+        out[i] = (struct count_entry){e->word, e->len, e->count};
+    }
+    free(idx);
     return (int)k;
+}
+
+size_t
+count_slots_bytes(size_t words) {
+    size_t cap = 256;
+    while ((words + 1) * 10 > cap * 7) cap *= 2;
+    return cap * sizeof(struct count_slot);
 }
 
 int
 count_to_json(const struct count_table *t, struct buf *out) {
-    struct count_entry *all = entries(t);
-    qsort(all, t->used, sizeof *all, by_word_only);
+    uint32_t *idx = order(t, by_word_only);
     buf_append_char(out, '{');
     for (size_t i = 0; i < t->used; i++) {
+        const struct count_slot *e = &t->slots[idx[i]];
         if (i) buf_append_char(out, ',');
-        json_t *s = json_stringn(all[i].word, all[i].len);
+        json_t *s = json_stringn(e->word, e->len);
         if (!s) s = json_string("\xEF\xBF\xBD"); /* not UTF-8: cannot happen after ICU */
         json_dump_append(s, out);
         json_decref(s);
-        buf_printf(out, ":%llu", (unsigned long long)all[i].count);
+        buf_printf(out, ":%llu", (unsigned long long)e->count);
     }
     buf_append_char(out, '}');
-    free(all);
+    free(idx);
     return 0;
 }

@@ -15,6 +15,8 @@
 /* SQL errors (not lost connections) are retried this many times, then the
  * job fails: the row itself is at fault and would never go in. */
 #define STORE_MAX_SQL_ERRORS 3
+/* Rows this large are stored on one connection (result_pg). */
+#define TASK_BIG_ROW ((size_t)1 << 20)
 
 struct task_io task_io = {
     .queue_start = queue_start,
@@ -27,6 +29,8 @@ struct task_io task_io = {
     .store_insert = store_insert,
     .analysis_start = analysis_start,
     .analysis_cancel = analysis_cancel,
+    .analysis_resume = analysis_resume,
+    .analysis_waited_ms = analysis_waited_ms,
 };
 
 const char *
@@ -52,11 +56,20 @@ next_phase(struct task *t, enum task_phase phase) {
 
 /* --- the one teardown path --- */
 
+/* acct_release gives the task's memory back (waking jobs that wait). */
+static void
+acct_release(struct task *t) {
+    if (!t->acct_open) return;
+    t->acct_open = false;
+    membudget_release(t->env->mem, &t->acct);
+}
+
 static void
 on_timer_closed(uv_handle_t *h) {
     struct task *t = h->data;
     const struct task_env *env = t->env;
     if (t->have_row) store_row_free(&t->row);
+    acct_release(t);
     free(t->url);
     free(t->error);
     free(t);
@@ -75,10 +88,13 @@ task_end(struct task *t, enum task_outcome outcome) {
 
 /* --- persistence steps, each idempotent and repeated with backoff --- */
 
-/* result_pg is the Postgres connection for this job's result (the job id
- * spreads jobs over the runner's connections). */
+/* result_pg is the Postgres connection for this job's result: the job id
+ * spreads jobs over the runner's connections, but rows of
+ * TASK_BIG_ROW bytes or more all go to the first, as libpq keeps a
+ * connection's send buffer at its largest message (membudget_retain). */
 static pg_uv_t *
 result_pg(const struct task *t) {
+    if (t->have_row && store_row_bytes(&t->row) >= TASK_BIG_ROW) return t->env->pgs[0];
     return t->env->pgs[(unsigned char)t->entry.job_id[JOB_ID_LEN - 1] % t->env->npg];
 }
 
@@ -176,6 +192,9 @@ on_stored(int status, const char *errstr, void *arg) {
         retry_step(t, "store", errstr);
         return;
     }
+    /* libpq keeps the buffer that sent the row, grown by doubling. */
+    size_t bytes = store_row_bytes(&t->row);
+    if (t->env->mem && bytes >= TASK_BIG_ROW) membudget_retain(t->env->mem, 2 * bytes);
     next_phase(t, TASK_FINISHING);
 }
 
@@ -290,6 +309,7 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     (void)a;
     t->analysis = NULL;
     uv_timer_stop(&t->timer);
+    if (res->status < 0 || t->stopping || t->timed_out) acct_release(t);
     if (stopped(t)) return;
     const struct config *cfg = t->env->cfg;
     if (t->timed_out) {
@@ -308,28 +328,55 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     }
     store_row_init(&t->row, t->entry.job_id, t->url, res);
     t->have_row = true;
+    /* Counted: the tables go when this returns; the row stays until the
+     * task is freed. */
+    if (t->acct_open)
+        membudget_set(t->env->mem, &t->acct, membudget_row_estimate(store_row_bytes(&t->row)));
     next_phase(t, TASK_STORING);
 }
 
+/* on_job_timeout: JOB_TIMEOUT is over, unless the download waited for
+ * memory meanwhile; then the deadline moves by that much. */
 static void
 on_job_timeout(uv_timer_t *timer) {
     struct task *t = timer->data;
-    if (t->phase == TASK_ANALYZING && t->analysis) {
-        t->timed_out = true;
-        task_io.analysis_cancel(t->analysis); /* on_analyzed runs */
+    if (t->phase != TASK_ANALYZING || !t->analysis) return;
+    uint64_t deadline = t->analysis_at + (uint64_t)t->env->cfg->job_timeout_ms +
+                        task_io.analysis_waited_ms(t->analysis);
+    uint64_t now = uv_now(t->env->loop);
+    if (deadline > now) {
+        uv_timer_start(&t->timer, on_job_timeout, deadline - now, 0);
+        return;
     }
+    t->timed_out = true;
+    task_io.analysis_cancel(t->analysis); /* on_analyzed runs */
 }
 
-/* begin_analysis fetches and counts the page, within JOB_TIMEOUT. */
+static void
+on_memory_wake(void *arg) {
+    struct task *t = arg;
+    if (t->analysis) task_io.analysis_resume(t->analysis);
+}
+
+/* begin_analysis fetches and counts the page, within JOB_TIMEOUT (time
+ * waiting for memory not counted), under an account in the process's
+ * memory budget. */
 static void
 begin_analysis(struct task *t) {
     const struct task_env *env = t->env;
     t->phase = TASK_ANALYZING;
+    t->analysis_at = uv_now(env->loop);
     uv_timer_start(&t->timer, on_job_timeout, (uint64_t)env->cfg->job_timeout_ms, 0);
-    int rc = task_io.analysis_start(env->curl, env->cfg, env->sw, env->mem, t->url, on_analyzed, t,
+    if (env->mem) {
+        membudget_open(env->mem, &t->acct, on_memory_wake, t);
+        t->acct_open = true;
+    }
+    int rc = task_io.analysis_start(env->curl, env->cfg, env->sw, env->mem,
+                                    t->acct_open ? &t->acct : NULL, t->url, on_analyzed, t,
                                     &t->analysis);
     if (rc < 0) {
         uv_timer_stop(&t->timer);
+        acct_release(t);
         t->analysis = NULL;
         set_error(t, "fetch", uv_strerror(rc));
         next_phase(t, TASK_FAILING);

@@ -2,7 +2,11 @@
  * acknowledgement.
  *
  * Owns: the task struct, its timer (JOB_TIMEOUT while analyzing, backoff
- * while persisting), the running analysis, and the encoded result row.
+ * while persisting), the running analysis, the encoded result row, and
+ * its memory account (worker/membudget.h) from the analysis's start:
+ * grown by the analysis, set to the row's cost once counted, released
+ * when the analysis fails or the task is freed. JOB_TIMEOUT does not
+ * count the time the download waits for memory.
  *
  * Phases: starting (queue_start) -> analyzing (fetch, extract, count) ->
  * storing (INSERT, idempotent) -> finishing (job finished + ack); or, on
@@ -99,6 +103,9 @@ struct task {
     char *url;
     int attempt;
     analysis_t *analysis;
+    struct membudget_acct acct; /* open while acct_open */
+    bool acct_open;
+    uint64_t analysis_at; /* uv_now when the analysis started */
     uv_timer_t timer;
     struct backoff steps; /* a step that cannot reach its server; reset per phase */
     bool timed_out;
@@ -132,9 +139,11 @@ struct task_io {
     int (*store_find)(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg);
     int (*store_insert)(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
     int (*analysis_start)(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
-                          struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
-                          analysis_t **out);
+                          struct membudget *mem, struct membudget_acct *acct, const char *url,
+                          analysis_done_cb cb, void *arg, analysis_t **out);
     void (*analysis_cancel)(analysis_t *a);
+    void (*analysis_resume)(analysis_t *a);
+    uint64_t (*analysis_waited_ms)(const analysis_t *a);
 };
 
 /* task_io: the real queue, store and analysis functions unless a test swaps them. */

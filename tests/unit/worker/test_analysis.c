@@ -132,7 +132,7 @@ static struct outcome
 fetch(const char *url) {
     struct outcome o = {0};
     analysis_t *a;
-    int rc = analysis_start(cu, &cfg, &sw, NULL, url, on_done, &o, &a);
+    int rc = analysis_start(cu, &cfg, &sw, NULL, NULL, url, on_done, &o, &a);
     cr_assert_eq(rc, 0, "analysis_start(%s) = %d", url, rc);
     while (!o.done) uv_run(&loop, UV_RUN_ONCE);
     return o;
@@ -397,7 +397,7 @@ Test(analysis, cancel_calls_back_once) {
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", port_a);
     struct outcome o = {0};
     analysis_t *a;
-    cr_assert_eq(analysis_start(cu, &cfg, &sw, NULL, url, on_done, &o, &a), 0);
+    cr_assert_eq(analysis_start(cu, &cfg, &sw, NULL, NULL, url, on_done, &o, &a), 0);
     for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
     cr_assert_not(o.done);
     analysis_cancel(a);
@@ -408,7 +408,66 @@ Test(analysis, cancel_calls_back_once) {
 Test(analysis, invalid_url_is_refused_at_start) {
     struct outcome o = {0};
     analysis_t *a;
-    cr_expect_lt(analysis_start(cu, &cfg, &sw, NULL, "ftp://127.0.0.1/", on_done, &o, &a), 0);
-    cr_expect_lt(analysis_start(cu, &cfg, &sw, NULL, "not a url", on_done, &o, &a), 0);
+    cr_expect_lt(analysis_start(cu, &cfg, &sw, NULL, NULL, "ftp://127.0.0.1/", on_done, &o, &a), 0);
+    cr_expect_lt(analysis_start(cu, &cfg, &sw, NULL, NULL, "not a url", on_done, &o, &a), 0);
     cr_expect_not(o.done, "no callback when start fails");
+}
+
+/* A download paused for memory (worker/membudget.h) keeps its site's
+ * FETCH_TIMEOUT for the time it runs: here it waits four timeouts for
+ * another job's memory, then is counted whole. */
+static analysis_t *paused_one;
+static struct membudget budget;
+static struct membudget_acct other_job;
+
+static void
+on_memory_back(void *arg) {
+    (void)arg;
+    analysis_resume(paused_one);
+}
+
+static void
+on_other_job_done(uv_timer_t *timer) {
+    (void)timer;
+    membudget_release(&budget, &other_job);
+}
+
+static bool
+waiting(void *arg) {
+    return ((struct membudget_acct *)arg)->waiting;
+}
+
+static void
+on_timer_closed(uv_handle_t *h) {
+    *(bool *)h->data = true;
+}
+
+Test(analysis, a_download_paused_for_memory_does_not_time_out) {
+    cfg.fetch_timeout_ms = 300;
+    membudget_init(&budget, 8 << 20, NULL, NULL);
+    membudget_open(&budget, &other_job, on_memory_back, NULL);
+    cr_assert_eq(membudget_grow(&budget, &other_job, 8 << 20), 0);
+    struct membudget_acct acct;
+    membudget_open(&budget, &acct, on_memory_back, NULL);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/big/200000", port_a);
+    struct outcome o = {0};
+    cr_assert_eq(analysis_start(cu, &cfg, &sw, &budget, &acct, url, on_done, &o, &paused_one), 0);
+    /* The head says 200,000 bytes: the job asks for their worst case,
+     * which does not fit while the other job holds the budget. */
+    cr_assert(testenv_run_until_pred(&loop, waiting, &acct, 10000), "the download never paused");
+    cr_assert_not(o.done);
+    uv_timer_t later;
+    uv_timer_init(&loop, &later);
+    uv_timer_start(&later, on_other_job_done, 4 * (uint64_t)cfg.fetch_timeout_ms, 0);
+    while (!o.done) uv_run(&loop, UV_RUN_ONCE);
+    cr_expect_eq(o.status, 0, "%s: %s", o.code, o.error);
+    cr_expect_eq(o.total, 200000 / 5, "every word counted");
+    cr_expect_gt(acct.held, membudget_estimate(200000, 0), "the account grew to the worst case");
+    bool closed = false;
+    later.data = &closed;
+    uv_close((uv_handle_t *)&later, on_timer_closed);
+    while (!closed) uv_run(&loop, UV_RUN_ONCE);
+    membudget_release(&budget, &acct);
+    outcome_free(&o);
 }

@@ -202,12 +202,20 @@ fake_store(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg
     return 0;
 }
 
+/* The fake analysis's wait for memory: while waiting_for_memory, all
+ * of its time so far; after, what it was then (frozen_wait_ms). */
+static bool waiting_for_memory;
+static uint64_t analysis_began, frozen_wait_ms;
+static int wait_asks;
+
 static int
 fake_analyze(curl_uv_t *cu, const struct config *cf, const struct stopwords *sw,
-             struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
-             analysis_t **out) {
+             struct membudget *mem, struct membudget_acct *acct, const char *url,
+             analysis_done_cb cb, void *arg, analysis_t **out) {
     (void)cu;
     (void)mem;
+    (void)acct;
+    analysis_began = uv_now(&loop);
     (void)cf;
     (void)sw;
     *out = NULL;
@@ -232,6 +240,18 @@ fake_cancel(analysis_t *a) {
     c->cb.analyzed(a, &r, c->arg);
 }
 
+static void
+fake_resume(analysis_t *a) {
+    (void)a;
+}
+
+static uint64_t
+fake_waited(const analysis_t *a) {
+    (void)a;
+    wait_asks++;
+    return waiting_for_memory ? uv_now(&loop) - analysis_began : frozen_wait_ms;
+}
+
 static const struct task_io fake_io = {
     .queue_start = fake_start,
     .queue_renew = fake_renew,
@@ -243,6 +263,8 @@ static const struct task_io fake_io = {
     .store_insert = fake_store,
     .analysis_start = fake_analyze,
     .analysis_cancel = fake_cancel,
+    .analysis_resume = fake_resume,
+    .analysis_waited_ms = fake_waited,
 };
 
 /* --- the runner's side --- */
@@ -268,6 +290,9 @@ setup(void) {
     task_io = fake_io;
     memset(calls, 0, sizeof calls);
     ncalls = cancels = ends = 0;
+    waiting_for_memory = false;
+    frozen_wait_ms = 0;
+    wait_asks = 0;
     memset(refuse, 0, sizeof refuse);
     freed = false;
     cfg = (struct config){.job_timeout_ms = 60000,
@@ -648,6 +673,31 @@ Test(task, job_timeout_cancels_the_analysis_and_retries) {
     cr_assert_eq(cancels, 1);
     cr_assert_str_eq(c->code, "timeout");
     cr_assert(strstr(c->message, "JOB_TIMEOUT (20 ms)"), "%s", c->message);
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_RETRYING);
+}
+
+static bool
+asked_thrice(void *arg) {
+    (void)arg;
+    return wait_asks >= 3;
+}
+
+Test(task, time_waiting_for_memory_does_not_count_against_job_timeout) {
+    cfg.job_timeout_ms = 20;
+    waiting_for_memory = true;
+    wait_asks = 0;
+    analyzing(1);
+    /* Three JOB_TIMEOUTs pass while the download waits: the deadline
+     * moves each time, nothing is canceled. */
+    cr_assert(testenv_run_until_pred(&loop, asked_thrice, NULL, WAIT_MS), "JOB_TIMEOUT never ran");
+    cr_assert_eq(cancels, 0, "canceled while waiting for memory");
+    /* The wait ends: JOB_TIMEOUT of working time later, it is over. */
+    frozen_wait_ms = uv_now(&loop) - analysis_began;
+    waiting_for_memory = false;
+    cr_assert(testenv_run_until_pred(&loop, canceled, NULL, WAIT_MS), "not canceled");
+    struct call *c = expect(CALL_RETRY);
+    cr_assert_str_eq(c->code, "timeout");
     answer_done(c, 0, 1);
     expect_end(TASK_OUTCOME_RETRYING);
 }
