@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/xalloc.h"
@@ -59,10 +60,20 @@ heap_mb(void) {
     return (double)(m.uordblks + m.hblkhd) / 1048576.0;
 }
 
+static double
+cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void
 report(const char *stage, long base_kb) {
-    printf("%-14s peak RSS %7.1f MB above start, live heap %7.1f MB\n", stage,
-           (double)(status_kb("VmHWM") - base_kb) / 1024.0, heap_mb());
+    static double last;
+    double now = cpu_s();
+    printf("%-14s peak RSS %7.1f MB above start, live heap %7.1f MB, %5.2f s of CPU\n", stage,
+           (double)(status_kb("VmHWM") - base_kb) / 1024.0, heap_mb(), now - last);
+    last = cpu_s();
     peak_reset();
 }
 
@@ -101,7 +112,7 @@ main(int argc, char **argv) {
     }
     buf_append_str(&page, "</p></body></html>\n");
     long base = status_kb("VmRSS");
-    peak_reset();
+    report("page made", base);
     printf("page %zu bytes; start RSS %.1f MB (the page itself included)\n", page.len,
            base / 1024.0);
 
