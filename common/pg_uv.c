@@ -64,8 +64,8 @@ struct pg_uv {
     struct pgpoll *poll;
     struct query *inflight;
     const struct query *late; /* the query found late once, given one more read */
-    PGresult *last; /* latest result of the query in flight */
-    bool flushing;  /* PQflush has more to send */
+    PGresult *last;           /* latest result of the query in flight */
+    bool flushing;            /* PQflush has more to send */
     struct query *head, *tail;
     size_t queued;
 

@@ -55,7 +55,7 @@ struct redis_uv {
 
     uv_timer_t retry_timer;
     uv_timer_t cmd_timer;
-    const struct cmd *late; /* the command found late once, given one more read */
+    const struct cmd *late;   /* the command found late once, given one more read */
     struct backoff reconnect; /* its failures: connect attempts failed in a row */
 
     char reason[256];     /* why the last connection went away; errstr for NULL replies */

@@ -48,8 +48,8 @@ on_head(fetch_t *f, const struct fetch_head *head, void *arg) {
     /* The size is known: ask for the worst case at once, so a job that
      * must wait does so before it holds anything. */
     if (head->size >= 0)
-        a->reserve = membudget_estimate((size_t)head->size,
-                                        (size_t)head->size / MEMBUDGET_WORD_BYTES);
+        a->reserve =
+            membudget_estimate((size_t)head->size, (size_t)head->size / MEMBUDGET_WORD_BYTES);
     return 0;
 }
 

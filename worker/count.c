@@ -233,14 +233,30 @@ json_key(const char *w, size_t len, struct buf *out) {
         buf_append(out, w + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': buf_append_str(out, "\\\""); break;
-        case '\\': buf_append_str(out, "\\\\"); break;
-        case '\b': buf_append_str(out, "\\b"); break;
-        case '\f': buf_append_str(out, "\\f"); break;
-        case '\n': buf_append_str(out, "\\n"); break;
-        case '\r': buf_append_str(out, "\\r"); break;
-        case '\t': buf_append_str(out, "\\t"); break;
-        default: buf_printf(out, "\\u%04X", c); break;
+        case '"':
+            buf_append_str(out, "\\\"");
+            break;
+        case '\\':
+            buf_append_str(out, "\\\\");
+            break;
+        case '\b':
+            buf_append_str(out, "\\b");
+            break;
+        case '\f':
+            buf_append_str(out, "\\f");
+            break;
+        case '\n':
+            buf_append_str(out, "\\n");
+            break;
+        case '\r':
+            buf_append_str(out, "\\r");
+            break;
+        case '\t':
+            buf_append_str(out, "\\t");
+            break;
+        default:
+            buf_printf(out, "\\u%04X", c);
+            break;
         }
     }
     buf_append(out, w + run, len - run);

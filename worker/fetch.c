@@ -18,7 +18,7 @@ struct fetch {
     const struct fetch_sink *sink;
     void *arg;
     CURL *easy;
-    uv_timer_t timer; /* FETCH_TIMEOUT, stopped while paused */
+    uv_timer_t timer;  /* FETCH_TIMEOUT, stopped while paused */
     uint64_t deadline; /* uv_now at which the fetch times out, while the timer runs */
     uint64_t left_ms;  /* time left, while paused */
     bool timed_out;
@@ -96,9 +96,8 @@ take_head(struct fetch *f) {
     const char *ct = NULL;
     curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
     parse_content_type(f, ct ? ct : "text/html");
-    struct fetch_head head = {.content_type = f->content_type,
-                              .charset = f->charset[0] ? f->charset : NULL,
-                              .size = -1};
+    struct fetch_head head = {
+        .content_type = f->content_type, .charset = f->charset[0] ? f->charset : NULL, .size = -1};
     /* An encoded body's length says nothing of its decoded size. */
     curl_off_t len = -1;
     struct curl_header *enc = NULL;
@@ -180,8 +179,10 @@ transfer_error(struct fetch *f, CURLcode rc, struct fetch_result *r, char *msg, 
         r->error_code = "blocked_address";
         r->transient = false;
     } else if (f->timed_out) {
-        snprintf(msg, n, "the fetch took longer than FETCH_TIMEOUT (%d ms, waits for memory not "
-                 "counted)", f->cfg->fetch_timeout_ms);
+        snprintf(msg, n,
+                 "the fetch took longer than FETCH_TIMEOUT (%d ms, waits for memory not "
+                 "counted)",
+                 f->cfg->fetch_timeout_ms);
         r->error_code = "timeout";
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         r->error_code = "timeout";

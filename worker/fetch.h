@@ -45,7 +45,7 @@ typedef struct fetch fetch_t;
 struct fetch_head {
     const char *content_type; /* media type, lower case, no parameters; text/html when none */
     const char *charset;      /* the Content-Type's charset parameter, or NULL */
-    long long size; /* the body's decoded size from Content-Length; -1 when not known (no
+    long long size;           /* the body's decoded size from Content-Length; -1 when not known (no
                        length, or a Content-Encoding) */
 };
 

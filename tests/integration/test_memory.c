@@ -119,7 +119,8 @@ Test(memory, a_job_waiting_for_memory_does_not_time_out) {
     pg_exec(lock, "LOCK TABLE results IN SHARE MODE");
 
     char url[160];
-    char *a = wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
+    char *a =
+        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
     bool stuck = false;
     for (int i = 0; i < 1200 && !stuck; i++) {
         char *n = wcsys_sql(&sys, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
@@ -131,7 +132,8 @@ Test(memory, a_job_waiting_for_memory_does_not_time_out) {
     }
     cr_assert(stuck, "job A's INSERT never waited on the lock");
 
-    char *b = wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/b.html", url, sizeof url)));
+    char *b =
+        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/b.html", url, sizeof url)));
     cr_assert(wcsys_log_find(sys.worker_logs[0], "msg=\"memory budget full", NULL, 30000, NULL, 0),
               "job B did not wait for A's memory");
     /* Three JOB_TIMEOUTs of waiting, the job's state watched throughout. */

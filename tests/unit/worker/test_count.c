@@ -80,9 +80,9 @@ Test(count, json_object_sorted_and_escaped) {
  * control characters, quotes, backslashes and non-ASCII included, and
  * U+FFFD for a key that is not UTF-8. */
 Test(count, json_keys_as_jansson_writes_them) {
-    static const char *const words[] = {"plain", "q\"uote", "back\\slash", "tab\there",
-                                        "nl\nx",  "\x01ctl", "\x1f", "sl/ash", "\xc3\xa9t\xc3\xa9",
-                                        "\xe2\x80\xa8", "\x7f"};
+    static const char *const words[] = {
+        "plain", "q\"uote", "back\\slash",       "tab\there",    "nl\nx", "\x01ctl",
+        "\x1f",  "sl/ash",  "\xc3\xa9t\xc3\xa9", "\xe2\x80\xa8", "\x7f"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
         struct count_table t;
         count_init(&t);
