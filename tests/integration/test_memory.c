@@ -121,15 +121,7 @@ Test(memory, a_job_waiting_for_memory_does_not_time_out) {
     char url[160];
     char *a =
         wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
-    bool stuck = false;
-    for (int i = 0; i < 1200 && !stuck; i++) {
-        char *n = wcsys_sql(&sys, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                                  " current_database() AND wait_event_type = 'Lock' AND query"
-                                  " LIKE 'INSERT INTO results%'");
-        stuck = n && atoi(n) == 1;
-        free(n);
-        if (!stuck) usleep(50 * 1000);
-    }
+    bool stuck = wcsys_wait_insert_blocked(&sys, 60000);
     cr_assert(stuck, "job A's INSERT never waited on the lock");
 
     char *b =
