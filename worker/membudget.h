@@ -52,8 +52,8 @@
  * the parser's input buffer (libxml2 keeps a text run whole until the
  * next tag, in a buffer grown by doubling), the words' bytes in both
  * tables' arenas and in the row's two JSON objects (buffers grown by
- * doubling too); per word the sort order and the JSON's quotes, colon,
- * count and comma, twice. */
+ * doubling too); per word the JSON's quotes, colon, count and comma,
+ * twice, with room. */
 #define MEMBUDGET_PER_BYTE 8
 #define MEMBUDGET_PER_WORD 40
 /* Bytes of page per distinct word when every word is new (random words
