@@ -15,8 +15,6 @@
 /* SQL errors (not lost connections) are retried this many times, then the
  * job fails: the row itself is at fault and would never go in. */
 #define STORE_MAX_SQL_ERRORS 3
-/* Rows this large are stored on one connection (result_pg). */
-#define TASK_BIG_ROW ((size_t)1 << 20)
 
 struct task_io task_io = {
     .queue_start = queue_start,
@@ -89,12 +87,12 @@ task_end(struct task *t, enum task_outcome outcome) {
 /* --- persistence steps, each idempotent and repeated with backoff --- */
 
 /* result_pg is the Postgres connection for this job's result: the job id
- * spreads jobs over the runner's connections, but rows of
- * TASK_BIG_ROW bytes or more all go to the first, as libpq keeps a
- * connection's send buffer at its largest message (membudget_retain). */
+ * spreads jobs over the runner's connections, and big rows go to their
+ * own (task.h). */
 static pg_uv_t *
 result_pg(const struct task *t) {
-    if (t->have_row && store_row_bytes(&t->row) >= TASK_BIG_ROW) return t->env->pgs[0];
+    if (t->have_row && store_row_bytes(&t->row) >= TASK_BIG_ROW)
+        return t->env->pg_big ? t->env->pg_big : t->env->pgs[0];
     return t->env->pgs[(unsigned char)t->entry.job_id[JOB_ID_LEN - 1] % t->env->npg];
 }
 

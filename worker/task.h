@@ -47,6 +47,11 @@
 #include "worker/stopwords.h"
 #include "worker/store.h"
 
+/* Rows this large go to env->pg_big: libpq keeps a connection's send
+ * buffer at its largest message (membudget_retain counts it), and
+ * Postgres takes long over them. */
+#define TASK_BIG_ROW ((size_t)1 << 20)
+
 struct task;
 
 /* How a task ended. */
@@ -69,6 +74,7 @@ struct task_env {
     struct queue *queue;
     pg_uv_t *const *pgs; /* result writes go to pgs[hash of job id % npg] */
     int npg;
+    pg_uv_t *pg_big; /* rows of TASK_BIG_ROW bytes and more; NULL: pgs[0] */
     curl_uv_t *curl;
     struct membudget *mem; /* the process's memory budget (worker/membudget.h); may be NULL */
     const char *consumer;
