@@ -19,6 +19,7 @@ struct analysis {
     size_t reserve;              /* the worst case at the size the head gave; 0: none */
     size_t bytes;                /* taken so far */
     bool waited;                 /* the budget paused the download at least once */
+    bool wait_for_memory;        /* ended to wait for memory (analysis.h) */
     bool paused;                 /* paused now, since paused_at */
     uint64_t paused_at, waited_ms;
     size_t bytes_at_text; /* bytes taken when text last reached the tally */
@@ -57,7 +58,6 @@ on_head(fetch_t *f, const struct fetch_head *head, void *arg) {
  * bytes, and a new distinct word every other byte. */
 static bool
 may_take(fetch_t *f, size_t len, void *arg) {
-    (void)f;
     struct analysis *a = arg;
     if (!a->mem) return true;
     /* The parser may hold bytes it has not handed on as text yet (libxml2
@@ -70,6 +70,15 @@ may_take(fetch_t *f, size_t len, void *arg) {
         if (a->paused) a->waited_ms += uv_now(a->loop) - a->paused_at;
         a->paused = false;
         return true;
+    }
+    if (a->bytes == 0) {
+        /* Nothing taken yet: wait without a connection (analysis.h). */
+        log_info("msg=\"memory budget full, waiting before the download\" need_kb=%zu "
+                 "used_kb=%zu limit_kb=%zu",
+                 need / 1024, a->mem->used / 1024, a->mem->limit / 1024);
+        a->wait_for_memory = true;
+        fetch_refuse(f, "memory_wait", "waiting for memory before the download");
+        return false;
     }
     if (!a->waited) /* once per job: a full budget pauses many pieces */
         log_info("msg=\"memory budget full, download paused\" bytes=%zu need_kb=%zu used_kb=%zu "
@@ -105,6 +114,8 @@ on_fetched(fetch_t *f, const struct fetch_result *fr, void *arg) {
                                 .content_type = fr->content_type,
                                 .bytes = fr->bytes,
                                 .fetch_ms = fr->fetch_ms};
+    r.wait_for_memory = a->wait_for_memory && fr->status < 0;
+    if (r.wait_for_memory) r.transient = true;
     if (fr->status == 0 && extract_finish(a->extract) < 0) {
         r.status = -1;
         r.error_code = "decode";

@@ -34,6 +34,10 @@ struct analysis_result {
                                "blocked_address", "invalid_url", "canceled", ... */
     const char *error;      /* human message when failed */
     bool transient;         /* failed, but worth retrying (timeouts, 5xx, 429, connect) */
+    bool wait_for_memory;   /* failed before the first byte was taken: the budget said
+                               wait, and a download is not held open for that; the
+                               account waits (membudget.h), and the job starts over
+                               when it is woken */
 
     /* fetch metadata (also set on HTTP failures when known) */
     long http_status;
@@ -56,7 +60,11 @@ typedef void (*analysis_done_cb)(analysis_t *a, const struct analysis_result *r,
  * job's estimate (membudget.h: at once to the worst case when the head
  * gives the size; then by bytes downloaded and distinct words), and the
  * download pauses while the budget says wait; the caller's wake callback
- * calls analysis_resume. */
+ * calls analysis_resume. When the budget says wait before the first byte
+ * is taken (a head that gave the size), the analysis ends instead, with
+ * wait_for_memory (error_code "memory_wait"): a server may drop a client
+ * that stops reading for long (nginx after 60 s), so nothing is held open
+ * while waiting. */
 int analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
                    struct membudget *mem, struct membudget_acct *acct, const char *url,
                    analysis_done_cb cb, void *arg, analysis_t **out);

@@ -122,6 +122,7 @@ on_write(char *data, size_t size, size_t nmemb, void *arg) {
         return 0;
     }
     if (f->sink->may_take && !f->sink->may_take(f, len, f->arg)) {
+        if (f->stop_code[0]) return 0; /* refused (fetch_refuse): the transfer ends */
         f->paused = true;
         /* The wait is not the site's: its clock stops. */
         uint64_t now = uv_now(curl_uv_loop(f->cu));

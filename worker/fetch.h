@@ -68,7 +68,7 @@ typedef void (*fetch_done_cb)(fetch_t *f, const struct fetch_result *r, void *ar
 
 /* may_take, before each piece of body (len bytes) goes to on_body: true
  * to take it now, false to pause the download until fetch_resume (the
- * piece then comes again). */
+ * piece then comes again), or false after fetch_refuse to end it. */
 typedef bool (*fetch_take_cb)(fetch_t *f, size_t len, void *arg);
 
 struct fetch_sink {
@@ -90,7 +90,7 @@ void fetch_resume(fetch_t *f);
 /* fetch_cancel stops a running fetch; on_done runs now, with error code
  * "canceled". */
 void fetch_cancel(fetch_t *f);
-/* fetch_refuse, called from on_head or on_body, stops the transfer with
+/* fetch_refuse, called from on_head, on_body or may_take, stops the transfer with
  * that error (not retried unless the HTTP status was 429 or 5xx) and
  * returns -1 for the callback to return. */
 int fetch_refuse(fetch_t *f, const char *code, const char *fmt, ...)

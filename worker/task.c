@@ -301,12 +301,23 @@ stopped(struct task *t) {
 
 /* --- analysis --- */
 
+static void on_memory_wake(void *arg);
+
 static void
 on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     struct task *t = arg;
     (void)a;
     t->analysis = NULL;
     uv_timer_stop(&t->timer);
+    if (res->wait_for_memory && !t->stopping && !t->timed_out) {
+        /* The account waits, holding its 1 MB; when memory comes back
+         * the analysis starts over (on_memory_wake). JOB_TIMEOUT starts
+         * over with it: the wait is nobody's fault. If memory came back
+         * already, at once. */
+        t->waiting_memory = true;
+        if (!t->acct.waiting) on_memory_wake(t);
+        return;
+    }
     if (res->status < 0 || t->stopping || t->timed_out) acct_release(t);
     if (stopped(t)) return;
     const struct config *cfg = t->env->cfg;
@@ -350,10 +361,25 @@ on_job_timeout(uv_timer_t *timer) {
     task_io.analysis_cancel(t->analysis); /* on_analyzed runs */
 }
 
+static void begin_analysis(struct task *t);
+
+static void
+on_restart(uv_timer_t *timer) {
+    begin_analysis(timer->data);
+}
+
+/* on_memory_wake: memory came back; a paused download goes on, a job
+ * waiting between analyses starts over (from its own timer: this runs
+ * inside another job's release). */
 static void
 on_memory_wake(void *arg) {
     struct task *t = arg;
-    if (t->analysis) task_io.analysis_resume(t->analysis);
+    if (t->analysis) {
+        task_io.analysis_resume(t->analysis);
+    } else if (t->waiting_memory) {
+        t->waiting_memory = false;
+        uv_timer_start(&t->timer, on_restart, 0, 0);
+    }
 }
 
 /* begin_analysis fetches and counts the page, within JOB_TIMEOUT (time
@@ -365,7 +391,7 @@ begin_analysis(struct task *t) {
     t->phase = TASK_ANALYZING;
     t->analysis_at = uv_now(env->loop);
     uv_timer_start(&t->timer, on_job_timeout, (uint64_t)env->cfg->job_timeout_ms, 0);
-    if (env->mem) {
+    if (env->mem && !t->acct_open) {
         membudget_open(env->mem, &t->acct, on_memory_wake, t);
         t->acct_open = true;
     }
@@ -462,6 +488,12 @@ task_lease_lost(struct task *t) {
     t->release_on_stop = false;
     if (t->analysis) {
         task_io.analysis_cancel(t->analysis); /* on_analyzed ends the task */
+    } else if (t->phase == TASK_ANALYZING) {
+        /* Waiting for memory between analyses. */
+        uv_timer_stop(&t->timer);
+        t->waiting_memory = false;
+        acct_release(t);
+        task_end(t, TASK_OUTCOME_LOST);
     } else if (t->phase != TASK_STARTING && !t->renewing) {
         /* Waiting on a timer (backoff): end now. A step in flight ends the
          * task when its answer comes (the lease check makes it harmless). */
@@ -478,6 +510,15 @@ task_stop(struct task *t, bool release) {
     else if (first) t->release_on_stop = true;
     if (t->analysis) {
         if (first) task_io.analysis_cancel(t->analysis); /* on_analyzed decides */
+        return;
+    }
+    if (t->phase == TASK_ANALYZING) {
+        /* Waiting for memory between analyses: nothing was taken. */
+        uv_timer_stop(&t->timer);
+        t->waiting_memory = false;
+        acct_release(t);
+        if (t->release_on_stop) next_phase(t, TASK_RELEASING);
+        else task_end(t, TASK_OUTCOME_ABANDONED);
         return;
     }
     /* A step in flight goes on or ends when its answer comes. */

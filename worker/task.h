@@ -111,6 +111,7 @@ struct task {
     analysis_t *analysis;
     struct membudget_acct acct; /* open while acct_open */
     bool acct_open;
+    bool waiting_memory;  /* between analyses: waits for memory (analysis.h) */
     uint64_t analysis_at; /* uv_now when the analysis started */
     uv_timer_t timer;
     struct backoff steps; /* a step that cannot reach its server; reset per phase */

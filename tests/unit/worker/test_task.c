@@ -434,6 +434,19 @@ answer_fetch_error(struct call *c, const char *code, bool transient) {
     c->cb.analyzed((analysis_t *)c, &r, c->arg);
 }
 
+/* answer_wait_for_memory ends the analysis before its first byte: the
+ * budget said wait (analysis.h). */
+static void
+answer_wait_for_memory(struct call *c) {
+    struct analysis_result r = {.status = -1,
+                                .error_code = "memory_wait",
+                                .error = "waiting for memory before the download",
+                                .transient = true,
+                                .wait_for_memory = true};
+    c->answered = true;
+    c->cb.analyzed((analysis_t *)c, &r, c->arg);
+}
+
 /* --- paths into each phase --- */
 
 static struct task *
@@ -675,6 +688,38 @@ Test(task, job_timeout_cancels_the_analysis_and_retries) {
     cr_assert(strstr(c->message, "JOB_TIMEOUT (20 ms)"), "%s", c->message);
     answer_done(c, 0, 1);
     expect_end(TASK_OUTCOME_RETRYING);
+}
+
+Test(task, a_job_that_must_wait_for_memory_starts_over_without_a_retry) {
+    analyzing(1);
+    /* Memory is back already (no budget here): the analysis starts over
+     * at once, the same attempt; nothing is recorded as failed. */
+    answer_wait_for_memory(expect(CALL_ANALYZE));
+    answer_counted(expect(CALL_ANALYZE));
+    struct call *c = expect(CALL_STORE);
+    answer_stored(c, 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_drain_while_waiting_for_memory_hands_the_job_back) {
+    struct membudget mem;
+    membudget_init(&mem, 4 << 20, NULL, NULL);
+    struct membudget_acct other;
+    membudget_open(&mem, &other, NULL, NULL);
+    cr_assert_eq(membudget_grow(&mem, &other, 4 << 20), 0);
+    env.mem = &mem;
+    struct task *t = analyzing(1);
+    /* The task's account asks and must wait while the other job moves. */
+    cr_assert_eq(membudget_grow(&mem, &t->acct, 2 << 20), -1);
+    answer_wait_for_memory(expect(CALL_ANALYZE));
+    cr_assert(t->waiting_memory);
+    task_stop(t, true);
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+    cr_assert_eq(mem.used, 4 << 20, "the task's account is closed");
+    membudget_release(&mem, &other);
+    env.mem = NULL;
 }
 
 static bool
