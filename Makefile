@@ -253,7 +253,11 @@ BENCH_LONGPOLL := $(BUILD)/tests/bench/longpoll
 $(BENCH_LONGPOLL): $(BUILD)/tests/bench/longpoll.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
-bench: deps all $(BENCH_EXTRACT) $(BENCH_LONGPOLL)
+BENCH_JOBMEM := $(BUILD)/tests/bench/jobmem
+$(BENCH_JOBMEM): $(BUILD)/tests/bench/jobmem.o $(WORKER_LIB) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: deps all $(BENCH_EXTRACT) $(BENCH_JOBMEM) $(BENCH_LONGPOLL)
 	tests/bench/http.sh
 	BENCH_LONGPOLL=$(CURDIR)/$(BENCH_LONGPOLL) tests/bench/longpoll.sh
 	BENCH_EXTRACT=$(CURDIR)/$(BENCH_EXTRACT) tests/bench/extract.sh

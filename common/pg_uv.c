@@ -63,8 +63,9 @@ struct pg_uv {
     PGconn *conn;
     struct pgpoll *poll;
     struct query *inflight;
-    PGresult *last; /* latest result of the query in flight */
-    bool flushing;  /* PQflush has more to send */
+    const struct query *late; /* the query found late once, given one more read */
+    PGresult *last;           /* latest result of the query in flight */
+    bool flushing;            /* PQflush has more to send */
     struct query *head, *tail;
     size_t queued;
 
@@ -237,8 +238,18 @@ static void
 on_timeout(uv_timer_t *t) {
     pg_uv_t *pg = t->data;
     if (pg->closing) return;
-    if (pg->state == PG_CONNECTING) conn_failed(pg, "connect timeout");
-    else if (pg->state == PG_READY && pg->inflight) conn_failed(pg, "timeout");
+    if (pg->state == PG_CONNECTING) {
+        conn_failed(pg, "connect timeout");
+    } else if (pg->state == PG_READY && pg->inflight) {
+        /* The loop may have been busy while the answer sat in the socket
+         * (timers run before sockets are read): one more read first. */
+        if (pg->late != pg->inflight) {
+            pg->late = pg->inflight;
+            uv_timer_start(&pg->query_timer, on_timeout, 1, 0);
+            return;
+        }
+        conn_failed(pg, "timeout");
+    }
 }
 
 static void

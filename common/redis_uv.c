@@ -55,6 +55,7 @@ struct redis_uv {
 
     uv_timer_t retry_timer;
     uv_timer_t cmd_timer;
+    const struct cmd *late;   /* the command found late once, given one more read */
     struct backoff reconnect; /* its failures: connect attempts failed in a row */
 
     char reason[256];     /* why the last connection went away; errstr for NULL replies */
@@ -221,9 +222,21 @@ static void
 on_cmd_timer(uv_timer_t *t) {
     redis_uv_t *r = t->data;
     if (r->closing || !r->t) return;
-    if (!r->head) drop(r, "connect timeout");
-    else if (uv_now(r->loop) - r->head->sent_ms >= (uint64_t)r->cmd_timeout_ms) drop(r, "timeout");
-    else arm_cmd_timer(r);
+    if (!r->head) {
+        drop(r, "connect timeout");
+    } else if (uv_now(r->loop) - r->head->sent_ms >= (uint64_t)r->cmd_timeout_ms) {
+        /* The loop may have been busy (a big page's counting) while the
+         * answer sat in the socket: timers run before the socket is read,
+         * so let one read happen before calling the command late. */
+        if (r->late != r->head) {
+            r->late = r->head;
+            uv_timer_start(&r->cmd_timer, on_cmd_timer, 1, 0);
+            return;
+        }
+        drop(r, "timeout");
+    } else {
+        arm_cmd_timer(r);
+    }
 }
 
 static void

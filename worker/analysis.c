@@ -1,6 +1,7 @@
 #include "worker/analysis.h"
 
 #include <stdlib.h>
+#include <uv.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -12,10 +13,15 @@ struct analysis {
     fetch_t *fetch;
     extract_t *extract; /* from the head on */
     struct tally tally;
-    struct membudget *mem; /* NULL: no budget */
-    struct membudget_acct acct;
-    size_t bytes;         /* taken so far */
-    bool waited;          /* the budget paused the download at least once */
+    uv_loop_t *loop;
+    struct membudget *mem;       /* NULL: no budget */
+    struct membudget_acct *acct; /* the caller's, open in mem */
+    size_t reserve;              /* the worst case at the size the head gave; 0: none */
+    size_t bytes;                /* taken so far */
+    bool waited;                 /* the budget paused the download at least once */
+    bool wait_for_memory;        /* ended to wait for memory (analysis.h) */
+    bool paused;                 /* paused now, since paused_at */
+    uint64_t paused_at, waited_ms;
     size_t bytes_at_text; /* bytes taken when text last reached the tally */
     analysis_done_cb cb;
     void *arg;
@@ -40,6 +46,11 @@ on_head(fetch_t *f, const struct fetch_head *head, void *arg) {
                             head->content_type);
     a->extract = extract_open(type, head->charset, on_text, a);
     if (!a->extract) return fetch_refuse(f, "fetch", "cannot start the text extractor");
+    /* The size is known: ask for the worst case at once, so a job that
+     * must wait does so before it holds anything. */
+    if (head->size >= 0)
+        a->reserve =
+            membudget_estimate((size_t)head->size, (size_t)head->size / MEMBUDGET_WORD_BYTES);
     return 0;
 }
 
@@ -47,28 +58,36 @@ on_head(fetch_t *f, const struct fetch_head *head, void *arg) {
  * bytes, and a new distinct word every other byte. */
 static bool
 may_take(fetch_t *f, size_t len, void *arg) {
-    (void)f;
     struct analysis *a = arg;
     if (!a->mem) return true;
     /* The parser may hold bytes it has not handed on as text yet (libxml2
      * keeps a text run until the next tag): count those, and this piece,
      * as new words at the rate of a page of random words. */
-    size_t unread = a->bytes - a->bytes_at_text + len;
-    size_t need = membudget_estimate(a->bytes + len,
-                                     count_unique(&a->tally.all) + unread / MEMBUDGET_WORD_BYTES);
-    if (membudget_grow(a->mem, &a->acct, need) == 0) return true;
+    size_t need = membudget_job_estimate(a->bytes + len, count_unique(&a->tally.all),
+                                         a->bytes - a->bytes_at_text + len);
+    if (need < a->reserve) need = a->reserve;
+    if (membudget_grow(a->mem, a->acct, need) == 0) {
+        if (a->paused) a->waited_ms += uv_now(a->loop) - a->paused_at;
+        a->paused = false;
+        return true;
+    }
+    if (a->bytes == 0) {
+        /* Nothing taken yet: wait without a connection (analysis.h). */
+        log_info("msg=\"memory budget full, waiting before the download\" need_kb=%zu "
+                 "used_kb=%zu limit_kb=%zu",
+                 need / 1024, a->mem->used / 1024, a->mem->limit / 1024);
+        a->wait_for_memory = true;
+        fetch_refuse(f, "memory_wait", "waiting for memory before the download");
+        return false;
+    }
     if (!a->waited) /* once per job: a full budget pauses many pieces */
         log_info("msg=\"memory budget full, download paused\" bytes=%zu need_kb=%zu used_kb=%zu "
                  "limit_kb=%zu",
                  a->bytes, need / 1024, a->mem->used / 1024, a->mem->limit / 1024);
     a->waited = true;
+    if (!a->paused) a->paused_at = uv_now(a->loop);
+    a->paused = true;
     return false;
-}
-
-static void
-on_budget_wake(void *arg) {
-    struct analysis *a = arg;
-    fetch_resume(a->fetch);
 }
 
 static int
@@ -96,6 +115,8 @@ on_fetched(fetch_t *f, const struct fetch_result *fr, void *arg) {
                                 .bytes = fr->bytes,
                                 .fetch_ms = fr->fetch_ms,
                                 .retry_after_ms = fr->retry_after_ms};
+    r.wait_for_memory = a->wait_for_memory && fr->status < 0;
+    if (r.wait_for_memory) r.transient = true;
     if (fr->status == 0 && extract_finish(a->extract) < 0) {
         r.status = -1;
         r.error_code = "decode";
@@ -111,7 +132,6 @@ on_fetched(fetch_t *f, const struct fetch_result *fr, void *arg) {
     a->cb(a, &r, a->arg);
     extract_free(a->extract);
     tally_free(&a->tally);
-    if (a->mem) membudget_release(a->mem, &a->acct);
     free(a);
 }
 
@@ -119,8 +139,8 @@ static const struct fetch_sink sink = {on_head, on_body, on_fetched, may_take};
 
 int
 analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
-               struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
-               analysis_t **out) {
+               struct membudget *mem, struct membudget_acct *acct, const char *url,
+               analysis_done_cb cb, void *arg, analysis_t **out) {
     char err[256];
     *out = NULL;
     struct analysis *a = xcalloc(1, sizeof *a);
@@ -136,10 +156,21 @@ analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *
         free(a);
         return rc;
     }
-    a->mem = mem;
-    if (mem) membudget_open(mem, &a->acct, on_budget_wake, a);
+    a->loop = curl_uv_loop(cu);
+    a->mem = acct ? mem : NULL;
+    a->acct = acct;
     *out = a;
     return 0;
+}
+
+void
+analysis_resume(analysis_t *a) {
+    fetch_resume(a->fetch);
+}
+
+uint64_t
+analysis_waited_ms(const analysis_t *a) {
+    return a->waited_ms + (a->paused ? uv_now(a->loop) - a->paused_at : 0);
 }
 
 void

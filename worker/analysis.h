@@ -34,6 +34,10 @@ struct analysis_result {
                                "blocked_address", "invalid_url", "canceled", ... */
     const char *error;      /* human message when failed */
     bool transient;         /* failed, but worth retrying (timeouts, 5xx, 429, connect) */
+    bool wait_for_memory;   /* failed before the first byte was taken: the budget said
+                               wait, and a download is not held open for that; the
+                               account waits (membudget.h), and the job starts over
+                               when it is woken */
 
     /* fetch metadata (also set on HTTP failures when known) */
     long http_status;
@@ -52,12 +56,25 @@ struct analysis_result {
 typedef void (*analysis_done_cb)(analysis_t *a, const struct analysis_result *r, void *arg);
 
 /* analysis_start fetches url under cfg's fetch policy on cu's loop. With
- * mem, it holds an account there (membudget.h) from start to end, grown
- * before each piece of the page by its estimate (bytes downloaded,
- * distinct words), the download paused while the budget says wait. */
+ * mem and acct (an account the caller opened there and keeps after the
+ * analysis), the account grows before each piece of the page to the
+ * job's estimate (membudget.h: at once to the worst case when the head
+ * gives the size; then by bytes downloaded and distinct words), and the
+ * download pauses while the budget says wait; the caller's wake callback
+ * calls analysis_resume. When the budget says wait before the first byte
+ * is taken (a head that gave the size), the analysis ends instead, with
+ * wait_for_memory (error_code "memory_wait"): a server may drop a client
+ * that stops reading for long (nginx after 60 s), so nothing is held open
+ * while waiting. */
 int analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
-                   struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
-                   analysis_t **out);
+                   struct membudget *mem, struct membudget_acct *acct, const char *url,
+                   analysis_done_cb cb, void *arg, analysis_t **out);
+/* analysis_resume goes on with a download the budget paused (nothing
+ * when it is not paused). */
+void analysis_resume(analysis_t *a);
+/* analysis_waited_ms: how long the download has been paused for memory
+ * so far, the current pause included. */
+uint64_t analysis_waited_ms(const analysis_t *a);
 /* analysis_cancel stops a running analysis; done_cb runs (error_code "canceled"). */
 void analysis_cancel(analysis_t *a);
 

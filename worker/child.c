@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/signals.h"
 #include "worker/hooks.h"
+#include "worker/membudget.h"
 #include "worker/runner.h"
 #include "worker/stopwords.h"
 
@@ -93,6 +94,7 @@ child_run(const struct config *cfg, int index) {
         return EX_SOFTWARE;
     }
     xmlInitParser();
+    membudget_malloc_setup();
 
     struct child c = {.cfg = cfg};
     int rc = uv_loop_init(&c.loop);

@@ -7,6 +7,7 @@
 
 #include "common/json.h"
 #include "common/xalloc.h"
+#include "worker/charset.h"
 
 struct count_block {
     struct count_block *next;
@@ -150,60 +151,116 @@ count_unique(const struct count_table *t) {
     return t->used;
 }
 
-static int
-by_word(const struct count_entry *a, const struct count_entry *b) {
+/* better: a goes before b in count_top's order (count descending, then
+ * word). */
+static bool
+better(const struct count_entry *a, const struct count_entry *b) {
+    if (a->count != b->count) return a->count > b->count;
     size_t n = a->len < b->len ? a->len : b->len;
     int c = memcmp(a->word, b->word, n);
-    return c ? c : (a->len > b->len) - (a->len < b->len);
-}
-
-static int
-by_count_then_word(const void *pa, const void *pb) {
-    const struct count_entry *a = pa, *b = pb;
-    if (a->count != b->count) return a->count > b->count ? -1 : 1;
-    return by_word(a, b);
-}
-
-static int
-by_word_only(const void *pa, const void *pb) {
-    return by_word(pa, pb);
-}
-
-/* entries copies the used slots into a new array (caller frees). */
-static struct count_entry *
-entries(const struct count_table *t) {
-    struct count_entry *all = xcalloc(t->used ? t->used : 1, sizeof *all);
-    size_t k = 0;
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i].word)
-            all[k++] = (struct count_entry){t->slots[i].word, t->slots[i].len, t->slots[i].count};
-    return all;
+    return c ? c < 0 : a->len < b->len;
 }
 
 int
 count_top(const struct count_table *t, size_t n, struct count_entry *out) {
-    struct count_entry *all = entries(t);
-    qsort(all, t->used, sizeof *all, by_count_then_word);
-    size_t k = n < t->used ? n : t->used;
-    memcpy(out, all, k * sizeof *out);
-    free(all);
+    /* A selection, not a sort of every word: out holds the best k so far,
+     * in order; a word goes in only when it beats the last. */
+    size_t k = 0;
+    for (size_t i = 0; i < t->cap && n > 0; i++) {
+        const struct count_slot *e = &t->slots[i];
+        if (!e->word) continue;
+        struct count_entry c = {e->word, e->len, e->count};
+        if (k == n && !better(&c, &out[k - 1])) continue;
+        size_t j = k < n ? k++ : n - 1;
+        while (j > 0 && better(&c, &out[j - 1])) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = c;
+    }
     return (int)k;
+}
+
+size_t
+count_slots_bytes(size_t words) {
+    size_t cap = 256;
+    while ((words + 1) * 10 > cap * 7) cap *= 2;
+    return cap * sizeof(struct count_slot);
+}
+
+/* json_key appends a word as a JSON string, as jansson writes it
+ * (JSON_COMPACT: UTF-8 as it is, '"', '\\' and control characters
+ * escaped), without making a json_t per word: a million-word page spent
+ * most of its row's time there. Words are valid UTF-8 (the tokenizer's
+ * output); one that is not becomes U+FFFD, as before. */
+static void
+json_key(const char *w, size_t len, struct buf *out) {
+    if (charset_utf8_valid_prefix((const unsigned char *)w, len) != len) {
+        buf_append_str(out, "\"\xEF\xBF\xBD\"");
+        return;
+    }
+    buf_reserve(out, len + 2);
+    buf_append_char(out, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)w[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        buf_append(out, w + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':
+            buf_append_str(out, "\\\"");
+            break;
+        case '\\':
+            buf_append_str(out, "\\\\");
+            break;
+        case '\b':
+            buf_append_str(out, "\\b");
+            break;
+        case '\f':
+            buf_append_str(out, "\\f");
+            break;
+        case '\n':
+            buf_append_str(out, "\\n");
+            break;
+        case '\r':
+            buf_append_str(out, "\\r");
+            break;
+        case '\t':
+            buf_append_str(out, "\\t");
+            break;
+        default:
+            buf_printf(out, "\\u%04X", c);
+            break;
+        }
+    }
+    buf_append(out, w + run, len - run);
+    buf_append_char(out, '"');
 }
 
 int
 count_to_json(const struct count_table *t, struct buf *out) {
-    struct count_entry *all = entries(t);
-    qsort(all, t->used, sizeof *all, by_word_only);
+    /* In the table's order: the row's columns are jsonb, which keeps its
+     * own order, and sorting a million keys took most of a big page's
+     * row. */
     buf_append_char(out, '{');
-    for (size_t i = 0; i < t->used; i++) {
-        if (i) buf_append_char(out, ',');
-        json_t *s = json_stringn(all[i].word, all[i].len);
-        if (!s) s = json_string("\xEF\xBF\xBD"); /* not UTF-8: cannot happen after ICU */
-        json_dump_append(s, out);
-        json_decref(s);
-        buf_printf(out, ":%llu", (unsigned long long)all[i].count);
+    bool first = true;
+    for (size_t i = 0; i < t->cap; i++) {
+        const struct count_slot *e = &t->slots[i];
+        if (!e->word) continue;
+        if (!first) buf_append_char(out, ',');
+        first = false;
+        json_key(e->word, e->len, out);
+        /* ":count" by hand: printf's machinery per word cost more than
+         * the word itself. */
+        char num[24];
+        size_t k = sizeof num;
+        uint64_t v = e->count;
+        do num[--k] = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        num[--k] = ':';
+        buf_append(out, num + k, sizeof num - k);
     }
     buf_append_char(out, '}');
-    free(all);
     return 0;
 }

@@ -50,7 +50,11 @@ void count_filter(struct count_table *dst, const struct count_table *src,
                   bool (*keep)(const char *word, size_t len, void *arg), void *arg);
 /* count_top writes the n most frequent words into out; returns how many. */
 int count_top(const struct count_table *t, size_t n, struct count_entry *out);
-/* count_to_json appends a JSON object word -> count (keys sorted). */
+/* count_slots_bytes: what the slots of a table of `words` distinct words
+ * take at most (the table doubles at 70 % load), for memory estimates. */
+size_t count_slots_bytes(size_t words);
+/* count_to_json appends a JSON object word -> count, in no particular
+ * order (the same for the same words added in the same order). */
 int count_to_json(const struct count_table *t, struct buf *out);
 
 #endif

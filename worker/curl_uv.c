@@ -149,6 +149,11 @@ curl_uv_new(uv_loop_t *loop) {
     return cu;
 }
 
+uv_loop_t *
+curl_uv_loop(const curl_uv_t *cu) {
+    return cu->loop;
+}
+
 int
 curl_uv_add(curl_uv_t *cu, CURL *easy, curl_uv_done_cb cb, void *arg) {
     if (cu->closing) return UV_ECANCELED;

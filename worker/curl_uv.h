@@ -20,6 +20,8 @@ typedef struct curl_uv curl_uv_t;
 typedef void (*curl_uv_done_cb)(CURL *easy, CURLcode result, void *arg);
 
 curl_uv_t *curl_uv_new(uv_loop_t *loop);
+/* curl_uv_loop: the loop it runs on. */
+uv_loop_t *curl_uv_loop(const curl_uv_t *cu);
 int curl_uv_add(curl_uv_t *cu, CURL *easy, curl_uv_done_cb cb, void *arg);
 /* curl_uv_remove stops a transfer; its done_cb is not called. */
 void curl_uv_remove(curl_uv_t *cu, CURL *easy);

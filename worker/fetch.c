@@ -19,6 +19,10 @@ struct fetch {
     const struct fetch_sink *sink;
     void *arg;
     CURL *easy;
+    uv_timer_t timer;  /* FETCH_TIMEOUT, stopped while paused */
+    uint64_t deadline; /* uv_now at which the fetch times out, while the timer runs */
+    uint64_t left_ms;  /* time left, while paused */
+    bool timed_out;
     char errbuf[CURL_ERROR_SIZE];
     bool head_taken; /* on_head ran and took the body */
     bool paused;     /* may_take said wait: the download is paused */
@@ -81,8 +85,15 @@ take_head(struct fetch *f) {
     const char *ct = NULL;
     curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
     parse_content_type(f, ct ? ct : "text/html");
-    struct fetch_head head = {.content_type = f->content_type,
-                              .charset = f->charset[0] ? f->charset : NULL};
+    struct fetch_head head = {
+        .content_type = f->content_type, .charset = f->charset[0] ? f->charset : NULL, .size = -1};
+    /* An encoded body's length says nothing of its decoded size. */
+    curl_off_t len = -1;
+    struct curl_header *enc = NULL;
+    if (curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK &&
+        len >= 0 &&
+        curl_easy_header(f->easy, "Content-Encoding", 0, CURLH_HEADER, -1, &enc) != CURLHE_OK)
+        head.size = (long long)len;
     if (f->sink->on_head(f, &head, f->arg) < 0) return -1;
     f->head_taken = true;
     return 0;
@@ -100,7 +111,12 @@ on_write(char *data, size_t size, size_t nmemb, void *arg) {
         return 0;
     }
     if (f->sink->may_take && !f->sink->may_take(f, len, f->arg)) {
+        if (f->stop_code[0]) return 0; /* refused (fetch_refuse): the transfer ends */
         f->paused = true;
+        /* The wait is not the site's: its clock stops. */
+        uint64_t now = uv_now(curl_uv_loop(f->cu));
+        f->left_ms = f->deadline > now ? f->deadline - now : 1;
+        uv_timer_stop(&f->timer);
         return CURL_WRITEFUNC_PAUSE; /* the same bytes come again after fetch_resume */
     }
     f->bytes += len;
@@ -152,6 +168,12 @@ transfer_error(struct fetch *f, CURLcode rc, struct fetch_result *r, char *msg, 
         blocked_message(f, msg, n);
         r->error_code = "blocked_address";
         r->transient = false;
+    } else if (f->timed_out) {
+        snprintf(msg, n,
+                 "the fetch took longer than FETCH_TIMEOUT (%d ms, waits for memory not "
+                 "counted)",
+                 f->cfg->fetch_timeout_ms);
+        r->error_code = "timeout";
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         r->error_code = "timeout";
     } else if (rc == CURLE_COULDNT_RESOLVE_HOST) {
@@ -191,9 +213,15 @@ max_age_ms(CURL *easy) {
     return s > 365LL * 86400 ? 365LL * 86400 * 1000 : s * 1000;
 }
 
+static void
+on_timer_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
 /* finish builds the result, calls back once, and frees the fetch. */
 static void
 finish(struct fetch *f, CURLcode rc, bool canceled) {
+    uv_timer_stop(&f->timer);
     struct fetch_result r = {.status = -1, .bytes = f->bytes, .retry_after_ms = -1};
     curl_off_t retry_after = 0;
     if (curl_easy_getinfo(f->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
@@ -229,7 +257,23 @@ finish(struct fetch *f, CURLcode rc, bool canceled) {
     }
     f->sink->on_done(f, &r, f->arg);
     curl_easy_cleanup(f->easy);
-    free(f);
+    f->easy = NULL;
+    uv_close((uv_handle_t *)&f->timer, on_timer_closed);
+}
+
+/* on_fetch_timeout: FETCH_TIMEOUT of transfer time is over. */
+static void
+on_fetch_timeout(uv_timer_t *timer) {
+    struct fetch *f = timer->data;
+    f->timed_out = true;
+    curl_uv_remove(f->cu, f->easy);
+    finish(f, CURLE_OPERATION_TIMEDOUT, false);
+}
+
+static void
+start_clock(struct fetch *f, uint64_t ms) {
+    f->deadline = uv_now(curl_uv_loop(f->cu)) + ms;
+    uv_timer_start(&f->timer, on_fetch_timeout, ms, 0);
 }
 
 static void
@@ -258,7 +302,8 @@ fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url, const stru
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)cfg->fetch_max_redirects);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->fetch_connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->fetch_timeout_ms);
+    /* FETCH_TIMEOUT is the fetch's own timer (start_clock), not curl's
+     * CURLOPT_TIMEOUT_MS: curl's would count the time paused too. */
     /* Every encoding this libcurl decodes (gzip, deflate, br, zstd on
      * Debian). FETCH_MAX_BYTES counts decoded bytes, so a small
      * compressed body that inflates without end stops at the limit; a
@@ -279,6 +324,9 @@ fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url, const stru
         free(f);
         return rc;
     }
+    uv_timer_init(curl_uv_loop(cu), &f->timer);
+    f->timer.data = f;
+    start_clock(f, (uint64_t)cfg->fetch_timeout_ms);
     *out = f;
     return 0;
 }
@@ -287,6 +335,7 @@ void
 fetch_resume(fetch_t *f) {
     if (!f->paused) return;
     f->paused = false;
+    start_clock(f, f->left_ms);
     curl_easy_pause(f->easy, CURLPAUSE_CONT);
 }
 

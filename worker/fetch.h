@@ -27,8 +27,9 @@
  * Life cycle: fetch_start returns 0 and later calls on_done exactly once
  * (success, failure, or fetch_cancel), or returns a negative UV_* error
  * and calls nothing. The result and the strings it points to are valid
- * only during on_done; the fetch frees itself (the easy handle with it)
- * after on_done returns. */
+ * only during on_done; the fetch frees itself (the easy handle with it,
+ * and once its timer has closed, the rest) after on_done returns: the
+ * loop must run on for that. */
 #ifndef WC_FETCH_H
 #define WC_FETCH_H
 
@@ -45,6 +46,8 @@ typedef struct fetch fetch_t;
 struct fetch_head {
     const char *content_type; /* media type, lower case, no parameters; text/html when none */
     const char *charset;      /* the Content-Type's charset parameter, or NULL */
+    long long size;           /* the body's decoded size from Content-Length; -1 when not known (no
+                       length, or a Content-Encoding) */
 };
 
 struct fetch_result {
@@ -71,7 +74,7 @@ typedef void (*fetch_done_cb)(fetch_t *f, const struct fetch_result *r, void *ar
 
 /* may_take, before each piece of body (len bytes) goes to on_body: true
  * to take it now, false to pause the download until fetch_resume (the
- * piece then comes again). */
+ * piece then comes again), or false after fetch_refuse to end it. */
 typedef bool (*fetch_take_cb)(fetch_t *f, size_t len, void *arg);
 
 struct fetch_sink {
@@ -86,13 +89,14 @@ struct fetch_sink {
 int fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url,
                 const struct fetch_sink *sink, void *arg, fetch_t **out);
 /* fetch_resume goes on with a download that may_take paused (curl may
- * hand the held piece over at once, from inside this call). FETCH_TIMEOUT
- * runs on meanwhile. */
+ * hand the held piece over at once, from inside this call). The time a
+ * download spends paused does not count against FETCH_TIMEOUT: the fetch
+ * keeps its own clock (a timer stopped while paused), not curl's. */
 void fetch_resume(fetch_t *f);
 /* fetch_cancel stops a running fetch; on_done runs now, with error code
  * "canceled". */
 void fetch_cancel(fetch_t *f);
-/* fetch_refuse, called from on_head or on_body, stops the transfer with
+/* fetch_refuse, called from on_head, on_body or may_take, stops the transfer with
  * that error (not retried unless the HTTP status was 429 or 5xx) and
  * returns -1 for the callback to return. */
 int fetch_refuse(fetch_t *f, const char *code, const char *fmt, ...)

@@ -1,10 +1,24 @@
 #include "worker/membudget.h"
 
 #include <assert.h>
+#include <malloc.h>
+
+#include "worker/count.h"
+
+/* Blocks this large or larger are mapped on their own. */
+#define MMAP_FROM ((size_t)128 << 10)
 
 void
 membudget_init(struct membudget *b, size_t limit, membudget_wake_cb on_release, void *arg) {
     *b = (struct membudget){.limit = limit, .on_release = on_release, .release_arg = arg};
+}
+
+void
+membudget_malloc_setup(void) {
+    /* glibc raises its mapping threshold each time a mapped block is
+     * freed (up to 32 MB), after which a job's tables come from the heap
+     * and stay there when freed; a fixed threshold stops that. */
+    mallopt(M_MMAP_THRESHOLD, (int)MMAP_FROM);
 }
 
 int
@@ -30,15 +44,38 @@ membudget_open(struct membudget *b, struct membudget_acct *a, membudget_wake_cb 
 
 size_t
 membudget_estimate(size_t bytes, size_t words) {
-    return MEMBUDGET_JOB_MIN + bytes * MEMBUDGET_PER_BYTE + words * MEMBUDGET_PER_WORD;
+    /* Two tables (all words, and without stop words) at the size they
+     * have with that many words. */
+    return MEMBUDGET_JOB_MIN + bytes * MEMBUDGET_PER_BYTE + words * MEMBUDGET_PER_WORD +
+           2 * count_slots_bytes(words);
+}
+
+size_t
+membudget_job_estimate(size_t bytes, size_t words, size_t unread) {
+    return membudget_estimate(bytes, words + unread / MEMBUDGET_WORD_BYTES);
+}
+
+size_t
+membudget_row_estimate(size_t row_bytes) {
+    return MEMBUDGET_JOB_MIN + row_bytes * MEMBUDGET_ROW_COPIES;
+}
+
+/* others_moving: another account does not wait, so it will give memory
+ * back (it ends, or shrinks once counted). */
+static bool
+others_moving(const struct membudget *b, const struct membudget_acct *a) {
+    for (const struct membudget_acct *o = b->head; o; o = o->next)
+        if (o != a && !o->waiting) return true;
+    return false;
 }
 
 int
 membudget_grow(struct membudget *b, struct membudget_acct *a, size_t need) {
     if (need <= a->held) return 0;
     size_t more = need - a->held;
-    /* The oldest job always goes on: someone must finish to free memory. */
-    if (b->used + more > b->limit && a != b->head) {
+    /* When every other job waits, none will give anything back: this one
+     * must go on, over the budget if need be. */
+    if (b->used + more > b->limit && others_moving(b, a)) {
         a->waiting = true;
         return -1;
     }
@@ -46,6 +83,42 @@ membudget_grow(struct membudget *b, struct membudget_acct *a, size_t need) {
     a->held = need;
     b->used += more;
     return 0;
+}
+
+/* wake_waiting wakes the waiting, oldest first, each once per round: a
+ * woken one asks again at once (curl hands it the held bytes inside the
+ * wake) and may wait again. A wake may also end a job and release its
+ * account, so the walk starts from the head each time. Then the owner
+ * is told. */
+static void
+wake_waiting(struct membudget *b) {
+    unsigned round = ++b->round;
+    for (;;) {
+        struct membudget_acct *w = b->head;
+        while (w && !(w->waiting && w->woken != round)) w = w->next;
+        if (!w) break;
+        w->waiting = false;
+        w->woken = round;
+        w->wake(w->wake_arg);
+    }
+    if (b->on_release) b->on_release(b->release_arg);
+}
+
+int
+membudget_set(struct membudget *b, struct membudget_acct *a, size_t bytes) {
+    if (bytes >= a->held) return membudget_grow(b, a, bytes);
+    b->used -= a->held - bytes;
+    a->held = bytes;
+    a->waiting = false;
+    wake_waiting(b);
+    return 0;
+}
+
+void
+membudget_retain(struct membudget *b, size_t bytes) {
+    if (bytes <= b->retained) return;
+    b->used += bytes - b->retained;
+    b->retained = bytes;
 }
 
 void
@@ -58,18 +131,6 @@ membudget_release(struct membudget *b, struct membudget_acct *a) {
     else b->tail = a->prev;
     a->prev = a->next = NULL;
     a->held = 0;
-    /* Wake the paused, oldest first, each once per release: a woken one
-     * asks again at once (curl hands it the held bytes inside the wake)
-     * and may pause again. A wake may also end a job and release its
-     * account, so the walk starts from the head each time. */
-    unsigned round = ++b->round;
-    for (;;) {
-        struct membudget_acct *w = b->head;
-        while (w && !(w->waiting && w->woken != round)) w = w->next;
-        if (!w) break;
-        w->waiting = false;
-        w->woken = round;
-        w->wake(w->wake_arg);
-    }
-    if (b->on_release) b->on_release(b->release_arg);
+    a->waiting = false;
+    wake_waiting(b);
 }

@@ -26,6 +26,11 @@
 #define TAKE_BLOCK_MS 1000
 #define REDIS_CMD_TIMEOUT_MS 5000
 #define PG_QUERY_TIMEOUT_MS 15000
+/* Rows of TASK_BIG_ROW and more (a page of a million words: 30 MB of
+ * JSON) take Postgres seconds to turn into jsonb, tens of seconds on a
+ * busy host (a minute and more was seen on this 2-core machine under
+ * load): they have a connection of their own, with ten minutes. */
+#define PG_BIG_QUERY_TIMEOUT_MS 600000
 #define PROMOTE_INTERVAL_MS 500
 #define PROMOTE_BATCH 200
 #define RENEW_BATCH 1000
@@ -42,6 +47,7 @@ struct runner {
     redis_uv_t *redis_block;
     pg_uv_t *pg[RUNNER_PG_CONNS]; /* result writes spread over a few connections */
     int npg;
+    pg_uv_t *pg_big; /* and big rows' writes */
     curl_uv_t *curl;
     polite_t *polite;
     struct membudget mem; /* this process's share of WORKER_MEMORY_MB */
@@ -522,6 +528,8 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     for (int i = 0; i < r->npg; i++)
         r->pg[i] = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,
                              (size_t)cfg->worker_concurrency * 4 + 16);
+    r->pg_big = pg_uv_new(loop, cfg->database_url, "postgres-big", PG_BIG_QUERY_TIMEOUT_MS,
+                          (size_t)cfg->worker_concurrency * 4 + 16);
     r->curl = curl_uv_new(loop);
     membudget_init(&r->mem,
                    (size_t)cfg->worker_memory_mb * 1024 * 1024 / (size_t)cfg->worker_processes,
@@ -543,6 +551,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                                .queue = &r->queue,
                                .pgs = r->pg,
                                .npg = r->npg,
+                               .pg_big = r->pg_big,
                                .curl = r->curl,
                                .polite = r->polite,
                                .mem = &r->mem,
@@ -674,6 +683,7 @@ on_curl_closed(void *arg) {
      * into a task whose connections are gone; pending commands fail and
      * end their tasks. */
     for (int i = 0; i < r->npg; i++) pg_uv_close(r->pg[i], on_part_closed, r);
+    pg_uv_close(r->pg_big, on_part_closed, r);
     redis_uv_close(r->redis, on_part_closed, r);
     redis_uv_close(r->redis_block, on_part_closed, r);
     on_part_closed(r);
@@ -691,7 +701,7 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
     r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ +
-                        r->npg + 1 /* polite */;
+                        r->npg + 1 /* big rows' pg */ + 1 /* polite */;
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);

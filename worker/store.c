@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/buf.h"
 #include "common/json.h"
@@ -134,4 +135,12 @@ store_find(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg) {
     int rc = pg_uv_query(pg, FIND_SQL, 1, params, on_find, op);
     if (rc < 0) free(op);
     return rc;
+}
+
+size_t
+store_row_bytes(const struct store_row *row) {
+    size_t n = 0;
+    for (int i = 0; i < RESULTS_NWRITTEN; i++)
+        if (row->value[i]) n += strlen(row->value[i]) + 1;
+    return n;
 }

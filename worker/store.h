@@ -37,6 +37,8 @@ typedef void (*store_done_cb)(int status, const char *errstr, void *arg);
 void store_row_init(struct store_row *row, const char *job_id, const char *url,
                     const struct analysis_result *r);
 void store_row_free(struct store_row *row);
+/* store_row_bytes: the bytes the row's values hold. */
+size_t store_row_bytes(const struct store_row *row);
 /* store_row_summary returns the job's result summary, JSON
  * {"total_words", "unique_words", "top": the first ten of the top words}
  * (malloc'd), or NULL when the row's JSON cannot be read. */

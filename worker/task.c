@@ -30,6 +30,8 @@ struct task_io task_io = {
     .queue_defer = queue_defer,
     .polite_check = polite_check,
     .polite_release = polite_release,
+    .analysis_resume = analysis_resume,
+    .analysis_waited_ms = analysis_waited_ms,
 };
 
 const char *
@@ -57,11 +59,20 @@ next_phase(struct task *t, enum task_phase phase) {
 
 /* --- the one teardown path --- */
 
+/* acct_release gives the task's memory back (waking jobs that wait). */
+static void
+acct_release(struct task *t) {
+    if (!t->acct_open) return;
+    t->acct_open = false;
+    membudget_release(t->env->mem, &t->acct);
+}
+
 static void
 on_timer_closed(uv_handle_t *h) {
     struct task *t = h->data;
     const struct task_env *env = t->env;
     if (t->have_row) store_row_free(&t->row);
+    acct_release(t);
     free(t->url);
     free(t->error);
     free(t);
@@ -88,10 +99,13 @@ task_end(struct task *t, enum task_outcome outcome) {
 
 /* --- persistence steps, each idempotent and repeated with backoff --- */
 
-/* result_pg is the Postgres connection for this job's result (the job id
- * spreads jobs over the runner's connections). */
+/* result_pg is the Postgres connection for this job's result: the job id
+ * spreads jobs over the runner's connections, and big rows go to their
+ * own (task.h). */
 static pg_uv_t *
 result_pg(const struct task *t) {
+    if (t->have_row && store_row_bytes(&t->row) >= TASK_BIG_ROW)
+        return t->env->pg_big ? t->env->pg_big : t->env->pgs[0];
     return t->env->pgs[(unsigned char)t->entry.job_id[JOB_ID_LEN - 1] % t->env->npg];
 }
 
@@ -196,6 +210,9 @@ on_stored(int status, const char *errstr, void *arg) {
         retry_step(t, "store", errstr);
         return;
     }
+    /* libpq keeps the buffer that sent the row, grown by doubling. */
+    size_t bytes = store_row_bytes(&t->row);
+    if (t->env->mem && bytes >= TASK_BIG_ROW) membudget_retain(t->env->mem, 2 * bytes);
     next_phase(t, TASK_FINISHING);
 }
 
@@ -315,13 +332,28 @@ stopped(struct task *t) {
 
 /* --- analysis --- */
 
+static void on_memory_wake(void *arg);
+
 static void
 on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     struct task *t = arg;
     (void)a;
     t->analysis = NULL;
     uv_timer_stop(&t->timer);
-    release_slot(t, res->http_status, res->retry_after_ms);
+    /* Waiting for memory is not a fetch of the host's: its slot goes back
+     * with no status, and the start over asks the gate again. */
+    if (res->wait_for_memory) release_slot(t, 0, -1);
+    else release_slot(t, res->http_status, res->retry_after_ms);
+    if (res->wait_for_memory && !t->stopping && !t->timed_out) {
+        /* The account waits, holding its 1 MB; when memory comes back
+         * the job starts over at the gate (on_memory_wake). JOB_TIMEOUT starts
+         * over with it: the wait is nobody's fault. If memory came back
+         * already, at once. */
+        t->waiting_memory = true;
+        if (!t->acct.waiting) on_memory_wake(t);
+        return;
+    }
+    if (res->status < 0 || t->stopping || t->timed_out) acct_release(t);
     if (stopped(t)) return;
     const struct config *cfg = t->env->cfg;
     /* A 429 or 503 that said when to come back: not before then. */
@@ -345,28 +377,72 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     }
     store_row_init(&t->row, t->entry.job_id, t->url, res);
     t->have_row = true;
+    /* Counted: the tables go when this returns; the row stays until the
+     * task is freed. */
+    if (t->acct_open)
+        membudget_set(t->env->mem, &t->acct, membudget_row_estimate(store_row_bytes(&t->row)));
     next_phase(t, TASK_STORING);
 }
 
+/* on_job_timeout: JOB_TIMEOUT is over, unless the download waited for
+ * memory meanwhile; then the deadline moves by that much. */
 static void
 on_job_timeout(uv_timer_t *timer) {
     struct task *t = timer->data;
-    if (t->phase == TASK_ANALYZING && t->analysis) {
-        t->timed_out = true;
-        task_io.analysis_cancel(t->analysis); /* on_analyzed runs */
+    if (t->phase != TASK_ANALYZING || !t->analysis) return;
+    uint64_t deadline = t->analysis_at + (uint64_t)t->env->cfg->job_timeout_ms +
+                        task_io.analysis_waited_ms(t->analysis);
+    uint64_t now = uv_now(t->env->loop);
+    if (deadline > now) {
+        uv_timer_start(&t->timer, on_job_timeout, deadline - now, 0);
+        return;
+    }
+    t->timed_out = true;
+    task_io.analysis_cancel(t->analysis); /* on_analyzed runs */
+}
+
+static void begin_gate(struct task *t);
+
+/* on_restart starts a job over that waited for memory: at the gate, since
+ * its host slot went back meanwhile. */
+static void
+on_restart(uv_timer_t *timer) {
+    begin_gate(timer->data);
+}
+
+/* on_memory_wake: memory came back; a paused download goes on, a job
+ * waiting between analyses starts over (from its own timer: this runs
+ * inside another job's release). */
+static void
+on_memory_wake(void *arg) {
+    struct task *t = arg;
+    if (t->analysis) {
+        task_io.analysis_resume(t->analysis);
+    } else if (t->waiting_memory) {
+        t->waiting_memory = false;
+        uv_timer_start(&t->timer, on_restart, 0, 0);
     }
 }
 
-/* begin_analysis fetches and counts the page, within JOB_TIMEOUT. */
+/* begin_analysis fetches and counts the page, within JOB_TIMEOUT (time
+ * waiting for memory not counted), under an account in the process's
+ * memory budget. */
 static void
 begin_analysis(struct task *t) {
     const struct task_env *env = t->env;
     t->phase = TASK_ANALYZING;
+    t->analysis_at = uv_now(env->loop);
     uv_timer_start(&t->timer, on_job_timeout, (uint64_t)env->cfg->job_timeout_ms, 0);
-    int rc = task_io.analysis_start(env->curl, env->cfg, env->sw, env->mem, t->url, on_analyzed, t,
+    if (env->mem && !t->acct_open) {
+        membudget_open(env->mem, &t->acct, on_memory_wake, t);
+        t->acct_open = true;
+    }
+    int rc = task_io.analysis_start(env->curl, env->cfg, env->sw, env->mem,
+                                    t->acct_open ? &t->acct : NULL, t->url, on_analyzed, t,
                                     &t->analysis);
     if (rc < 0) {
         uv_timer_stop(&t->timer);
+        acct_release(t);
         t->analysis = NULL;
         set_error(t, "fetch", uv_strerror(rc));
         next_phase(t, TASK_FAILING);
@@ -515,6 +591,12 @@ task_lease_lost(struct task *t) {
     t->release_on_stop = false;
     if (t->analysis) {
         task_io.analysis_cancel(t->analysis); /* on_analyzed ends the task */
+    } else if (t->phase == TASK_ANALYZING) {
+        /* Waiting for memory between analyses. */
+        uv_timer_stop(&t->timer);
+        t->waiting_memory = false;
+        acct_release(t);
+        task_end(t, TASK_OUTCOME_LOST);
     } else if (t->phase != TASK_STARTING && !t->renewing) {
         /* Waiting on a timer (backoff): end now. A step in flight ends the
          * task when its answer comes (the lease check makes it harmless). */
@@ -531,6 +613,15 @@ task_stop(struct task *t, bool release) {
     else if (first) t->release_on_stop = true;
     if (t->analysis) {
         if (first) task_io.analysis_cancel(t->analysis); /* on_analyzed decides */
+        return;
+    }
+    if (t->phase == TASK_ANALYZING) {
+        /* Waiting for memory between analyses: nothing was taken. */
+        uv_timer_stop(&t->timer);
+        t->waiting_memory = false;
+        acct_release(t);
+        if (t->release_on_stop) next_phase(t, TASK_RELEASING);
+        else task_end(t, TASK_OUTCOME_ABANDONED);
         return;
     }
     /* A step in flight goes on or ends when its answer comes. */

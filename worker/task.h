@@ -2,7 +2,11 @@
  * acknowledgement.
  *
  * Owns: the task struct, its timer (JOB_TIMEOUT while analyzing, backoff
- * while persisting), the running analysis, and the encoded result row.
+ * while persisting), the running analysis, the encoded result row, and
+ * its memory account (worker/membudget.h) from the analysis's start:
+ * grown by the analysis, set to the row's cost once counted, released
+ * when the analysis fails or the task is freed. JOB_TIMEOUT does not
+ * count the time the download waits for memory.
  *
  * Phases: starting (queue_start) -> gating (worker/polite.h: robots.txt
  * and the host's slot) -> analyzing (fetch, extract, count) ->
@@ -52,6 +56,11 @@
 #include "worker/stopwords.h"
 #include "worker/store.h"
 
+/* Rows this large go to env->pg_big: libpq keeps a connection's send
+ * buffer at its largest message (membudget_retain counts it), and
+ * Postgres takes long over them. */
+#define TASK_BIG_ROW ((size_t)1 << 20)
+
 struct task;
 
 /* How a task ended. */
@@ -75,6 +84,7 @@ struct task_env {
     struct queue *queue;
     pg_uv_t *const *pgs; /* result writes go to pgs[hash of job id % npg] */
     int npg;
+    pg_uv_t *pg_big; /* rows of TASK_BIG_ROW bytes and more; NULL: pgs[0] */
     curl_uv_t *curl;
     polite_t *polite;      /* NULL: no politeness (tests) */
     struct membudget *mem; /* the process's memory budget (worker/membudget.h); may be NULL */
@@ -112,6 +122,10 @@ struct task {
     char *url;
     int attempt;
     analysis_t *analysis;
+    struct membudget_acct acct; /* open while acct_open */
+    bool acct_open;
+    bool waiting_memory;  /* between analyses: waits for memory (analysis.h) */
+    uint64_t analysis_at; /* uv_now when the analysis started */
     uv_timer_t timer;
     struct backoff steps; /* a step that cannot reach its server; reset per phase */
     bool timed_out;
@@ -152,8 +166,8 @@ struct task_io {
     int (*store_find)(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg);
     int (*store_insert)(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
     int (*analysis_start)(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
-                          struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
-                          analysis_t **out);
+                          struct membudget *mem, struct membudget_acct *acct, const char *url,
+                          analysis_done_cb cb, void *arg, analysis_t **out);
     void (*analysis_cancel)(analysis_t *a);
     int (*queue_defer)(struct queue *q, const struct queue_entry *e, const char *consumer,
                        int64_t due_ms, const char *reason, const char *host, int limit,
@@ -162,6 +176,8 @@ struct task_io {
                         void *arg);
     void (*polite_release)(polite_t *p, struct polite_slot *slot, long http_status,
                            int64_t retry_after_ms);
+    void (*analysis_resume)(analysis_t *a);
+    uint64_t (*analysis_waited_ms)(const analysis_t *a);
 };
 
 /* task_io: the real queue, store and analysis functions unless a test swaps them. */

@@ -1,9 +1,14 @@
 /* The worker's memory budget with the real programs: pages whose counts
  * do not fit the budget together run one after the other (the later
  * downloads pause until an earlier job gives its memory back) and are
- * all counted right. */
+ * all counted right; a job keeps its memory while its row is stored, and
+ * one that waits for it does not time out. */
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "tests/lib/wcsys.h"
@@ -62,4 +67,85 @@ Test(memory, pages_over_the_budget_wait_their_turn) {
     }
     cr_assert_gt(wcsys_log_count(sys.worker_logs[0], "msg=\"memory budget full", NULL), 0,
                  "no download waited: the budget was not applied");
+}
+
+/* write_words writes a page of n distinct words: prefix and a number. */
+static void
+write_words(const char *name, const char *prefix, int n) {
+    struct buf b;
+    buf_init(&b);
+    buf_append_str(&b, "<html><body><p>");
+    for (int i = 0; i < n; i++) {
+        buf_printf(&b, "%s%06d ", prefix, i);
+    }
+    buf_append_str(&b, "</p></body></html>");
+    wcsys_write_page(&sys, name, b.data);
+    buf_free(&b);
+}
+
+static void
+pg_exec(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+static double
+now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Job A's row (300,000 words: about 7 MB, 30 MB of budget while it is
+ * stored) waits on a lock the test holds; job B's page (200,000 words,
+ * its worst case about 52 MB) does not fit beside it in 64 MB, so its
+ * download pauses until A is stored. B waits three times JOB_TIMEOUT
+ * (and more than FETCH_TIMEOUT): the wait is not its site's fault, it
+ * must neither time out nor lose an attempt. */
+Test(memory, a_job_waiting_for_memory_does_not_time_out) {
+    wcsys_env(&sys, "WORKER_PROCESSES", "1");
+    wcsys_env(&sys, "WORKER_CONCURRENCY", "8");
+    wcsys_env(&sys, "WORKER_MEMORY_MB", "64");
+    wcsys_env(&sys, "FETCH_TIMEOUT", "5s");
+    wcsys_env(&sys, "JOB_TIMEOUT", "6s");
+    write_words("a.html", "a", 300000);
+    write_words("b.html", "bb", 200000);
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    PGconn *lock = PQconnectdb(sys.db_url);
+    cr_assert_eq(PQstatus(lock), CONNECTION_OK, "%s", PQerrorMessage(lock));
+    pg_exec(lock, "BEGIN");
+    pg_exec(lock, "LOCK TABLE results IN SHARE MODE");
+
+    char url[160];
+    char *a =
+        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/a.html", url, sizeof url)));
+    bool stuck = wcsys_wait_insert_blocked(&sys, 60000);
+    cr_assert(stuck, "job A's INSERT never waited on the lock");
+
+    char *b =
+        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/b.html", url, sizeof url)));
+    cr_assert(wcsys_log_find(sys.worker_logs[0], "msg=\"memory budget full", NULL, 30000, NULL, 0),
+              "job B did not wait for A's memory");
+    /* Three JOB_TIMEOUTs of waiting, the job's state watched throughout. */
+    for (double until = now_s() + 18; now_s() < until;) {
+        json_t *job = wcsys_job(&sys, b);
+        cr_assert_str_eq(wcsys_status(job), "started", "%s", json_dumps(job, 0));
+        json_decref(job);
+        usleep(200 * 1000);
+    }
+    pg_exec(lock, "COMMIT");
+    PQfinish(lock);
+    const char *ids[] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        json_t *job =
+            wcsys_keep_json(&sys, wcsys_wait_status(&sys, ids[i], "finished,failed", 120000));
+        cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+        cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1, "%s",
+                     json_dumps(job, 0));
+        json_t *res = json_object_get(job, "result");
+        cr_assert_eq(json_integer_value(json_object_get(res, "unique_words")), i ? 200000 : 300000);
+    }
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "code=timeout", NULL), 0);
 }

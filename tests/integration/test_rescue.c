@@ -107,15 +107,7 @@ Test(rescue, result_committed_before_the_kill_is_stored_once) {
     char *id =
         wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/slow/10", url, sizeof url)));
     pid_t victim = wcsys_job_pid(&sys, id, 1, 20000);
-    bool waiting = false;
-    for (int i = 0; i < 400 && !waiting; i++) {
-        char *n = wcsys_sql(&sys, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                                  " current_database() AND wait_event_type = 'Lock' AND query"
-                                  " LIKE 'INSERT INTO results%'");
-        waiting = n && atoi(n) == 1;
-        free(n);
-        if (!waiting) usleep(50 * 1000);
-    }
+    bool waiting = wcsys_wait_insert_blocked(&sys, 20000);
     cr_assert(waiting, "the worker's INSERT never waited on the lock");
 
     /* Freeze the worker, let its INSERT commit, then kill it: the result is

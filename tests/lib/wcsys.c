@@ -441,6 +441,20 @@ wcsys_sql(struct wcsys *s, const char *sql) {
     return v;
 }
 
+bool
+wcsys_wait_insert_blocked(struct wcsys *s, int timeout_ms) {
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        char *n = wcsys_sql(s, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                               " current_database() AND wait_event_type = 'Lock' AND query"
+                               " LIKE 'INSERT INTO results%'");
+        bool blocked = n && atoi(n) >= 1;
+        free(n);
+        if (blocked) return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
 long
 wcsys_rows(struct wcsys *s, const char *id) {
     char sql[160];

@@ -129,6 +129,9 @@ const char *wcsys_status(const json_t *job);
 long wcsys_rows(struct wcsys *s, const char *id);
 /* wcsys_sql runs sql on the system's database (test oracle). */
 char *wcsys_sql(struct wcsys *s, const char *sql);
+/* wcsys_wait_insert_blocked waits up to timeout_ms until a worker's
+ * INSERT INTO results waits on a lock (one the test holds). */
+bool wcsys_wait_insert_blocked(struct wcsys *s, int timeout_ms);
 /* wcsys_redis returns the blocking oracle connection. */
 redisContext *wcsys_redis(struct wcsys *s);
 

@@ -46,6 +46,7 @@ struct outcome {
     char code[64];
     char error[512];
     bool transient;
+    bool wait_for_memory;
     long http_status;
     char final_url[512];
     char content_type[128];
@@ -110,6 +111,7 @@ on_done(analysis_t *a, const struct analysis_result *r, void *arg) {
     copy(o->code, sizeof o->code, r->error_code);
     copy(o->error, sizeof o->error, r->error);
     o->transient = r->transient;
+    o->wait_for_memory = r->wait_for_memory;
     o->http_status = r->http_status;
     copy(o->final_url, sizeof o->final_url, r->final_url);
     copy(o->content_type, sizeof o->content_type, r->content_type);
@@ -132,7 +134,7 @@ static struct outcome
 fetch(const char *url) {
     struct outcome o = {0};
     analysis_t *a;
-    int rc = analysis_start(cu, &cfg, &sw, NULL, url, on_done, &o, &a);
+    int rc = analysis_start(cu, &cfg, &sw, NULL, NULL, url, on_done, &o, &a);
     cr_assert_eq(rc, 0, "analysis_start(%s) = %d", url, rc);
     while (!o.done) uv_run(&loop, UV_RUN_ONCE);
     return o;
@@ -397,7 +399,7 @@ Test(analysis, cancel_calls_back_once) {
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", port_a);
     struct outcome o = {0};
     analysis_t *a;
-    cr_assert_eq(analysis_start(cu, &cfg, &sw, NULL, url, on_done, &o, &a), 0);
+    cr_assert_eq(analysis_start(cu, &cfg, &sw, NULL, NULL, url, on_done, &o, &a), 0);
     for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
     cr_assert_not(o.done);
     analysis_cancel(a);
@@ -408,7 +410,89 @@ Test(analysis, cancel_calls_back_once) {
 Test(analysis, invalid_url_is_refused_at_start) {
     struct outcome o = {0};
     analysis_t *a;
-    cr_expect_lt(analysis_start(cu, &cfg, &sw, NULL, "ftp://127.0.0.1/", on_done, &o, &a), 0);
-    cr_expect_lt(analysis_start(cu, &cfg, &sw, NULL, "not a url", on_done, &o, &a), 0);
+    cr_expect_lt(analysis_start(cu, &cfg, &sw, NULL, NULL, "ftp://127.0.0.1/", on_done, &o, &a), 0);
+    cr_expect_lt(analysis_start(cu, &cfg, &sw, NULL, NULL, "not a url", on_done, &o, &a), 0);
     cr_expect_not(o.done, "no callback when start fails");
+}
+
+/* The memory budget (worker/membudget.h) with a real download: another
+ * job holds most of it. */
+static analysis_t *paused_one;
+static struct membudget budget;
+static struct membudget_acct other_job;
+
+static void
+on_memory_back(void *arg) {
+    (void)arg;
+    analysis_resume(paused_one);
+}
+
+static void
+on_other_job_done(uv_timer_t *timer) {
+    (void)timer;
+    membudget_release(&budget, &other_job);
+}
+
+static bool
+waiting(void *arg) {
+    return ((struct membudget_acct *)arg)->waiting;
+}
+
+static void
+on_timer_closed(uv_handle_t *h) {
+    *(bool *)h->data = true;
+}
+
+/* A head that gives the size asks for the worst case at once; when that
+ * does not fit, the analysis ends before taking a byte (no connection is
+ * held open while waiting), the account left waiting. */
+Test(analysis, a_download_that_must_wait_before_its_first_byte_ends) {
+    membudget_init(&budget, 8 << 20, NULL, NULL);
+    membudget_open(&budget, &other_job, on_memory_back, NULL);
+    cr_assert_eq(membudget_grow(&budget, &other_job, 8 << 20), 0);
+    struct membudget_acct acct;
+    membudget_open(&budget, &acct, on_memory_back, NULL);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/big/200000", port_a);
+    struct outcome o = {0};
+    cr_assert_eq(analysis_start(cu, &cfg, &sw, &budget, &acct, url, on_done, &o, &paused_one), 0);
+    while (!o.done) uv_run(&loop, UV_RUN_ONCE);
+    cr_expect(o.status < 0 && o.wait_for_memory && o.transient, "%s: %s", o.code, o.error);
+    cr_expect_str_eq(o.code, "memory_wait");
+    cr_expect(acct.waiting, "the account waits to be woken");
+    membudget_release(&budget, &acct);
+    membudget_release(&budget, &other_job);
+}
+
+/* A download paused mid-way for memory keeps its site's FETCH_TIMEOUT
+ * for the time it runs: here it waits three timeouts for another job's
+ * memory, then goes on to its end (FETCH_MAX_BYTES of an endless page,
+ * which has no length: its worst case is not known at the head). */
+Test(analysis, a_download_paused_for_memory_does_not_time_out) {
+    cfg.fetch_timeout_ms = 2000;
+    cfg.fetch_max_bytes = 256 << 10;
+    membudget_init(&budget, 8 << 20, NULL, NULL);
+    membudget_open(&budget, &other_job, on_memory_back, NULL);
+    cr_assert_eq(membudget_grow(&budget, &other_job, 5 << 20), 0);
+    struct membudget_acct acct;
+    membudget_open(&budget, &acct, on_memory_back, NULL);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/endless", port_a);
+    struct outcome o = {0};
+    cr_assert_eq(analysis_start(cu, &cfg, &sw, &budget, &acct, url, on_done, &o, &paused_one), 0);
+    cr_assert(testenv_run_until_pred(&loop, waiting, &acct, 10000), "the download never paused");
+    cr_assert_not(o.done);
+    uv_timer_t later;
+    uv_timer_init(&loop, &later);
+    uv_timer_start(&later, on_other_job_done, 3 * (uint64_t)cfg.fetch_timeout_ms, 0);
+    while (!o.done) uv_run(&loop, UV_RUN_ONCE);
+    cr_expect_str_eq(o.code, "too_large", "%s: %s", o.code, o.error);
+    cr_expect_gt(o.bytes, cfg.fetch_max_bytes / 2, "it went on after the pause: %zu bytes",
+                 o.bytes);
+    bool closed = false;
+    later.data = &closed;
+    uv_close((uv_handle_t *)&later, on_timer_closed);
+    while (!closed) uv_run(&loop, UV_RUN_ONCE);
+    membudget_release(&budget, &acct);
+    outcome_free(&o);
 }

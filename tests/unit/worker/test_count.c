@@ -76,6 +76,40 @@ Test(count, json_object_sorted_and_escaped) {
     count_free(&t);
 }
 
+/* count_to_json writes keys itself: byte for byte what jansson writes,
+ * control characters, quotes, backslashes and non-ASCII included, and
+ * U+FFFD for a key that is not UTF-8. */
+Test(count, json_keys_as_jansson_writes_them) {
+    static const char *const words[] = {
+        "plain", "q\"uote", "back\\slash",       "tab\there",    "nl\nx", "\x01ctl",
+        "\x1f",  "sl/ash",  "\xc3\xa9t\xc3\xa9", "\xe2\x80\xa8", "\x7f"};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+        struct count_table t;
+        count_init(&t);
+        count_add_n(&t, words[i], strlen(words[i]), 1234567890123ULL);
+        struct buf b;
+        buf_init(&b);
+        count_to_json(&t, &b);
+        json_t *o = json_object();
+        json_object_set_new(o, words[i], json_integer(1234567890123LL));
+        char *want = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        cr_expect_str_eq(b.data, want, "word %zu", i);
+        free(want);
+        json_decref(o);
+        buf_free(&b);
+        count_free(&t);
+    }
+    struct count_table t;
+    count_init(&t);
+    count_add(&t, "\xff\xfe", 2);
+    struct buf b;
+    buf_init(&b);
+    count_to_json(&t, &b);
+    cr_expect_str_eq(b.data, "{\"\xEF\xBF\xBD\":1}");
+    buf_free(&b);
+    count_free(&t);
+}
+
 Test(stopwords, nltk_list) {
     struct stopwords sw;
     char err[256];

@@ -212,12 +212,20 @@ fake_store(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg
     return 0;
 }
 
+/* The fake analysis's wait for memory: while waiting_for_memory, all
+ * of its time so far; after, what it was then (frozen_wait_ms). */
+static bool waiting_for_memory;
+static uint64_t analysis_began, frozen_wait_ms;
+static int wait_asks;
+
 static int
 fake_analyze(curl_uv_t *cu, const struct config *cf, const struct stopwords *sw,
-             struct membudget *mem, const char *url, analysis_done_cb cb, void *arg,
-             analysis_t **out) {
+             struct membudget *mem, struct membudget_acct *acct, const char *url,
+             analysis_done_cb cb, void *arg, analysis_t **out) {
     (void)cu;
     (void)mem;
+    (void)acct;
+    analysis_began = uv_now(&loop);
     (void)cf;
     (void)sw;
     *out = NULL;
@@ -278,6 +286,18 @@ fake_defer(struct queue *q, const struct queue_entry *e, const char *consumer, i
     return 0;
 }
 
+static void
+fake_resume(analysis_t *a) {
+    (void)a;
+}
+
+static uint64_t
+fake_waited(const analysis_t *a) {
+    (void)a;
+    wait_asks++;
+    return waiting_for_memory ? uv_now(&loop) - analysis_began : frozen_wait_ms;
+}
+
 static const struct task_io fake_io = {
     .queue_defer = fake_defer,
     .polite_check = fake_gate,
@@ -292,6 +312,8 @@ static const struct task_io fake_io = {
     .store_insert = fake_store,
     .analysis_start = fake_analyze,
     .analysis_cancel = fake_cancel,
+    .analysis_resume = fake_resume,
+    .analysis_waited_ms = fake_waited,
 };
 
 /* --- the runner's side --- */
@@ -317,6 +339,9 @@ setup(void) {
     task_io = fake_io;
     memset(calls, 0, sizeof calls);
     ncalls = cancels = ends = releases = 0;
+    waiting_for_memory = false;
+    frozen_wait_ms = 0;
+    wait_asks = 0;
     memset(refuse, 0, sizeof refuse);
     freed = false;
     cfg = (struct config){.job_timeout_ms = 60000,
@@ -454,6 +479,19 @@ static void
 answer_fetch_error(struct call *c, const char *code, bool transient) {
     struct analysis_result r = {
         .status = -1, .error_code = code, .error = "it went wrong", .transient = transient};
+    c->answered = true;
+    c->cb.analyzed((analysis_t *)c, &r, c->arg);
+}
+
+/* answer_wait_for_memory ends the analysis before its first byte: the
+ * budget said wait (analysis.h). */
+static void
+answer_wait_for_memory(struct call *c) {
+    struct analysis_result r = {.status = -1,
+                                .error_code = "memory_wait",
+                                .error = "waiting for memory before the download",
+                                .transient = true,
+                                .wait_for_memory = true};
     c->answered = true;
     c->cb.analyzed((analysis_t *)c, &r, c->arg);
 }
@@ -697,6 +735,63 @@ Test(task, job_timeout_cancels_the_analysis_and_retries) {
     cr_assert_eq(cancels, 1);
     cr_assert_str_eq(c->code, "timeout");
     cr_assert(strstr(c->message, "JOB_TIMEOUT (20 ms)"), "%s", c->message);
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_RETRYING);
+}
+
+Test(task, a_job_that_must_wait_for_memory_starts_over_without_a_retry) {
+    analyzing(1);
+    /* Memory is back already (no budget here): the analysis starts over
+     * at once, the same attempt; nothing is recorded as failed. */
+    answer_wait_for_memory(expect(CALL_ANALYZE));
+    answer_counted(expect(CALL_ANALYZE));
+    struct call *c = expect(CALL_STORE);
+    answer_stored(c, 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_drain_while_waiting_for_memory_hands_the_job_back) {
+    struct membudget mem;
+    membudget_init(&mem, 4 << 20, NULL, NULL);
+    struct membudget_acct other;
+    membudget_open(&mem, &other, NULL, NULL);
+    cr_assert_eq(membudget_grow(&mem, &other, 4 << 20), 0);
+    env.mem = &mem;
+    struct task *t = analyzing(1);
+    /* The task's account asks and must wait while the other job moves. */
+    cr_assert_eq(membudget_grow(&mem, &t->acct, 2 << 20), -1);
+    answer_wait_for_memory(expect(CALL_ANALYZE));
+    cr_assert(t->waiting_memory);
+    task_stop(t, true);
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+    cr_assert_eq(mem.used, 4 << 20, "the task's account is closed");
+    membudget_release(&mem, &other);
+    env.mem = NULL;
+}
+
+static bool
+asked_thrice(void *arg) {
+    (void)arg;
+    return wait_asks >= 3;
+}
+
+Test(task, time_waiting_for_memory_does_not_count_against_job_timeout) {
+    cfg.job_timeout_ms = 20;
+    waiting_for_memory = true;
+    wait_asks = 0;
+    analyzing(1);
+    /* Three JOB_TIMEOUTs pass while the download waits: the deadline
+     * moves each time, nothing is canceled. */
+    cr_assert(testenv_run_until_pred(&loop, asked_thrice, NULL, WAIT_MS), "JOB_TIMEOUT never ran");
+    cr_assert_eq(cancels, 0, "canceled while waiting for memory");
+    /* The wait ends: JOB_TIMEOUT of working time later, it is over. */
+    frozen_wait_ms = uv_now(&loop) - analysis_began;
+    waiting_for_memory = false;
+    cr_assert(testenv_run_until_pred(&loop, canceled, NULL, WAIT_MS), "not canceled");
+    struct call *c = expect(CALL_RETRY);
+    cr_assert_str_eq(c->code, "timeout");
     answer_done(c, 0, 1);
     expect_end(TASK_OUTCOME_RETRYING);
 }
