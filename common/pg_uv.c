@@ -75,6 +75,7 @@ struct pg_uv {
 
     pg_uv_state_cb state_cb;
     void *state_arg;
+    void *data; /* the owner's (pg_uv_set_data) */
 
     bool closing;
     int pending_closes;
@@ -470,6 +471,16 @@ pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params
     pg->queued++;
     start_next(pg);
     return 0;
+}
+
+void
+pg_uv_set_data(pg_uv_t *pg, void *data) {
+    pg->data = data;
+}
+
+void *
+pg_uv_data(const pg_uv_t *pg) {
+    return pg->data;
 }
 
 const char *

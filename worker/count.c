@@ -3,9 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "common/json.h"
+#include "common/json_out.h"
 #include "common/xalloc.h"
 
 struct count_block {
@@ -164,46 +162,69 @@ by_count_then_word(const void *pa, const void *pb) {
     return by_word(a, b);
 }
 
-static int
-by_word_only(const void *pa, const void *pb) {
-    return by_word(pa, pb);
+/* worse says whether a ranks after b in count_top's order. */
+static bool
+worse(const struct count_entry *a, const struct count_entry *b) {
+    return by_count_then_word(a, b) > 0;
 }
 
-/* entries copies the used slots into a new array (caller frees). */
-static struct count_entry *
-entries(const struct count_table *t) {
-    struct count_entry *all = xcalloc(t->used ? t->used : 1, sizeof *all);
-    size_t k = 0;
-    for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i].word)
-            all[k++] = (struct count_entry){t->slots[i].word, t->slots[i].len, t->slots[i].count};
-    return all;
+/* sift_down restores the heap below i: heap[0] is the worst of the kept
+ * words, so a better word replaces it. */
+static void
+sift_down(struct count_entry *heap, size_t n, size_t i) {
+    for (;;) {
+        size_t w = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && worse(&heap[l], &heap[w])) w = l;
+        if (r < n && worse(&heap[r], &heap[w])) w = r;
+        if (w == i) return;
+        struct count_entry tmp = heap[i];
+        heap[i] = heap[w];
+        heap[w] = tmp;
+        i = w;
+    }
 }
 
+/* count_top keeps the n best words seen so far in a heap whose root is
+ * the worst of them (one pass over the table, no copy or sort of every
+ * word), then sorts those n. */
 int
 count_top(const struct count_table *t, size_t n, struct count_entry *out) {
-    struct count_entry *all = entries(t);
-    qsort(all, t->used, sizeof *all, by_count_then_word);
-    size_t k = n < t->used ? n : t->used;
-    memcpy(out, all, k * sizeof *out);
-    free(all);
+    size_t k = 0;
+    if (n == 0) return 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        const struct count_slot *e = &t->slots[i];
+        if (!e->word) continue;
+        struct count_entry c = {e->word, e->len, e->count};
+        if (k < n) {
+            out[k++] = c;
+            if (k == n)
+                for (size_t j = n / 2; j-- > 0;) sift_down(out, n, j);
+        } else if (worse(&out[0], &c)) {
+            out[0] = c;
+            sift_down(out, n, 0);
+        }
+    }
+    qsort(out, k, sizeof *out, by_count_then_word);
     return (int)k;
 }
 
+/* count_to_json writes the members in the table's order: a JSON object's
+ * members have none, and Postgres's jsonb orders its keys its own way. */
 int
 count_to_json(const struct count_table *t, struct buf *out) {
-    struct count_entry *all = entries(t);
-    qsort(all, t->used, sizeof *all, by_word_only);
+    /* About a word's length plus the count and punctuation per member. */
+    buf_reserve(out, t->used * 16 + 2);
     buf_append_char(out, '{');
-    for (size_t i = 0; i < t->used; i++) {
-        if (i) buf_append_char(out, ',');
-        json_t *s = json_stringn(all[i].word, all[i].len);
-        if (!s) s = json_string("\xEF\xBF\xBD"); /* not UTF-8: cannot happen after ICU */
-        json_dump_append(s, out);
-        json_decref(s);
-        buf_printf(out, ":%llu", (unsigned long long)all[i].count);
+    bool first = true;
+    for (size_t i = 0; i < t->cap; i++) {
+        const struct count_slot *e = &t->slots[i];
+        if (!e->word) continue;
+        if (!first) buf_append_char(out, ',');
+        first = false;
+        json_out_string(out, e->word, e->len);
+        buf_append_char(out, ':');
+        json_out_u64(out, e->count);
     }
     buf_append_char(out, '}');
-    free(all);
     return 0;
 }

@@ -50,7 +50,8 @@ void count_filter(struct count_table *dst, const struct count_table *src,
                   bool (*keep)(const char *word, size_t len, void *arg), void *arg);
 /* count_top writes the n most frequent words into out; returns how many. */
 int count_top(const struct count_table *t, size_t n, struct count_entry *out);
-/* count_to_json appends a JSON object word -> count (keys sorted). */
+/* count_to_json appends a JSON object word -> count, members in no
+ * particular order (see json_out.h for the escaping). */
 int count_to_json(const struct count_table *t, struct buf *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include "common/stats.h"
 #include "common/xalloc.h"
 #include "worker/curl_uv.h"
+#include "worker/store_batch.h"
 #include "worker/task.h"
 
 /* How long one XREADGROUP blocks; the blocking connection's command
@@ -38,7 +39,8 @@ struct runner {
     struct keys keys;
     redis_uv_t *redis;
     redis_uv_t *redis_block;
-    pg_uv_t *pg[RUNNER_PG_CONNS]; /* result writes spread over a few connections */
+    pg_uv_t *pg[RUNNER_PG_CONNS];          /* result writes spread over a few connections */
+    store_batch_t *batch[RUNNER_PG_CONNS]; /* each connection's rows, several to a statement */
     int npg;
     curl_uv_t *curl;
     struct queue queue;
@@ -421,9 +423,11 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
      * flight the inserts queue behind each other, so a few connections
      * share them (by job id). */
     r->npg = cfg->worker_concurrency < RUNNER_PG_CONNS ? cfg->worker_concurrency : RUNNER_PG_CONNS;
-    for (int i = 0; i < r->npg; i++)
+    for (int i = 0; i < r->npg; i++) {
         r->pg[i] = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,
                              (size_t)cfg->worker_concurrency * 4 + 16);
+        r->batch[i] = store_batch_new(loop, r->pg[i]);
+    }
     r->curl = curl_uv_new(loop);
     queue_init(&r->queue, r->redis, &r->keys, cfg->result_ttl_s);
 
@@ -569,7 +573,10 @@ on_curl_closed(void *arg) {
     /* Postgres and Redis close after curl, so no transfer can call back
      * into a task whose connections are gone; pending commands fail and
      * end their tasks. */
-    for (int i = 0; i < r->npg; i++) pg_uv_close(r->pg[i], on_part_closed, r);
+    for (int i = 0; i < r->npg; i++) {
+        store_batch_close(r->batch[i], on_part_closed, r); /* before its connection */
+        pg_uv_close(r->pg[i], on_part_closed, r);
+    }
     redis_uv_close(r->redis, on_part_closed, r);
     redis_uv_close(r->redis_block, on_part_closed, r);
     on_part_closed(r);
@@ -587,7 +594,7 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
     r->pending_closes =
-        (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ + r->npg;
+        (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ + 2 * r->npg;
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);

@@ -7,7 +7,8 @@
  * a rescue stores one result. store_result follows the pg_uv contract:
  * returns 0 and calls cb exactly once, or returns a negative UV_* error
  * and never calls cb. Nothing of the analysis result is kept after the
- * call returns (parameters are copied by pg_uv). */
+ * call returns. The JSON is written straight into one buffer
+ * (common/json_out.h): no jansson value per word. */
 #ifndef WC_STORE_H
 #define WC_STORE_H
 
@@ -21,11 +22,14 @@
 #define STORE_TOP_WORDS 100
 
 /* A result encoded as the INSERT's text values, by column
- * (value[RESULTS_BYTES] is the page's size in decimal; NULL is SQL NULL).
- * It owns its strings (store_row_free), so a write that failed can be
- * tried again later, after the analysis that produced it is gone. */
+ * (value[RESULTS_BYTES] is the page's size in decimal; NULL is SQL NULL),
+ * and the job's summary. It owns its strings, all in one block (mem;
+ * store_row_free), so a write that failed can be tried again later, after
+ * the analysis that produced it is gone. */
 struct store_row {
     char *value[RESULTS_NWRITTEN];
+    char *summary; /* in mem */
+    char *mem;
 };
 
 /* status 0: committed (inserted now, or already there); < 0: not stored,
@@ -39,10 +43,14 @@ void store_row_init(struct store_row *row, const char *job_id, const char *url,
 void store_row_free(struct store_row *row);
 /* store_row_summary returns the job's result summary, JSON
  * {"total_words", "unique_words", "top": the first ten of the top words}
- * (malloc'd), or NULL when the row's JSON cannot be read. */
+ * (malloc'd). */
 char *store_row_summary(const struct store_row *row);
-/* store_insert writes the row; see the contract above. */
+/* store_insert writes the row; see the contract above. The row must
+ * stay as it is until cb has run: when pg has a store_batch attached
+ * (store_batch.h), the row waits there, by reference, for its batch. */
 int store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
+/* store_insert_one writes the row in a statement of its own, batch or not. */
+int store_insert_one(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
 
 /* status 0: Postgres answered, and found says whether the job's row is
  * there; < 0: it could not say (errstr says why). */
