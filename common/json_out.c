@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "common/utf8.h"
+
 /* plain says whether byte c is copied as it is: printable ASCII but the
  * quote and the backslash (bytes from 0x80 go through the UTF-8 check). */
 static inline int
@@ -11,38 +13,6 @@ plain(unsigned char c) {
 }
 
 static const char hex[] = "0123456789abcdef";
-
-/* utf8_len returns the length of the well-formed UTF-8 sequence at s
- * (s[0] >= 0x80), or 0 when it is ill-formed; then *bad is the length of
- * its maximal ill-formed subsequence (at least 1), which becomes one
- * U+FFFD. Table 3-7 of the Unicode standard. */
-static size_t
-utf8_len(const unsigned char *s, size_t left, size_t *bad) {
-    unsigned char c = s[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
-    if (c >= 0xC2 && c <= 0xDF) need = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F; /* nothing above U+10FFFF */
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    size_t i = 1;
-    for (; i < need && i < left; i++) {
-        unsigned char lo_i = i == 1 ? lo : 0x80, hi_i = i == 1 ? hi : 0xBF;
-        if (s[i] < lo_i || s[i] > hi_i) break;
-    }
-    if (i == need) return need;
-    *bad = i;
-    return 0;
-}
 
 void
 json_out_string(struct buf *b, const char *str, size_t len) {
@@ -64,16 +34,16 @@ json_out_string(struct buf *b, const char *str, size_t len) {
         }
         unsigned char c = s[i];
         if (c >= 0x80) {
-            size_t bad = 0, n = utf8_len(s + i, len - i, &bad);
-            if (n) {
+            size_t need, n = utf8_seq_prefix(s + i, len - i, &need);
+            if (n == need) {
                 memcpy(o, s + i, n);
                 o += n;
-                i += n;
-            } else {
-                memcpy(o, "\xEF\xBF\xBD", 3);
+            } else { /* a maximal ill-formed subsequence, or an invalid byte */
+                memcpy(o, UTF8_REPLACEMENT, 3);
                 o += 3;
-                i += bad;
+                if (!n) n = 1;
             }
+            i += n;
             continue;
         }
         *o++ = '\\';
