@@ -322,7 +322,34 @@ def submit_parallel(sysm, urls, conns=4):
     return [x for part in out for x in part]
 
 
-def drain_run(sysm, urls, n, procs, conc, submit_while):
+def all_pids(sysm):
+    """Every pid of the system under test (process trees of each kind)."""
+    roots = list(kind_pids(sysm).values())
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                st = open(f"/proc/{d}/stat").read()
+            except OSError:
+                continue
+            kids.setdefault(int(st[st.rindex(")") + 2:].split()[1]), []).append(int(d))
+    out, todo = [], roots
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def perf_start(sysm, path, seconds):
+    """perf record -g of the system's processes only (the machine is shared)."""
+    time.sleep(1)  # the workers' connections (Postgres backends) are up
+    pids = ",".join(map(str, all_pids(sysm)))
+    return subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-o", path, "-p", pids, "--",
+                             "sleep", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
     """One drain of n jobs by procs x conc workers: queued first, or (with
     submit_while) submitted by the client while the workers take them.
     Throughput is n / (last row's commit - workers' start)."""
@@ -331,9 +358,12 @@ def drain_run(sysm, urls, n, procs, conc, submit_while):
     if not submit_while:
         submit_parallel(sysm, jobs)
     hz = os.sysconf("SC_CLK_TCK")
+    commits_sql = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    commits0 = int(sysm.psql(commits_sql).strip())
     before = cpu_snapshot(sysm)
     t0 = time.time()
     sysm.start("worker", [f"{BIN}/wordcount-worker"], WORKER_PROCESSES=procs, WORKER_CONCURRENCY=conc)
+    prof = perf_start(sysm, perf, int(os.environ.get("PERF_S", 5))) if perf else None
     if submit_while:
         submit_parallel(sysm, jobs)
     while True:
@@ -344,13 +374,18 @@ def drain_run(sysm, urls, n, procs, conc, submit_while):
             sys.exit(f"bench: drain stuck at {done} of {n}")
         time.sleep(0.2)
     after = cpu_snapshot(sysm)
+    if prof:
+        prof.wait()
     rss = [vmhwm_kb(p) for p in sysm.worker_children()]
     sysm.stop("worker")
     end = float(sysm.psql("SELECT extract(epoch FROM max(created_at)) FROM results").strip())
     rows = int(sysm.psql("SELECT count(*) FROM results").strip())
+    time.sleep(0.6)  # the backends' statistics reach pg_stat_database (at most every 500 ms)
+    commits = int(sysm.psql(commits_sql).strip()) - commits0
     span = max(end - t0, 1e-9)
     cpu = {k: round(1000 * (after.get(k, 0) - before.get(k, 0)) / hz / max(rows, 1), 3) for k in after}
     return {"jobs": n, "rows": rows, "failed": failed, "jobs_per_s": round(rows / span, 1),
+            "rows_per_commit": round(rows / max(commits, 1), 2),
             "cpu_ms_per_job": cpu, "worker_rss_kb": rss, "web_rss_kb": vmhwm_kb(sysm.procs["web"].pid)}
 
 
@@ -363,13 +398,16 @@ def drain(sysm, urls, runs):
     for mode in ("queued", "submit_while_draining"):
         samples = []
         for r in range(runs):
-            s = drain_run(sysm, urls, n, procs, conc, mode != "queued")
+            # PERF=file: a profile of the first queued drain (tests/bench/README.md).
+            perf = os.environ.get("PERF") if mode == "queued" and r == 0 else None
+            s = drain_run(sysm, urls, n, procs, conc, mode != "queued", perf)
             log(f"drain {mode} {procs}x{conc} run {r + 1}: {s}")
             samples.append(s)
         m = {"jobs": n, "config": f"{procs}x{conc}",
              "jobs_per_s": statistics.median(s["jobs_per_s"] for s in samples),
              "runs": [s["jobs_per_s"] for s in samples],
              "failed": max(s["failed"] for s in samples),
+             "rows_per_commit": statistics.median(s["rows_per_commit"] for s in samples),
              "cpu_ms_per_job": {k: statistics.median(s["cpu_ms_per_job"][k] for s in samples)
                                 for k in samples[0]["cpu_ms_per_job"]},
              "worker_rss_kb": max(max(s["worker_rss_kb"] or [0]) for s in samples),
@@ -552,7 +590,7 @@ def main():
         cpu = ", ".join(f"{k} {v}" for k, v in sorted(d["cpu_ms_per_job"].items()))
         ratio = f" = {d['ratio_to_lowest_ceiling']:.2f} of the lowest ceiling" if "ratio_to_lowest_ceiling" in d else ""
         print(f"drain {d['jobs']} jobs, {mode} ({d['config']}): {d['jobs_per_s']} jobs/s{ratio} (runs {d['runs']}, "
-              f"failed {d['failed']})\n  CPU ms per job: {cpu}\n  peak RSS: workers {d['worker_rss_kb']} kB, "
+              f"failed {d['failed']}, {d['rows_per_commit']} rows per commit)\n  CPU ms per job: {cpu}\n  peak RSS: workers {d['worker_rss_kb']} kB, "
               f"web {d['web_rss_kb']} kB")
     if report.get("throughput"):
         print(f"{'processes x concurrency':<24} {'jobs/s':>8} {'p50 ms':>9} {'p99 ms':>9}  failed")
