@@ -35,7 +35,8 @@ struct query {
     struct query *next;
     char *sql;
     int nparams;
-    char **params; /* copies; NULL entries are SQL NULLs */
+    char **params; /* copies, or the caller's (borrowed); NULL entries are SQL NULLs */
+    bool borrowed;
     pg_uv_cb cb;
     void *arg;
 };
@@ -90,7 +91,8 @@ static void start_next(pg_uv_t *pg);
 
 static void
 query_free(struct query *q) {
-    for (int i = 0; i < q->nparams; i++) free(q->params[i]);
+    if (!q->borrowed)
+        for (int i = 0; i < q->nparams; i++) free(q->params[i]);
     free(q->params);
     free(q->sql);
     free(q);
@@ -450,9 +452,10 @@ pg_uv_connected(const pg_uv_t *pg) {
     return pg->state == PG_READY && !pg->closing;
 }
 
-int
-pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params, pg_uv_cb cb,
-            void *arg) {
+/* submit queues a query; the parameter strings are copied unless borrowed. */
+static int
+submit(pg_uv_t *pg, const char *sql, int nparams, const char *const *params, bool borrowed,
+       pg_uv_cb cb, void *arg) {
     assert(cb && sql);
     if (pg->closing) return UV_ECANCELED;
     if (nparams < 0 || nparams > MAX_PARAMS || (nparams > 0 && !params)) return UV_EINVAL;
@@ -462,7 +465,9 @@ pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params
     q->sql = xstrdup(sql);
     q->nparams = nparams;
     q->params = xcalloc((size_t)nparams, sizeof *q->params);
-    for (int i = 0; i < nparams; i++) q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+    q->borrowed = borrowed;
+    for (int i = 0; i < nparams; i++)
+        q->params[i] = !params[i] ? NULL : borrowed ? (char *)params[i] : xstrdup(params[i]);
     q->cb = cb;
     q->arg = arg;
     if (pg->tail) pg->tail->next = q;
@@ -471,6 +476,18 @@ pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params
     pg->queued++;
     start_next(pg);
     return 0;
+}
+
+int
+pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params, pg_uv_cb cb,
+            void *arg) {
+    return submit(pg, sql, nparams, params, false, cb, arg);
+}
+
+int
+pg_uv_query_borrowed(pg_uv_t *pg, const char *sql, int nparams, const char *const *params,
+                     pg_uv_cb cb, void *arg) {
+    return submit(pg, sql, nparams, params, true, cb, arg);
 }
 
 void

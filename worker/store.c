@@ -44,19 +44,6 @@ top_json(const struct count_entry *top, int n, struct buf *out) {
     buf_append_char(out, ']');
 }
 
-/* put_u64 appends v in decimal and a NUL. */
-static void
-put_u64(struct buf *b, uint64_t v) {
-    json_out_u64(b, v);
-    buf_append(b, "", 1);
-}
-
-/* put_str appends s and its NUL. */
-static void
-put_str(struct buf *b, const char *s) {
-    buf_append(b, s, strlen(s) + 1);
-}
-
 void
 store_row_init(struct store_row *row, const char *job_id, const char *url,
                const struct analysis_result *r) {
@@ -73,57 +60,58 @@ store_row_init(struct store_row *row, const char *job_id, const char *url,
         at[c] = b.len;
         switch ((enum results_col)c) {
         case RESULTS_JOB_ID:
-            put_str(&b, job_id);
+            buf_append_str(&b, job_id);
             break;
         case RESULTS_URL:
-            put_str(&b, url);
+            buf_append_str(&b, url);
             break;
         case RESULTS_ALL:
-            count_to_json(r->all, &b), buf_append(&b, "", 1);
+            count_to_json(r->all, &b);
             break;
         case RESULTS_NO_STOP:
-            count_to_json(r->no_stop, &b), buf_append(&b, "", 1);
+            count_to_json(r->no_stop, &b);
             break;
         case RESULTS_TOP_WORDS:
-            top_json(top, ntop, &b), buf_append(&b, "", 1);
+            top_json(top, ntop, &b);
             break;
         case RESULTS_TOTAL_WORDS:
-            put_u64(&b, count_total(r->all));
+            json_out_u64(&b, count_total(r->all));
             break;
         case RESULTS_UNIQUE_WORDS:
-            put_u64(&b, count_unique(r->all));
+            json_out_u64(&b, count_unique(r->all));
             break;
         case RESULTS_TOTAL_NO_STOP:
-            put_u64(&b, count_total(r->no_stop));
+            json_out_u64(&b, count_total(r->no_stop));
             break;
         case RESULTS_UNIQUE_NO_STOP:
-            put_u64(&b, count_unique(r->no_stop));
+            json_out_u64(&b, count_unique(r->no_stop));
             break;
         case RESULTS_FINAL_URL:
-            if (r->final_url) put_str(&b, r->final_url);
+            if (r->final_url) buf_append_str(&b, r->final_url);
             else null[c] = true;
             break;
         case RESULTS_HTTP_STATUS:
-            if (r->http_status > 0) put_u64(&b, (uint64_t)r->http_status);
+            if (r->http_status > 0) json_out_u64(&b, (uint64_t)r->http_status);
             else null[c] = true;
             break;
         case RESULTS_CONTENT_TYPE:
-            if (r->content_type) put_str(&b, r->content_type);
+            if (r->content_type) buf_append_str(&b, r->content_type);
             else null[c] = true;
             break;
         case RESULTS_CHARSET:
-            if (r->charset) put_str(&b, r->charset);
+            if (r->charset) buf_append_str(&b, r->charset);
             else null[c] = true;
             break;
         case RESULTS_BYTES:
-            put_u64(&b, r->bytes);
+            json_out_u64(&b, r->bytes);
             break;
         case RESULTS_FETCH_MS:
-            put_u64(&b, r->fetch_ms > 0 ? (uint64_t)r->fetch_ms : 0);
+            json_out_u64(&b, r->fetch_ms > 0 ? (uint64_t)r->fetch_ms : 0);
             break;
         default:
             break;
         }
+        if (!null[c]) buf_append(&b, "", 1); /* the value's NUL */
     }
     /* The summary: what a poll shows from Redis. */
     at[RESULTS_NWRITTEN] = b.len;
@@ -162,7 +150,8 @@ store_insert_one(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, voi
     struct store_op *op = xcalloc(1, sizeof *op);
     op->cb = cb;
     op->arg = arg;
-    int rc = pg_uv_query(pg, sql, RESULTS_NWRITTEN, (const char *const *)row->value, on_insert, op);
+    int rc = pg_uv_query_borrowed(pg, sql, RESULTS_NWRITTEN, (const char *const *)row->value,
+                                  on_insert, op);
     if (rc < 0) free(op);
     return rc;
 }

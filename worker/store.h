@@ -4,11 +4,12 @@
  * (common/results.h names the columns and builds the INSERT) and the
  * lookup of a stored row. The write is idempotent by job id (results.job_id is unique
  * and the insert does nothing on conflict), so a job that runs twice after
- * a rescue stores one result. store_result follows the pg_uv contract:
+ * a rescue stores one result. store_insert follows the pg_uv contract:
  * returns 0 and calls cb exactly once, or returns a negative UV_* error
- * and never calls cb. Nothing of the analysis result is kept after the
- * call returns. The JSON is written straight into one buffer
- * (common/json_out.h): no jansson value per word. */
+ * and never calls cb. A row is encoded from the analysis result (nothing
+ * of that is kept) and is read, not copied, by the write: it must stay as
+ * it is until the write's callback. The JSON is written straight into one
+ * buffer (common/json_out.h): no jansson value per word, no printf. */
 #ifndef WC_STORE_H
 #define WC_STORE_H
 
@@ -45,9 +46,8 @@ void store_row_free(struct store_row *row);
  * {"total_words", "unique_words", "top": the first ten of the top words}
  * (malloc'd). */
 char *store_row_summary(const struct store_row *row);
-/* store_insert writes the row; see the contract above. The row must
- * stay as it is until cb has run: when pg has a store_batch attached
- * (store_batch.h), the row waits there, by reference, for its batch. */
+/* store_insert writes the row; see the contract above. When pg has a
+ * store_batch attached (store_batch.h), the row waits there for its batch. */
 int store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
 /* store_insert_one writes the row in a statement of its own, batch or not. */
 int store_insert_one(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);

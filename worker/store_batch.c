@@ -130,7 +130,7 @@ send_some(struct store_batch *b) {
     last->next = NULL;
     b->n -= f->n;
     int n = f->n;
-    int rc = pg_uv_query(b->pg, sql_for(b, n), k, params, on_batch, f);
+    int rc = pg_uv_query_borrowed(b->pg, sql_for(b, n), k, params, on_batch, f);
     if (rc < 0) {
         answer(f->rows, rc, rc == UV_ENOTCONN ? "postgres is down" : "postgres refused the query");
         free(f);
