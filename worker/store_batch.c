@@ -95,9 +95,9 @@ on_batch(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     } else {
         /* One bad row fails its statement: write each row on its own, so
          * the others are stored and only the bad one fails. */
-        log_warn("msg=\"batch of results refused, writing its rows one by one\" rows=%d "
-                 "error=\"%s\"",
-                 f->n, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        const char *why = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        log_warn("msg=\"batch of results refused, writing its rows one by one\" rows=%d error=%s",
+                 f->n, log_q(why ? why : "?"));
         for (struct pending *p = f->rows, *next; p; p = next) {
             next = p->next;
             int rc = store_insert_one(pg, p->row, p->cb, p->arg);

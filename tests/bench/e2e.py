@@ -250,11 +250,11 @@ def vmhwm_kb(pid):
         return None
 
 
-def proc_tree_ticks(root):
-    """CPU clock ticks of root and all its descendants (user + system),
-    reaped children included (a dead process's time is in its reaper's
-    cutime/cstime, so every tick is counted once)."""
-    kids = {}
+def proc_children():
+    """Every live process's children, and its CPU clock ticks (user + system
+    of itself and of its reaped children: a dead process's time is in its
+    reaper's cutime/cstime, so every tick is counted once)."""
+    kids, ticks = {}, {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -263,18 +263,24 @@ def proc_tree_ticks(root):
         except OSError:
             continue
         f = st[st.rindex(")") + 2:].split()
-        kids.setdefault(int(f[1]), []).append((int(d), sum(int(x) for x in f[11:15])))
-    total, todo = 0, [root]
-    try:
-        st = open(f"/proc/{root}/stat").read()
-        total = sum(int(x) for x in st[st.rindex(")") + 2:].split()[11:15])
-    except OSError:
-        return 0
+        kids.setdefault(int(f[1]), []).append(int(d))
+        ticks[int(d)] = sum(int(x) for x in f[11:15])
+    return kids, ticks
+
+
+def proc_tree(root, kids):
+    out, todo = [], [root]
     while todo:
-        for pid, ticks in kids.get(todo.pop(), []):
-            total += ticks
-            todo.append(pid)
-    return total
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def proc_tree_ticks(root):
+    """CPU clock ticks of root and all its descendants."""
+    kids, ticks = proc_children()
+    return sum(ticks.get(p, 0) for p in proc_tree(root, kids))
 
 
 def kind_pids(sysm):
@@ -324,21 +330,8 @@ def submit_parallel(sysm, urls, conns=4):
 
 def all_pids(sysm):
     """Every pid of the system under test (process trees of each kind)."""
-    roots = list(kind_pids(sysm).values())
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                st = open(f"/proc/{d}/stat").read()
-            except OSError:
-                continue
-            kids.setdefault(int(st[st.rindex(")") + 2:].split()[1]), []).append(int(d))
-    out, todo = [], roots
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
+    kids, _ = proc_children()
+    return [p for root in kind_pids(sysm).values() for p in proc_tree(root, kids)]
 
 
 def perf_start(sysm, path, seconds):
