@@ -151,7 +151,7 @@ Test(store_batch, one_bad_row_loses_none_of_the_others) {
     }
     cr_assert_eq(count_rows(""), NROWS - 1);
     char *lz4 =
-        testdb_query_value(db_url, "SELECT string_agg(attname || '=' || attcompression, ',' "
+        testdb_query_value(db_url, "SELECT string_agg(attname || '=' || attcompression::text, ',' "
                                    "ORDER BY attname) FROM pg_attribute WHERE attrelid = "
                                    "'results'::regclass AND attcompression <> ''");
     cr_assert_not_null(lz4);
