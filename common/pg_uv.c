@@ -35,7 +35,8 @@ struct query {
     struct query *next;
     char *sql;
     int nparams;
-    char **params; /* copies; NULL entries are SQL NULLs */
+    char **params; /* copies, or the caller's (borrowed); NULL entries are SQL NULLs */
+    bool borrowed;
     pg_uv_cb cb;
     void *arg;
 };
@@ -76,6 +77,7 @@ struct pg_uv {
 
     pg_uv_state_cb state_cb;
     void *state_arg;
+    void *data; /* the owner's (pg_uv_set_data) */
 
     bool closing;
     int pending_closes;
@@ -90,7 +92,8 @@ static void start_next(pg_uv_t *pg);
 
 static void
 query_free(struct query *q) {
-    for (int i = 0; i < q->nparams; i++) free(q->params[i]);
+    if (!q->borrowed)
+        for (int i = 0; i < q->nparams; i++) free(q->params[i]);
     free(q->params);
     free(q->sql);
     free(q);
@@ -460,9 +463,10 @@ pg_uv_connected(const pg_uv_t *pg) {
     return pg->state == PG_READY && !pg->closing;
 }
 
-int
-pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params, pg_uv_cb cb,
-            void *arg) {
+/* submit queues a query; the parameter strings are copied unless borrowed. */
+static int
+submit(pg_uv_t *pg, const char *sql, int nparams, const char *const *params, bool borrowed,
+       pg_uv_cb cb, void *arg) {
     assert(cb && sql);
     if (pg->closing) return UV_ECANCELED;
     if (nparams < 0 || nparams > MAX_PARAMS || (nparams > 0 && !params)) return UV_EINVAL;
@@ -472,7 +476,9 @@ pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params
     q->sql = xstrdup(sql);
     q->nparams = nparams;
     q->params = xcalloc((size_t)nparams, sizeof *q->params);
-    for (int i = 0; i < nparams; i++) q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+    q->borrowed = borrowed;
+    for (int i = 0; i < nparams; i++)
+        q->params[i] = !params[i] ? NULL : borrowed ? (char *)params[i] : xstrdup(params[i]);
     q->cb = cb;
     q->arg = arg;
     if (pg->tail) pg->tail->next = q;
@@ -481,6 +487,28 @@ pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params
     pg->queued++;
     start_next(pg);
     return 0;
+}
+
+int
+pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params, pg_uv_cb cb,
+            void *arg) {
+    return submit(pg, sql, nparams, params, false, cb, arg);
+}
+
+int
+pg_uv_query_borrowed(pg_uv_t *pg, const char *sql, int nparams, const char *const *params,
+                     pg_uv_cb cb, void *arg) {
+    return submit(pg, sql, nparams, params, true, cb, arg);
+}
+
+void
+pg_uv_set_data(pg_uv_t *pg, void *data) {
+    pg->data = data;
+}
+
+void *
+pg_uv_data(const pg_uv_t *pg) {
+    return pg->data;
 }
 
 const char *

@@ -52,6 +52,16 @@ bool pg_uv_connected(const pg_uv_t *pg);
 /* pg_uv_query queues sql with nparams text parameters (NULL = SQL NULL). */
 int pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *params, pg_uv_cb cb,
                 void *arg);
+/* pg_uv_query_borrowed is pg_uv_query without copying the parameter
+ * strings (the array itself is copied): each must stay as it is until cb
+ * has run. For large values whose owner outlives the query anyway (a
+ * batch of result rows). */
+int pg_uv_query_borrowed(pg_uv_t *pg, const char *sql, int nparams, const char *const *params,
+                         pg_uv_cb cb, void *arg);
+/* pg_uv_set_data keeps one pointer for the connection's owner (pg_uv
+ * never touches it); pg_uv_data returns it (NULL until set). */
+void pg_uv_set_data(pg_uv_t *pg, void *data);
+void *pg_uv_data(const pg_uv_t *pg);
 /* pg_uv_last_error returns the last connection error text ("" if none). */
 const char *pg_uv_last_error(const pg_uv_t *pg);
 void pg_uv_close(pg_uv_t *pg, pg_uv_close_cb cb, void *arg);

@@ -57,16 +57,26 @@ put(char *out, size_t len, size_t *at, const char *fmt, ...) {
 }
 
 int
-results_insert_sql(char *out, size_t len) {
+results_insert_rows_sql(char *out, size_t len, int nrows) {
     size_t at = 0;
-    bool ok = put(out, len, &at, "INSERT INTO results (");
+    bool ok = nrows > 0 && put(out, len, &at, "INSERT INTO results (");
     for (int c = 0; c < RESULTS_NWRITTEN; c++)
         ok = ok && put(out, len, &at, "%s%s", c ? ", " : "", columns[c].name);
-    ok = ok && put(out, len, &at, ") VALUES (");
-    for (int c = 0; c < RESULTS_NWRITTEN; c++)
-        ok = ok && put(out, len, &at, "%s$%d%s", c ? ", " : "", c + 1, columns[c].cast);
-    ok = ok && put(out, len, &at, ") ON CONFLICT (%s) DO NOTHING", columns[RESULTS_JOB_ID].name);
+    ok = ok && put(out, len, &at, ") VALUES ");
+    for (int r = 0; r < nrows && ok; r++) {
+        ok = put(out, len, &at, "%s(", r ? ", " : "");
+        for (int c = 0; c < RESULTS_NWRITTEN; c++)
+            ok = ok && put(out, len, &at, "%s$%d%s", c ? ", " : "", r * RESULTS_NWRITTEN + c + 1,
+                           columns[c].cast);
+        ok = ok && put(out, len, &at, ")");
+    }
+    ok = ok && put(out, len, &at, " ON CONFLICT (%s) DO NOTHING", columns[RESULTS_JOB_ID].name);
     return ok ? 0 : -1;
+}
+
+int
+results_insert_sql(char *out, size_t len) {
+    return results_insert_rows_sql(out, len, 1);
 }
 
 int

@@ -53,6 +53,11 @@ const char *results_col_name(enum results_col c);
  * ($1 is RESULTS_JOB_ID, ... in enum order; a second insert for the same
  * job does nothing). Returns 0, or -1 when out is too small. */
 int results_insert_sql(char *out, size_t len);
+/* results_insert_rows_sql writes the same INSERT for nrows rows in one
+ * statement (row r's columns are $(r * RESULTS_NWRITTEN + 1) on). A job
+ * id twice in one statement stores one row. Returns 0, or -1 when out is
+ * too small or nrows < 1. */
+int results_insert_rows_sql(char *out, size_t len, int nrows);
 
 /* results_select_sql writes "SELECT <col> AS <name>, ..." for cols[0..n),
  * then tail (" FROM results WHERE ..."). The expressions name columns

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <unicode/ucnv.h>
 
+#include "common/utf8.h"
+
 /* canonical maps a label to the encoding the WHATWG Encoding standard
  * (what browsers do) decodes it as, where that differs from ICU's
  * reading of the same label; other labels pass through to ICU. */
@@ -124,35 +126,6 @@ charset_sniff(const char *data, size_t len, const char *header_charset, char nam
     return "default";
 }
 
-/* seq_prefix tells how many bytes at s[0..len) (len > 0) are one
- * well-formed sequence or the start of one: 0 when s[0] starts none,
- * else 1 to 4; *need is the length of the whole sequence (Unicode table
- * 3-7: no overlong forms, no surrogates, nothing past U+10FFFF). */
-static size_t
-seq_prefix(const unsigned char *s, size_t len, size_t *need) {
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF; /* range of the second byte */
-    *need = 1;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        *need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        *need = 3;
-        if (c == 0xE0) lo = 0xA0;
-        else if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        *need = 4;
-        if (c == 0xF0) lo = 0x90;
-        else if (c == 0xF4) hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (len < 2) return 1;
-    if (s[1] < lo || s[1] > hi) return 1;
-    size_t k = 2;
-    while (k < len && k < *need && (s[k] & 0xC0) == 0x80) k++;
-    return k;
-}
-
 size_t
 charset_utf8_valid_prefix(const unsigned char *s, size_t len) {
     size_t i = 0, need;
@@ -169,13 +142,11 @@ charset_utf8_valid_prefix(const unsigned char *s, size_t len) {
             i++;
             continue;
         }
-        if (seq_prefix(s + i, len - i, &need) != need) break;
+        if (utf8_seq_prefix(s + i, len - i, &need) != need) break;
         i += need;
     }
     return i;
 }
-
-static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
 /* utf8_feed copies well-formed UTF-8 and puts one U+FFFD for each
  * maximal ill-formed part, as ICU's UTF-8 converter does. */
@@ -186,8 +157,8 @@ utf8_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct
     /* First the sequence the last feed ended in. */
     while (c->ntail && len) {
         c->tail[c->ntail] = *s;
-        if (seq_prefix(c->tail, c->ntail + 1, &need) <= c->ntail) {
-            buf_append(out, REPLACEMENT, 3); /* *s does not continue it */
+        if (utf8_seq_prefix(c->tail, c->ntail + 1, &need) <= c->ntail) {
+            buf_append(out, UTF8_REPLACEMENT, 3); /* *s does not continue it */
             c->ntail = 0;
             break;
         }
@@ -205,18 +176,18 @@ utf8_feed(struct charset_conv *c, const char *in, size_t len, bool flush, struct
         s += ok;
         len -= ok;
         if (!len) break;
-        size_t k = seq_prefix(s, len, &need);
+        size_t k = utf8_seq_prefix(s, len, &need);
         if (k == len && k < need) { /* cut by the end of this piece */
             memcpy(c->tail, s, k);
             c->ntail = k;
             break;
         }
-        buf_append(out, REPLACEMENT, 3);
+        buf_append(out, UTF8_REPLACEMENT, 3);
         s += k ? k : 1;
         len -= k ? k : 1;
     }
     if (flush && c->ntail) {
-        buf_append(out, REPLACEMENT, 3);
+        buf_append(out, UTF8_REPLACEMENT, 3);
         c->ntail = 0;
     }
     return 0;

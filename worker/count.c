@@ -3,11 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "common/json.h"
+#include "common/json_out.h"
 #include "common/xalloc.h"
-#include "worker/charset.h"
 
 struct count_block {
     struct count_block *next;
@@ -151,33 +148,63 @@ count_unique(const struct count_table *t) {
     return t->used;
 }
 
-/* better: a goes before b in count_top's order (count descending, then
- * word). */
-static bool
-better(const struct count_entry *a, const struct count_entry *b) {
-    if (a->count != b->count) return a->count > b->count;
+static int
+by_word(const struct count_entry *a, const struct count_entry *b) {
     size_t n = a->len < b->len ? a->len : b->len;
     int c = memcmp(a->word, b->word, n);
-    return c ? c < 0 : a->len < b->len;
+    return c ? c : (a->len > b->len) - (a->len < b->len);
 }
 
+static int
+by_count_then_word(const void *pa, const void *pb) {
+    const struct count_entry *a = pa, *b = pb;
+    if (a->count != b->count) return a->count > b->count ? -1 : 1;
+    return by_word(a, b);
+}
+
+/* worse says whether a ranks after b in count_top's order. */
+static bool
+worse(const struct count_entry *a, const struct count_entry *b) {
+    return by_count_then_word(a, b) > 0;
+}
+
+/* sift_down restores the heap below i: heap[0] is the worst of the kept
+ * words, so a better word replaces it. */
+static void
+sift_down(struct count_entry *heap, size_t n, size_t i) {
+    for (;;) {
+        size_t w = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && worse(&heap[l], &heap[w])) w = l;
+        if (r < n && worse(&heap[r], &heap[w])) w = r;
+        if (w == i) return;
+        struct count_entry tmp = heap[i];
+        heap[i] = heap[w];
+        heap[w] = tmp;
+        i = w;
+    }
+}
+
+/* count_top keeps the n best words seen so far in a heap whose root is
+ * the worst of them (one pass over the table, no copy or sort of every
+ * word), then sorts those n. */
 int
 count_top(const struct count_table *t, size_t n, struct count_entry *out) {
-    /* A selection, not a sort of every word: out holds the best k so far,
-     * in order; a word goes in only when it beats the last. */
     size_t k = 0;
-    for (size_t i = 0; i < t->cap && n > 0; i++) {
+    if (n == 0) return 0;
+    for (size_t i = 0; i < t->cap; i++) {
         const struct count_slot *e = &t->slots[i];
         if (!e->word) continue;
         struct count_entry c = {e->word, e->len, e->count};
-        if (k == n && !better(&c, &out[k - 1])) continue;
-        size_t j = k < n ? k++ : n - 1;
-        while (j > 0 && better(&c, &out[j - 1])) {
-            out[j] = out[j - 1];
-            j--;
+        if (k < n) {
+            out[k++] = c;
+            if (k == n)
+                for (size_t j = n / 2; j-- > 0;) sift_down(out, n, j);
+        } else if (worse(&out[0], &c)) {
+            out[0] = c;
+            sift_down(out, n, 0);
         }
-        out[j] = c;
     }
+    qsort(out, k, sizeof *out, by_count_then_word);
     return (int)k;
 }
 
@@ -188,61 +215,12 @@ count_slots_bytes(size_t words) {
     return cap * sizeof(struct count_slot);
 }
 
-/* json_key appends a word as a JSON string, as jansson writes it
- * (JSON_COMPACT: UTF-8 as it is, '"', '\\' and control characters
- * escaped), without making a json_t per word: a million-word page spent
- * most of its row's time there. Words are valid UTF-8 (the tokenizer's
- * output); one that is not becomes U+FFFD, as before. */
-static void
-json_key(const char *w, size_t len, struct buf *out) {
-    if (charset_utf8_valid_prefix((const unsigned char *)w, len) != len) {
-        buf_append_str(out, "\"\xEF\xBF\xBD\"");
-        return;
-    }
-    buf_reserve(out, len + 2);
-    buf_append_char(out, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)w[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        buf_append(out, w + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"':
-            buf_append_str(out, "\\\"");
-            break;
-        case '\\':
-            buf_append_str(out, "\\\\");
-            break;
-        case '\b':
-            buf_append_str(out, "\\b");
-            break;
-        case '\f':
-            buf_append_str(out, "\\f");
-            break;
-        case '\n':
-            buf_append_str(out, "\\n");
-            break;
-        case '\r':
-            buf_append_str(out, "\\r");
-            break;
-        case '\t':
-            buf_append_str(out, "\\t");
-            break;
-        default:
-            buf_printf(out, "\\u%04X", c);
-            break;
-        }
-    }
-    buf_append(out, w + run, len - run);
-    buf_append_char(out, '"');
-}
-
+/* count_to_json writes the members in the table's order: a JSON object's
+ * members have none, and Postgres's jsonb orders its keys its own way. */
 int
 count_to_json(const struct count_table *t, struct buf *out) {
-    /* In the table's order: the row's columns are jsonb, which keeps its
-     * own order, and sorting a million keys took most of a big page's
-     * row. */
+    /* About a word's length plus the count and punctuation per member. */
+    buf_reserve(out, t->used * 16 + 2);
     buf_append_char(out, '{');
     bool first = true;
     for (size_t i = 0; i < t->cap; i++) {
@@ -250,16 +228,9 @@ count_to_json(const struct count_table *t, struct buf *out) {
         if (!e->word) continue;
         if (!first) buf_append_char(out, ',');
         first = false;
-        json_key(e->word, e->len, out);
-        /* ":count" by hand: printf's machinery per word cost more than
-         * the word itself. */
-        char num[24];
-        size_t k = sizeof num;
-        uint64_t v = e->count;
-        do num[--k] = (char)('0' + v % 10);
-        while ((v /= 10) > 0);
-        num[--k] = ':';
-        buf_append(out, num + k, sizeof num - k);
+        json_out_string(out, e->word, e->len);
+        buf_append_char(out, ':');
+        json_out_u64(out, e->count);
     }
     buf_append_char(out, '}');
     return 0;

@@ -53,8 +53,8 @@ int count_top(const struct count_table *t, size_t n, struct count_entry *out);
 /* count_slots_bytes: what the slots of a table of `words` distinct words
  * take at most (the table doubles at 70 % load), for memory estimates. */
 size_t count_slots_bytes(size_t words);
-/* count_to_json appends a JSON object word -> count, in no particular
- * order (the same for the same words added in the same order). */
+/* count_to_json appends a JSON object word -> count, members in no
+ * particular order (see json_out.h for the escaping). */
 int count_to_json(const struct count_table *t, struct buf *out);
 
 #endif

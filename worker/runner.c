@@ -18,6 +18,7 @@
 #include "worker/curl_uv.h"
 #include "worker/membudget.h"
 #include "worker/polite.h"
+#include "worker/store_batch.h"
 #include "worker/task.h"
 
 /* How long one XREADGROUP blocks; the blocking connection's command
@@ -45,7 +46,8 @@ struct runner {
     struct keys keys;
     redis_uv_t *redis;
     redis_uv_t *redis_block;
-    pg_uv_t *pg[RUNNER_PG_CONNS]; /* result writes spread over a few connections */
+    pg_uv_t *pg[RUNNER_PG_CONNS];          /* result writes spread over a few connections */
+    store_batch_t *batch[RUNNER_PG_CONNS]; /* each connection's rows, several to a statement */
     int npg;
     pg_uv_t *pg_big; /* and big rows' writes */
     curl_uv_t *curl;
@@ -525,9 +527,11 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
      * flight the inserts queue behind each other, so a few connections
      * share them (by job id). */
     r->npg = cfg->worker_concurrency < RUNNER_PG_CONNS ? cfg->worker_concurrency : RUNNER_PG_CONNS;
-    for (int i = 0; i < r->npg; i++)
+    for (int i = 0; i < r->npg; i++) {
         r->pg[i] = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,
                              (size_t)cfg->worker_concurrency * 4 + 16);
+        r->batch[i] = store_batch_new(loop, r->pg[i]);
+    }
     r->pg_big = pg_uv_new(loop, cfg->database_url, "postgres-big", PG_BIG_QUERY_TIMEOUT_MS,
                           (size_t)cfg->worker_concurrency * 4 + 16);
     r->curl = curl_uv_new(loop);
@@ -682,7 +686,10 @@ on_curl_closed(void *arg) {
     /* Postgres and Redis close after curl, so no transfer can call back
      * into a task whose connections are gone; pending commands fail and
      * end their tasks. */
-    for (int i = 0; i < r->npg; i++) pg_uv_close(r->pg[i], on_part_closed, r);
+    for (int i = 0; i < r->npg; i++) {
+        store_batch_close(r->batch[i], on_part_closed, r); /* before its connection */
+        pg_uv_close(r->pg[i], on_part_closed, r);
+    }
     pg_uv_close(r->pg_big, on_part_closed, r);
     redis_uv_close(r->redis, on_part_closed, r);
     redis_uv_close(r->redis_block, on_part_closed, r);
@@ -701,7 +708,8 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
     r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ +
-                        r->npg + 1 /* big rows' pg */ + 1 /* polite */;
+                        2 * r->npg /* connections and batches */ + 1 /* big rows' pg */ +
+                        1 /* polite */;
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);

@@ -1,12 +1,12 @@
 #include "worker/store.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
-#include "common/json.h"
+#include "common/json_out.h"
 #include "common/xalloc.h"
+#include "worker/store_batch.h"
 
 static const char FIND_SQL[] = "SELECT 1 FROM results WHERE job_id = $1";
 
@@ -30,88 +30,135 @@ on_insert(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     free(op);
 }
 
-/* top_json writes [{"word":..,"count":..}, ...] for the n most frequent words. */
+/* top_json writes [{"word":..,"count":..}, ...] for the n words in top. */
 static void
-top_json(const struct count_table *t, struct buf *out) {
-    struct count_entry top[STORE_TOP_WORDS];
-    int n = count_top(t, STORE_TOP_WORDS, top);
-    json_t *arr = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s%, s:I}", "word", top[i].word, top[i].len,
-                                             "count", (json_int_t)top[i].count));
-    json_dump_append(arr, out);
-    json_decref(arr);
-}
-
-static char *
-fmt_u64(unsigned long long v) {
-    return xasprintf("%llu", v);
+top_json(const struct count_entry *top, int n, struct buf *out) {
+    buf_append_char(out, '[');
+    for (int i = 0; i < n; i++) {
+        buf_append_str(out, i ? ",{\"word\":" : "{\"word\":");
+        json_out_string(out, top[i].word, top[i].len);
+        buf_append_str(out, ",\"count\":");
+        json_out_u64(out, top[i].count);
+        buf_append_char(out, '}');
+    }
+    buf_append_char(out, ']');
 }
 
 void
 store_row_init(struct store_row *row, const char *job_id, const char *url,
                const struct analysis_result *r) {
+    /* Every value goes into one buffer, each ended by a NUL; offsets are
+     * turned into pointers once the buffer has stopped moving. */
+    size_t at[RESULTS_NWRITTEN + 1];
+    bool null[RESULTS_NWRITTEN] = {false};
+    struct count_entry top[STORE_TOP_WORDS];
+    int ntop = count_top(r->no_stop, STORE_TOP_WORDS, top);
     struct buf b;
-    char **v = row->value;
-    v[RESULTS_JOB_ID] = xstrdup(job_id);
-    v[RESULTS_URL] = xstrdup(url);
     buf_init(&b);
-    count_to_json(r->all, &b);
-    v[RESULTS_ALL] = buf_steal(&b);
-    count_to_json(r->no_stop, &b);
-    v[RESULTS_NO_STOP] = buf_steal(&b);
-    top_json(r->no_stop, &b);
-    v[RESULTS_TOP_WORDS] = buf_steal(&b);
-    v[RESULTS_TOTAL_WORDS] = fmt_u64(count_total(r->all));
-    v[RESULTS_UNIQUE_WORDS] = fmt_u64(count_unique(r->all));
-    v[RESULTS_TOTAL_NO_STOP] = fmt_u64(count_total(r->no_stop));
-    v[RESULTS_UNIQUE_NO_STOP] = fmt_u64(count_unique(r->no_stop));
-    v[RESULTS_FINAL_URL] = r->final_url ? xstrdup(r->final_url) : NULL;
-    v[RESULTS_HTTP_STATUS] = r->http_status ? xasprintf("%ld", r->http_status) : NULL;
-    v[RESULTS_CONTENT_TYPE] = r->content_type ? xstrdup(r->content_type) : NULL;
-    v[RESULTS_CHARSET] = r->charset ? xstrdup(r->charset) : NULL;
-    v[RESULTS_BYTES] = fmt_u64(r->bytes);
-    v[RESULTS_FETCH_MS] = xasprintf("%d", r->fetch_ms);
+    buf_reserve(&b, (count_unique(r->all) + count_unique(r->no_stop)) * 16 + 4096);
+    for (int c = 0; c < RESULTS_NWRITTEN; c++) {
+        at[c] = b.len;
+        switch ((enum results_col)c) {
+        case RESULTS_JOB_ID:
+            buf_append_str(&b, job_id);
+            break;
+        case RESULTS_URL:
+            buf_append_str(&b, url);
+            break;
+        case RESULTS_ALL:
+            count_to_json(r->all, &b);
+            break;
+        case RESULTS_NO_STOP:
+            count_to_json(r->no_stop, &b);
+            break;
+        case RESULTS_TOP_WORDS:
+            top_json(top, ntop, &b);
+            break;
+        case RESULTS_TOTAL_WORDS:
+            json_out_u64(&b, count_total(r->all));
+            break;
+        case RESULTS_UNIQUE_WORDS:
+            json_out_u64(&b, count_unique(r->all));
+            break;
+        case RESULTS_TOTAL_NO_STOP:
+            json_out_u64(&b, count_total(r->no_stop));
+            break;
+        case RESULTS_UNIQUE_NO_STOP:
+            json_out_u64(&b, count_unique(r->no_stop));
+            break;
+        case RESULTS_FINAL_URL:
+            if (r->final_url) buf_append_str(&b, r->final_url);
+            else null[c] = true;
+            break;
+        case RESULTS_HTTP_STATUS:
+            if (r->http_status > 0) json_out_u64(&b, (uint64_t)r->http_status);
+            else null[c] = true;
+            break;
+        case RESULTS_CONTENT_TYPE:
+            if (r->content_type) buf_append_str(&b, r->content_type);
+            else null[c] = true;
+            break;
+        case RESULTS_CHARSET:
+            if (r->charset) buf_append_str(&b, r->charset);
+            else null[c] = true;
+            break;
+        case RESULTS_BYTES:
+            json_out_u64(&b, r->bytes);
+            break;
+        case RESULTS_FETCH_MS:
+            json_out_u64(&b, r->fetch_ms > 0 ? (uint64_t)r->fetch_ms : 0);
+            break;
+        default:
+            break;
+        }
+        if (!null[c]) buf_append(&b, "", 1); /* the value's NUL */
+    }
+    /* The summary: what a poll shows from Redis. */
+    at[RESULTS_NWRITTEN] = b.len;
+    buf_append_str(&b, "{\"total_words\":");
+    json_out_u64(&b, count_total(r->all));
+    buf_append_str(&b, ",\"unique_words\":");
+    json_out_u64(&b, count_unique(r->all));
+    buf_append_str(&b, ",\"top\":");
+    top_json(top, ntop < 10 ? ntop : 10, &b);
+    buf_append(&b, "}", 2);
+    row->mem = buf_steal(&b);
+    for (int c = 0; c < RESULTS_NWRITTEN; c++) row->value[c] = null[c] ? NULL : row->mem + at[c];
+    row->summary = row->mem + at[RESULTS_NWRITTEN];
 }
 
 void
 store_row_free(struct store_row *row) {
-    for (int i = 0; i < RESULTS_NWRITTEN; i++) {
-        free(row->value[i]);
-        row->value[i] = NULL;
-    }
+    free(row->mem);
+    memset(row, 0, sizeof *row);
 }
 
 int
 store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg) {
-    char sql[1024];
-    if (results_insert_sql(sql, sizeof sql) < 0) return UV_E2BIG; /* a programming error */
+    store_batch_t *batch = pg_uv_data(pg);
+    if (batch) return store_batch_add(batch, row, cb, arg);
+    return store_insert_one(pg, row, cb, arg);
+}
+
+int
+store_insert_one(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg) {
+    static char sql[1024];
+    if (!sql[0] && results_insert_sql(sql, sizeof sql) < 0) {
+        sql[0] = '\0';
+        return UV_E2BIG; /* a programming error */
+    }
     struct store_op *op = xcalloc(1, sizeof *op);
     op->cb = cb;
     op->arg = arg;
-    int rc = pg_uv_query(pg, sql, RESULTS_NWRITTEN, (const char *const *)row->value, on_insert, op);
+    int rc = pg_uv_query_borrowed(pg, sql, RESULTS_NWRITTEN, (const char *const *)row->value,
+                                  on_insert, op);
     if (rc < 0) free(op);
     return rc;
 }
 
 char *
 store_row_summary(const struct store_row *row) {
-    json_t *top = json_loads(row->value[RESULTS_TOP_WORDS], 0, NULL);
-    if (!json_is_array(top)) {
-        json_decref(top);
-        return NULL;
-    }
-    json_t *ten = json_array();
-    for (size_t i = 0; i < json_array_size(top) && i < 10; i++)
-        json_array_append(ten, json_array_get(top, i));
-    json_decref(top);
-    json_t *v =
-        json_pack("{s:I, s:I, s:o}", "total_words",
-                  (json_int_t)strtoll(row->value[RESULTS_TOTAL_WORDS], NULL, 10), "unique_words",
-                  (json_int_t)strtoll(row->value[RESULTS_UNIQUE_WORDS], NULL, 10), "top", ten);
-    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
-    json_decref(v);
-    return s;
+    return xstrdup(row->summary);
 }
 
 static void

@@ -4,10 +4,12 @@
  * (common/results.h names the columns and builds the INSERT) and the
  * lookup of a stored row. The write is idempotent by job id (results.job_id is unique
  * and the insert does nothing on conflict), so a job that runs twice after
- * a rescue stores one result. store_result follows the pg_uv contract:
+ * a rescue stores one result. store_insert follows the pg_uv contract:
  * returns 0 and calls cb exactly once, or returns a negative UV_* error
- * and never calls cb. Nothing of the analysis result is kept after the
- * call returns (parameters are copied by pg_uv). */
+ * and never calls cb. A row is encoded from the analysis result (nothing
+ * of that is kept) and is read, not copied, by the write: it must stay as
+ * it is until the write's callback. The JSON is written straight into one
+ * buffer (common/json_out.h): no jansson value per word, no printf. */
 #ifndef WC_STORE_H
 #define WC_STORE_H
 
@@ -21,11 +23,14 @@
 #define STORE_TOP_WORDS 100
 
 /* A result encoded as the INSERT's text values, by column
- * (value[RESULTS_BYTES] is the page's size in decimal; NULL is SQL NULL).
- * It owns its strings (store_row_free), so a write that failed can be
- * tried again later, after the analysis that produced it is gone. */
+ * (value[RESULTS_BYTES] is the page's size in decimal; NULL is SQL NULL),
+ * and the job's summary. It owns its strings, all in one block (mem;
+ * store_row_free), so a write that failed can be tried again later, after
+ * the analysis that produced it is gone. */
 struct store_row {
     char *value[RESULTS_NWRITTEN];
+    char *summary; /* in mem */
+    char *mem;
 };
 
 /* status 0: committed (inserted now, or already there); < 0: not stored,
@@ -41,10 +46,13 @@ void store_row_free(struct store_row *row);
 size_t store_row_bytes(const struct store_row *row);
 /* store_row_summary returns the job's result summary, JSON
  * {"total_words", "unique_words", "top": the first ten of the top words}
- * (malloc'd), or NULL when the row's JSON cannot be read. */
+ * (malloc'd). */
 char *store_row_summary(const struct store_row *row);
-/* store_insert writes the row; see the contract above. */
+/* store_insert writes the row; see the contract above. When pg has a
+ * store_batch attached (store_batch.h), the row waits there for its batch. */
 int store_insert(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
+/* store_insert_one writes the row in a statement of its own, batch or not. */
+int store_insert_one(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
 
 /* status 0: Postgres answered, and found says whether the job's row is
  * there; < 0: it could not say (errstr says why). */

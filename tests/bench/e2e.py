@@ -59,6 +59,12 @@ from datetime import datetime
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANUAL = "/usr/share/doc/postgresql-doc-15/html"
 PREFIX = "wc:"
+# BENCH_BIN: the programs measured (another build, e.g. the one before a change).
+BIN = os.environ.get("BENCH_BIN", f"{ROOT}/bin")
+
+
+class PartsDone(Exception):
+    """The parts PARTS asked for have run."""
 
 
 def log(*a):
@@ -100,7 +106,7 @@ class System:
                         SUBMIT_RATE="0", FETCH_ALLOW_PRIVATE="true", LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "warn"),
                         REDIS_KEY_PREFIX=PREFIX, JOB_TIMEOUT="60s",
                         FETCH_HOST_CONCURRENCY="0", FETCH_ROBOTS="ignore")
-        sh(f"{ROOT}/bin/wordcount-migrate", "upgrade", env=self.env)
+        sh(f"{BIN}/wordcount-migrate", "upgrade", env=self.env)
         conf = f"""worker_processes 2;
 pid {self.tmp}/nginx.pid;
 error_log {self.tmp}/nginx-error.log warn;
@@ -133,7 +139,7 @@ http {{
             p.wait()
 
     def start_web(self):
-        self.start("web", [f"{ROOT}/bin/wordcount-web"], PORT=self.web_port, WEB_CONCURRENCY=1)
+        self.start("web", [f"{BIN}/wordcount-web"], PORT=self.web_port, WEB_CONCURRENCY=1)
         for _ in range(200):
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=2)
@@ -146,7 +152,7 @@ http {{
         sys.exit("bench: the web server did not become ready")
 
     def start_workers(self, procs, conc):
-        self.start("worker", [f"{ROOT}/bin/wordcount-worker"], WORKER_PROCESSES=procs,
+        self.start("worker", [f"{BIN}/wordcount-worker"], WORKER_PROCESSES=procs,
                    WORKER_CONCURRENCY=conc)
         time.sleep(0.5)
 
@@ -279,7 +285,7 @@ def politeness(sysm, pages, runs, repeat):
             # figure is the workers' pace, not one client's submissions.
             sysm.reset()
             ids = submit(sysm, urls * repeat)
-            sysm.start("worker", [f"{ROOT}/bin/wordcount-worker"], WORKER_PROCESSES=procs,
+            sysm.start("worker", [f"{BIN}/wordcount-worker"], WORKER_PROCESSES=procs,
                        WORKER_CONCURRENCY=conc, **env)
             s = summarize(wait_all(sysm, ids), span_from="started_at")
             sysm.stop("worker")
@@ -302,10 +308,170 @@ def print_politeness(p):
     print(f"  drop {p['drop_pct']} % (the bar: at most 5 %)")
 
 
+def proc_children():
+    """Every live process's children, and its CPU clock ticks (user + system
+    of itself and of its reaped children: a dead process's time is in its
+    reaper's cutime/cstime, so every tick is counted once)."""
+    kids, ticks = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            st = open(f"/proc/{d}/stat").read()
+        except OSError:
+            continue
+        f = st[st.rindex(")") + 2:].split()
+        kids.setdefault(int(f[1]), []).append(int(d))
+        ticks[int(d)] = sum(int(x) for x in f[11:15])
+    return kids, ticks
+
+
+def proc_tree(root, kids):
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def proc_tree_ticks(root):
+    """CPU clock ticks of root and all its descendants."""
+    kids, ticks = proc_children()
+    return sum(ticks.get(p, 0) for p in proc_tree(root, kids))
+
+
+def kind_pids(sysm):
+    """The root pid of each process kind of the system under test."""
+    pids = {"postgres": int(open(f"{sysm.tmp}/pg/data/postmaster.pid").readline()),
+            "nginx": int(open(f"{sysm.tmp}/nginx.pid").read().split()[0]),
+            "web": sysm.procs["web"].pid}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                cmd = open(f"/proc/{d}/cmdline").read()
+            except OSError:
+                continue
+            if "redis-server" in cmd and f":{sysm.redis_port}" in cmd:
+                pids["redis"] = int(d)
+    if "worker" in sysm.procs:
+        pids["worker"] = sysm.procs["worker"].pid
+    return pids
+
+
+def cpu_snapshot(sysm):
+    return {k: proc_tree_ticks(p) for k, p in kind_pids(sysm).items()}
+
+
+def stats_done(sysm):
+    c = http.client.HTTPConnection("127.0.0.1", sysm.web_port, timeout=10)
+    c.request("GET", "/api/v1/stats?window=60")
+    n = json.loads(c.getresponse().read())["counts"]
+    return n["finished"] + n["failed"], n["failed"]
+
+
+def submit_parallel(sysm, urls, conns=4):
+    """Submits urls over conns keep-alive connections at once; returns the ids."""
+    import threading
+    parts = [urls[i::conns] for i in range(conns)]
+    out = [None] * conns
+
+    def run(i):
+        out[i] = submit(sysm, parts[i])
+    th = [threading.Thread(target=run, args=(i,)) for i in range(conns)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    return [x for part in out for x in part]
+
+
+def all_pids(sysm):
+    """Every pid of the system under test (process trees of each kind)."""
+    kids, _ = proc_children()
+    return [p for root in kind_pids(sysm).values() for p in proc_tree(root, kids)]
+
+
+def perf_start(sysm, path, seconds):
+    """perf record -g of the system's processes only (the machine is shared)."""
+    time.sleep(1)  # the workers' connections (Postgres backends) are up
+    pids = ",".join(map(str, all_pids(sysm)))
+    return subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-o", path, "-p", pids, "--",
+                             "sleep", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
+    """One drain of n jobs by procs x conc workers: queued first, or (with
+    submit_while) submitted by the client while the workers take them.
+    Throughput is n / (last row's commit - workers' start)."""
+    jobs = [urls[i % len(urls)] for i in range(n)]
+    sysm.reset()
+    if not submit_while:
+        submit_parallel(sysm, jobs)
+    hz = os.sysconf("SC_CLK_TCK")
+    commits_sql = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    commits0 = int(sysm.psql(commits_sql).strip())
+    before = cpu_snapshot(sysm)
+    t0 = time.time()
+    sysm.start("worker", [f"{BIN}/wordcount-worker"], WORKER_PROCESSES=procs, WORKER_CONCURRENCY=conc)
+    prof = perf_start(sysm, perf, int(os.environ.get("PERF_S", 5))) if perf else None
+    if submit_while:
+        submit_parallel(sysm, jobs)
+    while True:
+        done, failed = stats_done(sysm)
+        if done >= n:
+            break
+        if time.time() - t0 > 1800:
+            sys.exit(f"bench: drain stuck at {done} of {n}")
+        time.sleep(0.2)
+    after = cpu_snapshot(sysm)
+    if prof:
+        prof.wait()
+    rss = [vmhwm_kb(p) for p in sysm.worker_children()]
+    sysm.stop("worker")
+    end = float(sysm.psql("SELECT extract(epoch FROM max(created_at)) FROM results").strip())
+    rows = int(sysm.psql("SELECT count(*) FROM results").strip())
+    time.sleep(0.6)  # the backends' statistics reach pg_stat_database (at most every 500 ms)
+    commits = int(sysm.psql(commits_sql).strip()) - commits0
+    span = max(end - t0, 1e-9)
+    cpu = {k: round(1000 * (after.get(k, 0) - before.get(k, 0)) / hz / max(rows, 1), 3) for k in after}
+    return {"jobs": n, "rows": rows, "failed": failed, "jobs_per_s": round(rows / span, 1),
+            "rows_per_commit": round(rows / max(commits, 1), 2),
+            "cpu_ms_per_job": cpu, "worker_rss_kb": rss, "web_rss_kb": vmhwm_kb(sysm.procs["web"].pid)}
+
+
+def drain(sysm, urls, runs):
+    """The drain figures (DRAIN jobs, DRAIN_GRID): queued first, and submitted
+    while draining; medians of runs."""
+    n = int(os.environ.get("DRAIN", 10000))
+    procs, conc = map(int, os.environ.get("DRAIN_GRID", "2x64").split("x"))
+    out = {}
+    for mode in ("queued", "submit_while_draining"):
+        samples = []
+        for r in range(runs):
+            # PERF=file: a profile of the first queued drain (tests/bench/README.md).
+            perf = os.environ.get("PERF") if mode == "queued" and r == 0 else None
+            s = drain_run(sysm, urls, n, procs, conc, mode != "queued", perf)
+            log(f"drain {mode} {procs}x{conc} run {r + 1}: {s}")
+            samples.append(s)
+        m = {"jobs": n, "config": f"{procs}x{conc}",
+             "jobs_per_s": statistics.median(s["jobs_per_s"] for s in samples),
+             "runs": [s["jobs_per_s"] for s in samples],
+             "failed": max(s["failed"] for s in samples),
+             "rows_per_commit": statistics.median(s["rows_per_commit"] for s in samples),
+             "cpu_ms_per_job": {k: statistics.median(s["cpu_ms_per_job"][k] for s in samples)
+                                for k in samples[0]["cpu_ms_per_job"]},
+             "worker_rss_kb": max(max(s["worker_rss_kb"] or [0]) for s in samples),
+             "web_rss_kb": max(s["web_rss_kb"] or 0 for s in samples)}
+        out[mode] = m
+    return out
+
+
 def main():
     runs = int(os.environ.get("RUNS", 3))
     repeat = int(os.environ.get("REPEAT", 3))
     grid = [tuple(map(int, g.split("x"))) for g in os.environ.get("GRID", "1x16 1x64 2x16 2x64").split()]
+    parts = os.environ.get("PARTS", "drain throughput ceilings growth politeness").split()
     growth = [int(n) for n in os.environ.get("GROWTH", "10000 100000 1000000").split()]
     result_rows = int(os.environ.get("RESULT_ROWS", 1000000))
     pages = sorted(glob.glob(f"{MANUAL}/*.html"))
@@ -331,10 +497,14 @@ def main():
             print_politeness(report["politeness"])
             return
 
+        # --- drain: DRAIN jobs queued first, then the same submitted while draining ---
+        if "drain" in parts:
+            report["drain"] = drain(sysm, urls, runs)
+
         # --- throughput over the grid ---
         report["throughput"] = {}
         best = None
-        for procs, conc in grid:
+        for procs, conc in (grid if "throughput" in parts else []):
             samples = []
             for r in range(runs):
                 sysm.reset()
@@ -356,6 +526,8 @@ def main():
         avg_row = sysm.psql("SELECT round(avg(octet_length(result_all::text) + octet_length("
                             "result_no_stop_words::text) + octet_length(top_words::text))) FROM results").strip()
 
+        if "ceilings" not in parts:
+            raise PartsDone
         # --- ceilings ---
         bdir = f"{ROOT}/build/bench"
         os.makedirs(bdir, exist_ok=True)
@@ -402,8 +574,16 @@ def main():
         report["ceilings"] = ceil
         lowest = min(ceil["fetch_pages_per_s"], ceil["parse_pages_per_s_all_cores"],
                      ceil["postgres_rows_per_s"], ceil["redis_jobs_per_s"])
+        if "drain" in report:
+            d = report["drain"]["queued"]
+            if not best or d["jobs_per_s"] > best[1]["jobs_per_s"]:
+                best = (f"drain {d['config']}", d)
+            for m in report["drain"].values():
+                m["ratio_to_lowest_ceiling"] = round(m["jobs_per_s"] / lowest, 3)
         report["best"] = {"config": best[0], "jobs_per_s": best[1]["jobs_per_s"], "lowest_ceiling": lowest,
                           "ratio": round(best[1]["jobs_per_s"] / lowest, 3)}
+        if "growth" not in parts:
+            raise PartsDone
 
         # --- growth ---
         procs, conc = max(grid)
@@ -453,8 +633,12 @@ def main():
             log(f"growth {result_rows} rows: {g}")
 
         # --- politeness on and off, over many hosts ---
+        if "politeness" not in parts:
+            raise PartsDone
         sysm.reset()
         report["politeness"] = politeness(sysm, pages, runs, repeat)
+    except PartsDone:
+        pass
     finally:
         sysm.teardown()
         if not os.environ.get("KEEP_TMP"):
@@ -465,27 +649,38 @@ def main():
     v = report["versions"]
     print(f"\nwordcount end to end: {report['cores']} cores, Redis {v['redis']}, Postgres {v['postgres']}, "
           f"nginx {v['nginx']}; {report['pages']} pages x {repeat}; medians of {runs} runs")
-    print(f"{'processes x concurrency':<24} {'jobs/s':>8} {'p50 ms':>9} {'p99 ms':>9}  failed")
-    for k, m in report["throughput"].items():
+    for mode, d in report.get("drain", {}).items():
+        cpu = ", ".join(f"{k} {v}" for k, v in sorted(d["cpu_ms_per_job"].items()))
+        ratio = f" = {d['ratio_to_lowest_ceiling']:.2f} of the lowest ceiling" if "ratio_to_lowest_ceiling" in d else ""
+        print(f"drain {d['jobs']} jobs, {mode} ({d['config']}): {d['jobs_per_s']} jobs/s{ratio} (runs {d['runs']}, "
+              f"failed {d['failed']}, {d['rows_per_commit']} rows per commit)\n  CPU ms per job: {cpu}\n  peak RSS: workers {d['worker_rss_kb']} kB, "
+              f"web {d['web_rss_kb']} kB")
+    if report.get("throughput"):
+        print(f"{'processes x concurrency':<24} {'jobs/s':>8} {'p50 ms':>9} {'p99 ms':>9}  failed")
+    for k, m in report.get("throughput", {}).items():
         print(f"{k:<24} {m['jobs_per_s']:>8} {m['p50_ms']:>9} {m['p99_ms']:>9}  {m['failed'] or '-'}")
-    c = report["ceilings"]
-    print("\nceilings (the same pages, this machine):")
-    print(f"  nginx -> curl multi (64)       {c['fetch_pages_per_s']:>10} pages/s")
-    print(f"  libxml2 bare parse              {c['parse_pages_per_s_per_core']:>10} pages/s per core, "
-          f"{c['parse_pages_per_s_all_cores']} on all cores")
-    print(f"  Postgres INSERT (pgbench)       {c['postgres_rows_per_s']:>10} rows/s")
-    print(f"  Redis scripted steps            {c['redis_jobs_per_s']:>10} jobs/s")
-    b = report["best"]
-    print(f"  best end to end {b['jobs_per_s']} jobs/s ({b['config']}) = {b['ratio']:.2f} of the lowest ceiling "
-          f"({b['lowest_ceiling']})")
-    mem = report.get("memory_kb", {})
-    print(f"\npeak RSS at {max(grid)[0]}x{max(grid)[1]}: web {mem.get('web')} kB, workers {mem.get('workers')} kB")
-    print("\ncost as the work grows (throughput of the manual's pages, poll of a finished job):")
-    for k, g in report["growth"].items():
+    c = report.get("ceilings")
+    if c:
+        print("\nceilings (the same pages, this machine):")
+        print(f"  nginx -> curl multi (64)       {c['fetch_pages_per_s']:>10} pages/s")
+        print(f"  libxml2 bare parse              {c['parse_pages_per_s_per_core']:>10} pages/s per core, "
+              f"{c['parse_pages_per_s_all_cores']} on all cores")
+        print(f"  Postgres INSERT (pgbench)       {c['postgres_rows_per_s']:>10} rows/s")
+        print(f"  Redis scripted steps            {c['redis_jobs_per_s']:>10} jobs/s")
+        b = report["best"]
+        print(f"  best end to end {b['jobs_per_s']} jobs/s ({b['config']}) = {b['ratio']:.2f} of the lowest ceiling "
+              f"({b['lowest_ceiling']})")
+    mem = report.get("memory_kb")
+    if mem:
+        print(f"\npeak RSS at {max(grid)[0]}x{max(grid)[1]}: web {mem.get('web')} kB, workers {mem.get('workers')} kB")
+    if report.get("growth"):
+        print("\ncost as the work grows (throughput of the manual's pages, poll of a finished job):")
+    for k, g in report.get("growth", {}).items():
         extra = f", history p50 {g['history']['p50_ms']} ms" if "history" in g else ""
         print(f"  {k:<24} {g['jobs_per_s']:>8} jobs/s   poll {g['poll']['rps']} req/s p50 {g['poll']['p50_ms']} ms "
               f"p99 {g['poll']['p99_ms']} ms{extra}")
-    print_politeness(report["politeness"])
+    if report.get("politeness"):
+        print_politeness(report["politeness"])
     print(f"\nwritten to {out}")
 
 

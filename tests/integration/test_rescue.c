@@ -2,7 +2,9 @@
  * SIGKILL are taken over by another worker within JOB_RESCUE_AFTER; a job
  * whose result was committed just before its worker died still ends with
  * one row; a job that kills every worker that runs it (poison) ends
- * failed with worker_lost after JOB_MAX_ATTEMPTS deliveries.
+ * failed with worker_lost after JOB_MAX_ATTEMPTS deliveries; jobs whose
+ * batched rows had not committed when their worker died are stored once
+ * each.
  *
  * The real programs run against the shared Redis and Postgres; jobs are
  * caught mid-flight with slow or hanging fixture pages and the workers'
@@ -203,4 +205,76 @@ Test(rescue, rescued_job_goes_before_the_backlog) {
     }
     cr_log_info("%d of %d backlog jobs started after the rescue", after, N);
     cr_assert_gt(after, 0, "the rescued job waited for the whole backlog");
+}
+
+#define NJOBS 6
+
+/* sql_long runs a count query on the system's database. */
+static long
+sql_long(const char *sql) {
+    char *v = wcsys_sql(&sys, sql);
+    long n = v ? atol(v) : -1;
+    free(v);
+    return n;
+}
+
+#define WAITING_INSERTS                                                                            \
+    " FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"       \
+    " AND query LIKE 'INSERT INTO results%'"
+
+/* Results are written in batches (worker/store_batch.c): jobs whose rows
+ * were waiting in the batch, or in a statement that never committed, when
+ * their worker died are rescued and stored once each, and none was
+ * acknowledged before its commit. The waiting statements are ended by the
+ * server, as when a crash cuts the connection, so nothing of that run
+ * commits. */
+Test(rescue, jobs_not_committed_when_the_worker_died_are_stored_once_each) {
+    wcsys_env(&sys, "WORKER_PROCESSES", "1");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    PGconn *lock = PQconnectdb(sys.db_url);
+    cr_assert_eq(PQstatus(lock), CONNECTION_OK, "%s", PQerrorMessage(lock));
+    pg_exec(lock, "BEGIN");
+    pg_exec(lock, "LOCK TABLE results IN SHARE MODE");
+
+    char url[160], *ids[NJOBS];
+    for (int i = 0; i < NJOBS; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "/slow/%d", 10 + i);
+        ids[i] = wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, path, url, sizeof url)));
+    }
+    pid_t victim = wcsys_job_pid(&sys, ids[0], 1, 20000);
+    for (int i = 1; i < NJOBS; i++)
+        cr_assert_eq(wcsys_job_pid(&sys, ids[i], 1, 20000), victim, "one worker process");
+    long waiting = 0;
+    for (int i = 0; i < 400 && waiting < 1; i++) {
+        waiting = sql_long("SELECT count(*)" WAITING_INSERTS);
+        if (waiting < 1) usleep(50 * 1000);
+    }
+    cr_assert_geq(waiting, 1, "the worker's INSERT never waited on the lock");
+
+    /* The worker dies; its statements are ended before they can commit. */
+    cr_assert_eq(kill(victim, SIGKILL), 0);
+    char *ended = wcsys_sql(&sys, "SELECT count(pg_terminate_backend(pid))" WAITING_INSERTS);
+    free(ended);
+    for (int i = 0; i < 400 && sql_long("SELECT count(*)" WAITING_INSERTS) > 0; i++)
+        usleep(50 * 1000);
+    cr_assert_eq(sql_long("SELECT count(*)" WAITING_INSERTS), 0);
+    pg_exec(lock, "COMMIT");
+    PQfinish(lock);
+    cr_assert_eq(sql_long("SELECT count(*) FROM results"), 0, "nothing of that run committed");
+    for (int i = 0; i < NJOBS; i++) {
+        json_t *job = wcsys_keep_json(&sys, wcsys_job(&sys, ids[i]));
+        cr_assert_str_neq(wcsys_status(job), "finished", "job %d acknowledged uncommitted", i);
+    }
+
+    /* The supervisor's new process rescues them all. */
+    for (int i = 0; i < NJOBS; i++) {
+        json_t *job =
+            wcsys_keep_json(&sys, wcsys_wait_status(&sys, ids[i], "finished,failed", 60000));
+        cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+        cr_assert_geq(json_integer_value(json_object_get(job, "attempts")), 2, "it ran again");
+        cr_assert_eq(wcsys_rows(&sys, ids[i]), 1, "job %d: exactly one row", i);
+    }
+    cr_assert_eq(sql_long("SELECT count(*) FROM results"), NJOBS);
 }

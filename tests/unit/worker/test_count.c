@@ -76,10 +76,10 @@ Test(count, json_object_sorted_and_escaped) {
     count_free(&t);
 }
 
-/* count_to_json writes keys itself: byte for byte what jansson writes,
- * control characters, quotes, backslashes and non-ASCII included, and
- * U+FFFD for a key that is not UTF-8. */
-Test(count, json_keys_as_jansson_writes_them) {
+/* count_to_json writes keys itself (common/json_out.h): jansson reads each
+ * back as the same word, control characters, quotes, backslashes and
+ * non-ASCII included (test_json_out has the hostile strings). */
+Test(count, json_keys_read_back_by_jansson) {
     static const char *const words[] = {
         "plain", "q\"uote", "back\\slash",       "tab\there",    "nl\nx", "\x01ctl",
         "\x1f",  "sl/ash",  "\xc3\xa9t\xc3\xa9", "\xe2\x80\xa8", "\x7f"};
@@ -90,11 +90,13 @@ Test(count, json_keys_as_jansson_writes_them) {
         struct buf b;
         buf_init(&b);
         count_to_json(&t, &b);
-        json_t *o = json_object();
-        json_object_set_new(o, words[i], json_integer(1234567890123LL));
-        char *want = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-        cr_expect_str_eq(b.data, want, "word %zu", i);
-        free(want);
+        json_error_t je;
+        json_t *o = json_loads(b.data, 0, &je);
+        cr_assert_not_null(o, "word %zu: %s: %s", i, b.data, je.text);
+        cr_expect_eq(json_object_size(o), 1, "word %zu", i);
+        json_t *v = json_object_get(o, words[i]);
+        cr_expect(json_is_integer(v) && json_integer_value(v) == 1234567890123LL, "word %zu: %s", i,
+                  b.data);
         json_decref(o);
         buf_free(&b);
         count_free(&t);
@@ -105,7 +107,9 @@ Test(count, json_keys_as_jansson_writes_them) {
     struct buf b;
     buf_init(&b);
     count_to_json(&t, &b);
-    cr_expect_str_eq(b.data, "{\"\xEF\xBF\xBD\":1}");
+    /* Not UTF-8 (the tokenizer never makes such a word): one U+FFFD per
+     * ill-formed byte sequence, as json_out writes any string. */
+    cr_expect_str_eq(b.data, "{\"\xEF\xBF\xBD\xEF\xBF\xBD\":1}");
     buf_free(&b);
     count_free(&t);
 }
