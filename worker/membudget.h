@@ -10,7 +10,8 @@
  *     that much when its analysis starts;
  *   - when a page's head gives its size (Content-Length, not encoded), the
  *     job asks at once for its worst case at that size (every word a new
- *     one), so a job that must wait waits before it holds anything;
+ *     one), so a job that must wait waits before it holds anything, and
+ *     without its download open (analysis.h: wait_for_memory);
  *   - before each piece of the page is counted, the job's estimate after
  *     it (membudget_job_estimate: bytes downloaded, distinct words so far,
  *     and the bytes not yet counted as if every word were new) must fit

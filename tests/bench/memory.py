@@ -163,7 +163,7 @@ def main():
           f"WORKER_MEMORY_MB {budget}")
     b = report.get("burst", {})
     print(f"  burst: {b.get('finished')} finished, failed {b.get('failed')}, {b.get('seconds')} s, "
-          f"{b.get('downloads_paused')} downloads paused")
+          f"{b.get('downloads_paused')} waits for memory logged")
     peaks = b.get("worker_peak_rss_mb") or {}
     top = max(peaks.values()) if peaks else None
     print(f"  peak RSS: worker processes {sorted(peaks.values())} MB, the largest "
