@@ -1,4 +1,5 @@
-/* results — the Postgres table `results` (migrations/0001_create_results):
+/* results — the Postgres table `results` (migrations/0001_create_results,
+ * 0002_fresh_results):
  * its columns, named once for the worker that writes a row
  * (worker/store.c) and for every reader (web/h_*.c, cli/cmd_result.c).
  *
@@ -35,6 +36,10 @@ enum results_col {
     RESULTS_CHARSET,
     RESULTS_BYTES,
     RESULTS_FETCH_MS,
+    RESULTS_URL_KEY,       /* the normalised URL (common/url_norm.h): what pages are found by */
+    RESULTS_ETAG,          /* the page's ETag, or NULL */
+    RESULTS_LAST_MODIFIED, /* the page's Last-Modified, or NULL */
+    RESULTS_NOT_MODIFIED,  /* "true": a 304, counts copied from the row before */
     /* Set by Postgres. */
     RESULTS_ID,         /* bigserial: the paging cursor */
     RESULTS_CREATED_AT, /* read as ms since the epoch */
@@ -43,8 +48,8 @@ enum results_col {
     RESULTS_NCOLS
 };
 
-/* The columns an INSERT writes: RESULTS_JOB_ID .. RESULTS_FETCH_MS. */
-#define RESULTS_NWRITTEN (RESULTS_FETCH_MS + 1)
+/* The columns an INSERT writes: RESULTS_JOB_ID .. RESULTS_NOT_MODIFIED. */
+#define RESULTS_NWRITTEN (RESULTS_NOT_MODIFIED + 1)
 
 /* results_col_name returns the column's name in SQL and in a reader's answer. */
 const char *results_col_name(enum results_col c);

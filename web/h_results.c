@@ -1,7 +1,9 @@
 /* h_results — GET /api/v1/results?url=…&limit=&cursor=: the results stored
  * for one URL, newest first, a page at a time.
  *
- * Keyset paging on the (url, created_at DESC, id DESC) index: the cursor
+ * A page is found by its normalised URL (common/url_norm.h), so every
+ * spelling of one page has one history. Keyset paging on the (url_key,
+ * created_at DESC, id DESC) index: the cursor
  * is the id of the last row of the previous page, so every page costs one
  * index range scan however deep the history. */
 #include <limits.h>
@@ -13,7 +15,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/results.h"
-#include "common/url_check.h"
+#include "common/url_norm.h"
 #include "common/xalloc.h"
 #include "web/app.h"
 #include "web/handlers.h"
@@ -29,13 +31,14 @@ static const enum results_col PAGE_COLS[] = {
 };
 static const char PAGE_WHERE[] =
     " FROM results r"
-    " WHERE r.url = $1 AND ($2::bigint IS NULL OR (r.created_at, r.id) <"
+    " WHERE r.url_key = $1 AND ($2::bigint IS NULL OR (r.created_at, r.id) <"
     "   (SELECT c.created_at, c.id FROM results c WHERE c.id = $2::bigint))"
     " ORDER BY r.created_at DESC, r.id DESC LIMIT $3";
 
 struct page {
     struct req *req;
     char *url;
+    char key[URL_NORM_MAX + 1];
     long limit;
 };
 
@@ -71,7 +74,8 @@ on_page(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
         const char *last = n > p->limit ? results_text(res, (int)p->limit - 1, RESULTS_ID) : NULL;
         json_t *next = last ? json_string(last) : json_null();
         json_t *body =
-            json_pack("{s:s, s:o, s:o}", "url", p->url, "results", items, "next_cursor", next);
+            json_pack("{s:s, s:s, s:o, s:o}", "url", p->url, "normalized_url", p->key, "results",
+                      items, "next_cursor", next);
         req_json(p->req, 200, body);
     }
     free(p->url);
@@ -82,12 +86,12 @@ void
 h_results_list(struct req *req) {
     const char *query = req->http->query;
     char *url = query_get(query, strlen(query), "url");
-    char err[256];
+    char err[256], key[URL_NORM_MAX + 1];
     if (!url) {
         req_problem(req, 400, "Bad Request", "the query needs url=<the page's URL>");
         return;
     }
-    if (url_check(url, err, sizeof err) < 0) {
+    if (url_norm(url, key, sizeof key, err, sizeof err) < 0) {
         req_problem(req, 422, "Invalid URL", err);
         free(url);
         return;
@@ -108,10 +112,11 @@ h_results_list(struct req *req) {
     p->req = req;
     p->url = url;
     p->limit = limit;
+    memcpy(p->key, key, sizeof key);
     char cur[24], lim[24];
     snprintf(cur, sizeof cur, "%ld", cursor);
     snprintf(lim, sizeof lim, "%ld", limit + 1);
-    const char *params[] = {url, has_cursor ? cur : NULL, lim};
+    const char *params[] = {p->key, has_cursor ? cur : NULL, lim};
     char sql[1024];
     int rc = results_select_sql(sql, sizeof sql, PAGE_COLS, sizeof PAGE_COLS / sizeof *PAGE_COLS,
                                 PAGE_WHERE) < 0

@@ -21,6 +21,9 @@ struct job_req {
     char id[JOB_ID_LEN + 1];
     int top;     /* h_job_result: how many top words to show */
     json_t *job; /* h_jobs: a finished job waiting for its result summary */
+    /* h_jobs: a member set to true in the answer ("deduplicated",
+     * "cached": how a submit found the job), or NULL. */
+    const char *flag;
 };
 
 /* job_req_new starts the state for req about id (a valid job id). */

@@ -51,7 +51,9 @@ on_fetched(fetch_t *f, const struct fetch_result *fr, void *arg) {
                                 .content_type = fr->content_type,
                                 .bytes = fr->bytes,
                                 .fetch_ms = fr->fetch_ms,
-                                .retry_after_ms = fr->retry_after_ms};
+                                .retry_after_ms = fr->retry_after_ms,
+                                .etag = fr->etag,
+                                .last_modified = fr->last_modified};
     if (fr->status == 0 && extract_finish(a->extract) < 0) {
         r.status = -1;
         r.error_code = "decode";

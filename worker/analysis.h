@@ -42,6 +42,8 @@ struct analysis_result {
     size_t bytes;             /* body bytes received (decoded) */
     int fetch_ms;
     int64_t retry_after_ms; /* the answer's Retry-After in ms, -1 when none */
+    const char *etag;          /* the answer's ETag, or NULL */
+    const char *last_modified; /* the answer's Last-Modified, or NULL */
 
     /* counts (valid when status == 0) */
     const struct count_table *all;     /* every word */

@@ -63,6 +63,8 @@ struct fetch_result {
     int64_t retry_after_ms;
     /* The answer's Cache-Control max-age in ms, -1 when none. */
     int64_t max_age_ms;
+    const char *etag;          /* the answer's ETag, or NULL */
+    const char *last_modified; /* the answer's Last-Modified, or NULL */
 };
 
 typedef int (*fetch_head_cb)(fetch_t *f, const struct fetch_head *head, void *arg);

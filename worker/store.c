@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/json.h"
+#include "common/url_norm.h"
 #include "common/xalloc.h"
 
 static const char FIND_SQL[] = "SELECT 1 FROM results WHERE job_id = $1";
@@ -71,6 +72,13 @@ store_row_init(struct store_row *row, const char *job_id, const char *url,
     v[RESULTS_CHARSET] = r->charset ? xstrdup(r->charset) : NULL;
     v[RESULTS_BYTES] = fmt_u64(r->bytes);
     v[RESULTS_FETCH_MS] = xasprintf("%d", r->fetch_ms);
+    /* The URL was checked at submit, so it normalises; should it not,
+     * it is its own key rather than no key. */
+    char key[URL_NORM_MAX + 1], err[128];
+    v[RESULTS_URL_KEY] = xstrdup(url_norm(url, key, sizeof key, err, sizeof err) == 0 ? key : url);
+    v[RESULTS_ETAG] = r->etag ? xstrdup(r->etag) : NULL;
+    v[RESULTS_LAST_MODIFIED] = r->last_modified ? xstrdup(r->last_modified) : NULL;
+    v[RESULTS_NOT_MODIFIED] = xstrdup("false");
 }
 
 void

@@ -18,8 +18,9 @@ Test(results, insert_names_every_written_column_in_order) {
                      "INSERT INTO results (job_id, url, result_all, result_no_stop_words, "
                      "top_words, total_words, unique_words, total_words_no_stop, "
                      "unique_words_no_stop, final_url, http_status, content_type, charset, bytes, "
-                     "fetch_ms) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, "
-                     "$10, $11, $12, $13, $14, $15) ON CONFLICT (job_id) DO NOTHING");
+                     "fetch_ms, url_key, etag, last_modified, not_modified) VALUES ($1, $2, "
+                     "$3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+                     "$15, $16, $17, $18, $19::boolean) ON CONFLICT (job_id) DO NOTHING");
     char tiny[64];
     cr_assert_eq(results_insert_sql(tiny, sizeof tiny), -1, "too small is refused, not cut");
 }
@@ -44,17 +45,21 @@ migrated_db(char *name, size_t len) {
     testdb_create(url, sizeof url, name, len);
     PGconn *c = PQconnectdb(url);
     cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
-    char path[1024];
-    snprintf(path, sizeof path, "%s/migrations/0001_create_results.up.sql", testenv_srcdir());
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    static char schema[16384];
-    size_t n = fread(schema, 1, sizeof schema - 1, f);
-    fclose(f);
-    schema[n] = '\0';
-    PGresult *r = PQexec(c, schema);
-    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
-    PQclear(r);
+    /* Every migration's up file, in order, as wordcount-migrate runs them. */
+    static const char *const files[] = {"0001_create_results", "0002_fresh_results"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/migrations/%s.up.sql", testenv_srcdir(), files[i]);
+        FILE *f = fopen(path, "rb");
+        cr_assert_not_null(f, "%s", path);
+        static char schema[16384];
+        size_t n = fread(schema, 1, sizeof schema - 1, f);
+        fclose(f);
+        schema[n] = '\0';
+        PGresult *r = PQexec(c, schema);
+        cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+        PQclear(r);
+    }
     return c;
 }
 
@@ -74,6 +79,9 @@ Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
     v[RESULTS_HTTP_STATUS] = "200";
     v[RESULTS_BYTES] = "1234";
     v[RESULTS_FETCH_MS] = "56";
+    v[RESULTS_URL_KEY] = "http://example.com/";
+    v[RESULTS_ETAG] = "\"v1\"";
+    v[RESULTS_NOT_MODIFIED] = "false";
     /* final_url, content_type and charset stay NULL. */
     char sql[2048];
     cr_assert_eq(results_insert_sql(sql, sizeof sql), 0);
@@ -100,6 +108,10 @@ Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
     cr_assert_eq(results_int(r, 0, RESULTS_BYTES), 1234);
     cr_assert_eq(results_int(r, 0, RESULTS_FETCH_MS), 56);
     cr_assert_null(results_text(r, 0, RESULTS_FINAL_URL), "SQL NULL reads as NULL");
+    cr_assert_str_eq(results_text(r, 0, RESULTS_URL_KEY), v[RESULTS_URL_KEY]);
+    cr_assert_str_eq(results_text(r, 0, RESULTS_ETAG), "\"v1\"");
+    cr_assert_null(results_text(r, 0, RESULTS_LAST_MODIFIED));
+    cr_assert_str_eq(results_text(r, 0, RESULTS_NOT_MODIFIED), "false");
     cr_assert_eq(results_int(r, 0, RESULTS_CHARSET), 0);
     cr_assert_str_eq(results_text(r, 0, RESULTS_TOP_WORDS), "[{\"word\": \"b\", \"count\": 1}]");
     cr_assert_str_eq(results_text(r, 0, RESULTS_TOP_TEN), "[{\"word\": \"b\", \"count\": 1}]");
