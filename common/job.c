@@ -21,7 +21,8 @@ job_free(struct job *j) {
     free(j->worker);
     free(j->result);
     free(j->waiting);
-    j->url = j->url_key = j->error = j->error_code = j->history = j->worker = j->result = j->waiting = NULL;
+    j->url = j->url_key = j->error = j->error_code = j->history = j->worker = j->result =
+        j->waiting = NULL;
 }
 
 const char *

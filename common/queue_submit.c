@@ -46,10 +46,8 @@ static void
 answer(struct queue_op *op, int st, enum queue_submit_outcome outcome, const char *other,
        const char *msg) {
     struct submit_ctx *c = op->ctx;
-    struct job j = {.url = op->url,
-                    .url_key = c->url_key,
-                    .state = JOB_QUEUED,
-                    .created_at_ms = op->now};
+    struct job j = {
+        .url = op->url, .url_key = c->url_key, .state = JOB_QUEUED, .created_at_ms = op->now};
     memcpy(j.id, op->id, sizeof j.id);
     bool created = !st && outcome == QUEUE_CREATED;
     if (c->plain) op->cb.job(st, created ? &j : NULL, msg, op->arg);

@@ -74,6 +74,26 @@ results_insert_sql(char *out, size_t len) {
 }
 
 int
+results_copy_sql(char *out, size_t len) {
+    size_t at = 0;
+    bool ok = put(out, len, &at, "INSERT INTO results (");
+    for (int c = 0; c < RESULTS_NWRITTEN; c++)
+        ok = ok && put(out, len, &at, "%s%s", c ? ", " : "", columns[c].name);
+    ok = ok && put(out, len, &at, ") SELECT ");
+    for (int c = 0; c < RESULTS_NWRITTEN; c++) {
+        bool own = c == RESULTS_JOB_ID || c == RESULTS_URL || c == RESULTS_URL_KEY ||
+                   c == RESULTS_NOT_MODIFIED;
+        ok = ok && (own ? put(out, len, &at, "%s$%d%s", c ? ", " : "", c + 1, columns[c].cast)
+                        : put(out, len, &at, "%scoalesce($%d%s, s.%s)", c ? ", " : "", c + 1,
+                              columns[c].cast, columns[c].name));
+    }
+    ok = ok &&
+         put(out, len, &at, " FROM results s WHERE s.%s = $%d::bigint ON CONFLICT (%s) DO NOTHING",
+             columns[RESULTS_ID].name, RESULTS_NWRITTEN + 1, columns[RESULTS_JOB_ID].name);
+    return ok ? 0 : -1;
+}
+
+int
 results_select_sql(char *out, size_t len, const enum results_col *cols, size_t n,
                    const char *tail) {
     size_t at = 0;

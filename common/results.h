@@ -59,6 +59,15 @@ const char *results_col_name(enum results_col c);
  * job does nothing). Returns 0, or -1 when out is too small. */
 int results_insert_sql(char *out, size_t len);
 
+/* results_copy_sql writes the INSERT of a row that repeats stored row
+ * $<RESULTS_NWRITTEN + 1> (a 304: the page has not changed since): the
+ * same parameters as results_insert_sql, where every column but job_id,
+ * url, url_key and not_modified falls back to the stored row's value
+ * when its parameter is NULL (counts, content type, charset and, when
+ * the 304 sent none, the validators). Nothing is inserted when that row
+ * is gone. Returns 0, or -1 when out is too small. */
+int results_copy_sql(char *out, size_t len);
+
 /* results_select_sql writes "SELECT <col> AS <name>, ..." for cols[0..n),
  * then tail (" FROM results WHERE ..."). The expressions name columns
  * bare, so the tail's FROM has the results table alone (an alias is

@@ -5,6 +5,7 @@
  * (on_job_read): 202 while it runs, 409 when it failed or was canceled,
  * 404 when it is unknown or its result is no longer stored. */
 #include <stdio.h>
+#include <string.h>
 
 #include "common/clock.h"
 #include "common/json.h"
@@ -42,9 +43,12 @@ static json_t *
 result_json(const char *id, const PGresult *res, int top) {
     char created[32];
     clock_format_rfc3339(results_int(res, 0, RESULTS_CREATED_AT), created);
+    const char *nm = results_text(res, 0, RESULTS_NOT_MODIFIED);
     return json_pack(
-        "{s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:o, s:I, s:o, s:o, s:I, s:I}, s:s}",
-        "job_id", id, "url", job_row_string(res, RESULTS_URL), "total_words",
+        "{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:o, s:I, s:o, s:o, s:I, s:I, s:b, "
+        "s:o, s:o}, s:s}",
+        "job_id", id, "url", job_row_string(res, RESULTS_URL), "normalized_url",
+        job_row_string(res, RESULTS_URL_KEY), "total_words",
         (json_int_t)results_int(res, 0, RESULTS_TOTAL_WORDS), "unique_words",
         (json_int_t)results_int(res, 0, RESULTS_UNIQUE_WORDS), "total_words_no_stop",
         (json_int_t)results_int(res, 0, RESULTS_TOTAL_NO_STOP), "unique_words_no_stop",
@@ -55,7 +59,9 @@ result_json(const char *id, const PGresult *res, int top) {
         (json_int_t)results_int(res, 0, RESULTS_HTTP_STATUS), "content_type",
         job_row_string(res, RESULTS_CONTENT_TYPE), "charset", job_row_string(res, RESULTS_CHARSET),
         "bytes", (json_int_t)results_int(res, 0, RESULTS_BYTES), "ms",
-        (json_int_t)results_int(res, 0, RESULTS_FETCH_MS), "created_at", created);
+        (json_int_t)results_int(res, 0, RESULTS_FETCH_MS), "not_modified",
+        nm && !strcmp(nm, "true"), "etag", job_row_string(res, RESULTS_ETAG), "last_modified",
+        job_row_string(res, RESULTS_LAST_MODIFIED), "created_at", created);
 }
 
 static void

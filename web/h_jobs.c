@@ -44,11 +44,12 @@ on_result_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
         /* The Redis state expired: the row is the job's record. */
         char created[32];
         clock_format_rfc3339(results_int(res, 0, RESULTS_CREATED_AT), created);
-        req_json(x->req, 200,
-                 flagged(x, json_pack("{s:s, s:o, s:s, s:n, s:n, s:n, s:s, s:n, s:n, s:o}", "id", x->id, "url",
-                           job_row_string(res, RESULTS_URL), "status", "finished", "attempts",
-                           "created_at", "started_at", "finished_at", created, "error", "errors",
-                           "result", job_row_summary(res))));
+        req_json(
+            x->req, 200,
+            flagged(x, json_pack("{s:s, s:o, s:s, s:n, s:n, s:n, s:s, s:n, s:n, s:o}", "id", x->id,
+                                 "url", job_row_string(res, RESULTS_URL), "status", "finished",
+                                 "attempts", "created_at", "started_at", "finished_at", created,
+                                 "error", "errors", "result", job_row_summary(res))));
     } else if (found == 0) {
         req_problem(x->req, 404, "Not Found", "no job with this id");
     }

@@ -73,9 +73,8 @@ on_page(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
         /* One row more than the page was asked for: there is a next page. */
         const char *last = n > p->limit ? results_text(res, (int)p->limit - 1, RESULTS_ID) : NULL;
         json_t *next = last ? json_string(last) : json_null();
-        json_t *body =
-            json_pack("{s:s, s:s, s:o, s:o}", "url", p->url, "normalized_url", p->key, "results",
-                      items, "next_cursor", next);
+        json_t *body = json_pack("{s:s, s:s, s:o, s:o}", "url", p->url, "normalized_url", p->key,
+                                 "results", items, "next_cursor", next);
         req_json(p->req, 200, body);
     }
     free(p->url);

@@ -9,8 +9,8 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "common/sha256.h"
 #include "common/results.h"
+#include "common/sha256.h"
 #include "common/url_check.h"
 #include "common/url_norm.h"
 #include "common/xalloc.h"
@@ -149,8 +149,8 @@ job_submit_parse_form(struct req *req, struct job_submit_args *a) {
     long age = 0;
     char *end = NULL;
     if (max_age && *max_age) age = strtol(max_age, &end, 10);
-    if (fresh && *fresh && strcmp(fresh, "true") && strcmp(fresh, "false") &&
-        strcmp(fresh, "1") && strcmp(fresh, "0")) {
+    if (fresh && *fresh && strcmp(fresh, "true") && strcmp(fresh, "false") && strcmp(fresh, "1") &&
+        strcmp(fresh, "0")) {
         req_problem(req, 422, "Invalid Freshness", "\"fresh\" must be true or false");
     } else if (max_age && *max_age &&
                (*max_age < '0' || *max_age > '9' || *end || age > JOB_SUBMIT_MAX_AGE_MAX)) {
@@ -209,8 +209,8 @@ on_fresh_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     struct submit *s = arg;
     (void)pg;
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_warn("msg=\"fresh result lookup failed, fetching\" url=%s error=%s",
-                 log_q(s->url), log_q(res ? PQresultErrorMessage(res) : errstr));
+        log_warn("msg=\"fresh result lookup failed, fetching\" url=%s error=%s", log_q(s->url),
+                 log_q(res ? PQresultErrorMessage(res) : errstr));
     } else if (PQntuples(res) > 0) {
         const char *id = results_text(res, 0, RESULTS_JOB_ID);
         if (job_id_valid(id)) {

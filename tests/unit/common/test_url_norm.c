@@ -73,9 +73,9 @@ ParameterizedTest(struct norm_case *c, url_norm, normalises) {
 }
 
 Test(url_norm, the_same_page_spelled_many_ways_has_one_key) {
-    const char *same[] = {"http://example.com/a/b", "HTTP://Example.COM:80/a/b",
+    const char *same[] = {"http://example.com/a/b",       "HTTP://Example.COM:80/a/b",
                           "http://example.com/a/./b#top", "http://example.com/x/../a/b",
-                          "http://ex%61mple.com/%61/b", "http://example.com/a/b?"};
+                          "http://ex%61mple.com/%61/b",   "http://example.com/a/b?"};
     char first[URL_NORM_MAX + 1], out[URL_NORM_MAX + 1], err[256];
     cr_assert_eq(url_norm(same[0], first, sizeof first, err, sizeof err), 0);
     for (size_t i = 1; i < sizeof same / sizeof *same; i++) {
@@ -122,9 +122,8 @@ Test(url_norm, long_inputs_stay_bounded) {
     cr_expect_eq(strlen(out), at + 3 * (URL_CHECK_MAX - at));
     /* A buffer too small is an error, never an overflow. */
     char small[24];
-    cr_expect_lt(url_norm("http://example.com/abcdefghijklmnop", small, sizeof small, err,
-                          sizeof err),
-                 0);
+    cr_expect_lt(
+        url_norm("http://example.com/abcdefghijklmnop", small, sizeof small, err, sizeof err), 0);
     /* One byte over the limit is refused before curl sees it. */
     char over[URL_CHECK_MAX + 2] = "http://example.com/";
     memset(over + strlen(over), 'a', URL_CHECK_MAX + 1 - strlen(over));

@@ -132,7 +132,7 @@ static struct outcome
 fetch(const char *url) {
     struct outcome o = {0};
     analysis_t *a;
-    int rc = analysis_start(cu, &cfg, &sw, url, on_done, &o, &a);
+    int rc = analysis_start(cu, &cfg, &sw, url, NULL, on_done, &o, &a);
     cr_assert_eq(rc, 0, "analysis_start(%s) = %d", url, rc);
     while (!o.done) uv_run(&loop, UV_RUN_ONCE);
     return o;
@@ -397,7 +397,7 @@ Test(analysis, cancel_calls_back_once) {
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", port_a);
     struct outcome o = {0};
     analysis_t *a;
-    cr_assert_eq(analysis_start(cu, &cfg, &sw, url, on_done, &o, &a), 0);
+    cr_assert_eq(analysis_start(cu, &cfg, &sw, url, NULL, on_done, &o, &a), 0);
     for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
     cr_assert_not(o.done);
     analysis_cancel(a);
@@ -408,7 +408,7 @@ Test(analysis, cancel_calls_back_once) {
 Test(analysis, invalid_url_is_refused_at_start) {
     struct outcome o = {0};
     analysis_t *a;
-    cr_expect_lt(analysis_start(cu, &cfg, &sw, "ftp://127.0.0.1/", on_done, &o, &a), 0);
-    cr_expect_lt(analysis_start(cu, &cfg, &sw, "not a url", on_done, &o, &a), 0);
+    cr_expect_lt(analysis_start(cu, &cfg, &sw, "ftp://127.0.0.1/", NULL, on_done, &o, &a), 0);
+    cr_expect_lt(analysis_start(cu, &cfg, &sw, "not a url", NULL, on_done, &o, &a), 0);
     cr_expect_not(o.done, "no callback when start fails");
 }

@@ -214,8 +214,9 @@ fake_store(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg
 
 static int
 fake_analyze(curl_uv_t *cu, const struct config *cf, const struct stopwords *sw, const char *url,
-             analysis_done_cb cb, void *arg, analysis_t **out) {
+             const struct fetch_validators *v, analysis_done_cb cb, void *arg, analysis_t **out) {
     (void)cu;
+    (void)v;
     (void)cf;
     (void)sw;
     *out = NULL;
@@ -276,7 +277,19 @@ fake_defer(struct queue *q, const struct queue_entry *e, const char *consumer, i
     return 0;
 }
 
+/* fake_last answers at once that the page has no stored row: every
+ * fetch here is unconditional (the conditional one is test_fresh's). */
+static int
+fake_last(pg_uv_t *pg, const char *url_key, store_prev_cb cb, void *arg) {
+    (void)pg;
+    (void)url_key;
+    struct store_prev none = {0};
+    cb(0, &none, NULL, arg);
+    return 0;
+}
+
 static const struct task_io fake_io = {
+    .store_last = fake_last,
     .queue_defer = fake_defer,
     .polite_check = fake_gate,
     .polite_release = fake_polite_release,
