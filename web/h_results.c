@@ -28,6 +28,7 @@
 static const enum results_col PAGE_COLS[] = {
     RESULTS_ID,           RESULTS_JOB_ID,        RESULTS_CREATED_AT,     RESULTS_TOTAL_WORDS,
     RESULTS_UNIQUE_WORDS, RESULTS_TOTAL_NO_STOP, RESULTS_UNIQUE_NO_STOP, RESULTS_TOP_TEN,
+    RESULTS_NOT_MODIFIED,
 };
 static const char PAGE_WHERE[] =
     " FROM results r"
@@ -58,17 +59,18 @@ on_page(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
             clock_format_rfc3339(results_int(res, i, RESULTS_CREATED_AT), created);
             const char *top_text = results_text(res, i, RESULTS_TOP_TEN);
             const char *job_id = results_text(res, i, RESULTS_JOB_ID);
+            const char *nm = results_text(res, i, RESULTS_NOT_MODIFIED);
             json_t *top = top_text ? json_loads(top_text, 0, NULL) : NULL;
             json_array_append_new(
                 items,
                 json_pack(
-                    "{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "job_id", job_id ? job_id : "",
+                    "{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:b}", "job_id", job_id ? job_id : "",
                     "created_at", created, "total_words",
                     (json_int_t)results_int(res, i, RESULTS_TOTAL_WORDS), "unique_words",
                     (json_int_t)results_int(res, i, RESULTS_UNIQUE_WORDS), "total_words_no_stop",
                     (json_int_t)results_int(res, i, RESULTS_TOTAL_NO_STOP), "unique_words_no_stop",
                     (json_int_t)results_int(res, i, RESULTS_UNIQUE_NO_STOP), "top",
-                    top ? top : json_array()));
+                    top ? top : json_array(), "not_modified", nm && !strcmp(nm, "true")));
         }
         /* One row more than the page was asked for: there is a next page. */
         const char *last = n > p->limit ? results_text(res, (int)p->limit - 1, RESULTS_ID) : NULL;
