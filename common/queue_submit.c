@@ -55,17 +55,21 @@ answer(struct queue_op *op, int st, enum queue_submit_outcome outcome, const cha
     queue_op_free(op);
 }
 
+/* failed answers op with a reply's error and returns true, if it is one. */
+static bool
+failed(struct queue_op *op, const redisReply *reply, const char *errstr) {
+    const char *msg;
+    int st = queue_op_error(reply, errstr, &msg);
+    if (st) answer(op, st, QUEUE_CREATED, NULL, msg);
+    return st != 0;
+}
+
 static void
 on_submit(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     struct queue_op *op = arg;
     struct submit_ctx *c = op->ctx;
     (void)r;
-    const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (st) {
-        answer(op, st, QUEUE_CREATED, NULL, msg);
-        return;
-    }
+    if (failed(op, reply, errstr)) return;
     if (reply->type == REDIS_REPLY_STRING) {
         answer(op, 0, QUEUE_CREATED, NULL, NULL);
         return;
@@ -174,12 +178,7 @@ on_live_read(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     struct queue_op *op = arg;
     struct submit_ctx *c = op->ctx;
     (void)r;
-    const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (st) {
-        answer(op, st, QUEUE_CREATED, NULL, msg);
-        return;
-    }
+    if (failed(op, reply, errstr)) return;
     if (reply->type == REDIS_REPLY_STRING && job_id_valid(reply->str))
         snprintf(c->live, sizeof c->live, "%s", reply->str);
     int rc = submit_eval(op);

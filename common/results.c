@@ -60,13 +60,19 @@ put(char *out, size_t len, size_t *at, const char *fmt, ...) {
     return true;
 }
 
+/* insert_head writes "INSERT INTO results (<every written column>)". */
+static bool
+insert_head(char *out, size_t len, size_t *at) {
+    bool ok = put(out, len, at, "INSERT INTO results (");
+    for (int c = 0; c < RESULTS_NWRITTEN; c++)
+        ok = ok && put(out, len, at, "%s%s", c ? ", " : "", columns[c].name);
+    return ok && put(out, len, at, ")");
+}
+
 int
 results_insert_sql(char *out, size_t len) {
     size_t at = 0;
-    bool ok = put(out, len, &at, "INSERT INTO results (");
-    for (int c = 0; c < RESULTS_NWRITTEN; c++)
-        ok = ok && put(out, len, &at, "%s%s", c ? ", " : "", columns[c].name);
-    ok = ok && put(out, len, &at, ") VALUES (");
+    bool ok = insert_head(out, len, &at) && put(out, len, &at, " VALUES (");
     for (int c = 0; c < RESULTS_NWRITTEN; c++)
         ok = ok && put(out, len, &at, "%s$%d%s", c ? ", " : "", c + 1, columns[c].cast);
     ok = ok && put(out, len, &at, ") ON CONFLICT (%s) DO NOTHING", columns[RESULTS_JOB_ID].name);
@@ -76,10 +82,7 @@ results_insert_sql(char *out, size_t len) {
 int
 results_copy_sql(char *out, size_t len) {
     size_t at = 0;
-    bool ok = put(out, len, &at, "INSERT INTO results (");
-    for (int c = 0; c < RESULTS_NWRITTEN; c++)
-        ok = ok && put(out, len, &at, "%s%s", c ? ", " : "", columns[c].name);
-    ok = ok && put(out, len, &at, ") SELECT ");
+    bool ok = insert_head(out, len, &at) && put(out, len, &at, " SELECT ");
     for (int c = 0; c < RESULTS_NWRITTEN; c++) {
         bool own = c == RESULTS_JOB_ID || c == RESULTS_URL || c == RESULTS_URL_KEY ||
                    c == RESULTS_NOT_MODIFIED;

@@ -130,6 +130,56 @@ Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
     cr_assert_eq(results_int(r, 0, RESULTS_TOTAL_WORDS), 4);
     cr_assert_null(results_text(r, 0, RESULTS_JOB_ID));
     PQclear(r);
+
+    /* A 304's row: its own job, URL, fetch metadata and not_modified; the
+     * counts, content type and (absent from the 304) validators copied. */
+    r = PQexec(c, "SELECT id FROM results");
+    char src[24];
+    snprintf(src, sizeof src, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    const char *w[RESULTS_NWRITTEN + 1] = {0};
+    w[RESULTS_JOB_ID] = "0192f3a1-7c2e-7abc-8def-0123456789ac";
+    w[RESULTS_URL] = "HTTP://example.com:80/";
+    w[RESULTS_URL_KEY] = "http://example.com/";
+    w[RESULTS_HTTP_STATUS] = "304";
+    w[RESULTS_BYTES] = "0";
+    w[RESULTS_FETCH_MS] = "3";
+    w[RESULTS_LAST_MODIFIED] = "Tue, 01 Sep 2026 10:00:00 GMT";
+    w[RESULTS_NOT_MODIFIED] = "true";
+    w[RESULTS_NWRITTEN] = src;
+    cr_assert_eq(results_copy_sql(sql, sizeof sql), 0);
+    for (int i = 0; i < 2; i++) { /* idempotent by job id too */
+        r = PQexecParams(c, sql, RESULTS_NWRITTEN + 1, NULL, w, NULL, NULL, 0);
+        cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQresultErrorMessage(r));
+        cr_assert_str_eq(PQcmdTuples(r), i == 0 ? "1" : "0");
+        PQclear(r);
+    }
+    enum results_col cols[] = {RESULTS_URL,           RESULTS_TOTAL_WORDS, RESULTS_ALL,
+                               RESULTS_HTTP_STATUS,   RESULTS_BYTES,       RESULTS_ETAG,
+                               RESULTS_LAST_MODIFIED, RESULTS_NOT_MODIFIED};
+    cr_assert_eq(results_select_sql(sql, sizeof sql, cols, sizeof cols / sizeof *cols,
+                                    " FROM results WHERE not_modified"),
+                 0);
+    r = PQexec(c, sql);
+    cr_assert_eq(PQntuples(r), 1, "%s", PQresultErrorMessage(r));
+    cr_assert_str_eq(results_text(r, 0, RESULTS_URL), w[RESULTS_URL]);
+    cr_assert_eq(results_int(r, 0, RESULTS_TOTAL_WORDS), 4, "copied");
+    cr_assert_str_eq(results_text(r, 0, RESULTS_ALL), "{\"a\": 3, \"b\": 1}");
+    cr_assert_eq(results_int(r, 0, RESULTS_HTTP_STATUS), 304);
+    cr_assert_eq(results_int(r, 0, RESULTS_BYTES), 0);
+    cr_assert_str_eq(results_text(r, 0, RESULTS_ETAG), "\"v1\"", "kept when the 304 sent none");
+    cr_assert_str_eq(results_text(r, 0, RESULTS_LAST_MODIFIED), w[RESULTS_LAST_MODIFIED]);
+    cr_assert_str_eq(results_text(r, 0, RESULTS_NOT_MODIFIED), "true");
+    PQclear(r);
+    /* A row that is gone is copied as nothing. */
+    w[RESULTS_JOB_ID] = "0192f3a1-7c2e-7abc-8def-0123456789ad";
+    w[RESULTS_NWRITTEN] = "999999";
+    cr_assert_eq(results_copy_sql(sql, sizeof sql), 0);
+    r = PQexecParams(c, sql, RESULTS_NWRITTEN + 1, NULL, w, NULL, NULL, 0);
+    cr_assert_str_eq(PQcmdTuples(r), "0", "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    char tiny[64];
+    cr_assert_eq(results_copy_sql(tiny, sizeof tiny), -1);
     PQfinish(c);
     testdb_drop(name);
 }
