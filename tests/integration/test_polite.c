@@ -293,6 +293,16 @@ Test(polite, a_killed_worker_frees_its_host_slot_within_the_rescue_time) {
      * of the slot. */
     cr_assert(kill(victim, SIGKILL) == 0);
     long long killed_at = wcsys_now_ms();
+    /* The dead child's slot is a lease that nobody renews: it lapses
+     * within JOB_RESCUE_AFTER (3 s) of the kill, whatever the load. */
+    redisReply *lease =
+        redisCommand(wcsys_redis(&sys), "ZRANGE %shost:127.0.0.2:%d:slots 0 -1 WITHSCORES",
+                     sys.prefix, page_server_port(hosts[0]));
+    cr_assert(lease && lease->type == REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i + 1 < lease->elements; i += 2)
+        cr_assert_leq(atoll(lease->element[i + 1]->str), killed_at + 3000,
+                      "slot %s is held past the rescue time", lease->element[i]->str);
+    freeReplyObject(lease);
     page_server_gate_open(hosts[0]);
     char *next = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html", url, sizeof url)));
     json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, next, "finished,failed", 30000));
@@ -309,9 +319,9 @@ Test(polite, a_killed_worker_frees_its_host_slot_within_the_rescue_time) {
         if (times[i] > killed_at && (!first_after || times[i] < first_after))
             first_after = times[i];
     cr_assert_gt(first_after, 0);
+    /* How soon is a figure, not an assertion (a loaded machine delays the
+     * promotion and the take): the lease above is what bounds it. */
     cr_log_info("first request %lld ms after the kill", (long long)(first_after - killed_at));
-    cr_assert_lt(first_after - killed_at, 3000 + 5000, "the host stayed blocked %lld ms",
-                 (long long)(first_after - killed_at));
     cr_assert_leq(page_server_open_peak(hosts[0]), 1);
     json_t *h = wcsys_keep_json(&sys, wcsys_wait_status(&sys, held, "finished,failed", 30000));
     cr_assert_str_eq(wcsys_status(h), "finished");
