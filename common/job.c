@@ -14,13 +14,15 @@ static const char *state_names[] = {"queued", "started",  "retrying", "finished"
 void
 job_free(struct job *j) {
     free(j->url);
+    free(j->url_key);
     free(j->error);
     free(j->error_code);
     free(j->history);
     free(j->worker);
     free(j->result);
     free(j->waiting);
-    j->url = j->error = j->error_code = j->history = j->worker = j->result = j->waiting = NULL;
+    j->url = j->url_key = j->error = j->error_code = j->history = j->worker = j->result =
+        j->waiting = NULL;
 }
 
 const char *

@@ -53,6 +53,7 @@ enum job_state {
 struct job {
     char id[JOB_ID_LEN + 1];
     char *url;
+    char *url_key; /* the normalised URL (common/url_norm.h), or NULL (jobs from before it) */
     enum job_state state;
     int attempts;
     int64_t created_at_ms; /* 0 = not set */

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/sha256.h"
+
 int
 keys_init(struct keys *k, const char *prefix) {
     if (!prefix || strlen(prefix) > KEYS_PREFIX_MAX) return -1;
@@ -116,6 +118,13 @@ keys_robots(const struct keys *k, const char *origin, struct keybuf *out) {
 const char *
 keys_robots_lock(const struct keys *k, const char *origin, struct keybuf *out) {
     return host_key(k, "robots-lock:", origin, "", out);
+}
+
+const char *
+keys_live(const struct keys *k, const char *url_key, struct keybuf *out) {
+    char hash[65];
+    if (!url_key || sha256_hex(url_key, strlen(url_key), hash) < 0) return NULL;
+    return shard_key(k, "live:", hash, out);
 }
 
 const char *

@@ -20,6 +20,8 @@
  *   shard   {p}stats           hash   counters and histograms (common/stats.h)
  *   shard   {p}ts:{minute}     hash   jobs ended per second of one minute (common/stats.h)
  *   shard   {p}idem:{key}      string Idempotency-Key -> "<body hash> <job id>" (24 h)
+ *   shard   {p}live:{hash}     string a page's newest job (dedup; queue_submit.lua joins it
+ *                                     while it is live); hash = SHA-256 of the normalised URL
  *   shard   {p}events:{id}     stream the job's state changes (common/lua/lib/event.lua);
  *                                     expires with the job hash; ids are SSE event ids
  *   shard   {p}hooks           zset   webhook deliveries due, member = job id, score = due
@@ -79,6 +81,10 @@ const char *keys_ts(const struct keys *k, int64_t minute, struct keybuf *out);
 int64_t keys_ts_minute(int64_t ms);
 /* keys_idem returns NULL when the idempotency key is longer than KEYS_IDEM_MAX bytes. */
 const char *keys_idem(const struct keys *k, const char *idem, struct keybuf *out);
+
+/* keys_live is the pointer to the newest job of the page whose
+ * normalised URL is url_key (common/url_norm.h); NULL when hashing fails. */
+const char *keys_live(const struct keys *k, const char *url_key, struct keybuf *out);
 
 /* keys_events is the job's event stream. */
 const char *keys_events(const struct keys *k, const char *id, struct keybuf *out);

@@ -1,5 +1,5 @@
-/* queue.c — the client side of the queue: submit, get, cancel and the
- * failed set. See queue.h for the contract and common/lua/queue_*.lua for
+/* queue.c — the client side of the queue: get, cancel and the failed set
+ * (submit is queue_submit.c). See queue.h for the contract and common/lua/queue_*.lua for
  * the scripts. */
 #include "common/queue.h"
 
@@ -17,84 +17,6 @@ queue_init(struct queue *q, redis_uv_t *redis, const struct keys *keys, int resu
     q->redis = redis;
     q->keys = *keys;
     q->result_ttl_s = result_ttl_s;
-}
-
-/* --- submit --- */
-
-/* op->count says which callback waits: SUBMIT_PLAIN (queue_submit,
- * queue_job_cb) or 0 (queue_submit_idem, queue_submit_cb). */
-enum { SUBMIT_PLAIN = 1 };
-
-static void
-on_submit(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    struct queue_op *op = arg;
-    (void)r;
-    const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    bool plain = op->count == SUBMIT_PLAIN;
-    struct job j = {.url = op->url, .state = JOB_QUEUED, .created_at_ms = op->now};
-    memcpy(j.id, op->id, sizeof j.id);
-    if (!st && reply->type == REDIS_REPLY_STRING) {
-        if (plain) op->cb.job(0, &j, NULL, op->arg);
-        else op->cb.submit(0, QUEUE_CREATED, &j, NULL, NULL, op->arg);
-    } else if (!st && !plain && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-               reply->element[0]->type == REDIS_REPLY_STRING &&
-               reply->element[1]->type == REDIS_REPLY_STRING) {
-        bool replay = !strcmp(reply->element[0]->str, "replay");
-        op->cb.submit(0, replay ? QUEUE_REPLAY : QUEUE_CONFLICT, NULL, reply->element[1]->str, NULL,
-                      op->arg);
-    } else {
-        if (!st) st = UV_EPROTO, msg = "unexpected reply to submit";
-        if (plain) op->cb.job(st, NULL, msg, op->arg);
-        else op->cb.submit(st, QUEUE_CREATED, NULL, NULL, msg, op->arg);
-    }
-    queue_op_free(op);
-}
-
-/* submit_eval creates the job (and, with idem_key, records the key). */
-static int
-submit_eval(struct queue *q, const char *url, const char *callback_url, const char *idem_key,
-            const char *body_hash, int ttl_s, struct queue_op *op) {
-    struct keybuf kj, ks, kst, ke, ki, kc;
-    if (idem_key && !keys_idem(&q->keys, idem_key, &ki)) {
-        queue_op_free(op);
-        return UV_EINVAL;
-    }
-    op->url = xstrdup(url);
-    op->now = clock_now_ms();
-    job_id_new(op->id);
-    const char *keys[] = {keys_job(&q->keys, op->id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst), keys_events(&q->keys, op->id, &ke), ki.s};
-    char now[24], ttl[24];
-    snprintf(ttl, sizeof ttl, "%d", ttl_s);
-    const char *args[] = {op->id,
-                          url,
-                          queue_op_ms(op->now, now),
-                          keys_events_channel(&q->keys, &kc),
-                          callback_url ? callback_url : "",
-                          body_hash,
-                          ttl};
-    int n = idem_key ? 5 : 4;
-    int rc = queue_op_eval(q, on_submit, op, lua_queue_submit, n, keys, idem_key ? 7 : 5, args);
-    if (rc < 0) queue_op_free(op);
-    return rc;
-}
-
-int
-queue_submit_idem(struct queue *q, const char *url, const char *callback_url, const char *idem_key,
-                  const char *body_hash, int ttl_s, queue_submit_cb cb, void *arg) {
-    struct queue_op *op = queue_op_new(q, arg);
-    op->cb.submit = cb;
-    return submit_eval(q, url, callback_url, idem_key, body_hash, ttl_s, op);
-}
-
-int
-queue_submit(struct queue *q, const char *url, const char *callback_url, queue_job_cb cb,
-             void *arg) {
-    struct queue_op *op = queue_op_new(q, arg);
-    op->cb.job = cb;
-    op->count = SUBMIT_PLAIN;
-    return submit_eval(q, url, callback_url, NULL, NULL, 0, op);
 }
 
 /* --- get --- */

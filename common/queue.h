@@ -3,7 +3,8 @@
  * Owns: the field layout of the job hash (keys_job) and the calls that
  * change it (each one Lua script, common/lua/queue_*.lua, so every change
  * is atomic; common/job.h lists the transitions):
- *   id, url, status, attempts, created_at, started_at, finished_at,
+ *   id, url, url_key (the normalised URL), status, attempts, created_at,
+ *   started_at, finished_at,
  *   next_attempt_at (ms since epoch), error, error_code, history (JSON
  *   list of failed attempts), entry (the stream entry of the current
  *   delivery), worker (the consumer holding it while started).
@@ -67,34 +68,68 @@ typedef void (*queue_list_cb)(int status, long long total, const struct job *job
 typedef void (*queue_renew_cb)(int status, const char *const *lost, size_t n, const char *errstr,
                                void *arg);
 
-/* outcome of a submit with an idempotency key: the job was created, the
- * key was used before with the same body (replay: id names that job), or
- * with another body (conflict). */
-enum queue_submit_outcome { QUEUE_CREATED, QUEUE_REPLAY, QUEUE_CONFLICT };
-/* job: the new job (QUEUE_CREATED); existing_id: the earlier job otherwise. */
+/* outcome of a submit (queue_submit_with): the job was created; the
+ * idempotency key was used before with the same body (replay: id names
+ * that job) or with another body (conflict); the page's live job was
+ * joined (deduplicated); or the caller's fresh result was taken
+ * (cached). */
+enum queue_submit_outcome {
+    QUEUE_CREATED,
+    QUEUE_REPLAY,
+    QUEUE_CONFLICT,
+    QUEUE_DEDUPLICATED,
+    QUEUE_CACHED
+};
+/* job: the new job (QUEUE_CREATED); existing_id: the other job otherwise. */
 typedef void (*queue_submit_cb)(int status, enum queue_submit_outcome outcome,
                                 const struct job *job, const char *existing_id, const char *errstr,
                                 void *arg);
 
+/* What a submit asks for (queue_submit_with). Strings are the caller's,
+ * copied before the call returns. */
+struct queue_submit_req {
+    const char *url;          /* as submitted; checked (url_norm) by the caller */
+    const char *url_key;      /* its normalised form (common/url_norm.h) */
+    const char *callback_url; /* NULL: none */
+    bool fresh;               /* never join the page's live job */
+    const char *cached_id;    /* a finished job whose result is fresh enough: the answer,
+                                 nothing is created (NULL: none) */
+    const char *idem_key;     /* Idempotency-Key (NULL: none), at most 256 bytes */
+    const char *body_hash;    /* with idem_key: the body's fingerprint */
+    int idem_ttl_s;
+};
+
 void queue_init(struct queue *q, redis_uv_t *redis, const struct keys *keys, int result_ttl_s);
 
-/* --- client side (queue.c) --- */
+/* --- client side (queue_submit.c, queue.c) --- */
 
 /* queue_submit creates a job for url (queued, new UUIDv7 id, created_at
- * now) and appends it to the stream in one step; cb gets the new job.
+ * now, url_key its normalised form) and appends it to the stream in one
+ * step; cb gets the new job. It never joins a live job (see
+ * queue_submit_with); UV_EINVAL (no callback) when url does not
+ * normalise.
  * callback_url (NULL for none) is kept in the job hash: when the job
  * ends, a webhook delivery is recorded in the same step (worker/hooks.h).
  * Every state change is recorded in the job's event stream and announced
  * on the events channel (common/lua/lib/event.lua, keys.h). */
 int queue_submit(struct queue *q, const char *url, const char *callback_url, queue_job_cb cb,
                  void *arg);
-/* queue_submit_idem is queue_submit under an Idempotency-Key: the first
- * submit with idem_key records body_hash and the new job's id for ttl_s;
- * a later one with the same key creates nothing (see the outcome). Both
- * steps are one script, so two requests racing with one key make one
- * job. UV_EINVAL (no callback) when idem_key is over 256 bytes. */
-int queue_submit_idem(struct queue *q, const char *url, const char *callback_url,
-                      const char *idem_key, const char *body_hash, int ttl_s, queue_submit_cb cb,
+/* queue_submit_with submits r in one script (common/lua/queue_submit.lua),
+ * in this order:
+ *   - under an Idempotency-Key used before, nothing is done (replay or
+ *     conflict); otherwise the key records the id the call answers with,
+ *     for idem_ttl_s;
+ *   - with cached_id, that job is the answer (QUEUE_CACHED);
+ *   - unless fresh, a page whose newest job (keys_live) is queued,
+ *     started, retrying or waiting, with the same callback_url, answers
+ *     with that job (QUEUE_DEDUPLICATED): under a burst of identical
+ *     submissions from many clients, one job;
+ *   - otherwise a new job is created and becomes the page's newest.
+ * The live pointer names a job the script must be given in KEYS[]; when
+ * it changed between this call's read and the script (a racing submit),
+ * the script says so and the call reads it again (a few times, then
+ * UV_EAGAIN). UV_EINVAL (no callback) for an unusable key or URL. */
+int queue_submit_with(struct queue *q, const struct queue_submit_req *r, queue_submit_cb cb,
                       void *arg);
 /* queue_get reads a job; job == NULL in cb when unknown or expired.
  * Returns UV_EINVAL (no callback) for a malformed id. */

@@ -17,6 +17,7 @@ queue_op_new(struct queue *q, void *arg) {
 void
 queue_op_free(struct queue_op *op) {
     free(op->url);
+    if (op->ctx_free) op->ctx_free(op->ctx);
     free(op);
 }
 
@@ -177,6 +178,8 @@ queue_op_job(const redisReply *r, struct job *j) {
             have_id = true;
         } else if (!strcmp(f, "url")) {
             set_str(&j->url, val);
+        } else if (!strcmp(f, "url_key")) {
+            set_str(&j->url_key, val);
         } else if (!strcmp(f, "status")) {
             if (job_state_parse(val, &j->state) < 0) goto fail;
         } else if (!strcmp(f, "attempts")) {

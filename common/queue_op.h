@@ -38,6 +38,8 @@ struct queue_op {
     char *cursor;           /* queue_rescue: the caller's cursor, updated from the reply */
     queue_op_ids_step step; /* queue_op_read_ids */
     queue_op_fail_fn fail;
+    void *ctx; /* an operation's own state, freed with it by ctx_free */
+    void (*ctx_free)(void *ctx);
 };
 
 struct queue_op *queue_op_new(struct queue *q, void *arg);

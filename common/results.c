@@ -28,6 +28,10 @@ static const struct column columns[RESULTS_NCOLS] = {
     [RESULTS_CHARSET] = {"charset", "", "charset"},
     [RESULTS_BYTES] = {"bytes", "", "bytes"},
     [RESULTS_FETCH_MS] = {"fetch_ms", "", "fetch_ms"},
+    [RESULTS_URL_KEY] = {"url_key", "", "url_key"},
+    [RESULTS_ETAG] = {"etag", "", "etag"},
+    [RESULTS_LAST_MODIFIED] = {"last_modified", "", "last_modified"},
+    [RESULTS_NOT_MODIFIED] = {"not_modified", "::boolean", "not_modified::text"},
     [RESULTS_ID] = {"id", NULL, "id"},
     [RESULTS_CREATED_AT] = {"created_at", NULL, "(extract(epoch FROM created_at) * 1000)::bigint"},
     [RESULTS_TOP_TEN] = {"top_ten", NULL,
@@ -56,13 +60,19 @@ put(char *out, size_t len, size_t *at, const char *fmt, ...) {
     return true;
 }
 
+/* insert_head writes "INSERT INTO results (<every written column>)". */
+static bool
+insert_head(char *out, size_t len, size_t *at) {
+    bool ok = put(out, len, at, "INSERT INTO results (");
+    for (int c = 0; c < RESULTS_NWRITTEN; c++)
+        ok = ok && put(out, len, at, "%s%s", c ? ", " : "", columns[c].name);
+    return ok && put(out, len, at, ")");
+}
+
 int
 results_insert_rows_sql(char *out, size_t len, int nrows) {
     size_t at = 0;
-    bool ok = nrows > 0 && put(out, len, &at, "INSERT INTO results (");
-    for (int c = 0; c < RESULTS_NWRITTEN; c++)
-        ok = ok && put(out, len, &at, "%s%s", c ? ", " : "", columns[c].name);
-    ok = ok && put(out, len, &at, ") VALUES ");
+    bool ok = nrows > 0 && insert_head(out, len, &at) && put(out, len, &at, " VALUES ");
     for (int r = 0; r < nrows && ok; r++) {
         ok = put(out, len, &at, "%s(", r ? ", " : "");
         for (int c = 0; c < RESULTS_NWRITTEN; c++)
@@ -77,6 +87,23 @@ results_insert_rows_sql(char *out, size_t len, int nrows) {
 int
 results_insert_sql(char *out, size_t len) {
     return results_insert_rows_sql(out, len, 1);
+}
+
+int
+results_copy_sql(char *out, size_t len) {
+    size_t at = 0;
+    bool ok = insert_head(out, len, &at) && put(out, len, &at, " SELECT ");
+    for (int c = 0; c < RESULTS_NWRITTEN; c++) {
+        bool own = c == RESULTS_JOB_ID || c == RESULTS_URL || c == RESULTS_URL_KEY ||
+                   c == RESULTS_NOT_MODIFIED;
+        ok = ok && (own ? put(out, len, &at, "%s$%d%s", c ? ", " : "", c + 1, columns[c].cast)
+                        : put(out, len, &at, "%scoalesce($%d%s, s.%s)", c ? ", " : "", c + 1,
+                              columns[c].cast, columns[c].name));
+    }
+    ok = ok &&
+         put(out, len, &at, " FROM results s WHERE s.%s = $%d::bigint ON CONFLICT (%s) DO NOTHING",
+             columns[RESULTS_ID].name, RESULTS_NWRITTEN + 1, columns[RESULTS_JOB_ID].name);
+    return ok ? 0 : -1;
 }
 
 int

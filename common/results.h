@@ -1,4 +1,5 @@
-/* results — the Postgres table `results` (migrations/0001_create_results):
+/* results — the Postgres table `results` (migrations/0001_create_results,
+ * 0002_fresh_results):
  * its columns, named once for the worker that writes a row
  * (worker/store.c) and for every reader (web/h_*.c, cli/cmd_result.c).
  *
@@ -35,6 +36,10 @@ enum results_col {
     RESULTS_CHARSET,
     RESULTS_BYTES,
     RESULTS_FETCH_MS,
+    RESULTS_URL_KEY,       /* the normalised URL (common/url_norm.h): what pages are found by */
+    RESULTS_ETAG,          /* the page's ETag, or NULL */
+    RESULTS_LAST_MODIFIED, /* the page's Last-Modified, or NULL */
+    RESULTS_NOT_MODIFIED,  /* "true": a 304, counts copied from the row before */
     /* Set by Postgres. */
     RESULTS_ID,         /* bigserial: the paging cursor */
     RESULTS_CREATED_AT, /* read as ms since the epoch */
@@ -43,8 +48,8 @@ enum results_col {
     RESULTS_NCOLS
 };
 
-/* The columns an INSERT writes: RESULTS_JOB_ID .. RESULTS_FETCH_MS. */
-#define RESULTS_NWRITTEN (RESULTS_FETCH_MS + 1)
+/* The columns an INSERT writes: RESULTS_JOB_ID .. RESULTS_NOT_MODIFIED. */
+#define RESULTS_NWRITTEN (RESULTS_NOT_MODIFIED + 1)
 
 /* results_col_name returns the column's name in SQL and in a reader's answer. */
 const char *results_col_name(enum results_col c);
@@ -58,6 +63,15 @@ int results_insert_sql(char *out, size_t len);
  * id twice in one statement stores one row. Returns 0, or -1 when out is
  * too small or nrows < 1. */
 int results_insert_rows_sql(char *out, size_t len, int nrows);
+
+/* results_copy_sql writes the INSERT of a row that repeats stored row
+ * $<RESULTS_NWRITTEN + 1> (a 304: the page has not changed since): the
+ * same parameters as results_insert_sql, where every column but job_id,
+ * url, url_key and not_modified falls back to the stored row's value
+ * when its parameter is NULL (counts, content type, charset and, when
+ * the 304 sent none, the validators). Nothing is inserted when that row
+ * is gone. Returns 0, or -1 when out is too small. */
+int results_copy_sql(char *out, size_t len);
 
 /* results_select_sql writes "SELECT <col> AS <name>, ..." for cols[0..n),
  * then tail (" FROM results WHERE ..."). The expressions name columns

@@ -23,8 +23,10 @@
 /* --- POST /start --- */
 
 static void
-on_started(struct req *req, const struct job *job, const char *replay_id) {
-    req_text(req, 200, job ? job->id : replay_id);
+on_started(struct req *req, enum queue_submit_outcome outcome, const struct job *job,
+           const char *other_id) {
+    (void)outcome;
+    req_text(req, 200, job ? job->id : other_id);
 }
 
 void
@@ -32,12 +34,15 @@ h_compat_start(struct req *req) {
     /* As the original app: a raw JSON body whatever the content type, and
      * http:// in front of a URL without a scheme. */
     if (job_submit_limited(req)) return;
-    char *url = job_submit_json_url(req, NULL);
-    if (!url) return;
-    char *full = strstr(url, "://") ? xstrdup(url) : xasprintf("http://%s", url);
-    job_submit(req, full, NULL, on_started);
-    free(full);
-    free(url);
+    struct job_submit_args a;
+    if (job_submit_parse_json(req, false, &a) < 0) return;
+    if (!strstr(a.url, "://")) {
+        char *full = xasprintf("http://%s", a.url);
+        free(a.url);
+        a.url = full;
+    }
+    job_submit(req, &a, on_started);
+    job_submit_args_free(&a);
 }
 
 /* --- GET /results/{id} --- */

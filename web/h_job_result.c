@@ -72,7 +72,10 @@ static json_t *
 result_json(const char *id, const PGresult *res, int top, unsigned mask) {
     json_t *v = json_object();
     if (HAS(mask, F_JOB_ID)) json_object_set_new(v, "job_id", json_string(id));
-    if (HAS(mask, F_URL)) json_object_set_new(v, "url", job_row_string(res, RESULTS_URL));
+    if (HAS(mask, F_URL)) {
+        json_object_set_new(v, "url", job_row_string(res, RESULTS_URL));
+        json_object_set_new(v, "normalized_url", job_row_string(res, RESULTS_URL_KEY));
+    }
     static const struct {
         enum field f;
         enum results_col col;
@@ -85,15 +88,20 @@ result_json(const char *id, const PGresult *res, int top, unsigned mask) {
             json_object_set_new(v, FIELD_NAME[ints[i].f],
                                 json_integer(results_int(res, 0, ints[i].col)));
     if (HAS(mask, F_TOP)) json_object_set_new(v, "top", job_row_top(res, top));
-    if (HAS(mask, F_FETCH))
+    if (HAS(mask, F_FETCH)) {
+        const char *nm = results_text(res, 0, RESULTS_NOT_MODIFIED);
         json_object_set_new(v, "fetch",
-                            json_pack("{s:o, s:I, s:o, s:o, s:I, s:I}", "final_url",
+                            json_pack("{s:o, s:I, s:o, s:o, s:I, s:I, s:b, s:o, s:o}", "final_url",
                                       job_row_string(res, RESULTS_FINAL_URL), "http_status",
                                       (json_int_t)results_int(res, 0, RESULTS_HTTP_STATUS),
                                       "content_type", job_row_string(res, RESULTS_CONTENT_TYPE),
                                       "charset", job_row_string(res, RESULTS_CHARSET), "bytes",
                                       (json_int_t)results_int(res, 0, RESULTS_BYTES), "ms",
-                                      (json_int_t)results_int(res, 0, RESULTS_FETCH_MS)));
+                                      (json_int_t)results_int(res, 0, RESULTS_FETCH_MS),
+                                      "not_modified", nm && !strcmp(nm, "true"), "etag",
+                                      job_row_string(res, RESULTS_ETAG), "last_modified",
+                                      job_row_string(res, RESULTS_LAST_MODIFIED)));
+    }
     if (HAS(mask, F_CREATED_AT)) {
         char created[32];
         clock_format_rfc3339(results_int(res, 0, RESULTS_CREATED_AT), created);

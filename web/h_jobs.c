@@ -24,6 +24,13 @@
 
 /* --- reading: Redis first, then the results row --- */
 
+/* flagged adds x's flag (how a submit found the job) to the job v. */
+static json_t *
+flagged(const struct job_req *x, json_t *v) {
+    if (x->flag && v) json_object_set_new(v, x->flag, json_true());
+    return v;
+}
+
 static void
 on_result_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     struct job_req *x = arg;
@@ -32,16 +39,17 @@ on_result_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     if (found >= 0 && x->job) {
         /* A finished job from Redis: add its result summary. */
         if (found) json_object_set_new(x->job, "result", job_row_summary(res));
-        req_json(x->req, 200, json_incref(x->job));
+        req_json(x->req, 200, flagged(x, json_incref(x->job)));
     } else if (found > 0) {
         /* The Redis state expired: the row is the job's record. */
         char created[32];
         clock_format_rfc3339(results_int(res, 0, RESULTS_CREATED_AT), created);
-        req_json(x->req, 200,
-                 json_pack("{s:s, s:o, s:s, s:n, s:n, s:n, s:s, s:n, s:n, s:o}", "id", x->id, "url",
-                           job_row_string(res, RESULTS_URL), "status", "finished", "attempts",
-                           "created_at", "started_at", "finished_at", created, "error", "errors",
-                           "result", job_row_summary(res)));
+        req_json(
+            x->req, 200,
+            flagged(x, json_pack("{s:s, s:o, s:s, s:n, s:n, s:n, s:s, s:n, s:n, s:o}", "id", x->id,
+                                 "url", job_row_string(res, RESULTS_URL), "status", "finished",
+                                 "attempts", "created_at", "started_at", "finished_at", created,
+                                 "error", "errors", "result", job_row_summary(res))));
     } else if (found == 0) {
         req_problem(x->req, 404, "Not Found", "no job with this id");
     }
@@ -73,7 +81,7 @@ on_job_read(int status, const struct job *job, const char *errstr, void *arg) {
         job_req_read_row(x, on_result_row); /* maybe expired from Redis but stored */
         return;
     } else if (found > 0 && job->state == JOB_FINISHED) {
-        json_t *v = json_job(job);
+        json_t *v = flagged(x, json_job(job));
         size_t rlen = job->result ? strlen(job->result) : 0;
         if (rlen >= 2 && job->result[0] == '{' && job->result[rlen - 1] == '}') {
             send_with_summary(x->req, v, job->result, rlen);
@@ -84,7 +92,8 @@ on_job_read(int status, const struct job *job, const char *errstr, void *arg) {
             return;
         }
     } else if (found > 0) {
-        req_json_retry(x->req, 200, job_state_terminal(job->state) ? 0 : 1, json_job(job));
+        req_json_retry(x->req, 200, job_state_terminal(job->state) ? 0 : 1,
+                       flagged(x, json_job(job)));
     }
     job_req_free(x);
 }
@@ -124,14 +133,22 @@ h_jobs_get(struct req *req) {
 /* --- submit --- */
 
 static void
-on_created(struct req *req, const struct job *job, const char *replay_id) {
+on_created(struct req *req, enum queue_submit_outcome outcome, const struct job *job,
+           const char *other_id) {
     if (!job) {
-        /* A replay: answer 200 with the job the first request made. */
-        if (!job_id_valid(replay_id)) {
-            req_unavailable(req, REQ_REDIS, NULL); /* a damaged idempotency record */
+        /* Another job is the answer (200): the first request's under the
+         * same Idempotency-Key, the page's live job, or the job whose
+         * result is fresh enough. */
+        if (!job_id_valid(other_id)) {
+            req_unavailable(req, REQ_REDIS, NULL); /* a damaged record */
             return;
         }
-        job_req_read_state(job_req_new(req, replay_id), on_job_read);
+        struct job_req *x = job_req_new(req, other_id);
+        x->flag = outcome == QUEUE_DEDUPLICATED ? "deduplicated"
+                  : outcome == QUEUE_CACHED     ? "cached"
+                                                : NULL;
+        log_info("msg=\"job answered\" job=%s how=%s", other_id, x->flag ? x->flag : "replay");
+        job_req_read_state(x, on_job_read);
         return;
     }
     log_info("msg=\"job created\" job=%s url=%s", job->id, log_q(job->url));
@@ -151,23 +168,18 @@ h_jobs_create(struct req *req) {
     if (job_submit_limited(req)) return;
     const char *ct = http_request_header(http, "Content-Type");
     if (!ct) ct = "";
+    struct job_submit_args a;
     if (!strncasecmp(ct, "application/json", 16)) {
-        char *callback = NULL;
-        char *url = job_submit_json_url(req, &callback);
-        if (url) job_submit(req, url, callback, on_created);
-        free(url);
-        free(callback);
+        if (job_submit_parse_json(req, true, &a) < 0) return;
     } else if (!strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
-        char *url = query_get(http->body, http->body_len, "url");
-        char *callback = query_get(http->body, http->body_len, "callback_url");
-        if (!url) req_problem(req, 422, "Invalid URL", "the form needs a field \"url\"");
-        else job_submit(req, url, callback && *callback ? callback : NULL, on_created);
-        free(url);
-        free(callback);
+        if (job_submit_parse_form(req, &a) < 0) return;
     } else {
         req_problem(req, 415, "Unsupported Media Type",
                     "send application/json or application/x-www-form-urlencoded");
+        return;
     }
+    job_submit(req, &a, on_created);
+    job_submit_args_free(&a);
 }
 
 /* --- cancel --- */

@@ -22,6 +22,9 @@ struct job_req {
     int top;         /* h_job_result: how many top words to show */
     unsigned fields; /* h_job_result: the members asked for (a bit per member) */
     json_t *job;     /* h_jobs: a finished job waiting for its result summary */
+    /* h_jobs: a member set to true in the answer ("deduplicated",
+     * "cached": how a submit found the job), or NULL. */
+    const char *flag;
 };
 
 /* job_req_new starts the state for req about id (a valid job id). */

@@ -9,17 +9,35 @@
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/results.h"
 #include "common/sha256.h"
 #include "common/url_check.h"
+#include "common/url_norm.h"
 #include "common/xalloc.h"
 #include "web/app.h"
+#include "web/pg_read.h"
+#include "web/query.h"
 #include "web/req.h"
 
-/* The request waiting for the queue's answer. */
+/* The request waiting for Postgres (max_age) and then the queue. */
 struct submit {
     struct req *req;
     job_submit_cb cb;
+    struct queue_submit_req q;
+    char url_key[URL_NORM_MAX + 1];
+    char cached[JOB_ID_LEN + 1];
+    char hash[65];
+    /* copies of what q points to */
+    char *url, *callback_url, *idem_key;
 };
+
+static void
+submit_free(struct submit *s) {
+    free(s->url);
+    free(s->callback_url);
+    free(s->idem_key);
+    free(s);
+}
 
 bool
 job_submit_limited(struct req *req) {
@@ -34,30 +52,19 @@ job_submit_limited(struct req *req) {
 }
 
 static void
-on_submitted(int status, const struct job *job, const char *errstr, void *arg) {
+on_submitted(int status, enum queue_submit_outcome outcome, const struct job *job,
+             const char *other_id, const char *errstr, void *arg) {
     struct submit *s = arg;
     if (status < 0) {
         log_warn("msg=\"submit failed\" error=%s", log_q(errstr));
         req_unavailable(s->req, REQ_REDIS, NULL);
-    } else {
-        s->cb(s->req, job, NULL);
-    }
-    free(s);
-}
-
-static void
-on_submitted_idem(int status, enum queue_submit_outcome outcome, const struct job *job,
-                  const char *existing_id, const char *errstr, void *arg) {
-    struct submit *s = arg;
-    if (status < 0 || outcome == QUEUE_CREATED) {
-        on_submitted(status, job, errstr, arg);
-        return;
-    }
-    if (outcome == QUEUE_CONFLICT)
+    } else if (outcome == QUEUE_CONFLICT) {
         req_problem(s->req, 422, "Idempotency Key Reused",
                     "this Idempotency-Key was used with a different body");
-    else s->cb(s->req, NULL, existing_id);
-    free(s);
+    } else {
+        s->cb(s->req, outcome, job, other_id);
+    }
+    submit_free(s);
 }
 
 /* idem_key returns the request's Idempotency-Key, NULL when absent; sets
@@ -75,28 +82,93 @@ idem_key(const struct http_request *http, bool *bad) {
     return printable ? k : NULL;
 }
 
-char *
-job_submit_json_url(struct req *req, char **callback_url) {
-    if (callback_url) *callback_url = NULL;
+void
+job_submit_args_free(struct job_submit_args *a) {
+    free(a->url);
+    free(a->callback_url);
+    a->url = a->callback_url = NULL;
+}
+
+/* args_check answers 422 and returns -1 when fresh and max_age disagree. */
+static int
+args_check(struct req *req, const struct job_submit_args *a) {
+    if (a->fresh && a->max_age_s > 0) {
+        req_problem(req, 422, "Invalid Freshness",
+                    "\"fresh\": true asks for a new fetch; a \"max_age\" allows a stored "
+                    "result: send one or the other");
+        return -1;
+    }
+    return 0;
+}
+
+static const char MAX_AGE_RANGE[] =
+    "\"max_age\" must be a whole number of seconds from 0 to 31536000 (a year)";
+
+int
+job_submit_parse_json(struct req *req, bool all, struct job_submit_args *a) {
+    memset(a, 0, sizeof *a);
     char err[256];
     json_t *v = json_decode_object(req->http->body, req->http->body_len, err, sizeof err);
     if (!v) {
         req_problem(req, 400, "Malformed JSON", err);
-        return NULL;
+        return -1;
     }
     const char *url = json_get_string(v, "url");
-    json_t *cb = callback_url ? json_object_get(v, "callback_url") : NULL;
-    char *out = NULL;
+    json_t *cb = all ? json_object_get(v, "callback_url") : NULL;
+    json_t *fresh = all ? json_object_get(v, "fresh") : NULL;
+    json_t *max_age = all ? json_object_get(v, "max_age") : NULL;
+    int rc = -1;
     if (!url) {
         req_problem(req, 422, "Invalid URL", "the body needs a string field \"url\"");
     } else if (cb && !json_is_null(cb) && !json_is_string(cb)) {
         req_problem(req, 422, "Invalid Callback URL", "\"callback_url\" must be a string");
+    } else if (fresh && !json_is_null(fresh) && !json_is_boolean(fresh)) {
+        req_problem(req, 422, "Invalid Freshness", "\"fresh\" must be true or false");
+    } else if (max_age && !json_is_null(max_age) &&
+               (!json_is_integer(max_age) || json_integer_value(max_age) < 0 ||
+                json_integer_value(max_age) > JOB_SUBMIT_MAX_AGE_MAX)) {
+        req_problem(req, 422, "Invalid Freshness", MAX_AGE_RANGE);
     } else {
-        out = xstrdup(url);
-        if (json_is_string(cb)) *callback_url = xstrdup(json_string_value(cb));
+        a->url = xstrdup(url);
+        if (json_is_string(cb)) a->callback_url = xstrdup(json_string_value(cb));
+        a->fresh = json_is_true(fresh);
+        a->max_age_s = json_is_integer(max_age) ? (long)json_integer_value(max_age) : 0;
+        rc = args_check(req, a);
     }
     json_decref(v);
-    return out;
+    if (rc < 0) job_submit_args_free(a);
+    return rc;
+}
+
+int
+job_submit_parse_form(struct req *req, struct job_submit_args *a) {
+    memset(a, 0, sizeof *a);
+    const struct http_request *http = req->http;
+    char *fresh = query_get(http->body, http->body_len, "fresh");
+    char *max_age = query_get(http->body, http->body_len, "max_age");
+    int rc = -1;
+    long age = 0;
+    char *end = NULL;
+    if (max_age && *max_age) age = strtol(max_age, &end, 10);
+    if (fresh && *fresh && strcmp(fresh, "true") && strcmp(fresh, "false") && strcmp(fresh, "1") &&
+        strcmp(fresh, "0")) {
+        req_problem(req, 422, "Invalid Freshness", "\"fresh\" must be true or false");
+    } else if (max_age && *max_age &&
+               (*max_age < '0' || *max_age > '9' || *end || age > JOB_SUBMIT_MAX_AGE_MAX)) {
+        req_problem(req, 422, "Invalid Freshness", MAX_AGE_RANGE);
+    } else {
+        a->url = query_get(http->body, http->body_len, "url");
+        a->callback_url = query_get(http->body, http->body_len, "callback_url");
+        if (a->callback_url && !*a->callback_url) free(a->callback_url), a->callback_url = NULL;
+        a->fresh = fresh && (!strcmp(fresh, "true") || !strcmp(fresh, "1"));
+        a->max_age_s = age;
+        if (!a->url) req_problem(req, 422, "Invalid URL", "the form needs a field \"url\"");
+        else rc = args_check(req, a);
+    }
+    free(fresh);
+    free(max_age);
+    if (rc < 0) job_submit_args_free(a);
+    return rc;
 }
 
 /* callback_ok answers 422 and returns false when callback_url cannot be
@@ -119,37 +191,92 @@ callback_ok(struct req *req, const char *callback_url) {
     return true;
 }
 
+/* send_submit hands s to the queue; on failure answers 503 and frees s. */
+static void
+send_submit(struct submit *s) {
+    struct queue *q = app_queue(s->req->app);
+    int rc = q ? queue_submit_with(q, &s->q, on_submitted, s) : UV_ECANCELED;
+    if (rc < 0) {
+        req_unavailable(s->req, REQ_REDIS, NULL);
+        submit_free(s);
+    }
+}
+
+/* on_fresh_row: the page's newest result younger than max_age, if any,
+ * is the answer. Postgres unreachable is no reason to refuse: the page
+ * is fetched again. */
+static void
+on_fresh_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
+    struct submit *s = arg;
+    (void)pg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_warn("msg=\"fresh result lookup failed, fetching\" url=%s error=%s", log_q(s->url),
+                 log_q(res ? PQresultErrorMessage(res) : errstr));
+    } else if (PQntuples(res) > 0) {
+        const char *id = results_text(res, 0, RESULTS_JOB_ID);
+        if (job_id_valid(id)) {
+            snprintf(s->cached, sizeof s->cached, "%s", id);
+            s->q.cached_id = s->cached;
+        }
+    }
+    send_submit(s);
+}
+
+/* The newest result of a page younger than $2 seconds, by the
+ * (url_key, created_at DESC, id DESC) index. */
+static const char FRESH_WHERE[] =
+    " FROM results WHERE url_key = $1 AND created_at > now() - make_interval(secs => $2::int)"
+    " ORDER BY created_at DESC, id DESC LIMIT 1";
+
 void
-job_submit(struct req *req, const char *url, const char *callback_url, job_submit_cb cb) {
+job_submit(struct req *req, const struct job_submit_args *a, job_submit_cb cb) {
     char err[256];
-    if (url_check(url, err, sizeof err) < 0) {
+    struct submit *s = xcalloc(1, sizeof *s);
+    if (url_norm(a->url, s->url_key, sizeof s->url_key, err, sizeof err) < 0) {
         req_problem(req, 422, "Invalid URL", err);
+        free(s);
         return;
     }
-    if (callback_url && !callback_ok(req, callback_url)) return;
+    if (a->callback_url && !callback_ok(req, a->callback_url)) {
+        free(s);
+        return;
+    }
     bool bad_key;
     const char *key = idem_key(req->http, &bad_key);
     if (bad_key) {
         req_problem(req, 400, "Bad Idempotency-Key",
                     "Idempotency-Key must be 1 to 256 printable ASCII characters");
+        free(s);
         return;
     }
-    struct queue *q = app_queue(req->app);
-    struct submit *s = xcalloc(1, sizeof *s);
+    if (key && sha256_hex(req->http->body, req->http->body_len, s->hash) < 0) {
+        req_unavailable(req, REQ_REDIS, NULL);
+        free(s);
+        return;
+    }
     s->req = req;
     s->cb = cb;
-    int rc = UV_ECANCELED;
-    if (q && key) {
-        char hash[65];
-        rc = sha256_hex(req->http->body, req->http->body_len, hash) < 0
-                 ? UV_EIO
-                 : queue_submit_idem(q, url, callback_url, key, hash, JOB_SUBMIT_IDEM_TTL_S,
-                                     on_submitted_idem, s);
-    } else if (q) {
-        rc = queue_submit(q, url, callback_url, on_submitted, s);
+    s->url = xstrdup(a->url);
+    s->callback_url = a->callback_url ? xstrdup(a->callback_url) : NULL;
+    s->idem_key = key ? xstrdup(key) : NULL;
+    s->q = (struct queue_submit_req){.url = s->url,
+                                     .url_key = s->url_key,
+                                     .callback_url = s->callback_url,
+                                     .fresh = a->fresh,
+                                     .idem_key = s->idem_key,
+                                     .body_hash = key ? s->hash : NULL,
+                                     .idem_ttl_s = JOB_SUBMIT_IDEM_TTL_S};
+    if (a->max_age_s <= 0 || a->fresh) {
+        send_submit(s);
+        return;
     }
-    if (rc < 0) {
-        free(s);
-        req_unavailable(req, REQ_REDIS, NULL);
-    }
+    static const enum results_col cols[] = {RESULTS_JOB_ID};
+    char sql[512], age[24];
+    snprintf(age, sizeof age, "%ld", a->max_age_s);
+    const char *params[] = {s->url_key, age};
+    int rc = results_select_sql(sql, sizeof sql, cols, 1, FRESH_WHERE) < 0
+                 ? UV_E2BIG
+                 /* A replica that lags only misses a fresh result: a fetch. */
+                 : pg_read_query(req->app, PG_READ_LIST, sql, 2, params, on_fresh_row, s);
+    if (rc < 0) send_submit(s); /* Postgres unreachable: fetch */
 }

@@ -114,10 +114,15 @@ on_fetched(fetch_t *f, const struct fetch_result *fr, void *arg) {
                                 .content_type = fr->content_type,
                                 .bytes = fr->bytes,
                                 .fetch_ms = fr->fetch_ms,
-                                .retry_after_ms = fr->retry_after_ms};
+                                .retry_after_ms = fr->retry_after_ms,
+                                .etag = fr->etag,
+                                .last_modified = fr->last_modified,
+                                .not_modified = fr->not_modified};
     r.wait_for_memory = a->wait_for_memory && fr->status < 0;
     if (r.wait_for_memory) r.transient = true;
-    if (fr->status == 0 && extract_finish(a->extract) < 0) {
+    if (fr->status == 0 && fr->not_modified) {
+        /* Nothing was read: the counts are the stored ones. */
+    } else if (fr->status == 0 && extract_finish(a->extract) < 0) {
         r.status = -1;
         r.error_code = "decode";
         r.error = "the page cannot be decoded in its charset";
@@ -140,7 +145,7 @@ static const struct fetch_sink sink = {on_head, on_body, on_fetched, may_take};
 int
 analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
                struct membudget *mem, struct membudget_acct *acct, const char *url,
-               analysis_done_cb cb, void *arg, analysis_t **out) {
+               const struct fetch_validators *v, analysis_done_cb cb, void *arg, analysis_t **out) {
     char err[256];
     *out = NULL;
     struct analysis *a = xcalloc(1, sizeof *a);
@@ -150,7 +155,7 @@ analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *
         free(a);
         return UV_ENOMEM;
     }
-    int rc = fetch_start(cu, cfg, url, &sink, a, &a->fetch);
+    int rc = fetch_start(cu, cfg, url, v, &sink, a, &a->fetch);
     if (rc < 0) {
         tally_free(&a->tally);
         free(a);

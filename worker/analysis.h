@@ -22,6 +22,7 @@
 #include "common/config.h"
 #include "worker/count.h"
 #include "worker/curl_uv.h"
+#include "worker/fetch.h"
 #include "worker/membudget.h"
 #include "worker/stopwords.h"
 
@@ -46,7 +47,10 @@ struct analysis_result {
     const char *charset;      /* the charset used to decode */
     size_t bytes;             /* body bytes received (decoded) */
     int fetch_ms;
-    int64_t retry_after_ms; /* the answer's Retry-After in ms, -1 when none */
+    int64_t retry_after_ms;    /* the answer's Retry-After in ms, -1 when none */
+    const char *etag;          /* the answer's ETag, or NULL */
+    const char *last_modified; /* the answer's Last-Modified, or NULL */
+    bool not_modified;         /* a 304 to the conditional GET: no counts (all, no_stop NULL) */
 
     /* counts (valid when status == 0) */
     const struct count_table *all;     /* every word */
@@ -55,7 +59,8 @@ struct analysis_result {
 
 typedef void (*analysis_done_cb)(analysis_t *a, const struct analysis_result *r, void *arg);
 
-/* analysis_start fetches url under cfg's fetch policy on cu's loop. With
+/* analysis_start fetches url under cfg's fetch policy on cu's loop;
+ * conditionally when v (may be NULL) has a validator (fetch.h). With
  * mem and acct (an account the caller opened there and keeps after the
  * analysis), the account grows before each piece of the page to the
  * job's estimate (membudget.h: at once to the worst case when the head
@@ -68,7 +73,8 @@ typedef void (*analysis_done_cb)(analysis_t *a, const struct analysis_result *r,
  * while waiting. */
 int analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
                    struct membudget *mem, struct membudget_acct *acct, const char *url,
-                   analysis_done_cb cb, void *arg, analysis_t **out);
+                   const struct fetch_validators *v, analysis_done_cb cb, void *arg,
+                   analysis_t **out);
 /* analysis_resume goes on with a download the budget paused (nothing
  * when it is not paused). */
 void analysis_resume(analysis_t *a);

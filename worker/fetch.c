@@ -37,6 +37,10 @@ struct fetch {
     char stop_msg[256];
     char content_type[128];
     char charset[64];
+    struct curl_slist *conditions; /* If-None-Match, If-Modified-Since, or NULL */
+    bool not_modified;
+    char etag[FETCH_VALIDATOR_MAX + 1];
+    char last_modified[FETCH_VALIDATOR_MAX + 1];
 };
 
 bool
@@ -77,6 +81,10 @@ parse_content_type(struct fetch *f, const char *ct) {
 static int
 take_head(struct fetch *f) {
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &f->http_status);
+    if (f->http_status == 304 && f->conditions) {
+        f->not_modified = true; /* the page we have is current */
+        return 0;
+    }
     if (f->http_status < 200 || f->http_status >= 300) {
         char code[32];
         snprintf(code, sizeof code, "http_%ld", f->http_status);
@@ -218,6 +226,17 @@ on_timer_closed(uv_handle_t *h) {
     free(h->data);
 }
 
+/* validator copies the last answer's header name into out ("" when it
+ * sent none, or one too long to be sent back). */
+static const char *
+validator(CURL *easy, const char *name, char *out, size_t n) {
+    struct curl_header *h = NULL;
+    out[0] = '\0';
+    if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK && strlen(h->value) < n)
+        memcpy(out, h->value, strlen(h->value) + 1);
+    return out[0] ? out : NULL;
+}
+
 /* finish builds the result, calls back once, and frees the fetch. */
 static void
 finish(struct fetch *f, CURLcode rc, bool canceled) {
@@ -228,6 +247,9 @@ finish(struct fetch *f, CURLcode rc, bool canceled) {
         retry_after > 0)
         r.retry_after_ms = (int64_t)retry_after * 1000;
     r.max_age_ms = max_age_ms(f->easy);
+    r.etag = validator(f->easy, "ETag", f->etag, sizeof f->etag);
+    r.last_modified =
+        validator(f->easy, "Last-Modified", f->last_modified, sizeof f->last_modified);
     char msg[CURL_ERROR_SIZE + 128];
     char *final_url = NULL;
     double total = 0;
@@ -250,6 +272,7 @@ finish(struct fetch *f, CURLcode rc, bool canceled) {
         transfer_error(f, rc, &r, msg, sizeof msg);
     } else {
         r.status = 0;
+        r.not_modified = f->not_modified;
     }
     if (f->content_type[0]) {
         r.content_type = f->content_type;
@@ -257,6 +280,8 @@ finish(struct fetch *f, CURLcode rc, bool canceled) {
     }
     f->sink->on_done(f, &r, f->arg);
     curl_easy_cleanup(f->easy);
+    curl_slist_free_all(f->conditions); /* curl is done with them */
+    f->conditions = NULL;
     f->easy = NULL;
     uv_close((uv_handle_t *)&f->timer, on_timer_closed);
 }
@@ -282,9 +307,21 @@ on_transfer_done(CURL *easy, CURLcode rc, void *arg) {
     finish(arg, rc, false);
 }
 
+/* add_condition appends "name: value" to *list when value is usable (no
+ * line breaks, at most FETCH_VALIDATOR_MAX bytes). */
+static void
+add_condition(struct curl_slist **list, const char *name, const char *value) {
+    if (!value || !*value || strlen(value) > FETCH_VALIDATOR_MAX || strpbrk(value, "\r\n")) return;
+    char line[FETCH_VALIDATOR_MAX + 32];
+    snprintf(line, sizeof line, "%s: %s", name, value);
+    struct curl_slist *l = curl_slist_append(*list, line);
+    if (l) *list = l;
+}
+
 int
-fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url, const struct fetch_sink *sink,
-            void *arg, fetch_t **out) {
+fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url,
+            const struct fetch_validators *v, const struct fetch_sink *sink, void *arg,
+            fetch_t **out) {
     char err[256];
     *out = NULL;
     if (url_check(url, err, sizeof err) < 0) return UV_EINVAL;
@@ -318,9 +355,15 @@ fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url, const stru
     curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, f);
+    if (v) {
+        add_condition(&f->conditions, "If-None-Match", v->etag);
+        add_condition(&f->conditions, "If-Modified-Since", v->last_modified);
+        if (f->conditions) curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->conditions);
+    }
     int rc = curl_uv_add(cu, e, on_transfer_done, f);
     if (rc < 0) {
         curl_easy_cleanup(e);
+        curl_slist_free_all(f->conditions);
         free(f);
         return rc;
     }

@@ -18,6 +18,12 @@
  * and FETCH_ALLOW_ADDRESSES lets the addresses it lists through whatever
  * their class.
  *
+ * Conditional GET: given the validators of the page's last stored result
+ * (struct fetch_validators), the request carries If-None-Match and
+ * If-Modified-Since; a 304 then ends the fetch with status 0 and
+ * not_modified set (no head, no body reach the sink). Each answer's ETag
+ * and Last-Modified come back in the result, for the next time.
+ *
  * The sink: on_head runs once, before the first byte of a 2xx answer's
  * body (or at the end when the body is empty), with the media type;
  * on_body gets the decoded body bytes. Either may stop the fetch by
@@ -66,7 +72,20 @@ struct fetch_result {
     int64_t retry_after_ms;
     /* The answer's Cache-Control max-age in ms, -1 when none. */
     int64_t max_age_ms;
+    const char *etag;          /* the answer's ETag, or NULL */
+    const char *last_modified; /* the answer's Last-Modified, or NULL */
+    bool not_modified;         /* a 304 to a conditional GET: nothing was read */
 };
+
+/* The validators a conditional GET sends back (either may be NULL);
+ * copied by fetch_start. */
+struct fetch_validators {
+    const char *etag;
+    const char *last_modified;
+};
+
+/* The longest validator kept (a longer one is not sent nor stored). */
+#define FETCH_VALIDATOR_MAX 256
 
 typedef int (*fetch_head_cb)(fetch_t *f, const struct fetch_head *head, void *arg);
 typedef int (*fetch_body_cb)(fetch_t *f, const char *data, size_t len, void *arg);
@@ -85,9 +104,11 @@ struct fetch_sink {
 };
 
 /* fetch_start fetches url (checked with url_check first: UV_EINVAL when
- * it is not one we fetch). sink must outlive the fetch. */
+ * it is not one we fetch), conditionally when v (may be NULL) has a
+ * validator. sink must outlive the fetch. */
 int fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url,
-                const struct fetch_sink *sink, void *arg, fetch_t **out);
+                const struct fetch_validators *v, const struct fetch_sink *sink, void *arg,
+                fetch_t **out);
 /* fetch_resume goes on with a download that may_take paused (curl may
  * hand the held piece over at once, from inside this call). The time a
  * download spends paused does not count against FETCH_TIMEOUT: the fetch

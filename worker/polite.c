@@ -404,7 +404,7 @@ static void
 fetch_robots(struct check *c) {
     char url[HOSTS_NAME_MAX + 16];
     snprintf(url, sizeof url, "%s/robots.txt", c->origin);
-    int rc = fetch_start(c->p->curl, c->p->cfg, url, &robots_sink, c, &c->fetch);
+    int rc = fetch_start(c->p->curl, c->p->cfg, url, NULL, &robots_sink, c, &c->fetch);
     if (rc < 0) {
         polite_release(c->p, &c->robots_slot, 0, -1);
         hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);

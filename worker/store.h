@@ -2,7 +2,9 @@
  *
  * Owns: the encoding of an analysis result into the row's column values
  * (common/results.h names the columns and builds the INSERT) and the
- * lookup of a stored row. The write is idempotent by job id (results.job_id is unique
+ * lookups of stored rows (by job, and a page's newest, whose validators
+ * make the next fetch conditional). A 304 stores a row that repeats the
+ * newest one's counts (store_row_init_copy). The write is idempotent by job id (results.job_id is unique
  * and the insert does nothing on conflict), so a job that runs twice after
  * a rescue stores one result. store_insert follows the pg_uv contract:
  * returns 0 and calls cb exactly once, or returns a negative UV_* error
@@ -29,8 +31,17 @@
  * the analysis that produced it is gone. */
 struct store_row {
     char *value[RESULTS_NWRITTEN];
-    char *summary; /* in mem */
+    char *summary; /* in mem; NULL for a copy */
+    char *copy_of; /* a 304: the id of the stored row it repeats (in mem); NULL otherwise */
     char *mem;
+};
+
+/* A page's newest stored row, as a conditional fetch needs it. */
+struct store_prev {
+    bool found;
+    char id[24];
+    char etag[FETCH_VALIDATOR_MAX + 1];          /* "" when none */
+    char last_modified[FETCH_VALIDATOR_MAX + 1]; /* "" when none */
 };
 
 /* status 0: committed (inserted now, or already there); < 0: not stored,
@@ -41,12 +52,19 @@ typedef void (*store_done_cb)(int status, const char *errstr, void *arg);
  * top STORE_TOP_WORDS words, totals and fetch metadata). */
 void store_row_init(struct store_row *row, const char *job_id, const char *url,
                     const struct analysis_result *r);
+/* store_row_init_copy encodes a 304 to the conditional fetch of prev:
+ * the row repeats prev's counts, content type and charset (and its
+ * validators when the 304 sent none) with this fetch's metadata and
+ * not_modified true. */
+void store_row_init_copy(struct store_row *row, const char *job_id, const char *url,
+                         const struct store_prev *prev, const struct analysis_result *r);
 void store_row_free(struct store_row *row);
 /* store_row_bytes: the bytes the row's values hold. */
 size_t store_row_bytes(const struct store_row *row);
 /* store_row_summary returns the job's result summary, JSON
  * {"total_words", "unique_words", "top": the first ten of the top words}
- * (malloc'd). */
+ * (malloc'd), or NULL when the row's JSON cannot be read or is a copy's
+ * (readers then find it in Postgres). */
 char *store_row_summary(const struct store_row *row);
 /* store_insert writes the row; see the contract above. When pg has a
  * store_batch attached (store_batch.h), the row waits there for its batch. */
@@ -61,5 +79,13 @@ typedef void (*store_found_cb)(int status, bool found, const char *errstr, void 
  * again may have been stored by a worker that died before finishing it);
  * same contract as store_insert. */
 int store_find(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg);
+
+/* status 0: Postgres answered (prev->found says whether the page has a
+ * row); < 0: it could not say. prev is valid during the call. */
+typedef void (*store_prev_cb)(int status, const struct store_prev *prev, const char *errstr,
+                              void *arg);
+/* store_last reads the newest row of the page whose normalised URL is
+ * url_key; same contract as store_insert. */
+int store_last(pg_uv_t *pg, const char *url_key, store_prev_cb cb, void *arg);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/url_norm.h"
 #include "common/xalloc.h"
 
 /* A step that cannot reach Redis or Postgres: steps of 200 ms doubling to
@@ -26,6 +27,7 @@ struct task_io task_io = {
     .store_find = store_find,
     .store_insert = store_insert,
     .analysis_start = analysis_start,
+    .store_last = store_last,
     .analysis_cancel = analysis_cancel,
     .queue_defer = queue_defer,
     .polite_check = polite_check,
@@ -375,7 +377,16 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
         next_phase(t, again ? TASK_RETRYING : TASK_FAILING);
         return;
     }
-    store_row_init(&t->row, t->entry.job_id, t->url, res);
+    if (res->not_modified && t->stored.found) {
+        log_info("msg=\"page not modified\" job=%s copy_of=%s", t->entry.job_id, t->stored.id);
+        store_row_init_copy(&t->row, t->entry.job_id, t->url, &t->stored, res);
+    } else if (res->not_modified) { /* a 304 to a request that was not conditional */
+        set_error(t, "http_304", "the server answered HTTP 304 to an unconditional request");
+        next_phase(t, TASK_FAILING);
+        return;
+    } else {
+        store_row_init(&t->row, t->entry.job_id, t->url, res);
+    }
     t->have_row = true;
     /* Counted: the tables go when this returns; the row stays until the
      * task is freed. */
@@ -437,9 +448,12 @@ begin_analysis(struct task *t) {
         membudget_open(env->mem, &t->acct, on_memory_wake, t);
         t->acct_open = true;
     }
+    struct fetch_validators v = {.etag = t->stored.etag[0] ? t->stored.etag : NULL,
+                                 .last_modified =
+                                     t->stored.last_modified[0] ? t->stored.last_modified : NULL};
     int rc = task_io.analysis_start(env->curl, env->cfg, env->sw, env->mem,
-                                    t->acct_open ? &t->acct : NULL, t->url, on_analyzed, t,
-                                    &t->analysis);
+                                    t->acct_open ? &t->acct : NULL, t->url,
+                                    t->stored.found ? &v : NULL, on_analyzed, t, &t->analysis);
     if (rc < 0) {
         uv_timer_stop(&t->timer);
         acct_release(t);
@@ -510,6 +524,27 @@ begin_gate(struct task *t) {
     }
 }
 
+/* on_prev: the page's newest stored row, if Postgres could say. */
+static void
+on_prev(int status, const struct store_prev *prev, const char *errstr, void *arg) {
+    struct task *t = arg;
+    if (status == 0 && prev->found) t->stored = *prev;
+    else if (status < 0)
+        log_warn("msg=\"no stored row to compare, fetching in full\" job=%s error=%s",
+                 t->entry.job_id, log_q(errstr));
+    if (stopped(t)) return;
+    begin_gate(t);
+}
+
+/* begin_lookup asks for the page's newest stored row, then gates. */
+static void
+begin_lookup(struct task *t) {
+    char key[URL_NORM_MAX + 1], err[128];
+    if (url_norm(t->url, key, sizeof key, err, sizeof err) < 0 ||
+        task_io.store_last(result_pg(t), key, on_prev, t) < 0)
+        begin_gate(t); /* unconditional */
+}
+
 /* on_found: a job delivered again whose result is already in Postgres
  * only needs finishing; otherwise (or when Postgres cannot say) it runs
  * again, which is safe: the insert is idempotent. */
@@ -523,7 +558,7 @@ on_found(int status, bool found, const char *errstr, void *arg) {
         next_phase(t, TASK_FINISHING);
         return;
     }
-    begin_gate(t);
+    begin_lookup(t);
 }
 
 static void
@@ -552,7 +587,7 @@ on_started(int status, const struct job *job, const char *errstr, void *arg) {
          * before finishing. Then finishing is all that is left. */
         if (task_io.store_find(result_pg(t), t->entry.job_id, on_found, t) == 0) return;
     }
-    begin_gate(t);
+    begin_lookup(t);
 }
 
 int

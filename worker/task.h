@@ -8,8 +8,11 @@
  * when the analysis fails or the task is freed. JOB_TIMEOUT does not
  * count the time the download waits for memory.
  *
- * Phases: starting (queue_start) -> gating (worker/polite.h: robots.txt
- * and the host's slot) -> analyzing (fetch, extract, count) ->
+ * Phases: starting (queue_start) -> looking up the page's newest stored
+ * row (store_last: its validators make the fetch conditional; Postgres
+ * unreachable only makes it unconditional) -> gating (worker/polite.h:
+ * robots.txt and the host's slot) -> analyzing (fetch, extract, count;
+ * a 304 stores a row repeating the newest one's counts) ->
  * storing (INSERT, idempotent) -> finishing (job finished + ack); or, on
  * failure, failing (job failed) / retrying (job parked until its backoff
  * is over); or releasing (handed back to the queue by a drain). A step
@@ -144,6 +147,7 @@ struct task {
     char defer_reason[24];
     char host[HOSTS_NAME_MAX + 1];
     int host_limit;
+    struct store_prev stored; /* the page's newest stored row, when found */
 };
 
 /* The calls a task makes, by the name of the function each stands for;
@@ -167,7 +171,9 @@ struct task_io {
     int (*store_insert)(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
     int (*analysis_start)(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
                           struct membudget *mem, struct membudget_acct *acct, const char *url,
-                          analysis_done_cb cb, void *arg, analysis_t **out);
+                          const struct fetch_validators *v, analysis_done_cb cb, void *arg,
+                          analysis_t **out);
+    int (*store_last)(pg_uv_t *pg, const char *url_key, store_prev_cb cb, void *arg);
     void (*analysis_cancel)(analysis_t *a);
     int (*queue_defer)(struct queue *q, const struct queue_entry *e, const char *consumer,
                        int64_t due_ms, const char *reason, const char *host, int limit,

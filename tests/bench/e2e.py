@@ -189,7 +189,7 @@ def submit(sysm, urls):
     c = http.client.HTTPConnection("127.0.0.1", sysm.web_port, timeout=30)
     ids = []
     for url in urls:
-        c.request("POST", "/api/v1/jobs", json.dumps({"url": url}), {"Content-Type": "application/json"})
+        c.request("POST", "/api/v1/jobs", json.dumps({"url": url, "fresh": True}), {"Content-Type": "application/json"})
         r = c.getresponse()
         body = r.read()
         if r.status != 202:

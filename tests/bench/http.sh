@@ -96,7 +96,7 @@ kill -TERM "$WORKER"   # submissions below must not be worked on during the runs
 
 cat >"$TMP/post.lua" <<'LUA'
 wrk.method = "POST"
-wrk.body = '{"url": "http://example.com/bench"}'
+wrk.body = '{"url": "http://example.com/bench", "fresh": true}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 

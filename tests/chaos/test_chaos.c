@@ -82,7 +82,7 @@ static void
 submit_one(struct submitted *s, const char *page, long long deadline) {
     char url[256], body[512];
     snprintf(url, sizeof url, "%s/api/v1/jobs", sys.base);
-    snprintf(body, sizeof body, "{\"url\": \"%s\"}", page);
+    snprintf(body, sizeof body, "{\"url\": \"%s\", \"fresh\": true}", page); /* a job each */
     while (wcsys_now_ms() < deadline) {
         struct http_response r;
         int rc = http_request("POST", url, "application/json", body, NULL, &r);

@@ -433,8 +433,9 @@ Test(http, idempotency_key, .init = start_default, .fini = stop_web) {
     cr_assert_eq(raw_read(fd, &r, 5000), 0);
     expect_problem(&r, 422);
     raw_response_free(&r);
-    /* Another key: another job. */
-    post_json(fd, "/api/v1/jobs", body, "Idempotency-Key: key-2\r\n");
+    /* Another key: another job (fresh: not joining the first). */
+    post_json(fd, "/api/v1/jobs", "{\"url\": \"http://example.com/idem\", \"fresh\": true}",
+              "Idempotency-Key: key-2\r\n");
     cr_assert_eq(raw_read(fd, &r, 5000), 0);
     cr_assert_eq(r.status, 202);
     char *third = job_id_of(&r);
@@ -536,7 +537,7 @@ start_limited(void) {
 
 Test(http, submit_rate_limit_and_cors, .init = start_limited, .fini = stop_web) {
     int fd = raw_connect(port);
-    const char *body = "{\"url\": \"http://example.com/r\"}";
+    const char *body = "{\"url\": \"http://example.com/r\", \"fresh\": true}";
     int statuses[3];
     struct raw_response r;
     for (int i = 0; i < 3; i++) {

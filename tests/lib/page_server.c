@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 #include <zlib.h>
@@ -55,7 +56,8 @@ struct page_server {
     int open_now, open_peak;
     int64_t *req_times;
     size_t nreq;
-    int robots_status; /* 0: serve the file, if any */
+    size_t not_modified; /* 304s sent */
+    int robots_status;   /* 0: serve the file, if any */
     char *robots_body;
 };
 
@@ -80,6 +82,7 @@ struct client {
     enum stream_kind stream;
     uint64_t left;                      /* STREAM_BIG: body bytes still to send */
     struct buf field, agent, encodings; /* request headers for /headers */
+    struct buf inm, ims;                /* If-None-Match, If-Modified-Since */
     bool in_value;
 };
 
@@ -94,6 +97,8 @@ on_client_closed(uv_handle_t *h) {
     buf_free(&c->field);
     buf_free(&c->agent);
     buf_free(&c->encodings);
+    buf_free(&c->inm);
+    buf_free(&c->ims);
     free(c);
 }
 
@@ -390,6 +395,45 @@ record_request(struct client *c, const char *url) {
     return true;
 }
 
+/* file_validators writes a file's ETag (its size and modification time)
+ * and Last-Modified header lines. */
+static void
+file_validators(const struct stat *st, char *out, size_t n) {
+    char date[64];
+    struct tm tm;
+    gmtime_r(&st->st_mtim.tv_sec, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    snprintf(out, n, "ETag: \"%llx-%llx\"\r\nLast-Modified: %s\r\n",
+             (unsigned long long)st->st_size,
+             (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL +
+                 (unsigned long long)st->st_mtim.tv_nsec,
+             date);
+}
+
+/* send_if_modified answers 304 (true) when the request's If-None-Match
+ * names the file's ETag or, without one, its If-Modified-Since is not
+ * older than the file (RFC 9110 section 13.2.2). */
+static bool
+send_if_modified(struct client *c, const struct stat *st) {
+    char validators[160], etag[64];
+    file_validators(st, validators, sizeof validators);
+    snprintf(etag, sizeof etag, "%.*s", (int)strcspn(validators + 6, "\r"), validators + 6);
+    bool fresh = false;
+    if (c->inm.data) {
+        fresh = strstr(c->inm.data, etag) != NULL || !strcmp(c->inm.data, "*");
+    } else if (c->ims.data) {
+        struct tm tm = {0};
+        const char *end = strptime(c->ims.data, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        fresh = end && timegm(&tm) >= st->st_mtim.tv_sec;
+    }
+    if (!fresh) return false;
+    pthread_mutex_lock(&c->ps->rec_mu);
+    c->ps->not_modified++;
+    pthread_mutex_unlock(&c->ps->rec_mu);
+    send_response(c, 304, "text/html", validators, "", 0);
+    return true;
+}
+
 static void
 serve(struct client *c) {
     const char *url = c->url.data ? c->url.data : "/";
@@ -499,10 +543,16 @@ serve(struct client *c) {
         send_response(c, 404, "text/html", NULL, "<p>not found</p>", 16);
         return;
     }
+    if (send_if_modified(c, &st)) {
+        fclose(f);
+        return;
+    }
     char *data = xmalloc((size_t)st.st_size + 1);
     size_t got = fread(data, 1, (size_t)st.st_size, f);
     fclose(f);
-    send_response(c, 200, ctype ? ctype : type_of(path), NULL, data, got);
+    char validators[160];
+    file_validators(&st, validators, sizeof validators);
+    send_response(c, 200, ctype ? ctype : type_of(path), validators, data, got);
     free(data);
 }
 
@@ -543,6 +593,8 @@ on_header_value(http_parser *p, const char *at, size_t len) {
     if (!c->field.data) return 0;
     if (!strcasecmp(c->field.data, "user-agent")) buf_append(&c->agent, at, len);
     else if (!strcasecmp(c->field.data, "accept-encoding")) buf_append(&c->encodings, at, len);
+    else if (!strcasecmp(c->field.data, "if-none-match")) buf_append(&c->inm, at, len);
+    else if (!strcasecmp(c->field.data, "if-modified-since")) buf_append(&c->ims, at, len);
     return 0;
 }
 
@@ -743,6 +795,14 @@ page_server_requests(page_server_t *ps, int64_t *times, size_t max) {
     size_t n = ps->nreq;
     size_t kept = n < REQ_TIMES_MAX ? n : REQ_TIMES_MAX;
     if (times) memcpy(times, ps->req_times, (kept < max ? kept : max) * sizeof *times);
+    pthread_mutex_unlock(&ps->rec_mu);
+    return n;
+}
+
+size_t
+page_server_not_modified(page_server_t *ps) {
+    pthread_mutex_lock(&ps->rec_mu);
+    size_t n = ps->not_modified;
     pthread_mutex_unlock(&ps->rec_mu);
     return n;
 }

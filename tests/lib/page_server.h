@@ -32,6 +32,10 @@
  * (page_server_open_peak: the most at once) and the time of every
  * request (page_server_requests); one server per loopback address
  * (127.0.0.2, 127.0.0.3, ...) stands for one host.
+ * Files are served with an ETag (size and modification time) and a
+ * Last-Modified; a request whose If-None-Match names the ETag, or
+ * (without one) whose If-Modified-Since is not older than the file, gets
+ * 304 with no body (page_server_not_modified counts them).
  * Every answer closes the connection. page_server_streamed counts the
  * body bytes the streamed routes have written (so a test can see a
  * client stopped early). page_server_start ignores SIGPIPE in the whole
@@ -67,5 +71,8 @@ int page_server_open_peak(page_server_t *ps);
  * time of the first max of them (ms since the epoch) to times (may be
  * NULL). */
 size_t page_server_requests(page_server_t *ps, int64_t *times, size_t max);
+
+/* page_server_not_modified is how many 304s were sent. */
+size_t page_server_not_modified(page_server_t *ps);
 
 #endif

@@ -366,7 +366,7 @@ char *
 wcsys_submit(struct wcsys *s, const char *page_url) {
     char url[512], body[1024];
     snprintf(url, sizeof url, "%s/api/v1/jobs", s->base);
-    snprintf(body, sizeof body, "{\"url\": \"%s\"}", page_url);
+    snprintf(body, sizeof body, "{\"url\": \"%s\", \"fresh\": true}", page_url);
     struct http_response r;
     cr_assert_eq(http_request("POST", url, "application/json", body, NULL, &r), 0);
     cr_assert_eq(r.status, 202, "POST %s: %ld %s", body, r.status, r.body.data);

@@ -110,7 +110,9 @@ void wcsys_write_page(struct wcsys *s, const char *name, const char *content);
 /* wcsys_page_url formats page_base + path into out (returned). */
 const char *wcsys_page_url(const struct wcsys *s, const char *path, char *out, size_t n);
 
-/* wcsys_submit posts url to /api/v1/jobs (202 expected) and returns the id. */
+/* wcsys_submit posts url to /api/v1/jobs with "fresh": true (202
+ * expected: a new job each time, even while another job of the page is
+ * live) and returns the id. */
 char *wcsys_submit(struct wcsys *s, const char *url);
 /* wcsys_http sends a request to the web (path relative to base) and
  * returns the parsed JSON body (NULL when the body is empty or not JSON);

@@ -16,6 +16,9 @@ Test(keys, every_key_is_under_the_prefix) {
     cr_assert_str_eq(keys_stats(&k, &b), "wc:stats");
     cr_assert_str_eq(keys_ts(&k, 29123456, &b), "wc:ts:29123456");
     cr_assert_str_eq(keys_idem(&k, "abc", &b), "wc:idem:abc");
+    cr_assert_str_eq(keys_live(&k, "http://example.com/", &b),
+                     "wc:live:2a1b402420ef46577471cdc7409b0fa2c6a204db316e59ade2d805435489a067");
+    cr_assert_null(keys_live(&k, NULL, &b));
     cr_assert_str_eq(keys_events(&k, "0192f3a1-7c2e-7abc-8def-0123456789ab", &b),
                      "wc:events:0192f3a1-7c2e-7abc-8def-0123456789ab");
     cr_assert_str_eq(keys_hooks(&k, &b), "wc:hooks");

@@ -82,6 +82,7 @@ on_job(int status, const struct job *job, const char *errstr, void *arg) {
     if (job) {
         got_job = *job;
         got_job.url = xstrdup(job->url);
+        got_job.url_key = job->url_key ? xstrdup(job->url_key) : NULL;
         got_job.error = job->error ? xstrdup(job->error) : NULL;
         got_job.error_code = job->error_code ? xstrdup(job->error_code) : NULL;
         got_job.history = job->history ? xstrdup(job->history) : NULL;
@@ -177,6 +178,114 @@ Test(queue, submit_then_get) {
     cr_assert_gt(got_job.created_at_ms, 0);
     cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 1);
     free(id);
+}
+
+static enum queue_submit_outcome got_outcome;
+static char got_other[JOB_ID_LEN + 1];
+
+static void
+on_submit(int status, enum queue_submit_outcome outcome, const struct job *job,
+          const char *other_id, const char *errstr, void *arg) {
+    (void)arg;
+    got_status = status;
+    cr_assert_eq(status, 0, "%s", errstr);
+    got_outcome = outcome;
+    got_other[0] = '\0';
+    if (job) snprintf(got_other, sizeof got_other, "%s", job->id);
+    else snprintf(got_other, sizeof got_other, "%s", other_id ? other_id : "");
+    done = true;
+}
+
+/* submit_with submits r and returns the id answered (the new job's or the other). */
+static enum queue_submit_outcome
+submit_with(const struct queue_submit_req *r, char id[JOB_ID_LEN + 1]) {
+    SYNC(queue_submit_with(&q, r, on_submit, NULL));
+    memcpy(id, got_other, JOB_ID_LEN + 1);
+    return got_outcome;
+}
+
+Test(queue, a_live_page_is_joined_unless_fresh) {
+    setup_group();
+    struct queue_submit_req r = {.url = "HTTP://Example.com:80/p#x",
+                                 .url_key = "http://example.com/p"};
+    char first[JOB_ID_LEN + 1], id[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&r, first), QUEUE_CREATED);
+    SYNC(queue_get(&q, first, on_job, NULL));
+    cr_assert_str_eq(got_job.url, "HTTP://Example.com:80/p#x", "the URL as submitted");
+    cr_assert_str_eq(got_job.url_key, "http://example.com/p");
+    /* Queued, then started: joined. */
+    cr_assert_eq(submit_with(&r, id), QUEUE_DEDUPLICATED);
+    cr_assert_str_eq(id, first);
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    cr_assert_eq(submit_with(&r, id), QUEUE_DEDUPLICATED);
+    cr_assert_str_eq(id, first);
+    /* Another callback is another client's wish: a job of its own. */
+    struct queue_submit_req cb = r;
+    cb.callback_url = "http://hooks.example/h";
+    cr_assert_eq(submit_with(&cb, id), QUEUE_CREATED);
+    cr_assert_str_neq(id, first);
+    /* fresh: a new job, which becomes the page's newest. */
+    struct queue_submit_req fresh = r;
+    fresh.fresh = true;
+    char newest[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&fresh, newest), QUEUE_CREATED);
+    cr_assert_str_neq(newest, first);
+    cr_assert_eq(submit_with(&r, id), QUEUE_DEDUPLICATED);
+    cr_assert_str_eq(id, newest);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 3, "three jobs, no more");
+    /* Once it has ended, a new one. */
+    SYNC(queue_finish(&q, &e, "w1", on_done, NULL));
+    SYNC(queue_cancel(&q, newest, on_cancel, NULL));
+    cr_assert_eq(submit_with(&r, id), QUEUE_CREATED);
+    cr_assert_str_neq(id, first);
+    cr_assert_str_neq(id, newest);
+    /* Another page is another job. */
+    struct queue_submit_req other = {.url = "http://example.com/q",
+                                     .url_key = "http://example.com/q"};
+    char oid[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&other, oid), QUEUE_CREATED);
+    cr_assert_str_neq(oid, id);
+}
+
+Test(queue, a_cached_job_is_the_answer_and_keys_are_remembered) {
+    struct queue_submit_req r = {.url = "http://example.com/c",
+                                 .url_key = "http://example.com/c",
+                                 .cached_id = "0192f3a1-7c2e-7abc-8def-0123456789ab",
+                                 .idem_key = "k1",
+                                 .body_hash = "h1",
+                                 .idem_ttl_s = 60};
+    char id[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&r, id), QUEUE_CACHED);
+    cr_assert_str_eq(id, r.cached_id);
+    cr_assert_eq(oracle_int("EXISTS %s", keys_queue(&keys, &kb)), 0, "nothing queued");
+    /* The same key and body later: the same answer, even without a cache. */
+    r.cached_id = NULL;
+    cr_assert_eq(submit_with(&r, id), QUEUE_REPLAY);
+    cr_assert_str_eq(id, "0192f3a1-7c2e-7abc-8def-0123456789ab");
+    r.body_hash = "h2";
+    cr_assert_eq(submit_with(&r, id), QUEUE_CONFLICT);
+    /* A joined job is remembered under its key too. */
+    struct queue_submit_req a = {.url = "http://example.com/d", .url_key = "http://example.com/d"};
+    char first[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&a, first), QUEUE_CREATED);
+    a.idem_key = "k2";
+    a.body_hash = "h";
+    a.idem_ttl_s = 60;
+    cr_assert_eq(submit_with(&a, id), QUEUE_DEDUPLICATED);
+    cr_assert_str_eq(id, first);
+    cr_assert_eq(submit_with(&a, id), QUEUE_REPLAY);
+    cr_assert_str_eq(id, first);
+    /* Unusable requests are refused before anything is sent. */
+    struct queue_submit_req bad = {.url = "http://example.com/", .url_key = NULL};
+    cr_assert_eq(queue_submit_with(&q, &bad, on_submit, NULL), UV_EINVAL);
+    bad.url_key = "http://example.com/";
+    bad.cached_id = "not-an-id";
+    cr_assert_eq(queue_submit_with(&q, &bad, on_submit, NULL), UV_EINVAL);
+    bad.cached_id = NULL;
+    bad.idem_key = "k";
+    cr_assert_eq(queue_submit_with(&q, &bad, on_submit, NULL), UV_EINVAL, "a key needs a hash");
+    cr_assert_eq(queue_submit(&q, "ftp://example.com/", NULL, on_job, NULL), UV_EINVAL);
 }
 
 Test(queue, unknown_and_malformed_ids) {

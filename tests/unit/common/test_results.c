@@ -18,8 +18,9 @@ Test(results, insert_names_every_written_column_in_order) {
                      "INSERT INTO results (job_id, url, result_all, result_no_stop_words, "
                      "top_words, total_words, unique_words, total_words_no_stop, "
                      "unique_words_no_stop, final_url, http_status, content_type, charset, bytes, "
-                     "fetch_ms) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, "
-                     "$10, $11, $12, $13, $14, $15) ON CONFLICT (job_id) DO NOTHING");
+                     "fetch_ms, url_key, etag, last_modified, not_modified) VALUES ($1, $2, "
+                     "$3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+                     "$15, $16, $17, $18, $19::boolean) ON CONFLICT (job_id) DO NOTHING");
     char tiny[64];
     cr_assert_eq(results_insert_sql(tiny, sizeof tiny), -1, "too small is refused, not cut");
 }
@@ -44,17 +45,22 @@ migrated_db(char *name, size_t len) {
     testdb_create(url, sizeof url, name, len);
     PGconn *c = PQconnectdb(url);
     cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
-    char path[1024];
-    snprintf(path, sizeof path, "%s/migrations/0001_create_results.up.sql", testenv_srcdir());
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    static char schema[16384];
-    size_t n = fread(schema, 1, sizeof schema - 1, f);
-    fclose(f);
-    schema[n] = '\0';
-    PGresult *r = PQexec(c, schema);
-    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
-    PQclear(r);
+    /* Every migration's up file, in order, as wordcount-migrate runs them. */
+    static const char *const files[] = {"0001_create_results", "0002_results_lz4",
+                                        "0003_fresh_results"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/migrations/%s.up.sql", testenv_srcdir(), files[i]);
+        FILE *f = fopen(path, "rb");
+        cr_assert_not_null(f, "%s", path);
+        static char schema[16384];
+        size_t n = fread(schema, 1, sizeof schema - 1, f);
+        fclose(f);
+        schema[n] = '\0';
+        PGresult *r = PQexec(c, schema);
+        cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+        PQclear(r);
+    }
     return c;
 }
 
@@ -74,6 +80,9 @@ Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
     v[RESULTS_HTTP_STATUS] = "200";
     v[RESULTS_BYTES] = "1234";
     v[RESULTS_FETCH_MS] = "56";
+    v[RESULTS_URL_KEY] = "http://example.com/";
+    v[RESULTS_ETAG] = "\"v1\"";
+    v[RESULTS_NOT_MODIFIED] = "false";
     /* final_url, content_type and charset stay NULL. */
     char sql[2048];
     cr_assert_eq(results_insert_sql(sql, sizeof sql), 0);
@@ -100,6 +109,10 @@ Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
     cr_assert_eq(results_int(r, 0, RESULTS_BYTES), 1234);
     cr_assert_eq(results_int(r, 0, RESULTS_FETCH_MS), 56);
     cr_assert_null(results_text(r, 0, RESULTS_FINAL_URL), "SQL NULL reads as NULL");
+    cr_assert_str_eq(results_text(r, 0, RESULTS_URL_KEY), v[RESULTS_URL_KEY]);
+    cr_assert_str_eq(results_text(r, 0, RESULTS_ETAG), "\"v1\"");
+    cr_assert_null(results_text(r, 0, RESULTS_LAST_MODIFIED));
+    cr_assert_str_eq(results_text(r, 0, RESULTS_NOT_MODIFIED), "false");
     cr_assert_eq(results_int(r, 0, RESULTS_CHARSET), 0);
     cr_assert_str_eq(results_text(r, 0, RESULTS_TOP_WORDS), "[{\"word\": \"b\", \"count\": 1}]");
     cr_assert_str_eq(results_text(r, 0, RESULTS_TOP_TEN), "[{\"word\": \"b\", \"count\": 1}]");
@@ -118,6 +131,56 @@ Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
     cr_assert_eq(results_int(r, 0, RESULTS_TOTAL_WORDS), 4);
     cr_assert_null(results_text(r, 0, RESULTS_JOB_ID));
     PQclear(r);
+
+    /* A 304's row: its own job, URL, fetch metadata and not_modified; the
+     * counts, content type and (absent from the 304) validators copied. */
+    r = PQexec(c, "SELECT id FROM results");
+    char src[24];
+    snprintf(src, sizeof src, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    const char *w[RESULTS_NWRITTEN + 1] = {0};
+    w[RESULTS_JOB_ID] = "0192f3a1-7c2e-7abc-8def-0123456789ac";
+    w[RESULTS_URL] = "HTTP://example.com:80/";
+    w[RESULTS_URL_KEY] = "http://example.com/";
+    w[RESULTS_HTTP_STATUS] = "304";
+    w[RESULTS_BYTES] = "0";
+    w[RESULTS_FETCH_MS] = "3";
+    w[RESULTS_LAST_MODIFIED] = "Tue, 01 Sep 2026 10:00:00 GMT";
+    w[RESULTS_NOT_MODIFIED] = "true";
+    w[RESULTS_NWRITTEN] = src;
+    cr_assert_eq(results_copy_sql(sql, sizeof sql), 0);
+    for (int i = 0; i < 2; i++) { /* idempotent by job id too */
+        r = PQexecParams(c, sql, RESULTS_NWRITTEN + 1, NULL, w, NULL, NULL, 0);
+        cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQresultErrorMessage(r));
+        cr_assert_str_eq(PQcmdTuples(r), i == 0 ? "1" : "0");
+        PQclear(r);
+    }
+    enum results_col cols[] = {RESULTS_URL,           RESULTS_TOTAL_WORDS, RESULTS_ALL,
+                               RESULTS_HTTP_STATUS,   RESULTS_BYTES,       RESULTS_ETAG,
+                               RESULTS_LAST_MODIFIED, RESULTS_NOT_MODIFIED};
+    cr_assert_eq(results_select_sql(sql, sizeof sql, cols, sizeof cols / sizeof *cols,
+                                    " FROM results WHERE not_modified"),
+                 0);
+    r = PQexec(c, sql);
+    cr_assert_eq(PQntuples(r), 1, "%s", PQresultErrorMessage(r));
+    cr_assert_str_eq(results_text(r, 0, RESULTS_URL), w[RESULTS_URL]);
+    cr_assert_eq(results_int(r, 0, RESULTS_TOTAL_WORDS), 4, "copied");
+    cr_assert_str_eq(results_text(r, 0, RESULTS_ALL), "{\"a\": 3, \"b\": 1}");
+    cr_assert_eq(results_int(r, 0, RESULTS_HTTP_STATUS), 304);
+    cr_assert_eq(results_int(r, 0, RESULTS_BYTES), 0);
+    cr_assert_str_eq(results_text(r, 0, RESULTS_ETAG), "\"v1\"", "kept when the 304 sent none");
+    cr_assert_str_eq(results_text(r, 0, RESULTS_LAST_MODIFIED), w[RESULTS_LAST_MODIFIED]);
+    cr_assert_str_eq(results_text(r, 0, RESULTS_NOT_MODIFIED), "true");
+    PQclear(r);
+    /* A row that is gone is copied as nothing. */
+    w[RESULTS_JOB_ID] = "0192f3a1-7c2e-7abc-8def-0123456789ad";
+    w[RESULTS_NWRITTEN] = "999999";
+    cr_assert_eq(results_copy_sql(sql, sizeof sql), 0);
+    r = PQexecParams(c, sql, RESULTS_NWRITTEN + 1, NULL, w, NULL, NULL, 0);
+    cr_assert_str_eq(PQcmdTuples(r), "0", "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    char tiny[64];
+    cr_assert_eq(results_copy_sql(tiny, sizeof tiny), -1);
     PQfinish(c);
     testdb_drop(name);
 }

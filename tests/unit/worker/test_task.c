@@ -209,6 +209,9 @@ fake_store(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg
     if (!c) return UV_ENOTCONN;
     c->cb.stored = cb;
     copy(c->url, sizeof c->url, row->value[RESULTS_URL]);
+    copy(c->code, sizeof c->code, row->copy_of ? row->copy_of : "");
+    copy(c->message, sizeof c->message,
+         row->value[RESULTS_NOT_MODIFIED] ? row->value[RESULTS_NOT_MODIFIED] : "");
     return 0;
 }
 
@@ -221,7 +224,7 @@ static int wait_asks;
 static int
 fake_analyze(curl_uv_t *cu, const struct config *cf, const struct stopwords *sw,
              struct membudget *mem, struct membudget_acct *acct, const char *url,
-             analysis_done_cb cb, void *arg, analysis_t **out) {
+             const struct fetch_validators *v, analysis_done_cb cb, void *arg, analysis_t **out) {
     (void)cu;
     (void)mem;
     (void)acct;
@@ -233,6 +236,11 @@ fake_analyze(curl_uv_t *cu, const struct config *cf, const struct stopwords *sw,
     if (!c) return UV_ENOMEM;
     c->cb.analyzed = cb;
     copy(c->url, sizeof c->url, url);
+    /* The validators sent, "etag|last-modified"; "-" for none. */
+    if (v)
+        snprintf(c->message, sizeof c->message, "%s|%s", v->etag ? v->etag : "",
+                 v->last_modified ? v->last_modified : "");
+    else copy(c->message, sizeof c->message, "-");
     *out = (analysis_t *)c; /* the handle is the call */
     return 0;
 }
@@ -298,7 +306,24 @@ fake_waited(const analysis_t *a) {
     return waiting_for_memory ? uv_now(&loop) - analysis_began : frozen_wait_ms;
 }
 
+/* fake_last answers at once with the page's newest stored row as the
+ * test set it (none unless a test says otherwise), or with last_status
+ * when that is an error. */
+static struct store_prev last_row;
+static int last_status;
+static char last_key[128];
+
+static int
+fake_last(pg_uv_t *pg, const char *url_key, store_prev_cb cb, void *arg) {
+    (void)pg;
+    copy(last_key, sizeof last_key, url_key);
+    if (last_status < 0) cb(last_status, NULL, "connection lost", arg);
+    else cb(0, &last_row, NULL, arg);
+    return 0;
+}
+
 static const struct task_io fake_io = {
+    .store_last = fake_last,
     .queue_defer = fake_defer,
     .polite_check = fake_gate,
     .polite_release = fake_polite_release,
@@ -343,6 +368,9 @@ setup(void) {
     frozen_wait_ms = 0;
     wait_asks = 0;
     memset(refuse, 0, sizeof refuse);
+    memset(&last_row, 0, sizeof last_row);
+    last_status = 0;
+    last_key[0] = '\0';
     freed = false;
     cfg = (struct config){.job_timeout_ms = 60000,
                           .job_max_attempts = 3,
@@ -1186,4 +1214,57 @@ Test(task, a_gate_that_cannot_reach_redis_is_asked_again) {
     answer_stored(expect(CALL_STORE), 0);
     answer_done(expect(CALL_FINISH), 0, 1);
     expect_end(TASK_OUTCOME_FINISHED);
+}
+
+/* === conditional fetches === */
+
+static void
+answer_not_modified(struct call *c) {
+    struct analysis_result r = {.http_status = 304,
+                                .final_url = PAGE_URL,
+                                .fetch_ms = 3,
+                                .etag = "\"v1\"",
+                                .not_modified = true};
+    c->answered = true;
+    c->cb.analyzed((analysis_t *)c, &r, c->arg);
+}
+
+Test(task, a_page_stored_before_is_fetched_conditionally_and_a_304_repeats_its_row) {
+    last_row = (struct store_prev){.found = true, .id = "42", .etag = "\"v1\""};
+    strcpy(last_row.last_modified, "Tue, 01 Sep 2026 10:00:00 GMT");
+    struct task *t = analyzing(1);
+    cr_assert_str_eq(last_key, PAGE_URL, "asked by the normalised URL");
+    struct call *c = expect(CALL_ANALYZE);
+    cr_assert_str_eq(c->message, "\"v1\"|Tue, 01 Sep 2026 10:00:00 GMT");
+    answer_not_modified(c);
+    c = expect(CALL_STORE);
+    cr_assert_str_eq(c->code, "42", "the row repeats row 42");
+    cr_assert_str_eq(c->message, "true", "not_modified");
+    cr_assert_eq(t->phase, TASK_STORING);
+    answer_stored(c, 0);
+    c = expect(CALL_FINISH);
+    cr_assert(!c->has_summary, "a copy's summary is read from Postgres");
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_page_never_stored_or_unknown_is_fetched_in_full) {
+    struct task *t = analyzing(1);
+    cr_assert_str_eq(expect(CALL_ANALYZE)->message, "-", "no validators");
+    task_stop(t, false);
+    expect_end(TASK_OUTCOME_ABANDONED);
+    /* Postgres cannot say: fetched in full, not failed. */
+    ncalls = 0;
+    ends = 0;
+    freed = false;
+    last_status = UV_ECONNRESET;
+    t = analyzing(1);
+    struct call *c = expect(CALL_ANALYZE);
+    cr_assert_str_eq(c->message, "-");
+    /* A 304 nobody asked for is the server's error. */
+    answer_not_modified(c);
+    c = expect(CALL_FAIL);
+    cr_assert_str_eq(c->code, "http_304");
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_FAILED);
 }
