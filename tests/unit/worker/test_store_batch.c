@@ -90,6 +90,8 @@ fill(int i, const char *total) {
     char **v = r->row.value;
     v[RESULTS_JOB_ID] = r->job_id;
     v[RESULTS_URL] = r->url;
+    v[RESULTS_URL_KEY] = r->url; /* already normal */
+    v[RESULTS_NOT_MODIFIED] = "false";
     v[RESULTS_ALL] = r->all;
     v[RESULTS_NO_STOP] = r->all;
     v[RESULTS_TOP_WORDS] = "[]";
