@@ -5,6 +5,7 @@
  * down sends every read to the primary, and a primary that is down leaves
  * what the replica has readable. */
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,23 @@ static struct redis_srv redis;
 static struct pg_srv primary, replica;
 static char replica_db[512]; /* the system's database, on the replica */
 
+/* replica_has_results tells whether the replica has replayed the
+ * system's database and its results table (quietly: until then the
+ * database does not exist there). */
+static bool
+replica_has_results(void) {
+    PGconn *c = PQconnectdb(replica_db);
+    bool there = false;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, "SELECT to_regclass('results') IS NOT NULL");
+        there = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                !strcmp(PQgetvalue(r, 0, 0), "t");
+        PQclear(r);
+    }
+    PQfinish(c);
+    return there;
+}
+
 static void
 start(void) {
     redis_srv_start(&redis, "127.0.0.1");
@@ -31,6 +49,13 @@ start(void) {
     snprintf(replica_db, sizeof replica_db, "postgresql://postgres@127.0.0.1:%d/%s", replica.port,
              sys.db_name);
     wcsys_env(&sys, "DATABASE_READ_URL", replica_db);
+    /* The database and its migrated tables reach the replica when it has
+     * replayed them: wait for the results table there. */
+    long long until = wcsys_now_ms() + 60000;
+    while (!replica_has_results()) {
+        cr_assert_lt(wcsys_now_ms(), until, "the replica never replayed the migrated database");
+        usleep(50 * 1000);
+    }
 }
 
 static void
