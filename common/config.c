@@ -386,6 +386,7 @@ load(struct config *c, struct src *s) {
     int ttl_ms;
     if (get_ms(s, "RESULT_TTL", 86400 * 1000, 1000, &ttl_ms) < 0) return -1;
     c->result_ttl_s = ttl_ms / 1000;
+    if (get_int(s, "RESULT_RETENTION_DAYS", 0, 0, 36500, &c->result_retention_days) < 0) return -1;
 
     if (get_int(s, "WORKER_PROCESSES", deployed ? cpu_count() : 2, 1, 256, &c->worker_processes) <
         0)

@@ -59,6 +59,9 @@ struct config {
     struct tls_opts redis_tls;
     char *key_prefix;
     int result_ttl_s;
+    /* RESULT_RETENTION_DAYS: results older than this many days are dropped
+     * a month partition at a time (common/results.h); 0: kept for ever. */
+    int result_retention_days;
 
     /* jobs and workers */
     int worker_processes;

@@ -8,33 +8,36 @@
 
 struct column {
     const char *name;
-    const char *cast;   /* the INSERT placeholder's cast ("" for none) */
+    const char *wrap;   /* written around the INSERT's placeholder, before it (NULL: nothing) */
+    const char *cast;   /* ... and after it: a cast, or the rest of wrap ("" for none) */
     const char *select; /* how a reader selects it, as text */
 };
 
 static const struct column columns[RESULTS_NCOLS] = {
-    [RESULTS_JOB_ID] = {"job_id", "", "job_id::text"},
-    [RESULTS_URL] = {"url", "", "url"},
-    [RESULTS_ALL] = {"result_all", "::jsonb", "result_all::text"},
-    [RESULTS_NO_STOP] = {"result_no_stop_words", "::jsonb", "result_no_stop_words::text"},
-    [RESULTS_TOP_WORDS] = {"top_words", "::jsonb", "top_words::text"},
-    [RESULTS_TOTAL_WORDS] = {"total_words", "", "total_words"},
-    [RESULTS_UNIQUE_WORDS] = {"unique_words", "", "unique_words"},
-    [RESULTS_TOTAL_NO_STOP] = {"total_words_no_stop", "", "total_words_no_stop"},
-    [RESULTS_UNIQUE_NO_STOP] = {"unique_words_no_stop", "", "unique_words_no_stop"},
-    [RESULTS_FINAL_URL] = {"final_url", "", "final_url"},
-    [RESULTS_HTTP_STATUS] = {"http_status", "", "http_status"},
-    [RESULTS_CONTENT_TYPE] = {"content_type", "", "content_type"},
-    [RESULTS_CHARSET] = {"charset", "", "charset"},
-    [RESULTS_BYTES] = {"bytes", "", "bytes"},
-    [RESULTS_FETCH_MS] = {"fetch_ms", "", "fetch_ms"},
-    [RESULTS_URL_KEY] = {"url_key", "", "url_key"},
-    [RESULTS_ETAG] = {"etag", "", "etag"},
-    [RESULTS_LAST_MODIFIED] = {"last_modified", "", "last_modified"},
-    [RESULTS_NOT_MODIFIED] = {"not_modified", "::boolean", "not_modified::text"},
-    [RESULTS_ID] = {"id", NULL, "id"},
-    [RESULTS_CREATED_AT] = {"created_at", NULL, "(extract(epoch FROM created_at) * 1000)::bigint"},
-    [RESULTS_TOP_TEN] = {"top_ten", NULL,
+    [RESULTS_JOB_ID] = {"job_id", NULL, "", "job_id::text"},
+    [RESULTS_URL] = {"url", NULL, "", "url"},
+    [RESULTS_ALL] = {"result_all", NULL, "::jsonb", "result_all::text"},
+    [RESULTS_NO_STOP] = {"result_no_stop_words", NULL, "::jsonb", "result_no_stop_words::text"},
+    [RESULTS_TOP_WORDS] = {"top_words", NULL, "::jsonb", "top_words::text"},
+    [RESULTS_TOTAL_WORDS] = {"total_words", NULL, "", "total_words"},
+    [RESULTS_UNIQUE_WORDS] = {"unique_words", NULL, "", "unique_words"},
+    [RESULTS_TOTAL_NO_STOP] = {"total_words_no_stop", NULL, "", "total_words_no_stop"},
+    [RESULTS_UNIQUE_NO_STOP] = {"unique_words_no_stop", NULL, "", "unique_words_no_stop"},
+    [RESULTS_FINAL_URL] = {"final_url", NULL, "", "final_url"},
+    [RESULTS_HTTP_STATUS] = {"http_status", NULL, "", "http_status"},
+    [RESULTS_CONTENT_TYPE] = {"content_type", NULL, "", "content_type"},
+    [RESULTS_CHARSET] = {"charset", NULL, "", "charset"},
+    [RESULTS_BYTES] = {"bytes", NULL, "", "bytes"},
+    [RESULTS_FETCH_MS] = {"fetch_ms", NULL, "", "fetch_ms"},
+    [RESULTS_URL_KEY] = {"url_key", NULL, "", "url_key"},
+    [RESULTS_ETAG] = {"etag", NULL, "", "etag"},
+    [RESULTS_LAST_MODIFIED] = {"last_modified", NULL, "", "last_modified"},
+    [RESULTS_NOT_MODIFIED] = {"not_modified", NULL, "::boolean", "not_modified::text"},
+    [RESULTS_CREATED_AT] = {"created_at", "coalesce(to_timestamp(",
+                            "::double precision / 1000), now())",
+                            "(extract(epoch FROM created_at) * 1000)::bigint"},
+    [RESULTS_ID] = {"id", NULL, NULL, "id"},
+    [RESULTS_TOP_TEN] = {"top_ten", NULL, NULL,
                          "(SELECT coalesce(jsonb_agg(t), '[]'::jsonb) FROM"
                          " (SELECT t FROM jsonb_array_elements(top_words) t LIMIT 10) s)::text"},
 };
@@ -60,6 +63,11 @@ put(char *out, size_t len, size_t *at, const char *fmt, ...) {
     return true;
 }
 
+static const char *
+wrap(int c) {
+    return columns[c].wrap ? columns[c].wrap : "";
+}
+
 /* insert_head writes "INSERT INTO results (<every written column>)". */
 static bool
 insert_head(char *out, size_t len, size_t *at) {
@@ -76,11 +84,12 @@ results_insert_rows_sql(char *out, size_t len, int nrows) {
     for (int r = 0; r < nrows && ok; r++) {
         ok = put(out, len, &at, "%s(", r ? ", " : "");
         for (int c = 0; c < RESULTS_NWRITTEN; c++)
-            ok = ok && put(out, len, &at, "%s$%d%s", c ? ", " : "", r * RESULTS_NWRITTEN + c + 1,
-                           columns[c].cast);
+            ok = ok && put(out, len, &at, "%s%s$%d%s", c ? ", " : "", wrap(c),
+                           r * RESULTS_NWRITTEN + c + 1, columns[c].cast);
         ok = ok && put(out, len, &at, ")");
     }
-    ok = ok && put(out, len, &at, " ON CONFLICT (%s) DO NOTHING", columns[RESULTS_JOB_ID].name);
+    ok = ok && put(out, len, &at, " ON CONFLICT (%s, %s) DO NOTHING", columns[RESULTS_JOB_ID].name,
+                   columns[RESULTS_CREATED_AT].name);
     return ok ? 0 : -1;
 }
 
@@ -95,14 +104,16 @@ results_copy_sql(char *out, size_t len) {
     bool ok = insert_head(out, len, &at) && put(out, len, &at, " SELECT ");
     for (int c = 0; c < RESULTS_NWRITTEN; c++) {
         bool own = c == RESULTS_JOB_ID || c == RESULTS_URL || c == RESULTS_URL_KEY ||
-                   c == RESULTS_NOT_MODIFIED;
-        ok = ok && (own ? put(out, len, &at, "%s$%d%s", c ? ", " : "", c + 1, columns[c].cast)
-                        : put(out, len, &at, "%scoalesce($%d%s, s.%s)", c ? ", " : "", c + 1,
-                              columns[c].cast, columns[c].name));
+                   c == RESULTS_NOT_MODIFIED || c == RESULTS_CREATED_AT;
+        ok = ok &&
+             (own ? put(out, len, &at, "%s%s$%d%s", c ? ", " : "", wrap(c), c + 1, columns[c].cast)
+                  : put(out, len, &at, "%scoalesce($%d%s, s.%s)", c ? ", " : "", c + 1,
+                        columns[c].cast, columns[c].name));
     }
-    ok = ok &&
-         put(out, len, &at, " FROM results s WHERE s.%s = $%d::bigint ON CONFLICT (%s) DO NOTHING",
-             columns[RESULTS_ID].name, RESULTS_NWRITTEN + 1, columns[RESULTS_JOB_ID].name);
+    ok = ok && put(out, len, &at,
+                   " FROM results s WHERE s.%s = $%d::bigint ON CONFLICT (%s, %s) DO NOTHING",
+                   columns[RESULTS_ID].name, RESULTS_NWRITTEN + 1, columns[RESULTS_JOB_ID].name,
+                   columns[RESULTS_CREATED_AT].name);
     return ok ? 0 : -1;
 }
 

@@ -1,5 +1,6 @@
 /* results — the Postgres table `results` (migrations/0001_create_results,
- * 0002_fresh_results):
+ * 0003_fresh_results; range-partitioned by month of created_at since
+ * 0004_results_partitioned):
  * its columns, named once for the worker that writes a row
  * (worker/store.c) and for every reader (web/h_*.c, cli/cmd_result.c).
  *
@@ -40,23 +41,35 @@ enum results_col {
     RESULTS_ETAG,          /* the page's ETag, or NULL */
     RESULTS_LAST_MODIFIED, /* the page's Last-Modified, or NULL */
     RESULTS_NOT_MODIFIED,  /* "true": a 304, counts copied from the row before */
+    /* The partition key: when the job was submitted, written as ms since
+     * the epoch (NULL: now()) and read the same way. One job's rows all
+     * carry the same value, so (job_id, created_at) is unique across
+     * partitions and the write stays idempotent per job. */
+    RESULTS_CREATED_AT,
     /* Set by Postgres. */
-    RESULTS_ID,         /* bigserial: the paging cursor */
-    RESULTS_CREATED_AT, /* read as ms since the epoch */
+    RESULTS_ID, /* bigserial: the paging cursor */
     /* Read only: the first ten of top_words, computed by Postgres. */
     RESULTS_TOP_TEN,
     RESULTS_NCOLS
 };
 
-/* The columns an INSERT writes: RESULTS_JOB_ID .. RESULTS_NOT_MODIFIED. */
-#define RESULTS_NWRITTEN (RESULTS_NOT_MODIFIED + 1)
+/* The columns an INSERT writes: RESULTS_JOB_ID .. RESULTS_CREATED_AT. */
+#define RESULTS_NWRITTEN (RESULTS_CREATED_AT + 1)
+
+/* The partitions' upkeep, by functions the migration 0004 defines: make
+ * the monthly partitions from this month to two months on (answers how
+ * many it made), and drop those whose rows are all older than $1 days
+ * (answers their names, one per row). Both are safe from many processes
+ * at once. */
+#define RESULTS_PARTITIONS_SQL "SELECT wordcount_results_partitions(2)"
+#define RESULTS_RETAIN_SQL "SELECT wordcount_results_retain($1::integer)"
 
 /* results_col_name returns the column's name in SQL and in a reader's answer. */
 const char *results_col_name(enum results_col c);
 
 /* results_insert_sql writes the idempotent INSERT of the written columns
  * ($1 is RESULTS_JOB_ID, ... in enum order; a second insert for the same
- * job does nothing). Returns 0, or -1 when out is too small. */
+ * job and created_at does nothing). Returns 0, or -1 when out is too small. */
 int results_insert_sql(char *out, size_t len);
 /* results_insert_rows_sql writes the same INSERT for nrows rows in one
  * statement (row r's columns are $(r * RESULTS_NWRITTEN + 1) on). A job
@@ -67,7 +80,7 @@ int results_insert_rows_sql(char *out, size_t len, int nrows);
 /* results_copy_sql writes the INSERT of a row that repeats stored row
  * $<RESULTS_NWRITTEN + 1> (a 304: the page has not changed since): the
  * same parameters as results_insert_sql, where every column but job_id,
- * url, url_key and not_modified falls back to the stored row's value
+ * url, url_key, not_modified and created_at falls back to the stored row's value
  * when its parameter is NULL (counts, content type, charset and, when
  * the 304 sent none, the validators). Nothing is inserted when that row
  * is gone. Returns 0, or -1 when out is too small. */

@@ -15,6 +15,7 @@
 #include "common/xalloc.h"
 #include "migrations/migfile.h"
 #include "migrations/migrate.h"
+#include "migrations/partitions.h"
 
 static const char usage_text[] =
     "usage: wordcount-migrate [--database-url URL] [--dir DIR] COMMAND [ARGS]\n"
@@ -26,6 +27,8 @@ static const char usage_text[] =
     "  history             list every migration, applied (when) or pending\n"
     "  check               exit 1 when migrations are pending, edited or unknown\n"
     "  new NAME            write the next NNNN_NAME.up.sql and .down.sql\n"
+    "  partitions          make the results table's monthly partitions due (this month\n"
+    "                      and the next two) and drop those past RESULT_RETENTION_DAYS\n"
     "\n"
     "options:\n"
     "  --database-url URL  the database (default: DATABASE_URL, also read from .env)\n"
@@ -33,6 +36,8 @@ static const char usage_text[] =
     "                      installed share/wordcount/migrations, then the source tree's)\n"
     "  --dry-run           upgrade/downgrade: print the SQL that would run, change nothing\n"
     "  --accept-edited     run even though an applied file was edited; record its new checksum\n"
+    "  --retention-days N  partitions: drop results older than N days (default:\n"
+    "                      RESULT_RETENTION_DAYS; 0 keeps everything)\n"
     "\n"
     "exit codes: 0 ok, 1 check failed, 2 usage, 65 bad migration files, 69 database\n"
     "unavailable, 70 migration failed, 78 bad configuration\n";
@@ -57,7 +62,7 @@ option_value(int argc, char **argv, int *i, const char *name) {
 
 int
 main(int argc, char **argv) {
-    const char *url = NULL, *dir = NULL;
+    const char *url = NULL, *dir = NULL, *retention = NULL;
     struct migrate_opts o = {0};
     const char *pos[3] = {0};
     int npos = 0;
@@ -74,6 +79,8 @@ main(int argc, char **argv) {
             url = v;
         } else if ((v = option_value(argc, argv, &i, "--dir"))) {
             dir = v;
+        } else if ((v = option_value(argc, argv, &i, "--retention-days"))) {
+            retention = v;
         } else if (strncmp(a, "--", 2) == 0 && a[2]) {
             char why[256];
             snprintf(why, sizeof why, "unknown option or missing value: %s", a);
@@ -90,8 +97,8 @@ main(int argc, char **argv) {
     static const struct {
         const char *name;
         int min, max;
-    } commands[] = {{"upgrade", 0, 1}, {"downgrade", 1, 1}, {"current", 0, 0},
-                    {"history", 0, 0}, {"check", 0, 0},     {"new", 1, 1}};
+    } commands[] = {{"upgrade", 0, 1}, {"downgrade", 1, 1}, {"current", 0, 0},   {"history", 0, 0},
+                    {"check", 0, 0},   {"new", 1, 1},       {"partitions", 0, 0}};
     int found_cmd = -1;
     for (int i = 0; i < (int)(sizeof commands / sizeof commands[0]); i++)
         if (strcmp(cmd, commands[i].name) == 0) found_cmd = i;
@@ -106,11 +113,22 @@ main(int argc, char **argv) {
                                              : "downgrade needs a TARGET (a version, -1 or base)");
     if (o.dry_run && strcmp(cmd, "upgrade") != 0 && strcmp(cmd, "downgrade") != 0)
         return usage("--dry-run applies to upgrade and downgrade");
+    bool partitions = strcmp(cmd, "partitions") == 0;
+    if (retention && !partitions) return usage("--retention-days applies to partitions");
+    int retention_days = -1;
+    if (retention) {
+        char *end;
+        long d = strtol(retention, &end, 10);
+        if (!*retention || *end || d < 0 || d > 36500)
+            return usage("--retention-days takes a number of days, 0 to 36500");
+        retention_days = (int)d;
+    }
 
     struct config cfg = {0};
     bool have_cfg = false;
     bool needs_db = strcmp(cmd, "new") != 0;
-    if (needs_db && !url) {
+    /* partitions reads RESULT_RETENTION_DAYS from the configuration. */
+    if (needs_db && (!url || (partitions && retention_days < 0))) {
         char err[512];
         if (config_load(&cfg, NULL, err, sizeof err) < 0) {
             log_init("migrate", LOG_INFO);
@@ -118,7 +136,8 @@ main(int argc, char **argv) {
             return EX_CONFIG;
         }
         have_cfg = true;
-        url = cfg.database_url;
+        if (!url) url = cfg.database_url;
+        if (retention_days < 0) retention_days = cfg.result_retention_days;
         log_init("migrate", (enum log_level)cfg.log_level);
     } else {
         const char *lvl = getenv("LOG_LEVEL");
@@ -140,6 +159,7 @@ main(int argc, char **argv) {
     else if (strcmp(cmd, "current") == 0) rc = migrate_current(&o, NULL, err, sizeof err);
     else if (strcmp(cmd, "history") == 0) rc = migrate_history(&o, err, sizeof err);
     else if (strcmp(cmd, "check") == 0) rc = migrate_check(&o, err, sizeof err);
+    else if (partitions) rc = partitions_upkeep(&o, retention_days, err, sizeof err);
     else {
         char *path = NULL;
         rc = migfile_new(dir, pos[1], &path, err, sizeof err);

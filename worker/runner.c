@@ -20,6 +20,7 @@
 #include "worker/polite.h"
 #include "worker/store_batch.h"
 #include "worker/task.h"
+#include "worker/upkeep.h"
 
 /* How long one XREADGROUP blocks; the blocking connection's command
  * timeout must exceed it (redis_uv drops a connection whose command is
@@ -49,7 +50,8 @@ struct runner {
     pg_uv_t *pg[RUNNER_PG_CONNS];          /* result writes spread over a few connections */
     store_batch_t *batch[RUNNER_PG_CONNS]; /* each connection's rows, several to a statement */
     int npg;
-    pg_uv_t *pg_big; /* and big rows' writes */
+    pg_uv_t *pg_big;  /* and big rows' writes */
+    upkeep_t *upkeep; /* the results table's partitions (on pg_big) */
     curl_uv_t *curl;
     polite_t *polite;
     struct membudget mem; /* this process's share of WORKER_MEMORY_MB */
@@ -534,6 +536,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     }
     r->pg_big = pg_uv_new(loop, cfg->database_url, "postgres-big", PG_BIG_QUERY_TIMEOUT_MS,
                           (size_t)cfg->worker_concurrency * 4 + 16);
+    r->upkeep = upkeep_start(loop, r->pg_big, cfg->result_retention_days);
     r->curl = curl_uv_new(loop);
     membudget_init(&r->mem,
                    (size_t)cfg->worker_memory_mb * 1024 * 1024 / (size_t)cfg->worker_processes,
@@ -709,7 +712,7 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
                             &r->grace};
     r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ +
                         2 * r->npg /* connections and batches */ + 1 /* big rows' pg */ +
-                        1 /* polite */;
+                        1 /* polite */ + 1 /* upkeep */;
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);
@@ -717,5 +720,6 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
     /* Before curl: polite cancels its robots.txt fetches; it is gone once
      * its last check (waiting on Redis, perhaps) has answered. */
     polite_close(r->polite, on_part_closed, r);
+    upkeep_close(r->upkeep, on_part_closed, r); /* its query fails when pg_big closes */
     curl_uv_close(r->curl, on_curl_closed, r);
 }

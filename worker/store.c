@@ -56,7 +56,7 @@ url_key_into(const char *url, struct buf *out) {
 }
 
 void
-store_row_init(struct store_row *row, const char *job_id, const char *url,
+store_row_init(struct store_row *row, const char *job_id, const char *url, int64_t created_at_ms,
                const struct analysis_result *r) {
     /* Every value goes into one buffer, each ended by a NUL; offsets are
      * turned into pointers once the buffer has stopped moving. */
@@ -133,6 +133,10 @@ store_row_init(struct store_row *row, const char *job_id, const char *url,
         case RESULTS_NOT_MODIFIED:
             buf_append_str(&b, "false");
             break;
+        case RESULTS_CREATED_AT:
+            if (created_at_ms > 0) json_out_u64(&b, (uint64_t)created_at_ms);
+            else null[c] = true;
+            break;
         default:
             break;
         }
@@ -155,7 +159,8 @@ store_row_init(struct store_row *row, const char *job_id, const char *url,
 
 void
 store_row_init_copy(struct store_row *row, const char *job_id, const char *url,
-                    const struct store_prev *prev, const struct analysis_result *r) {
+                    int64_t created_at_ms, const struct store_prev *prev,
+                    const struct analysis_result *r) {
     /* One block as store_row_init makes it; the columns not set here are
      * the previous row's (results_copy_sql). */
     size_t at[RESULTS_NWRITTEN];
@@ -200,6 +205,10 @@ store_row_init_copy(struct store_row *row, const char *job_id, const char *url,
             break;
         case RESULTS_NOT_MODIFIED:
             buf_append_str(&b, "true");
+            break;
+        case RESULTS_CREATED_AT:
+            set[c] = created_at_ms > 0;
+            if (set[c]) json_out_u64(&b, (uint64_t)created_at_ms);
             break;
         default:
             set[c] = false;

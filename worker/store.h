@@ -4,9 +4,11 @@
  * (common/results.h names the columns and builds the INSERT) and the
  * lookups of stored rows (by job, and a page's newest, whose validators
  * make the next fetch conditional). A 304 stores a row that repeats the
- * newest one's counts (store_row_init_copy). The write is idempotent by job id (results.job_id is unique
- * and the insert does nothing on conflict), so a job that runs twice after
- * a rescue stores one result. store_insert follows the pg_uv contract:
+ * newest one's counts (store_row_init_copy). The write is idempotent by
+ * job: every row of a job carries the job's submission time as created_at
+ * (the partition key), (job_id, created_at) is unique and the insert does
+ * nothing on conflict, so a job that runs twice after a rescue stores one
+ * result. store_insert follows the pg_uv contract:
  * returns 0 and calls cb exactly once, or returns a negative UV_* error
  * and never calls cb. A row is encoded from the analysis result (nothing
  * of that is kept) and is read, not copied, by the write: it must stay as
@@ -16,6 +18,7 @@
 #define WC_STORE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/pg_uv.h"
 #include "common/results.h"
@@ -49,15 +52,18 @@ struct store_prev {
 typedef void (*store_done_cb)(int status, const char *errstr, void *arg);
 
 /* store_row_init encodes an analysis result (counts as JSON objects, the
- * top STORE_TOP_WORDS words, totals and fetch metadata). */
+ * top STORE_TOP_WORDS words, totals and fetch metadata). created_at_ms is
+ * when the job was submitted (the row's partition key; 0: unknown, the
+ * row takes the time of its write). */
 void store_row_init(struct store_row *row, const char *job_id, const char *url,
-                    const struct analysis_result *r);
+                    int64_t created_at_ms, const struct analysis_result *r);
 /* store_row_init_copy encodes a 304 to the conditional fetch of prev:
  * the row repeats prev's counts, content type and charset (and its
  * validators when the 304 sent none) with this fetch's metadata and
  * not_modified true. */
 void store_row_init_copy(struct store_row *row, const char *job_id, const char *url,
-                         const struct store_prev *prev, const struct analysis_result *r);
+                         int64_t created_at_ms, const struct store_prev *prev,
+                         const struct analysis_result *r);
 void store_row_free(struct store_row *row);
 /* store_row_bytes: the bytes the row's values hold. */
 size_t store_row_bytes(const struct store_row *row);

@@ -379,13 +379,13 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     }
     if (res->not_modified && t->stored.found) {
         log_info("msg=\"page not modified\" job=%s copy_of=%s", t->entry.job_id, t->stored.id);
-        store_row_init_copy(&t->row, t->entry.job_id, t->url, &t->stored, res);
+        store_row_init_copy(&t->row, t->entry.job_id, t->url, t->created_at_ms, &t->stored, res);
     } else if (res->not_modified) { /* a 304 to a request that was not conditional */
         set_error(t, "http_304", "the server answered HTTP 304 to an unconditional request");
         next_phase(t, TASK_FAILING);
         return;
     } else {
-        store_row_init(&t->row, t->entry.job_id, t->url, res);
+        store_row_init(&t->row, t->entry.job_id, t->url, t->created_at_ms, res);
     }
     t->have_row = true;
     /* Counted: the tables go when this returns; the row stays until the
@@ -578,6 +578,7 @@ on_started(int status, const struct job *job, const char *errstr, void *arg) {
     }
     if (stopped(t)) return;
     t->url = xstrdup(job->url);
+    t->created_at_ms = job->created_at_ms;
     t->attempt = job->attempts;
     t->started_ms = (uint64_t)clock_now_ms();
     log_info("msg=\"job started\" job=%s url=%s attempt=%d", job->id, log_q(job->url),

@@ -123,6 +123,7 @@ struct task {
     bool renewing;     /* a renewal including this task is in flight */
     /* private */
     char *url;
+    int64_t created_at_ms; /* the job's submission: its result row's created_at */
     int attempt;
     analysis_t *analysis;
     struct membudget_acct acct; /* open while acct_open */

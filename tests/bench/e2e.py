@@ -550,7 +550,7 @@ def main():
             " unique_words, total_words_no_stop, unique_words_no_stop)"
             f" VALUES (gen_random_uuid(), 'http://bench/', jsonb_build_object('w', repeat('x', {size // 2})),"
             f" jsonb_build_object('w', repeat('x', {size // 2})), '[]', 1, 1, 1, 1)"
-            " ON CONFLICT (job_id) DO NOTHING;\n")
+            " ON CONFLICT (job_id, created_at) DO NOTHING;\n")
         pgbench = "/usr/lib/postgresql/15/bin/pgbench"
         t = []
         for _ in range(runs):

@@ -138,7 +138,7 @@ main(int argc, char **argv) {
                                 .bytes = j.bytes,
                                 .content_type = "text/html"};
     struct store_row row;
-    store_row_init(&row, "0190f0e0-0000-7000-8000-000000000000", "http://x/", &r);
+    store_row_init(&row, "0190f0e0-0000-7000-8000-000000000000", "http://x/", 0, &r);
     report("row", base);
     tally_free(&j.tally);
     size_t row_bytes = store_row_bytes(&row);

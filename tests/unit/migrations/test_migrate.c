@@ -431,6 +431,10 @@ Test(migrate, binary_exit_codes) {
     RUN(2, url_opt, "--dir", dir, "bogus");
     RUN(2, url_opt, "--dir", dir, "--frobnicate", "current");
     RUN(2, url_opt, "--dir", dir, "upgrade", "99");
+    RUN(70, url_opt, "--dir", dir, "partitions"); /* no partitioned results here */
+    RUN(2, url_opt, "partitions", "--retention-days", "x");
+    RUN(2, url_opt, "partitions", "--retention-days", "-3");
+    RUN(2, url_opt, "check", "--retention-days", "3");
     RUN(2, "--dir", dir, "new", "Bad Name");
     RUN(69, "--database-url=postgresql://wordcount@127.0.0.1:1/x", "--dir", dir, "current");
     put("0002_b.down.sql", "SELECT nope;\n");

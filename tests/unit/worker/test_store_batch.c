@@ -101,6 +101,7 @@ fill(int i, const char *total) {
     v[RESULTS_UNIQUE_NO_STOP] = "2";
     v[RESULTS_BYTES] = "10";
     v[RESULTS_FETCH_MS] = "1";
+    v[RESULTS_CREATED_AT] = "1795000000000"; /* the job's submission, as the worker writes it */
 }
 
 static void
