@@ -37,6 +37,8 @@ static const struct column columns[RESULTS_NCOLS] = {
                             "::double precision / 1000), now())",
                             "(extract(epoch FROM created_at) * 1000)::bigint"},
     [RESULTS_ID] = {"id", NULL, NULL, "id"},
+    [RESULTS_STORED_AT] = {"stored_at", NULL, NULL,
+                           "(extract(epoch FROM coalesce(stored_at, created_at)) * 1000)::bigint"},
     [RESULTS_TOP_TEN] = {"top_ten", NULL, NULL,
                          "(SELECT coalesce(jsonb_agg(t), '[]'::jsonb) FROM"
                          " (SELECT t FROM jsonb_array_elements(top_words) t LIMIT 10) s)::text"},

@@ -47,7 +47,9 @@ enum results_col {
      * partitions and the write stays idempotent per job. */
     RESULTS_CREATED_AT,
     /* Set by Postgres. */
-    RESULTS_ID, /* bigserial: the paging cursor */
+    RESULTS_ID,        /* bigserial: the paging cursor */
+    RESULTS_STORED_AT, /* when the row was written, ms since the epoch (before
+                          0004: its created_at, then the same thing) */
     /* Read only: the first ten of top_words, computed by Postgres. */
     RESULTS_TOP_TEN,
     RESULTS_NCOLS

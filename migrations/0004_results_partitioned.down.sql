@@ -17,6 +17,7 @@ INSERT INTO results
     SELECT DISTINCT ON (job_id) * FROM results_partitioned ORDER BY job_id, id;
 ALTER SEQUENCE results_id_seq OWNED BY results.id;
 DROP TABLE results_partitioned;
+ALTER TABLE results DROP COLUMN stored_at;
 ALTER TABLE results ADD CONSTRAINT results_pkey PRIMARY KEY (id);
 ALTER TABLE results ADD CONSTRAINT results_job_id_key UNIQUE (job_id);
 CREATE INDEX results_url_created_at_idx ON results (url, created_at DESC, id DESC);

@@ -7,7 +7,10 @@
 -- (common/results.h). A job's rows thus always carry the same created_at
 -- and land in the same partition, and (job_id, created_at), which a
 -- partitioned table can hold unique, keeps the write idempotent per job
--- as job_id alone did.
+-- as job_id alone did. When the row was written is kept beside it, in
+-- stored_at (NULL for rows written before this migration, whose
+-- created_at was the time of their write); freshness (max_age) counts
+-- from it.
 --
 -- The rows already stored are not copied: the old table, when it has
 -- rows, becomes the partition results_legacy for every time up to the end
@@ -30,6 +33,9 @@
 SET LOCAL lock_timeout = '5s';
 
 ALTER TABLE results RENAME TO results_legacy;
+-- No default for the rows there (no rewrite; they stay NULL), now() for new ones.
+ALTER TABLE results_legacy ADD COLUMN stored_at timestamptz;
+ALTER TABLE results_legacy ALTER COLUMN stored_at SET DEFAULT now();
 ALTER TABLE results_legacy DROP CONSTRAINT results_pkey;
 ALTER TABLE results_legacy DROP CONSTRAINT results_job_id_key;
 ALTER INDEX results_url_created_at_idx RENAME TO results_legacy_url_created_at_idx;

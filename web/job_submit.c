@@ -222,10 +222,12 @@ on_fresh_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     send_submit(s);
 }
 
-/* The newest result of a page younger than $2 seconds, by the
- * (url_key, created_at DESC, id DESC) index. */
+/* The newest result of a page stored less than $2 seconds ago, by the
+ * (url_key, created_at DESC, id DESC) index (created_at is its job's
+ * submission; stored_at, when it was fetched and written). */
 static const char FRESH_WHERE[] =
-    " FROM results WHERE url_key = $1 AND created_at > now() - make_interval(secs => $2::int)"
+    " FROM results WHERE url_key = $1"
+    " AND coalesce(stored_at, created_at) > now() - make_interval(secs => $2::int)"
     " ORDER BY created_at DESC, id DESC LIMIT 1";
 
 void

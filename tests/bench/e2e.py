@@ -429,7 +429,7 @@ def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
         prof.wait()
     rss = [vmhwm_kb(p) for p in sysm.worker_children()]
     sysm.stop("worker")
-    end = float(sysm.psql("SELECT extract(epoch FROM max(created_at)) FROM results").strip())
+    end = float(sysm.psql("SELECT extract(epoch FROM max(stored_at)) FROM results").strip())
     rows = int(sysm.psql("SELECT count(*) FROM results").strip())
     time.sleep(0.6)  # the backends' statistics reach pg_stat_database (at most every 500 ms)
     commits = int(sysm.psql(commits_sql).strip()) - commits0

@@ -201,6 +201,11 @@ Test(partitions, rows_stored_before_stay_in_the_legacy_partition_with_their_ids)
     free(sql);
     free(before);
     assert_q("SELECT pg_get_serial_sequence('results', 'id') IS NOT NULL", "t");
+    /* When a row was stored: unknown (NULL) before, now() from then on. */
+    assert_q("SELECT count(*) FROM results WHERE stored_at IS NULL", "100");
+    assert_q("SELECT abs(extract(epoch FROM stored_at - now())) < 3600 FROM results"
+             " WHERE url = 'http://y/'",
+             "t");
     /* Months after the legacy's range were made; the months it covers not. */
     char m1[32];
     month_name(1, m1, sizeof m1);
