@@ -135,6 +135,7 @@ int
 cli_pg(struct cli *c) {
     if (c->pg) return CLI_OK;
     c->pg = pg_uv_new(&c->loop, c->cfg->database_url, "postgres-cli", c->timeout_ms, 64);
+    pg_uv_set_prepare(c->pg, c->cfg->database_prepare);
     /* A first query is queued until the connection is up, and fails when
      * connecting fails: it doubles as the readiness check. */
     struct pg_wait w = {0};

@@ -375,6 +375,7 @@ load(struct config *c, struct src *s) {
     if (c->database_read_url &&
         check_database_url(s, "DATABASE_READ_URL", c->database_read_url) < 0)
         return -1;
+    if (get_bool(s, "DATABASE_PREPARE", true, &c->database_prepare) < 0) return -1;
     c->redis_url = get_str(s, "REDIS_URL", "redis://127.0.0.1:6379/0");
     c->redis_tls.ca_file = get_str(s, "REDIS_TLS_CA_FILE", NULL);
     if (get_bool(s, "REDIS_TLS_VERIFY", true, &c->redis_tls.verify) < 0) return -1;

@@ -52,6 +52,9 @@ struct config {
     /* DATABASE_READ_URL: a replica for the web's read-only queries (web/
      * pg_read.h); NULL when unset (they go to database_url). */
     char *database_read_url;
+    /* DATABASE_PREPARE: statements prepared once per connection (planned
+     * once); false behind a transaction-pooling pgbouncer before 1.21. */
+    bool database_prepare;
     char *redis_url;
     /* rediss:// only: the CA file (REDIS_TLS_CA_FILE; NULL: the system
      * store) and whether certificate and host name are checked

@@ -24,6 +24,7 @@
 
 #include "common/backoff.h"
 #include "common/log.h"
+#include "common/pg_stmts.h"
 #include "common/xalloc.h"
 
 /* Reconnect: steps of 100 ms doubling to 5 s, with jitter. */
@@ -37,6 +38,8 @@ struct query {
     int nparams;
     char **params; /* copies, or the caller's (borrowed); NULL entries are SQL NULLs */
     bool borrowed;
+    int stmt;       /* its prepared statement (pg_stmts), or -1: run unprepared */
+    bool preparing; /* its Prepare is in flight; the execution follows */
     pg_uv_cb cb;
     void *arg;
 };
@@ -74,6 +77,9 @@ struct pg_uv {
     uv_timer_t query_timer;   /* query timeout, or connect timeout while connecting */
     struct backoff reconnect; /* its failures: connect attempts failed in a row */
     char last_error[256];
+
+    bool prepare;          /* statements prepared once per connection (pg_uv_set_prepare) */
+    struct pg_stmts stmts; /* ... those of the current connection */
 
     pg_uv_state_cb state_cb;
     void *state_arg;
@@ -188,6 +194,7 @@ watch(pg_uv_t *pg, int events) {
 /* finish_conn closes the poll and finishes the connection. */
 static void
 finish_conn(pg_uv_t *pg) {
+    pg_stmts_clear(&pg->stmts); /* a new connection has none */
     if (pg->last) PQclear(pg->last);
     pg->last = NULL;
     pg->flushing = false;
@@ -341,6 +348,29 @@ flush(pg_uv_t *pg) {
     return 0;
 }
 
+/* send_query sends q: as a prepared statement's execution when its SQL
+ * was prepared on this connection, else its Prepare first (the execution
+ * follows when that answers; see run_prepared), or unprepared when
+ * preparing is off or the statement cache is full. Returns libpq's 1 or 0. */
+static int
+send_query(pg_uv_t *pg, struct query *q) {
+    const char *const *params = (const char *const *)q->params;
+    int i = pg->prepare ? pg_stmts_find(&pg->stmts, q->sql) : -1;
+    char name[PG_STMTS_NAME_MAX];
+    if (i >= 0 && pg_stmts_is_ready(&pg->stmts, i)) {
+        q->stmt = i;
+        pg_stmts_name(&pg->stmts, i, name);
+        return PQsendQueryPrepared(pg->conn, name, q->nparams, params, NULL, NULL, 0);
+    }
+    if (i >= 0) pg_stmts_forget(&pg->stmts, i); /* a Prepare that never answered */
+    i = pg->prepare ? pg_stmts_add(&pg->stmts, q->sql) : -1;
+    if (i < 0) return PQsendQueryParams(pg->conn, q->sql, q->nparams, NULL, params, NULL, NULL, 0);
+    q->stmt = i;
+    q->preparing = true;
+    pg_stmts_name(&pg->stmts, i, name);
+    return PQsendPrepare(pg->conn, name, q->sql, q->nparams, NULL);
+}
+
 static void
 start_next(pg_uv_t *pg) {
     while (!pg->closing && pg->state == PG_READY && !pg->inflight && pg->head) {
@@ -350,8 +380,7 @@ start_next(pg_uv_t *pg) {
         pg->queued--;
         q->next = NULL;
         pg->inflight = q;
-        if (PQsendQueryParams(pg->conn, q->sql, q->nparams, NULL, (const char *const *)q->params,
-                              NULL, NULL, 0)) {
+        if (send_query(pg, q)) {
             if (pg->timeout_ms > 0)
                 uv_timer_start(&pg->query_timer, on_timeout, (uint64_t)pg->timeout_ms, 0);
             flush(pg);
@@ -363,6 +392,7 @@ start_next(pg_uv_t *pg) {
         }
         /* Refused by libpq itself, before anything was sent: only this
          * query fails. */
+        if (q->preparing) pg_stmts_forget(&pg->stmts, q->stmt);
         char msg[256];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(pg->conn));
         msg[strcspn(msg, "\n")] = '\0';
@@ -378,6 +408,13 @@ static void
 finish_query(pg_uv_t *pg) {
     struct query *q = pg->inflight;
     PGresult *res = pg->last;
+    /* A statement the server no longer takes as prepared (its table's
+     * columns changed under it, or it was deallocated): prepared afresh
+     * next time; this run's error goes to the caller as any error. */
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (q->stmt >= 0 && !q->preparing && state &&
+        (strcmp(state, "0A000") == 0 || strcmp(state, "26000") == 0))
+        pg_stmts_forget(&pg->stmts, q->stmt);
     pg->inflight = NULL;
     pg->last = NULL;
     uv_timer_stop(&pg->query_timer);
@@ -387,8 +424,35 @@ finish_query(pg_uv_t *pg) {
     start_next(pg);
 }
 
+/* run_prepared follows the answer to the query in flight's Prepare: on
+ * success it sends the execution (true: keep collecting); on an error
+ * (the SQL's own: the caller gets it as the query's result) it forgets
+ * the statement (false: finish the query now). */
+static bool
+run_prepared(pg_uv_t *pg) {
+    struct query *q = pg->inflight;
+    q->preparing = false;
+    if (!pg->last || PQresultStatus(pg->last) != PGRES_COMMAND_OK) {
+        pg_stmts_forget(&pg->stmts, q->stmt);
+        q->stmt = -1;
+        return false;
+    }
+    PQclear(pg->last);
+    pg->last = NULL;
+    pg_stmts_ready(&pg->stmts, q->stmt);
+    char name[PG_STMTS_NAME_MAX];
+    pg_stmts_name(&pg->stmts, q->stmt, name);
+    if (!PQsendQueryPrepared(pg->conn, name, q->nparams, (const char *const *)q->params, NULL, NULL,
+                             0)) {
+        conn_failed(pg, PQerrorMessage(pg->conn)); /* the Prepare went, this cannot: the link */
+        return true;
+    }
+    flush(pg);
+    return true;
+}
+
 /* collect reads results while libpq has whole ones; PQgetResult's NULL
- * ends the query in flight. */
+ * ends the query in flight (or its Prepare: then its execution goes). */
 static void
 collect(pg_uv_t *pg) {
     while (pg->state == PG_READY && pg->inflight && !PQisBusy(pg->conn)) {
@@ -403,6 +467,7 @@ collect(pg_uv_t *pg) {
             conn_failed(pg, PQerrorMessage(pg->conn));
             return;
         }
+        if (pg->inflight->preparing && run_prepared(pg)) continue;
         finish_query(pg);
         if (pg->closing) return;
     }
@@ -442,6 +507,7 @@ pg_uv_new(uv_loop_t *loop, const char *conninfo, const char *name, int query_tim
     pg->name = xstrdup(name ? name : "postgres");
     pg->timeout_ms = query_timeout_ms;
     pg->max_queue = max_queue;
+    pg->prepare = true;
     backoff_init(&pg->reconnect, BACKOFF_MIN_MS, BACKOFF_MAX_MS,
                  uv_hrtime() ^ (uint64_t)(uintptr_t)pg);
     uv_timer_init(loop, &pg->retry_timer);
@@ -479,6 +545,7 @@ submit(pg_uv_t *pg, const char *sql, int nparams, const char *const *params, boo
     q->borrowed = borrowed;
     for (int i = 0; i < nparams; i++)
         q->params[i] = !params[i] ? NULL : borrowed ? (char *)params[i] : xstrdup(params[i]);
+    q->stmt = -1;
     q->cb = cb;
     q->arg = arg;
     if (pg->tail) pg->tail->next = q;
@@ -499,6 +566,11 @@ int
 pg_uv_query_borrowed(pg_uv_t *pg, const char *sql, int nparams, const char *const *params,
                      pg_uv_cb cb, void *arg) {
     return submit(pg, sql, nparams, params, true, cb, arg);
+}
+
+void
+pg_uv_set_prepare(pg_uv_t *pg, bool on) {
+    pg->prepare = on;
 }
 
 void

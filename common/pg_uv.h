@@ -8,8 +8,13 @@
  *
  * Connect: PQconnectStart, PQsetnonblocking, then PQconnectPoll driven by
  * its READING/WRITING answers, re-checking PQsocket each time.
- * Queries: PQsendQueryParams (text parameters, text results), one in
- * flight, PQflush until done, PQconsumeInput + PQgetResult until NULL.
+ * Queries: text parameters, text results, one in flight, PQflush until
+ * done, PQconsumeInput + PQgetResult until NULL. Each SQL text is
+ * prepared once per connection (PQsendPrepare, then PQsendQueryPrepared
+ * at every run; common/pg_stmts.h), so it is planned once, not at every
+ * run; pg_uv_set_prepare(pg, false) sends every query unprepared
+ * (PQsendQueryParams), as a transaction-pooling pgbouncer before 1.21
+ * needs (DATABASE_PREPARE=false).
  *
  * Contract:
  *  - pg_uv_query returns 0 and later calls cb exactly once, or returns a
@@ -58,6 +63,9 @@ int pg_uv_query(pg_uv_t *pg, const char *sql, int nparams, const char *const *pa
  * batch of result rows). */
 int pg_uv_query_borrowed(pg_uv_t *pg, const char *sql, int nparams, const char *const *params,
                          pg_uv_cb cb, void *arg);
+/* pg_uv_set_prepare turns the preparing of statements on (the default) or
+ * off, for the queries sent from then on. */
+void pg_uv_set_prepare(pg_uv_t *pg, bool on);
 /* pg_uv_set_data keeps one pointer for the connection's owner (pg_uv
  * never touches it); pg_uv_data returns it (NULL until set). */
 void pg_uv_set_data(pg_uv_t *pg, void *data);

@@ -26,9 +26,12 @@ app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, si
     longpoll_init(&a->longpoll, loop, &a->events);
     sse_init(&a->sse, loop, &a->events);
     a->pg = pg_uv_new(loop, cfg->database_url, "pg-web", APP_PG_TIMEOUT_MS, APP_PG_MAX_QUEUE);
-    if (cfg->database_read_url)
+    pg_uv_set_prepare(a->pg, cfg->database_prepare);
+    if (cfg->database_read_url) {
         a->pg_read = pg_uv_new(loop, cfg->database_read_url, "pg-web-read", APP_PG_TIMEOUT_MS,
                                APP_PG_MAX_QUEUE);
+        pg_uv_set_prepare(a->pg_read, cfg->database_prepare);
+    }
     queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);
     http_metrics_init(&a->http_metrics, loop, a->redis, &keys);
     ratelimit_init(&a->submit_limit, cfg->submit_rate, cfg->submit_burst);

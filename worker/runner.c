@@ -532,10 +532,12 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     for (int i = 0; i < r->npg; i++) {
         r->pg[i] = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,
                              (size_t)cfg->worker_concurrency * 4 + 16);
+        pg_uv_set_prepare(r->pg[i], cfg->database_prepare);
         r->batch[i] = store_batch_new(loop, r->pg[i]);
     }
     r->pg_big = pg_uv_new(loop, cfg->database_url, "postgres-big", PG_BIG_QUERY_TIMEOUT_MS,
                           (size_t)cfg->worker_concurrency * 4 + 16);
+    pg_uv_set_prepare(r->pg_big, cfg->database_prepare);
     r->upkeep = upkeep_start(loop, r->pg_big, cfg->result_retention_days);
     r->curl = curl_uv_new(loop);
     membudget_init(&r->mem,

@@ -400,12 +400,49 @@ def perf_start(sysm, path, seconds):
                              "sleep", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def redis_counters(sysm):
+    """Redis's calls per command and bytes received/sent so far."""
+    calls = {}
+    for m in re.finditer(r"^cmdstat_(\w+):calls=(\d+)", sysm.redis_cli("INFO", "commandstats"), re.M):
+        calls[m.group(1)] = int(m.group(2))
+    st = sysm.redis_cli("INFO", "stats")
+    net = {k: int(re.search(rf"^{k}:(\d+)", st, re.M).group(1))
+           for k in ("total_net_input_bytes", "total_net_output_bytes")}
+    return calls, net
+
+
+def pg_wal_lsn(sysm):
+    return sysm.psql("SELECT pg_current_wal_lsn()").strip()
+
+
+def store_counters(sysm, calls0, net0, lsn0, rows):
+    """What a job cost Redis and Postgres over its whole life (submission,
+    drain, and the client's polls of /api/v1/stats): calls per job of each
+    Redis command (scripts are evalsha), bytes into Redis, WAL bytes and
+    table bytes (the results partitions with their TOAST and indexes)."""
+    calls1, net1 = redis_counters(sysm)
+    per = max(rows, 1)
+    calls = {k: round((v - calls0.get(k, 0)) / per, 2) for k, v in calls1.items() if v - calls0.get(k, 0) > 0}
+    wal = int(sysm.psql(f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn0}')").strip())
+    table = int(sysm.psql("SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits"
+                          " WHERE inhparent = 'results'::regclass").strip())
+    return {"redis_calls_per_job": calls,
+            "redis_commands_per_job": round(sum(calls.values()), 2),
+            "redis_scripts_per_job": round(sum(v for k, v in calls.items() if k in ("evalsha", "eval", "fcall")), 2),
+            "redis_bytes_in_per_job": round((net1["total_net_input_bytes"] - net0["total_net_input_bytes"]) / per),
+            "redis_bytes_out_per_job": round((net1["total_net_output_bytes"] - net0["total_net_output_bytes"]) / per),
+            "pg_wal_bytes_per_job": round(wal / per),
+            "pg_table_bytes_per_job": round(table / per)}
+
+
 def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
     """One drain of n jobs by procs x conc workers: queued first, or (with
     submit_while) submitted by the client while the workers take them.
     Throughput is n / (last row's commit - workers' start)."""
     jobs = [urls[i % len(urls)] for i in range(n)]
     sysm.reset()
+    calls0, net0 = redis_counters(sysm)
+    lsn0 = pg_wal_lsn(sysm)
     if not submit_while:
         submit_parallel(sysm, jobs)
     hz = os.sysconf("SC_CLK_TCK")
@@ -437,7 +474,8 @@ def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
     cpu = {k: round(1000 * (after.get(k, 0) - before.get(k, 0)) / hz / max(rows, 1), 3) for k in after}
     return {"jobs": n, "rows": rows, "failed": failed, "jobs_per_s": round(rows / span, 1),
             "rows_per_commit": round(rows / max(commits, 1), 2),
-            "cpu_ms_per_job": cpu, "worker_rss_kb": rss, "web_rss_kb": vmhwm_kb(sysm.procs["web"].pid)}
+            "cpu_ms_per_job": cpu, "worker_rss_kb": rss, "web_rss_kb": vmhwm_kb(sysm.procs["web"].pid),
+            **store_counters(sysm, calls0, net0, lsn0, rows)}
 
 
 def drain(sysm, urls, runs):
@@ -463,8 +501,41 @@ def drain(sysm, urls, runs):
                                 for k in samples[0]["cpu_ms_per_job"]},
              "worker_rss_kb": max(max(s["worker_rss_kb"] or [0]) for s in samples),
              "web_rss_kb": max(s["web_rss_kb"] or 0 for s in samples)}
+        for k in ("redis_commands_per_job", "redis_scripts_per_job", "redis_bytes_in_per_job",
+                  "redis_bytes_out_per_job", "pg_wal_bytes_per_job", "pg_table_bytes_per_job"):
+            m[k] = statistics.median(s[k] for s in samples)
+        m["redis_calls_per_job"] = samples[len(samples) // 2]["redis_calls_per_job"]
         out[mode] = m
+    if "submit_while_draining" in out:
+        out["capacity"] = capacity(out["submit_while_draining"])
     return out
+
+
+def capacity(d):
+    """The capacity model from one drain's per-job costs: a process kind
+    whose jobs cost c ms of CPU carries 1000 / c jobs/s per core, and a
+    deployment carries the least of (its cores of that kind x that) over
+    the kinds. Measured with the client submitting while the workers drain,
+    so the CPU is each job's whole life (submission, queue, fetch, count,
+    store, the polls of the stats)."""
+    per_core = {k: round(1000 / v) for k, v in d["cpu_ms_per_job"].items() if v > 0}
+    return {"jobs_per_s_per_core": per_core,
+            "cpu_ms_per_job": d["cpu_ms_per_job"],
+            "redis_commands_per_job": d["redis_commands_per_job"],
+            "redis_scripts_per_job": d["redis_scripts_per_job"],
+            "redis_bytes_in_per_job": d["redis_bytes_in_per_job"],
+            "pg_wal_bytes_per_job": d["pg_wal_bytes_per_job"],
+            "pg_table_bytes_per_job": d["pg_table_bytes_per_job"]}
+
+
+def print_capacity(c):
+    print("\ncapacity model (per job, whole life; jobs/s one core of each kind carries = 1000 / CPU ms):")
+    for k in sorted(c["cpu_ms_per_job"]):
+        v = c["cpu_ms_per_job"][k]
+        print(f"  {k:<9} {v:>7} ms CPU per job  ->  {c['jobs_per_s_per_core'].get(k, '-'):>7} jobs/s per core")
+    print(f"  Redis: {c['redis_commands_per_job']} commands per job ({c['redis_scripts_per_job']} script calls), "
+          f"{c['redis_bytes_in_per_job']} bytes in")
+    print(f"  Postgres: {c['pg_wal_bytes_per_job']} WAL bytes and {c['pg_table_bytes_per_job']} table bytes per job")
 
 
 def main():
@@ -650,6 +721,8 @@ def main():
     print(f"\nwordcount end to end: {report['cores']} cores, Redis {v['redis']}, Postgres {v['postgres']}, "
           f"nginx {v['nginx']}; {report['pages']} pages x {repeat}; medians of {runs} runs")
     for mode, d in report.get("drain", {}).items():
+        if mode == "capacity":
+            continue
         cpu = ", ".join(f"{k} {v}" for k, v in sorted(d["cpu_ms_per_job"].items()))
         ratio = f" = {d['ratio_to_lowest_ceiling']:.2f} of the lowest ceiling" if "ratio_to_lowest_ceiling" in d else ""
         print(f"drain {d['jobs']} jobs, {mode} ({d['config']}): {d['jobs_per_s']} jobs/s{ratio} (runs {d['runs']}, "
@@ -679,6 +752,8 @@ def main():
         extra = f", history p50 {g['history']['p50_ms']} ms" if "history" in g else ""
         print(f"  {k:<24} {g['jobs_per_s']:>8} jobs/s   poll {g['poll']['rps']} req/s p50 {g['poll']['p50_ms']} ms "
               f"p99 {g['poll']['p99_ms']} ms{extra}")
+    if report.get("drain", {}).get("capacity"):
+        print_capacity(report["drain"]["capacity"])
     if report.get("politeness"):
         print_politeness(report["politeness"])
     print(f"\nwritten to {out}")

@@ -31,6 +31,7 @@ static const char *vars[] = {"APP_ENV",
                              "REDIS_KEY_PREFIX",
                              "RESULT_TTL",
                              "RESULT_RETENTION_DAYS",
+                             "DATABASE_PREPARE",
                              "WORKER_PROCESSES",
                              "WORKER_CONCURRENCY",
                              "WORKER_GRACE",
@@ -85,6 +86,7 @@ Test(config, development_defaults) {
     cr_assert_eq(c.worker_concurrency, 64);
     cr_assert_eq(c.job_max_attempts, 5);
     cr_assert_eq(c.result_retention_days, 0, "results kept for ever unless asked");
+    cr_assert(c.database_prepare, "statements prepared unless asked not to");
     cr_assert_eq(c.job_timeout_ms, 60000);
     cr_assert_eq(c.fetch_max_bytes, 10u << 20);
     cr_assert(c.fetch_allow_private, "development fetches private addresses");
@@ -172,6 +174,7 @@ ParameterizedTestParameters(config, bad_value_names_the_variable) {
         {"JOB_TIMEOUT", "-5"},
         {"JOB_MAX_ATTEMPTS", "0"},
         {"RESULT_RETENTION_DAYS", "-1"},
+        {"DATABASE_PREPARE", "maybe"},
         {"RESULT_RETENTION_DAYS", "30d"},
         {"RESULT_RETENTION_DAYS", "36501"},
         {"FETCH_MAX_BYTES", "10Q"},

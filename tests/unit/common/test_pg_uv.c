@@ -527,3 +527,102 @@ Test(pg_uv, reconnects_after_restart) {
     close_conn(pg);
     cr_assert_eq(refused.calls, 0);
 }
+
+/* --- prepared statements (common/pg_stmts.h) --- */
+
+/* count_prepared asks the connection how many of its prepared statements
+ * have the text sql. */
+static int
+count_prepared(pg_uv_t *pg, const char *sql) {
+    struct rec rec = {0};
+    const char *params[] = {sql};
+    query(pg, &rec, "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", 1, params);
+    wait_calls(&rec, 1, 5000);
+    cr_assert_eq(rec.status, PGRES_TUPLES_OK, "%s", rec.err);
+    return atoi(rec.val[0]);
+}
+
+static struct rec
+run(pg_uv_t *pg, const char *sql, int n, const char *const *params) {
+    struct rec rec = {0};
+    query(pg, &rec, sql, n, params);
+    wait_calls(&rec, 1, 5000);
+    return rec;
+}
+
+Test(pg_uv, a_statement_is_prepared_once_per_connection) {
+    struct state st = {0};
+    pg_uv_t *pg = open_conn(testenv_database_url(), 5000, &st);
+    const char *sql = "SELECT $1::int + 1";
+    const char *one[] = {"1"}, *two[] = {"2"};
+    struct rec a = run(pg, sql, 1, one), b = run(pg, sql, 1, two);
+    cr_assert_str_eq(a.val[0], "2");
+    cr_assert_str_eq(b.val[0], "3", "the second run has its own parameters");
+    cr_assert_eq(count_prepared(pg, sql), 1, "prepared once, run twice");
+    /* An SQL error in the statement itself: each run gets it, nothing is
+     * kept prepared. */
+    const char *bad = "SELECT * FROM no_such_table_for_prepare";
+    for (int i = 0; i < 2; i++) {
+        struct rec r = run(pg, bad, 0, NULL);
+        cr_assert_eq(r.status, PGRES_FATAL_ERROR);
+        cr_assert(strstr(r.err, "does not exist"), "%s", r.err);
+    }
+    cr_assert_eq(count_prepared(pg, bad), 0);
+    /* A bad parameter fails its run only; the statement stays. */
+    const char *nan[] = {"not a number"};
+    cr_assert_eq(run(pg, sql, 1, nan).status, PGRES_FATAL_ERROR);
+    cr_assert_str_eq(run(pg, sql, 1, one).val[0], "2");
+    cr_assert_eq(count_prepared(pg, sql), 1);
+    cr_assert_eq(st.downs, 0);
+    close_conn(pg);
+}
+
+Test(pg_uv, a_statement_whose_table_changed_is_prepared_again) {
+    struct state st = {0};
+    pg_uv_t *pg = open_conn(testenv_database_url(), 5000, &st);
+    cr_assert_eq(run(pg, "CREATE TEMP TABLE prep_t (a int)", 0, NULL).status, PGRES_COMMAND_OK);
+    cr_assert_eq(run(pg, "INSERT INTO prep_t VALUES (7)", 0, NULL).status, PGRES_COMMAND_OK);
+    const char *sql = "SELECT * FROM prep_t";
+    cr_assert_str_eq(run(pg, sql, 0, NULL).val[0], "7");
+    cr_assert_eq(run(pg, "ALTER TABLE prep_t ADD COLUMN b int", 0, NULL).status, PGRES_COMMAND_OK);
+    /* The server refuses the old plan once (its result has another
+     * shape); the next run prepares it afresh and sees both columns. */
+    struct rec r = run(pg, sql, 0, NULL);
+    cr_assert_eq(r.status, PGRES_FATAL_ERROR);
+    cr_assert(strstr(r.err, "cached plan must not change result type"), "%s", r.err);
+    r = run(pg, sql, 0, NULL);
+    cr_assert_eq(r.status, PGRES_TUPLES_OK, "%s", r.err);
+    cr_assert_str_eq(r.val[0], "7");
+    cr_assert(r.isnull[1], "the new column");
+    close_conn(pg);
+}
+
+Test(pg_uv, statements_are_prepared_again_on_a_new_connection) {
+    struct state st = {0};
+    pg_uv_t *pg = open_conn(testenv_database_url(), 5000, &st);
+    const char *sql = "SELECT $1::text || '!'";
+    const char *hi[] = {"hi"};
+    cr_assert_str_eq(run(pg, sql, 1, hi).val[0], "hi!");
+    /* The server ends this session: its statements are gone with it. */
+    struct rec kill = run(pg, "SELECT pg_terminate_backend(pg_backend_pid())", 0, NULL);
+    cr_assert_eq(kill.nulls, 1, "the connection went down under the query");
+    cr_assert(testenv_run_until(&loop, &st.up, 30000), "reconnected");
+    cr_assert_eq(st.downs, 1);
+    struct rec r = run(pg, sql, 1, hi);
+    cr_assert_eq(r.status, PGRES_TUPLES_OK, "prepared on the new connection: %s", r.err);
+    cr_assert_str_eq(r.val[0], "hi!");
+    close_conn(pg);
+}
+
+Test(pg_uv, preparing_can_be_turned_off) {
+    struct state st = {0};
+    pg_uv_t *pg = open_conn(testenv_database_url(), 5000, &st);
+    pg_uv_set_prepare(pg, false);
+    const char *sql = "SELECT $1::int * 2";
+    const char *three[] = {"3"};
+    cr_assert_str_eq(run(pg, sql, 1, three).val[0], "6");
+    cr_assert_str_eq(run(pg, sql, 1, three).val[0], "6");
+    struct rec r = run(pg, "SELECT count(*) FROM pg_prepared_statements", 0, NULL);
+    cr_assert_str_eq(r.val[0], "0", "nothing prepared (for a transaction-pooling pgbouncer)");
+    close_conn(pg);
+}
