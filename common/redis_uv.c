@@ -23,6 +23,7 @@
 
 #include "common/backoff.h"
 #include "common/log.h"
+#include "common/redis_scripts.h"
 #include "common/redis_url.h"
 #include "common/transport.h"
 #include "common/xalloc.h"
@@ -52,6 +53,7 @@ struct redis_uv {
     bool connected;      /* handshake (AUTH, SELECT) done */
     int handshake_left;  /* handshake replies still expected */
     struct cmd *head, *tail;
+    struct redis_scripts scripts; /* the Lua scripts sent whole on this connection */
 
     uv_timer_t retry_timer;
     uv_timer_t cmd_timer;
@@ -141,6 +143,32 @@ send_argv(redis_uv_t *r, redis_uv_cb cb, void *arg, int argc, const char **argv,
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
     if (len < 0) return UV_ENOMEM;
     return send_formatted(r, cb, arg, cmd, len);
+}
+
+/* send_script sends EVAL script ... as EVALSHA sha ... when the script
+ * went whole on this connection before (Redis has it then: the earlier
+ * EVAL ran first), else as it is. */
+static int
+send_script(redis_uv_t *r, redis_uv_cb cb, void *arg, int argc, const char **argv,
+            const size_t *argvlen) {
+    char sha[REDIS_SCRIPTS_SHA_LEN + 1];
+    size_t len = argvlen ? argvlen[1] : strlen(argv[1]);
+    if (redis_scripts_sha1(argv[1], len, sha) < 0 || !redis_scripts_use(&r->scripts, sha))
+        return send_argv(r, cb, arg, argc, argv, argvlen);
+    const char **av = xmalloc((size_t)argc * sizeof *av);
+    size_t *avl = xmalloc((size_t)argc * sizeof *avl);
+    for (int i = 0; i < argc; i++) {
+        av[i] = argv[i];
+        avl[i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+    av[0] = "EVALSHA";
+    avl[0] = 7;
+    av[1] = sha;
+    avl[1] = REDIS_SCRIPTS_SHA_LEN;
+    int rc = send_argv(r, cb, arg, argc, av, avl);
+    free(av);
+    free(avl);
+    return rc;
 }
 
 /* --- connection state --- */
@@ -266,6 +294,7 @@ static void
 on_connect(transport_t *t, void *arg) {
     redis_uv_t *r = arg;
     assert(r->t == t);
+    redis_scripts_forget_sent(&r->scripts); /* a new connection: each script goes whole once */
     char db[16];
     snprintf(db, sizeof db, "%d", r->url.db);
     const char *auth1[] = {"AUTH", r->url.password};
@@ -333,6 +362,14 @@ on_read(transport_t *t, const char *data, size_t len, void *arg) {
             return;
         }
         unlink_cmd(r, c);
+        redisReply *rep = reply;
+        if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8)) {
+            /* Redis lost its scripts (SCRIPT FLUSH) under a live
+             * connection: this call fails, the next ones send them whole. */
+            log_warn("msg=\"redis has not got a script, sending them whole again\" conn=%s",
+                     r->name);
+            redis_scripts_forget_sent(&r->scripts);
+        }
         c->cb(r, reply, NULL, c->arg);
         free(c);
         freeReplyObject(reply);
@@ -416,6 +453,8 @@ redis_uv_command(redis_uv_t *r, redis_uv_cb cb, void *arg, int argc, const char 
     assert(cb);
     if (r->closing) return UV_ECANCELED;
     if (!redis_uv_connected(r)) return UV_ENOTCONN;
+    if (argc >= 3 && strcmp(argv[0], "EVAL") == 0)
+        return send_script(r, cb, arg, argc, argv, argvlen);
     return send_argv(r, cb, arg, argc, argv, argvlen);
 }
 

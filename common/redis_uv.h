@@ -8,6 +8,10 @@
  * timer. Commands are encoded by hiredis's formatter (redisFormatCommand*)
  * and replies decoded by its reader (redisReader): hiredis 0.14, Debian
  * 12's, has no TLS, so its async context and libuv adapter are not used.
+ * A Lua script called as EVAL goes whole once per connection and as
+ * EVALSHA after that (common/redis_scripts.h); should Redis answer
+ * NOSCRIPT (its script cache flushed under a live connection), that one
+ * call fails with the error and the next calls send the scripts whole.
  * After (re)connecting it sends AUTH (AUTH user password with a user in the
  * URL, Redis 6 ACLs; AUTH password without) and SELECT when the URL asks
  * for them, before any queued user command.

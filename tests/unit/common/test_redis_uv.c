@@ -599,3 +599,86 @@ Test(redis_uv, silent_server_times_out_the_handshake) {
     close(fd);
     cr_assert_eq(rec.calls, 0);
 }
+
+/* --- Lua scripts: whole once per connection, then by SHA-1 --- */
+
+/* calls_of reads the server's count of calls to cmd (INFO commandstats). */
+static long
+calls_of(int port, const char *cmd) {
+    redisContext *c = redisConnect("127.0.0.1", port);
+    cr_assert(c && !c->err);
+    redisReply *rep = redisCommand(c, "INFO commandstats");
+    cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+    char needle[64];
+    snprintf(needle, sizeof needle, "cmdstat_%s:calls=", cmd);
+    const char *at = strstr(rep->str, needle);
+    long n = at ? atol(at + strlen(needle)) : 0;
+    freeReplyObject(rep);
+    redisFree(c);
+    return n;
+}
+
+static void
+direct(int port, const char *cmd) {
+    redisContext *c = redisConnect("127.0.0.1", port);
+    cr_assert(c && !c->err);
+    redisReply *rep = redisCommand(c, cmd);
+    cr_assert(rep && rep->type != REDIS_REPLY_ERROR, "%s", cmd);
+    freeReplyObject(rep);
+    redisFree(c);
+}
+
+static const char SCRIPT[] = "return 'got ' .. ARGV[1]";
+
+static void
+eval(redis_uv_t *r, struct redis_rec *rec, const char *arg) {
+    redis_rec_send(r, rec, 4, (const char *[]){"EVAL", SCRIPT, "0", arg}, NULL);
+}
+
+Test(redis_uv, a_script_goes_whole_once_then_by_its_sha) {
+    static struct server s;
+    server_start(&s, NULL, NULL);
+    char url[128];
+    server_url(&s, NULL, 0, url, sizeof url);
+    struct redis_state st = {0};
+    redis_uv_t *r = open_conn(url, 5000, &st);
+    /* Pipelined: the EVAL runs before the EVALSHAs sent behind it. */
+    struct redis_rec a = {0}, b = {0}, c = {0};
+    eval(r, &a, "a");
+    eval(r, &b, "b");
+    eval(r, &c, "c");
+    redis_rec_wait(&loop, &c, 1, 10000);
+    cr_assert_str_eq(a.str, "got a");
+    cr_assert_str_eq(b.str, "got b");
+    cr_assert_str_eq(c.str, "got c");
+    cr_assert_eq(calls_of(s.port, "eval"), 1);
+    cr_assert_eq(calls_of(s.port, "evalsha"), 2);
+
+    /* Redis loses its scripts under the live connection: one call gets
+     * NOSCRIPT, the next goes whole again and works. */
+    direct(s.port, "SCRIPT FLUSH");
+    struct redis_rec lost = {0}, back = {0};
+    eval(r, &lost, "x");
+    redis_rec_wait(&loop, &lost, 1, 10000);
+    cr_assert_eq(lost.type, REDIS_REPLY_ERROR);
+    cr_assert(strstr(lost.str, "NOSCRIPT"), "%s", lost.str);
+    eval(r, &back, "y");
+    redis_rec_wait(&loop, &back, 1, 10000);
+    cr_assert_str_eq(back.str, "got y");
+    cr_assert_eq(calls_of(s.port, "eval"), 2);
+
+    /* A new connection (the server restarted) starts with none sent. */
+    server_kill(&s);
+    testenv_run_ms(&loop, 50);
+    server_start(&s, NULL, NULL);
+    st.up = false;
+    cr_assert(testenv_run_until(&loop, &st.up, 8000), "did not reconnect");
+    struct redis_rec fresh = {0};
+    eval(r, &fresh, "z");
+    redis_rec_wait(&loop, &fresh, 1, 10000);
+    cr_assert_str_eq(fresh.str, "got z", "%s", fresh.str);
+    cr_assert_eq(calls_of(s.port, "eval"), 1);
+    cr_assert_eq(calls_of(s.port, "evalsha"), 0);
+    redis_rec_close(&loop, r);
+    server_cleanup(&s);
+}

@@ -1,0 +1,43 @@
+/* redis_scripts.c — a connection's Lua scripts; see redis_scripts.h. */
+#include "common/redis_scripts.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+
+int
+redis_scripts_sha1(const char *text, size_t len, char out[REDIS_SCRIPTS_SHA_LEN + 1]) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    if (!EVP_Digest(text, len, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20) return -1;
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < mdlen; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[REDIS_SCRIPTS_SHA_LEN] = '\0';
+    return 0;
+}
+
+bool
+redis_scripts_use(struct redis_scripts *c, const char *sha) {
+    int free_slot = -1;
+    for (int i = 0; i < REDIS_SCRIPTS_MAX; i++) {
+        if (!c->s[i].sha[0]) {
+            if (free_slot < 0) free_slot = i;
+        } else if (strcmp(c->s[i].sha, sha) == 0) {
+            if (c->s[i].sent) return true;
+            c->s[i].sent = true;
+            return false;
+        }
+    }
+    if (free_slot >= 0) {
+        memcpy(c->s[free_slot].sha, sha, REDIS_SCRIPTS_SHA_LEN + 1);
+        c->s[free_slot].sent = true;
+    }
+    return false;
+}
+
+void
+redis_scripts_forget_sent(struct redis_scripts *c) {
+    for (int i = 0; i < REDIS_SCRIPTS_MAX; i++) c->s[i].sent = false;
+}
