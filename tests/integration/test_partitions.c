@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/xalloc.h"
+#include "tests/lib/testdb.h"
 #include "tests/lib/wcsys.h"
 
 static struct wcsys sys;
@@ -38,20 +38,10 @@ sql(const char *q) {
     return wcsys_keep(&sys, v);
 }
 
-/* month_name writes results_YYYY_MM for this UTC month + delta. */
-static void
-month_name(int delta, char *out, size_t n) {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    int m = tm.tm_year * 12 + tm.tm_mon + delta;
-    snprintf(out, n, "results_%04d_%02d", 1900 + m / 12, m % 12 + 1);
-}
-
 Test(partitions, the_worker_makes_months_ahead_and_drops_months_past_retention) {
     /* A month ahead is missing, and an old month holds a row. */
     char ahead[32];
-    month_name(2, ahead, sizeof ahead);
+    testdb_results_month(2, ahead, sizeof ahead);
     char *drop = xasprintf("DROP TABLE %s", ahead);
     sql(drop);
     free(drop);

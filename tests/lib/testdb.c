@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +98,23 @@ testdb_query_value(const char *url, const char *sql) {
     }
     PQfinish(c);
     return out;
+}
+
+void
+testdb_assert_value(const char *url, const char *sql, const char *want) {
+    char *v = testdb_query_value(url, sql);
+    cr_assert_not_null(v, "query failed: %s", sql);
+    bool same = strcmp(v, want) == 0;
+    if (!same) cr_log_error("%s gave %s, want %s", sql, v, want);
+    free(v);
+    cr_assert(same, "%s: not %s", sql, want);
+}
+
+void
+testdb_results_month(int delta, char *out, size_t n) {
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int m = tm.tm_year * 12 + tm.tm_mon + delta;
+    snprintf(out, n, "results_%04d_%02d", 1900 + m / 12, m % 12 + 1);
 }

@@ -23,5 +23,11 @@ int testdb_exec_at(const char *url, const char *sql);
 /* testdb_exec runs sql on url and returns the first field of the first row
  * as a newly allocated string ("" when no rows), or NULL on error. */
 char *testdb_query_value(const char *url, const char *sql);
+/* testdb_assert_value fails the current test unless sql's first value on
+ * url is want (the message names both). */
+void testdb_assert_value(const char *url, const char *sql, const char *want);
+/* testdb_results_month writes the name of the results partition of this
+ * UTC month + delta ("results_YYYY_MM"), from the clock. */
+void testdb_results_month(int delta, char *out, size_t n);
 
 #endif

@@ -123,9 +123,7 @@ q(const char *sql) {
 
 static void
 assert_q(const char *sql, const char *want) {
-    char *v = q(sql);
-    cr_assert_str_eq(v, want, "%s gave %s, want %s", sql, v, want);
-    free(v);
+    testdb_assert_value(db_url, sql, want);
 }
 
 static int

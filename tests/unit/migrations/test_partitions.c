@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/results.h"
 #include "common/xalloc.h"
@@ -73,9 +72,7 @@ q(const char *sql) {
 
 static void
 assert_q(const char *sql, const char *want) {
-    char *v = q(sql);
-    cr_assert_str_eq(v, want, "%s gave %s, want %s", sql, v, want);
-    free(v);
+    testdb_assert_value(db_url, sql, want);
 }
 
 static void
@@ -87,17 +84,6 @@ static void
 upgrade(const char *target) {
     cr_assert_eq(migrate_upgrade(&o, target, err, sizeof err), 0, "%s", err);
     output();
-}
-
-/* month_name writes results_YYYY_MM for this UTC month + delta, computed
- * here from the clock (not by the SQL under test). */
-static void
-month_name(int delta, char *outp, size_t n) {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    int m = tm.tm_year * 12 + tm.tm_mon + delta;
-    snprintf(outp, n, "results_%04d_%02d", 1900 + m / 12, m % 12 + 1);
 }
 
 /* The partitions of results, by name, comma-separated. */
@@ -158,7 +144,7 @@ partition_of(const char *id) {
 Test(partitions, a_fresh_database_gets_last_month_to_two_months_on) {
     upgrade(NULL);
     char want[256], m[4][32];
-    for (int i = 0; i < 4; i++) month_name(i - 1, m[i], sizeof m[i]);
+    for (int i = 0; i < 4; i++) testdb_results_month(i - 1, m[i], sizeof m[i]);
     snprintf(want, sizeof want, "%s,%s,%s,%s,results_default", m[0], m[1], m[2], m[3]);
     assert_q(PARTS_SQL, want);
     assert_q("SELECT partstrat FROM pg_partitioned_table WHERE partrelid = 'results'::regclass",
@@ -208,7 +194,7 @@ Test(partitions, rows_stored_before_stay_in_the_legacy_partition_with_their_ids)
              "t");
     /* Months after the legacy's range were made; the months it covers not. */
     char m1[32];
-    month_name(1, m1, sizeof m1);
+    testdb_results_month(1, m1, sizeof m1);
     char *has = xasprintf("SELECT to_regclass('%s') IS NOT NULL", m1);
     assert_q(has, "t");
     free(has);
@@ -238,7 +224,7 @@ Test(partitions, a_job_is_stored_once_whatever_its_retries) {
 Test(partitions, a_month_made_later_takes_its_rows_from_the_default_partition) {
     upgrade(NULL);
     char m2[32];
-    month_name(2, m2, sizeof m2);
+    testdb_results_month(2, m2, sizeof m2);
     char *drop = xasprintf("DROP TABLE %s", m2);
     exec(drop);
     free(drop);
