@@ -58,7 +58,7 @@ ifneq ($(SANITIZE),)
 override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 override LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LDLIBS += $(PKG_LIBS) -lhttp_parser -lm
+LDLIBS += $(PKG_LIBS) -lhttp_parser -lcsv -lm
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 WEB_SRC := $(sort $(filter-out web/main.c,$(wildcard web/*.c)))

@@ -40,6 +40,10 @@
 #include "common/keys.h"
 #include "common/redis_uv.h"
 
+/* How long a page's live pointer (keys_live) lives: past any retry
+ * schedule; the submit script also checks the job it names is still live. */
+#define QUEUE_LIVE_TTL_S (7 * 86400)
+
 struct queue {
     redis_uv_t *redis; /* commands; not owned */
     struct keys keys;
