@@ -312,8 +312,15 @@ on_recorded(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     int st = queue_op_error(reply, errstr, &msg);
     if (st) fail(c, st, msg);
     if (--c->inflight > 0) return;
-    if (c->status) c->cb(c->status, NULL, c->err, c->arg);
-    else c->cb(0, &c->out, NULL, c->arg);
+    if (c->status) {
+        c->cb(c->status, NULL, c->err, c->arg);
+    } else {
+        const char **ids = xcalloc(c->n, sizeof *ids);
+        for (size_t i = 0; i < c->n; i++) ids[i] = c->lines[i].how ? c->lines[i].job : NULL;
+        c->out.job_ids = ids;
+        c->cb(0, &c->out, NULL, c->arg);
+        free(ids);
+    }
     create_free(c);
 }
 

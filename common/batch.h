@@ -69,6 +69,7 @@ struct batch_new {
 struct batch_created {
     char id[JOB_ID_LEN + 1];
     long total, created, deduplicated, cached, invalid;
+    const char *const *job_ids; /* per line: the job answering it, NULL for an invalid line */
 };
 
 typedef void (*batch_create_cb)(int status, const struct batch_created *b, const char *errstr,

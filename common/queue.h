@@ -5,6 +5,7 @@
  * is atomic; common/job.h lists the transitions):
  *   id, url, url_key (the normalised URL), status, attempts, created_at,
  *   started_at, finished_at,
+ *   batch (the batch that created it, common/batch.h),
  *   next_attempt_at (ms since epoch), error, error_code, history (JSON
  *   list of failed attempts), entry (the stream entry of the current
  *   delivery), worker (the consumer holding it while started).

@@ -204,6 +204,8 @@ queue_op_job(const redisReply *r, struct job *j) {
             set_str(&j->result, val);
         } else if (!strcmp(f, "waiting")) {
             set_str(&j->waiting, val);
+        } else if (!strcmp(f, "batch")) {
+            set_str(&j->batch, val);
         }
     }
     if (!have_id || !j->url) goto fail;
