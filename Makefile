@@ -3,6 +3,7 @@
 #   make            build bin/wordcount-web, bin/wordcount-worker, bin/wordcount-migrate,
 #                   bin/wordcount (the admin CLI)
 #   make run        install missing packages, start local Redis/Postgres, migrate, run
+#   make demo       beside make run: serve a corpus on loopback, submit it as one batch
 #   make test       unit + integration tests, then the same suite under ASan+UBSan
 #   make check      the suite once, in the current build mode
 #   make chaos      the long chaos run (kills, Redis and Postgres restarts)
@@ -100,7 +101,7 @@ UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
 CHAOS_BIN := $(patsubst %.c,$(BUILD)/%,$(CHAOS_SRC))
 
-.PHONY: all deps test-deps run test check chaos clean install uninstall format format-check fuzz bench valgrind
+.PHONY: all deps test-deps run demo test check chaos clean install uninstall format format-check fuzz bench valgrind
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -274,6 +275,12 @@ valgrind: deps all
 run: deps
 	@$(MAKE) --no-print-directory all
 	@deploy/run.sh
+
+# demo: run beside `make run` (PORT the same): serves the PostgreSQL manual
+# (postgresql-doc-15) or tests/fixtures/pages on 127.0.0.1:DEMO_PORT and
+# submits it as one batch, then follows the batch (deploy/demo.sh).
+demo:
+	@deploy/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wordcount/static \

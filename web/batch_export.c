@@ -1,6 +1,6 @@
 /* batch_export — GET /api/v1/batches/{id}/results: one line per line of
  * the batch, in order, as NDJSON (application/x-ndjson) or, with
- * "Accept: text/csv", CSV with a header.
+ * "Accept: text/csv" (or ?format=csv), CSV with a header.
  *
  * Streamed (req_stream_*, web/conn.h): a page of EXPORT_PAGE lines is
  * read from Redis (batch_lines: the lines and their jobs' state), the
@@ -33,10 +33,11 @@
 #include "web/handlers.h"
 #include "web/job_row.h"
 #include "web/pg_read.h"
+#include "web/query.h"
 
-/* Lines per page: a page of lines with their top words is about 60 KB,
+/* Lines per page: a page of lines with their top words is about 130 KB,
  * well under what a stream may leave unsent (CONN_STREAM_BACKLOG). */
-#define EXPORT_PAGE 250
+#define EXPORT_PAGE 500
 
 static const char CSV_HEADER[] =
     "index,url,job_id,how,status,error_code,error,total_words,unique_words,top\r\n";
@@ -319,8 +320,11 @@ h_batches_results(struct req *req) {
     x->req = req;
     x->app = req->app;
     snprintf(x->id, sizeof x->id, "%s", id);
+    /* CSV by Accept, or by ?format=csv (a link in a page cannot set Accept). */
     const char *accept = http_request_header(req->http, "Accept");
-    x->csv = accept && strstr(accept, "text/csv");
+    char *format = query_get(req->http->query, strlen(req->http->query), "format");
+    x->csv = (accept && strstr(accept, "text/csv")) || (format && !strcmp(format, "csv"));
+    free(format);
     buf_init(&x->ready);
     if (read_page(x) < 0) {
         req_unavailable(req, REQ_REDIS, NULL);
