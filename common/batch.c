@@ -34,9 +34,11 @@ struct create {
     long max_age_s;
     struct cline *lines;
     size_t n;
+    size_t *todo; /* the lines this round submits, BATCH_SLICE at a time */
+    size_t ntodo, next;
     size_t *again; /* lines to send again next round */
     size_t nagain;
-    int round;
+    int round; /* 0: the live pointers are read first (unless fresh) */
     int inflight; /* commands sent, not yet answered */
     int status;   /* the first failure */
     char err[256];
@@ -58,6 +60,7 @@ create_free(struct create *c) {
         free(c->lines[i].cached);
     }
     free(c->lines);
+    free(c->todo);
     free(c->again);
     free(c);
 }
@@ -72,51 +75,66 @@ fail(struct create *c, int status, const char *msg) {
 static void record(struct create *c);
 static void follow(struct create *c);
 static int send_slice(struct slice *s);
-
-/* step_done: one command answered; once none is in flight, the next step. */
-static void
-step_done(struct create *c) {
-    if (--c->inflight > 0) return;
-    if (c->status) {
-        c->cb(c->status, NULL, c->err, c->arg);
-        create_free(c);
-    } else if (c->nagain > 0) {
-        if (++c->round > CREATE_MAX_ROUNDS) {
-            c->cb(UV_EAGAIN, NULL, "pages' live jobs keep changing", c->arg);
-            create_free(c);
-            return;
-        }
-        /* The script said what each live pointer is now: send again. */
-        size_t n = c->nagain;
-        size_t *idx = c->again;
-        c->again = xcalloc(c->n, sizeof *c->again);
-        c->nagain = 0;
-        c->inflight++;
-        for (size_t i = 0; i < n; i += BATCH_SLICE) {
-            struct slice *s = xcalloc(1, sizeof *s);
-            s->c = c;
-            s->n = n - i < BATCH_SLICE ? n - i : BATCH_SLICE;
-            s->idx = xcalloc(s->n, sizeof *s->idx);
-            memcpy(s->idx, idx + i, s->n * sizeof *idx);
-            c->inflight++;
-            int rc = send_slice(s);
-            if (rc < 0) {
-                fail(c, rc, NULL);
-                c->inflight--;
-            }
-        }
-        free(idx);
-        step_done(c);
-    } else {
-        follow(c);
-        record(c);
-    }
-}
+static int read_live(struct slice *s);
 
 static void
 slice_free(struct slice *s) {
     free(s->idx);
     free(s);
+}
+
+/* send_next sends the next slice of this round's lines: its live
+ * pointers first in the first round (a later round's come from the
+ * script's answer), then its script. Slices go one after another, so
+ * that other clients' commands run between them and no command waits
+ * behind a whole batch (nor past the connection's command timeout). */
+static int
+send_next(struct create *c) {
+    struct slice *s = xcalloc(1, sizeof *s);
+    s->c = c;
+    s->n = c->ntodo - c->next < BATCH_SLICE ? c->ntodo - c->next : BATCH_SLICE;
+    s->idx = xcalloc(s->n, sizeof *s->idx);
+    memcpy(s->idx, c->todo + c->next, s->n * sizeof *s->idx);
+    c->next += s->n;
+    c->inflight++;
+    int rc = c->round == 0 && !c->fresh ? read_live(s) : send_slice(s);
+    if (rc < 0) {
+        if (c->round == 0 && !c->fresh) slice_free(s); /* send_slice frees its own */
+        c->inflight--;
+    }
+    return rc;
+}
+
+/* step_done: one command answered; then the next slice, the next round
+ * (the pages whose live job changed meanwhile), or the record. */
+static void
+step_done(struct create *c) {
+    if (--c->inflight > 0) return;
+    if (!c->status && c->next == c->ntodo && c->nagain > 0) {
+        if (++c->round > CREATE_MAX_ROUNDS) {
+            fail(c, UV_EAGAIN, "pages' live jobs keep changing");
+        } else {
+            /* The script said what each live pointer is now: send again. */
+            size_t *t = c->todo;
+            c->todo = c->again;
+            c->ntodo = c->nagain;
+            c->again = t;
+            c->nagain = 0;
+            c->next = 0;
+        }
+    }
+    if (!c->status && c->next < c->ntodo) {
+        int rc = send_next(c);
+        if (rc == 0) return;
+        fail(c, rc, NULL);
+    }
+    if (c->status) {
+        c->cb(c->status, NULL, c->err, c->arg);
+        create_free(c);
+        return;
+    }
+    follow(c);
+    record(c);
 }
 
 static void
@@ -461,29 +479,9 @@ batch_create(struct queue *q, const struct batch_new *b, batch_create_cb cb, voi
     nvalid = same_page(c, valid, nvalid, first);
     free(valid);
     valid = first;
-    /* Every slice is sent now: Redis answers them in order, one pipeline. */
+    c->todo = valid;
+    c->ntodo = nvalid;
     c->inflight = 1;
-    for (size_t i = 0; i < nvalid; i += BATCH_SLICE) {
-        struct slice *s = xcalloc(1, sizeof *s);
-        s->c = c;
-        s->n = nvalid - i < BATCH_SLICE ? nvalid - i : BATCH_SLICE;
-        s->idx = xcalloc(s->n, sizeof *s->idx);
-        memcpy(s->idx, valid + i, s->n * sizeof *valid);
-        c->inflight++;
-        int rc = c->fresh ? send_slice(s) : read_live(s);
-        if (rc < 0) {
-            if (!c->fresh) slice_free(s);
-            c->inflight--;
-            fail(c, rc, NULL);
-            break;
-        }
-    }
-    free(valid);
-    if (c->status && c->inflight == 1) {
-        int rc = c->status;
-        create_free(c);
-        return rc;
-    }
     step_done(c);
     return 0;
 }
