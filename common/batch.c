@@ -38,7 +38,7 @@ struct create {
     size_t ntodo, next;
     size_t *again; /* lines to send again next round */
     size_t nagain;
-    int round; /* 0: the live pointers are read first (unless fresh) */
+    int round;    /* 0: the live pointers are read first (unless fresh) */
     int inflight; /* commands sent, not yet answered */
     int status;   /* the first failure */
     char err[256];
@@ -137,17 +137,26 @@ step_done(struct create *c) {
     record(c);
 }
 
+/* slice_reply checks a reply that answers each of s's n lines (an array
+ * of n); 0, or a UV_* error and msg. */
+static int
+slice_reply(const struct slice *s, const redisReply *reply, const char *errstr, const char *what,
+            const char **msg) {
+    int st = queue_op_error(reply, errstr, msg);
+    if (!st && (reply->type != REDIS_REPLY_ARRAY || reply->elements != s->n)) {
+        st = UV_EPROTO;
+        *msg = what;
+    }
+    return st;
+}
+
 static void
 on_slice(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     struct slice *s = arg;
     struct create *c = s->c;
     (void)r;
     const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && (reply->type != REDIS_REPLY_ARRAY || reply->elements != s->n)) {
-        st = UV_EPROTO;
-        msg = "unexpected reply to batch_submit";
-    }
+    int st = slice_reply(s, reply, errstr, "unexpected reply to batch_submit", &msg);
     for (size_t i = 0; !st && i < s->n; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -231,11 +240,7 @@ on_live_read(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     struct create *c = s->c;
     (void)r;
     const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && (reply->type != REDIS_REPLY_ARRAY || reply->elements != s->n)) {
-        st = UV_EPROTO;
-        msg = "unexpected reply to MGET";
-    }
+    int st = slice_reply(s, reply, errstr, "unexpected reply to MGET", &msg);
     if (st) {
         fail(c, st, msg);
         slice_free(s);

@@ -55,6 +55,25 @@ rd_free(struct rd *r) {
     free(r);
 }
 
+/* rd_send sends argv (strings, at most 8) for r, answered by cb; when it
+ * cannot be sent, r is freed and the error returned. */
+static int
+rd_send(struct rd *r, redis_uv_cb cb, int argc, const char **argv) {
+    size_t len[8];
+    for (int i = 0; i < argc; i++) len[i] = strlen(argv[i]);
+    int rc = redis_uv_command(r->q->redis, cb, r, argc, argv, len);
+    if (rc < 0) rd_free(r);
+    return rc;
+}
+
+/* reply_error is queue_op_error, and UV_EPROTO when the reply is not of type. */
+static int
+reply_error(const redisReply *reply, const char *errstr, int type, const char **msg) {
+    int st = queue_op_error(reply, errstr, msg);
+    if (!st && reply->type != type) st = UV_EPROTO, *msg = "unexpected reply";
+    return st;
+}
+
 static void
 rd_fail(struct rd *r, int status, const char *msg) {
     if (r->status) return;
@@ -128,8 +147,7 @@ on_status_jobs(redis_uv_t *rr, redisReply *reply, const char *errstr, void *arg)
     struct rd *r = arg;
     (void)rr;
     const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_ARRAY) st = UV_EPROTO, msg = "unexpected reply";
+    int st = reply_error(reply, errstr, REDIS_REPLY_ARRAY, &msg);
     for (size_t i = 0; !st && i < reply->elements; i++) {
         const redisReply *f = reply->element[i];
         if (f->type != REDIS_REPLY_ARRAY || f->elements != 6) {
@@ -211,8 +229,7 @@ on_status_ids(redis_uv_t *rr, redisReply *reply, const char *errstr, void *arg) 
     struct rd *r = arg;
     (void)rr;
     const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_ARRAY) st = UV_EPROTO, msg = "unexpected reply";
+    int st = reply_error(reply, errstr, REDIS_REPLY_ARRAY, &msg);
     if (!st) st = send_slices(r, on_status_jobs, lua_batch_jobs, false, reply, 0, reply->elements);
     if (st) rd_fail(r, st, msg);
     if (r->inflight == 0) answer_status(r);
@@ -294,10 +311,7 @@ batch_status(struct queue *q, const char *id, batch_status_cb cb, void *arg) {
     snprintf(r->st.id, sizeof r->st.id, "%s", id);
     struct keybuf kb;
     const char *argv[] = {"HGETALL", keys_batch(&q->keys, id, &kb)};
-    size_t len[] = {7, strlen(argv[1])};
-    int rc = redis_uv_command(q->redis, on_batch_hash, r, 2, argv, len);
-    if (rc < 0) rd_free(r);
-    return rc;
+    return rd_send(r, on_batch_hash, 2, argv);
 }
 
 /* --- lines --- */
@@ -357,8 +371,7 @@ on_lines_jobs(redis_uv_t *rr, redisReply *reply, const char *errstr, void *arg) 
     struct rd *r = arg;
     (void)rr;
     const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_ARRAY) st = UV_EPROTO, msg = "unexpected reply";
+    int st = reply_error(reply, errstr, REDIS_REPLY_ARRAY, &msg);
     if (st) rd_fail(r, st, msg);
     answer_lines(r, st ? NULL : reply);
 }
@@ -368,8 +381,7 @@ on_lines(redis_uv_t *rr, redisReply *reply, const char *errstr, void *arg) {
     struct rd *r = arg;
     (void)rr;
     const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_ARRAY) st = UV_EPROTO, msg = "unexpected reply";
+    int st = reply_error(reply, errstr, REDIS_REPLY_ARRAY, &msg);
     if (st) {
         rd_fail(r, st, msg);
         answer_lines(r, NULL);
@@ -417,10 +429,7 @@ batch_lines(struct queue *q, const char *id, long start, long count, batch_lines
     snprintf(from, sizeof from, "%ld", start);
     snprintf(to, sizeof to, "%ld", start + count - 1);
     const char *argv[] = {"LRANGE", keys_batch_lines(&q->keys, id, &kl), from, to};
-    size_t len[] = {6, strlen(argv[1]), strlen(from), strlen(to)};
-    int rc = redis_uv_command(q->redis, on_lines, r, 4, argv, len);
-    if (rc < 0) rd_free(r);
-    return rc;
+    return rd_send(r, on_lines, 4, argv);
 }
 
 /* --- cancel --- */
@@ -430,8 +439,7 @@ on_canceled(redis_uv_t *rr, redisReply *reply, const char *errstr, void *arg) {
     struct rd *r = arg;
     (void)rr;
     const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_INTEGER) st = UV_EPROTO, msg = "unexpected reply";
+    int st = reply_error(reply, errstr, REDIS_REPLY_INTEGER, &msg);
     if (st) rd_fail(r, st, msg);
     else r->value += (long)reply->integer;
     if (--r->inflight > 0) return;
@@ -444,8 +452,7 @@ on_cancel_ids(redis_uv_t *rr, redisReply *reply, const char *errstr, void *arg) 
     struct rd *r = arg;
     (void)rr;
     const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_ARRAY) st = UV_EPROTO, msg = "unexpected reply";
+    int st = reply_error(reply, errstr, REDIS_REPLY_ARRAY, &msg);
     r->inflight = 1; /* held until every slice is sent */
     if (!st) st = send_slices(r, on_canceled, lua_batch_cancel, true, reply, 0, reply->elements);
     if (st) rd_fail(r, st, msg);
@@ -457,8 +464,7 @@ on_cancel_exists(redis_uv_t *rr, redisReply *reply, const char *errstr, void *ar
     struct rd *r = arg;
     (void)rr;
     const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_INTEGER) st = UV_EPROTO, msg = "unexpected reply";
+    int st = reply_error(reply, errstr, REDIS_REPLY_INTEGER, &msg);
     if (!st && reply->integer == 0) {
         r->cb.done(0, -1, NULL, r->arg);
         rd_free(r);
@@ -483,10 +489,7 @@ batch_cancel(struct queue *q, const char *id, batch_done_cb cb, void *arg) {
     r->cb.done = cb;
     struct keybuf kb;
     const char *argv[] = {"EXISTS", keys_batch(&q->keys, id, &kb)};
-    size_t len[] = {6, strlen(argv[1])};
-    int rc = redis_uv_command(q->redis, on_cancel_exists, r, 2, argv, len);
-    if (rc < 0) rd_free(r);
-    return rc;
+    return rd_send(r, on_cancel_exists, 2, argv);
 }
 
 /* --- list --- */
@@ -496,8 +499,7 @@ on_list(redis_uv_t *rr, redisReply *reply, const char *errstr, void *arg) {
     struct rd *r = arg;
     (void)rr;
     const char *msg;
-    int st = queue_op_error(reply, errstr, &msg);
-    if (!st && reply->type != REDIS_REPLY_ARRAY) st = UV_EPROTO, msg = "unexpected reply";
+    int st = reply_error(reply, errstr, REDIS_REPLY_ARRAY, &msg);
     if (st) {
         r->cb.ids(st, NULL, 0, msg, r->arg);
     } else {
@@ -522,10 +524,7 @@ batch_list(struct queue *q, long limit, batch_ids_cb cb, void *arg) {
     char to[24];
     snprintf(to, sizeof to, "%ld", limit - 1);
     const char *argv[] = {"ZREVRANGE", keys_batches(&q->keys, &ks), "0", to};
-    size_t len[] = {9, strlen(argv[1]), 1, strlen(to)};
-    int rc = redis_uv_command(q->redis, on_list, r, 4, argv, len);
-    if (rc < 0) rd_free(r);
-    return rc;
+    return rd_send(r, on_list, 4, argv);
 }
 
 static void

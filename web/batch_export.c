@@ -35,9 +35,9 @@
 #include "web/pg_read.h"
 #include "web/query.h"
 
-/* Lines per page: a page of lines with their top words is about 130 KB,
+/* Lines per page: a page of lines with their top words is 60 to 90 KB,
  * well under what a stream may leave unsent (CONN_STREAM_BACKLOG). */
-#define EXPORT_PAGE 500
+#define EXPORT_PAGE 250
 
 static const char CSV_HEADER[] =
     "index,url,job_id,how,status,error_code,error,total_words,unique_words,top\r\n";

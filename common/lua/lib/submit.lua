@@ -28,12 +28,13 @@ local function submit_page(k, a)
       end
     end
   end
-  redis.call('HSET', k.job, 'id', a.id, 'url', a.url, 'url_key', a.url_key,
-             'status', 'queued', 'attempts', 0, 'created_at', a.now)
+  -- One HSET with every field (a batch creates thousands of jobs).
   local e = redis.call('XADD', k.stream, '*', 'id', a.id)
-  redis.call('HSET', k.job, 'entry', e)
-  if a.callback ~= '' then redis.call('HSET', k.job, 'callback_url', a.callback) end
-  if a.batch ~= '' then redis.call('HSET', k.job, 'batch', a.batch) end
+  local f = {'id', a.id, 'url', a.url, 'url_key', a.url_key, 'status', 'queued',
+             'attempts', 0, 'created_at', a.now, 'entry', e}
+  if a.callback ~= '' then f[#f + 1] = 'callback_url'; f[#f + 1] = a.callback end
+  if a.batch ~= '' then f[#f + 1] = 'batch'; f[#f + 1] = a.batch end
+  redis.call('HSET', k.job, unpack(f))
   job_event(k.job, k.events, a.channel, 'queued', a.now)
   redis.call('HINCRBY', k.stats, 'submitted', 1)
   redis.call('SET', k.live, a.id, 'EX', a.live_ttl)
