@@ -15,7 +15,10 @@ with -O2) and:
            export read whole, NDJSON and CSV: lines per second (bar: at
            least 20,000); RUNS runs each
 
-Medians with min and max; nothing asserted. JSON goes to
+Besides the wall time, the CPU time the web process and Redis spent
+(/proc/<pid>/stat, INFO cpu): on a loaded shared machine the wall time is
+mostly waiting for a core, and the CPU time tells what an idle one would
+take. Medians with min and max; nothing asserted. JSON goes to
 tests/bench/results-batch.json (git-ignored). Standard library only.
 """
 import http.client
@@ -76,6 +79,16 @@ def get(sysm, path, accept="application/json"):
     sys.exit(f"bench: GET {path}: {r.status} {data[:300]!r}")
 
 
+def cpu_ms(sysm):
+    """CPU ms used so far by the web process and by Redis."""
+    f = open(f"/proc/{sysm.procs['web'].pid}/stat").read().rsplit(")", 1)[1].split()
+    web = (int(f[11]) + int(f[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    info = sysm.redis_cli("INFO", "cpu")
+    vals = dict(l.split(":", 1) for l in info.splitlines() if ":" in l)
+    redis = (float(vals["used_cpu_sys"]) + float(vals["used_cpu_user"])) * 1000
+    return web, redis
+
+
 def spread(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
 
@@ -93,12 +106,18 @@ def main():
         js = json.dumps({"urls": lines})
         log(f"{BATCH} URLs: {len(text)} bytes as text, {len(js)} as JSON")
         for name, ctype, body in (("text", "text/plain", text), ("json", "application/json", js)):
-            times = []
+            times, web, red = [], [], []
             for _ in range(RUNS):
                 sysm.reset()
+                w0, r0 = cpu_ms(sysm)
                 _, took = post(sysm, ctype, body)
+                w1, r1 = cpu_ms(sysm)
                 times.append(took * 1000)
+                web.append(w1 - w0)
+                red.append(r1 - r0)
             res[f"accept_{name}_ms"] = spread(times)
+            res[f"accept_{name}_web_cpu_ms"] = spread(web)
+            res[f"accept_{name}_redis_cpu_ms"] = spread(red)
             log(f"accept ({name}): median {statistics.median(times):.0f} ms")
         sysm.reset()
         bid, _ = post(sysm, "text/plain", text)
@@ -121,14 +140,18 @@ def main():
         st = [get(sysm, f"/api/v1/batches/{bid}")[1] * 1000 for _ in range(RUNS)]
         res["status_done_ms"] = spread(st)
         for name, accept in (("ndjson", "application/x-ndjson"), ("csv", "text/csv")):
-            rates = []
+            rates, cpu = [], []
             for _ in range(RUNS):
+                w0, r0 = cpu_ms(sysm)
                 data, took = get(sysm, f"/api/v1/batches/{bid}/results", accept)
+                w1, r1 = cpu_ms(sysm)
+                cpu.append(w1 - w0 + r1 - r0)
                 n = data.count(b"\n") - (1 if name == "csv" else 0)
                 if n != BATCH:
                     sys.exit(f"bench: the {name} export has {n} lines, not {BATCH}")
                 rates.append(n / took)
             res[f"export_{name}_lines_per_s"] = spread(rates)
+            res[f"export_{name}_cpu_ms"] = spread(cpu)
             log(f"export ({name}): median {statistics.median(rates):.0f} lines/s")
     finally:
         sysm.teardown()
@@ -136,7 +159,9 @@ def main():
     with open(out, "w") as f:
         json.dump(res, f, indent=1)
     print(f"\nbatches of {BATCH} URLs ({RUNS} runs; median [min, max])")
-    for k in ("accept_text_ms", "accept_json_ms", "status_queued_ms", "status_done_ms"):
+    for k in ("accept_text_ms", "accept_text_web_cpu_ms", "accept_text_redis_cpu_ms",
+              "accept_json_ms", "accept_json_web_cpu_ms", "accept_json_redis_cpu_ms",
+              "status_queued_ms", "status_done_ms", "export_ndjson_cpu_ms", "export_csv_cpu_ms"):
         v = res[k]
         print(f"  {k:28} {v['median']:9.1f} [{v['min']:.1f}, {v['max']:.1f}]")
     for k in ("export_ndjson_lines_per_s", "export_csv_lines_per_s"):
