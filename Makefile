@@ -3,6 +3,7 @@
 #   make            build bin/wordcount-web, bin/wordcount-worker, bin/wordcount-migrate,
 #                   bin/wordcount (the admin CLI)
 #   make run        install missing packages, start local Redis/Postgres, migrate, run
+#   make demo       beside make run: serve a corpus on loopback, submit it as one batch
 #   make test       unit + integration tests, then the same suite under ASan+UBSan
 #   make check      the suite once, in the current build mode
 #   make chaos      the long chaos run (kills, Redis and Postgres restarts)
@@ -58,7 +59,7 @@ ifneq ($(SANITIZE),)
 override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 override LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LDLIBS += $(PKG_LIBS) -lhttp_parser -lm
+LDLIBS += $(PKG_LIBS) -lhttp_parser -lcsv -lm
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 WEB_SRC := $(sort $(filter-out web/main.c,$(wildcard web/*.c)))
@@ -100,7 +101,7 @@ UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(BUILD)/%,$(INTEG_SRC))
 CHAOS_BIN := $(patsubst %.c,$(BUILD)/%,$(CHAOS_SRC))
 
-.PHONY: all deps test-deps run test check chaos clean install uninstall format format-check fuzz bench valgrind
+.PHONY: all deps test-deps run demo test check chaos clean install uninstall format format-check fuzz bench valgrind
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -243,8 +244,9 @@ build/fuzz/tests/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(WEB_LIB) $(WORKER
 # the HTTP front end against nginx, 10,000 long-poll waiters on one web
 # process (tests/bench/longpoll.sh), extraction + counting against
 # libxml2's bare parse (tests/bench/extract.sh), then the whole system end
-# to end over the PostgreSQL manual, and peak memory under worst-case
-# pages and big result reads (see tests/bench/README.md).
+# to end over the PostgreSQL manual, batches of 10,000 URLs (accept time,
+# export lines/s), and peak memory under worst-case pages and big result
+# reads (see tests/bench/README.md).
 BENCH_EXTRACT := $(BUILD)/tests/bench/extract
 $(BENCH_EXTRACT): $(BUILD)/tests/bench/extract.o $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -264,6 +266,7 @@ bench: deps all $(BENCH_EXTRACT) $(BENCH_JOBMEM) $(BENCH_LONGPOLL)
 	@command -v /usr/sbin/nginx >/dev/null && [ -d /usr/share/doc/postgresql-doc-15/html ] || \
 		apt-get install -y -q --no-install-recommends nginx postgresql-doc-15 wrk >/dev/null
 	python3 tests/bench/e2e.py
+	python3 tests/bench/batch.py
 	python3 tests/bench/memory.py
 
 # valgrind: web and a worker process serve jobs under valgrind and stop
@@ -274,6 +277,12 @@ valgrind: deps all
 run: deps
 	@$(MAKE) --no-print-directory all
 	@deploy/run.sh
+
+# demo: run beside `make run` (PORT the same): serves the PostgreSQL manual
+# (postgresql-doc-15) or tests/fixtures/pages on 127.0.0.1:DEMO_PORT and
+# submits it as one batch, then follows the batch (deploy/demo.sh).
+demo:
+	@deploy/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wordcount/static \

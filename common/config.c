@@ -345,6 +345,9 @@ load(struct config *c, struct src *s) {
     if (get_ms(s, "WEB_GRACE", 10000, 0, &c->web_grace_ms) < 0) return -1;
     if (get_size(s, "HTTP_MAX_HEADER_BYTES", 8192, 1024, &c->http_max_header_bytes) < 0) return -1;
     if (get_size(s, "HTTP_MAX_BODY_BYTES", 65536, 256, &c->http_max_body_bytes) < 0) return -1;
+    /* POST /api/v1/batches: room for 10,000 URLs of about 400 bytes. */
+    if (get_size(s, "HTTP_MAX_BATCH_BODY_BYTES", 4194304, 65536, &c->http_max_batch_body_bytes) < 0)
+        return -1;
     if (get_int(s, "HTTP_MAX_CONNECTIONS", 10000, 1, 1000000, &c->http_max_connections) < 0)
         return -1;
     if (get_ms(s, "HTTP_HEADER_TIMEOUT", 10000, 1, &c->http_header_timeout_ms) < 0) return -1;

@@ -34,6 +34,7 @@ struct config {
     int web_grace_ms;
     size_t http_max_header_bytes;
     size_t http_max_body_bytes;
+    size_t http_max_batch_body_bytes; /* POST /api/v1/batches */
     int http_max_connections;
     int http_header_timeout_ms;
     int http_idle_timeout_ms;

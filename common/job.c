@@ -21,8 +21,9 @@ job_free(struct job *j) {
     free(j->worker);
     free(j->result);
     free(j->waiting);
+    free(j->batch);
     j->url = j->url_key = j->error = j->error_code = j->history = j->worker = j->result =
-        j->waiting = NULL;
+        j->waiting = j->batch = NULL;
 }
 
 const char *

@@ -66,6 +66,7 @@ struct job {
     char *worker;     /* consumer holding the job while started, or NULL */
     char *result;     /* finished: JSON {total_words, unique_words, top} (ten words), or NULL */
     char *waiting;    /* waiting: why (host_busy, host_paused, host_pacing, robots_pending) */
+    char *batch;      /* the batch that created the job (common/batch.h), or NULL */
 };
 
 /* job_free releases the strings a job owns (not the struct itself). */

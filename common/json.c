@@ -51,6 +51,7 @@ json_job(const struct job *j) {
     json_object_set_new(o, "id", json_string(j->id));
     json_object_set_new(o, "url", str_or_null(j->url));
     if (j->url_key) json_object_set_new(o, "normalized_url", json_string(j->url_key));
+    if (j->batch) json_object_set_new(o, "batch", json_string(j->batch));
     json_object_set_new(o, "status", json_string(job_state_name(j->state)));
     json_object_set_new(o, "attempts", json_integer(j->attempts));
     json_object_set_new(o, "created_at", time_or_null(j->created_at_ms));

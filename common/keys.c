@@ -148,6 +148,34 @@ keys_hook_failing(const struct keys *k, struct keybuf *out) {
 }
 
 const char *
+keys_batch(const struct keys *k, const char *id, struct keybuf *out) {
+    return id ? shard_key(k, "batch:", id, out) : NULL;
+}
+
+/* batch_part builds "{p}batch:<id>:<part>", a key of the batch's shard. */
+static const char *
+batch_part(const struct keys *k, const char *id, const char *part, struct keybuf *out) {
+    char arg[128];
+    if (!id || snprintf(arg, sizeof arg, "%s:%s", id, part) >= (int)sizeof arg) return NULL;
+    return shard_key(k, "batch:", arg, out);
+}
+
+const char *
+keys_batch_lines(const struct keys *k, const char *id, struct keybuf *out) {
+    return batch_part(k, id, "lines", out);
+}
+
+const char *
+keys_batch_jobs(const struct keys *k, const char *id, struct keybuf *out) {
+    return batch_part(k, id, "jobs", out);
+}
+
+const char *
+keys_batches(const struct keys *k, struct keybuf *out) {
+    return shard_key(k, "batches", NULL, out);
+}
+
+const char *
 keys_events_channel(const struct keys *k, struct keybuf *out) {
     return process_key(k, "events", out);
 }

@@ -28,6 +28,11 @@
  *                                     or lease end (ms) (worker/hooks.h)
  *   shard   {p}hook:{id}       hash   the webhook delivery of a job's end and its attempts
  *   shard   {p}hook_failing    hash   callback URL -> JSON of its last failure (dashboard)
+ *   shard   {p}batch:{id}      hash   a batch (common/batch.h): its totals, options, and once
+ *                                     ended its counts and finished_at
+ *   shard   {p}batch:{id}:lines list  one entry per line submitted, in order (batch.h)
+ *   shard   {p}batch:{id}:jobs list   the job id of each valid line, in order
+ *   shard   {p}batches         zset   batch id -> creation time (ms), the newest kept
  *   channel {p}events                 pub/sub: "<id> <state> <event id>" per state change
  *   host    {p}host:{h}        hash   one host's politeness state (common/hosts.h); h is
  *                                     "host:port", lower case
@@ -97,6 +102,12 @@ const char *keys_hook_failing(const struct keys *k, struct keybuf *out);
 /* keys_events_channel is the pub/sub channel every state change is
  * announced on (a channel, not a key: no slot, every node delivers it). */
 const char *keys_events_channel(const struct keys *k, struct keybuf *out);
+/* keys_batch, keys_batch_lines and keys_batch_jobs are batch id's hash
+ * and lists (common/batch.h); keys_batches is the set of batches. */
+const char *keys_batch(const struct keys *k, const char *id, struct keybuf *out);
+const char *keys_batch_lines(const struct keys *k, const char *id, struct keybuf *out);
+const char *keys_batch_jobs(const struct keys *k, const char *id, struct keybuf *out);
+const char *keys_batches(const struct keys *k, struct keybuf *out);
 /* Host keys; NULL when host (or origin) is empty or too long. */
 const char *keys_host(const struct keys *k, const char *host, struct keybuf *out);
 const char *keys_host_slots(const struct keys *k, const char *host, struct keybuf *out);

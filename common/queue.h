@@ -5,6 +5,7 @@
  * is atomic; common/job.h lists the transitions):
  *   id, url, url_key (the normalised URL), status, attempts, created_at,
  *   started_at, finished_at,
+ *   batch (the batch that created it, common/batch.h),
  *   next_attempt_at (ms since epoch), error, error_code, history (JSON
  *   list of failed attempts), entry (the stream entry of the current
  *   delivery), worker (the consumer holding it while started).
@@ -39,6 +40,10 @@
 #include "common/job.h"
 #include "common/keys.h"
 #include "common/redis_uv.h"
+
+/* How long a page's live pointer (keys_live) lives: past any retry
+ * schedule; the submit script also checks the job it names is still live. */
+#define QUEUE_LIVE_TTL_S (7 * 86400)
 
 struct queue {
     redis_uv_t *redis; /* commands; not owned */

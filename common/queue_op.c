@@ -36,7 +36,7 @@ queue_op_error(const redisReply *r, const char *errstr, const char **msg) {
 }
 
 int
-queue_op_eval(struct queue *q, redis_uv_cb cb, struct queue_op *op, const char *script, int nkeys,
+queue_op_eval(struct queue *q, redis_uv_cb cb, void *arg, const char *script, int nkeys,
               const char *const *keys, int nargs, const char *const *args) {
     /* Most scripts take a handful of keys; pages of the failed set take
      * one per job, so larger calls get their arrays from the heap. */
@@ -57,7 +57,7 @@ queue_op_eval(struct queue *q, redis_uv_cb cb, struct queue_op *op, const char *
     for (int i = 0; i < nkeys; i++) argv[n++] = keys[i];
     for (int i = 0; i < nargs; i++) argv[n++] = args[i];
     for (size_t i = 0; i < n; i++) argvlen[i] = strlen(argv[i]);
-    int rc = redis_uv_command(q->redis, cb, op, (int)n, argv, argvlen);
+    int rc = redis_uv_command(q->redis, cb, arg, (int)n, argv, argvlen);
     if (argv != small_argv) free(argv);
     if (argvlen != small_len) free(argvlen);
     return rc;
@@ -204,6 +204,8 @@ queue_op_job(const redisReply *r, struct job *j) {
             set_str(&j->result, val);
         } else if (!strcmp(f, "waiting")) {
             set_str(&j->waiting, val);
+        } else if (!strcmp(f, "batch")) {
+            set_str(&j->batch, val);
         }
     }
     if (!have_id || !j->url) goto fail;

@@ -1,4 +1,4 @@
-/* queue_op — plumbing shared by queue.c and queue_work.c (private to them).
+/* queue_op — plumbing shared by queue*.c and batch*.c (private to them).
  *
  * Owns: struct queue_op, the per-call state that travels through a Redis
  * command to its reply (the user callback and argument, plus small copies
@@ -47,10 +47,11 @@ void queue_op_free(struct queue_op *op);
 /* queue_op_error returns 0 for a usable reply, else a UV_* status and a message. */
 int queue_op_error(const redisReply *r, const char *errstr, const char **msg);
 /* queue_op_eval sends EVAL script with keys and args (each at most
- * QUEUE_OP_EVAL_MAX); UV_E2BIG beyond. redis_uv copies the arguments. */
+ * QUEUE_OP_EVAL_MAX); UV_E2BIG beyond. redis_uv copies the arguments; cb gets
+ * arg (an operation, or the caller's own state: common/batch*.c). */
 #define QUEUE_OP_EVAL_MAX 4096
-int queue_op_eval(struct queue *q, redis_uv_cb cb, struct queue_op *op, const char *script,
-                  int nkeys, const char *const *keys, int nargs, const char *const *args);
+int queue_op_eval(struct queue *q, redis_uv_cb cb, void *arg, const char *script, int nkeys,
+                  const char *const *keys, int nargs, const char *const *args);
 /* queue_op_eval_ids is queue_op_eval for scripts that touch jobs named by
  * data (ids read from a set just before): KEYS are keys[0..nkeys) then the
  * job hash of each id (with events: the job hash and the job's event

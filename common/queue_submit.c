@@ -16,9 +16,6 @@
 /* How many times a submit reads the page's live job again after a racing
  * submit changed it; each race is won by someone, so a few are plenty. */
 #define SUBMIT_MAX_AGAIN 8
-/* How long a page's live pointer lives: past any retry schedule; the
- * script also checks the job it names is still live. */
-#define SUBMIT_LIVE_TTL_S (7 * 86400)
 
 /* The copies a submit keeps for its script (sent again after a race). */
 struct submit_ctx {
@@ -126,7 +123,7 @@ submit_eval(struct queue_op *op) {
     if (c->idem_key && !keys[6]) return UV_EINVAL;
     char now[24], idem_ttl[24], live_ttl[24];
     snprintf(idem_ttl, sizeof idem_ttl, "%d", c->idem_ttl_s);
-    snprintf(live_ttl, sizeof live_ttl, "%d", SUBMIT_LIVE_TTL_S);
+    snprintf(live_ttl, sizeof live_ttl, "%d", QUEUE_LIVE_TTL_S);
     const char *args[] = {op->id,
                           op->url,
                           queue_op_ms(op->now, now),

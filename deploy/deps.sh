@@ -28,6 +28,7 @@ PACKAGES=(
     libjansson-dev
     libicu-dev
     libinih-dev
+    libcsv-dev
     libssl-dev
     redis-server
     postgresql

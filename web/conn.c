@@ -649,7 +649,9 @@ conn_new(struct server *srv, struct app *app, uv_loop_t *loop, conn_t **out) {
     c->refs = 1;
     buf_init(&c->in);
     struct http_limits lim = {.max_header_bytes = app->cfg->http_max_header_bytes,
-                              .max_body_bytes = app->cfg->http_max_body_bytes};
+                              .max_body_bytes = app->cfg->http_max_body_bytes,
+                              .bulk_path = "/api/v1/batches",
+                              .max_bulk_body_bytes = app->cfg->http_max_batch_body_bytes};
     http_parse_init(&c->parse, &lim);
     int rc = uv_tcp_init(loop, &c->tcp);
     if (rc < 0) {

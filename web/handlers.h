@@ -6,7 +6,8 @@
  * on_result_row). Path parameters are in req->match.params (req_job_id
  * reads a job id). One resource per file: h_jobs.c the jobs (and their
  * long-polls), h_job_result.c a job's result, h_job_events.c a job's
- * event stream, h_job_deliveries.c its webhook deliveries, h_results.c the results by URL, h_compat.c the original
+ * event stream, h_job_deliveries.c its webhook deliveries, h_batches.c the
+ * batches (and batch_export.c their export), h_results.c the results by URL, h_compat.c the original
  * app's routes, h_health.c the probes and the OpenAPI document,
  * h_static.c the pages, h_stats.c the statistics (JSON and Prometheus),
  * h_admin.c the failed set (admin routes).
@@ -28,6 +29,11 @@ void h_jobs_cancel(struct req *req);
 void h_jobs_result(struct req *req);
 void h_jobs_events(struct req *req);
 void h_jobs_deliveries(struct req *req);
+void h_batches_create(struct req *req);
+void h_batches_list(struct req *req);
+void h_batches_get(struct req *req);
+void h_batches_cancel(struct req *req);
+void h_batches_results(struct req *req);
 void h_compat_start(struct req *req);
 void h_compat_results(struct req *req);
 void h_results_list(struct req *req);

@@ -154,7 +154,10 @@ on_headers_complete(http_parser *hp) {
     r->http_major = hp->http_major;
     r->http_minor = hp->http_minor;
     if (hp->http_major != 1) return fail(p, 505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
-    if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->limits.max_body_bytes)
+    p->body_limit = p->limits.max_body_bytes;
+    if (p->limits.bulk_path && hp->method == HTTP_POST && !strcmp(r->path, p->limits.bulk_path))
+        p->body_limit = p->limits.max_bulk_body_bytes;
+    if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->body_limit)
         return fail(p, 413, "request body too large");
     const char *expect = http_request_header(r, "Expect");
     if (expect) {
@@ -169,8 +172,7 @@ static int
 on_body(http_parser *hp, const char *at, size_t len) {
     struct http_parse *p = owner(hp);
     struct http_request *r = p->req;
-    if (r->body_buf.len + len > p->limits.max_body_bytes)
-        return fail(p, 413, "request body too large");
+    if (r->body_buf.len + len > p->body_limit) return fail(p, 413, "request body too large");
     buf_append(&r->body_buf, at, len);
     return 0;
 }

@@ -6,7 +6,8 @@
  * so nothing points into the caller's read buffer (STYLE rule 6), and
  * enforce the limits: header bytes (request-target + names + values)
  * above max_header_bytes or more than HTTP_MAX_HEADERS headers -> 431,
- * a body (Content-Length or chunked) above max_body_bytes -> 413,
+ * a body (Content-Length or chunked) above max_body_bytes (or, for a
+ * POST to bulk_path, max_bulk_body_bytes) -> 413,
  * anything the parser rejects (bad request line, NUL bytes, both
  * Content-Length and Transfer-Encoding, duplicate Content-Length) -> 400.
  *
@@ -52,6 +53,9 @@ struct http_request {
 struct http_limits {
     size_t max_header_bytes;
     size_t max_body_bytes;
+    /* The one route that takes larger bodies (POST, exact path), or NULL. */
+    const char *bulk_path;
+    size_t max_bulk_body_bytes;
 };
 
 enum { HTTP_PARSE_MORE = 0, HTTP_PARSE_MESSAGE = 1 };
@@ -74,6 +78,7 @@ struct http_parse {
     int last; /* 0 none, 1 url, 2 field, 3 value: what the arena ends with */
     bool complete;
     bool continue_sent;
+    size_t body_limit; /* this request's: max_body_bytes or max_bulk_body_bytes */
     int status;        /* after an error: 400, 413 or 431 */
     const char *error; /* after an error: a short reason */
 };

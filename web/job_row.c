@@ -53,3 +53,13 @@ job_row_summary(const PGresult *res) {
                      (json_int_t)results_int(res, 0, RESULTS_UNIQUE_WORDS), "top",
                      job_row_top(res, 10));
 }
+
+json_t *
+job_row_summary_at(const PGresult *res, int row) {
+    const char *top = results_text(res, row, RESULTS_TOP_TEN);
+    json_t *v = top ? json_loads(top, JSON_DECODE_ANY, NULL) : NULL;
+    return json_pack("{s:I, s:I, s:o}", "total_words",
+                     (json_int_t)results_int(res, row, RESULTS_TOTAL_WORDS), "unique_words",
+                     (json_int_t)results_int(res, row, RESULTS_UNIQUE_WORDS), "top",
+                     json_is_array(v) ? v : (json_decref(v), json_array()));
+}

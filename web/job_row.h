@@ -23,6 +23,10 @@ int job_row_read(struct app *app, const char *job_id, pg_uv_cb cb, void *arg);
 json_t *job_row_top(const PGresult *res, int n);
 /* job_row_summary returns {total_words, unique_words, top: ten words}. */
 json_t *job_row_summary(const PGresult *res);
+/* job_row_summary_at is the same for row of a many-row answer that
+ * selected RESULTS_TOTAL_WORDS, RESULTS_UNIQUE_WORDS and RESULTS_TOP_TEN
+ * (web/batch_export.c). */
+json_t *job_row_summary_at(const PGresult *res, int row);
 /* job_row_json returns column c parsed as JSON (null when unreadable). */
 json_t *job_row_json(const PGresult *res, enum results_col c);
 /* job_row_string returns column c as a JSON string, or null when NULL. */

@@ -15,6 +15,7 @@
 #include "common/url_norm.h"
 #include "common/xalloc.h"
 #include "web/app.h"
+#include "web/fresh.h"
 #include "web/pg_read.h"
 #include "web/query.h"
 #include "web/req.h"
@@ -89,20 +90,41 @@ job_submit_args_free(struct job_submit_args *a) {
     a->url = a->callback_url = NULL;
 }
 
-/* args_check answers 422 and returns -1 when fresh and max_age disagree. */
-static int
-args_check(struct req *req, const struct job_submit_args *a) {
-    if (a->fresh && a->max_age_s > 0) {
-        req_problem(req, 422, "Invalid Freshness",
-                    "\"fresh\": true asks for a new fetch; a \"max_age\" allows a stored "
-                    "result: send one or the other");
-        return -1;
-    }
-    return 0;
-}
-
 static const char MAX_AGE_RANGE[] =
     "\"max_age\" must be a whole number of seconds from 0 to 31536000 (a year)";
+static const char FRESH_AND_AGE[] =
+    "\"fresh\": true asks for a new fetch; a \"max_age\" allows a stored result: send one or "
+    "the other";
+
+const char *
+job_submit_freshness_json(const json_t *v, bool *fresh, long *max_age_s) {
+    json_t *f = json_object_get(v, "fresh"), *age = json_object_get(v, "max_age");
+    if (f && !json_is_null(f) && !json_is_boolean(f)) return "\"fresh\" must be true or false";
+    if (age && !json_is_null(age) &&
+        (!json_is_integer(age) || json_integer_value(age) < 0 ||
+         json_integer_value(age) > JOB_SUBMIT_MAX_AGE_MAX))
+        return MAX_AGE_RANGE;
+    *fresh = json_is_true(f);
+    *max_age_s = json_is_integer(age) ? (long)json_integer_value(age) : 0;
+    return *fresh && *max_age_s > 0 ? FRESH_AND_AGE : NULL;
+}
+
+const char *
+job_submit_freshness_text(const char *fresh, const char *max_age, bool *fresh_out,
+                          long *max_age_s) {
+    long age = 0;
+    char *end = NULL;
+    if (max_age && *max_age) age = strtol(max_age, &end, 10);
+    if (fresh && *fresh && strcmp(fresh, "true") && strcmp(fresh, "false") && strcmp(fresh, "1") &&
+        strcmp(fresh, "0"))
+        return "\"fresh\" must be true or false";
+    if (max_age && *max_age &&
+        (*max_age < '0' || *max_age > '9' || *end || age > JOB_SUBMIT_MAX_AGE_MAX))
+        return MAX_AGE_RANGE;
+    *fresh_out = fresh && (!strcmp(fresh, "true") || !strcmp(fresh, "1"));
+    *max_age_s = age;
+    return *fresh_out && age > 0 ? FRESH_AND_AGE : NULL;
+}
 
 int
 job_submit_parse_json(struct req *req, bool all, struct job_submit_args *a) {
@@ -115,25 +137,18 @@ job_submit_parse_json(struct req *req, bool all, struct job_submit_args *a) {
     }
     const char *url = json_get_string(v, "url");
     json_t *cb = all ? json_object_get(v, "callback_url") : NULL;
-    json_t *fresh = all ? json_object_get(v, "fresh") : NULL;
-    json_t *max_age = all ? json_object_get(v, "max_age") : NULL;
+    const char *why = all ? job_submit_freshness_json(v, &a->fresh, &a->max_age_s) : NULL;
     int rc = -1;
     if (!url) {
         req_problem(req, 422, "Invalid URL", "the body needs a string field \"url\"");
     } else if (cb && !json_is_null(cb) && !json_is_string(cb)) {
         req_problem(req, 422, "Invalid Callback URL", "\"callback_url\" must be a string");
-    } else if (fresh && !json_is_null(fresh) && !json_is_boolean(fresh)) {
-        req_problem(req, 422, "Invalid Freshness", "\"fresh\" must be true or false");
-    } else if (max_age && !json_is_null(max_age) &&
-               (!json_is_integer(max_age) || json_integer_value(max_age) < 0 ||
-                json_integer_value(max_age) > JOB_SUBMIT_MAX_AGE_MAX)) {
-        req_problem(req, 422, "Invalid Freshness", MAX_AGE_RANGE);
+    } else if (why) {
+        req_problem(req, 422, "Invalid Freshness", why);
     } else {
         a->url = xstrdup(url);
         if (json_is_string(cb)) a->callback_url = xstrdup(json_string_value(cb));
-        a->fresh = json_is_true(fresh);
-        a->max_age_s = json_is_integer(max_age) ? (long)json_integer_value(max_age) : 0;
-        rc = args_check(req, a);
+        rc = 0;
     }
     json_decref(v);
     if (rc < 0) job_submit_args_free(a);
@@ -146,24 +161,16 @@ job_submit_parse_form(struct req *req, struct job_submit_args *a) {
     const struct http_request *http = req->http;
     char *fresh = query_get(http->body, http->body_len, "fresh");
     char *max_age = query_get(http->body, http->body_len, "max_age");
+    const char *why = job_submit_freshness_text(fresh, max_age, &a->fresh, &a->max_age_s);
     int rc = -1;
-    long age = 0;
-    char *end = NULL;
-    if (max_age && *max_age) age = strtol(max_age, &end, 10);
-    if (fresh && *fresh && strcmp(fresh, "true") && strcmp(fresh, "false") && strcmp(fresh, "1") &&
-        strcmp(fresh, "0")) {
-        req_problem(req, 422, "Invalid Freshness", "\"fresh\" must be true or false");
-    } else if (max_age && *max_age &&
-               (*max_age < '0' || *max_age > '9' || *end || age > JOB_SUBMIT_MAX_AGE_MAX)) {
-        req_problem(req, 422, "Invalid Freshness", MAX_AGE_RANGE);
+    if (why) {
+        req_problem(req, 422, "Invalid Freshness", why);
     } else {
         a->url = query_get(http->body, http->body_len, "url");
         a->callback_url = query_get(http->body, http->body_len, "callback_url");
         if (a->callback_url && !*a->callback_url) free(a->callback_url), a->callback_url = NULL;
-        a->fresh = fresh && (!strcmp(fresh, "true") || !strcmp(fresh, "1"));
-        a->max_age_s = age;
         if (!a->url) req_problem(req, 422, "Invalid URL", "the form needs a field \"url\"");
-        else rc = args_check(req, a);
+        else rc = 0;
     }
     free(fresh);
     free(max_age);
@@ -222,14 +229,6 @@ on_fresh_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     send_submit(s);
 }
 
-/* The newest result of a page stored less than $2 seconds ago, by the
- * (url_key, created_at DESC, id DESC) index (created_at is its job's
- * submission; stored_at, when it was fetched and written). */
-static const char FRESH_WHERE[] =
-    " FROM results WHERE url_key = $1"
-    " AND coalesce(stored_at, created_at) > now() - make_interval(secs => $2::int)"
-    " ORDER BY created_at DESC, id DESC LIMIT 1";
-
 void
 job_submit(struct req *req, const struct job_submit_args *a, job_submit_cb cb) {
     char err[256];
@@ -272,13 +271,7 @@ job_submit(struct req *req, const struct job_submit_args *a, job_submit_cb cb) {
         send_submit(s);
         return;
     }
-    static const enum results_col cols[] = {RESULTS_JOB_ID};
-    char sql[512], age[24];
-    snprintf(age, sizeof age, "%ld", a->max_age_s);
-    const char *params[] = {s->url_key, age};
-    int rc = results_select_sql(sql, sizeof sql, cols, 1, FRESH_WHERE) < 0
-                 ? UV_E2BIG
-                 /* A replica that lags only misses a fresh result: a fetch. */
-                 : pg_read_query(req->app, PG_READ_LIST, sql, 2, params, on_fresh_row, s);
-    if (rc < 0) send_submit(s); /* Postgres unreachable: fetch */
+    const char *page = s->url_key;
+    if (fresh_lookup(req->app, &page, 1, a->max_age_s, on_fresh_row, s) < 0)
+        send_submit(s); /* Postgres unreachable: fetch */
 }

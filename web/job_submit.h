@@ -14,6 +14,7 @@
 #ifndef WC_JOB_SUBMIT_H
 #define WC_JOB_SUBMIT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "common/job.h"
@@ -53,6 +54,15 @@ int job_submit_parse_json(struct req *req, bool all, struct job_submit_args *a);
  * fresh: true/false/1/0, max_age). */
 int job_submit_parse_form(struct req *req, struct job_submit_args *a);
 void job_submit_args_free(struct job_submit_args *a);
+/* job_submit_freshness_json reads v's "fresh" (boolean or null) and
+ * "max_age" (whole seconds, 0 to a year, or null) as a submit does (the
+ * batch route too); returns NULL, or why they are unusable (the detail
+ * of a 422 "Invalid Freshness": a wrong type or range, or both asked). */
+const char *job_submit_freshness_json(const json_t *v, bool *fresh, long *max_age_s);
+/* job_submit_freshness_text is the same for text values (a form, a
+ * query string): fresh true/false/1/0, max_age digits; NULL is absent. */
+const char *job_submit_freshness_text(const char *fresh, const char *max_age, bool *fresh_out,
+                                      long *max_age_s);
 /* job_submit checks a's url, callback_url (an http(s) URL whose address,
  * when it is a literal, the fetch address policy allows, and only when
  * WEBHOOK_SECRET is set) and the request's Idempotency-Key, and submits;

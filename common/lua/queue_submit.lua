@@ -1,7 +1,7 @@
 -- queue_submit: a new job, queued, and its delivery in the stream; or,
 -- for a page that already has a live job, that job (dedup); or a
 -- finished job whose result is fresh enough (max_age, found by the
--- caller in Postgres).
+-- caller in Postgres). The rules are lib/submit.lua's.
 -- KEYS: job, stream, stats, events, live (the page's live-job pointer),
 --       live job (the hash of the job `live` named when the caller read
 --       it; any key when it named none)[, idem]
@@ -17,6 +17,7 @@
 --   again              `live` names another job than the caller read:
 --                      read it again (KEYS must name that job's hash)
 --!include lib/event.lua
+--!include lib/submit.lua
 if KEYS[7] then
   local v = redis.call('GET', KEYS[7])
   if v then
@@ -26,35 +27,16 @@ if KEYS[7] then
     return {'conflict', id}
   end
 end
-local function remember(id)
-  if KEYS[7] then redis.call('SET', KEYS[7], ARGV[11] .. ' ' .. id, 'EX', ARGV[12]) end
+local what, v = submit_page(
+  {job = KEYS[1], stream = KEYS[2], stats = KEYS[3], events = KEYS[4], live = KEYS[5],
+   live_job = KEYS[6]},
+  {id = ARGV[1], url = ARGV[2], now = ARGV[3], channel = ARGV[4], callback = ARGV[5],
+   url_key = ARGV[6], fresh = ARGV[7], live = ARGV[8], cached = ARGV[9], live_ttl = ARGV[10],
+   batch = ''})
+if what == 'again' then return {'again', v} end
+if KEYS[7] then
+  redis.call('SET', KEYS[7], ARGV[11] .. ' ' .. (what == 'created' and ARGV[1] or v), 'EX',
+             ARGV[12])
 end
-if ARGV[9] ~= '' then
-  remember(ARGV[9])
-  return {'cached', ARGV[9]}
-end
-if ARGV[7] ~= '1' then
-  local live = redis.call('GET', KEYS[5]) or ''
-  if live ~= ARGV[8] then return {'again', live} end
-  if live ~= '' then
-    local f = redis.call('HMGET', KEYS[6], 'status', 'callback_url', 'url_key')
-    local st = f[1]
-    -- A job with another callback, or (after a hash collision) another
-    -- page, is not joined: its client expects what it asked for.
-    if (st == 'queued' or st == 'started' or st == 'retrying' or st == 'waiting')
-       and (f[2] or '') == ARGV[5] and f[3] == ARGV[6] then
-      remember(live)
-      return {'dedup', live}
-    end
-  end
-end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'url', ARGV[2], 'url_key', ARGV[6],
-           'status', 'queued', 'attempts', 0, 'created_at', ARGV[3])
-local e = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
-redis.call('HSET', KEYS[1], 'entry', e)
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'callback_url', ARGV[5]) end
-job_event(KEYS[1], KEYS[4], ARGV[4], 'queued', ARGV[3])
-redis.call('HINCRBY', KEYS[3], 'submitted', 1)
-redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[10])
-remember(ARGV[1])
-return e
+if what == 'created' then return v end
+return {what, v}

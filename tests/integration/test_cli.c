@@ -240,7 +240,7 @@ Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) 
     testenv_write_file(
         list, "# three good, two bad\nhttp://a.example/1\n\nnot a url\nhttps://b.example/2\r\n"
               "ftp://c.example/\nhttp://c.example/3\n");
-    struct out o = cli("enqueue", list);
+    struct out o = cli_in(NULL, NULL, "enqueue", "--no-wait", list, NULL);
     cr_assert_eq(o.rc, 1, "some lines were rejected: %d %s", o.rc, o.err.data);
     cr_assert(strstr(o.err.data, "line 4 rejected") && strstr(o.err.data, "line 6 rejected"), "%s",
               o.err.data);
@@ -253,7 +253,7 @@ Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) 
     out_free(&o);
 
     /* --json: one object per line, then the summary; standard input works. */
-    o = cli_in(list, NULL, "enqueue", "--json", "-", NULL);
+    o = cli_in(list, NULL, "enqueue", "--json", "--no-wait", "-", NULL);
     cr_assert_eq(o.rc, 1);
     int lines = 0, jobs = 0, errors = 0;
     json_t *last = NULL;
@@ -275,7 +275,7 @@ Test(cli, enqueue_info_cancel_without_workers, .init = setup, .fini = teardown) 
 
     /* A file of only good lines exits 0. */
     testenv_write_file(list, "http://d.example/4\n");
-    o = cli("enqueue", list);
+    o = cli_in(NULL, NULL, "enqueue", "--no-wait", list, NULL);
     cr_assert_eq(o.rc, 0, "%s", o.err.data);
     out_free(&o);
 
@@ -386,6 +386,9 @@ Test(cli, result_requeue_and_purge_with_a_worker, .init = setup, .fini = teardow
     testenv_write_file(list, content);
     struct out o = cli("enqueue", list);
     cr_assert_eq(o.rc, 0, "%s", o.err.data);
+    /* One batch, followed until both jobs ended. */
+    cr_assert(strstr(o.err.data, ": 2/2 done (1 finished, 1 failed, 0 canceled)\n"), "%s",
+              o.err.data);
     char ok_id[40], bad_id[40];
     cr_assert_eq(sscanf(o.out.data, "%36s %*s\n%36s", ok_id, bad_id), 2, "%s", o.out.data);
     out_free(&o);

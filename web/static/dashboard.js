@@ -1,5 +1,6 @@
-// dashboard.js — polls GET /api/v1/stats (and the failed set) and draws
-// the counts, throughput and latency charts, the workers and the failed
+// dashboard.js — polls GET /api/v1/stats (and the failed set, and the
+// newest batches) and draws the counts, throughput and latency charts,
+// the batches with their progress bars, the workers and the failed
 // jobs. A poll starts only after the previous one answered, waits the
 // chosen interval (1–30 s), and stops while the tab is hidden.
 import { lineChart } from './chart.js';
@@ -292,6 +293,54 @@ async function loadFailed() {
   renderFailed(jobs);
 }
 
+// renderBatches draws one row per batch: a progress bar (done of its
+// jobs), its lines, failures and invalid lines, and the time left.
+function renderBatches(list) {
+  const body = $('#batches tbody');
+  body.replaceChildren();
+  $('#batches-empty').hidden = list.length > 0;
+  for (const b of list) {
+    const tr = document.createElement('tr');
+    const id = document.createElement('td');
+    const code = document.createElement('code');
+    code.textContent = b.id.slice(-12);
+    code.title = b.id;
+    id.append(code);
+    tr.append(id);
+    const bar = document.createElement('td');
+    const p = document.createElement('progress');
+    p.max = Math.max(1, b.jobs);
+    p.value = b.done;
+    const pct = Math.floor((b.done_fraction || 0) * 100);
+    p.setAttribute('aria-label', `batch ${b.id}: ${b.done} of ${b.jobs} jobs done`);
+    p.textContent = `${pct}%`;
+    const label = document.createElement('span');
+    label.className = 'small muted';
+    label.textContent = ` ${pct}%${b.status === 'done' ? ' done' : ''}`;
+    bar.append(p, label);
+    tr.append(bar);
+    cell(tr, fmtInt.format(b.total), 'num');
+    cell(tr, fmtInt.format(b.counts?.failed ?? 0), 'num');
+    cell(tr, fmtInt.format(b.invalid ?? 0), 'num');
+    cell(tr, fmtTime(b.started_at || b.created_at));
+    cell(tr, b.status === 'done' ? '–' : b.eta_seconds == null ? '…' : fmtDuration(b.eta_seconds * 1000));
+    const ex = document.createElement('td');
+    for (const [text, href] of [['NDJSON', b.results_url], ['status', `/api/v1/batches/${b.id}`]]) {
+      const a = document.createElement('a');
+      a.href = href;
+      a.textContent = text;
+      ex.append(a, ' ');
+    }
+    tr.append(ex);
+    body.append(tr);
+  }
+}
+
+async function loadBatches() {
+  const res = await request('GET', '/api/v1/batches?limit=10');
+  if (res.ok && res.body && Array.isArray(res.body.batches)) renderBatches(res.body.batches);
+}
+
 async function poll() {
   if (busy) return;
   busy = true;
@@ -313,6 +362,7 @@ async function poll() {
       $('#stats-error').hidden = false;
       $('#stats-error').textContent = `The statistics cannot be read. ${problemText(res)}`;
     }
+    await loadBatches();
     await loadFailed();
   } catch {
     $('#stats-error').hidden = false;

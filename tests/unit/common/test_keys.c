@@ -25,6 +25,14 @@ Test(keys, every_key_is_under_the_prefix) {
     cr_assert_str_eq(keys_hook(&k, "0192f3a1-7c2e-7abc-8def-0123456789ab", &b),
                      "wc:hook:0192f3a1-7c2e-7abc-8def-0123456789ab");
     cr_assert_str_eq(keys_hook_failing(&k, &b), "wc:hook_failing");
+    cr_assert_str_eq(keys_batch(&k, "0192f3a1-7c2e-7abc-8def-0123456789ab", &b),
+                     "wc:batch:0192f3a1-7c2e-7abc-8def-0123456789ab");
+    cr_assert_str_eq(keys_batch_lines(&k, "0192f3a1-7c2e-7abc-8def-0123456789ab", &b),
+                     "wc:batch:0192f3a1-7c2e-7abc-8def-0123456789ab:lines");
+    cr_assert_str_eq(keys_batch_jobs(&k, "0192f3a1-7c2e-7abc-8def-0123456789ab", &b),
+                     "wc:batch:0192f3a1-7c2e-7abc-8def-0123456789ab:jobs");
+    cr_assert_null(keys_batch(&k, NULL, &b));
+    cr_assert_str_eq(keys_batches(&k, &b), "wc:batches");
     cr_assert_str_eq(keys_events_channel(&k, &b), "wc:events");
     cr_assert_str_eq(keys_workers(&k, &b), "wc:workers");
     cr_assert_str_eq(keys_http(&k, &b), "wc:http");
