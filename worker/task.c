@@ -51,6 +51,13 @@ task_outcome_name(enum task_outcome outcome) {
 
 static void persist(struct task *t);
 static void begin_gate(struct task *t);
+static void follow_redirect(struct task *t, const struct analysis_result *res);
+
+/* fetch_url: the URL the next request asks for (a redirect's hop, else the job's). */
+static const char *
+fetch_url(const struct task *t) {
+    return t->hop_url ? t->hop_url : t->url;
+}
 
 static void
 next_phase(struct task *t, enum task_phase phase) {
@@ -76,6 +83,7 @@ on_timer_closed(uv_handle_t *h) {
     if (t->have_row) store_row_free(&t->row);
     acct_release(t);
     free(t->url);
+    free(t->hop_url);
     free(t->error);
     free(t);
     if (env->on_freed) env->on_freed(env->arg);
@@ -371,12 +379,21 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
         next_phase(t, t->attempt < cfg->job_max_attempts ? TASK_RETRYING : TASK_FAILING);
         return;
     }
+    if (res->redirect_url) {
+        follow_redirect(t, res);
+        return;
+    }
     if (res->status < 0) {
         set_error(t, res->error_code ? res->error_code : "fetch", res->error);
         bool again = res->transient && t->attempt < cfg->job_max_attempts;
         next_phase(t, again ? TASK_RETRYING : TASK_FAILING);
         return;
     }
+    /* The row's fetch time is the whole chain's; its final URL and
+     * status the last hop's. */
+    struct analysis_result whole = *res;
+    whole.fetch_ms += t->redirect_ms;
+    res = &whole;
     if (res->not_modified && t->stored.found) {
         log_info("msg=\"page not modified\" job=%s copy_of=%s", t->entry.job_id, t->stored.id);
         store_row_init_copy(&t->row, t->entry.job_id, t->url, &t->stored, res);
@@ -393,6 +410,31 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     if (t->acct_open)
         membudget_set(t->env->mem, &t->acct, membudget_row_estimate(store_row_bytes(&t->row)));
     next_phase(t, TASK_STORING);
+}
+
+/* follow_redirect takes the next hop of a redirect (its slot already
+ * released): back to the gate with its URL, for its own host's
+ * robots.txt, slot and pacing; a hop to the same host is another
+ * request and goes through the gate too. More than FETCH_MAX_REDIRECTS
+ * fails the job, as curl's own limit did (too_many_redirects). */
+static void
+follow_redirect(struct task *t, const struct analysis_result *res) {
+    int max = t->env->cfg->fetch_max_redirects;
+    if (t->hops >= max) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Maximum (%d) redirects followed (FETCH_MAX_REDIRECTS)", max);
+        set_error(t, "too_many_redirects", msg);
+        next_phase(t, TASK_FAILING);
+        return;
+    }
+    t->hops++;
+    t->redirect_ms += res->fetch_ms;
+    log_info("msg=\"following redirect\" job=%s hop=%d status=%ld to=%s", t->entry.job_id,
+             t->hops, res->http_status, log_q(res->redirect_url));
+    free(t->hop_url);
+    t->hop_url = xstrdup(res->redirect_url);
+    t->following = true;
+    begin_gate(t);
 }
 
 /* on_job_timeout: JOB_TIMEOUT is over, unless the download waited for
@@ -442,8 +484,12 @@ static void
 begin_analysis(struct task *t) {
     const struct task_env *env = t->env;
     t->phase = TASK_ANALYZING;
-    t->analysis_at = uv_now(env->loop);
-    uv_timer_start(&t->timer, on_job_timeout, (uint64_t)env->cfg->job_timeout_ms, 0);
+    /* A redirect's next hop has what JOB_TIMEOUT left the first one. */
+    uint64_t now = uv_now(env->loop);
+    if (!t->following) t->analysis_at = now;
+    t->following = false;
+    uint64_t end = t->analysis_at + (uint64_t)env->cfg->job_timeout_ms;
+    uv_timer_start(&t->timer, on_job_timeout, end > now ? end - now : 1, 0);
     if (env->mem && !t->acct_open) {
         membudget_open(env->mem, &t->acct, on_memory_wake, t);
         t->acct_open = true;
@@ -451,9 +497,11 @@ begin_analysis(struct task *t) {
     struct fetch_validators v = {.etag = t->stored.etag[0] ? t->stored.etag : NULL,
                                  .last_modified =
                                      t->stored.last_modified[0] ? t->stored.last_modified : NULL};
+    /* The validators are the submitted URL's: its first request only. */
     int rc = task_io.analysis_start(env->curl, env->cfg, env->sw, env->mem,
-                                    t->acct_open ? &t->acct : NULL, t->url,
-                                    t->stored.found ? &v : NULL, on_analyzed, t, &t->analysis);
+                                    t->acct_open ? &t->acct : NULL, fetch_url(t),
+                                    t->stored.found && !t->hops ? &v : NULL, on_analyzed, t,
+                                    &t->analysis);
     if (rc < 0) {
         uv_timer_stop(&t->timer);
         acct_release(t);
@@ -513,7 +561,7 @@ begin_gate(struct task *t) {
     t->phase = TASK_GATING;
     t->gating = true;
     /* on_gate may run before polite_check returns. */
-    int rc = task_io.polite_check(env->polite, t->url, &t->slot, on_gate, t);
+    int rc = task_io.polite_check(env->polite, fetch_url(t), &t->slot, on_gate, t);
     if (rc == UV_EINVAL) {
         /* Not a URL with a host: the fetch says what is wrong with it. */
         t->gating = false;

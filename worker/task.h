@@ -12,7 +12,11 @@
  * row (store_last: its validators make the fetch conditional; Postgres
  * unreachable only makes it unconditional) -> gating (worker/polite.h:
  * robots.txt and the host's slot) -> analyzing (fetch, extract, count;
- * a 304 stores a row repeating the newest one's counts) ->
+ * a 304 stores a row repeating the newest one's counts; a redirect
+ * releases the host's slot and goes back to gating for the next hop's
+ * URL, so each hop counts against its own host, its robots.txt and its
+ * pacing, up to FETCH_MAX_REDIRECTS hops within one JOB_TIMEOUT; the
+ * validators go with the first request only) ->
  * storing (INSERT, idempotent) -> finishing (job finished + ack); or, on
  * failure, failing (job failed) / retrying (job parked until its backoff
  * is over); or releasing (handed back to the queue by a drain). A step
@@ -148,6 +152,10 @@ struct task {
     char host[HOSTS_NAME_MAX + 1];
     int host_limit;
     struct store_prev stored; /* the page's newest stored row, when found */
+    char *hop_url;            /* the redirect being followed; NULL: the job's URL */
+    int hops;                 /* redirects followed in this delivery */
+    bool following;           /* the next analysis is a redirect's hop (JOB_TIMEOUT goes on) */
+    int redirect_ms;          /* the hops' fetch time so far */
 };
 
 /* The calls a task makes, by the name of the function each stands for;

@@ -1268,3 +1268,83 @@ Test(task, a_page_never_stored_or_unknown_is_fetched_in_full) {
     answer_done(c, 0, 1);
     expect_end(TASK_OUTCOME_FAILED);
 }
+
+/* === redirects: each hop through the gate of its own host === */
+
+static void
+answer_redirect(struct call *c, const char *to) {
+    struct analysis_result r = {.status = -1,
+                                .error_code = "redirect",
+                                .error = "the server redirected",
+                                .http_status = 302,
+                                .final_url = c->url,
+                                .fetch_ms = 10,
+                                .retry_after_ms = -1,
+                                .redirect_url = to};
+    c->answered = true;
+    c->cb.analyzed((analysis_t *)c, &r, c->arg);
+}
+
+Test(task, a_redirect_goes_back_to_the_gate_with_the_next_hop) {
+    last_row = (struct store_prev){.found = true, .id = "42", .etag = "\"v1\""};
+    cfg.fetch_max_redirects = 5;
+    struct call *g = gate_reached();
+    answer_gate(g, POLITE_GO, 0, NULL, NULL, "");
+    struct call *a = expect(CALL_ANALYZE);
+    cr_assert_str_eq(a->message, "\"v1\"|", "the first request is conditional");
+    answer_redirect(a, "http://other.test/b.html");
+    cr_assert_eq(releases, 1, "the first host's slot goes back at the redirect");
+    cr_assert_eq(released_status, 302);
+    /* The next hop asks its own host's gate, then fetches unconditionally. */
+    g = expect(CALL_GATE);
+    cr_assert_str_eq(g->url, "http://other.test/b.html");
+    answer_gate(g, POLITE_GO, 0, NULL, NULL, "");
+    a = expect(CALL_ANALYZE);
+    cr_assert_str_eq(a->url, "http://other.test/b.html");
+    cr_assert_str_eq(a->message, "-", "validators belong to the first request");
+    /* A hop to the same host is another request: the gate again. */
+    answer_redirect(a, "http://other.test/c.html");
+    answer_gate(expect(CALL_GATE), POLITE_GO, 0, NULL, NULL, "");
+    answer_counted(expect(CALL_ANALYZE));
+    cr_assert_eq(releases, 3);
+    struct call *s = expect(CALL_STORE);
+    cr_assert_str_eq(s->url, PAGE_URL, "the row keeps the URL as submitted");
+    answer_stored(s, 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_hop_whose_host_is_busy_parks_the_job_for_that_host) {
+    cfg.fetch_max_redirects = 5;
+    answer_gate(gate_reached(), POLITE_GO, 0, NULL, NULL, "");
+    answer_redirect(expect(CALL_ANALYZE), "http://other.test/b.html");
+    struct call *g = expect(CALL_GATE);
+    struct polite_answer a = {.verdict = POLITE_WAIT,
+                              .wait_ms = 1000,
+                              .reason = "host_busy",
+                              .host = "other.test:80",
+                              .detail = "busy"};
+    g->answered = true;
+    g->cb.gate(0, &a, g->arg);
+    struct call *d = expect(CALL_DEFER);
+    cr_assert_str_eq(d->code, "host_busy");
+    cr_assert_str_eq(d->message, "other.test:80", "it waits for the hop's host");
+    answer_done(d, 0, 1);
+    expect_end(TASK_OUTCOME_DEFERRED);
+}
+
+Test(task, more_redirects_than_allowed_fail_the_job) {
+    cfg.fetch_max_redirects = 2;
+    answer_gate(gate_reached(), POLITE_GO, 0, NULL, NULL, "");
+    for (int hop = 0; hop < 2; hop++) {
+        answer_redirect(expect(CALL_ANALYZE), "http://pages.test/loop");
+        answer_gate(expect(CALL_GATE), POLITE_GO, 0, NULL, NULL, "");
+    }
+    answer_redirect(expect(CALL_ANALYZE), "http://pages.test/loop");
+    struct call *f = expect(CALL_FAIL);
+    cr_assert_str_eq(f->code, "too_many_redirects");
+    cr_assert(strstr(f->message, "Maximum (2) redirects followed"), "%s", f->message);
+    cr_assert_eq(releases, 3, "every hop's slot went back");
+    answer_done(f, 0, 1);
+    expect_end(TASK_OUTCOME_FAILED);
+}
