@@ -540,7 +540,7 @@ wait_for_robots(struct check *c) {
     if (!c->poll_until) {
         c->poll_until = now + p->cfg->fetch_timeout_ms + ROBOTS_POLL_SLACK_MS;
         c->poll_step = ROBOTS_POLL_MIN_MS;
-        log_debug("msg=\"waiting for another worker's robots.txt fetch\" origin=%s", c->origin);
+        log_info("msg=\"waiting for another worker's robots.txt fetch\" origin=%s", c->origin);
     }
     if (p->closing || now + c->poll_step > c->poll_until) {
         snprintf(c->detail, sizeof c->detail, "another worker is fetching %s/robots.txt",
