@@ -641,6 +641,29 @@ polite_check(polite_t *p, const char *url, struct polite_slot *slot, polite_cb c
     return 0;
 }
 
+void
+polite_cancel(polite_t *p, struct polite_slot *slot) {
+    struct check *c = p->checks;
+    while (c && c->slot != slot) c = c->next;
+    if (!c || !c->poll_at) return;
+    /* The checks that waited with it go on waiting, the first leading. */
+    struct check *heir = c->waiters;
+    if (heir) {
+        heir->leading = true;
+        heir->waiters = heir->next_waiter;
+        heir->next_waiter = NULL;
+        heir->poll_at = c->poll_at;
+        heir->poll_until = c->poll_until;
+        heir->poll_step = c->poll_step;
+        c->waiters = NULL;
+    }
+    c->poll_at = 0;
+    c->leading = false;
+    snprintf(c->detail, sizeof c->detail, "canceled");
+    finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
+    poll_arm(p);
+}
+
 /* --- life cycle --- */
 
 polite_t *

@@ -32,6 +32,7 @@ struct task_io task_io = {
     .queue_defer = queue_defer,
     .polite_check = polite_check,
     .polite_release = polite_release,
+    .polite_cancel = polite_cancel,
     .analysis_resume = analysis_resume,
     .analysis_waited_ms = analysis_waited_ms,
 };
@@ -429,8 +430,8 @@ follow_redirect(struct task *t, const struct analysis_result *res) {
     }
     t->hops++;
     t->redirect_ms += res->fetch_ms;
-    log_info("msg=\"following redirect\" job=%s hop=%d status=%ld to=%s", t->entry.job_id,
-             t->hops, res->http_status, log_q(res->redirect_url));
+    log_info("msg=\"following redirect\" job=%s hop=%d status=%ld to=%s", t->entry.job_id, t->hops,
+             res->http_status, log_q(res->redirect_url));
     free(t->hop_url);
     t->hop_url = xstrdup(res->redirect_url);
     t->following = true;
@@ -498,10 +499,9 @@ begin_analysis(struct task *t) {
                                  .last_modified =
                                      t->stored.last_modified[0] ? t->stored.last_modified : NULL};
     /* The validators are the submitted URL's: its first request only. */
-    int rc = task_io.analysis_start(env->curl, env->cfg, env->sw, env->mem,
-                                    t->acct_open ? &t->acct : NULL, fetch_url(t),
-                                    t->stored.found && !t->hops ? &v : NULL, on_analyzed, t,
-                                    &t->analysis);
+    int rc = task_io.analysis_start(
+        env->curl, env->cfg, env->sw, env->mem, t->acct_open ? &t->acct : NULL, fetch_url(t),
+        t->stored.found && !t->hops ? &v : NULL, on_analyzed, t, &t->analysis);
     if (rc < 0) {
         uv_timer_stop(&t->timer);
         acct_release(t);
@@ -661,6 +661,14 @@ task_start(const struct task_env *env, const struct queue_entry *e, struct task 
     return 0;
 }
 
+/* cancel_gate ends a gate that waits for another worker's robots.txt
+ * (on_gate then runs, canceled, and the stop goes on from there); other
+ * gates answer soon on their own. */
+static void
+cancel_gate(struct task *t) {
+    if (t->gating && t->env->polite) task_io.polite_cancel(t->env->polite, &t->slot);
+}
+
 void
 task_lease_renewed(struct task *t, uint64_t at) {
     if (at > t->lease_at) t->lease_at = at;
@@ -672,6 +680,8 @@ task_lease_lost(struct task *t) {
     log_warn("msg=\"lease lost, stopping job\" job=%s", t->entry.job_id);
     t->stopping = true;
     t->release_on_stop = false;
+    cancel_gate(t);
+    if (t->phase == TASK_ENDED) return;
     if (t->analysis) {
         task_io.analysis_cancel(t->analysis); /* on_analyzed ends the task */
     } else if (t->phase == TASK_ANALYZING) {
@@ -694,6 +704,8 @@ task_stop(struct task *t, bool release) {
     t->stopping = true;
     if (!release) t->release_on_stop = false;
     else if (first) t->release_on_stop = true;
+    cancel_gate(t);
+    if (t->phase == TASK_ENDED) return;
     if (t->analysis) {
         if (first) task_io.analysis_cancel(t->analysis); /* on_analyzed decides */
         return;

@@ -190,6 +190,7 @@ struct task_io {
                         void *arg);
     void (*polite_release)(polite_t *p, struct polite_slot *slot, long http_status,
                            int64_t retry_after_ms);
+    void (*polite_cancel)(polite_t *p, struct polite_slot *slot);
     void (*analysis_resume)(analysis_t *a);
     uint64_t (*analysis_waited_ms)(const analysis_t *a);
 };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/lib/servers.h"
@@ -354,8 +355,7 @@ Test(polite, a_job_waits_in_process_for_another_workers_robots_txt) {
     /* The first job's worker is fetching robots.txt (held 1.5 s): the
      * other worker, the only one with a free slot, takes the second. */
     long long until = wcsys_now_ms() + 30000;
-    while (page_server_requests(hosts[0], NULL, 0) < 1 && wcsys_now_ms() < until)
-        usleep(10 * 1000);
+    while (page_server_requests(hosts[0], NULL, 0) < 1 && wcsys_now_ms() < until) usleep(10 * 1000);
     cr_assert_eq(page_server_requests(hosts[0], NULL, 0), 1, "robots.txt was not asked for");
     char *second = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html?2", url, sizeof url)));
     char *denied =
@@ -380,9 +380,9 @@ Test(polite, a_job_waits_in_process_for_another_workers_robots_txt) {
     /* robots.txt once, then the two pages; the wait happened, and no
      * job was deferred for it. */
     cr_assert_eq(page_server_requests(hosts[0], NULL, 0), 3);
-    cr_assert_gt(wcsys_log_count(sys.worker_logs[0], "waiting for another worker's robots.txt",
-                                 NULL),
-                 0, "the second worker did not wait for the first one's fetch");
+    cr_assert_gt(
+        wcsys_log_count(sys.worker_logs[0], "waiting for another worker's robots.txt", NULL), 0,
+        "the second worker did not wait for the first one's fetch");
     cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "reason=robots_pending", NULL), 0);
     wcsys_stop_clean(&sys);
 }
@@ -396,8 +396,9 @@ Test(polite, the_wait_for_another_workers_robots_txt_is_bounded) {
     wcsys_env(&sys, "FETCH_CONNECT_TIMEOUT", "1s");
     wcsys_start_web(&sys);
     wcsys_start_worker(&sys, NULL);
-    redisReply *r = redisCommand(wcsys_redis(&sys), "SET %srobots-lock:http://127.0.0.2:%d gone PX 8000",
-                                 sys.prefix, page_server_port(hosts[0]));
+    redisReply *r =
+        redisCommand(wcsys_redis(&sys), "SET %srobots-lock:http://127.0.0.2:%d gone PX 8000",
+                     sys.prefix, page_server_port(hosts[0]));
     cr_assert(r && r->type == REDIS_REPLY_STATUS, "cannot take the lock");
     freeReplyObject(r);
     char url[160];
@@ -412,13 +413,41 @@ Test(polite, the_wait_for_another_workers_robots_txt_is_bounded) {
         if (!seen) usleep(20 * 1000);
     }
     cr_assert(seen, "the job was never parked as robots_pending");
-    cr_assert_gt(wcsys_log_count(sys.worker_logs[0], "waiting for another worker's robots.txt",
-                                 NULL),
-                 0);
+    cr_assert_gt(
+        wcsys_log_count(sys.worker_logs[0], "waiting for another worker's robots.txt", NULL), 0);
     json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 60000));
     cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
     cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1);
     wcsys_stop_clean(&sys);
+}
+
+/* A drain whose grace ends while a job waits for another worker's
+ * robots.txt hands the job back then, rather than leaving it to wait
+ * out the fetch's time and be abandoned to a rescue. */
+Test(polite, a_drain_hands_back_a_job_waiting_for_robots_txt) {
+    wcsys_env(&sys, "FETCH_TIMEOUT", "60s");
+    wcsys_env(&sys, "WORKER_GRACE", "500ms");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    redisReply *r =
+        redisCommand(wcsys_redis(&sys), "SET %srobots-lock:http://127.0.0.2:%d gone PX 120000",
+                     sys.prefix, page_server_port(hosts[0]));
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "cannot take the lock");
+    freeReplyObject(r);
+    char url[160], line[1024];
+    char *id = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html", url, sizeof url)));
+    cr_assert(wcsys_log_find(sys.worker_logs[0], "waiting for another worker's robots.txt", NULL,
+                             30000, line, sizeof line));
+    int st = wcsys_stop_worker(&sys, 0, SIGTERM, 60000);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the worker did not exit cleanly: %d", st);
+    /* By the worker that waited (another may take it and hand it back
+     * too while it drains). */
+    char handed[96];
+    snprintf(handed, sizeof handed, "pid=%d msg=\"job handed back\"", (int)wcsys_line_pid(line));
+    cr_assert_gt(wcsys_log_count(sys.worker_logs[0], handed, id), 0,
+                 "the job was not handed back by the worker that waited");
+    json_t *job = wcsys_keep_json(&sys, wcsys_job(&sys, id));
+    cr_assert_str_eq(wcsys_status(job), "queued", "%s", json_dumps(job, 0));
 }
 
 /* --- redirects: each hop counts against its own host --- */
@@ -427,8 +456,8 @@ static const char *
 redirect_url(int from, int to, const char *path, char *out, size_t n) {
     char target[160];
     host_url(to, path, target, sizeof target);
-    snprintf(out, n, "http://127.0.0.%d:%d/redirect?to=%s", from + 2,
-             page_server_port(hosts[from]), target);
+    snprintf(out, n, "http://127.0.0.%d:%d/redirect?to=%s", from + 2, page_server_port(hosts[from]),
+             target);
     return out;
 }
 
@@ -467,8 +496,7 @@ Test(polite, a_redirect_to_a_busy_host_waits_for_it) {
     /* B's only slot is held by a page at its gate. */
     char *held = wcsys_keep(&sys, wcsys_submit(&sys, host_url(1, "/gate", url, sizeof url)));
     long long until = wcsys_now_ms() + 30000;
-    while (page_server_requests(hosts[1], NULL, 0) < 2 && wcsys_now_ms() < until)
-        usleep(10 * 1000);
+    while (page_server_requests(hosts[1], NULL, 0) < 2 && wcsys_now_ms() < until) usleep(10 * 1000);
     cr_assert_eq(page_server_requests(hosts[1], NULL, 0), 2, "robots.txt, then /gate");
     char *id = wcsys_keep(&sys, wcsys_submit(&sys, redirect_url(0, 1, "/a.html", url, sizeof url)));
     bool seen = false;
@@ -500,7 +528,8 @@ Test(polite, too_many_redirects_and_forbidden_hops_fail) {
         wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/redirect-chain/5", url, sizeof url)));
     json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, five, "finished,failed", 30000));
     cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
-    char *six = wcsys_keep(&sys, wcsys_submit(&sys, host_url(1, "/redirect-chain/6", url, sizeof url)));
+    char *six =
+        wcsys_keep(&sys, wcsys_submit(&sys, host_url(1, "/redirect-chain/6", url, sizeof url)));
     job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, six, "finished,failed", 30000));
     cr_assert_str_eq(wcsys_status(job), "failed", "%s", json_dumps(job, 0));
     cr_assert_str_eq(error_code(job), "too_many_redirects");

@@ -280,6 +280,22 @@ fake_polite_release(polite_t *p, struct polite_slot *slot, long http_status,
     released_retry_after = retry_after_ms;
 }
 
+/* fake_polite_cancel answers the gate in flight canceled, as a check
+ * waiting for another worker's robots.txt does. */
+static int gate_cancels;
+static void
+fake_polite_cancel(polite_t *p, struct polite_slot *slot) {
+    (void)p;
+    gate_cancels++;
+    for (int i = 0; i < ncalls; i++) {
+        struct call *c = &calls[i];
+        if (c->kind != CALL_GATE || c->answered || c->slot != slot) continue;
+        c->answered = true;
+        c->cb.gate(UV_ECANCELED, NULL, c->arg);
+        return;
+    }
+}
+
 static int
 fake_defer(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
            const char *reason, const char *host, int limit, queue_done_cb cb, void *arg) {
@@ -326,6 +342,7 @@ static const struct task_io fake_io = {
     .store_last = fake_last,
     .queue_defer = fake_defer,
     .polite_check = fake_gate,
+    .polite_cancel = fake_polite_cancel,
     .polite_release = fake_polite_release,
     .queue_start = fake_start,
     .queue_renew = fake_renew,
@@ -363,7 +380,7 @@ setup(void) {
     cr_assert_eq(uv_loop_init(&loop), 0);
     task_io = fake_io;
     memset(calls, 0, sizeof calls);
-    ncalls = cancels = ends = releases = 0;
+    ncalls = cancels = ends = releases = gate_cancels = 0;
     waiting_for_memory = false;
     frozen_wait_ms = 0;
     wait_asks = 0;
@@ -1214,6 +1231,21 @@ Test(task, a_gate_that_cannot_reach_redis_is_asked_again) {
     answer_stored(expect(CALL_STORE), 0);
     answer_done(expect(CALL_FINISH), 0, 1);
     expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_drain_while_the_gate_waits_hands_the_job_back_at_once) {
+    struct task *t = gate_reached()->arg; /* the task is the gate call's arg */
+    task_stop(t, true);
+    cr_assert_eq(gate_cancels, 1, "the gate's wait was not canceled");
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+}
+
+Test(task, a_lost_lease_while_the_gate_waits_ends_the_task) {
+    struct task *t = gate_reached()->arg;
+    task_lease_lost(t);
+    cr_assert_eq(gate_cancels, 1);
+    expect_end(TASK_OUTCOME_ABANDONED);
 }
 
 /* === conditional fetches === */
