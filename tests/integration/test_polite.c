@@ -97,6 +97,33 @@ wait_results(long n, int timeout_ms) {
     return false;
 }
 
+/* seen_waiting polls job id until it is seen waiting for reason; false
+ * when it is not within timeout_ms. */
+static bool
+seen_waiting(const char *id, const char *reason, int timeout_ms) {
+    long long until = wcsys_now_ms() + timeout_ms;
+    while (wcsys_now_ms() < until) {
+        json_t *j = wcsys_job(&sys, id);
+        const char *w = json_string_value(json_object_get(j, "waiting"));
+        bool seen = !strcmp(wcsys_status(j), "waiting") && w && !strcmp(w, reason);
+        json_decref(j);
+        if (seen) return true;
+        usleep(20 * 1000);
+    }
+    return false;
+}
+
+/* hold_robots_lock takes host h's robots.txt lock for ms, as a worker
+ * that fetches it (and then goes away) would. */
+static void
+hold_robots_lock(int h, int ms) {
+    redisReply *r =
+        redisCommand(wcsys_redis(&sys), "SET %srobots-lock:http://127.0.0.%d:%d gone PX %d",
+                     sys.prefix, h + 2, page_server_port(hosts[h]), ms);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "cannot take the lock");
+    freeReplyObject(r);
+}
+
 Test(polite, a_busy_host_never_exceeds_its_limit_nor_blocks_others) {
     enum { PER_HOST = 500 };
     wcsys_env(&sys, "WORKER_PROCESSES", "3");
@@ -244,16 +271,8 @@ Test(polite, retry_after_pauses_the_host) {
     char *others[3];
     for (int i = 0; i < 3; i++)
         others[i] = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html", url, sizeof url)));
-    bool seen_paused = false;
-    long long until = wcsys_now_ms() + 10000;
-    while (!seen_paused && wcsys_now_ms() < until) {
-        json_t *j = wcsys_job(&sys, others[0]);
-        const char *w = json_string_value(json_object_get(j, "waiting"));
-        seen_paused = !strcmp(wcsys_status(j), "waiting") && w && !strcmp(w, "host_paused");
-        json_decref(j);
-        if (!seen_paused) usleep(20 * 1000);
-    }
-    cr_assert(seen_paused, "no job was seen waiting for the paused host");
+    cr_assert(seen_waiting(others[0], "host_paused", 10000),
+              "no job was seen waiting for the paused host");
     /* The pause shows in the stats and in wordcount info. */
     long status;
     json_t *stats = wcsys_keep_json(&sys, wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status));
@@ -396,23 +415,11 @@ Test(polite, the_wait_for_another_workers_robots_txt_is_bounded) {
     wcsys_env(&sys, "FETCH_CONNECT_TIMEOUT", "1s");
     wcsys_start_web(&sys);
     wcsys_start_worker(&sys, NULL);
-    redisReply *r =
-        redisCommand(wcsys_redis(&sys), "SET %srobots-lock:http://127.0.0.2:%d gone PX 8000",
-                     sys.prefix, page_server_port(hosts[0]));
-    cr_assert(r && r->type == REDIS_REPLY_STATUS, "cannot take the lock");
-    freeReplyObject(r);
+    hold_robots_lock(0, 8000);
     char url[160];
     char *id = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html", url, sizeof url)));
-    bool seen = false;
-    long long until = wcsys_now_ms() + 30000;
-    while (!seen && wcsys_now_ms() < until) {
-        json_t *j = wcsys_job(&sys, id);
-        const char *w = json_string_value(json_object_get(j, "waiting"));
-        seen = !strcmp(wcsys_status(j), "waiting") && w && !strcmp(w, "robots_pending");
-        json_decref(j);
-        if (!seen) usleep(20 * 1000);
-    }
-    cr_assert(seen, "the job was never parked as robots_pending");
+    cr_assert(seen_waiting(id, "robots_pending", 30000),
+              "the job was never parked as robots_pending");
     cr_assert_gt(
         wcsys_log_count(sys.worker_logs[0], "waiting for another worker's robots.txt", NULL), 0);
     json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 60000));
@@ -429,11 +436,7 @@ Test(polite, a_drain_hands_back_a_job_waiting_for_robots_txt) {
     wcsys_env(&sys, "WORKER_GRACE", "500ms");
     wcsys_start_web(&sys);
     wcsys_start_worker(&sys, NULL);
-    redisReply *r =
-        redisCommand(wcsys_redis(&sys), "SET %srobots-lock:http://127.0.0.2:%d gone PX 120000",
-                     sys.prefix, page_server_port(hosts[0]));
-    cr_assert(r && r->type == REDIS_REPLY_STATUS, "cannot take the lock");
-    freeReplyObject(r);
+    hold_robots_lock(0, 120000);
     char url[160], line[1024];
     char *id = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html", url, sizeof url)));
     cr_assert(wcsys_log_find(sys.worker_logs[0], "waiting for another worker's robots.txt", NULL,
@@ -499,15 +502,7 @@ Test(polite, a_redirect_to_a_busy_host_waits_for_it) {
     while (page_server_requests(hosts[1], NULL, 0) < 2 && wcsys_now_ms() < until) usleep(10 * 1000);
     cr_assert_eq(page_server_requests(hosts[1], NULL, 0), 2, "robots.txt, then /gate");
     char *id = wcsys_keep(&sys, wcsys_submit(&sys, redirect_url(0, 1, "/a.html", url, sizeof url)));
-    bool seen = false;
-    while (!seen && wcsys_now_ms() < until) {
-        json_t *j = wcsys_job(&sys, id);
-        const char *w = json_string_value(json_object_get(j, "waiting"));
-        seen = !strcmp(wcsys_status(j), "waiting") && w && !strcmp(w, "host_busy");
-        json_decref(j);
-        if (!seen) usleep(20 * 1000);
-    }
-    cr_assert(seen, "the redirect's hop did not wait for B");
+    cr_assert(seen_waiting(id, "host_busy", 30000), "the redirect's hop did not wait for B");
     cr_assert_eq(page_server_requests(hosts[1], NULL, 0), 2, "B was asked for the hop while busy");
     page_server_gate_open(hosts[1]);
     json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 30000));
