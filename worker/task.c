@@ -53,6 +53,7 @@ task_outcome_name(enum task_outcome outcome) {
 static void persist(struct task *t);
 static void begin_gate(struct task *t);
 static void follow_redirect(struct task *t, const struct analysis_result *res);
+static void on_restart(uv_timer_t *timer);
 
 /* fetch_url: the URL the next request asks for (a redirect's hop, else the job's). */
 static const char *
@@ -435,7 +436,10 @@ follow_redirect(struct task *t, const struct analysis_result *res) {
     free(t->hop_url);
     t->hop_url = xstrdup(res->redirect_url);
     t->following = true;
-    begin_gate(t);
+    /* From the task's timer, as a start over after a wait for memory:
+     * this runs inside the last hop's fetch callback, and the gate may
+     * answer at once (politeness off) and start the next fetch. */
+    uv_timer_start(&t->timer, on_restart, 0, 0);
 }
 
 /* on_job_timeout: JOB_TIMEOUT is over, unless the download waited for
@@ -457,8 +461,8 @@ on_job_timeout(uv_timer_t *timer) {
 
 static void begin_gate(struct task *t);
 
-/* on_restart starts a job over that waited for memory: at the gate, since
- * its host slot went back meanwhile. */
+/* on_restart starts a job over that waited for memory, or a redirect's
+ * next hop: at the gate, since its host slot went back meanwhile. */
 static void
 on_restart(uv_timer_t *timer) {
     begin_gate(timer->data);
@@ -685,7 +689,7 @@ task_lease_lost(struct task *t) {
     if (t->analysis) {
         task_io.analysis_cancel(t->analysis); /* on_analyzed ends the task */
     } else if (t->phase == TASK_ANALYZING) {
-        /* Waiting for memory between analyses. */
+        /* Between analyses: waiting for memory, or a redirect's next hop. */
         uv_timer_stop(&t->timer);
         t->waiting_memory = false;
         acct_release(t);
@@ -711,7 +715,7 @@ task_stop(struct task *t, bool release) {
         return;
     }
     if (t->phase == TASK_ANALYZING) {
-        /* Waiting for memory between analyses: nothing was taken. */
+        /* Between analyses (memory, a redirect's next hop): nothing was taken. */
         uv_timer_stop(&t->timer);
         t->waiting_memory = false;
         acct_release(t);

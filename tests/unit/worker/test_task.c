@@ -1380,3 +1380,17 @@ Test(task, more_redirects_than_allowed_fail_the_job) {
     answer_done(f, 0, 1);
     expect_end(TASK_OUTCOME_FAILED);
 }
+
+Test(task, a_drain_between_two_hops_hands_the_job_back) {
+    cfg.fetch_max_redirects = 5;
+    struct call *g = gate_reached();
+    struct task *t = g->arg;
+    answer_gate(g, POLITE_GO, 0, NULL, NULL, "");
+    answer_redirect(expect(CALL_ANALYZE), "http://other.test/b.html");
+    /* The next hop is due from the task's timer: nothing asked yet. */
+    cr_assert(!has_pending(NULL));
+    task_stop(t, true);
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+    cr_assert_eq(releases, 1);
+}
