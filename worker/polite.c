@@ -92,6 +92,7 @@ struct check {
      * read Redis again at poll_at (0: not now), by poll_step, until
      * poll_until. */
     int64_t poll_at, poll_until, poll_step;
+    bool cancel_asked; /* polite_cancel came while Redis was being read again */
     struct buf body;
     char detail[640];
 };
@@ -528,6 +529,29 @@ again:
     poll_arm(p);
 }
 
+/* cancel_wait ends c, a check waiting for another worker's robots.txt,
+ * canceled; the checks that waited with it go on waiting, the first
+ * leading (reading Redis again at once if c was reading it). */
+static void
+cancel_wait(struct check *c) {
+    polite_t *p = c->p;
+    struct check *heir = c->waiters;
+    if (heir) {
+        heir->leading = true;
+        heir->waiters = heir->next_waiter;
+        heir->next_waiter = NULL;
+        heir->poll_at = c->poll_at ? c->poll_at : clock_now_ms();
+        heir->poll_until = c->poll_until;
+        heir->poll_step = c->poll_step;
+        c->waiters = NULL;
+    }
+    c->poll_at = 0;
+    c->leading = false;
+    snprintf(c->detail, sizeof c->detail, "canceled");
+    finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
+    poll_arm(p);
+}
+
 /* wait_for_robots: another worker holds the origin's lock and fetches
  * its robots.txt. The check (holding no host slot) reads Redis again
  * with backoff until that fetch has had the time it may take; only then
@@ -537,6 +561,10 @@ static void
 wait_for_robots(struct check *c) {
     polite_t *p = c->p;
     int64_t now = clock_now_ms();
+    if (c->cancel_asked) {
+        cancel_wait(c);
+        return;
+    }
     if (!c->poll_until) {
         c->poll_until = now + p->cfg->fetch_timeout_ms + ROBOTS_POLL_SLACK_MS;
         c->poll_step = ROBOTS_POLL_MIN_MS;
@@ -563,6 +591,11 @@ on_locked(int status, bool won, const char *errstr, void *arg) {
     }
     if (!won) {
         wait_for_robots(c);
+        return;
+    }
+    if (c->cancel_asked) {
+        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        cancel_wait(c);
         return;
     }
     int rc = hosts_robots_get(c->p->redis, c->p->keys, c->origin, on_reread, c);
@@ -645,23 +678,9 @@ void
 polite_cancel(polite_t *p, struct polite_slot *slot) {
     struct check *c = p->checks;
     while (c && c->slot != slot) c = c->next;
-    if (!c || !c->poll_at) return;
-    /* The checks that waited with it go on waiting, the first leading. */
-    struct check *heir = c->waiters;
-    if (heir) {
-        heir->leading = true;
-        heir->waiters = heir->next_waiter;
-        heir->next_waiter = NULL;
-        heir->poll_at = c->poll_at;
-        heir->poll_until = c->poll_until;
-        heir->poll_step = c->poll_step;
-        c->waiters = NULL;
-    }
-    c->poll_at = 0;
-    c->leading = false;
-    snprintf(c->detail, sizeof c->detail, "canceled");
-    finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
-    poll_arm(p);
+    if (!c || !c->poll_until) return; /* not waiting for another worker */
+    if (c->poll_at) cancel_wait(c);
+    else c->cancel_asked = true; /* reading Redis again: ends when it answers */
 }
 
 /* --- life cycle --- */

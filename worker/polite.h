@@ -94,9 +94,10 @@ int polite_check(polite_t *p, const char *url, struct polite_slot *slot, polite_
  * waiting for the host is woken. */
 void polite_release(polite_t *p, struct polite_slot *slot, long http_status,
                     int64_t retry_after_ms);
-/* polite_cancel ends the check for slot now (its cb runs with
- * UV_ECANCELED) when it waits for another worker's robots.txt; the
- * checks of this process that waited with it wait on. A check waiting
+/* polite_cancel ends the check for slot (its cb runs with UV_ECANCELED)
+ * when it waits for another worker's robots.txt: now, or when the Redis
+ * read it is making answers (with the robots.txt, if that read found
+ * it); the checks of this process that waited with it wait on. A check waiting
  * on Redis or on its own robots.txt fetch answers when that does. */
 void polite_cancel(polite_t *p, struct polite_slot *slot);
 void polite_close(polite_t *p, void (*cb)(void *arg), void *arg);
