@@ -117,7 +117,8 @@ on_fetched(fetch_t *f, const struct fetch_result *fr, void *arg) {
                                 .retry_after_ms = fr->retry_after_ms,
                                 .etag = fr->etag,
                                 .last_modified = fr->last_modified,
-                                .not_modified = fr->not_modified};
+                                .not_modified = fr->not_modified,
+                                .redirect_url = fr->redirect_url};
     r.wait_for_memory = a->wait_for_memory && fr->status < 0;
     if (r.wait_for_memory) r.transient = true;
     if (fr->status == 0 && fr->not_modified) {
@@ -140,7 +141,9 @@ on_fetched(fetch_t *f, const struct fetch_result *fr, void *arg) {
     free(a);
 }
 
-static const struct fetch_sink sink = {on_head, on_body, on_fetched, may_take};
+/* Redirects come back to the caller: each hop goes through the gate of
+ * its own host (worker/polite.h). */
+static const struct fetch_sink sink = {on_head, on_body, on_fetched, may_take, true};
 
 int
 analysis_start(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,

@@ -51,6 +51,9 @@ struct analysis_result {
     const char *etag;          /* the answer's ETag, or NULL */
     const char *last_modified; /* the answer's Last-Modified, or NULL */
     bool not_modified;         /* a 304 to the conditional GET: no counts (all, no_stop NULL) */
+    /* A redirect, not followed: the next hop's absolute URL (status < 0,
+     * error_code "redirect"); the caller follows it (fetch.h). */
+    const char *redirect_url;
 
     /* counts (valid when status == 0) */
     const struct count_table *all;     /* every word */
@@ -59,7 +62,9 @@ struct analysis_result {
 
 typedef void (*analysis_done_cb)(analysis_t *a, const struct analysis_result *r, void *arg);
 
-/* analysis_start fetches url under cfg's fetch policy on cu's loop;
+/* analysis_start fetches url under cfg's fetch policy on cu's loop,
+ * one hop: a redirect ends the analysis with redirect_url, for the
+ * caller to follow through its own gate (worker/task.c);
  * conditionally when v (may be NULL) has a validator (fetch.h). With
  * mem and acct (an account the caller opened there and keeps after the
  * analysis), the account grows before each piece of the page to the

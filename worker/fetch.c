@@ -41,6 +41,7 @@ struct fetch {
     bool not_modified;
     char etag[FETCH_VALIDATOR_MAX + 1];
     char last_modified[FETCH_VALIDATOR_MAX + 1];
+    char *redirect; /* the next hop's URL (stop_at_redirects), or NULL */
 };
 
 bool
@@ -75,6 +76,47 @@ parse_content_type(struct fetch *f, const char *ct) {
     }
 }
 
+/* take_redirect resolves a redirect's Location against the URL fetched
+ * and checks it as a URL to fetch: 1 with f->redirect set (the
+ * transfer then stops), 0 when there is no Location (the answer is a
+ * plain 3xx), or -1 after fetch_refuse (bad_redirect, blocked_address). */
+static int
+take_redirect(struct fetch *f) {
+    struct curl_header *loc = NULL;
+    char *here = NULL, *next = NULL, err[256];
+    if (curl_easy_header(f->easy, "Location", 0, CURLH_HEADER, -1, &loc) != CURLHE_OK ||
+        !loc->value[0])
+        return 0;
+    curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &here);
+    CURLU *u = curl_url();
+    int rc = -1;
+    /* As curl resolves a Location it follows: relative to the URL
+     * fetched, spaces and other bytes a URL may not hold encoded. */
+    if (!u || !here || curl_url_set(u, CURLUPART_URL, here, 0) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_URL, loc->value, CURLU_URLENCODE | CURLU_ALLOW_SPACE) !=
+            CURLUE_OK ||
+        curl_url_get(u, CURLUPART_URL, &next, 0) != CURLUE_OK) {
+        fetch_refuse(f, "bad_redirect", "the server redirected to %.200s, which is not a URL",
+                     loc->value);
+    } else if (url_check(next, err, sizeof err) < 0) {
+        fetch_refuse(f, "bad_redirect", "the server redirected to %.200s: %s", next, err);
+    } else if (addr_policy_url(f->cfg, next, err, sizeof err) < 0) {
+        /* Before any hop reaches the gate (and asks that host for its
+         * robots.txt); worded as the check at connect time is. */
+        fetch_refuse(f, "blocked_address", "the server redirected to %.200s: %s%s", next, err,
+                     strstr(err, "FETCH_ALLOW_PRIVATE")
+                         ? ""
+                         : " (only FETCH_ALLOW_ADDRESSES can let such an address through)");
+    } else {
+        f->redirect = xstrdup(next);
+        fetch_refuse(f, "redirect", "the server redirected to %.200s", next);
+        rc = 1;
+    }
+    curl_free(next);
+    curl_url_cleanup(u);
+    return rc;
+}
+
 /* take_head checks the answer's status and hands its media type (none:
  * HTML, as browsers sniff it) to the sink. Returns 0 when the sink takes
  * the body. */
@@ -85,6 +127,9 @@ take_head(struct fetch *f) {
         f->not_modified = true; /* the page we have is current */
         return 0;
     }
+    if (f->sink->stop_at_redirects && f->http_status >= 300 && f->http_status < 400 &&
+        take_redirect(f) != 0)
+        return -1;
     if (f->http_status < 200 || f->http_status >= 300) {
         char code[32];
         snprintf(code, sizeof code, "http_%ld", f->http_status);
@@ -223,7 +268,9 @@ max_age_ms(CURL *easy) {
 
 static void
 on_timer_closed(uv_handle_t *h) {
-    free(h->data);
+    struct fetch *f = h->data;
+    free(f->redirect);
+    free(f);
 }
 
 /* validator copies the last answer's header name into out ("" when it
@@ -268,6 +315,7 @@ finish(struct fetch *f, CURLcode rc, bool canceled) {
         r.error_code = f->stop_code;
         r.error = f->stop_msg;
         r.transient = f->http_status == 429 || f->http_status >= 500;
+        r.redirect_url = f->redirect;
     } else if (rc != CURLE_OK) {
         transfer_error(f, rc, &r, msg, sizeof msg);
     } else {
@@ -336,7 +384,7 @@ fetch_start(curl_uv_t *cu, const struct config *cfg, const char *url,
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, sink->stop_at_redirects ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)cfg->fetch_max_redirects);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->fetch_connect_timeout_ms);
     /* FETCH_TIMEOUT is the fetch's own timer (start_clock), not curl's

@@ -2,7 +2,8 @@
  * loop, its body handed to a sink as it arrives.
  *
  * The policy: only http and https, for redirects too; at most
- * FETCH_MAX_REDIRECTS; FETCH_CONNECT_TIMEOUT and FETCH_TIMEOUT; every
+ * FETCH_MAX_REDIRECTS (curl follows them, unless the sink takes them:
+ * see stop_at_redirects); FETCH_CONNECT_TIMEOUT and FETCH_TIMEOUT; every
  * encoding this libcurl decodes, with FETCH_MAX_BYTES counted on the
  * decoded bytes (a Content-Length above it fails before the body); the
  * User-Agent FETCH_USER_AGENT; no proxy; and the address check when each
@@ -23,6 +24,17 @@
  * If-Modified-Since; a 304 then ends the fetch with status 0 and
  * not_modified set (no head, no body reach the sink). Each answer's ETag
  * and Last-Modified come back in the result, for the next time.
+ *
+ * Redirects the caller follows (sink->stop_at_redirects): a 3xx (other
+ * than a conditional GET's 304) with a Location ends the fetch with
+ * error_code "redirect" and redirect_url, the Location resolved against
+ * the URL fetched (curl's URL API). A Location that is not an http(s)
+ * URL wordcount fetches fails "bad_redirect", one naming an address
+ * literal the address policy refuses "blocked_address" (a name is
+ * checked when it resolves, on the next hop's connection). The caller
+ * counts hops and fails "too_many_redirects" beyond FETCH_MAX_REDIRECTS.
+ * A 3xx without a Location fails http_<status>, as any other answer
+ * outside 2xx.
  *
  * The sink: on_head runs once, before the first byte of a 2xx answer's
  * body (or at the end when the body is empty), with the media type;
@@ -75,6 +87,9 @@ struct fetch_result {
     const char *etag;          /* the answer's ETag, or NULL */
     const char *last_modified; /* the answer's Last-Modified, or NULL */
     bool not_modified;         /* a 304 to a conditional GET: nothing was read */
+    /* A redirect not followed (stop_at_redirects): the absolute URL of
+     * the next hop (status < 0, error_code "redirect"); NULL otherwise. */
+    const char *redirect_url;
 };
 
 /* The validators a conditional GET sends back (either may be NULL);
@@ -101,6 +116,9 @@ struct fetch_sink {
     fetch_body_cb on_body; /* return 0 to go on */
     fetch_done_cb on_done;
     fetch_take_cb may_take; /* optional */
+    /* true: a redirect ends the fetch (redirect_url) for the caller to
+     * follow, hop by hop; false: curl follows it within this fetch. */
+    bool stop_at_redirects;
 };
 
 /* fetch_start fetches url (checked with url_check first: UV_EINVAL when

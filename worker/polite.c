@@ -17,7 +17,15 @@
 #define CACHE_SLOTS 256
 /* The longest a robots.txt is kept (RFC 9309 2.4: 24 hours). */
 #define ROBOTS_MAX_AGE_MS (24LL * 3600 * 1000)
-/* How long a job waits while another worker fetches its robots.txt. */
+/* A check that finds another worker fetching its robots.txt waits for
+ * it here, reading Redis again after ROBOTS_POLL_MIN_MS, doubling up to
+ * ROBOTS_POLL_MAX_MS, for at most as long as that fetch may take
+ * (FETCH_TIMEOUT, and ROBOTS_POLL_SLACK_MS for its slot and its store);
+ * only then is the job parked, as robots_pending, for
+ * ROBOTS_PENDING_WAIT_MS. */
+#define ROBOTS_POLL_MIN_MS 20
+#define ROBOTS_POLL_MAX_MS 1000
+#define ROBOTS_POLL_SLACK_MS 1000
 #define ROBOTS_PENDING_WAIT_MS 500
 /* How many stale waiters (canceled, or woken by their due time) a
  * release skips to find one still waiting. */
@@ -51,11 +59,13 @@ struct polite {
     struct hosts_limits lim;
     bool hosts_on;
     uv_timer_t renew;
+    uv_timer_t poll;           /* the next read of a robots.txt another worker fetches */
     struct polite_slot *slots; /* held: renewed by the timer */
     struct check *checks;      /* in flight */
     uint64_t seq;
     struct cache_entry cache[CACHE_SLOTS];
-    bool closing, timer_closed;
+    bool closing;
+    int timers_open;
     void (*close_cb)(void *arg);
     void *close_arg;
 };
@@ -78,6 +88,11 @@ struct check {
     struct check *next_waiter;
     fetch_t *fetch; /* the robots.txt fetch, when the leader makes it */
     struct polite_slot robots_slot;
+    /* Waiting for another worker's robots.txt fetch (a leader only):
+     * read Redis again at poll_at (0: not now), by poll_step, until
+     * poll_until. */
+    int64_t poll_at, poll_until, poll_step;
+    bool cancel_asked; /* polite_cancel came while Redis was being read again */
     struct buf body;
     char detail[640];
 };
@@ -443,6 +458,7 @@ on_robots_slot(int status, const struct hosts_grant *g, const char *errstr, void
 
 static void on_robots_read(int status, const struct hosts_robots *rb, const char *errstr,
                            void *arg);
+static void on_poll_timer(uv_timer_t *t);
 
 /* on_reread: the lock was won, but another worker may have stored the
  * robots.txt between this check's read and its lock (its store frees the
@@ -477,6 +493,94 @@ on_reread(int status, const struct hosts_robots *rb, const char *errstr, void *a
     }
 }
 
+/* poll_arm sets the poll timer for the earliest check due to read Redis
+ * again (stops it when none is). */
+static void
+poll_arm(polite_t *p) {
+    int64_t next = 0;
+    for (struct check *c = p->checks; c; c = c->next)
+        if (c->poll_at && (!next || c->poll_at < next)) next = c->poll_at;
+    if (!next) {
+        uv_timer_stop(&p->poll);
+        return;
+    }
+    int64_t now = clock_now_ms();
+    uv_timer_start(&p->poll, on_poll_timer, next > now ? (uint64_t)(next - now) : 0, 0);
+}
+
+/* on_poll_timer reads Redis again for each check that is due: the
+ * robots.txt is there (judged), or the lock is free (this check fetches
+ * it), or it waits on (wait_for_robots). */
+static void
+on_poll_timer(uv_timer_t *t) {
+    polite_t *p = t->data;
+    int64_t now = clock_now_ms();
+again:
+    for (struct check *c = p->checks; c; c = c->next) {
+        if (!c->poll_at || c->poll_at > now) continue;
+        c->poll_at = 0;
+        int rc = hosts_robots_get(p->redis, p->keys, c->origin, on_robots_read, c);
+        if (rc < 0) {
+            /* Its finish may end others (its waiters): look again from the start. */
+            finish(c, rc, POLITE_WAIT, 0, NULL);
+            goto again;
+        }
+    }
+    poll_arm(p);
+}
+
+/* cancel_wait ends c, a check waiting for another worker's robots.txt,
+ * canceled; the checks that waited with it go on waiting, the first
+ * leading (reading Redis again at once if c was reading it). */
+static void
+cancel_wait(struct check *c) {
+    polite_t *p = c->p;
+    struct check *heir = c->waiters;
+    if (heir) {
+        heir->leading = true;
+        heir->waiters = heir->next_waiter;
+        heir->next_waiter = NULL;
+        heir->poll_at = c->poll_at ? c->poll_at : clock_now_ms();
+        heir->poll_until = c->poll_until;
+        heir->poll_step = c->poll_step;
+        c->waiters = NULL;
+    }
+    c->poll_at = 0;
+    c->leading = false;
+    snprintf(c->detail, sizeof c->detail, "canceled");
+    finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
+    poll_arm(p);
+}
+
+/* wait_for_robots: another worker holds the origin's lock and fetches
+ * its robots.txt. The check (holding no host slot) reads Redis again
+ * with backoff until that fetch has had the time it may take; only then
+ * is the job parked (robots_pending), so a job of a host whose
+ * robots.txt is on its way just starts a moment later. */
+static void
+wait_for_robots(struct check *c) {
+    polite_t *p = c->p;
+    int64_t now = clock_now_ms();
+    if (c->cancel_asked) {
+        cancel_wait(c);
+        return;
+    }
+    if (!c->poll_until) {
+        c->poll_until = now + p->cfg->fetch_timeout_ms + ROBOTS_POLL_SLACK_MS;
+        c->poll_step = ROBOTS_POLL_MIN_MS;
+        log_info("msg=\"waiting for another worker's robots.txt fetch\" origin=%s", c->origin);
+    }
+    if (p->closing || now + c->poll_step > c->poll_until) {
+        snprintf(c->detail, sizeof c->detail, "another worker is fetching %s/robots.txt",
+                 c->origin);
+        finish(c, 0, POLITE_WAIT, ROBOTS_PENDING_WAIT_MS, "robots_pending");
+        return;
+    }
+    c->poll_at = now + c->poll_step;
+    c->poll_step = c->poll_step * 2 < ROBOTS_POLL_MAX_MS ? c->poll_step * 2 : ROBOTS_POLL_MAX_MS;
+    poll_arm(p);
+}
+
 static void
 on_locked(int status, bool won, const char *errstr, void *arg) {
     struct check *c = arg;
@@ -486,9 +590,12 @@ on_locked(int status, bool won, const char *errstr, void *arg) {
         return;
     }
     if (!won) {
-        snprintf(c->detail, sizeof c->detail, "another worker is fetching %s/robots.txt",
-                 c->origin);
-        finish(c, 0, POLITE_WAIT, ROBOTS_PENDING_WAIT_MS, "robots_pending");
+        wait_for_robots(c);
+        return;
+    }
+    if (c->cancel_asked) {
+        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        cancel_wait(c);
         return;
     }
     int rc = hosts_robots_get(c->p->redis, c->p->keys, c->origin, on_reread, c);
@@ -567,6 +674,15 @@ polite_check(polite_t *p, const char *url, struct polite_slot *slot, polite_cb c
     return 0;
 }
 
+void
+polite_cancel(polite_t *p, struct polite_slot *slot) {
+    struct check *c = p->checks;
+    while (c && c->slot != slot) c = c->next;
+    if (!c || !c->poll_until) return; /* not waiting for another worker */
+    if (c->poll_at) cancel_wait(c);
+    else c->cancel_asked = true; /* reading Redis again: ends when it answers */
+}
+
 /* --- life cycle --- */
 
 polite_t *
@@ -590,6 +706,9 @@ polite_new(uv_loop_t *loop, const struct config *cfg, redis_uv_t *redis, const s
     p->renew.data = p;
     uv_timer_start(&p->renew, on_renew_timer, (uint64_t)cfg->heartbeat_interval_ms,
                    (uint64_t)cfg->heartbeat_interval_ms);
+    uv_timer_init(loop, &p->poll);
+    p->poll.data = p;
+    p->timers_open = 2;
     return p;
 }
 
@@ -600,7 +719,7 @@ polite_enabled(const polite_t *p) {
 
 static void
 maybe_free(polite_t *p) {
-    if (!p->closing || !p->timer_closed || p->checks) return;
+    if (!p->closing || p->timers_open > 0 || p->checks) return;
     for (size_t i = 0; i < CACHE_SLOTS; i++) robots_free(p->cache[i].rules);
     void (*cb)(void *) = p->close_cb;
     void *arg = p->close_arg;
@@ -611,7 +730,7 @@ maybe_free(polite_t *p) {
 static void
 on_timer_closed(uv_handle_t *h) {
     polite_t *p = h->data;
-    p->timer_closed = true;
+    p->timers_open--;
     maybe_free(p);
 }
 
@@ -631,6 +750,17 @@ polite_close(polite_t *p, void (*cb)(void *arg), void *arg) {
         if (!c) break;
         fetch_cancel(c->fetch);
     }
+    /* Checks waiting for another worker's robots.txt end now (canceled). */
+    for (;;) {
+        struct check *c = p->checks;
+        while (c && !c->poll_at) c = c->next;
+        if (!c) break;
+        c->poll_at = 0;
+        snprintf(c->detail, sizeof c->detail, "canceled");
+        finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
+    }
     uv_timer_stop(&p->renew);
     uv_close((uv_handle_t *)&p->renew, on_timer_closed);
+    uv_timer_stop(&p->poll);
+    uv_close((uv_handle_t *)&p->poll, on_timer_closed);
 }

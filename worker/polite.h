@@ -10,8 +10,12 @@
  * A check, in order:
  *   1. robots.txt (FETCH_ROBOTS=respect): known here, else read from
  *      Redis, else fetched by the one worker that wins the origin's lock
- *      (under a host slot, with the limits of any fetch; others wait as
- *      robots_pending). 2xx: its rules (first 500 KiB), cached for at
+ *      (under a host slot, with the limits of any fetch). A check that
+ *      finds another worker fetching it waits here, holding no slot,
+ *      reading Redis again with backoff for as long as that fetch may
+ *      take (FETCH_TIMEOUT and a second), then judges by what it
+ *      stored; only when it is still not there does the check answer
+ *      POLITE_WAIT robots_pending. 2xx: its rules (first 500 KiB), cached for at
  *      most 24 h or its Cache-Control max-age; 4xx: everything allowed
  *      as long; 5xx or 429: everything disallowed for FETCH_ROBOTS_RETRY;
  *      no answer (connection, DNS, timeout): disallowed, kept 1 s, the
@@ -30,7 +34,8 @@
  * polite_release. polite_close cancels robots.txt fetches (their checks
  * answer UV_ECANCELED) and calls back once its timer has closed; the
  * caller must have released every slot by then or they lapse on their
- * own. */
+ * own. Checks waiting for another worker's robots.txt answer UV_ECANCELED
+ * at polite_close. */
 #ifndef WC_POLITE_H
 #define WC_POLITE_H
 
@@ -89,6 +94,12 @@ int polite_check(polite_t *p, const char *url, struct polite_slot *slot, polite_
  * waiting for the host is woken. */
 void polite_release(polite_t *p, struct polite_slot *slot, long http_status,
                     int64_t retry_after_ms);
+/* polite_cancel ends the check for slot (its cb runs with UV_ECANCELED)
+ * when it waits for another worker's robots.txt: now, or when the Redis
+ * read it is making answers (with the robots.txt, if that read found
+ * it); the checks of this process that waited with it wait on. A check waiting
+ * on Redis or on its own robots.txt fetch answers when that does. */
+void polite_cancel(polite_t *p, struct polite_slot *slot);
 void polite_close(polite_t *p, void (*cb)(void *arg), void *arg);
 
 #endif

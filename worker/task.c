@@ -32,6 +32,7 @@ struct task_io task_io = {
     .queue_defer = queue_defer,
     .polite_check = polite_check,
     .polite_release = polite_release,
+    .polite_cancel = polite_cancel,
     .analysis_resume = analysis_resume,
     .analysis_waited_ms = analysis_waited_ms,
 };
@@ -51,6 +52,14 @@ task_outcome_name(enum task_outcome outcome) {
 
 static void persist(struct task *t);
 static void begin_gate(struct task *t);
+static void follow_redirect(struct task *t, const struct analysis_result *res);
+static void on_restart(uv_timer_t *timer);
+
+/* fetch_url: the URL the next request asks for (a redirect's hop, else the job's). */
+static const char *
+fetch_url(const struct task *t) {
+    return t->hop_url ? t->hop_url : t->url;
+}
 
 static void
 next_phase(struct task *t, enum task_phase phase) {
@@ -76,6 +85,7 @@ on_timer_closed(uv_handle_t *h) {
     if (t->have_row) store_row_free(&t->row);
     acct_release(t);
     free(t->url);
+    free(t->hop_url);
     free(t->error);
     free(t);
     if (env->on_freed) env->on_freed(env->arg);
@@ -371,12 +381,21 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
         next_phase(t, t->attempt < cfg->job_max_attempts ? TASK_RETRYING : TASK_FAILING);
         return;
     }
+    if (res->redirect_url) {
+        follow_redirect(t, res);
+        return;
+    }
     if (res->status < 0) {
         set_error(t, res->error_code ? res->error_code : "fetch", res->error);
         bool again = res->transient && t->attempt < cfg->job_max_attempts;
         next_phase(t, again ? TASK_RETRYING : TASK_FAILING);
         return;
     }
+    /* The row's fetch time is the whole chain's; its final URL and
+     * status the last hop's. */
+    struct analysis_result whole = *res;
+    whole.fetch_ms += t->redirect_ms;
+    res = &whole;
     if (res->not_modified && t->stored.found) {
         log_info("msg=\"page not modified\" job=%s copy_of=%s", t->entry.job_id, t->stored.id);
         store_row_init_copy(&t->row, t->entry.job_id, t->url, t->created_at_ms, &t->stored, res);
@@ -393,6 +412,34 @@ on_analyzed(analysis_t *a, const struct analysis_result *res, void *arg) {
     if (t->acct_open)
         membudget_set(t->env->mem, &t->acct, membudget_row_estimate(store_row_bytes(&t->row)));
     next_phase(t, TASK_STORING);
+}
+
+/* follow_redirect takes the next hop of a redirect (its slot already
+ * released): back to the gate with its URL, for its own host's
+ * robots.txt, slot and pacing; a hop to the same host is another
+ * request and goes through the gate too. More than FETCH_MAX_REDIRECTS
+ * fails the job, as curl's own limit did (too_many_redirects). */
+static void
+follow_redirect(struct task *t, const struct analysis_result *res) {
+    int max = t->env->cfg->fetch_max_redirects;
+    if (t->hops >= max) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Maximum (%d) redirects followed (FETCH_MAX_REDIRECTS)", max);
+        set_error(t, "too_many_redirects", msg);
+        next_phase(t, TASK_FAILING);
+        return;
+    }
+    t->hops++;
+    t->redirect_ms += res->fetch_ms;
+    log_info("msg=\"following redirect\" job=%s hop=%d status=%ld to=%s", t->entry.job_id, t->hops,
+             res->http_status, log_q(res->redirect_url));
+    free(t->hop_url);
+    t->hop_url = xstrdup(res->redirect_url);
+    t->following = true;
+    /* From the task's timer, as a start over after a wait for memory:
+     * this runs inside the last hop's fetch callback, and the gate may
+     * answer at once (politeness off) and start the next fetch. */
+    uv_timer_start(&t->timer, on_restart, 0, 0);
 }
 
 /* on_job_timeout: JOB_TIMEOUT is over, unless the download waited for
@@ -414,8 +461,8 @@ on_job_timeout(uv_timer_t *timer) {
 
 static void begin_gate(struct task *t);
 
-/* on_restart starts a job over that waited for memory: at the gate, since
- * its host slot went back meanwhile. */
+/* on_restart starts a job over that waited for memory, or a redirect's
+ * next hop: at the gate, since its host slot went back meanwhile. */
 static void
 on_restart(uv_timer_t *timer) {
     begin_gate(timer->data);
@@ -442,8 +489,12 @@ static void
 begin_analysis(struct task *t) {
     const struct task_env *env = t->env;
     t->phase = TASK_ANALYZING;
-    t->analysis_at = uv_now(env->loop);
-    uv_timer_start(&t->timer, on_job_timeout, (uint64_t)env->cfg->job_timeout_ms, 0);
+    /* A redirect's next hop has what JOB_TIMEOUT left the first one. */
+    uint64_t now = uv_now(env->loop);
+    if (!t->following) t->analysis_at = now;
+    t->following = false;
+    uint64_t end = t->analysis_at + (uint64_t)env->cfg->job_timeout_ms;
+    uv_timer_start(&t->timer, on_job_timeout, end > now ? end - now : 1, 0);
     if (env->mem && !t->acct_open) {
         membudget_open(env->mem, &t->acct, on_memory_wake, t);
         t->acct_open = true;
@@ -451,9 +502,10 @@ begin_analysis(struct task *t) {
     struct fetch_validators v = {.etag = t->stored.etag[0] ? t->stored.etag : NULL,
                                  .last_modified =
                                      t->stored.last_modified[0] ? t->stored.last_modified : NULL};
-    int rc = task_io.analysis_start(env->curl, env->cfg, env->sw, env->mem,
-                                    t->acct_open ? &t->acct : NULL, t->url,
-                                    t->stored.found ? &v : NULL, on_analyzed, t, &t->analysis);
+    /* The validators are the submitted URL's: its first request only. */
+    int rc = task_io.analysis_start(
+        env->curl, env->cfg, env->sw, env->mem, t->acct_open ? &t->acct : NULL, fetch_url(t),
+        t->stored.found && !t->hops ? &v : NULL, on_analyzed, t, &t->analysis);
     if (rc < 0) {
         uv_timer_stop(&t->timer);
         acct_release(t);
@@ -513,7 +565,7 @@ begin_gate(struct task *t) {
     t->phase = TASK_GATING;
     t->gating = true;
     /* on_gate may run before polite_check returns. */
-    int rc = task_io.polite_check(env->polite, t->url, &t->slot, on_gate, t);
+    int rc = task_io.polite_check(env->polite, fetch_url(t), &t->slot, on_gate, t);
     if (rc == UV_EINVAL) {
         /* Not a URL with a host: the fetch says what is wrong with it. */
         t->gating = false;
@@ -614,6 +666,14 @@ task_start(const struct task_env *env, const struct queue_entry *e, struct task 
     return 0;
 }
 
+/* cancel_gate ends a gate that waits for another worker's robots.txt
+ * (on_gate then runs, canceled, and the stop goes on from there); other
+ * gates answer soon on their own. */
+static void
+cancel_gate(struct task *t) {
+    if (t->gating && t->env->polite) task_io.polite_cancel(t->env->polite, &t->slot);
+}
+
 void
 task_lease_renewed(struct task *t, uint64_t at) {
     if (at > t->lease_at) t->lease_at = at;
@@ -625,10 +685,12 @@ task_lease_lost(struct task *t) {
     log_warn("msg=\"lease lost, stopping job\" job=%s", t->entry.job_id);
     t->stopping = true;
     t->release_on_stop = false;
+    cancel_gate(t);
+    if (t->phase == TASK_ENDED) return;
     if (t->analysis) {
         task_io.analysis_cancel(t->analysis); /* on_analyzed ends the task */
     } else if (t->phase == TASK_ANALYZING) {
-        /* Waiting for memory between analyses. */
+        /* Between analyses: waiting for memory, or a redirect's next hop. */
         uv_timer_stop(&t->timer);
         t->waiting_memory = false;
         acct_release(t);
@@ -647,12 +709,14 @@ task_stop(struct task *t, bool release) {
     t->stopping = true;
     if (!release) t->release_on_stop = false;
     else if (first) t->release_on_stop = true;
+    cancel_gate(t);
+    if (t->phase == TASK_ENDED) return;
     if (t->analysis) {
         if (first) task_io.analysis_cancel(t->analysis); /* on_analyzed decides */
         return;
     }
     if (t->phase == TASK_ANALYZING) {
-        /* Waiting for memory between analyses: nothing was taken. */
+        /* Between analyses (memory, a redirect's next hop): nothing was taken. */
         uv_timer_stop(&t->timer);
         t->waiting_memory = false;
         acct_release(t);

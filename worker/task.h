@@ -12,7 +12,11 @@
  * row (store_last: its validators make the fetch conditional; Postgres
  * unreachable only makes it unconditional) -> gating (worker/polite.h:
  * robots.txt and the host's slot) -> analyzing (fetch, extract, count;
- * a 304 stores a row repeating the newest one's counts) ->
+ * a 304 stores a row repeating the newest one's counts; a redirect
+ * releases the host's slot and goes back to gating for the next hop's
+ * URL, so each hop counts against its own host, its robots.txt and its
+ * pacing, up to FETCH_MAX_REDIRECTS hops within one JOB_TIMEOUT; the
+ * validators go with the first request only) ->
  * storing (INSERT, idempotent) -> finishing (job finished + ack); or, on
  * failure, failing (job failed) / retrying (job parked until its backoff
  * is over); or releasing (handed back to the queue by a drain). A step
@@ -149,6 +153,10 @@ struct task {
     char host[HOSTS_NAME_MAX + 1];
     int host_limit;
     struct store_prev stored; /* the page's newest stored row, when found */
+    char *hop_url;            /* the redirect being followed; NULL: the job's URL */
+    int hops;                 /* redirects followed in this delivery */
+    bool following;           /* the next analysis is a redirect's hop (JOB_TIMEOUT goes on) */
+    int redirect_ms;          /* the hops' fetch time so far */
 };
 
 /* The calls a task makes, by the name of the function each stands for;
@@ -183,6 +191,7 @@ struct task_io {
                         void *arg);
     void (*polite_release)(polite_t *p, struct polite_slot *slot, long http_status,
                            int64_t retry_after_ms);
+    void (*polite_cancel)(polite_t *p, struct polite_slot *slot);
     void (*analysis_resume)(analysis_t *a);
     uint64_t (*analysis_waited_ms)(const analysis_t *a);
 };

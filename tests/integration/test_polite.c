@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/lib/servers.h"
@@ -94,6 +95,33 @@ wait_results(long n, int timeout_ms) {
         usleep(200 * 1000);
     }
     return false;
+}
+
+/* seen_waiting polls job id until it is seen waiting for reason; false
+ * when it is not within timeout_ms. */
+static bool
+seen_waiting(const char *id, const char *reason, int timeout_ms) {
+    long long until = wcsys_now_ms() + timeout_ms;
+    while (wcsys_now_ms() < until) {
+        json_t *j = wcsys_job(&sys, id);
+        const char *w = json_string_value(json_object_get(j, "waiting"));
+        bool seen = !strcmp(wcsys_status(j), "waiting") && w && !strcmp(w, reason);
+        json_decref(j);
+        if (seen) return true;
+        usleep(20 * 1000);
+    }
+    return false;
+}
+
+/* hold_robots_lock takes host h's robots.txt lock for ms, as a worker
+ * that fetches it (and then goes away) would. */
+static void
+hold_robots_lock(int h, int ms) {
+    redisReply *r =
+        redisCommand(wcsys_redis(&sys), "SET %srobots-lock:http://127.0.0.%d:%d gone PX %d",
+                     sys.prefix, h + 2, page_server_port(hosts[h]), ms);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "cannot take the lock");
+    freeReplyObject(r);
 }
 
 Test(polite, a_busy_host_never_exceeds_its_limit_nor_blocks_others) {
@@ -246,16 +274,8 @@ Test(polite, retry_after_pauses_the_host) {
     char *others[3];
     for (int i = 0; i < 3; i++)
         others[i] = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html", url, sizeof url)));
-    bool seen_paused = false;
-    long long until = wcsys_now_ms() + 10000;
-    while (!seen_paused && wcsys_now_ms() < until) {
-        json_t *j = wcsys_job(&sys, others[0]);
-        const char *w = json_string_value(json_object_get(j, "waiting"));
-        seen_paused = !strcmp(wcsys_status(j), "waiting") && w && !strcmp(w, "host_paused");
-        json_decref(j);
-        if (!seen_paused) usleep(20 * 1000);
-    }
-    cr_assert(seen_paused, "no job was seen waiting for the paused host");
+    cr_assert(seen_waiting(others[0], "host_paused", 10000),
+              "no job was seen waiting for the paused host");
     /* The pause shows in the stats and in wordcount info. */
     long status;
     json_t *stats = wcsys_keep_json(&sys, wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status));
@@ -338,6 +358,194 @@ Test(polite, a_killed_worker_frees_its_host_slot_within_the_rescue_time) {
     cr_assert_leq(page_server_open_peak(hosts[0]), 1);
     json_t *h = wcsys_keep_json(&sys, wcsys_wait_status(&sys, held, "finished,failed", 30000));
     cr_assert_str_eq(wcsys_status(h), "finished");
+}
+
+/* --- robots.txt fetched by another worker process --- */
+
+/* Two worker processes of one job each: the first fetches host A's slow
+ * robots.txt, the second's job for A waits for it in-process (status
+ * started all along, never waiting) and runs on the rules it stored. */
+Test(polite, a_job_waits_in_process_for_another_workers_robots_txt) {
+    wcsys_env(&sys, "WORKER_PROCESSES", "2");
+    wcsys_env(&sys, "WORKER_CONCURRENCY", "1");
+    page_server_set_robots(hosts[0], 200, "User-agent: *\nDisallow: /private/\n");
+    page_server_set_robots_delay(hosts[0], 1500);
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[160];
+    char *first = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html?1", url, sizeof url)));
+    /* The first job's worker is fetching robots.txt (held 1.5 s): the
+     * other worker, the only one with a free slot, takes the second. */
+    long long until = wcsys_now_ms() + 30000;
+    while (page_server_requests(hosts[0], NULL, 0) < 1 && wcsys_now_ms() < until) usleep(10 * 1000);
+    cr_assert_eq(page_server_requests(hosts[0], NULL, 0), 1, "robots.txt was not asked for");
+    char *second = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html?2", url, sizeof url)));
+    char *denied =
+        wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/private/a.html", url, sizeof url)));
+    const char *status = "";
+    while (wcsys_now_ms() < until) {
+        json_t *j = wcsys_job(&sys, second);
+        status = j ? wcsys_status(j) : "";
+        cr_assert_str_neq(status, "waiting", "the second job was parked: %s", json_dumps(j, 0));
+        bool ended = !strcmp(status, "finished") || !strcmp(status, "failed");
+        json_decref(j);
+        if (ended) break;
+        usleep(20 * 1000);
+    }
+    json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, second, "finished,failed", 30000));
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1);
+    job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, first, "finished,failed", 30000));
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, denied, "finished,failed", 30000));
+    cr_assert_str_eq(error_code(job), "robots_disallowed", "%s", json_dumps(job, 0));
+    /* robots.txt once, then the two pages; the wait happened, and no
+     * job was deferred for it. */
+    cr_assert_eq(page_server_requests(hosts[0], NULL, 0), 3);
+    cr_assert_gt(
+        wcsys_log_count(sys.worker_logs[0], "waiting for another worker's robots.txt", NULL), 0,
+        "the second worker did not wait for the first one's fetch");
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "reason=robots_pending", NULL), 0);
+    wcsys_stop_clean(&sys);
+}
+
+/* A robots.txt fetch that takes longer than any fetch may (its lock held
+ * by a worker that went away, here the test): the wait is bounded
+ * (FETCH_TIMEOUT and a second), then the job is parked as robots_pending
+ * without an attempt, and runs once the lock is gone. */
+Test(polite, the_wait_for_another_workers_robots_txt_is_bounded) {
+    wcsys_env(&sys, "FETCH_TIMEOUT", "1s");
+    wcsys_env(&sys, "FETCH_CONNECT_TIMEOUT", "1s");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    hold_robots_lock(0, 8000);
+    char url[160];
+    char *id = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html", url, sizeof url)));
+    cr_assert(seen_waiting(id, "robots_pending", 30000),
+              "the job was never parked as robots_pending");
+    cr_assert_gt(
+        wcsys_log_count(sys.worker_logs[0], "waiting for another worker's robots.txt", NULL), 0);
+    json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 60000));
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1);
+    wcsys_stop_clean(&sys);
+}
+
+/* A drain whose grace ends while a job waits for another worker's
+ * robots.txt hands the job back then, rather than leaving it to wait
+ * out the fetch's time and be abandoned to a rescue. */
+Test(polite, a_drain_hands_back_a_job_waiting_for_robots_txt) {
+    wcsys_env(&sys, "FETCH_TIMEOUT", "60s");
+    wcsys_env(&sys, "WORKER_GRACE", "500ms");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    hold_robots_lock(0, 120000);
+    char url[160], line[1024];
+    char *id = wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/a.html", url, sizeof url)));
+    cr_assert(wcsys_log_find(sys.worker_logs[0], "waiting for another worker's robots.txt", NULL,
+                             30000, line, sizeof line));
+    int st = wcsys_stop_worker(&sys, 0, SIGTERM, 60000);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the worker did not exit cleanly: %d", st);
+    /* By the worker that waited (another may take it and hand it back
+     * too while it drains). */
+    char handed[96];
+    snprintf(handed, sizeof handed, "pid=%d msg=\"job handed back\"", (int)wcsys_line_pid(line));
+    cr_assert_gt(wcsys_log_count(sys.worker_logs[0], handed, id), 0,
+                 "the job was not handed back by the worker that waited");
+    json_t *job = wcsys_keep_json(&sys, wcsys_job(&sys, id));
+    cr_assert_str_eq(wcsys_status(job), "queued", "%s", json_dumps(job, 0));
+}
+
+/* --- redirects: each hop counts against its own host --- */
+
+static const char *
+redirect_url(int from, int to, const char *path, char *out, size_t n) {
+    char target[160];
+    host_url(to, path, target, sizeof target);
+    snprintf(out, n, "http://127.0.0.%d:%d/redirect?to=%s", from + 2, page_server_port(hosts[from]),
+             target);
+    return out;
+}
+
+Test(polite, a_redirect_to_another_host_obeys_that_hosts_robots_txt) {
+    page_server_set_robots(hosts[1], 200, "User-agent: *\nDisallow: /secret/\n");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[320];
+    char *id =
+        wcsys_keep(&sys, wcsys_submit(&sys, redirect_url(0, 1, "/secret/a.html", url, sizeof url)));
+    json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 30000));
+    cr_assert_str_eq(wcsys_status(job), "failed", "%s", json_dumps(job, 0));
+    cr_assert_str_eq(error_code(job), "robots_disallowed");
+    const char *msg = json_string_value(json_object_get(json_object_get(job, "error"), "message"));
+    cr_assert(strstr(msg, "127.0.0.3") && strstr(msg, "Disallow: /secret/"), "%s", msg);
+    /* B was asked for its robots.txt only; A for its own and the redirect. */
+    cr_assert_eq(page_server_requests(hosts[1], NULL, 0), 1);
+    cr_assert_eq(page_server_requests(hosts[0], NULL, 0), 2);
+    /* An allowed page of B through the same redirect is fetched, and the
+     * result names where it ended. */
+    id = wcsys_keep(&sys, wcsys_submit(&sys, redirect_url(0, 1, "/a.html", url, sizeof url)));
+    job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 30000));
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    char sql[256], final[160];
+    snprintf(sql, sizeof sql, "SELECT final_url FROM results WHERE job_id = '%s'", id);
+    char *got = wcsys_keep(&sys, wcsys_sql(&sys, sql));
+    cr_assert_str_eq(got, host_url(1, "/a.html", final, sizeof final));
+    wcsys_stop_clean(&sys);
+}
+
+Test(polite, a_redirect_to_a_busy_host_waits_for_it) {
+    wcsys_env(&sys, "FETCH_HOST_CONCURRENCY", "1");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[320];
+    /* B's only slot is held by a page at its gate. */
+    char *held = wcsys_keep(&sys, wcsys_submit(&sys, host_url(1, "/gate", url, sizeof url)));
+    long long until = wcsys_now_ms() + 30000;
+    while (page_server_requests(hosts[1], NULL, 0) < 2 && wcsys_now_ms() < until) usleep(10 * 1000);
+    cr_assert_eq(page_server_requests(hosts[1], NULL, 0), 2, "robots.txt, then /gate");
+    char *id = wcsys_keep(&sys, wcsys_submit(&sys, redirect_url(0, 1, "/a.html", url, sizeof url)));
+    cr_assert(seen_waiting(id, "host_busy", 30000), "the redirect's hop did not wait for B");
+    cr_assert_eq(page_server_requests(hosts[1], NULL, 0), 2, "B was asked for the hop while busy");
+    page_server_gate_open(hosts[1]);
+    json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, id, "finished,failed", 30000));
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1, "waiting is no attempt");
+    job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, held, "finished,failed", 30000));
+    cr_assert_str_eq(wcsys_status(job), "finished");
+    cr_assert_leq(page_server_open_peak(hosts[1]), 1, "B had more than its one slot");
+    wcsys_stop_clean(&sys);
+}
+
+Test(polite, too_many_redirects_and_forbidden_hops_fail) {
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[320];
+    /* Five redirects are allowed, a sixth is not. */
+    char *five =
+        wcsys_keep(&sys, wcsys_submit(&sys, host_url(0, "/redirect-chain/5", url, sizeof url)));
+    json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, five, "finished,failed", 30000));
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    char *six =
+        wcsys_keep(&sys, wcsys_submit(&sys, host_url(1, "/redirect-chain/6", url, sizeof url)));
+    job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, six, "finished,failed", 30000));
+    cr_assert_str_eq(wcsys_status(job), "failed", "%s", json_dumps(job, 0));
+    cr_assert_str_eq(error_code(job), "too_many_redirects");
+    cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1, "not retried");
+    /* robots.txt and the six redirects, each a request through the gate. */
+    cr_assert_eq(page_server_requests(hosts[1], NULL, 0), 7);
+    /* A hop to a reserved address is refused before anything asks it
+     * (0.0.0.0 would reach a loopback server on Linux). */
+    char target[160];
+    snprintf(target, sizeof target, "http://0.0.0.0:%d/a.html", page_server_port(hosts[2]));
+    snprintf(url, sizeof url, "http://127.0.0.4:%d/redirect?to=%s", page_server_port(hosts[2]),
+             target);
+    char *blocked = wcsys_keep(&sys, wcsys_submit(&sys, url));
+    job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, blocked, "finished,failed", 30000));
+    cr_assert_str_eq(wcsys_status(job), "failed", "%s", json_dumps(job, 0));
+    cr_assert_str_eq(error_code(job), "blocked_address");
+    cr_assert_eq(page_server_requests(hosts[2], NULL, 0), 2, "robots.txt and the redirect only");
+    wcsys_stop_clean(&sys);
 }
 
 /* --- a Redis restart mid-run, on a private server --- */

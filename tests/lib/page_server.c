@@ -59,6 +59,7 @@ struct page_server {
     size_t not_modified; /* 304s sent */
     int robots_status;   /* 0: serve the file, if any */
     char *robots_body;
+    int robots_delay_ms; /* robots.txt set by the test is sent this late */
 };
 
 #define REQ_TIMES_MAX 65536
@@ -84,6 +85,8 @@ struct client {
     struct buf field, agent, encodings; /* request headers for /headers */
     struct buf inm, ims;                /* If-None-Match, If-Modified-Since */
     bool in_value;
+    int late_status; /* a robots.txt answer waiting for its delay */
+    char *late_body;
 };
 
 static void
@@ -99,6 +102,7 @@ on_client_closed(uv_handle_t *h) {
     buf_free(&c->encodings);
     buf_free(&c->inm);
     buf_free(&c->ims);
+    free(c->late_body);
     free(c);
 }
 
@@ -374,8 +378,16 @@ type_of(const char *path) {
     return "text/html";
 }
 
+static void
+on_late_robots(uv_timer_t *t) {
+    struct client *c = t->data;
+    if (c->closing) return;
+    send_response(c, c->late_status, "text/plain", NULL, c->late_body ? c->late_body : "",
+                  c->late_body ? strlen(c->late_body) : 0);
+}
+
 /* record_request notes the time of a request and answers robots.txt
- * when a test set its answer (true then). */
+ * when a test set its answer (true then), after its delay if it has one. */
 static bool
 record_request(struct client *c, const char *url) {
     struct page_server *ps = c->ps;
@@ -388,8 +400,15 @@ record_request(struct client *c, const char *url) {
     bool robots = ps->robots_status && strcmp(url, "/robots.txt") == 0;
     int rstatus = ps->robots_status;
     char *rbody = robots && ps->robots_body ? xstrdup(ps->robots_body) : NULL;
+    int delay = ps->robots_delay_ms;
     pthread_mutex_unlock(&ps->rec_mu);
     if (!robots) return false;
+    if (delay > 0) {
+        c->late_status = rstatus;
+        c->late_body = rbody;
+        uv_timer_start(&c->timer, on_late_robots, (uint64_t)delay, 0);
+        return true;
+    }
     send_response(c, rstatus, "text/plain", NULL, rbody ? rbody : "", rbody ? strlen(rbody) : 0);
     free(rbody);
     return true;
@@ -778,6 +797,13 @@ page_server_set_robots(page_server_t *ps, int status, const char *body) {
     free(ps->robots_body);
     ps->robots_body = body ? xstrdup(body) : NULL;
     ps->robots_status = status;
+    pthread_mutex_unlock(&ps->rec_mu);
+}
+
+void
+page_server_set_robots_delay(page_server_t *ps, int delay_ms) {
+    pthread_mutex_lock(&ps->rec_mu);
+    ps->robots_delay_ms = delay_ms;
     pthread_mutex_unlock(&ps->rec_mu);
 }
 

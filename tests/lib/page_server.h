@@ -5,7 +5,8 @@
  * sends TYPE instead), plus these routes:
  *   /status/<code>       that status (?retry_after=V adds "Retry-After: V")
  *   /robots.txt          the file under root_dir, or what
- *                        page_server_set_robots set
+ *                        page_server_set_robots set (as late as
+ *                        page_server_set_robots_delay says)
  *   /hang                accepts, reads the request, never answers
  *   /headers             a page of the request's User-Agent and
  *                        Accept-Encoding, each in its own <p>
@@ -65,6 +66,9 @@ void page_server_stop(page_server_t *ps);
 /* page_server_set_robots answers /robots.txt with status and body from
  * now on (status 0: the file again). */
 void page_server_set_robots(page_server_t *ps, int status, const char *body);
+/* page_server_set_robots_delay sends the robots.txt answer set by
+ * page_server_set_robots delay_ms after its request (0: at once). */
+void page_server_set_robots_delay(page_server_t *ps, int delay_ms);
 /* page_server_open_peak is the most connections that were open at once. */
 int page_server_open_peak(page_server_t *ps);
 /* page_server_requests returns how many requests came, and copies the

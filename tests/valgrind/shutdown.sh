@@ -43,7 +43,8 @@ PIDS+=($WEB)
 WORKER=$!
 PIDS+=($WORKER)
 for _ in $(seq 150); do curl -sf "http://127.0.0.1:$WEBP/readyz" >/dev/null && break; sleep 0.2; done
-post() { curl -sf -X POST "http://127.0.0.1:$WEBP/api/v1/jobs" -H 'Content-Type: application/json' -d "{\"url\": \"$1\"}" >/dev/null; }
+# "fresh": a new job each time, not the live one of the same page (issue 17).
+post() { curl -sf -X POST "http://127.0.0.1:$WEBP/api/v1/jobs" -H 'Content-Type: application/json' -d "{\"url\": \"$1\", \"fresh\": true}" >/dev/null; }
 for _ in 1 2 3; do post "http://127.0.0.1:$SP/page.html"; done
 curl -sf -X POST "http://127.0.0.1:$WEBP/api/v1/jobs" -H 'Content-Type: application/json' \
     -d "{\"url\": \"http://127.0.0.1:$SP/gone.html\", \"callback_url\": \"http://127.0.0.1:$SP/hook\"}" >/dev/null

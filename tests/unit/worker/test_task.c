@@ -280,6 +280,22 @@ fake_polite_release(polite_t *p, struct polite_slot *slot, long http_status,
     released_retry_after = retry_after_ms;
 }
 
+/* fake_polite_cancel answers the gate in flight canceled, as a check
+ * waiting for another worker's robots.txt does. */
+static int gate_cancels;
+static void
+fake_polite_cancel(polite_t *p, struct polite_slot *slot) {
+    (void)p;
+    gate_cancels++;
+    for (int i = 0; i < ncalls; i++) {
+        struct call *c = &calls[i];
+        if (c->kind != CALL_GATE || c->answered || c->slot != slot) continue;
+        c->answered = true;
+        c->cb.gate(UV_ECANCELED, NULL, c->arg);
+        return;
+    }
+}
+
 static int
 fake_defer(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
            const char *reason, const char *host, int limit, queue_done_cb cb, void *arg) {
@@ -326,6 +342,7 @@ static const struct task_io fake_io = {
     .store_last = fake_last,
     .queue_defer = fake_defer,
     .polite_check = fake_gate,
+    .polite_cancel = fake_polite_cancel,
     .polite_release = fake_polite_release,
     .queue_start = fake_start,
     .queue_renew = fake_renew,
@@ -363,7 +380,7 @@ setup(void) {
     cr_assert_eq(uv_loop_init(&loop), 0);
     task_io = fake_io;
     memset(calls, 0, sizeof calls);
-    ncalls = cancels = ends = releases = 0;
+    ncalls = cancels = ends = releases = gate_cancels = 0;
     waiting_for_memory = false;
     frozen_wait_ms = 0;
     wait_asks = 0;
@@ -1216,6 +1233,21 @@ Test(task, a_gate_that_cannot_reach_redis_is_asked_again) {
     expect_end(TASK_OUTCOME_FINISHED);
 }
 
+Test(task, a_drain_while_the_gate_waits_hands_the_job_back_at_once) {
+    struct task *t = gate_reached()->arg; /* the task is the gate call's arg */
+    task_stop(t, true);
+    cr_assert_eq(gate_cancels, 1, "the gate's wait was not canceled");
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+}
+
+Test(task, a_lost_lease_while_the_gate_waits_ends_the_task) {
+    struct task *t = gate_reached()->arg;
+    task_lease_lost(t);
+    cr_assert_eq(gate_cancels, 1);
+    expect_end(TASK_OUTCOME_ABANDONED);
+}
+
 /* === conditional fetches === */
 
 static void
@@ -1267,4 +1299,98 @@ Test(task, a_page_never_stored_or_unknown_is_fetched_in_full) {
     cr_assert_str_eq(c->code, "http_304");
     answer_done(c, 0, 1);
     expect_end(TASK_OUTCOME_FAILED);
+}
+
+/* === redirects: each hop through the gate of its own host === */
+
+static void
+answer_redirect(struct call *c, const char *to) {
+    struct analysis_result r = {.status = -1,
+                                .error_code = "redirect",
+                                .error = "the server redirected",
+                                .http_status = 302,
+                                .final_url = c->url,
+                                .fetch_ms = 10,
+                                .retry_after_ms = -1,
+                                .redirect_url = to};
+    c->answered = true;
+    c->cb.analyzed((analysis_t *)c, &r, c->arg);
+}
+
+Test(task, a_redirect_goes_back_to_the_gate_with_the_next_hop) {
+    last_row = (struct store_prev){.found = true, .id = "42", .etag = "\"v1\""};
+    cfg.fetch_max_redirects = 5;
+    struct call *g = gate_reached();
+    answer_gate(g, POLITE_GO, 0, NULL, NULL, "");
+    struct call *a = expect(CALL_ANALYZE);
+    cr_assert_str_eq(a->message, "\"v1\"|", "the first request is conditional");
+    answer_redirect(a, "http://other.test/b.html");
+    cr_assert_eq(releases, 1, "the first host's slot goes back at the redirect");
+    cr_assert_eq(released_status, 302);
+    /* The next hop asks its own host's gate, then fetches unconditionally. */
+    g = expect(CALL_GATE);
+    cr_assert_str_eq(g->url, "http://other.test/b.html");
+    answer_gate(g, POLITE_GO, 0, NULL, NULL, "");
+    a = expect(CALL_ANALYZE);
+    cr_assert_str_eq(a->url, "http://other.test/b.html");
+    cr_assert_str_eq(a->message, "-", "validators belong to the first request");
+    /* A hop to the same host is another request: the gate again. */
+    answer_redirect(a, "http://other.test/c.html");
+    answer_gate(expect(CALL_GATE), POLITE_GO, 0, NULL, NULL, "");
+    answer_counted(expect(CALL_ANALYZE));
+    cr_assert_eq(releases, 3);
+    struct call *s = expect(CALL_STORE);
+    cr_assert_str_eq(s->url, PAGE_URL, "the row keeps the URL as submitted");
+    answer_stored(s, 0);
+    answer_done(expect(CALL_FINISH), 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
+}
+
+Test(task, a_hop_whose_host_is_busy_parks_the_job_for_that_host) {
+    cfg.fetch_max_redirects = 5;
+    answer_gate(gate_reached(), POLITE_GO, 0, NULL, NULL, "");
+    answer_redirect(expect(CALL_ANALYZE), "http://other.test/b.html");
+    struct call *g = expect(CALL_GATE);
+    struct polite_answer a = {.verdict = POLITE_WAIT,
+                              .wait_ms = 1000,
+                              .reason = "host_busy",
+                              .host = "other.test:80",
+                              .detail = "busy"};
+    g->answered = true;
+    g->cb.gate(0, &a, g->arg);
+    struct call *d = expect(CALL_DEFER);
+    cr_assert_str_eq(d->code, "host_busy");
+    cr_assert_str_eq(d->message, "other.test:80", "it waits for the hop's host");
+    answer_done(d, 0, 1);
+    expect_end(TASK_OUTCOME_DEFERRED);
+}
+
+Test(task, more_redirects_than_allowed_fail_the_job) {
+    cfg.fetch_max_redirects = 2;
+    answer_gate(gate_reached(), POLITE_GO, 0, NULL, NULL, "");
+    for (int hop = 0; hop < 2; hop++) {
+        answer_redirect(expect(CALL_ANALYZE), "http://pages.test/loop");
+        answer_gate(expect(CALL_GATE), POLITE_GO, 0, NULL, NULL, "");
+    }
+    answer_redirect(expect(CALL_ANALYZE), "http://pages.test/loop");
+    struct call *f = expect(CALL_FAIL);
+    cr_assert_str_eq(f->code, "too_many_redirects");
+    cr_assert(strstr(f->message, "Maximum (2) redirects followed"), "%s", f->message);
+    cr_assert_eq(releases, 3, "every hop's slot went back");
+    answer_done(f, 0, 1);
+    expect_end(TASK_OUTCOME_FAILED);
+}
+
+Test(task, a_drain_between_two_hops_hands_the_job_back) {
+    cfg.fetch_max_redirects = 5;
+    struct call *g = gate_reached();
+    struct task *t = g->arg;
+    answer_gate(g, POLITE_GO, 0, NULL, NULL, "");
+    answer_redirect(expect(CALL_ANALYZE), "http://other.test/b.html");
+    /* The next hop is due from the task's timer: nothing asked yet. */
+    cr_assert(!has_pending(NULL));
+    task_stop(t, true);
+    answer_done(expect(CALL_RELEASE), 0, 1);
+    expect_end(TASK_OUTCOME_RELEASED);
+    cr_assert_eq(releases, 1);
 }
