@@ -451,7 +451,7 @@ begin_analysis(struct task *t) {
     struct fetch_validators v = {.etag = t->stored.etag[0] ? t->stored.etag : NULL,
                                  .last_modified =
                                      t->stored.last_modified[0] ? t->stored.last_modified : NULL};
-    int rc = task_io.analysis_start(env->curl, env->cfg, env->sw, env->mem,
+    int rc = task_io.analysis_start(env->curl, env->pool, env->cfg, env->sw, env->mem,
                                     t->acct_open ? &t->acct : NULL, t->url,
                                     t->stored.found ? &v : NULL, on_analyzed, t, &t->analysis);
     if (rc < 0) {
