@@ -104,6 +104,7 @@ Test(result_stream, fields_and_counts_false_pick_members) {
     cr_assert_str_eq(te, "", "a small answer has a Content-Length");
     const char *small[] = {"job_id",
                            "url",
+                           "normalized_url",
                            "total_words",
                            "unique_words",
                            "total_words_no_stop",
