@@ -52,6 +52,7 @@ struct analysis {
     bool piece_failed; /* extract_feed or extract_finish said the charset is wrong */
     bool fetched;      /* the fetch has ended; done holds its outcome */
     struct fetched done;
+    analysis_build_cb build; /* may be NULL */
     analysis_done_cb cb;
     void *arg;
 };
@@ -69,6 +70,8 @@ on_text(const char *text, size_t len, void *arg) {
  * the extraction's rest too, and the counts without stop words. On a pool
  * thread (or inline): it touches only the extraction, the tally and the
  * fields marked as the counting's. */
+static void result_of(const struct analysis *a, struct analysis_result *out);
+
 static void
 count_piece(void *arg) {
     struct analysis *a = arg;
@@ -78,8 +81,16 @@ count_piece(void *arg) {
         return;
     }
     if (!a->finishing) return;
-    if (extract_finish(a->extract) < 0) a->piece_failed = true;
-    else tally_finish(&a->tally);
+    if (extract_finish(a->extract) < 0) {
+        a->piece_failed = true;
+        return;
+    }
+    tally_finish(&a->tally);
+    if (a->build) {
+        struct analysis_result r;
+        result_of(a, &r);
+        a->build(&r, a->arg);
+    }
 }
 
 static char *
@@ -87,10 +98,10 @@ dup_or_null(const char *s) {
     return s ? xstrdup(s) : NULL;
 }
 
-/* deliver calls back once with what the fetch and the counting came to,
- * and frees the analysis. */
+/* result_of is what the fetch and the counting came to (valid while the
+ * analysis is). */
 static void
-deliver(struct analysis *a) {
+result_of(const struct analysis *a, struct analysis_result *out) {
     const struct fetch_result *fr = &a->done.r;
     struct analysis_result r = {.status = fr->status,
                                 .error_code = fr->error_code,
@@ -130,6 +141,15 @@ deliver(struct analysis *a) {
     /* The charset the page was read in, else the one its header named. */
     r.charset = a->extract ? extract_charset(a->extract) : NULL;
     if (!r.charset) r.charset = fr->charset ? fr->charset : "utf-8";
+    *out = r;
+}
+
+/* deliver calls back once with what the fetch and the counting came to,
+ * and frees the analysis. */
+static void
+deliver(struct analysis *a) {
+    struct analysis_result r;
+    result_of(a, &r);
     a->cb(a, &r, a->arg);
     extract_free(a->extract);
     tally_free(&a->tally);
@@ -308,11 +328,12 @@ static const struct fetch_sink sink = {on_head, on_body, on_fetched, may_take};
 int
 analysis_start(curl_uv_t *cu, cpu_pool_t *pool, const struct config *cfg,
                const struct stopwords *sw, struct membudget *mem, struct membudget_acct *acct,
-               const char *url, const struct fetch_validators *v, analysis_done_cb cb, void *arg,
-               analysis_t **out) {
+               const char *url, const struct fetch_validators *v, analysis_build_cb build,
+               analysis_done_cb cb, void *arg, analysis_t **out) {
     char err[256];
     *out = NULL;
     struct analysis *a = xcalloc(1, sizeof *a);
+    a->build = build;
     a->cb = cb;
     a->arg = arg;
     a->pool = pool;

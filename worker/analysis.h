@@ -74,6 +74,12 @@ struct analysis_result {
 };
 
 typedef void (*analysis_done_cb)(analysis_t *a, const struct analysis_result *r, void *arg);
+/* analysis_build_cb runs once with a page's counts (status 0, not a 304)
+ * where the counting runs (a pool thread, or the loop without a pool),
+ * before done_cb and before a cancel can take effect: CPU work on the
+ * counts the caller wants off the loop (task.c builds the stored row's
+ * JSON there). It may touch only what the caller set aside for it. */
+typedef void (*analysis_build_cb)(const struct analysis_result *r, void *arg);
 
 /* analysis_start fetches url under cfg's fetch policy on cu's loop,
  * counting on pool's threads (NULL: on the loop);
@@ -90,8 +96,8 @@ typedef void (*analysis_done_cb)(analysis_t *a, const struct analysis_result *r,
  * while waiting. */
 int analysis_start(curl_uv_t *cu, cpu_pool_t *pool, const struct config *cfg,
                    const struct stopwords *sw, struct membudget *mem, struct membudget_acct *acct,
-                   const char *url, const struct fetch_validators *v, analysis_done_cb cb,
-                   void *arg, analysis_t **out);
+                   const char *url, const struct fetch_validators *v, analysis_build_cb build,
+                   analysis_done_cb cb, void *arg, analysis_t **out);
 /* analysis_resume goes on with a download the budget paused (nothing
  * when it is not paused). */
 void analysis_resume(analysis_t *a);

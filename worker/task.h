@@ -173,8 +173,8 @@ struct task_io {
     int (*analysis_start)(curl_uv_t *cu, cpu_pool_t *pool, const struct config *cfg,
                           const struct stopwords *sw, struct membudget *mem,
                           struct membudget_acct *acct, const char *url,
-                          const struct fetch_validators *v, analysis_done_cb cb, void *arg,
-                          analysis_t **out);
+                          const struct fetch_validators *v, analysis_build_cb build,
+                          analysis_done_cb cb, void *arg, analysis_t **out);
     int (*store_last)(pg_uv_t *pg, const char *url_key, store_prev_cb cb, void *arg);
     void (*analysis_cancel)(analysis_t *a);
     int (*queue_defer)(struct queue *q, const struct queue_entry *e, const char *consumer,

@@ -134,7 +134,7 @@ static struct outcome
 fetch(const char *url) {
     struct outcome o = {0};
     analysis_t *a;
-    int rc = analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, url, NULL, on_done, &o, &a);
+    int rc = analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, url, NULL, NULL, on_done, &o, &a);
     cr_assert_eq(rc, 0, "analysis_start(%s) = %d", url, rc);
     while (!o.done) uv_run(&loop, UV_RUN_ONCE);
     return o;
@@ -399,7 +399,8 @@ Test(analysis, cancel_calls_back_once) {
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", port_a);
     struct outcome o = {0};
     analysis_t *a;
-    cr_assert_eq(analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, url, NULL, on_done, &o, &a), 0);
+    cr_assert_eq(analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, url, NULL, NULL, on_done, &o, &a),
+                 0);
     for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
     cr_assert_not(o.done);
     analysis_cancel(a);
@@ -410,11 +411,12 @@ Test(analysis, cancel_calls_back_once) {
 Test(analysis, invalid_url_is_refused_at_start) {
     struct outcome o = {0};
     analysis_t *a;
+    cr_expect_lt(analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, "ftp://127.0.0.1/", NULL, NULL,
+                                on_done, &o, &a),
+                 0);
     cr_expect_lt(
-        analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, "ftp://127.0.0.1/", NULL, on_done, &o, &a),
+        analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, "not a url", NULL, NULL, on_done, &o, &a),
         0);
-    cr_expect_lt(
-        analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, "not a url", NULL, on_done, &o, &a), 0);
     cr_expect_not(o.done, "no callback when start fails");
 }
 
@@ -458,9 +460,9 @@ Test(analysis, a_download_that_must_wait_before_its_first_byte_ends) {
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/big/200000", port_a);
     struct outcome o = {0};
-    cr_assert_eq(
-        analysis_start(cu, NULL, &cfg, &sw, &budget, &acct, url, NULL, on_done, &o, &paused_one),
-        0);
+    cr_assert_eq(analysis_start(cu, NULL, &cfg, &sw, &budget, &acct, url, NULL, NULL, on_done, &o,
+                                &paused_one),
+                 0);
     while (!o.done) uv_run(&loop, UV_RUN_ONCE);
     cr_expect(o.status < 0 && o.wait_for_memory && o.transient, "%s: %s", o.code, o.error);
     cr_expect_str_eq(o.code, "memory_wait");
@@ -484,9 +486,9 @@ Test(analysis, a_download_paused_for_memory_does_not_time_out) {
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/endless", port_a);
     struct outcome o = {0};
-    cr_assert_eq(
-        analysis_start(cu, NULL, &cfg, &sw, &budget, &acct, url, NULL, on_done, &o, &paused_one),
-        0);
+    cr_assert_eq(analysis_start(cu, NULL, &cfg, &sw, &budget, &acct, url, NULL, NULL, on_done, &o,
+                                &paused_one),
+                 0);
     cr_assert(testenv_run_until_pred(&loop, waiting, &acct, 10000), "the download never paused");
     cr_assert_not(o.done);
     uv_timer_t later;
