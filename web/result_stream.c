@@ -241,7 +241,12 @@ result_stream_send(struct req *req, enum app_db db, json_t *fields, const char *
     /* A connection for the cursor, now or when one is free; only a full
      * line turns the reader away. */
     int rc = stream_pool_acquire(&st->app->streams, db == APP_DB_READ, &st->slot, on_slot, st);
-    if (rc == 0) return;
+    if (rc == 0) return; /* on_slot has run */
+    if (rc == 1) {       /* in line: on_slot runs later */
+        log_info("msg=\"result stream waiting for a connection\" job=%s waiting=%d", job_id,
+                 stream_pool_waiting(&req->app->streams));
+        return;
+    }
     if (rc == UV_EBUSY)
         req_problem_retry(req, 503, 1, "Service Unavailable",
                           "too many results are being read at once; try again shortly");

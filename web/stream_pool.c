@@ -61,7 +61,7 @@ stream_pool_acquire(struct stream_pool *p, int server, struct stream_slot *slot,
     p->tail = slot;
     p->waiting++;
     p->server[slot->server].waiting++;
-    return 0;
+    return 1;
 }
 
 void

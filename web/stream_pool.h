@@ -70,9 +70,10 @@ struct stream_pool {
 void stream_pool_init(struct stream_pool *p, uv_loop_t *loop, const char *primary_url,
                       const char *read_url);
 /* stream_pool_acquire asks for a connection of server (0 primary, 1 the
- * replica; the primary when there is none): 0, and cb runs once with
- * one (perhaps inside this call), or UV_EBUSY when the line is full, or
- * UV_ECANCELED while closing (no cb either way). */
+ * replica; the primary when there is none): 0 when slot has one (cb has
+ * run, inside this call), 1 when slot waits in line (cb runs later,
+ * once), UV_EBUSY when the line is full, or UV_ECANCELED while closing
+ * (no cb either way). */
 int stream_pool_acquire(struct stream_pool *p, int server, struct stream_slot *slot,
                         stream_pool_cb cb, void *arg);
 /* stream_pool_release gives slot's connection back (the next in line

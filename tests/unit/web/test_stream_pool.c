@@ -69,7 +69,8 @@ Test(stream_pool, a_full_line_turns_away_and_the_first_in_line_goes_first) {
         cr_assert_eq(readers[i].status, 0, "a free connection is given at once");
     }
     for (int i = HELD; i < n - 1; i++)
-        cr_assert_eq(stream_pool_acquire(&pool, 0, &readers[i].slot, on_slot, &readers[i]), 0);
+        cr_assert_eq(stream_pool_acquire(&pool, 0, &readers[i].slot, on_slot, &readers[i]), 1,
+                     "in line");
     cr_expect_eq(stream_pool_waiting(&pool), STREAM_POOL_WAITING);
     cr_expect_eq(readers[HELD].status, 1, "waits while every connection is full");
     cr_expect_eq(stream_pool_acquire(&pool, 0, &readers[n - 1].slot, on_slot, &readers[n - 1]),
@@ -102,7 +103,8 @@ Test(stream_pool, each_server_has_its_own_connections) {
     granted = 0;
     for (int i = 0; i < HELD + 2; i++) readers[i].status = 1;
     for (int i = 0; i < HELD + 1; i++)
-        cr_assert_eq(stream_pool_acquire(&pool, 0, &readers[i].slot, on_slot, &readers[i]), 0);
+        cr_assert_eq(stream_pool_acquire(&pool, 0, &readers[i].slot, on_slot, &readers[i]),
+                     i < HELD ? 0 : 1);
     cr_expect_eq(readers[HELD].status, 1);
     cr_assert_eq(
         stream_pool_acquire(&pool, 1, &readers[HELD + 1].slot, on_slot, &readers[HELD + 1]), 0);
