@@ -3,8 +3,9 @@
 # one worker process serve real jobs (private Redis and Postgres, a page
 # served on loopback), then stop on SIGTERM; then a worker process stops
 # while a job hangs and Redis is gone (it abandons what it cannot hand
-# back). Along the way a webhook is delivered and retried (the page server
-# answers POST with 501), a result is read (its counts streamed, through
+# back), and one stops while a big page is counted on its threads. Along
+# the way a webhook is delivered and retried (the page server answers
+# POST with 501), a result is read (its counts streamed, through
 # DATABASE_READ_URL's connection), and the web stops with a long-poll waiting and
 # an event stream open on a job Redis no longer answers for. valgrind must
 # report no error and nothing definitely or indirectly lost. `make valgrind` runs it.
@@ -70,6 +71,25 @@ rc=0
 kill -TERM "$WORKER"
 wait "$WORKER" || rc=$?
 
+# A stop while a page is being counted on the worker's threads: 200,000
+# distinct words (long under valgrind), WORKER_GRACE 1 s, so the job is
+# handed back while its counting runs; the worker waits for the piece
+# under way, joins its threads and exits clean.
+python3 -c 'import sys
+sys.stdout.write("<html><body><p>" + " ".join("w%dq" % i for i in range(200000)) + "</p></body></html>")' \
+    >"$TMP/www/words.html"
+WORKER_GRACE=1s LOG_LEVEL=info "${VG[@]}" bin/wordcount-worker --child 0 2>"$TMP/worker-busy.log" &
+BUSY=$!
+PIDS+=($BUSY)
+post "http://127.0.0.1:$SP/words.html"
+for _ in $(seq 240); do grep -q 'msg="job started".*words.html' "$TMP/worker-busy.log" && break; sleep 0.5; done
+grep -q 'msg="job started".*words.html' "$TMP/worker-busy.log" ||
+    { echo "valgrind: the big page's job did not start" >&2; cat "$TMP/worker-busy.log" >&2; exit 1; }
+kill -TERM "$BUSY"
+wait "$BUSY" || rc=$((rc ? rc : $?))
+grep -q 'msg="grace period over' "$TMP/worker-busy.log" ||
+    { echo "valgrind: the big page was not being counted at the stop" >&2; rc=1; }
+
 # A stop that cannot hand back: a job hangs on a page that never answers,
 # Redis goes away, then SIGTERM. The worker gives up handing back after
 # WORKER_GRACE + 3 s, abandons the job to a rescue and still exits clean.
@@ -103,7 +123,7 @@ kill -TERM "$WEB"
 wait "$WEB" || rc=$((rc ? rc : $?))
 wait "$LP" "$EV" || true
 grep -q 'event: started' "$TMP/events.out" || { echo "valgrind: the event stream saw nothing" >&2; rc=1; }
-for f in web worker worker-stuck; do
+for f in web worker worker-busy worker-stuck; do
     if grep -q "^==[0-9]*==" "$TMP/$f.log"; then
         echo "valgrind: $f:" >&2
         grep "^==[0-9]*==" "$TMP/$f.log" >&2
