@@ -9,7 +9,8 @@
  * hold back a reconnect; its size is a process-wide environment variable
  * read once (UV_THREADPOOL_SIZE). This pool is the worker's own, sized
  * to the CPUs the process may use (CPU-bound work gains nothing from
- * more threads than cores), and its queue is first in, first out, so the
+ * more threads than cores), its threads run a little nicer than the
+ * loop's (CPU_POOL_NICE), and its queue is first in, first out, so the
  * pages being counted take turns piece by piece.
  *
  * Owns: the threads, the queue of work not yet started, the list of work
@@ -31,6 +32,8 @@
 
 /* At most this many threads, whatever the CPU count. */
 #define CPU_POOL_MAX_THREADS 16
+/* The threads' niceness above the process's own (setpriority). */
+#define CPU_POOL_NICE 5
 
 typedef struct cpu_pool cpu_pool_t;
 typedef void (*cpu_pool_work_cb)(void *arg);
