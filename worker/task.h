@@ -2,7 +2,8 @@
  * acknowledgement.
  *
  * Owns: the task struct, its timer (JOB_TIMEOUT while analyzing, backoff
- * while persisting), the running analysis, the encoded result row, and
+ * while persisting), the running analysis, the encoded result row (built
+ * where the page was counted: a counting thread of env->pool), and
  * its memory account (worker/membudget.h) from the analysis's start:
  * grown by the analysis, set to the row's cost once counted, released
  * when the analysis fails or the task is freed. JOB_TIMEOUT does not
