@@ -45,7 +45,9 @@ WORKER=$!
 PIDS+=($WORKER)
 for _ in $(seq 150); do curl -sf "http://127.0.0.1:$WEBP/readyz" >/dev/null && break; sleep 0.2; done
 post() { curl -sf -X POST "http://127.0.0.1:$WEBP/api/v1/jobs" -H 'Content-Type: application/json' -d "{\"url\": \"$1\"}" >/dev/null; }
-for _ in 1 2 3; do post "http://127.0.0.1:$SP/page.html"; done
+# Three pages (one URL submitted three times would be one job: issue 17's
+# dedup), each with its own history.
+for i in 1 2 3; do post "http://127.0.0.1:$SP/page.html?v=$i"; done
 curl -sf -X POST "http://127.0.0.1:$WEBP/api/v1/jobs" -H 'Content-Type: application/json' \
     -d "{\"url\": \"http://127.0.0.1:$SP/gone.html\", \"callback_url\": \"http://127.0.0.1:$SP/hook\"}" >/dev/null
 post "http://127.0.0.1:$SP/missing.html"
@@ -53,14 +55,18 @@ curl -s "http://127.0.0.1:$WEBP/nope" >/dev/null || true
 # Valgrind is slow: allow a minute for the three results.
 done=0
 for _ in $(seq 120); do
-    n=$(curl -sf "http://127.0.0.1:$WEBP/api/v1/results?url=http%3A%2F%2F127.0.0.1%3A$SP%2Fpage.html" |
-        python3 -c 'import json, sys; print(sum(r["total_words"] == 8 for r in json.load(sys.stdin)["results"]))') || n=0
+    n=0
+    for i in 1 2 3; do
+        m=$(curl -sf "http://127.0.0.1:$WEBP/api/v1/results?url=http%3A%2F%2F127.0.0.1%3A$SP%2Fpage.html%3Fv%3D$i" |
+            python3 -c 'import json, sys; print(sum(r["total_words"] == 8 for r in json.load(sys.stdin)["results"]))') || m=0
+        n=$((n + m))
+    done
     if ((n == 3)); then done=1; break; fi
     sleep 0.5
 done
 ((done)) || { echo "valgrind: the jobs did not finish" >&2; cat "$TMP/worker.log" >&2; exit 1; }
 # One result with its counts (streamed from a cursor).
-job=$(curl -sf "http://127.0.0.1:$WEBP/api/v1/results?url=http%3A%2F%2F127.0.0.1%3A$SP%2Fpage.html" |
+job=$(curl -sf "http://127.0.0.1:$WEBP/api/v1/results?url=http%3A%2F%2F127.0.0.1%3A$SP%2Fpage.html%3Fv%3D1" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["results"][0]["job_id"])')
 curl -sf "http://127.0.0.1:$WEBP/api/v1/jobs/$job/result" |
     python3 -c 'import json, sys; assert json.load(sys.stdin)["counts"]["dog"] == 3' ||
