@@ -18,6 +18,11 @@ struct fetched {
     char *error_code, *error, *final_url, *content_type, *charset, *etag, *last_modified;
 };
 
+/* What the loop found besides the fetch's outcome. */
+struct verdict {
+    bool feed_failed, finish_failed, canceled;
+};
+
 struct analysis {
     fetch_t *fetch;     /* NULL once it has ended */
     cpu_pool_t *pool;   /* NULL: count on the loop */
@@ -70,7 +75,8 @@ on_text(const char *text, size_t len, void *arg) {
  * the extraction's rest too, and the counts without stop words. On a pool
  * thread (or inline): it touches only the extraction, the tally and the
  * fields marked as the counting's. */
-static void result_of(const struct analysis *a, struct analysis_result *out);
+static void result_of(const struct analysis *a, const struct verdict *v,
+                      struct analysis_result *out);
 
 static void
 count_piece(void *arg) {
@@ -87,8 +93,11 @@ count_piece(void *arg) {
     }
     tally_finish(&a->tally);
     if (a->build) {
+        /* Counted whole. The loop's flags (a cancel meanwhile) are not
+         * read here: deliver judges them once the piece is back. */
+        static const struct verdict counted = {0};
         struct analysis_result r;
-        result_of(a, &r);
+        result_of(a, &counted, &r);
         a->build(&r, a->arg);
     }
 }
@@ -98,10 +107,10 @@ dup_or_null(const char *s) {
     return s ? xstrdup(s) : NULL;
 }
 
-/* result_of is what the fetch and the counting came to (valid while the
- * analysis is). */
+/* result_of is what the fetch and the counting came to, given v (valid
+ * while the analysis is). */
 static void
-result_of(const struct analysis *a, struct analysis_result *out) {
+result_of(const struct analysis *a, const struct verdict *v, struct analysis_result *out) {
     const struct fetch_result *fr = &a->done.r;
     struct analysis_result r = {.status = fr->status,
                                 .error_code = fr->error_code,
@@ -118,19 +127,19 @@ result_of(const struct analysis *a, struct analysis_result *out) {
                                 .not_modified = fr->not_modified};
     r.wait_for_memory = a->wait_for_memory && fr->status < 0;
     if (r.wait_for_memory) r.transient = true;
-    if (a->feed_failed) {
+    if (v->feed_failed) {
         /* As fetch_refuse from on_body would have said it. */
         r.status = -1;
         r.error_code = "fetch";
         r.error = "the page cannot be decoded in its charset";
         r.transient = false;
-    } else if (fr->status == 0 && a->canceled) {
+    } else if (fr->status == 0 && v->canceled) {
         r.status = -1;
         r.error_code = "canceled";
         r.error = "the analysis was canceled";
     } else if (fr->status == 0 && fr->not_modified) {
         /* Nothing was read: the counts are the stored ones. */
-    } else if (fr->status == 0 && a->finish_failed) {
+    } else if (fr->status == 0 && v->finish_failed) {
         r.status = -1;
         r.error_code = "decode";
         r.error = "the page cannot be decoded in its charset";
@@ -148,8 +157,9 @@ result_of(const struct analysis *a, struct analysis_result *out) {
  * and frees the analysis. */
 static void
 deliver(struct analysis *a) {
+    struct verdict v = {a->feed_failed, a->finish_failed, a->canceled};
     struct analysis_result r;
-    result_of(a, &r);
+    result_of(a, &v, &r);
     a->cb(a, &r, a->arg);
     extract_free(a->extract);
     tally_free(&a->tally);
