@@ -32,6 +32,7 @@ app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, si
                                APP_PG_MAX_QUEUE);
         pg_uv_set_prepare(a->pg_read, cfg->database_prepare);
     }
+    stream_pool_init(&a->streams, loop, cfg->database_url, cfg->database_read_url);
     queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);
     http_metrics_init(&a->http_metrics, loop, a->redis, &keys);
     ratelimit_init(&a->submit_limit, cfg->submit_rate, cfg->submit_burst);
@@ -48,7 +49,7 @@ void
 app_close(struct app *a, app_closed_cb cb, void *arg) {
     a->closed_cb = cb;
     a->closed_arg = arg;
-    a->closing = a->pg_read ? 7 : 6;
+    a->closing = a->pg_read ? 8 : 7;
     ratelimit_free(&a->submit_limit);
     app_drain(a);
     longpoll_close(&a->longpoll, on_closed, a);
@@ -59,6 +60,7 @@ app_close(struct app *a, app_closed_cb cb, void *arg) {
     pg_uv_t *pg = a->pg, *pg_read = a->pg_read;
     a->redis = NULL;
     a->pg = a->pg_read = NULL;
+    stream_pool_close(&a->streams, on_closed, a);
     redis_uv_close(r, on_closed, a);
     pg_uv_close(pg, on_closed, a);
     if (pg_read) pg_uv_close(pg_read, on_closed, a);

@@ -2,7 +2,8 @@
  * the Redis and Postgres connections and the queue on top of Redis.
  *
  * Owns: the redis_uv_t and the pg_uv_t of DATABASE_URL, with a second one
- * for DATABASE_READ_URL when it is set (made by app_open in the process
+ * for DATABASE_READ_URL when it is set, the result streams' own
+ * connections (web/stream_pool.h) (made by app_open in the process
  * that serves, after any fork), the struct queue, the request statistics
  * (web/http_metrics.h), and what waits for job events: the subscription
  * (web/job_events.h), the long-polls (web/longpoll.h) and the event
@@ -27,6 +28,7 @@
 #include "web/longpoll.h"
 #include "web/ratelimit.h"
 #include "web/sse.h"
+#include "web/stream_pool.h"
 
 /* Timeouts for one Redis command and one Postgres query from a handler;
  * past them the client gets 503 rather than waiting. */
@@ -48,6 +50,7 @@ struct app {
     struct job_events events;         /* the job events subscription */
     struct longpoll longpoll;         /* GET /api/v1/jobs/{id}?wait=N */
     struct sse sse;                   /* GET /api/v1/jobs/{id}/events */
+    struct stream_pool streams;       /* result streams' connections (web/result_stream.h) */
     int closing;
     app_closed_cb closed_cb;
     void *closed_arg;

@@ -11,13 +11,14 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "web/app.h"
+#include "web/req.h"
 
 enum phase { OPENING, SENDING, LAST, DONE };
 
 struct rstream {
     struct req *req; /* NULL once the answer has ended */
     struct app *app;
-    enum app_db db; /* the server the row was found on: the cursor's */
+    struct stream_slot slot; /* the connection of the server the row was found on */
     char job_id[JOB_ID_LEN + 1];
     char cursor[40];
     struct buf prefix; /* the small members, "{...," */
@@ -39,6 +40,7 @@ on_cursor_closed(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     (void)res;
     (void)errstr;
     struct rstream *st = arg;
+    stream_pool_release(&st->app->streams, &st->slot); /* the next in line may start here */
     buf_free(&st->prefix);
     free(st);
 }
@@ -57,7 +59,9 @@ finish(struct rstream *st, bool complete) {
         char sql[64];
         snprintf(sql, sizeof sql, "CLOSE %s", st->cursor);
         st->declared = false;
-        if (app_pg_query(st->app, st->db, sql, 0, NULL, on_cursor_closed, st) == 0) return;
+        if (stream_pool_query(&st->app->streams, &st->slot, sql, 0, NULL, on_cursor_closed, st) ==
+            0)
+            return;
     }
     on_cursor_closed(NULL, NULL, NULL, st);
 }
@@ -138,7 +142,7 @@ static void
 fetch(struct rstream *st) {
     char sql[80];
     snprintf(sql, sizeof sql, "FETCH %d FROM %s", RESULT_STREAM_FETCH, st->cursor);
-    if (app_pg_query(st->app, st->db, sql, 0, NULL, on_fetched, st) < 0) {
+    if (stream_pool_query(&st->app->streams, &st->slot, sql, 0, NULL, on_fetched, st) < 0) {
         fail(st, "fetch", NULL, "postgres unavailable");
         return;
     }
@@ -164,7 +168,7 @@ declare(struct rstream *st) {
              ") s, generate_series(1, octet_length(s.b), %d) AS i ORDER BY s.k, i",
              RESULT_STREAM_PIECE);
     const char *params[] = {st->job_id};
-    if (app_pg_query(st->app, st->db, sql, 1, params, on_declared, st) < 0) {
+    if (stream_pool_query(&st->app->streams, &st->slot, sql, 1, params, on_declared, st) < 0) {
         fail(st, "declare", NULL, "postgres unavailable");
         return;
     }
@@ -197,13 +201,30 @@ on_more(struct req *req, void *arg) {
     }
 }
 
+/* on_slot: the stream has its connection: the answer starts (the
+ * cursor is declared from on_more). */
+static void
+on_slot(struct stream_slot *slot, int status, void *arg) {
+    struct rstream *st = arg;
+    (void)slot;
+    if (status < 0) {
+        req_unavailable(st->req, REQ_POSTGRES, "the server is stopping");
+        buf_free(&st->prefix);
+        free(st);
+        return;
+    }
+    struct response head;
+    response_init(&head, 200);
+    response_header(&head, "Content-Type", "application/json");
+    req_stream_start(st->req, &head, on_more, st);
+}
+
 void
 result_stream_send(struct req *req, enum app_db db, json_t *fields, const char *job_id, bool all,
                    bool no_stop) {
     struct rstream *st = xcalloc(1, sizeof *st);
     st->req = req;
     st->app = req->app;
-    st->db = db;
     snprintf(st->job_id, sizeof st->job_id, "%s", job_id);
     snprintf(st->cursor, sizeof st->cursor, "wc_result_%jx", (uintmax_t)(uintptr_t)st);
     if (all) st->want[st->nwant++] = 1;
@@ -217,8 +238,19 @@ result_stream_send(struct req *req, enum app_db db, json_t *fields, const char *
         if (st->prefix.len > 1) buf_append_char(&st->prefix, ',');
         else st->prefix.data[st->prefix.len] = '\0';
     }
-    struct response head;
-    response_init(&head, 200);
-    response_header(&head, "Content-Type", "application/json");
-    req_stream_start(req, &head, on_more, st);
+    /* A connection for the cursor, now or when one is free; only a full
+     * line turns the reader away. */
+    int rc = stream_pool_acquire(&st->app->streams, db == APP_DB_READ, &st->slot, on_slot, st);
+    if (rc == 0) return; /* on_slot has run */
+    if (rc == 1) {       /* in line: on_slot runs later */
+        log_info("msg=\"result stream waiting for a connection\" job=%s waiting=%d", job_id,
+                 stream_pool_waiting(&req->app->streams));
+        return;
+    }
+    if (rc == UV_EBUSY)
+        req_problem_retry(req, 503, 1, "Service Unavailable",
+                          "too many results are being read at once; try again shortly");
+    else req_unavailable(req, REQ_POSTGRES, "the server is stopping");
+    buf_free(&st->prefix);
+    free(st);
 }

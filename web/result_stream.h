@@ -12,7 +12,10 @@
  * web/conn.h), so one request holds a few pieces at a time whatever the
  * result's size and however slow its reader. The cursor is closed when
  * the answer ends, the client leaves, or Postgres fails (the answer is
- * then cut off: the connection closes mid-body).
+ * then cut off: the connection closes mid-body). The cursors live on
+ * connections of their own (web/stream_pool.h), so big results do not
+ * hold up other routes' queries; when the pool's line is full the
+ * answer is 503 with Retry-After.
  *
  * Owns its per-request state; it frees itself once the cursor is closed. */
 #ifndef WC_RESULT_STREAM_H

@@ -15,6 +15,7 @@
 #include "common/redis_uv.h"
 #include "common/stats.h"
 #include "common/xalloc.h"
+#include "worker/cpu_pool.h"
 #include "worker/curl_uv.h"
 #include "worker/membudget.h"
 #include "worker/polite.h"
@@ -53,6 +54,7 @@ struct runner {
     pg_uv_t *pg_big;  /* and big rows' writes */
     upkeep_t *upkeep; /* the results table's partitions (on pg_big) */
     curl_uv_t *curl;
+    cpu_pool_t *pool; /* the counting threads; NULL: count on the loop */
     polite_t *polite;
     struct membudget mem; /* this process's share of WORKER_MEMORY_MB */
     struct queue queue;
@@ -540,6 +542,10 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     pg_uv_set_prepare(r->pg_big, cfg->database_prepare);
     r->upkeep = upkeep_start(loop, r->pg_big, cfg->result_retention_days);
     r->curl = curl_uv_new(loop);
+    /* Pages are counted on threads of the process's own; without them (a
+     * thread that cannot start), on the loop as before. */
+    r->pool = cpu_pool_new(loop, 0);
+    if (!r->pool) log_warn("msg=\"cannot start counting threads, counting on the loop\"");
     membudget_init(&r->mem,
                    (size_t)cfg->worker_memory_mb * 1024 * 1024 / (size_t)cfg->worker_processes,
                    on_memory_back, r);
@@ -562,6 +568,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                                .npg = r->npg,
                                .pg_big = r->pg_big,
                                .curl = r->curl,
+                               .pool = r->pool,
                                .polite = r->polite,
                                .mem = &r->mem,
                                .consumer = r->consumer,
@@ -714,7 +721,7 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
                             &r->grace};
     r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ +
                         2 * r->npg /* connections and batches */ + 1 /* big rows' pg */ +
-                        1 /* polite */ + 1 /* upkeep */;
+                        1 /* polite */ + 1 /* upkeep */ + (r->pool ? 1 : 0);
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);
@@ -723,5 +730,7 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
      * its last check (waiting on Redis, perhaps) has answered. */
     polite_close(r->polite, on_part_closed, r);
     upkeep_close(r->upkeep, on_part_closed, r); /* its query fails when pg_big closes */
+    /* The pages being counted come back first (their tasks then end). */
+    if (r->pool) cpu_pool_close(r->pool, on_part_closed, r);
     curl_uv_close(r->curl, on_curl_closed, r);
 }

@@ -2,7 +2,8 @@
  * acknowledgement.
  *
  * Owns: the task struct, its timer (JOB_TIMEOUT while analyzing, backoff
- * while persisting), the running analysis, the encoded result row, and
+ * while persisting), the running analysis, the encoded result row (built
+ * where the page was counted: a counting thread of env->pool), and
  * its memory account (worker/membudget.h) from the analysis's start:
  * grown by the analysis, set to the row's cost once counted, released
  * when the analysis fails or the task is freed. JOB_TIMEOUT does not
@@ -93,6 +94,7 @@ struct task_env {
     int npg;
     pg_uv_t *pg_big; /* rows of TASK_BIG_ROW bytes and more; NULL: pgs[0] */
     curl_uv_t *curl;
+    cpu_pool_t *pool;      /* where pages are counted; NULL: on the loop */
     polite_t *polite;      /* NULL: no politeness (tests) */
     struct membudget *mem; /* the process's memory budget (worker/membudget.h); may be NULL */
     const char *consumer;
@@ -178,10 +180,11 @@ struct task_io {
                          queue_done_cb cb, void *arg);
     int (*store_find)(pg_uv_t *pg, const char *job_id, store_found_cb cb, void *arg);
     int (*store_insert)(pg_uv_t *pg, const struct store_row *row, store_done_cb cb, void *arg);
-    int (*analysis_start)(curl_uv_t *cu, const struct config *cfg, const struct stopwords *sw,
-                          struct membudget *mem, struct membudget_acct *acct, const char *url,
-                          const struct fetch_validators *v, analysis_done_cb cb, void *arg,
-                          analysis_t **out);
+    int (*analysis_start)(curl_uv_t *cu, cpu_pool_t *pool, const struct config *cfg,
+                          const struct stopwords *sw, struct membudget *mem,
+                          struct membudget_acct *acct, const char *url,
+                          const struct fetch_validators *v, analysis_build_cb build,
+                          analysis_done_cb cb, void *arg, analysis_t **out);
     int (*store_last)(pg_uv_t *pg, const char *url_key, store_prev_cb cb, void *arg);
     void (*analysis_cancel)(analysis_t *a);
     int (*queue_defer)(struct queue *q, const struct queue_entry *e, const char *consumer,

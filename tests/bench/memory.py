@@ -13,7 +13,10 @@ worst case for the word tables), wordcount-web and wordcount-worker (-O2).
           memory
   reads   READERS clients reading the full result of one of those jobs
           (GET /api/v1/jobs/{id}/result, counts included) at once; peak RSS
-          of the web process (the goal: under 64 MB)
+          of the web process (the goal: under 64 MB), the answers' statuses
+          (503 when the line for a stream connection is full), and the
+          slowest answer of other routes asked meanwhile (/readyz, a job
+          poll, a result without counts)
 
 Sizes: by default a run that ends in a few minutes (PAGES 16 of PAGE_MB
 3.2, WORKER_MEMORY_MB 512, READERS 20); MEMORY_FULL=1 is the issue's
@@ -60,6 +63,29 @@ def status_kb(pid, field):
                 return int(line.split()[1])
     except OSError:
         return None
+
+
+def probe(port, paths, stop, seen):
+    """Asks each of paths in turn until stop is set; keeps the slowest
+    answer's time and every status that was not 200."""
+    while not stop.is_set():
+        for p in paths:
+            t0 = time.time()
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                c.request("GET", p)
+                r = c.getresponse()
+                r.read()
+                status = r.status
+                c.close()
+            except OSError as e:
+                status = type(e).__name__
+            took = time.time() - t0
+            seen["n"] += 1
+            seen["max_s"] = max(seen["max_s"], took)
+            if status != 200:
+                seen["not_200"][str(status)] = seen["not_200"].get(str(status), 0) + 1
+        time.sleep(0.2)
 
 
 def read_result(port, jid, out, i):
@@ -143,6 +169,14 @@ def main():
             web = sysm.procs["web"].pid
             before = status_kb(web, "VmHWM")
             out = [None] * readers
+            # Other routes while the results are read: /readyz (Postgres on
+            # the web's own connection), a job poll, a result without counts.
+            stop = threading.Event()
+            seen = {"n": 0, "max_s": 0.0, "not_200": {}}
+            pr = threading.Thread(target=probe, args=(sysm.web_port, [
+                "/readyz", f"/api/v1/jobs/{jid}", f"/api/v1/jobs/{jid}/result?counts=false"],
+                stop, seen), daemon=True)
+            pr.start()
             t0 = time.time()
             ths = [threading.Thread(target=read_result, args=(sysm.web_port, jid, out, i))
                    for i in range(readers)]
@@ -151,8 +185,18 @@ def main():
             for t in ths:
                 t.join()
             took = time.time() - t0
+            stop.set()
+            pr.join()
             ok = [o for o in out if o and o[0] == 200]
-            report["reads"] = {"seconds": round(took, 1), "ok": len(ok),
+            statuses = {}
+            for o in out:
+                k = str(o[0]) if o else "none"
+                statuses[k] = statuses.get(k, 0) + 1
+            report["reads"] = {"seconds": round(took, 1), "ok": len(ok), "statuses": statuses,
+                               "slowest_read_s": round(max((o[2] for o in out if o), default=0), 1),
+                               "other_routes": {"asked": seen["n"],
+                                                "slowest_s": round(seen["max_s"], 2),
+                                                "not_200": seen["not_200"]},
                                "bytes_each": ok[0][1] if ok else None,
                                "web_peak_rss_mb_before": round((before or 0) / 1024, 1),
                                "web_peak_rss_mb": round((status_kb(web, "VmHWM") or 0) / 1024, 1)}
@@ -172,7 +216,8 @@ def main():
     r = report.get("reads", {})
     web = r.get("web_peak_rss_mb")
     print(f"  reads: {r.get('ok')}/{readers} read {r.get('bytes_each')} bytes each in "
-          f"{r.get('seconds')} s; peak RSS: web {web} MB, "
+          f"{r.get('seconds')} s (statuses {r.get('statuses')}); other routes meanwhile: "
+          f"{r.get('other_routes')}; peak RSS: web {web} MB, "
           f"{'under' if web is not None and web < 64 else 'NOT under'} 64 MB "
           f"(before the reads {r.get('web_peak_rss_mb_before')} MB)")
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results-memory.json")

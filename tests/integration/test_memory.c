@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,4 +149,68 @@ Test(memory, a_job_waiting_for_memory_does_not_time_out) {
         cr_assert_eq(json_integer_value(json_object_get(res, "unique_words")), i ? 200000 : 300000);
     }
     cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "code=timeout", NULL), 0);
+}
+
+/* write_worst writes a page of about bytes of random words (5 to 9
+ * letters, nearly every one new: the most CPU and memory per byte). */
+static void
+write_worst(const char *name, size_t bytes) {
+    struct buf b;
+    buf_init(&b);
+    buf_reserve(&b, bytes + 64);
+    buf_append_str(&b, "<html><body><p>");
+    unsigned long long x = 14;
+    while (b.len < bytes - 32) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int len = 5 + (int)((x >> 33) % 5);
+        for (int i = 0; i < len; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf_append_char(&b, (char)('a' + (x >> 33) % 26));
+        }
+        buf_append_char(&b, ' ');
+    }
+    buf_append_str(&b, "</p></body></html>\n");
+    wcsys_write_page(&sys, name, b.data);
+    buf_free(&b);
+}
+
+/* A 10 MB page of new words takes seconds of CPU to count (a dozen under
+ * ASan on a busy machine). It is counted on the worker's threads, so its
+ * process goes on meanwhile: the heartbeats renew its lease (the other
+ * worker process would take over a lease not renewed for
+ * JOB_RESCUE_AFTER, and the job would run twice), and a small job on
+ * another host is fetched, counted, stored and finished. */
+Test(memory, a_big_page_counts_while_the_loop_goes_on) {
+    wcsys_env(&sys, "WORKER_PROCESSES", "2");
+    wcsys_env(&sys, "WORKER_CONCURRENCY", "4");
+    wcsys_env(&sys, "WORKER_MEMORY_MB", "2048");
+    wcsys_env(&sys, "JOB_RESCUE_AFTER", "2s");
+    wcsys_env(&sys, "HEARTBEAT_INTERVAL", "250ms");
+    wcsys_env(&sys, "JOB_TIMEOUT", "170s");
+    wcsys_env(&sys, "FETCH_TIMEOUT", "170s");
+    write_worst("worst.html", (10u << 20) - 4096);
+    wcsys_write_page(&sys, "small.html", "<html><body><p>one small page</p></body></html>");
+    wcsys_start_web(&sys);
+    wcsys_start_worker(&sys, NULL);
+    char url[160], small_url[160];
+    char *big =
+        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/worst.html", url, sizeof url)));
+    /* The same page server under another name: another host. */
+    wcsys_page_url(&sys, "/small.html", url, sizeof url);
+    const char *at = strstr(url, "127.0.0.1");
+    cr_assert_not_null(at, "%s", url);
+    snprintf(small_url, sizeof small_url, "%.*slocalhost%s", (int)(at - url), url, at + 9);
+    char *small = wcsys_keep(&sys, wcsys_submit(&sys, small_url));
+    json_t *job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, small, "finished,failed", 170000));
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    job = wcsys_keep_json(&sys, wcsys_wait_status(&sys, big, "finished,failed", 170000));
+    cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+    cr_assert_eq(json_integer_value(json_object_get(job, "attempts")), 1,
+                 "the big job ran again: its lease was not renewed while it was counted");
+    cr_assert_gt(
+        json_integer_value(json_object_get(json_object_get(job, "result"), "unique_words")),
+        1000000);
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"lease lost", NULL), 0);
+    cr_assert_eq(wcsys_log_count(sys.worker_logs[0], "msg=\"job started\"", big), 1,
+                 "the big job was started twice");
 }

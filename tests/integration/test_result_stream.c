@@ -3,11 +3,14 @@
  * the same JSON a client always got; fields= and counts=false pick
  * members; HTTP/1.0, HEAD, pipelining and a client that leaves mid-body
  * are served as HTTP says. The real web, worker, Redis and Postgres. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -226,4 +229,73 @@ Test(result_stream, a_client_that_leaves_mid_body) {
     /* The web process goes on serving, streams included. */
     json_t *v = get_result("", NULL, 0);
     cr_assert_eq(json_object_size(json_object_get(v, "counts")), NWORDS + 2);
+}
+
+/* hog_connect connects with a receive buffer of a few KB, so an answer
+ * it does not read stalls the server's stream after a little. */
+static int
+hog_connect(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)web_port())};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+/* Result streams hold their cursors on connections of their own
+ * (web/stream_pool.h): with every one held by readers that do not read,
+ * another reader waits in line (no 503), while /healthz, /readyz, a job
+ * poll and a result without counts (Postgres, on the web's own
+ * connection) are answered. When the readers leave, the one in line gets
+ * its answer, whole. */
+Test(result_stream, streams_wait_in_line_without_starving_other_routes) {
+    enum { HOGS = 8 }; /* STREAM_POOL_CONNS x STREAM_POOL_PER_CONN */
+    int hogs[HOGS];
+    char req[256];
+    snprintf(req, sizeof req, "GET /api/v1/jobs/%s/result HTTP/1.1\r\nHost: x\r\n\r\n", job);
+    for (int i = 0; i < HOGS; i++) {
+        hogs[i] = hog_connect();
+        cr_assert_eq(raw_send_str(hogs[i], req), 0);
+        /* The head comes once the stream has its connection. */
+        struct raw_response r;
+        cr_assert_eq(raw_read_head(hogs[i], &r, 30000), 0, "reader %d got no head", i);
+        cr_assert_eq(r.status, 200);
+        raw_response_free(&r);
+    }
+    int fd = raw_connect(web_port());
+    cr_assert_geq(fd, 0);
+    snprintf(req, sizeof req,
+             "GET /api/v1/jobs/%s/result HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", job);
+    cr_assert_eq(raw_send_str(fd, req), 0);
+    cr_assert(wcsys_log_find(sys.web_log, "msg=\"result stream waiting for a connection\"", job,
+                             30000, NULL, 0),
+              "the ninth reader did not wait in line");
+    const char *others[] = {"/healthz", "/readyz", NULL, NULL};
+    char poll_path[128], small_path[160];
+    snprintf(poll_path, sizeof poll_path, "/api/v1/jobs/%s", job);
+    snprintf(small_path, sizeof small_path, "/api/v1/jobs/%s/result?counts=false", job);
+    others[2] = poll_path;
+    others[3] = small_path;
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        long status;
+        json_decref(wcsys_http(&sys, "GET", others[i], NULL, &status));
+        cr_assert_eq(status, 200, "%s: %ld while the streams were held", others[i], status);
+    }
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 0), 0, "the reader in line was answered while none was free");
+    for (int i = 0; i < HOGS; i++) close(hogs[i]);
+    struct buf all;
+    buf_init(&all);
+    read_all(fd, &all, 60000);
+    close(fd);
+    bool ok = all.len > 12 && strncmp(all.data, "HTTP/1.1 200", 12) == 0;
+    char *body = strstr(all.data ? all.data : "", "\r\n\r\n");
+    /* Chunked: the JSON is whole when its last chunk came. */
+    bool whole = body && strstr(body, "\r\n0\r\n\r\n") != NULL;
+    buf_free(&all);
+    cr_assert(ok, "the reader in line got no 200");
+    cr_assert(whole, "the reader in line got a cut-off answer");
 }

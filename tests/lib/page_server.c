@@ -114,23 +114,39 @@ client_close(struct client *c) {
     uv_close((uv_handle_t *)&c->tcp, on_client_closed);
 }
 
+/* One queued write of bytes of ours; with close, the client closes once
+ * the socket has taken them (uv_close would drop what is still queued:
+ * a page larger than the socket buffers, to a client that pauses). */
+struct out_write {
+    uv_write_t w;
+    struct client *c;
+    char *data;
+    bool close;
+};
+
 static void
 on_written(uv_write_t *w, int status) {
+    struct out_write *o = (struct out_write *)w;
     (void)status;
-    free(w->data);
-    free(w);
+    if (o->close) client_close(o->c); /* runs before the close callbacks: c is alive */
+    free(o->data);
+    free(o);
 }
 
-/* write_buf queues out's bytes on the client's socket (out is emptied). */
+/* write_buf queues out's bytes on the client's socket (out is emptied);
+ * with close, the connection closes after them. */
 static void
-write_buf(struct client *c, struct buf *out) {
-    uv_write_t *w = xcalloc(1, sizeof *w);
+write_buf(struct client *c, struct buf *out, bool close) {
+    struct out_write *o = xcalloc(1, sizeof *o);
     size_t n = out->len;
-    w->data = buf_steal(out);
-    uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
-    if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
-        free(w->data);
-        free(w);
+    o->c = c;
+    o->close = close;
+    o->data = buf_steal(out);
+    uv_buf_t b = uv_buf_init(o->data, (unsigned)n);
+    if (uv_write(&o->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0) {
+        free(o->data);
+        free(o);
+        if (close) client_close(c);
     }
 }
 
@@ -144,8 +160,7 @@ send_response(struct client *c, int status, const char *ctype, const char *extra
         "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
         status, ctype, len, extra ? extra : "");
     buf_append(&out, body, len);
-    write_buf(c, &out);
-    client_close(c); /* uv_close lets the queued write finish first */
+    write_buf(c, &out, true);
 }
 
 static const char SMALL_PAGE[] = "<html><body><p>a small page with seven words</p></body></html>";
@@ -169,13 +184,13 @@ on_drip(uv_timer_t *t) {
     buf_init(&out);
     if (uv_now(&c->ps->loop) >= c->drip_end) {
         buf_append_str(&out, "</p></body></html>\n");
-        write_buf(c, &out);
+        write_buf(c, &out, false);
         uv_timer_stop(t);
         client_close(c);
         return;
     }
     buf_append_str(&out, "drip ");
-    write_buf(c, &out);
+    write_buf(c, &out, false);
 }
 
 /* flaky_hit counts a request for key; returns the count including it. */
@@ -532,7 +547,7 @@ serve(struct client *c) {
         buf_init(&out);
         buf_append_str(&out, "HTTP/1.1 200 X\r\nContent-Type: text/html; charset=utf-8\r\n"
                              "Connection: close\r\n\r\n<html><body><p>");
-        write_buf(c, &out);
+        write_buf(c, &out, false);
         c->drip_end = uv_now(&c->ps->loop) + (uint64_t)ms;
         uv_timer_start(&c->timer, on_drip, 100, 100);
         return;

@@ -12,8 +12,10 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "common/buf.h"
@@ -21,6 +23,7 @@
 #include "tests/lib/page_server.h"
 #include "tests/lib/testenv.h"
 #include "worker/analysis.h"
+#include "worker/cpu_pool.h"
 #include "worker/curl_uv.h"
 #include "worker/stopwords.h"
 
@@ -139,7 +142,7 @@ static struct outcome
 fetch_hop(const char *url) {
     struct outcome o = {0};
     analysis_t *a;
-    int rc = analysis_start(cu, &cfg, &sw, NULL, NULL, url, NULL, on_done, &o, &a);
+    int rc = analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, url, NULL, NULL, on_done, &o, &a);
     cr_assert_eq(rc, 0, "analysis_start(%s) = %d", url, rc);
     while (!o.done) uv_run(&loop, UV_RUN_ONCE);
     return o;
@@ -458,7 +461,8 @@ Test(analysis, cancel_calls_back_once) {
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", port_a);
     struct outcome o = {0};
     analysis_t *a;
-    cr_assert_eq(analysis_start(cu, &cfg, &sw, NULL, NULL, url, NULL, on_done, &o, &a), 0);
+    cr_assert_eq(analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, url, NULL, NULL, on_done, &o, &a),
+                 0);
     for (int i = 0; i < 20; i++) uv_run(&loop, UV_RUN_NOWAIT);
     cr_assert_not(o.done);
     analysis_cancel(a);
@@ -469,9 +473,12 @@ Test(analysis, cancel_calls_back_once) {
 Test(analysis, invalid_url_is_refused_at_start) {
     struct outcome o = {0};
     analysis_t *a;
+    cr_expect_lt(analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, "ftp://127.0.0.1/", NULL, NULL,
+                                on_done, &o, &a),
+                 0);
     cr_expect_lt(
-        analysis_start(cu, &cfg, &sw, NULL, NULL, "ftp://127.0.0.1/", NULL, on_done, &o, &a), 0);
-    cr_expect_lt(analysis_start(cu, &cfg, &sw, NULL, NULL, "not a url", NULL, on_done, &o, &a), 0);
+        analysis_start(cu, NULL, &cfg, &sw, NULL, NULL, "not a url", NULL, NULL, on_done, &o, &a),
+        0);
     cr_expect_not(o.done, "no callback when start fails");
 }
 
@@ -515,7 +522,8 @@ Test(analysis, a_download_that_must_wait_before_its_first_byte_ends) {
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/big/200000", port_a);
     struct outcome o = {0};
-    cr_assert_eq(analysis_start(cu, &cfg, &sw, &budget, &acct, url, NULL, on_done, &o, &paused_one),
+    cr_assert_eq(analysis_start(cu, NULL, &cfg, &sw, &budget, &acct, url, NULL, NULL, on_done, &o,
+                                &paused_one),
                  0);
     while (!o.done) uv_run(&loop, UV_RUN_ONCE);
     cr_expect(o.status < 0 && o.wait_for_memory && o.transient, "%s: %s", o.code, o.error);
@@ -540,7 +548,8 @@ Test(analysis, a_download_paused_for_memory_does_not_time_out) {
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/endless", port_a);
     struct outcome o = {0};
-    cr_assert_eq(analysis_start(cu, &cfg, &sw, &budget, &acct, url, NULL, on_done, &o, &paused_one),
+    cr_assert_eq(analysis_start(cu, NULL, &cfg, &sw, &budget, &acct, url, NULL, NULL, on_done, &o,
+                                &paused_one),
                  0);
     cr_assert(testenv_run_until_pred(&loop, waiting, &acct, 10000), "the download never paused");
     cr_assert_not(o.done);
@@ -557,4 +566,168 @@ Test(analysis, a_download_paused_for_memory_does_not_time_out) {
     while (!closed) uv_run(&loop, UV_RUN_ONCE);
     membudget_release(&budget, &acct);
     outcome_free(&o);
+}
+
+/* --- counting on threads (worker/cpu_pool.h) --- */
+
+/* write_page writes a page of n distinct words (in paragraphs of 100,
+ * with an entity and a stop word in each) under dir, as name. */
+static void
+write_page(const char *dir, const char *name, int n) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs("<html><head><title>Words</title><script>var skipped = 1;</script></head><body>", f);
+    for (int i = 0; i < n; i++) {
+        if (i % 100 == 0) fputs(i ? "</p><p>the caf&eacute; " : "<p>the caf&eacute; ", f);
+        fprintf(f, "w%dq ", i);
+    }
+    fputs("</p></body></html>\n", f);
+    fclose(f);
+}
+
+/* A page server on a folder of the test's own, and the settings to
+ * reach it. */
+static page_server_t *
+own_pages(char *dir, size_t n, int *port) {
+    snprintf(dir, n, "%s/wc-analysis-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    cr_assert_not_null(mkdtemp(dir));
+    chmod(dir, 0755);
+    write_page(dir, "words.html", 250000); /* about 2.5 MB */
+    write_page(dir, "small.html", 50);
+    page_server_t *ps = page_server_start(dir);
+    cr_assert_not_null(ps);
+    *port = page_server_port(ps);
+    cfg.fetch_allow_private = true;
+    cfg.fetch_max_bytes = 8 << 20;
+    cfg.fetch_timeout_ms = 60000;
+    return ps;
+}
+
+static void
+own_pages_free(page_server_t *ps, const char *dir) {
+    page_server_stop(ps);
+    char path[512];
+    snprintf(path, sizeof path, "%s/words.html", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/small.html", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void
+on_pool_closed(void *arg) {
+    *(bool *)arg = true;
+}
+
+static void
+pool_free(cpu_pool_t *pool) {
+    bool closed = false;
+    cpu_pool_close(pool, on_pool_closed, &closed);
+    while (!closed) uv_run(&loop, UV_RUN_ONCE);
+}
+
+/* The pool counts a page as the loop does, word for word (the page comes
+ * in many pieces, more than the backlog holds). */
+Test(analysis, counting_on_threads_counts_as_the_loop_does) {
+    char dir[256], url[256];
+    int port;
+    page_server_t *ps = own_pages(dir, sizeof dir, &port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/words.html", port);
+    struct outcome inline_o = fetch(url);
+    cpu_pool_t *pool = cpu_pool_new(&loop, 2);
+    cr_assert_not_null(pool);
+    struct outcome o = {0};
+    analysis_t *a;
+    cr_assert_eq(analysis_start(cu, pool, &cfg, &sw, NULL, NULL, url, NULL, NULL, on_done, &o, &a),
+                 0);
+    while (!o.done) uv_run(&loop, UV_RUN_ONCE);
+    cr_assert_eq(inline_o.status, 0, "%s: %s", inline_o.code, inline_o.error);
+    cr_assert_eq(o.status, 0, "%s: %s", o.code, o.error);
+    cr_expect_gt(o.bytes, 2 * ANALYSIS_BACKLOG_MAX);
+    cr_expect_eq(o.bytes, inline_o.bytes);
+    cr_expect_eq(o.total, inline_o.total);
+    cr_expect_eq(o.total_no_stop, inline_o.total_no_stop);
+    cr_expect_eq(count_of(&o, "café"), 2500);
+    cr_expect_eq(count_of(&o, "w249999q"), 1);
+    cr_expect_eq(count_of(&o, "skipped"), 0, "script text is not counted");
+    cr_expect(json_equal(o.counts, inline_o.counts), "the counts differ");
+    outcome_free(&o);
+    outcome_free(&inline_o);
+    pool_free(pool);
+    own_pages_free(ps, dir);
+}
+
+/* What the blocking build callback below saw. The outcome comes first:
+ * on_done takes the same arg. */
+struct held {
+    struct outcome o;
+    uv_thread_t loop_thread;
+    bool built_on_loop;
+    uv_sem_t entered, go;
+    int in_build; /* set by the pool thread; read through the semaphore */
+};
+
+/* on_build_held stops the counting thread at the end of the page until
+ * the test lets it go. */
+static void
+on_build_held(const struct analysis_result *r, void *arg) {
+    struct held *h = arg;
+    uv_thread_t self = uv_thread_self();
+    h->built_on_loop = uv_thread_equal(&self, &h->loop_thread);
+    cr_assert_not_null(r->all);
+    uv_sem_post(&h->entered);
+    uv_sem_wait(&h->go);
+}
+
+static bool
+entered(void *arg) {
+    struct held *h = arg;
+    if (h->in_build) return true;
+    if (uv_sem_trywait(&h->entered) == 0) h->in_build = 1;
+    return h->in_build;
+}
+
+/* While a page is being counted on a thread, the loop goes on: another
+ * page is fetched and counted to its end meanwhile. A cancel then waits
+ * for the page under way to come back; done_cb runs once, on the loop. */
+Test(analysis, the_loop_goes_on_while_a_page_is_counted) {
+    char dir[256], url[256], small[256];
+    int port;
+    page_server_t *ps = own_pages(dir, sizeof dir, &port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/words.html", port);
+    snprintf(small, sizeof small, "http://127.0.0.1:%d/small.html", port);
+    cpu_pool_t *pool = cpu_pool_new(&loop, 1);
+    cr_assert_not_null(pool);
+    struct held h = {.loop_thread = uv_thread_self()};
+    cr_assert_eq(uv_sem_init(&h.entered, 0), 0);
+    cr_assert_eq(uv_sem_init(&h.go, 0), 0);
+    analysis_t *a;
+    cr_assert_eq(
+        analysis_start(cu, pool, &cfg, &sw, NULL, NULL, url, NULL, on_build_held, on_done, &h, &a),
+        0);
+    cr_assert(testenv_run_until_pred(&loop, entered, &h, 50000), "the page was never counted");
+    /* The thread is held: a page fetched and counted on the loop now
+     * could not end if the loop were held too. */
+    struct outcome s = fetch(small);
+    cr_expect_eq(s.status, 0, "%s: %s", s.code, s.error);
+    cr_expect_eq(count_of(&s, "w49q"), 1);
+    outcome_free(&s);
+    cr_assert_not(h.o.done);
+    analysis_cancel(a);
+    analysis_cancel(a); /* again: nothing more */
+    for (int i = 0; i < 5; i++) uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_not(h.o.done, "done_cb ran while its page was still being counted");
+    uv_sem_post(&h.go);
+    while (!h.o.done) uv_run(&loop, UV_RUN_ONCE);
+    /* Read once the pool has handed the analysis back (its lock orders
+     * the thread's write before this). */
+    cr_expect_not(h.built_on_loop, "the page was counted on the loop");
+    cr_expect_str_eq(h.o.code, "canceled");
+    outcome_free(&h.o);
+    uv_sem_destroy(&h.entered);
+    uv_sem_destroy(&h.go);
+    pool_free(pool);
+    own_pages_free(ps, dir);
 }

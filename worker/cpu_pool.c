@@ -1,0 +1,162 @@
+#include "worker/cpu_pool.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+
+struct cpu_pool {
+    uv_loop_t *loop;
+    uv_async_t async; /* a pool thread finished some work */
+    uv_mutex_t lock;  /* guards everything below */
+    uv_cond_t more;   /* work was queued, or the pool stops */
+    struct cpu_work *queued, *queued_tail;
+    struct cpu_work *finished, *finished_tail;
+    int outstanding; /* submitted, done not yet run (loop side, no lock) */
+    bool stopping;   /* threads leave when the queue is empty */
+    bool closing;    /* cpu_pool_close was called (loop side) */
+    cpu_pool_close_cb close_cb;
+    void *close_arg;
+    int nthreads;
+    uv_thread_t threads[CPU_POOL_MAX_THREADS];
+};
+
+int
+cpu_pool_threads(void) {
+    unsigned n = uv_available_parallelism();
+    if (n < 1) n = 1;
+    return n > CPU_POOL_MAX_THREADS ? CPU_POOL_MAX_THREADS : (int)n;
+}
+
+static void
+push(struct cpu_work **head, struct cpu_work **tail, struct cpu_work *w) {
+    w->next = NULL;
+    if (*tail) (*tail)->next = w;
+    else *head = w;
+    *tail = w;
+}
+
+static void
+run_thread(void *arg) {
+    struct cpu_pool *p = arg;
+    /* Below the loop's thread: on a busy host the loop (heartbeats,
+     * leases) gets the CPU first when it wakes. Linux takes a thread's id
+     * here; failing is harmless. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CPU_POOL_NICE);
+    uv_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->queued && !p->stopping) uv_cond_wait(&p->more, &p->lock);
+        struct cpu_work *w = p->queued;
+        if (!w) break; /* stopping, and nothing left */
+        p->queued = w->next;
+        if (!p->queued) p->queued_tail = NULL;
+        uv_mutex_unlock(&p->lock);
+        w->work(w->arg);
+        uv_mutex_lock(&p->lock);
+        push(&p->finished, &p->finished_tail, w);
+        uv_async_send(&p->async);
+    }
+    uv_mutex_unlock(&p->lock);
+}
+
+static void
+on_closed(uv_handle_t *h) {
+    struct cpu_pool *p = h->data;
+    cpu_pool_close_cb cb = p->close_cb;
+    void *arg = p->close_arg;
+    uv_cond_destroy(&p->more);
+    uv_mutex_destroy(&p->lock);
+    free(p);
+    if (cb) cb(arg);
+}
+
+/* finish_close joins the threads (idle by now) and closes the handle. */
+static void
+finish_close(struct cpu_pool *p) {
+    uv_mutex_lock(&p->lock);
+    p->stopping = true;
+    uv_cond_broadcast(&p->more);
+    uv_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nthreads; i++) uv_thread_join(&p->threads[i]);
+    uv_close((uv_handle_t *)&p->async, on_closed);
+}
+
+/* on_async reports the finished work, oldest first. A done callback may
+ * submit more (it lands on the queue, not on this list) or close the
+ * pool (it is closed once the last done has run). */
+static void
+on_async(uv_async_t *async) {
+    struct cpu_pool *p = async->data;
+    uv_mutex_lock(&p->lock);
+    struct cpu_work *w = p->finished;
+    p->finished = p->finished_tail = NULL;
+    uv_mutex_unlock(&p->lock);
+    while (w) {
+        struct cpu_work *next = w->next;
+        p->outstanding--;
+        w->done(w->arg); /* may free w */
+        w = next;
+    }
+    if (p->closing && p->outstanding == 0 && !uv_is_closing((uv_handle_t *)&p->async))
+        finish_close(p);
+}
+
+cpu_pool_t *
+cpu_pool_new(uv_loop_t *loop, int threads) {
+    if (threads <= 0) threads = cpu_pool_threads();
+    if (threads > CPU_POOL_MAX_THREADS) threads = CPU_POOL_MAX_THREADS;
+    struct cpu_pool *p = xcalloc(1, sizeof *p);
+    p->loop = loop;
+    if (uv_mutex_init(&p->lock) < 0) goto fail_mutex;
+    if (uv_cond_init(&p->more) < 0) goto fail_cond;
+    if (uv_async_init(loop, &p->async, on_async) < 0) goto fail_async;
+    p->async.data = p;
+    for (; p->nthreads < threads; p->nthreads++) {
+        /* The counting recurses little; libuv's default stack is plenty. */
+        if (uv_thread_create(&p->threads[p->nthreads], run_thread, p) < 0) break;
+    }
+    if (p->nthreads == 0) {
+        uv_close((uv_handle_t *)&p->async, on_closed);
+        return NULL; /* freed by on_closed on the next turn */
+    }
+    return p;
+fail_async:
+    uv_cond_destroy(&p->more);
+fail_cond:
+    uv_mutex_destroy(&p->lock);
+fail_mutex:
+    free(p);
+    return NULL;
+}
+
+void
+cpu_pool_submit(cpu_pool_t *p, struct cpu_work *w, cpu_pool_work_cb work, cpu_pool_done_cb done,
+                void *arg) {
+    assert(!uv_is_closing((uv_handle_t *)&p->async)); /* closing waits for it, closed not */
+    w->work = work;
+    w->done = done;
+    w->arg = arg;
+    p->outstanding++;
+    uv_mutex_lock(&p->lock);
+    push(&p->queued, &p->queued_tail, w);
+    uv_cond_signal(&p->more);
+    uv_mutex_unlock(&p->lock);
+}
+
+int
+cpu_pool_size(const cpu_pool_t *p) {
+    return p->nthreads;
+}
+
+void
+cpu_pool_close(cpu_pool_t *p, cpu_pool_close_cb close_cb, void *arg) {
+    p->closing = true;
+    p->close_cb = close_cb;
+    p->close_arg = arg;
+    if (p->outstanding == 0) finish_close(p);
+    /* else on_async closes it after the last done */
+}
