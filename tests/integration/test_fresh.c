@@ -38,7 +38,10 @@ stop_system(void) {
     wcsys_free(&sys);
 }
 
-TestSuite(fresh, .init = start_system, .fini = stop_system, .timeout = 120);
+/* Each test names its own start: Criterion runs a suite's .init and a
+ * test's both, and two starts would leave the first system's processes
+ * running after the test. */
+TestSuite(fresh, .fini = stop_system, .timeout = 120);
 
 /* post sends body (JSON unless ctype says otherwise) to /api/v1/jobs and
  * returns the answer's JSON (kept by sys); *status gets the status. */
@@ -232,7 +235,7 @@ num(const json_t *v, const char *k) {
     return (long long)json_integer_value(json_object_get(v, k));
 }
 
-Test(fresh, a_fresh_result_is_the_answer_with_no_request_to_the_page) {
+Test(fresh, a_fresh_result_is_the_answer_with_no_request_to_the_page, .init = start_system) {
     wcsys_write_page(&sys, "cached.html", "<p>one two two three three three</p>");
     char page[256], spelled[300], body[512];
     wcsys_page_url(&sys, "/cached.html", page, sizeof page);
@@ -279,7 +282,7 @@ Test(fresh, a_fresh_result_is_the_answer_with_no_request_to_the_page) {
     cr_assert_gt(page_server_requests(sys.pages, NULL, 0), requests);
 }
 
-Test(fresh, a_page_unchanged_is_not_counted_again) {
+Test(fresh, a_page_unchanged_is_not_counted_again, .init = start_system) {
     wcsys_write_page(&sys, "etag.html", "<p>alpha beta beta</p>");
     char page[256];
     wcsys_page_url(&sys, "/etag.html", page, sizeof page);
