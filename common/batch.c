@@ -34,8 +34,8 @@ struct create {
     long max_age_s;
     struct cline *lines;
     size_t n;
-    size_t *todo; /* the lines this round submits, BATCH_SLICE at a time */
-    size_t ntodo, next;
+    size_t *round_lines; /* the lines this round submits, BATCH_SLICE at a time */
+    size_t nround_lines, next;
     size_t *again; /* lines to send again next round */
     size_t nagain;
     int round;    /* 0: the live pointers are read first (unless fresh) */
@@ -60,7 +60,7 @@ create_free(struct create *c) {
         free(c->lines[i].cached);
     }
     free(c->lines);
-    free(c->todo);
+    free(c->round_lines);
     free(c->again);
     free(c);
 }
@@ -92,9 +92,9 @@ static int
 send_next(struct create *c) {
     struct slice *s = xcalloc(1, sizeof *s);
     s->c = c;
-    s->n = c->ntodo - c->next < BATCH_SLICE ? c->ntodo - c->next : BATCH_SLICE;
+    s->n = c->nround_lines - c->next < BATCH_SLICE ? c->nround_lines - c->next : BATCH_SLICE;
     s->idx = xcalloc(s->n, sizeof *s->idx);
-    memcpy(s->idx, c->todo + c->next, s->n * sizeof *s->idx);
+    memcpy(s->idx, c->round_lines + c->next, s->n * sizeof *s->idx);
     c->next += s->n;
     c->inflight++;
     int rc = c->round == 0 && !c->fresh ? read_live(s) : send_slice(s);
@@ -110,20 +110,20 @@ send_next(struct create *c) {
 static void
 step_done(struct create *c) {
     if (--c->inflight > 0) return;
-    if (!c->status && c->next == c->ntodo && c->nagain > 0) {
+    if (!c->status && c->next == c->nround_lines && c->nagain > 0) {
         if (++c->round > CREATE_MAX_ROUNDS) {
             fail(c, UV_EAGAIN, "pages' live jobs keep changing");
         } else {
             /* The script said what each live pointer is now: send again. */
-            size_t *t = c->todo;
-            c->todo = c->again;
-            c->ntodo = c->nagain;
+            size_t *t = c->round_lines;
+            c->round_lines = c->again;
+            c->nround_lines = c->nagain;
             c->again = t;
             c->nagain = 0;
             c->next = 0;
         }
     }
-    if (!c->status && c->next < c->ntodo) {
+    if (!c->status && c->next < c->nround_lines) {
         int rc = send_next(c);
         if (rc == 0) return;
         fail(c, rc, NULL);
@@ -484,8 +484,8 @@ batch_create(struct queue *q, const struct batch_new *b, batch_create_cb cb, voi
     nvalid = same_page(c, valid, nvalid, first);
     free(valid);
     valid = first;
-    c->todo = valid;
-    c->ntodo = nvalid;
+    c->round_lines = valid;
+    c->nround_lines = nvalid;
     c->inflight = 1;
     step_done(c);
     return 0;
