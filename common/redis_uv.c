@@ -155,8 +155,13 @@ send_script(redis_uv_t *r, redis_uv_cb cb, void *arg, int argc, const char **arg
     size_t len = argvlen ? argvlen[1] : strlen(argv[1]);
     if (redis_scripts_sha1(argv[1], len, sha) < 0 || !redis_scripts_use(&r->scripts, sha))
         return send_argv(r, cb, arg, argc, argv, argvlen);
-    const char **av = xmalloc((size_t)argc * sizeof *av);
-    size_t *avl = xmalloc((size_t)argc * sizeof *avl);
+    /* On the stack for the usual few arguments; a batch's renewals (a
+     * thousand entries) take the heap. */
+    const char *av_stack[32];
+    size_t avl_stack[32];
+    bool heap = argc > 32;
+    const char **av = heap ? xmalloc((size_t)argc * sizeof *av) : av_stack;
+    size_t *avl = heap ? xmalloc((size_t)argc * sizeof *avl) : avl_stack;
     for (int i = 0; i < argc; i++) {
         av[i] = argv[i];
         avl[i] = argvlen ? argvlen[i] : strlen(argv[i]);
@@ -166,8 +171,10 @@ send_script(redis_uv_t *r, redis_uv_cb cb, void *arg, int argc, const char **arg
     av[1] = sha;
     avl[1] = REDIS_SCRIPTS_SHA_LEN;
     int rc = send_argv(r, cb, arg, argc, av, avl);
-    free(av);
-    free(avl);
+    if (heap) {
+        free(av);
+        free(avl);
+    }
     return rc;
 }
 
