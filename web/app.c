@@ -36,7 +36,43 @@ app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, si
     queue_init(&a->queue, a->redis, &keys, cfg->result_ttl_s);
     http_metrics_init(&a->http_metrics, loop, a->redis, &keys);
     ratelimit_init(&a->submit_limit, cfg->submit_rate, cfg->submit_burst);
+    uv_timer_init(loop, &a->start_timer);
+    a->start_timer.data = a;
     return 0;
+}
+
+/* started runs the app_when_started callback once, and forgets it. */
+static void
+started(struct app *a, bool redis_up) {
+    app_ready_cb cb = a->ready_cb;
+    if (!cb) return;
+    a->ready_cb = NULL;
+    uv_timer_stop(&a->start_timer);
+    redis_uv_on_state(a->redis, NULL, NULL);
+    cb(redis_up, a->ready_arg);
+}
+
+static void
+on_start_state(redis_uv_t *r, bool connected, void *arg) {
+    (void)r;
+    if (connected) started(arg, true);
+}
+
+static void
+on_start_timeout(uv_timer_t *t) {
+    started(t->data, false);
+}
+
+void
+app_when_started(struct app *a, app_ready_cb cb, void *arg) {
+    a->ready_cb = cb;
+    a->ready_arg = arg;
+    if (redis_uv_connected(a->redis)) {
+        started(a, true);
+        return;
+    }
+    redis_uv_on_state(a->redis, on_start_state, a);
+    uv_timer_start(&a->start_timer, on_start_timeout, APP_START_WAIT_MS, 0);
 }
 
 static void
@@ -45,11 +81,19 @@ on_closed(void *arg) {
     if (--a->closing == 0 && a->closed_cb) a->closed_cb(a->closed_arg);
 }
 
+static void
+on_timer_closed(uv_handle_t *h) {
+    on_closed(h->data);
+}
+
 void
 app_close(struct app *a, app_closed_cb cb, void *arg) {
     a->closed_cb = cb;
     a->closed_arg = arg;
-    a->closing = a->pg_read ? 8 : 7;
+    a->closing = a->pg_read ? 9 : 8;
+    a->ready_cb = NULL;
+    redis_uv_on_state(a->redis, NULL, NULL);
+    uv_close((uv_handle_t *)&a->start_timer, on_timer_closed);
     ratelimit_free(&a->submit_limit);
     app_drain(a);
     longpoll_close(&a->longpoll, on_closed, a);

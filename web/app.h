@@ -35,8 +35,12 @@
 #define APP_REDIS_TIMEOUT_MS 3000
 #define APP_PG_TIMEOUT_MS 5000
 #define APP_PG_MAX_QUEUE 512
+/* How long a new web process waits for its Redis connection before it
+ * takes connections anyway (answering 503 until Redis is back). */
+#define APP_START_WAIT_MS 5000
 
 typedef void (*app_closed_cb)(void *arg);
+typedef void (*app_ready_cb)(bool redis_up, void *arg);
 
 struct app {
     uv_loop_t *loop;
@@ -51,6 +55,9 @@ struct app {
     struct longpoll longpoll;         /* GET /api/v1/jobs/{id}?wait=N */
     struct sse sse;                   /* GET /api/v1/jobs/{id}/events */
     struct stream_pool streams;       /* result streams' connections (web/result_stream.h) */
+    uv_timer_t start_timer;           /* app_when_started's limit */
+    app_ready_cb ready_cb;            /* app_when_started's callback, until it runs */
+    void *ready_arg;
     int closing;
     app_closed_cb closed_cb;
     void *closed_arg;
@@ -60,6 +67,13 @@ struct app {
  * in the background; /readyz tells when). Returns 0, or -1 with a
  * message in err (a bad REDIS_URL or key prefix). */
 int app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen);
+/* app_when_started calls cb once, on the loop: when the Redis connection
+ * is up (redis_up true), or after APP_START_WAIT_MS without it (false).
+ * A process takes connections only then, so the first requests after a
+ * start or a restart of one prefork child are not refused for a Redis
+ * connection that is still being made (the other children, or the
+ * listen backlog, hold them). Not called when app_close comes first. */
+void app_when_started(struct app *a, app_ready_cb cb, void *arg);
 /* app_close closes the connections; cb runs when their memory is gone.
  * From then on app_queue returns NULL and app_pg_query UV_ECANCELED, so a
  * handler called back during the close cannot reach a closed connection. */

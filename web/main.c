@@ -22,7 +22,10 @@ struct web {
     struct server server;
     struct signals signals;
     int stop_signals; /* signals received */
+    bool serving;     /* app_when_started has called on_started */
     bool server_running;
+    int fd, port;     /* the listening socket, taken at on_started */
+    int status;       /* the process's exit status */
 };
 
 static void
@@ -41,6 +44,13 @@ on_server_stopped(void *arg) {
 static void
 on_signal(int signum, void *arg) {
     struct web *w = arg;
+    if (!w->serving) { /* stopped while waiting for Redis: nothing in flight */
+        if (++w->stop_signals == 1) {
+            log_info("msg=stopping signal=%d before=listening", signum);
+            app_close(&w->app, on_app_closed, w);
+        }
+        return;
+    }
     if (++w->stop_signals == 1) {
         log_info("msg=stopping signal=%d grace_ms=%d", signum, w->cfg->web_grace_ms);
         server_stop(&w->server, w->cfg->web_grace_ms, on_server_stopped, w);
@@ -60,6 +70,25 @@ struct serve_ctx {
     int port;
 };
 
+/* on_started takes connections once Redis is up, or after the start wait
+ * without it (requests that need Redis get 503 until it is back). */
+static void
+on_started(bool redis_up, void *arg) {
+    struct web *w = arg;
+    w->serving = true;
+    int rc = server_start(&w->server, w->app.loop, &w->app, web_routes, web_nroutes,
+                          w->cfg->http_max_connections, w->fd);
+    if (rc < 0) {
+        log_error("msg=\"cannot serve\" error=%s", log_q(uv_strerror(rc)));
+        w->status = EX_OSERR;
+        app_close(&w->app, on_app_closed, w);
+        return;
+    }
+    w->server_running = true;
+    log_info("msg=listening host=%s port=%d pid=%ld redis=%s", w->cfg->host, w->port,
+             (long)getpid(), redis_up ? "up" : "down");
+}
+
 /* serve runs one web process on the inherited listening socket. */
 static int
 serve(int index, void *arg) {
@@ -77,31 +106,26 @@ serve(int index, void *arg) {
         log_error("msg=\"cannot create loop\" error=%s", log_q(uv_strerror(rc)));
         return EX_SOFTWARE;
     }
-    struct web w = {.cfg = cfg};
-    int status = 0;
+    struct web w = {.cfg = cfg, .fd = ctx->fd, .port = ctx->port};
     if (app_open(&w.app, &loop, cfg, err, sizeof err) < 0) {
         log_error("msg=\"bad configuration\" error=%s", log_q(err));
-        status = EX_CONFIG;
-    } else if ((rc = server_start(&w.server, &loop, &w.app, web_routes, web_nroutes,
-                                  cfg->http_max_connections, ctx->fd)) < 0) {
-        log_error("msg=\"cannot serve\" error=%s", log_q(uv_strerror(rc)));
-        status = EX_OSERR;
-        app_close(&w.app, NULL, NULL);
+        w.status = EX_CONFIG;
     } else if ((rc = signals_start(&w.signals, &loop, on_signal, &w)) < 0) {
         log_error("msg=\"cannot watch signals\" error=%s", log_q(uv_strerror(rc)));
-        status = EX_SOFTWARE;
-        server_stop(&w.server, 0, on_server_stopped, &w);
+        w.status = EX_SOFTWARE;
+        app_close(&w.app, NULL, NULL);
     } else {
-        w.server_running = true;
-        log_info("msg=listening host=%s port=%d pid=%ld", cfg->host, ctx->port, (long)getpid());
+        app_when_started(&w.app, on_started, &w);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
+    /* A server that never started never took the socket over. */
+    if (!w.serving && cfg->web_concurrency <= 1) close(ctx->fd);
     if ((rc = uv_loop_close(&loop)) < 0) {
         log_error("msg=\"loop not closed cleanly\" error=%s", log_q(uv_strerror(rc)));
-        if (!status) status = EX_SOFTWARE;
+        if (!w.status) w.status = EX_SOFTWARE;
     }
-    if (!status) log_info("msg=stopped");
-    return status;
+    if (!w.status) log_info("msg=stopped");
+    return w.status;
 }
 
 int

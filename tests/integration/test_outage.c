@@ -151,6 +151,32 @@ Test(outage, postgres_down_and_back) {
     expect_finished_once(&after, 1);
 }
 
+/* A web process takes connections once its Redis connection is up, so
+ * the first requests after a start are not refused while it connects;
+ * with Redis down it takes them after its start wait, and answers 503
+ * until Redis is back. */
+Test(outage, web_listens_once_redis_is_up) {
+    wcsys_start_web(&sys);
+    cr_assert(wcsys_log_find(sys.web_log, "msg=listening", "redis=up", 0, NULL, 0),
+              "see %s", sys.web_log);
+    long status = 0;
+    json_decref(wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status));
+    cr_assert_eq(status, 200, "the first request after listening");
+
+    redis_srv_stop(&redis, SIGTERM);
+    wcsys_start_web(&sys);
+    cr_assert(wcsys_log_find(sys.web_log, "msg=listening", "redis=down", 0, NULL, 0),
+              "see %s", sys.web_log);
+    json_decref(wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status));
+    cr_assert_eq(status, 503, "statistics without Redis");
+    json_decref(wcsys_http(&sys, "GET", "/readyz", NULL, &status));
+    cr_assert_eq(status, 503, "not ready without Redis");
+    redis_srv_start(&redis, "127.0.0.1");
+    wcsys_wait_ready(&sys);
+    json_decref(wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status));
+    cr_assert_eq(status, 200, "statistics once Redis is back");
+}
+
 /* A worker process that starts right after Redis restarted has seen no
  * outage, but the leases of the others look lapsed (their renewals
  * stopped with Redis): it waits JOB_RESCUE_AFTER + 5 s from Redis's

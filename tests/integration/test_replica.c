@@ -144,6 +144,7 @@ Test(replica, reads_go_to_the_replica_and_to_the_primary_when_it_lags) {
     cr_assert_eq(status, 503, "the primary is what makes the web ready");
     cr_assert_str_eq(json_string_value(json_object_get(ready, "postgres_read")), "up");
     pg_srv_start(&primary, "127.0.0.1");
+    wcsys_wait_ready(&sys); /* the web's primary connection is back */
 
     /* Replay paused: the replica lags. A finished job's result is read on
      * the primary; the history, read on the replica, does not list it

@@ -183,6 +183,11 @@ env_int(const struct wcsys *s, const char *key, int dflt) {
 void
 wcsys_start_web_ready(struct wcsys *s) {
     wcsys_start_web(s);
+    wcsys_wait_ready(s);
+}
+
+void
+wcsys_wait_ready(struct wcsys *s) {
     long long until = wcsys_now_ms() + 20000;
     for (;;) {
         long status = 0;

@@ -77,6 +77,10 @@ void wcsys_start_web(struct wcsys *s);
 /* wcsys_start_web_ready is wcsys_start_web, then waits until /readyz
  * answers 200 (Redis and Postgres connected): "listening" comes first. */
 void wcsys_start_web_ready(struct wcsys *s);
+/* wcsys_wait_ready waits until the running web's /readyz answers 200
+ * (after a Redis or Postgres restart, its connections come back with
+ * a backoff of their own). */
+void wcsys_wait_ready(struct wcsys *s);
 /* wcsys_start_worker starts a supervisor (optionally in a namespace, opts
  * may be NULL), waits until each of its WORKER_PROCESSES children is
  * ready (a child signalled before that dies of the signal instead of
