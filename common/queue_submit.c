@@ -110,18 +110,24 @@ static int
 submit_eval(struct queue_op *op) {
     struct queue *q = op->q;
     struct submit_ctx *c = op->ctx;
-    struct keybuf kj, ks, kst, ke, kl, klj, ki, kc;
+    struct keybuf kj, ks, kst, ke, kl, klj, kia, kih, kiu, ki, kc;
+    char host[300];
     const char *live = keys_live(&q->keys, c->url_key, &kl);
-    if (!live) return UV_EINVAL;
+    if (!live || url_norm_host(c->url_key, host, sizeof host) < 0) return UV_EINVAL;
     const char *keys[] = {keys_job(&q->keys, op->id, &kj),
                           keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst),
                           keys_events(&q->keys, op->id, &ke),
                           live,
                           c->live[0] ? keys_job(&q->keys, c->live, &klj) : live,
+                          keys_ix_all(&q->keys, &kia),
+                          keys_ix_host(&q->keys, host, &kih),
+                          keys_ix_url(&q->keys, c->url_key, &kiu),
                           c->idem_key ? keys_idem(&q->keys, c->idem_key, &ki) : NULL};
-    if (c->idem_key && !keys[6]) return UV_EINVAL;
+    if (!keys[7] || !keys[8] || (c->idem_key && !keys[9])) return UV_EINVAL;
     char now[24], idem_ttl[24], live_ttl[24];
+    struct queue_ix_args ix;
+    queue_op_ix_args(q, op->now, &ix);
     snprintf(idem_ttl, sizeof idem_ttl, "%d", c->idem_ttl_s);
     snprintf(live_ttl, sizeof live_ttl, "%d", QUEUE_LIVE_TTL_S);
     const char *args[] = {op->id,
@@ -134,10 +140,12 @@ submit_eval(struct queue_op *op) {
                           c->live,
                           c->cached_id ? c->cached_id : "",
                           live_ttl,
+                          ix.floor,
+                          ix.ttl_ms,
                           c->body_hash ? c->body_hash : "",
                           idem_ttl};
-    return queue_op_eval(q, on_submit, op, lua_queue_submit, c->idem_key ? 7 : 6, keys,
-                         c->idem_key ? 12 : 10, args);
+    return queue_op_eval(q, on_submit, op, lua_queue_submit, c->idem_key ? 10 : 9, keys,
+                         c->idem_key ? 14 : 12, args);
 }
 
 static char *

@@ -1,0 +1,58 @@
+-- job_search: one round of a job search (common/job_search.h): the
+-- candidates, read newest first from one index just before, checked
+-- against every filter in their job hashes.
+-- KEYS: the index the candidates came from (a search index, lib/ix.lua,
+--       or a batch's jobs list), then the job hash of each candidate (in
+--       ARGV order)
+-- ARGV: kind ("z": a search index, whose entries are dropped when their
+--       job hash has expired, or, with drop_error, when the job's error
+--       code is no longer the index's; "l": a batch's list, left alone),
+--       want (the most matches to answer), status, error code, host, url
+--       key, url prefix, batch ("" for a filter not given), drop_error
+--       ("1" or ""), then the candidates' ids
+-- Returns {examined, {job, ...}}: how many candidates were looked at (all
+-- of them, or up to the want-th match: the caller's cursor goes on from
+-- there) and each match's fields as HGETALL pairs.
+local fields = {'id', 'url', 'url_key', 'status', 'attempts', 'created_at', 'started_at',
+                'finished_at', 'next_attempt_at', 'error', 'error_code', 'waiting', 'batch'}
+local kind, want = ARGV[1], tonumber(ARGV[2])
+local status, code, host, url, prefix, batch = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],
+                                               ARGV[8]
+local drop_error = ARGV[9] == '1'
+
+-- host_of is url_norm_host (common/url_norm.h): a normalised URL's host
+-- without its port.
+local function host_of(u)
+  local hp = string.match(u or '', '^[^:/]+://([^/?#]*)') or ''
+  if string.sub(hp, 1, 1) == '[' then return string.match(hp, '^%[[^%]]*%]') or '' end
+  return (string.gsub(hp, ':%d*$', ''))
+end
+
+local function fits(f)
+  if status ~= '' and f[4] ~= status then return false end
+  if code ~= '' and f[11] ~= code then return false end
+  if batch ~= '' and f[13] ~= batch then return false end
+  if url ~= '' and f[3] ~= url then return false end
+  if prefix ~= '' and string.sub(f[3] or '', 1, #prefix) ~= prefix then return false end
+  if host ~= '' and host_of(f[3]) ~= host then return false end
+  return true
+end
+
+local out, examined = {}, 0
+for i = 10, #ARGV do
+  if #out >= want then break end
+  examined = examined + 1
+  local f = redis.call('HMGET', KEYS[i - 8], unpack(fields))
+  if not f[4] then
+    if kind == 'z' then redis.call('ZREM', KEYS[1], ARGV[i]) end
+  elseif drop_error and f[11] ~= code then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+  elseif fits(f) then
+    local h = {}
+    for j = 1, #fields do
+      if f[j] then h[#h + 1] = fields[j]; h[#h + 1] = f[j] end
+    end
+    out[#out + 1] = h
+  end
+end
+return {examined, out}
