@@ -186,7 +186,10 @@ on_candidates(struct queue_op *op, const char *const *ids, size_t n) {
 static int
 round_read(struct queue_op *op) {
     struct search_ctx *c = op->ctx;
-    int left = c->exact ? c->limit - (int)c->n + SEARCH_SLACK : JOB_SEARCH_ROUND;
+    /* A sparse search reads a few candidates first (a common match ends
+     * there) and four times as many each round after, up to a full round. */
+    int left = c->exact ? c->limit - (int)c->n + SEARCH_SLACK
+                        : (c->asked ? c->asked * 4 : 4 * c->limit + SEARCH_SLACK);
     if (left > JOB_SEARCH_EXAMINE - c->examined) left = JOB_SEARCH_EXAMINE - c->examined;
     if (left > JOB_SEARCH_ROUND) left = JOB_SEARCH_ROUND;
     c->asked = left;

@@ -13,6 +13,8 @@
 -- Returns {examined, {job, ...}}: how many candidates were looked at (all
 -- of them, or up to the want-th match: the caller's cursor goes on from
 -- there) and each match's fields as HGETALL pairs.
+-- What the filters read of every candidate, then what a match answers.
+local checked = {'status', 'error_code', 'batch', 'url_key'}
 local fields = {'id', 'url', 'url_key', 'status', 'attempts', 'created_at', 'started_at',
                 'finished_at', 'next_attempt_at', 'error', 'error_code', 'waiting', 'batch'}
 local kind, want = ARGV[1], tonumber(ARGV[2])
@@ -29,12 +31,12 @@ local function host_of(u)
 end
 
 local function fits(f)
-  if status ~= '' and f[4] ~= status then return false end
-  if code ~= '' and f[11] ~= code then return false end
-  if batch ~= '' and f[13] ~= batch then return false end
-  if url ~= '' and f[3] ~= url then return false end
-  if prefix ~= '' and string.sub(f[3] or '', 1, #prefix) ~= prefix then return false end
-  if host ~= '' and host_of(f[3]) ~= host then return false end
+  if status ~= '' and f[1] ~= status then return false end
+  if code ~= '' and f[2] ~= code then return false end
+  if batch ~= '' and f[3] ~= batch then return false end
+  if url ~= '' and f[4] ~= url then return false end
+  if prefix ~= '' and string.sub(f[4] or '', 1, #prefix) ~= prefix then return false end
+  if host ~= '' and host_of(f[4]) ~= host then return false end
   return true
 end
 
@@ -42,15 +44,15 @@ local out, examined = {}, 0
 for i = 10, #ARGV do
   if #out >= want then break end
   examined = examined + 1
-  local f = redis.call('HMGET', KEYS[i - 8], unpack(fields))
-  if not f[4] then
+  local f = redis.call('HMGET', KEYS[i - 8], unpack(checked))
+  if not f[1] then
     if kind == 'z' then redis.call('ZREM', KEYS[1], ARGV[i]) end
-  elseif drop_error and f[11] ~= code then
+  elseif drop_error and f[2] ~= code then
     redis.call('ZREM', KEYS[1], ARGV[i])
   elseif fits(f) then
-    local h = {}
+    local v, h = redis.call('HMGET', KEYS[i - 8], unpack(fields)), {}
     for j = 1, #fields do
-      if f[j] then h[#h + 1] = fields[j]; h[#h + 1] = f[j] end
+      if v[j] then h[#h + 1] = fields[j]; h[#h + 1] = v[j] end
     end
     out[#out + 1] = h
   end
