@@ -60,7 +60,7 @@ struct search_ctx {
     char *url_key, *prefix, *host, *status, *error, *batch;
     enum job_search_index ix;
     struct keybuf index;
-    bool exact; /* the index alone decides (no other filter to check) */
+    bool exact;                /* the index alone decides (no other filter to check) */
     char last[JOB_ID_LEN + 1]; /* search index: the last id examined ("" none) */
     long walked;               /* batch list: entries walked from its end */
     int limit, examined, asked;
@@ -117,8 +117,7 @@ on_round(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     int st = queue_op_error(reply, errstr, &msg);
     if (!st && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
                 reply->element[0]->type != REDIS_REPLY_INTEGER ||
-                reply->element[1]->type != REDIS_REPLY_ARRAY ||
-                reply->element[0]->integer < 0 ||
+                reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[0]->integer < 0 ||
                 (size_t)reply->element[0]->integer > c->ncand))
         st = UV_EPROTO, msg = "unexpected reply to a job search";
     if (st) {
@@ -173,11 +172,11 @@ on_candidates(struct queue_op *op, const char *const *ids, size_t n) {
     char want[24];
     snprintf(want, sizeof want, "%d", c->limit - (int)c->n);
     const char *keys[] = {c->index.s};
-    const char *args[] = {list ? "l" : "z", want,       c->status, c->error,
-                          c->host,          c->url_key, c->prefix, c->batch,
-                          c->ix == JOB_SEARCH_BY_ERROR ? "1" : ""};
-    int rc = queue_op_eval_ids(op->q, on_round, op, lua_job_search, 1, keys, 9, args, n, order,
-                               false);
+    const char *args[] = {list ? "l" : "z", want,     c->status,
+                          c->error,         c->host,  c->url_key,
+                          c->prefix,        c->batch, c->ix == JOB_SEARCH_BY_ERROR ? "1" : ""};
+    int rc =
+        queue_op_eval_ids(op->q, on_round, op, lua_job_search, 1, keys, 9, args, n, order, false);
     free(order);
     return rc;
 }
@@ -212,11 +211,21 @@ static int
 index_key(struct queue *q, struct search_ctx *c, const char *host) {
     const char *k = NULL;
     switch (c->ix) {
-    case JOB_SEARCH_BY_URL: k = keys_ix_url(&q->keys, c->url_key, &c->index); break;
-    case JOB_SEARCH_BY_BATCH: k = keys_batch_jobs(&q->keys, c->batch, &c->index); break;
-    case JOB_SEARCH_BY_ERROR: k = keys_ix_error(&q->keys, c->error, &c->index); break;
-    case JOB_SEARCH_BY_HOST: k = keys_ix_host(&q->keys, host, &c->index); break;
-    case JOB_SEARCH_BY_ALL: k = keys_ix_all(&q->keys, &c->index); break;
+    case JOB_SEARCH_BY_URL:
+        k = keys_ix_url(&q->keys, c->url_key, &c->index);
+        break;
+    case JOB_SEARCH_BY_BATCH:
+        k = keys_batch_jobs(&q->keys, c->batch, &c->index);
+        break;
+    case JOB_SEARCH_BY_ERROR:
+        k = keys_ix_error(&q->keys, c->error, &c->index);
+        break;
+    case JOB_SEARCH_BY_HOST:
+        k = keys_ix_host(&q->keys, host, &c->index);
+        break;
+    case JOB_SEARCH_BY_ALL:
+        k = keys_ix_all(&q->keys, &c->index);
+        break;
     }
     return k ? 0 : -1;
 }
@@ -245,7 +254,8 @@ job_search(struct queue *q, const struct job_search_filter *f, const char *curso
     if (cursor && c->ix == JOB_SEARCH_BY_BATCH) {
         c->walked = strtol(cursor, NULL, 10);
     } else if (cursor) {
-        for (size_t i = 0; i < JOB_ID_LEN; i++) c->last[i] = (char)tolower((unsigned char)cursor[i]);
+        for (size_t i = 0; i < JOB_ID_LEN; i++)
+            c->last[i] = (char)tolower((unsigned char)cursor[i]);
     }
     if (index_key(q, c, host) < 0) {
         ctx_free(c);

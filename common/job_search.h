@@ -65,8 +65,8 @@ enum job_search_index {
  * to its end. jobs: this page's matches, newest first (fewer than asked
  * when the search reached JOB_SEARCH_EXAMINE candidates: go on from
  * next_cursor). */
-typedef void (*job_search_cb)(int status, const struct job *jobs, size_t n,
-                              const char *next_cursor, const char *errstr, void *arg);
+typedef void (*job_search_cb)(int status, const struct job *jobs, size_t n, const char *next_cursor,
+                              const char *errstr, void *arg);
 
 /* job_search_pick names the index f's search walks; host (at least 256
  * bytes) gets the host whose index it is (f's host, or the host of a URL

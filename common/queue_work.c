@@ -196,8 +196,7 @@ error_index(struct queue *q, const char *code, struct keybuf *out) {
 }
 
 static const char *const *
-fail_keys(struct queue *q, const char *id, const char *code, int64_t now_ms,
-          struct fail_keys *f) {
+fail_keys(struct queue *q, const char *id, const char *code, int64_t now_ms, struct fail_keys *f) {
     f->k[8] = error_index(q, code, &f->b[8]);
     queue_op_ix_args(q, now_ms, &f->ix);
     f->k[0] = keys_job(&q->keys, id, &f->b[0]);
@@ -347,9 +346,12 @@ queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer, 
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
     struct keybuf kj, ks, kst, kr, ke, ki, kc;
-    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst), keys_retry(&q->keys, &kr),
-                          keys_events(&q->keys, e->job_id, &ke), error_index(q, code, &ki)};
+    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj),
+                          keys_queue(&q->keys, &ks),
+                          keys_stats(&q->keys, &kst),
+                          keys_retry(&q->keys, &kr),
+                          keys_events(&q->keys, e->job_id, &ke),
+                          error_index(q, code, &ki)};
     char now[24], due[24];
     int64_t now_ms = clock_now_ms();
     struct queue_ix_args ix;

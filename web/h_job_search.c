@@ -114,8 +114,9 @@ release(struct sctx *x) {
     log_info("msg=\"bulk action\" action=%s matched=%ld done=%ld skipped=%ld errors=%ld", action,
              x->matched, x->done, x->skipped, x->errors);
     if (x->errors) {
-        req_unavailable(x->req, REQ_REDIS, "some of the page's actions did not reach Redis; "
-                                           "send the same request again");
+        req_unavailable(x->req, REQ_REDIS,
+                        "some of the page's actions did not reach Redis; "
+                        "send the same request again");
     } else {
         req_json(x->req, 200,
                  json_pack("{s:s, s:I, s:I, s:I, s:o}", "action", action, "matched",
@@ -158,7 +159,8 @@ act(struct sctx *x, struct queue *q, const struct job *j) {
     case JOB_FILTER_CANCEL:
         return (j->state == JOB_QUEUED || j->state == JOB_RETRYING || j->state == JOB_WAITING) &&
                queue_cancel(q, j->id, on_canceled, x) == 0;
-    case JOB_FILTER_NONE: break;
+    case JOB_FILTER_NONE:
+        break;
     }
     return false;
 }

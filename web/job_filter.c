@@ -132,8 +132,9 @@ job_filter_parse(const char *query, bool bulk, long limit_default, long limit_ma
     if ((rc = take(query, "status", o->status, sizeof o->status, err, errlen)) < 0) return -1;
     enum job_state st;
     if (rc && job_state_parse(o->status, &st) < 0) {
-        snprintf(err, errlen, "status must be one of queued, started, retrying, waiting, "
-                              "finished, failed, canceled");
+        snprintf(err, errlen,
+                 "status must be one of queued, started, retrying, waiting, "
+                 "finished, failed, canceled");
         return -1;
     }
     if (rc) o->f.status = o->status;

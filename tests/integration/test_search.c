@@ -262,7 +262,8 @@ Test(search, batch_jobs_and_bulk_cancel_and_expiry) {
     const char *cursor = NULL;
     char path[512];
     for (int calls = 0; calls < 10; calls++) {
-        snprintf(path, sizeof path, "/api/v1/admin/jobs/bulk?host=beta.test&action=cancel&limit=3%s%s",
+        snprintf(path, sizeof path,
+                 "/api/v1/admin/jobs/bulk?host=beta.test&action=cancel&limit=3%s%s",
                  cursor ? "&cursor=" : "", cursor ? cursor : "");
         v = call("POST", path, TOKEN, 200);
         cr_assert_str_eq(field(v, "action"), "cancel");

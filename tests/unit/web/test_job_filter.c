@@ -144,8 +144,9 @@ ParameterizedTest(struct bad_case *c, job_filter, refuses) {
 }
 
 Test(job_filter, bulk_needs_one_known_action) {
-    cr_assert_eq(job_filter_parse("status=failed&action=retry", true, 100, 500, jf, err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(
+        job_filter_parse("status=failed&action=retry", true, 100, 500, jf, err, sizeof err), 0,
+        "%s", err);
     cr_assert_eq(jf->action, JOB_FILTER_RETRY);
     cr_assert_eq(jf->limit, 100);
     cr_assert_eq(job_filter_parse("action=cancel&limit=500", true, 100, 500, jf, err, sizeof err),
@@ -157,9 +158,8 @@ Test(job_filter, bulk_needs_one_known_action) {
     cr_assert(strstr(err, "action is required"), "%s", err);
     cr_assert_eq(job_filter_parse("action=purge", true, 100, 500, jf, err, sizeof err), -1);
     cr_assert(strstr(err, "retry, cancel or delete"), "%s", err);
-    cr_assert_eq(job_filter_parse("action=retry&action=delete", true, 100, 500, jf, err,
-                                  sizeof err),
-                 -1);
+    cr_assert_eq(
+        job_filter_parse("action=retry&action=delete", true, 100, 500, jf, err, sizeof err), -1);
     cr_assert_eq(job_filter_parse("action=retry&limit=501", true, 100, 500, jf, err, sizeof err),
                  -1);
 }
