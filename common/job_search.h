@@ -37,7 +37,7 @@
 
 #define JOB_SEARCH_LIMIT_MAX 500
 #define JOB_SEARCH_ROUND 1000
-#define JOB_SEARCH_EXAMINE 4000
+#define JOB_SEARCH_EXAMINE 2000
 /* A cursor is a job id or a count: at most this many bytes. */
 #define JOB_SEARCH_CURSOR_MAX 40
 

@@ -141,8 +141,18 @@ def get(conn, path):
     return ms, json.loads(body)
 
 
+def redis_usec(sysm):
+    """Redis's time in the search's commands so far (INFO commandstats), µs."""
+    total = 0
+    for line in sysm.redis_cli("INFO", "commandstats").splitlines():
+        if line.startswith(("cmdstat_evalsha:", "cmdstat_eval:", "cmdstat_zrange:", "cmdstat_lrange:")):
+            total += int(line.split("usec=")[1].split(",")[0])
+    return total
+
+
 def measure(sysm, name, query):
     conn = http.client.HTTPConnection("127.0.0.1", sysm.web_port, timeout=30)
+    usec0 = redis_usec(sysm)
     first, follow, sizes = [], [], []
     sep = "&" if query else ""
     for _ in range(REPS):
@@ -158,6 +168,7 @@ def measure(sysm, name, query):
         sizes.append(len(page["jobs"]))
         cursor = page["next_cursor"]
     conn.close()
+    redis_ms = (redis_usec(sysm) - usec0) / 1000 / (len(first) + len(follow))
 
     def q(v, p):
         v = sorted(v)
@@ -165,7 +176,8 @@ def measure(sysm, name, query):
     row = {"search": name, "query": query, "median_ms": round(statistics.median(first), 2),
            "p95_ms": q(first, 0.95),
            "next_median_ms": round(statistics.median(follow), 2) if follow else None,
-           "next_p95_ms": q(follow, 0.95), "jobs_per_page": round(statistics.mean(sizes), 1)}
+           "next_p95_ms": q(follow, 0.95), "jobs_per_page": round(statistics.mean(sizes), 1),
+           "redis_ms_per_page": round(redis_ms, 2)}
     log(json.dumps(row))
     return row
 
@@ -196,10 +208,12 @@ def main():
         rows = [measure(sysm, name, q) for name, q in searches]
         print(f"\nsearch: {JOBS} jobs, {HOSTS} hosts; indexes {mem['index_bytes_per_job']} B/job "
               f"(job hashes as loaded {mem['job_hash_bytes_per_job']} B/job)")
-        print(f"{'search':34} {'median':>8} {'p95':>8} {'next med':>9} {'next p95':>9} {'jobs/page':>9}")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} (the machine's other work inflates these)")
+        print(f"{'search (ms)':34} {'median':>8} {'p95':>8} {'next med':>9} {'next p95':>9} {'jobs/page':>9} "
+              f"{'Redis/page':>10}")
         for r in rows:
             print(f"{r['search']:34} {r['median_ms']:8} {r['p95_ms']:8} {str(r['next_median_ms']):>9} "
-                  f"{str(r['next_p95_ms']):>9} {r['jobs_per_page']:9}")
+                  f"{str(r['next_p95_ms']):>9} {r['jobs_per_page']:9} {r['redis_ms_per_page']:10}")
         with open(f"{ROOT}/tests/bench/results-search.json", "w") as f:
             json.dump({"jobs": JOBS, "hosts": HOSTS, "memory": mem, "searches": rows}, f, indent=1)
     finally:
