@@ -42,7 +42,8 @@ BATCH = "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"
 # The loader: job i is created at t0 + i ms (so ids and times rise
 # together); its page is i // 10 (ten submissions in a row), the host of
 # page u is (u // 10) % HOSTS; its state and error code follow i % 100,
-# independent of its host.
+# independent of its host. ID is the two scripts' head, up to the loop's
+# body over job i.
 ID = """
 local function id_of(t0, i)
   local ms = t0 + i
@@ -60,13 +61,13 @@ local function job_of(i, hosts, pages)
   elseif r == 9 then st = 'canceled' end
   return host, u, 'https://' .. host .. '/page/' .. u, st, code
 end
-"""
-LOAD_HASHES = ID + """
 local p, first, n, t0 = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local hosts, pages, total, batch = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 for i = first, first + n - 1 do
   local id = id_of(t0, i)
   local host, u, url, st, code = job_of(i, hosts, pages)
+"""
+LOAD_HASHES = ID + """
   local f = {'id', id, 'url', url, 'url_key', url, 'status', st, 'attempts', 1,
              'created_at', t0 + i}
   if st ~= 'queued' then f[#f + 1] = 'finished_at'; f[#f + 1] = t0 + i + 500 end
@@ -80,11 +81,6 @@ end
 return n
 """
 LOAD_INDEXES = ID + """
-local p, first, n, t0 = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local hosts, pages, total, batch = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
-for i = first, first + n - 1 do
-  local id = id_of(t0, i)
-  local host, u, url, st, code = job_of(i, hosts, pages)
   redis.call('ZADD', p .. 'ix:all', 0, id)
   redis.call('ZADD', p .. 'ix:host:' .. host, 0, id)
   redis.call('ZADD', p .. 'ix:url:' .. redis.call('LINDEX', 'bench:urls', u), 0, id)
