@@ -22,12 +22,13 @@ local status, code, host, url, prefix, batch = ARGV[3], ARGV[4], ARGV[5], ARGV[6
                                                ARGV[8]
 local drop_error = ARGV[9] == '1'
 
--- host_of is url_norm_host (common/url_norm.h): a normalised URL's host
--- without its port.
-local function host_of(u)
-  local hp = string.match(u or '', '^[^:/]+://([^/?#]*)') or ''
-  if string.sub(hp, 1, 1) == '[' then return string.match(hp, '^%[[^%]]*%]') or '' end
-  return (string.gsub(hp, ':%d*$', ''))
+-- host_is tells whether normalised URL u's host, without its port, is
+-- host (url_norm_host, common/url_norm.h: u has no user info).
+local function host_is(u, host)
+  local at = string.find(u or '', '://', 1, true)
+  if not at or string.sub(u, at + 3, at + 2 + #host) ~= host then return false end
+  local after = string.sub(u, at + 3 + #host, at + 3 + #host)
+  return after == '' or after == ':' or after == '/' or after == '?' or after == '#'
 end
 
 local function fits(f)
@@ -36,7 +37,7 @@ local function fits(f)
   if batch ~= '' and f[3] ~= batch then return false end
   if url ~= '' and f[4] ~= url then return false end
   if prefix ~= '' and string.sub(f[4] or '', 1, #prefix) ~= prefix then return false end
-  if host ~= '' and host_of(f[4]) ~= host then return false end
+  if host ~= '' and not host_is(f[4], host) then return false end
   return true
 end
 

@@ -253,9 +253,9 @@ Test(search, batch_jobs_and_bulk_cancel_and_expiry) {
     cr_assert_eq(n, 12);
 
     /* Bulk cancel: refused without the token, then page by page. */
-    json_decref(call("POST", "/api/v1/admin/jobs/bulk?host=beta.test&action=cancel", NULL, 401));
-    json_decref(call("POST", "/api/v1/admin/jobs/bulk?host=beta.test&action=cancel",
-                     "Authorization: Bearer wrong", 401));
+    call("POST", "/api/v1/admin/jobs/bulk?host=beta.test&action=cancel", NULL, 401);
+    call("POST", "/api/v1/admin/jobs/bulk?host=beta.test&action=cancel",
+         "Authorization: Bearer wrong", 401);
     json_t *v = call("POST", "/api/v1/admin/jobs/bulk?host=beta.test&action=explode", TOKEN, 400);
     v = call("POST", "/api/v1/admin/jobs/bulk?host=beta.test", TOKEN, 400);
     long done = 0;
@@ -323,7 +323,7 @@ Test(search, bulk_retry_and_delete_of_failed_jobs) {
     cr_assert_eq(walk("error=timeout", 3, found), 0);
 
     /* Refused without the token; then retry every failed job whose pages now exist. */
-    json_decref(call("POST", "/api/v1/admin/jobs/bulk?status=failed&action=retry", NULL, 401));
+    call("POST", "/api/v1/admin/jobs/bulk?status=failed&action=retry", NULL, 401);
     for (int i = 0; i < BAD; i++) {
         snprintf(path, sizeof path, "later-%d.html", i);
         wcsys_write_page(&sys, path, "<p>here at last</p>");
@@ -354,7 +354,7 @@ Test(search, bulk_retry_and_delete_of_failed_jobs) {
     cr_assert_eq(json_integer_value(json_object_get(v, "skipped")), BAD + GOOD);
     for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "/api/v1/jobs/%s", gone[i]);
-        json_decref(call("GET", path, NULL, 404));
+        call("GET", path, NULL, 404);
     }
     cr_assert_eq(walk("", 5, found), BAD + GOOD);
 }
