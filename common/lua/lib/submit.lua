@@ -42,7 +42,7 @@ local function submit_page(k, a)
   job_event(k.job, k.events, a.channel, 'queued', a.now)
   redis.call('HINCRBY', k.stats, 'submitted', 1)
   redis.call('SET', k.live, a.id, 'EX', a.live_ttl)
-  ix_add(k.ix_all, a.id, a.ix_floor, a.ix_ttl)
+  ix_add(k.ix_all, a.id, a.ix_floor, '')
   ix_add(k.ix_host, a.id, a.ix_floor, a.ix_ttl)
   ix_add(k.ix_url, a.id, a.ix_floor, a.ix_ttl)
   return 'created', e
