@@ -128,6 +128,13 @@ keys_live(const struct keys *k, const char *url_key, struct keybuf *out) {
 }
 
 const char *
+keys_page(const struct keys *k, const char *url_key, struct keybuf *out) {
+    char hash[65];
+    if (!url_key || sha256_hex(url_key, strlen(url_key), hash) < 0) return NULL;
+    return shard_key(k, "page:", hash, out);
+}
+
+const char *
 keys_events(const struct keys *k, const char *id, struct keybuf *out) {
     return id ? shard_key(k, "events:", id, out) : NULL;
 }

@@ -22,6 +22,10 @@
  *   shard   {p}idem:{key}      string Idempotency-Key -> "<body hash> <job id>" (24 h)
  *   shard   {p}live:{hash}     string a page's newest job (dedup; queue_submit.lua joins it
  *                                     while it is live); hash = SHA-256 of the normalised URL
+ *   shard   {p}page:{hash}     string "1": the page's newest stored result has validators
+ *                                     (ETag / Last-Modified), so a new fetch looks that
+ *                                     row up in Postgres and asks conditionally; absent:
+ *                                     it fetches in full without asking (QUEUE_PAGE_TTL_S)
  *   shard   {p}events:{id}     stream the job's state changes (common/lua/lib/event.lua);
  *                                     expires with the job hash; ids are SSE event ids
  *   shard   {p}hooks           zset   webhook deliveries due, member = job id, score = due
@@ -91,6 +95,9 @@ const char *keys_idem(const struct keys *k, const char *idem, struct keybuf *out
  * normalised URL is url_key (common/url_norm.h); NULL when hashing fails. */
 const char *keys_live(const struct keys *k, const char *url_key, struct keybuf *out);
 
+/* keys_page is the note that the page's newest stored result has
+ * validators (url_key as for keys_live); NULL when hashing fails. */
+const char *keys_page(const struct keys *k, const char *url_key, struct keybuf *out);
 /* keys_events is the job's event stream. */
 const char *keys_events(const struct keys *k, const char *id, struct keybuf *out);
 /* keys_hooks is the set of pending webhook deliveries. */

@@ -44,6 +44,10 @@
 /* How long a page's live pointer (keys_live) lives: past any retry
  * schedule; the submit script also checks the job it names is still live. */
 #define QUEUE_LIVE_TTL_S (7 * 86400)
+/* How long the note that a page's newest result has validators lasts
+ * after that result was stored (common/keys.h, keys_page): a page fetched
+ * again later than this is fetched in full. */
+#define QUEUE_PAGE_TTL_S (30 * 86400)
 
 struct queue {
     redis_uv_t *redis; /* commands; not owned */
@@ -177,11 +181,25 @@ int queue_renew(struct queue *q, const char *consumer, const struct queue_entry 
  * the result is committed. value 0: the lease was lost, nothing changed. */
 int queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer,
                  queue_done_cb cb, void *arg);
-/* queue_finish_with also keeps summary (the job's result field: JSON
- * {total_words, unique_words, top}) in the job hash, so a poll of a
- * finished job is answered from Redis alone until the hash expires. */
+/* What a finish records besides the job's state. */
+struct queue_result {
+    /* The job's result field: JSON {total_words, unique_words, top}, kept
+     * in the job hash so a poll of a finished job is answered from Redis
+     * alone until the hash expires; NULL for none. */
+    const char *summary;
+    /* The page's normalised URL, to note (validators true) or clear
+     * whether its newest stored result has validators (keys_page); NULL
+     * leaves the note alone. */
+    const char *url_key;
+    bool validators;
+};
+/* queue_finish_with is queue_finish recording res (may be NULL). */
 int queue_finish_with(struct queue *q, const struct queue_entry *e, const char *consumer,
-                      const char *summary, queue_done_cb cb, void *arg);
+                      const struct queue_result *res, queue_done_cb cb, void *arg);
+/* queue_page_noted asks whether the page whose normalised URL is url_key
+ * has the note queue_finish_with leaves: value 1 (a stored result with
+ * validators may be looked up), 0 (none within QUEUE_PAGE_TTL_S). */
+int queue_page_noted(struct queue *q, const char *url_key, queue_done_cb cb, void *arg);
 /* queue_fail marks the job failed for good (code, message), adds it to
  * the failed set, and acknowledges it. value 0: the lease was lost. */
 int queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, const char *code,

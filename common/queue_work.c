@@ -277,32 +277,50 @@ queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer,
 
 int
 queue_finish_with(struct queue *q, const struct queue_entry *e, const char *consumer,
-                  const char *summary, queue_done_cb cb, void *arg) {
+                  const struct queue_result *res, queue_done_cb cb, void *arg) {
+    struct keybuf kj, ks, kst, kt, ke, kh, khs, kp, kc;
+    const char *page = res && res->url_key ? keys_page(&q->keys, res->url_key, &kp) : NULL;
+    if (res && res->url_key && !page) return UV_EINVAL;
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
     int64_t now_ms = clock_now_ms();
-    struct keybuf kj, ks, kst, kt, ke, kh, khs, kc;
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj),
                           keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst),
                           keys_ts(&q->keys, keys_ts_minute(now_ms), &kt),
                           keys_events(&q->keys, e->job_id, &ke),
                           keys_hook(&q->keys, e->job_id, &kh),
-                          keys_hooks(&q->keys, &khs)};
-    char now[24], ttl[16];
+                          keys_hooks(&q->keys, &khs),
+                          page};
+    char now[24], ttl[16], page_ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
+    snprintf(page_ttl, sizeof page_ttl, "%d", QUEUE_PAGE_TTL_S);
     const char *args[] = {e->stream_id,
                           queue_op_ms(now_ms, now),
                           ttl,
                           KEYS_GROUP,
                           consumer,
-                          summary ? summary : "",
+                          res && res->summary ? res->summary : "",
                           STATS_TS_TTL,
                           STATS_MS_BOUNDS_TEXT,
-                          keys_events_channel(&q->keys, &kc)};
-    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_finish, 7, keys, 9, args);
+                          keys_events_channel(&q->keys, &kc),
+                          res && res->validators ? "1" : "0",
+                          page_ttl};
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_finish, page ? 8 : 7, keys,
+                           page ? 11 : 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
+}
+
+int
+queue_page_noted(struct queue *q, const char *url_key, queue_done_cb cb, void *arg) {
+    struct keybuf kp;
+    const char *page = keys_page(&q->keys, url_key, &kp);
+    if (!page) return UV_EINVAL;
+    struct queue_op *op = queue_op_new(q, arg);
+    op->cb.done = cb;
+    const char *argv[] = {"EXISTS", page};
+    return send_argv(q, NULL, queue_op_on_int, op, 2, argv);
 }
 
 int

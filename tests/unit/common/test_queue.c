@@ -773,6 +773,39 @@ Test(queue, failure_message_counts_only_this_runs_attempts) {
     free(id);
 }
 
+/* A finish notes whether the page's newest result has validators, for
+ * 30 days; a finish without them clears the note; a finish that names
+ * no page leaves it alone. */
+Test(queue, a_finish_notes_whether_the_page_has_validators) {
+    setup_group();
+    const char *page = "http://example.com/noted";
+    SYNC(queue_page_noted(&q, page, on_done, NULL));
+    cr_assert_eq(got_value, 0, "nothing noted yet");
+    const bool validators[] = {true, false, true};
+    const long long want[] = {1, 0, 1};
+    for (int i = 0; i < 3; i++) {
+        free(submit(page));
+        struct queue_entry e = take_one("w1");
+        SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+        struct queue_result res = {.url_key = page, .validators = validators[i]};
+        SYNC(queue_finish_with(&q, &e, "w1", &res, on_done, NULL));
+        cr_assert_eq(got_value, 1, "finished");
+        SYNC(queue_page_noted(&q, page, on_done, NULL));
+        cr_assert_eq(got_value, want[i], "after finish %d", i);
+    }
+    long long ttl = oracle_int("TTL %s", keys_page(&keys, page, &kb));
+    cr_assert(ttl > QUEUE_PAGE_TTL_S - 60 && ttl <= QUEUE_PAGE_TTL_S, "TTL %lld", ttl);
+    /* No page named: the note stays. */
+    free(submit(page));
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_finish_with(&q, &e, "w1", NULL, on_done, NULL));
+    SYNC(queue_page_noted(&q, page, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_page_noted(&q, "http://example.com/other", on_done, NULL));
+    cr_assert_eq(got_value, 0, "notes are per page");
+}
+
 /* events_of lists the states in the job's event stream, space-separated. */
 static void
 events_of(const char *id, char *out, size_t n) {
@@ -805,7 +838,8 @@ Test(queue, every_change_is_an_event_and_an_end_records_its_webhook) {
     SYNC(queue_promote(&q, 10, on_done, NULL));
     e = take_one("w1");
     SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
-    SYNC(queue_finish_with(&q, &e, "w1", "{\"total_words\":1}", on_done, NULL));
+    struct queue_result res = {.summary = "{\"total_words\":1}"};
+    SYNC(queue_finish_with(&q, &e, "w1", &res, on_done, NULL));
     char states[256];
     events_of(id, states, sizeof states);
     cr_assert_str_eq(states, "queued started retrying queued started finished");
