@@ -22,10 +22,11 @@
  *   shard   {p}idem:{key}      string Idempotency-Key -> "<body hash> <job id>" (24 h)
  *   shard   {p}live:{hash}     string a page's newest job (dedup; queue_submit.lua joins it
  *                                     while it is live); hash = SHA-256 of the normalised URL
- *   shard   {p}page:{hash}     string "1": the page's newest stored result has validators
- *                                     (ETag / Last-Modified), so a new fetch looks that
- *                                     row up in Postgres and asks conditionally; absent:
- *                                     it fetches in full without asking (QUEUE_PAGE_TTL_S)
+ *   shard   {p}page:{hash}     hash   the page's note (QUEUE_PAGE_TTL_S): its newest finished
+ *                                     job ("job"), when that ended ("at", ms) and whether its
+ *                                     stored result has validators ("v": "1"/"0"); max_age
+ *                                     is answered from it, and only a "v" page is looked up
+ *                                     in Postgres for a conditional fetch
  *   shard   {p}events:{id}     stream the job's state changes (common/lua/lib/event.lua);
  *                                     expires with the job hash; ids are SSE event ids
  *   shard   {p}hooks           zset   webhook deliveries due, member = job id, score = due

@@ -87,7 +87,11 @@ enum queue_submit_outcome {
     QUEUE_REPLAY,
     QUEUE_CONFLICT,
     QUEUE_DEDUPLICATED,
-    QUEUE_CACHED
+    QUEUE_CACHED,
+    /* max_age_ms asked, and Redis has no note of the page: nothing was
+     * done; ask Postgres, then submit again (with cached_id, or without
+     * max_age_ms). */
+    QUEUE_FRESH_UNKNOWN
 };
 /* job: the new job (QUEUE_CREATED); existing_id: the other job otherwise. */
 typedef void (*queue_submit_cb)(int status, enum queue_submit_outcome outcome,
@@ -103,6 +107,8 @@ struct queue_submit_req {
     bool fresh;               /* never join the page's live job */
     const char *cached_id;    /* a finished job whose result is fresh enough: the answer,
                                  nothing is created (NULL: none) */
+    int64_t max_age_ms;       /* > 0: the page's newest finished job, if it ended less than
+                                 this long ago (the page's note, keys_page), is the answer */
     const char *idem_key;     /* Idempotency-Key (NULL: none), at most 256 bytes */
     const char *body_hash;    /* with idem_key: the body's fingerprint */
     int idem_ttl_s;
@@ -129,6 +135,11 @@ int queue_submit(struct queue *q, const char *url, const char *callback_url, que
  *     conflict); otherwise the key records the id the call answers with,
  *     for idem_ttl_s;
  *   - with cached_id, that job is the answer (QUEUE_CACHED);
+ *   - with max_age_ms, the page's note (keys_page, written by
+ *     queue_finish_with) decides: its job, when it ended that recently,
+ *     is the answer (QUEUE_CACHED); an older one means no result is
+ *     fresh enough (on to the rules below); no note at all answers
+ *     QUEUE_FRESH_UNKNOWN and does nothing (Postgres may know);
  *   - unless fresh, a page whose newest job (keys_live) is queued,
  *     started, retrying or waiting, with the same callback_url, answers
  *     with that job (QUEUE_DEDUPLICATED): under a burst of identical
@@ -187,9 +198,9 @@ struct queue_result {
      * in the job hash so a poll of a finished job is answered from Redis
      * alone until the hash expires; NULL for none. */
     const char *summary;
-    /* The page's normalised URL, to note (validators true) or clear
-     * whether its newest stored result has validators (keys_page); NULL
-     * leaves the note alone. */
+    /* The page's normalised URL, whose note (keys_page) then names this
+     * job as the page's newest finished one, with whether its stored
+     * result has validators; NULL leaves the note alone. */
     const char *url_key;
     bool validators;
 };
@@ -197,8 +208,9 @@ struct queue_result {
 int queue_finish_with(struct queue *q, const struct queue_entry *e, const char *consumer,
                       const struct queue_result *res, queue_done_cb cb, void *arg);
 /* queue_page_noted asks whether the page whose normalised URL is url_key
- * has the note queue_finish_with leaves: value 1 (a stored result with
- * validators may be looked up), 0 (none within QUEUE_PAGE_TTL_S). */
+ * has the note queue_finish_with leaves, saying its newest result has
+ * validators: value 1 (that row may be looked up), 0 (not, or no note
+ * within QUEUE_PAGE_TTL_S). */
 int queue_page_noted(struct queue *q, const char *url_key, queue_done_cb cb, void *arg);
 /* queue_fail marks the job failed for good (code, message), adds it to
  * the failed set, and acknowledges it. value 0: the lease was lost. */

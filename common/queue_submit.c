@@ -22,6 +22,7 @@ struct submit_ctx {
     char *url_key, *callback_url, *cached_id, *idem_key, *body_hash;
     bool fresh, plain; /* plain: queue_submit (queue_job_cb) */
     int idem_ttl_s;
+    int64_t max_age_ms;
     int again;
     char live[JOB_ID_LEN + 1]; /* the live job as last read ("" none) */
 };
@@ -78,6 +79,10 @@ on_submit(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
         return;
     }
     const char *what = reply->element[0]->str, *id = reply->element[1]->str;
+    if (!strcmp(what, "unknown")) {
+        answer(op, 0, QUEUE_FRESH_UNKNOWN, NULL, NULL);
+        return;
+    }
     if (!strcmp(what, "again")) {
         /* A racing submit changed the page's live job: ask again with it. */
         if (++c->again > SUBMIT_MAX_AGAIN || (*id && !job_id_valid(id))) {
@@ -110,20 +115,23 @@ static int
 submit_eval(struct queue_op *op) {
     struct queue *q = op->q;
     struct submit_ctx *c = op->ctx;
-    struct keybuf kj, ks, kst, ke, kl, klj, ki, kc;
+    struct keybuf kj, ks, kst, ke, kl, klj, kp, ki, kc;
     const char *live = keys_live(&q->keys, c->url_key, &kl);
-    if (!live) return UV_EINVAL;
+    const char *page = keys_page(&q->keys, c->url_key, &kp);
+    if (!live || !page) return UV_EINVAL;
     const char *keys[] = {keys_job(&q->keys, op->id, &kj),
                           keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst),
                           keys_events(&q->keys, op->id, &ke),
                           live,
                           c->live[0] ? keys_job(&q->keys, c->live, &klj) : live,
+                          page,
                           c->idem_key ? keys_idem(&q->keys, c->idem_key, &ki) : NULL};
-    if (c->idem_key && !keys[6]) return UV_EINVAL;
-    char now[24], idem_ttl[24], live_ttl[24];
+    if (c->idem_key && !keys[7]) return UV_EINVAL;
+    char now[24], idem_ttl[24], live_ttl[24], max_age[24];
     snprintf(idem_ttl, sizeof idem_ttl, "%d", c->idem_ttl_s);
     snprintf(live_ttl, sizeof live_ttl, "%d", QUEUE_LIVE_TTL_S);
+    snprintf(max_age, sizeof max_age, "%lld", (long long)c->max_age_ms);
     const char *args[] = {op->id,
                           op->url,
                           queue_op_ms(op->now, now),
@@ -134,10 +142,11 @@ submit_eval(struct queue_op *op) {
                           c->live,
                           c->cached_id ? c->cached_id : "",
                           live_ttl,
+                          max_age,
                           c->body_hash ? c->body_hash : "",
                           idem_ttl};
-    return queue_op_eval(q, on_submit, op, lua_queue_submit, c->idem_key ? 7 : 6, keys,
-                         c->idem_key ? 12 : 10, args);
+    return queue_op_eval(q, on_submit, op, lua_queue_submit, c->idem_key ? 8 : 7, keys,
+                         c->idem_key ? 13 : 11, args);
 }
 
 static char *
@@ -161,12 +170,18 @@ submit_new(struct queue *q, const struct queue_submit_req *r, bool plain, void *
     c->fresh = r->fresh;
     c->plain = plain;
     c->idem_ttl_s = r->idem_ttl_s;
+    c->max_age_ms = r->max_age_ms > 0 && !r->cached_id ? r->max_age_ms : 0;
     op->ctx = c;
     op->ctx_free = ctx_free;
     op->url = xstrdup(r->url);
     op->now = clock_now_ms();
     job_id_new(op->id);
     return op;
+}
+
+static bool
+asks_max_age(const struct queue_op *op) {
+    return ((const struct submit_ctx *)op->ctx)->max_age_ms > 0;
 }
 
 /* on_live_read: the page's live job as it is now, then the script. */
@@ -189,8 +204,10 @@ queue_submit_with(struct queue *q, const struct queue_submit_req *r, queue_submi
     if (!op) return UV_EINVAL;
     op->cb.submit = cb;
     int rc;
-    if (r->fresh || r->cached_id) {
-        rc = submit_eval(op); /* no live job to read */
+    if (r->fresh || r->cached_id || asks_max_age(op)) {
+        /* No live job to read (with max_age, the note may answer; if not,
+         * the script says which live job to read, as after a race). */
+        rc = submit_eval(op);
     } else {
         /* Read the page's live job first: the script must be given its hash. */
         struct keybuf kl;

@@ -305,11 +305,24 @@ queue_finish_with(struct queue *q, const struct queue_entry *e, const char *cons
                           STATS_MS_BOUNDS_TEXT,
                           keys_events_channel(&q->keys, &kc),
                           res && res->validators ? "1" : "0",
-                          page_ttl};
+                          page_ttl,
+                          e->job_id};
     int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_finish, page ? 8 : 7, keys,
-                           page ? 11 : 9, args);
+                           page ? 12 : 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
+}
+
+/* on_noted: the note's "v" is "1" when the page's result has validators. */
+static void
+on_noted(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct queue_op *op = arg;
+    (void)r;
+    const char *msg;
+    int st = queue_op_error(reply, errstr, &msg);
+    bool noted = !st && reply->type == REDIS_REPLY_STRING && !strcmp(reply->str, "1");
+    op->cb.done(st, noted, msg, op->arg);
+    queue_op_free(op);
 }
 
 int
@@ -319,8 +332,8 @@ queue_page_noted(struct queue *q, const char *url_key, queue_done_cb cb, void *a
     if (!page) return UV_EINVAL;
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
-    const char *argv[] = {"EXISTS", page};
-    return send_argv(q, NULL, queue_op_on_int, op, 2, argv);
+    const char *argv[] = {"HGET", page, "v"};
+    return send_argv(q, NULL, on_noted, op, 3, argv);
 }
 
 int

@@ -1,9 +1,10 @@
 -- queue_finish: started -> finished, and the delivery acknowledged.
 -- KEYS: job, stream, stats, ts (the minute of now), events, hook, hooks
---       [, page (the note that the page's newest result has validators)]
+--       [, page (the page's note: its newest finished job, when, and
+--       whether that result has validators)]
 -- ARGV: entry, now, ttl, group, consumer, summary (JSON kept as the job's
 --       result field; "" for none), ts ttl, latency bounds, events channel
---       [, validators ("1": note the page, else clear it), page ttl]
+--       [, validators ("1" or "0"), page ttl, job id]
 -- Returns 1, or 0 when the lease was lost.
 --!include lib/ack.lua
 --!include lib/owns.lua
@@ -21,7 +22,7 @@ wc_stats_finished(KEYS[3], KEYS[4], KEYS[1], ARGV[2], ARGV[7], ARGV[8])
 local eid = job_event(KEYS[1], KEYS[5], ARGV[9], 'finished', ARGV[2])
 hook_enqueue(KEYS[1], KEYS[6], KEYS[7], 'finished', ARGV[2], eid)
 if KEYS[8] then
-  if ARGV[10] == '1' then redis.call('SET', KEYS[8], '1', 'EX', ARGV[11])
-  else redis.call('DEL', KEYS[8]) end
+  redis.call('HSET', KEYS[8], 'job', ARGV[12], 'at', ARGV[2], 'v', ARGV[10])
+  redis.call('EXPIRE', KEYS[8], ARGV[11])
 end
 return 1

@@ -4,11 +4,11 @@
 -- caller in Postgres). The rules are lib/submit.lua's.
 -- KEYS: job, stream, stats, events, live (the page's live-job pointer),
 --       live job (the hash of the job `live` named when the caller read
---       it; any key when it named none)[, idem]
+--       it; any key when it named none), page (the page's note)[, idem]
 -- ARGV: id, url, now, events channel, callback url ("" for none),
 --       url key (the normalised URL), fresh ("1": never join), live id
---       as the caller read it ("" none), cached id ("" none), live ttl s
---       [, body hash, idem ttl s]
+--       as the caller read it ("" none), cached id ("" none), live ttl s,
+--       max age ms ("0": none)[, body hash, idem ttl s]
 -- Returns the entry id of a new job; otherwise {outcome, id}:
 --   replay / conflict  the idempotency key was used before (same body /
 --                      another); nothing else is done
@@ -16,27 +16,29 @@
 --   dedup              the page's live job, joined
 --   again              `live` names another job than the caller read:
 --                      read it again (KEYS must name that job's hash)
+--   unknown            max age asked and the page has no note: ask
+--                      Postgres (nothing is done, nothing recorded)
 --!include lib/event.lua
 --!include lib/submit.lua
-if KEYS[7] then
-  local v = redis.call('GET', KEYS[7])
+if KEYS[8] then
+  local v = redis.call('GET', KEYS[8])
   if v then
     local sep = string.find(v, ' ', 1, true)
     local h, id = string.sub(v, 1, sep - 1), string.sub(v, sep + 1)
-    if h == ARGV[11] then return {'replay', id} end
+    if h == ARGV[12] then return {'replay', id} end
     return {'conflict', id}
   end
 end
 local what, v = submit_page(
   {job = KEYS[1], stream = KEYS[2], stats = KEYS[3], events = KEYS[4], live = KEYS[5],
-   live_job = KEYS[6]},
+   live_job = KEYS[6], page = KEYS[7]},
   {id = ARGV[1], url = ARGV[2], now = ARGV[3], channel = ARGV[4], callback = ARGV[5],
    url_key = ARGV[6], fresh = ARGV[7], live = ARGV[8], cached = ARGV[9], live_ttl = ARGV[10],
-   batch = ''})
-if what == 'again' then return {'again', v} end
-if KEYS[7] then
-  redis.call('SET', KEYS[7], ARGV[11] .. ' ' .. (what == 'created' and ARGV[1] or v), 'EX',
-             ARGV[12])
+   batch = '', max_age = ARGV[11]})
+if what == 'again' or what == 'unknown' then return {what, v} end
+if KEYS[8] then
+  redis.call('SET', KEYS[8], ARGV[12] .. ' ' .. (what == 'created' and ARGV[1] or v), 'EX',
+             ARGV[13])
 end
 if what == 'created' then return v end
 return {what, v}

@@ -806,6 +806,45 @@ Test(queue, a_finish_notes_whether_the_page_has_validators) {
     cr_assert_eq(got_value, 0, "notes are per page");
 }
 
+/* max_age: the page's note answers with its newest finished job when
+ * that ended recently enough; an older one means a new job; no note at
+ * all answers "ask Postgres" and changes nothing. */
+Test(queue, max_age_is_answered_from_the_pages_note) {
+    setup_group();
+    const char *page = "http://example.com/aged";
+    struct queue_submit_req r = {
+        .url = page, .url_key = page, .max_age_ms = 60000, .idem_key = "k1", .body_hash = "h1",
+        .idem_ttl_s = 60};
+    char id[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&r, id), QUEUE_FRESH_UNKNOWN);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 0, "nothing created");
+    cr_assert_eq(oracle_int("EXISTS %s", keys_idem(&keys, "k1", &kb)), 0, "nothing recorded");
+
+    /* A finished job of the page, noted. */
+    struct queue_submit_req plain = {.url = page, .url_key = page};
+    char first[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&plain, first), QUEUE_CREATED);
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    struct queue_result res = {.url_key = page};
+    SYNC(queue_finish_with(&q, &e, "w1", &res, on_done, NULL));
+    cr_assert_eq(submit_with(&r, id), QUEUE_CACHED);
+    cr_assert_str_eq(id, first, "the page's newest finished job");
+    cr_assert_eq(submit_with(&r, id), QUEUE_REPLAY, "the idempotency key recorded the answer");
+    cr_assert_str_eq(id, first);
+
+    /* Ended longer ago than max_age: a new job, which a second submit
+     * joins while it is live (the live job read after the script said). */
+    freeReplyObject(redisCommand(oracle, "HSET %s at 1000", keys_page(&keys, page, &kb)));
+    r.idem_key = r.body_hash = NULL;
+    char second[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&r, second), QUEUE_CREATED);
+    cr_assert_str_neq(second, first);
+    cr_assert_eq(submit_with(&r, id), QUEUE_DEDUPLICATED);
+    cr_assert_str_eq(id, second);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 1, "one queued job");
+}
+
 /* events_of lists the states in the job's event stream, space-separated. */
 static void
 events_of(const char *id, char *out, size_t n) {
