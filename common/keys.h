@@ -27,6 +27,9 @@
  *                                     stored result has validators ("v": "1"/"0"); max_age
  *                                     is answered from it, and only a "v" page is looked up
  *                                     in Postgres for a conditional fetch
+ *   shard   {p}page:{hash}:job hash   a copy of that job's hash as it finished, kept as long
+ *                                     as a job hash (RESULT_TTL): a max_age submit is
+ *                                     answered with it in the submit script's one call
  *   shard   {p}events:{id}     stream the job's state changes (common/lua/lib/event.lua);
  *                                     expires with the job hash; ids are SSE event ids
  *   shard   {p}hooks           zset   webhook deliveries due, member = job id, score = due
@@ -99,6 +102,8 @@ const char *keys_live(const struct keys *k, const char *url_key, struct keybuf *
 /* keys_page is the note that the page's newest stored result has
  * validators (url_key as for keys_live); NULL when hashing fails. */
 const char *keys_page(const struct keys *k, const char *url_key, struct keybuf *out);
+/* keys_page_job is the copy of the page's newest finished job. */
+const char *keys_page_job(const struct keys *k, const char *url_key, struct keybuf *out);
 /* keys_events is the job's event stream. */
 const char *keys_events(const struct keys *k, const char *id, struct keybuf *out);
 /* keys_hooks is the set of pending webhook deliveries. */

@@ -93,7 +93,9 @@ enum queue_submit_outcome {
      * max_age_ms). */
     QUEUE_FRESH_UNKNOWN
 };
-/* job: the new job (QUEUE_CREATED); existing_id: the other job otherwise. */
+/* job: the new job (QUEUE_CREATED), or for QUEUE_CACHED from the page's
+ * note the job as it finished (NULL when its copy expired: read it);
+ * existing_id: the other job when not QUEUE_CREATED. */
 typedef void (*queue_submit_cb)(int status, enum queue_submit_outcome outcome,
                                 const struct job *job, const char *existing_id, const char *errstr,
                                 void *arg);

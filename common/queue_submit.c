@@ -53,6 +53,23 @@ answer(struct queue_op *op, int st, enum queue_submit_outcome outcome, const cha
     queue_op_free(op);
 }
 
+/* answered_with_copy answers a max_age submit with the page's newest
+ * finished job id: with the job itself when the copy of its hash read
+ * (an expired copy is empty, and a damaged one is ignored: the caller
+ * reads the job, as after a cached_id submit). */
+static void
+answered_with_copy(struct queue_op *op, const char *id, const redisReply *copy) {
+    struct job j;
+    bool have = copy->elements > 0 && queue_op_job(copy, &j) == 0;
+    if (have && strcmp(j.id, id) != 0) {
+        job_free(&j);
+        have = false;
+    }
+    op->cb.submit(0, QUEUE_CACHED, have ? &j : NULL, id, NULL, op->arg);
+    if (have) job_free(&j);
+    queue_op_free(op);
+}
+
 /* failed answers op with a reply's error and returns true, if it is one. */
 static bool
 failed(struct queue_op *op, const redisReply *reply, const char *errstr) {
@@ -72,10 +89,15 @@ on_submit(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
         answer(op, 0, QUEUE_CREATED, NULL, NULL);
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || reply->elements > 3 ||
         reply->element[0]->type != REDIS_REPLY_STRING ||
         reply->element[1]->type != REDIS_REPLY_STRING) {
         answer(op, UV_EPROTO, QUEUE_CREATED, NULL, "unexpected reply to submit");
+        return;
+    }
+    if (reply->elements == 3) {
+        /* A max_age answer with the copy of the job as it finished. */
+        answered_with_copy(op, reply->element[1]->str, reply->element[2]);
         return;
     }
     const char *what = reply->element[0]->str, *id = reply->element[1]->str;
@@ -115,10 +137,11 @@ static int
 submit_eval(struct queue_op *op) {
     struct queue *q = op->q;
     struct submit_ctx *c = op->ctx;
-    struct keybuf kj, ks, kst, ke, kl, klj, kp, ki, kc;
+    struct keybuf kj, ks, kst, ke, kl, klj, kp, kpj, ki, kc;
     const char *live = keys_live(&q->keys, c->url_key, &kl);
     const char *page = keys_page(&q->keys, c->url_key, &kp);
-    if (!live || !page) return UV_EINVAL;
+    const char *page_job = keys_page_job(&q->keys, c->url_key, &kpj);
+    if (!live || !page || !page_job) return UV_EINVAL;
     const char *keys[] = {keys_job(&q->keys, op->id, &kj),
                           keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst),
@@ -126,8 +149,9 @@ submit_eval(struct queue_op *op) {
                           live,
                           c->live[0] ? keys_job(&q->keys, c->live, &klj) : live,
                           page,
+                          page_job,
                           c->idem_key ? keys_idem(&q->keys, c->idem_key, &ki) : NULL};
-    if (c->idem_key && !keys[7]) return UV_EINVAL;
+    if (c->idem_key && !keys[8]) return UV_EINVAL;
     char now[24], idem_ttl[24], live_ttl[24], max_age[24];
     snprintf(idem_ttl, sizeof idem_ttl, "%d", c->idem_ttl_s);
     snprintf(live_ttl, sizeof live_ttl, "%d", QUEUE_LIVE_TTL_S);
@@ -145,7 +169,7 @@ submit_eval(struct queue_op *op) {
                           max_age,
                           c->body_hash ? c->body_hash : "",
                           idem_ttl};
-    return queue_op_eval(q, on_submit, op, lua_queue_submit, c->idem_key ? 8 : 7, keys,
+    return queue_op_eval(q, on_submit, op, lua_queue_submit, c->idem_key ? 9 : 8, keys,
                          c->idem_key ? 13 : 11, args);
 }
 

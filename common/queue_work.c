@@ -278,9 +278,10 @@ queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer,
 int
 queue_finish_with(struct queue *q, const struct queue_entry *e, const char *consumer,
                   const struct queue_result *res, queue_done_cb cb, void *arg) {
-    struct keybuf kj, ks, kst, kt, ke, kh, khs, kp, kc;
+    struct keybuf kj, ks, kst, kt, ke, kh, khs, kp, kpj, kc;
     const char *page = res && res->url_key ? keys_page(&q->keys, res->url_key, &kp) : NULL;
-    if (res && res->url_key && !page) return UV_EINVAL;
+    const char *page_job = page ? keys_page_job(&q->keys, res->url_key, &kpj) : NULL;
+    if (res && res->url_key && !page_job) return UV_EINVAL;
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
     int64_t now_ms = clock_now_ms();
@@ -291,7 +292,8 @@ queue_finish_with(struct queue *q, const struct queue_entry *e, const char *cons
                           keys_events(&q->keys, e->job_id, &ke),
                           keys_hook(&q->keys, e->job_id, &kh),
                           keys_hooks(&q->keys, &khs),
-                          page};
+                          page,
+                          page_job};
     char now[24], ttl[16], page_ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
     snprintf(page_ttl, sizeof page_ttl, "%d", QUEUE_PAGE_TTL_S);
@@ -307,7 +309,7 @@ queue_finish_with(struct queue *q, const struct queue_entry *e, const char *cons
                           res && res->validators ? "1" : "0",
                           page_ttl,
                           e->job_id};
-    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_finish, page ? 8 : 7, keys,
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_finish, page ? 9 : 7, keys,
                            page ? 12 : 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;

@@ -7,10 +7,10 @@
 
 #include "common/addr_policy.h"
 #include "common/clock.h"
+#include "common/digest.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/results.h"
-#include "common/sha256.h"
 #include "common/url_check.h"
 #include "common/url_norm.h"
 #include "common/xalloc.h"

@@ -24,8 +24,8 @@ struct web {
     int stop_signals; /* signals received */
     bool serving;     /* app_when_started has called on_started */
     bool server_running;
-    int fd, port;     /* the listening socket, taken at on_started */
-    int status;       /* the process's exit status */
+    int fd, port; /* the listening socket, taken at on_started */
+    int status;   /* the process's exit status */
 };
 
 static void

@@ -292,8 +292,7 @@ persist(struct task *t) {
                 res.url_key = v[RESULTS_URL_KEY];
                 res.validators = t->row.copy_of || v[RESULTS_ETAG] || v[RESULTS_LAST_MODIFIED];
             }
-            rc = task_io.queue_finish_with(env->queue, &t->entry, env->consumer, &res, on_ended,
-                                           t);
+            rc = task_io.queue_finish_with(env->queue, &t->entry, env->consumer, &res, on_ended, t);
             free((char *)res.summary);
         }
         break;

@@ -4,7 +4,8 @@
 -- caller in Postgres). The rules are lib/submit.lua's.
 -- KEYS: job, stream, stats, events, live (the page's live-job pointer),
 --       live job (the hash of the job `live` named when the caller read
---       it; any key when it named none), page (the page's note)[, idem]
+--       it; any key when it named none), page (the page's note), page
+--       job (the copy of the job the note names)[, idem]
 -- ARGV: id, url, now, events channel, callback url ("" for none),
 --       url key (the normalised URL), fresh ("1": never join), live id
 --       as the caller read it ("" none), cached id ("" none), live ttl s,
@@ -12,7 +13,9 @@
 -- Returns the entry id of a new job; otherwise {outcome, id}:
 --   replay / conflict  the idempotency key was used before (same body /
 --                      another); nothing else is done
---   cached             ARGV[9], recorded under the idempotency key
+--   cached             ARGV[9], recorded under the idempotency key; or
+--                      the page's note's job (max age), with a third
+--                      element: the copy of its hash ({} once expired)
 --   dedup              the page's live job, joined
 --   again              `live` names another job than the caller read:
 --                      read it again (KEYS must name that job's hash)
@@ -20,8 +23,8 @@
 --                      Postgres (nothing is done, nothing recorded)
 --!include lib/event.lua
 --!include lib/submit.lua
-if KEYS[8] then
-  local v = redis.call('GET', KEYS[8])
+if KEYS[9] then
+  local v = redis.call('GET', KEYS[9])
   if v then
     local sep = string.find(v, ' ', 1, true)
     local h, id = string.sub(v, 1, sep - 1), string.sub(v, sep + 1)
@@ -29,16 +32,17 @@ if KEYS[8] then
     return {'conflict', id}
   end
 end
-local what, v = submit_page(
+local what, v, copy = submit_page(
   {job = KEYS[1], stream = KEYS[2], stats = KEYS[3], events = KEYS[4], live = KEYS[5],
-   live_job = KEYS[6], page = KEYS[7]},
+   live_job = KEYS[6], page = KEYS[7], page_job = KEYS[8]},
   {id = ARGV[1], url = ARGV[2], now = ARGV[3], channel = ARGV[4], callback = ARGV[5],
    url_key = ARGV[6], fresh = ARGV[7], live = ARGV[8], cached = ARGV[9], live_ttl = ARGV[10],
    batch = '', max_age = ARGV[11]})
 if what == 'again' or what == 'unknown' then return {what, v} end
-if KEYS[8] then
-  redis.call('SET', KEYS[8], ARGV[12] .. ' ' .. (what == 'created' and ARGV[1] or v), 'EX',
+if KEYS[9] then
+  redis.call('SET', KEYS[9], ARGV[12] .. ' ' .. (what == 'created' and ARGV[1] or v), 'EX',
              ARGV[13])
 end
 if what == 'created' then return v end
+if copy then return {what, v, copy} end
 return {what, v}

@@ -157,16 +157,16 @@ Test(outage, postgres_down_and_back) {
  * until Redis is back. */
 Test(outage, web_listens_once_redis_is_up) {
     wcsys_start_web(&sys);
-    cr_assert(wcsys_log_find(sys.web_log, "msg=listening", "redis=up", 0, NULL, 0),
-              "see %s", sys.web_log);
+    cr_assert(wcsys_log_find(sys.web_log, "msg=listening", "redis=up", 0, NULL, 0), "see %s",
+              sys.web_log);
     long status = 0;
     json_decref(wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status));
     cr_assert_eq(status, 200, "the first request after listening");
 
     redis_srv_stop(&redis, SIGTERM);
     wcsys_start_web(&sys);
-    cr_assert(wcsys_log_find(sys.web_log, "msg=listening", "redis=down", 0, NULL, 0),
-              "see %s", sys.web_log);
+    cr_assert(wcsys_log_find(sys.web_log, "msg=listening", "redis=down", 0, NULL, 0), "see %s",
+              sys.web_log);
     json_decref(wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status));
     cr_assert_eq(status, 503, "statistics without Redis");
     json_decref(wcsys_http(&sys, "GET", "/readyz", NULL, &status));

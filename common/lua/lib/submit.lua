@@ -6,13 +6,15 @@
 -- becomes the page's newest. Needs lib/event.lua.
 -- k: job, stream, stats, events, live, live_job (the hash of the job
 --    `live` named when the caller read it; any key when none), page (the
---    page's note, keys_page; nil: not consulted)
+--    page's note, keys_page; nil: not consulted), page_job (the copy of
+--    the job it names, keys_page_job)
 -- a: id, url, now, channel, callback ("" none), url_key, fresh ("1"),
 --    live (the live id as the caller read it, "" none), cached ("" none),
 --    live_ttl, batch ("" none: the batch the new job belongs to),
 --    max_age (ms, "0": none; with k.page)
 -- Returns outcome, id: 'created' and the stream entry of the new job;
--- 'cached' / 'dedup' and the job answered with; 'again' and the live id
+-- 'cached' / 'dedup' and the job answered with (for a max_age answer,
+-- also the copy of the job's hash as it finished, {} once expired); 'again' and the live id
 -- now (it changed since the caller read it: read it again); 'unknown'
 -- and "" when max_age asks and the page has no note (the caller asks
 -- Postgres, then submits again with `cached` or without max_age).
@@ -23,7 +25,9 @@ local function submit_page(k, a)
     -- (queue_finish.lua); one older than max_age means none is fresh.
     local n = redis.call('HMGET', k.page, 'job', 'at')
     if not n[1] or not n[2] then return 'unknown', '' end
-    if tonumber(a.now) - tonumber(n[2]) <= tonumber(a.max_age) then return 'cached', n[1] end
+    if tonumber(a.now) - tonumber(n[2]) <= tonumber(a.max_age) then
+      return 'cached', n[1], redis.call('HGETALL', k.page_job)
+    end
   end
   if a.fresh ~= '1' then
     local live = redis.call('GET', k.live) or ''

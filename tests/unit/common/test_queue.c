@@ -183,6 +183,8 @@ Test(queue, submit_then_get) {
 static enum queue_submit_outcome got_outcome;
 static char got_other[JOB_ID_LEN + 1];
 
+static int got_submit_state; /* the job on_submit got, or -1 */
+
 static void
 on_submit(int status, enum queue_submit_outcome outcome, const struct job *job,
           const char *other_id, const char *errstr, void *arg) {
@@ -191,6 +193,7 @@ on_submit(int status, enum queue_submit_outcome outcome, const struct job *job,
     cr_assert_eq(status, 0, "%s", errstr);
     got_outcome = outcome;
     got_other[0] = '\0';
+    got_submit_state = job ? (int)job->state : -1;
     if (job) snprintf(got_other, sizeof got_other, "%s", job->id);
     else snprintf(got_other, sizeof got_other, "%s", other_id ? other_id : "");
     done = true;
@@ -812,9 +815,12 @@ Test(queue, a_finish_notes_whether_the_page_has_validators) {
 Test(queue, max_age_is_answered_from_the_pages_note) {
     setup_group();
     const char *page = "http://example.com/aged";
-    struct queue_submit_req r = {
-        .url = page, .url_key = page, .max_age_ms = 60000, .idem_key = "k1", .body_hash = "h1",
-        .idem_ttl_s = 60};
+    struct queue_submit_req r = {.url = page,
+                                 .url_key = page,
+                                 .max_age_ms = 60000,
+                                 .idem_key = "k1",
+                                 .body_hash = "h1",
+                                 .idem_ttl_s = 60};
     char id[JOB_ID_LEN + 1];
     cr_assert_eq(submit_with(&r, id), QUEUE_FRESH_UNKNOWN);
     cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 0, "nothing created");
@@ -830,7 +836,17 @@ Test(queue, max_age_is_answered_from_the_pages_note) {
     SYNC(queue_finish_with(&q, &e, "w1", &res, on_done, NULL));
     cr_assert_eq(submit_with(&r, id), QUEUE_CACHED);
     cr_assert_str_eq(id, first, "the page's newest finished job");
+    cr_assert_eq(got_submit_state, (int)JOB_FINISHED, "with its copy, as it finished");
+    /* The copy expired (it lives as long as a job hash): the id alone. */
+    freeReplyObject(redisCommand(oracle, "DEL %s", keys_page_job(&keys, page, &kb)));
+    r.idem_key = r.body_hash = NULL;
+    cr_assert_eq(submit_with(&r, id), QUEUE_CACHED);
+    cr_assert_str_eq(id, first);
+    cr_assert_eq(got_submit_state, -1);
+    r.idem_key = "k1";
+    r.body_hash = "h1";
     cr_assert_eq(submit_with(&r, id), QUEUE_REPLAY, "the idempotency key recorded the answer");
+    cr_assert_gt(oracle_int("TTL %s", keys_page(&keys, page, &kb)), 86400, "the note lasts");
     cr_assert_str_eq(id, first);
 
     /* Ended longer ago than max_age: a new job, which a second submit
