@@ -1309,15 +1309,22 @@ Test(task, a_page_stored_before_is_fetched_conditionally_and_a_304_repeats_its_r
     expect_end(TASK_OUTCOME_FINISHED);
 }
 
-Test(task, a_page_never_stored_or_unknown_is_fetched_in_full) {
-    struct task *t = analyzing(1);
-    cr_assert_str_eq(expect(CALL_ANALYZE)->message, "-", "no validators");
+/* abandon_for_another stops t (abandoned) and clears the record for a
+ * second task in the same test. */
+static void
+abandon_for_another(struct task *t) {
     task_stop(t, false);
     expect_end(TASK_OUTCOME_ABANDONED);
-    /* Postgres cannot say: fetched in full, not failed. */
     ncalls = 0;
     ends = 0;
     freed = false;
+}
+
+Test(task, a_page_never_stored_or_unknown_is_fetched_in_full) {
+    struct task *t = analyzing(1);
+    cr_assert_str_eq(expect(CALL_ANALYZE)->message, "-", "no validators");
+    abandon_for_another(t);
+    /* Postgres cannot say: fetched in full, not failed. */
     last_status = UV_ECONNRESET;
     t = analyzing(1);
     struct call *c = expect(CALL_ANALYZE);
@@ -1339,12 +1346,8 @@ Test(task, only_a_page_noted_in_redis_is_looked_up_in_postgres) {
     cr_assert_str_eq(noted_key, PAGE_URL, "asked by the normalised URL");
     cr_assert_str_eq(last_key, "", "Postgres was not asked");
     cr_assert_str_eq(expect(CALL_ANALYZE)->message, "-", "no validators");
-    task_stop(t, false);
-    expect_end(TASK_OUTCOME_ABANDONED);
+    abandon_for_another(t);
     /* Redis cannot say: Postgres is asked, as before the note. */
-    ncalls = 0;
-    ends = 0;
-    freed = false;
     page_noted = UV_ECONNRESET;
     t = analyzing(1);
     cr_assert_str_eq(last_key, PAGE_URL);
