@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/sha256.h"
+#include "common/digest.h"
 
 int
 keys_init(struct keys *k, const char *prefix) {
@@ -125,6 +125,21 @@ keys_live(const struct keys *k, const char *url_key, struct keybuf *out) {
     char hash[65];
     if (!url_key || sha256_hex(url_key, strlen(url_key), hash) < 0) return NULL;
     return shard_key(k, "live:", hash, out);
+}
+
+const char *
+keys_page(const struct keys *k, const char *url_key, struct keybuf *out) {
+    char hash[65];
+    if (!url_key || sha256_hex(url_key, strlen(url_key), hash) < 0) return NULL;
+    return shard_key(k, "page:", hash, out);
+}
+
+const char *
+keys_page_job(const struct keys *k, const char *url_key, struct keybuf *out) {
+    char hash[65 + 4];
+    if (!url_key || sha256_hex(url_key, strlen(url_key), hash) < 0) return NULL;
+    memcpy(hash + 64, ":job", 5);
+    return shard_key(k, "page:", hash, out);
 }
 
 const char *

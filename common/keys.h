@@ -22,6 +22,14 @@
  *   shard   {p}idem:{key}      string Idempotency-Key -> "<body hash> <job id>" (24 h)
  *   shard   {p}live:{hash}     string a page's newest job (dedup; queue_submit.lua joins it
  *                                     while it is live); hash = SHA-256 of the normalised URL
+ *   shard   {p}page:{hash}     hash   the page's note (QUEUE_PAGE_TTL_S): its newest finished
+ *                                     job ("job"), when that ended ("at", ms) and whether its
+ *                                     stored result has validators ("v": "1"/"0"); max_age
+ *                                     is answered from it, and only a "v" page is looked up
+ *                                     in Postgres for a conditional fetch
+ *   shard   {p}page:{hash}:job hash   a copy of that job's hash as it finished, kept as long
+ *                                     as a job hash (RESULT_TTL): a max_age submit is
+ *                                     answered with it in the submit script's one call
  *   shard   {p}events:{id}     stream the job's state changes (common/lua/lib/event.lua);
  *                                     expires with the job hash; ids are SSE event ids
  *   shard   {p}hooks           zset   webhook deliveries due, member = job id, score = due
@@ -97,6 +105,11 @@ const char *keys_idem(const struct keys *k, const char *idem, struct keybuf *out
  * normalised URL is url_key (common/url_norm.h); NULL when hashing fails. */
 const char *keys_live(const struct keys *k, const char *url_key, struct keybuf *out);
 
+/* keys_page is the note that the page's newest stored result has
+ * validators (url_key as for keys_live); NULL when hashing fails. */
+const char *keys_page(const struct keys *k, const char *url_key, struct keybuf *out);
+/* keys_page_job is the copy of the page's newest finished job. */
+const char *keys_page_job(const struct keys *k, const char *url_key, struct keybuf *out);
 /* keys_events is the job's event stream. */
 const char *keys_events(const struct keys *k, const char *id, struct keybuf *out);
 /* keys_hooks is the set of pending webhook deliveries. */

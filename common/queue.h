@@ -44,6 +44,10 @@
 /* How long a page's live pointer (keys_live) lives: past any retry
  * schedule; the submit script also checks the job it names is still live. */
 #define QUEUE_LIVE_TTL_S (7 * 86400)
+/* How long the note that a page's newest result has validators lasts
+ * after that result was stored (common/keys.h, keys_page): a page fetched
+ * again later than this is fetched in full. */
+#define QUEUE_PAGE_TTL_S (30 * 86400)
 
 struct queue {
     redis_uv_t *redis; /* commands; not owned */
@@ -83,9 +87,15 @@ enum queue_submit_outcome {
     QUEUE_REPLAY,
     QUEUE_CONFLICT,
     QUEUE_DEDUPLICATED,
-    QUEUE_CACHED
+    QUEUE_CACHED,
+    /* max_age_ms asked, and Redis has no note of the page: nothing was
+     * done; ask Postgres, then submit again (with cached_id, or without
+     * max_age_ms). */
+    QUEUE_FRESH_UNKNOWN
 };
-/* job: the new job (QUEUE_CREATED); existing_id: the other job otherwise. */
+/* job: the new job (QUEUE_CREATED), or for QUEUE_CACHED from the page's
+ * note the job as it finished (NULL when its copy expired: read it);
+ * existing_id: the other job when not QUEUE_CREATED. */
 typedef void (*queue_submit_cb)(int status, enum queue_submit_outcome outcome,
                                 const struct job *job, const char *existing_id, const char *errstr,
                                 void *arg);
@@ -99,6 +109,8 @@ struct queue_submit_req {
     bool fresh;               /* never join the page's live job */
     const char *cached_id;    /* a finished job whose result is fresh enough: the answer,
                                  nothing is created (NULL: none) */
+    int64_t max_age_ms;       /* > 0: the page's newest finished job, if it ended less than
+                                 this long ago (the page's note, keys_page), is the answer */
     const char *idem_key;     /* Idempotency-Key (NULL: none), at most 256 bytes */
     const char *body_hash;    /* with idem_key: the body's fingerprint */
     int idem_ttl_s;
@@ -125,6 +137,11 @@ int queue_submit(struct queue *q, const char *url, const char *callback_url, que
  *     conflict); otherwise the key records the id the call answers with,
  *     for idem_ttl_s;
  *   - with cached_id, that job is the answer (QUEUE_CACHED);
+ *   - with max_age_ms, the page's note (keys_page, written by
+ *     queue_finish_with) decides: its job, when it ended that recently,
+ *     is the answer (QUEUE_CACHED); an older one means no result is
+ *     fresh enough (on to the rules below); no note at all answers
+ *     QUEUE_FRESH_UNKNOWN and does nothing (Postgres may know);
  *   - unless fresh, a page whose newest job (keys_live) is queued,
  *     started, retrying or waiting, with the same callback_url, answers
  *     with that job (QUEUE_DEDUPLICATED): under a burst of identical
@@ -177,11 +194,26 @@ int queue_renew(struct queue *q, const char *consumer, const struct queue_entry 
  * the result is committed. value 0: the lease was lost, nothing changed. */
 int queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer,
                  queue_done_cb cb, void *arg);
-/* queue_finish_with also keeps summary (the job's result field: JSON
- * {total_words, unique_words, top}) in the job hash, so a poll of a
- * finished job is answered from Redis alone until the hash expires. */
+/* What a finish records besides the job's state. */
+struct queue_result {
+    /* The job's result field: JSON {total_words, unique_words, top}, kept
+     * in the job hash so a poll of a finished job is answered from Redis
+     * alone until the hash expires; NULL for none. */
+    const char *summary;
+    /* The page's normalised URL, whose note (keys_page) then names this
+     * job as the page's newest finished one, with whether its stored
+     * result has validators; NULL leaves the note alone. */
+    const char *url_key;
+    bool validators;
+};
+/* queue_finish_with is queue_finish recording res (may be NULL). */
 int queue_finish_with(struct queue *q, const struct queue_entry *e, const char *consumer,
-                      const char *summary, queue_done_cb cb, void *arg);
+                      const struct queue_result *res, queue_done_cb cb, void *arg);
+/* queue_page_noted asks whether the page whose normalised URL is url_key
+ * has the note queue_finish_with leaves, saying its newest result has
+ * validators: value 1 (that row may be looked up), 0 (not, or no note
+ * within QUEUE_PAGE_TTL_S). */
+int queue_page_noted(struct queue *q, const char *url_key, queue_done_cb cb, void *arg);
 /* queue_fail marks the job failed for good (code, message), adds it to
  * the failed set, and acknowledges it. value 0: the lease was lost. */
 int queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, const char *code,

@@ -22,6 +22,7 @@ struct submit_ctx {
     char *url_key, *callback_url, *cached_id, *idem_key, *body_hash;
     bool fresh, plain; /* plain: queue_submit (queue_job_cb) */
     int idem_ttl_s;
+    int64_t max_age_ms;
     int again;
     char live[JOB_ID_LEN + 1]; /* the live job as last read ("" none) */
 };
@@ -52,6 +53,23 @@ answer(struct queue_op *op, int st, enum queue_submit_outcome outcome, const cha
     queue_op_free(op);
 }
 
+/* answered_with_copy answers a max_age submit with the page's newest
+ * finished job id: with the job itself when the copy of its hash read
+ * (an expired copy is empty, and a damaged one is ignored: the caller
+ * reads the job, as after a cached_id submit). */
+static void
+answered_with_copy(struct queue_op *op, const char *id, const redisReply *copy) {
+    struct job j;
+    bool have = copy->elements > 0 && queue_op_job(copy, &j) == 0;
+    if (have && strcmp(j.id, id) != 0) {
+        job_free(&j);
+        have = false;
+    }
+    op->cb.submit(0, QUEUE_CACHED, have ? &j : NULL, id, NULL, op->arg);
+    if (have) job_free(&j);
+    queue_op_free(op);
+}
+
 /* failed answers op with a reply's error and returns true, if it is one. */
 static bool
 failed(struct queue_op *op, const redisReply *reply, const char *errstr) {
@@ -71,13 +89,22 @@ on_submit(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
         answer(op, 0, QUEUE_CREATED, NULL, NULL);
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || reply->elements > 3 ||
         reply->element[0]->type != REDIS_REPLY_STRING ||
         reply->element[1]->type != REDIS_REPLY_STRING) {
         answer(op, UV_EPROTO, QUEUE_CREATED, NULL, "unexpected reply to submit");
         return;
     }
+    if (reply->elements == 3) {
+        /* A max_age answer with the copy of the job as it finished. */
+        answered_with_copy(op, reply->element[1]->str, reply->element[2]);
+        return;
+    }
     const char *what = reply->element[0]->str, *id = reply->element[1]->str;
+    if (!strcmp(what, "unknown")) {
+        answer(op, 0, QUEUE_FRESH_UNKNOWN, NULL, NULL);
+        return;
+    }
     if (!strcmp(what, "again")) {
         /* A racing submit changed the page's live job: ask again with it. */
         if (++c->again > SUBMIT_MAX_AGAIN || (*id && !job_id_valid(id))) {
@@ -110,26 +137,32 @@ static int
 submit_eval(struct queue_op *op) {
     struct queue *q = op->q;
     struct submit_ctx *c = op->ctx;
-    struct keybuf kj, ks, kst, ke, kl, klj, kia, kih, kiu, ki, kc;
+    struct keybuf kj, ks, kst, ke, kl, klj, kp, kpj, kia, kih, kiu, ki, kc;
     char host[300];
     const char *live = keys_live(&q->keys, c->url_key, &kl);
-    if (!live || url_norm_host(c->url_key, host, sizeof host) < 0) return UV_EINVAL;
+    const char *page = keys_page(&q->keys, c->url_key, &kp);
+    const char *page_job = keys_page_job(&q->keys, c->url_key, &kpj);
+    if (!live || !page || !page_job || url_norm_host(c->url_key, host, sizeof host) < 0)
+        return UV_EINVAL;
     const char *keys[] = {keys_job(&q->keys, op->id, &kj),
                           keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst),
                           keys_events(&q->keys, op->id, &ke),
                           live,
                           c->live[0] ? keys_job(&q->keys, c->live, &klj) : live,
+                          page,
+                          page_job,
                           keys_ix_all(&q->keys, &kia),
                           keys_ix_host(&q->keys, host, &kih),
                           keys_ix_url(&q->keys, c->url_key, &kiu),
                           c->idem_key ? keys_idem(&q->keys, c->idem_key, &ki) : NULL};
-    if (!keys[7] || !keys[8] || (c->idem_key && !keys[9])) return UV_EINVAL;
-    char now[24], idem_ttl[24], live_ttl[24];
+    if (!keys[9] || !keys[10] || (c->idem_key && !keys[11])) return UV_EINVAL;
+    char now[24], idem_ttl[24], live_ttl[24], max_age[24];
     struct queue_ix_args ix;
     queue_op_ix_args(q, op->now, &ix);
     snprintf(idem_ttl, sizeof idem_ttl, "%d", c->idem_ttl_s);
     snprintf(live_ttl, sizeof live_ttl, "%d", QUEUE_LIVE_TTL_S);
+    snprintf(max_age, sizeof max_age, "%lld", (long long)c->max_age_ms);
     const char *args[] = {op->id,
                           op->url,
                           queue_op_ms(op->now, now),
@@ -140,12 +173,13 @@ submit_eval(struct queue_op *op) {
                           c->live,
                           c->cached_id ? c->cached_id : "",
                           live_ttl,
+                          max_age,
                           ix.floor,
                           ix.ttl_ms,
                           c->body_hash ? c->body_hash : "",
                           idem_ttl};
-    return queue_op_eval(q, on_submit, op, lua_queue_submit, c->idem_key ? 10 : 9, keys,
-                         c->idem_key ? 14 : 12, args);
+    return queue_op_eval(q, on_submit, op, lua_queue_submit, c->idem_key ? 12 : 11, keys,
+                         c->idem_key ? 15 : 13, args);
 }
 
 static char *
@@ -169,12 +203,18 @@ submit_new(struct queue *q, const struct queue_submit_req *r, bool plain, void *
     c->fresh = r->fresh;
     c->plain = plain;
     c->idem_ttl_s = r->idem_ttl_s;
+    c->max_age_ms = r->max_age_ms > 0 && !r->cached_id ? r->max_age_ms : 0;
     op->ctx = c;
     op->ctx_free = ctx_free;
     op->url = xstrdup(r->url);
     op->now = clock_now_ms();
     job_id_new(op->id);
     return op;
+}
+
+static bool
+asks_max_age(const struct queue_op *op) {
+    return ((const struct submit_ctx *)op->ctx)->max_age_ms > 0;
 }
 
 /* on_live_read: the page's live job as it is now, then the script. */
@@ -197,8 +237,10 @@ queue_submit_with(struct queue *q, const struct queue_submit_req *r, queue_submi
     if (!op) return UV_EINVAL;
     op->cb.submit = cb;
     int rc;
-    if (r->fresh || r->cached_id) {
-        rc = submit_eval(op); /* no live job to read */
+    if (r->fresh || r->cached_id || asks_max_age(op)) {
+        /* No live job to read (with max_age, the note may answer; if not,
+         * the script says which live job to read, as after a race). */
+        rc = submit_eval(op);
     } else {
         /* Read the page's live job first: the script must be given its hash. */
         struct keybuf kl;

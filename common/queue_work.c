@@ -290,32 +290,65 @@ queue_finish(struct queue *q, const struct queue_entry *e, const char *consumer,
 
 int
 queue_finish_with(struct queue *q, const struct queue_entry *e, const char *consumer,
-                  const char *summary, queue_done_cb cb, void *arg) {
+                  const struct queue_result *res, queue_done_cb cb, void *arg) {
+    struct keybuf kj, ks, kst, kt, ke, kh, khs, kp, kpj, kc;
+    const char *page = res && res->url_key ? keys_page(&q->keys, res->url_key, &kp) : NULL;
+    const char *page_job = page ? keys_page_job(&q->keys, res->url_key, &kpj) : NULL;
+    if (res && res->url_key && !page_job) return UV_EINVAL;
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
     int64_t now_ms = clock_now_ms();
-    struct keybuf kj, ks, kst, kt, ke, kh, khs, kc;
     const char *keys[] = {keys_job(&q->keys, e->job_id, &kj),
                           keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst),
                           keys_ts(&q->keys, keys_ts_minute(now_ms), &kt),
                           keys_events(&q->keys, e->job_id, &ke),
                           keys_hook(&q->keys, e->job_id, &kh),
-                          keys_hooks(&q->keys, &khs)};
-    char now[24], ttl[16];
+                          keys_hooks(&q->keys, &khs),
+                          page,
+                          page_job};
+    char now[24], ttl[16], page_ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
+    snprintf(page_ttl, sizeof page_ttl, "%d", QUEUE_PAGE_TTL_S);
     const char *args[] = {e->stream_id,
                           queue_op_ms(now_ms, now),
                           ttl,
                           KEYS_GROUP,
                           consumer,
-                          summary ? summary : "",
+                          res && res->summary ? res->summary : "",
                           STATS_TS_TTL,
                           STATS_MS_BOUNDS_TEXT,
-                          keys_events_channel(&q->keys, &kc)};
-    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_finish, 7, keys, 9, args);
+                          keys_events_channel(&q->keys, &kc),
+                          res && res->validators ? "1" : "0",
+                          page_ttl,
+                          e->job_id};
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_finish, page ? 9 : 7, keys,
+                           page ? 12 : 9, args);
     if (rc < 0) queue_op_free(op);
     return rc;
+}
+
+/* on_noted: the note's "v" is "1" when the page's result has validators. */
+static void
+on_noted(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct queue_op *op = arg;
+    (void)r;
+    const char *msg;
+    int st = queue_op_error(reply, errstr, &msg);
+    bool noted = !st && reply->type == REDIS_REPLY_STRING && !strcmp(reply->str, "1");
+    op->cb.done(st, noted, msg, op->arg);
+    queue_op_free(op);
+}
+
+int
+queue_page_noted(struct queue *q, const char *url_key, queue_done_cb cb, void *arg) {
+    struct keybuf kp;
+    const char *page = keys_page(&q->keys, url_key, &kp);
+    if (!page) return UV_EINVAL;
+    struct queue_op *op = queue_op_new(q, arg);
+    op->cb.done = cb;
+    const char *argv[] = {"HGET", page, "v"};
+    return send_argv(q, NULL, on_noted, op, 3, argv);
 }
 
 int

@@ -1,21 +1,13 @@
 /* redis_scripts.c — a connection's Lua scripts; see redis_scripts.h. */
 #include "common/redis_scripts.h"
 
-#include <openssl/evp.h>
 #include <string.h>
+
+#include "common/digest.h"
 
 int
 redis_scripts_sha1(const char *text, size_t len, char out[REDIS_SCRIPTS_SHA_LEN + 1]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    if (!EVP_Digest(text, len, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20) return -1;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < mdlen; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[REDIS_SCRIPTS_SHA_LEN] = '\0';
-    return 0;
+    return sha1_hex(text, len, out);
 }
 
 bool

@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "common/buf.h"
-#include "common/sha256.h"
+#include "common/digest.h"
 #include "common/xalloc.h"
 #include "migrations/migrate.h"
 

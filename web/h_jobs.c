@@ -135,6 +135,13 @@ h_jobs_get(struct req *req) {
 static void
 on_created(struct req *req, enum queue_submit_outcome outcome, const struct job *job,
            const char *other_id) {
+    if (outcome == QUEUE_CACHED && job) {
+        /* The page's newest finished job, as the submit read it. */
+        struct job_req *x = job_req_new(req, job->id);
+        x->flag = "cached";
+        on_job_read(0, job, NULL, x);
+        return;
+    }
     if (!job) {
         /* Another job is the answer (200): the first request's under the
          * same Idempotency-Key, the page's live job, or the job whose

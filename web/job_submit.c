@@ -7,10 +7,10 @@
 
 #include "common/addr_policy.h"
 #include "common/clock.h"
+#include "common/digest.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/results.h"
-#include "common/sha256.h"
 #include "common/url_check.h"
 #include "common/url_norm.h"
 #include "common/xalloc.h"
@@ -20,11 +20,13 @@
 #include "web/query.h"
 #include "web/req.h"
 
-/* The request waiting for Postgres (max_age) and then the queue. */
+/* The request on its way through the queue, and with max_age, when
+ * Redis has no note of the page, through Postgres and the queue again. */
 struct submit {
     struct req *req;
     job_submit_cb cb;
     struct queue_submit_req q;
+    long max_age_s;
     char url_key[URL_NORM_MAX + 1];
     char cached[JOB_ID_LEN + 1];
     char hash[65];
@@ -52,10 +54,16 @@ job_submit_limited(struct req *req) {
     return true;
 }
 
+static void ask_postgres(struct submit *s);
+
 static void
 on_submitted(int status, enum queue_submit_outcome outcome, const struct job *job,
              const char *other_id, const char *errstr, void *arg) {
     struct submit *s = arg;
+    if (status == 0 && outcome == QUEUE_FRESH_UNKNOWN) {
+        ask_postgres(s);
+        return;
+    }
     if (status < 0) {
         log_warn("msg=\"submit failed\" error=%s", log_q(errstr));
         req_unavailable(s->req, REQ_REDIS, NULL);
@@ -229,6 +237,17 @@ on_fresh_row(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     send_submit(s);
 }
 
+/* ask_postgres looks for a fresh result of a page Redis has no note of
+ * (stored before the notes, or long ago), then submits again, with the
+ * result found or without max_age. */
+static void
+ask_postgres(struct submit *s) {
+    s->q.max_age_ms = 0;
+    const char *page = s->url_key;
+    if (fresh_lookup(s->req->app, &page, 1, s->max_age_s, on_fresh_row, s) < 0)
+        send_submit(s); /* Postgres unreachable: fetch */
+}
+
 void
 job_submit(struct req *req, const struct job_submit_args *a, job_submit_cb cb) {
     char err[256];
@@ -267,11 +286,9 @@ job_submit(struct req *req, const struct job_submit_args *a, job_submit_cb cb) {
                                      .idem_key = s->idem_key,
                                      .body_hash = key ? s->hash : NULL,
                                      .idem_ttl_s = JOB_SUBMIT_IDEM_TTL_S};
-    if (a->max_age_s <= 0 || a->fresh) {
-        send_submit(s);
-        return;
-    }
-    const char *page = s->url_key;
-    if (fresh_lookup(req->app, &page, 1, a->max_age_s, on_fresh_row, s) < 0)
-        send_submit(s); /* Postgres unreachable: fetch */
+    /* max_age: the page's note in Redis answers most submits; without
+     * one, Postgres is asked (ask_postgres). */
+    s->max_age_s = a->fresh ? 0 : a->max_age_s;
+    s->q.max_age_ms = (int64_t)s->max_age_s * 1000;
+    send_submit(s);
 }

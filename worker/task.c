@@ -35,6 +35,7 @@ struct task_io task_io = {
     .polite_cancel = polite_cancel,
     .analysis_resume = analysis_resume,
     .analysis_waited_ms = analysis_waited_ms,
+    .queue_page_noted = queue_page_noted,
 };
 
 const char *
@@ -281,11 +282,18 @@ persist(struct task *t) {
     case TASK_FINISHING:
         step = "finish";
         {
-            /* The summary rides along, so polls are answered from Redis. */
-            char *summary = t->have_row ? store_row_summary(&t->row) : NULL;
-            rc = task_io.queue_finish_with(env->queue, &t->entry, env->consumer, summary, on_ended,
-                                           t);
-            free(summary);
+            /* The summary rides along, so polls are answered from Redis,
+             * and the note of whether the page has validators now, so
+             * its next fetch looks its row up only when it has. */
+            struct queue_result res = {0};
+            if (t->have_row) {
+                const char *const *v = (const char *const *)t->row.value;
+                res.summary = store_row_summary(&t->row);
+                res.url_key = v[RESULTS_URL_KEY];
+                res.validators = t->row.copy_of || v[RESULTS_ETAG] || v[RESULTS_LAST_MODIFIED];
+            }
+            rc = task_io.queue_finish_with(env->queue, &t->entry, env->consumer, &res, on_ended, t);
+            free((char *)res.summary);
         }
         break;
     case TASK_FAILING:
@@ -599,13 +607,35 @@ on_prev(int status, const struct store_prev *prev, const char *errstr, void *arg
     begin_gate(t);
 }
 
-/* begin_lookup asks for the page's newest stored row, then gates. */
+/* look_up asks Postgres for the page's newest stored row, then gates. */
 static void
-begin_lookup(struct task *t) {
+look_up(struct task *t) {
     char key[URL_NORM_MAX + 1], err[128];
     if (url_norm(t->url, key, sizeof key, err, sizeof err) < 0 ||
         task_io.store_last(result_pg(t), key, on_prev, t) < 0)
         begin_gate(t); /* unconditional */
+}
+
+/* on_noted: only a page whose newest result has validators is looked up
+ * (when Redis cannot say, Postgres is asked, as before the note). */
+static void
+on_noted(int status, long long noted, const char *errstr, void *arg) {
+    struct task *t = arg;
+    (void)errstr;
+    if (stopped(t)) return;
+    if (status == 0 && !noted) begin_gate(t);
+    else look_up(t);
+}
+
+/* begin_lookup finds what a conditional fetch of the page needs: the
+ * note in Redis first, which spares the Postgres query for a page never
+ * stored with validators (most pages, the first time). */
+static void
+begin_lookup(struct task *t) {
+    char key[URL_NORM_MAX + 1], err[128];
+    if (url_norm(t->url, key, sizeof key, err, sizeof err) < 0 ||
+        task_io.queue_page_noted(t->env->queue, key, on_noted, t) < 0)
+        look_up(t);
 }
 
 /* on_found: a job delivered again whose result is already in Postgres

@@ -170,7 +170,7 @@ struct task_io {
     int (*queue_renew)(struct queue *q, const char *consumer, const struct queue_entry *entries,
                        size_t n, queue_renew_cb cb, void *arg);
     int (*queue_finish_with)(struct queue *q, const struct queue_entry *e, const char *consumer,
-                             const char *summary, queue_done_cb cb, void *arg);
+                             const struct queue_result *res, queue_done_cb cb, void *arg);
     int (*queue_fail)(struct queue *q, const struct queue_entry *e, const char *consumer,
                       const char *code, const char *message, queue_done_cb cb, void *arg);
     int (*queue_retry)(struct queue *q, const struct queue_entry *e, const char *consumer,
@@ -197,6 +197,7 @@ struct task_io {
     void (*polite_cancel)(polite_t *p, struct polite_slot *slot);
     void (*analysis_resume)(analysis_t *a);
     uint64_t (*analysis_waited_ms)(const analysis_t *a);
+    int (*queue_page_noted)(struct queue *q, const char *url_key, queue_done_cb cb, void *arg);
 };
 
 /* task_io: the real queue, store and analysis functions unless a test swaps them. */

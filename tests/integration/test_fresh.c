@@ -259,6 +259,20 @@ Test(fresh, a_fresh_result_is_the_answer_with_no_request_to_the_page, .init = st
     json_t *res = result_of(str(v, "id"));
     cr_assert_eq(num(res, "unique_words"), 3);
 
+    /* Redis noted the page's finished job (the note and the job's copy),
+     * which answered; without them (a result stored before notes, or a
+     * note expired), Postgres answers the same. */
+    redisReply *keys = redisCommand(wcsys_redis(&sys), "KEYS %spage:*", sys.prefix);
+    cr_assert(keys && keys->type == REDIS_REPLY_ARRAY && keys->elements == 2, "one page noted");
+    for (size_t i = 0; i < keys->elements; i++)
+        freeReplyObject(redisCommand(wcsys_redis(&sys), "DEL %s", keys->element[i]->str));
+    freeReplyObject(keys);
+    v = post(NULL, body, &st);
+    cr_assert_eq(st, 200, "%s", json_dumps(v, 0));
+    cr_assert_str_eq(str(v, "id"), first, "found in Postgres");
+    cr_assert(json_is_true(json_object_get(v, "cached")));
+    cr_assert_eq(queue_len(), 0, "no queue entry");
+
     /* The history of either spelling is the one page's. */
     char path[700], enc[400];
     size_t k = 0;

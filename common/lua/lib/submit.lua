@@ -7,17 +7,30 @@
 -- job, of its host and of its page (lib/ix.lua). Needs lib/event.lua and
 -- lib/ix.lua.
 -- k: job, stream, stats, events, live, live_job (the hash of the job
---    `live` named when the caller read it; any key when none), ix_all,
---    ix_host, ix_url
+--    `live` named when the caller read it; any key when none), page (the
+--    page's note, keys_page; nil: not consulted), page_job (the copy of
+--    the job it names, keys_page_job), ix_all, ix_host, ix_url
 -- a: id, url, now, channel, callback ("" none), url_key, fresh ("1"),
 --    live (the live id as the caller read it, "" none), cached ("" none),
 --    live_ttl, batch ("" none: the batch the new job belongs to),
---    ix_floor, ix_ttl (lib/ix.lua)
+--    max_age (ms, "0": none; with k.page), ix_floor, ix_ttl (lib/ix.lua)
 -- Returns outcome, id: 'created' and the stream entry of the new job;
--- 'cached' / 'dedup' and the job answered with; 'again' and the live id
--- now (it changed since the caller read it: read it again).
+-- 'cached' / 'dedup' and the job answered with (for a max_age answer,
+-- also the copy of the job's hash as it finished, {} once expired); 'again' and the live id
+-- now (it changed since the caller read it: read it again); 'unknown'
+-- and "" when max_age asks and the page has no note (the caller asks
+-- Postgres, then submits again with `cached` or without max_age).
 local function submit_page(k, a)
   if a.cached ~= '' then return 'cached', a.cached end
+  if k.page and a.max_age ~= '0' then
+    -- The note names the page's newest finished job and when it ended
+    -- (queue_finish.lua); one older than max_age means none is fresh.
+    local n = redis.call('HMGET', k.page, 'job', 'at')
+    if not n[1] or not n[2] then return 'unknown', '' end
+    if tonumber(a.now) - tonumber(n[2]) <= tonumber(a.max_age) then
+      return 'cached', n[1], redis.call('HGETALL', k.page_job)
+    end
+  end
   if a.fresh ~= '1' then
     local live = redis.call('GET', k.live) or ''
     if live ~= a.live then return 'again', live end

@@ -19,6 +19,12 @@ Test(keys, every_key_is_under_the_prefix) {
     cr_assert_str_eq(keys_live(&k, "http://example.com/", &b),
                      "wc:live:2a1b402420ef46577471cdc7409b0fa2c6a204db316e59ade2d805435489a067");
     cr_assert_null(keys_live(&k, NULL, &b));
+    cr_assert_str_eq(keys_page(&k, "http://example.com/", &b),
+                     "wc:page:2a1b402420ef46577471cdc7409b0fa2c6a204db316e59ade2d805435489a067");
+    cr_assert_null(keys_page(&k, NULL, &b));
+    cr_assert_str_eq(
+        keys_page_job(&k, "http://example.com/", &b),
+        "wc:page:2a1b402420ef46577471cdc7409b0fa2c6a204db316e59ade2d805435489a067:job");
     cr_assert_str_eq(keys_events(&k, "0192f3a1-7c2e-7abc-8def-0123456789ab", &b),
                      "wc:events:0192f3a1-7c2e-7abc-8def-0123456789ab");
     cr_assert_str_eq(keys_hooks(&k, &b), "wc:hooks");

@@ -183,6 +183,8 @@ Test(queue, submit_then_get) {
 static enum queue_submit_outcome got_outcome;
 static char got_other[JOB_ID_LEN + 1];
 
+static int got_submit_state; /* the job on_submit got, or -1 */
+
 static void
 on_submit(int status, enum queue_submit_outcome outcome, const struct job *job,
           const char *other_id, const char *errstr, void *arg) {
@@ -191,6 +193,7 @@ on_submit(int status, enum queue_submit_outcome outcome, const struct job *job,
     cr_assert_eq(status, 0, "%s", errstr);
     got_outcome = outcome;
     got_other[0] = '\0';
+    got_submit_state = job ? (int)job->state : -1;
     if (job) snprintf(got_other, sizeof got_other, "%s", job->id);
     else snprintf(got_other, sizeof got_other, "%s", other_id ? other_id : "");
     done = true;
@@ -775,6 +778,91 @@ Test(queue, failure_message_counts_only_this_runs_attempts) {
     free(id);
 }
 
+/* A finish notes whether the page's newest result has validators, for
+ * 30 days; a finish without them clears the note; a finish that names
+ * no page leaves it alone. */
+Test(queue, a_finish_notes_whether_the_page_has_validators) {
+    setup_group();
+    const char *page = "http://example.com/noted";
+    SYNC(queue_page_noted(&q, page, on_done, NULL));
+    cr_assert_eq(got_value, 0, "nothing noted yet");
+    const bool validators[] = {true, false, true};
+    const long long want[] = {1, 0, 1};
+    for (int i = 0; i < 3; i++) {
+        free(submit(page));
+        struct queue_entry e = take_one("w1");
+        SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+        struct queue_result res = {.url_key = page, .validators = validators[i]};
+        SYNC(queue_finish_with(&q, &e, "w1", &res, on_done, NULL));
+        cr_assert_eq(got_value, 1, "finished");
+        SYNC(queue_page_noted(&q, page, on_done, NULL));
+        cr_assert_eq(got_value, want[i], "after finish %d", i);
+    }
+    long long ttl = oracle_int("TTL %s", keys_page(&keys, page, &kb));
+    cr_assert(ttl > QUEUE_PAGE_TTL_S - 60 && ttl <= QUEUE_PAGE_TTL_S, "TTL %lld", ttl);
+    /* No page named: the note stays. */
+    free(submit(page));
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_finish_with(&q, &e, "w1", NULL, on_done, NULL));
+    SYNC(queue_page_noted(&q, page, on_done, NULL));
+    cr_assert_eq(got_value, 1);
+    SYNC(queue_page_noted(&q, "http://example.com/other", on_done, NULL));
+    cr_assert_eq(got_value, 0, "notes are per page");
+}
+
+/* max_age: the page's note answers with its newest finished job when
+ * that ended recently enough; an older one means a new job; no note at
+ * all answers "ask Postgres" and changes nothing. */
+Test(queue, max_age_is_answered_from_the_pages_note) {
+    setup_group();
+    const char *page = "http://example.com/aged";
+    struct queue_submit_req r = {.url = page,
+                                 .url_key = page,
+                                 .max_age_ms = 60000,
+                                 .idem_key = "k1",
+                                 .body_hash = "h1",
+                                 .idem_ttl_s = 60};
+    char id[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&r, id), QUEUE_FRESH_UNKNOWN);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 0, "nothing created");
+    cr_assert_eq(oracle_int("EXISTS %s", keys_idem(&keys, "k1", &kb)), 0, "nothing recorded");
+
+    /* A finished job of the page, noted. */
+    struct queue_submit_req plain = {.url = page, .url_key = page};
+    char first[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&plain, first), QUEUE_CREATED);
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    struct queue_result res = {.url_key = page};
+    SYNC(queue_finish_with(&q, &e, "w1", &res, on_done, NULL));
+    cr_assert_eq(submit_with(&r, id), QUEUE_CACHED);
+    cr_assert_str_eq(id, first, "the page's newest finished job");
+    cr_assert_eq(got_submit_state, (int)JOB_FINISHED, "with its copy, as it finished");
+    /* The copy expired (it lives as long as a job hash): the id alone. */
+    freeReplyObject(redisCommand(oracle, "DEL %s", keys_page_job(&keys, page, &kb)));
+    r.idem_key = r.body_hash = NULL;
+    cr_assert_eq(submit_with(&r, id), QUEUE_CACHED);
+    cr_assert_str_eq(id, first);
+    cr_assert_eq(got_submit_state, -1);
+    r.idem_key = "k1";
+    r.body_hash = "h1";
+    cr_assert_eq(submit_with(&r, id), QUEUE_REPLAY, "the idempotency key recorded the answer");
+    cr_assert_gt(oracle_int("TTL %s", keys_page(&keys, page, &kb)), 86400, "the note lasts");
+    cr_assert_str_eq(id, first);
+
+    /* Ended longer ago than max_age: a new job, which a second submit
+     * joins while it is live (the live job read after the script said). */
+    freeReplyObject(redisCommand(oracle, "HSET %s at 1000", keys_page(&keys, page, &kb)));
+    r.idem_key = r.body_hash = NULL;
+    char second[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&r, second), QUEUE_CREATED);
+    cr_assert_str_neq(second, first);
+    cr_assert_eq(submit_with(&r, id), QUEUE_DEDUPLICATED);
+    cr_assert_str_eq(id, second);
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 1, "one queued job");
+}
+
 /* events_of lists the states in the job's event stream, space-separated. */
 static void
 events_of(const char *id, char *out, size_t n) {
@@ -807,7 +895,8 @@ Test(queue, every_change_is_an_event_and_an_end_records_its_webhook) {
     SYNC(queue_promote(&q, 10, on_done, NULL));
     e = take_one("w1");
     SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
-    SYNC(queue_finish_with(&q, &e, "w1", "{\"total_words\":1}", on_done, NULL));
+    struct queue_result res = {.summary = "{\"total_words\":1}"};
+    SYNC(queue_finish_with(&q, &e, "w1", &res, on_done, NULL));
     char states[256];
     events_of(id, states, sizeof states);
     cr_assert_str_eq(states, "queued started retrying queued started finished");

@@ -1,6 +1,6 @@
 #include <criterion/criterion.h>
 
-#include "common/sha256.h"
+#include "common/digest.h"
 #include <criterion/parameterized.h>
 #include <dirent.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * deploys at once. */
 #include <criterion/criterion.h>
 
-#include "common/sha256.h"
+#include "common/digest.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>

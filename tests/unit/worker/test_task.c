@@ -69,6 +69,8 @@ struct call {
     char message[256];
     bool has_summary;
     char summary[512];
+    char note_key[128]; /* a finish's page note: the page ("" none) */
+    bool validators;    /* and whether it has validators */
     int64_t due_ms;
     int max_attempts;
     size_t n;
@@ -145,14 +147,16 @@ fake_renew(struct queue *q, const char *consumer, const struct queue_entry *entr
 }
 
 static int
-fake_finish(struct queue *q, const struct queue_entry *e, const char *consumer, const char *summary,
-            queue_done_cb cb, void *arg) {
+fake_finish(struct queue *q, const struct queue_entry *e, const char *consumer,
+            const struct queue_result *res, queue_done_cb cb, void *arg) {
     (void)q;
     struct call *c = record(CALL_FINISH, arg, e->job_id, consumer);
     if (!c) return UV_ENOTCONN;
     c->cb.done = cb;
-    c->has_summary = summary != NULL;
-    copy(c->summary, sizeof c->summary, summary);
+    c->has_summary = res && res->summary;
+    copy(c->summary, sizeof c->summary, res ? res->summary : NULL);
+    copy(c->note_key, sizeof c->note_key, res ? res->url_key : NULL);
+    c->validators = res && res->validators;
     return 0;
 }
 
@@ -341,7 +345,23 @@ fake_last(pg_uv_t *pg, const char *url_key, store_prev_cb cb, void *arg) {
     return 0;
 }
 
+/* fake_noted answers at once whether the page has the note that its
+ * newest result has validators: page_noted 1 (as every test of a stored
+ * page expects unless it says otherwise), 0, or an error when < 0. */
+static int page_noted;
+static char noted_key[128];
+
+static int
+fake_noted(struct queue *q, const char *url_key, queue_done_cb cb, void *arg) {
+    (void)q;
+    copy(noted_key, sizeof noted_key, url_key);
+    if (page_noted < 0) cb(page_noted, 0, "connection lost", arg);
+    else cb(0, page_noted, NULL, arg);
+    return 0;
+}
+
 static const struct task_io fake_io = {
+    .queue_page_noted = fake_noted,
     .store_last = fake_last,
     .queue_defer = fake_defer,
     .polite_check = fake_gate,
@@ -391,6 +411,8 @@ setup(void) {
     memset(&last_row, 0, sizeof last_row);
     last_status = 0;
     last_key[0] = '\0';
+    page_noted = 1;
+    noted_key[0] = '\0';
     freed = false;
     cfg = (struct config){.job_timeout_ms = 60000,
                           .job_max_attempts = 3,
@@ -891,6 +913,8 @@ Test(task, a_counted_page_is_stored_then_finished_with_its_summary) {
     cr_assert(c->has_summary);
     cr_assert(strstr(c->summary, "\"total_words\":3") && strstr(c->summary, "\"cat\""), "%s",
               c->summary);
+    cr_assert_str_eq(c->note_key, PAGE_URL, "the page's note is updated");
+    cr_assert(!c->validators, "the page sent neither ETag nor Last-Modified");
     answer_done(c, 0, 1);
     expect_end(TASK_OUTCOME_FINISHED);
 }
@@ -1279,19 +1303,28 @@ Test(task, a_page_stored_before_is_fetched_conditionally_and_a_304_repeats_its_r
     answer_stored(c, 0);
     c = expect(CALL_FINISH);
     cr_assert(!c->has_summary, "a copy's summary is read from Postgres");
+    cr_assert_str_eq(c->note_key, PAGE_URL);
+    cr_assert(c->validators, "a copy keeps the validators it was asked with");
     answer_done(c, 0, 1);
     expect_end(TASK_OUTCOME_FINISHED);
+}
+
+/* abandon_for_another stops t (abandoned) and clears the record for a
+ * second task in the same test. */
+static void
+abandon_for_another(struct task *t) {
+    task_stop(t, false);
+    expect_end(TASK_OUTCOME_ABANDONED);
+    ncalls = 0;
+    ends = 0;
+    freed = false;
 }
 
 Test(task, a_page_never_stored_or_unknown_is_fetched_in_full) {
     struct task *t = analyzing(1);
     cr_assert_str_eq(expect(CALL_ANALYZE)->message, "-", "no validators");
-    task_stop(t, false);
-    expect_end(TASK_OUTCOME_ABANDONED);
+    abandon_for_another(t);
     /* Postgres cannot say: fetched in full, not failed. */
-    ncalls = 0;
-    ends = 0;
-    freed = false;
     last_status = UV_ECONNRESET;
     t = analyzing(1);
     struct call *c = expect(CALL_ANALYZE);
@@ -1302,6 +1335,48 @@ Test(task, a_page_never_stored_or_unknown_is_fetched_in_full) {
     cr_assert_str_eq(c->code, "http_304");
     answer_done(c, 0, 1);
     expect_end(TASK_OUTCOME_FAILED);
+}
+
+Test(task, only_a_page_noted_in_redis_is_looked_up_in_postgres) {
+    /* Not noted: no query, an unconditional fetch, even if Postgres has
+     * a row (stored before the note existed). */
+    page_noted = 0;
+    last_row = (struct store_prev){.found = true, .id = "42", .etag = "\"v1\""};
+    struct task *t = analyzing(1);
+    cr_assert_str_eq(noted_key, PAGE_URL, "asked by the normalised URL");
+    cr_assert_str_eq(last_key, "", "Postgres was not asked");
+    cr_assert_str_eq(expect(CALL_ANALYZE)->message, "-", "no validators");
+    abandon_for_another(t);
+    /* Redis cannot say: Postgres is asked, as before the note. */
+    page_noted = UV_ECONNRESET;
+    t = analyzing(1);
+    cr_assert_str_eq(last_key, PAGE_URL);
+    cr_assert_str_eq(expect(CALL_ANALYZE)->message, "\"v1\"|");
+    task_stop(t, false);
+    expect_end(TASK_OUTCOME_ABANDONED);
+}
+
+Test(task, a_page_with_an_etag_is_noted_at_its_finish) {
+    struct call *c = gate_reached();
+    answer_gate(c, POLITE_GO, 0, NULL, NULL, "");
+    c = expect(CALL_ANALYZE);
+    struct analysis_result r = {.http_status = 200,
+                                .final_url = PAGE_URL,
+                                .content_type = "text/html",
+                                .charset = "utf-8",
+                                .bytes = 1234,
+                                .fetch_ms = 56,
+                                .etag = "\"v2\"",
+                                .all = &all,
+                                .no_stop = &no_stop};
+    c->answered = true;
+    c->cb.analyzed((analysis_t *)c, &r, c->arg);
+    answer_stored(expect(CALL_STORE), 0);
+    c = expect(CALL_FINISH);
+    cr_assert_str_eq(c->note_key, PAGE_URL);
+    cr_assert(c->validators);
+    answer_done(c, 0, 1);
+    expect_end(TASK_OUTCOME_FINISHED);
 }
 
 /* === redirects: each hop through the gate of its own host === */
