@@ -6,6 +6,9 @@
  *        (admin) the action on one page of matches
  *
  * The parameters are web/job_filter.h's, the search common/job_search.h's.
+ * A search lists every job's URL and id (and an id is enough to cancel a
+ * job), so it is guarded as the statistics are (web/auth.h: open in
+ * development and testing, else the admin or the metrics token).
  * A bulk call acts on at most `limit` matches (default 100, at most 500)
  * and answers what it did with the cursor of the next page, so a client
  * (the dashboard) goes on until next_cursor is null. Each action is the
@@ -98,6 +101,7 @@ search(struct sctx *x, job_search_cb cb) {
 
 void
 h_jobs_search(struct req *req) {
+    if (!auth_stats(req)) return;
     struct sctx *x = sctx_parse(req, false);
     if (x) search(x, on_found);
 }

@@ -358,3 +358,17 @@ Test(search, bulk_retry_and_delete_of_failed_jobs) {
     }
     cr_assert_eq(walk("", 5, found), BAD + GOOD);
 }
+
+Test(search, guarded_as_the_statistics_outside_development) {
+    wcsys_env(&sys, "STATS_PUBLIC", "0");
+    wcsys_env(&sys, "METRICS_TOKEN", "read-only-t0ken");
+    wcsys_start_web_ready(&sys);
+    call("GET", "/api/v1/jobs", NULL, 401);
+    call("GET", "/api/v1/jobs", "Authorization: Bearer wrong", 401);
+    call("GET", "/api/v1/jobs", "Authorization: Bearer read-only-t0ken", 200);
+    json_t *page = call("GET", "/api/v1/jobs?limit=5", TOKEN, 200);
+    cr_assert_eq(json_array_size(jobs_of(page)), 0);
+    /* The metrics token reads; it does not act. */
+    call("POST", "/api/v1/admin/jobs/bulk?action=cancel", "Authorization: Bearer read-only-t0ken",
+         401);
+}

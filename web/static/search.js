@@ -75,9 +75,13 @@ async function load() {
   if (cur) q.set('cursor', cur);
   let res;
   try {
-    res = await request('GET', `/api/v1/jobs?${q}`);
+    res = await request('GET', `/api/v1/jobs?${q}`, { headers: adminHeaders() });
   } catch {
     message('The search did not work: the server cannot be reached.', true);
+    return;
+  }
+  if (res.status === 401 || res.status === 403) {
+    message('Searching needs a token here: enter the admin token (or the metrics token) under Failed jobs.', true);
     return;
   }
   if (!res.ok) {
