@@ -105,8 +105,9 @@ const char *keys_idem(const struct keys *k, const char *idem, struct keybuf *out
  * normalised URL is url_key (common/url_norm.h); NULL when hashing fails. */
 const char *keys_live(const struct keys *k, const char *url_key, struct keybuf *out);
 
-/* keys_page is the note that the page's newest stored result has
- * validators (url_key as for keys_live); NULL when hashing fails. */
+/* keys_page is the page's note (its newest finished job, when, and
+ * whether that result has validators; url_key as for keys_live); NULL
+ * when hashing fails. */
 const char *keys_page(const struct keys *k, const char *url_key, struct keybuf *out);
 /* keys_page_job is the copy of the page's newest finished job. */
 const char *keys_page_job(const struct keys *k, const char *url_key, struct keybuf *out);

@@ -44,9 +44,9 @@
 /* How long a page's live pointer (keys_live) lives: past any retry
  * schedule; the submit script also checks the job it names is still live. */
 #define QUEUE_LIVE_TTL_S (7 * 86400)
-/* How long the note that a page's newest result has validators lasts
- * after that result was stored (common/keys.h, keys_page): a page fetched
- * again later than this is fetched in full. */
+/* How long a page's note (common/keys.h, keys_page) lasts after its
+ * newest job finished: a page submitted with max_age later than this is
+ * looked up in Postgres, and one fetched again is fetched in full. */
 #define QUEUE_PAGE_TTL_S (30 * 86400)
 
 struct queue {

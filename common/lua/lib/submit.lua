@@ -16,10 +16,11 @@
 --    max_age (ms, "0": none; with k.page), ix_floor, ix_ttl (lib/ix.lua)
 -- Returns outcome, id: 'created' and the stream entry of the new job;
 -- 'cached' / 'dedup' and the job answered with (for a max_age answer,
--- also the copy of the job's hash as it finished, {} once expired); 'again' and the live id
--- now (it changed since the caller read it: read it again); 'unknown'
--- and "" when max_age asks and the page has no note (the caller asks
--- Postgres, then submits again with `cached` or without max_age).
+-- also the copy of the job's hash as it finished, {} once expired);
+-- 'again' and the live id now (it changed since the caller read it:
+-- read it again); 'unknown' and "" when max_age asks and the page has no
+-- note (the caller asks Postgres, then submits again with `cached` or
+-- without max_age).
 local function submit_page(k, a)
   if a.cached ~= '' then return 'cached', a.cached end
   if k.page and a.max_age ~= '0' then
