@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/lua_scripts.h"
 #include "common/queue_op.h"
+#include "common/url_norm.h"
 #include "common/xalloc.h"
 
 /* How many times the pages whose live job changed are sent again. */
@@ -192,32 +193,41 @@ static int
 send_slice(struct slice *s) {
     struct create *c = s->c;
     struct queue *q = c->q;
-    size_t nk = 2 + 4 * s->n, na = 5 + 5 * s->n;
-    struct keybuf *kb = xcalloc(2 + 4 * s->n, sizeof *kb);
+    size_t nk = 3 + 6 * s->n, na = 7 + 5 * s->n;
+    struct keybuf *kb = xcalloc(nk, sizeof *kb);
     char(*ids)[JOB_ID_LEN + 1] = xcalloc(s->n, sizeof *ids);
     const char **keys = xcalloc(nk, sizeof *keys), **args = xcalloc(na, sizeof *args);
-    char now[24], ttl[24], chan[sizeof(struct keybuf)];
+    char now[24], ttl[24], chan[sizeof(struct keybuf)], host[300];
     struct keybuf kc;
+    struct queue_ix_args ix;
+    queue_op_ix_args(q, c->now, &ix);
     snprintf(ttl, sizeof ttl, "%d", QUEUE_LIVE_TTL_S);
     snprintf(chan, sizeof chan, "%s", keys_events_channel(&q->keys, &kc));
     keys[0] = keys_queue(&q->keys, &kb[0]);
     keys[1] = keys_stats(&q->keys, &kb[1]);
+    keys[2] = keys_ix_all(&q->keys, &kb[2]);
     args[0] = queue_op_ms(c->now, now);
     args[1] = chan;
     args[2] = ttl;
     args[3] = c->out.id;
     args[4] = c->fresh ? "1" : "0";
+    args[5] = ix.floor;
+    args[6] = ix.ttl_ms;
     int rc = 0;
     for (size_t i = 0; i < s->n; i++) {
         struct cline *l = &c->lines[s->idx[i]];
         job_id_new(ids[i]);
-        const char **k = keys + 2 + 4 * i, **a = args + 5 + 5 * i;
-        struct keybuf *b = kb + 2 + 4 * i;
+        const char **k = keys + 3 + 6 * i, **a = args + 7 + 5 * i;
+        struct keybuf *b = kb + 3 + 6 * i;
         k[0] = keys_job(&q->keys, ids[i], &b[0]);
         k[1] = keys_events(&q->keys, ids[i], &b[1]);
         k[2] = keys_live(&q->keys, l->url_key, &b[2]);
         k[3] = l->live[0] ? keys_job(&q->keys, l->live, &b[3]) : k[2];
-        if (!k[0] || !k[1] || !k[2] || !k[3]) rc = UV_EINVAL;
+        k[4] = url_norm_host(l->url_key, host, sizeof host) == 0
+                   ? keys_ix_host(&q->keys, host, &b[4])
+                   : NULL;
+        k[5] = keys_ix_url(&q->keys, l->url_key, &b[5]);
+        if (!k[0] || !k[1] || !k[2] || !k[3] || !k[4] || !k[5]) rc = UV_EINVAL;
         a[0] = ids[i];
         a[1] = l->url;
         a[2] = l->url_key;

@@ -191,6 +191,34 @@ keys_batches(const struct keys *k, struct keybuf *out) {
 }
 
 const char *
+keys_ix_all(const struct keys *k, struct keybuf *out) {
+    return shard_key(k, "ix:all", NULL, out);
+}
+
+/* A host or an error code in a key: 1 to 300 bytes (a DNS name is at most 253). */
+static bool
+ix_arg_ok(const char *s) {
+    return s && *s && strlen(s) <= 300;
+}
+
+const char *
+keys_ix_host(const struct keys *k, const char *host, struct keybuf *out) {
+    return ix_arg_ok(host) ? shard_key(k, "ix:host:", host, out) : NULL;
+}
+
+const char *
+keys_ix_url(const struct keys *k, const char *url_key, struct keybuf *out) {
+    char hash[65];
+    if (!url_key || sha256_hex(url_key, strlen(url_key), hash) < 0) return NULL;
+    return shard_key(k, "ix:url:", hash, out);
+}
+
+const char *
+keys_ix_error(const struct keys *k, const char *code, struct keybuf *out) {
+    return ix_arg_ok(code) ? shard_key(k, "ix:err:", code, out) : NULL;
+}
+
+const char *
 keys_events_channel(const struct keys *k, struct keybuf *out) {
     return process_key(k, "events", out);
 }

@@ -41,6 +41,12 @@
  *   shard   {p}batch:{id}:lines list  one entry per line submitted, in order (batch.h)
  *   shard   {p}batch:{id}:jobs list   the job id of each valid line, in order
  *   shard   {p}batches         zset   batch id -> creation time (ms), the newest kept
+ *   shard   {p}ix:all          zset   search index (common/job_search.h): every job id, all
+ *                                     scores 0, so members sort by id = by creation time
+ *                                     (UUIDv7); trimmed by age at each add
+ *   shard   {p}ix:host:{h}     zset   the same, the jobs of one host h (lower case, no port)
+ *   shard   {p}ix:url:{hash}   zset   the same, the jobs of one page (hash as keys_live's)
+ *   shard   {p}ix:err:{code}   zset   the same, the jobs that ended an attempt with error code
  *   channel {p}events                 pub/sub: "<id> <state> <event id>" per state change
  *   host    {p}host:{h}        hash   one host's politeness state (common/hosts.h); h is
  *                                     "host:port", lower case
@@ -122,6 +128,14 @@ const char *keys_batch(const struct keys *k, const char *id, struct keybuf *out)
 const char *keys_batch_lines(const struct keys *k, const char *id, struct keybuf *out);
 const char *keys_batch_jobs(const struct keys *k, const char *id, struct keybuf *out);
 const char *keys_batches(const struct keys *k, struct keybuf *out);
+/* keys_ix_all, keys_ix_host, keys_ix_url and keys_ix_error are the search
+ * indexes (common/job_search.h): every job, the jobs of host h, of the
+ * page whose normalised URL is url_key, and of error code (NULL when an
+ * argument is empty or too long). */
+const char *keys_ix_all(const struct keys *k, struct keybuf *out);
+const char *keys_ix_host(const struct keys *k, const char *host, struct keybuf *out);
+const char *keys_ix_url(const struct keys *k, const char *url_key, struct keybuf *out);
+const char *keys_ix_error(const struct keys *k, const char *code, struct keybuf *out);
 /* Host keys; NULL when host (or origin) is empty or too long. */
 const char *keys_host(const struct keys *k, const char *host, struct keybuf *out);
 const char *keys_host_slots(const struct keys *k, const char *host, struct keybuf *out);

@@ -42,6 +42,7 @@ extern const char lua_host_view[];
 extern const char lua_robots_put[];
 extern const char lua_stats_read[];
 extern const char lua_stats_incr[];
+extern const char lua_job_search[];
 
 /* Every script of common/lua/, for tests. */
 extern const struct lua_script common_lua_scripts[];

@@ -152,6 +152,16 @@ queue_op_ms(int64_t ms, char out[24]) {
     return out;
 }
 
+void
+queue_op_ix_args(const struct queue *q, int64_t now, struct queue_ix_args *out) {
+    int64_t horizon = ((int64_t)q->result_ttl_s + QUEUE_LIVE_TTL_S) * 1000;
+    uint64_t t = now > horizon ? (uint64_t)(now - horizon) : 0;
+    /* A UUIDv7 begins with its 48-bit ms time in hex: 8 digits, '-', 4. */
+    snprintf(out->floor, sizeof out->floor, "(%08llx-%04llx", (unsigned long long)(t >> 16),
+             (unsigned long long)(t & 0xffff));
+    snprintf(out->ttl_ms, sizeof out->ttl_ms, "%lld", (long long)horizon);
+}
+
 static int64_t
 parse_ms(const char *s) {
     return s ? strtoll(s, NULL, 10) : 0;

@@ -74,6 +74,15 @@ void queue_op_done_now(struct queue_op *op, long long value);
 void queue_op_fail_done(struct queue_op *op, int status, const char *msg);
 /* queue_op_job parses an HGETALL-style array into j (job_free it); -1 if malformed. */
 int queue_op_job(const redisReply *r, struct job *j);
+/* The search indexes' upkeep arguments (common/lua/lib/ix.lua): floor,
+ * "(" and the UUIDv7 time prefix of now minus the horizon (the ids of
+ * jobs older than that have expired: QUEUE_LIVE_TTL_S bounds a job's
+ * life, result_ttl_s its hash's after its end), and the horizon in ms. */
+struct queue_ix_args {
+    char floor[24];
+    char ttl_ms[24];
+};
+void queue_op_ix_args(const struct queue *q, int64_t now, struct queue_ix_args *out);
 /* queue_op_ms formats ms into out (24 bytes). */
 const char *queue_op_ms(int64_t ms, char out[24]);
 

@@ -137,11 +137,13 @@ static int
 submit_eval(struct queue_op *op) {
     struct queue *q = op->q;
     struct submit_ctx *c = op->ctx;
-    struct keybuf kj, ks, kst, ke, kl, klj, kp, kpj, ki, kc;
+    struct keybuf kj, ks, kst, ke, kl, klj, kp, kpj, kia, kih, kiu, ki, kc;
+    char host[300];
     const char *live = keys_live(&q->keys, c->url_key, &kl);
     const char *page = keys_page(&q->keys, c->url_key, &kp);
     const char *page_job = keys_page_job(&q->keys, c->url_key, &kpj);
-    if (!live || !page || !page_job) return UV_EINVAL;
+    if (!live || !page || !page_job || url_norm_host(c->url_key, host, sizeof host) < 0)
+        return UV_EINVAL;
     const char *keys[] = {keys_job(&q->keys, op->id, &kj),
                           keys_queue(&q->keys, &ks),
                           keys_stats(&q->keys, &kst),
@@ -150,9 +152,14 @@ submit_eval(struct queue_op *op) {
                           c->live[0] ? keys_job(&q->keys, c->live, &klj) : live,
                           page,
                           page_job,
+                          keys_ix_all(&q->keys, &kia),
+                          keys_ix_host(&q->keys, host, &kih),
+                          keys_ix_url(&q->keys, c->url_key, &kiu),
                           c->idem_key ? keys_idem(&q->keys, c->idem_key, &ki) : NULL};
-    if (c->idem_key && !keys[8]) return UV_EINVAL;
+    if (!keys[9] || !keys[10] || (c->idem_key && !keys[11])) return UV_EINVAL;
     char now[24], idem_ttl[24], live_ttl[24], max_age[24];
+    struct queue_ix_args ix;
+    queue_op_ix_args(q, op->now, &ix);
     snprintf(idem_ttl, sizeof idem_ttl, "%d", c->idem_ttl_s);
     snprintf(live_ttl, sizeof live_ttl, "%d", QUEUE_LIVE_TTL_S);
     snprintf(max_age, sizeof max_age, "%lld", (long long)c->max_age_ms);
@@ -167,10 +174,12 @@ submit_eval(struct queue_op *op) {
                           c->cached_id ? c->cached_id : "",
                           live_ttl,
                           max_age,
+                          ix.floor,
+                          ix.ttl_ms,
                           c->body_hash ? c->body_hash : "",
                           idem_ttl};
-    return queue_op_eval(q, on_submit, op, lua_queue_submit, c->idem_key ? 9 : 8, keys,
-                         c->idem_key ? 13 : 11, args);
+    return queue_op_eval(q, on_submit, op, lua_queue_submit, c->idem_key ? 12 : 11, keys,
+                         c->idem_key ? 15 : 13, args);
 }
 
 static char *

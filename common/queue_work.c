@@ -179,14 +179,26 @@ on_start(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
 
 /* The keys of the scripts that may fail a job (queue_start, when the job
  * is out of attempts, and queue_fail): job, stream, stats, failed, ts
- * (the minute of now), events, hook, hooks. */
+ * (the minute of now), events, hook, hooks, the search index of the
+ * error code; and the index's upkeep arguments. */
 struct fail_keys {
-    struct keybuf b[8];
-    const char *k[8];
+    struct keybuf b[9];
+    const char *k[9];
+    struct queue_ix_args ix;
 };
 
+/* error_index is the search index of error code (keys_ix_error); a code
+ * no key can hold (none, or too long) is indexed as "unknown". */
+static const char *
+error_index(struct queue *q, const char *code, struct keybuf *out) {
+    const char *k = keys_ix_error(&q->keys, code, out);
+    return k ? k : keys_ix_error(&q->keys, "unknown", out);
+}
+
 static const char *const *
-fail_keys(struct queue *q, const char *id, int64_t now_ms, struct fail_keys *f) {
+fail_keys(struct queue *q, const char *id, const char *code, int64_t now_ms, struct fail_keys *f) {
+    f->k[8] = error_index(q, code, &f->b[8]);
+    queue_op_ix_args(q, now_ms, &f->ix);
     f->k[0] = keys_job(&q->keys, id, &f->b[0]);
     f->k[1] = keys_queue(&q->keys, &f->b[1]);
     f->k[2] = keys_stats(&q->keys, &f->b[2]);
@@ -205,15 +217,16 @@ queue_start(struct queue *q, const struct queue_entry *e, const char *consumer, 
     op->cb.job = cb;
     int64_t now_ms = clock_now_ms();
     struct fail_keys fk;
-    const char *const *keys = fail_keys(q, e->job_id, now_ms, &fk);
+    const char *const *keys = fail_keys(q, e->job_id, "worker_lost", now_ms, &fk);
     struct keybuf kc;
     char now[24], max[16], ttl[16];
     snprintf(max, sizeof max, "%d", max_attempts);
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
     const char *args[] = {e->stream_id, consumer,     queue_op_ms(now_ms, now),
                           KEYS_GROUP,   max,          ttl,
-                          e->job_id,    STATS_TS_TTL, keys_events_channel(&q->keys, &kc)};
-    int rc = queue_op_eval(q, on_start, op, lua_queue_start, 8, keys, 9, args);
+                          e->job_id,    STATS_TS_TTL, keys_events_channel(&q->keys, &kc),
+                          fk.ix.floor,  fk.ix.ttl_ms};
+    int rc = queue_op_eval(q, on_start, op, lua_queue_start, 9, keys, 11, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -345,7 +358,7 @@ queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, c
     op->cb.done = cb;
     int64_t now_ms = clock_now_ms();
     struct fail_keys fk;
-    const char *const *keys = fail_keys(q, e->job_id, now_ms, &fk);
+    const char *const *keys = fail_keys(q, e->job_id, code, now_ms, &fk);
     struct keybuf kc;
     char now[24], ttl[16];
     snprintf(ttl, sizeof ttl, "%d", q->result_ttl_s);
@@ -353,8 +366,9 @@ queue_fail(struct queue *q, const struct queue_entry *e, const char *consumer, c
                           ttl,          KEYS_GROUP,
                           consumer,     code,
                           message,      e->job_id,
-                          STATS_TS_TTL, keys_events_channel(&q->keys, &kc)};
-    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_fail, 8, keys, 10, args);
+                          STATS_TS_TTL, keys_events_channel(&q->keys, &kc),
+                          fk.ix.floor,  fk.ix.ttl_ms};
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_fail, 9, keys, 12, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }
@@ -364,21 +378,29 @@ queue_retry(struct queue *q, const struct queue_entry *e, const char *consumer, 
             const char *code, const char *message, queue_done_cb cb, void *arg) {
     struct queue_op *op = queue_op_new(q, arg);
     op->cb.done = cb;
-    struct keybuf kj, ks, kst, kr, ke, kc;
-    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj), keys_queue(&q->keys, &ks),
-                          keys_stats(&q->keys, &kst), keys_retry(&q->keys, &kr),
-                          keys_events(&q->keys, e->job_id, &ke)};
+    struct keybuf kj, ks, kst, kr, ke, ki, kc;
+    const char *keys[] = {keys_job(&q->keys, e->job_id, &kj),
+                          keys_queue(&q->keys, &ks),
+                          keys_stats(&q->keys, &kst),
+                          keys_retry(&q->keys, &kr),
+                          keys_events(&q->keys, e->job_id, &ke),
+                          error_index(q, code, &ki)};
     char now[24], due[24];
+    int64_t now_ms = clock_now_ms();
+    struct queue_ix_args ix;
+    queue_op_ix_args(q, now_ms, &ix);
     const char *args[] = {e->stream_id,
-                          queue_op_ms(clock_now_ms(), now),
+                          queue_op_ms(now_ms, now),
                           queue_op_ms(due_ms, due),
                           KEYS_GROUP,
                           consumer,
                           code,
                           message,
                           e->job_id,
-                          keys_events_channel(&q->keys, &kc)};
-    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_retry, 5, keys, 9, args);
+                          keys_events_channel(&q->keys, &kc),
+                          ix.floor,
+                          ix.ttl_ms};
+    int rc = queue_op_eval(q, queue_op_on_int, op, lua_queue_retry, 6, keys, 11, args);
     if (rc < 0) queue_op_free(op);
     return rc;
 }

@@ -126,3 +126,23 @@ url_norm(const char *url, char *out, size_t outlen, char *err, size_t errlen) {
     curl_url_cleanup(u);
     return rc;
 }
+
+int
+url_norm_host(const char *url_key, char *out, size_t outlen) {
+    const char *p = url_key ? strstr(url_key, "://") : NULL;
+    if (!p) return -1;
+    p += 3;
+    size_t n = strcspn(p, "/?#");
+    if (p[0] == '[') {
+        const char *end = memchr(p, ']', n);
+        if (!end) return -1;
+        n = (size_t)(end - p) + 1;
+    } else {
+        const char *colon = memchr(p, ':', n);
+        if (colon) n = (size_t)(colon - p);
+    }
+    if (n == 0 || n >= outlen) return -1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return 0;
+}

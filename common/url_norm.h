@@ -37,4 +37,11 @@
  * err (the URL is not one wordcount accepts). */
 int url_norm(const char *url, char *out, size_t outlen, char *err, size_t errlen);
 
+/* url_norm_host writes the host of a normalised URL (url_key, as url_norm
+ * made it: no user info, host in lower case) without its port to out:
+ * "example.com", "[::1]". The search index of a host is keyed by it
+ * (common/job_search.h; common/lua/lib/ix.lua reads it the same way).
+ * Returns 0, or -1 when url_key has no host or out is too small. */
+int url_norm_host(const char *url_key, char *out, size_t outlen);
+
 #endif

@@ -10,7 +10,8 @@
  * batches (and batch_export.c their export), h_results.c the results by URL, h_compat.c the original
  * app's routes, h_health.c the probes and the OpenAPI document,
  * h_static.c the pages, h_stats.c the statistics (JSON and Prometheus),
- * h_admin.c the failed set (admin routes).
+ * h_admin.c the failed set (admin routes), h_job_search.c the job search
+ * and its bulk actions (admin).
  *
  * A new route is one line in routes.c, one handler file (declared here),
  * its entry in web/openapi.json and a test (README: Development). */
@@ -49,6 +50,8 @@ void h_admin_failed_list(struct req *req);
 void h_admin_failed_retry_all(struct req *req);
 void h_admin_failed_retry(struct req *req);
 void h_admin_failed_delete(struct req *req);
+void h_jobs_search(struct req *req);
+void h_admin_jobs_bulk(struct req *req);
 
 /* The route table (routes.c). */
 extern const struct route web_routes[];

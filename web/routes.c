@@ -3,6 +3,7 @@
 
 const struct route web_routes[] = {
     {"POST", "/api/v1/jobs", h_jobs_create},
+    {"GET", "/api/v1/jobs", h_jobs_search},
     {"GET", "/api/v1/jobs/{id}", h_jobs_get},
     {"DELETE", "/api/v1/jobs/{id}", h_jobs_cancel},
     {"GET", "/api/v1/jobs/{id}/result", h_jobs_result},
@@ -28,5 +29,6 @@ const struct route web_routes[] = {
     {"POST", "/api/v1/admin/failed/retry", h_admin_failed_retry_all},
     {"POST", "/api/v1/admin/failed/{id}/retry", h_admin_failed_retry},
     {"DELETE", "/api/v1/admin/failed/{id}", h_admin_failed_delete},
+    {"POST", "/api/v1/admin/jobs/bulk", h_admin_jobs_bulk},
 };
 const size_t web_nroutes = sizeof web_routes / sizeof web_routes[0];

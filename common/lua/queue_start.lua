@@ -1,7 +1,9 @@
 -- queue_start: queued (or started, when rescued from a lost worker) ->
 -- started, attempts + 1.
--- KEYS: job, stream, stats, failed, ts (the minute of now), events, hook, hooks
--- ARGV: entry, consumer, now, group, max_attempts, ttl, id, ts ttl, events channel
+-- KEYS: job, stream, stats, failed, ts (the minute of now), events, hook, hooks,
+--       the search index of error code worker_lost (lib/ix.lua)
+-- ARGV: entry, consumer, now, group, max_attempts, ttl, id, ts ttl, events channel,
+--       index floor, index ttl ms
 -- Returns the job hash, or false when there is nothing to run: the job is
 -- gone, ended, re-enqueued under another entry, or has used up its
 -- attempts (a job whose workers keep dying ends failed with worker_lost).
@@ -11,6 +13,7 @@
 --!include lib/stats_record.lua
 --!include lib/event.lua
 --!include lib/hook.lua
+--!include lib/ix.lua
 local function drop() ack(KEYS[2], ARGV[4], ARGV[1]) end
 local f = redis.call('HMGET', KEYS[1], 'status', 'entry', 'attempts')
 local st, cur, att = f[1], f[2], tonumber(f[3] or '0')
@@ -31,6 +34,7 @@ if att >= tonumber(ARGV[5]) then
   redis.call('HDEL', KEYS[1], 'worker', 'next_attempt_at')
   redis.call('EXPIRE', KEYS[1], ARGV[6])
   redis.call('ZADD', KEYS[4], ARGV[3], ARGV[7])
+  ix_add(KEYS[9], ARGV[7], ARGV[10], ARGV[11])
   redis.call('HINCRBY', KEYS[3], 'failed', 1)
   redis.call('HINCRBY', KEYS[3], 'failed:worker_lost', 1)
   wc_stats_second(KEYS[5], ARGV[3], 'x', ARGV[8])

@@ -408,6 +408,11 @@ def redis_counters(sysm):
     st = sysm.redis_cli("INFO", "stats")
     net = {k: int(re.search(rf"^{k}:(\d+)", st, re.M).group(1))
            for k in ("total_net_input_bytes", "total_net_output_bytes")}
+    cpu = sysm.redis_cli("INFO", "cpu")
+    net["cpu_s"] = sum(float(re.search(rf"^{k}:([\d.]+)", cpu, re.M).group(1))
+                       for k in ("used_cpu_sys", "used_cpu_user"))
+    mem = sysm.redis_cli("INFO", "memory")
+    net["used_memory"] = int(re.search(r"^used_memory:(\d+)", mem, re.M).group(1))
     return calls, net
 
 
@@ -431,6 +436,8 @@ def store_counters(sysm, calls0, net0, lsn0, rows):
             "redis_scripts_per_job": round(sum(v for k, v in calls.items() if k in ("evalsha", "eval", "fcall")), 2),
             "redis_bytes_in_per_job": round((net1["total_net_input_bytes"] - net0["total_net_input_bytes"]) / per),
             "redis_bytes_out_per_job": round((net1["total_net_output_bytes"] - net0["total_net_output_bytes"]) / per),
+            "redis_cpu_us_per_job": round((net1["cpu_s"] - net0["cpu_s"]) * 1e6 / per, 1),
+            "redis_memory_bytes_per_job": round((net1["used_memory"] - net0["used_memory"]) / per),
             "pg_wal_bytes_per_job": round(wal / per),
             "pg_table_bytes_per_job": round(table / per)}
 
@@ -506,7 +513,8 @@ def drain(sysm, urls, runs):
              "worker_rss_kb": max(max(s["worker_rss_kb"] or [0]) for s in samples),
              "web_rss_kb": max(s["web_rss_kb"] or 0 for s in samples)}
         for k in ("redis_commands_per_job", "redis_scripts_per_job", "redis_bytes_in_per_job",
-                  "redis_bytes_out_per_job", "pg_wal_bytes_per_job", "pg_table_bytes_per_job"):
+                  "redis_bytes_out_per_job", "redis_cpu_us_per_job", "redis_memory_bytes_per_job",
+                  "pg_wal_bytes_per_job", "pg_table_bytes_per_job"):
             m[k] = statistics.median(s[k] for s in samples)
         m["redis_calls_per_job"] = samples[len(samples) // 2]["redis_calls_per_job"]
         out[mode] = m
@@ -528,6 +536,8 @@ def capacity(d):
             "redis_commands_per_job": d["redis_commands_per_job"],
             "redis_scripts_per_job": d["redis_scripts_per_job"],
             "redis_bytes_in_per_job": d["redis_bytes_in_per_job"],
+            "redis_cpu_us_per_job": d["redis_cpu_us_per_job"],
+            "redis_memory_bytes_per_job": d["redis_memory_bytes_per_job"],
             "pg_wal_bytes_per_job": d["pg_wal_bytes_per_job"],
             "pg_table_bytes_per_job": d["pg_table_bytes_per_job"]}
 
@@ -538,7 +548,8 @@ def print_capacity(c):
         v = c["cpu_ms_per_job"][k]
         print(f"  {k:<9} {v:>7} ms CPU per job  ->  {c['jobs_per_s_per_core'].get(k, '-'):>7} jobs/s per core")
     print(f"  Redis: {c['redis_commands_per_job']} commands per job ({c['redis_scripts_per_job']} script calls), "
-          f"{c['redis_bytes_in_per_job']} bytes in")
+          f"{c['redis_bytes_in_per_job']} bytes in, {c['redis_cpu_us_per_job']} us of Redis CPU, "
+          f"{c['redis_memory_bytes_per_job']} bytes of Redis memory held after the drain")
     print(f"  Postgres: {c['pg_wal_bytes_per_job']} WAL bytes and {c['pg_table_bytes_per_job']} table bytes per job")
 
 

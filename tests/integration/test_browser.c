@@ -305,6 +305,16 @@ Test(browser, submit_page_dashboard_and_failed_jobs) {
         WAIT_MS, "the counts and the throughput chart moving");
     free(sum_before);
 
+    /* Find jobs: the failed job by its error code, in the result table. */
+    wd_type(&wd, "#search-error", "http_404");
+    wd_click(&wd, "#search-go");
+    snprintf(script, sizeof script,
+             "const r = document.querySelector('#search-results tr[data-job=\"%s\"]');"
+             "return r !== null && r.querySelector('.status').textContent === 'failed' &&"
+             " document.querySelectorAll('#search-results tbody tr').length === 1;",
+             failed_id);
+    wd_wait(&wd, script, WAIT_MS, "the search finding the failed job, and only it");
+
     /* Failed jobs: the admin routes belong to the queue work (issue 3); the
      * page is written against GET/POST/DELETE /api/v1/admin/failed... */
     wd_type(&wd, "#token", ADMIN_TOKEN);

@@ -3,15 +3,17 @@
 -- rules: a fresh result found by the caller is the answer; unless
 -- `fresh`, a page whose newest job (`live`) is still live, with the same
 -- callback, is joined; otherwise a new job is created, queued, and
--- becomes the page's newest. Needs lib/event.lua.
+-- becomes the page's newest, and is added to the search indexes of every
+-- job, of its host and of its page (lib/ix.lua). Needs lib/event.lua and
+-- lib/ix.lua.
 -- k: job, stream, stats, events, live, live_job (the hash of the job
 --    `live` named when the caller read it; any key when none), page (the
 --    page's note, keys_page; nil: not consulted), page_job (the copy of
---    the job it names, keys_page_job)
+--    the job it names, keys_page_job), ix_all, ix_host, ix_url
 -- a: id, url, now, channel, callback ("" none), url_key, fresh ("1"),
 --    live (the live id as the caller read it, "" none), cached ("" none),
 --    live_ttl, batch ("" none: the batch the new job belongs to),
---    max_age (ms, "0": none; with k.page)
+--    max_age (ms, "0": none; with k.page), ix_floor, ix_ttl (lib/ix.lua)
 -- Returns outcome, id: 'created' and the stream entry of the new job;
 -- 'cached' / 'dedup' and the job answered with (for a max_age answer,
 -- also the copy of the job's hash as it finished, {} once expired);
@@ -54,5 +56,8 @@ local function submit_page(k, a)
   job_event(k.job, k.events, a.channel, 'queued', a.now)
   redis.call('HINCRBY', k.stats, 'submitted', 1)
   redis.call('SET', k.live, a.id, 'EX', a.live_ttl)
+  ix_add(k.ix_all, a.id, a.ix_floor, '')
+  ix_add(k.ix_host, a.id, a.ix_floor, a.ix_ttl)
+  ix_add(k.ix_url, a.id, a.ix_floor, a.ix_ttl)
   return 'created', e
 end

@@ -39,6 +39,13 @@ Test(keys, every_key_is_under_the_prefix) {
                      "wc:batch:0192f3a1-7c2e-7abc-8def-0123456789ab:jobs");
     cr_assert_null(keys_batch(&k, NULL, &b));
     cr_assert_str_eq(keys_batches(&k, &b), "wc:batches");
+    cr_assert_str_eq(keys_ix_all(&k, &b), "wc:ix:all");
+    cr_assert_str_eq(keys_ix_host(&k, "example.com", &b), "wc:ix:host:example.com");
+    cr_assert_null(keys_ix_host(&k, "", &b));
+    cr_assert_str_eq(keys_ix_url(&k, "http://example.com/", &b),
+                     "wc:ix:url:2a1b402420ef46577471cdc7409b0fa2c6a204db316e59ade2d805435489a067");
+    cr_assert_str_eq(keys_ix_error(&k, "timeout", &b), "wc:ix:err:timeout");
+    cr_assert_null(keys_ix_error(&k, NULL, &b));
     cr_assert_str_eq(keys_events_channel(&k, &b), "wc:events");
     cr_assert_str_eq(keys_workers(&k, &b), "wc:workers");
     cr_assert_str_eq(keys_http(&k, &b), "wc:http");

@@ -353,6 +353,8 @@ Test(queue, fail_adds_to_failed_set_and_retry_requeues) {
     SYNC(queue_failed_list(&q, 0, 10, on_list, NULL));
     cr_assert_eq(got_total, 1);
     cr_assert_eq(got_n, 1);
+    cr_assert_eq(oracle_int("ZCARD %s", keys_ix_error(&keys, "http_404", &kb)), 1,
+                 "in the search index of its error code");
     redisReply *r = redisCommand(oracle, "HGET %s failed:http_404", keys_stats(&keys, &kb));
     cr_assert(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "1"),
               "failures counted by reason");
@@ -999,4 +1001,47 @@ Test(queue, defer_and_wake) {
     cr_assert_str_eq(states, "queued started waiting queued started queued started waiting queued "
                              "started waiting canceled");
     free(id);
+}
+
+/* The search indexes (common/job_search.h): a submit adds the job to the
+ * index of every job, of its host and of its page; the host's and page's
+ * expire a horizon (RESULT_TTL + 7 days) after their last add; and adds
+ * trim the entries older than the horizon. */
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void) {
+    return fake_now;
+}
+
+Test(queue, search_indexes_are_added_to_and_trimmed_by_age) {
+    int64_t (*real)(void) = clock_now_ms_fn;
+    int64_t horizon_ms = (3600 + QUEUE_LIVE_TTL_S) * 1000LL;
+    fake_now = real() - horizon_ms - 60000;
+    clock_now_ms_fn = fake_clock;
+    char *old = submit("http://Example.com:80/old");
+    clock_now_ms_fn = real;
+    struct keybuf ka, kh, ku;
+    keys_ix_all(&keys, &ka);
+    keys_ix_host(&keys, "example.com", &kh);
+    keys_ix_url(&keys, "http://example.com/old", &ku);
+    cr_assert_eq(oracle_int("ZCARD %s", ka.s), 1);
+    cr_assert_eq(oracle_int("ZCARD %s", kh.s), 1);
+    cr_assert_eq(oracle_int("ZCARD %s", ku.s), 1);
+    long long ttl = oracle_int("PTTL %s", kh.s);
+    cr_assert(ttl > horizon_ms - 60000 && ttl <= horizon_ms, "host index ttl %lld", ttl);
+    cr_assert_eq(oracle_int("PTTL %s", ka.s), -1, "the index of every job stays");
+    /* One add in sixteen trims (an id ending in 0): submit until one did. */
+    int n = 0;
+    char url[64];
+    while (oracle_int("ZCARD %s", ka.s) == n + 1) {
+        cr_assert_lt(n, 400, "no add trimmed the old entry");
+        snprintf(url, sizeof url, "http://other.example/%d", n++);
+        free(submit(url));
+    }
+    cr_assert_eq(oracle_int("ZCARD %s", ka.s), n, "the old job trimmed, the new ones kept");
+    redisReply *r = redisCommand(oracle, "ZSCORE %s %s", ka.s, old);
+    cr_assert(r && r->type == REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    free(old);
 }

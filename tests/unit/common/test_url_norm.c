@@ -130,3 +130,20 @@ Test(url_norm, long_inputs_stay_bounded) {
     over[URL_CHECK_MAX + 1] = '\0';
     cr_expect_lt(url_norm(over, out, sizeof out, err, sizeof err), 0);
 }
+
+Test(url_norm, host_of_a_normalised_url) {
+    char h[64];
+    cr_assert_eq(url_norm_host("https://example.com/a/b?c", h, sizeof h), 0);
+    cr_assert_str_eq(h, "example.com");
+    cr_assert_eq(url_norm_host("http://example.com:8080/", h, sizeof h), 0);
+    cr_assert_str_eq(h, "example.com");
+    cr_assert_eq(url_norm_host("http://[::1]:8080/x", h, sizeof h), 0);
+    cr_assert_str_eq(h, "[::1]");
+    cr_assert_eq(url_norm_host("http://127.0.0.1?q", h, sizeof h), 0);
+    cr_assert_str_eq(h, "127.0.0.1");
+    cr_assert_lt(url_norm_host("no-scheme", h, sizeof h), 0);
+    cr_assert_lt(url_norm_host("http:///path", h, sizeof h), 0);
+    cr_assert_lt(url_norm_host("http://[::1/", h, sizeof h), 0);
+    cr_assert_lt(url_norm_host("https://a-rather-long-host-name.example.com/", h, 8), 0);
+    cr_assert_lt(url_norm_host(NULL, h, sizeof h), 0);
+}
