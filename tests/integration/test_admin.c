@@ -153,11 +153,15 @@ Test(admin, cancel_before_start_only) {
 
     wcsys_start_worker(&sys, NULL);
     /* The running job's page waits at the gate until the test has tried
-     * to cancel it. */
+     * to cancel it. The retrying job's 503 comes from another host: a 503
+     * pauses its host, and had it come first, the running job would have
+     * waited (cancelable) instead of fetching. */
     char *running =
         wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/gate", url, sizeof url)));
-    char *retrying =
-        wcsys_keep(&sys, wcsys_submit(&sys, wcsys_page_url(&sys, "/status/503", url, sizeof url)));
+    page_server_t *other = page_server_start(sys.pages_dir);
+    cr_assert_not_null(other);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/status/503", page_server_port(other));
+    char *retrying = wcsys_keep(&sys, wcsys_submit(&sys, url));
     wcsys_job_pid(&sys, running, 1, 20000);
     snprintf(path, sizeof path, "/api/v1/jobs/%s", running);
     v = wcsys_keep_json(&sys, call("DELETE", path, NULL, 409));
@@ -165,6 +169,7 @@ Test(admin, cancel_before_start_only) {
               json_dumps(v, 0));
     page_server_gate_open(sys.pages);
     json_decref(wcsys_wait_status(&sys, retrying, "retrying", 20000));
+    page_server_stop(other);
     snprintf(path, sizeof path, "/api/v1/jobs/%s", retrying);
     json_decref(call("DELETE", path, NULL, 200));
 
