@@ -531,18 +531,26 @@ answer_stored(struct call *c, int status) {
     c->cb.stored(status, status == UV_EPROTO ? "ERROR: value too long" : "connection lost", c->arg);
 }
 
+/* answer_counted_with answers the analysis: the page counted, with the
+ * ETag etag (NULL: none). */
 static void
-answer_counted(struct call *c) {
+answer_counted_with(struct call *c, const char *etag) {
     struct analysis_result r = {.http_status = 200,
                                 .final_url = PAGE_URL,
                                 .content_type = "text/html",
                                 .charset = "utf-8",
                                 .bytes = 1234,
                                 .fetch_ms = 56,
+                                .etag = etag,
                                 .all = &all,
                                 .no_stop = &no_stop};
     c->answered = true;
     c->cb.analyzed((analysis_t *)c, &r, c->arg);
+}
+
+static void
+answer_counted(struct call *c) {
+    answer_counted_with(c, NULL);
 }
 
 static void
@@ -1359,18 +1367,7 @@ Test(task, only_a_page_noted_in_redis_is_looked_up_in_postgres) {
 Test(task, a_page_with_an_etag_is_noted_at_its_finish) {
     struct call *c = gate_reached();
     answer_gate(c, POLITE_GO, 0, NULL, NULL, "");
-    c = expect(CALL_ANALYZE);
-    struct analysis_result r = {.http_status = 200,
-                                .final_url = PAGE_URL,
-                                .content_type = "text/html",
-                                .charset = "utf-8",
-                                .bytes = 1234,
-                                .fetch_ms = 56,
-                                .etag = "\"v2\"",
-                                .all = &all,
-                                .no_stop = &no_stop};
-    c->answered = true;
-    c->cb.analyzed((analysis_t *)c, &r, c->arg);
+    answer_counted_with(expect(CALL_ANALYZE), "\"v2\"");
     answer_stored(expect(CALL_STORE), 0);
     c = expect(CALL_FINISH);
     cr_assert_str_eq(c->note_key, PAGE_URL);
