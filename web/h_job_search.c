@@ -151,22 +151,28 @@ on_canceled(int status, const char *state, const char *errstr, void *arg) {
     settle(arg, status, state && !strcmp(state, "canceled"));
 }
 
-/* act starts the action on job j; false when it does not apply to j's state. */
-static bool
+/* act starts the action on job j: 1 started, 0 when it does not apply
+ * to j's state, < 0 when it could not be sent (counted as an error). */
+static int
 act(struct sctx *x, struct queue *q, const struct job *j) {
     const char *ids[] = {j->id};
+    bool applies = false;
+    int rc = 0;
     switch (x->jf.action) {
     case JOB_FILTER_RETRY:
-        return j->state == JOB_FAILED && queue_failed_retry(q, ids, 1, on_acted, x) == 0;
+        if ((applies = j->state == JOB_FAILED)) rc = queue_failed_retry(q, ids, 1, on_acted, x);
+        break;
     case JOB_FILTER_DELETE:
-        return j->state == JOB_FAILED && queue_failed_delete(q, j->id, on_acted, x) == 0;
+        if ((applies = j->state == JOB_FAILED)) rc = queue_failed_delete(q, j->id, on_acted, x);
+        break;
     case JOB_FILTER_CANCEL:
-        return (j->state == JOB_QUEUED || j->state == JOB_RETRYING || j->state == JOB_WAITING) &&
-               queue_cancel(q, j->id, on_canceled, x) == 0;
+        applies = j->state == JOB_QUEUED || j->state == JOB_RETRYING || j->state == JOB_WAITING;
+        if (applies) rc = queue_cancel(q, j->id, on_canceled, x);
+        break;
     case JOB_FILTER_NONE:
         break;
     }
-    return false;
+    return !applies ? 0 : rc < 0 ? rc : 1;
 }
 
 static void
@@ -186,9 +192,11 @@ on_bulk_found(int status, const struct job *jobs, size_t n, const char *next, co
     x->pending = 1;
     for (size_t i = 0; i < n; i++) {
         x->pending++;
-        if (!act(x, q, &jobs[i])) {
+        int rc = act(x, q, &jobs[i]);
+        if (rc <= 0) {
             x->pending--;
-            x->skipped++;
+            if (rc < 0) x->errors++;
+            else x->skipped++;
         }
     }
     release(x);
