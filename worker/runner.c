@@ -271,7 +271,9 @@ embargo_ms(const struct runner *r) {
 /* A process that connects for the first time has seen no outage, but
  * Redis may have just restarted, its siblings still reconnecting: it
  * keeps the same embargo, counted from Redis's start (INFO's
- * uptime_in_seconds, rounded down, so the pause is never shorter). */
+ * uptime_in_seconds, less one: Redis takes it as the difference of two
+ * whole-second clocks, which can be up to a second more than the time
+ * since its start; so the pause is never shorter). */
 static void
 on_uptime(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg) {
     (void)redis;
@@ -287,7 +289,8 @@ on_uptime(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg) {
                  log_q(errstr ? errstr : "no uptime_in_seconds"));
         if (r->rescue_not_before < now + embargo_ms(r)) r->rescue_not_before = now + embargo_ms(r);
     } else {
-        uint64_t up_ms = strtoull(at + strlen("uptime_in_seconds:"), NULL, 10) * 1000;
+        uint64_t up_s = strtoull(at + strlen("uptime_in_seconds:"), NULL, 10);
+        uint64_t up_ms = up_s > 0 ? (up_s - 1) * 1000 : 0;
         if (up_ms < embargo_ms(r)) {
             uint64_t until = now + embargo_ms(r) - up_ms;
             if (r->rescue_not_before < until) r->rescue_not_before = until;
