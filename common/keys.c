@@ -6,6 +6,9 @@
 
 #include "common/digest.h"
 
+/* Longer normalised URLs (rare) are hashed at every call. */
+#define KEYS_PAGE_MEMO_MAX 2048
+
 int
 keys_init(struct keys *k, const char *prefix) {
     if (!prefix || strlen(prefix) > KEYS_PREFIX_MAX) return -1;
@@ -120,24 +123,44 @@ keys_robots_lock(const struct keys *k, const char *origin, struct keybuf *out) {
     return host_key(k, "robots-lock:", origin, "", out);
 }
 
+/* page_hash writes the SHA-256 (hex) of a page's normalised URL, which
+ * names its keys. A submit names four of them, so the last page's hash
+ * is kept (per thread) and not computed again. Returns 0, or -1. */
+static int
+page_hash(const char *url_key, char hash[65]) {
+    static _Thread_local char last_key[KEYS_PAGE_MEMO_MAX + 1], last_hash[65];
+    size_t n = url_key ? strlen(url_key) : 0;
+    if (!url_key) return -1;
+    if (n <= KEYS_PAGE_MEMO_MAX && last_hash[0] && !strcmp(last_key, url_key)) {
+        memcpy(hash, last_hash, 65);
+        return 0;
+    }
+    if (sha256_hex(url_key, n, hash) < 0) return -1;
+    if (n <= KEYS_PAGE_MEMO_MAX) {
+        memcpy(last_key, url_key, n + 1);
+        memcpy(last_hash, hash, 65);
+    }
+    return 0;
+}
+
 const char *
 keys_live(const struct keys *k, const char *url_key, struct keybuf *out) {
     char hash[65];
-    if (!url_key || sha256_hex(url_key, strlen(url_key), hash) < 0) return NULL;
+    if (page_hash(url_key, hash) < 0) return NULL;
     return shard_key(k, "live:", hash, out);
 }
 
 const char *
 keys_page(const struct keys *k, const char *url_key, struct keybuf *out) {
     char hash[65];
-    if (!url_key || sha256_hex(url_key, strlen(url_key), hash) < 0) return NULL;
+    if (page_hash(url_key, hash) < 0) return NULL;
     return shard_key(k, "page:", hash, out);
 }
 
 const char *
 keys_page_job(const struct keys *k, const char *url_key, struct keybuf *out) {
     char hash[65 + 4];
-    if (!url_key || sha256_hex(url_key, strlen(url_key), hash) < 0) return NULL;
+    if (page_hash(url_key, hash) < 0) return NULL;
     memcpy(hash + 64, ":job", 5);
     return shard_key(k, "page:", hash, out);
 }
@@ -209,7 +232,7 @@ keys_ix_host(const struct keys *k, const char *host, struct keybuf *out) {
 const char *
 keys_ix_url(const struct keys *k, const char *url_key, struct keybuf *out) {
     char hash[65];
-    if (!url_key || sha256_hex(url_key, strlen(url_key), hash) < 0) return NULL;
+    if (page_hash(url_key, hash) < 0) return NULL;
     return shard_key(k, "ix:url:", hash, out);
 }
 

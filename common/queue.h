@@ -141,7 +141,10 @@ int queue_submit(struct queue *q, const char *url, const char *callback_url, que
  *     queue_finish_with) decides: its job, when it ended that recently,
  *     is the answer (QUEUE_CACHED); an older one means no result is
  *     fresh enough (on to the rules below); no note at all answers
- *     QUEUE_FRESH_UNKNOWN and does nothing (Postgres may know);
+ *     QUEUE_FRESH_UNKNOWN and does nothing (Postgres may know). Without
+ *     an idem_key, the copy of that job (keys_page_job, written with the
+ *     note) is read first, as a poll reads a job; when it is fresh
+ *     enough it is the answer and no script runs;
  *   - unless fresh, a page whose newest job (keys_live) is queued,
  *     started, retrying or waiting, with the same callback_url, answers
  *     with that job (QUEUE_DEDUPLICATED): under a burst of identical

@@ -137,6 +137,7 @@ static int
 submit_eval(struct queue_op *op) {
     struct queue *q = op->q;
     struct submit_ctx *c = op->ctx;
+    if (!op->id[0]) job_id_new(op->id); /* drawn only when a job may be created */
     struct keybuf kj, ks, kst, ke, kl, klj, kp, kpj, kia, kih, kiu, ki, kc;
     char host[300];
     const char *live = keys_live(&q->keys, c->url_key, &kl);
@@ -208,7 +209,6 @@ submit_new(struct queue *q, const struct queue_submit_req *r, bool plain, void *
     op->ctx_free = ctx_free;
     op->url = xstrdup(r->url);
     op->now = clock_now_ms();
-    job_id_new(op->id);
     return op;
 }
 
@@ -230,6 +230,38 @@ on_live_read(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
     if (rc < 0) answer(op, rc, QUEUE_CREATED, NULL, uv_strerror(rc));
 }
 
+/* copy_fresh tells whether j, read from the copy of the page's newest
+ * finished job (keys_page_job), answers op's max_age: that page's, and
+ * ended no longer ago than max_age. */
+static bool
+copy_fresh(const struct queue_op *op, const struct job *j) {
+    const struct submit_ctx *c = op->ctx;
+    return j->state == JOB_FINISHED && j->url_key && !strcmp(j->url_key, c->url_key) &&
+           j->finished_at_ms > 0 && op->now - j->finished_at_ms <= c->max_age_ms;
+}
+
+/* on_copy_read: the page's newest finished job, when fresh enough, is
+ * the answer; otherwise (none, expired, too old) the script decides, by
+ * the note, atomically with the rest of the rules. */
+static void
+on_copy_read(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
+    struct queue_op *op = arg;
+    (void)r;
+    if (failed(op, reply, errstr)) return;
+    struct job j;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && queue_op_job(reply, &j) == 0) {
+        bool fresh = copy_fresh(op, &j);
+        if (fresh) op->cb.submit(0, QUEUE_CACHED, &j, j.id, NULL, op->arg);
+        job_free(&j);
+        if (fresh) {
+            queue_op_free(op);
+            return;
+        }
+    }
+    int rc = submit_eval(op);
+    if (rc < 0) answer(op, rc, QUEUE_CREATED, NULL, uv_strerror(rc));
+}
+
 int
 queue_submit_with(struct queue *q, const struct queue_submit_req *r, queue_submit_cb cb,
                   void *arg) {
@@ -237,7 +269,18 @@ queue_submit_with(struct queue *q, const struct queue_submit_req *r, queue_submi
     if (!op) return UV_EINVAL;
     op->cb.submit = cb;
     int rc;
-    if (r->fresh || r->cached_id || asks_max_age(op)) {
+    if (asks_max_age(op) && !r->idem_key) {
+        /* Most max_age submits are answered by the copy of the page's
+         * newest finished job, read as a poll reads a job: one HGETALL,
+         * no script. (The copy and the note are written together, by
+         * queue_finish_with; an Idempotency-Key must be recorded, so its
+         * submits go to the script.) */
+        struct keybuf kpj;
+        const char *page_job = keys_page_job(&q->keys, r->url_key, &kpj);
+        const char *argv[] = {"HGETALL", page_job};
+        size_t argvlen[] = {7, page_job ? strlen(page_job) : 0};
+        rc = page_job ? redis_uv_command(q->redis, on_copy_read, op, 2, argv, argvlen) : UV_EINVAL;
+    } else if (r->fresh || r->cached_id || asks_max_age(op)) {
         /* No live job to read (with max_age, the note may answer; if not,
          * the script says which live job to read, as after a race). */
         rc = submit_eval(op);

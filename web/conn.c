@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -393,6 +394,28 @@ req_problem(struct req *req, int status, const char *title, const char *detail) 
 
 /* request_id takes the client's X-Request-Id when it is short and plain,
  * else makes one (a UUIDv7: unique and time-ordered). */
+/* The process's request id stem: drawn at its first request, and again
+ * in a forked child (prefork), so processes never share one. */
+static struct {
+    uint64_t seed, counter;
+    pid_t pid;
+    bool check_pid; /* the fork handler could not be set: compare pids */
+} rid;
+static pthread_once_t rid_once = PTHREAD_ONCE_INIT;
+
+static void
+rid_forked(void) {
+    rid.seed = 0;
+}
+
+static void
+rid_register(void) {
+    if (pthread_atfork(NULL, NULL, rid_forked) != 0) {
+        log_warn("msg=\"no fork handler for request ids; checking the pid per request\"");
+        rid.check_pid = true;
+    }
+}
+
 static void
 request_id(const struct http_request *http, char out[65]) {
     const char *id = http_request_header(http, "X-Request-Id");
@@ -406,14 +429,15 @@ request_id(const struct http_request *http, char out[65]) {
     /* A new id without a system call: 64 random bits drawn once per
      * process, and a counter (unique per process; the pid tells processes
      * apart). */
-    static uint64_t seed, counter;
-    if (!seed) {
+    pthread_once(&rid_once, rid_register);
+    if (!rid.seed || (rid.check_pid && rid.pid != getpid())) {
         char uuid[JOB_ID_LEN + 1];
         job_id_new(uuid);
-        seed = ((strtoull(uuid + 19, NULL, 16) << 48) ^ strtoull(uuid + 24, NULL, 16)) | 1;
+        rid.seed = ((strtoull(uuid + 19, NULL, 16) << 48) ^ strtoull(uuid + 24, NULL, 16)) | 1;
+        rid.pid = getpid();
     }
-    snprintf(out, 65, "%016llx-%x-%llx", (unsigned long long)seed, (unsigned)getpid(),
-             (unsigned long long)++counter);
+    snprintf(out, 65, "%016llx-%x-%llx", (unsigned long long)rid.seed, (unsigned)rid.pid,
+             (unsigned long long)++rid.counter);
 }
 
 /* client_addr is the peer, or, when the peer is a proxy on our side
@@ -421,15 +445,21 @@ request_id(const struct http_request *http, char out[65]) {
 static void
 client_addr(conn_t *c, const struct http_request *http, union req_addr *out) {
     memset(out, 0, sizeof *out);
-    if (c->closing) return;
-    struct sockaddr_storage peer_ss;
-    int len = sizeof peer_ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer_ss, &len) < 0) return;
-    /* Only IP peers have an address worth keeping (a socketpair in tests
-     * has none). */
-    if (peer_ss.ss_family == AF_INET) memcpy(&out->in, &peer_ss, sizeof out->in);
-    else if (peer_ss.ss_family == AF_INET6) memcpy(&out->in6, &peer_ss, sizeof out->in6);
-    else return;
+    if (!c->have_peer) {
+        /* Once per connection: the peer does not change. */
+        if (c->closing) return;
+        struct sockaddr_storage peer_ss;
+        int len = sizeof peer_ss;
+        if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer_ss, &len) < 0) return;
+        /* Only IP peers have an address worth keeping (a socketpair in
+         * tests has none). */
+        memset(&c->peer, 0, sizeof c->peer);
+        if (peer_ss.ss_family == AF_INET) memcpy(&c->peer.in, &peer_ss, sizeof c->peer.in);
+        else if (peer_ss.ss_family == AF_INET6) memcpy(&c->peer.in6, &peer_ss, sizeof c->peer.in6);
+        c->have_peer = true;
+    }
+    if (c->peer.sa.sa_family != AF_INET && c->peer.sa.sa_family != AF_INET6) return;
+    *out = c->peer;
     const char *real = http_request_header(http, "X-Real-IP");
     if (!real) return;
     enum addr_class peer = addr_class(&out->sa);

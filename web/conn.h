@@ -93,6 +93,8 @@ struct conn {
     bool lingering;   /* shut down; reading and discarding until EOF */
     bool processing;  /* inside process(): do not re-enter */
     bool reading;
+    bool have_peer;     /* peer holds the socket's peer address (read once) */
+    union req_addr peer; /* AF_UNSPEC: none worth keeping (a socketpair) */
 };
 
 /* conn_accept accepts a client from listener (the server calls it on

@@ -44,6 +44,7 @@ submit_free(struct submit *s) {
 
 bool
 job_submit_limited(struct req *req) {
+    if (req->app->submit_limit.rate <= 0) return false; /* off: no address to look up */
     int wait =
         ratelimit_take(&req->app->submit_limit, req_client_addr(req), (uint64_t)clock_now_ms());
     if (wait == 0) return false;

@@ -863,6 +863,49 @@ Test(queue, max_age_is_answered_from_the_pages_note) {
     cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 1, "one queued job");
 }
 
+/* A max_age submit without an Idempotency-Key is answered by the copy of
+ * the page's newest finished job, read like a poll (no script): it
+ * answers even with the note gone, which the script alone would call
+ * unknown. A copy too old, of another page or not finished, and any
+ * submit with a key, go to the script, which has no note here: unknown,
+ * nothing created. */
+Test(queue, a_fresh_copy_answers_max_age_without_the_script) {
+    setup_group();
+    const char *page = "http://example.com/copied";
+    struct queue_submit_req plain = {.url = page, .url_key = page};
+    char first[JOB_ID_LEN + 1], id[JOB_ID_LEN + 1];
+    cr_assert_eq(submit_with(&plain, first), QUEUE_CREATED);
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    struct queue_result res = {.url_key = page};
+    SYNC(queue_finish_with(&q, &e, "w1", &res, on_done, NULL));
+    freeReplyObject(redisCommand(oracle, "DEL %s", keys_page(&keys, page, &kb)));
+
+    struct queue_submit_req r = {.url = page, .url_key = page, .max_age_ms = 60000};
+    cr_assert_eq(submit_with(&r, id), QUEUE_CACHED);
+    cr_assert_str_eq(id, first);
+    cr_assert_eq(got_submit_state, (int)JOB_FINISHED, "the copy itself is the answer");
+
+    struct queue_submit_req keyed = r;
+    keyed.idem_key = "k2";
+    keyed.body_hash = "h2";
+    keyed.idem_ttl_s = 60;
+    cr_assert_eq(submit_with(&keyed, id), QUEUE_FRESH_UNKNOWN, "a keyed submit takes the script");
+
+    struct keybuf kc, kj;
+    const char *copy = keys_page_job(&keys, page, &kc), *job = keys_job(&keys, first, &kj);
+    const char *spoil[] = {"HSET %s finished_at 1000", "HSET %s url_key http://example.com/x",
+                           "HSET %s status started"};
+    for (size_t i = 0; i < sizeof spoil / sizeof *spoil; i++) {
+        /* The copy as queue_finish wrote it (the job's hash), then spoilt. */
+        freeReplyObject(redisCommand(oracle, "COPY %s %s REPLACE", job, copy));
+        cr_assert_eq(submit_with(&r, id), QUEUE_CACHED, "the copy answers again (%zu)", i);
+        freeReplyObject(redisCommand(oracle, spoil[i], copy));
+        cr_assert_eq(submit_with(&r, id), QUEUE_FRESH_UNKNOWN, "%s", spoil[i]);
+    }
+    cr_assert_eq(oracle_int("XLEN %s", keys_queue(&keys, &kb)), 0, "nothing created");
+}
+
 /* events_of lists the states in the job's event stream, space-separated. */
 static void
 events_of(const char *id, char *out, size_t n) {
