@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/results.h"
+#include "common/shards.h"
 #include "common/xalloc.h"
 #include "web/app.h"
 #include "web/batch_parse.h"
@@ -83,7 +84,8 @@ on_created(int status, const struct batch_created *b, const char *errstr, void *
 
 static void
 create(struct bsub *x) {
-    struct queue *q = app_queue(x->req->app);
+    /* A batch and its jobs live on one shard (common/shards.h), drawn. */
+    struct queue *q = app_queue_at(x->req->app, shards_draw(app_shards(x->req->app)));
     struct batch_new b = {
         .lines = x->in.lines, .n = x->in.n, .fresh = x->in.fresh, .max_age_s = x->in.max_age_s};
     if (x->fresh) {
@@ -202,7 +204,7 @@ void
 h_batches_get(struct req *req) {
     const char *id = batch_view_id(req);
     if (!id) return;
-    struct queue *q = app_queue(req->app);
+    struct queue *q = app_queue_of_id(req->app, id);
     if (!q || batch_status(q, id, on_status, req) < 0) req_unavailable(req, REQ_REDIS, NULL);
 }
 
@@ -230,7 +232,7 @@ on_status_after_cancel(int status, const struct batch_status *s, const char *err
 static void
 on_canceled(int status, long value, const char *errstr, void *arg) {
     struct bcancel *x = arg;
-    struct queue *q = app_queue(x->req->app);
+    struct queue *q = app_queue_of_id(x->req->app, x->req->match.params[0]);
     if (status < 0) {
         log_warn("msg=\"batch cancel failed\" error=%s", log_q(errstr));
         req_unavailable(x->req, REQ_REDIS, NULL);
@@ -250,7 +252,7 @@ void
 h_batches_cancel(struct req *req) {
     const char *id = batch_view_id(req);
     if (!id) return;
-    struct queue *q = app_queue(req->app);
+    struct queue *q = app_queue_of_id(req->app, id);
     struct bcancel *x = xcalloc(1, sizeof *x);
     x->req = req;
     if (!q || batch_cancel(q, id, on_canceled, x) < 0) {
@@ -302,9 +304,9 @@ on_item(int status, const struct batch_status *s, const char *errstr, void *arg)
     } else if (s) {
         json_array_set_new(l->items, it->slot, batch_view_json(s, clock_now_ms()));
     } else {
-        struct queue *q = app_queue(l->req->app);
         char id[JOB_ID_LEN + 1];
         snprintf(id, sizeof id, "%s", json_string_value(json_array_get(l->items, it->slot)));
+        struct queue *q = app_queue_of_id(l->req->app, id);
         json_array_set_new(l->items, it->slot, json_null());
         if (q && job_id_valid(id)) batch_forget(q, id); /* expired */
     }
@@ -315,7 +317,6 @@ on_item(int status, const struct batch_status *s, const char *errstr, void *arg)
 static void
 on_ids(int status, const char *const *ids, size_t n, const char *errstr, void *arg) {
     struct blist *l = arg;
-    struct queue *q = app_queue(l->req->app);
     if (status < 0) {
         log_warn("msg=\"batch list failed\" error=%s", log_q(errstr));
         l->failed = true;
@@ -326,6 +327,7 @@ on_ids(int status, const char *const *ids, size_t n, const char *errstr, void *a
         it->l = l;
         it->slot = i;
         l->pending++;
+        struct queue *q = app_queue_of_id(l->req->app, ids[i]);
         if (!q || batch_status(q, ids[i], on_item, it) < 0) {
             free(it);
             l->pending--;

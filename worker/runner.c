@@ -40,14 +40,39 @@
 
 /* Postgres connections per worker process (at most WORKER_CONCURRENCY). */
 #define RUNNER_PG_CONNS 4
+/* With several shards, a take that finds nothing on one goes on to the
+ * next at once; only after a whole round found nothing does one block,
+ * for TAKE_BLOCK_MS shared among the shards (at least this long). */
+#define TAKE_BLOCK_MIN_MS 100
+
+struct runner;
+
+/* One Redis shard (common/shards.h) as this process reads it: its
+ * connections, its queue, and the runner's state on it. */
+struct rshard {
+    struct runner *r;
+    int index;
+    struct keys keys;
+    redis_uv_t *redis;
+    redis_uv_t *redis_block;
+    struct queue queue;
+    int rescue_asked; /* room given to the scan in flight */
+    char rescue_cursor[48];
+    uint64_t rescue_not_before; /* uv_now before which no rescue scan runs */
+    bool rescue_due;            /* a scan is due: it goes before new deliveries */
+    bool uptime_known;          /* Redis's uptime was read since the last connect */
+    bool redis_lost;            /* the command connection went down since it was up */
+    bool group_ready, ensuring_group, promoting, renewing;
+};
 
 struct runner {
     uv_loop_t *loop;
     const struct config *cfg;
     char consumer[160];
-    struct keys keys;
-    redis_uv_t *redis;
-    redis_uv_t *redis_block;
+    struct rshard *shards; /* [nshards]; shard 0 also holds the process keys */
+    int nshards;
+    int next_take;                         /* the shard the next take reads (round robin) */
+    int idle_takes;                        /* takes in a row that found nothing */
     pg_uv_t *pg[RUNNER_PG_CONNS];          /* result writes spread over a few connections */
     store_batch_t *batch[RUNNER_PG_CONNS]; /* each connection's rows, several to a statement */
     int npg;
@@ -57,7 +82,6 @@ struct runner {
     cpu_pool_t *pool; /* the counting threads; NULL: count on the loop */
     polite_t *polite;
     struct membudget mem; /* this process's share of WORKER_MEMORY_MB */
-    struct queue queue;
     struct task_env env;
     uv_timer_t take_timer;
     uv_timer_t heartbeat;
@@ -68,14 +92,7 @@ struct runner {
     int inflight;       /* tasks not yet freed */
     int rescue_interval_ms;
     long rescue_idle_ms;
-    int rescue_asked; /* room given to the scan in flight */
-    char rescue_cursor[48];
-    uint64_t rescue_not_before; /* uv_now before which no rescue scan runs */
-    bool rescue_due;            /* a scan is due: it goes before new deliveries */
-    bool uptime_known;          /* Redis's uptime was read since the last connect */
-    bool redis_lost;            /* the command connection went down since it was up */
-    bool taking, rescuing, promoting, renewing;
-    bool group_ready, ensuring_group;
+    bool taking, rescuing; /* one take or rescue scan at a time, on any shard */
     bool draining, handing_back, stopping_now, drained, closing;
     runner_cb drained_cb;
     void *drained_arg;
@@ -87,8 +104,8 @@ struct runner {
 
 static void maybe_take(struct runner *r);
 static void maybe_free(struct runner *r);
-static bool rescue_allowed(const struct runner *r);
-static void rescue(struct runner *r, int room);
+static bool rescue_allowed(const struct rshard *s);
+static void rescue(struct rshard *s, int room);
 static void on_heartbeat_reply(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg);
 
 /* --- task bookkeeping --- */
@@ -106,10 +123,10 @@ on_task_end(struct task *t, enum task_outcome outcome, void *arg) {
         r->processed++;
         /* Fetch time and page size of what was counted, for /metrics. */
         if (t->have_row && t->row.value[RESULTS_BYTES] && t->row.value[RESULTS_FETCH_MS]) {
-            stats_observe(r->redis, &r->keys, "fetch", stats_ms_bounds, STATS_MS_NB,
+            stats_observe(t->queue->redis, &t->queue->keys, "fetch", stats_ms_bounds, STATS_MS_NB,
                           strtoll(t->row.value[RESULTS_FETCH_MS], NULL, 10));
-            stats_observe(r->redis, &r->keys, "bytes", stats_bytes_bounds, STATS_BYTES_NB,
-                          strtoll(t->row.value[RESULTS_BYTES], NULL, 10));
+            stats_observe(t->queue->redis, &t->queue->keys, "bytes", stats_bytes_bounds,
+                          STATS_BYTES_NB, strtoll(t->row.value[RESULTS_BYTES], NULL, 10));
         }
         break;
     case TASK_OUTCOME_FAILED:
@@ -142,9 +159,9 @@ check_drained(struct runner *r) {
      * entry left behind goes stale and is pruned by the stats read). */
     uv_timer_stop(&r->heartbeat);
     struct keybuf kw;
-    const char *argv[] = {"HDEL", keys_workers(&r->keys, &kw), r->consumer};
+    const char *argv[] = {"HDEL", keys_workers(&r->shards[0].keys, &kw), r->consumer};
     size_t argvlen[] = {4, strlen(argv[1]), strlen(r->consumer)};
-    if (redis_uv_command(r->redis, on_heartbeat_reply, r, 3, argv, argvlen) < 0)
+    if (redis_uv_command(r->shards[0].redis, on_heartbeat_reply, r, 3, argv, argvlen) < 0)
         log_debug("msg=\"registry entry not removed\" error=\"redis not connected\"");
     if (r->drained_cb) r->drained_cb(r, r->drained_arg);
 }
@@ -162,9 +179,10 @@ on_task_freed(void *arg) {
 }
 
 static void
-begin(struct runner *r, const struct queue_entry *e) {
+begin(struct rshard *s, const struct queue_entry *e) {
+    struct runner *r = s->r;
     struct task *t;
-    int rc = task_start(&r->env, e, &t);
+    int rc = task_start_on(&r->env, &s->queue, e, &t);
     if (rc < 0) {
         /* No task was made (the command connection is down while the
          * blocking one delivered): the delivery stays pending under this
@@ -191,45 +209,64 @@ on_take_timer(uv_timer_t *timer) {
 
 static void
 on_group(int status, long long value, const char *errstr, void *arg) {
-    struct runner *r = arg;
+    struct rshard *s = arg;
+    struct runner *r = s->r;
     (void)value;
-    r->ensuring_group = false;
+    s->ensuring_group = false;
     if (r->closing) return;
     if (status < 0) {
-        log_warn("msg=\"cannot create consumer group\" error=%s", log_q(errstr));
+        log_warn("msg=\"cannot create consumer group\" shard=%d error=%s", s->index, log_q(errstr));
         uv_timer_start(&r->take_timer, on_take_timer, 1000, 0);
         return;
     }
-    r->group_ready = true;
+    s->group_ready = true;
     maybe_take(r);
 }
 
 static void
 on_take(int status, const struct queue_entry *entries, size_t n, const char *errstr, void *arg) {
-    struct runner *r = arg;
+    struct rshard *s = arg;
+    struct runner *r = s->r;
     r->taking = false;
     if (r->closing) return; /* nothing is delivered on a closing connection */
     if (status < 0) {
-        if (errstr && strncmp(errstr, "NOGROUP", 7) == 0) r->group_ready = false;
-        else log_warn("msg=\"cannot take jobs\" error=%s", log_q(errstr));
+        if (errstr && strncmp(errstr, "NOGROUP", 7) == 0) s->group_ready = false;
+        else log_warn("msg=\"cannot take jobs\" shard=%d error=%s", s->index, log_q(errstr));
         uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
         check_drained(r);
         return;
     }
-    for (size_t i = 0; i < n; i++) begin(r, &entries[i]);
+    r->idle_takes = n > 0 ? 0 : r->idle_takes + 1;
+    for (size_t i = 0; i < n; i++) begin(s, &entries[i]);
     maybe_take(r);
     check_drained(r);
+}
+
+/* usable: both connections up and the consumer group there (asked for
+ * when missing). */
+static bool
+usable(struct rshard *s) {
+    if (!redis_uv_connected(s->redis) || !redis_uv_connected(s->redis_block)) return false;
+    if (!s->group_ready && !s->ensuring_group && queue_ensure_group(&s->queue, on_group, s) == 0)
+        s->ensuring_group = true;
+    return s->group_ready;
+}
+
+/* take_block_ms: one shard blocks as before; several are read in turn
+ * without waiting, and only a whole round that found nothing blocks, on
+ * one shard for its share of TAKE_BLOCK_MS, so that a deep shard never
+ * waits behind an empty one and an idle process still sleeps. */
+static int
+take_block_ms(const struct runner *r) {
+    if (r->nshards == 1) return TAKE_BLOCK_MS;
+    if (r->idle_takes < r->nshards) return 0;
+    int ms = TAKE_BLOCK_MS / r->nshards;
+    return ms < TAKE_BLOCK_MIN_MS ? TAKE_BLOCK_MIN_MS : ms;
 }
 
 static void
 maybe_take(struct runner *r) {
     if (r->closing || r->draining || r->taking) return;
-    if (!redis_uv_connected(r->redis) || !redis_uv_connected(r->redis_block)) return;
-    if (!r->group_ready) {
-        if (!r->ensuring_group && queue_ensure_group(&r->queue, on_group, r) == 0)
-            r->ensuring_group = true;
-        return;
-    }
     int room = r->cfg->worker_concurrency - r->inflight;
     /* Jobs are admitted against the memory budget too: while big pages
      * hold it, fewer jobs start (membudget.h). */
@@ -238,13 +275,26 @@ maybe_take(struct runner *r) {
     if (room <= 0 || r->rescuing) return;
     /* Jobs of a lost worker have waited JOB_RESCUE_AFTER already: they
      * get the free slots before new deliveries, however long the queue. */
-    if (rescue_allowed(r) && r->rescue_due) {
-        rescue(r, room);
-        return;
+    for (int i = 0; i < r->nshards; i++) {
+        struct rshard *s = &r->shards[i];
+        if (usable(s) && rescue_allowed(s) && s->rescue_due) {
+            rescue(s, room);
+            return;
+        }
     }
-    int rc = queue_take(&r->queue, r->redis_block, r->consumer, room, TAKE_BLOCK_MS, on_take, r);
-    if (rc == 0) r->taking = true;
-    else uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
+    /* Shards take turns: each take reads the next usable one. */
+    for (int k = 0; k < r->nshards; k++) {
+        struct rshard *s = &r->shards[(r->next_take + k) % r->nshards];
+        if (!usable(s)) continue;
+        r->next_take = (s->index + 1) % r->nshards;
+        if (queue_take(&s->queue, s->redis_block, r->consumer, room, take_block_ms(r), on_take,
+                       s) == 0) {
+            r->taking = true;
+            return;
+        }
+    }
+    /* No shard can be read now: a connection coming up calls again. */
+    uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
 }
 
 static void on_heartbeat(uv_timer_t *timer);
@@ -277,7 +327,8 @@ embargo_ms(const struct runner *r) {
 static void
 on_uptime(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg) {
     (void)redis;
-    struct runner *r = arg;
+    struct rshard *s = arg;
+    struct runner *r = s->r;
     if (r->closing) return;
     const char *at = reply && reply->type == REDIS_REPLY_STRING
                          ? strstr(reply->str, "uptime_in_seconds:")
@@ -285,49 +336,51 @@ on_uptime(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg) {
     uint64_t now = uv_now(r->loop);
     if (!at) {
         /* No answer, or a Redis that hides INFO: pause as after an outage. */
-        log_warn("msg=\"cannot read redis uptime, pausing rescues\" error=%s",
+        log_warn("msg=\"cannot read redis uptime, pausing rescues\" shard=%d error=%s", s->index,
                  log_q(errstr ? errstr : "no uptime_in_seconds"));
-        if (r->rescue_not_before < now + embargo_ms(r)) r->rescue_not_before = now + embargo_ms(r);
+        if (s->rescue_not_before < now + embargo_ms(r)) s->rescue_not_before = now + embargo_ms(r);
     } else {
         uint64_t up_s = strtoull(at + strlen("uptime_in_seconds:"), NULL, 10);
         uint64_t up_ms = up_s > 0 ? (up_s - 1) * 1000 : 0;
         if (up_ms < embargo_ms(r)) {
             uint64_t until = now + embargo_ms(r) - up_ms;
-            if (r->rescue_not_before < until) r->rescue_not_before = until;
-            log_info("msg=\"redis restarted recently, pausing rescues\" uptime_ms=%llu "
+            if (s->rescue_not_before < until) s->rescue_not_before = until;
+            log_info("msg=\"redis restarted recently, pausing rescues\" shard=%d uptime_ms=%llu "
                      "pause_ms=%llu",
-                     (unsigned long long)up_ms, (unsigned long long)(until - now));
+                     s->index, (unsigned long long)up_ms, (unsigned long long)(until - now));
         }
     }
-    r->uptime_known = true;
+    s->uptime_known = true;
     maybe_take(r);
 }
 
 static void
-read_uptime(struct runner *r) {
+read_uptime(struct rshard *s) {
     const char *argv[] = {"INFO", "server"};
     size_t argvlen[] = {4, 6};
-    if (redis_uv_command(r->redis, on_uptime, r, 2, argv, argvlen) < 0)
+    if (redis_uv_command(s->redis, on_uptime, s, 2, argv, argvlen) < 0)
         log_debug("msg=\"uptime not asked\" error=\"redis not connected\"");
 }
 
+/* Each shard has its own outages: its rescues pause on their own. */
 static void
 on_redis_state(redis_uv_t *redis, bool connected, void *arg) {
-    struct runner *r = arg;
-    if (redis == r->redis) {
+    struct rshard *s = arg;
+    struct runner *r = s->r;
+    if (redis == s->redis) {
         if (!connected) {
-            r->redis_lost = true;
-            r->uptime_known = false;
+            s->redis_lost = true;
+            s->uptime_known = false;
         } else {
-            if (r->redis_lost) {
-                r->redis_lost = false;
-                r->rescue_not_before = uv_now(r->loop) + embargo_ms(r);
+            if (s->redis_lost) {
+                s->redis_lost = false;
+                s->rescue_not_before = uv_now(r->loop) + embargo_ms(r);
             }
-            read_uptime(r);
+            read_uptime(s);
             /* Register (or renew, after an outage) at once: the registry
              * shows this process from the moment it can take jobs, not
              * one HEARTBEAT_INTERVAL later. */
-            if (!r->drained && !r->closing) on_heartbeat(&r->heartbeat);
+            if (s->index == 0 && !r->drained && !r->closing) on_heartbeat(&r->heartbeat);
         }
     }
     if (connected) maybe_take(r);
@@ -335,30 +388,33 @@ on_redis_state(redis_uv_t *redis, bool connected, void *arg) {
 
 /* --- rescue and retries: every worker scans, Redis keeps it atomic --- */
 
-/* running tells whether a live task of this process holds delivery e. */
+/* running tells whether a live task of this process holds delivery e of
+ * shard s. */
 static bool
-running(const struct runner *r, const struct queue_entry *e) {
-    for (const struct task *t = r->tasks; t; t = t->next)
-        if (!strcmp(t->entry.stream_id, e->stream_id)) return true;
+running(const struct rshard *s, const struct queue_entry *e) {
+    for (const struct task *t = s->r->tasks; t; t = t->next)
+        if (t->queue == &s->queue && !strcmp(t->entry.stream_id, e->stream_id)) return true;
     return false;
 }
 
 /* rescue_allowed: no scan while draining, before the consumer group
  * exists, before Redis's uptime is known, or within the embargo. */
 static bool
-rescue_allowed(const struct runner *r) {
-    return !r->closing && !r->draining && r->group_ready && r->uptime_known &&
-           uv_now(r->loop) >= r->rescue_not_before;
+rescue_allowed(const struct rshard *s) {
+    const struct runner *r = s->r;
+    return !r->closing && !r->draining && s->group_ready && s->uptime_known &&
+           uv_now(r->loop) >= s->rescue_not_before;
 }
 
 static void
 on_rescued(int status, const struct queue_entry *entries, size_t n, const char *errstr, void *arg) {
-    struct runner *r = arg;
+    struct rshard *s = arg;
+    struct runner *r = s->r;
     r->rescuing = false;
     if (r->closing) return;
     if (status < 0) {
-        log_debug("msg=\"rescue scan failed\" error=%s", log_q(errstr));
-        r->rescue_due = false; /* the next tick tries again; take meanwhile */
+        log_debug("msg=\"rescue scan failed\" shard=%d error=%s", s->index, log_q(errstr));
+        s->rescue_due = false; /* the next tick tries again; take meanwhile */
         check_drained(r);
         maybe_take(r);
         return;
@@ -366,15 +422,15 @@ on_rescued(int status, const struct queue_entry *entries, size_t n, const char *
     /* The scan is over when it has gone round the pending list without
      * filling the room it was given; otherwise it goes on as soon as a
      * slot is free, before any new delivery. */
-    if (n < (size_t)r->rescue_asked && !strcmp(r->rescue_cursor, "0-0")) r->rescue_due = false;
+    if (n < (size_t)s->rescue_asked && !strcmp(s->rescue_cursor, "0-0")) s->rescue_due = false;
     for (size_t i = 0; i < n; i++) {
         /* Our own task whose renewals failed for a while (Redis was down):
          * the claim renewed its lease; it must not run twice here. */
-        if (running(r, &entries[i])) continue;
+        if (running(s, &entries[i])) continue;
         log_warn("msg=\"rescuing job from a lost worker\" job=%s entry=%s", entries[i].job_id,
                  entries[i].stream_id);
         r->rescued++;
-        begin(r, &entries[i]);
+        begin(s, &entries[i]);
     }
     check_drained(r);
     maybe_take(r);
@@ -384,43 +440,53 @@ on_rescued(int status, const struct queue_entry *entries, size_t n, const char *
  * the slots with taking, one at a time (maybe_take), so together they
  * never hold more than WORKER_CONCURRENCY. */
 static void
-rescue(struct runner *r, int room) {
-    r->rescue_asked = room;
-    if (queue_rescue(&r->queue, r->consumer, r->rescue_idle_ms, room, r->rescue_cursor, on_rescued,
-                     r) == 0)
+rescue(struct rshard *s, int room) {
+    struct runner *r = s->r;
+    s->rescue_asked = room;
+    if (queue_rescue(&s->queue, r->consumer, r->rescue_idle_ms, room, s->rescue_cursor, on_rescued,
+                     s) == 0)
         r->rescuing = true;
-    else r->rescue_due = false;
+    else s->rescue_due = false;
 }
 
-/* Every tick a scan falls due; it runs at the next free slot, ahead of
- * new deliveries (a take in flight finishes first: at most TAKE_BLOCK_MS). */
+/* Every tick a scan falls due on each shard; it runs at the next free
+ * slot, ahead of new deliveries (a take in flight finishes first: at
+ * most TAKE_BLOCK_MS). */
 static void
 on_rescue_timer(uv_timer_t *timer) {
     struct runner *r = timer->data;
-    if (!rescue_allowed(r)) return;
-    r->rescue_due = true;
-    maybe_take(r);
+    bool due = false;
+    for (int i = 0; i < r->nshards; i++) {
+        struct rshard *s = &r->shards[i];
+        if (!rescue_allowed(s)) continue;
+        s->rescue_due = due = true;
+    }
+    if (due) maybe_take(r);
 }
 
 static void
 on_promoted(int status, long long moved, const char *errstr, void *arg) {
-    struct runner *r = arg;
-    r->promoting = false;
-    if (status < 0) log_debug("msg=\"retry promotion failed\" error=%s", log_q(errstr));
-    else if (moved > 0) log_debug("msg=\"retries due\" moved=%lld", moved);
+    struct rshard *s = arg;
+    s->promoting = false;
+    if (status < 0)
+        log_debug("msg=\"retry promotion failed\" shard=%d error=%s", s->index, log_q(errstr));
+    else if (moved > 0) log_debug("msg=\"retries due\" shard=%d moved=%lld", s->index, moved);
 }
 
 static void
 on_promote_timer(uv_timer_t *timer) {
     struct runner *r = timer->data;
-    if (r->closing || r->promoting) return;
-    if (queue_promote(&r->queue, PROMOTE_BATCH, on_promoted, r) == 0) r->promoting = true;
+    for (int i = 0; i < r->nshards && !r->closing; i++) {
+        struct rshard *s = &r->shards[i];
+        if (!s->promoting && queue_promote(&s->queue, PROMOTE_BATCH, on_promoted, s) == 0)
+            s->promoting = true;
+    }
 }
 
 /* --- heartbeat: leases and the worker's entry in the workers hash --- */
 
 struct renewal {
-    struct runner *r;
+    struct rshard *s;
     uint64_t sent_at;
     size_t n;
     struct queue_entry *entries;
@@ -429,13 +495,16 @@ struct renewal {
 static void
 on_renewed(int status, const char *const *lost, size_t nlost, const char *errstr, void *arg) {
     struct renewal *rn = arg;
-    struct runner *r = rn->r;
-    r->renewing = false;
+    struct rshard *s = rn->s;
+    struct runner *r = s->r;
+    s->renewing = false;
     if (status < 0) {
-        log_warn("msg=\"cannot renew leases\" jobs=%zu error=%s", rn->n, log_q(errstr));
+        log_warn("msg=\"cannot renew leases\" shard=%d jobs=%zu error=%s", s->index, rn->n,
+                 log_q(errstr));
     } else if (!r->closing) {
         for (struct task *t = r->tasks, *next; t; t = next) {
             next = t->next;
+            if (t->queue != &s->queue) continue;
             bool was_sent = false, is_lost = false;
             for (size_t i = 0; i < rn->n && !was_sent; i++)
                 was_sent = !strcmp(rn->entries[i].stream_id, t->entry.stream_id);
@@ -451,25 +520,32 @@ on_renewed(int status, const char *const *lost, size_t nlost, const char *errstr
 }
 
 static void
-renew_leases(struct runner *r) {
-    /* One renewal at a time: while Redis does not answer, heartbeats
-     * would pile up renewals that all fail together. */
-    if (r->renewing) return;
+renew_shard(struct rshard *s) {
+    struct runner *r = s->r;
+    /* One renewal at a time per shard: while Redis does not answer,
+     * heartbeats would pile up renewals that all fail together. */
+    if (s->renewing) return;
     size_t n = 0;
-    for (struct task *t = r->tasks; t; t = t->next) n++;
+    for (struct task *t = r->tasks; t; t = t->next) n += t->queue == &s->queue;
     if (n == 0) return;
     struct renewal *rn = xcalloc(1, sizeof *rn);
-    rn->r = r;
+    rn->s = s;
     rn->sent_at = uv_now(r->loop);
     rn->entries = xcalloc(n, sizeof *rn->entries);
     for (struct task *t = r->tasks; t && rn->n < RENEW_BATCH; t = t->next)
-        rn->entries[rn->n++] = t->entry;
-    if (queue_renew(&r->queue, r->consumer, rn->entries, rn->n, on_renewed, rn) < 0) {
+        if (t->queue == &s->queue) rn->entries[rn->n++] = t->entry;
+    if (queue_renew(&s->queue, r->consumer, rn->entries, rn->n, on_renewed, rn) < 0) {
         free(rn->entries);
         free(rn);
         return;
     }
-    r->renewing = true;
+    s->renewing = true;
+}
+
+/* renew_leases renews each shard's leases on that shard. */
+static void
+renew_leases(struct runner *r) {
+    for (int i = 0; i < r->nshards; i++) renew_shard(&r->shards[i]);
 }
 
 static void
@@ -495,14 +571,52 @@ on_heartbeat(uv_timer_t *timer) {
     json_dump_append(hb, &b);
     json_decref(hb);
     struct keybuf kw;
-    const char *argv[] = {"HSET", keys_workers(&r->keys, &kw), r->consumer, b.data};
+    const char *argv[] = {"HSET", keys_workers(&r->shards[0].keys, &kw), r->consumer, b.data};
     size_t argvlen[] = {4, strlen(argv[1]), strlen(r->consumer), b.len};
-    if (redis_uv_command(r->redis, on_heartbeat_reply, r, 4, argv, argvlen) < 0)
+    if (redis_uv_command(r->shards[0].redis, on_heartbeat_reply, r, 4, argv, argvlen) < 0)
         log_debug("msg=\"heartbeat not sent\" error=\"redis not connected\"");
     buf_free(&b);
 }
 
 /* --- construction --- */
+
+/* open_shards connects to every shard (two connections each: commands,
+ * and the blocking take). Returns 0, or -1 with a message in err. */
+static int
+open_shards(struct runner *r, char *err, size_t errlen) {
+    const struct config *cfg = r->cfg;
+    r->nshards = cfg->redis_shards > 0 ? cfg->redis_shards : 1;
+    r->shards = xcalloc((size_t)r->nshards, sizeof *r->shards);
+    for (int i = 0; i < r->nshards; i++) {
+        struct rshard *s = &r->shards[i];
+        const char *url = cfg->redis_urls ? cfg->redis_urls[i] : cfg->redis_url;
+        char name[32], name_block[32];
+        snprintf(name, sizeof name, i ? "redis-%d" : "redis", i);
+        snprintf(name_block, sizeof name_block, i ? "redis-take-%d" : "redis-take", i);
+        s->r = r;
+        s->index = i;
+        snprintf(s->rescue_cursor, sizeof s->rescue_cursor, "0-0");
+        if (keys_init_shard(&s->keys, cfg->key_prefix, i) < 0) {
+            snprintf(err, errlen, "invalid REDIS_KEY_PREFIX");
+            goto fail;
+        }
+        s->redis =
+            redis_uv_new(r->loop, url, &cfg->redis_tls, name, REDIS_CMD_TIMEOUT_MS, err, errlen);
+        if (!s->redis) goto fail;
+        s->redis_block = redis_uv_new(r->loop, url, &cfg->redis_tls, name_block,
+                                      TAKE_BLOCK_MS + REDIS_CMD_TIMEOUT_MS, err, errlen);
+        if (!s->redis_block) goto fail;
+        queue_init(&s->queue, s->redis, &s->keys, cfg->result_ttl_s);
+    }
+    return 0;
+fail:
+    for (int i = 0; i < r->nshards; i++) {
+        if (r->shards[i].redis) redis_uv_close(r->shards[i].redis, NULL, NULL);
+        if (r->shards[i].redis_block) redis_uv_close(r->shards[i].redis_block, NULL, NULL);
+    }
+    free(r->shards);
+    return -1;
+}
 
 runner_t *
 runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw,
@@ -511,22 +625,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     r->loop = loop;
     r->cfg = cfg;
     snprintf(r->consumer, sizeof r->consumer, "%s", consumer);
-    if (keys_init(&r->keys, cfg->key_prefix) < 0) {
-        snprintf(err, errlen, "invalid REDIS_KEY_PREFIX");
-        free(r);
-        return NULL;
-    }
-    r->redis = redis_uv_new(loop, cfg->redis_url, &cfg->redis_tls, "redis", REDIS_CMD_TIMEOUT_MS,
-                            err, errlen);
-    if (!r->redis) {
-        free(r);
-        return NULL;
-    }
-    r->redis_block = redis_uv_new(loop, cfg->redis_url, &cfg->redis_tls, "redis-take",
-                                  TAKE_BLOCK_MS + REDIS_CMD_TIMEOUT_MS, err, errlen);
-    if (!r->redis_block) {
-        /* The same URL parsed a moment ago; only a bug gets here. */
-        redis_uv_close(r->redis, NULL, NULL);
+    if (open_shards(r, err, errlen) < 0) {
         free(r);
         return NULL;
     }
@@ -552,8 +651,12 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     membudget_init(&r->mem,
                    (size_t)cfg->worker_memory_mb * 1024 * 1024 / (size_t)cfg->worker_processes,
                    on_memory_back, r);
-    queue_init(&r->queue, r->redis, &r->keys, cfg->result_ttl_s);
-    r->polite = polite_new(loop, cfg, r->redis, &r->keys, &r->queue, r->curl, r->consumer);
+    struct polite_shard *ps = xcalloc((size_t)r->nshards, sizeof *ps);
+    for (int i = 0; i < r->nshards; i++)
+        ps[i] = (struct polite_shard){
+            .redis = r->shards[i].redis, .keys = &r->shards[i].keys, .queue = &r->shards[i].queue};
+    r->polite = polite_new(loop, cfg, ps, r->nshards, r->curl, r->consumer);
+    free(ps);
 
     /* The rescue scan runs every tenth of JOB_RESCUE_AFTER, and takes over
      * deliveries idle for the rest of it, so a job whose holder died is
@@ -562,11 +665,11 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     r->rescue_interval_ms =
         cfg->job_rescue_after_ms / 10 > 250 ? cfg->job_rescue_after_ms / 10 : 250;
     r->rescue_idle_ms = cfg->job_rescue_after_ms - r->rescue_interval_ms;
-    snprintf(r->rescue_cursor, sizeof r->rescue_cursor, "0-0");
     r->env = (struct task_env){.loop = loop,
                                .cfg = cfg,
                                .sw = sw,
-                               .queue = &r->queue,
+                               .queue = &r->shards[0].queue,
+                               .nshards = r->nshards,
                                .pgs = r->pg,
                                .npg = r->npg,
                                .pg_big = r->pg_big,
@@ -579,8 +682,10 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                                .on_end = on_task_end,
                                .on_freed = on_task_freed,
                                .arg = r};
-    redis_uv_on_state(r->redis, on_redis_state, r);
-    redis_uv_on_state(r->redis_block, on_redis_state, r);
+    for (int i = 0; i < r->nshards; i++) {
+        redis_uv_on_state(r->shards[i].redis, on_redis_state, &r->shards[i]);
+        redis_uv_on_state(r->shards[i].redis_block, on_redis_state, &r->shards[i]);
+    }
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
@@ -679,6 +784,7 @@ maybe_free(struct runner *r) {
     if (r->pending_closes > 0 || r->inflight > 0) return;
     runner_cb cb = r->close_cb;
     void *cb_arg = r->close_arg;
+    free(r->shards);
     free(r);
     if (cb) cb(NULL, cb_arg);
 }
@@ -706,8 +812,10 @@ on_curl_closed(void *arg) {
         pg_uv_close(r->pg[i], on_part_closed, r);
     }
     pg_uv_close(r->pg_big, on_part_closed, r);
-    redis_uv_close(r->redis, on_part_closed, r);
-    redis_uv_close(r->redis_block, on_part_closed, r);
+    for (int i = 0; i < r->nshards; i++) {
+        redis_uv_close(r->shards[i].redis, on_part_closed, r);
+        redis_uv_close(r->shards[i].redis_block, on_part_closed, r);
+    }
     on_part_closed(r);
 }
 
@@ -722,9 +830,9 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
     }
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
-    r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ +
-                        2 * r->npg /* connections and batches */ + 1 /* big rows' pg */ +
-                        1 /* polite */ + 1 /* upkeep */ + (r->pool ? 1 : 0);
+    r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ +
+                        2 * r->nshards /* redis */ + 2 * r->npg /* connections and batches */ +
+                        1 /* big rows' pg */ + 1 /* polite */ + 1 /* upkeep */ + (r->pool ? 1 : 0);
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);
