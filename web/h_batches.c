@@ -265,6 +265,9 @@ h_batches_cancel(struct req *req) {
 
 struct blist {
     struct req *req;
+    long limit;
+    int shard;     /* the shard whose ids are being read */
+    json_t *ids;   /* every shard's newest ids (several shards) */
     json_t *items; /* one slot per id, null until read */
     int pending;
     bool failed;
@@ -314,13 +317,9 @@ on_item(int status, const struct batch_status *s, const char *errstr, void *arg)
     list_done(l);
 }
 
+/* read_items reads the status of each batch of ids, newest first. */
 static void
-on_ids(int status, const char *const *ids, size_t n, const char *errstr, void *arg) {
-    struct blist *l = arg;
-    if (status < 0) {
-        log_warn("msg=\"batch list failed\" error=%s", log_q(errstr));
-        l->failed = true;
-    }
+read_items(struct blist *l, const char *const *ids, size_t n) {
     for (size_t i = 0; !l->failed && i < n; i++) {
         json_array_append_new(l->items, json_string(ids[i])); /* the id until read */
         struct bitem *it = xcalloc(1, sizeof *it);
@@ -337,6 +336,43 @@ on_ids(int status, const char *const *ids, size_t n, const char *errstr, void *a
     list_done(l);
 }
 
+static void
+on_ids(int status, const char *const *ids, size_t n, const char *errstr, void *arg) {
+    struct blist *l = arg;
+    if (status < 0) {
+        log_warn("msg=\"batch list failed\" error=%s", log_q(errstr));
+        l->failed = true;
+    }
+    read_items(l, ids, n);
+}
+
+static int
+newer_first(const void *a, const void *b) {
+    return -strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* on_shard_ids gathers each shard's newest batches in turn (several
+ * shards), then reads the newest limit of them all (ids sort by time). */
+static void
+on_shard_ids(int status, const char *const *ids, size_t n, const char *errstr, void *arg) {
+    struct blist *l = arg;
+    if (status < 0) {
+        log_warn("msg=\"batch list failed\" shard=%d error=%s", l->shard, log_q(errstr));
+        l->failed = true;
+    }
+    for (size_t i = 0; !l->failed && i < n; i++) json_array_append_new(l->ids, json_string(ids[i]));
+    struct queue *q = l->failed ? NULL : app_queue_at(l->req->app, ++l->shard);
+    if (q && batch_list(q, l->limit, on_shard_ids, l) == 0) return;
+    if (!l->failed && l->shard < app_shards(l->req->app)) l->failed = true;
+    size_t all = json_array_size(l->ids);
+    const char **sorted = xcalloc(all ? all : 1, sizeof *sorted);
+    for (size_t i = 0; i < all; i++) sorted[i] = json_string_value(json_array_get(l->ids, i));
+    qsort(sorted, all, sizeof *sorted, newer_first);
+    read_items(l, sorted, all < (size_t)l->limit ? all : (size_t)l->limit);
+    free(sorted);
+    json_decref(l->ids);
+}
+
 void
 h_batches_list(struct req *req) {
     long limit = 20;
@@ -346,11 +382,15 @@ h_batches_list(struct req *req) {
     struct queue *q = app_queue(req->app);
     struct blist *l = xcalloc(1, sizeof *l);
     l->req = req;
+    l->limit = limit;
     l->items = json_array();
     l->pending = 1;
-    if (!q || batch_list(q, limit, on_ids, l) < 0) {
+    bool several = app_shards(req->app) > 1;
+    if (several) l->ids = json_array();
+    if (!q || batch_list(q, limit, several ? on_shard_ids : on_ids, l) < 0) {
         req_unavailable(req, REQ_REDIS, NULL);
         json_decref(l->items);
+        json_decref(l->ids);
         free(l);
     }
 }

@@ -3,13 +3,17 @@
  * every shard (by their host), each job lives on the shard its id names,
  * the workers drain every shard, and every job ends exactly once. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/job.h"
 #include "common/keys.h"
 #include "common/shards.h"
+#include "common/xalloc.h"
+#include "tests/lib/http_client.h"
 #include "tests/lib/servers.h"
 #include "tests/lib/wcsys.h"
 
@@ -117,6 +121,20 @@ stream_len(int i) {
     return n;
 }
 
+/* shard_counter reads field of shard i's statistics hash (0 when unset). */
+static long long
+shard_counter(int i, const char *field) {
+    struct keys k;
+    struct keybuf kb;
+    cr_assert_eq(keys_init_shard(&k, sys.prefix, i), 0);
+    redisContext *c = oracle(i);
+    redisReply *r = redisCommand(c, "HGET %s %s", keys_stats(&k, &kb), field);
+    long long n = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
 static void
 keep_id(char *id) {
     cr_assert_lt(nids, MAX_IDS);
@@ -167,6 +185,134 @@ Test(shards, submissions_spread_over_every_shard_and_every_job_ends_once) {
     wcsys_start_worker(&sys, NULL);
     expect_finished_once(0, nids);
     for (int s = 0; s < NSHARDS; s++) cr_assert_eq(stream_len(s), 0, "shard %d drained", s);
+    /* The statistics are the sum over the shards. */
+    long status;
+    json_t *st = wcsys_keep_json(&sys, wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status));
+    cr_assert_eq(status, 200);
+    json_t *counts = json_object_get(st, "counts");
+    long long sum_finished = 0, sum_submitted = 0;
+    for (int s = 0; s < NSHARDS; s++) {
+        long long f = shard_counter(s, "finished");
+        cr_assert_eq(f, per_shard[s], "shard %d counted its own jobs", s);
+        sum_finished += f;
+        sum_submitted += shard_counter(s, "submitted");
+    }
+    cr_assert_eq(sum_finished, nids);
+    cr_assert_eq(json_integer_value(json_object_get(counts, "finished")), sum_finished, "%s",
+                 json_dumps(counts, 0));
+    cr_assert_eq(json_integer_value(json_object_get(counts, "submitted")), sum_submitted);
+    cr_assert_eq(json_integer_value(json_object_get(st, "shards")), NSHARDS);
+    cr_assert_eq(json_integer_value(json_object_get(st, "shards_unreadable")), 0);
+    /* A search pages through every shard's jobs, newest first, each once. */
+    char path[160], prev[JOB_ID_LEN + 1] = "";
+    int seen = 0;
+    snprintf(path, sizeof path, "/api/v1/jobs?limit=7");
+    for (int page = 0; page < 40; page++) {
+        json_t *res = wcsys_keep_json(&sys, wcsys_http(&sys, "GET", path, NULL, &status));
+        cr_assert_eq(status, 200);
+        json_t *jobs = json_object_get(res, "jobs"), *j;
+        size_t i;
+        json_array_foreach(jobs, i, j) {
+            const char *id = json_string_value(json_object_get(j, "id"));
+            cr_assert(!prev[0] || strcmp(id, prev) < 0, "%s after %s", id, prev);
+            snprintf(prev, sizeof prev, "%s", id);
+            seen++;
+        }
+        const char *next = json_string_value(json_object_get(res, "next_cursor"));
+        if (!next) break;
+        snprintf(path, sizeof path, "/api/v1/jobs?limit=7&cursor=%s", next);
+        wcsys_drop(&sys, res);
+    }
+    cr_assert_eq(seen, nids, "every job found once");
+    wcsys_stop_clean(&sys);
+}
+
+/* post answers a submission of url: its status, and the Retry-After. */
+static long
+post(const char *url, char *retry_after, size_t n) {
+    char api[128], body[512];
+    snprintf(api, sizeof api, "%s/api/v1/jobs", sys.base);
+    snprintf(body, sizeof body, "{\"url\": \"%s\", \"fresh\": true}", url);
+    struct http_response r;
+    cr_assert_eq(http_request("POST", api, "application/json", body, NULL, &r), 0);
+    long status = r.status;
+    if (retry_after && http_header(&r, "Retry-After", retry_after, n) < 0) retry_after[0] = '\0';
+    if (status == 202) {
+        json_t *v = json_loads(r.body.data, 0, NULL);
+        keep_id(xstrdup(json_string_value(json_object_get(v, "id"))));
+        json_decref(v);
+    }
+    http_response_free(&r);
+    return status;
+}
+
+Test(shards, a_shard_down_makes_only_its_own_jobs_wait) {
+    start_hosts();
+    enum { VICTIM = 1 };
+    int victim_host = -1, other_host[NSHARDS] = {-1, -1, -1};
+    char url[160];
+    for (int h = 0; h < nhosts; h++) {
+        int s = shards_of_url(host_url(h, 0, url, sizeof url), NSHARDS);
+        if (s == VICTIM && victim_host < 0) victim_host = h;
+        if (other_host[s] < 0) other_host[s] = h;
+    }
+    wcsys_start_web_ready(&sys);
+    wcsys_start_worker(&sys, NULL);
+    /* The victim's jobs: slow pages, so some are in flight at the kill. */
+    char page[96];
+    for (int n = 0; n < 10; n++) {
+        snprintf(url, sizeof url, "http://127.0.0.%d:%d/slow/1500?n=%d", victim_host + 2,
+                 page_server_port(hosts[victim_host]), n);
+        cr_assert_eq(post(url, NULL, 0), 202);
+    }
+    int victims = nids;
+    json_t *j = wcsys_keep_json(&sys, wcsys_wait_status(&sys, ids[0], "started,finished", 30000));
+    wcsys_drop(&sys, j);
+    redis_srv_stop(&redis[VICTIM], SIGKILL);
+
+    /* Its submissions: 503 with Retry-After (the web may first have to
+     * see the connection drop: then the command fails, also 503). */
+    char retry[32];
+    host_url(victim_host, 500, page, sizeof page);
+    cr_assert_eq(post(page, retry, sizeof retry), 503);
+    cr_assert(retry[0], "503 without Retry-After");
+    /* The other shards' jobs go on, submitted and finished meanwhile. */
+    int from = nids;
+    for (int n = 0; n < 20; n++) {
+        int s = n % NSHARDS == VICTIM ? 0 : n % NSHARDS;
+        cr_assert_eq(post(host_url(other_host[s], 600 + n, url, sizeof url), NULL, 0), 202);
+    }
+    expect_finished_once(from, nids);
+    long status;
+    json_t *ready = wcsys_keep_json(&sys, wcsys_http(&sys, "GET", "/readyz", NULL, &status));
+    cr_assert_eq(status, 200, "one shard down leaves the web ready");
+    cr_assert_str_eq(json_string_value(json_object_get(ready, "redis")), "degraded");
+    cr_assert_str_eq(
+        json_string_value(json_array_get(json_object_get(ready, "redis_shards"), VICTIM)), "down");
+    /* A read of a victim's job says it cannot be answered now. */
+    char path[96];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", ids[1]);
+    json_t *v = wcsys_keep_json(&sys, wcsys_http(&sys, "GET", path, NULL, &status));
+    cr_assert_eq(status, 503);
+    wcsys_drop(&sys, v);
+
+    /* Back: every job of the victim ends once, nothing lost; it takes
+     * submissions again. */
+    redis_srv_start(&redis[VICTIM], "127.0.0.1");
+    for (int i = 0; i < victims; i++) {
+        json_t *job =
+            wcsys_keep_json(&sys, wcsys_wait_status(&sys, ids[i], "finished,failed", 90000));
+        cr_assert_str_eq(wcsys_status(job), "finished", "%s", json_dumps(job, 0));
+        cr_assert_eq(wcsys_rows(&sys, ids[i]), 1, "job %s stored once", ids[i]);
+        wcsys_drop(&sys, job);
+    }
+    long long deadline = wcsys_now_ms() + 30000;
+    long st;
+    while ((st = post(host_url(victim_host, 700, page, sizeof page), NULL, 0)) == 503 &&
+           wcsys_now_ms() < deadline)
+        usleep(100 * 1000);
+    cr_assert_eq(st, 202, "the shard takes submissions again");
+    expect_finished_once(nids - 1, nids);
     wcsys_stop_clean(&sys);
 }
 
