@@ -30,7 +30,7 @@
 #define REDIS_CMD_TIMEOUT_MS 5000
 #define PG_QUERY_TIMEOUT_MS 15000
 /* Rows of TASK_BIG_ROW and more (a page of a million words: 30 MB of
- * JSON) take Postgres seconds to turn into jsonb, tens of seconds on a
+ * JSON) take Postgres seconds to check and store, tens of seconds on a
  * busy host (a minute and more was seen on this 2-core machine under
  * load): they have a connection of their own, with ten minutes. */
 #define PG_BIG_QUERY_TIMEOUT_MS 600000
