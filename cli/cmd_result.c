@@ -11,13 +11,15 @@
 #include "common/clock.h"
 #include "common/results.h"
 #include "common/url_check.h"
+#include "common/url_norm.h"
 
 static const char usage_text[] =
     "usage: wordcount result [--json] [--top N] URL|ID\n"
     "\n"
     "Prints the N most frequent words without stop words (default 10, at most 100)\n"
     "and the totals of a job's result (by job ID), or of the newest result for a\n"
-    "URL. Results are read from Postgres, so they outlive the jobs' Redis state.\n"
+    "URL (in any spelling: it is normalised as at submit). Results are read from\n"
+    "Postgres, so they outlive the jobs' Redis state.\n"
     "\n"
     "exit codes: 0 ok, 1 the job has no result yet (or failed), 2 usage, 3 no such\n"
     "job or result, 69 Redis or Postgres unavailable, 70 unexpected answer,\n"
@@ -29,8 +31,9 @@ static const enum results_col COLS[] = {
     RESULTS_UNIQUE_WORDS, RESULTS_TOTAL_NO_STOP, RESULTS_UNIQUE_NO_STOP, RESULTS_TOP_WORDS,
 };
 static const char BY_JOB[] = " FROM results WHERE job_id = $1::uuid";
+/* By the normalised URL (any spelling of the page), as the API's history. */
 static const char BY_URL[] =
-    " FROM results r WHERE r.url = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT 1";
+    " FROM results r WHERE r.url_key = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT 1";
 
 struct row_wait {
     bool done;
@@ -165,7 +168,10 @@ cmd_result(struct cli *c, int argc, char **argv) {
                            by_id ? BY_JOB : BY_URL) < 0)
         return cli_error(c, CLI_SOFTWARE, "query too long");
     struct row_wait w = {0};
-    const char *params[] = {arg};
+    char key[URL_NORM_MAX + 1];
+    if (!by_id && url_norm(arg, key, sizeof key, why, sizeof why) < 0)
+        return cli_usage(c, usage_text, why);
+    const char *params[] = {by_id ? arg : key};
     int r = pg_uv_query(c->pg, sql, 1, params, on_row, &w);
     if (r < 0) return cli_error(c, cli_status_code(r), "query: %s", uv_strerror(r));
     if (!cli_wait(c, &w.done))

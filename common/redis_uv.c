@@ -153,7 +153,8 @@ send_script(redis_uv_t *r, redis_uv_cb cb, void *arg, int argc, const char **arg
             const size_t *argvlen) {
     char sha[REDIS_SCRIPTS_SHA_LEN + 1];
     size_t len = argvlen ? argvlen[1] : strlen(argv[1]);
-    if (redis_scripts_sha1(argv[1], len, sha) < 0 || !redis_scripts_use(&r->scripts, sha))
+    if (redis_scripts_name(&r->scripts, argv[1], len, sha) < 0 ||
+        !redis_scripts_use(&r->scripts, sha))
         return send_argv(r, cb, arg, argc, argv, argvlen);
     /* On the stack for the usual few arguments; a batch's renewals (a
      * thousand entries) take the heap. */
@@ -227,6 +228,7 @@ on_transport_closed(void *arg) {
     if (r->reader) redisReaderFree(r->reader);
     tls_ctx_free(r->tls);
     redis_url_free(&r->url);
+    redis_scripts_free(&r->scripts);
     free(r->name);
     free(r);
     if (cb) cb(cb_arg);

@@ -11,13 +11,22 @@ struct column {
     const char *wrap;   /* written around the INSERT's placeholder, before it (NULL: nothing) */
     const char *cast;   /* ... and after it: a cast, or the rest of wrap ("" for none) */
     const char *select; /* how a reader selects it, as text */
+    const char *copy;   /* how a copy (results_copy_sql) reads it from the row s in its
+                           own type (NULL: s.<name>) */
 };
+
+/* The word maps: json columns since 0005, jsonb in rows stored before. */
+#define MAP(col, old)                                                                              \
+    {                                                                                              \
+        col, NULL, "::json", "coalesce(" col "::text, " old "::text)",                             \
+            "coalesce(s." col ", s." old "::json)"                                                 \
+    }
 
 static const struct column columns[RESULTS_NCOLS] = {
     [RESULTS_JOB_ID] = {"job_id", NULL, "", "job_id::text"},
     [RESULTS_URL] = {"url", NULL, "", "url"},
-    [RESULTS_ALL] = {"result_all", NULL, "::jsonb", "result_all::text"},
-    [RESULTS_NO_STOP] = {"result_no_stop_words", NULL, "::jsonb", "result_no_stop_words::text"},
+    [RESULTS_ALL] = MAP("counts", "result_all"),
+    [RESULTS_NO_STOP] = MAP("counts_no_stop", "result_no_stop_words"),
     [RESULTS_TOP_WORDS] = {"top_words", NULL, "::jsonb", "top_words::text"},
     [RESULTS_TOTAL_WORDS] = {"total_words", NULL, "", "total_words"},
     [RESULTS_UNIQUE_WORDS] = {"unique_words", NULL, "", "unique_words"},
@@ -47,6 +56,11 @@ static const struct column columns[RESULTS_NCOLS] = {
 const char *
 results_col_name(enum results_col c) {
     return (unsigned)c < RESULTS_NCOLS ? columns[c].name : NULL;
+}
+
+const char *
+results_col_select(enum results_col c) {
+    return (unsigned)c < RESULTS_NCOLS ? columns[c].select : NULL;
 }
 
 /* put appends to out[*at..len), keeping *at; false once out is full. */
@@ -109,8 +123,10 @@ results_copy_sql(char *out, size_t len) {
                    c == RESULTS_NOT_MODIFIED || c == RESULTS_CREATED_AT;
         ok = ok &&
              (own ? put(out, len, &at, "%s%s$%d%s", c ? ", " : "", wrap(c), c + 1, columns[c].cast)
-                  : put(out, len, &at, "%scoalesce($%d%s, s.%s)", c ? ", " : "", c + 1,
-                        columns[c].cast, columns[c].name));
+              : columns[c].copy ? put(out, len, &at, "%scoalesce($%d%s, %s)", c ? ", " : "", c + 1,
+                                      columns[c].cast, columns[c].copy)
+                                : put(out, len, &at, "%scoalesce($%d%s, s.%s)", c ? ", " : "",
+                                      c + 1, columns[c].cast, columns[c].name));
     }
     ok = ok && put(out, len, &at,
                    " FROM results s WHERE s.%s = $%d::bigint ON CONFLICT (%s, %s) DO NOTHING",

@@ -1,6 +1,7 @@
 /* results — the Postgres table `results` (migrations/0001_create_results,
  * 0003_fresh_results; range-partitioned by month of created_at since
- * 0004_results_partitioned):
+ * 0004_results_partitioned; the word maps as json since
+ * 0005_results_counts_json):
  * its columns, named once for the worker that writes a row
  * (worker/store.c) and for every reader (web/h_*.c, cli/cmd_result.c).
  *
@@ -24,8 +25,11 @@ enum results_col {
     /* Written by the worker, in this order. */
     RESULTS_JOB_ID,
     RESULTS_URL,
-    RESULTS_ALL,         /* result_all: JSON object word -> count */
-    RESULTS_NO_STOP,     /* result_no_stop_words: the same without stop words */
+    /* JSON object word -> count: written to the json column counts
+     * (0005); read as counts, or for rows stored before 0005, the jsonb
+     * column result_all. */
+    RESULTS_ALL,
+    RESULTS_NO_STOP,     /* the same without stop words (counts_no_stop, result_no_stop_words) */
     RESULTS_TOP_WORDS,   /* JSON list of {word, count}, the most frequent first */
     RESULTS_TOTAL_WORDS, /* counts: whole numbers */
     RESULTS_UNIQUE_WORDS,
@@ -54,6 +58,10 @@ enum results_col {
     RESULTS_TOP_TEN,
     RESULTS_NCOLS
 };
+
+/* results_col_select is how a reader selects column c, as text (NULL for
+ * an unknown c). */
+const char *results_col_select(enum results_col c);
 
 /* The columns an INSERT writes: RESULTS_JOB_ID .. RESULTS_CREATED_AT. */
 #define RESULTS_NWRITTEN (RESULTS_CREATED_AT + 1)

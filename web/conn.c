@@ -392,8 +392,6 @@ req_problem(struct req *req, int status, const char *title, const char *detail) 
 
 /* --- reading and dispatch --- */
 
-/* request_id takes the client's X-Request-Id when it is short and plain,
- * else makes one (a UUIDv7: unique and time-ordered). */
 /* The process's request id stem: drawn at its first request, and again
  * in a forked child (prefork), so processes never share one. */
 static struct {
@@ -416,6 +414,8 @@ rid_register(void) {
     }
 }
 
+/* request_id takes the client's X-Request-Id when it is short and plain,
+ * else makes one (a UUIDv7: unique and time-ordered). */
 static void
 request_id(const struct http_request *http, char out[65]) {
     const char *id = http_request_header(http, "X-Request-Id");

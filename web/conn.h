@@ -93,7 +93,7 @@ struct conn {
     bool lingering;   /* shut down; reading and discarding until EOF */
     bool processing;  /* inside process(): do not re-enter */
     bool reading;
-    bool have_peer;     /* peer holds the socket's peer address (read once) */
+    bool have_peer;      /* peer holds the socket's peer address (read once) */
     union req_addr peer; /* AF_UNSPEC: none worth keeping (a socketpair) */
 };
 

@@ -9,6 +9,7 @@
 #include "common/job.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/results.h"
 #include "common/xalloc.h"
 #include "web/app.h"
 #include "web/req.h"
@@ -151,8 +152,9 @@ fetch(struct rstream *st) {
 
 static void
 declare(struct rstream *st) {
-    /* Each section's jsonb rendered once, as UTF-8 bytes, and cut into
-     * pieces; the cursor holds them until CLOSE. */
+    /* Each section's map read once (as stored: json text, or jsonb
+     * rendered for rows stored before migration 0005), as UTF-8 bytes, and
+     * cut into pieces; the cursor holds them until CLOSE. */
     char sql[1024];
     int len = snprintf(sql, sizeof sql,
                        "DECLARE %s NO SCROLL CURSOR WITH HOLD FOR SELECT s.k, "
@@ -163,7 +165,7 @@ declare(struct rstream *st) {
                         "%sSELECT %d AS k, convert_to(%s::text, 'UTF8') AS b FROM results WHERE "
                         "job_id = $1",
                         i ? " UNION ALL " : "", st->want[i],
-                        st->want[i] == 1 ? "result_all" : "result_no_stop_words");
+                        results_col_select(st->want[i] == 1 ? RESULTS_ALL : RESULTS_NO_STOP));
     snprintf(sql + len, sizeof sql - (size_t)len,
              ") s, generate_series(1, octet_length(s.b), %d) AS i ORDER BY s.k, i",
              RESULT_STREAM_PIECE);

@@ -5,7 +5,7 @@
  * 10 MB page). Building them (PGresult, parsed JSON, serialised copy)
  * took the web process past 100 MB per request, so a few clients
  * re-reading one big result could take it past any limit. Here the
- * counts stay text: Postgres renders the jsonb columns and cuts them into
+ * counts stay text: Postgres reads the maps (json, or jsonb rendered) and cuts them into
  * pieces of RESULT_STREAM_PIECE bytes behind a cursor (DECLARE ... WITH
  * HOLD, so other queries share the connection meanwhile); each piece is
  * fetched only once the socket has taken the one before (req_stream_*,

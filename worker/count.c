@@ -216,7 +216,8 @@ count_slots_bytes(size_t words) {
 }
 
 /* count_to_json writes the members in the table's order: a JSON object's
- * members have none, and Postgres's jsonb orders its keys its own way. */
+ * members have none, and the API promises none (Postgres keeps the text
+ * as sent, json; rows from before migration 0005 are jsonb, in its order). */
 int
 count_to_json(const struct count_table *t, struct buf *out) {
     /* About a word's length plus the count and punctuation per member. */

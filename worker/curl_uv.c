@@ -131,7 +131,7 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socket
 }
 
 curl_uv_t *
-curl_uv_new(uv_loop_t *loop) {
+curl_uv_new(uv_loop_t *loop, long max_connects) {
     struct curl_uv *cu = xcalloc(1, sizeof *cu);
     cu->loop = loop;
     cu->multi = curl_multi_init();
@@ -146,6 +146,7 @@ curl_uv_new(uv_loop_t *loop) {
     curl_multi_setopt(cu->multi, CURLMOPT_SOCKETDATA, cu);
     curl_multi_setopt(cu->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(cu->multi, CURLMOPT_TIMERDATA, cu);
+    if (max_connects > 0) curl_multi_setopt(cu->multi, CURLMOPT_MAXCONNECTS, max_connects);
     return cu;
 }
 

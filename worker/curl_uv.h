@@ -19,7 +19,11 @@
 typedef struct curl_uv curl_uv_t;
 typedef void (*curl_uv_done_cb)(CURL *easy, CURLcode result, void *arg);
 
-curl_uv_t *curl_uv_new(uv_loop_t *loop);
+/* curl_uv_new: max_connects > 0 caps the connections curl keeps open
+ * (in use and idle, CURLMOPT_MAXCONNECTS); 0 leaves curl's default,
+ * four per easy handle added at the time, which closes a connection
+ * whenever fewer transfers are running than connections are open. */
+curl_uv_t *curl_uv_new(uv_loop_t *loop, long max_connects);
 /* curl_uv_loop: the loop it runs on. */
 uv_loop_t *curl_uv_loop(const curl_uv_t *cu);
 int curl_uv_add(curl_uv_t *cu, CURL *easy, curl_uv_done_cb cb, void *arg);

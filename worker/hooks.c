@@ -435,7 +435,7 @@ hooks_new(uv_loop_t *loop, const struct config *cfg, int shard, char *err, size_
         return NULL;
     }
     queue_init(&h->queue, h->redis, &keys, cfg->result_ttl_s);
-    h->curl = curl_uv_new(loop);
+    h->curl = curl_uv_new(loop, 0);
     backoff_init(&h->rnd, 1, 1, uv_hrtime() ^ (uint64_t)(uintptr_t)h);
     uv_timer_init(loop, &h->tick);
     h->tick.data = h;

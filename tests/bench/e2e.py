@@ -609,8 +609,8 @@ def main():
             report["throughput"][f"{procs}x{conc}"] = med
             if not best or med["jobs_per_s"] > best[1]["jobs_per_s"]:
                 best = (f"{procs}x{conc}", med)
-        avg_row = sysm.psql("SELECT round(avg(octet_length(result_all::text) + octet_length("
-                            "result_no_stop_words::text) + octet_length(top_words::text))) FROM results").strip()
+        avg_row = sysm.psql("SELECT round(avg(octet_length(coalesce(counts::text, result_all::text)) + octet_length("
+                            "coalesce(counts_no_stop::text, result_no_stop_words::text)) + octet_length(top_words::text))) FROM results").strip()
 
         if "ceilings" not in parts:
             raise PartsDone

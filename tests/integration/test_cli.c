@@ -463,6 +463,14 @@ Test(cli, result_requeue_and_purge_with_a_worker, .init = setup, .fini = teardow
     cr_assert_eq(jint(json_array_get(top, 0), "count"), 3);
     json_decref(v);
     out_free(&o);
+    /* The page in another spelling is the same page (normalised). */
+    snprintf(url, sizeof url, "HTTP://127.0.0.1:%d/a/../fox.html#top", port);
+    o = cli("result", "--json", url);
+    cr_assert_eq(o.rc, 0, "%s", o.err.data);
+    v = json_of(&o);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "id")), ok_id);
+    json_decref(v);
+    out_free(&o);
     o = cli("result", ok_id);
     cr_assert_eq(o.rc, 0);
     cr_assert(strstr(o.out.data, "fox") && strstr(o.out.data, "15 words"), "%s", o.out.data);

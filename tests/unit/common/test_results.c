@@ -15,11 +15,11 @@ Test(results, insert_names_every_written_column_in_order) {
     char sql[1024];
     cr_assert_eq(results_insert_sql(sql, sizeof sql), 0);
     cr_assert_str_eq(sql,
-                     "INSERT INTO results (job_id, url, result_all, result_no_stop_words, "
+                     "INSERT INTO results (job_id, url, counts, counts_no_stop, "
                      "top_words, total_words, unique_words, total_words_no_stop, "
                      "unique_words_no_stop, final_url, http_status, content_type, charset, bytes, "
                      "fetch_ms, url_key, etag, last_modified, not_modified, created_at) VALUES "
-                     "($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, "
+                     "($1, $2, $3::json, $4::json, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, "
                      "$13, $14, $15, $16, $17, $18, $19::boolean, "
                      "coalesce(to_timestamp($20::double precision / 1000), now())) "
                      "ON CONFLICT (job_id, created_at) DO NOTHING");
@@ -49,7 +49,8 @@ migrated_db(char *name, size_t len) {
     cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
     /* Every migration's up file, in order, as wordcount-migrate runs them. */
     static const char *const files[] = {"0001_create_results", "0002_results_lz4",
-                                        "0003_fresh_results", "0004_results_partitioned"};
+                                        "0003_fresh_results", "0004_results_partitioned",
+                                        "0005_results_counts_json"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/migrations/%s.up.sql", testenv_srcdir(), files[i]);
@@ -73,8 +74,8 @@ Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
     const char *v[RESULTS_NWRITTEN] = {0};
     v[RESULTS_JOB_ID] = "0192f3a1-7c2e-7abc-8def-0123456789ab";
     v[RESULTS_URL] = "http://example.com/";
-    v[RESULTS_ALL] = "{\"a\": 3, \"b\": 1}";
-    v[RESULTS_NO_STOP] = "{\"b\": 1}";
+    v[RESULTS_ALL] = "{\"b\":1,\"a\":3}"; /* as the worker writes it: compact, unsorted */
+    v[RESULTS_NO_STOP] = "{\"b\":1}";
     v[RESULTS_TOP_WORDS] = "[{\"word\": \"b\", \"count\": 1}]";
     v[RESULTS_TOTAL_WORDS] = "4";
     v[RESULTS_UNIQUE_WORDS] = "2";
@@ -120,7 +121,7 @@ Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
     cr_assert_eq(results_int(r, 0, RESULTS_CHARSET), 0);
     cr_assert_str_eq(results_text(r, 0, RESULTS_TOP_WORDS), "[{\"word\": \"b\", \"count\": 1}]");
     cr_assert_str_eq(results_text(r, 0, RESULTS_TOP_TEN), "[{\"word\": \"b\", \"count\": 1}]");
-    cr_assert_str_eq(results_text(r, 0, RESULTS_ALL), "{\"a\": 3, \"b\": 1}");
+    cr_assert_str_eq(results_text(r, 0, RESULTS_ALL), "{\"b\":1,\"a\":3}", "kept as sent");
     cr_assert_gt(results_int(r, 0, RESULTS_ID), 0);
     cr_assert_eq(results_int(r, 0, RESULTS_CREATED_AT), 1795000000123LL, "as written, in ms");
     cr_assert_null(results_text(r, 1, RESULTS_URL), "no such row");
@@ -170,7 +171,7 @@ Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
     cr_assert_eq(PQntuples(r), 1, "%s", PQresultErrorMessage(r));
     cr_assert_str_eq(results_text(r, 0, RESULTS_URL), w[RESULTS_URL]);
     cr_assert_eq(results_int(r, 0, RESULTS_TOTAL_WORDS), 4, "copied");
-    cr_assert_str_eq(results_text(r, 0, RESULTS_ALL), "{\"a\": 3, \"b\": 1}");
+    cr_assert_str_eq(results_text(r, 0, RESULTS_ALL), "{\"b\":1,\"a\":3}");
     cr_assert_eq(results_int(r, 0, RESULTS_HTTP_STATUS), 304);
     cr_assert_eq(results_int(r, 0, RESULTS_BYTES), 0);
     cr_assert_str_eq(results_text(r, 0, RESULTS_ETAG), "\"v1\"", "kept when the 304 sent none");
@@ -186,6 +187,56 @@ Test(results, a_row_goes_in_and_comes_out_by_column, .timeout = 60) {
     PQclear(r);
     char tiny[64];
     cr_assert_eq(results_copy_sql(tiny, sizeof tiny), -1);
+    PQfinish(c);
+    testdb_drop(name);
+}
+
+/* A row stored before migration 0005 has its maps in the jsonb columns:
+ * it reads the same by column, a 304 copies its maps into the json ones,
+ * and a row with neither map is refused (the NOT VALID check holds for
+ * new rows). */
+Test(results, a_row_from_before_0005_reads_and_copies_the_same, .timeout = 60) {
+    char name[64];
+    PGconn *c = migrated_db(name, sizeof name);
+    PGresult *r = PQexec(
+        c, "INSERT INTO results (job_id, url, url_key, result_all, result_no_stop_words, top_words,"
+           " total_words, unique_words, total_words_no_stop, unique_words_no_stop, created_at)"
+           " VALUES ('0192f3a1-7c2e-7abc-8def-0123456789ab', 'http://old/', 'http://old/',"
+           " '{\"a\": 3}', '{\"a\": 3}', '[]', 3, 1, 3, 1, now()) RETURNING id");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+    char src[24];
+    snprintf(src, sizeof src, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    const char *w[RESULTS_NWRITTEN + 1] = {0};
+    w[RESULTS_JOB_ID] = "0192f3a1-7c2e-7abc-8def-0123456789ac";
+    w[RESULTS_URL] = w[RESULTS_URL_KEY] = "http://old/";
+    w[RESULTS_NOT_MODIFIED] = "true";
+    w[RESULTS_NWRITTEN] = src;
+    char sql[2048];
+    cr_assert_eq(results_copy_sql(sql, sizeof sql), 0);
+    r = PQexecParams(c, sql, RESULTS_NWRITTEN + 1, NULL, w, NULL, NULL, 0);
+    cr_assert_str_eq(PQcmdTuples(r), "1", "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    enum results_col cols[] = {RESULTS_JOB_ID, RESULTS_ALL, RESULTS_NO_STOP};
+    cr_assert_eq(results_select_sql(sql, sizeof sql, cols, 3, " FROM results ORDER BY id"), 0);
+    r = PQexec(c, sql);
+    cr_assert_eq(PQntuples(r), 2, "%s", PQresultErrorMessage(r));
+    for (int i = 0; i < 2; i++) {
+        cr_assert_str_eq(results_text(r, i, RESULTS_ALL), "{\"a\": 3}", "row %d", i);
+        cr_assert_str_eq(results_text(r, i, RESULTS_NO_STOP), "{\"a\": 3}", "row %d", i);
+    }
+    PQclear(r);
+    r = PQexec(c, "SELECT count(*) FROM results WHERE counts IS NOT NULL AND result_all IS NULL");
+    cr_assert_str_eq(PQgetvalue(r, 0, 0), "1", "the copy is in the json columns");
+    PQclear(r);
+    r = PQexec(c, "INSERT INTO results (job_id, url, url_key, top_words, total_words, unique_words,"
+                  " total_words_no_stop, unique_words_no_stop) VALUES"
+                  " ('0192f3a1-7c2e-7abc-8def-0123456789ad', 'http://x/', 'http://x/', '[]', 0, 0,"
+                  " 0, 0)");
+    cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR, "a row without maps is refused");
+    cr_assert(strstr(PQresultErrorMessage(r), "results_counts_present"), "%s",
+              PQresultErrorMessage(r));
+    PQclear(r);
     PQfinish(c);
     testdb_drop(name);
 }

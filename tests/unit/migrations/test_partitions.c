@@ -294,8 +294,10 @@ Test(partitions, lookups_by_job_and_by_url_are_index_scans_in_every_partition) {
         "SELECT id FROM results WHERE job_id = '0192f3a1-7c2e-7abc-8def-000000000001'",
         "SELECT id FROM results WHERE url_key = 'http://x/' ORDER BY created_at DESC, id DESC"
         " LIMIT 1",
-        "SELECT id FROM results WHERE url = 'http://x/' ORDER BY created_at DESC, id DESC"
-        " LIMIT 20"};
+        /* A history page after a cursor (web/h_results.c; the index on
+         * the URL as submitted went in migration 0005). */
+        "SELECT id FROM results WHERE url_key = 'http://x/' AND (created_at, id) < (now(), 100)"
+        " ORDER BY created_at DESC, id DESC LIMIT 20"};
     PGconn *c = PQconnectdb(db_url);
     cr_assert_eq(PQstatus(c), CONNECTION_OK);
     /* With sequential scans priced out, a plan still without one shows an

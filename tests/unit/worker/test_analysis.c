@@ -66,7 +66,7 @@ static void
 setup(void) {
     cr_assert_eq(curl_global_init(CURL_GLOBAL_ALL), CURLE_OK);
     cr_assert_eq(uv_loop_init(&loop), 0);
-    cu = curl_uv_new(&loop);
+    cu = curl_uv_new(&loop, 0);
     cr_assert_not_null(cu);
     char err[256];
     cr_assert_eq(

@@ -5,12 +5,17 @@
  * up and start transfers; closing leaves no handle behind. */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <uv.h>
 
 #include "common/buf.h"
+#include "tests/lib/nginx.h"
 #include "tests/lib/page_server.h"
+#include "tests/lib/proc.h"
 #include "tests/lib/testenv.h"
 #include "worker/curl_uv.h"
 
@@ -38,7 +43,7 @@ static void
 setup(void) {
     cr_assert_eq(curl_global_init(CURL_GLOBAL_ALL), CURLE_OK);
     cr_assert_eq(uv_loop_init(&loop), 0);
-    cu = curl_uv_new(&loop);
+    cu = curl_uv_new(&loop, 0);
     cr_assert_not_null(cu);
     pages = page_server_start(PAGES);
     cr_assert_not_null(pages);
@@ -265,4 +270,89 @@ Test(curl_uv, close_refuses_new_transfers) {
     cr_assert(testenv_run_until(&loop, &closed, WAIT_MS));
     cr_expect_eq(x.calls, 0);
     xfer_free(&x);
+}
+
+/* --- connections kept (max_connects) --- */
+
+static bool
+n_called(void *arg) {
+    struct xfer *xs = arg;
+    for (int i = 0; i < 8; i++)
+        if (xs[i].calls == 0) return false;
+    return true;
+}
+
+/* round runs 8 transfers of url at once and returns how many new
+ * connections they opened (CURLINFO_NUM_CONNECTS; 0 for one reused). */
+static long
+round_of_8(curl_uv_t *c, const char *url) {
+    static struct xfer xs[8];
+    for (int i = 0; i < 8; i++) {
+        xfer_init(&xs[i], url);
+        cr_assert_eq(curl_uv_add(c, xs[i].easy, on_done, &xs[i]), 0);
+    }
+    cr_assert(testenv_run_until_pred(&loop, n_called, xs, WAIT_MS));
+    long opened = 0;
+    for (int i = 0; i < 8; i++) {
+        long n = 0;
+        cr_expect_eq(xs[i].rc, CURLE_OK, "%s", curl_easy_strerror(xs[i].rc));
+        cr_assert_eq(curl_easy_getinfo(xs[i].easy, CURLINFO_NUM_CONNECTS, &n), CURLE_OK);
+        opened += n;
+        xfer_free(&xs[i]);
+    }
+    return opened;
+}
+
+/* one_by_one runs 4 transfers of url, one after the other. */
+static void
+one_by_one(curl_uv_t *c, const char *url) {
+    for (int i = 0; i < 4; i++) {
+        struct xfer x;
+        xfer_init(&x, url);
+        cr_assert_eq(curl_uv_add(c, x.easy, on_done, &x), 0);
+        wait_done(&x);
+        cr_expect_eq(x.rc, CURLE_OK);
+        xfer_free(&x);
+    }
+}
+
+/* With max_connects, the connections of a round of transfers stay open
+ * for the next round (nginx keeps them alive) whatever ran in between.
+ * With curl's default, a transfer that ends while few run (here one at
+ * a time, in a worker while most of its jobs parse, count or store)
+ * finds the cache "full" (four per transfer running) and closes the
+ * oldest connection: the next round opens them again, which made a third
+ * of a drain's fetches open a connection. */
+Test(curl_uv, connections_are_kept_for_the_next_transfers) {
+    char dir[] = "/tmp/wc-curluv-XXXXXX", site[64], cmd[512], base[64], err[512];
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(chmod(dir, 0755), 0); /* nginx's workers read here */
+    snprintf(site, sizeof site, "%s/site", dir);
+    snprintf(cmd, sizeof cmd, "mkdir -m 755 '%s' && cp '%s/article.html' '%s/' && chmod 644 '%s'/*",
+             site, PAGES, site, site);
+    cr_assert_eq(system(cmd), 0);
+    pid_t nginx = nginx_launch(dir, "127.0.0.1:9", site, base, sizeof base, err, sizeof err);
+    cr_assert_gt(nginx, 0, "%s", err);
+    char url[128];
+    snprintf(url, sizeof url, "%s/article.html", base);
+
+    long kept[2], fresh[2];
+    for (int pass = 0; pass < 2; pass++) {
+        curl_uv_t *c = pass == 0 ? curl_uv_new(&loop, 16) : cu;
+        cr_assert_not_null(c);
+        fresh[pass] = round_of_8(c, url);
+        one_by_one(c, url);
+        kept[pass] = round_of_8(c, url);
+        if (pass == 0) {
+            bool closed = false;
+            curl_uv_close(c, testenv_on_closed, &closed);
+            cr_assert(testenv_run_until(&loop, &closed, WAIT_MS));
+        }
+    }
+    proc_stop(nginx, SIGQUIT, 5000);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(fresh[0], 8, "the first round opens one connection per transfer");
+    cr_expect_eq(kept[0], 0, "max_connects 16: the second round reuses them all");
+    cr_expect_gt(kept[1], 0, "curl's default: the second round opens some again");
 }
