@@ -7,9 +7,29 @@
 #include <sys/random.h>
 
 #include "common/clock.h"
+#include "common/xalloc.h"
 
 static const char *state_names[] = {"queued", "started",  "retrying", "finished",
                                     "failed", "canceled", "waiting"};
+
+static char *
+dup_or_null(const char *s) {
+    return s ? xstrdup(s) : NULL;
+}
+
+void
+job_copy(struct job *dst, const struct job *src) {
+    *dst = *src;
+    dst->url = dup_or_null(src->url);
+    dst->url_key = dup_or_null(src->url_key);
+    dst->error = dup_or_null(src->error);
+    dst->error_code = dup_or_null(src->error_code);
+    dst->history = dup_or_null(src->history);
+    dst->worker = dup_or_null(src->worker);
+    dst->result = dup_or_null(src->result);
+    dst->waiting = dup_or_null(src->waiting);
+    dst->batch = dup_or_null(src->batch);
+}
 
 void
 job_free(struct job *j) {

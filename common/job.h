@@ -69,6 +69,8 @@ struct job {
     char *batch;      /* the batch that created the job (common/batch.h), or NULL */
 };
 
+/* job_copy makes dst a copy of src with strings of its own (job_free). */
+void job_copy(struct job *dst, const struct job *src);
 /* job_free releases the strings a job owns (not the struct itself). */
 void job_free(struct job *j);
 const char *job_state_name(enum job_state s);

@@ -20,28 +20,13 @@ struct fan {
     char bound[JOB_ID_LEN + 1]; /* the highest id a shard stopped at ("": none) */
 };
 
-static char *
-dup_or_null(const char *s) {
-    return s ? xstrdup(s) : NULL;
-}
-
 static void
 keep(struct fan *x, const struct job *j) {
     if (x->n == x->cap) {
         x->cap = x->cap ? 2 * x->cap : 64;
         x->jobs = xrealloc(x->jobs, x->cap * sizeof *x->jobs);
     }
-    struct job *c = &x->jobs[x->n++];
-    *c = *j;
-    c->url = dup_or_null(j->url);
-    c->url_key = dup_or_null(j->url_key);
-    c->error = dup_or_null(j->error);
-    c->error_code = dup_or_null(j->error_code);
-    c->history = dup_or_null(j->history);
-    c->worker = dup_or_null(j->worker);
-    c->result = dup_or_null(j->result);
-    c->waiting = dup_or_null(j->waiting);
-    c->batch = dup_or_null(j->batch);
+    job_copy(&x->jobs[x->n++], j);
 }
 
 static int

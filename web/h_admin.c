@@ -84,36 +84,34 @@ answer_merged(struct actx *x) {
     free(x);
 }
 
+/* list_unavailable answers 503 to a list over the shards and frees x. */
+static void
+list_unavailable(struct actx *x) {
+    req_unavailable(x->req, REQ_REDIS, NULL);
+    json_decref(x->jobs);
+    free(x);
+}
+
 static void
 on_shard_list(int status, long long total, const struct job *jobs, size_t n, const char *errstr,
               void *arg) {
     struct actx *x = arg;
     if (status < 0) {
         log_warn("msg=\"failed list failed\" shard=%d error=%s", x->shard, log_q(errstr));
-        req_unavailable(x->req, REQ_REDIS, NULL);
-        json_decref(x->jobs);
-        free(x);
+        list_unavailable(x);
         return;
     }
     x->total += total;
     for (size_t i = 0; i < n; i++)
         json_array_append_new(
             x->jobs, json_pack("[I, o]", (json_int_t)jobs[i].finished_at_ms, json_job(&jobs[i])));
-    struct queue *q = app_queue_at(x->req->app, ++x->shard);
-    if (!q) {
-        if (x->shard == app_shards(x->req->app)) answer_merged(x);
-        else {
-            req_unavailable(x->req, REQ_REDIS, NULL);
-            json_decref(x->jobs);
-            free(x);
-        }
+    if (++x->shard == app_shards(x->req->app)) {
+        answer_merged(x);
         return;
     }
-    if (queue_failed_list(q, 0, x->offset + x->limit, on_shard_list, x) < 0) {
-        req_unavailable(x->req, REQ_REDIS, NULL);
-        json_decref(x->jobs);
-        free(x);
-    }
+    struct queue *q = app_queue_at(x->req->app, x->shard);
+    if (!q || queue_failed_list(q, 0, x->offset + x->limit, on_shard_list, x) < 0)
+        list_unavailable(x);
 }
 
 static void
