@@ -361,8 +361,8 @@ wcsys_http(struct wcsys *s, const char *method, const char *path, const char *au
     struct http_response r;
     if (http_request(method, url, NULL, NULL, auth_header, &r) != 0) {
         /* No answer, or one cut short: what came is shown, then freed. */
-        cr_log_error("%s %s: %zu bytes of headers, %zu of body before the cut:\n%s%s", method,
-                     url, r.headers.len, r.body.len, r.headers.data, r.body.data);
+        cr_log_error("%s %s: %zu bytes of headers, %zu of body before the cut:\n%s%s", method, url,
+                     r.headers.len, r.body.len, r.headers.data, r.body.data);
         http_response_free(&r);
         cr_assert_fail("%s %s failed", method, url);
     }
