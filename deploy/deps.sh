@@ -45,7 +45,8 @@ TEST_PACKAGES=(
     chromium
     chromium-driver
     prometheus
-    # Deploy checks (tests/integration/test_deploy_*.c): Debian's nginx
+    # Deploy checks (tests/integration/test_deploy_*.c) and the worker's
+    # connection reuse (tests/unit/worker/test_curl_uv.c): Debian's nginx
     # for nginx -t and the end-to-end run behind it, libyaml to read
     # docker-compose.yml, systemd for systemd-analyze verify.
     nginx

@@ -359,8 +359,13 @@ wcsys_http(struct wcsys *s, const char *method, const char *path, const char *au
     char url[512];
     snprintf(url, sizeof url, "%s%s", s->base, path);
     struct http_response r;
-    cr_assert_eq(http_request(method, url, NULL, NULL, auth_header, &r), 0, "%s %s failed", method,
-                 url);
+    if (http_request(method, url, NULL, NULL, auth_header, &r) != 0) {
+        /* No answer, or one cut short: what came is shown, then freed. */
+        cr_log_error("%s %s: %zu bytes of headers, %zu of body before the cut:\n%s%s", method, url,
+                     r.headers.len, r.body.len, r.headers.data, r.body.data);
+        http_response_free(&r);
+        cr_assert_fail("%s %s failed", method, url);
+    }
     *status = r.status;
     json_t *v = r.body.len ? json_loads(r.body.data, 0, NULL) : NULL;
     http_response_free(&r);
