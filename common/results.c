@@ -123,10 +123,9 @@ results_copy_sql(char *out, size_t len) {
                    c == RESULTS_NOT_MODIFIED || c == RESULTS_CREATED_AT;
         ok = ok &&
              (own ? put(out, len, &at, "%s%s$%d%s", c ? ", " : "", wrap(c), c + 1, columns[c].cast)
-              : columns[c].copy ? put(out, len, &at, "%scoalesce($%d%s, %s)", c ? ", " : "", c + 1,
-                                      columns[c].cast, columns[c].copy)
-                                : put(out, len, &at, "%scoalesce($%d%s, s.%s)", c ? ", " : "",
-                                      c + 1, columns[c].cast, columns[c].name));
+                  : put(out, len, &at, "%scoalesce($%d%s, %s%s)", c ? ", " : "", c + 1,
+                        columns[c].cast, columns[c].copy ? "" : "s.",
+                        columns[c].copy ? columns[c].copy : columns[c].name));
     }
     ok = ok && put(out, len, &at,
                    " FROM results s WHERE s.%s = $%d::bigint ON CONFLICT (%s, %s) DO NOTHING",

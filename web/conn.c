@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -392,28 +391,6 @@ req_problem(struct req *req, int status, const char *title, const char *detail) 
 
 /* --- reading and dispatch --- */
 
-/* The process's request id stem: drawn at its first request, and again
- * in a forked child (prefork), so processes never share one. */
-static struct {
-    uint64_t seed, counter;
-    pid_t pid;
-    bool check_pid; /* the fork handler could not be set: compare pids */
-} rid;
-static pthread_once_t rid_once = PTHREAD_ONCE_INIT;
-
-static void
-rid_forked(void) {
-    rid.seed = 0;
-}
-
-static void
-rid_register(void) {
-    if (pthread_atfork(NULL, NULL, rid_forked) != 0) {
-        log_warn("msg=\"no fork handler for request ids; checking the pid per request\"");
-        rid.check_pid = true;
-    }
-}
-
 /* request_id takes the client's X-Request-Id when it is short and plain,
  * else makes one (a UUIDv7: unique and time-ordered). */
 static void
@@ -426,18 +403,20 @@ request_id(const struct http_request *http, char out[65]) {
         memcpy(out, id, n + 1);
         return;
     }
-    /* A new id without a system call: 64 random bits drawn once per
-     * process, and a counter (unique per process; the pid tells processes
-     * apart). */
-    pthread_once(&rid_once, rid_register);
-    if (!rid.seed || (rid.check_pid && rid.pid != getpid())) {
+    /* A new id without a system call: 64 random bits and the pid, taken
+     * at the process's first request, and a counter. Only the serving
+     * processes answer requests, forked by the prefork master before any
+     * (web/prefork.c), so no two processes share a seed or a pid. */
+    static uint64_t seed, counter;
+    static unsigned pid;
+    if (!seed) {
         char uuid[JOB_ID_LEN + 1];
         job_id_new(uuid);
-        rid.seed = ((strtoull(uuid + 19, NULL, 16) << 48) ^ strtoull(uuid + 24, NULL, 16)) | 1;
-        rid.pid = getpid();
+        seed = ((strtoull(uuid + 19, NULL, 16) << 48) ^ strtoull(uuid + 24, NULL, 16)) | 1;
+        pid = (unsigned)getpid();
     }
-    snprintf(out, 65, "%016llx-%x-%llx", (unsigned long long)rid.seed, (unsigned)rid.pid,
-             (unsigned long long)++rid.counter);
+    snprintf(out, 65, "%016llx-%x-%llx", (unsigned long long)seed, pid,
+             (unsigned long long)++counter);
 }
 
 /* client_addr is the peer, or, when the peer is a proxy on our side

@@ -318,11 +318,13 @@ one_by_one(curl_uv_t *c, const char *url) {
 
 /* With max_connects, the connections of a round of transfers stay open
  * for the next round (nginx keeps them alive) whatever ran in between.
- * With curl's default, a transfer that ends while few run (here one at
- * a time, in a worker while most of its jobs parse, count or store)
- * finds the cache "full" (four per transfer running) and closes the
- * oldest connection: the next round opens them again, which made a third
- * of a drain's fetches open a connection. */
+ * With curl's default cache (four per transfer running when one ends), a
+ * transfer that ends while few run (here one at a time; in a worker,
+ * while most of its jobs parse, count or store) usually finds the cache
+ * "full" and closes the oldest idle connection, so the next round opens
+ * some again: what made a third of a drain's fetches open a connection.
+ * That is curl's behaviour, and not asserted (under ASan it once kept them
+ * all); this test fails when the cap is not given or is too small. */
 Test(curl_uv, connections_are_kept_for_the_next_transfers) {
     char dir[] = "/tmp/wc-curluv-XXXXXX", site[64], cmd[512], base[64], err[512];
     cr_assert_not_null(mkdtemp(dir));
@@ -336,23 +338,17 @@ Test(curl_uv, connections_are_kept_for_the_next_transfers) {
     char url[128];
     snprintf(url, sizeof url, "%s/article.html", base);
 
-    long kept[2], fresh[2];
-    for (int pass = 0; pass < 2; pass++) {
-        curl_uv_t *c = pass == 0 ? curl_uv_new(&loop, 16) : cu;
-        cr_assert_not_null(c);
-        fresh[pass] = round_of_8(c, url);
-        one_by_one(c, url);
-        kept[pass] = round_of_8(c, url);
-        if (pass == 0) {
-            bool closed = false;
-            curl_uv_close(c, testenv_on_closed, &closed);
-            cr_assert(testenv_run_until(&loop, &closed, WAIT_MS));
-        }
-    }
+    curl_uv_t *c = curl_uv_new(&loop, 16);
+    cr_assert_not_null(c);
+    long fresh = round_of_8(c, url);
+    one_by_one(c, url);
+    long kept = round_of_8(c, url);
+    bool closed = false;
+    curl_uv_close(c, testenv_on_closed, &closed);
+    cr_assert(testenv_run_until(&loop, &closed, WAIT_MS));
     proc_stop(nginx, SIGQUIT, 5000);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_expect_eq(system(cmd), 0);
-    cr_expect_eq(fresh[0], 8, "the first round opens one connection per transfer");
-    cr_expect_eq(kept[0], 0, "max_connects 16: the second round reuses them all");
-    cr_expect_gt(kept[1], 0, "curl's default: the second round opens some again");
+    cr_expect_eq(fresh, 8, "the first round opens one connection per transfer");
+    cr_expect_eq(kept, 0, "max_connects 16: the second round reuses them all");
 }
