@@ -7,13 +7,35 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/redis_url.h"
 #include "common/shards.h"
+#include "common/xalloc.h"
 
 void
 cli_init(struct cli *c, const char *cmd, int timeout_ms) {
     memset(c, 0, sizeof *c);
     c->cmd = cmd;
     c->timeout_ms = timeout_ms;
+}
+
+/* shard_name names shard s for messages: by its address, never by its
+ * URL (which may hold a password). */
+static void
+shard_name(struct cli_shard *s, const char *url, int n) {
+    if (n == 1) {
+        snprintf(s->name, sizeof s->name, "Redis");
+        return;
+    }
+    struct redis_url u;
+    char err[256];
+    if (redis_url_parse(url, &u, err, sizeof err) < 0) {
+        snprintf(s->name, sizeof s->name, "Redis shard %d", s->index);
+        return;
+    }
+    snprintf(s->name, sizeof s->name,
+             strchr(u.host, ':') ? "Redis shard %d ([%s]:%d)" : "Redis shard %d (%s:%d)", s->index,
+             u.host, u.port);
+    redis_url_free(&u);
 }
 
 int
@@ -25,8 +47,16 @@ cli_start(struct cli *c) {
     /* The modules' routine warnings (reconnecting, ...) would repeat what
      * the command reports once; show them only when asked for debug. */
     log_threshold = c->config.log_level == LOG_DEBUG ? LOG_DEBUG : LOG_ERROR;
-    if (keys_init(&c->keys, c->config.key_prefix) < 0)
-        return cli_error(c, CLI_CONFIG, "REDIS_KEY_PREFIX is too long");
+    c->nshards = c->config.redis_shards;
+    c->shards = xcalloc((size_t)c->nshards, sizeof *c->shards);
+    for (int i = 0; i < c->nshards; i++) {
+        struct cli_shard *s = &c->shards[i];
+        s->cli = c;
+        s->index = i;
+        if (keys_init_shard(&s->keys, c->config.key_prefix, i) < 0)
+            return cli_error(c, CLI_CONFIG, "REDIS_KEY_PREFIX is too long");
+        shard_name(s, c->config.redis_urls[i], c->nshards);
+    }
     /* A server that hangs up while we write must be an error we report
      * (EPIPE), not a silent death by SIGPIPE: libuv writes with write(2). */
     signal(SIGPIPE, SIG_IGN);
@@ -57,7 +87,9 @@ cli_usage(const struct cli *c, const char *usage, const char *why) {
 void
 cli_close(struct cli *c) {
     if (c->loop_ready) {
-        if (c->redis) redis_uv_close(c->redis, on_closed, &c->closed_redis);
+        for (int i = 0; i < c->nshards; i++)
+            if (c->shards[i].redis)
+                redis_uv_close(c->shards[i].redis, on_closed, &c->shards[i].closed);
         if (c->pg) pg_uv_close(c->pg, on_closed, &c->closed_pg);
         c->redis = NULL;
         c->pg = NULL;
@@ -67,6 +99,9 @@ cli_close(struct cli *c) {
         if (rc < 0) log_error("msg=\"loop not closed cleanly\" error=%s", log_q(uv_strerror(rc)));
         c->loop_ready = false;
     }
+    free(c->shards);
+    c->shards = NULL;
+    c->nshards = 0;
     if (c->cfg) config_free(&c->config);
     c->cfg = NULL;
 }
@@ -91,35 +126,77 @@ cli_wait(struct cli *c, const bool *done) {
 static void
 on_redis_state(redis_uv_t *r, bool connected, void *arg) {
     (void)r;
-    if (connected) *(bool *)arg = true;
+    struct cli_shard *s = arg;
+    if (!connected || s->ready || s->error[0]) return; /* given up on: stays down */
+    s->ready = true;
+    if (--s->cli->connecting == 0) s->cli->all_connected = true;
+}
+
+/* shard_open starts connecting shard s (once); CLI_OK or CLI_CONFIG. */
+static int
+shard_open(struct cli *c, struct cli_shard *s) {
+    if (s->redis) return CLI_OK;
+    char err[256];
+    s->redis = redis_uv_new(&c->loop, c->cfg->redis_urls[s->index], &c->cfg->redis_tls, "redis-cli",
+                            c->timeout_ms, err, sizeof err);
+    if (!s->redis) return cli_error(c, CLI_CONFIG, "REDIS_URL: %s", err);
+    queue_init(&s->queue, s->redis, &s->keys, c->cfg->result_ttl_s);
+    redis_uv_on_state(s->redis, on_redis_state, s);
+    c->connecting++;
+    return CLI_OK;
+}
+
+/* wait_shards waits until every opened shard is ready, or the timeout;
+ * each that is not is given up on: it gets its error and is reported
+ * (once). */
+static int
+wait_shards(struct cli *c, const char *what) {
+    c->all_connected = c->connecting == 0;
+    cli_wait(c, &c->all_connected);
+    int rc = CLI_OK;
+    for (int i = 0; i < c->nshards; i++) {
+        struct cli_shard *s = &c->shards[i];
+        if (!s->redis || s->ready || s->error[0]) continue;
+        c->connecting--;
+        const char *why = redis_uv_last_error(s->redis);
+        snprintf(s->error, sizeof s->error, "%s", *why ? why : "no answer");
+        rc = cli_error(c, CLI_UNAVAILABLE, "cannot reach %s within %d ms: %s%s%s", s->name,
+                       c->timeout_ms, s->error, what ? "; " : "", what ? what : "");
+    }
+    return rc;
+}
+
+int
+cli_redis_shard(struct cli *c, int shard) {
+    if (shard < 0 || shard >= c->nshards)
+        return cli_error(c, CLI_CONFIG, "no Redis shard %d", shard);
+    struct cli_shard *s = &c->shards[shard];
+    int rc;
+    if (!s->redis) {
+        if ((rc = shard_open(c, s))) return rc;
+        if ((rc = wait_shards(c, NULL))) return rc;
+    } else if (!s->ready) {
+        return cli_error(c, CLI_UNAVAILABLE, "cannot reach %s: %s", s->name, s->error);
+    }
+    c->shard = shard;
+    c->redis = s->redis;
+    c->keys = &s->keys;
+    c->queue = &s->queue;
+    return CLI_OK;
 }
 
 int
 cli_redis_for_id(struct cli *c, const char *id) {
     int s = shards_of_id(id, c->cfg->redis_shards);
-    c->shard = s < 0 ? 0 : s;
-    return cli_redis(c);
+    return cli_redis_shard(c, s < 0 ? 0 : s);
 }
 
 int
-cli_redis(struct cli *c) {
-    if (c->redis) return CLI_OK;
-    char err[256];
-    if (c->shard > 0 && keys_init_shard(&c->keys, c->cfg->key_prefix, c->shard) < 0)
-        return cli_error(c, CLI_CONFIG, "no Redis shard %d", c->shard);
-    c->redis = redis_uv_new(&c->loop, c->cfg->redis_urls[c->shard], &c->cfg->redis_tls, "redis-cli",
-                            c->timeout_ms, err, sizeof err);
-    if (!c->redis) return cli_error(c, CLI_CONFIG, "REDIS_URL: %s", err);
-    redis_uv_on_state(c->redis, on_redis_state, &c->redis_ready);
-    bool ok = cli_wait(c, &c->redis_ready);
-    redis_uv_on_state(c->redis, NULL, NULL);
-    if (!ok) {
-        const char *why = redis_uv_last_error(c->redis);
-        return cli_error(c, CLI_UNAVAILABLE, "cannot reach Redis within %d ms: %s", c->timeout_ms,
-                         *why ? why : "no answer");
-    }
-    queue_init(&c->queue, c->redis, &c->keys, c->cfg->result_ttl_s);
-    return CLI_OK;
+cli_redis_all(struct cli *c, const char *what) {
+    int rc;
+    for (int i = 0; i < c->nshards; i++)
+        if ((rc = shard_open(c, &c->shards[i]))) return rc;
+    return wait_shards(c, what);
 }
 
 struct pg_wait {

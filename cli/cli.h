@@ -4,9 +4,14 @@
  * queue). Commands run one step at a time: start an async call, then
  * cli_wait until its callback has set a flag.
  *
- * Owns: the configuration, the loop, the redis_uv and pg_uv connections
- * (all released by cli_close), and the exit codes every command shares. Output rule: results go to stdout (one JSON document or JSON
- * lines with --json); diagnostics go to stderr once, through cli_error. */
+ * Owns: the configuration, the loop, one redis_uv connection per Redis
+ * shard (common/shards.h) and the pg_uv connection (all released by
+ * cli_close), and the exit codes every command shares. A command about
+ * one job talks to the shard its id names; a command about the whole
+ * queue (info, requeue --all-failed, purge) goes through every shard and
+ * names any shard it cannot reach. Output rule: results go to stdout (one
+ * JSON document or JSON lines with --json); diagnostics go to stderr
+ * once, through cli_error. */
 #ifndef WC_CLI_CLI_H
 #define WC_CLI_CLI_H
 
@@ -36,6 +41,20 @@ enum cli_exit {
     CLI_CONFIG = EX_CONFIG,           /* bad configuration */
 };
 
+/* One Redis shard's connection (REDIS_URL lists one server per shard,
+ * common/shards.h), opened on demand. */
+struct cli_shard {
+    struct cli *cli;
+    int index;
+    redis_uv_t *redis; /* NULL until opened */
+    struct keys keys;  /* the shard's own keys (keys_init_shard) */
+    struct queue queue;
+    bool ready;      /* connected once (a down shard never is) */
+    bool closed;     /* its close callback ran */
+    char name[160];  /* "Redis" with one shard, else "Redis shard 2 (host:port)" */
+    char error[256]; /* why it could not be reached ("" if it was) */
+};
+
 struct cli {
     struct config config;     /* loaded by cli_start */
     const struct config *cfg; /* &config once loaded, else NULL */
@@ -46,13 +65,18 @@ struct cli {
     bool loop_ready;
     uv_timer_t timer; /* bounds each cli_wait */
     bool timed_out;
-    redis_uv_t *redis; /* NULL until cli_redis */
-    pg_uv_t *pg;       /* NULL until cli_pg */
-    struct keys keys;
-    struct queue queue;
-    int shard; /* the Redis shard cli_redis connects to (common/shards.h); 0 by default */
-    bool redis_ready;
-    bool closed_redis, closed_pg;
+    struct cli_shard *shards; /* cfg->redis_shards of them, from cli_start */
+    int nshards;
+    int connecting; /* shards still connecting (cli_redis_all) */
+    bool all_connected;
+    /* The current shard (cli_redis_shard): its connection, keys and
+     * queue. NULL until a shard is opened. */
+    int shard;
+    redis_uv_t *redis;
+    const struct keys *keys;
+    struct queue *queue;
+    pg_uv_t *pg; /* NULL until cli_pg */
+    bool closed_pg;
 };
 
 /* cli_init prepares c for command cmd; nothing is loaded or opened yet,
@@ -67,12 +91,20 @@ int cli_usage(const struct cli *c, const char *usage, const char *why);
 /* cli_close closes the connections and the loop, and frees the config. */
 void cli_close(struct cli *c);
 
-/* cli_redis connects to REDIS_URL (with several shards, shard c->shard)
- * and waits until ready; CLI_OK or CLI_UNAVAILABLE (reported).
- * Idempotent. */
-int cli_redis(struct cli *c);
-/* cli_redis_for_id is cli_redis on the shard job (or batch) id names. */
+/* cli_redis_shard connects to shard (0 .. nshards-1; one shard: the one
+ * REDIS_URL names) if not yet connected, waits until it is ready and
+ * makes it the current one (c->redis, c->keys, c->queue); CLI_OK or
+ * CLI_UNAVAILABLE (reported, naming the shard). */
+int cli_redis_shard(struct cli *c, int shard);
+/* cli_redis_for_id is cli_redis_shard on the shard job (or batch) id
+ * names (shard 0 for an id that names none: it is not found there). */
 int cli_redis_for_id(struct cli *c, const char *id);
+/* cli_redis_all connects to every shard at once and waits (one timeout
+ * in all) until each is ready; each that is not is reported by name
+ * (with "what" appended, e.g. "nothing changed") and keeps ready false.
+ * CLI_OK when every shard is ready, else CLI_UNAVAILABLE. No shard is
+ * made current. */
+int cli_redis_all(struct cli *c, const char *what);
 /* cli_pg connects to DATABASE_URL and waits until ready; CLI_OK or
  * CLI_UNAVAILABLE (reported). Idempotent. */
 int cli_pg(struct cli *c);
@@ -80,7 +112,7 @@ int cli_pg(struct cli *c);
 /* cli_wait runs the loop until *done or the call timeout passes; true when done. */
 bool cli_wait(struct cli *c, const bool *done);
 
-/* cli_redis_call sends one command and waits for its reply, converted to
+/* cli_redis_call sends one command to the current shard and waits for its reply, converted to
  * JSON (strings, integers, arrays, null; status replies as strings) in
  * *out (the caller decrefs). Returns CLI_OK; CLI_UNAVAILABLE when Redis
  * did not answer; CLI_SOFTWARE for an error reply, whose text goes to

@@ -127,7 +127,7 @@ wait_done(struct enqueue *e) {
     long shown = -1;
     for (;;) {
         e->done = false;
-        int rc = batch_status(&e->c->queue, e->batch, on_status, e);
+        int rc = batch_status(e->c->queue, e->batch, on_status, e);
         if (rc < 0) return cli_error(e->c, cli_status_code(rc), "%s", uv_strerror(rc));
         if (!cli_wait(e->c, &e->done))
             return cli_error(e->c, CLI_UNAVAILABLE, "Redis did not answer");
@@ -173,6 +173,20 @@ read_file(struct cli *c, const char *path, struct lines *l, long *rejected) {
     return rc;
 }
 
+/* pick_shard connects to the batch's shard: a batch and its jobs go to
+ * one shard, drawn (common/shards.h); when that one cannot be reached,
+ * any other will do, in turn. */
+static int
+pick_shard(struct cli *c) {
+    int first = shards_draw(c->nshards), rc = CLI_UNAVAILABLE;
+    for (int k = 0; k < c->nshards && rc == CLI_UNAVAILABLE; k++) {
+        rc = cli_redis_shard(c, (first + k) % c->nshards);
+        if (!rc && k > 0)
+            fprintf(stderr, "enqueue: the batch goes to %s instead\n", c->shards[c->shard].name);
+    }
+    return rc;
+}
+
 int
 cmd_enqueue(struct cli *c, int argc, char **argv) {
     struct opt table[] = {{"--no-wait", false, false, NULL}};
@@ -186,15 +200,13 @@ cmd_enqueue(struct cli *c, int argc, char **argv) {
     long rejected = 0;
     int rc = read_file(c, o.pos[0], &l, &rejected);
     if (!rc && l.n > (size_t)rejected) rc = cli_start(c);
-    /* A batch and its jobs go to one shard, drawn (common/shards.h). */
-    if (!rc && l.n > (size_t)rejected) c->shard = shards_draw(c->cfg->redis_shards);
-    if (!rc && l.n > (size_t)rejected) rc = cli_redis(c);
+    if (!rc && l.n > (size_t)rejected) rc = pick_shard(c);
     struct enqueue e = {.c = c, .tty = isatty(STDERR_FILENO)};
     if (!rc && l.n > (size_t)rejected) {
         /* As before batches: every line a new fetch (a CLI run is a
          * deliberate refresh), one job per page. */
         struct batch_new b = {.lines = l.v, .n = l.n, .fresh = true};
-        rc = batch_create(&c->queue, &b, on_created, &e);
+        rc = batch_create(c->queue, &b, on_created, &e);
         if (rc < 0) rc = cli_error(c, cli_status_code(rc), "%s", uv_strerror(rc));
         else if (!cli_wait(c, &e.done)) rc = cli_error(c, CLI_UNAVAILABLE, "Redis did not answer");
         else if (e.status < 0) rc = cli_error(c, cli_status_code(e.status), "%s", e.err);

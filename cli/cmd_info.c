@@ -17,6 +17,7 @@
 #include "common/hosts.h"
 #include "common/lua_scripts.h"
 #include "common/stats.h"
+#include "common/stats_merge.h"
 #include "common/xalloc.h"
 
 static const char usage_text[] =
@@ -65,9 +66,10 @@ struct failed_walk {
     bool done;
     int status;
     char err[256];
-    long long total;
-    size_t seen;
+    long long total; /* the current shard's failed set */
+    size_t seen;     /* the current shard's jobs seen */
     json_t *reasons; /* code -> count */
+    bool sampled;    /* some shard's set was larger than the walk */
 };
 
 static void
@@ -89,29 +91,31 @@ on_failed_page(int status, long long total, const struct job *jobs, size_t n, co
     w->seen += n;
 }
 
-/* failed_reasons groups the failed set by error code. */
+/* failed_reasons groups the current shard's failed set by error code
+ * (into w->reasons, made by the caller). */
 static int
 failed_reasons(struct cli *c, struct failed_walk *w) {
-    w->reasons = json_object();
+    w->seen = 0;
+    w->total = 0;
     for (long offset = 0; offset < FAILED_SCAN_MAX; offset += FAILED_PAGE) {
         size_t before = w->seen;
         w->done = false;
-        int rc = queue_failed_list(&c->queue, offset, FAILED_PAGE, on_failed_page, w);
+        int rc = queue_failed_list(c->queue, offset, FAILED_PAGE, on_failed_page, w);
         if (rc < 0) return cli_error(c, cli_status_code(rc), "failed list: %s", uv_strerror(rc));
         if (!cli_wait(c, &w->done)) return cli_error(c, CLI_UNAVAILABLE, "failed list: no answer");
         if (w->status) return cli_error(c, cli_status_code(w->status), "failed list: %s", w->err);
         if (w->seen - before < FAILED_PAGE || offset + FAILED_PAGE >= w->total) break;
     }
+    if ((long long)w->seen < w->total) w->sampled = true;
     return CLI_OK;
 }
 
-/* The statistics' read: the figures derived from the {p}stats histograms
- * and the per-second counts, as JSON (set by on_stats). */
+/* The statistics' read of one shard: its snapshot (a copy). */
 struct stats_step {
     bool done;
     int status;
     char err[256];
-    json_t *figures;
+    struct stats_snapshot snap;
 };
 
 /* hist_json: count, mean, p50 and p95 of a histogram (null when empty). */
@@ -125,17 +129,12 @@ hist_json(const struct stats_hist *h) {
                      p95 < 0 ? json_null() : json_real(p95));
 }
 
-static void
-on_stats(int status, const struct stats_snapshot *s, const char *errstr, void *arg) {
-    struct stats_step *st = arg;
-    st->done = true;
-    st->status = status;
-    if (status) {
-        snprintf(st->err, sizeof st->err, "%s", errstr ? errstr : "");
-        return;
-    }
-    int window = s->window_s < 60 ? s->window_s : 60;
-    st->figures = json_pack(
+/* figures_json: the figures derived from the statistics (summed over the
+ * shards read): jobs, the last minute's rates, the histograms. */
+static json_t *
+figures_json(const struct stats_snapshot *s) {
+    int window = s->window_s > 0 && s->window_s < 60 ? s->window_s : 60;
+    return json_pack(
         "{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:i, s:I, s:I, s:f, s:f}, s:o, s:o, "
         "s:o, s:o}",
         "jobs", "submitted", (json_int_t)s->submitted, "started", (json_int_t)s->started,
@@ -150,10 +149,20 @@ on_stats(int status, const struct stats_snapshot *s, const char *errstr, void *a
         hist_json(&s->bytes));
 }
 
-/* read_stats reads the statistics (the rates need only the last minute). */
+static void
+on_stats(int status, const struct stats_snapshot *s, const char *errstr, void *arg) {
+    struct stats_step *st = arg;
+    st->done = true;
+    st->status = status;
+    if (status) snprintf(st->err, sizeof st->err, "%s", errstr ? errstr : "");
+    else stats_merge(&st->snap, s);
+}
+
+/* read_stats reads the current shard's statistics (the rates need only
+ * the last minute). */
 static int
 read_stats(struct cli *c, struct stats_step *st) {
-    int rc = stats_read(c->redis, &c->keys, clock_now_ms(), 60, on_stats, st);
+    int rc = stats_read(c->redis, c->keys, clock_now_ms(), 60, on_stats, st);
     if (rc < 0) return cli_error(c, cli_status_code(rc), "statistics: %s", uv_strerror(rc));
     if (!cli_wait(c, &st->done)) return cli_error(c, CLI_UNAVAILABLE, "statistics: no answer");
     if (st->status) return cli_error(c, cli_status_code(st->status), "statistics: %s", st->err);
@@ -245,13 +254,37 @@ print_figures(const json_t *info) {
     print_hist(info, "page_bytes", "page size", true);
 }
 
+/* print_shards lists each shard's part of the queue, or why it is missing. */
+static void
+print_shards(const json_t *by_shard) {
+    printf("  %-40s %8s %8s %8s %8s\n", "by shard", "queued", "running", "retrying", "failed");
+    size_t i;
+    json_t *s;
+    json_array_foreach(by_shard, i, s) {
+        const char *name = json_string_value(json_object_get(s, "server"));
+        const json_t *err = json_object_get(s, "error");
+        if (err) {
+            printf("  %-40s unreadable: %s\n", name, json_string_value(err));
+            continue;
+        }
+        printf("  %-40s %8lld %8lld %8lld %8lld\n", name, jint(s, "queued"), jint(s, "running"),
+               jint(s, "retrying"), jint(s, "failed"));
+    }
+}
+
 static void
 print_text(const struct cli *c, json_t *info) {
-    printf("queue %s\n", c->cfg->key_prefix);
+    json_t *by_shard = json_object_get(info, "by_shard");
+    printf("queue %s", c->cfg->key_prefix);
+    if (by_shard)
+        printf(" (%d Redis shards, %lld unreadable)", c->nshards,
+               (long long)json_integer_value(json_object_get(info, "shards_unreadable")));
+    printf("\n");
     static const char *const states[] = {"queued", "running", "retrying", "failed"};
     for (size_t i = 0; i < 4; i++)
         printf("  %-10s %lld\n", states[i],
                (long long)json_integer_value(json_object_get(info, states[i])));
+    if (by_shard) print_shards(by_shard);
 
     json_t *reasons = json_object_get(info, "failed_by_reason");
     if (json_object_size(reasons)) {
@@ -269,6 +302,9 @@ print_text(const struct cli *c, json_t *info) {
     json_t *workers = json_object_get(info, "workers");
     size_t stale = 0, i;
     json_t *w;
+    if (json_is_null(workers))
+        printf("workers: unknown (%s, which holds their registry, cannot be read)\n",
+               c->shards[0].name);
     json_array_foreach(workers, i, w) stale += json_is_true(json_object_get(w, "stale"));
     printf("workers: %zu (%zu stale)\n", json_array_size(workers), stale);
     if (json_array_size(workers))
@@ -305,7 +341,7 @@ static int
 paused_hosts(struct cli *c, json_t **out) {
     *out = json_array();
     struct keybuf ki;
-    const char *a_hosts[] = {"ZREVRANGE", keys_hosts(&c->keys, &ki), "0", "199"};
+    const char *a_hosts[] = {"ZREVRANGE", keys_hosts(c->keys, &ki), "0", "199"};
     json_t *hosts = NULL, *rows = NULL;
     int rc = call(c, &hosts, false, 4, a_hosts);
     size_t n = json_array_size(hosts);
@@ -319,10 +355,10 @@ paused_hosts(struct cli *c, json_t **out) {
     argv[a++] = nkeys;
     for (size_t i = 0; i < n; i++) {
         const char *h = json_string_value(json_array_get(hosts, i));
-        if (!h || !keys_host(&c->keys, h, &kb[3 * i])) continue;
+        if (!h || !keys_host(c->keys, h, &kb[3 * i])) continue;
         argv[a++] = kb[3 * i].s;
-        argv[a++] = keys_host_slots(&c->keys, h, &kb[3 * i + 1]);
-        argv[a++] = keys_host_wait(&c->keys, h, &kb[3 * i + 2]);
+        argv[a++] = keys_host_slots(c->keys, h, &kb[3 * i + 1]);
+        argv[a++] = keys_host_wait(c->keys, h, &kb[3 * i + 2]);
         used++;
     }
     snprintf(nkeys, sizeof nkeys, "%zu", 3 * used);
@@ -330,7 +366,7 @@ paused_hosts(struct cli *c, json_t **out) {
     argv[a++] = now;
     for (size_t i = 0; i < n; i++) {
         const char *h = json_string_value(json_array_get(hosts, i));
-        if (h && keys_host(&c->keys, h, &ki)) argv[a++] = h;
+        if (h && keys_host(c->keys, h, &ki)) argv[a++] = h;
     }
     rc = call(c, &rows, false, (int)a, argv);
     free(kb);
@@ -356,6 +392,109 @@ done:
     return rc;
 }
 
+/* What the whole queue holds, summed over the shards read. */
+struct totals {
+    long long queued, running, retrying, failed;
+    json_t *counters; /* {p}stats fields -> their sum */
+    json_t *paused;   /* paused hosts (each host is on one shard) */
+    json_t *by_shard; /* one object per shard, with several */
+    int unreadable;   /* shards left out */
+    struct failed_walk walk;
+    struct stats_step stats; /* snap: the sum */
+};
+
+static void
+totals_free(struct totals *t) {
+    json_decref(t->counters);
+    json_decref(t->paused);
+    json_decref(t->by_shard);
+    json_decref(t->walk.reasons);
+    stats_snapshot_free(&t->stats.snap);
+}
+
+/* read_shard reads shard i's part into t; on an error (reported) the
+ * shard's reads are left out: nothing of it is added. */
+static int
+read_shard(struct cli *c, int i, struct totals *t) {
+    int rc = cli_redis_shard(c, i);
+    if (rc) return rc;
+    struct keybuf kq, kr, kf, ks;
+    const char *queue = keys_queue(c->keys, &kq);
+    json_t *xlen = NULL, *pending = NULL, *retry = NULL, *failed = NULL, *stats = NULL,
+           *paused = NULL;
+    struct failed_walk walk = {.reasons = json_object()};
+    struct stats_step st = {0};
+    const char *a_xlen[] = {"XLEN", queue};
+    const char *a_pend[] = {"XPENDING", queue, KEYS_GROUP};
+    const char *a_retry[] = {"ZCARD", keys_retry(c->keys, &kr)};
+    const char *a_failed[] = {"ZCARD", keys_failed(c->keys, &kf)};
+    const char *a_stats[] = {"HGETALL", keys_stats(c->keys, &ks)};
+    if ((rc = call(c, &xlen, false, 2, a_xlen)) || (rc = call(c, &pending, true, 3, a_pend)) ||
+        (rc = call(c, &retry, false, 2, a_retry)) || (rc = call(c, &failed, false, 2, a_failed)) ||
+        (rc = call(c, &stats, false, 2, a_stats)) || (rc = read_stats(c, &st)) ||
+        (rc = failed_reasons(c, &walk)) || (rc = paused_hosts(c, &paused)))
+        goto done;
+
+    /* Acknowledged entries are deleted from the stream, so its length is
+     * the undelivered entries plus the delivered, unacknowledged ones. */
+    long long running = int_reply(json_array_get(pending, 0));
+    long long queued = int_reply(xlen) - running;
+    if (queued < 0) queued = 0;
+    t->queued += queued;
+    t->running += running;
+    t->retrying += int_reply(retry);
+    t->failed += int_reply(failed);
+    if (t->by_shard)
+        json_array_append_new(
+            t->by_shard,
+            json_pack("{s:i, s:s, s:I, s:I, s:I, s:I}", "shard", i, "server", c->shards[i].name,
+                      "queued", (json_int_t)queued, "running", (json_int_t)running, "retrying",
+                      (json_int_t)int_reply(retry), "failed", (json_int_t)int_reply(failed)));
+    for (size_t k = 0; k + 1 < json_array_size(stats); k += 2) {
+        const char *name = json_string_value(json_array_get(stats, k));
+        if (!name) continue;
+        json_t *cur = json_object_get(t->counters, name);
+        json_object_set_new(t->counters, name,
+                            json_integer(int_reply(json_array_get(stats, k + 1)) +
+                                         (cur ? json_integer_value(cur) : 0)));
+    }
+    const char *code;
+    json_t *v;
+    json_object_foreach(walk.reasons, code, v) {
+        json_t *cur = json_object_get(t->walk.reasons, code);
+        json_object_set_new(
+            t->walk.reasons, code,
+            json_integer(json_integer_value(v) + (cur ? json_integer_value(cur) : 0)));
+    }
+    t->walk.sampled = t->walk.sampled || walk.sampled;
+    json_array_extend(t->paused, paused);
+    stats_merge(&t->stats.snap, &st.snap);
+done:
+    json_decref(xlen);
+    json_decref(pending);
+    json_decref(retry);
+    json_decref(failed);
+    json_decref(stats);
+    json_decref(paused);
+    json_decref(walk.reasons);
+    stats_snapshot_free(&st.snap);
+    return rc;
+}
+
+/* read_workers reads the workers registry (a process key, on shard 0;
+ * after the statistics' read, which drops entries silent for ten minutes
+ * as the dashboard's does). NULL in *out when shard 0 cannot be read. */
+static int
+read_workers(struct cli *c, json_t **out) {
+    *out = NULL;
+    if (!c->shards[0].ready) return CLI_OK;
+    int rc = cli_redis_shard(c, 0);
+    struct keybuf kw;
+    const char *a_workers[] = {"HGETALL", keys_workers(c->keys, &kw)};
+    if (!rc) rc = call(c, out, false, 2, a_workers);
+    return rc;
+}
+
 int
 cmd_info(struct cli *c, int argc, char **argv) {
     struct opts_result o;
@@ -363,66 +502,52 @@ cmd_info(struct cli *c, int argc, char **argv) {
     if (o.help) return cli_usage(c, usage_text, NULL);
     c->json = c->json || o.json;
     int rc = cli_start(c);
-    if (!rc) rc = cli_redis(c);
     if (rc) return rc;
-
-    struct keybuf kq, kr, kf, ks, kw;
-    const char *queue = keys_queue(&c->keys, &kq);
-    json_t *xlen = NULL, *pending = NULL, *retry = NULL, *failed = NULL, *stats = NULL,
-           *workers = NULL, *paused = NULL;
-    struct failed_walk walk = {0};
-    struct stats_step figures = {0};
-    json_t *info = NULL;
-    const char *a_xlen[] = {"XLEN", queue};
-    const char *a_pend[] = {"XPENDING", queue, KEYS_GROUP};
-    const char *a_retry[] = {"ZCARD", keys_retry(&c->keys, &kr)};
-    const char *a_failed[] = {"ZCARD", keys_failed(&c->keys, &kf)};
-    const char *a_stats[] = {"HGETALL", keys_stats(&c->keys, &ks)};
-    const char *a_workers[] = {"HGETALL", keys_workers(&c->keys, &kw)};
-    /* The statistics' read drops worker entries silent for ten minutes,
-     * as the dashboard's does: the registry is read after it. */
-    if ((rc = call(c, &xlen, false, 2, a_xlen)) || (rc = call(c, &pending, true, 3, a_pend)) ||
-        (rc = call(c, &retry, false, 2, a_retry)) || (rc = call(c, &failed, false, 2, a_failed)) ||
-        (rc = call(c, &stats, false, 2, a_stats)) || (rc = read_stats(c, &figures)) ||
-        (rc = call(c, &workers, false, 2, a_workers)) || (rc = failed_reasons(c, &walk)) ||
-        (rc = paused_hosts(c, &paused)))
-        goto done;
-
-    /* Acknowledged entries are deleted from the stream, so its length is
-     * the undelivered entries plus the delivered, unacknowledged ones. */
-    long long running = int_reply(json_array_get(pending, 0));
-    long long queued = int_reply(xlen) - running;
-    info =
-        json_pack("{s:s, s:I, s:I, s:I, s:I}", "prefix", c->cfg->key_prefix, "queued",
-                  (json_int_t)(queued < 0 ? 0 : queued), "running", (json_int_t)running, "retrying",
-                  (json_int_t)int_reply(retry), "failed", (json_int_t)int_reply(failed));
-    json_object_set(info, "failed_by_reason", walk.reasons);
-    json_object_set_new(info, "failed_by_reason_sampled",
-                        json_boolean((long long)walk.seen < walk.total));
-    json_object_set_new(info, "workers", workers_json(c, workers, clock_now_ms()));
-    json_t *counters = json_object();
-    for (size_t i = 0; i + 1 < json_array_size(stats); i += 2) {
-        const char *name = json_string_value(json_array_get(stats, i));
-        if (name)
-            json_object_set_new(counters, name,
-                                json_integer(int_reply(json_array_get(stats, i + 1))));
+    /* Every shard that answers is read; one that does not is named (by
+     * cli_redis_all, or here) and left out of the sums, and the exit
+     * code says the picture is partial. */
+    int conn = cli_redis_all(c, c->nshards > 1 ? "left out of the sums" : NULL);
+    struct totals t = {.counters = json_object(),
+                       .paused = json_array(),
+                       .by_shard = c->nshards > 1 ? json_array() : NULL,
+                       .walk = {.reasons = json_object()}};
+    for (int i = 0; i < c->nshards; i++) {
+        struct cli_shard *s = &c->shards[i];
+        int r = s->ready ? read_shard(c, i, &t) : conn;
+        if (!r) continue;
+        rc = r;
+        t.unreadable++;
+        if (s->ready && c->nshards > 1) cli_error(c, r, "%s left out of the sums", s->name);
+        if (t.by_shard)
+            json_array_append_new(t.by_shard,
+                                  json_pack("{s:i, s:s, s:s}", "shard", i, "server", s->name,
+                                            "error", s->error[0] ? s->error : "read failed"));
     }
-    json_object_set_new(info, "counters", counters);
-    json_object_set(info, "paused_hosts", paused);
-    json_object_update(info, figures.figures);
+    json_t *workers = NULL, *info = NULL;
+    if (t.unreadable == c->nshards) goto done;
+    int r = read_workers(c, &workers);
+    if (r) rc = r;
+
+    info = json_pack("{s:s, s:I, s:I, s:I, s:I}", "prefix", c->cfg->key_prefix, "queued",
+                     (json_int_t)t.queued, "running", (json_int_t)t.running, "retrying",
+                     (json_int_t)t.retrying, "failed", (json_int_t)t.failed);
+    json_object_set(info, "failed_by_reason", t.walk.reasons);
+    json_object_set_new(info, "failed_by_reason_sampled", json_boolean(t.walk.sampled));
+    json_object_set_new(info, "workers",
+                        workers ? workers_json(c, workers, clock_now_ms()) : json_null());
+    json_object_set(info, "counters", t.counters);
+    json_object_set(info, "paused_hosts", t.paused);
+    json_object_update_new(info, figures_json(&t.stats.snap));
+    if (t.by_shard) {
+        json_object_set_new(info, "shards", json_integer(c->nshards));
+        json_object_set_new(info, "shards_unreadable", json_integer(t.unreadable));
+        json_object_set(info, "by_shard", t.by_shard);
+    }
     if (c->json) cli_print_json(json_incref(info));
     else print_text(c, info);
-    rc = CLI_OK;
 done:
     json_decref(info);
-    json_decref(walk.reasons);
-    json_decref(figures.figures);
-    json_decref(xlen);
-    json_decref(pending);
-    json_decref(retry);
-    json_decref(failed);
-    json_decref(stats);
     json_decref(workers);
-    json_decref(paused);
+    totals_free(&t);
     return rc;
 }

@@ -67,7 +67,7 @@ finish(struct cli *c, struct wait_job *w, int rc, const char *what) {
 static int
 explain(struct cli *c, const char *id, const char *wanted, json_t *out) {
     struct wait_job w = {0};
-    int rc = finish(c, &w, queue_get(&c->queue, id, on_job, &w), "get");
+    int rc = finish(c, &w, queue_get(c->queue, id, on_job, &w), "get");
     if (rc) {
         json_decref(out);
         return rc;
@@ -79,6 +79,64 @@ explain(struct cli *c, const char *id, const char *wanted, json_t *out) {
     if (!w.found)
         return cli_error(c, CLI_NOTFOUND, "no job %s (unknown, or its state has expired)", id);
     return cli_error(c, CLI_NOOP, "job %s is %s, not %s", id, job_state_name(w.state), wanted);
+}
+
+/* --- every shard --- */
+
+/* What a command over the whole queue counts, on one shard or summed. */
+enum { COUNTS_MAX = 2 };
+struct counts {
+    long long v[COUNTS_MAX];
+};
+
+typedef int (*shard_step)(struct cli *c, void *arg, struct counts *done);
+
+/* each_shard runs step on every Redis shard in turn, summing what it
+ * counts into *sum, after checking that every shard can be reached: when
+ * one cannot, nothing is done (nothing_done says so in the error). A
+ * shard that fails midway stops the run there: what the shards before it
+ * (and it, up to the failure) did stays done, and the error names it and
+ * says how much was done. With several shards, *per gets one object per
+ * shard reached ({"shard", "server", names[i]: count ...}, "error" on
+ * the one that failed); otherwise NULL. */
+static int
+each_shard(struct cli *c, const char *nothing_done, shard_step step, void *arg,
+           const char *const *names, size_t n, struct counts *sum, json_t **per) {
+    *per = NULL;
+    int rc = cli_redis_all(c, nothing_done);
+    if (rc) return rc;
+    if (c->nshards > 1) *per = json_array();
+    for (int i = 0; i < c->nshards; i++) {
+        struct counts done = {{0}};
+        rc = cli_redis_shard(c, i);
+        if (!rc) rc = step(c, arg, &done);
+        for (size_t k = 0; k < n; k++) sum->v[k] += done.v[k];
+        if (*per) {
+            json_t *o = json_pack("{s:i, s:s}", "shard", i, "server", c->shards[i].name);
+            for (size_t k = 0; k < n; k++)
+                json_object_set_new(o, names[k], json_integer(done.v[k]));
+            if (rc) json_object_set_new(o, "error", json_string("stopped here"));
+            json_array_append_new(*per, o);
+        }
+        if (rc) {
+            char did[128] = "";
+            for (size_t k = 0, len = 0; k < n && len < sizeof did; k++)
+                len += (size_t)snprintf(did + len, sizeof did - len, "%s%s %lld", k ? ", " : "",
+                                        names[k], sum->v[k]);
+            return cli_error(c, rc, "stopped at %s; done before it stopped: %s", c->shards[i].name,
+                             did);
+        }
+    }
+    return CLI_OK;
+}
+
+/* print_per_shard lists, with several shards, each shard's count. */
+static void
+print_per_shard(const struct cli *c, json_t *per, const char *name) {
+    size_t i;
+    json_t *o;
+    json_array_foreach(per, i, o) printf("  %-40s %lld\n", c->shards[i].name,
+                                         (long long)json_integer_value(json_object_get(o, name)));
 }
 
 /* --- requeue --- */
@@ -101,7 +159,7 @@ static int
 failed_count(struct cli *c, long long *n) {
     json_t *card = NULL;
     struct keybuf kf;
-    const char *argv[] = {"ZCARD", keys_failed(&c->keys, &kf)};
+    const char *argv[] = {"ZCARD", keys_failed(c->keys, &kf)};
     char err[256];
     int rc = cli_redis_call(c, &card, err, sizeof err, 2, argv);
     if (rc) return cli_error(c, rc, "ZCARD: %s", err);
@@ -110,9 +168,11 @@ failed_count(struct cli *c, long long *n) {
     return CLI_OK;
 }
 
+/* requeue_shard requeues the current shard's failed jobs. */
 static int
-requeue_all(struct cli *c) {
-    long long total = 0, before;
+requeue_shard(struct cli *c, void *arg, struct counts *done) {
+    (void)arg;
+    long long before;
     /* The jobs failed when the command starts, each once: a requeued job
      * that fails again while this runs goes back into the set, newest (the
      * set is ordered by failure time, and each batch takes the oldest), so
@@ -122,21 +182,39 @@ requeue_all(struct cli *c) {
      * round finds nothing or all are done. */
     int rc = failed_count(c, &before);
     if (rc) return rc;
-    while (total < before) {
-        long long want = before - total < REQUEUE_BATCH ? before - total : REQUEUE_BATCH;
+    while (done->v[0] < before) {
+        long long want = before - done->v[0] < REQUEUE_BATCH ? before - done->v[0] : REQUEUE_BATCH;
         struct wait_job w = {0};
-        rc = finish(c, &w, queue_failed_retry(&c->queue, NULL, (size_t)want, on_done, &w),
-                    "requeue");
+        rc =
+            finish(c, &w, queue_failed_retry(c->queue, NULL, (size_t)want, on_done, &w), "requeue");
         if (rc) return rc;
-        total += w.value;
+        done->v[0] += w.value;
         if (w.value > 0) continue;
         long long left;
         if ((rc = failed_count(c, &left))) return rc;
         if (left == 0) break;
     }
-    if (c->json) cli_print_json(json_pack("{s:I}", "requeued", (json_int_t)total));
-    else printf("requeued %lld failed job%s\n", total, total == 1 ? "" : "s");
     return CLI_OK;
+}
+
+static int
+requeue_all(struct cli *c) {
+    static const char *const names[] = {"requeued"};
+    struct counts sum = {{0}};
+    json_t *per;
+    int rc = each_shard(c, "nothing requeued", requeue_shard, NULL, names, 1, &sum, &per);
+    long long total = sum.v[0];
+    if (c->json && (!rc || per)) {
+        json_t *out = json_pack("{s:I}", "requeued", (json_int_t)total);
+        if (per) json_object_set_new(out, "shards", json_incref(per));
+        if (per) json_object_set_new(out, "complete", json_boolean(rc == CLI_OK));
+        cli_print_json(out);
+    } else if (!rc) {
+        printf("requeued %lld failed job%s\n", total, total == 1 ? "" : "s");
+        print_per_shard(c, per, "requeued");
+    }
+    json_decref(per);
+    return rc;
 }
 
 int
@@ -152,13 +230,13 @@ cmd_requeue(struct cli *c, int argc, char **argv) {
     const char *id = all ? NULL : o.pos[0];
     if (id && !job_id_valid(id)) return cli_usage(c, requeue_usage, "not a job id (a UUID)");
     int rc = cli_start(c);
-    if (!rc) rc = id ? cli_redis_for_id(c, id) : cli_redis(c);
     if (rc) return rc;
     if (all) return requeue_all(c);
+    if ((rc = cli_redis_for_id(c, id))) return rc;
 
     struct wait_job w = {0};
     const char *ids[] = {id};
-    if ((rc = finish(c, &w, queue_failed_retry(&c->queue, ids, 1, on_done, &w), "requeue")))
+    if ((rc = finish(c, &w, queue_failed_retry(c->queue, ids, 1, on_done, &w), "requeue")))
         return rc;
     json_t *out = json_pack("{s:s, s:b}", "id", id, "requeued", w.value > 0);
     if (w.value == 0) return explain(c, id, "failed", out);
@@ -198,12 +276,12 @@ cmd_cancel(struct cli *c, int argc, char **argv) {
     /* The cancel script answers "canceled" for a job canceled before too;
      * look first, so that case says it did nothing. */
     struct wait_job before = {0};
-    if ((rc = finish(c, &before, queue_get(&c->queue, id, on_job, &before), "get"))) return rc;
+    if ((rc = finish(c, &before, queue_get(c->queue, id, on_job, &before), "get"))) return rc;
     struct wait_job w = {0};
     if (before.found && before.state == JOB_CANCELED) {
         w.found = true;
         snprintf(w.state_name, sizeof w.state_name, "%s", job_state_name(before.state));
-    } else if ((rc = finish(c, &w, queue_cancel(&c->queue, id, on_cancel, &w), "cancel"))) {
+    } else if ((rc = finish(c, &w, queue_cancel(c->queue, id, on_cancel, &w), "cancel"))) {
         return rc;
     }
     bool already = before.found && before.state == JOB_CANCELED;
@@ -280,7 +358,7 @@ purge_failed(struct cli *c, long long *deleted) {
     long long max_rounds = -1;
     for (long long round = 0; max_rounds < 0 || round < max_rounds; round++) {
         p.done = false;
-        int r = queue_failed_list(&c->queue, 0, PURGE_PAGE, on_failed_page, &p);
+        int r = queue_failed_list(c->queue, 0, PURGE_PAGE, on_failed_page, &p);
         if (r < 0) {
             rc = cli_error(c, cli_status_code(r), "failed list: %s", uv_strerror(r));
             break;
@@ -300,7 +378,7 @@ purge_failed(struct cli *c, long long *deleted) {
         p.pending = 0;
         for (size_t i = 0; i < p.n; i++) {
             p.pending++;
-            if ((r = queue_failed_delete(&c->queue, p.ids[i], on_deleted, &p)) < 0) {
+            if ((r = queue_failed_delete(c->queue, p.ids[i], on_deleted, &p)) < 0) {
                 p.pending--;
                 break;
             }
@@ -323,7 +401,7 @@ purge_failed(struct cli *c, long long *deleted) {
 static int
 purge_finished(struct cli *c, long long *deleted) {
     struct keybuf match;
-    const char *pattern = keys_job_match(&c->keys, &match);
+    const char *pattern = keys_job_match(c->keys, &match);
     if (!pattern) return cli_error(c, CLI_SOFTWARE, "key prefix too long");
     char cursor[32] = "0";
     char err[256];
@@ -364,6 +442,20 @@ purge_finished(struct cli *c, long long *deleted) {
     return CLI_OK;
 }
 
+struct purge_what {
+    bool failed, finished;
+};
+
+/* purge_shard purges the current shard. */
+static int
+purge_shard(struct cli *c, void *arg, struct counts *done) {
+    const struct purge_what *w = arg;
+    int rc = CLI_OK;
+    if (w->failed) rc = purge_failed(c, &done->v[0]);
+    if (!rc && w->finished) rc = purge_finished(c, &done->v[1]);
+    return rc;
+}
+
 int
 cmd_purge(struct cli *c, int argc, char **argv) {
     struct opt opts[] = {{.name = "--failed"}, {.name = "--finished"}};
@@ -375,22 +467,35 @@ cmd_purge(struct cli *c, int argc, char **argv) {
     if (!failed && !finished)
         return cli_usage(c, purge_usage, "say what to purge: --failed or --finished");
     int rc = cli_start(c);
-    if (!rc) rc = cli_redis(c);
     if (rc) return rc;
-    long long nfailed = 0, nfinished = 0;
-    if (failed && (rc = purge_failed(c, &nfailed))) return rc;
-    if (finished && (rc = purge_finished(c, &nfinished))) return rc;
+    static const char *const names[] = {"failed_deleted", "finished_deleted"};
+    struct purge_what what = {failed, finished};
+    struct counts sum = {{0}};
+    json_t *per;
+    rc = each_shard(c, "nothing deleted", purge_shard, &what, names, 2, &sum, &per);
+    long long nfailed = sum.v[0], nfinished = sum.v[1];
+    if (rc && !(c->json && per)) {
+        json_decref(per);
+        return rc;
+    }
     json_t *out = json_object();
     if (failed) json_object_set_new(out, "failed_deleted", json_integer(nfailed));
     if (finished) json_object_set_new(out, "finished_deleted", json_integer(nfinished));
+    if (per) {
+        json_object_set_new(out, "shards", json_incref(per));
+        json_object_set_new(out, "complete", json_boolean(rc == CLI_OK));
+    }
     if (c->json) {
         cli_print_json(out);
     } else {
         json_decref(out);
         if (failed) printf("deleted %lld failed job%s\n", nfailed, nfailed == 1 ? "" : "s");
+        if (failed) print_per_shard(c, per, "failed_deleted");
         if (finished)
             printf("deleted the Redis state of %lld finished job%s (results stay in Postgres)\n",
                    nfinished, nfinished == 1 ? "" : "s");
+        if (finished) print_per_shard(c, per, "finished_deleted");
     }
-    return CLI_OK;
+    json_decref(per);
+    return rc;
 }

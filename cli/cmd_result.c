@@ -105,7 +105,7 @@ pending(struct cli *c, const char *id) {
     int rc = cli_redis_for_id(c, id);
     if (rc) return rc;
     struct state_wait w = {0};
-    int r = queue_get(&c->queue, id, on_job, &w);
+    int r = queue_get(c->queue, id, on_job, &w);
     if (r < 0) return cli_error(c, cli_status_code(r), "get: %s", uv_strerror(r));
     if (!cli_wait(c, &w.done)) return cli_error(c, CLI_UNAVAILABLE, "get: Redis did not answer");
     if (w.status) return cli_error(c, cli_status_code(w.status), "get: %s", w.err);
