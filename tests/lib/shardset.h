@@ -3,8 +3,8 @@
  * loopback addresses so that jobs reach every shard (a job's shard is
  * its host's).
  *
- * Owns: the servers (tests/lib/servers.h: append-only file on, every
- * write fsynced before it is answered, so a SIGKILL loses nothing), the
+ * Owns: the servers (tests/lib/servers.h: append-only file on, written
+ * before a reply goes out, so a SIGKILL of the server loses nothing), the
  * REDIS_URL that lists them, and the page servers (each serving the
  * caller's pages folder). shardset_free stops and removes them all.
  * Functions fail the current Criterion test when something cannot start;
