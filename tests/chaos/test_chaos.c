@@ -557,17 +557,25 @@ Test(chaos, kill_restart_and_count) {
                         " SIGKILLed and started again once each, Postgres crashed and restarted"
                         " once (%lld ms)\n",
                         nkills, pg_down_ms);
+    if (nshards > 1)
+        len += snprintf(report + len, sizeof report - (size_t)len,
+                        "chaos: Redis shard %d SIGKILLed and restarted once, down %lld ms; the"
+                        " other shards finished %lld jobs meanwhile (by their counters), %d by"
+                        " their finished_at\n",
+                        down.shard, down.to_ms - down.from_ms, down.others_finished,
+                        finished_while_down);
+    else
+        len += snprintf(report + len, sizeof report - (size_t)len,
+                        "chaos: Redis SIGKILLed and restarted once, down %lld ms\n",
+                        down.to_ms - down.from_ms);
     len += snprintf(report + len, sizeof report - (size_t)len,
-                    "chaos: Redis shard %d SIGKILLed and restarted once, down %lld ms; the other"
-                    " shards finished %lld jobs meanwhile (by their counters), %d by their"
-                    " finished_at; %d submissions refused and repeated\n"
+                    "chaos: %d submissions refused and repeated\n"
                     "chaos: /api/v1/stats counts / sum over the shards: %s (%s)\n"
                     "chaos: submitted %d, finished %d, failed %d, lost %d, duplicated rows %ld,"
                     " failed with a row %d, failed without a reason %d, retried %d\n"
                     "chaos: failed by reason:",
-                    down.shard, down.to_ms - down.from_ms, down.others_finished,
-                    finished_while_down, sub.refused, sums, stats_ok ? "equal" : "NOT EQUAL", sub.n,
-                    finished, failed, lost, duplicated, row_without_finish, no_reason, retried);
+                    sub.refused, sums, stats_ok ? "equal" : "NOT EQUAL", sub.n, finished, failed,
+                    lost, duplicated, row_without_finish, no_reason, retried);
     for (int k = 0; k < nreasons; k++)
         len += snprintf(report + len, sizeof report - (size_t)len, " %s=%d", reasons[k].code,
                         reasons[k].n);
