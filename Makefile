@@ -200,10 +200,12 @@ test: test-deps
 # It starts its own Redis and Postgres. The CHAOS_* variables size it;
 # CHAOS_SHARDS Redis servers make a sharded queue (the Redis killed is
 # then one shard), CHAOS_FAILING is the % of jobs whose page fails for
-# good, CHAOS_CALM=1 keeps only the Redis restart (tests/chaos/test_chaos.c).
+# good, CHAOS_CALM=1 keeps only the Redis restart, CHAOS_DOWN_MS is the
+# least time it stays down (tests/chaos/test_chaos.c).
 CHAOS_SHARDS ?= 1
 CHAOS_FAILING ?= 5
 CHAOS_CALM ?= 0
+CHAOS_DOWN_MS ?= 1000
 CHAOS_JOBS ?= 10000
 CHAOS_SECONDS ?= 180
 CHAOS_WORKERS ?= 3
@@ -219,19 +221,22 @@ chaos: test-deps
 		CHAOS_RESCUE_AFTER_MS=$(CHAOS_RESCUE_AFTER_MS) CHAOS_KILL_MS=$(CHAOS_KILL_MS) \
 		CHAOS_P99_MAX_MS=$(CHAOS_P99_MAX_MS) CHAOS_HOST_CONCURRENCY=$(CHAOS_HOST_CONCURRENCY) \
 		CHAOS_SHARDS=$(CHAOS_SHARDS) CHAOS_FAILING=$(CHAOS_FAILING) CHAOS_CALM=$(CHAOS_CALM) \
+		CHAOS_DOWN_MS=$(CHAOS_DOWN_MS) \
 		$(BUILD)/tests/chaos/test_chaos --jobs 1 --verbose
 
 # shards-bar: issue 20's bar, as a chaos run: 3 Redis shards on loopback,
 # 10,000 jobs whose pages all work, submitted and drained; one shard
-# SIGKILLed mid-run and restarted once the other two have finished jobs
-# while it is down. Fails unless every job finished exactly once (one
+# SIGKILLed mid-run and restarted after SHARDS_BAR_DOWN_MS, once the other
+# two have finished jobs while it is down. Fails unless every job finished exactly once (one
 # result row each), jobs of the other shards finished inside the down
 # window, and /api/v1/stats's counts equal the sum of the shards' own.
 SHARDS_BAR_JOBS ?= 10000
 SHARDS_BAR_SECONDS ?= 90
+SHARDS_BAR_DOWN_MS ?= 10000
 shards-bar: test-deps
 	@$(MAKE) --no-print-directory chaos CHAOS_SHARDS=3 CHAOS_FAILING=0 CHAOS_CALM=1 \
-		CHAOS_JOBS=$(SHARDS_BAR_JOBS) CHAOS_SECONDS=$(SHARDS_BAR_SECONDS) CHAOS_P99_MAX_MS=0
+		CHAOS_JOBS=$(SHARDS_BAR_JOBS) CHAOS_SECONDS=$(SHARDS_BAR_SECONDS) CHAOS_P99_MAX_MS=0 \
+		CHAOS_DOWN_MS=$(SHARDS_BAR_DOWN_MS)
 
 # fuzz: each libFuzzer target (clang, ASan+UBSan) for FUZZ_TIME seconds,
 # one after the other, starting from tests/fuzz/corpus-<target>:

@@ -26,7 +26,7 @@
  * loopback addresses, so every shard gets jobs (a job's shard is its
  * host's). The Redis killed is one shard, drawn; it stays down until the
  * other shards have finished jobs meanwhile (submissions go on to them),
- * at least a second and at most 30 s. Every job is read on the shard its
+ * at least CHAOS_DOWN_MS (1000) and at most 30 s (or CHAOS_DOWN_MS). Every job is read on the shard its
  * id names; the run fails unless jobs of the other shards finished inside
  * the down window (their finished_at) and /api/v1/stats's counts equal
  * the sum of each shard's own statistics hash.
@@ -198,18 +198,19 @@ struct outage {
 /* shard_outage SIGKILLs one shard's Redis (append-only file on: what it
  * acknowledged is in its file) and starts it again. With several shards
  * it stays down until the others have finished jobs meanwhile (at least
- * one second, at most 30), while submissions go on to them. */
+ * min_down_ms, at most 30 s unless min_down_ms is longer), while
+ * submissions go on to them. */
 static void
-shard_outage(struct outage *o, struct submitted *sub, const struct schedule *p) {
-    enum { MIN_DOWN_MS = 1000, MAX_DOWN_MS = 30000, WANT_FINISHED = 10 };
+shard_outage(struct outage *o, struct submitted *sub, const struct schedule *p, int min_down_ms) {
+    enum { MAX_DOWN_MS = 30000, WANT_FINISHED = 10 };
     o->shard = (int)rnd((unsigned)set.n);
     long long before = set.n > 1 ? others_finished(o->shard) : 0;
     redis_srv_stop(&set.redis[o->shard], SIGKILL);
     o->from_ms = wcsys_now_ms();
     for (;;) {
         long long down = wcsys_now_ms() - o->from_ms;
-        if (down >= MAX_DOWN_MS) break;
-        if (down >= MIN_DOWN_MS) {
+        if (down >= MAX_DOWN_MS && down >= min_down_ms) break;
+        if (down >= min_down_ms) {
             if (set.n == 1) break;
             o->others_finished = others_finished(o->shard) - before;
             if (o->others_finished >= WANT_FINISHED) break;
@@ -321,6 +322,7 @@ Test(chaos, kill_restart_and_count) {
     int nshards = env_int("CHAOS_SHARDS", 3, 1, SHARDSET_MAX);
     int failing = env_int("CHAOS_FAILING", 5, 0, 100);
     bool calm = env_int("CHAOS_CALM", 0, 0, 1);
+    int min_down_ms = env_int("CHAOS_DOWN_MS", 1000, 100, 600000);
 
     shardset_start(&set, nshards);
     pg_srv_start(&pg, "127.0.0.1");
@@ -387,7 +389,7 @@ Test(chaos, kill_restart_and_count) {
             next_kill = now + kill_ms;
         }
         if (!redis_done && now >= redis_at) {
-            shard_outage(&down, &sub, &plan);
+            shard_outage(&down, &sub, &plan, min_down_ms);
             redis_done = true;
         }
         if (!pg_done && now >= pg_at) {
