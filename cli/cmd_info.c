@@ -4,7 +4,10 @@
  * the stats and workers hashes, the statistics' one-script read of
  * common/stats.h), plus a bounded walk of the failed set for the reasons.
  * The text is for an operator: counts, rates, percentiles with units;
- * --json has the raw counters too. */
+ * --json has the raw counters too. With several Redis shards every
+ * shard is read and the figures summed (common/stats_merge.h); a shard
+ * that cannot be read is named and left out, and the exit code says the
+ * picture is partial. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +36,12 @@ static const char usage_text[] =
     "marked stale (its jobs go to other workers). Hosts paused by a server's\n"
     "Retry-After are listed with the time the pause ends and their in-flight and\n"
     "waiting jobs. --json adds the raw counters.\n"
+    "With several Redis shards (REDIS_URL lists them) the figures are sums over\n"
+    "the shards, and each shard's queue is listed; a shard that cannot be read\n"
+    "is named, left out of the sums, and makes the exit code 69.\n"
     "\n"
-    "exit codes: 0 ok, 2 usage, 69 Redis unavailable, 70 unexpected answer, 78 bad configuration\n";
+    "exit codes: 0 ok, 2 usage, 69 Redis (or a shard of it) unavailable,\n"
+    "70 unexpected answer, 78 bad configuration\n";
 
 /* The failed set is walked in pages to group it by reason; past this many
  * jobs the grouping is a sample (reported as such). */

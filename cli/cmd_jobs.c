@@ -1,7 +1,9 @@
 /* cmd_jobs — the commands that change jobs: `requeue`, `cancel` and
  * `purge`. Each state change goes through common/queue.h (one Lua script
  * per change, as the web server and the workers do); only purging
- * finished jobs, which nothing else does, has its own small script. */
+ * finished jobs, which nothing else does, has its own small script. A
+ * job's command goes to the shard its id names; requeue --all-failed and
+ * purge go through every shard (each_shard). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +150,8 @@ static const char requeue_usage[] =
     "Puts a failed job (or every failed job) back in the queue with a fresh\n"
     "attempt count. Jobs in any other state are left alone. --all-failed takes the\n"
     "jobs failed when it starts, each once (one that fails again meanwhile stays).\n"
+    "With several Redis shards, --all-failed goes through every shard; when one\n"
+    "cannot be reached, nothing is requeued.\n"
     "\n"
     "exit codes: 0 requeued, 1 the job is not failed, 2 usage, 3 no such job,\n"
     "69 Redis unavailable, 70 unexpected answer, 78 bad configuration\n";
@@ -308,6 +312,8 @@ static const char purge_usage[] =
     "--finished  deletes the Redis state of finished jobs now instead of after\n"
     "            RESULT_TTL; their results stay in Postgres and are still served\n"
     "Both may be given. Queued, running and retrying jobs are never touched.\n"
+    "With several Redis shards, every shard; when one cannot be reached, nothing\n"
+    "is deleted.\n"
     "\n"
     "exit codes: 0 ok, 2 usage, 69 Redis unavailable, 70 unexpected answer,\n"
     "78 bad configuration\n";
