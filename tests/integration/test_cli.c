@@ -43,17 +43,7 @@ out_free(struct out *o) {
 
 /* cli runs bin/wordcount with args (NULL-terminated) in the test's environment. */
 static struct out
-cli_in(const char *stdin_path, const char *const *extra_env, const char *first, ...) {
-    const char *argv[24];
-    int n = 0;
-    char bin[4096];
-    snprintf(bin, sizeof bin, "%s", testenv_bin("wordcount"));
-    argv[n++] = bin;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && n < 23; a = va_arg(ap, const char *)) argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
+cli_in(const char *stdin_path, const char *const *extra_env, ...) {
     const char *all[32];
     int k = 0;
     for (int i = 0; env[i]; i++) all[k++] = env[i];
@@ -62,7 +52,10 @@ cli_in(const char *stdin_path, const char *const *extra_env, const char *first, 
     struct out o;
     buf_init(&o.out);
     buf_init(&o.err);
-    o.rc = run_cmd(argv, all, stdin_path, 60000, &o.out, &o.err);
+    va_list ap;
+    va_start(ap, extra_env);
+    o.rc = run_program("wordcount", ap, all, stdin_path, 60000, &o.out, &o.err);
+    va_end(ap);
     return o;
 }
 #define cli(...) cli_in(NULL, NULL, __VA_ARGS__, NULL)

@@ -59,27 +59,22 @@ stop(void) {
 
 TestSuite(cli_shards, .init = start, .fini = stop, .timeout = 240);
 
-/* cli runs bin/wordcount with the system's environment; its output is
- * kept (freed by stop). */
+/* run runs bin/wordcount with the arguments (up to a NULL) in env; its
+ * output is kept (freed by stop). cli(...) runs it in the system's
+ * environment. */
 static struct out *
-cli(const char *first, ...) {
-    const char *argv[16];
-    int n = 0;
-    char bin[4096];
-    snprintf(bin, sizeof bin, "%s", testenv_bin("wordcount"));
-    argv[n++] = bin;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && n < 15; a = va_arg(ap, const char *)) argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
+run(const char *const *env, ...) {
     cr_assert_lt(nouts, MAX_OUTS);
     struct out *o = &outs[nouts++];
     buf_init(&o->out);
     buf_init(&o->err);
-    o->rc = run_cmd(argv, (const char *const *)sys.env, NULL, 60000, &o->out, &o->err);
+    va_list ap;
+    va_start(ap, env);
+    o->rc = run_program("wordcount", ap, env, NULL, 60000, &o->out, &o->err);
+    va_end(ap);
     return o;
 }
+#define cli(...) run((const char *const *)sys.env, __VA_ARGS__)
 
 static json_t *
 json_of(const struct out *o) {

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/testenv.h"
+
 static void
 slurp(int fd, struct buf *b) {
     buf_reset(b);
@@ -73,4 +75,18 @@ run_cmd(const char *const *argv, const char *const *env, const char *stdin_path,
     close(ofd);
     close(efd);
     return rc;
+}
+
+int
+run_program(const char *name, va_list ap, const char *const *env, const char *stdin_path,
+            int timeout_ms, struct buf *out, struct buf *err) {
+    const char *argv[32];
+    char bin[4096];
+    snprintf(bin, sizeof bin, "%s", testenv_bin(name));
+    int n = 0;
+    argv[n++] = bin;
+    for (const char *a = va_arg(ap, const char *); a && n < 31; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    argv[n] = NULL;
+    return run_cmd(argv, env, stdin_path, timeout_ms, out, err);
 }

@@ -5,6 +5,8 @@
 #ifndef WC_TEST_RUN_H
 #define WC_TEST_RUN_H
 
+#include <stdarg.h>
+
 #include "common/buf.h"
 
 /* run_cmd runs argv (argv[0] found on PATH when it has no slash) with env
@@ -15,5 +17,10 @@
  * killed, or -1 when it could not start or timed out (then killed). */
 int run_cmd(const char *const *argv, const char *const *env, const char *stdin_path, int timeout_ms,
             struct buf *out, struct buf *err);
+
+/* run_program is run_cmd of the program BIN_DIR/name (tests/lib/testenv)
+ * with the arguments in ap (const char *, up to a NULL; at most 30). */
+int run_program(const char *name, va_list ap, const char *const *env, const char *stdin_path,
+                int timeout_ms, struct buf *out, struct buf *err);
 
 #endif
