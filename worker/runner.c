@@ -19,15 +19,11 @@
 #include "worker/curl_uv.h"
 #include "worker/membudget.h"
 #include "worker/polite.h"
+#include "worker/runner_int.h"
 #include "worker/store_batch.h"
 #include "worker/task.h"
 #include "worker/upkeep.h"
 
-/* How long one XREADGROUP blocks; the blocking connection's command
- * timeout must exceed it (redis_uv drops a connection whose command is
- * late). Short, so a drain does not wait long for it. */
-#define TAKE_BLOCK_MS 1000
-#define REDIS_CMD_TIMEOUT_MS 5000
 #define PG_QUERY_TIMEOUT_MS 15000
 /* Rows of TASK_BIG_ROW and more (a page of a million words: 30 MB of
  * JSON) take Postgres seconds to check and store, tens of seconds on a
@@ -35,83 +31,12 @@
  * load): they have a connection of their own, with ten minutes. */
 #define PG_BIG_QUERY_TIMEOUT_MS 600000
 #define PROMOTE_INTERVAL_MS 500
-#define PROMOTE_BATCH 200
-#define RENEW_BATCH 1000
-
-/* Postgres connections per worker process (at most WORKER_CONCURRENCY)
- * for result rows. Rows that arrive while a connection's statement runs
- * go together in its next one (worker/store_batch.h), so fewer
- * connections mean more rows per commit and less Postgres CPU per row:
- * in the drain (2 x 64), 4 connections gave 2.9 rows per commit and
- * 0.74 ms of Postgres per row, 2 gave 5.1 and 0.58, 1 gave 9.1 and 0.52.
- * Two keep a second statement going while one commits. */
-#define RUNNER_PG_CONNS 2
 /* With several shards, a take that finds nothing on one goes on to the
  * next at once; only after a whole round found nothing does one block,
  * for TAKE_BLOCK_MS shared among the shards (at least this long). */
 #define TAKE_BLOCK_MIN_MS 100
 
-struct runner;
-
-/* One Redis shard (common/shards.h) as this process reads it: its
- * connections, its queue, and the runner's state on it. */
-struct rshard {
-    struct runner *r;
-    int index;
-    struct keys keys;
-    redis_uv_t *redis;
-    redis_uv_t *redis_block;
-    struct queue queue;
-    int rescue_asked; /* room given to the scan in flight */
-    char rescue_cursor[48];
-    uint64_t rescue_not_before; /* uv_now before which no rescue scan runs */
-    bool rescue_due;            /* a scan is due: it goes before new deliveries */
-    bool uptime_known;          /* Redis's uptime was read since the last connect */
-    bool redis_lost;            /* the command connection went down since it was up */
-    bool group_ready, ensuring_group, promoting, renewing;
-};
-
-struct runner {
-    uv_loop_t *loop;
-    const struct config *cfg;
-    char consumer[160];
-    struct rshard *shards; /* [nshards]; shard 0 also holds the process keys */
-    int nshards;
-    int next_take;                         /* the shard the next take reads (round robin) */
-    int idle_takes;                        /* takes in a row that found nothing */
-    pg_uv_t *pg[RUNNER_PG_CONNS];          /* result writes spread over a few connections */
-    store_batch_t *batch[RUNNER_PG_CONNS]; /* each connection's rows, several to a statement */
-    int npg;
-    pg_uv_t *pg_big;  /* and big rows' writes */
-    upkeep_t *upkeep; /* the results table's partitions (on pg_big) */
-    curl_uv_t *curl;
-    cpu_pool_t *pool; /* the counting threads; NULL: count on the loop */
-    polite_t *polite;
-    struct membudget mem; /* this process's share of WORKER_MEMORY_MB */
-    struct task_env env;
-    uv_timer_t take_timer;
-    uv_timer_t heartbeat;
-    uv_timer_t rescue_timer;
-    uv_timer_t promote_timer;
-    uv_timer_t grace;
-    struct task *tasks; /* live (not ended) tasks */
-    int inflight;       /* tasks not yet freed */
-    int rescue_interval_ms;
-    long rescue_idle_ms;
-    bool taking, rescuing; /* one take or rescue scan at a time, on any shard */
-    bool draining, handing_back, stopping_now, drained, closing;
-    runner_cb drained_cb;
-    void *drained_arg;
-    runner_cb close_cb;
-    void *close_arg;
-    int pending_closes;
-    uint64_t processed, failed, retried, rescued;
-};
-
-static void maybe_take(struct runner *r);
 static void maybe_free(struct runner *r);
-static bool rescue_allowed(const struct rshard *s);
-static void rescue(struct rshard *s, int room);
 static void on_heartbeat_reply(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg);
 
 /* --- task bookkeeping --- */
@@ -155,8 +80,8 @@ on_task_end(struct task *t, enum task_outcome outcome, void *arg) {
  * no take or rescue whose deliveries could still arrive (they would sit
  * unacknowledged until a rescue if the connection closed under them); or
  * at once after stop_now, which has given up on all that. */
-static void
-check_drained(struct runner *r) {
+void
+runner_check_drained(struct runner *r) {
     if (!r->draining || r->drained) return;
     if (!r->stopping_now && (r->inflight > 0 || r->taking || r->rescuing)) return;
     r->drained = true;
@@ -180,12 +105,12 @@ on_task_freed(void *arg) {
         maybe_free(r);
         return;
     }
-    check_drained(r);
-    maybe_take(r);
+    runner_check_drained(r);
+    runner_take_more(r);
 }
 
-static void
-begin(struct rshard *s, const struct queue_entry *e) {
+void
+runner_begin(struct rshard *s, const struct queue_entry *e) {
     struct runner *r = s->r;
     struct task *t;
     int rc = task_start_on(&r->env, &s->queue, e, &t);
@@ -208,25 +133,9 @@ begin(struct rshard *s, const struct queue_entry *e) {
 
 /* --- taking new deliveries --- */
 
-static void
-on_take_timer(uv_timer_t *timer) {
-    maybe_take(timer->data);
-}
-
-static void
-on_group(int status, long long value, const char *errstr, void *arg) {
-    struct rshard *s = arg;
-    struct runner *r = s->r;
-    (void)value;
-    s->ensuring_group = false;
-    if (r->closing) return;
-    if (status < 0) {
-        log_warn("msg=\"cannot create consumer group\" shard=%d error=%s", s->index, log_q(errstr));
-        uv_timer_start(&r->take_timer, on_take_timer, 1000, 0);
-        return;
-    }
-    s->group_ready = true;
-    maybe_take(r);
+void
+runner_on_take_timer(uv_timer_t *timer) {
+    runner_take_more(timer->data);
 }
 
 static void
@@ -238,24 +147,14 @@ on_take(int status, const struct queue_entry *entries, size_t n, const char *err
     if (status < 0) {
         if (errstr && strncmp(errstr, "NOGROUP", 7) == 0) s->group_ready = false;
         else log_warn("msg=\"cannot take jobs\" shard=%d error=%s", s->index, log_q(errstr));
-        uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
-        check_drained(r);
+        uv_timer_start(&r->take_timer, runner_on_take_timer, 500, 0);
+        runner_check_drained(r);
         return;
     }
     r->idle_takes = n > 0 ? 0 : r->idle_takes + 1;
-    for (size_t i = 0; i < n; i++) begin(s, &entries[i]);
-    maybe_take(r);
-    check_drained(r);
-}
-
-/* usable: both connections up and the consumer group there (asked for
- * when missing). */
-static bool
-usable(struct rshard *s) {
-    if (!redis_uv_connected(s->redis) || !redis_uv_connected(s->redis_block)) return false;
-    if (!s->group_ready && !s->ensuring_group && queue_ensure_group(&s->queue, on_group, s) == 0)
-        s->ensuring_group = true;
-    return s->group_ready;
+    for (size_t i = 0; i < n; i++) runner_begin(s, &entries[i]);
+    runner_take_more(r);
+    runner_check_drained(r);
 }
 
 /* take_block_ms: one shard blocks as before; several are read in turn
@@ -270,8 +169,8 @@ take_block_ms(const struct runner *r) {
     return ms < TAKE_BLOCK_MIN_MS ? TAKE_BLOCK_MIN_MS : ms;
 }
 
-static void
-maybe_take(struct runner *r) {
+void
+runner_take_more(struct runner *r) {
     if (r->closing || r->draining || r->taking) return;
     int room = r->cfg->worker_concurrency - r->inflight;
     /* Jobs are admitted against the memory budget too: while big pages
@@ -283,15 +182,15 @@ maybe_take(struct runner *r) {
      * get the free slots before new deliveries, however long the queue. */
     for (int i = 0; i < r->nshards; i++) {
         struct rshard *s = &r->shards[i];
-        if (usable(s) && rescue_allowed(s) && s->rescue_due) {
-            rescue(s, room);
+        if (rshard_usable(s) && rshard_rescue_allowed(s) && s->rescue_due) {
+            rshard_rescue(s, room);
             return;
         }
     }
     /* Shards take turns: each take reads the next usable one. */
     for (int k = 0; k < r->nshards; k++) {
         struct rshard *s = &r->shards[(r->next_take + k) % r->nshards];
-        if (!usable(s)) continue;
+        if (!rshard_usable(s)) continue;
         r->next_take = (s->index + 1) % r->nshards;
         if (queue_take(&s->queue, s->redis_block, r->consumer, room, take_block_ms(r), on_take,
                        s) == 0) {
@@ -300,258 +199,14 @@ maybe_take(struct runner *r) {
         }
     }
     /* No shard can be read now: a connection coming up calls again. */
-    uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
+    uv_timer_start(&r->take_timer, runner_on_take_timer, 500, 0);
 }
-
-static void on_heartbeat(uv_timer_t *timer);
 
 /* on_memory_back: a job gave its memory back; maybe room for more. */
 static void
 on_memory_back(void *arg) {
     struct runner *r = arg;
-    if (!r->closing && !r->taking) maybe_take(r);
-}
-
-/* A Redis outage stops every worker's renewals at once, so when it ends
- * every lease looks lapsed. A worker that reconnects renews its own
- * leases at once and rescues nothing for JOB_RESCUE_AFTER plus the
- * longest reconnect backoff (redis_uv: 5 s): by then every live worker
- * has reconnected and renewed, and only the dead ones' jobs are taken. */
-#define RECONNECT_BACKOFF_MAX_MS 5000
-
-static uint64_t
-embargo_ms(const struct runner *r) {
-    return (uint64_t)r->cfg->job_rescue_after_ms + RECONNECT_BACKOFF_MAX_MS;
-}
-
-/* A process that connects for the first time has seen no outage, but
- * Redis may have just restarted, its siblings still reconnecting: it
- * keeps the same embargo, counted from Redis's start (INFO's
- * uptime_in_seconds, less one: Redis takes it as the difference of two
- * whole-second clocks, which can be up to a second more than the time
- * since its start; so the pause is never shorter). */
-static void
-on_uptime(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg) {
-    (void)redis;
-    struct rshard *s = arg;
-    struct runner *r = s->r;
-    if (r->closing) return;
-    const char *at = reply && reply->type == REDIS_REPLY_STRING
-                         ? strstr(reply->str, "uptime_in_seconds:")
-                         : NULL;
-    uint64_t now = uv_now(r->loop);
-    if (!at) {
-        /* No answer, or a Redis that hides INFO: pause as after an outage. */
-        log_warn("msg=\"cannot read redis uptime, pausing rescues\" shard=%d error=%s", s->index,
-                 log_q(errstr ? errstr : "no uptime_in_seconds"));
-        if (s->rescue_not_before < now + embargo_ms(r)) s->rescue_not_before = now + embargo_ms(r);
-    } else {
-        uint64_t up_s = strtoull(at + strlen("uptime_in_seconds:"), NULL, 10);
-        uint64_t up_ms = up_s > 0 ? (up_s - 1) * 1000 : 0;
-        if (up_ms < embargo_ms(r)) {
-            uint64_t until = now + embargo_ms(r) - up_ms;
-            if (s->rescue_not_before < until) s->rescue_not_before = until;
-            log_info("msg=\"redis restarted recently, pausing rescues\" shard=%d uptime_ms=%llu "
-                     "pause_ms=%llu",
-                     s->index, (unsigned long long)up_ms, (unsigned long long)(until - now));
-        }
-    }
-    s->uptime_known = true;
-    maybe_take(r);
-}
-
-static void
-read_uptime(struct rshard *s) {
-    const char *argv[] = {"INFO", "server"};
-    size_t argvlen[] = {4, 6};
-    if (redis_uv_command(s->redis, on_uptime, s, 2, argv, argvlen) < 0)
-        log_debug("msg=\"uptime not asked\" error=\"redis not connected\"");
-}
-
-/* Each shard has its own outages: its rescues pause on their own. */
-static void
-on_redis_state(redis_uv_t *redis, bool connected, void *arg) {
-    struct rshard *s = arg;
-    struct runner *r = s->r;
-    if (redis == s->redis) {
-        if (!connected) {
-            s->redis_lost = true;
-            s->uptime_known = false;
-        } else {
-            if (s->redis_lost) {
-                s->redis_lost = false;
-                s->rescue_not_before = uv_now(r->loop) + embargo_ms(r);
-            }
-            read_uptime(s);
-            /* Register (or renew, after an outage) at once: the registry
-             * shows this process from the moment it can take jobs, not
-             * one HEARTBEAT_INTERVAL later. */
-            if (s->index == 0 && !r->drained && !r->closing) on_heartbeat(&r->heartbeat);
-        }
-    }
-    if (connected) maybe_take(r);
-}
-
-/* --- rescue and retries: every worker scans, Redis keeps it atomic --- */
-
-/* running tells whether a live task of this process holds delivery e of
- * shard s. */
-static bool
-running(const struct rshard *s, const struct queue_entry *e) {
-    for (const struct task *t = s->r->tasks; t; t = t->next)
-        if (t->queue == &s->queue && !strcmp(t->entry.stream_id, e->stream_id)) return true;
-    return false;
-}
-
-/* rescue_allowed: no scan while draining, before the consumer group
- * exists, before Redis's uptime is known, or within the embargo. */
-static bool
-rescue_allowed(const struct rshard *s) {
-    const struct runner *r = s->r;
-    return !r->closing && !r->draining && s->group_ready && s->uptime_known &&
-           uv_now(r->loop) >= s->rescue_not_before;
-}
-
-static void
-on_rescued(int status, const struct queue_entry *entries, size_t n, const char *errstr, void *arg) {
-    struct rshard *s = arg;
-    struct runner *r = s->r;
-    r->rescuing = false;
-    if (r->closing) return;
-    if (status < 0) {
-        log_debug("msg=\"rescue scan failed\" shard=%d error=%s", s->index, log_q(errstr));
-        s->rescue_due = false; /* the next tick tries again; take meanwhile */
-        check_drained(r);
-        maybe_take(r);
-        return;
-    }
-    /* The scan is over when it has gone round the pending list without
-     * filling the room it was given; otherwise it goes on as soon as a
-     * slot is free, before any new delivery. */
-    if (n < (size_t)s->rescue_asked && !strcmp(s->rescue_cursor, "0-0")) s->rescue_due = false;
-    for (size_t i = 0; i < n; i++) {
-        /* Our own task whose renewals failed for a while (Redis was down):
-         * the claim renewed its lease; it must not run twice here. */
-        if (running(s, &entries[i])) continue;
-        log_warn("msg=\"rescuing job from a lost worker\" job=%s entry=%s", entries[i].job_id,
-                 entries[i].stream_id);
-        r->rescued++;
-        begin(s, &entries[i]);
-    }
-    check_drained(r);
-    maybe_take(r);
-}
-
-/* rescue scans for up to room deliveries whose lease lapsed. It shares
- * the slots with taking, one at a time (maybe_take), so together they
- * never hold more than WORKER_CONCURRENCY. */
-static void
-rescue(struct rshard *s, int room) {
-    struct runner *r = s->r;
-    s->rescue_asked = room;
-    if (queue_rescue(&s->queue, r->consumer, r->rescue_idle_ms, room, s->rescue_cursor, on_rescued,
-                     s) == 0)
-        r->rescuing = true;
-    else s->rescue_due = false;
-}
-
-/* Every tick a scan falls due on each shard; it runs at the next free
- * slot, ahead of new deliveries (a take in flight finishes first: at
- * most TAKE_BLOCK_MS). */
-static void
-on_rescue_timer(uv_timer_t *timer) {
-    struct runner *r = timer->data;
-    bool due = false;
-    for (int i = 0; i < r->nshards; i++) {
-        struct rshard *s = &r->shards[i];
-        if (!rescue_allowed(s)) continue;
-        s->rescue_due = due = true;
-    }
-    if (due) maybe_take(r);
-}
-
-static void
-on_promoted(int status, long long moved, const char *errstr, void *arg) {
-    struct rshard *s = arg;
-    s->promoting = false;
-    if (status < 0)
-        log_debug("msg=\"retry promotion failed\" shard=%d error=%s", s->index, log_q(errstr));
-    else if (moved > 0) log_debug("msg=\"retries due\" shard=%d moved=%lld", s->index, moved);
-}
-
-static void
-on_promote_timer(uv_timer_t *timer) {
-    struct runner *r = timer->data;
-    for (int i = 0; i < r->nshards && !r->closing; i++) {
-        struct rshard *s = &r->shards[i];
-        if (!s->promoting && queue_promote(&s->queue, PROMOTE_BATCH, on_promoted, s) == 0)
-            s->promoting = true;
-    }
-}
-
-/* --- heartbeat: leases and the worker's entry in the workers hash --- */
-
-struct renewal {
-    struct rshard *s;
-    uint64_t sent_at;
-    size_t n;
-    struct queue_entry *entries;
-};
-
-static void
-on_renewed(int status, const char *const *lost, size_t nlost, const char *errstr, void *arg) {
-    struct renewal *rn = arg;
-    struct rshard *s = rn->s;
-    struct runner *r = s->r;
-    s->renewing = false;
-    if (status < 0) {
-        log_warn("msg=\"cannot renew leases\" shard=%d jobs=%zu error=%s", s->index, rn->n,
-                 log_q(errstr));
-    } else if (!r->closing) {
-        for (struct task *t = r->tasks, *next; t; t = next) {
-            next = t->next;
-            if (t->queue != &s->queue) continue;
-            bool was_sent = false, is_lost = false;
-            for (size_t i = 0; i < rn->n && !was_sent; i++)
-                was_sent = !strcmp(rn->entries[i].stream_id, t->entry.stream_id);
-            if (!was_sent) continue;
-            for (size_t i = 0; i < nlost && !is_lost; i++)
-                is_lost = !strcmp(lost[i], t->entry.stream_id);
-            if (is_lost) task_lease_lost(t);
-            else task_lease_renewed(t, rn->sent_at);
-        }
-    }
-    free(rn->entries);
-    free(rn);
-}
-
-static void
-renew_shard(struct rshard *s) {
-    struct runner *r = s->r;
-    /* One renewal at a time per shard: while Redis does not answer,
-     * heartbeats would pile up renewals that all fail together. */
-    if (s->renewing) return;
-    size_t n = 0;
-    for (struct task *t = r->tasks; t; t = t->next) n += t->queue == &s->queue;
-    if (n == 0) return;
-    struct renewal *rn = xcalloc(1, sizeof *rn);
-    rn->s = s;
-    rn->sent_at = uv_now(r->loop);
-    rn->entries = xcalloc(n, sizeof *rn->entries);
-    for (struct task *t = r->tasks; t && rn->n < RENEW_BATCH; t = t->next)
-        if (t->queue == &s->queue) rn->entries[rn->n++] = t->entry;
-    if (queue_renew(&s->queue, r->consumer, rn->entries, rn->n, on_renewed, rn) < 0) {
-        free(rn->entries);
-        free(rn);
-        return;
-    }
-    s->renewing = true;
-}
-
-/* renew_leases renews each shard's leases on that shard. */
-static void
-renew_leases(struct runner *r) {
-    for (int i = 0; i < r->nshards; i++) renew_shard(&r->shards[i]);
+    if (!r->closing && !r->taking) runner_take_more(r);
 }
 
 static void
@@ -561,10 +216,10 @@ on_heartbeat_reply(redis_uv_t *redis, redisReply *reply, const char *errstr, voi
     if (!reply) log_debug("msg=\"heartbeat not sent\" error=%s", log_q(errstr));
 }
 
-static void
-on_heartbeat(uv_timer_t *timer) {
+void
+runner_on_heartbeat(uv_timer_t *timer) {
     struct runner *r = timer->data;
-    renew_leases(r);
+    rshard_renew_all(r);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     json_t *hb =
@@ -586,44 +241,6 @@ on_heartbeat(uv_timer_t *timer) {
 
 /* --- construction --- */
 
-/* open_shards connects to every shard (two connections each: commands,
- * and the blocking take). Returns 0, or -1 with a message in err. */
-static int
-open_shards(struct runner *r, char *err, size_t errlen) {
-    const struct config *cfg = r->cfg;
-    r->nshards = cfg->redis_shards > 0 ? cfg->redis_shards : 1;
-    r->shards = xcalloc((size_t)r->nshards, sizeof *r->shards);
-    for (int i = 0; i < r->nshards; i++) {
-        struct rshard *s = &r->shards[i];
-        const char *url = cfg->redis_urls ? cfg->redis_urls[i] : cfg->redis_url;
-        char name[32], name_block[32];
-        snprintf(name, sizeof name, i ? "redis-%d" : "redis", i);
-        snprintf(name_block, sizeof name_block, i ? "redis-take-%d" : "redis-take", i);
-        s->r = r;
-        s->index = i;
-        snprintf(s->rescue_cursor, sizeof s->rescue_cursor, "0-0");
-        if (keys_init_shard(&s->keys, cfg->key_prefix, i) < 0) {
-            snprintf(err, errlen, "invalid REDIS_KEY_PREFIX");
-            goto fail;
-        }
-        s->redis =
-            redis_uv_new(r->loop, url, &cfg->redis_tls, name, REDIS_CMD_TIMEOUT_MS, err, errlen);
-        if (!s->redis) goto fail;
-        s->redis_block = redis_uv_new(r->loop, url, &cfg->redis_tls, name_block,
-                                      TAKE_BLOCK_MS + REDIS_CMD_TIMEOUT_MS, err, errlen);
-        if (!s->redis_block) goto fail;
-        queue_init(&s->queue, s->redis, &s->keys, cfg->result_ttl_s);
-    }
-    return 0;
-fail:
-    for (int i = 0; i < r->nshards; i++) {
-        if (r->shards[i].redis) redis_uv_close(r->shards[i].redis, NULL, NULL);
-        if (r->shards[i].redis_block) redis_uv_close(r->shards[i].redis_block, NULL, NULL);
-    }
-    free(r->shards);
-    return -1;
-}
-
 runner_t *
 runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw,
            const char *consumer, char *err, size_t errlen) {
@@ -631,7 +248,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     r->loop = loop;
     r->cfg = cfg;
     snprintf(r->consumer, sizeof r->consumer, "%s", consumer);
-    if (open_shards(r, err, errlen) < 0) {
+    if (rshard_open_all(r, err, errlen) < 0) {
         free(r);
         return NULL;
     }
@@ -693,8 +310,8 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                                .on_freed = on_task_freed,
                                .arg = r};
     for (int i = 0; i < r->nshards; i++) {
-        redis_uv_on_state(r->shards[i].redis, on_redis_state, &r->shards[i]);
-        redis_uv_on_state(r->shards[i].redis_block, on_redis_state, &r->shards[i]);
+        redis_uv_on_state(r->shards[i].redis, rshard_on_state, &r->shards[i]);
+        redis_uv_on_state(r->shards[i].redis_block, rshard_on_state, &r->shards[i]);
     }
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
@@ -702,11 +319,12 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
         uv_timer_init(loop, timers[i]);
         timers[i]->data = r;
     }
-    uv_timer_start(&r->heartbeat, on_heartbeat, (uint64_t)cfg->heartbeat_interval_ms,
+    uv_timer_start(&r->heartbeat, runner_on_heartbeat, (uint64_t)cfg->heartbeat_interval_ms,
                    (uint64_t)cfg->heartbeat_interval_ms);
-    uv_timer_start(&r->rescue_timer, on_rescue_timer, (uint64_t)r->rescue_interval_ms,
+    uv_timer_start(&r->rescue_timer, rshard_on_rescue_timer, (uint64_t)r->rescue_interval_ms,
                    (uint64_t)r->rescue_interval_ms);
-    uv_timer_start(&r->promote_timer, on_promote_timer, PROMOTE_INTERVAL_MS, PROMOTE_INTERVAL_MS);
+    uv_timer_start(&r->promote_timer, rshard_on_promote_timer, PROMOTE_INTERVAL_MS,
+                   PROMOTE_INTERVAL_MS);
     return r;
 }
 
@@ -729,7 +347,7 @@ stop_now(struct runner *r) {
         next = t->next;
         task_stop(t, false);
     }
-    check_drained(r);
+    runner_check_drained(r);
 }
 
 /* on_handback_over: handing back needs Redis, and when Redis (or
@@ -784,7 +402,7 @@ runner_drain(runner_t *r, int grace_ms, runner_cb drained_cb, void *arg) {
     /* Armed even with nothing in flight: a take or rescue may still be
      * waiting on a Redis that does not answer. */
     uv_timer_start(&r->grace, on_grace, (uint64_t)grace_ms, 0);
-    check_drained(r);
+    runner_check_drained(r);
 }
 
 /* maybe_free frees the runner once every part has closed and the last

@@ -3,7 +3,11 @@
  * Owns: the process's Redis connections, two per shard (common/shards.h:
  * one for commands, one for the blocking XREADGROUP), its Postgres
  * connection, the curl multi glue, the tasks in flight (up to
- * WORKER_CONCURRENCY), and the heartbeat.
+ * WORKER_CONCURRENCY), and the heartbeat. worker/runner.c has the
+ * tasks, the takes, construction, drain and close; worker/runner_shard.c
+ * what the process does on each shard (connections, the rescue embargo
+ * after an outage, rescue scans, retry promotion, lease renewals);
+ * worker/runner_int.h is what the two share.
  *
  * Shards: every shard is read by every process, fairly: takes go round
  * the shards one at a time, each asking for the room there is, and one
