@@ -559,6 +559,14 @@ Test(chaos, kill_restart_and_count) {
                         " SIGKILLed and started again once each, Postgres crashed and restarted"
                         " once (%lld ms)\n",
                         nkills, pg_down_ms);
+    if (nshards > 1) {
+        int per[SHARDSET_MAX] = {0};
+        for (int i = 0; i < sub.n; i++) per[shard_of[i]]++;
+        len += snprintf(report + len, sizeof report - (size_t)len, "chaos: jobs per shard:");
+        for (int i = 0; i < nshards; i++)
+            len += snprintf(report + len, sizeof report - (size_t)len, " %d", per[i]);
+        len += snprintf(report + len, sizeof report - (size_t)len, "\n");
+    }
     if (nshards > 1)
         len += snprintf(report + len, sizeof report - (size_t)len,
                         "chaos: Redis shard %d SIGKILLed and restarted once, down %lld ms; the"
