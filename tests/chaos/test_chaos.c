@@ -179,15 +179,6 @@ submit_due(struct submitted *sub, const struct schedule *p, int avoid) {
         submit_one(sub, pick_page(sub->n, p->failing, avoid, page, sizeof page), p->deadline);
 }
 
-/* others_finished sums the "finished" counters of every shard but one. */
-static long long
-others_finished(int but) {
-    long long n = 0;
-    for (int i = 0; i < set.n; i++)
-        if (i != but) n += shardset_counter(&set, i, sys.prefix, "finished");
-    return n;
-}
-
 /* The Redis restart: which shard, and what happened while it was down. */
 struct outage {
     int shard;
@@ -204,7 +195,7 @@ static void
 shard_outage(struct outage *o, struct submitted *sub, const struct schedule *p, int min_down_ms) {
     enum { MAX_DOWN_MS = 30000, WANT_FINISHED = 10 };
     o->shard = (int)rnd((unsigned)set.n);
-    long long before = set.n > 1 ? others_finished(o->shard) : 0;
+    long long before = set.n > 1 ? shardset_sum(&set, sys.prefix, "finished", o->shard) : 0;
     redis_srv_stop(&set.redis[o->shard], SIGKILL);
     o->from_ms = wcsys_now_ms();
     for (;;) {
@@ -212,7 +203,7 @@ shard_outage(struct outage *o, struct submitted *sub, const struct schedule *p, 
         if (down >= MAX_DOWN_MS && down >= min_down_ms) break;
         if (down >= min_down_ms) {
             if (set.n == 1) break;
-            o->others_finished = others_finished(o->shard) - before;
+            o->others_finished = shardset_sum(&set, sys.prefix, "finished", o->shard) - before;
             if (o->others_finished >= WANT_FINISHED) break;
         }
         if (set.n > 1) submit_due(sub, p, o->shard);
@@ -223,26 +214,15 @@ shard_outage(struct outage *o, struct submitted *sub, const struct schedule *p, 
 }
 
 /* stats_equal_sum compares /api/v1/stats's counts with the sum of each
- * shard's statistics hash, field by field; true when all are equal (the
- * figures go to out). Read when nothing runs any more. */
+ * shard's statistics hash (tests/lib/shardset); true when they are equal
+ * (the figures go to out). Read when nothing runs any more. */
 static bool
 stats_equal_sum(char *out, size_t n) {
-    static const char *const fields[] = {"submitted", "started", "finished", "failed",
-                                         "canceled",  "retried", "rescued",  "requeued"};
     long status;
     json_t *st = wcsys_http(&sys, "GET", "/api/v1/stats", NULL, &status);
-    json_t *counts = json_object_get(st, "counts");
-    bool equal = status == 200 && counts &&
-                 json_integer_value(json_object_get(st, "shards_unreadable")) == 0;
-    size_t len = 0;
-    for (size_t f = 0; f < sizeof fields / sizeof *fields && len < n; f++) {
-        long long sum = 0;
-        for (int i = 0; i < set.n; i++) sum += shardset_counter(&set, i, sys.prefix, fields[f]);
-        long long api = json_integer_value(json_object_get(counts, fields[f]));
-        equal = equal && api == sum;
-        len += (size_t)snprintf(out + len, n - len, "%s%s %lld/%lld", f ? ", " : "", fields[f], api,
-                                sum);
-    }
+    bool equal = status == 200 &&
+                 json_integer_value(json_object_get(st, "shards_unreadable")) == 0 &&
+                 shardset_counts_match(&set, sys.prefix, json_object_get(st, "counts"), out, n);
     json_decref(st);
     return equal;
 }
@@ -541,9 +521,7 @@ Test(chaos, kill_restart_and_count) {
     char sums[512];
     bool stats_ok = false;
     for (int t = 0; t < 5 && !(stats_ok = stats_equal_sum(sums, sizeof sums)); t++) sleep_ms(500);
-    long long counted_finished = 0;
-    for (int i = 0; i < nshards; i++)
-        counted_finished += shardset_counter(&set, i, sys.prefix, "finished");
+    long long counted_finished = shardset_sum(&set, sys.prefix, "finished", -1);
 
     char report[4096];
     int len = snprintf(report, sizeof report,

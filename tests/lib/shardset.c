@@ -80,6 +80,32 @@ shardset_counter(const struct shardset *s, int i, const char *prefix, const char
     return n;
 }
 
+long long
+shardset_sum(const struct shardset *s, const char *prefix, const char *field, int but) {
+    long long n = 0;
+    for (int i = 0; i < s->n; i++)
+        if (i != but) n += shardset_counter(s, i, prefix, field);
+    return n;
+}
+
+bool
+shardset_counts_match(const struct shardset *s, const char *prefix, const json_t *counts, char *out,
+                      size_t n) {
+    static const char *const fields[] = {"submitted", "started", "finished", "failed",
+                                         "canceled",  "retried", "rescued",  "requeued"};
+    bool equal = json_is_object(counts);
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t f = 0; f < sizeof fields / sizeof *fields && len < n; f++) {
+        long long sum = shardset_sum(s, prefix, fields[f], -1);
+        long long api = json_integer_value(json_object_get(counts, fields[f]));
+        equal = equal && api == sum;
+        len += (size_t)snprintf(out + len, n - len, "%s%s %lld/%lld", f ? ", " : "", fields[f], api,
+                                sum);
+    }
+    return equal;
+}
+
 void
 shardset_free(struct shardset *s) {
     for (int h = 0; h < s->nhosts; h++) page_server_stop(s->hosts[h]);

@@ -13,6 +13,7 @@
 #define WC_TEST_SHARDSET_H
 
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -46,6 +47,14 @@ redisContext *shardset_oracle(const struct shardset *s, int i);
 /* shardset_counter reads a field of shard i's statistics hash (0 when
  * unset) under key prefix. */
 long long shardset_counter(const struct shardset *s, int i, const char *prefix, const char *field);
+/* shardset_sum adds up field over every shard but `but` (-1: all). */
+long long shardset_sum(const struct shardset *s, const char *prefix, const char *field, int but);
+/* shardset_counts_match compares the job counters of a statistics
+ * answer (/api/v1/stats's "counts": submitted, started, finished, ...)
+ * with the sums of the shards' own hashes; true when every one is equal.
+ * out gets "name api/sum, ..." (NUL-terminated). */
+bool shardset_counts_match(const struct shardset *s, const char *prefix, const json_t *counts,
+                           char *out, size_t n);
 void shardset_free(struct shardset *s);
 
 #endif
