@@ -1,8 +1,10 @@
 #include "worker/cpu_pool.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -11,11 +13,19 @@
 
 struct cpu_pool {
     uv_loop_t *loop;
-    uv_async_t async; /* a pool thread finished some work */
-    uv_mutex_t lock;  /* guards everything below */
-    uv_cond_t more;   /* work was queued, or the pool stops */
+    /* A pool thread that finishes the first work of a batch (the list of
+     * finished work was empty) writes to wake_fd; the loop reads it and
+     * takes the whole list. Not a uv_async_t: libuv 1.44's loop side
+     * spins, then sched_yield()s, while a sender is inside its write,
+     * and on a busy host the woken loop thread often preempts exactly
+     * that sender (a pool thread runs nicer than the loop). */
+    uv_poll_t wake;
+    int wake_fd;     /* an eventfd */
+    uv_mutex_t lock; /* guards everything below */
+    uv_cond_t more;  /* work was queued, or the pool stops */
     struct cpu_work *queued, *queued_tail;
     struct cpu_work *finished, *finished_tail;
+    int idle;        /* threads waiting on more */
     int outstanding; /* submitted, done not yet run (loop side, no lock) */
     bool stopping;   /* threads leave when the queue is empty */
     bool closing;    /* cpu_pool_close was called (loop side) */
@@ -40,6 +50,14 @@ push(struct cpu_work **head, struct cpu_work **tail, struct cpu_work *w) {
     *tail = w;
 }
 
+/* wake_loop: the loop has finished work to report. */
+static void
+wake_loop(struct cpu_pool *p) {
+    uint64_t one = 1;
+    /* EAGAIN: the counter is full, so the loop is woken anyway. */
+    while (write(p->wake_fd, &one, sizeof one) < 0 && errno == EINTR) continue;
+}
+
 static void
 run_thread(void *arg) {
     struct cpu_pool *p = arg;
@@ -47,20 +65,37 @@ run_thread(void *arg) {
      * leases) gets the CPU first when it wakes. Linux takes a thread's id
      * here; failing is harmless. */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CPU_POOL_NICE);
-    uv_mutex_lock(&p->lock);
+    struct cpu_work *done = NULL;
     for (;;) {
-        while (!p->queued && !p->stopping) uv_cond_wait(&p->more, &p->lock);
-        struct cpu_work *w = p->queued;
-        if (!w) break; /* stopping, and nothing left */
-        p->queued = w->next;
-        if (!p->queued) p->queued_tail = NULL;
-        uv_mutex_unlock(&p->lock);
-        w->work(w->arg);
+        /* One lock per work while busy: hand the last one in, take the
+         * next; the loop is woken outside the lock, and only for the
+         * first of a batch. */
         uv_mutex_lock(&p->lock);
-        push(&p->finished, &p->finished_tail, w);
-        uv_async_send(&p->async);
+        bool wake = false;
+        if (done) {
+            wake = !p->finished;
+            push(&p->finished, &p->finished_tail, done);
+            done = NULL;
+        }
+        while (!p->queued && !p->stopping && !wake) {
+            p->idle++;
+            uv_cond_wait(&p->more, &p->lock);
+            p->idle--;
+        }
+        struct cpu_work *w = p->queued;
+        if (w) {
+            p->queued = w->next;
+            if (!p->queued) p->queued_tail = NULL;
+        }
+        uv_mutex_unlock(&p->lock);
+        if (wake) wake_loop(p);
+        if (w) {
+            w->work(w->arg);
+            done = w;
+        } else if (!wake) {
+            break; /* stopping, and nothing left */
+        }
     }
-    uv_mutex_unlock(&p->lock);
 }
 
 static void
@@ -68,6 +103,7 @@ on_closed(uv_handle_t *h) {
     struct cpu_pool *p = h->data;
     cpu_pool_close_cb cb = p->close_cb;
     void *arg = p->close_arg;
+    close(p->wake_fd);
     uv_cond_destroy(&p->more);
     uv_mutex_destroy(&p->lock);
     free(p);
@@ -82,15 +118,20 @@ finish_close(struct cpu_pool *p) {
     uv_cond_broadcast(&p->more);
     uv_mutex_unlock(&p->lock);
     for (int i = 0; i < p->nthreads; i++) uv_thread_join(&p->threads[i]);
-    uv_close((uv_handle_t *)&p->async, on_closed);
+    uv_close((uv_handle_t *)&p->wake, on_closed);
 }
 
-/* on_async reports the finished work, oldest first. A done callback may
+/* on_wake reports the finished work, oldest first. A done callback may
  * submit more (it lands on the queue, not on this list) or close the
  * pool (it is closed once the last done has run). */
 static void
-on_async(uv_async_t *async) {
-    struct cpu_pool *p = async->data;
+on_wake(uv_poll_t *h, int status, int events) {
+    struct cpu_pool *p = h->data;
+    (void)events;
+    uint64_t n;
+    /* Read before taking the list: work finished after the take finds
+     * the list empty and writes again. */
+    if (status == 0) (void)!read(p->wake_fd, &n, sizeof n);
     uv_mutex_lock(&p->lock);
     struct cpu_work *w = p->finished;
     p->finished = p->finished_tail = NULL;
@@ -101,7 +142,7 @@ on_async(uv_async_t *async) {
         w->done(w->arg); /* may free w */
         w = next;
     }
-    if (p->closing && p->outstanding == 0 && !uv_is_closing((uv_handle_t *)&p->async))
+    if (p->closing && p->outstanding == 0 && !uv_is_closing((uv_handle_t *)&p->wake))
         finish_close(p);
 }
 
@@ -111,24 +152,29 @@ cpu_pool_new(uv_loop_t *loop, int threads) {
     if (threads > CPU_POOL_MAX_THREADS) threads = CPU_POOL_MAX_THREADS;
     struct cpu_pool *p = xcalloc(1, sizeof *p);
     p->loop = loop;
+    p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (p->wake_fd < 0) goto fail_fd;
     if (uv_mutex_init(&p->lock) < 0) goto fail_mutex;
     if (uv_cond_init(&p->more) < 0) goto fail_cond;
-    if (uv_async_init(loop, &p->async, on_async) < 0) goto fail_async;
-    p->async.data = p;
+    if (uv_poll_init(loop, &p->wake, p->wake_fd) < 0) goto fail_poll;
+    p->wake.data = p;
+    uv_poll_start(&p->wake, UV_READABLE, on_wake);
     for (; p->nthreads < threads; p->nthreads++) {
         /* The counting recurses little; libuv's default stack is plenty. */
         if (uv_thread_create(&p->threads[p->nthreads], run_thread, p) < 0) break;
     }
     if (p->nthreads == 0) {
-        uv_close((uv_handle_t *)&p->async, on_closed);
+        uv_close((uv_handle_t *)&p->wake, on_closed);
         return NULL; /* freed by on_closed on the next turn */
     }
     return p;
-fail_async:
+fail_poll:
     uv_cond_destroy(&p->more);
 fail_cond:
     uv_mutex_destroy(&p->lock);
 fail_mutex:
+    close(p->wake_fd);
+fail_fd:
     free(p);
     return NULL;
 }
@@ -136,15 +182,18 @@ fail_mutex:
 void
 cpu_pool_submit(cpu_pool_t *p, struct cpu_work *w, cpu_pool_work_cb work, cpu_pool_done_cb done,
                 void *arg) {
-    assert(!uv_is_closing((uv_handle_t *)&p->async)); /* closing waits for it, closed not */
+    assert(!uv_is_closing((uv_handle_t *)&p->wake)); /* closing waits for it, closed not */
     w->work = work;
     w->done = done;
     w->arg = arg;
     p->outstanding++;
     uv_mutex_lock(&p->lock);
     push(&p->queued, &p->queued_tail, w);
-    uv_cond_signal(&p->more);
+    bool idle = p->idle > 0;
     uv_mutex_unlock(&p->lock);
+    /* Outside the lock: the woken thread does not wait for it. A busy
+     * thread takes the work when it hands its own in. */
+    if (idle) uv_cond_signal(&p->more);
 }
 
 int
@@ -158,5 +207,5 @@ cpu_pool_close(cpu_pool_t *p, cpu_pool_close_cb close_cb, void *arg) {
     p->close_cb = close_cb;
     p->close_arg = arg;
     if (p->outstanding == 0) finish_close(p);
-    /* else on_async closes it after the last done */
+    /* else on_wake closes it after the last done */
 }
