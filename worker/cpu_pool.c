@@ -20,14 +20,18 @@ struct cpu_pool {
      * and on a busy host the woken loop thread often preempts exactly
      * that sender (a pool thread runs nicer than the loop). */
     uv_poll_t wake;
-    int wake_fd;     /* an eventfd */
-    uv_mutex_t lock; /* guards everything below */
-    uv_cond_t more;  /* work was queued, or the pool stops */
+    int wake_fd; /* an eventfd */
+    /* One count per queued work, and one per thread when the pool
+     * stops. A semaphore rather than a condition variable: a post wakes
+     * a thread only if one sleeps, and the woken thread does not come
+     * back to a mutex glibc marks contended (so every unlock after a
+     * cond_wait is a futex call), nor makes the loop wait in
+     * cond_signal for sleepers of an older group. */
+    uv_sem_t ready;
+    uv_mutex_t lock; /* guards the lists */
     struct cpu_work *queued, *queued_tail;
     struct cpu_work *finished, *finished_tail;
-    int idle;        /* threads waiting on more */
     int outstanding; /* submitted, done not yet run (loop side, no lock) */
-    bool stopping;   /* threads leave when the queue is empty */
     bool closing;    /* cpu_pool_close was called (loop side) */
     cpu_pool_close_cb close_cb;
     void *close_arg;
@@ -65,36 +69,24 @@ run_thread(void *arg) {
      * leases) gets the CPU first when it wakes. Linux takes a thread's id
      * here; failing is harmless. */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CPU_POOL_NICE);
-    struct cpu_work *done = NULL;
     for (;;) {
-        /* One lock per work while busy: hand the last one in, take the
-         * next; the loop is woken outside the lock, and only for the
-         * first of a batch. */
+        uv_sem_wait(&p->ready);
         uv_mutex_lock(&p->lock);
-        bool wake = false;
-        if (done) {
-            wake = !p->finished;
-            push(&p->finished, &p->finished_tail, done);
-            done = NULL;
-        }
-        while (!p->queued && !p->stopping && !wake) {
-            p->idle++;
-            uv_cond_wait(&p->more, &p->lock);
-            p->idle--;
-        }
         struct cpu_work *w = p->queued;
         if (w) {
             p->queued = w->next;
             if (!p->queued) p->queued_tail = NULL;
         }
         uv_mutex_unlock(&p->lock);
+        if (!w) break; /* the pool stops (finish_close) */
+        w->work(w->arg);
+        /* The loop is woken outside the lock, and only for the first
+         * work of a batch: it takes the whole list. */
+        uv_mutex_lock(&p->lock);
+        bool wake = !p->finished;
+        push(&p->finished, &p->finished_tail, w);
+        uv_mutex_unlock(&p->lock);
         if (wake) wake_loop(p);
-        if (w) {
-            w->work(w->arg);
-            done = w;
-        } else if (!wake) {
-            break; /* stopping, and nothing left */
-        }
     }
 }
 
@@ -104,7 +96,7 @@ on_closed(uv_handle_t *h) {
     cpu_pool_close_cb cb = p->close_cb;
     void *arg = p->close_arg;
     close(p->wake_fd);
-    uv_cond_destroy(&p->more);
+    uv_sem_destroy(&p->ready);
     uv_mutex_destroy(&p->lock);
     free(p);
     if (cb) cb(arg);
@@ -113,10 +105,9 @@ on_closed(uv_handle_t *h) {
 /* finish_close joins the threads (idle by now) and closes the handle. */
 static void
 finish_close(struct cpu_pool *p) {
-    uv_mutex_lock(&p->lock);
-    p->stopping = true;
-    uv_cond_broadcast(&p->more);
-    uv_mutex_unlock(&p->lock);
+    /* The queue is empty: each thread takes one of these counts, finds
+     * no work and leaves. */
+    for (int i = 0; i < p->nthreads; i++) uv_sem_post(&p->ready);
     for (int i = 0; i < p->nthreads; i++) uv_thread_join(&p->threads[i]);
     uv_close((uv_handle_t *)&p->wake, on_closed);
 }
@@ -155,7 +146,7 @@ cpu_pool_new(uv_loop_t *loop, int threads) {
     p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (p->wake_fd < 0) goto fail_fd;
     if (uv_mutex_init(&p->lock) < 0) goto fail_mutex;
-    if (uv_cond_init(&p->more) < 0) goto fail_cond;
+    if (uv_sem_init(&p->ready, 0) < 0) goto fail_sem;
     if (uv_poll_init(loop, &p->wake, p->wake_fd) < 0) goto fail_poll;
     p->wake.data = p;
     uv_poll_start(&p->wake, UV_READABLE, on_wake);
@@ -169,8 +160,8 @@ cpu_pool_new(uv_loop_t *loop, int threads) {
     }
     return p;
 fail_poll:
-    uv_cond_destroy(&p->more);
-fail_cond:
+    uv_sem_destroy(&p->ready);
+fail_sem:
     uv_mutex_destroy(&p->lock);
 fail_mutex:
     close(p->wake_fd);
@@ -189,11 +180,8 @@ cpu_pool_submit(cpu_pool_t *p, struct cpu_work *w, cpu_pool_work_cb work, cpu_po
     p->outstanding++;
     uv_mutex_lock(&p->lock);
     push(&p->queued, &p->queued_tail, w);
-    bool idle = p->idle > 0;
     uv_mutex_unlock(&p->lock);
-    /* Outside the lock: the woken thread does not wait for it. A busy
-     * thread takes the work when it hands its own in. */
-    if (idle) uv_cond_signal(&p->more);
+    uv_sem_post(&p->ready);
 }
 
 int
