@@ -11,6 +11,14 @@
 
 #include "common/xalloc.h"
 
+/* One pool thread, and the semaphore it sleeps on when the queue is
+ * empty. */
+struct pool_thread {
+    uv_thread_t id;
+    uv_sem_t wake;
+    struct cpu_pool *pool;
+};
+
 struct cpu_pool {
     uv_loop_t *loop;
     /* A pool thread that finishes the first work of a batch (the list of
@@ -20,23 +28,27 @@ struct cpu_pool {
      * and on a busy host the woken loop thread often preempts exactly
      * that sender (a pool thread runs nicer than the loop). */
     uv_poll_t wake;
-    int wake_fd; /* an eventfd */
-    /* One count per queued work, and one per thread when the pool
-     * stops. A semaphore rather than a condition variable: a post wakes
-     * a thread only if one sleeps, and the woken thread does not come
-     * back to a mutex glibc marks contended (so every unlock after a
-     * cond_wait is a futex call), nor makes the loop wait in
-     * cond_signal for sleepers of an older group. */
-    uv_sem_t ready;
-    uv_mutex_t lock; /* guards the lists */
+    int wake_fd;     /* an eventfd */
+    uv_mutex_t lock; /* guards the lists, idle and stopping */
     struct cpu_work *queued, *queued_tail;
     struct cpu_work *finished, *finished_tail;
+    /* The threads asleep, each on its own semaphore, posted once by
+     * whoever takes it off this list: one futex call to wake a thread
+     * that sleeps, none for one that is busy or about to sleep. (A
+     * condition variable made three: glibc re-locks the mutex after
+     * cond_wait as contended, so the next unlock wakes nobody with a
+     * system call, and cond_signal may wait for an older group of
+     * sleepers; a shared semaphore posts a wake for every work queued
+     * while any thread sleeps, woken or not.) */
+    struct pool_thread *idle[CPU_POOL_MAX_THREADS];
+    int nidle;
+    bool stopping;   /* threads leave when the queue is empty */
     int outstanding; /* submitted, done not yet run (loop side, no lock) */
     bool closing;    /* cpu_pool_close was called (loop side) */
     cpu_pool_close_cb close_cb;
     void *close_arg;
     int nthreads;
-    uv_thread_t threads[CPU_POOL_MAX_THREADS];
+    struct pool_thread threads[CPU_POOL_MAX_THREADS];
 };
 
 int
@@ -64,30 +76,39 @@ wake_loop(struct cpu_pool *p) {
 
 static void
 run_thread(void *arg) {
-    struct cpu_pool *p = arg;
+    struct pool_thread *t = arg;
+    struct cpu_pool *p = t->pool;
     /* Below the loop's thread: on a busy host the loop (heartbeats,
      * leases) gets the CPU first when it wakes. Linux takes a thread's id
      * here; failing is harmless. */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CPU_POOL_NICE);
+    uv_mutex_lock(&p->lock);
     for (;;) {
-        uv_sem_wait(&p->ready);
-        uv_mutex_lock(&p->lock);
         struct cpu_work *w = p->queued;
-        if (w) {
-            p->queued = w->next;
-            if (!p->queued) p->queued_tail = NULL;
+        if (!w) {
+            if (p->stopping) break;
+            p->idle[p->nidle++] = t;
+            uv_mutex_unlock(&p->lock);
+            uv_sem_wait(&t->wake); /* taken off idle by a submit or the stop */
+            uv_mutex_lock(&p->lock);
+            continue;
         }
+        p->queued = w->next;
+        if (!p->queued) p->queued_tail = NULL;
         uv_mutex_unlock(&p->lock);
-        if (!w) break; /* the pool stops (finish_close) */
         w->work(w->arg);
-        /* The loop is woken outside the lock, and only for the first
-         * work of a batch: it takes the whole list. */
         uv_mutex_lock(&p->lock);
-        bool wake = !p->finished;
+        bool first = !p->finished;
         push(&p->finished, &p->finished_tail, w);
-        uv_mutex_unlock(&p->lock);
-        if (wake) wake_loop(p);
+        if (first) {
+            /* The loop takes the whole list: one wake per batch, sent
+             * outside the lock. */
+            uv_mutex_unlock(&p->lock);
+            wake_loop(p);
+            uv_mutex_lock(&p->lock);
+        }
     }
+    uv_mutex_unlock(&p->lock);
 }
 
 static void
@@ -96,7 +117,7 @@ on_closed(uv_handle_t *h) {
     cpu_pool_close_cb cb = p->close_cb;
     void *arg = p->close_arg;
     close(p->wake_fd);
-    uv_sem_destroy(&p->ready);
+    for (int i = 0; i < p->nthreads; i++) uv_sem_destroy(&p->threads[i].wake);
     uv_mutex_destroy(&p->lock);
     free(p);
     if (cb) cb(arg);
@@ -105,10 +126,11 @@ on_closed(uv_handle_t *h) {
 /* finish_close joins the threads (idle by now) and closes the handle. */
 static void
 finish_close(struct cpu_pool *p) {
-    /* The queue is empty: each thread takes one of these counts, finds
-     * no work and leaves. */
-    for (int i = 0; i < p->nthreads; i++) uv_sem_post(&p->ready);
-    for (int i = 0; i < p->nthreads; i++) uv_thread_join(&p->threads[i]);
+    uv_mutex_lock(&p->lock);
+    p->stopping = true;
+    while (p->nidle > 0) uv_sem_post(&p->idle[--p->nidle]->wake);
+    uv_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nthreads; i++) uv_thread_join(&p->threads[i].id);
     uv_close((uv_handle_t *)&p->wake, on_closed);
 }
 
@@ -146,13 +168,18 @@ cpu_pool_new(uv_loop_t *loop, int threads) {
     p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (p->wake_fd < 0) goto fail_fd;
     if (uv_mutex_init(&p->lock) < 0) goto fail_mutex;
-    if (uv_sem_init(&p->ready, 0) < 0) goto fail_sem;
     if (uv_poll_init(loop, &p->wake, p->wake_fd) < 0) goto fail_poll;
     p->wake.data = p;
     uv_poll_start(&p->wake, UV_READABLE, on_wake);
     for (; p->nthreads < threads; p->nthreads++) {
+        struct pool_thread *t = &p->threads[p->nthreads];
+        t->pool = p;
+        if (uv_sem_init(&t->wake, 0) < 0) break;
         /* The counting recurses little; libuv's default stack is plenty. */
-        if (uv_thread_create(&p->threads[p->nthreads], run_thread, p) < 0) break;
+        if (uv_thread_create(&t->id, run_thread, t) < 0) {
+            uv_sem_destroy(&t->wake);
+            break;
+        }
     }
     if (p->nthreads == 0) {
         uv_close((uv_handle_t *)&p->wake, on_closed);
@@ -160,8 +187,6 @@ cpu_pool_new(uv_loop_t *loop, int threads) {
     }
     return p;
 fail_poll:
-    uv_sem_destroy(&p->ready);
-fail_sem:
     uv_mutex_destroy(&p->lock);
 fail_mutex:
     close(p->wake_fd);
@@ -180,8 +205,9 @@ cpu_pool_submit(cpu_pool_t *p, struct cpu_work *w, cpu_pool_work_cb work, cpu_po
     p->outstanding++;
     uv_mutex_lock(&p->lock);
     push(&p->queued, &p->queued_tail, w);
+    struct pool_thread *t = p->nidle > 0 ? p->idle[--p->nidle] : NULL;
     uv_mutex_unlock(&p->lock);
-    uv_sem_post(&p->ready);
+    if (t) uv_sem_post(&t->wake); /* outside the lock: it wants the lock at once */
 }
 
 int
