@@ -245,8 +245,9 @@ build/fuzz/tests/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(WEB_LIB) $(WORKER
 # process (tests/bench/longpoll.sh), extraction + counting against
 # libxml2's bare parse (tests/bench/extract.sh), then the whole system end
 # to end over the PostgreSQL manual, batches of 10,000 URLs (accept time,
-# export lines/s), job searches over a million jobs, and peak memory
-# under worst-case pages and big result reads (see tests/bench/README.md).
+# export lines/s), job searches over a million jobs, the submit, drain and
+# Redis rates on 1, 2 and 3 Redis shards, and peak memory under
+# worst-case pages and big result reads (see tests/bench/README.md).
 BENCH_EXTRACT := $(BUILD)/tests/bench/extract
 $(BENCH_EXTRACT): $(BUILD)/tests/bench/extract.o $(WORKER_LIB) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -268,6 +269,7 @@ bench: deps all $(BENCH_EXTRACT) $(BENCH_JOBMEM) $(BENCH_LONGPOLL)
 	python3 tests/bench/e2e.py
 	python3 tests/bench/batch.py
 	python3 tests/bench/search.py
+	python3 tests/bench/shards.py
 	python3 tests/bench/memory.py
 
 # valgrind: web and a worker process serve jobs under valgrind and stop

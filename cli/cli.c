@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/shards.h"
 
 void
 cli_init(struct cli *c, const char *cmd, int timeout_ms) {
@@ -94,10 +95,19 @@ on_redis_state(redis_uv_t *r, bool connected, void *arg) {
 }
 
 int
+cli_redis_for_id(struct cli *c, const char *id) {
+    int s = shards_of_id(id, c->cfg->redis_shards);
+    c->shard = s < 0 ? 0 : s;
+    return cli_redis(c);
+}
+
+int
 cli_redis(struct cli *c) {
     if (c->redis) return CLI_OK;
     char err[256];
-    c->redis = redis_uv_new(&c->loop, c->cfg->redis_url, &c->cfg->redis_tls, "redis-cli",
+    if (c->shard > 0 && keys_init_shard(&c->keys, c->cfg->key_prefix, c->shard) < 0)
+        return cli_error(c, CLI_CONFIG, "no Redis shard %d", c->shard);
+    c->redis = redis_uv_new(&c->loop, c->cfg->redis_urls[c->shard], &c->cfg->redis_tls, "redis-cli",
                             c->timeout_ms, err, sizeof err);
     if (!c->redis) return cli_error(c, CLI_CONFIG, "REDIS_URL: %s", err);
     redis_uv_on_state(c->redis, on_redis_state, &c->redis_ready);

@@ -50,6 +50,7 @@ struct cli {
     pg_uv_t *pg;       /* NULL until cli_pg */
     struct keys keys;
     struct queue queue;
+    int shard; /* the Redis shard cli_redis connects to (common/shards.h); 0 by default */
     bool redis_ready;
     bool closed_redis, closed_pg;
 };
@@ -66,9 +67,12 @@ int cli_usage(const struct cli *c, const char *usage, const char *why);
 /* cli_close closes the connections and the loop, and frees the config. */
 void cli_close(struct cli *c);
 
-/* cli_redis connects to REDIS_URL and waits until ready; CLI_OK or
- * CLI_UNAVAILABLE (reported). Idempotent. */
+/* cli_redis connects to REDIS_URL (with several shards, shard c->shard)
+ * and waits until ready; CLI_OK or CLI_UNAVAILABLE (reported).
+ * Idempotent. */
 int cli_redis(struct cli *c);
+/* cli_redis_for_id is cli_redis on the shard job (or batch) id names. */
+int cli_redis_for_id(struct cli *c, const char *id);
 /* cli_pg connects to DATABASE_URL and waits until ready; CLI_OK or
  * CLI_UNAVAILABLE (reported). Idempotent. */
 int cli_pg(struct cli *c);

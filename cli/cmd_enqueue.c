@@ -12,6 +12,7 @@
 #include "cli/urlfile.h"
 #include "common/batch.h"
 #include "common/clock.h"
+#include "common/shards.h"
 #include "common/url_norm.h"
 #include "common/xalloc.h"
 
@@ -185,6 +186,8 @@ cmd_enqueue(struct cli *c, int argc, char **argv) {
     long rejected = 0;
     int rc = read_file(c, o.pos[0], &l, &rejected);
     if (!rc && l.n > (size_t)rejected) rc = cli_start(c);
+    /* A batch and its jobs go to one shard, drawn (common/shards.h). */
+    if (!rc && l.n > (size_t)rejected) c->shard = shards_draw(c->cfg->redis_shards);
     if (!rc && l.n > (size_t)rejected) rc = cli_redis(c);
     struct enqueue e = {.c = c, .tty = isatty(STDERR_FILENO)};
     if (!rc && l.n > (size_t)rejected) {

@@ -152,7 +152,7 @@ cmd_requeue(struct cli *c, int argc, char **argv) {
     const char *id = all ? NULL : o.pos[0];
     if (id && !job_id_valid(id)) return cli_usage(c, requeue_usage, "not a job id (a UUID)");
     int rc = cli_start(c);
-    if (!rc) rc = cli_redis(c);
+    if (!rc) rc = id ? cli_redis_for_id(c, id) : cli_redis(c);
     if (rc) return rc;
     if (all) return requeue_all(c);
 
@@ -192,7 +192,7 @@ cmd_cancel(struct cli *c, int argc, char **argv) {
     const char *id = o.pos[0];
     if (!job_id_valid(id)) return cli_usage(c, cancel_usage, "not a job id (a UUID)");
     int rc = cli_start(c);
-    if (!rc) rc = cli_redis(c);
+    if (!rc) rc = cli_redis_for_id(c, id);
     if (rc) return rc;
 
     /* The cancel script answers "canceled" for a job canceled before too;

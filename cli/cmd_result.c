@@ -102,7 +102,7 @@ on_job(int status, const struct job *job, const char *errstr, void *arg) {
 /* pending explains a job id with no result row, from its Redis state. */
 static int
 pending(struct cli *c, const char *id) {
-    int rc = cli_redis(c);
+    int rc = cli_redis_for_id(c, id);
     if (rc) return rc;
     struct state_wait w = {0};
     int r = queue_get(&c->queue, id, on_job, &w);

@@ -216,7 +216,7 @@ send_slice(struct slice *s) {
     int rc = 0;
     for (size_t i = 0; i < s->n; i++) {
         struct cline *l = &c->lines[s->idx[i]];
-        job_id_new(ids[i]);
+        job_id_new_on(ids[i], q->keys.shard);
         const char **k = keys + 3 + 6 * i, **a = args + 7 + 5 * i;
         struct keybuf *b = kb + 3 + 6 * i;
         k[0] = keys_job(&q->keys, ids[i], &b[0]);
@@ -466,7 +466,7 @@ batch_create(struct queue *q, const struct batch_new *b, batch_create_cb cb, voi
     c->now = clock_now_ms();
     c->fresh = b->fresh;
     c->max_age_s = b->max_age_s;
-    job_id_new(c->out.id);
+    job_id_new_on(c->out.id, q->keys.shard);
     c->out.total = (long)b->n;
     c->n = b->n;
     c->lines = xcalloc(b->n, sizeof *c->lines);

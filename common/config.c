@@ -241,6 +241,27 @@ redact(const char *url, char *out, size_t n) {
     snprintf(out, n, "%.*s***%s", (int)(keep_to - url), url, at);
 }
 
+/* redact_list is redact on each entry of a comma-separated list. */
+static void
+redact_list(const char *list, char *out, size_t n) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (const char *p = list; used < n;) {
+        const char *end = strchr(p, ',');
+        char one[512], shown[512];
+        snprintf(one, sizeof one, "%.*s", (int)(end ? (size_t)(end - p) : strlen(p)), p);
+        redact(one, shown, sizeof shown);
+        if (used) out[used++] = ',';
+        size_t w = strlen(shown);
+        if (used + w >= n) w = n - used - 1;
+        memcpy(out + used, shown, w);
+        used += w;
+        out[used] = '\0';
+        if (!end || used + 1 >= n) break;
+        p = end + 1;
+    }
+}
+
 /* known_sslmode: libpq checks sslmode only when it connects. */
 static bool
 known_sslmode(const char *mode) {
@@ -314,6 +335,38 @@ check_redis(struct src *s, const char *url, const struct tls_opts *tls) {
     return 0;
 }
 
+/* split_redis reads REDIS_URL as a comma-separated list of shards (one
+ * URL: one shard), checks each URL, and keeps shard 0's as redis_url. */
+static int
+split_redis(struct src *s, struct config *c) {
+    const char *all = c->redis_url;
+    char shown[512];
+    c->redis_urls = xcalloc(CONFIG_REDIS_SHARDS_MAX, sizeof *c->redis_urls);
+    for (const char *p = all;;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        while (n > 0 && (*p == ' ' || *p == '\t')) p++, n--;
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+        redact_list(all, shown, sizeof shown);
+        if (n == 0)
+            return bad(s, "REDIS_URL", shown, "one Redis URL, or a comma-separated list of them");
+        if (c->redis_shards == CONFIG_REDIS_SHARDS_MAX)
+            return bad(s, "REDIS_URL", "(a list of more than 64 URLs)",
+                       "at most 64 comma-separated Redis URLs (shards)");
+        char *url = xstrndup(p, n);
+        c->redis_urls[c->redis_shards++] = url;
+        for (int i = 0; i + 1 < c->redis_shards; i++)
+            if (!strcmp(c->redis_urls[i], url))
+                return bad(s, "REDIS_URL", shown, "each shard's URL once");
+        if (check_redis(s, url, &c->redis_tls) < 0) return -1;
+        if (!end) break;
+        p = end + 1;
+    }
+    c->redis_url = xstrdup(c->redis_urls[0]);
+    free((char *)all);
+    return 0;
+}
+
 const char *
 config_env_name(enum app_env env) {
     static const char *names[] = {"development", "testing", "staging", "production"};
@@ -382,7 +435,7 @@ load(struct config *c, struct src *s) {
     c->redis_url = get_str(s, "REDIS_URL", "redis://127.0.0.1:6379/0");
     c->redis_tls.ca_file = get_str(s, "REDIS_TLS_CA_FILE", NULL);
     if (get_bool(s, "REDIS_TLS_VERIFY", true, &c->redis_tls.verify) < 0) return -1;
-    if (check_redis(s, c->redis_url, &c->redis_tls) < 0) return -1;
+    if (split_redis(s, c) < 0) return -1;
     c->key_prefix = get_str(s, "REDIS_KEY_PREFIX", "wc:");
     if (strlen(c->key_prefix) > 64 || strpbrk(c->key_prefix, " {}\r\n"))
         return bad(s, "REDIS_KEY_PREFIX", c->key_prefix,
@@ -503,6 +556,8 @@ config_free(struct config *c) {
     free(c->database_url);
     free(c->database_read_url);
     free(c->redis_url);
+    for (int i = 0; i < c->redis_shards; i++) free(c->redis_urls[i]);
+    free(c->redis_urls);
     free((char *)c->redis_tls.ca_file);
     free(c->key_prefix);
     free(c->fetch_user_agent);

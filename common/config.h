@@ -17,6 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The most Redis shards REDIS_URL may list. */
+#define CONFIG_REDIS_SHARDS_MAX 64
+
 #include "common/addr_allow.h"
 #include "common/tls.h"
 #include "common/webhook_sig.h"
@@ -56,7 +59,13 @@ struct config {
     /* DATABASE_PREPARE: statements prepared once per connection (planned
      * once); false behind a transaction-pooling pgbouncer before 1.21. */
     bool database_prepare;
+    /* REDIS_URL: one URL, or a comma-separated list of them, each one
+     * shard of the queue (common/shards.h), numbered in list order.
+     * redis_url is shard 0's (the whole setting when there is one);
+     * redis_urls[i] is shard i's. All are this struct's. */
     char *redis_url;
+    char **redis_urls;
+    int redis_shards;
     /* rediss:// only: the CA file (REDIS_TLS_CA_FILE; NULL: the system
      * store) and whether certificate and host name are checked
      * (REDIS_TLS_VERIFY). ca_file is this struct's. */

@@ -7,9 +7,29 @@
 #include <sys/random.h>
 
 #include "common/clock.h"
+#include "common/xalloc.h"
 
 static const char *state_names[] = {"queued", "started",  "retrying", "finished",
                                     "failed", "canceled", "waiting"};
+
+static char *
+dup_or_null(const char *s) {
+    return s ? xstrdup(s) : NULL;
+}
+
+void
+job_copy(struct job *dst, const struct job *src) {
+    *dst = *src;
+    dst->url = dup_or_null(src->url);
+    dst->url_key = dup_or_null(src->url_key);
+    dst->error = dup_or_null(src->error);
+    dst->error_code = dup_or_null(src->error_code);
+    dst->history = dup_or_null(src->history);
+    dst->worker = dup_or_null(src->worker);
+    dst->result = dup_or_null(src->result);
+    dst->waiting = dup_or_null(src->waiting);
+    dst->batch = dup_or_null(src->batch);
+}
 
 void
 job_free(struct job *j) {
@@ -49,6 +69,11 @@ job_state_terminal(enum job_state s) {
 
 void
 job_id_new(char out[JOB_ID_LEN + 1]) {
+    job_id_new_on(out, 0);
+}
+
+void
+job_id_new_on(char out[JOB_ID_LEN + 1], int shard) {
     /* Monotonic within the process: when the clock has not moved (or went
      * back), bump the 12-bit rand_a counter so ids still sort in order. */
     static int64_t last_ms;
@@ -72,9 +97,10 @@ job_id_new(char out[JOB_ID_LEN + 1]) {
     }
     last_ms = ms;
     for (int i = 0; i < 6; i++) b[i] = (unsigned char)(ms >> (40 - 8 * i));
-    b[6] = (unsigned char)(0x70 | ((counter >> 8) & 0x0f));
+    b[6] = (unsigned char)((shard > 0 ? 0x80 : 0x70) | ((counter >> 8) & 0x0f));
     b[7] = (unsigned char)(counter & 0xff);
     b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
+    if (shard > 0) b[9] = (unsigned char)shard;
     snprintf(out, JOB_ID_LEN + 1,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
              b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
@@ -89,6 +115,15 @@ job_id_valid(const char *s) {
         if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return false;
     }
     return true;
+}
+
+int
+job_id_shard(const char *id) {
+    if (!job_id_valid(id)) return -1;
+    if (id[14] == '7') return 0;
+    if (id[14] != '8') return -1;
+    char hex[3] = {id[21], id[22], '\0'};
+    return (int)strtol(hex, NULL, 16);
 }
 
 int64_t

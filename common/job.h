@@ -69,6 +69,8 @@ struct job {
     char *batch;      /* the batch that created the job (common/batch.h), or NULL */
 };
 
+/* job_copy makes dst a copy of src with strings of its own (job_free). */
+void job_copy(struct job *dst, const struct job *src);
 /* job_free releases the strings a job owns (not the struct itself). */
 void job_free(struct job *j);
 const char *job_state_name(enum job_state s);
@@ -80,6 +82,16 @@ bool job_state_terminal(enum job_state s);
  * variant 10, random rest) as 36 lower-case characters plus NUL. Ids made
  * in one process in the same millisecond still sort in creation order. */
 void job_id_new(char out[JOB_ID_LEN + 1]);
+/* job_id_new_on writes a new id of a job (or batch) on shard (0..255,
+ * common/shards.h). Shard 0's ids are the UUIDv7 of job_id_new, as every
+ * id was before there were shards. Shard i >= 1's are UUIDv8 (RFC 9562's
+ * version for custom layouts) laid out as a UUIDv7 (the same timestamp
+ * and counter, so they sort with the others by creation time) whose
+ * byte after the variant (characters 21-22) is the shard number. */
+void job_id_new_on(char out[JOB_ID_LEN + 1], int shard);
+/* job_id_shard returns the shard an id names (see job_id_new_on): 0 for
+ * a UUIDv7, the shard byte for a UUIDv8, -1 for anything else. */
+int job_id_shard(const char *id);
 /* job_id_valid accepts the canonical 8-4-4-4-12 hex form, either case. */
 bool job_id_valid(const char *s);
 /* job_id_timestamp_ms returns the creation time embedded in a UUIDv7. */

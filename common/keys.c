@@ -11,29 +11,40 @@
 
 int
 keys_init(struct keys *k, const char *prefix) {
-    if (!prefix || strlen(prefix) > KEYS_PREFIX_MAX) return -1;
+    return keys_init_shard(k, prefix, 0);
+}
+
+int
+keys_init_shard(struct keys *k, const char *prefix, int shard) {
+    if (!prefix || strlen(prefix) > KEYS_PREFIX_MAX || shard < 0 || shard >= KEYS_SHARDS_MAX)
+        return -1;
     snprintf(k->prefix, sizeof k->prefix, "%s", prefix);
+    k->shard = shard;
+    /* Shard 0 keeps today's untagged names, so a one-shard system is
+     * shard 0 of a larger one as it stands (README, "Scaling"). */
+    if (shard == 0) k->tag[0] = '\0';
+    else snprintf(k->tag, sizeof k->tag, "{s%d}", shard);
     return 0;
 }
 
 static const char *
-fmt(const char *prefix, const char *name, const char *arg, struct keybuf *out) {
-    int n = snprintf(out->s, sizeof out->s, "%s%s%s", prefix, name, arg ? arg : "");
+fmt(const char *prefix, const char *tag, const char *name, const char *arg, struct keybuf *out) {
+    int n = snprintf(out->s, sizeof out->s, "%s%s%s%s", prefix, tag, name, arg ? arg : "");
     if (n < 0 || (size_t)n >= sizeof out->s) return NULL;
     return out->s;
 }
 
-/* shard_key builds a key of one job's shard. A shard's hash tag goes
- * here, between the prefix and the name, when sharding comes. */
+/* shard_key builds a key of one shard: the shard's hash tag goes between
+ * the prefix and the name, so all of a shard's keys share a slot. */
 static const char *
 shard_key(const struct keys *k, const char *name, const char *arg, struct keybuf *out) {
-    return fmt(k->prefix, name, arg, out);
+    return fmt(k->prefix, k->tag, name, arg, out);
 }
 
-/* process_key builds a key that is not part of a job's shard. */
+/* process_key builds a key that is not part of a shard (on shard 0). */
 static const char *
 process_key(const struct keys *k, const char *name, struct keybuf *out) {
-    return fmt(k->prefix, name, NULL, out);
+    return fmt(k->prefix, "", name, NULL, out);
 }
 
 const char *
@@ -88,7 +99,7 @@ static const char *
 host_key(const struct keys *k, const char *name, const char *host, const char *suffix,
          struct keybuf *out) {
     if (!host || !*host || strlen(host) > 300) return NULL;
-    int n = snprintf(out->s, sizeof out->s, "%s%s%s%s", k->prefix, name, host, suffix);
+    int n = snprintf(out->s, sizeof out->s, "%s%s%s%s%s", k->prefix, k->tag, name, host, suffix);
     if (n < 0 || (size_t)n >= sizeof out->s) return NULL;
     return out->s;
 }
@@ -110,7 +121,7 @@ keys_host_wait(const struct keys *k, const char *host, struct keybuf *out) {
 
 const char *
 keys_hosts(const struct keys *k, struct keybuf *out) {
-    return process_key(k, "hosts", out);
+    return shard_key(k, "hosts", NULL, out);
 }
 
 const char *
@@ -259,7 +270,8 @@ keys_http(const struct keys *k, struct keybuf *out) {
 const char *
 keys_job_match(const struct keys *k, struct keybuf *out) {
     /* The job key of id "*", with the glob characters of the prefix
-     * escaped (what follows the prefix has none but the final star). */
+     * escaped (what follows the prefix, the shard's tag included, has
+     * none but the final star: braces are no glob characters). */
     struct keybuf job;
     if (!keys_job(k, "*", &job)) return NULL;
     size_t plen = strlen(k->prefix), n = 0;

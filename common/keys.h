@@ -5,12 +5,23 @@
  * Each writes into a caller-owned struct keybuf and returns its string
  * (NULL when an argument is unusable).
  *
- * Three scopes. Host keys are about one web host, shared by every job
- * and shard that fetches from it (hosts.h's scripts take only host keys
- * and the stats hash). Shard keys are what one job's life touches; the queue's
- * Lua scripts use them together, so they must stay in one Redis Cluster
- * slot. Process keys are written by one process about itself (or by the
- * web tier) and read by the statistics.
+ * Three scopes. Shard keys are what one job's life touches; the queue's
+ * Lua scripts use them together, so they stay in one Redis Cluster slot.
+ * Host keys are about one web host, shared by every job that fetches
+ * from it (hosts.h's scripts take only host keys and the stats hash);
+ * they are shard keys too, of the host's shard (common/shards.h: a job
+ * is submitted to its host's shard, so the scripts that park a job
+ * waiting for its host's slot stay single-slot). Process keys are
+ * written by one process about itself (or by the web tier) and read by
+ * the statistics; they live on shard 0.
+ *
+ * Shards (REDIS_URL lists several servers, common/shards.h): a struct
+ * keys is one shard's (keys_init_shard). Shard i >= 1 puts the hash tag
+ * "{s<i>}" right after the prefix of every shard and host key, so a
+ * shard's keys share a slot and the same layout can later run on Redis
+ * Cluster. Shard 0's keys carry no tag: they are the names a one-shard
+ * system has always used, so that system becomes shard 0 of several
+ * without moving a key (README, "Scaling").
  *
  *   shard   {p}job:{id}        hash   the job's state (common/queue.h lists its fields)
  *   shard   {p}queue           stream the queue; entries carry field "id"; consumer
@@ -52,19 +63,18 @@
  *                                     "host:port", lower case
  *   host    {p}host:{h}:slots  zset   fetches in flight to h: token -> lease expiry (ms)
  *   host    {p}host:{h}:wait   zset   jobs waiting for a slot of h: id -> first wait (ms)
- *   host    {p}hosts           zset   hosts seen: h -> last fetch start (ms), capped
+ *   shard   {p}hosts           zset   hosts seen: h -> last fetch start (ms), capped
  *   host    {p}robots:{o}      hash   robots.txt of origin o ("scheme://host:port")
  *   host    {p}robots-lock:{o} string the worker fetching o's robots.txt (expires)
  *   process {p}workers         hash   consumer name -> heartbeat JSON
  *   process {p}http            hash   web request counts and durations (web/http_metrics.h)
  *
- * Sharding later: every shard key is built by one function in keys.c
- * (shard_key), which is where a hash tag such as "{s3}" will go, right
- * after the prefix, so that a shard's keys share a slot. The prefix
- * itself may not contain braces (config.c refuses them), so a tag is the
- * only braced part of a key. Scripts get every key they touch in KEYS[]
- * (built here), never a prefix to build keys from, so they keep working
- * when the tag appears. */
+ * Every shard key is built by one function in keys.c (shard_key), which
+ * puts the shard's tag right after the prefix ({p} above is the prefix
+ * and the tag). The prefix itself may not contain braces (config.c
+ * refuses them), so a tag is the only braced part of a key. Scripts get
+ * every key they touch in KEYS[] (built here), never a prefix to build
+ * keys from. */
 #ifndef WC_KEYS_H
 #define WC_KEYS_H
 
@@ -75,18 +85,27 @@
 #define KEYS_PREFIX_MAX 64
 #define KEYS_IDEM_MAX 256
 
+/* The most shards a key can name (a job id holds the shard in a byte). */
+#define KEYS_SHARDS_MAX 256
+
 struct keys {
     char prefix[KEYS_PREFIX_MAX + 1];
+    char tag[8]; /* the shard's hash tag, "{s<i>}"; "" for shard 0 */
+    int shard;   /* which shard these keys are */
 };
 
-/* A key: prefix (64, or 128 escaped for a glob) + name (16) + argument
+/* A key: prefix (64, or 128 escaped for a glob) + shard tag (6) + name (16) + argument
  * (up to KEYS_IDEM_MAX). */
 struct keybuf {
     char s[416];
 };
 
-/* keys_init copies the prefix; returns 0, or -1 when it is too long. */
+/* keys_init copies the prefix; returns 0, or -1 when it is too long.
+ * The keys are shard 0's (one shard: every key). */
 int keys_init(struct keys *k, const char *prefix);
+/* keys_init_shard is keys_init for shard (0 .. KEYS_SHARDS_MAX-1); -1
+ * when shard is out of range. */
+int keys_init_shard(struct keys *k, const char *prefix, int shard);
 
 /* Shard keys. */
 const char *keys_job(const struct keys *k, const char *id, struct keybuf *out);

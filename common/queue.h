@@ -177,7 +177,8 @@ int queue_failed_delete(struct queue *q, const char *id, queue_done_cb cb, void 
 int queue_ensure_group(struct queue *q, queue_done_cb cb, void *arg);
 /* queue_take reads up to count new deliveries for consumer, blocking up to
  * block_ms on the connection `blocking` (whose timeout must exceed it);
- * n == 0 when the block timed out. */
+ * n == 0 when the block timed out. block_ms 0: no waiting, n == 0 when
+ * there is nothing new. */
 int queue_take(struct queue *q, redis_uv_t *blocking, const char *consumer, int count, int block_ms,
                queue_take_cb cb, void *arg);
 /* queue_rescue takes over up to count deliveries idle for min_idle_ms
@@ -236,6 +237,8 @@ int queue_release(struct queue *q, const struct queue_entry *e, const char *cons
  * the attempt, and acknowledges this delivery. A job waiting for a busy
  * host is also put on host's wait list (host_wait key), unless a slot is
  * free by now (host_slots key, limit): then it is queued again at once.
+ * limit < 0: host's state is on another shard (common/shards.h; a
+ * redirect to another host, a batch's job): the due time alone.
  * value: 1 waiting, 2 queued again, 0 the lease was lost. */
 int queue_defer(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
                 const char *reason, const char *host, int limit, queue_done_cb cb, void *arg);

@@ -137,7 +137,7 @@ static int
 submit_eval(struct queue_op *op) {
     struct queue *q = op->q;
     struct submit_ctx *c = op->ctx;
-    if (!op->id[0]) job_id_new(op->id); /* drawn only when a job may be created */
+    if (!op->id[0]) job_id_new_on(op->id, q->keys.shard); /* drawn only when a job may be created */
     struct keybuf kj, ks, kst, ke, kl, klj, kp, kpj, kia, kih, kiu, ki, kc;
     char host[300];
     const char *live = keys_live(&q->keys, c->url_key, &kl);

@@ -114,6 +114,12 @@ queue_take(struct queue *q, redis_uv_t *blocking, const char *consumer, int coun
     const char *argv[] = {"XREADGROUP", "GROUP", KEYS_GROUP, consumer,  "COUNT",
                           cnt,          "BLOCK", blk,        "STREAMS", keys_queue(&q->keys, &ks),
                           ">"};
+    if (block_ms == 0) {
+        /* No BLOCK (BLOCK 0 would wait for ever): an answer at once. */
+        const char *now[] = {"XREADGROUP", "GROUP",   KEYS_GROUP, consumer, "COUNT",
+                             cnt,          "STREAMS", argv[9],    ">"};
+        return send_argv(q, blocking, on_take, op, 9, now);
+    }
     return send_argv(q, blocking, on_take, op, 11, argv);
 }
 

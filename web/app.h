@@ -1,7 +1,8 @@
 /* app — what the handlers of one web process reach: the configuration,
  * the Redis and Postgres connections and the queue on top of Redis.
  *
- * Owns: the redis_uv_t and the pg_uv_t of DATABASE_URL, with a second one
+ * Owns: one redis_uv_t and one struct queue per Redis shard (REDIS_URL,
+ * common/shards.h; one URL: one shard), the pg_uv_t of DATABASE_URL, with a second one
  * for DATABASE_READ_URL when it is set, the result streams' own
  * connections (web/stream_pool.h) (made by app_open in the process
  * that serves, after any fork), the struct queue, the request statistics
@@ -45,10 +46,12 @@ typedef void (*app_ready_cb)(bool redis_up, void *arg);
 struct app {
     uv_loop_t *loop;
     const struct config *cfg;
-    redis_uv_t *redis;
-    pg_uv_t *pg;      /* DATABASE_URL: the primary */
-    pg_uv_t *pg_read; /* DATABASE_READ_URL's server (a replica), or NULL */
-    struct queue queue;
+    redis_uv_t *redis;                /* shard 0's connection: process keys (common/keys.h) */
+    int nshards;                      /* REDIS_URL's shards */
+    redis_uv_t **redis_of;            /* [nshards]: each shard's connection ([0] is redis) */
+    struct queue *queues;             /* [nshards]: each shard's queue */
+    pg_uv_t *pg;                      /* DATABASE_URL: the primary */
+    pg_uv_t *pg_read;                 /* DATABASE_READ_URL's server (a replica), or NULL */
     struct http_metrics http_metrics; /* request statistics, flushed to Redis */
     struct ratelimit submit_limit;    /* SUBMIT_RATE per client address */
     struct job_events events;         /* the job events subscription */
@@ -67,8 +70,9 @@ struct app {
  * in the background; /readyz tells when). Returns 0, or -1 with a
  * message in err (a bad REDIS_URL or key prefix). */
 int app_open(struct app *a, uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen);
-/* app_when_started calls cb once, on the loop: when the Redis connection
- * is up (redis_up true), or after APP_START_WAIT_MS without it (false).
+/* app_when_started calls cb once, on the loop: when every shard's Redis
+ * connection is up (redis_up true), or after APP_START_WAIT_MS without
+ * them (false).
  * A process takes connections only then, so the first requests after a
  * start or a restart of one prefork child are not refused for a Redis
  * connection that is still being made (the other children, or the
@@ -82,8 +86,22 @@ void app_close(struct app *a, app_closed_cb cb, void *arg);
  * every event stream (clients reconnect elsewhere), and every later one
  * at once: the first step of a stop. */
 void app_drain(struct app *a);
-/* app_queue returns the queue, or NULL once closing. */
+/* app_queue returns shard 0's queue (one shard: the queue), or NULL once
+ * closing. What belongs to a job, a page or a batch goes through the
+ * functions below; what spans the queue reads every shard. */
 struct queue *app_queue(struct app *a);
+/* app_queue_at returns shard's queue, or NULL once closing or when there
+ * is no such shard. */
+struct queue *app_queue_at(struct app *a, int shard);
+/* app_queue_of_id returns the queue of the shard job (or batch) id names;
+ * an id that names no shard of this list gets shard 0's (where it is
+ * not found: the caller answers as for an unknown id). NULL once closing. */
+struct queue *app_queue_of_id(struct app *a, const char *id);
+/* app_queue_of_url returns the queue a submission of the normalised URL
+ * url_key goes to (its host's shard). NULL once closing. */
+struct queue *app_queue_of_url(struct app *a, const char *url_key);
+/* app_shards returns how many shards there are. */
+int app_shards(const struct app *a);
 /* The web process's two Postgres servers: the primary, and what
  * DATABASE_READ_URL names for reads that may lag behind it (the primary
  * again when it is unset). */

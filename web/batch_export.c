@@ -266,7 +266,7 @@ on_lines(int status, const struct batch_row *rows, size_t n, const char *errstr,
 /* read_page asks for the next page; < 0 when it cannot be sent. */
 static int
 read_page(struct bexport *x) {
-    struct queue *q = app_queue(x->app);
+    struct queue *q = app_queue_of_id(x->app, x->id);
     x->reading = true;
     int rc = q ? batch_lines(q, x->id, x->next, EXPORT_PAGE, on_lines, x) : UV_ECANCELED;
     if (rc < 0) x->reading = false;

@@ -9,7 +9,11 @@
  * ADMIN_TOKEN they are open in development and refused (403) elsewhere. (Canceling a
  * job, DELETE /api/v1/jobs/{id} in h_jobs.c, is not an admin action:
  * whoever holds a job's id may cancel it, as DESIGN.md's public API says.)
- * Everything goes through common/queue.h; each change is one Lua script. */
+ * Everything goes through common/queue.h; each change is one Lua script.
+ * With several shards (common/shards.h) a job's route goes to the shard
+ * its id names; the list reads every shard's newest offset + limit and
+ * merges them by failure time (so offset + limit is at most
+ * LIST_DEEP_MAX there), and "retry all" goes through every shard. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +32,8 @@
  * blocked long) until a batch comes back short; at most this many. */
 #define RETRY_BATCH 500
 #define RETRY_MAX_BATCHES 200
+/* With several shards, the deepest failed job a list reaches. */
+#define LIST_DEEP_MAX 1000
 
 /* Per-request state that travels through a Redis callback. */
 struct actx {
@@ -36,6 +42,9 @@ struct actx {
     long offset, limit;
     long long requeued;
     int batches;
+    int shard;       /* the shard being read (list, retry all) */
+    long long total; /* failed jobs over the shards read */
+    json_t *jobs;    /* with several shards: [[finished_at_ms, job], ...] */
 };
 
 /* actx_new makes the state; id, when given, is a valid job id (checked). */
@@ -48,6 +57,62 @@ actx_new(struct req *req, const char *id) {
 }
 
 /* --- GET /api/v1/admin/failed --- */
+
+static int
+newer_first(const void *a, const void *b) {
+    json_int_t x = json_integer_value(json_array_get(*(json_t *const *)a, 0));
+    json_int_t y = json_integer_value(json_array_get(*(json_t *const *)b, 0));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* answer_merged sends the page [offset, offset + limit) of every shard's
+ * newest failed jobs, newest first. */
+static void
+answer_merged(struct actx *x) {
+    size_t n = json_array_size(x->jobs);
+    json_t **all = xcalloc(n ? n : 1, sizeof *all);
+    for (size_t i = 0; i < n; i++) all[i] = json_array_get(x->jobs, i);
+    qsort(all, n, sizeof *all, newer_first);
+    json_t *arr = json_array();
+    for (size_t i = (size_t)x->offset; i < n && i < (size_t)(x->offset + x->limit); i++)
+        json_array_append(arr, json_array_get(all[i], 1));
+    free(all);
+    req_json(x->req, 200,
+             json_pack("{s:I, s:I, s:I, s:o}", "total", (json_int_t)x->total, "offset",
+                       (json_int_t)x->offset, "limit", (json_int_t)x->limit, "jobs", arr));
+    json_decref(x->jobs);
+    free(x);
+}
+
+/* list_unavailable answers 503 to a list over the shards and frees x. */
+static void
+list_unavailable(struct actx *x) {
+    req_unavailable(x->req, REQ_REDIS, NULL);
+    json_decref(x->jobs);
+    free(x);
+}
+
+static void
+on_shard_list(int status, long long total, const struct job *jobs, size_t n, const char *errstr,
+              void *arg) {
+    struct actx *x = arg;
+    if (status < 0) {
+        log_warn("msg=\"failed list failed\" shard=%d error=%s", x->shard, log_q(errstr));
+        list_unavailable(x);
+        return;
+    }
+    x->total += total;
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            x->jobs, json_pack("[I, o]", (json_int_t)jobs[i].finished_at_ms, json_job(&jobs[i])));
+    if (++x->shard == app_shards(x->req->app)) {
+        answer_merged(x);
+        return;
+    }
+    struct queue *q = app_queue_at(x->req->app, x->shard);
+    if (!q || queue_failed_list(q, 0, x->offset + x->limit, on_shard_list, x) < 0)
+        list_unavailable(x);
+}
 
 static void
 on_list(int status, long long total, const struct job *jobs, size_t n, const char *errstr,
@@ -75,10 +140,22 @@ h_admin_failed_list(struct req *req) {
         req_query_long(req, "limit", 1, LIST_MAX, bad, &limit) < 0)
         return;
     struct queue *q = app_queue(req->app);
+    if (app_shards(req->app) > 1 && offset + limit > LIST_DEEP_MAX) {
+        req_problem(req, 400, "Bad Request",
+                    "with several Redis shards, offset + limit is at most 1000");
+        return;
+    }
     struct actx *x = actx_new(req, NULL);
     x->offset = offset;
     x->limit = limit;
-    int rc = q ? queue_failed_list(q, offset, limit, on_list, x) : UV_ECANCELED;
+    int rc;
+    if (app_shards(req->app) > 1) {
+        x->jobs = json_array();
+        rc = q ? queue_failed_list(q, 0, offset + limit, on_shard_list, x) : UV_ECANCELED;
+        if (rc < 0) json_decref(x->jobs);
+    } else {
+        rc = q ? queue_failed_list(q, offset, limit, on_list, x) : UV_ECANCELED;
+    }
     if (rc < 0) {
         free(x);
         req_unavailable(req, REQ_REDIS, NULL);
@@ -97,10 +174,16 @@ on_retry_all(int status, long long n, const char *errstr, void *arg) {
         return;
     }
     x->requeued += n;
-    struct queue *q = app_queue(x->req->app);
+    struct queue *q = app_queue_at(x->req->app, x->shard);
     if (n == RETRY_BATCH && ++x->batches < RETRY_MAX_BATCHES && q &&
         queue_failed_retry(q, NULL, RETRY_BATCH, on_retry_all, x) == 0)
         return;
+    /* This shard is done: on to the next. */
+    while ((q = app_queue_at(x->req->app, ++x->shard))) {
+        x->batches = 0;
+        if (queue_failed_retry(q, NULL, RETRY_BATCH, on_retry_all, x) == 0) return;
+        log_warn("msg=\"failed jobs of a shard not requeued\" shard=%d", x->shard);
+    }
     log_info("msg=\"failed jobs requeued\" count=%lld", x->requeued);
     req_json(x->req, 200, json_pack("{s:I}", "requeued", (json_int_t)x->requeued));
     free(x);
@@ -138,7 +221,7 @@ h_admin_failed_retry(struct req *req) {
     if (!auth_admin(req)) return;
     const char *id = req_job_id(req);
     if (!id) return;
-    struct queue *q = app_queue(req->app);
+    struct queue *q = app_queue_of_id(req->app, id);
     struct actx *x = actx_new(req, id);
     const char *ids[] = {x->id};
     int rc = q ? queue_failed_retry(q, ids, 1, on_retry_one, x) : UV_ECANCELED;
@@ -172,7 +255,7 @@ h_admin_failed_delete(struct req *req) {
     if (!auth_admin(req)) return;
     const char *id = req_job_id(req);
     if (!id) return;
-    struct queue *q = app_queue(req->app);
+    struct queue *q = app_queue_of_id(req->app, id);
     struct actx *x = actx_new(req, id);
     int rc = q ? queue_failed_delete(q, x->id, on_deleted, x) : UV_ECANCELED;
     if (rc < 0) {

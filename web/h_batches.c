@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/results.h"
+#include "common/shards.h"
 #include "common/xalloc.h"
 #include "web/app.h"
 #include "web/batch_parse.h"
@@ -83,7 +84,8 @@ on_created(int status, const struct batch_created *b, const char *errstr, void *
 
 static void
 create(struct bsub *x) {
-    struct queue *q = app_queue(x->req->app);
+    /* A batch and its jobs live on one shard (common/shards.h), drawn. */
+    struct queue *q = app_queue_at(x->req->app, shards_draw(app_shards(x->req->app)));
     struct batch_new b = {
         .lines = x->in.lines, .n = x->in.n, .fresh = x->in.fresh, .max_age_s = x->in.max_age_s};
     if (x->fresh) {
@@ -202,7 +204,7 @@ void
 h_batches_get(struct req *req) {
     const char *id = batch_view_id(req);
     if (!id) return;
-    struct queue *q = app_queue(req->app);
+    struct queue *q = app_queue_of_id(req->app, id);
     if (!q || batch_status(q, id, on_status, req) < 0) req_unavailable(req, REQ_REDIS, NULL);
 }
 
@@ -230,7 +232,7 @@ on_status_after_cancel(int status, const struct batch_status *s, const char *err
 static void
 on_canceled(int status, long value, const char *errstr, void *arg) {
     struct bcancel *x = arg;
-    struct queue *q = app_queue(x->req->app);
+    struct queue *q = app_queue_of_id(x->req->app, x->req->match.params[0]);
     if (status < 0) {
         log_warn("msg=\"batch cancel failed\" error=%s", log_q(errstr));
         req_unavailable(x->req, REQ_REDIS, NULL);
@@ -250,7 +252,7 @@ void
 h_batches_cancel(struct req *req) {
     const char *id = batch_view_id(req);
     if (!id) return;
-    struct queue *q = app_queue(req->app);
+    struct queue *q = app_queue_of_id(req->app, id);
     struct bcancel *x = xcalloc(1, sizeof *x);
     x->req = req;
     if (!q || batch_cancel(q, id, on_canceled, x) < 0) {
@@ -263,6 +265,9 @@ h_batches_cancel(struct req *req) {
 
 struct blist {
     struct req *req;
+    long limit;
+    int shard;     /* the shard whose ids are being read */
+    json_t *ids;   /* every shard's newest ids (several shards) */
     json_t *items; /* one slot per id, null until read */
     int pending;
     bool failed;
@@ -302,9 +307,9 @@ on_item(int status, const struct batch_status *s, const char *errstr, void *arg)
     } else if (s) {
         json_array_set_new(l->items, it->slot, batch_view_json(s, clock_now_ms()));
     } else {
-        struct queue *q = app_queue(l->req->app);
         char id[JOB_ID_LEN + 1];
         snprintf(id, sizeof id, "%s", json_string_value(json_array_get(l->items, it->slot)));
+        struct queue *q = app_queue_of_id(l->req->app, id);
         json_array_set_new(l->items, it->slot, json_null());
         if (q && job_id_valid(id)) batch_forget(q, id); /* expired */
     }
@@ -312,20 +317,16 @@ on_item(int status, const struct batch_status *s, const char *errstr, void *arg)
     list_done(l);
 }
 
+/* read_items reads the status of each batch of ids, newest first. */
 static void
-on_ids(int status, const char *const *ids, size_t n, const char *errstr, void *arg) {
-    struct blist *l = arg;
-    struct queue *q = app_queue(l->req->app);
-    if (status < 0) {
-        log_warn("msg=\"batch list failed\" error=%s", log_q(errstr));
-        l->failed = true;
-    }
+read_items(struct blist *l, const char *const *ids, size_t n) {
     for (size_t i = 0; !l->failed && i < n; i++) {
         json_array_append_new(l->items, json_string(ids[i])); /* the id until read */
         struct bitem *it = xcalloc(1, sizeof *it);
         it->l = l;
         it->slot = i;
         l->pending++;
+        struct queue *q = app_queue_of_id(l->req->app, ids[i]);
         if (!q || batch_status(q, ids[i], on_item, it) < 0) {
             free(it);
             l->pending--;
@@ -333,6 +334,43 @@ on_ids(int status, const char *const *ids, size_t n, const char *errstr, void *a
         }
     }
     list_done(l);
+}
+
+static void
+on_ids(int status, const char *const *ids, size_t n, const char *errstr, void *arg) {
+    struct blist *l = arg;
+    if (status < 0) {
+        log_warn("msg=\"batch list failed\" error=%s", log_q(errstr));
+        l->failed = true;
+    }
+    read_items(l, ids, n);
+}
+
+static int
+newer_first(const void *a, const void *b) {
+    return -strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* on_shard_ids gathers each shard's newest batches in turn (several
+ * shards), then reads the newest limit of them all (ids sort by time). */
+static void
+on_shard_ids(int status, const char *const *ids, size_t n, const char *errstr, void *arg) {
+    struct blist *l = arg;
+    if (status < 0) {
+        log_warn("msg=\"batch list failed\" shard=%d error=%s", l->shard, log_q(errstr));
+        l->failed = true;
+    }
+    for (size_t i = 0; !l->failed && i < n; i++) json_array_append_new(l->ids, json_string(ids[i]));
+    struct queue *q = l->failed ? NULL : app_queue_at(l->req->app, ++l->shard);
+    if (q && batch_list(q, l->limit, on_shard_ids, l) == 0) return;
+    if (!l->failed && l->shard < app_shards(l->req->app)) l->failed = true;
+    size_t all = json_array_size(l->ids);
+    const char **sorted = xcalloc(all ? all : 1, sizeof *sorted);
+    for (size_t i = 0; i < all; i++) sorted[i] = json_string_value(json_array_get(l->ids, i));
+    qsort(sorted, all, sizeof *sorted, newer_first);
+    read_items(l, sorted, all < (size_t)l->limit ? all : (size_t)l->limit);
+    free(sorted);
+    json_decref(l->ids);
 }
 
 void
@@ -344,11 +382,15 @@ h_batches_list(struct req *req) {
     struct queue *q = app_queue(req->app);
     struct blist *l = xcalloc(1, sizeof *l);
     l->req = req;
+    l->limit = limit;
     l->items = json_array();
     l->pending = 1;
-    if (!q || batch_list(q, limit, on_ids, l) < 0) {
+    bool several = app_shards(req->app) > 1;
+    if (several) l->ids = json_array();
+    if (!q || batch_list(q, limit, several ? on_shard_ids : on_ids, l) < 0) {
         req_unavailable(req, REQ_REDIS, NULL);
         json_decref(l->items);
+        json_decref(l->ids);
         free(l);
     }
 }

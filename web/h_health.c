@@ -1,6 +1,6 @@
 /* h_health — liveness (/healthz: the process answers) and readiness
- * (/readyz: Redis and Postgres are connected, else 503 so a load balancer
- * sends traffic elsewhere). */
+ * (/readyz: Redis, at least one shard of it, and Postgres are connected,
+ * else 503 so a load balancer sends traffic elsewhere). */
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -18,11 +18,27 @@ h_healthz(struct req *req) {
 void
 h_readyz(struct req *req) {
     struct app *a = req->app;
-    bool redis = a->redis && redis_uv_connected(a->redis);
+    /* With several shards, one down makes only its own jobs wait
+     * (submissions to it answer 503): the process stays ready while any
+     * shard is up, and says which are down. */
+    int up = 0, n = a->redis ? app_shards(a) : 0;
+    json_t *shards = json_array();
+    for (int i = 0; i < n; i++) {
+        bool ok = redis_uv_connected(a->redis_of[i]);
+        up += ok;
+        json_array_append_new(shards, json_string(ok ? "up" : "down"));
+    }
+    bool redis = up > 0;
     bool pg = a->pg && pg_uv_connected(a->pg);
     int status = redis && pg ? 200 : 503;
-    json_t *v = json_pack("{s:s, s:s, s:s}", "status", status == 200 ? "ready" : "not ready",
-                          "redis", redis ? "up" : "down", "postgres", pg ? "up" : "down");
+    json_t *v =
+        json_pack("{s:s, s:s, s:s}", "status", status == 200 ? "ready" : "not ready", "redis",
+                  up == n && n > 0 ? "up"
+                  : up             ? "degraded"
+                                   : "down",
+                  "postgres", pg ? "up" : "down");
+    if (n > 1) json_object_set_new(v, "redis_shards", shards);
+    else json_decref(shards);
     /* A replica that is down does not make the process unready: its reads
      * go to the primary meanwhile (web/pg_read.h). */
     if (a->pg_read)

@@ -70,7 +70,7 @@ on_record(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
         return;
     }
     if (reply->elements == 0) {
-        struct queue *q = app_queue(x->req->app);
+        struct queue *q = app_queue_of_id(x->req->app, x->id);
         struct keybuf kj;
         const char *k = q ? keys_job(&q->keys, x->id, &kj) : "";
         const char *argv[] = {"EXISTS", k};
@@ -105,7 +105,7 @@ void
 h_jobs_deliveries(struct req *req) {
     const char *id = req_job_id(req);
     if (!id) return;
-    struct queue *q = app_queue(req->app);
+    struct queue *q = app_queue_of_id(req->app, id);
     struct job_req *x = job_req_new(req, id);
     struct keybuf kh;
     const char *k = q ? keys_hook(&q->keys, id, &kh) : NULL;

@@ -24,7 +24,7 @@ h_jobs_events(struct req *req) {
         req_problem(req, 400, "Bad Request",
                     "Last-Event-ID must be an event id this stream sent (\"<ms>-<n>\")");
     } else {
-        sse_open(&req->app->sse, req, app_queue(req->app), id, last);
+        sse_open(&req->app->sse, req, app_queue_of_id(req->app, id), id, last);
     }
     free(from_query);
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/job_search_shards.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -91,8 +92,12 @@ on_found(int status, const struct job *jobs, size_t n, const char *next, const c
 /* search starts x's search with cb; on failure answers 503 and frees x. */
 static void
 search(struct sctx *x, job_search_cb cb) {
-    struct queue *q = app_queue(x->req->app);
-    int rc = q ? job_search(q, &x->jf.f, x->jf.cursor, (int)x->jf.limit, cb, x) : UV_ECANCELED;
+    /* Every shard's (common/job_search_shards.h merges them). */
+    struct queue *qs[CONFIG_REDIS_SHARDS_MAX];
+    int n = app_shards(x->req->app);
+    for (int i = 0; i < n; i++) qs[i] = app_queue_at(x->req->app, i);
+    int rc = qs[0] ? job_search_shards(qs, n, &x->jf.f, x->jf.cursor, (int)x->jf.limit, cb, x)
+                   : UV_ECANCELED;
     if (rc < 0) {
         req_unavailable(x->req, REQ_REDIS, NULL);
         sctx_free(x);
@@ -192,7 +197,7 @@ on_bulk_found(int status, const struct job *jobs, size_t n, const char *next, co
     x->pending = 1;
     for (size_t i = 0; i < n; i++) {
         x->pending++;
-        int rc = act(x, q, &jobs[i]);
+        int rc = act(x, app_queue_of_id(x->req->app, jobs[i].id), &jobs[i]);
         if (rc <= 0) {
             x->pending--;
             if (rc < 0) x->errors++;

@@ -123,7 +123,7 @@ h_jobs_get(struct req *req) {
     }
     /* A long-poll: on_job_read gets the job once it has ended, or as it
      * is when the wait is over. */
-    struct queue *q = app_queue(req->app);
+    struct queue *q = app_queue_of_id(req->app, id);
     if (!q || longpoll_wait(&req->app->longpoll, q, id, (int)wait, on_job_read, x) < 0) {
         req_unavailable(req, REQ_REDIS, NULL);
         job_req_free(x);
@@ -216,7 +216,7 @@ void
 h_jobs_cancel(struct req *req) {
     const char *id = req_job_id(req);
     if (!id) return;
-    struct queue *q = app_queue(req->app);
+    struct queue *q = app_queue_of_id(req->app, id);
     struct job_req *x = job_req_new(req, id);
     if (!q || queue_cancel(q, id, on_canceled, x) < 0) {
         req_unavailable(req, REQ_REDIS, NULL);

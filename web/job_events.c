@@ -2,9 +2,11 @@
 #include "web/job_events.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/xalloc.h"
 
 /* The subscriber has no command in flight for long (one SUBSCRIBE), so
  * its timeout only bounds connecting and that answer. */
@@ -45,7 +47,9 @@ job_events_unwatch(struct job_events *h, struct job_watch *w) {
 
 bool
 job_events_live(const struct job_events *h) {
-    return h->subscribed;
+    for (int i = 0; i < h->nsubs; i++)
+        if (!h->subs[i].subscribed) return false;
+    return true;
 }
 
 void
@@ -73,7 +77,7 @@ resync(struct job_events *h) {
 /* on_message parses "<id> <state> <event id>". */
 static void
 on_message(redis_uv_t *r, const char *channel, const char *payload, size_t len, void *arg) {
-    struct job_events *h = arg;
+    struct job_events *h = ((struct job_events_sub *)arg)->h;
     (void)r;
     (void)channel;
     char msg[256], *state, *eid;
@@ -88,7 +92,8 @@ on_message(redis_uv_t *r, const char *channel, const char *payload, size_t len, 
 
 static void
 on_subscribed(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
-    struct job_events *h = arg;
+    struct job_events_sub *sub = arg;
+    struct job_events *h = sub->h;
     (void)r;
     if (h->closing) return;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
@@ -96,20 +101,22 @@ on_subscribed(redis_uv_t *r, redisReply *reply, const char *errstr, void *arg) {
                  log_q(reply ? reply->str : errstr));
         return; /* the connection is dropped or retried; on_state subscribes again */
     }
-    h->subscribed = true;
-    bool again = h->ever_subscribed;
-    h->ever_subscribed = true;
+    sub->subscribed = true;
+    bool again = sub->ever_subscribed;
+    sub->ever_subscribed = true;
+    /* Every watch is told, whatever its shard: a resubscription is rare. */
     if (again) resync(h);
 }
 
 static void
 on_state(redis_uv_t *r, bool connected, void *arg) {
-    struct job_events *h = arg;
-    h->subscribed = false;
+    struct job_events_sub *sub = arg;
+    struct job_events *h = sub->h;
+    sub->subscribed = false;
     if (!connected || h->closing) return;
     const char *argv[] = {"SUBSCRIBE", h->channel.s};
     size_t lens[] = {9, strlen(h->channel.s)};
-    if (redis_uv_command(r, on_subscribed, h, 2, argv, lens) < 0)
+    if (redis_uv_command(r, on_subscribed, sub, 2, argv, lens) < 0)
         log_warn("msg=\"job events subscribe not sent\"");
 }
 
@@ -118,25 +125,46 @@ job_events_open(struct job_events *h, uv_loop_t *loop, const struct config *cfg,
                 const struct keys *keys, char *err, size_t errlen) {
     memset(h, 0, sizeof *h);
     keys_events_channel(keys, &h->channel);
-    h->sub = redis_uv_new(loop, cfg->redis_url, &cfg->redis_tls, "redis-events", SUB_TIMEOUT_MS,
-                          err, errlen);
-    if (!h->sub) return -1;
-    redis_uv_on_message(h->sub, on_message, h);
-    redis_uv_on_state(h->sub, on_state, h);
+    h->nsubs = cfg->redis_shards > 0 ? cfg->redis_shards : 1;
+    h->subs = xcalloc((size_t)h->nsubs, sizeof *h->subs);
+    for (int i = 0; i < h->nsubs; i++) {
+        struct job_events_sub *sub = &h->subs[i];
+        char name[32];
+        snprintf(name, sizeof name, i ? "redis-events-%d" : "redis-events", i);
+        sub->h = h;
+        sub->conn = redis_uv_new(loop, cfg->redis_urls ? cfg->redis_urls[i] : cfg->redis_url,
+                                 &cfg->redis_tls, name, SUB_TIMEOUT_MS, err, errlen);
+        if (!sub->conn) {
+            for (int j = 0; j < i; j++) redis_uv_close(h->subs[j].conn, NULL, NULL);
+            free(h->subs);
+            h->subs = NULL;
+            return -1;
+        }
+        redis_uv_on_message(sub->conn, on_message, sub);
+        redis_uv_on_state(sub->conn, on_state, sub);
+    }
     return 0;
 }
 
 static void
 on_closed(void *arg) {
     struct job_events *h = arg;
+    if (--h->closing_left > 0) return;
+    free(h->subs);
+    h->subs = NULL;
+    h->nsubs = 0;
     if (h->closed_cb) h->closed_cb(h->closed_arg);
 }
 
 void
 job_events_close(struct job_events *h, job_events_closed_cb cb, void *arg) {
     h->closing = true;
-    h->subscribed = false;
     h->closed_cb = cb;
     h->closed_arg = arg;
-    redis_uv_close(h->sub, on_closed, h);
+    h->closing_left = h->nsubs;
+    int n = h->nsubs;
+    for (int i = 0; i < n; i++) {
+        h->subs[i].subscribed = false;
+        redis_uv_close(h->subs[i].conn, on_closed, h);
+    }
 }

@@ -3,9 +3,10 @@
  * that makes it, common/lua/lib/event.lua), and the watches that wait on
  * it: long-polls (web/longpoll.h) and event streams (web/sse.h).
  *
- * Owns: a subscriber Redis connection of its own (pub/sub needs one; it
- * is the process's only extra connection however many requests wait),
- * and a hash table of watches by job id. The watches are the callers'
+ * Owns: a subscriber Redis connection of its own per shard (pub/sub
+ * needs one; a job's events are announced on its shard's server; these
+ * are the process's only extra connections however many requests
+ * wait), and a hash table of watches by job id. The watches are the callers'
  * (embedded in their state): job_events_watch links one in, and
  * job_events_unwatch takes it out; a watch must be unwatched before its
  * memory goes.
@@ -48,19 +49,27 @@ struct job_watch {
 
 typedef void (*job_events_closed_cb)(void *arg);
 
+/* One shard's subscription. */
+struct job_events_sub {
+    struct job_events *h;
+    redis_uv_t *conn;
+    bool subscribed; /* the SUBSCRIBE was answered on the live connection */
+    bool ever_subscribed;
+};
+
 struct job_events {
-    redis_uv_t *sub;
+    struct job_events_sub *subs; /* [nsubs], one per shard */
+    int nsubs;
+    int closing_left;
     struct keybuf channel;
     struct job_watch *buckets[JOB_EVENTS_BUCKETS];
     size_t nwatches;
-    bool subscribed; /* the SUBSCRIBE was answered on the live connection */
-    bool ever_subscribed;
     bool closing;
     job_events_closed_cb closed_cb;
     void *closed_arg;
 };
 
-/* job_events_open connects the subscriber (in the background; it
+/* job_events_open connects the subscribers (in the background; each
  * reconnects and subscribes again on its own). Returns 0, or -1 with a
  * message in err (a bad REDIS_URL). */
 int job_events_open(struct job_events *h, uv_loop_t *loop, const struct config *cfg,
@@ -70,13 +79,14 @@ void job_events_watch(struct job_events *h, struct job_watch *w, const char *id,
                       void *arg);
 /* job_events_unwatch takes w out (nothing when it is not linked). */
 void job_events_unwatch(struct job_events *h, struct job_watch *w);
-/* job_events_live tells whether events are arriving now (subscribed). */
+/* job_events_live tells whether events are arriving now (subscribed on
+ * every shard). */
 bool job_events_live(const struct job_events *h);
 /* job_events_dispatch calls the watches of id (what a message does; for
  * tests and the hub itself). */
 void job_events_dispatch(struct job_events *h, const char *id, const char *state,
                          const char *event_id);
-/* job_events_close closes the connection; every watch must be gone by
+/* job_events_close closes the connections; every watch must be gone by
  * then. cb runs once its memory is. */
 void job_events_close(struct job_events *h, job_events_closed_cb cb, void *arg);
 

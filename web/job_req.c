@@ -26,7 +26,7 @@ job_req_free(struct job_req *x) {
 
 void
 job_req_read_state(struct job_req *x, queue_job_cb cb) {
-    struct queue *q = app_queue(x->req->app);
+    struct queue *q = app_queue_of_id(x->req->app, x->id);
     if (!q || queue_get(q, x->id, cb, x) < 0) {
         req_unavailable(x->req, REQ_REDIS, NULL);
         job_req_free(x);

@@ -210,7 +210,9 @@ callback_ok(struct req *req, const char *callback_url) {
 /* send_submit hands s to the queue; on failure answers 503 and frees s. */
 static void
 send_submit(struct submit *s) {
-    struct queue *q = app_queue(s->req->app);
+    /* The page's host's shard (common/shards.h): a shard that is down
+     * answers 503 for its own submissions only. */
+    struct queue *q = app_queue_of_url(s->req->app, s->q.url_key);
     int rc = q ? queue_submit_with(q, &s->q, on_submitted, s) : UV_ECANCELED;
     if (rc < 0) {
         req_unavailable(s->req, REQ_REDIS, NULL);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <libxml/parser.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -22,7 +23,9 @@ struct child {
     uv_loop_t loop;
     const struct config *cfg;
     runner_t *runner;
-    hooks_t *hooks; /* webhook deliveries, beside the jobs */
+    hooks_t *hooks[CONFIG_REDIS_SHARDS_MAX]; /* webhook deliveries, one per shard */
+    int nhooks;
+    int hooks_open; /* not yet closed */
     struct signals signals;
     bool stopping;
 };
@@ -30,8 +33,7 @@ struct child {
 static void
 on_hooks_closed(void *arg) {
     struct child *c = arg;
-    c->hooks = NULL;
-    signals_close(&c->signals);
+    if (--c->hooks_open == 0) signals_close(&c->signals);
 }
 
 static void
@@ -39,8 +41,27 @@ on_runner_closed(runner_t *r, void *arg) {
     (void)r;
     struct child *c = arg;
     c->runner = NULL;
-    if (c->hooks) hooks_close(c->hooks, on_hooks_closed, c);
-    else signals_close(&c->signals);
+    if (c->nhooks == 0) {
+        signals_close(&c->signals);
+        return;
+    }
+    c->hooks_open = c->nhooks;
+    for (int i = 0; i < c->nhooks; i++) hooks_close(c->hooks[i], on_hooks_closed, c);
+}
+
+/* open_hooks starts one hooks_t per shard; -1 (none left open) when one
+ * cannot start. */
+static int
+open_hooks(struct child *c, char *err, size_t errlen) {
+    int n = c->cfg->redis_shards > 0 ? c->cfg->redis_shards : 1;
+    for (c->nhooks = 0; c->nhooks < n; c->nhooks++) {
+        c->hooks[c->nhooks] = hooks_new(&c->loop, c->cfg, c->nhooks, err, errlen);
+        if (!c->hooks[c->nhooks]) break;
+    }
+    if (c->nhooks == n) return 0;
+    for (int i = 0; i < c->nhooks; i++) hooks_close(c->hooks[i], NULL, NULL);
+    c->nhooks = 0;
+    return -1;
 }
 
 static void
@@ -62,7 +83,7 @@ on_signal(int signum, void *arg) {
         return;
     }
     c->stopping = true;
-    if (c->hooks) hooks_stop(c->hooks); /* deliveries in flight go on */
+    for (int i = 0; i < c->nhooks; i++) hooks_stop(c->hooks[i]); /* deliveries in flight go on */
     runner_drain(c->runner, c->cfg->worker_grace_ms, on_drained, c);
 }
 
@@ -106,9 +127,9 @@ child_run(const struct config *cfg, int index) {
     gethostname(host, sizeof host - 1);
     snprintf(consumer, sizeof consumer, "%s-%ld", host, (long)getpid());
     c.runner = runner_new(&c.loop, cfg, &sw, consumer, err, sizeof err);
-    if (c.runner) c.hooks = hooks_new(&c.loop, cfg, err, sizeof err);
+    bool hooks_ok = c.runner && open_hooks(&c, err, sizeof err) == 0;
     int status = 0;
-    if (c.runner && !c.hooks) {
+    if (c.runner && !hooks_ok) {
         log_error("msg=\"cannot start webhook deliveries\" error=%s", log_q(err));
         runner_close(c.runner, NULL, NULL);
         status = EX_CONFIG;
@@ -118,7 +139,7 @@ child_run(const struct config *cfg, int index) {
     } else if ((rc = signals_start(&c.signals, &c.loop, on_signal, &c)) < 0) {
         log_error("msg=\"cannot watch signals\" error=%s", log_q(uv_strerror(rc)));
         runner_close(c.runner, NULL, NULL);
-        hooks_close(c.hooks, NULL, NULL);
+        for (int i = 0; i < c.nhooks; i++) hooks_close(c.hooks[i], NULL, NULL);
         status = EX_SOFTWARE;
     } else {
         log_info("msg=\"worker ready\" consumer=%s concurrency=%d", consumer,

@@ -417,17 +417,19 @@ on_tick(uv_timer_t *t) {
 }
 
 hooks_t *
-hooks_new(uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen) {
+hooks_new(uv_loop_t *loop, const struct config *cfg, int shard, char *err, size_t errlen) {
     struct keys keys;
-    if (keys_init(&keys, cfg->key_prefix) < 0) {
+    if (keys_init_shard(&keys, cfg->key_prefix, shard) < 0) {
         snprintf(err, errlen, "key prefix is too long");
         return NULL;
     }
     hooks_t *h = xcalloc(1, sizeof *h);
     h->loop = loop;
     h->cfg = cfg;
-    h->redis = redis_uv_new(loop, cfg->redis_url, &cfg->redis_tls, "redis-hooks",
-                            HOOKS_REDIS_TIMEOUT_MS, err, errlen);
+    char name[32];
+    snprintf(name, sizeof name, shard ? "redis-hooks-%d" : "redis-hooks", shard);
+    h->redis = redis_uv_new(loop, cfg->redis_urls ? cfg->redis_urls[shard] : cfg->redis_url,
+                            &cfg->redis_tls, name, HOOKS_REDIS_TIMEOUT_MS, err, errlen);
     if (!h->redis) {
         free(h);
         return NULL;

@@ -52,9 +52,10 @@
 
 typedef struct hooks hooks_t;
 
-/* hooks_new connects and starts polling; NULL with a message in err when
- * REDIS_URL is unusable. */
-hooks_t *hooks_new(uv_loop_t *loop, const struct config *cfg, char *err, size_t errlen);
+/* hooks_new connects to shard's Redis (common/shards.h: a job's delivery
+ * is recorded on its shard; a process runs one hooks_t per shard) and
+ * starts polling; NULL with a message in err when REDIS_URL is unusable. */
+hooks_t *hooks_new(uv_loop_t *loop, const struct config *cfg, int shard, char *err, size_t errlen);
 /* hooks_stop stops taking deliveries. */
 void hooks_stop(hooks_t *h);
 /* hooks_close stops, cancels what is in flight, and calls cb when done. */

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/robots.h"
+#include "common/shards.h"
 #include "common/xalloc.h"
 #include "worker/fetch.h"
 
@@ -50,9 +51,8 @@ struct check;
 struct polite {
     uv_loop_t *loop;
     const struct config *cfg;
-    redis_uv_t *redis;
-    const struct keys *keys;
-    struct queue *queue;
+    struct polite_shard *shards; /* [nshards]: a host's state lives on its shard */
+    int nshards;
     curl_uv_t *curl;
     char consumer[160];
     char agent[64];
@@ -72,6 +72,7 @@ struct polite {
 
 struct check {
     polite_t *p;
+    const struct polite_shard *sh; /* the host's shard */
     struct check *prev, *next;
     char *url;
     char host[HOSTS_NAME_MAX + 1];
@@ -99,6 +100,12 @@ struct check {
 
 static void maybe_free(polite_t *p);
 
+/* home is the shard that keeps host's state (common/shards.h). */
+static const struct polite_shard *
+home(const polite_t *p, const char *host) {
+    return &p->shards[shards_of_host(host, p->nshards)];
+}
+
 static const char *const state_names[] = {"ok", "none", "unavailable", "unreachable"};
 
 /* --- slots --- */
@@ -124,8 +131,10 @@ slot_unlink(polite_t *p, struct polite_slot *s) {
 static void
 on_renew_timer(uv_timer_t *t) {
     polite_t *p = t->data;
-    for (struct polite_slot *s = p->slots; s; s = s->next)
-        hosts_renew(p->redis, p->keys, s->host, s->token, p->lim.lease_ms);
+    for (struct polite_slot *s = p->slots; s; s = s->next) {
+        const struct polite_shard *h = home(p, s->host);
+        hosts_renew(h->redis, h->keys, s->host, s->token, p->lim.lease_ms);
+    }
 }
 
 /* A release wakes one job that waited for the host; one no longer
@@ -164,9 +173,12 @@ polite_release(polite_t *p, struct polite_slot *slot, long http_status, int64_t 
     if (!slot->held) return;
     slot_unlink(p, slot);
     struct wake *w = xcalloc(1, sizeof *w);
-    *w = (struct wake){.redis = p->redis, .keys = p->keys, .queue = p->queue};
+    /* The host's wait list holds jobs of the host's shard only (task.c
+     * parks no other there), so the one woken is on that shard too. */
+    const struct polite_shard *h = home(p, slot->host);
+    *w = (struct wake){.redis = h->redis, .keys = h->keys, .queue = h->queue};
     snprintf(w->host, sizeof w->host, "%s", slot->host);
-    if (hosts_release(p->redis, p->keys, slot->host, slot->token, http_status, retry_after_ms,
+    if (hosts_release(h->redis, h->keys, slot->host, slot->token, http_status, retry_after_ms,
                       &p->lim, on_waiter, w) < 0) {
         /* Redis is down: the slot lapses with its lease. */
         free(w);
@@ -265,7 +277,7 @@ acquire(struct check *c, struct polite_slot *slot, hosts_acquire_cb cb) {
     snprintf(slot->host, sizeof slot->host, "%s", c->host);
     snprintf(slot->token, sizeof slot->token, "%.140s:%llu", p->consumer,
              (unsigned long long)++p->seq);
-    return hosts_acquire(p->redis, p->keys, c->host, slot->token, &p->lim, cb, c);
+    return hosts_acquire(c->sh->redis, c->sh->keys, c->host, slot->token, &p->lim, cb, c);
 }
 
 static void
@@ -381,7 +393,7 @@ on_robots_done(fetch_t *f, const struct fetch_result *r, void *arg) {
     c->fetch = NULL;
     polite_release(p, &c->robots_slot, r->http_status, r->retry_after_ms);
     if (r->error_code && !strcmp(r->error_code, "canceled")) {
-        hosts_robots_unlock(p->redis, p->keys, c->origin);
+        hosts_robots_unlock(c->sh->redis, c->sh->keys, c->origin);
         snprintf(c->detail, sizeof c->detail, "canceled");
         finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
         return;
@@ -402,7 +414,7 @@ on_robots_done(fetch_t *f, const struct fetch_result *r, void *arg) {
     long delay = state == ROBOTS_OK ? robots_crawl_delay_ms(e->rules) : -1;
     struct hosts_robots rb = {
         .state = state_names[state], .body = body, .len = len, .expires_at = now + ttl};
-    hosts_robots_put(p->redis, p->keys, c->origin, c->host, &rb, delay, r->http_status);
+    hosts_robots_put(c->sh->redis, c->sh->keys, c->origin, c->host, &rb, delay, r->http_status);
     log_info(
         "msg=\"robots.txt fetched\" origin=%s status=%ld state=%s rules=%zu crawl_delay_ms=%ld "
         "ttl_ms=%lld",
@@ -422,7 +434,7 @@ fetch_robots(struct check *c) {
     int rc = fetch_start(c->p->curl, c->p->cfg, url, NULL, &robots_sink, c, &c->fetch);
     if (rc < 0) {
         polite_release(c->p, &c->robots_slot, 0, -1);
-        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        hosts_robots_unlock(c->sh->redis, c->sh->keys, c->origin);
         snprintf(c->detail, sizeof c->detail, "cannot fetch %s: %s", url, uv_strerror(rc));
         finish(c, rc, POLITE_WAIT, 0, NULL);
     }
@@ -437,7 +449,7 @@ on_robots_slot(int status, const struct hosts_grant *g, const char *errstr, void
         if (p->closing) {
             /* Closing while the slot was asked for: no new fetch. */
             polite_release(p, &c->robots_slot, 0, -1);
-            hosts_robots_unlock(p->redis, p->keys, c->origin);
+            hosts_robots_unlock(c->sh->redis, c->sh->keys, c->origin);
             finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
             return;
         }
@@ -446,7 +458,7 @@ on_robots_slot(int status, const struct hosts_grant *g, const char *errstr, void
     }
     /* The host is busy, paused or paced even for robots.txt: let another
      * job (or this one, later) fetch it. */
-    hosts_robots_unlock(p->redis, p->keys, c->origin);
+    hosts_robots_unlock(c->sh->redis, c->sh->keys, c->origin);
     if (status < 0) {
         snprintf(c->detail, sizeof c->detail, "%s", errstr ? errstr : "redis error");
         finish(c, status, POLITE_WAIT, 0, NULL);
@@ -467,18 +479,18 @@ static void
 on_reread(int status, const struct hosts_robots *rb, const char *errstr, void *arg) {
     struct check *c = arg;
     if (status == 0 && rb->state) {
-        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        hosts_robots_unlock(c->sh->redis, c->sh->keys, c->origin);
         on_robots_read(status, rb, errstr, arg);
         return;
     }
     if (status < 0) {
-        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        hosts_robots_unlock(c->sh->redis, c->sh->keys, c->origin);
         snprintf(c->detail, sizeof c->detail, "%s", errstr ? errstr : "redis error");
         finish(c, status, POLITE_WAIT, 0, NULL);
         return;
     }
     if (c->p->closing) {
-        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        hosts_robots_unlock(c->sh->redis, c->sh->keys, c->origin);
         finish(c, UV_ECANCELED, POLITE_WAIT, 0, NULL);
         return;
     }
@@ -488,7 +500,7 @@ on_reread(int status, const struct hosts_robots *rb, const char *errstr, void *a
     }
     int rc = acquire(c, &c->robots_slot, on_robots_slot);
     if (rc < 0) {
-        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        hosts_robots_unlock(c->sh->redis, c->sh->keys, c->origin);
         finish(c, rc, POLITE_WAIT, 0, NULL);
     }
 }
@@ -519,7 +531,7 @@ again:
     for (struct check *c = p->checks; c; c = c->next) {
         if (!c->poll_at || c->poll_at > now) continue;
         c->poll_at = 0;
-        int rc = hosts_robots_get(p->redis, p->keys, c->origin, on_robots_read, c);
+        int rc = hosts_robots_get(c->sh->redis, c->sh->keys, c->origin, on_robots_read, c);
         if (rc < 0) {
             /* Its finish may end others (its waiters): look again from the start. */
             finish(c, rc, POLITE_WAIT, 0, NULL);
@@ -594,13 +606,13 @@ on_locked(int status, bool won, const char *errstr, void *arg) {
         return;
     }
     if (c->cancel_asked) {
-        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        hosts_robots_unlock(c->sh->redis, c->sh->keys, c->origin);
         cancel_wait(c);
         return;
     }
-    int rc = hosts_robots_get(c->p->redis, c->p->keys, c->origin, on_reread, c);
+    int rc = hosts_robots_get(c->sh->redis, c->sh->keys, c->origin, on_reread, c);
     if (rc < 0) {
-        hosts_robots_unlock(c->p->redis, c->p->keys, c->origin);
+        hosts_robots_unlock(c->sh->redis, c->sh->keys, c->origin);
         finish(c, rc, POLITE_WAIT, 0, NULL);
     }
 }
@@ -623,7 +635,7 @@ on_robots_read(int status, const struct hosts_robots *rb, const char *errstr, vo
         return;
     }
     /* Lock for as long as one fetch may take, and a little more. */
-    int rc = hosts_robots_lock(p->redis, p->keys, c->origin, p->consumer,
+    int rc = hosts_robots_lock(c->sh->redis, c->sh->keys, c->origin, p->consumer,
                                p->cfg->fetch_timeout_ms + p->cfg->fetch_connect_timeout_ms + 5000,
                                on_locked, c);
     if (rc < 0) finish(c, rc, POLITE_WAIT, 0, NULL);
@@ -643,6 +655,7 @@ polite_check(polite_t *p, const char *url, struct polite_slot *slot, polite_cb c
         return UV_EINVAL;
     }
     c->p = p;
+    c->sh = home(p, c->host);
     c->url = xstrdup(url);
     c->slot = slot;
     c->cb = cb;
@@ -669,7 +682,7 @@ polite_check(polite_t *p, const char *url, struct polite_slot *slot, polite_cb c
         }
     }
     c->leading = true;
-    int rc = hosts_robots_get(p->redis, p->keys, c->origin, on_robots_read, c);
+    int rc = hosts_robots_get(c->sh->redis, c->sh->keys, c->origin, on_robots_read, c);
     if (rc < 0) finish(c, rc, POLITE_WAIT, 0, NULL);
     return 0;
 }
@@ -686,14 +699,14 @@ polite_cancel(polite_t *p, struct polite_slot *slot) {
 /* --- life cycle --- */
 
 polite_t *
-polite_new(uv_loop_t *loop, const struct config *cfg, redis_uv_t *redis, const struct keys *keys,
-           struct queue *queue, curl_uv_t *curl, const char *consumer) {
+polite_new(uv_loop_t *loop, const struct config *cfg, const struct polite_shard *shards,
+           int nshards, curl_uv_t *curl, const char *consumer) {
     polite_t *p = xcalloc(1, sizeof *p);
     p->loop = loop;
     p->cfg = cfg;
-    p->redis = redis;
-    p->keys = keys;
-    p->queue = queue;
+    p->nshards = nshards;
+    p->shards = xcalloc((size_t)nshards, sizeof *p->shards);
+    memcpy(p->shards, shards, (size_t)nshards * sizeof *shards);
     p->curl = curl;
     snprintf(p->consumer, sizeof p->consumer, "%s", consumer);
     robots_agent_token(cfg->fetch_user_agent, p->agent, sizeof p->agent);
@@ -723,6 +736,7 @@ maybe_free(polite_t *p) {
     for (size_t i = 0; i < CACHE_SLOTS; i++) robots_free(p->cache[i].rules);
     void (*cb)(void *) = p->close_cb;
     void *arg = p->close_arg;
+    free(p->shards);
     free(p);
     if (cb) cb(arg);
 }

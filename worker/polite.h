@@ -83,9 +83,18 @@ struct polite_answer {
  * be tried again); a is valid only during the call. */
 typedef void (*polite_cb)(int status, const struct polite_answer *a, void *arg);
 
-polite_t *polite_new(uv_loop_t *loop, const struct config *cfg, redis_uv_t *redis,
-                     const struct keys *keys, struct queue *queue, curl_uv_t *curl,
-                     const char *consumer);
+/* One Redis shard as polite reaches it (borrowed: the runner's). A
+ * host's slots, pacing and robots.txt live on the host's shard
+ * (common/shards.h), whichever shard the job that asks is on. */
+struct polite_shard {
+    redis_uv_t *redis;
+    const struct keys *keys;
+    struct queue *queue;
+};
+
+/* polite_new copies the array of n shards (not what they point to). */
+polite_t *polite_new(uv_loop_t *loop, const struct config *cfg, const struct polite_shard *shards,
+                     int nshards, curl_uv_t *curl, const char *consumer);
 /* polite_enabled: false when politeness is off (see above). */
 bool polite_enabled(const polite_t *p);
 int polite_check(polite_t *p, const char *url, struct polite_slot *slot, polite_cb cb, void *arg);

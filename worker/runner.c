@@ -19,15 +19,11 @@
 #include "worker/curl_uv.h"
 #include "worker/membudget.h"
 #include "worker/polite.h"
+#include "worker/runner_int.h"
 #include "worker/store_batch.h"
 #include "worker/task.h"
 #include "worker/upkeep.h"
 
-/* How long one XREADGROUP blocks; the blocking connection's command
- * timeout must exceed it (redis_uv drops a connection whose command is
- * late). Short, so a drain does not wait long for it. */
-#define TAKE_BLOCK_MS 1000
-#define REDIS_CMD_TIMEOUT_MS 5000
 #define PG_QUERY_TIMEOUT_MS 15000
 /* Rows of TASK_BIG_ROW and more (a page of a million words: 30 MB of
  * JSON) take Postgres seconds to check and store, tens of seconds on a
@@ -35,66 +31,12 @@
  * load): they have a connection of their own, with ten minutes. */
 #define PG_BIG_QUERY_TIMEOUT_MS 600000
 #define PROMOTE_INTERVAL_MS 500
-#define PROMOTE_BATCH 200
-#define RENEW_BATCH 1000
+/* With several shards, a take that finds nothing on one goes on to the
+ * next at once; only after a whole round found nothing does one block,
+ * for TAKE_BLOCK_MS shared among the shards (at least this long). */
+#define TAKE_BLOCK_MIN_MS 100
 
-/* Postgres connections per worker process (at most WORKER_CONCURRENCY)
- * for result rows. Rows that arrive while a connection's statement runs
- * go together in its next one (worker/store_batch.h), so fewer
- * connections mean more rows per commit and less Postgres CPU per row:
- * in the drain (2 x 64), 4 connections gave 2.9 rows per commit and
- * 0.74 ms of Postgres per row, 2 gave 5.1 and 0.58, 1 gave 9.1 and 0.52.
- * Two keep a second statement going while one commits. */
-#define RUNNER_PG_CONNS 2
-
-struct runner {
-    uv_loop_t *loop;
-    const struct config *cfg;
-    char consumer[160];
-    struct keys keys;
-    redis_uv_t *redis;
-    redis_uv_t *redis_block;
-    pg_uv_t *pg[RUNNER_PG_CONNS];          /* result writes spread over a few connections */
-    store_batch_t *batch[RUNNER_PG_CONNS]; /* each connection's rows, several to a statement */
-    int npg;
-    pg_uv_t *pg_big;  /* and big rows' writes */
-    upkeep_t *upkeep; /* the results table's partitions (on pg_big) */
-    curl_uv_t *curl;
-    cpu_pool_t *pool; /* the counting threads; NULL: count on the loop */
-    polite_t *polite;
-    struct membudget mem; /* this process's share of WORKER_MEMORY_MB */
-    struct queue queue;
-    struct task_env env;
-    uv_timer_t take_timer;
-    uv_timer_t heartbeat;
-    uv_timer_t rescue_timer;
-    uv_timer_t promote_timer;
-    uv_timer_t grace;
-    struct task *tasks; /* live (not ended) tasks */
-    int inflight;       /* tasks not yet freed */
-    int rescue_interval_ms;
-    long rescue_idle_ms;
-    int rescue_asked; /* room given to the scan in flight */
-    char rescue_cursor[48];
-    uint64_t rescue_not_before; /* uv_now before which no rescue scan runs */
-    bool rescue_due;            /* a scan is due: it goes before new deliveries */
-    bool uptime_known;          /* Redis's uptime was read since the last connect */
-    bool redis_lost;            /* the command connection went down since it was up */
-    bool taking, rescuing, promoting, renewing;
-    bool group_ready, ensuring_group;
-    bool draining, handing_back, stopping_now, drained, closing;
-    runner_cb drained_cb;
-    void *drained_arg;
-    runner_cb close_cb;
-    void *close_arg;
-    int pending_closes;
-    uint64_t processed, failed, retried, rescued;
-};
-
-static void maybe_take(struct runner *r);
 static void maybe_free(struct runner *r);
-static bool rescue_allowed(const struct runner *r);
-static void rescue(struct runner *r, int room);
 static void on_heartbeat_reply(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg);
 
 /* --- task bookkeeping --- */
@@ -112,10 +54,10 @@ on_task_end(struct task *t, enum task_outcome outcome, void *arg) {
         r->processed++;
         /* Fetch time and page size of what was counted, for /metrics. */
         if (t->have_row && t->row.value[RESULTS_BYTES] && t->row.value[RESULTS_FETCH_MS]) {
-            stats_observe(r->redis, &r->keys, "fetch", stats_ms_bounds, STATS_MS_NB,
+            stats_observe(t->queue->redis, &t->queue->keys, "fetch", stats_ms_bounds, STATS_MS_NB,
                           strtoll(t->row.value[RESULTS_FETCH_MS], NULL, 10));
-            stats_observe(r->redis, &r->keys, "bytes", stats_bytes_bounds, STATS_BYTES_NB,
-                          strtoll(t->row.value[RESULTS_BYTES], NULL, 10));
+            stats_observe(t->queue->redis, &t->queue->keys, "bytes", stats_bytes_bounds,
+                          STATS_BYTES_NB, strtoll(t->row.value[RESULTS_BYTES], NULL, 10));
         }
         break;
     case TASK_OUTCOME_FAILED:
@@ -138,8 +80,8 @@ on_task_end(struct task *t, enum task_outcome outcome, void *arg) {
  * no take or rescue whose deliveries could still arrive (they would sit
  * unacknowledged until a rescue if the connection closed under them); or
  * at once after stop_now, which has given up on all that. */
-static void
-check_drained(struct runner *r) {
+void
+runner_check_drained(struct runner *r) {
     if (!r->draining || r->drained) return;
     if (!r->stopping_now && (r->inflight > 0 || r->taking || r->rescuing)) return;
     r->drained = true;
@@ -148,9 +90,9 @@ check_drained(struct runner *r) {
      * entry left behind goes stale and is pruned by the stats read). */
     uv_timer_stop(&r->heartbeat);
     struct keybuf kw;
-    const char *argv[] = {"HDEL", keys_workers(&r->keys, &kw), r->consumer};
+    const char *argv[] = {"HDEL", keys_workers(&r->shards[0].keys, &kw), r->consumer};
     size_t argvlen[] = {4, strlen(argv[1]), strlen(r->consumer)};
-    if (redis_uv_command(r->redis, on_heartbeat_reply, r, 3, argv, argvlen) < 0)
+    if (redis_uv_command(r->shards[0].redis, on_heartbeat_reply, r, 3, argv, argvlen) < 0)
         log_debug("msg=\"registry entry not removed\" error=\"redis not connected\"");
     if (r->drained_cb) r->drained_cb(r, r->drained_arg);
 }
@@ -163,14 +105,15 @@ on_task_freed(void *arg) {
         maybe_free(r);
         return;
     }
-    check_drained(r);
-    maybe_take(r);
+    runner_check_drained(r);
+    runner_take_more(r);
 }
 
-static void
-begin(struct runner *r, const struct queue_entry *e) {
+void
+runner_begin(struct rshard *s, const struct queue_entry *e) {
+    struct runner *r = s->r;
     struct task *t;
-    int rc = task_start(&r->env, e, &t);
+    int rc = task_start_on(&r->env, &s->queue, e, &t);
     if (rc < 0) {
         /* No task was made (the command connection is down while the
          * blocking one delivered): the delivery stays pending under this
@@ -190,52 +133,45 @@ begin(struct runner *r, const struct queue_entry *e) {
 
 /* --- taking new deliveries --- */
 
-static void
-on_take_timer(uv_timer_t *timer) {
-    maybe_take(timer->data);
-}
-
-static void
-on_group(int status, long long value, const char *errstr, void *arg) {
-    struct runner *r = arg;
-    (void)value;
-    r->ensuring_group = false;
-    if (r->closing) return;
-    if (status < 0) {
-        log_warn("msg=\"cannot create consumer group\" error=%s", log_q(errstr));
-        uv_timer_start(&r->take_timer, on_take_timer, 1000, 0);
-        return;
-    }
-    r->group_ready = true;
-    maybe_take(r);
+void
+runner_on_take_timer(uv_timer_t *timer) {
+    runner_take_more(timer->data);
 }
 
 static void
 on_take(int status, const struct queue_entry *entries, size_t n, const char *errstr, void *arg) {
-    struct runner *r = arg;
+    struct rshard *s = arg;
+    struct runner *r = s->r;
     r->taking = false;
     if (r->closing) return; /* nothing is delivered on a closing connection */
     if (status < 0) {
-        if (errstr && strncmp(errstr, "NOGROUP", 7) == 0) r->group_ready = false;
-        else log_warn("msg=\"cannot take jobs\" error=%s", log_q(errstr));
-        uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
-        check_drained(r);
+        if (errstr && strncmp(errstr, "NOGROUP", 7) == 0) s->group_ready = false;
+        else log_warn("msg=\"cannot take jobs\" shard=%d error=%s", s->index, log_q(errstr));
+        uv_timer_start(&r->take_timer, runner_on_take_timer, 500, 0);
+        runner_check_drained(r);
         return;
     }
-    for (size_t i = 0; i < n; i++) begin(r, &entries[i]);
-    maybe_take(r);
-    check_drained(r);
+    r->idle_takes = n > 0 ? 0 : r->idle_takes + 1;
+    for (size_t i = 0; i < n; i++) runner_begin(s, &entries[i]);
+    runner_take_more(r);
+    runner_check_drained(r);
 }
 
-static void
-maybe_take(struct runner *r) {
+/* take_block_ms: one shard blocks as before; several are read in turn
+ * without waiting, and only a whole round that found nothing blocks, on
+ * one shard for its share of TAKE_BLOCK_MS, so that a deep shard never
+ * waits behind an empty one and an idle process still sleeps. */
+static int
+take_block_ms(const struct runner *r) {
+    if (r->nshards == 1) return TAKE_BLOCK_MS;
+    if (r->idle_takes < r->nshards) return 0;
+    int ms = TAKE_BLOCK_MS / r->nshards;
+    return ms < TAKE_BLOCK_MIN_MS ? TAKE_BLOCK_MIN_MS : ms;
+}
+
+void
+runner_take_more(struct runner *r) {
     if (r->closing || r->draining || r->taking) return;
-    if (!redis_uv_connected(r->redis) || !redis_uv_connected(r->redis_block)) return;
-    if (!r->group_ready) {
-        if (!r->ensuring_group && queue_ensure_group(&r->queue, on_group, r) == 0)
-            r->ensuring_group = true;
-        return;
-    }
     int room = r->cfg->worker_concurrency - r->inflight;
     /* Jobs are admitted against the memory budget too: while big pages
      * hold it, fewer jobs start (membudget.h). */
@@ -244,238 +180,33 @@ maybe_take(struct runner *r) {
     if (room <= 0 || r->rescuing) return;
     /* Jobs of a lost worker have waited JOB_RESCUE_AFTER already: they
      * get the free slots before new deliveries, however long the queue. */
-    if (rescue_allowed(r) && r->rescue_due) {
-        rescue(r, room);
-        return;
+    for (int i = 0; i < r->nshards; i++) {
+        struct rshard *s = &r->shards[i];
+        if (rshard_usable(s) && rshard_rescue_allowed(s) && s->rescue_due) {
+            rshard_rescue(s, room);
+            return;
+        }
     }
-    int rc = queue_take(&r->queue, r->redis_block, r->consumer, room, TAKE_BLOCK_MS, on_take, r);
-    if (rc == 0) r->taking = true;
-    else uv_timer_start(&r->take_timer, on_take_timer, 500, 0);
+    /* Shards take turns: each take reads the next usable one. */
+    for (int k = 0; k < r->nshards; k++) {
+        struct rshard *s = &r->shards[(r->next_take + k) % r->nshards];
+        if (!rshard_usable(s)) continue;
+        r->next_take = (s->index + 1) % r->nshards;
+        if (queue_take(&s->queue, s->redis_block, r->consumer, room, take_block_ms(r), on_take,
+                       s) == 0) {
+            r->taking = true;
+            return;
+        }
+    }
+    /* No shard can be read now: a connection coming up calls again. */
+    uv_timer_start(&r->take_timer, runner_on_take_timer, 500, 0);
 }
-
-static void on_heartbeat(uv_timer_t *timer);
 
 /* on_memory_back: a job gave its memory back; maybe room for more. */
 static void
 on_memory_back(void *arg) {
     struct runner *r = arg;
-    if (!r->closing && !r->taking) maybe_take(r);
-}
-
-/* A Redis outage stops every worker's renewals at once, so when it ends
- * every lease looks lapsed. A worker that reconnects renews its own
- * leases at once and rescues nothing for JOB_RESCUE_AFTER plus the
- * longest reconnect backoff (redis_uv: 5 s): by then every live worker
- * has reconnected and renewed, and only the dead ones' jobs are taken. */
-#define RECONNECT_BACKOFF_MAX_MS 5000
-
-static uint64_t
-embargo_ms(const struct runner *r) {
-    return (uint64_t)r->cfg->job_rescue_after_ms + RECONNECT_BACKOFF_MAX_MS;
-}
-
-/* A process that connects for the first time has seen no outage, but
- * Redis may have just restarted, its siblings still reconnecting: it
- * keeps the same embargo, counted from Redis's start (INFO's
- * uptime_in_seconds, less one: Redis takes it as the difference of two
- * whole-second clocks, which can be up to a second more than the time
- * since its start; so the pause is never shorter). */
-static void
-on_uptime(redis_uv_t *redis, redisReply *reply, const char *errstr, void *arg) {
-    (void)redis;
-    struct runner *r = arg;
-    if (r->closing) return;
-    const char *at = reply && reply->type == REDIS_REPLY_STRING
-                         ? strstr(reply->str, "uptime_in_seconds:")
-                         : NULL;
-    uint64_t now = uv_now(r->loop);
-    if (!at) {
-        /* No answer, or a Redis that hides INFO: pause as after an outage. */
-        log_warn("msg=\"cannot read redis uptime, pausing rescues\" error=%s",
-                 log_q(errstr ? errstr : "no uptime_in_seconds"));
-        if (r->rescue_not_before < now + embargo_ms(r)) r->rescue_not_before = now + embargo_ms(r);
-    } else {
-        uint64_t up_s = strtoull(at + strlen("uptime_in_seconds:"), NULL, 10);
-        uint64_t up_ms = up_s > 0 ? (up_s - 1) * 1000 : 0;
-        if (up_ms < embargo_ms(r)) {
-            uint64_t until = now + embargo_ms(r) - up_ms;
-            if (r->rescue_not_before < until) r->rescue_not_before = until;
-            log_info("msg=\"redis restarted recently, pausing rescues\" uptime_ms=%llu "
-                     "pause_ms=%llu",
-                     (unsigned long long)up_ms, (unsigned long long)(until - now));
-        }
-    }
-    r->uptime_known = true;
-    maybe_take(r);
-}
-
-static void
-read_uptime(struct runner *r) {
-    const char *argv[] = {"INFO", "server"};
-    size_t argvlen[] = {4, 6};
-    if (redis_uv_command(r->redis, on_uptime, r, 2, argv, argvlen) < 0)
-        log_debug("msg=\"uptime not asked\" error=\"redis not connected\"");
-}
-
-static void
-on_redis_state(redis_uv_t *redis, bool connected, void *arg) {
-    struct runner *r = arg;
-    if (redis == r->redis) {
-        if (!connected) {
-            r->redis_lost = true;
-            r->uptime_known = false;
-        } else {
-            if (r->redis_lost) {
-                r->redis_lost = false;
-                r->rescue_not_before = uv_now(r->loop) + embargo_ms(r);
-            }
-            read_uptime(r);
-            /* Register (or renew, after an outage) at once: the registry
-             * shows this process from the moment it can take jobs, not
-             * one HEARTBEAT_INTERVAL later. */
-            if (!r->drained && !r->closing) on_heartbeat(&r->heartbeat);
-        }
-    }
-    if (connected) maybe_take(r);
-}
-
-/* --- rescue and retries: every worker scans, Redis keeps it atomic --- */
-
-/* running tells whether a live task of this process holds delivery e. */
-static bool
-running(const struct runner *r, const struct queue_entry *e) {
-    for (const struct task *t = r->tasks; t; t = t->next)
-        if (!strcmp(t->entry.stream_id, e->stream_id)) return true;
-    return false;
-}
-
-/* rescue_allowed: no scan while draining, before the consumer group
- * exists, before Redis's uptime is known, or within the embargo. */
-static bool
-rescue_allowed(const struct runner *r) {
-    return !r->closing && !r->draining && r->group_ready && r->uptime_known &&
-           uv_now(r->loop) >= r->rescue_not_before;
-}
-
-static void
-on_rescued(int status, const struct queue_entry *entries, size_t n, const char *errstr, void *arg) {
-    struct runner *r = arg;
-    r->rescuing = false;
-    if (r->closing) return;
-    if (status < 0) {
-        log_debug("msg=\"rescue scan failed\" error=%s", log_q(errstr));
-        r->rescue_due = false; /* the next tick tries again; take meanwhile */
-        check_drained(r);
-        maybe_take(r);
-        return;
-    }
-    /* The scan is over when it has gone round the pending list without
-     * filling the room it was given; otherwise it goes on as soon as a
-     * slot is free, before any new delivery. */
-    if (n < (size_t)r->rescue_asked && !strcmp(r->rescue_cursor, "0-0")) r->rescue_due = false;
-    for (size_t i = 0; i < n; i++) {
-        /* Our own task whose renewals failed for a while (Redis was down):
-         * the claim renewed its lease; it must not run twice here. */
-        if (running(r, &entries[i])) continue;
-        log_warn("msg=\"rescuing job from a lost worker\" job=%s entry=%s", entries[i].job_id,
-                 entries[i].stream_id);
-        r->rescued++;
-        begin(r, &entries[i]);
-    }
-    check_drained(r);
-    maybe_take(r);
-}
-
-/* rescue scans for up to room deliveries whose lease lapsed. It shares
- * the slots with taking, one at a time (maybe_take), so together they
- * never hold more than WORKER_CONCURRENCY. */
-static void
-rescue(struct runner *r, int room) {
-    r->rescue_asked = room;
-    if (queue_rescue(&r->queue, r->consumer, r->rescue_idle_ms, room, r->rescue_cursor, on_rescued,
-                     r) == 0)
-        r->rescuing = true;
-    else r->rescue_due = false;
-}
-
-/* Every tick a scan falls due; it runs at the next free slot, ahead of
- * new deliveries (a take in flight finishes first: at most TAKE_BLOCK_MS). */
-static void
-on_rescue_timer(uv_timer_t *timer) {
-    struct runner *r = timer->data;
-    if (!rescue_allowed(r)) return;
-    r->rescue_due = true;
-    maybe_take(r);
-}
-
-static void
-on_promoted(int status, long long moved, const char *errstr, void *arg) {
-    struct runner *r = arg;
-    r->promoting = false;
-    if (status < 0) log_debug("msg=\"retry promotion failed\" error=%s", log_q(errstr));
-    else if (moved > 0) log_debug("msg=\"retries due\" moved=%lld", moved);
-}
-
-static void
-on_promote_timer(uv_timer_t *timer) {
-    struct runner *r = timer->data;
-    if (r->closing || r->promoting) return;
-    if (queue_promote(&r->queue, PROMOTE_BATCH, on_promoted, r) == 0) r->promoting = true;
-}
-
-/* --- heartbeat: leases and the worker's entry in the workers hash --- */
-
-struct renewal {
-    struct runner *r;
-    uint64_t sent_at;
-    size_t n;
-    struct queue_entry *entries;
-};
-
-static void
-on_renewed(int status, const char *const *lost, size_t nlost, const char *errstr, void *arg) {
-    struct renewal *rn = arg;
-    struct runner *r = rn->r;
-    r->renewing = false;
-    if (status < 0) {
-        log_warn("msg=\"cannot renew leases\" jobs=%zu error=%s", rn->n, log_q(errstr));
-    } else if (!r->closing) {
-        for (struct task *t = r->tasks, *next; t; t = next) {
-            next = t->next;
-            bool was_sent = false, is_lost = false;
-            for (size_t i = 0; i < rn->n && !was_sent; i++)
-                was_sent = !strcmp(rn->entries[i].stream_id, t->entry.stream_id);
-            if (!was_sent) continue;
-            for (size_t i = 0; i < nlost && !is_lost; i++)
-                is_lost = !strcmp(lost[i], t->entry.stream_id);
-            if (is_lost) task_lease_lost(t);
-            else task_lease_renewed(t, rn->sent_at);
-        }
-    }
-    free(rn->entries);
-    free(rn);
-}
-
-static void
-renew_leases(struct runner *r) {
-    /* One renewal at a time: while Redis does not answer, heartbeats
-     * would pile up renewals that all fail together. */
-    if (r->renewing) return;
-    size_t n = 0;
-    for (struct task *t = r->tasks; t; t = t->next) n++;
-    if (n == 0) return;
-    struct renewal *rn = xcalloc(1, sizeof *rn);
-    rn->r = r;
-    rn->sent_at = uv_now(r->loop);
-    rn->entries = xcalloc(n, sizeof *rn->entries);
-    for (struct task *t = r->tasks; t && rn->n < RENEW_BATCH; t = t->next)
-        rn->entries[rn->n++] = t->entry;
-    if (queue_renew(&r->queue, r->consumer, rn->entries, rn->n, on_renewed, rn) < 0) {
-        free(rn->entries);
-        free(rn);
-        return;
-    }
-    r->renewing = true;
+    if (!r->closing && !r->taking) runner_take_more(r);
 }
 
 static void
@@ -485,10 +216,10 @@ on_heartbeat_reply(redis_uv_t *redis, redisReply *reply, const char *errstr, voi
     if (!reply) log_debug("msg=\"heartbeat not sent\" error=%s", log_q(errstr));
 }
 
-static void
-on_heartbeat(uv_timer_t *timer) {
+void
+runner_on_heartbeat(uv_timer_t *timer) {
     struct runner *r = timer->data;
-    renew_leases(r);
+    rshard_renew_all(r);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     json_t *hb =
@@ -501,9 +232,9 @@ on_heartbeat(uv_timer_t *timer) {
     json_dump_append(hb, &b);
     json_decref(hb);
     struct keybuf kw;
-    const char *argv[] = {"HSET", keys_workers(&r->keys, &kw), r->consumer, b.data};
+    const char *argv[] = {"HSET", keys_workers(&r->shards[0].keys, &kw), r->consumer, b.data};
     size_t argvlen[] = {4, strlen(argv[1]), strlen(r->consumer), b.len};
-    if (redis_uv_command(r->redis, on_heartbeat_reply, r, 4, argv, argvlen) < 0)
+    if (redis_uv_command(r->shards[0].redis, on_heartbeat_reply, r, 4, argv, argvlen) < 0)
         log_debug("msg=\"heartbeat not sent\" error=\"redis not connected\"");
     buf_free(&b);
 }
@@ -517,22 +248,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     r->loop = loop;
     r->cfg = cfg;
     snprintf(r->consumer, sizeof r->consumer, "%s", consumer);
-    if (keys_init(&r->keys, cfg->key_prefix) < 0) {
-        snprintf(err, errlen, "invalid REDIS_KEY_PREFIX");
-        free(r);
-        return NULL;
-    }
-    r->redis = redis_uv_new(loop, cfg->redis_url, &cfg->redis_tls, "redis", REDIS_CMD_TIMEOUT_MS,
-                            err, errlen);
-    if (!r->redis) {
-        free(r);
-        return NULL;
-    }
-    r->redis_block = redis_uv_new(loop, cfg->redis_url, &cfg->redis_tls, "redis-take",
-                                  TAKE_BLOCK_MS + REDIS_CMD_TIMEOUT_MS, err, errlen);
-    if (!r->redis_block) {
-        /* The same URL parsed a moment ago; only a bug gets here. */
-        redis_uv_close(r->redis, NULL, NULL);
+    if (rshard_open_all(r, err, errlen) < 0) {
         free(r);
         return NULL;
     }
@@ -562,8 +278,12 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     membudget_init(&r->mem,
                    (size_t)cfg->worker_memory_mb * 1024 * 1024 / (size_t)cfg->worker_processes,
                    on_memory_back, r);
-    queue_init(&r->queue, r->redis, &r->keys, cfg->result_ttl_s);
-    r->polite = polite_new(loop, cfg, r->redis, &r->keys, &r->queue, r->curl, r->consumer);
+    struct polite_shard *ps = xcalloc((size_t)r->nshards, sizeof *ps);
+    for (int i = 0; i < r->nshards; i++)
+        ps[i] = (struct polite_shard){
+            .redis = r->shards[i].redis, .keys = &r->shards[i].keys, .queue = &r->shards[i].queue};
+    r->polite = polite_new(loop, cfg, ps, r->nshards, r->curl, r->consumer);
+    free(ps);
 
     /* The rescue scan runs every tenth of JOB_RESCUE_AFTER, and takes over
      * deliveries idle for the rest of it, so a job whose holder died is
@@ -572,11 +292,11 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
     r->rescue_interval_ms =
         cfg->job_rescue_after_ms / 10 > 250 ? cfg->job_rescue_after_ms / 10 : 250;
     r->rescue_idle_ms = cfg->job_rescue_after_ms - r->rescue_interval_ms;
-    snprintf(r->rescue_cursor, sizeof r->rescue_cursor, "0-0");
     r->env = (struct task_env){.loop = loop,
                                .cfg = cfg,
                                .sw = sw,
-                               .queue = &r->queue,
+                               .queue = &r->shards[0].queue,
+                               .nshards = r->nshards,
                                .pgs = r->pg,
                                .npg = r->npg,
                                .pg_big = r->pg_big,
@@ -589,19 +309,22 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
                                .on_end = on_task_end,
                                .on_freed = on_task_freed,
                                .arg = r};
-    redis_uv_on_state(r->redis, on_redis_state, r);
-    redis_uv_on_state(r->redis_block, on_redis_state, r);
+    for (int i = 0; i < r->nshards; i++) {
+        redis_uv_on_state(r->shards[i].redis, rshard_on_state, &r->shards[i]);
+        redis_uv_on_state(r->shards[i].redis_block, rshard_on_state, &r->shards[i]);
+    }
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_init(loop, timers[i]);
         timers[i]->data = r;
     }
-    uv_timer_start(&r->heartbeat, on_heartbeat, (uint64_t)cfg->heartbeat_interval_ms,
+    uv_timer_start(&r->heartbeat, runner_on_heartbeat, (uint64_t)cfg->heartbeat_interval_ms,
                    (uint64_t)cfg->heartbeat_interval_ms);
-    uv_timer_start(&r->rescue_timer, on_rescue_timer, (uint64_t)r->rescue_interval_ms,
+    uv_timer_start(&r->rescue_timer, rshard_on_rescue_timer, (uint64_t)r->rescue_interval_ms,
                    (uint64_t)r->rescue_interval_ms);
-    uv_timer_start(&r->promote_timer, on_promote_timer, PROMOTE_INTERVAL_MS, PROMOTE_INTERVAL_MS);
+    uv_timer_start(&r->promote_timer, rshard_on_promote_timer, PROMOTE_INTERVAL_MS,
+                   PROMOTE_INTERVAL_MS);
     return r;
 }
 
@@ -624,7 +347,7 @@ stop_now(struct runner *r) {
         next = t->next;
         task_stop(t, false);
     }
-    check_drained(r);
+    runner_check_drained(r);
 }
 
 /* on_handback_over: handing back needs Redis, and when Redis (or
@@ -679,7 +402,7 @@ runner_drain(runner_t *r, int grace_ms, runner_cb drained_cb, void *arg) {
     /* Armed even with nothing in flight: a take or rescue may still be
      * waiting on a Redis that does not answer. */
     uv_timer_start(&r->grace, on_grace, (uint64_t)grace_ms, 0);
-    check_drained(r);
+    runner_check_drained(r);
 }
 
 /* maybe_free frees the runner once every part has closed and the last
@@ -689,6 +412,7 @@ maybe_free(struct runner *r) {
     if (r->pending_closes > 0 || r->inflight > 0) return;
     runner_cb cb = r->close_cb;
     void *cb_arg = r->close_arg;
+    free(r->shards);
     free(r);
     if (cb) cb(NULL, cb_arg);
 }
@@ -716,8 +440,10 @@ on_curl_closed(void *arg) {
         pg_uv_close(r->pg[i], on_part_closed, r);
     }
     pg_uv_close(r->pg_big, on_part_closed, r);
-    redis_uv_close(r->redis, on_part_closed, r);
-    redis_uv_close(r->redis_block, on_part_closed, r);
+    for (int i = 0; i < r->nshards; i++) {
+        redis_uv_close(r->shards[i].redis, on_part_closed, r);
+        redis_uv_close(r->shards[i].redis_block, on_part_closed, r);
+    }
     on_part_closed(r);
 }
 
@@ -732,9 +458,9 @@ runner_close(runner_t *r, runner_cb close_cb, void *arg) {
     }
     uv_timer_t *timers[] = {&r->take_timer, &r->heartbeat, &r->rescue_timer, &r->promote_timer,
                             &r->grace};
-    r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ + 2 /* redis */ +
-                        2 * r->npg /* connections and batches */ + 1 /* big rows' pg */ +
-                        1 /* polite */ + 1 /* upkeep */ + (r->pool ? 1 : 0);
+    r->pending_closes = (int)(sizeof timers / sizeof *timers) + 1 /* curl */ +
+                        2 * r->nshards /* redis */ + 2 * r->npg /* connections and batches */ +
+                        1 /* big rows' pg */ + 1 /* polite */ + 1 /* upkeep */ + (r->pool ? 1 : 0);
     for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], on_handle_closed);

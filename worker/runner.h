@@ -1,8 +1,22 @@
 /* runner — one worker process's job engine on one libuv loop.
  *
- * Owns: the process's Redis connections (one for commands, one for the
- * blocking XREADGROUP), its Postgres connection, the curl multi glue, the
- * tasks in flight (up to WORKER_CONCURRENCY), and the heartbeat.
+ * Owns: the process's Redis connections, two per shard (common/shards.h:
+ * one for commands, one for the blocking XREADGROUP), its Postgres
+ * connection, the curl multi glue, the tasks in flight (up to
+ * WORKER_CONCURRENCY), and the heartbeat. worker/runner.c has the
+ * tasks, the takes, construction, drain and close; worker/runner_shard.c
+ * what the process does on each shard (connections, the rescue embargo
+ * after an outage, rescue scans, retry promotion, lease renewals);
+ * worker/runner_int.h is what the two share.
+ *
+ * Shards: every shard is read by every process, fairly: takes go round
+ * the shards one at a time, each asking for the room there is, and one
+ * that finds nothing goes on to the next at once; only a whole round
+ * that found nothing blocks (TAKE_BLOCK_MS shared among the shards), so
+ * no shard waits behind a deep or an empty one. A task's every step goes
+ * to its job's shard; rescue scans, retry promotion and lease renewals
+ * run on each shard on their own, and a shard's outage pauses only its
+ * own rescues. The workers registry (a process key) is on shard 0.
  *
  * A task goes: take (XREADGROUP) -> start (job started in Redis) ->
  * analyze (fetch, extract, count) -> store (INSERT, idempotent) -> finish

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/shards.h"
 #include "common/url_norm.h"
 #include "common/xalloc.h"
 
@@ -272,7 +273,7 @@ persist(struct task *t) {
         if (!lease_fresh(t)) {
             step = "lease";
             t->renewing = true;
-            rc = task_io.queue_renew(env->queue, env->consumer, &t->entry, 1, on_lease_checked, t);
+            rc = task_io.queue_renew(t->queue, env->consumer, &t->entry, 1, on_lease_checked, t);
             if (rc < 0) t->renewing = false;
             break;
         }
@@ -292,13 +293,13 @@ persist(struct task *t) {
                 res.url_key = v[RESULTS_URL_KEY];
                 res.validators = t->row.copy_of || v[RESULTS_ETAG] || v[RESULTS_LAST_MODIFIED];
             }
-            rc = task_io.queue_finish_with(env->queue, &t->entry, env->consumer, &res, on_ended, t);
+            rc = task_io.queue_finish_with(t->queue, &t->entry, env->consumer, &res, on_ended, t);
             free((char *)res.summary);
         }
         break;
     case TASK_FAILING:
         step = "fail";
-        rc = task_io.queue_fail(env->queue, &t->entry, env->consumer, t->error_code,
+        rc = task_io.queue_fail(t->queue, &t->entry, env->consumer, t->error_code,
                                 t->error ? t->error : t->error_code, on_ended, t);
         break;
     case TASK_RETRYING: {
@@ -310,13 +311,13 @@ persist(struct task *t) {
         /* No earlier than the server (Retry-After) or robots.txt asks. */
         int64_t due = clock_now_ms() + delay;
         if (t->not_before_ms > due) due = t->not_before_ms;
-        rc = task_io.queue_retry(env->queue, &t->entry, env->consumer, due, t->error_code,
+        rc = task_io.queue_retry(t->queue, &t->entry, env->consumer, due, t->error_code,
                                  t->error ? t->error : t->error_code, on_ended, t);
         break;
     }
     case TASK_DEFERRING:
         step = "defer";
-        rc = task_io.queue_defer(env->queue, &t->entry, env->consumer, t->defer_due_ms,
+        rc = task_io.queue_defer(t->queue, &t->entry, env->consumer, t->defer_due_ms,
                                  t->defer_reason, t->host, t->host_limit, on_ended, t);
         break;
     case TASK_GATING:
@@ -324,7 +325,7 @@ persist(struct task *t) {
         return;
     case TASK_RELEASING:
         step = "release";
-        rc = task_io.queue_release(env->queue, &t->entry, env->consumer, on_ended, t);
+        rc = task_io.queue_release(t->queue, &t->entry, env->consumer, on_ended, t);
         break;
     default:
         return;
@@ -557,7 +558,12 @@ on_gate(int status, const struct polite_answer *a, void *arg) {
     case POLITE_WAIT:
         snprintf(t->defer_reason, sizeof t->defer_reason, "%s", a->reason);
         t->defer_due_ms = clock_now_ms() + a->wait_ms;
-        t->host_limit = cfg->fetch_host_concurrency;
+        /* The host's wait list is on its shard: a job of another shard
+         * (a redirect's hop, a batch's job) waits out its due time. */
+        t->host_limit =
+            t->env->nshards <= 1 || shards_of_host(t->host, t->env->nshards) == t->queue->keys.shard
+                ? cfg->fetch_host_concurrency
+                : -1;
         next_phase(t, TASK_DEFERRING);
         return;
     case POLITE_DISALLOWED:
@@ -634,7 +640,7 @@ static void
 begin_lookup(struct task *t) {
     char key[URL_NORM_MAX + 1], err[128];
     if (url_norm(t->url, key, sizeof key, err, sizeof err) < 0 ||
-        task_io.queue_page_noted(t->env->queue, key, on_noted, t) < 0)
+        task_io.queue_page_noted(t->queue, key, on_noted, t) < 0)
         look_up(t);
 }
 
@@ -686,8 +692,15 @@ on_started(int status, const struct job *job, const char *errstr, void *arg) {
 
 int
 task_start(const struct task_env *env, const struct queue_entry *e, struct task **out) {
+    return task_start_on(env, env->queue, e, out);
+}
+
+int
+task_start_on(const struct task_env *env, struct queue *q, const struct queue_entry *e,
+              struct task **out) {
     struct task *t = xcalloc(1, sizeof *t);
     t->env = env;
+    t->queue = q;
     t->entry = *e;
     t->phase = TASK_STARTING;
     t->lease_at = uv_now(env->loop);
@@ -695,8 +708,7 @@ task_start(const struct task_env *env, const struct queue_entry *e, struct task 
                  uv_hrtime() ^ (uint64_t)(uintptr_t)t);
     /* queue_start calls back later or never: the timer can wait until it
      * has accepted the call, so a refusal leaves nothing to close. */
-    int rc = task_io.queue_start(env->queue, e, env->consumer, env->cfg->job_max_attempts,
-                                 on_started, t);
+    int rc = task_io.queue_start(q, e, env->consumer, env->cfg->job_max_attempts, on_started, t);
     if (rc < 0) {
         free(t);
         return rc;

@@ -89,7 +89,8 @@ struct task_env {
     uv_loop_t *loop;
     const struct config *cfg;
     const struct stopwords *sw;
-    struct queue *queue;
+    struct queue *queue; /* shard 0's (task_start_on names another) */
+    int nshards;         /* Redis shards (common/shards.h); 0 or 1: one */
     pg_uv_t *const *pgs; /* result writes go to pgs[hash of job id % npg] */
     int npg;
     pg_uv_t *pg_big; /* rows of TASK_BIG_ROW bytes and more; NULL: pgs[0] */
@@ -122,6 +123,7 @@ enum task_phase {
 
 struct task {
     const struct task_env *env;
+    struct queue *queue;      /* the job's shard's */
     struct task *prev, *next; /* the runner's list */
     struct queue_entry entry;
     enum task_phase phase;
@@ -211,6 +213,10 @@ const char *task_outcome_name(enum task_outcome outcome);
  * be sent (Redis is not connected): then there is no task, no callback
  * runs, and the delivery stays pending until a rescue takes it. */
 int task_start(const struct task_env *env, const struct queue_entry *e, struct task **out);
+/* task_start_on is task_start for a delivery of q's shard (env->queue is
+ * shard 0's): every step of the job goes to q. */
+int task_start_on(const struct task_env *env, struct queue *q, const struct queue_entry *e,
+                  struct task **out);
 /* task_lease_renewed records that the lease was renewed at `at` (uv_now). */
 void task_lease_renewed(struct task *t, uint64_t at);
 /* task_lease_lost stops the task without writing anything. */

@@ -5,7 +5,9 @@
 -- so that the next slot released wakes it (host_release, queue_wake);
 -- the due time is only the fallback. A slot released between the
 -- worker's acquire and this script is seen here: the job goes back to
--- the queue at once instead of waiting.
+-- the queue at once instead of waiting. A host limit below 0 says the
+-- host's slots live on another shard (common/shards.h): no wait list
+-- here, the due time alone.
 -- KEYS: job, stream, retry, host wait list, host slots, stats, events
 -- ARGV: entry, group, consumer, id, now, due, reason, host limit, events
 --       channel
@@ -21,7 +23,7 @@ redis.call('HINCRBY', KEYS[1], 'attempts', -1)
 -- Not an attempt: the start it counted is taken back.
 redis.call('HINCRBY', KEYS[6], 'started', -1)
 redis.call('HINCRBY', KEYS[6], 'host_waits:' .. ARGV[7], 1)
-if ARGV[7] == 'host_busy' then
+if ARGV[7] == 'host_busy' and tonumber(ARGV[8]) >= 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[5])
   if redis.call('ZCARD', KEYS[5]) < tonumber(ARGV[8]) then
     local e = redis.call('XADD', KEYS[2], '*', 'id', ARGV[4])

@@ -192,6 +192,11 @@ ParameterizedTestParameters(config, bad_value_names_the_variable) {
         {"REDIS_URL", "rediss://127.0.0.1:6379/zero"},
         {"REDIS_URL", "rediss://127.0.0.1:6379/0?ssl_cert_reqs=none"},
         {"REDIS_URL", "redis://user@127.0.0.1:6379"},
+        {"REDIS_URL", "redis://127.0.0.1:6379,"},
+        {"REDIS_URL", ",redis://127.0.0.1:6379"},
+        {"REDIS_URL", "redis://127.0.0.1:6379, ,redis://127.0.0.1:6380"},
+        {"REDIS_URL", "redis://127.0.0.1:6379,redis://127.0.0.1:6379"},
+        {"REDIS_URL", "redis://127.0.0.1:6379,http://127.0.0.1:6380"},
         {"REDIS_TLS_CA_FILE", "/nonexistent/ca.crt"},
         {"REDIS_TLS_VERIFY", "maybe"},
         {"DATABASE_URL", "postgresql://127.0.0.1/db?sslmode=verify-fulll"},
@@ -300,6 +305,45 @@ Test(config, redis_tls_settings) {
     cr_assert_str_eq(c.redis_tls.ca_file, "/etc/ssl/certs/ca-certificates.crt");
     cr_assert_not(c.redis_tls.verify);
     config_free(&c);
+}
+
+Test(config, redis_url_lists_shards) {
+    struct config c;
+    char err[512] = "";
+    setenv("REDIS_URL", "redis://127.0.0.1:6379/0", 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(c.redis_shards, 1);
+    cr_expect_str_eq(c.redis_url, "redis://127.0.0.1:6379/0");
+    cr_expect_str_eq(c.redis_urls[0], "redis://127.0.0.1:6379/0");
+    config_free(&c);
+
+    setenv("REDIS_URL", "redis://a.example:6379/0, redis://b.example:6380/1 ,redis://c.example", 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.redis_shards, 3);
+    cr_expect_str_eq(c.redis_url, "redis://a.example:6379/0", "shard 0's URL");
+    cr_expect_str_eq(c.redis_urls[0], "redis://a.example:6379/0");
+    cr_expect_str_eq(c.redis_urls[1], "redis://b.example:6380/1");
+    cr_expect_str_eq(c.redis_urls[2], "redis://c.example");
+    config_free(&c);
+
+    /* 65 shards: one too many. */
+    char many[65 * 32] = "";
+    for (int i = 0; i < 65; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%sredis://h%d.example",
+                 i ? "," : "", i);
+    setenv("REDIS_URL", many, 1);
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_expect(strstr(err, "at most 64"), "%s", err);
+}
+
+Test(config, redis_url_list_messages_never_print_passwords) {
+    setenv("REDIS_URL", "redis://:first@a.example,redis://bob:second@b.example,", 1);
+    struct config c;
+    char err[512] = "";
+    cr_assert_eq(config_load(&c, NULL, err, sizeof err), -1);
+    cr_assert_null(strstr(err, "first"), "%s", err);
+    cr_assert_null(strstr(err, "second"), "%s", err);
+    cr_assert(strstr(err, "redis://bob:***@b.example"), "%s", err);
 }
 
 Test(config, redis_tls_ca_file_must_hold_certificates) {

@@ -124,3 +124,58 @@ Test(keys, limits) {
     cr_assert_null(keys_idem(&k, NULL, &b));
     cr_assert_null(keys_job(&k, NULL, &b));
 }
+
+Test(keys, a_shard_tags_its_keys_and_not_the_process_keys) {
+    struct keys k, zero, plain;
+    cr_assert_eq(keys_init_shard(&k, "wc:", 2), 0);
+    cr_assert_eq(keys_init_shard(&zero, "wc:", 0), 0);
+    cr_assert_eq(keys_init(&plain, "wc:"), 0);
+    cr_assert_eq(k.shard, 2);
+    cr_assert_eq(plain.shard, 0);
+    struct keybuf b, c;
+    const char *id = "0192f3a1-7c2e-7abc-8def-0123456789ab";
+    cr_assert_str_eq(keys_job(&k, id, &b), "wc:{s2}job:0192f3a1-7c2e-7abc-8def-0123456789ab");
+    cr_assert_str_eq(keys_queue(&k, &b), "wc:{s2}queue");
+    cr_assert_str_eq(keys_stats(&k, &b), "wc:{s2}stats");
+    cr_assert_str_eq(keys_ts(&k, 7, &b), "wc:{s2}ts:7");
+    cr_assert_str_eq(keys_idem(&k, "abc", &b), "wc:{s2}idem:abc");
+    cr_assert_str_eq(
+        keys_live(&k, "http://example.com/", &b),
+        "wc:{s2}live:2a1b402420ef46577471cdc7409b0fa2c6a204db316e59ade2d805435489a067");
+    cr_assert_str_eq(keys_batch_jobs(&k, id, &b),
+                     "wc:{s2}batch:0192f3a1-7c2e-7abc-8def-0123456789ab:jobs");
+    cr_assert_str_eq(keys_ix_host(&k, "example.com", &b), "wc:{s2}ix:host:example.com");
+    cr_assert_str_eq(keys_host_slots(&k, "a:80", &b), "wc:{s2}host:a:80:slots");
+    cr_assert_str_eq(keys_hosts(&k, &b), "wc:{s2}hosts");
+    cr_assert_str_eq(keys_robots(&k, "https://a:443", &b), "wc:{s2}robots:https://a:443");
+    cr_assert_str_eq(keys_job_match(&k, &b), "wc:{s2}job:*");
+    /* Process keys live on shard 0, under their one-shard names. */
+    cr_assert_str_eq(keys_workers(&k, &b), "wc:workers");
+    cr_assert_str_eq(keys_http(&k, &b), "wc:http");
+    cr_assert_str_eq(keys_events_channel(&k, &b), "wc:events");
+    /* Shard 0 is the one-shard layout, key for key. */
+    cr_assert_str_eq(keys_queue(&zero, &b), keys_queue(&plain, &c));
+    cr_assert_str_eq(keys_job(&zero, id, &b), keys_job(&plain, id, &c));
+    cr_assert_str_eq(keys_host(&zero, "a:80", &b), "wc:host:a:80");
+}
+
+Test(keys, shard_limits) {
+    struct keys k;
+    cr_assert_eq(keys_init_shard(&k, "wc:", -1), -1);
+    cr_assert_eq(keys_init_shard(&k, "wc:", KEYS_SHARDS_MAX), -1);
+    /* The longest key (prefix, the widest tag, an idempotency key) fits. */
+    char longp[KEYS_PREFIX_MAX + 1];
+    memset(longp, 'p', KEYS_PREFIX_MAX);
+    longp[KEYS_PREFIX_MAX] = '\0';
+    cr_assert_eq(keys_init_shard(&k, longp, KEYS_SHARDS_MAX - 1), 0);
+    char idem[KEYS_IDEM_MAX + 1];
+    memset(idem, 'i', KEYS_IDEM_MAX);
+    idem[KEYS_IDEM_MAX] = '\0';
+    struct keybuf b;
+    cr_assert_not_null(keys_idem(&k, idem, &b));
+    cr_assert_eq(strlen(b.s), KEYS_PREFIX_MAX + strlen("{s255}idem:") + KEYS_IDEM_MAX);
+    char host[301];
+    memset(host, 'h', 300);
+    host[300] = '\0';
+    cr_assert_not_null(keys_robots_lock(&k, host, &b));
+}

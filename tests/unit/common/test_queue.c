@@ -106,7 +106,7 @@ on_take(int status, const struct queue_entry *e, size_t n, const char *errstr, v
     (void)arg;
     cr_assert_eq(status, 0, "%s", errstr);
     cr_assert_leq(n, 16);
-    memcpy(got_entries, e, n * sizeof *e);
+    if (n > 0) memcpy(got_entries, e, n * sizeof *e); /* e may be NULL when nothing came */
     got_n = n;
     done = true;
 }
@@ -1043,6 +1043,35 @@ Test(queue, defer_and_wake) {
     events_of(id, states, sizeof states);
     cr_assert_str_eq(states, "queued started waiting queued started queued started waiting queued "
                              "started waiting canceled");
+    free(id);
+}
+
+/* A job whose host's state is on another shard (common/shards.h) waits
+ * out its due time: no wait list here, and not queued again at once
+ * because this shard sees no slot of that host. */
+Test(queue, defer_for_a_host_of_another_shard) {
+    setup_group();
+    char *id = submit("http://example.com/elsewhere");
+    struct queue_entry e = take_one("w1");
+    SYNC(queue_start(&q, &e, "w1", 3, on_job, NULL));
+    SYNC(queue_defer(&q, &e, "w1", 9999999999999LL, "host_busy", "far:80", -1, on_done, NULL));
+    cr_assert_eq(got_value, 1, "waiting, not queued again");
+    SYNC(queue_get(&q, id, on_job, NULL));
+    cr_assert_eq(got_job.state, JOB_WAITING);
+    cr_assert_eq(oracle_int("EXISTS %s", keys_host_wait(&keys, "far:80", &kb)), 0);
+    free(id);
+}
+
+/* A take that does not wait answers at once, empty or not. */
+Test(queue, take_without_waiting) {
+    setup_group();
+    /* (BLOCK 0 would wait for ever: SYNC would fail on its deadline.) */
+    SYNC(queue_take(&q, redis, "w1", 5, 0, on_take, NULL));
+    cr_assert_eq(got_n, 0);
+    char *id = submit("http://example.com/now");
+    SYNC(queue_take(&q, redis, "w1", 5, 0, on_take, NULL));
+    cr_assert_eq(got_n, 1);
+    cr_assert_str_eq(got_entries[0].job_id, id);
     free(id);
 }
 

@@ -19,7 +19,9 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/keys.h"
 #include "common/log.h"
+#include "common/shards.h"
 #include "tests/lib/testenv.h"
 #include "worker/count.h"
 #include "worker/task.h"
@@ -73,6 +75,7 @@ struct call {
     bool validators;    /* and whether it has validators */
     int64_t due_ms;
     int max_attempts;
+    int limit; /* a defer's host limit */
     size_t n;
     char url[128];
 };
@@ -307,11 +310,11 @@ static int
 fake_defer(struct queue *q, const struct queue_entry *e, const char *consumer, int64_t due_ms,
            const char *reason, const char *host, int limit, queue_done_cb cb, void *arg) {
     (void)q;
-    (void)limit;
     struct call *c = record(CALL_DEFER, arg, e->job_id, consumer);
     if (!c) return UV_ENOTCONN;
     c->cb.done = cb;
     c->due_ms = due_ms;
+    c->limit = limit;
     copy(c->code, sizeof c->code, reason);
     copy(c->message, sizeof c->message, host);
     return 0;
@@ -1421,7 +1424,10 @@ Test(task, a_redirect_goes_back_to_the_gate_with_the_next_hop) {
     expect_end(TASK_OUTCOME_FINISHED);
 }
 
-Test(task, a_hop_whose_host_is_busy_parks_the_job_for_that_host) {
+/* hop_deferred: the first host lets the job through, which is sent on
+ * to other.test, whose host is busy: the job's defer. */
+static struct call *
+hop_deferred(void) {
     cfg.fetch_max_redirects = 5;
     answer_gate(gate_reached(), POLITE_GO, 0, NULL, NULL, "");
     answer_redirect(expect(CALL_ANALYZE), "http://other.test/b.html");
@@ -1433,11 +1439,39 @@ Test(task, a_hop_whose_host_is_busy_parks_the_job_for_that_host) {
                               .detail = "busy"};
     g->answered = true;
     g->cb.gate(0, &a, g->arg);
-    struct call *d = expect(CALL_DEFER);
+    return expect(CALL_DEFER);
+}
+
+Test(task, a_hop_whose_host_is_busy_parks_the_job_for_that_host) {
+    struct call *d = hop_deferred();
     cr_assert_str_eq(d->code, "host_busy");
     cr_assert_str_eq(d->message, "other.test:80", "it waits for the hop's host");
     answer_done(d, 0, 1);
     expect_end(TASK_OUTCOME_DEFERRED);
+}
+
+/* With shards (common/shards.h), a host's wait list is on the host's
+ * shard: a job waits on it only when it is on that shard too; a job of
+ * another shard (here: a redirect's hop) waits out its due time. */
+static void
+defer_on_shard(int job_shard, int want_limit) {
+    static struct queue q;
+    cr_assert_eq(keys_init_shard(&q.keys, "t:", job_shard), 0);
+    env.queue = &q;
+    env.nshards = 3;
+    cfg.fetch_host_concurrency = 2;
+    struct call *d = hop_deferred();
+    cr_assert_eq(d->limit, want_limit);
+    answer_done(d, 0, 1);
+    expect_end(TASK_OUTCOME_DEFERRED);
+}
+
+Test(task, a_job_waits_on_its_hosts_list_only_on_the_hosts_shard) {
+    defer_on_shard(shards_of_host("other.test:80", 3), 2);
+}
+
+Test(task, a_job_of_another_shard_waits_out_its_due_time) {
+    defer_on_shard((shards_of_host("other.test:80", 3) + 1) % 3, -1);
 }
 
 Test(task, more_redirects_than_allowed_fail_the_job) {
