@@ -138,8 +138,8 @@ http {{
             p.kill()
             p.wait()
 
-    def start_web(self):
-        self.start("web", [f"{BIN}/wordcount-web"], PORT=self.web_port, WEB_CONCURRENCY=1)
+    def start_web(self, processes=1):
+        self.start("web", [f"{BIN}/wordcount-web"], PORT=self.web_port, WEB_CONCURRENCY=processes)
         for _ in range(200):
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=2)

@@ -28,7 +28,6 @@ Postgres share them with Redis), so the submit and drain curves flatten
 at once; the Redis curve shows what a shard adds until the cores are
 full. Standard library only.
 """
-import http.client
 import json
 import os
 import re
@@ -100,20 +99,6 @@ end
 """)
 
 
-def start_web(sysm):
-    sysm.start("web", [f"{BIN}/wordcount-web"], PORT=sysm.web_port, WEB_CONCURRENCY=2)
-    for _ in range(400):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", sysm.web_port, timeout=2)
-            c.request("GET", "/readyz")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    sys.exit("bench: the web server did not become ready")
-
-
 def ticks(sysm, fleet, n):
     """CPU clock ticks so far of each process kind, and of each Redis."""
     t = {"web": proc_tree_ticks(sysm.procs["web"].pid),
@@ -132,7 +117,7 @@ def one_run(sysm, fleet, n, script):
         fleet.cli(i, "FLUSHALL")
     sysm.psql("TRUNCATE results")
     sysm.env["REDIS_URL"] = ",".join(fleet.urls[:n])
-    start_web(sysm)
+    sysm.start_web(processes=2)
     hz = os.sysconf("SC_CLK_TCK")
     t_a = ticks(sysm, fleet, n)
     out = sh("wrk", "-t2", f"-c{WRK_CONNS}", f"-d{SUBMIT_SECONDS}s", "-s", script, f"http://127.0.0.1:{sysm.web_port}/api/v1/jobs")
