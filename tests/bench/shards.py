@@ -72,6 +72,15 @@ class Fleet:
     def queue_key(self, i):
         return f"{PREFIX}queue" if i == 0 else f"{PREFIX}{{s{i}}}queue"
 
+    def calls(self, n):
+        """Calls of each Redis command so far, summed over the first n
+        servers (INFO commandstats: the commands inside scripts count)."""
+        out = {}
+        for i in range(n):
+            for m in re.finditer(r"^cmdstat_(\w+):calls=(\d+)", self.cli(i, "INFO", "commandstats"), re.M):
+                out[m.group(1)] = out.get(m.group(1), 0) + int(m.group(2))
+        return out
+
     def stop(self):
         for d in self.dirs[1:]:
             subprocess.run([f"{ROOT}/deploy/redis.sh", "stop", d], capture_output=True)
@@ -119,6 +128,7 @@ def one_run(sysm, fleet, n, script):
     sysm.env["REDIS_URL"] = ",".join(fleet.urls[:n])
     sysm.start_web(processes=2)
     hz = os.sysconf("SC_CLK_TCK")
+    calls0 = fleet.calls(n)
     t_a = ticks(sysm, fleet, n)
     out = sh("wrk", "-t2", f"-c{WRK_CONNS}", f"-d{SUBMIT_SECONDS}s", "-s", script, f"http://127.0.0.1:{sysm.web_port}/api/v1/jobs")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -137,6 +147,7 @@ def one_run(sysm, fleet, n, script):
             sys.exit(f"bench: drain stuck at {done} of {queued}")
         time.sleep(0.2)
     t_c = ticks(sysm, fleet, n)
+    calls1 = fleet.calls(n)
     sysm.stop("worker")
     end = float(sysm.psql("SELECT extract(epoch FROM max(stored_at)) FROM results").strip())
     rows = int(sysm.psql("SELECT count(*) FROM results").strip())
@@ -146,7 +157,8 @@ def one_run(sysm, fleet, n, script):
     each = [ms(a, c) for a, c in zip(t_a["redis_each"], t_c["redis_each"])]
     cpu["redis"] = round(sum(each), 3)
     cpu["redis_busiest"] = max(each)
-    r = {"shards": n, "submit_per_s": round(rps), "refused": int(bad.group(1)) if bad else 0,
+    calls = {k: round((v - calls0.get(k, 0)) / per, 2) for k, v in calls1.items() if v - calls0.get(k, 0) > 0}
+    r = {"shards": n, "redis_commands_per_job": round(sum(calls.values()), 2), "redis_calls_per_job": calls, "submit_per_s": round(rps), "refused": int(bad.group(1)) if bad else 0,
          "queued": queued, "spread": spread, "rows": rows, "failed": failed,
          "drain_per_s": round(rows / max(end - t0, 1e-9), 1), "cpu_ms_per_job": cpu,
          "submit_cpu_ms_per_job": {"web": ms(t_a["web"], t_b["web"]),
@@ -209,6 +221,8 @@ def main():
                 "runs_redis": curve[n],
                 "refused": max(s["refused"] for s in ss), "failed": max(s["failed"] for s in ss),
                 "spread": ss[len(ss) // 2]["spread"],
+                "redis_commands_per_job": med(lambda s: s["redis_commands_per_job"]),
+                "redis_calls_per_job": ss[len(ss) // 2]["redis_calls_per_job"],
                 "cpu_ms_per_job": {k: med(lambda s: s["cpu_ms_per_job"][k]) for k in ss[0]["cpu_ms_per_job"]},
                 "submit_cpu_ms_per_job": {k: med(lambda s: s["submit_cpu_ms_per_job"][k])
                                           for k in ss[0]["submit_cpu_ms_per_job"]}}
