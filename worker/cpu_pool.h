@@ -14,15 +14,15 @@
  * pages being counted take turns piece by piece.
  *
  * Owns: the threads, the queue of work not yet started, the list of work
- * done but not yet reported, and the uv_async_t that reports it on the
- * loop. A struct cpu_work is the caller's (embedded in its owner); it
+ * done but not yet reported, and the eventfd and its uv_poll_t that
+ * report it on the loop. A struct cpu_work is the caller's (embedded in its owner); it
  * must stay alive until its done callback has run. work runs on a pool
  * thread and may touch only what the caller gave it; done runs on the
  * loop, exactly once per submitted work, in a later turn of the loop.
  *
  * Life cycle: cpu_pool_new starts the threads; cpu_pool_close waits for
  * the work still queued or running, reports it (done runs as usual),
- * joins the threads, closes the async handle and calls close_cb once the
+ * joins the threads, closes the poll handle and calls close_cb once the
  * memory is gone. Work submitted by a done callback while it closes is
  * waited for too; nothing may be submitted once close_cb has run. */
 #ifndef WC_CPU_POOL_H
@@ -52,7 +52,8 @@ struct cpu_work {
  * CPU_POOL_MAX_THREADS. */
 int cpu_pool_threads(void);
 /* cpu_pool_new starts threads (1..CPU_POOL_MAX_THREADS; 0: cpu_pool_threads())
- * on loop; NULL when a thread or the async handle cannot start. */
+ * on loop; NULL when a thread, the eventfd or its poll handle cannot
+ * start. */
 cpu_pool_t *cpu_pool_new(uv_loop_t *loop, int threads);
 /* cpu_pool_submit queues w: work(arg) on a pool thread, then done(arg)
  * on the loop. */

@@ -194,7 +194,7 @@ on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr) {
     /* Another address of the name may be refused before or after this
      * one; the error then is this connection's, not blocked_address. */
     f->blocked = false;
-    return socket(addr->family, addr->socktype, addr->protocol);
+    return curl_uv_open_socket(f->cu, addr);
 }
 
 /* blocked_message says why the address was refused and what lets it through. */

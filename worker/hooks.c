@@ -223,7 +223,7 @@ on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr) {
         return CURL_SOCKET_BAD;
     }
     d->blocked[0] = '\0'; /* another address of the name was refused; this one is fine */
-    return socket(addr->family, addr->socktype, addr->protocol);
+    return curl_uv_open_socket(d->h->curl, addr);
 }
 
 /* post sends the delivery's body, signed. */
