@@ -419,6 +419,13 @@ totals_free(struct totals *t) {
     stats_snapshot_free(&t->stats.snap);
 }
 
+/* add_count adds n to obj's integer member name (made when missing). */
+static void
+add_count(json_t *obj, const char *name, long long n) {
+    json_t *cur = json_object_get(obj, name);
+    json_object_set_new(obj, name, json_integer(n + (cur ? json_integer_value(cur) : 0)));
+}
+
 /* read_shard reads shard i's part into t; on an error (reported) the
  * shard's reads are left out: nothing of it is added. */
 static int
@@ -459,20 +466,12 @@ read_shard(struct cli *c, int i, struct totals *t) {
                       (json_int_t)int_reply(retry), "failed", (json_int_t)int_reply(failed)));
     for (size_t k = 0; k + 1 < json_array_size(stats); k += 2) {
         const char *name = json_string_value(json_array_get(stats, k));
-        if (!name) continue;
-        json_t *cur = json_object_get(t->counters, name);
-        json_object_set_new(t->counters, name,
-                            json_integer(int_reply(json_array_get(stats, k + 1)) +
-                                         (cur ? json_integer_value(cur) : 0)));
+        if (name) add_count(t->counters, name, int_reply(json_array_get(stats, k + 1)));
     }
     const char *code;
     json_t *v;
-    json_object_foreach(walk.reasons, code, v) {
-        json_t *cur = json_object_get(t->walk.reasons, code);
-        json_object_set_new(
-            t->walk.reasons, code,
-            json_integer(json_integer_value(v) + (cur ? json_integer_value(cur) : 0)));
-    }
+    json_object_foreach(walk.reasons, code, v)
+        add_count(t->walk.reasons, code, json_integer_value(v));
     t->walk.sampled = t->walk.sampled || walk.sampled;
     json_array_extend(t->paused, paused);
     stats_merge(&t->stats.snap, &st.snap);

@@ -370,6 +370,18 @@ def stats_done(sysm):
     return n["finished"] + n["failed"], n["failed"]
 
 
+def wait_drained(sysm, n, t0, limit_s=1800):
+    """Waits until the statistics count n jobs ended (from t0, at most
+    limit_s); returns how many failed."""
+    while True:
+        done, failed = stats_done(sysm)
+        if done >= n:
+            return failed
+        if time.time() - t0 > limit_s:
+            sys.exit(f"bench: drain stuck at {done} of {n}")
+        time.sleep(0.2)
+
+
 def submit_parallel(sysm, urls, conns=4):
     """Submits urls over conns keep-alive connections at once; returns the ids."""
     import threading
@@ -465,13 +477,7 @@ def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
     prof = perf_start(sysm, perf, int(os.environ.get("PERF_S", 5))) if perf else None
     if submit_while:
         submit_parallel(sysm, jobs)
-    while True:
-        done, failed = stats_done(sysm)
-        if done >= n:
-            break
-        if time.time() - t0 > 1800:
-            sys.exit(f"bench: drain stuck at {done} of {n}")
-        time.sleep(0.2)
+    failed = wait_drained(sysm, n, t0)
     after = cpu_snapshot(sysm)
     if prof:
         prof.wait()

@@ -38,7 +38,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e import BIN, MANUAL, PREFIX, ROOT, System, free_port, log, proc_tree_ticks, sh, stats_done  # noqa: E402
+from e2e import BIN, MANUAL, PREFIX, ROOT, System, free_port, log, proc_tree_ticks, sh, wait_drained  # noqa: E402
 
 SHARDS = [int(x) for x in os.environ.get("SHARDS", "1 2 3").split()]
 RUNS = int(os.environ.get("RUNS", 3))
@@ -139,13 +139,7 @@ def one_run(sysm, fleet, n, script):
     procs, conc = WORKERS.split("x")
     t0 = time.time()
     sysm.start("worker", [f"{BIN}/wordcount-worker"], WORKER_PROCESSES=procs, WORKER_CONCURRENCY=conc)
-    while True:
-        done, failed = stats_done(sysm)
-        if done >= queued:
-            break
-        if time.time() - t0 > 1800:
-            sys.exit(f"bench: drain stuck at {done} of {queued}")
-        time.sleep(0.2)
+    failed = wait_drained(sysm, queued, t0)
     t_c = ticks(sysm, fleet, n)
     calls1 = fleet.calls(n)
     sysm.stop("worker")

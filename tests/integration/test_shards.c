@@ -15,44 +15,31 @@
 #include "common/xalloc.h"
 #include "tests/lib/http_client.h"
 #include "tests/lib/servers.h"
+#include "tests/lib/shardset.h"
 #include "tests/lib/wcsys.h"
 
-enum { NSHARDS = 3, MAX_HOSTS = 24, MAX_IDS = 200 };
+enum { NSHARDS = 3, MAX_IDS = 200 };
 
 static struct wcsys sys;
-static struct redis_srv redis[NSHARDS];
-static page_server_t *hosts[MAX_HOSTS];
-static int nhosts;
-static char urls[NSHARDS * 160];
+static struct shardset set; /* the shards' servers and the page hosts */
 static char *ids[MAX_IDS];
 static int nids;
 
 /* The one-shard REDIS_URL (shard 0's server alone) and the three-shard one. */
 static void
 start(void) {
-    for (int i = 0; i < NSHARDS; i++) {
-        /* Every write on disk before it is answered: a SIGKILL loses nothing. */
-        redis[i].extra[0] = "--appendfsync";
-        redis[i].extra[1] = "always";
-        redis_srv_start(&redis[i], "127.0.0.1");
-        snprintf(urls + strlen(urls), sizeof urls - strlen(urls), "%s%s", i ? "," : "",
-                 redis[i].url);
-    }
-    struct wcsys_opts o = {.redis_url = urls};
+    shardset_start(&set, NSHARDS);
+    struct wcsys_opts o = {.redis_url = set.urls};
     wcsys_init(&sys, &o);
     wcsys_write_page(&sys, "p.html", "<html><body><p>one two three</p></body></html>");
 }
 
 static void
 stop(void) {
-    for (int i = 0; i < nhosts; i++) page_server_stop(hosts[i]);
-    nhosts = 0;
     for (int i = 0; i < nids; i++) free(ids[i]);
     nids = 0;
     wcsys_free(&sys);
-    for (int i = 0; i < NSHARDS; i++) redis_srv_free(&redis[i]);
-    memset(redis, 0, sizeof redis);
-    urls[0] = '\0';
+    shardset_free(&set);
 }
 
 TestSuite(shards, .init = start, .fini = stop, .timeout = 240);
@@ -61,36 +48,16 @@ TestSuite(shards, .init = start, .fini = stop, .timeout = 240);
  * URL a page of its own). */
 static const char *
 host_url(int h, int n, char *out, size_t len) {
-    snprintf(out, len, "http://127.0.0.%d:%d/p.html?n=%d", h + 2, page_server_port(hosts[h]), n);
-    return out;
+    char path[32];
+    snprintf(path, sizeof path, "/p.html?n=%d", n);
+    return shardset_host_url(&set, h, path, out, len);
 }
 
-/* start_hosts starts page servers, one per loopback address, until every
- * shard has one of them (the host decides the shard). */
+/* start_hosts starts page servers until every shard has one of them
+ * (the host decides the shard). */
 static void
 start_hosts(void) {
-    bool covered[NSHARDS] = {false};
-    int have = 0;
-    char url[128];
-    while (have < NSHARDS) {
-        cr_assert_lt(nhosts, MAX_HOSTS, "hosts do not reach every shard");
-        char ip[32];
-        snprintf(ip, sizeof ip, "127.0.0.%d", nhosts + 2);
-        hosts[nhosts] = page_server_start_on(sys.pages_dir, ip);
-        cr_assert(hosts[nhosts], "cannot listen on %s", ip);
-        int s = shards_of_url(host_url(nhosts, 0, url, sizeof url), NSHARDS);
-        nhosts++;
-        if (!covered[s]) covered[s] = true, have++;
-    }
-}
-
-/* oracle connects to shard i's server. */
-static redisContext *
-oracle(int i) {
-    struct timeval tv = {5, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", redis[i].port, tv);
-    cr_assert(c && !c->err, "cannot reach shard %d", i);
-    return c;
+    shardset_hosts(&set, sys.pages_dir, 1);
 }
 
 /* on_shard tells whether the job hash of id is on shard i (by its tagged key). */
@@ -99,7 +66,7 @@ on_shard(int i, const char *id) {
     struct keys k;
     struct keybuf kb;
     cr_assert_eq(keys_init_shard(&k, sys.prefix, i), 0);
-    redisContext *c = oracle(i);
+    redisContext *c = shardset_oracle(&set, i);
     redisReply *r = redisCommand(c, "EXISTS %s", keys_job(&k, id, &kb));
     bool yes = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     freeReplyObject(r);
@@ -113,23 +80,9 @@ stream_len(int i) {
     struct keys k;
     struct keybuf kb;
     cr_assert_eq(keys_init_shard(&k, sys.prefix, i), 0);
-    redisContext *c = oracle(i);
+    redisContext *c = shardset_oracle(&set, i);
     redisReply *r = redisCommand(c, "XLEN %s", keys_queue(&k, &kb));
     long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    freeReplyObject(r);
-    redisFree(c);
-    return n;
-}
-
-/* shard_counter reads field of shard i's statistics hash (0 when unset). */
-static long long
-shard_counter(int i, const char *field) {
-    struct keys k;
-    struct keybuf kb;
-    cr_assert_eq(keys_init_shard(&k, sys.prefix, i), 0);
-    redisContext *c = oracle(i);
-    redisReply *r = redisCommand(c, "HGET %s %s", keys_stats(&k, &kb), field);
-    long long n = r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
     freeReplyObject(r);
     redisFree(c);
     return n;
@@ -163,7 +116,7 @@ Test(shards, submissions_spread_over_every_shard_and_every_job_ends_once) {
     int per_shard[NSHARDS] = {0};
     char url[128];
     for (int n = 0; n < 90; n++) {
-        int h = n % nhosts;
+        int h = n % set.nhosts;
         host_url(h, n, url, sizeof url);
         char *id = wcsys_submit(&sys, url);
         keep_id(id);
@@ -192,10 +145,10 @@ Test(shards, submissions_spread_over_every_shard_and_every_job_ends_once) {
     json_t *counts = json_object_get(st, "counts");
     long long sum_finished = 0, sum_submitted = 0;
     for (int s = 0; s < NSHARDS; s++) {
-        long long f = shard_counter(s, "finished");
+        long long f = shardset_counter(&set, s, sys.prefix, "finished");
         cr_assert_eq(f, per_shard[s], "shard %d counted its own jobs", s);
         sum_finished += f;
-        sum_submitted += shard_counter(s, "submitted");
+        sum_submitted += shardset_counter(&set, s, sys.prefix, "submitted");
     }
     cr_assert_eq(sum_finished, nids);
     cr_assert_eq(json_integer_value(json_object_get(counts, "finished")), sum_finished, "%s",
@@ -251,7 +204,7 @@ Test(shards, a_shard_down_makes_only_its_own_jobs_wait) {
     enum { VICTIM = 1 };
     int victim_host = -1, other_host[NSHARDS] = {-1, -1, -1};
     char url[160];
-    for (int h = 0; h < nhosts; h++) {
+    for (int h = 0; h < set.nhosts; h++) {
         int s = shards_of_url(host_url(h, 0, url, sizeof url), NSHARDS);
         if (s == VICTIM && victim_host < 0) victim_host = h;
         if (other_host[s] < 0) other_host[s] = h;
@@ -262,13 +215,13 @@ Test(shards, a_shard_down_makes_only_its_own_jobs_wait) {
     char page[96];
     for (int n = 0; n < 10; n++) {
         snprintf(url, sizeof url, "http://127.0.0.%d:%d/slow/1500?n=%d", victim_host + 2,
-                 page_server_port(hosts[victim_host]), n);
+                 page_server_port(set.hosts[victim_host]), n);
         cr_assert_eq(post(url, NULL, 0), 202);
     }
     int victims = nids;
     json_t *j = wcsys_keep_json(&sys, wcsys_wait_status(&sys, ids[0], "started,finished", 30000));
     wcsys_drop(&sys, j);
-    redis_srv_stop(&redis[VICTIM], SIGKILL);
+    redis_srv_stop(&set.redis[VICTIM], SIGKILL);
 
     /* Its submissions: 503 with Retry-After (the web may first have to
      * see the connection drop: then the command fails, also 503). */
@@ -298,7 +251,7 @@ Test(shards, a_shard_down_makes_only_its_own_jobs_wait) {
 
     /* Back: every job of the victim ends once, nothing lost; it takes
      * submissions again. */
-    redis_srv_start(&redis[VICTIM], "127.0.0.1");
+    redis_srv_start(&set.redis[VICTIM], "127.0.0.1");
     for (int i = 0; i < victims; i++) {
         json_t *job =
             wcsys_keep_json(&sys, wcsys_wait_status(&sys, ids[i], "finished,failed", 90000));
@@ -328,12 +281,12 @@ Test(shards, a_deep_shard_does_not_starve_the_others) {
      * shards in order would drain first. */
     char url[128];
     int deep = -1, deep_shard = 0;
-    for (int h = 0; h < nhosts && deep < 0; h++)
+    for (int h = 0; h < set.nhosts && deep < 0; h++)
         if (shards_of_url(host_url(h, 0, url, sizeof url), NSHARDS) == deep_shard) deep = h;
     cr_assert_geq(deep, 0);
     for (int n = 0; n < 100; n++) keep_id(wcsys_submit(&sys, host_url(deep, n, url, sizeof url)));
     int ndeep = nids;
-    for (int h = 0; h < nhosts; h++) {
+    for (int h = 0; h < set.nhosts; h++) {
         if (shards_of_url(host_url(h, 1000, url, sizeof url), NSHARDS) == deep_shard) continue;
         keep_id(wcsys_submit(&sys, url));
     }
@@ -366,18 +319,18 @@ Test(shards, a_deep_shard_does_not_starve_the_others) {
 Test(shards, jobs_queued_on_one_shard_finish_after_the_move_to_three) {
     start_hosts();
     /* One shard, as a system ran before: its jobs queue up (no worker). */
-    wcsys_env(&sys, "REDIS_URL", redis[0].url);
+    wcsys_env(&sys, "REDIS_URL", set.redis[0].url);
     wcsys_start_web_ready(&sys);
     char url[128];
     for (int n = 0; n < 30; n++) {
-        char *id = wcsys_submit(&sys, host_url(n % nhosts, n, url, sizeof url));
+        char *id = wcsys_submit(&sys, host_url(n % set.nhosts, n, url, sizeof url));
         keep_id(id);
         cr_assert_eq(id[14], '7', "one shard's ids are UUIDv7: %s", id);
         cr_assert(on_shard(0, id));
     }
     int before = nids;
     /* The move: the same server listed first, two new ones after it. */
-    wcsys_env(&sys, "REDIS_URL", urls);
+    wcsys_env(&sys, "REDIS_URL", set.urls);
     wcsys_start_web_ready(&sys);
     for (int i = 0; i < before; i++) {
         json_t *job = wcsys_keep_json(&sys, wcsys_job(&sys, ids[i]));
@@ -385,7 +338,7 @@ Test(shards, jobs_queued_on_one_shard_finish_after_the_move_to_three) {
         wcsys_drop(&sys, job);
     }
     for (int n = 0; n < 30; n++)
-        keep_id(wcsys_submit(&sys, host_url(n % nhosts, 100 + n, url, sizeof url)));
+        keep_id(wcsys_submit(&sys, host_url(n % set.nhosts, 100 + n, url, sizeof url)));
     wcsys_start_worker(&sys, NULL);
     expect_finished_once(0, nids);
     for (int s = 0; s < NSHARDS; s++) cr_assert_eq(stream_len(s), 0, "shard %d drained", s);

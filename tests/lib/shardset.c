@@ -15,6 +15,9 @@ shardset_start(struct shardset *s, int n) {
     s->n = n;
     s->urls[0] = '\0';
     for (int i = 0; i < n; i++) {
+        /* Every write on disk before it is answered: a SIGKILL loses nothing. */
+        s->redis[i].extra[0] = "--appendfsync";
+        s->redis[i].extra[1] = "always";
         redis_srv_start(&s->redis[i], "127.0.0.1");
         size_t len = strlen(s->urls);
         snprintf(s->urls + len, sizeof s->urls - len, "%s%s", i ? "," : "", s->redis[i].url);
