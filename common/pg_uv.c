@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "common/backoff.h"
@@ -305,7 +306,13 @@ connect_step(pg_uv_t *pg) {
 
 static void
 start_connect(pg_uv_t *pg) {
-    pg->conn = PQconnectStart(pg->conninfo);
+    /* Each connection names itself to the server (pg_stat_activity's
+     * application_name), unless the URL names it. */
+    char app[64];
+    snprintf(app, sizeof app, "wordcount %s", pg->name);
+    const char *const keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *const values[] = {pg->conninfo, app, NULL};
+    pg->conn = PQconnectStartParams(keys, values, 1);
     pg->state = PG_CONNECTING;
     if (!pg->conn) {
         conn_failed(pg, "out of memory");
@@ -475,6 +482,20 @@ collect(pg_uv_t *pg) {
         conn_failed(pg, PQerrorMessage(pg->conn));
 }
 
+/* socket_failed drops a connection whose socket reported an error, named
+ * by the socket itself when it can. */
+static void
+socket_failed(pg_uv_t *pg) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    int fd = PQsocket(pg->conn);
+    char msg[128];
+    if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
+        snprintf(msg, sizeof msg, "socket error: %s", strerror(err));
+    else snprintf(msg, sizeof msg, "socket error");
+    conn_failed(pg, msg);
+}
+
 static void
 on_poll(uv_poll_t *h, int status, int events) {
     struct pgpoll *p = h->data;
@@ -484,13 +505,22 @@ on_poll(uv_poll_t *h, int status, int events) {
         connect_step(pg);
         return;
     }
-    /* libuv reports POLLERR as status < 0: libpq finds the error itself. */
     if (status < 0 || (events & UV_READABLE)) {
         if (!PQconsumeInput(pg->conn)) {
             conn_failed(pg, PQerrorMessage(pg->conn));
             return;
         }
         for (PGnotify *n; (n = PQnotifies(pg->conn));) PQfreemem(n);
+    }
+    if (status < 0) {
+        /* POLLERR: the socket has an error pending (a server that went
+         * away answers a write with a reset), and libuv has stopped the
+         * handle. What came before the error (a result, the server's
+         * last words) was read above and is delivered; the connection is
+         * lost either way. */
+        collect(pg);
+        if (pg->state == PG_READY && !pg->closing && p == pg->poll) socket_failed(pg);
+        return;
     }
     if (pg->flushing && flush(pg) < 0) return;
     collect(pg);
@@ -527,6 +557,18 @@ pg_uv_on_state(pg_uv_t *pg, pg_uv_state_cb cb, void *arg) {
 bool
 pg_uv_connected(const pg_uv_t *pg) {
     return pg->state == PG_READY && !pg->closing;
+}
+
+bool
+pg_uv_retry_now(pg_uv_t *pg) {
+    if (pg->closing) return false;
+    if (pg->state == PG_DOWN) {
+        uv_timer_stop(&pg->retry_timer);
+        log_info("msg=\"postgres reconnecting now\" conn=%s attempt=%u", pg->name,
+                 pg->reconnect.failures + 1);
+        start_connect(pg); /* a failure here schedules the next wait again */
+    }
+    return pg->state != PG_DOWN;
 }
 
 /* submit queues a query; the parameter strings are copied unless borrowed. */

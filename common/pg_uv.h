@@ -6,7 +6,8 @@
  * backoff timer, the query timeout timer, and the queue of pending queries
  * (their SQL and parameters are copied at submit).
  *
- * Connect: PQconnectStart, PQsetnonblocking, then PQconnectPoll driven by
+ * Connect: PQconnectStartParams (with application_name "wordcount
+ * <name>" unless the URL sets one), PQsetnonblocking, then PQconnectPoll driven by
  * its READING/WRITING answers, re-checking PQsocket each time.
  * Queries: text parameters, text results, one in flight, PQflush until
  * done, PQconsumeInput + PQgetResult until NULL. Each SQL text is
@@ -31,7 +32,8 @@
  *    you keep.
  *  - A query that takes longer than query_timeout_ms is canceled by
  *    dropping the connection; it and the queued ones fail with "timeout".
- *  - Reconnect: backoff 100 ms doubling to 5 s, with jitter, forever.
+ *  - Reconnect: backoff 100 ms doubling to 5 s, with jitter, forever;
+ *    pg_uv_retry_now cuts a wait short.
  *  - pg_uv_close(pg, cb): pending queries get cb(NULL, "closing"); the
  *    connection is finished; close_cb runs once the memory is gone. */
 #ifndef WC_PG_UV_H
@@ -70,6 +72,14 @@ void pg_uv_set_prepare(pg_uv_t *pg, bool on);
  * never touches it); pg_uv_data returns it (NULL until set). */
 void pg_uv_set_data(pg_uv_t *pg, void *data);
 void *pg_uv_data(const pg_uv_t *pg);
+/* pg_uv_retry_now makes a connection that is waiting out its reconnect
+ * backoff (pg_uv_query says UV_ENOTCONN) try at once, for a caller that
+ * knows the server is up (another connection has just been answered by
+ * it); queries sent after this wait for the attempt. The count of failed
+ * attempts is kept: if this one fails, the next wait is a longer step.
+ * Returns true when the connection is up or connecting now, false while
+ * closing. */
+bool pg_uv_retry_now(pg_uv_t *pg);
 /* pg_uv_last_error returns the last connection error text ("" if none). */
 const char *pg_uv_last_error(const pg_uv_t *pg);
 void pg_uv_close(pg_uv_t *pg, pg_uv_close_cb cb, void *arg);

@@ -14,7 +14,10 @@
 #include "web/app.h"
 #include "web/req.h"
 
-enum phase { OPENING, SENDING, LAST, DONE };
+/* OPENING: the cursor is being declared, nothing sent yet; HEAD: the
+ * status line and headers are out, the small members next; SENDING: the
+ * pieces; LAST: the closing brace is out. */
+enum phase { OPENING, HEAD, SENDING, LAST, DONE };
 
 struct rstream {
     struct req *req; /* NULL once the answer has ended */
@@ -78,6 +81,21 @@ fail(struct rstream *st, const char *what, const PGresult *res, const char *errs
     finish(st, false);
 }
 
+/* refuse answers a request whose answer has not started (the cursor
+ * could not be declared): nothing was sent, so the client gets a whole
+ * 503 with Retry-After instead of a 200 cut off after its headers. */
+static void
+refuse(struct rstream *st, const PGresult *res, const char *errstr) {
+    log_warn("msg=\"result not read\" job=%s step=declare error=%s", st->job_id,
+             log_q(res      ? PQresultErrorMessage(res)
+                   : errstr ? errstr
+                            : "unknown"));
+    req_unavailable(st->req, REQ_POSTGRES, "the result cannot be read now");
+    st->req = NULL;
+    st->phase = DONE;
+    on_cursor_closed(NULL, NULL, NULL, st);
+}
+
 static void
 on_fetched(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     (void)pg;
@@ -130,12 +148,16 @@ on_declared(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     struct rstream *st = arg;
     st->waiting_pg = false;
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        fail(st, "declare", res, errstr);
+        refuse(st, res, errstr);
         return;
     }
+    /* The answer starts only now that the counts can be read. */
     st->declared = true;
-    st->phase = SENDING;
-    req_stream_write(st->req, &st->prefix); /* the small members */
+    st->phase = HEAD;
+    struct response head;
+    response_init(&head, 200);
+    response_header(&head, "Content-Type", "application/json");
+    req_stream_start(st->req, &head, on_more, st);
 }
 
 /* fetch asks for the next pieces. */
@@ -171,7 +193,7 @@ declare(struct rstream *st) {
              RESULT_STREAM_PIECE);
     const char *params[] = {st->job_id};
     if (stream_pool_query(&st->app->streams, &st->slot, sql, 1, params, on_declared, st) < 0) {
-        fail(st, "declare", NULL, "postgres unavailable");
+        refuse(st, NULL, "postgres unavailable");
         return;
     }
     st->waiting_pg = true;
@@ -189,8 +211,11 @@ on_more(struct req *req, void *arg) {
         return;
     }
     switch (st->phase) {
-    case OPENING:
-        declare(st);
+    case OPENING: /* not started: more is not called */
+        break;
+    case HEAD:
+        st->phase = SENDING;
+        req_stream_write(st->req, &st->prefix); /* the small members */
         break;
     case SENDING:
         fetch(st);
@@ -203,8 +228,8 @@ on_more(struct req *req, void *arg) {
     }
 }
 
-/* on_slot: the stream has its connection: the answer starts (the
- * cursor is declared from on_more). */
+/* on_slot: the stream has its connection: the cursor is declared, and
+ * the answer starts once it is (on_declared). */
 static void
 on_slot(struct stream_slot *slot, int status, void *arg) {
     struct rstream *st = arg;
@@ -215,10 +240,7 @@ on_slot(struct stream_slot *slot, int status, void *arg) {
         free(st);
         return;
     }
-    struct response head;
-    response_init(&head, 200);
-    response_header(&head, "Content-Type", "application/json");
-    req_stream_start(st->req, &head, on_more, st);
+    declare(st);
 }
 
 void

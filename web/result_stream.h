@@ -10,9 +10,13 @@
  * HOLD, so other queries share the connection meanwhile); each piece is
  * fetched only once the socket has taken the one before (req_stream_*,
  * web/conn.h), so one request holds a few pieces at a time whatever the
- * result's size and however slow its reader. The cursor is closed when
- * the answer ends, the client leaves, or Postgres fails (the answer is
- * then cut off: the connection closes mid-body). The cursors live on
+ * result's size and however slow its reader. The answer starts (status
+ * line and headers) only once the cursor is declared: a server that
+ * cannot declare it (down, restarting, a standby cancelling the
+ * statement) gets the client a whole 503 with Retry-After. The cursor is
+ * closed when the answer ends, the client leaves, or Postgres fails
+ * later (the answer is then cut off: the connection closes mid-body).
+ * The cursors live on
  * connections of their own (web/stream_pool.h), so big results do not
  * hold up other routes' queries; when the pool's line is full the
  * answer is 503 with Retry-After.

@@ -24,15 +24,21 @@ stream_pool_init(struct stream_pool *p, uv_loop_t *loop, const char *primary_url
         }
 }
 
-/* least_busy: the connection of s with the fewest streams and room for
- * one more, or -1. A connection that is down still takes streams: their
- * queries fail at once and they end, as on the web's own connection. */
+/* least_busy: the connection of s with room for one more stream, or -1:
+ * of those that are up, the one with the fewest streams; one that is down
+ * only when none with room is up (its first query makes it try again). */
 static int
 least_busy(const struct stream_server *s) {
     int best = -1;
-    for (int i = 0; i < STREAM_POOL_CONNS; i++)
-        if (s->streams[i] < STREAM_POOL_PER_CONN && (best < 0 || s->streams[i] < s->streams[best]))
+    bool best_up = false;
+    for (int i = 0; i < STREAM_POOL_CONNS; i++) {
+        if (s->streams[i] >= STREAM_POOL_PER_CONN) continue;
+        bool up = pg_uv_connected(s->pg[i]);
+        if (best < 0 || (up && !best_up) || (up == best_up && s->streams[i] < s->streams[best])) {
             best = i;
+            best_up = up;
+        }
+    }
     return best;
 }
 
@@ -92,7 +98,15 @@ int
 stream_pool_query(struct stream_pool *p, struct stream_slot *slot, const char *sql, int nparams,
                   const char *const *params, pg_uv_cb cb, void *arg) {
     if (p->closing || slot->conn < 0) return UV_ECANCELED;
-    return pg_uv_query(p->server[slot->server].pg[slot->conn], sql, nparams, params, cb, arg);
+    pg_uv_t *pg = p->server[slot->server].pg[slot->conn];
+    int rc = pg_uv_query(pg, sql, nparams, params, cb, arg);
+    /* A stream starts only after the web's own connection has read its
+     * row on this server, so the server is up: a stream connection still
+     * waiting out its backoff from an outage (up to 5 s) tries again now,
+     * rather than failing a reader the server could answer. */
+    if (rc == UV_ENOTCONN && pg_uv_retry_now(pg))
+        rc = pg_uv_query(pg, sql, nparams, params, cb, arg);
+    return rc;
 }
 
 int

@@ -13,6 +13,9 @@
  * streams on it take turns piece by piece), and a bounded first-come
  * line behind them: STREAM_POOL_WAITING. Only when that line is full is a
  * reader turned away (the caller answers 503 with Retry-After).
+ * A connection that lost its server and waits out its reconnect backoff
+ * (up to 5 s) is asked to try at once by a stream's query: a stream
+ * starts only after its row was read on that server, so it is up.
  *
  * Owns: the connections, each one's count of streams, and the line (of
  * slots the callers embed: a slot must stay alive while it waits or holds

@@ -5,7 +5,9 @@
  * are served as HTTP says. The real web, worker, Redis and Postgres. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,14 +233,18 @@ Test(result_stream, a_client_that_leaves_mid_body) {
     cr_assert_eq(json_object_size(json_object_get(v, "counts")), NWORDS + 2);
 }
 
-/* hog_connect connects with a receive buffer of a few KB, so an answer
- * it does not read stalls the server's stream after a little. */
+/* hog_connect connects as a slow client whose answer stalls after a few
+ * KB when it does not read: a receive buffer of a few KB, and a small
+ * MSS. The MSS matters on loopback: the server sizes its send buffer from
+ * the peer's MSS (about twenty segments), and loopback's 64 KB segments
+ * would let a whole answer of a MB sit in the kernel, the stream done. */
 static int
 hog_connect(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(fd, 0);
-    int small = 4096;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    int small = 4096, mss = 536;
+    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    cr_assert_eq(setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss), 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)web_port())};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
@@ -259,7 +265,7 @@ Test(result_stream, streams_wait_in_line_without_starving_other_routes) {
     for (int i = 0; i < HOGS; i++) {
         hogs[i] = hog_connect();
         cr_assert_eq(raw_send_str(hogs[i], req), 0);
-        /* The head comes once the stream has its connection. */
+        /* The head comes once the stream's cursor is declared. */
         struct raw_response r;
         cr_assert_eq(raw_read_head(hogs[i], &r, 30000), 0, "reader %d got no head", i);
         cr_assert_eq(r.status, 200);
@@ -298,4 +304,66 @@ Test(result_stream, streams_wait_in_line_without_starving_other_routes) {
     buf_free(&all);
     cr_assert(ok, "the reader in line got no 200");
     cr_assert(whole, "the reader in line got a cut-off answer");
+}
+
+/* one_value runs sql on c and returns its first value (0 when none). */
+static int
+one_value(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int v = st == PGRES_TUPLES_OK && PQntuples(r) > 0 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+    char err[256];
+    snprintf(err, sizeof err, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    cr_assert(ok, "%s: %s", sql, err);
+    return v;
+}
+
+#define STREAM_BACKENDS                                                                            \
+    "FROM pg_stat_activity WHERE datname = current_database() AND application_name = "             \
+    "'wordcount pg-web-stream'"
+
+/* A result whose cursor cannot be declared (the stream connections lost,
+ * and the database taking no new ones) is a whole 503 with Retry-After,
+ * never a 200 cut off after its headers. Once the database takes
+ * connections again, the next read is whole at once: the stream
+ * connection tries again without waiting out its reconnect backoff. One
+ * connection of the test's own, made before the database is closed to
+ * new ones, does the closing and the watching. */
+Test(result_stream, a_cursor_that_cannot_be_declared_is_a_whole_503) {
+    PGconn *c = PQconnectdb(sys.db_url);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    cr_assert_eq(one_value(c, "SELECT count(*) " STREAM_BACKENDS), 2,
+                 "the web's stream connections, named");
+    char sql[256];
+    snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" CONNECTION LIMIT 0", sys.db_name);
+    one_value(c, sql);
+    cr_assert_eq(one_value(c, "SELECT count(pg_terminate_backend(pid)) " STREAM_BACKENDS), 2);
+    long long until = wcsys_now_ms() + 30000;
+    while (one_value(c, "SELECT count(*) " STREAM_BACKENDS) > 0) {
+        cr_assert_lt(wcsys_now_ms(), until, "the stream connections never ended");
+        usleep(20 * 1000);
+    }
+    char url[512];
+    snprintf(url, sizeof url, "%s/api/v1/jobs/%s/result", sys.base, job);
+    struct http_response r;
+    cr_assert_eq(http_request("GET", url, NULL, NULL, NULL, &r), 0);
+    char retry[32] = "";
+    bool has_retry = http_header(&r, "Retry-After", retry, sizeof retry) == 0;
+    json_t *v = json_loads(r.body.data ? r.body.data : "", 0, NULL);
+    long status = r.status;
+    http_response_free(&r);
+    cr_assert_eq(status, 503, "a result that cannot be read: %ld", status);
+    cr_assert(has_retry && atoi(retry) > 0, "no Retry-After");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "title")) ?: "", "Postgres Unavailable",
+                     "not a whole problem document");
+    json_decref(v);
+    cr_assert(wcsys_log_find(sys.web_log, "msg=\"result not read\"", job, 10000, NULL, 0));
+
+    snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" CONNECTION LIMIT -1", sys.db_name);
+    one_value(c, sql);
+    PQfinish(c);
+    json_t *back = get_result("", NULL, 0);
+    cr_assert_gt(json_object_size(json_object_get(back, "counts")), NWORDS - 1);
 }

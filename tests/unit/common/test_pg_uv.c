@@ -528,6 +528,66 @@ Test(pg_uv, reconnects_after_restart) {
     cr_assert_eq(refused.calls, 0);
 }
 
+/* A query sent on a connection whose server has just died, before the
+ * loop saw it go: the write meets a closed socket (the kernel answers
+ * with a reset, and libuv reports the error and stops the poll), and the
+ * query fails at once, not when its 60 s timeout ends. */
+Test(pg_uv, a_query_on_a_connection_whose_server_died_fails_at_once) {
+    struct cluster *c = &cluster;
+    cluster_start(c);
+    struct state st = {0};
+    pg_uv_t *pg = open_conn(c->url, 60000, &st);
+    cluster_crash(c);
+    struct rec r = {0};
+    query(pg, &r, "SELECT 1", 0, NULL);
+    wait_calls(&r, 1, 10000);
+    cr_assert_eq(r.nulls, 1, "a result from a server that is gone");
+    cr_assert_neq(r.err[0], '\0');
+    cr_assert_not(pg_uv_connected(pg));
+    cr_assert_eq(st.downs, 1);
+    close_conn(pg);
+}
+
+/* A connection waiting out its backoff after the server went away tries
+ * at once when told the server is back (pg_uv_retry_now), and a query
+ * sent then waits for that attempt instead of being refused. The loop
+ * does not run between the restart and the query, so the backoff's
+ * timer cannot have fired: the connection is still waiting. */
+Test(pg_uv, retry_now_cuts_the_backoff_short) {
+    struct cluster *c = &cluster;
+    cluster_start(c);
+    struct state st = {0};
+    pg_uv_t *pg = open_conn(c->url, 20000, &st);
+    cluster_crash(c);
+    /* Until it is known down and waiting (an attempt in progress takes
+     * queries, and fails them). */
+    struct rec probe = {0};
+    int probes = 0;
+    for (;;) {
+        int rc = pg_uv_query(pg, "SELECT 1", 0, NULL, on_result, &probe);
+        if (rc == UV_ENOTCONN) break;
+        cr_assert_eq(rc, 0);
+        wait_calls(&probe, ++probes, 10000);
+        cr_assert_lt(probes, 100, "never found waiting out its backoff");
+    }
+    cr_assert_eq(probe.nulls, probes, "a query ran with the server down");
+    cluster_start(c);
+    struct rec refused = {0};
+    cr_assert_eq(pg_uv_query(pg, "SELECT 1", 0, NULL, on_result, &refused), UV_ENOTCONN,
+                 "not waiting out its backoff");
+    cr_assert(pg_uv_retry_now(pg));
+    struct rec back = {0};
+    const char *params[] = {"now"};
+    query(pg, &back, "SELECT $1::text", 1, params);
+    wait_calls(&back, 1, 30000);
+    cr_assert_eq(back.status, PGRES_TUPLES_OK, "%s", back.err);
+    cr_assert_str_eq(back.val[0], "now");
+    cr_assert(pg_uv_connected(pg));
+    cr_assert(pg_uv_retry_now(pg), "up: nothing to do, and says so");
+    close_conn(pg);
+    cr_assert_eq(refused.calls, 0);
+}
+
 /* --- prepared statements (common/pg_stmts.h) --- */
 
 /* count_prepared asks the connection how many of its prepared statements
