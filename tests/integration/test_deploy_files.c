@@ -274,10 +274,21 @@ array_has(json_t *a, const char *s) {
     return false;
 }
 
+/* clear_env empties the environment but for BIN_DIR, which says where
+ * this build's programs are (testenv_bin). */
+static void
+clear_env(void) {
+    const char *bin = getenv("BIN_DIR");
+    char bin_dir[4096] = "";
+    if (bin) snprintf(bin_dir, sizeof bin_dir, "%s", bin);
+    clearenv();
+    if (bin_dir[0]) cr_assert_eq(setenv("BIN_DIR", bin_dir, 1), 0);
+}
+
 /* Defaults of the programs, as a production deploy gets them. */
 static void
 default_config(struct config *cfg) {
-    clearenv();
+    clear_env();
     setenv("APP_ENV", "production", 1);
     setenv("DATABASE_URL", "postgresql://wordcount@postgres/wordcount", 1);
     char err[512];
@@ -360,7 +371,7 @@ check_program_service(json_t *doc, const char *name, const char *program, json_t
                      name);
 
     /* Its environment: known variables only, with values the programs accept. */
-    clearenv();
+    clear_env();
     const char *k;
     json_t *v;
     json_object_foreach(json_object_get(s, "environment"), k, v) {
