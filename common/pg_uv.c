@@ -52,7 +52,8 @@ struct pgpoll {
     pg_uv_t *pg;
     PGconn *conn;
     int fd;
-    ino_t ino; /* a new socket may reuse the old descriptor number */
+    ino_t ino;  /* a new socket may reuse the old descriptor number */
+    int events; /* what the handle was last started with */
 };
 
 enum pg_state { PG_DOWN, PG_CONNECTING, PG_READY };
@@ -189,7 +190,13 @@ watch(pg_uv_t *pg, int events) {
         p->ino = st.st_ino;
         pg->poll = p;
     }
-    return uv_poll_start(&pg->poll->handle, events, on_poll);
+    /* libuv's uv_poll_start takes the socket out of epoll and puts it
+     * back even for the same events (two epoll_ctl): only a change, or a
+     * handle libuv stopped (POLLERR), starts it again. */
+    if (events == pg->poll->events && uv_is_active((uv_handle_t *)&pg->poll->handle)) return 0;
+    int rc = uv_poll_start(&pg->poll->handle, events, on_poll);
+    pg->poll->events = rc == 0 ? events : 0;
+    return rc;
 }
 
 /* finish_conn closes the poll and finishes the connection. */
