@@ -528,16 +528,24 @@ Test(pg_uv, reconnects_after_restart) {
     cr_assert_eq(refused.calls, 0);
 }
 
+/* conn_then_crash starts the private cluster, connects to it, and
+ * crashes it without running the loop: the connection has not seen the
+ * server go. */
+static pg_uv_t *
+conn_then_crash(int timeout_ms, struct state *st) {
+    cluster_start(&cluster);
+    pg_uv_t *pg = open_conn(cluster.url, timeout_ms, st);
+    cluster_crash(&cluster);
+    return pg;
+}
+
 /* A query sent on a connection whose server has just died, before the
  * loop saw it go: the write meets a closed socket (the kernel answers
  * with a reset, and libuv reports the error and stops the poll), and the
  * query fails at once, not when its 60 s timeout ends. */
 Test(pg_uv, a_query_on_a_connection_whose_server_died_fails_at_once) {
-    struct cluster *c = &cluster;
-    cluster_start(c);
     struct state st = {0};
-    pg_uv_t *pg = open_conn(c->url, 60000, &st);
-    cluster_crash(c);
+    pg_uv_t *pg = conn_then_crash(60000, &st);
     struct rec r = {0};
     query(pg, &r, "SELECT 1", 0, NULL);
     wait_calls(&r, 1, 10000);
@@ -554,11 +562,8 @@ Test(pg_uv, a_query_on_a_connection_whose_server_died_fails_at_once) {
  * does not run between the restart and the query, so the backoff's
  * timer cannot have fired: the connection is still waiting. */
 Test(pg_uv, retry_now_cuts_the_backoff_short) {
-    struct cluster *c = &cluster;
-    cluster_start(c);
     struct state st = {0};
-    pg_uv_t *pg = open_conn(c->url, 20000, &st);
-    cluster_crash(c);
+    pg_uv_t *pg = conn_then_crash(20000, &st);
     /* Until it is known down and waiting (an attempt in progress takes
      * queries, and fails them). */
     struct rec probe = {0};
@@ -571,7 +576,7 @@ Test(pg_uv, retry_now_cuts_the_backoff_short) {
         cr_assert_lt(probes, 100, "never found waiting out its backoff");
     }
     cr_assert_eq(probe.nulls, probes, "a query ran with the server down");
-    cluster_start(c);
+    cluster_start(&cluster);
     struct rec refused = {0};
     cr_assert_eq(pg_uv_query(pg, "SELECT 1", 0, NULL, on_result, &refused), UV_ENOTCONN,
                  "not waiting out its backoff");
