@@ -7,8 +7,8 @@
  * (their SQL and parameters are copied at submit).
  *
  * Connect: PQconnectStartParams (with application_name "wordcount
- * <name>" unless the URL sets one), PQsetnonblocking, then PQconnectPoll driven by
- * its READING/WRITING answers, re-checking PQsocket each time.
+ * <name>" unless the URL sets one), PQsetnonblocking, then PQconnectPoll
+ * driven by its READING/WRITING answers, re-checking PQsocket each time.
  * Queries: text parameters, text results, one in flight, PQflush until
  * done, PQconsumeInput + PQgetResult until NULL. Each SQL text is
  * prepared once per connection (PQsendPrepare, then PQsendQueryPrepared

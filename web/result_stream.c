@@ -192,6 +192,9 @@ declare(struct rstream *st) {
              ") s, generate_series(1, octet_length(s.b), %d) AS i ORDER BY s.k, i",
              RESULT_STREAM_PIECE);
     const char *params[] = {st->job_id};
+    /* The row was just read on this server: it is up, even if this
+     * connection lost it in an outage and still waits to reconnect. */
+    stream_pool_wake(&st->app->streams, &st->slot);
     if (stream_pool_query(&st->app->streams, &st->slot, sql, 1, params, on_declared, st) < 0) {
         refuse(st, NULL, "postgres unavailable");
         return;

@@ -98,15 +98,14 @@ int
 stream_pool_query(struct stream_pool *p, struct stream_slot *slot, const char *sql, int nparams,
                   const char *const *params, pg_uv_cb cb, void *arg) {
     if (p->closing || slot->conn < 0) return UV_ECANCELED;
+    return pg_uv_query(p->server[slot->server].pg[slot->conn], sql, nparams, params, cb, arg);
+}
+
+void
+stream_pool_wake(struct stream_pool *p, struct stream_slot *slot) {
+    if (p->closing || slot->conn < 0) return;
     pg_uv_t *pg = p->server[slot->server].pg[slot->conn];
-    int rc = pg_uv_query(pg, sql, nparams, params, cb, arg);
-    /* A stream starts only after the web's own connection has read its
-     * row on this server, so the server is up: a stream connection still
-     * waiting out its backoff from an outage (up to 5 s) tries again now,
-     * rather than failing a reader the server could answer. */
-    if (rc == UV_ENOTCONN && pg_uv_retry_now(pg))
-        rc = pg_uv_query(pg, sql, nparams, params, cb, arg);
-    return rc;
+    if (!pg_uv_connected(pg)) pg_uv_retry_now(pg);
 }
 
 int

@@ -14,8 +14,8 @@
  * line behind them: STREAM_POOL_WAITING. Only when that line is full is a
  * reader turned away (the caller answers 503 with Retry-After).
  * A connection that lost its server and waits out its reconnect backoff
- * (up to 5 s) is asked to try at once by a stream's query: a stream
- * starts only after its row was read on that server, so it is up.
+ * (up to 5 s) can be told to try at once (stream_pool_wake), by a stream
+ * that knows the server is up.
  *
  * Owns: the connections, each one's count of streams, and the line (of
  * slots the callers embed: a slot must stay alive while it waits or holds
@@ -86,6 +86,11 @@ void stream_pool_release(struct stream_pool *p, struct stream_slot *slot);
  * once closing, or when slot holds none). */
 int stream_pool_query(struct stream_pool *p, struct stream_slot *slot, const char *sql, int nparams,
                       const char *const *params, pg_uv_cb cb, void *arg);
+/* stream_pool_wake makes slot's connection, if it is waiting out its
+ * reconnect backoff, try again at once (pg_uv_retry_now); queries sent
+ * after it wait for the attempt. For a stream's first query: its row has
+ * just been read on that server, so the server is up. */
+void stream_pool_wake(struct stream_pool *p, struct stream_slot *slot);
 /* stream_pool_waiting: how many wait in line. */
 int stream_pool_waiting(const struct stream_pool *p);
 void stream_pool_close(struct stream_pool *p, void (*cb)(void *arg), void *arg);
