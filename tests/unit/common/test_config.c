@@ -209,8 +209,7 @@ ParameterizedTestParameters(config, bad_value_names_the_variable) {
     return cr_make_param_array(struct bad_case, cases, sizeof cases / sizeof cases[0]);
 }
 
-ParameterizedTest(struct bad_case *bc, config, bad_value_names_the_variable, .init = setup,
-                  .fini = teardown) {
+ParameterizedTest(struct bad_case *bc, config, bad_value_names_the_variable) {
     setenv(bc->name, bc->value, 1);
     struct config c;
     char err[256] = "";

@@ -30,7 +30,7 @@ remove_dir(void) {
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue; /* not .hidden */
         char *p = xasprintf("%s/%s", dir, e->d_name);
         unlink(p);
         free(p);
@@ -174,8 +174,7 @@ ParameterizedTestParameters(migfile, bad_file_names) {
     return cr_make_param_array(struct bad_name, cases, sizeof cases / sizeof cases[0]);
 }
 
-ParameterizedTest(struct bad_name *c, migfile, bad_file_names, .init = make_dir,
-                  .fini = remove_dir) {
+ParameterizedTest(struct bad_name *c, migfile, bad_file_names) {
     put(c->file, "SELECT 1;");
     struct migration_set set;
     cr_assert_eq(migfile_load(dir, &set, err, sizeof err), MIGRATE_EFILES, "%s was accepted",
@@ -288,7 +287,10 @@ Test(migfile, new_refuses_a_broken_folder) {
 }
 
 Test(migfile, new_reports_an_unwritable_folder) {
-    if (geteuid() == 0) cr_skip_test("root writes through folder permissions");
+    if (geteuid() == 0) {
+        remove_dir(); /* a skipped test's .fini does not run */
+        cr_skip_test("root writes through folder permissions");
+    }
     put_pair(1, "a");
     chmod(dir, 0555);
     char *up = NULL;
