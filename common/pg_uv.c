@@ -170,13 +170,19 @@ close_poll(pg_uv_t *pg, bool finish) {
 static void on_poll(uv_poll_t *h, int status, int events);
 
 /* watch polls PQsocket for events, replacing the poll handle when libpq
- * has moved to another socket (it closes the old one itself). */
+ * has moved to another socket (it closes the old one itself). libpq
+ * moves only while connecting: a ready connection keeps its socket, so
+ * its queries skip the fstat. */
 static int
 watch(pg_uv_t *pg, int events) {
     int fd = PQsocket(pg->conn);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) return UV_EBADF;
-    if (pg->poll && (pg->poll->fd != fd || pg->poll->ino != st.st_ino)) close_poll(pg, false);
+    if (fd < 0) return UV_EBADF;
+    bool same = pg->state == PG_READY && pg->poll && pg->poll->fd == fd;
+    struct stat st = {0};
+    if (!same) {
+        if (fstat(fd, &st) < 0) return UV_EBADF;
+        if (pg->poll && (pg->poll->fd != fd || pg->poll->ino != st.st_ino)) close_poll(pg, false);
+    }
     if (!pg->poll) {
         struct pgpoll *p = xcalloc(1, sizeof *p);
         int rc = uv_poll_init(pg->loop, &p->handle, fd);

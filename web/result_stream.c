@@ -70,12 +70,16 @@ finish(struct rstream *st, bool complete) {
     on_cursor_closed(NULL, NULL, NULL, st);
 }
 
+/* why is a failed statement's error: its result's, or pg_uv's. */
+static const char *
+why(const PGresult *res, const char *errstr) {
+    return res ? PQresultErrorMessage(res) : errstr ? errstr : "unknown";
+}
+
 static void
 fail(struct rstream *st, const char *what, const PGresult *res, const char *errstr) {
     log_warn("msg=\"result stream cut\" job=%s step=%s error=%s", st->job_id, what,
-             log_q(res      ? PQresultErrorMessage(res)
-                   : errstr ? errstr
-                            : "unknown"));
+             log_q(why(res, errstr)));
     /* A failed statement may have left no cursor; CLOSE of a missing one
      * only fails. */
     finish(st, false);
@@ -87,9 +91,7 @@ fail(struct rstream *st, const char *what, const PGresult *res, const char *errs
 static void
 refuse(struct rstream *st, const PGresult *res, const char *errstr) {
     log_warn("msg=\"result not read\" job=%s step=declare error=%s", st->job_id,
-             log_q(res      ? PQresultErrorMessage(res)
-                   : errstr ? errstr
-                            : "unknown"));
+             log_q(why(res, errstr)));
     req_unavailable(st->req, REQ_POSTGRES, "the result cannot be read now");
     st->req = NULL;
     st->phase = DONE;

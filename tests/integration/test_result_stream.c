@@ -5,7 +5,6 @@
  * are served as HTTP says. The real web, worker, Redis and Postgres. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -18,6 +17,7 @@
 #include "common/buf.h"
 #include "tests/lib/http_client.h"
 #include "tests/lib/raw_http.h"
+#include "tests/lib/testdb.h"
 #include "tests/lib/wcsys.h"
 
 /* Distinct words on the page: their counts are far larger than a piece
@@ -306,30 +306,30 @@ Test(result_stream, streams_wait_in_line_without_starving_other_routes) {
     cr_assert(whole, "the reader in line got a cut-off answer");
 }
 
-/* one_value runs sql on c and returns its first value (0 when none). */
-static int
-one_value(PGconn *c, const char *sql) {
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    int v = st == PGRES_TUPLES_OK && PQntuples(r) > 0 ? atoi(PQgetvalue(r, 0, 0)) : 0;
-    bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
-    char err[256];
-    snprintf(err, sizeof err, "%s", PQresultErrorMessage(r));
-    PQclear(r);
-    cr_assert(ok, "%s: %s", sql, err);
-    return v;
-}
-
 /* stream_backends: the web's stream connections to the test's database,
- * as pg_stat_activity (seen from any database) lists them. */
+ * as pg_stat_activity lists them (asked from another database of the
+ * server, which takes connections throughout). */
 static int
-stream_backends(PGconn *c, const char *what) {
+stream_backends(const char *what) {
     char sql[512];
     snprintf(sql, sizeof sql,
              "SELECT %s FROM pg_stat_activity WHERE datname = '%s' AND application_name = "
              "'wordcount pg-web-stream'",
              what, sys.db_name);
-    return one_value(c, sql);
+    char *v = testdb_query_value(sys.admin_url, sql);
+    cr_assert_not_null(v, "%s", sql);
+    int n = atoi(v);
+    free(v);
+    return n;
+}
+
+/* allow_connections opens or closes the test's database to new ones. */
+static void
+allow_connections(bool on) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS %s", sys.db_name,
+             on ? "true" : "false");
+    cr_assert_eq(testdb_exec_at(sys.admin_url, sql), 0);
 }
 
 /* A result whose cursor cannot be declared (the stream connections lost,
@@ -341,15 +341,11 @@ stream_backends(PGconn *c, const char *what) {
  * false holds for every role, superusers too, and cannot be set from
  * inside the database); the web's own connection stays. */
 Test(result_stream, a_cursor_that_cannot_be_declared_is_a_whole_503) {
-    PGconn *c = PQconnectdb(sys.admin_url);
-    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
-    cr_assert_eq(stream_backends(c, "count(*)"), 2, "the web's stream connections, named");
-    char sql[256];
-    snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", sys.db_name);
-    one_value(c, sql);
-    cr_assert_eq(stream_backends(c, "count(pg_terminate_backend(pid))"), 2);
+    cr_assert_eq(stream_backends("count(*)"), 2, "the web's stream connections, named");
+    allow_connections(false);
+    cr_assert_eq(stream_backends("count(pg_terminate_backend(pid))"), 2);
     long long until = wcsys_now_ms() + 30000;
-    while (stream_backends(c, "count(*)") > 0) {
+    while (stream_backends("count(*)") > 0) {
         cr_assert_lt(wcsys_now_ms(), until, "the stream connections never ended");
         usleep(20 * 1000);
     }
@@ -369,9 +365,7 @@ Test(result_stream, a_cursor_that_cannot_be_declared_is_a_whole_503) {
     json_decref(v);
     cr_assert(wcsys_log_find(sys.web_log, "msg=\"result not read\"", job, 10000, NULL, 0));
 
-    snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", sys.db_name);
-    one_value(c, sql);
-    PQfinish(c);
+    allow_connections(true);
     json_t *back = get_result("", NULL, 0);
     cr_assert_gt(json_object_size(json_object_get(back, "counts")), NWORDS - 1);
 }

@@ -214,8 +214,8 @@ Test(shards, a_shard_down_makes_only_its_own_jobs_wait) {
     /* The victim's jobs: slow pages, so some are in flight at the kill. */
     char page[96];
     for (int n = 0; n < 10; n++) {
-        snprintf(url, sizeof url, "http://127.0.0.%d:%d/slow/1500?n=%d", victim_host + 2,
-                 page_server_port(set.hosts[victim_host]), n);
+        snprintf(page, sizeof page, "/slow/1500?n=%d", n);
+        shardset_host_url(&set, victim_host, page, url, sizeof url);
         cr_assert_eq(post(url, NULL, 0), 202);
     }
     int victims = nids;
