@@ -18,6 +18,7 @@
 #include "worker/membudget.h"
 #include "worker/runner.h"
 #include "worker/stopwords.h"
+#include "worker/tokenize.h"
 
 struct child {
     uv_loop_t loop;
@@ -152,6 +153,7 @@ child_run(const struct config *cfg, int index) {
         if (!status) status = EX_SOFTWARE;
     }
     xmlCleanupParser();
+    tokenizer_cleanup();
     curl_global_cleanup();
     stopwords_free(&sw);
     if (!status) log_info("msg=\"worker stopped\"");

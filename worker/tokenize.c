@@ -1,5 +1,6 @@
 #include "worker/tokenize.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,34 @@
  * sees, but it must not make the scratch buffers grow without bound). */
 #define WORD_MAX 1024
 
+/* The word break iterator every tokenizer clones: building one (rules,
+ * locale) costs about twenty times a clone, and a tokenizer is made per
+ * page. Built once per process, never given text, so clones may be taken
+ * from any thread; how it segments "a:b" is asked once too. */
+static struct {
+    pthread_once_t once;
+    UBreakIterator *brk;
+    bool colon_midletter;
+    UErrorCode st;
+} proto = {.once = PTHREAD_ONCE_INIT};
+
+static void
+proto_build(void) {
+    UErrorCode st = U_ZERO_ERROR;
+    UBreakIterator *b = ubrk_open(UBRK_WORD, "en", NULL, 0, &st);
+    if (U_FAILURE(st)) {
+        proto.st = st;
+        return;
+    }
+    /* Does this ICU keep "a:b" whole (colon as MidLetter)? */
+    static const UChar probe[] = {'a', ':', 'b'};
+    ubrk_setText(b, probe, 3, &st);
+    proto.colon_midletter = U_SUCCESS(st) && ubrk_following(b, 0) == 3;
+    st = U_ZERO_ERROR;
+    ubrk_setText(b, NULL, 0, &st);
+    proto.brk = b;
+}
+
 int
 tokenizer_init(struct tokenizer *t, char *err, size_t errlen) {
     UErrorCode st = U_ZERO_ERROR;
@@ -21,10 +50,15 @@ tokenizer_init(struct tokenizer *t, char *err, size_t errlen) {
     buf_init(&t->norm);
     buf_init(&t->out);
     t->nfc = NULL;
-    t->brk = ubrk_open(UBRK_WORD, "en", NULL, 0, &st);
+    t->brk = NULL;
+    if (pthread_once(&proto.once, proto_build) != 0 || !proto.brk) {
+        snprintf(err, errlen, "ubrk_open: %s", u_errorName(proto.st));
+        return -1;
+    }
+    t->brk = ubrk_clone(proto.brk, &st);
     if (U_FAILURE(st)) {
         t->brk = NULL;
-        snprintf(err, errlen, "ubrk_open: %s", u_errorName(st));
+        snprintf(err, errlen, "ubrk_clone: %s", u_errorName(st));
         return -1;
     }
     t->nfc = unorm2_getNFCInstance(&st);
@@ -34,12 +68,14 @@ tokenizer_init(struct tokenizer *t, char *err, size_t errlen) {
         return -1;
     }
     buf_reserve(&t->out, WORD_MAX + 1);
-    /* Does this ICU keep "a:b" whole (colon as MidLetter)? */
-    static const UChar probe[] = {'a', ':', 'b'};
-    ubrk_setText(t->brk, probe, 3, &st);
-    t->colon_midletter = U_SUCCESS(st) && ubrk_following(t->brk, 0) == 3;
-    ubrk_setText(t->brk, NULL, 0, &st);
+    t->colon_midletter = proto.colon_midletter;
     return 0;
+}
+
+void
+tokenizer_cleanup(void) {
+    if (proto.brk) ubrk_close(proto.brk);
+    proto.brk = NULL;
 }
 
 void

@@ -1,10 +1,11 @@
 /* tokenize — Unicode word segmentation (UAX #29, ICU's word break
  * iterator), case folding and NFC normalisation.
  *
- * Owns: the ICU break iterator and scratch buffers, reused across calls,
- * so segmenting allocates nothing once the buffers have grown. A token
- * is a word when ICU's rule status says letters, kana or ideographs and
- * it holds at least one letter (general category L) of any script:
+ * Owns: its ICU break iterator (a clone of one the process builds once)
+ * and scratch buffers, reused across calls, so segmenting allocates
+ * nothing once the buffers have grown. A token is a word when ICU's rule
+ * status says letters, kana or ideographs and it holds at least one
+ * letter (general category L) of any script:
  * "don't", "état", "東京" are words; numbers ("42", "3.14"), punctuation,
  * emoji and "4_2" are not. Each word reaches the callback as case-folded
  * NFC UTF-8, valid only during the call.
@@ -13,8 +14,9 @@
  * UAX #29 never joins with anything on either side. A piece made of
  * ASCII alone is segmented by the UAX #29 rules restricted to ASCII
  * (letters, digits, ' . : , ; _) and lower-cased in place, without ICU;
- * the other pieces go through ICU together. tokenize_text_icu sends everything through ICU; the tests
- * and the fuzzer check that both give the same words. */
+ * the other pieces go through ICU together. tokenize_text_icu sends
+ * everything through ICU; the tests and the fuzzer check that both give
+ * the same words. */
 #ifndef WC_TOKENIZE_H
 #define WC_TOKENIZE_H
 
@@ -38,6 +40,10 @@ struct tokenizer {
 /* tokenizer_init returns 0, or -1 with a message in err (ICU data missing). */
 int tokenizer_init(struct tokenizer *t, char *err, size_t errlen);
 void tokenizer_free(struct tokenizer *t);
+/* tokenizer_cleanup frees what every tokenizer shares (the break
+ * iterator they are cloned from), at the end of a process, once no
+ * tokenizer is in use; a later tokenizer_init fails. */
+void tokenizer_cleanup(void);
 /* tokenize_text segments UTF-8 text (invalid bytes become U+FFFD) and
  * calls cb for each word in order. */
 void tokenize_text(struct tokenizer *t, const char *utf8, size_t len, tokenize_word_cb cb,
