@@ -398,6 +398,34 @@ def submit_parallel(sysm, urls, conns=4):
     return [x for part in out for x in part]
 
 
+SUBMIT_LOAD = f"{ROOT}/build/bench/submit_load"
+
+
+def build_submit_load():
+    os.makedirs(os.path.dirname(SUBMIT_LOAD), exist_ok=True)
+    sh("sh", "-c", f"cc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o {SUBMIT_LOAD} "
+       f"{ROOT}/tests/bench/submit_load.c $(pkg-config --cflags --libs libcurl)")
+
+
+def submit_load(sysm, n, conns=4):
+    """Starts tests/bench/submit_load.c submitting the n jobs of drain_run
+    (job k is urls.txt's line k mod lines, ?job=k) over conns keep-alive
+    connections: a C client, so that its own CPU stays small beside the
+    system's (a Python client on these 2 cores took a large share of one).
+    Refused submissions are sent again; returns the process, which ends
+    once n are accepted (load_wait)."""
+    return subprocess.Popen([SUBMIT_LOAD, f"http://127.0.0.1:{sysm.web_port}/api/v1/jobs", f"{sysm.tmp}/urls.txt",
+                             str(n), str(conns)], stdout=subprocess.PIPE, text=True)
+
+
+def load_wait(proc):
+    """The submissions submit_load's client saw refused (and sent again)."""
+    out = proc.communicate(timeout=600)[0]
+    if proc.returncode != 0:
+        sys.exit(f"bench: submit_load failed (exit {proc.returncode})")
+    return int(out.split()[1])
+
+
 def all_pids(sysm):
     """Every pid of the system under test (process trees of each kind)."""
     kids, _ = proc_children()
@@ -475,13 +503,13 @@ def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
     t0 = time.time()
     sysm.start("worker", [f"{BIN}/wordcount-worker"], WORKER_PROCESSES=procs, WORKER_CONCURRENCY=conc)
     prof = perf_start(sysm, perf, int(os.environ.get("PERF_S", 5))) if perf else None
-    if submit_while:
-        submit_parallel(sysm, jobs)
+    load = submit_load(sysm, n) if submit_while else None
     failed = wait_drained(sysm, n, t0)
     after = cpu_snapshot(sysm)
     if prof:
         prof.wait()
     rss = [vmhwm_kb(p) for p in sysm.worker_children()]
+    refused = load_wait(load) if load else 0
     sysm.stop("worker")
     end = float(sysm.psql("SELECT extract(epoch FROM max(stored_at)) FROM results").strip())
     rows = int(sysm.psql("SELECT count(*) FROM results").strip())
@@ -490,7 +518,7 @@ def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
     span = max(end - t0, 1e-9)
     cpu = {k: round(1000 * (after.get(k, 0) - before.get(k, 0)) / hz / max(rows, 1), 3) for k in after}
     return {"jobs": n, "rows": rows, "failed": failed, "jobs_per_s": round(rows / span, 1),
-            "rows_per_commit": round(rows / max(commits, 1), 2),
+            "rows_per_commit": round(rows / max(commits, 1), 2), "refused": refused,
             "cpu_ms_per_job": cpu, "worker_rss_kb": rss, "web_rss_kb": vmhwm_kb(sysm.procs["web"].pid),
             **store_counters(sysm, calls0, net0, lsn0, rows)}
 
@@ -500,6 +528,7 @@ def drain(sysm, urls, runs):
     while draining; medians of runs."""
     n = int(os.environ.get("DRAIN", 10000))
     procs, conc = map(int, os.environ.get("DRAIN_GRID", "2x64").split("x"))
+    build_submit_load()
     out = {}
     for mode in ("queued", "submit_while_draining"):
         samples = []
