@@ -839,6 +839,21 @@ Test(queue, max_age_is_answered_from_the_pages_note) {
     cr_assert_eq(submit_with(&r, id), QUEUE_CACHED);
     cr_assert_str_eq(id, first, "the page's newest finished job");
     cr_assert_eq(got_submit_state, (int)JOB_FINISHED, "with its copy, as it finished");
+    {
+        /* The copy is the job's hash, field for field, and expires with it. */
+        struct keybuf kc, kj;
+        const char *copy = keys_page_job(&keys, page, &kc), *job = keys_job(&keys, first, &kj);
+        long long job_ttl = oracle_int("TTL %s", job), copy_ttl = oracle_int("TTL %s", copy);
+        cr_assert(job_ttl > 3500 && copy_ttl > 3500 && copy_ttl <= job_ttl,
+                  "the copy expires with the job (ttl %lld, job %lld)", copy_ttl, job_ttl);
+        cr_assert_eq(oracle_int("HLEN %s", copy), oracle_int("HLEN %s", job));
+        redisReply *b = redisCommand(oracle, "HGET %s finished_at", copy);
+        redisReply *c = redisCommand(oracle, "HGET %s finished_at", job);
+        cr_assert(b && c && b->type == REDIS_REPLY_STRING && c->type == REDIS_REPLY_STRING);
+        cr_assert_str_eq(b->str, c->str);
+        freeReplyObject(b);
+        freeReplyObject(c);
+    }
     /* The copy expired (it lives as long as a job hash): the id alone. */
     freeReplyObject(redisCommand(oracle, "DEL %s", keys_page_job(&keys, page, &kb)));
     r.idem_key = r.body_hash = NULL;
