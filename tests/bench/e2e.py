@@ -441,10 +441,13 @@ def perf_start(sysm, path, seconds):
 
 
 def redis_counters(sysm):
-    """Redis's calls per command and bytes received/sent so far."""
+    """Redis's calls and microseconds per command (a script's commands are
+    counted as commands, and in the script's own time too), and bytes
+    received/sent so far."""
     calls = {}
-    for m in re.finditer(r"^cmdstat_(\w+):calls=(\d+)", sysm.redis_cli("INFO", "commandstats"), re.M):
+    for m in re.finditer(r"^cmdstat_(\w+):calls=(\d+),usec=(\d+)", sysm.redis_cli("INFO", "commandstats"), re.M):
         calls[m.group(1)] = int(m.group(2))
+        calls["usec:" + m.group(1)] = int(m.group(3))
     st = sysm.redis_cli("INFO", "stats")
     net = {k: int(re.search(rf"^{k}:(\d+)", st, re.M).group(1))
            for k in ("total_net_input_bytes", "total_net_output_bytes")}
@@ -467,11 +470,13 @@ def store_counters(sysm, calls0, net0, lsn0, rows):
     table bytes (the results partitions with their TOAST and indexes)."""
     calls1, net1 = redis_counters(sysm)
     per = max(rows, 1)
-    calls = {k: round((v - calls0.get(k, 0)) / per, 2) for k, v in calls1.items() if v - calls0.get(k, 0) > 0}
+    diff = {k: (v - calls0.get(k, 0)) / per for k, v in calls1.items() if v - calls0.get(k, 0) > 0}
+    calls = {k: round(v, 2) for k, v in diff.items() if not k.startswith("usec:")}
+    usec = {k[5:]: round(v, 1) for k, v in diff.items() if k.startswith("usec:")}
     wal = int(sysm.psql(f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn0}')").strip())
     table = int(sysm.psql("SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits"
                           " WHERE inhparent = 'results'::regclass").strip())
-    return {"redis_calls_per_job": calls,
+    return {"redis_calls_per_job": calls, "redis_usec_per_job": usec,
             "redis_commands_per_job": round(sum(calls.values()), 2),
             "redis_scripts_per_job": round(sum(v for k, v in calls.items() if k in ("evalsha", "eval", "fcall")), 2),
             "redis_bytes_in_per_job": round((net1["total_net_input_bytes"] - net0["total_net_input_bytes"]) / per),
@@ -552,6 +557,7 @@ def drain(sysm, urls, runs):
                   "pg_wal_bytes_per_job", "pg_table_bytes_per_job"):
             m[k] = statistics.median(s[k] for s in samples)
         m["redis_calls_per_job"] = samples[len(samples) // 2]["redis_calls_per_job"]
+        m["redis_usec_per_job"] = samples[len(samples) // 2]["redis_usec_per_job"]
         out[mode] = m
     if "submit_while_draining" in out:
         out["capacity"] = capacity(out["submit_while_draining"])
@@ -778,6 +784,10 @@ def main():
         print(f"drain {d['jobs']} jobs, {mode} ({d['config']}): {d['jobs_per_s']} jobs/s{ratio} (runs {d['runs']}, "
               f"failed {d['failed']}, {d['rows_per_commit']} rows per commit)\n  CPU ms per job: {cpu}\n  peak RSS: workers {d['worker_rss_kb']} kB, "
               f"web {d['web_rss_kb']} kB")
+        us = d.get("redis_usec_per_job", {})
+        top = sorted(((v, k) for k, v in us.items() if k not in ("evalsha", "eval")), reverse=True)[:8]
+        print(f"  Redis us per job (commands' own time; scripts {us.get('evalsha', 0)} in all): "
+              + ", ".join(f"{k} {v}" for v, k in top))
     if report.get("throughput"):
         print(f"{'processes x concurrency':<24} {'jobs/s':>8} {'p50 ms':>9} {'p99 ms':>9}  failed")
     for k, m in report.get("throughput", {}).items():
