@@ -252,9 +252,8 @@ runner_new(uv_loop_t *loop, const struct config *cfg, const struct stopwords *sw
         free(r);
         return NULL;
     }
-    /* One connection runs one statement at a time: with many jobs in
-     * flight the inserts queue behind each other, so a few connections
-     * share them (by job id). */
+    /* The result rows' connections (RUNNER_PG_CONNS, by job id): the
+     * rows that queue behind a statement go together in the next. */
     r->npg = cfg->worker_concurrency < RUNNER_PG_CONNS ? cfg->worker_concurrency : RUNNER_PG_CONNS;
     for (int i = 0; i < r->npg; i++) {
         r->pg[i] = pg_uv_new(loop, cfg->database_url, "postgres", PG_QUERY_TIMEOUT_MS,

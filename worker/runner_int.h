@@ -37,9 +37,13 @@
  * go together in its next one (worker/store_batch.h), so fewer
  * connections mean more rows per commit and less Postgres CPU per row:
  * in the drain (2 x 64), 4 connections gave 2.9 rows per commit and
- * 0.74 ms of Postgres per row, 2 gave 5.1 and 0.58, 1 gave 9.1 and 0.52.
- * Two keep a second statement going while one commits. */
-#define RUNNER_PG_CONNS 2
+ * 0.74 ms of Postgres per row, 2 gave 5.1 and 0.58, 1 gave 9.1 and 0.52
+ * (a loaded machine); on a quiet one, taking turns, 2 gave 3.8 rows and
+ * 0.33 to 0.41 ms, 1 gave 6.8 to 7.6 rows and 0.29 to 0.31 ms, at the
+ * same jobs/s (a statement's round trip, commit included, is a few
+ * milliseconds: one connection carries 32 rows a turn, thousands a
+ * second). So one; the array stays for a deployment that wants more. */
+#define RUNNER_PG_CONNS 1
 
 /* One Redis shard (common/shards.h) as this process reads it: its
  * connections, its queue, and the runner's state on it. */
