@@ -90,6 +90,10 @@ main(int argc, char **argv) {
     double t0 = now();
     for (int i = 0; i < conns && next < n; i++) {
         slots[i].easy = curl_easy_init();
+        if (!slots[i].easy) {
+            fprintf(stderr, "submit_load: curl_easy_init failed\n");
+            return 1;
+        }
         curl_easy_setopt(slots[i].easy, CURLOPT_URL, argv[1]);
         curl_easy_setopt(slots[i].easy, CURLOPT_HTTPHEADER, hdr);
         curl_easy_setopt(slots[i].easy, CURLOPT_WRITEFUNCTION, discard);
