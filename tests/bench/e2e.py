@@ -382,22 +382,6 @@ def wait_drained(sysm, n, t0, limit_s=1800):
         time.sleep(0.2)
 
 
-def submit_parallel(sysm, urls, conns=4):
-    """Submits urls over conns keep-alive connections at once; returns the ids."""
-    import threading
-    parts = [urls[i::conns] for i in range(conns)]
-    out = [None] * conns
-
-    def run(i):
-        out[i] = submit(sysm, parts[i])
-    th = [threading.Thread(target=run, args=(i,)) for i in range(conns)]
-    for t in th:
-        t.start()
-    for t in th:
-        t.join()
-    return [x for part in out for x in part]
-
-
 SUBMIT_LOAD = f"{ROOT}/build/bench/submit_load"
 
 
@@ -487,20 +471,19 @@ def store_counters(sysm, calls0, net0, lsn0, rows):
             "pg_table_bytes_per_job": round(table / per)}
 
 
-def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
+def drain_run(sysm, n, procs, conc, submit_while, perf=None):
     """One drain of n jobs by procs x conc workers: queued first, or (with
-    submit_while) submitted by the client while the workers take them.
+    submit_while) submitted while the workers take them, by submit_load
+    either way.
     Throughput is n / (last row's commit - workers' start). Each job is a
-    page of its own (?job=i: nginx serves the manual's page, wordcount sees
+    page of its own (?job=k: nginx serves the manual's page, wordcount sees
     a URL it never stored), so every job is a full fetch, as issue 19
     measures it; the same URL again would be a conditional re-fetch
     answered 304 (issue 17), another workload."""
-    jobs = [f"{urls[i % len(urls)]}?job={i}" for i in range(n)]
     sysm.reset()
     calls0, net0 = redis_counters(sysm)
     lsn0 = pg_wal_lsn(sysm)
-    if not submit_while:
-        submit_parallel(sysm, jobs)
+    refused = 0 if submit_while else load_wait(submit_load(sysm, n))
     hz = os.sysconf("SC_CLK_TCK")
     commits_sql = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
     commits0 = int(sysm.psql(commits_sql).strip())
@@ -514,7 +497,8 @@ def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
     if prof:
         prof.wait()
     rss = [vmhwm_kb(p) for p in sysm.worker_children()]
-    refused = load_wait(load) if load else 0
+    if load:
+        refused = load_wait(load)
     sysm.stop("worker")
     end = float(sysm.psql("SELECT extract(epoch FROM max(stored_at)) FROM results").strip())
     rows = int(sysm.psql("SELECT count(*) FROM results").strip())
@@ -528,7 +512,7 @@ def drain_run(sysm, urls, n, procs, conc, submit_while, perf=None):
             **store_counters(sysm, calls0, net0, lsn0, rows)}
 
 
-def drain(sysm, urls, runs):
+def drain(sysm, runs):
     """The drain figures (DRAIN jobs, DRAIN_GRID): queued first, and submitted
     while draining; medians of runs."""
     n = int(os.environ.get("DRAIN", 10000))
@@ -540,7 +524,7 @@ def drain(sysm, urls, runs):
         for r in range(runs):
             # PERF=file: a profile of the first queued drain (tests/bench/README.md).
             perf = os.environ.get("PERF") if mode == "queued" and r == 0 else None
-            s = drain_run(sysm, urls, n, procs, conc, mode != "queued", perf)
+            s = drain_run(sysm, n, procs, conc, mode != "queued", perf)
             log(f"drain {mode} {procs}x{conc} run {r + 1}: {s}")
             samples.append(s)
         m = {"jobs": n, "config": f"{procs}x{conc}",
@@ -626,7 +610,7 @@ def main():
 
         # --- drain: DRAIN jobs queued first, then the same submitted while draining ---
         if "drain" in parts:
-            report["drain"] = drain(sysm, urls, runs)
+            report["drain"] = drain(sysm, runs)
 
         # --- throughput over the grid ---
         report["throughput"] = {}

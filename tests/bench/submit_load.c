@@ -1,8 +1,9 @@
-/* submit_load — the client of the end-to-end benchmark's "submitting while
- * draining": POSTs N jobs to the API over CONNS keep-alive connections at
- * once (a libcurl multi), as fast as the API answers, so that the client
- * costs little CPU beside the system it measures (a Python client took a
- * large share of one of this machine's two cores). Job k is
+/* submit_load — the client of the end-to-end benchmark's drains (the
+ * queue filled first, and submitting while draining): POSTs N jobs to the
+ * API over CONNS keep-alive connections at once (a libcurl multi), as fast
+ * as the API answers, so that the client costs little CPU beside the
+ * system it measures (a Python client took a large share of one of this
+ * machine's two cores). Job k is
  * {"url": "<URL_FILE's line k mod lines>?job=k", "fresh": true}. A
  * submission the API refuses (not 202: 429, 503) or that fails on the way
  * is sent again after a short pause, so exactly N are accepted. Usage:
