@@ -270,8 +270,8 @@ may_take(fetch_t *f, size_t len, void *arg) {
         return false;
     }
     if (!a->mem) return true;
-    /* The parser may hold bytes it has not handed on as text yet (libxml2
-     * keeps a text run until the next tag), and the backlog is not counted
+    /* The parser may hold bytes it has not handed on as text yet (a run
+     * of text waits for an element boundary, up to 128 KiB), and the backlog is not counted
      * yet: count those, and this piece, as new words at the rate of a page
      * of random words. */
     size_t need =

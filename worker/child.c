@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <libxml/parser.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -115,7 +114,6 @@ child_run(const struct config *cfg, int index) {
         stopwords_free(&sw);
         return EX_SOFTWARE;
     }
-    xmlInitParser();
     membudget_malloc_setup();
 
     struct child c = {.cfg = cfg};
@@ -152,7 +150,6 @@ child_run(const struct config *cfg, int index) {
         log_error("msg=\"loop not closed cleanly\" error=%s", log_q(uv_strerror(rc)));
         if (!status) status = EX_SOFTWARE;
     }
-    xmlCleanupParser();
     tokenizer_cleanup();
     curl_global_cleanup();
     stopwords_free(&sw);

@@ -1,167 +1,144 @@
 /* extract_html — the HTML implementation of extract.h: the text a reader
- * sees, parsed chunk by chunk as it arrives (libxml2's HTML push parser
- * with SAX callbacks, so no tree is built), fed UTF-8 by the decode
- * stage (libxml2 is told to ignore <meta>: the charset is decided there).
+ * sees, read as it arrives by a scanner of our own that follows the
+ * HTML5 tokenizer (WHATWG HTML, "tokenization") for what matters to
+ * visible text, fed UTF-8 by the decode stage (which decides the charset).
  *
- * Left out: what is never rendered, that is the content of script, style,
- * noscript, template and title, and of elements hidden by their own
- * markup: the hidden attribute, or display:none in the style attribute
- * (no style sheet is evaluated), with everything inside them; and text
- * whose element (or nearest ancestor saying so) has visibility:hidden or
- * collapse in its style attribute, unless visibility:visible says
- * otherwise closer in, as CSS inherits visibility. A display set in the
- * style attribute overrides the hidden attribute, as the author's style
- * overrides the browser's [hidden] { display: none }. Comments are not
- * text; entities are decoded by libxml2.
+ * Why not libxml2's HTML parser, which this file used until issue 19: it
+ * interns every name, builds attribute arrays, runs its own encoding
+ * layer and its HTML 4 auto-close tables for every element, and it was
+ * 45 % of a worker's CPU. This needs only text, two attributes and the
+ * nesting of elements; it runs at several hundred MB/s where libxml2's
+ * push parser ran at 50 to 75 (tests/bench/README.md).
+ *
+ * The tokenizer is a state machine that keeps its state between pieces,
+ * so any piece boundary is fine and nothing is held back but a partial
+ * character reference. It reads tags and their attributes (only hidden
+ * and style are kept), comments (<!-- -->, with HTML5's --!> and <!-->),
+ * everything else after <! or <? up to > (DOCTYPE, CDATA outside svg)
+ * as a bogus comment, the raw text of script, style, textarea, title,
+ * xmp, iframe, noembed, noframes, noscript and plaintext up to their own
+ * end tag, and character references (html_entity.h). Script's
+ * "<!--<script>" escapes are not modelled.
+ *
+ * The open elements, and what they hide, are html_tree.h's: the content
+ * of script, style, noscript, template, title, iframe, noembed and
+ * noframes, of elements with the hidden attribute or display:none in
+ * their style attribute, and text under visibility:hidden there.
+ * Comments are not text.
  *
  * A block-level element or <br> ends a word, so adjacent blocks never
  * glue together; inline ones (<b>, <span>, <a> ...) do not. Text reaches
  * the callback in pieces that end at a word boundary.
  *
- * Owns: the parser context, the visibility stack and a text buffer. */
-#include <libxml/HTMLparser.h>
-#include <libxml/parserInternals.h>
+ * Owns: the scanner's state, the open elements (html_tree), the style
+ * attribute being read and a text buffer. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "worker/extract.h"
+#include "worker/html_elements.h"
+#include "worker/html_entity.h"
+#include "worker/html_tree.h"
 
 /* Text is handed on once this much has gathered (at a word boundary). */
 #define FLUSH_AT 32768
 
-/* A chunk never ends inside a short tag: a tag start ('<' with no '>'
- * after it) closer than this to the end waits for the next bytes.
- * libxml2 2.9's push parser loses the end of a <script> or <style> whose
- * "</script>" is split between two chunks, and everything after it. */
-#define TAG_HOLD_MAX 1024
+/* A style attribute is read up to this many bytes. */
+#define STYLE_MAX 4096
 
-/* Nested visibility declarations tracked; deeper ones are ignored (their
- * text follows the outer ones). */
-#define VISIBILITY_MAX 32
+enum state {
+    S_DATA,         /* text (or the raw text of h->raw) */
+    S_TAG_OPEN,     /* after < */
+    S_END_TAG_OPEN, /* after </ */
+    S_TAG_NAME,
+    S_BEFORE_ATTR,
+    S_ATTR_NAME,
+    S_AFTER_ATTR,
+    S_BEFORE_VALUE,
+    S_VALUE_QUOTED,
+    S_VALUE_UNQUOTED,
+    S_AFTER_VALUE,
+    S_SELF_CLOSING, /* after / in a tag */
+    S_MARKUP,       /* after <! */
+    S_MARKUP_DASH,  /* after <!- */
+    S_COMMENT,
+    S_BOGUS,   /* up to the next > */
+    S_RAW_LT,  /* raw text, after < */
+    S_RAW_END, /* raw text, after </ and h->matched bytes of its name */
+    S_REF,     /* after & */
+    S_REF_NAMED,
+    S_REF_NUMBER, /* after &# */
+    S_REF_HEX_START,
+    S_REF_DIGITS,
+};
+
+enum attr { ATTR_OTHER, ATTR_STYLE };
 
 struct html {
-    htmlParserCtxtPtr ctxt;
     extract_text_cb cb;
     void *arg;
-    /* Depths are libxml2's own count of open elements (ctxt->nameNr),
-     * which stays right when the parser closes elements itself. */
-    int hidden_at; /* depth of the outermost element not rendered; 0: none */
-    struct {
-        int depth;
-        bool hidden;
-    } vis[VISIBILITY_MAX]; /* elements that set visibility, outermost first */
-    int nvis;
+    enum state state;
+
+    /* the tag being read */
+    struct html_start tag;
+    bool end_tag;
+    enum attr attr;
+    char attr_name[8];
+    size_t attr_len;
+    char quote;
+    struct buf style;
+
+    /* raw text: the element whose end tag ends it (flags 0: none) */
+    struct html_element raw;
+    struct html_name raw_name;
+    size_t matched;
+
+    int dashes; /* comment: dashes just seen (2 at its start: <!--> ends it) */
+    bool bang;  /* comment: --! just seen */
+
+    /* a character reference being read */
+    char ref[HTML_ENTITY_NAME_MAX + 1];
+    size_t ref_len;
+    unsigned long ref_num;
+    int ref_base;
+
+    struct html_tree tree;
+
     struct buf text;
     size_t no_space; /* text[0..no_space) holds no white space (flush_long) */
 };
 
-enum elem { ELEM_BLOCK, ELEM_INLINE, ELEM_SKIP };
-
-/* classify: script, style, noscript, template and title are never
- * shown; inline elements do not separate words ("<b>wo</b>rd" is one
- * word); every other element (blocks, br, img, unknown ones) does.
- * libxml2 hands HTML names over in lower case. This runs for every start
- * and end tag, so it switches on the length and compares fixed-size
- * memory (which compilers turn into one integer comparison). */
-static enum elem
-classify(const char *name) {
-#define IS(lit) (memcmp(name, lit, sizeof lit - 1) == 0)
-    switch (strlen(name)) {
-    case 1:
-        return strchr("abiqsu", name[0]) ? ELEM_INLINE : ELEM_BLOCK;
-    case 2:
-        return IS("em") || IS("rb") || IS("tt") ? ELEM_INLINE : ELEM_BLOCK;
-    case 3:
-        return IS("bdi") || IS("bdo") || IS("big") || IS("del") || IS("dfn") || IS("ins") ||
-                       IS("kbd") || IS("sub") || IS("sup") || IS("var") || IS("wbr")
-                   ? ELEM_INLINE
-                   : ELEM_BLOCK;
-    case 4:
-        return IS("span") || IS("code") || IS("abbr") || IS("cite") || IS("data") || IS("font") ||
-                       IS("mark") || IS("nobr") || IS("ruby") || IS("samp") || IS("time")
-                   ? ELEM_INLINE
-                   : ELEM_BLOCK;
-    case 5:
-        if (IS("style") || IS("title")) return ELEM_SKIP;
-        return IS("label") || IS("small") ? ELEM_INLINE : ELEM_BLOCK;
-    case 6:
-        if (IS("script")) return ELEM_SKIP;
-        return IS("strong") || IS("strike") ? ELEM_INLINE : ELEM_BLOCK;
-    case 8:
-        return IS("noscript") || IS("template") ? ELEM_SKIP : ELEM_BLOCK;
-    default:
-        return ELEM_BLOCK;
-    }
-#undef IS
-}
-
-/* What an element's own markup says about showing it. */
-enum shown { SHOWN_UNSAID, SHOWN_YES, SHOWN_NO };
-
-struct style_says {
-    enum shown display;    /* NO: display:none; YES: another display */
-    enum shown visibility; /* NO: hidden or collapse; YES: visible or initial */
-};
-
 static bool
-css_space(char c) {
+is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
-/* word_is compares s[0..n) with a lower-case keyword, ignoring case. */
 static bool
-word_is(const char *s, size_t n, const char *kw) {
-    return strlen(kw) == n && !strncasecmp(s, kw, n);
+is_alpha(unsigned char c) {
+    return (unsigned char)((c | 0x20) - 'a') < 26;
 }
 
-/* read_style reads the display and visibility declarations of a style
- * attribute. As in CSS, names and keywords ignore case, the last
- * declaration of a property wins, and an !important one beats the
- * plain ones after it. Anything else in the attribute is skipped. */
-static struct style_says
-read_style(const char *s) {
-    struct style_says says = {SHOWN_UNSAID, SHOWN_UNSAID};
-    bool display_important = false, visibility_important = false;
-    while (*s) {
-        size_t decl = strcspn(s, ";");
-        const char *colon = memchr(s, ':', decl);
-        if (colon) {
-            const char *name = s, *value = colon + 1, *end = s + decl;
-            while (name < colon && css_space(*name)) name++;
-            const char *name_end = colon;
-            while (name_end > name && css_space(name_end[-1])) name_end--;
-            while (value < end && css_space(*value)) value++;
-            while (end > value && css_space(end[-1])) end--;
-            bool important = false;
-            const char *bang = memchr(value, '!', (size_t)(end - value));
-            if (bang) {
-                const char *kw = bang + 1;
-                while (kw < end && css_space(*kw)) kw++;
-                important = word_is(kw, (size_t)(end - kw), "important");
-                end = bang;
-                while (end > value && css_space(end[-1])) end--;
-            }
-            size_t nlen = (size_t)(name_end - name), vlen = (size_t)(end - value);
-            if (vlen && word_is(name, nlen, "display") && (important || !display_important)) {
-                says.display = word_is(value, vlen, "none") ? SHOWN_NO : SHOWN_YES;
-                display_important = important;
-            } else if (vlen && word_is(name, nlen, "visibility") &&
-                       (important || !visibility_important)) {
-                if (word_is(value, vlen, "hidden") || word_is(value, vlen, "collapse"))
-                    says.visibility = SHOWN_NO, visibility_important = important;
-                else if (word_is(value, vlen, "visible") || word_is(value, vlen, "initial"))
-                    says.visibility = SHOWN_YES, visibility_important = important;
-            }
-        }
-        s += decl;
-        if (*s) s++;
-    }
-    return says;
+static bool
+is_digit(unsigned char c) {
+    return (unsigned char)(c - '0') < 10;
 }
+
+static int
+hex_value(unsigned char c) {
+    if (is_digit(c)) return c - '0';
+    if ((unsigned char)((c | 0x20) - 'a') < 6) return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+static unsigned char
+lower(unsigned char c) {
+    return (unsigned char)(c - 'A') < 26 ? (unsigned char)(c | 0x20) : c;
+}
+
+/* --- text --- */
 
 static void
 flush(struct html *h) {
@@ -170,56 +147,10 @@ flush(struct html *h) {
     h->no_space = 0;
 }
 
-static bool
-is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-
 static void
 boundary(struct html *h) {
     if (h->text.len >= FLUSH_AT) flush(h);
     else if (h->text.len && h->text.data[h->text.len - 1] != ' ') buf_append_char(&h->text, ' ');
-}
-
-/* hide_or_track looks at the attributes of an element that starts at
- * depth while everything around it is rendered. */
-static void
-hide_or_track(struct html *h, const xmlChar **attrs, int depth) {
-    bool hidden_attr = false;
-    struct style_says says = {SHOWN_UNSAID, SHOWN_UNSAID};
-    for (; attrs && attrs[0]; attrs += 2) {
-        const char *name = (const char *)attrs[0];
-        if (!strcmp(name, "hidden")) hidden_attr = true;
-        else if (!strcmp(name, "style") && attrs[1]) says = read_style((const char *)attrs[1]);
-    }
-    if (says.display == SHOWN_NO || (hidden_attr && says.display == SHOWN_UNSAID)) {
-        h->hidden_at = depth;
-    } else if (says.visibility != SHOWN_UNSAID && h->nvis < VISIBILITY_MAX) {
-        h->vis[h->nvis].depth = depth;
-        h->vis[h->nvis].hidden = says.visibility == SHOWN_NO;
-        h->nvis++;
-    }
-}
-
-static void
-on_start(void *ctx, const xmlChar *name, const xmlChar **attrs) {
-    struct html *h = ctx;
-    enum elem k = classify((const char *)name);
-    if (!h->hidden_at) {
-        int depth = h->ctxt->nameNr;
-        if (k == ELEM_SKIP) h->hidden_at = depth;
-        else if (attrs) hide_or_track(h, attrs, depth);
-    }
-    if (k == ELEM_BLOCK) boundary(h);
-}
-
-static void
-on_end(void *ctx, const xmlChar *name) {
-    struct html *h = ctx;
-    int depth = h->ctxt->nameNr;
-    if (h->hidden_at >= depth) h->hidden_at = 0;
-    while (h->nvis && h->vis[h->nvis - 1].depth >= depth) h->nvis--;
-    if (classify((const char *)name) == ELEM_BLOCK) boundary(h);
 }
 
 /* flush_long hands on a long run of text with no element boundary in
@@ -247,24 +178,347 @@ flush_long(struct html *h) {
     h->no_space = h->text.len; /* what is left has no white space */
 }
 
+static bool
+shown(const struct html *h) {
+    return html_tree_shown(&h->tree);
+}
+
+/* text appends what is shown, but NUL bytes (which HTML5's tree builder
+ * drops from text). */
 static void
-on_characters(void *ctx, const xmlChar *ch, int len) {
-    struct html *h = ctx;
-    if (h->hidden_at || (h->nvis && h->vis[h->nvis - 1].hidden) || len <= 0) return;
-    buf_append(&h->text, ch, (size_t)len);
+text(struct html *h, const char *s, size_t n) {
+    if (!n || !shown(h)) return;
+    const char *nul;
+    while ((nul = memchr(s, '\0', n))) {
+        buf_append(&h->text, s, (size_t)(nul - s));
+        n -= (size_t)(nul - s) + 1;
+        s = nul + 1;
+    }
+    buf_append(&h->text, s, n);
     if (h->text.len >= 2 * FLUSH_AT) flush_long(h);
 }
 
-/* Only these callbacks: no tree is built. White space libxml2 thinks
- * ignorable still separates words, so it is text too. The bodies of
- * script and style arrive through characters (cdataBlock is NULL) and
- * are dropped there. libxml2 copies the handler. */
-static htmlSAXHandler sax = {
-    .startElement = on_start,
-    .endElement = on_end,
-    .characters = on_characters,
-    .ignorableWhitespace = on_characters,
-};
+/* emit: the tag in h->tag is whole (its > is read). */
+static void
+emit(struct html *h) {
+    h->state = S_DATA;
+    h->tag.el = html_element_of(&h->tag.name);
+    unsigned r;
+    if (h->end_tag) {
+        h->raw = (struct html_element){0, TAG_OTHER};
+        r = html_tree_end(&h->tree, &h->tag.name, h->tag.el);
+    } else {
+        h->tag.style = h->style.data;
+        h->tag.style_len = h->style.len;
+        r = html_tree_start(&h->tree, &h->tag);
+        if (r & HTML_TREE_RAW) {
+            h->raw = h->tag.el;
+            h->raw_name = h->tag.name;
+        }
+    }
+    if (r & HTML_TREE_BOUNDARY) boundary(h);
+}
+
+/* --- the tokenizer --- */
+
+static void
+tag_begin(struct html *h, bool end) {
+    memset(&h->tag, 0, sizeof h->tag);
+    h->end_tag = end;
+    h->attr = ATTR_OTHER;
+    buf_reset(&h->style);
+    h->state = S_TAG_NAME;
+}
+
+static void
+attr_begin(struct html *h, unsigned char c) {
+    h->attr_len = 0;
+    h->attr = ATTR_OTHER;
+    h->attr_name[h->attr_len++] = (char)lower(c);
+    h->state = S_ATTR_NAME;
+}
+
+/* attr_named: the attribute's name is whole. The first style attribute
+ * is kept (HTML5 drops a repeated attribute). */
+static void
+attr_named(struct html *h) {
+    h->attr = ATTR_OTHER;
+    if (h->end_tag) return;
+    if (h->attr_len == 6 && !memcmp(h->attr_name, "hidden", 6)) {
+        h->tag.hidden_attr = true;
+    } else if (h->attr_len == 5 && !memcmp(h->attr_name, "style", 5) && !h->tag.style_seen) {
+        h->tag.style_seen = true;
+        h->attr = ATTR_STYLE;
+    }
+}
+
+static void
+value_add(struct html *h, const char *s, size_t n) {
+    if (h->attr != ATTR_STYLE || h->style.len >= STYLE_MAX) return;
+    if (n > STYLE_MAX - h->style.len) n = STYLE_MAX - h->style.len;
+    buf_append(&h->style, s, n);
+}
+
+/* ref_end: the reference read so far ends; semicolon says whether it
+ * ended with one (consumed). What cannot be decoded is text as it was. */
+static void
+ref_end(struct html *h, bool semicolon) {
+    char out[4];
+    size_t n = 0;
+    h->state = S_DATA;
+    switch (h->ref_base) {
+    case 0:
+        n = html_entity_named(h->ref, h->ref_len, semicolon, out);
+        if (n) {
+            text(h, out, n);
+            return;
+        }
+        text(h, "&", 1);
+        text(h, h->ref, h->ref_len);
+        if (semicolon) text(h, ";", 1);
+        return;
+    default:
+        text(h, out, html_entity_number(h->ref_num, out));
+        return;
+    }
+}
+
+/* data reads text up to the next < (or &, where references count). */
+static const char *
+data(struct html *h, const char *p, const char *end) {
+    if (h->raw.tag == TAG_PLAINTEXT) {
+        text(h, p, (size_t)(end - p));
+        return end;
+    }
+    const char *lt = memchr(p, '<', (size_t)(end - p));
+    const char *stop = lt ? lt : end;
+    if ((!h->raw.flags || h->raw.flags & HTML_RCDATA) && shown(h)) {
+        const char *amp = memchr(p, '&', (size_t)(stop - p));
+        if (amp) {
+            text(h, p, (size_t)(amp - p));
+            h->state = S_REF;
+            return amp + 1;
+        }
+    }
+    text(h, p, (size_t)(stop - p));
+    if (!lt) return end;
+    h->state = h->raw.flags ? S_RAW_LT : S_TAG_OPEN;
+    return lt + 1;
+}
+
+/* raw_mismatch: "</" and the first h->matched bytes of the raw element's
+ * name turned out to be text. */
+static void
+raw_mismatch(struct html *h) {
+    char name[16];
+    size_t n = h->matched < 16 ? h->matched : 16;
+    for (size_t i = 0; i < n; i++) name[i] = (char)(h->raw_name.w[i >> 3] >> (8 * (i & 7)));
+    text(h, "</", 2);
+    text(h, name, n);
+    h->state = S_DATA;
+}
+
+/* step reads one byte at p, or more when a state can skip ahead; it
+ * returns where to go on. A state that hands a byte to the next state
+ * returns p itself (and always changes the state). */
+static const char *
+step(struct html *h, const char *p, const char *end) {
+    unsigned char c = (unsigned char)*p;
+    switch (h->state) {
+    case S_DATA:
+        return data(h, p, end);
+    case S_TAG_OPEN:
+        if (c == '!') h->state = S_MARKUP;
+        else if (c == '/') h->state = S_END_TAG_OPEN;
+        else if (c == '?') h->state = S_BOGUS;
+        else if (is_alpha(c)) return tag_begin(h, false), p;
+        else return text(h, "<", 1), h->state = S_DATA, p;
+        return p + 1;
+    case S_END_TAG_OPEN:
+        if (is_alpha(c)) return tag_begin(h, true), p;
+        if (c == '>') return h->state = S_DATA, p + 1;
+        h->state = S_BOGUS;
+        return p;
+    case S_TAG_NAME:
+        for (; p < end; p++) {
+            c = (unsigned char)*p;
+            if (is_space((char)c)) return h->state = S_BEFORE_ATTR, p + 1;
+            if (c == '/') return h->state = S_SELF_CLOSING, p + 1;
+            if (c == '>') return emit(h), p + 1;
+            html_name_add(&h->tag.name, lower(c));
+        }
+        return p;
+    case S_BEFORE_ATTR:
+    case S_AFTER_ATTR:
+        if (is_space((char)c)) return p + 1;
+        if (c == '/') h->state = S_SELF_CLOSING;
+        else if (c == '>') emit(h);
+        else if (c == '=' && h->state == S_AFTER_ATTR) h->state = S_BEFORE_VALUE;
+        else attr_begin(h, c);
+        return p + 1;
+    case S_ATTR_NAME:
+        if (is_space((char)c)) h->state = S_AFTER_ATTR;
+        else if (c == '/') h->state = S_SELF_CLOSING;
+        else if (c == '>') return attr_named(h), emit(h), p + 1;
+        else if (c == '=') h->state = S_BEFORE_VALUE;
+        else {
+            if (h->attr_len < sizeof h->attr_name) h->attr_name[h->attr_len] = (char)lower(c);
+            h->attr_len++;
+            return p + 1;
+        }
+        attr_named(h);
+        return p + 1;
+    case S_BEFORE_VALUE:
+        if (is_space((char)c)) return p + 1;
+        if (c == '"' || c == '\'') return h->quote = (char)c, h->state = S_VALUE_QUOTED, p + 1;
+        if (c == '>') return emit(h), p + 1;
+        h->state = S_VALUE_UNQUOTED;
+        return p;
+    case S_VALUE_QUOTED: {
+        const char *q = memchr(p, h->quote, (size_t)(end - p));
+        value_add(h, p, (size_t)((q ? q : end) - p));
+        if (!q) return end;
+        h->state = S_AFTER_VALUE;
+        return q + 1;
+    }
+    case S_VALUE_UNQUOTED:
+        if (is_space((char)c)) h->state = S_BEFORE_ATTR;
+        else if (c == '>') emit(h);
+        else value_add(h, (const char *)p, 1);
+        return p + 1;
+    case S_AFTER_VALUE:
+        if (is_space((char)c)) return h->state = S_BEFORE_ATTR, p + 1;
+        if (c == '/') return h->state = S_SELF_CLOSING, p + 1;
+        if (c == '>') return emit(h), p + 1;
+        h->state = S_BEFORE_ATTR;
+        return p;
+    case S_SELF_CLOSING:
+        if (c == '>') return h->tag.self_closing = true, emit(h), p + 1;
+        h->state = S_BEFORE_ATTR;
+        return p;
+    case S_MARKUP:
+    case S_MARKUP_DASH:
+        if (c != '-') return h->state = S_BOGUS, p;
+        if (h->state == S_MARKUP) return h->state = S_MARKUP_DASH, p + 1;
+        h->dashes = 2;
+        h->bang = false;
+        h->state = S_COMMENT;
+        return p + 1;
+    case S_COMMENT:
+        if (c == '>' && h->dashes >= 2) h->state = S_DATA;
+        else if (c == '-') h->dashes = h->bang ? 1 : h->dashes + 1, h->bang = false;
+        else if (c == '!' && h->dashes >= 2 && !h->bang) h->bang = true;
+        else h->dashes = 0, h->bang = false;
+        return p + 1;
+    case S_BOGUS: {
+        const char *gt = memchr(p, '>', (size_t)(end - p));
+        if (!gt) return end;
+        h->state = S_DATA;
+        return gt + 1;
+    }
+    case S_RAW_LT:
+        if (c == '/') return h->matched = 0, h->state = S_RAW_END, p + 1;
+        text(h, "<", 1);
+        h->state = S_DATA;
+        return p;
+    case S_RAW_END:
+        if (h->matched < h->raw_name.len) {
+            size_t i = h->matched;
+            if (i < 16 && lower(c) == (unsigned char)(h->raw_name.w[i >> 3] >> (8 * (i & 7))))
+                return h->matched++, p + 1;
+        } else if (is_space((char)c) || c == '/' || c == '>') {
+            tag_begin(h, true);
+            h->tag.name = h->raw_name;
+            return p; /* S_TAG_NAME reads the rest of the end tag */
+        }
+        raw_mismatch(h);
+        return p;
+    case S_REF:
+        h->ref_len = 0;
+        h->ref_num = 0;
+        h->ref_base = 0;
+        if (c == '#') return h->state = S_REF_NUMBER, p + 1;
+        if (is_alpha(c) || is_digit(c)) return h->state = S_REF_NAMED, p;
+        text(h, "&", 1);
+        h->state = S_DATA;
+        return p;
+    case S_REF_NAMED:
+        if (c == ';') return ref_end(h, true), p + 1;
+        if (!(is_alpha(c) || is_digit(c))) return ref_end(h, false), p;
+        if (h->ref_len == HTML_ENTITY_NAME_MAX) {
+            text(h, "&", 1);
+            text(h, h->ref, h->ref_len);
+            h->state = S_DATA;
+            return p;
+        }
+        h->ref[h->ref_len++] = (char)c;
+        return p + 1;
+    case S_REF_NUMBER:
+        if (c == 'x' || c == 'X') return h->ref[0] = (char)c, h->state = S_REF_HEX_START, p + 1;
+        if (is_digit(c)) return h->ref_base = 10, h->state = S_REF_DIGITS, p;
+        text(h, "&#", 2);
+        h->state = S_DATA;
+        return p;
+    case S_REF_HEX_START:
+        if (hex_value(c) >= 0) return h->ref_base = 16, h->state = S_REF_DIGITS, p;
+        text(h, "&#", 2);
+        text(h, h->ref, 1);
+        h->state = S_DATA;
+        return p;
+    case S_REF_DIGITS: {
+        int v = h->ref_base == 16 ? hex_value(c) : is_digit(c) ? c - '0' : -1;
+        if (v < 0 || v >= h->ref_base) return ref_end(h, c == ';'), c == ';' ? p + 1 : p;
+        h->ref_num = h->ref_num * (unsigned long)h->ref_base + (unsigned long)v;
+        if (h->ref_num > 0x110000) h->ref_num = 0x110000;
+        return p + 1;
+    }
+    }
+    return p + 1;
+}
+
+static void
+scan(struct html *h, const char *p, size_t n) {
+    const char *end = p + n;
+    while (p < end) p = step(h, p, end);
+}
+
+/* at_end: the document ended in the middle of something. A tag, comment
+ * or declaration cut short is dropped; a character reference or raw end
+ * tag cut short is the text it was (HTML5's end-of-file rules). */
+static void
+at_end(struct html *h) {
+    switch (h->state) {
+    case S_TAG_OPEN:
+    case S_RAW_LT:
+        text(h, "<", 1);
+        break;
+    case S_END_TAG_OPEN:
+        text(h, "</", 2);
+        break;
+    case S_RAW_END:
+        raw_mismatch(h);
+        break;
+    case S_REF:
+        text(h, "&", 1);
+        break;
+    case S_REF_NAMED:
+        ref_end(h, false);
+        break;
+    case S_REF_NUMBER:
+        text(h, "&#", 2);
+        break;
+    case S_REF_HEX_START:
+        text(h, "&#", 2);
+        text(h, h->ref, 1);
+        break;
+    case S_REF_DIGITS:
+        ref_end(h, false);
+        break;
+    default:
+        break;
+    }
+    h->state = S_DATA;
+}
 
 static void *
 html_open(extract_text_cb cb, void *arg) {
@@ -272,42 +526,22 @@ html_open(extract_text_cb cb, void *arg) {
     h->cb = cb;
     h->arg = arg;
     buf_init(&h->text);
-    h->ctxt = htmlCreatePushParserCtxt(&sax, h, NULL, 0, NULL, XML_CHAR_ENCODING_UTF8);
-    if (!h->ctxt) {
-        free(h);
-        return NULL;
-    }
-    htmlCtxtUseOptions(h->ctxt, HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_RECOVER |
-                                    HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC);
+    buf_init(&h->style);
+    html_tree_init(&h->tree);
     return h;
 }
 
-/* parse gives libxml2 d[0..n) in pieces it takes (an int each). */
-static void
-parse(struct html *h, const char *d, size_t n) {
-    for (size_t off = 0; off < n;) {
-        int k = n - off > (1 << 20) ? 1 << 20 : (int)(n - off);
-        htmlParseChunk(h->ctxt, d + off, k, 0);
-        off += (size_t)k;
-    }
-}
-
-/* html_feed parses what it is given but a trailing tag start. */
 static size_t
 html_feed(void *state, const char *d, size_t n) {
-    struct html *h = state;
-    const char *lt = memrchr(d, '<', n);
-    if (lt && !memchr(lt, '>', (size_t)(d + n - lt)) && (size_t)(d + n - lt) < TAG_HOLD_MAX)
-        n = (size_t)(lt - d);
-    parse(h, d, n);
+    scan(state, d, n);
     return n;
 }
 
 static int
 html_finish(void *state, const char *d, size_t n) {
     struct html *h = state;
-    parse(h, d, n);
-    htmlParseChunk(h->ctxt, NULL, 0, 1);
+    scan(h, d, n);
+    at_end(h);
     flush(h);
     return 0;
 }
@@ -315,9 +549,9 @@ html_finish(void *state, const char *d, size_t n) {
 static void
 html_free(void *state) {
     struct html *h = state;
-    if (h->ctxt->myDoc) xmlFreeDoc(h->ctxt->myDoc);
-    htmlFreeParserCtxt(h->ctxt);
+    html_tree_free(&h->tree);
     buf_free(&h->text);
+    buf_free(&h->style);
     free(h);
 }
 

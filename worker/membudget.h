@@ -50,8 +50,8 @@
  * (when the row is built, both tables still there), measured with
  * tests/bench/jobmem on pages of random words (tests/bench/README.md),
  * on top of the slots of both word tables (count_slots_bytes): per byte
- * the parser's input buffer (libxml2 keeps a text run whole until the
- * next tag, in a buffer grown by doubling), the words' bytes in both
+ * the extract stage's buffers (the decoded page and the text the HTML
+ * scanner gathers, both grown by doubling), the words' bytes in both
  * tables' arenas and in the row's two JSON objects (buffers grown by
  * doubling too); per word the JSON's quotes, colon, count and comma,
  * twice, with room. */

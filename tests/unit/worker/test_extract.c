@@ -1,5 +1,5 @@
 /* The extract stage: the content type table, the HTML implementation
- * (libxml2 push parser: what a reader sees, hidden markup left out) and
+ * (our HTML5 scanner: what a reader sees, hidden markup left out) and
  * the plain text one, fed in pieces; and Unicode words (ICU). */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -273,6 +273,96 @@ Test(extract_html, deep_visibility_nesting) {
     char *got = words_of(doc.data, doc.len, 1000, NULL);
     cr_expect(!strcmp(got, "after") || !strcmp(got, "deep after"), "%s", got);
     free(got);
+    buf_free(&doc);
+}
+
+/* --- the scanner's own rules (HTML5 tokenizer and tree builder) --- */
+
+Test(extract_html, comments_and_declarations_as_html5_ends_them) {
+    expect_words("a <!-->b <!--->c <!-- x -- y -->d <!-- z --!>e <!-- <p>w</p> -->f "
+                 "<?xml version='1.0'?>g <!DOCTYPE html>h <![CDATA[ cdata ]]>i </ bogus>j "
+                 "<!-x>k < l <3 m",
+                 "a b c d e f g h i j k l m");
+    /* a comment left open hides the rest */
+    expect_words("<p>a</p><!-- <p>b</p> -- >c", "a");
+}
+
+Test(extract_html, raw_text_ends_only_at_its_own_end_tag) {
+    expect_words("<script>if (a</b) s = '</scriptx>';</script>one "
+                 "<style>p{}</STYLE >two<textarea>&lt;b&gt; &amp; x</textarea >"
+                 "<xmp><b>bold</b></xmp><p>three</p>",
+                 "one two b x b bold b three");
+    /* an end tag that closes raw text may carry attributes */
+    expect_words("<script>x</script foo=\"a>b\">after", "after");
+    /* raw text left open hides the rest, and the cut end tag is no tag */
+    expect_words("<p>a</p><script>b</scr", "a");
+    expect_words("<p>a</p><textarea>b</textar", "a b textar");
+}
+
+Test(extract_html, character_references_as_html5_reads_them) {
+    expect_words(
+        "<p>don&#146;t a&#0;b c&#xD800;d e&#1114112;f caf&eacute caf&eacute; "
+        "&hellip; &hellip &notanentity; &amp z &#65&#66; &#x; &#; &#X41;&#x62;</p>",
+        "don\xe2\x80\x99t a b c d e f caf\xc3\xa9 caf\xc3\xa9 hellip notanentity z ab x ab");
+    /* references are not read inside script, nor where the text is hidden */
+    expect_words("<script>&lt;</script><div hidden>&amp;</div>&lt;ok&gt;", "ok");
+    /* a reference cut by the end of the document is the text it was */
+    expect_words("x &eacute", "x \xc3\xa9");
+    expect_words("x &#x4", "x");
+    expect_words("x &amp", "x");
+}
+
+Test(extract_html, tags_in_any_case_and_spacing) {
+    expect_words("<DIV HIDDEN>a</DIV><div\nhidden\n>b</div><div hidden=''>c</div>"
+                 "<div style=display:none>d</div><div title='x>y' hidden>e</div>"
+                 "<div title=\"a'b\">f</div><div/hidden>g</div><div class=x/ hidden>h</div>"
+                 "<Div Style = ' DISPLAY : NONE '>i</dIV>shown",
+                 "f shown");
+    /* only the first style attribute counts, as HTML5 drops repeats */
+    expect_words("<div style=\"color:red\" style=\"display:none\">a</div>"
+                 "<div style=\"display:none\" style=\"display:block\">b</div>",
+                 "a");
+}
+
+Test(extract_html, implied_end_tags_close_hidden_elements) {
+    expect_words("<p hidden>a<ul><li>b</ul><dl><dt hidden>c<dd>d</dl>"
+                 "<select><option hidden>e<option>f</select>"
+                 "<table><tr hidden><td>g<tr><td>h</table>",
+                 "b d f h");
+    /* an end tag does not close past a table cell */
+    expect_words("<div hidden><table><tr><td></div>x</td></tr></table></div>y", "y");
+    /* an end tag with no open element is ignored; an inline one glues */
+    expect_words("<b>wo</i>rd</b> <span>a</div>b</span>", "word a b");
+}
+
+Test(extract_html, self_closing_tags_close_only_in_svg_and_math) {
+    expect_words("<p>a<svg><g hidden/>b<title>tip</title><text>c</text></svg>d</p>"
+                 "<math><mi hidden/>e</math><div hidden/>f",
+                 "a b c d e");
+}
+
+Test(extract_html, never_rendered_and_plaintext_elements) {
+    expect_words("<iframe>frame <b>text</b></iframe>a <noembed>x</noembed>b "
+                 "<noframes>y</noframes>c <noscript><p>z</p></noscript>"
+                 "<plaintext><b>all</b> &amp; </plaintext>",
+                 "a b c b all b amp plaintext");
+}
+
+/* Deeper than the stack of named elements, elements are counted: an end
+ * tag closes the deepest, so a hidden element down there still ends. */
+Test(extract_html, hidden_element_deeper_than_the_stack) {
+    struct buf doc;
+    buf_init(&doc);
+    for (int i = 0; i < 700; i++) buf_append_str(&doc, "<div>");
+    buf_append_str(&doc, "<div hidden>x<span>x2</span></div>y");
+    for (int i = 0; i < 700; i++) buf_append_str(&doc, "</div>");
+    buf_append_str(&doc, "z<p hidden>w</p>");
+    size_t chunks[] = {doc.len, 1, 4096};
+    for (size_t k = 0; k < 3; k++) {
+        char *got = words_of(doc.data, doc.len, chunks[k], NULL);
+        cr_expect_str_eq(got, "y z", "chunk %zu", chunks[k]);
+        free(got);
+    }
     buf_free(&doc);
 }
 
