@@ -22,35 +22,40 @@ struct column {
             "coalesce(s." col ", s." old "::json)"                                                 \
     }
 
+/* A column a copy reads as it is (s.<name>). */
+#define COL(name, wrap, cast, select)                                                              \
+    { name, wrap, cast, select, NULL }
+
 static const struct column columns[RESULTS_NCOLS] = {
-    [RESULTS_JOB_ID] = {"job_id", NULL, "", "job_id::text"},
-    [RESULTS_URL] = {"url", NULL, "", "url"},
+    [RESULTS_JOB_ID] = COL("job_id", NULL, "", "job_id::text"),
+    [RESULTS_URL] = COL("url", NULL, "", "url"),
     [RESULTS_ALL] = MAP("counts", "result_all"),
     [RESULTS_NO_STOP] = MAP("counts_no_stop", "result_no_stop_words"),
-    [RESULTS_TOP_WORDS] = {"top_words", NULL, "::jsonb", "top_words::text"},
-    [RESULTS_TOTAL_WORDS] = {"total_words", NULL, "", "total_words"},
-    [RESULTS_UNIQUE_WORDS] = {"unique_words", NULL, "", "unique_words"},
-    [RESULTS_TOTAL_NO_STOP] = {"total_words_no_stop", NULL, "", "total_words_no_stop"},
-    [RESULTS_UNIQUE_NO_STOP] = {"unique_words_no_stop", NULL, "", "unique_words_no_stop"},
-    [RESULTS_FINAL_URL] = {"final_url", NULL, "", "final_url"},
-    [RESULTS_HTTP_STATUS] = {"http_status", NULL, "", "http_status"},
-    [RESULTS_CONTENT_TYPE] = {"content_type", NULL, "", "content_type"},
-    [RESULTS_CHARSET] = {"charset", NULL, "", "charset"},
-    [RESULTS_BYTES] = {"bytes", NULL, "", "bytes"},
-    [RESULTS_FETCH_MS] = {"fetch_ms", NULL, "", "fetch_ms"},
-    [RESULTS_URL_KEY] = {"url_key", NULL, "", "url_key"},
-    [RESULTS_ETAG] = {"etag", NULL, "", "etag"},
-    [RESULTS_LAST_MODIFIED] = {"last_modified", NULL, "", "last_modified"},
-    [RESULTS_NOT_MODIFIED] = {"not_modified", NULL, "::boolean", "not_modified::text"},
-    [RESULTS_CREATED_AT] = {"created_at", "coalesce(to_timestamp(",
-                            "::double precision / 1000), now())",
-                            "(extract(epoch FROM created_at) * 1000)::bigint"},
-    [RESULTS_ID] = {"id", NULL, NULL, "id"},
-    [RESULTS_STORED_AT] = {"stored_at", NULL, NULL,
-                           "(extract(epoch FROM coalesce(stored_at, created_at)) * 1000)::bigint"},
-    [RESULTS_TOP_TEN] = {"top_ten", NULL, NULL,
-                         "(SELECT coalesce(jsonb_agg(t), '[]'::jsonb) FROM"
-                         " (SELECT t FROM jsonb_array_elements(top_words) t LIMIT 10) s)::text"},
+    [RESULTS_TOP_WORDS] = COL("top_words", NULL, "::jsonb", "top_words::text"),
+    [RESULTS_TOTAL_WORDS] = COL("total_words", NULL, "", "total_words"),
+    [RESULTS_UNIQUE_WORDS] = COL("unique_words", NULL, "", "unique_words"),
+    [RESULTS_TOTAL_NO_STOP] = COL("total_words_no_stop", NULL, "", "total_words_no_stop"),
+    [RESULTS_UNIQUE_NO_STOP] = COL("unique_words_no_stop", NULL, "", "unique_words_no_stop"),
+    [RESULTS_FINAL_URL] = COL("final_url", NULL, "", "final_url"),
+    [RESULTS_HTTP_STATUS] = COL("http_status", NULL, "", "http_status"),
+    [RESULTS_CONTENT_TYPE] = COL("content_type", NULL, "", "content_type"),
+    [RESULTS_CHARSET] = COL("charset", NULL, "", "charset"),
+    [RESULTS_BYTES] = COL("bytes", NULL, "", "bytes"),
+    [RESULTS_FETCH_MS] = COL("fetch_ms", NULL, "", "fetch_ms"),
+    [RESULTS_URL_KEY] = COL("url_key", NULL, "", "url_key"),
+    [RESULTS_ETAG] = COL("etag", NULL, "", "etag"),
+    [RESULTS_LAST_MODIFIED] = COL("last_modified", NULL, "", "last_modified"),
+    [RESULTS_NOT_MODIFIED] = COL("not_modified", NULL, "::boolean", "not_modified::text"),
+    [RESULTS_CREATED_AT] =
+        COL("created_at", "coalesce(to_timestamp(", "::double precision / 1000), now())",
+            "(extract(epoch FROM created_at) * 1000)::bigint"),
+    [RESULTS_ID] = COL("id", NULL, NULL, "id"),
+    [RESULTS_STORED_AT] =
+        COL("stored_at", NULL, NULL,
+            "(extract(epoch FROM coalesce(stored_at, created_at)) * 1000)::bigint"),
+    [RESULTS_TOP_TEN] = COL("top_ten", NULL, NULL,
+                            "(SELECT coalesce(jsonb_agg(t), '[]'::jsonb) FROM"
+                            " (SELECT t FROM jsonb_array_elements(top_words) t LIMIT 10) s)::text"),
 };
 
 const char *
@@ -64,6 +69,9 @@ results_col_select(enum results_col c) {
 }
 
 /* put appends to out[*at..len), keeping *at; false once out is full. */
+static bool put(char *out, size_t len, size_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 static bool
 put(char *out, size_t len, size_t *at, const char *fmt, ...) {
     if (*at >= len) return false;

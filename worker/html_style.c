@@ -19,6 +19,7 @@ struct style_says
 html_style_read(const char *s, size_t n) {
     struct style_says says = {SHOWN_UNSAID, SHOWN_UNSAID};
     bool display_important = false, visibility_important = false;
+    if (n == 0) return says; /* <div style>: s may be NULL */
     const char *stop = s + n;
     while (s < stop) {
         const char *semi = memchr(s, ';', (size_t)(stop - s));

@@ -15,7 +15,8 @@ struct style_says {
     enum shown visibility; /* NO: hidden or collapse; YES: visible or initial */
 };
 
-/* html_style_read reads the style attribute s[0..n). */
+/* html_style_read reads the style attribute s[0..n) (s may be NULL when
+ * n is 0). */
 struct style_says html_style_read(const char *s, size_t n);
 
 #endif

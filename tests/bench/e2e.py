@@ -519,11 +519,15 @@ def drain(sysm, runs):
     procs, conc = map(int, os.environ.get("DRAIN_GRID", "2x64").split("x"))
     build_submit_load()
     out = {}
+    # DRAIN_MODES picks some (comma-separated); PERF=file: a profile of the
+    # first drain of PERF_MODE (queued unless said), tests/bench/README.md.
+    modes = os.environ.get("DRAIN_MODES", "queued,submit_while_draining").split(",")
     for mode in ("queued", "submit_while_draining"):
+        if mode not in modes:
+            continue
         samples = []
         for r in range(runs):
-            # PERF=file: a profile of the first queued drain (tests/bench/README.md).
-            perf = os.environ.get("PERF") if mode == "queued" and r == 0 else None
+            perf = os.environ.get("PERF") if mode == os.environ.get("PERF_MODE", "queued") and r == 0 else None
             s = drain_run(sysm, n, procs, conc, mode != "queued", perf)
             log(f"drain {mode} {procs}x{conc} run {r + 1}: {s}")
             samples.append(s)
