@@ -189,10 +189,14 @@ kick(struct analysis *a) {
     if (a->working) return;
     bool stop = a->feed_failed || a->canceled;
     if (a->backlog.len > 0 && !stop) {
+        /* In the pool, a page still arriving waits for a bigger piece;
+         * its last piece takes the finishing step along. */
+        if (a->pool && !a->fetched && a->backlog.len < ANALYSIS_PIECE_MIN) return;
         struct buf t = a->piece; /* empty: swap, so neither buffer is reallocated */
         a->piece = a->backlog;
         a->backlog = t;
         a->piece_end = a->bytes;
+        if (a->pool && a->fetched && a->count_rest) a->finishing = true;
     } else if (a->fetched && a->count_rest && !a->finishing && !stop) {
         a->finishing = true;
     } else {
@@ -262,7 +266,7 @@ may_take(fetch_t *f, size_t len, void *arg) {
         fetch_refuse(f, "fetch", "the page cannot be decoded in its charset");
         return false;
     }
-    if (a->backlog.len > 0 && a->backlog.len + len > ANALYSIS_BACKLOG_MAX) {
+    if (a->working && a->backlog.len > 0 && a->backlog.len + len > ANALYSIS_BACKLOG_MAX) {
         /* Not a wait for memory: JOB_TIMEOUT counts this one. */
         if (a->paused) a->waited_ms += uv_now(a->loop) - a->paused_at;
         a->paused = false;

@@ -12,7 +12,11 @@
  * they run on its threads, one piece at a time per analysis, while the
  * loop goes on with everything else; the download takes pieces into a
  * backlog and pauses while the backlog holds ANALYSIS_BACKLOG_MAX, so
- * the counting never falls far behind. Without a pool (NULL), they run
+ * the counting never falls far behind. A piece goes to the pool once
+ * ANALYSIS_PIECE_MIN has gathered or the page has ended, so a small page
+ * takes one trip to the pool (its bytes and the end of the counting
+ * together): each trip wakes a pool thread and then the loop, and on a
+ * busy machine those wake-ups cost as much as counting a small page. Without a pool (NULL), they run
  * on the loop as the pieces arrive (tests, tools).
  *
  * Owns: the fetch, the extraction and the counts, and the result it hands
@@ -43,6 +47,9 @@ typedef struct analysis analysis_t;
 /* How much of the page may wait for the counting (bytes taken, not yet
  * counted) before the download pauses. */
 #define ANALYSIS_BACKLOG_MAX ((size_t)1 << 20)
+/* How much of a page that is still arriving gathers before it is
+ * counted, with a pool. */
+#define ANALYSIS_PIECE_MIN ((size_t)64 << 10)
 
 struct analysis_result {
     int status;             /* 0 = counted; < 0 = failed */
