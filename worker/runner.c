@@ -152,6 +152,8 @@ on_take(int status, const struct queue_entry *entries, size_t n, const char *err
         return;
     }
     r->idle_takes = n > 0 ? 0 : r->idle_takes + 1;
+    r->take_shallow = n > 0 && (int)n < r->take_room;
+    r->took_at = uv_now(r->loop);
     for (size_t i = 0; i < n; i++) runner_begin(s, &entries[i]);
     runner_take_more(r);
     runner_check_drained(r);
@@ -178,6 +180,12 @@ runner_take_more(struct runner *r) {
     int mem_room = membudget_room(&r->mem);
     if (mem_room < room) room = mem_room;
     if (room <= 0 || r->rescuing) return;
+    uint64_t since = uv_now(r->loop) - r->took_at;
+    if (r->take_shallow && r->inflight > 0 && since < TAKE_PACE_MS) {
+        if (!uv_is_active((uv_handle_t *)&r->take_timer))
+            uv_timer_start(&r->take_timer, runner_on_take_timer, TAKE_PACE_MS - since, 0);
+        return;
+    }
     /* Jobs of a lost worker have waited JOB_RESCUE_AFTER already: they
      * get the free slots before new deliveries, however long the queue. */
     for (int i = 0; i < r->nshards; i++) {
@@ -195,6 +203,7 @@ runner_take_more(struct runner *r) {
         if (queue_take(&s->queue, s->redis_block, r->consumer, room, take_block_ms(r), on_take,
                        s) == 0) {
             r->taking = true;
+            r->take_room = room;
             return;
         }
     }

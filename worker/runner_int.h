@@ -30,6 +30,13 @@
  * timeout must exceed it (redis_uv drops a connection whose command is
  * late). Short, so a drain does not wait long for it. */
 #define TAKE_BLOCK_MS 1000
+/* A take that found fewer deliveries than it had room for (the stream
+ * is shallow: jobs are taken as fast as they are submitted) is followed
+ * by the next one this long after it, while the process has jobs in
+ * flight, so deliveries gather in the stream and come several to a read
+ * instead of one read (and one wake-up of Redis and of the process) per
+ * job. A process with nothing in flight reads at once. */
+#define TAKE_PACE_MS 5
 #define REDIS_CMD_TIMEOUT_MS 5000
 
 /* Postgres connections per worker process (at most WORKER_CONCURRENCY)
@@ -71,6 +78,9 @@ struct runner {
     int nshards;
     int next_take;                         /* the shard the next take reads (round robin) */
     int idle_takes;                        /* takes in a row that found nothing */
+    int take_room;                         /* what the take in flight asked for */
+    bool take_shallow;                     /* the last take found fewer than it asked for */
+    uint64_t took_at;                      /* when it answered (uv_now) */
     pg_uv_t *pg[RUNNER_PG_CONNS];          /* result writes spread over a few connections */
     store_batch_t *batch[RUNNER_PG_CONNS]; /* each connection's rows, several to a statement */
     int npg;

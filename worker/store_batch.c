@@ -31,6 +31,7 @@ struct store_batch {
     int n;
     size_t bytes;
     int inflight;                    /* statements of this batch sent, not yet answered */
+    uint64_t sent_at;                /* when the last one was sent (uv_now) */
     char *sql[STORE_BATCH_ROWS + 1]; /* the INSERT of n rows, made once */
     bool closing, timer_closed;
     store_batch_close_cb close_cb;
@@ -38,6 +39,7 @@ struct store_batch {
 };
 
 static void flush(struct store_batch *b);
+static void paced_flush(struct store_batch *b);
 
 static size_t
 row_bytes(const struct store_row *row) {
@@ -83,9 +85,10 @@ on_batch(pg_uv_t *pg, PGresult *res, const char *errstr, void *arg) {
     struct flight *f = arg;
     struct store_batch *b = f->batch;
     b->inflight--;
-    /* What waited behind this statement goes now, before the callbacks
-     * (they talk to Redis; Postgres can work meanwhile). */
-    if (!b->closing && b->head) flush(b);
+    /* What waited behind this statement goes now (or when the pace
+     * allows), before the callbacks (they talk to Redis; Postgres can
+     * work meanwhile). */
+    if (!b->closing && b->head) paced_flush(b);
     if (!res) {
         answer(f->rows, UV_ECONNRESET, errstr ? errstr : "postgres connection lost");
     } else if (PQresultStatus(res) == PGRES_COMMAND_OK) {
@@ -137,6 +140,7 @@ send_some(struct store_batch *b) {
         return n;
     }
     b->inflight++;
+    b->sent_at = uv_now(b->loop);
     return n;
 }
 
@@ -152,6 +156,20 @@ flush(struct store_batch *b) {
 static void
 on_timer(uv_timer_t *t) {
     flush(t->data);
+}
+
+/* paced_flush: rows that waited behind a statement go now when there
+ * are enough of them or the last statement went STORE_BATCH_PACE_MS ago,
+ * else when that time is up. */
+static void
+paced_flush(struct store_batch *b) {
+    uint64_t since = uv_now(b->loop) - b->sent_at;
+    if (b->n >= STORE_BATCH_ROWS / 4 || since >= STORE_BATCH_PACE_MS) {
+        flush(b);
+        return;
+    }
+    if (!uv_is_active((uv_handle_t *)&b->timer))
+        uv_timer_start(&b->timer, on_timer, STORE_BATCH_PACE_MS - since, 0);
 }
 
 store_batch_t *

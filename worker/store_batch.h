@@ -5,9 +5,13 @@
  * When rows go: at once (on the loop's next turn) when STORE_BATCH_ROWS
  * rows or STORE_BATCH_BYTES of values are waiting; when the statement in
  * flight on this connection answers (rows that came meanwhile go
- * together: one statement runs at a time on a connection anyway); and
- * otherwise STORE_BATCH_DELAY_MS after the first row came to an idle
- * connection, so a lone job waits no longer than that.
+ * together: one statement runs at a time on a connection anyway), but
+ * no sooner than STORE_BATCH_PACE_MS after that statement was sent
+ * unless STORE_BATCH_ROWS / 4 are waiting, so that under a steady stream
+ * of results each commit carries several (a commit costs Postgres about
+ * as much as three or four rows); and otherwise STORE_BATCH_DELAY_MS
+ * after the first row came to an idle connection, so a lone job waits no
+ * longer than that.
  *
  * Every row keeps store_insert's contract (worker/store.h): its callback
  * runs exactly once, after the statement that holds it has committed (0)
@@ -39,6 +43,7 @@
 #define STORE_BATCH_ROWS 32
 #define STORE_BATCH_BYTES (1024 * 1024)
 #define STORE_BATCH_DELAY_MS 2
+#define STORE_BATCH_PACE_MS 10
 
 typedef struct store_batch store_batch_t;
 typedef void (*store_batch_close_cb)(void *arg);

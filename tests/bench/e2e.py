@@ -391,15 +391,19 @@ def build_submit_load():
        f"{ROOT}/tests/bench/submit_load.c $(pkg-config --cflags --libs libcurl)")
 
 
-def submit_load(sysm, n, conns=4):
+def submit_load(sysm, n):
     """Starts tests/bench/submit_load.c submitting the n jobs of drain_run
-    (job k is urls.txt's line k mod lines, ?job=k) over conns keep-alive
-    connections: a C client, so that its own CPU stays small beside the
+    (job k is urls.txt's line k mod lines, ?job=k) over SUBMIT_CONNS
+    keep-alive connections (16: many clients at once; with 4, one request
+    in flight on each, the submitting drain measured the round trip of a
+    submission under load, not the system, and the workers waited for
+    jobs): a C client, so that its own CPU stays small beside the
     system's (a Python client on these 2 cores took a large share of one).
     Refused submissions are sent again; returns the process, which ends
     once n are accepted (load_wait)."""
+    conns = os.environ.get("SUBMIT_CONNS", "16")
     return subprocess.Popen([SUBMIT_LOAD, f"http://127.0.0.1:{sysm.web_port}/api/v1/jobs", f"{sysm.tmp}/urls.txt",
-                             str(n), str(conns)], stdout=subprocess.PIPE, text=True)
+                             str(n), conns], stdout=subprocess.PIPE, text=True)
 
 
 def load_wait(proc):

@@ -3,9 +3,11 @@
  * the others; the same job stored twice (a redelivery) keeps one row and
  * its first values; rows still waiting when the batch closes (a worker
  * going away before the commit) are reported unstored and are not in the
- * table, so their jobs stay unacknowledged for a rescue. */
+ * table, so their jobs stay unacknowledged for a rescue; rows that queue
+ * behind a statement go together, and no sooner than the pace allows. */
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ struct answer {
     int calls;
     int status;
     char err[256];
+    uint64_t at; /* uv_hrtime when answered */
 };
 
 struct fixture_row {
@@ -109,6 +112,7 @@ on_stored(int status, const char *errstr, void *arg) {
     struct answer *a = arg;
     a->calls++;
     a->status = status;
+    a->at = uv_hrtime();
     snprintf(a->err, sizeof a->err, "%s", errstr ? errstr : "");
 }
 
@@ -213,4 +217,57 @@ Test(store_batch, rows_waiting_at_close_are_not_stored_and_say_so) {
     cr_assert(testenv_run_until_pred(&loop, all_answered, &n, 30000));
     cr_assert_eq(rows[0].answer.status, 0, "%s", rows[0].answer.err);
     cr_assert_eq(count_rows(""), 1, "only the row written after the close");
+}
+
+static uv_timer_t behind_timer;
+static bool behind_closed;
+
+static void
+on_behind_closed(uv_handle_t *h) {
+    (void)h;
+    behind_closed = true;
+}
+
+static void
+add_behind(uv_timer_t *t) {
+    (void)t;
+    for (int i = 1; i < 4; i++)
+        cr_assert_eq(store_insert(pg, &rows[i].row, on_stored, &rows[i].answer), 0);
+}
+
+static bool
+connected(void *arg) {
+    (void)arg;
+    return pg_uv_connected(pg);
+}
+
+/* Rows 1 to 3 arrive while row 0's statement runs (a timer due with the
+ * batch's own, started after it, runs right after it has sent row 0).
+ * They go together in one statement, and not before STORE_BATCH_PACE_MS
+ * after row 0's went: a lower bound only, which a busy machine cannot
+ * break (the rows may go later, never sooner). */
+Test(store_batch, rows_behind_a_statement_go_together_at_the_pace) {
+    cr_assert(testenv_run_until_pred(&loop, connected, NULL, 15000));
+    for (int i = 0; i < 4; i++) fill(i, "3");
+    uv_update_time(&loop);
+    uint64_t before = uv_hrtime();
+    cr_assert_eq(store_insert(pg, &rows[0].row, on_stored, &rows[0].answer), 0);
+    uv_timer_init(&loop, &behind_timer);
+    uv_timer_start(&behind_timer, add_behind, STORE_BATCH_DELAY_MS, 0);
+    int n = 4;
+    cr_assert(testenv_run_until_pred(&loop, all_answered, &n, 30000), "not every row answered");
+    uv_close((uv_handle_t *)&behind_timer, on_behind_closed);
+    cr_assert(testenv_run_until(&loop, &behind_closed, 10000));
+    for (int i = 0; i < 4; i++) cr_assert_eq(rows[i].answer.status, 0, "%s", rows[i].answer.err);
+    for (int i = 1; i < 4; i++)
+        cr_assert_geq((rows[i].answer.at - before) / 1000000, STORE_BATCH_PACE_MS - 1,
+                      "row %d stored %.1f ms after row 0 could go", i,
+                      (double)(rows[i].answer.at - before) / 1e6);
+    char *xmins =
+        testdb_query_value(db_url, "SELECT count(DISTINCT xmin::text) || ' ' || "
+                                   "count(DISTINCT xmin::text) FILTER (WHERE job_id <> "
+                                   "'0192f3a1-7c2e-7abc-8def-000000000000') FROM results");
+    cr_assert_not_null(xmins);
+    cr_assert_str_eq(xmins, "2 1", "row 0 alone, rows 1 to 3 in one transaction");
+    free(xmins);
 }
