@@ -98,6 +98,21 @@ meta_charset(const char *data, size_t len, char name[CHARSET_NAME_MAX]) {
     return false;
 }
 
+/* wide_pattern names the UTF-16 or UTF-32 that a document with no
+ * byte-order mark starts in, by where the NULs fall around its first two
+ * ASCII characters (as XML's appendix F guesses), or NULL. */
+static const char *
+wide_pattern(const unsigned char *u, size_t len) {
+    if (len < 4) return NULL;
+#define ASCII(c) ((c) != 0 && (c) < 0x80)
+    if (ASCII(u[0]) && !u[1] && !u[2] && !u[3]) return "utf-32le";
+    if (!u[0] && !u[1] && !u[2] && ASCII(u[3])) return "utf-32be";
+    if (ASCII(u[0]) && !u[1] && ASCII(u[2]) && !u[3]) return "utf-16le";
+    if (!u[0] && ASCII(u[1]) && !u[2] && ASCII(u[3])) return "utf-16be";
+#undef ASCII
+    return NULL;
+}
+
 const char *
 charset_sniff(const char *data, size_t len, const char *header_charset, char name[CHARSET_NAME_MAX],
               size_t *bom_len) {
@@ -121,6 +136,11 @@ charset_sniff(const char *data, size_t len, const char *header_charset, char nam
     if (meta_charset(data, len < CHARSET_SNIFF_BYTES ? len : CHARSET_SNIFF_BYTES, label)) {
         snprintf(name, CHARSET_NAME_MAX, "%s", canonical(label, true));
         if (charset_known(name)) return "meta";
+    }
+    const char *wide = wide_pattern(u, len);
+    if (wide) {
+        snprintf(name, CHARSET_NAME_MAX, "%s", wide);
+        return "pattern";
     }
     snprintf(name, CHARSET_NAME_MAX, "utf-8");
     return "default";

@@ -4,7 +4,9 @@
  * The decision follows the HTML rule of precedence: a byte-order mark,
  * then the charset of the Content-Type header, then <meta charset> or
  * <meta http-equiv content="...; charset=..."> in the first
- * CHARSET_SNIFF_BYTES, then UTF-8. Labels are read as the WHATWG
+ * CHARSET_SNIFF_BYTES, then UTF-16 or UTF-32 when the first bytes are
+ * ASCII characters with NULs between them (a document saved without a
+ * byte-order mark; no <meta> can be read in it), then UTF-8. Labels are read as the WHATWG
  * Encoding standard says, as browsers do: iso-8859-1, latin1 and
  * us-ascii are windows-1252, gb2312 is gb18030, euc-kr windows-949,
  * utf-16 (no BOM) UTF-16LE, and a <meta> naming UTF-16 means UTF-8; a
@@ -29,7 +31,7 @@
  * data[0..len) (at most CHARSET_SNIFF_BYTES of it are looked at).
  * header_charset may be NULL. Writes the name to name and the length of
  * a byte-order mark to skip to *bom_len; returns where the answer came
- * from: "bom", "header", "meta" or "default". */
+ * from: "bom", "header", "meta", "pattern" or "default". */
 const char *charset_sniff(const char *data, size_t len, const char *header_charset,
                           char name[CHARSET_NAME_MAX], size_t *bom_len);
 

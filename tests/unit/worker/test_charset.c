@@ -40,6 +40,12 @@ ParameterizedTestParameters(charset, sniff) {
          "windows-1252", "meta"},
         {"<meta name=x content=y><meta charset='gb2312'>", 0, "", "gb18030", "meta"},
         {"<meta charset=utf-16>", 0, "", "utf-8", "meta"},
+        {"<\0p\0>\0", 6, "", "utf-16le", "pattern"},
+        {"\0<\0p\0>", 6, "", "utf-16be", "pattern"},
+        {"<\0\0\0p\0\0\0", 8, "", "utf-32le", "pattern"},
+        {"\0\0\0<\0\0\0p", 8, "", "utf-32be", "pattern"},
+        {"<\0p\0", 4, "windows-1252", "windows-1252", "header"},
+        {"<\0", 2, "", "utf-8", "default"},
         {"<metadata charset=koi8-r><p>x", 0, "", "utf-8", "default"},
         {"<meta charset=x-no-such-thing><p>x", 0, "", "utf-8", "default"},
         {"<p>nothing declared", 0, "", "utf-8", "default"},
@@ -191,7 +197,10 @@ Test(charset, utf16_with_and_without_bom) {
                  {true, true, NULL, "utf-16be"},
                  {true, true, "utf-16le", "utf-16be"}, /* the BOM wins over the header */
                  {false, false, "utf-16", "utf-16le"},
-                 {true, false, "UTF-16BE", "UTF-16BE"}};
+                 {true, false, "UTF-16BE", "UTF-16BE"},
+                 /* no BOM, no header: the NULs around the first characters */
+                 {false, false, NULL, "utf-16le"},
+                 {true, false, NULL, "utf-16be"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t n = utf16(html, cases[i].be, cases[i].bom, doc);
         for (size_t chunk = 1; chunk <= n; chunk += n - 1) {
