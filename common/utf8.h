@@ -19,8 +19,4 @@
  * the end of s. */
 size_t utf8_seq_prefix(const unsigned char *s, size_t len, size_t *need);
 
-/* utf8_encode writes code point cp (at most U+10FFFF, not a surrogate)
- * as UTF-8 to out and returns its length, 1 to 4. */
-size_t utf8_encode(unsigned cp, char out[4]);
-
 #endif

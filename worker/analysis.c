@@ -275,9 +275,9 @@ may_take(fetch_t *f, size_t len, void *arg) {
     }
     if (!a->mem) return true;
     /* The parser may hold bytes it has not handed on as text yet (a run
-     * of text waits for an element boundary, up to 128 KiB), and the backlog is not counted
-     * yet: count those, and this piece, as new words at the rate of a page
-     * of random words. */
+     * of text waits for an element boundary, up to 128 KiB), and the
+     * backlog is not counted yet: count those, and this piece, as new
+     * words at the rate of a page of random words. */
     size_t need =
         membudget_job_estimate(a->bytes + len, a->unique, a->bytes - a->bytes_at_text + len);
     if (need < a->reserve) need = a->reserve;

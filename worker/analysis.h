@@ -16,8 +16,9 @@
  * ANALYSIS_PIECE_MIN has gathered or the page has ended, so a small page
  * takes one trip to the pool (its bytes and the end of the counting
  * together): each trip wakes a pool thread and then the loop, and on a
- * busy machine those wake-ups cost as much as counting a small page. Without a pool (NULL), they run
- * on the loop as the pieces arrive (tests, tools).
+ * busy machine those wake-ups cost as much as counting a small page.
+ * Without a pool (NULL), they run on the loop as the pieces arrive
+ * (tests, tools).
  *
  * Owns: the fetch, the extraction and the counts, and the result it hands
  * to done_cb. analysis_start returns 0 and later calls done_cb exactly

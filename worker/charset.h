@@ -6,11 +6,12 @@
  * <meta http-equiv content="...; charset=..."> in the first
  * CHARSET_SNIFF_BYTES, then UTF-16 or UTF-32 when the first bytes are
  * ASCII characters with NULs between them (a document saved without a
- * byte-order mark; no <meta> can be read in it), then UTF-8. Labels are read as the WHATWG
- * Encoding standard says, as browsers do: iso-8859-1, latin1 and
- * us-ascii are windows-1252, gb2312 is gb18030, euc-kr windows-949,
- * utf-16 (no BOM) UTF-16LE, and a <meta> naming UTF-16 means UTF-8; a
- * label ICU does not know falls through to the next rule.
+ * byte-order mark; no <meta> can be read in it), then UTF-8. Labels are
+ * read as the WHATWG Encoding standard says, as browsers do:
+ * iso-8859-1, latin1 and us-ascii are windows-1252, gb2312 is gb18030,
+ * euc-kr windows-949, utf-16 (no BOM) UTF-16LE, and a <meta> naming
+ * UTF-16 means UTF-8; a label ICU does not know falls through to the
+ * next rule.
  *
  * Owns: struct charset_conv holds two ICU converters (page encoding to
  * UTF-16, UTF-16 to UTF-8), kept across calls so a character split

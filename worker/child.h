@@ -2,8 +2,9 @@
  *
  * Owns: the process's uv loop, the runner, the SIGTERM/SIGINT watchers,
  * and the process-wide libraries it initialises for its own use (curl,
- * ICU's word break prototype) and the stop words. Everything is made after the process
- * starts (STYLE.md rule 7) and gone when child_run returns.
+ * ICU's word break prototype) and the stop words. Everything is made
+ * after the process starts (STYLE.md rule 7) and gone when child_run
+ * returns.
  *
  * Stopping: the first SIGTERM or SIGINT drains the runner within
  * WORKER_GRACE, then hands back what is unfinished; a second one hands

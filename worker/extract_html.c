@@ -309,7 +309,7 @@ static void
 raw_mismatch(struct html *h) {
     char name[16];
     size_t n = h->matched < 16 ? h->matched : 16;
-    for (size_t i = 0; i < n; i++) name[i] = (char)(h->raw_name.w[i >> 3] >> (8 * (i & 7)));
+    for (size_t i = 0; i < n; i++) name[i] = (char)html_name_at(&h->raw_name, i);
     text(h, "</", 2);
     text(h, name, n);
     h->state = S_DATA;
@@ -421,8 +421,7 @@ step(struct html *h, const char *p, const char *end) {
     case S_RAW_END:
         if (h->matched < h->raw_name.len) {
             size_t i = h->matched;
-            if (i < 16 && lower(c) == (unsigned char)(h->raw_name.w[i >> 3] >> (8 * (i & 7))))
-                return h->matched++, p + 1;
+            if (i < 16 && lower(c) == html_name_at(&h->raw_name, i)) return h->matched++, p + 1;
         } else if (is_space((char)c) || c == '/' || c == '>') {
             tag_begin(h, true);
             h->tag.name = h->raw_name;

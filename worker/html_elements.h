@@ -69,6 +69,12 @@ html_name_add(struct html_name *n, unsigned char c) {
     if (n->len < 255) n->len++;
 }
 
+/* html_name_at: byte i (below 16) of a name. */
+static inline unsigned char
+html_name_at(const struct html_name *n, size_t i) {
+    return (unsigned char)(n->w[i >> 3] >> (8 * (i & 7)));
+}
+
 static inline bool
 html_name_eq(const struct html_name *a, const struct html_name *b) {
     return a->len == b->len && a->w[0] == b->w[0] && a->w[1] == b->w[1];
